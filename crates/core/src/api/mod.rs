@@ -1,0 +1,17 @@
+//! The DTOs evo-voice serves, declared once with `#[derive(Contract)]`.
+//!
+//! Everything a client sees of them (JSON, XML, CSV, JSV, HTML, metadata
+//! pages, typed DTOs in every language, OpenAPI) is derived from these
+//! declarations and nothing else.
+
+pub mod auth;
+pub mod sessions;
+
+use crate::contract::{Contract, TypeRef};
+
+/// Every operation evo-voice serves, in documentation order.
+pub const OPERATIONS: &[TypeRef] = &[
+    sessions::GetActiveSessions::type_info,
+    auth::Authenticate::type_info,
+    auth::GetAccessToken::type_info,
+];
