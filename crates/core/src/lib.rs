@@ -2,7 +2,9 @@
 //!
 //! - [`contract`] describes DTOs (the registry every wire format walks);
 //! - [`api`] declares the DTOs of the Evo Voice API, once;
-//! - [`domain`] holds accounts, customers, endpoints, users and sessions;
+//! - [`domain`] holds accounts, customers, endpoints, users and roles;
+//! - [`event`] is the closed set of things that can happen to a session;
+//! - [`session`] is a session and its projection to `SessionInfo`;
 //! - [`reducer`] is the only place a session changes: `apply(session, event)`.
 //!
 //! Invariant: this crate does no I/O. It depends on no async runtime, HTTP
@@ -14,3 +16,8 @@ extern crate self as evo_core;
 
 pub mod api;
 pub mod contract;
+pub mod domain;
+pub mod event;
+pub mod reducer;
+pub mod scenario;
+pub mod session;

@@ -22,7 +22,9 @@ pub struct EntityInfo {
     pub last_modified_by: Option<String>,
 }
 
-#[derive(Contract, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Contract, Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[contract(namespace = "Voice.Api.Sessions")]
 pub enum SessionDialState {
     #[default]
@@ -30,7 +32,9 @@ pub enum SessionDialState {
     Active = 1,
 }
 
-#[derive(Contract, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Contract, Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[contract(namespace = "Voice.Api.Sessions")]
 pub enum SessionCallState {
     #[default]
@@ -41,7 +45,9 @@ pub enum SessionCallState {
     Passive = 4,
 }
 
-#[derive(Contract, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Contract, Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[contract(namespace = "Voice.Api.Sessions")]
 pub enum SessionQueueStates {
     #[default]
@@ -60,7 +66,9 @@ pub struct CustomerBreadcrumb {
     pub name: Option<String>,
 }
 
-#[derive(Contract, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Contract, Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[contract(namespace = "Voice.Api.Flows")]
 pub enum FlowChannels {
     #[default]
@@ -69,7 +77,9 @@ pub enum FlowChannels {
     Fax = 2,
 }
 
-#[derive(Contract, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Contract, Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[contract(namespace = "Voice.Api.Sessions")]
 pub enum SessionHoldReasons {
     #[default]
@@ -84,7 +94,9 @@ pub struct SessionLogInfo {
     pub message: Option<String>,
 }
 
-#[derive(Contract, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Contract, Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[contract(namespace = "Voice.Api.Sessions")]
 pub enum SessionMemberCallState {
     #[default]
@@ -94,7 +106,9 @@ pub enum SessionMemberCallState {
     Hold = 3,
 }
 
-#[derive(Contract, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Contract, Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[contract(namespace = "Voice.Api.Sessions")]
 pub enum SessionMemberRoles {
     #[default]
@@ -119,7 +133,9 @@ pub struct SessionMemberInfo {
     pub muted: bool,
 }
 
-#[derive(Contract, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Contract, Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[contract(namespace = "Voice.Api.Sessions")]
 pub enum SessionDirections {
     #[default]

@@ -1,0 +1,520 @@
+//! Canonical call scenarios as event sequences, in the order they happen.
+//!
+//! The reducer tests, the property tests and the demo all use these, so the
+//! demo shows exactly the transitions the tests prove.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::api::sessions::{
+    FlowChannels, SessionDirections, SessionHoldReasons, SessionMemberRoles,
+};
+use crate::domain::Crumb;
+use crate::event::{CallProgress, EventKind, EventSource, Party, SessionEvent};
+use crate::session::SessionHeader;
+
+/// Who takes part in a scenario.
+#[derive(Debug, Clone)]
+pub struct Cast {
+    pub account_id: String,
+    pub account_name: String,
+    pub customer: Option<Crumb>,
+    pub breadcrumb: Vec<Crumb>,
+    /// The phone number endpoint (id, E.164 number, display name).
+    pub number: (String, String, String),
+    /// Agents as (endpoint id, identity, display name).
+    pub agents: Vec<(String, String, String)>,
+    /// The external caller's number.
+    pub caller: String,
+}
+
+/// A scenario: how the session opens and what then happens, in order.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: &'static str,
+    pub session_id: String,
+    pub opened_at: DateTime<Utc>,
+    pub header: SessionHeader,
+    pub events: Vec<SessionEvent>,
+}
+
+/// Every scenario kind, for tests that cover them all.
+pub const KINDS: &[&str] = &[
+    "inbound-answered",
+    "inbound-missed",
+    "queued-answered",
+    "blind-transfer",
+    "warm-transfer",
+    "hold-unhold",
+    "outbound",
+    "sms-chat",
+];
+
+struct Builder {
+    at: DateTime<Utc>,
+    root: String,
+    tag: String,
+    events: Vec<SessionEvent>,
+    sequences: std::collections::BTreeMap<String, u32>,
+    internal: u32,
+}
+
+impl Builder {
+    fn tick(&mut self, seconds: i64) -> DateTime<Utc> {
+        self.at += Duration::seconds(seconds);
+        self.at
+    }
+
+    fn call(&mut self, seconds: i64, call_sid: &str, status: CallProgress, party: Option<Party>) {
+        let at = self.tick(seconds);
+        let sequence = self.sequences.entry(call_sid.to_string()).or_insert(0);
+        let source = EventSource::Call {
+            call_sid: call_sid.to_string(),
+            sequence: Some(*sequence),
+        };
+        *sequence += 1;
+        self.events.push(SessionEvent {
+            at,
+            source,
+            kind: EventKind::CallStatus {
+                call_sid: call_sid.to_string(),
+                status,
+                party,
+            },
+        });
+    }
+
+    fn conference(&mut self, seconds: i64, conference_sid: &str, kind: EventKind) {
+        let at = self.tick(seconds);
+        let sequence = self
+            .sequences
+            .entry(conference_sid.to_string())
+            .or_insert(0);
+        let source = EventSource::Conference {
+            conference_sid: conference_sid.to_string(),
+            sequence: Some(*sequence),
+        };
+        *sequence += 1;
+        self.events.push(SessionEvent { at, source, kind });
+    }
+
+    fn internal(&mut self, seconds: i64, kind: EventKind) {
+        let at = self.tick(seconds);
+        self.internal += 1;
+        let id = format!("{}-{}", self.tag, self.internal);
+        self.events.push(SessionEvent {
+            at,
+            source: EventSource::Internal { id },
+            kind,
+        });
+    }
+
+    fn leg(&self, n: u32) -> String {
+        format!("{}L{n}", self.root)
+    }
+}
+
+fn agent_party(agent: &(String, String, String), role: SessionMemberRoles) -> Party {
+    Party {
+        identity: format!("client:{}", agent.1),
+        endpoint_id: Some(agent.0.clone()),
+        display_name: Some(agent.2.clone()),
+        role,
+    }
+}
+
+/// Builds the scenario `kind` (one of [`KINDS`]) for `cast`, starting at
+/// `start`. `tag` makes SIDs unique (e.g. a counter).
+pub fn build(kind: &'static str, cast: &Cast, tag: &str, start: DateTime<Utc>) -> Scenario {
+    let root = format!("CA{tag}");
+    let mut b = Builder {
+        at: start,
+        root: root.clone(),
+        tag: tag.to_string(),
+        events: Vec::new(),
+        sequences: Default::default(),
+        internal: 0,
+    };
+    let agent = |i: usize| cast.agents[i % cast.agents.len()].clone();
+    let outgoing = kind == "outbound";
+    let chat = kind == "sms-chat";
+    let caller_party = Party {
+        identity: cast.caller.clone(),
+        endpoint_id: None,
+        display_name: None,
+        role: SessionMemberRoles::Caller,
+    };
+    let header = SessionHeader {
+        account_id: cast.account_id.clone(),
+        account_name: cast.account_name.clone(),
+        customer_id: cast.customer.as_ref().map(|c| c.id.clone()),
+        customer_name: cast.customer.as_ref().map(|c| c.name.clone()),
+        customer_breadcrumb: cast.breadcrumb.clone(),
+        endpoint_id: if outgoing {
+            agent(0).0
+        } else {
+            cast.number.0.clone()
+        },
+        endpoint_name: if outgoing {
+            agent(0).2
+        } else {
+            cast.number.2.clone()
+        },
+        channel: if chat {
+            FlowChannels::Chat
+        } else {
+            FlowChannels::Voice
+        },
+        direction: if outgoing {
+            SessionDirections::Outgoing
+        } else {
+            SessionDirections::Incoming
+        },
+        call_sid: Some(root.clone()),
+        from_address: Some(if outgoing {
+            format!("client:{}", agent(0).1)
+        } else {
+            cast.caller.clone()
+        }),
+        from_name: if outgoing { Some(agent(0).2) } else { None },
+        to_address: Some(if outgoing {
+            cast.caller.clone()
+        } else {
+            cast.number.1.clone()
+        }),
+        destination: if outgoing {
+            Some(cast.caller.clone())
+        } else {
+            None
+        },
+        from_phone_number: if chat {
+            Some(cast.caller.clone())
+        } else {
+            None
+        },
+        callback_number: if outgoing {
+            None
+        } else {
+            Some(cast.caller.clone())
+        },
+        display_name: Some(if outgoing {
+            cast.caller.clone()
+        } else {
+            format!("{} → {}", cast.caller, cast.number.2)
+        }),
+        origin: Some(if outgoing {
+            agent_party(&agent(0), SessionMemberRoles::Agent)
+        } else {
+            caller_party.clone()
+        }),
+    };
+    let (a0, a1, a2) = (agent(0), agent(1), agent(2));
+    match kind {
+        "inbound-answered" => {
+            b.call(0, &root, CallProgress::Ringing, None);
+            b.call(1, &root, CallProgress::InProgress, None);
+            let (l1, l2) = (b.leg(1), b.leg(2));
+            b.call(
+                1,
+                &l1,
+                CallProgress::Ringing,
+                Some(agent_party(&a0, SessionMemberRoles::Agent)),
+            );
+            b.call(
+                0,
+                &l2,
+                CallProgress::Ringing,
+                Some(agent_party(&a1, SessionMemberRoles::Agent)),
+            );
+            b.call(
+                4,
+                &l1,
+                CallProgress::InProgress,
+                Some(agent_party(&a0, SessionMemberRoles::Agent)),
+            );
+            b.call(
+                0,
+                &l2,
+                CallProgress::Canceled,
+                Some(agent_party(&a1, SessionMemberRoles::Agent)),
+            );
+            b.call(
+                40,
+                &l1,
+                CallProgress::Completed,
+                Some(agent_party(&a0, SessionMemberRoles::Agent)),
+            );
+            b.call(0, &root, CallProgress::Completed, None);
+        }
+        "inbound-missed" => {
+            b.call(0, &root, CallProgress::Ringing, None);
+            b.call(1, &root, CallProgress::InProgress, None);
+            let l1 = b.leg(1);
+            b.call(
+                1,
+                &l1,
+                CallProgress::Ringing,
+                Some(agent_party(&a0, SessionMemberRoles::Agent)),
+            );
+            b.call(
+                20,
+                &l1,
+                CallProgress::NoAnswer,
+                Some(agent_party(&a0, SessionMemberRoles::Agent)),
+            );
+            b.call(1, &root, CallProgress::Completed, None);
+        }
+        "queued-answered" => {
+            b.call(0, &root, CallProgress::Ringing, None);
+            b.call(1, &root, CallProgress::InProgress, None);
+            b.internal(
+                0,
+                EventKind::Enqueued {
+                    queue_name: "support".into(),
+                },
+            );
+            let l1 = b.leg(1);
+            b.call(
+                15,
+                &l1,
+                CallProgress::Ringing,
+                Some(agent_party(&a1, SessionMemberRoles::Agent)),
+            );
+            b.call(
+                3,
+                &l1,
+                CallProgress::InProgress,
+                Some(agent_party(&a1, SessionMemberRoles::Agent)),
+            );
+            b.call(
+                30,
+                &l1,
+                CallProgress::Completed,
+                Some(agent_party(&a1, SessionMemberRoles::Agent)),
+            );
+            b.call(0, &root, CallProgress::Completed, None);
+        }
+        "blind-transfer" => {
+            b.call(0, &root, CallProgress::Ringing, None);
+            b.call(1, &root, CallProgress::InProgress, None);
+            let (l1, l2) = (b.leg(1), b.leg(2));
+            b.call(
+                1,
+                &l1,
+                CallProgress::Ringing,
+                Some(agent_party(&a0, SessionMemberRoles::Agent)),
+            );
+            b.call(
+                3,
+                &l1,
+                CallProgress::InProgress,
+                Some(agent_party(&a0, SessionMemberRoles::Agent)),
+            );
+            b.internal(
+                20,
+                EventKind::TransferStarted {
+                    by_user_id: Some(a0.0.clone()),
+                    target: agent_party(&a2, SessionMemberRoles::Transfer),
+                    blind: true,
+                },
+            );
+            b.call(
+                0,
+                &l1,
+                CallProgress::Completed,
+                Some(agent_party(&a0, SessionMemberRoles::Agent)),
+            );
+            b.call(
+                1,
+                &l2,
+                CallProgress::Ringing,
+                Some(agent_party(&a2, SessionMemberRoles::Transfer)),
+            );
+            b.call(
+                4,
+                &l2,
+                CallProgress::InProgress,
+                Some(agent_party(&a2, SessionMemberRoles::Transfer)),
+            );
+            b.call(
+                60,
+                &l2,
+                CallProgress::Completed,
+                Some(agent_party(&a2, SessionMemberRoles::Transfer)),
+            );
+            b.call(0, &root, CallProgress::Completed, None);
+        }
+        "warm-transfer" => {
+            let conference = format!("CF{tag}");
+            let (l1, l2) = (b.leg(1), b.leg(2));
+            b.call(0, &root, CallProgress::Ringing, None);
+            b.call(1, &root, CallProgress::InProgress, None);
+            b.conference(
+                1,
+                &conference,
+                EventKind::ConferenceJoined {
+                    conference_sid: conference.clone(),
+                    call_sid: root.clone(),
+                    party: None,
+                    muted: false,
+                    hold: false,
+                },
+            );
+            b.conference(
+                3,
+                &conference,
+                EventKind::ConferenceJoined {
+                    conference_sid: conference.clone(),
+                    call_sid: l1.clone(),
+                    party: Some(agent_party(&a0, SessionMemberRoles::Agent)),
+                    muted: false,
+                    hold: false,
+                },
+            );
+            b.internal(
+                20,
+                EventKind::TransferStarted {
+                    by_user_id: Some(a0.0.clone()),
+                    target: agent_party(&a1, SessionMemberRoles::Transfer),
+                    blind: false,
+                },
+            );
+            b.conference(
+                0,
+                &conference,
+                EventKind::ParticipantChanged {
+                    conference_sid: conference.clone(),
+                    call_sid: root.clone(),
+                    muted: None,
+                    hold: Some(true),
+                },
+            );
+            b.conference(
+                5,
+                &conference,
+                EventKind::ConferenceJoined {
+                    conference_sid: conference.clone(),
+                    call_sid: l2.clone(),
+                    party: Some(agent_party(&a1, SessionMemberRoles::Transfer)),
+                    muted: false,
+                    hold: false,
+                },
+            );
+            b.conference(
+                10,
+                &conference,
+                EventKind::ParticipantChanged {
+                    conference_sid: conference.clone(),
+                    call_sid: root.clone(),
+                    muted: None,
+                    hold: Some(false),
+                },
+            );
+            b.conference(
+                5,
+                &conference,
+                EventKind::ConferenceLeft {
+                    conference_sid: conference.clone(),
+                    call_sid: l1.clone(),
+                },
+            );
+            b.conference(
+                60,
+                &conference,
+                EventKind::ConferenceLeft {
+                    conference_sid: conference.clone(),
+                    call_sid: l2.clone(),
+                },
+            );
+            b.conference(
+                0,
+                &conference,
+                EventKind::ConferenceEnded {
+                    conference_sid: conference.clone(),
+                },
+            );
+            b.call(0, &root, CallProgress::Completed, None);
+        }
+        "hold-unhold" => {
+            b.call(0, &root, CallProgress::Ringing, None);
+            b.call(1, &root, CallProgress::InProgress, None);
+            let l1 = b.leg(1);
+            b.call(
+                1,
+                &l1,
+                CallProgress::Ringing,
+                Some(agent_party(&a2, SessionMemberRoles::Agent)),
+            );
+            b.call(
+                2,
+                &l1,
+                CallProgress::InProgress,
+                Some(agent_party(&a2, SessionMemberRoles::Agent)),
+            );
+            b.internal(
+                15,
+                EventKind::HoldStarted {
+                    call_sid: Some(root.clone()),
+                    by_user_id: Some(a2.0.clone()),
+                    reason: SessionHoldReasons::None,
+                    queue_name: Some(format!("hold-{tag}")),
+                },
+            );
+            b.internal(
+                20,
+                EventKind::HoldEnded {
+                    call_sid: Some(root.clone()),
+                },
+            );
+            b.call(
+                30,
+                &l1,
+                CallProgress::Completed,
+                Some(agent_party(&a2, SessionMemberRoles::Agent)),
+            );
+            b.call(0, &root, CallProgress::Completed, None);
+        }
+        "outbound" => {
+            b.call(0, &root, CallProgress::Initiated, None);
+            b.call(0, &root, CallProgress::InProgress, None);
+            let l1 = b.leg(1);
+            b.call(1, &l1, CallProgress::Initiated, Some(caller_party.clone()));
+            b.call(1, &l1, CallProgress::Ringing, Some(caller_party.clone()));
+            b.call(6, &l1, CallProgress::InProgress, Some(caller_party.clone()));
+            b.call(45, &l1, CallProgress::Completed, Some(caller_party.clone()));
+            b.call(0, &root, CallProgress::Completed, None);
+        }
+        "sms-chat" => {
+            for (n, body) in ["Hi, is my order shipped?", "It's order 1234", "Thanks!"]
+                .iter()
+                .enumerate()
+            {
+                let at = b.tick(if n == 0 { 0 } else { 30 });
+                b.events.push(SessionEvent {
+                    at,
+                    source: EventSource::Message {
+                        message_sid: format!("SM{tag}{n}"),
+                    },
+                    kind: EventKind::MessageReceived {
+                        from: cast.caller.clone(),
+                        body: (*body).to_string(),
+                    },
+                });
+            }
+            b.internal(
+                600,
+                EventKind::Ended {
+                    outcome: "completed".into(),
+                    reason: "conversation closed".into(),
+                },
+            );
+        }
+        other => panic!("unknown scenario {other}"),
+    }
+    Scenario {
+        name: kind,
+        session_id: format!("ses-{tag}"),
+        opened_at: start,
+        header,
+        events: b.events,
+    }
+}

@@ -1,0 +1,225 @@
+//! A session (one call, chat or fax) and its projection to `SessionInfo`.
+//!
+//! A session is its fixed [`SessionHeader`] (who, where, which channel) plus
+//! the set of distinct events applied to it. Its state is a pure function
+//! of that set (see `crate::reducer`), which is what makes duplicates and
+//! out-of-order delivery harmless.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::api::sessions::{
+    CustomerBreadcrumb, EntityInfo, FlowChannels, SessionCallState, SessionDialState,
+    SessionDirections, SessionHoldReasons, SessionInfo, SessionLogInfo, SessionMemberCallState,
+    SessionMemberInfo, SessionMemberRoles, SessionQueueStates,
+};
+use crate::domain::Crumb;
+use crate::event::SessionEvent;
+
+/// What is fixed when a session opens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SessionHeader {
+    pub account_id: String,
+    pub account_name: String,
+    pub customer_id: Option<String>,
+    pub customer_name: Option<String>,
+    /// From the root customer down to the session's customer.
+    pub customer_breadcrumb: Vec<Crumb>,
+    /// The endpoint the session belongs to (the number called, or the user
+    /// who dialled out).
+    pub endpoint_id: String,
+    pub endpoint_name: String,
+    pub channel: FlowChannels,
+    pub direction: SessionDirections,
+    /// The root call's SID (voice), or the conversation key (chat).
+    pub call_sid: Option<String>,
+    pub from_address: Option<String>,
+    pub from_name: Option<String>,
+    pub to_address: Option<String>,
+    pub destination: Option<String>,
+    pub from_phone_number: Option<String>,
+    pub callback_number: Option<String>,
+    pub display_name: Option<String>,
+    /// The party on the root leg (the caller for incoming sessions, the
+    /// dialling agent for outgoing ones).
+    pub origin: Option<crate::event::Party>,
+}
+
+/// A member of a session: one call leg (or chat participant).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub call_sid: Option<String>,
+    pub identity: String,
+    pub endpoint_id: Option<String>,
+    pub display_name: Option<String>,
+    pub is_original_member: bool,
+    pub avatar_url: Option<String>,
+    pub application_data: BTreeMap<String, String>,
+    pub call_state: SessionMemberCallState,
+    pub role: SessionMemberRoles,
+    pub muted: bool,
+}
+
+/// One line of a session's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub at: DateTime<Utc>,
+    pub message: String,
+}
+
+/// The state derived from a session's events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SessionState {
+    pub dial_state: SessionDialState,
+    pub call_state: SessionCallState,
+    pub queue_state: SessionQueueStates,
+    pub answered_by_id: Option<String>,
+    pub answered_by_name: Option<String>,
+    pub queue_member_id: Option<String>,
+    pub ring_queue_id: Option<String>,
+    pub ended: bool,
+    pub outcome: Option<String>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub console_data: Option<String>,
+    pub hold_queue_name: Option<String>,
+    pub held_by_user_id: Option<String>,
+    pub hold_reason: SessionHoldReasons,
+    pub conference_sid: Option<String>,
+    pub most_recent_participant_call_sid: Option<String>,
+    pub was_missed: bool,
+    pub members: Vec<Member>,
+    pub log: Vec<LogEntry>,
+    pub last_event_at: Option<DateTime<Utc>>,
+}
+
+/// A session: header, the distinct events applied so far (in canonical
+/// order), and the state they produce.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub opened_at: DateTime<Utc>,
+    pub header: SessionHeader,
+    /// Distinct events in canonical order (`SessionEvent::order_key`).
+    pub events: Vec<SessionEvent>,
+    /// Number of distinct events applied; bumps on every real change.
+    pub version: u64,
+    /// Derived from `header` and `events` by the reducer; never edited directly.
+    pub state: SessionState,
+}
+
+impl Session {
+    /// Whether the session is still live.
+    pub fn is_active(&self) -> bool {
+        !self.state.ended
+    }
+
+    /// The endpoints that make this session "theirs": its endpoint, its
+    /// answerer, and every member's endpoint.
+    pub fn endpoint_ids(&self) -> BTreeSet<String> {
+        let mut ids = BTreeSet::new();
+        ids.insert(self.header.endpoint_id.clone());
+        if let Some(id) = &self.state.answered_by_id {
+            ids.insert(id.clone());
+        }
+        for member in &self.state.members {
+            if let Some(id) = &member.endpoint_id {
+                ids.insert(id.clone());
+            }
+        }
+        ids
+    }
+
+    /// When anything last happened to the session.
+    pub fn last_activity(&self) -> DateTime<Utc> {
+        self.state
+            .last_event_at
+            .map_or(self.opened_at, |at| at.max(self.opened_at))
+    }
+
+    /// The session as the GetActiveSessions contract shows it.
+    pub fn to_info(&self) -> SessionInfo {
+        let header = &self.header;
+        let state = &self.state;
+        SessionInfo {
+            entity: EntityInfo {
+                id: Some(self.id.clone()),
+                date_created: Some(iso(self.opened_at)),
+                date_last_modified: Some(iso(self.last_activity())),
+                created_by: None,
+                last_modified_by: None,
+            },
+            dial_state: state.dial_state,
+            call_state: state.call_state,
+            queue_state: state.queue_state,
+            account_id: Some(header.account_id.clone()),
+            account_name: Some(header.account_name.clone()),
+            customer_id: header.customer_id.clone(),
+            customer_breadcrumb: header
+                .customer_breadcrumb
+                .iter()
+                .map(|crumb| CustomerBreadcrumb {
+                    id: Some(crumb.id.clone()),
+                    name: Some(crumb.name.clone()),
+                })
+                .collect(),
+            customer_name: header.customer_name.clone(),
+            endpoint_id: Some(header.endpoint_id.clone()),
+            endpoint_name: Some(header.endpoint_name.clone()),
+            date_completed: state.completed_at.map(iso),
+            destination: header.destination.clone(),
+            to_address: header.to_address.clone(),
+            from_address: header.from_address.clone(),
+            from_name: header.from_name.clone(),
+            answered_by_name: state.answered_by_name.clone(),
+            queue_member_id: state.queue_member_id.clone(),
+            channel: header.channel,
+            ended: state.ended,
+            outcome: state.outcome.clone(),
+            call_sid: header.call_sid.clone(),
+            console_data: state.console_data.clone(),
+            hold_queue_name: state.hold_queue_name.clone(),
+            held_by_user_id: state.held_by_user_id.clone(),
+            hold_reason: state.hold_reason,
+            conference_sid: state.conference_sid.clone(),
+            display_name: header.display_name.clone(),
+            log: state
+                .log
+                .iter()
+                .map(|entry| SessionLogInfo {
+                    date: Some(iso(entry.at)),
+                    message: Some(entry.message.clone()),
+                })
+                .collect(),
+            members: state
+                .members
+                .iter()
+                .map(|member| SessionMemberInfo {
+                    identity: Some(member.identity.clone()),
+                    endpoint_id: member.endpoint_id.clone(),
+                    display_name: member.display_name.clone(),
+                    is_original_member: member.is_original_member,
+                    avatar_url: member.avatar_url.clone(),
+                    application_data: member.application_data.clone(),
+                    call_state: member.call_state,
+                    role: member.role,
+                    call_sid: member.call_sid.clone(),
+                    muted: member.muted,
+                })
+                .collect(),
+            callback_number: header.callback_number.clone(),
+            answered_by_id: state.answered_by_id.clone(),
+            direction: header.direction,
+            from_phone_number: header.from_phone_number.clone(),
+            most_recent_participant_call_sid: state.most_recent_participant_call_sid.clone(),
+            was_missed: state.was_missed,
+            ring_queue_id: state.ring_queue_id.clone(),
+        }
+    }
+}
+
+/// ISO 8601 in UTC with millisecond precision (`2026-11-25T10:00:00.000Z`).
+pub fn iso(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
