@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::contract::Contract;
 
-/// One field-level error of a failed request.
+// One field-level error of a failed request.
 #[derive(Contract, Debug, Clone, PartialEq, Eq, Default)]
 #[contract(namespace = "ServiceStack", declared_order)]
 pub struct ResponseError {
@@ -16,7 +16,7 @@ pub struct ResponseError {
     pub meta: Option<BTreeMap<String, String>>,
 }
 
-/// The status of a failed request, as every ServiceStack client reads it.
+// The status of a failed request, as every ServiceStack client reads it.
 #[derive(Contract, Debug, Clone, PartialEq, Eq, Default)]
 #[contract(namespace = "ServiceStack", declared_order)]
 pub struct ResponseStatus {
@@ -27,8 +27,8 @@ pub struct ResponseStatus {
     pub meta: Option<BTreeMap<String, String>>,
 }
 
-/// The body of an error for an operation whose response has no
-/// `ResponseStatus` of its own.
+// The body of an error for an operation whose response has no
+// `ResponseStatus` of its own.
 #[derive(Contract, Debug, Clone, PartialEq, Eq, Default)]
 #[contract(namespace = "ServiceStack", declared_order)]
 pub struct ErrorResponse {
@@ -67,13 +67,25 @@ pub struct AuthenticateResponse {
 pub struct Authenticate {
     /// AuthProvider, e.g. credentials
     pub provider: Option<String>,
+    pub state: Option<String>,
+    #[contract(name = "oauth_token")]
+    pub oauth_token: Option<String>,
+    #[contract(name = "oauth_verifier")]
+    pub oauth_verifier: Option<String>,
     pub user_name: Option<String>,
     pub password: Option<String>,
     pub remember_me: Option<bool>,
+    pub error_view: Option<String>,
+    pub nonce: Option<String>,
+    pub uri: Option<String>,
+    pub response: Option<String>,
+    pub qop: Option<String>,
+    pub nc: Option<String>,
+    pub cnonce: Option<String>,
     pub access_token: Option<String>,
     pub access_token_secret: Option<String>,
+    pub scope: Option<String>,
     pub return_url: Option<String>,
-    pub error_view: Option<String>,
     pub meta: Option<BTreeMap<String, String>>,
 }
 

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::contract::Contract;
 
-/// Fields every Evo Voice entity carries.
+// Fields every Evo Voice entity carries (no `[Api]` description: doc
+// comments on contract types are their published descriptions).
 #[derive(Contract, Debug, Clone, PartialEq, Default)]
 #[contract(namespace = "Voice.Api")]
 pub struct EntityInfo {

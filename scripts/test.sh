@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The whole evo-voice test suite, on a fresh machine or an old one.
+#
+# 1. Installs what is missing: PostgreSQL server binaries (apt), the Node
+#    and Python packages of the real-client tests (pinned versions).
+# 2. Builds once and runs every Rust test (unit, property, integration,
+#    PostgreSQL, crash), then the real-client tests.
+#
+# Under CI=true a test that cannot get PostgreSQL, Node or Python fails
+# instead of skipping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+
+need_apt=()
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  need_apt+=(postgresql)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing ${need_apt[*]} (apt)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  else
+    echo "warning: cannot install ${need_apt[*]}; run: sudo apt-get install ${need_apt[*]}" >&2
+  fi
+fi
+
+if [ -d tests/clients ]; then
+  if [ -f tests/clients/node/package.json ]; then
+    log "installing the Node client test packages"
+    (cd tests/clients/node && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  if [ -f tests/clients/python/requirements.txt ]; then
+    log "installing the Python client test packages"
+    python3 -m pip install --quiet --disable-pip-version-check -r tests/clients/python/requirements.txt
+  fi
+fi
+
+log "building"
+cargo build --workspace --all-targets --locked
+log "running the Rust tests"
+cargo test --workspace --locked --no-fail-fast
