@@ -1,6 +1,8 @@
 //! Typed DTO generators, one module per language.
 
 pub mod fsharp;
+pub mod python;
+pub mod typescript;
 
 use evo_core::contract::TypeInfo;
 
