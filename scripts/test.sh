@@ -42,3 +42,8 @@ log "building"
 cargo build --workspace --all-targets --locked
 log "running the Rust tests"
 cargo test --workspace --locked --no-fail-fast
+
+log "running the real-client tests (@servicestack/client, servicestack PyPI)"
+export EVO_VOICE_BIN="$PWD/target/debug/evo-voice"
+(cd tests/clients/node && npm test)
+(cd tests/clients/python && python3 -m pytest -q)

@@ -1,1 +1,168 @@
-//! placeholder
+//! evo-store: persistence behind one trait, [`Store`], with an embedded
+//! SQLite implementation (the default) and a PostgreSQL one (several nodes).
+//!
+//! What is stored: the directory (accounts, customers, endpoints, users,
+//! API keys, sign-in sessions, settings) and, for call sessions, an
+//! append-only event log plus the current snapshot of each session, written
+//! in one transaction per batch of changes.
+//!
+//! Invariants:
+//! - a [`SessionChange`] is durable when `commit` returns `Ok` (the server
+//!   acknowledges webhooks only after that);
+//! - the snapshot and its events are written in the same transaction, so a
+//!   crash never leaves one without the other;
+//! - listing active sessions reads only rows of live sessions (a partial
+//!   index), never the ended history;
+//! - this crate knows nothing of HTTP, Twilio or wire formats.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use evo_core::domain::{Account, Crumb, Customer, Endpoint, User};
+use evo_core::event::SessionEvent;
+use evo_core::session::Session;
+
+/// A per-user API key, stored by the SHA-256 of the key (the key itself is
+/// shown once and never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub user_id: String,
+    /// Lowercase hex SHA-256 of the full key text.
+    pub key_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A server-side sign-in session (the `ss-id`/`ss-pid` cookie, or a refresh
+/// token's id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSession {
+    pub id: String,
+    pub user_id: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One change to one call session: its new snapshot, the event that produced
+/// it (none when the session is opened), and lookup keys (call SIDs,
+/// conference SIDs, conversation keys) that lead to it.
+#[derive(Debug, Clone)]
+pub struct SessionChange {
+    pub session: Session,
+    pub event: Option<SessionEvent>,
+    /// The snapshot version this change was computed from (`None` when the
+    /// session is new). A commit fails with [`StoreError::Conflict`] when the
+    /// stored version differs, so two writers never lose each other's events.
+    pub expected_version: Option<u64>,
+    pub keys: Vec<String>,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique value (e-mail address, phone number, key) is already taken.
+    #[error("{0} already exists")]
+    Duplicate(String),
+    /// A referenced row (account, customer, user) does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A session changed underneath the writer; reload and apply again.
+    #[error("session {0} was changed concurrently")]
+    Conflict(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A stored document could not be read back.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything evo-voice persists. Implementations: [`sqlite::SqliteStore`]
+/// and [`postgres::PostgresStore`].
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- directory ---------------------------------------------------------
+    async fn create_account(&self, account: &Account) -> StoreResult<()>;
+    async fn update_account_twilio(
+        &self,
+        account_id: &str,
+        twilio_account_sid: Option<&str>,
+        twilio_auth_token: Option<&str>,
+    ) -> StoreResult<()>;
+    async fn account(&self, id: &str) -> StoreResult<Option<Account>>;
+    async fn account_by_twilio_sid(&self, twilio_account_sid: &str)
+        -> StoreResult<Option<Account>>;
+    async fn accounts(&self) -> StoreResult<Vec<Account>>;
+
+    async fn create_customer(&self, customer: &Customer) -> StoreResult<()>;
+    async fn customer(&self, id: &str) -> StoreResult<Option<Customer>>;
+    /// The path from the root customer down to `customer_id` (inclusive).
+    async fn customer_breadcrumb(&self, customer_id: &str) -> StoreResult<Vec<Crumb>>;
+
+    /// Creates a phone number (or other non-user) endpoint.
+    async fn create_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()>;
+    async fn endpoint(&self, id: &str) -> StoreResult<Option<Endpoint>>;
+    /// A phone number endpoint by its E.164 address, within an account.
+    async fn endpoint_by_address(
+        &self,
+        account_id: &str,
+        address: &str,
+    ) -> StoreResult<Option<Endpoint>>;
+    async fn endpoints(&self, account_id: &str) -> StoreResult<Vec<Endpoint>>;
+    /// The endpoints whose sessions a user sees: the user's own endpoint
+    /// and every phone number that rings the user.
+    async fn endpoint_ids_of_user(&self, user_id: &str) -> StoreResult<Vec<String>>;
+
+    /// Creates a user together with its user endpoint (same id), atomically.
+    async fn create_user(&self, user: &User, endpoint: &Endpoint) -> StoreResult<()>;
+    async fn user(&self, id: &str) -> StoreResult<Option<User>>;
+    /// Case-insensitive lookup by e-mail address.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    async fn users(&self, account_id: &str) -> StoreResult<Vec<User>>;
+
+    async fn create_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
+    async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
+
+    async fn create_auth_session(&self, session: &AuthSession) -> StoreResult<()>;
+    async fn auth_session(&self, id: &str) -> StoreResult<Option<AuthSession>>;
+    async fn delete_auth_session(&self, id: &str) -> StoreResult<()>;
+
+    /// Returns the setting, first storing `initial` if it has none (used for
+    /// the generated JWT signing key, so tokens survive restarts).
+    async fn setting_or_init(&self, key: &str, initial: &str) -> StoreResult<String>;
+
+    // --- call sessions -----------------------------------------------------
+    /// Commits a batch of session changes in one transaction: for each, the
+    /// event appended to the log (ignored if its dedupe key is already
+    /// logged for the session), the snapshot upserted (checked against
+    /// `expected_version`), and the lookup keys recorded.
+    async fn commit(&self, changes: &[SessionChange]) -> StoreResult<()>;
+    async fn session(&self, id: &str) -> StoreResult<Option<Session>>;
+    /// The session a lookup key (call SID, conference SID, …) leads to.
+    async fn session_id_by_key(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Every session that has not ended (for rebuilding the live index).
+    async fn active_sessions(&self) -> StoreResult<Vec<Session>>;
+    /// The logged events of a session, in the order they were committed.
+    async fn session_events(&self, session_id: &str) -> StoreResult<Vec<SessionEvent>>;
+}
+
+pub mod group_commit;
+pub mod sql;
+
+/// Opens the store a location names: a `postgres://` or `postgresql://` URL
+/// selects PostgreSQL; anything else is a data directory (optionally
+/// `sqlite://dir`) for the embedded SQLite store.
+pub async fn open_store(location: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(
+            sql::SqlStore::connect_postgres(location).await?,
+        ))
+    } else {
+        let dir = location.strip_prefix("sqlite://").unwrap_or(location);
+        Ok(std::sync::Arc::new(
+            sql::SqlStore::open_sqlite(std::path::Path::new(dir)).await?,
+        ))
+    }
+}

@@ -160,6 +160,20 @@ pub fn from_json_value(
     })
 }
 
+/// Reads a JSON object into the reflective object of `ty`.
+pub fn object_from_json(
+    json: &serde_json::Value,
+    ty: &'static TypeInfo,
+) -> Result<Object, WireError> {
+    match json {
+        serde_json::Value::Object(members) => object_from_members(ty, members),
+        _ => Err(WireError::Syntax {
+            format: "JSON",
+            message: "expected an object".to_string(),
+        }),
+    }
+}
+
 fn object_from_members(
     ty: &'static TypeInfo,
     members: &serde_json::Map<String, serde_json::Value>,

@@ -8,10 +8,18 @@
 //! bytes (or parse bytes into values), so the server can render once per
 //! change and serve the bytes.
 
+pub mod csv;
+pub mod errors;
+pub mod format;
+pub mod html;
 pub mod json;
+pub mod jsv;
 pub mod query;
+pub mod xml;
 
-use evo_core::contract::ContractError;
+use evo_core::contract::{ContractError, TypeInfo, Value};
+
+use crate::format::Format;
 
 /// Why a request body or query string could not become a DTO. Maps to
 /// ServiceStack's `SerializationException` (HTTP 400).
@@ -51,5 +59,54 @@ impl From<ContractError> for WireError {
             field: error.field_name().unwrap_or("").to_string(),
             message: error.to_string(),
         }
+    }
+}
+
+/// Renders a response value in a format. `op_name` names the operation
+/// (HTML title, CSV file name).
+pub fn render_value(format: &Format, value: &Value, op_name: &str) -> Vec<u8> {
+    match format {
+        Format::Json => {
+            let mut out = Vec::with_capacity(256);
+            json::write_value(value, &mut out);
+            out
+        }
+        Format::Jsonp(callback) => {
+            let mut out = Vec::with_capacity(256);
+            out.extend_from_slice(callback.as_bytes());
+            out.push(b'(');
+            json::write_value(value, &mut out);
+            out.push(b')');
+            out
+        }
+        Format::Xml => match value {
+            Value::Object(object) => xml::value_to_xml(value, object.ty, false).into_bytes(),
+            _ => Vec::new(),
+        },
+        Format::Csv => csv::write_response(value),
+        Format::Jsv => {
+            let mut out = String::new();
+            jsv::write_value(value, &mut out);
+            out.into_bytes()
+        }
+        Format::Html => html::write_page(value, op_name),
+    }
+}
+
+/// Reads a request body of the given media type into the reflective object
+/// of `ty` (XML and JSV; JSON and forms have their own readers).
+pub fn parse_body_value(
+    media_type: &str,
+    bytes: &[u8],
+    ty: &'static TypeInfo,
+) -> Result<Value, WireError> {
+    match media_type {
+        "application/xml" | "text/xml" => xml::object_from_xml(bytes, ty).map(Value::Object),
+        other => Err(WireError::Syntax {
+            format: "request",
+            message: format!(
+                "request bodies of type {other} are not supported; send JSON, XML or a form"
+            ),
+        }),
     }
 }

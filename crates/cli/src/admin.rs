@@ -1,0 +1,163 @@
+//! `serve` and the administration commands. Each `add` prints the new id
+//! (for `apikey`, the key) alone on the last line of stdout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use evo_server::config::{Config, StoreLocation};
+use evo_server::directory::{self, NewNumber, NewUser};
+use evo_server::startup::Application;
+use evo_store::Store;
+
+use crate::cli::{
+    AccountCommand, ApikeyCommand, CustomerCommand, NumberCommand, ServeArgs, ServerArgs,
+    StoreArgs, UserCommand,
+};
+
+/// The store location the flags name.
+pub fn store_location(args: &StoreArgs) -> StoreLocation {
+    match &args.database_url {
+        Some(url) => StoreLocation::parse(url),
+        None => StoreLocation::DataDir(args.data_dir.clone()),
+    }
+}
+
+async fn open(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
+    let location = store_location(args);
+    evo_store::open_store(&location.as_store_url())
+        .await
+        .with_context(|| format!("opening the store at {} failed", location.as_store_url()))
+}
+
+/// The server configuration from the flags.
+pub fn config(server: &ServerArgs, store: StoreLocation) -> Config {
+    let mut config = Config::for_store(server.bind, store);
+    config.jwt_secret = server.jwt_secret.clone().filter(|s| !s.is_empty());
+    config.access_token_ttl = Duration::from_secs(server.access_token_ttl.max(1));
+    config.refresh_token_ttl = Duration::from_secs(server.refresh_token_ttl.max(1));
+    config.public_url = server
+        .public_url
+        .clone()
+        .map(|url| url.trim_end_matches('/').to_string());
+    config.max_body_bytes = server.max_body_bytes;
+    config.debug = server.debug;
+    config
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let app = Application::build(config(&args.server, store_location(&args.store))).await?;
+    tracing::info!(address = %app.local_addr(), "evo-voice is listening");
+    app.run_until_stopped().await
+}
+
+pub async fn account(command: AccountCommand) -> anyhow::Result<()> {
+    match command {
+        AccountCommand::Add {
+            name,
+            twilio_account_sid,
+            twilio_auth_token,
+            store,
+        } => {
+            let store = open(&store).await?;
+            let account = directory::add_account(
+                store.as_ref(),
+                &name,
+                twilio_account_sid.as_deref(),
+                twilio_auth_token.as_deref(),
+            )
+            .await?;
+            println!("{}", account.id);
+        }
+    }
+    Ok(())
+}
+
+pub async fn customer(command: CustomerCommand) -> anyhow::Result<()> {
+    match command {
+        CustomerCommand::Add {
+            name,
+            account,
+            parent,
+            store,
+        } => {
+            let store = open(&store).await?;
+            let customer =
+                directory::add_customer(store.as_ref(), &account, &name, parent.as_deref()).await?;
+            println!("{}", customer.id);
+        }
+    }
+    Ok(())
+}
+
+pub async fn user(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add {
+            account,
+            email,
+            password,
+            name,
+            roles,
+            customer,
+            store,
+        } => {
+            let store = open(&store).await?;
+            let user = directory::add_user(
+                store.as_ref(),
+                NewUser {
+                    account_id: &account,
+                    email: &email,
+                    password: &password,
+                    display_name: name.as_deref(),
+                    roles: &roles,
+                    customer_id: customer.as_deref(),
+                },
+            )
+            .await?;
+            println!("{}", user.id);
+        }
+    }
+    Ok(())
+}
+
+pub async fn number(command: NumberCommand) -> anyhow::Result<()> {
+    match command {
+        NumberCommand::Add {
+            account,
+            number,
+            ring,
+            queue,
+            name,
+            customer,
+            store,
+        } => {
+            let store = open(&store).await?;
+            let endpoint = directory::add_number(
+                store.as_ref(),
+                NewNumber {
+                    account_id: &account,
+                    number: &number,
+                    ring_user_ids: &ring,
+                    queue_name: queue.as_deref(),
+                    display_name: name.as_deref(),
+                    customer_id: customer.as_deref(),
+                },
+            )
+            .await?;
+            println!("{}", endpoint.id);
+        }
+    }
+    Ok(())
+}
+
+pub async fn apikey(command: ApikeyCommand) -> anyhow::Result<()> {
+    match command {
+        ApikeyCommand::Add { user, store } => {
+            let store = open(&store).await?;
+            let key = directory::add_api_key(store.as_ref(), &user).await?;
+            eprintln!("This key is shown only once; store it safely.");
+            println!("{key}");
+        }
+    }
+    Ok(())
+}

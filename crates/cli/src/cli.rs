@@ -1,0 +1,205 @@
+//! The command line, declared with clap. Every flag that configures the
+//! server also reads an `EVO_*` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// evo-voice: the Evo Voice call-session service.
+#[derive(Debug, Parser)]
+#[command(name = "evo-voice", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Run the server on a fresh embedded store with demo users and live
+    /// simulated calls.
+    Demo(DemoArgs),
+    /// Manage accounts (tenants).
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+    /// Manage customers.
+    Customer {
+        #[command(subcommand)]
+        command: CustomerCommand,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage phone numbers.
+    Number {
+        #[command(subcommand)]
+        command: NumberCommand,
+    },
+    /// Manage API keys.
+    Apikey {
+        #[command(subcommand)]
+        command: ApikeyCommand,
+    },
+    /// Measure ingest and read throughput on this machine.
+    Bench(crate::bench::BenchArgs),
+}
+
+/// Where the store is.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Directory of the embedded SQLite store (created on first start).
+    #[arg(long, env = "EVO_DATA_DIR", default_value = "evo-data")]
+    pub data_dir: PathBuf,
+    /// A PostgreSQL URL (postgres://…); when set it is used instead of the
+    /// embedded store, so several nodes can share it.
+    #[arg(long, env = "EVO_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+/// Server settings shared by `serve` and `demo`.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, env = "EVO_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// HMAC key for bearer tokens; without it a key is generated once and
+    /// kept in the store.
+    #[arg(long, env = "EVO_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Lifetime of a bearer token, in seconds.
+    #[arg(long, env = "EVO_ACCESS_TOKEN_TTL", default_value_t = 3600)]
+    pub access_token_ttl: u64,
+    /// Lifetime of a refresh token, in seconds.
+    #[arg(long, env = "EVO_REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl: u64,
+    /// The public base URL Twilio calls (webhook signatures cover it).
+    #[arg(long, env = "EVO_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "EVO_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Include stack traces in error responses.
+    #[arg(long, env = "EVO_DEBUG", default_value_t = false)]
+    pub debug: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Data directory for the demo store (default: a new temporary directory).
+    #[arg(long, env = "EVO_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// How many seconds of simulated time pass per real second.
+    #[arg(long, default_value_t = 4.0)]
+    pub speed: f64,
+    /// How many simulated calls run at the same time.
+    #[arg(long, default_value_t = 4)]
+    pub concurrent_calls: usize,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Add an account; prints its id.
+    Add {
+        name: String,
+        /// The Twilio AccountSid (AC…) whose webhooks belong to this account.
+        #[arg(long)]
+        twilio_account_sid: Option<String>,
+        /// The Twilio auth token that signs those webhooks.
+        #[arg(long, hide_env_values = true)]
+        twilio_auth_token: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomerCommand {
+    /// Add a customer; prints its id.
+    Add {
+        name: String,
+        #[arg(long)]
+        account: String,
+        /// The parent customer, for a hierarchy.
+        #[arg(long)]
+        parent: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; prints its id. The user has exactly the roles given.
+    Add {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, hide_env_values = true)]
+        password: String,
+        /// Display name (default: the e-mail address).
+        #[arg(long)]
+        name: Option<String>,
+        /// A role (repeat for several): User, Manager, SystemAdministrator, …
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// The customer the user belongs to.
+        #[arg(long)]
+        customer: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NumberCommand {
+    /// Add a phone number; prints its id.
+    Add {
+        #[arg(long)]
+        account: String,
+        /// The number in E.164 form (+15551234567).
+        #[arg(long)]
+        number: String,
+        /// A user the number rings (repeat for several, in order).
+        #[arg(long = "ring")]
+        ring: Vec<String>,
+        /// Put callers in this queue instead of ringing directly.
+        #[arg(long)]
+        queue: Option<String>,
+        /// Display name (default: the number).
+        #[arg(long)]
+        name: Option<String>,
+        /// The customer the number belongs to.
+        #[arg(long)]
+        customer: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApikeyCommand {
+    /// Create an API key for a user; prints the key (shown only once).
+    Add {
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}

@@ -1,0 +1,401 @@
+//! Who is calling: credentials in, a [`Principal`] out.
+//!
+//! Accepted, as ServiceStack clients send them (first match wins):
+//! `Authorization: Bearer <jwt>`, `Authorization: Bearer ak-…` or
+//! `X-Api-Key: ak-…` (API keys), `Authorization: Basic` (user name and
+//! password), the `ss-tok` cookie (a JWT), and the `ss-pid`/`ss-id` cookies
+//! (server-side sign-in sessions).
+//!
+//! A credential that is present but wrong is an error (401), never silently
+//! treated as anonymous.
+
+pub mod password;
+pub mod tokens;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+use base64::Engine;
+use evo_core::domain::{roles, User};
+use evo_store::Store;
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+
+use tokens::{TokenError, TokenKeys};
+
+/// The signed-in user of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: String,
+    pub account_id: String,
+    pub display_name: String,
+    pub email: String,
+    pub roles: Vec<String>,
+    /// The stored sign-in session, when the request used a session cookie.
+    pub auth_session_id: Option<String>,
+}
+
+impl Principal {
+    /// Whether the user has `role`. ServiceStack's `Admin` passes every
+    /// role check.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role || r == roles::ADMIN)
+    }
+
+    /// The principal of a stored user.
+    pub fn of_user(user: &User, auth_session_id: Option<String>) -> Self {
+        Principal {
+            user_id: user.id.clone(),
+            account_id: user.account_id.clone(),
+            display_name: user.display_name.clone(),
+            email: user.email.clone(),
+            roles: user.roles.clone(),
+            auth_session_id,
+        }
+    }
+}
+
+/// Why a presented credential was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    #[error("Token has expired")]
+    TokenExpired,
+    #[error("Invalid bearer token")]
+    InvalidToken,
+    #[error("Invalid API Key")]
+    InvalidApiKey,
+    #[error("Invalid Username or Password")]
+    InvalidCredentials,
+    #[error("Session has expired or was signed out")]
+    InvalidSession,
+    #[error("the directory could not be read")]
+    Unavailable,
+}
+
+/// A credential found on a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    Bearer(String),
+    ApiKey(String),
+    Basic { user_name: String, password: String },
+    TokenCookie(String),
+    SessionCookie(String),
+}
+
+/// The prefix of ServiceStack API keys (`ak-` + 32 hex digits).
+pub const API_KEY_PREFIX: &str = "ak-";
+
+/// A new random API key.
+pub fn generate_api_key() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("{API_KEY_PREFIX}{}", hex(&bytes))
+}
+
+/// The stored form of an API key (SHA-256, lowercase hex).
+pub fn hash_api_key(key: &str) -> String {
+    hex(&Sha256::digest(key.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A random opaque id for sign-in sessions (ServiceStack uses 20 random
+/// characters for `ss-id`).
+pub fn generate_session_id() -> String {
+    use rand::distributions::{Alphanumeric, DistString};
+    Alphanumeric.sample_string(&mut rand::thread_rng(), 24)
+}
+
+/// Finds the credentials on a request, most specific first.
+pub fn credentials(headers: &HeaderMap) -> Vec<Credential> {
+    let mut found = Vec::new();
+    if let Some(value) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let value = value.trim();
+        if let Some(token) = strip_scheme(value, "Bearer") {
+            if token.starts_with(API_KEY_PREFIX) || token.matches('.').count() != 2 {
+                found.push(Credential::ApiKey(token.to_string()));
+            } else {
+                found.push(Credential::Bearer(token.to_string()));
+            }
+        } else if let Some(encoded) = strip_scheme(value, "Basic") {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok());
+            match decoded.as_deref().and_then(|text| text.split_once(':')) {
+                // An API key as the Basic user name with an empty password.
+                Some((user, "")) if user.starts_with(API_KEY_PREFIX) => {
+                    found.push(Credential::ApiKey(user.to_string()))
+                }
+                Some((user, password)) => found.push(Credential::Basic {
+                    user_name: user.to_string(),
+                    password: password.to_string(),
+                }),
+                None => found.push(Credential::Basic {
+                    user_name: String::new(),
+                    password: String::new(),
+                }),
+            }
+        }
+    }
+    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        found.push(Credential::ApiKey(key.trim().to_string()));
+    }
+    let cookies = cookies(headers);
+    if let Some(token) = cookie(&cookies, "ss-tok") {
+        found.push(Credential::TokenCookie(token.to_string()));
+    }
+    // A permanent session (remember me) takes precedence, as ServiceStack's
+    // `ss-opt=perm` selects `ss-pid`.
+    let permanent = cookie(&cookies, "ss-opt") == Some("perm");
+    let order = if permanent {
+        ["ss-pid", "ss-id"]
+    } else {
+        ["ss-id", "ss-pid"]
+    };
+    for name in order {
+        if let Some(id) = cookie(&cookies, name) {
+            found.push(Credential::SessionCookie(id.to_string()));
+        }
+    }
+    found
+}
+
+fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
+    let (head, rest) = value.split_once(' ')?;
+    head.eq_ignore_ascii_case(scheme).then(|| rest.trim())
+}
+
+/// Parses the `Cookie` headers into name/value pairs.
+pub fn cookies(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            Some((name.trim().to_string(), value.trim().to_string()))
+        })
+        .collect()
+}
+
+fn cookie<'a>(cookies: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    cookies
+        .iter()
+        .find(|(n, v)| n == name && !v.is_empty())
+        .map(|(_, v)| v.as_str())
+}
+
+/// How long a looked-up user (for API keys and cookies) is reused before the
+/// store is asked again: bounds both load and staleness after a change.
+const USER_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Turns credentials into principals.
+pub struct Authenticator {
+    store: Arc<dyn Store>,
+    keys: TokenKeys,
+    users: Mutex<std::collections::HashMap<String, (Instant, Option<User>)>>,
+}
+
+impl Authenticator {
+    /// An authenticator over the store with the given token keys.
+    pub fn new(store: Arc<dyn Store>, keys: TokenKeys) -> Self {
+        Authenticator {
+            store,
+            keys,
+            users: Mutex::new(Default::default()),
+        }
+    }
+
+    /// The token keys (for issuing tokens).
+    pub fn keys(&self) -> &TokenKeys {
+        &self.keys
+    }
+
+    async fn cached_user(&self, user_id: &str) -> Result<Option<User>, AuthFailure> {
+        let now = Instant::now();
+        if let Some((at, user)) = self.users.lock().await.get(user_id) {
+            if now.duration_since(*at) < USER_CACHE_TTL {
+                return Ok(user.clone());
+            }
+        }
+        let user = self.store.user(user_id).await.map_err(|error| {
+            tracing::error!(%error, "reading a user failed");
+            AuthFailure::Unavailable
+        })?;
+        let mut cache = self.users.lock().await;
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(user_id.to_string(), (now, user.clone()));
+        Ok(user)
+    }
+
+    /// Authenticates a request: `Ok(None)` when it carries no credential.
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<Principal>, AuthFailure> {
+        let found = credentials(headers);
+        let Some(credential) = found.into_iter().next() else {
+            return Ok(None);
+        };
+        self.verify(credential).await.map(Some)
+    }
+
+    /// Verifies one credential.
+    pub async fn verify(&self, credential: Credential) -> Result<Principal, AuthFailure> {
+        match credential {
+            Credential::Bearer(token) | Credential::TokenCookie(token) => {
+                let claims = self
+                    .keys
+                    .verify_access(&token)
+                    .map_err(|error| match error {
+                        TokenError::Expired => AuthFailure::TokenExpired,
+                        TokenError::Invalid => AuthFailure::InvalidToken,
+                    })?;
+                Ok(Principal {
+                    user_id: claims.sub,
+                    account_id: claims.account.unwrap_or_default(),
+                    display_name: claims.name.unwrap_or_default(),
+                    email: claims.email.unwrap_or_default(),
+                    roles: claims.roles,
+                    auth_session_id: None,
+                })
+            }
+            Credential::ApiKey(key) => {
+                let record = self
+                    .store
+                    .api_key_by_hash(&hash_api_key(&key))
+                    .await
+                    .map_err(|_| AuthFailure::Unavailable)?
+                    .ok_or(AuthFailure::InvalidApiKey)?;
+                let user = self
+                    .cached_user(&record.user_id)
+                    .await?
+                    .ok_or(AuthFailure::InvalidApiKey)?;
+                Ok(Principal::of_user(&user, None))
+            }
+            Credential::Basic {
+                user_name,
+                password,
+            } => {
+                let user = self.check_password(&user_name, &password).await?;
+                Ok(Principal::of_user(&user, None))
+            }
+            Credential::SessionCookie(id) => {
+                let session = self
+                    .store
+                    .auth_session(&id)
+                    .await
+                    .map_err(|_| AuthFailure::Unavailable)?
+                    .filter(|session| session.expires_at > chrono::Utc::now())
+                    .ok_or(AuthFailure::InvalidSession)?;
+                let user = self
+                    .cached_user(&session.user_id)
+                    .await?
+                    .ok_or(AuthFailure::InvalidSession)?;
+                Ok(Principal::of_user(&user, Some(id)))
+            }
+        }
+    }
+
+    /// Checks a user name (e-mail address) and password.
+    pub async fn check_password(
+        &self,
+        user_name: &str,
+        password: &str,
+    ) -> Result<User, AuthFailure> {
+        let user = self
+            .store
+            .user_by_email(user_name.trim())
+            .await
+            .map_err(|_| AuthFailure::Unavailable)?;
+        match user {
+            Some(user) => {
+                if password::verify_password_blocking(
+                    password.to_string(),
+                    user.password_hash.clone(),
+                )
+                .await
+                {
+                    Ok(user)
+                } else {
+                    Err(AuthFailure::InvalidCredentials)
+                }
+            }
+            None => {
+                // Spend the same time as a real check so that response times
+                // do not reveal which e-mail addresses exist.
+                let dummy = DUMMY_HASH
+                    .get_or_init(|| password::hash_password("no such user").unwrap_or_default())
+                    .clone();
+                let _ = password::verify_password_blocking(password.to_string(), dummy).await;
+                Err(AuthFailure::InvalidCredentials)
+            }
+        }
+    }
+}
+
+/// An argon2id hash verified against when the user does not exist.
+static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn bearer_api_key_basic_and_cookies_are_recognised() {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", HeaderValue::from_static("Bearer a.b.c"));
+        assert_eq!(
+            credentials(&headers),
+            vec![Credential::Bearer("a.b.c".into())]
+        );
+        headers.insert("authorization", HeaderValue::from_static("bearer ak-0123"));
+        assert_eq!(
+            credentials(&headers),
+            vec![Credential::ApiKey("ak-0123".into())]
+        );
+        headers.insert(
+            "authorization",
+            HeaderValue::from_static("Basic YWxpY2VAeC5pbzpwdw=="),
+        );
+        assert_eq!(
+            credentials(&headers),
+            vec![Credential::Basic {
+                user_name: "alice@x.io".into(),
+                password: "pw".into()
+            }]
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "cookie",
+            HeaderValue::from_static("ss-id=abc; ss-pid=def; ss-opt=perm"),
+        );
+        assert_eq!(
+            credentials(&headers),
+            vec![
+                Credential::SessionCookie("def".into()),
+                Credential::SessionCookie("abc".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn api_keys_look_like_servicestack_ones_and_hash_stably() {
+        let key = generate_api_key();
+        assert!(key.starts_with("ak-") && key.len() == 35);
+        assert_eq!(hash_api_key("ak-x"), hash_api_key("ak-x"));
+        assert_ne!(hash_api_key("ak-x"), hash_api_key("ak-y"));
+    }
+}

@@ -1,0 +1,232 @@
+//! Administration of the directory (accounts, customers, users, numbers,
+//! API keys) with validation, shared by the CLI, the demo and tests.
+
+use anyhow::{bail, Context};
+use evo_core::domain::{roles, Account, Customer, Endpoint, EndpointKind, User};
+use evo_store::{ApiKeyRecord, Store};
+
+use crate::auth::{generate_api_key, hash_api_key, password::hash_password};
+
+/// A new random id with a readable prefix (`acc_…`, `usr_…`).
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// Adds an account.
+pub async fn add_account(
+    store: &dyn Store,
+    name: &str,
+    twilio_account_sid: Option<&str>,
+    twilio_auth_token: Option<&str>,
+) -> anyhow::Result<Account> {
+    if name.trim().is_empty() {
+        bail!("the account name must not be empty");
+    }
+    if let Some(sid) = twilio_account_sid {
+        if !(sid.len() == 34
+            && sid.starts_with("AC")
+            && sid[2..].chars().all(|c| c.is_ascii_hexdigit()))
+        {
+            bail!("'{sid}' is not a Twilio AccountSid (AC followed by 32 hex digits)");
+        }
+    }
+    if twilio_account_sid.is_some() != twilio_auth_token.is_some() {
+        bail!("give both --twilio-account-sid and --twilio-auth-token, or neither");
+    }
+    let account = Account {
+        id: new_id("acc"),
+        name: name.trim().to_string(),
+        twilio_account_sid: twilio_account_sid.map(str::to_string),
+        twilio_auth_token: twilio_auth_token.map(str::to_string),
+    };
+    store.create_account(&account).await?;
+    Ok(account)
+}
+
+async fn require_account(store: &dyn Store, account_id: &str) -> anyhow::Result<Account> {
+    store
+        .account(account_id)
+        .await?
+        .with_context(|| format!("no account has the id '{account_id}'; list ids with the output of `evo-voice account add`"))
+}
+
+async fn require_customer(
+    store: &dyn Store,
+    account_id: &str,
+    customer_id: &str,
+) -> anyhow::Result<Customer> {
+    let customer = store
+        .customer(customer_id)
+        .await?
+        .with_context(|| format!("no customer has the id '{customer_id}'"))?;
+    if customer.account_id != account_id {
+        bail!("customer '{customer_id}' belongs to another account");
+    }
+    Ok(customer)
+}
+
+/// Adds a customer, optionally under a parent customer of the same account.
+pub async fn add_customer(
+    store: &dyn Store,
+    account_id: &str,
+    name: &str,
+    parent_id: Option<&str>,
+) -> anyhow::Result<Customer> {
+    require_account(store, account_id).await?;
+    if name.trim().is_empty() {
+        bail!("the customer name must not be empty");
+    }
+    if let Some(parent) = parent_id {
+        require_customer(store, account_id, parent).await?;
+    }
+    let customer = Customer {
+        id: new_id("cus"),
+        account_id: account_id.to_string(),
+        parent_id: parent_id.map(str::to_string),
+        name: name.trim().to_string(),
+    };
+    store.create_customer(&customer).await?;
+    Ok(customer)
+}
+
+/// What a new user needs.
+pub struct NewUser<'a> {
+    pub account_id: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+    pub display_name: Option<&'a str>,
+    pub roles: &'a [String],
+    pub customer_id: Option<&'a str>,
+}
+
+/// Adds a user (and its user endpoint) with exactly the given roles.
+pub async fn add_user(store: &dyn Store, new: NewUser<'_>) -> anyhow::Result<User> {
+    require_account(store, new.account_id).await?;
+    let email = new.email.trim();
+    if !is_plausible_email(email) {
+        bail!("'{email}' is not an e-mail address");
+    }
+    if new.password.len() < 4 {
+        bail!("the password must have at least 4 characters");
+    }
+    for role in new.roles {
+        if !roles::ALL.contains(&role.as_str()) {
+            bail!(
+                "unknown role '{role}'; known roles: {}",
+                roles::ALL.join(", ")
+            );
+        }
+    }
+    if let Some(customer) = new.customer_id {
+        require_customer(store, new.account_id, customer).await?;
+    }
+    let password = new.password.to_string();
+    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
+    let id = new_id("usr");
+    let display_name = new.display_name.unwrap_or(email).trim().to_string();
+    let mut unique_roles: Vec<String> = Vec::new();
+    for role in new.roles {
+        if !unique_roles.contains(role) {
+            unique_roles.push(role.clone());
+        }
+    }
+    let user = User {
+        id: id.clone(),
+        account_id: new.account_id.to_string(),
+        email: email.to_string(),
+        display_name: display_name.clone(),
+        password_hash,
+        roles: unique_roles,
+    };
+    let endpoint = Endpoint {
+        id,
+        account_id: new.account_id.to_string(),
+        customer_id: new.customer_id.map(str::to_string),
+        kind: EndpointKind::User,
+        display_name,
+        address: email.to_string(),
+        ring_user_ids: Vec::new(),
+        queue_name: None,
+    };
+    store.create_user(&user, &endpoint).await?;
+    Ok(user)
+}
+
+fn is_plausible_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !email.contains(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+/// What a new phone number needs.
+pub struct NewNumber<'a> {
+    pub account_id: &'a str,
+    pub number: &'a str,
+    pub ring_user_ids: &'a [String],
+    pub queue_name: Option<&'a str>,
+    pub display_name: Option<&'a str>,
+    pub customer_id: Option<&'a str>,
+}
+
+/// Adds a phone number endpoint that rings the given users (or queues).
+pub async fn add_number(store: &dyn Store, new: NewNumber<'_>) -> anyhow::Result<Endpoint> {
+    require_account(store, new.account_id).await?;
+    let number = new.number.trim();
+    let digits = number.strip_prefix('+').unwrap_or("");
+    if digits.len() < 3 || digits.len() > 15 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        bail!("'{number}' is not an E.164 phone number (like +15551234567)");
+    }
+    for user_id in new.ring_user_ids {
+        let user = store
+            .user(user_id)
+            .await?
+            .with_context(|| format!("no user has the id '{user_id}'"))?;
+        if user.account_id != new.account_id {
+            bail!("user '{user_id}' belongs to another account");
+        }
+    }
+    if let Some(customer) = new.customer_id {
+        require_customer(store, new.account_id, customer).await?;
+    }
+    if let Some(queue) = new.queue_name {
+        if queue.is_empty() || queue.len() > 64 {
+            bail!("a queue name has 1 to 64 characters");
+        }
+    }
+    let endpoint = Endpoint {
+        id: new_id("num"),
+        account_id: new.account_id.to_string(),
+        customer_id: new.customer_id.map(str::to_string),
+        kind: EndpointKind::PhoneNumber,
+        display_name: new.display_name.unwrap_or(number).to_string(),
+        address: number.to_string(),
+        ring_user_ids: new.ring_user_ids.to_vec(),
+        queue_name: new.queue_name.map(str::to_string),
+    };
+    store.create_endpoint(&endpoint).await?;
+    Ok(endpoint)
+}
+
+/// Creates an API key for a user and returns the key (stored only hashed).
+pub async fn add_api_key(store: &dyn Store, user_id: &str) -> anyhow::Result<String> {
+    store
+        .user(user_id)
+        .await?
+        .with_context(|| format!("no user has the id '{user_id}'"))?;
+    let key = generate_api_key();
+    store
+        .create_api_key(&ApiKeyRecord {
+            id: new_id("key"),
+            user_id: user_id.to_string(),
+            key_hash: hash_api_key(&key),
+            created_at: chrono::Utc::now(),
+        })
+        .await?;
+    Ok(key)
+}

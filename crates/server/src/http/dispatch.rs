@@ -1,0 +1,426 @@
+//! ServiceStack's request pipeline, driven by the contract registry.
+//!
+//! For every request that no other route claimed: negotiate the response
+//! format, find the operation (a custom `[Route]` of the contract, or one of
+//! ServiceStack's predefined routes `/{format}/reply/{Op}` and `/api/{Op}`),
+//! check the verb, bind the request DTO from path, query string and body,
+//! check authentication and roles as the contract declares them, run the
+//! operation, and render the reply or the error in the negotiated format.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use evo_core::contract::{operations, Contract, Object, TypeInfo, Value};
+use evo_wire::format::{negotiate, Format};
+
+use crate::auth::Principal;
+use crate::http::error::ApiError;
+use crate::http::ops;
+use crate::state::AppState;
+
+/// What an operation returns.
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: ReplyBody,
+    /// Extra headers (cookies, …).
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+/// The body of a reply.
+pub enum ReplyBody {
+    /// A response DTO.
+    Dto(Value),
+    /// Pre-rendered JSON for the JSON format, with the DTO for every other
+    /// format built only when asked.
+    Prerendered {
+        json: Vec<u8>,
+        value: Box<dyn FnOnce() -> Value + Send>,
+    },
+    /// No body.
+    Empty,
+}
+
+impl Reply {
+    /// A 200 reply with a DTO.
+    pub fn dto<T: Contract>(dto: &T) -> Self {
+        Reply {
+            status: StatusCode::OK,
+            body: ReplyBody::Dto(dto.to_value()),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+/// Everything an operation needs about its request.
+pub struct Call {
+    pub state: AppState,
+    pub method: Method,
+    pub headers: HeaderMap,
+    pub principal: Option<Principal>,
+    pub request: Value,
+    pub format: Format,
+}
+
+impl Call {
+    /// The bound request DTO.
+    pub fn dto<T: Contract>(&self) -> Result<T, ApiError> {
+        T::from_value(&self.request).map_err(|error| {
+            let field = error.field_name();
+            ApiError::serialization(error.to_string(), field)
+        })
+    }
+
+    /// The signed-in user (operations that require auth always have one).
+    pub fn principal(&self) -> Result<&Principal, ApiError> {
+        self.principal
+            .as_ref()
+            .ok_or_else(|| ApiError::unauthorized("Not Authenticated"))
+    }
+}
+
+/// The fallback handler that serves every ServiceStack operation.
+pub async fn dispatch(State(state): State<AppState>, request: Request<Body>) -> Response {
+    let (parts, body) = request.into_parts();
+    let query: Vec<(String, String)> = parts
+        .uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let header = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let query_value = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    let negotiated = negotiate(
+        parts.uri.path(),
+        query_value("format"),
+        query_value("callback"),
+        header(header::ACCEPT),
+        header(header::CONTENT_TYPE),
+        Format::Json,
+    );
+    let (format, path) = match negotiated {
+        Ok(negotiated) => (negotiated.format, negotiated.path_without_extension),
+        Err(error) => {
+            let error = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "NotSupportedException",
+                error.to_string(),
+            );
+            return render_error(&state, &Format::Json, None, error);
+        }
+    };
+
+    let Some((op, path_params)) = resolve(&path) else {
+        let error = ApiError::not_found(format!(
+            "Handler for Request not found: {} {}",
+            parts.method,
+            parts.uri.path()
+        ));
+        return render_error(&state, &format, None, error);
+    };
+    let result = run(
+        &state,
+        op,
+        path_params,
+        query,
+        parts.method,
+        parts.headers,
+        body,
+        format.clone(),
+    )
+    .await;
+    match result {
+        Ok(reply) => render_reply(&format, op, reply),
+        Err(error) => render_error(&state, &format, Some(op), error),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    state: &AppState,
+    route: Resolved,
+    path_params: Vec<(String, String)>,
+    query: Vec<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+    format: Format,
+) -> Result<Reply, ApiError> {
+    let op = route.op;
+    let operation = op
+        .operation()
+        .ok_or_else(|| ApiError::not_found("not an operation"))?;
+    if route.custom && !operation.allows_verb(method.as_str()) {
+        return Err(ApiError::method_not_allowed(format!(
+            "{} does not support {}",
+            op.name,
+            method.as_str()
+        )));
+    }
+    let bytes = axum::body::to_bytes(body, state.config.max_body_bytes)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                format!(
+                    "The request body exceeds {} bytes",
+                    state.config.max_body_bytes
+                ),
+            )
+        })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let request = bind(op, &path_params, &query, content_type, &bytes)?;
+
+    let principal = if operation.requires_auth {
+        let principal = state
+            .auth
+            .authenticate(&headers)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("Not Authenticated"))?;
+        if let Some(role) = operation
+            .required_roles
+            .iter()
+            .find(|role| !principal.has_role(role))
+        {
+            tracing::debug!(user = %principal.user_id, %role, "role check failed");
+            return Err(ApiError::forbidden("Invalid Role"));
+        }
+        Some(principal)
+    } else {
+        // Optional: operations like GET /auth show the current session.
+        state.auth.authenticate(&headers).await.ok().flatten()
+    };
+
+    let call = Call {
+        state: state.clone(),
+        method,
+        headers,
+        principal,
+        request,
+        format,
+    };
+    ops::call(op.name, call).await
+}
+
+/// A custom route that matched: literal segment count, operation, path parameters.
+type RouteMatch = (usize, Resolved, Vec<(String, String)>);
+
+/// An operation found for a path.
+#[derive(Clone, Copy)]
+struct Resolved {
+    op: &'static TypeInfo,
+    /// Found through a custom route (verbs are checked) rather than a
+    /// predefined one (any verb).
+    custom: bool,
+}
+
+fn resolve(path: &str) -> Option<(Resolved, Vec<(String, String)>)> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let find_op = |name: &str| {
+        operations()
+            .into_iter()
+            .find(|op| op.name.eq_ignore_ascii_case(name))
+    };
+    // Predefined routes: /{format}/reply|oneway/{Op} and /api/{Op}.
+    match segments.as_slice() {
+        [fmt, kind, name]
+            if Format::from_name(fmt).is_some()
+                && (kind.eq_ignore_ascii_case("reply") || kind.eq_ignore_ascii_case("oneway")) =>
+        {
+            return find_op(name).map(|op| (Resolved { op, custom: false }, Vec::new()));
+        }
+        [api, name] if api.eq_ignore_ascii_case("api") => {
+            return find_op(name).map(|op| (Resolved { op, custom: false }, Vec::new()));
+        }
+        _ => {}
+    }
+    // Custom routes, literal segments before parameters.
+    let mut best: Option<RouteMatch> = None;
+    for op in operations() {
+        let Some(operation) = op.operation() else {
+            continue;
+        };
+        for route in operation.routes {
+            let template: Vec<&str> = route.path.trim_matches('/').split('/').collect();
+            if template.len() != segments.len() {
+                continue;
+            }
+            let mut params = Vec::new();
+            let mut literals = 0;
+            let matched = template.iter().zip(segments.iter()).all(|(t, s)| {
+                if let Some(name) = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                    params.push((name.to_string(), percent_decode(s)));
+                    !s.is_empty()
+                } else {
+                    literals += 1;
+                    t.eq_ignore_ascii_case(s)
+                }
+            });
+            if matched && best.as_ref().is_none_or(|(score, _, _)| literals > *score) {
+                best = Some((literals, Resolved { op, custom: true }, params));
+            }
+        }
+    }
+    best.map(|(_, resolved, params)| (resolved, params))
+}
+
+fn percent_decode(segment: &str) -> String {
+    form_urlencoded::parse(format!("x={segment}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// Binds the request DTO: the body (by content type), with the query string
+/// and path parameters filling members the body left empty.
+fn bind(
+    op: &'static TypeInfo,
+    path_params: &[(String, String)],
+    query: &[(String, String)],
+    content_type: &str,
+    bytes: &[u8],
+) -> Result<Value, ApiError> {
+    let mut pairs: Vec<(String, String)> = query.to_vec();
+    pairs.extend(path_params.iter().cloned());
+    let from_pairs = evo_wire::query::object_from_pairs(op, &pairs)
+        .map_err(|error| ApiError::serialization(error.to_string(), error.field_name()))?;
+    let body_is_empty = bytes.iter().all(u8::is_ascii_whitespace);
+    if body_is_empty {
+        return Ok(Value::Object(from_pairs));
+    }
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let body = match media_type.as_str() {
+        "application/json" | "text/json" | "" => {
+            let json: serde_json::Value = serde_json::from_slice(bytes)
+                .map_err(|error| ApiError::serialization(format!("Invalid JSON: {error}"), None))?;
+            if !json.is_object() {
+                return Err(ApiError::serialization("Invalid JSON: expected an object", None));
+            }
+            Value::Object(
+                evo_wire::json::object_from_json(&json, op)
+                    .map_err(|error| ApiError::serialization(error.to_string(), error.field_name()))?,
+            )
+        }
+        "application/x-www-form-urlencoded" => {
+            let form: Vec<(String, String)> = form_urlencoded::parse(bytes).into_owned().collect();
+            Value::Object(
+                evo_wire::query::object_from_pairs(op, &form)
+                    .map_err(|error| ApiError::serialization(error.to_string(), error.field_name()))?,
+            )
+        }
+        "application/xml" | "text/xml" | "application/jsv" | "text/jsv" => {
+            evo_wire::parse_body_value(&media_type, bytes, op)
+                .map_err(|error| ApiError::serialization(error.to_string(), error.field_name()))?
+        }
+        other => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "NotSupportedException",
+                format!("Content-Type '{other}' is not supported; send application/json, application/xml, application/jsv or a form"),
+            ))
+        }
+    };
+    Ok(overlay(body, from_pairs))
+}
+
+/// Members set in `primary` win; others come from `fallback`.
+fn overlay(primary: Value, fallback: Object) -> Value {
+    match primary {
+        Value::Object(mut object) => {
+            for (index, value) in object.fields.iter_mut().enumerate() {
+                if matches!(value, Value::Null) {
+                    if let Some(other) = fallback.fields.get(index) {
+                        *value = other.clone();
+                    }
+                }
+            }
+            Value::Object(object)
+        }
+        other => other,
+    }
+}
+
+fn content_type_header(format: &Format) -> HeaderValue {
+    HeaderValue::from_str(format.content_type())
+        .unwrap_or(HeaderValue::from_static("application/json"))
+}
+
+fn render_reply(format: &Format, route: Resolved, reply: Reply) -> Response {
+    let op_name = route.op.name;
+    let bytes = match reply.body {
+        ReplyBody::Empty => Vec::new(),
+        ReplyBody::Dto(value) => evo_wire::render_value(format, &value, op_name),
+        ReplyBody::Prerendered { json, value } => match format {
+            Format::Json => json,
+            other => evo_wire::render_value(other, &value(), op_name),
+        },
+    };
+    let mut response = (reply.status, bytes).into_response();
+    let headers = response.headers_mut();
+    if !matches!(format, Format::Csv) || reply.status != StatusCode::NO_CONTENT {
+        headers.insert(header::CONTENT_TYPE, content_type_header(format));
+    }
+    if matches!(format, Format::Csv) {
+        if let Ok(value) = HeaderValue::from_str(&format!("attachment;filename={op_name}.csv")) {
+            headers.insert(header::CONTENT_DISPOSITION, value);
+        }
+    }
+    for (name, value) in reply.headers {
+        headers.append(name, value);
+    }
+    response
+}
+
+/// Renders an error in the negotiated format (JSONP errors are 200, as
+/// ServiceStack sends them, so that the script still runs).
+fn render_error(
+    state: &AppState,
+    format: &Format,
+    op: Option<Resolved>,
+    error: ApiError,
+) -> Response {
+    let status_dto = error.response_status(state.config.debug);
+    let response_type = op
+        .and_then(|r| r.op.operation())
+        .and_then(|operation| operation.response)
+        .map(|response| response());
+    let value = evo_wire::errors::error_body(response_type, status_dto);
+    let op_name = op.map_or("ErrorResponse", |r| r.op.name);
+    let bytes = evo_wire::render_value(format, &value, op_name);
+    let status = if matches!(format, Format::Jsonp(_)) {
+        StatusCode::OK
+    } else {
+        error.status
+    };
+    let mut response = (status, bytes).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, content_type_header(format));
+    if let Some(challenge) = &error.www_authenticate {
+        if let Ok(value) = HeaderValue::from_str(challenge) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+    }
+    response
+}

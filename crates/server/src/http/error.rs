@@ -1,0 +1,176 @@
+//! API errors as ServiceStack reports them: an HTTP status plus a
+//! `ResponseStatus` (errorCode, message, errors[]), rendered in the
+//! negotiated format. Internal causes are logged, never sent.
+
+use axum::http::StatusCode;
+use evo_core::api::auth::{ResponseError, ResponseStatus};
+
+/// A failed request (boxed: errors are rare and `Result`s stay small).
+#[derive(Debug, Clone)]
+pub struct ApiError(Box<ErrorDetail>);
+
+impl std::ops::Deref for ApiError {
+    type Target = ErrorDetail;
+
+    fn deref(&self) -> &ErrorDetail {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ErrorDetail {
+        &mut self.0
+    }
+}
+
+/// What went wrong.
+#[derive(Debug, Clone)]
+pub struct ErrorDetail {
+    pub status: StatusCode,
+    /// ServiceStack's `errorCode` (the exception type name by convention).
+    pub error_code: String,
+    pub message: String,
+    /// Field-level errors (validation).
+    pub errors: Vec<ResponseError>,
+    /// `WWW-Authenticate` for 401s.
+    pub www_authenticate: Option<String>,
+    /// Internal detail for DebugMode only.
+    pub stack_trace: Option<String>,
+}
+
+impl ApiError {
+    /// An error with a status, code and message.
+    pub fn new(status: StatusCode, error_code: &str, message: impl Into<String>) -> Self {
+        ApiError(Box::new(ErrorDetail {
+            status,
+            error_code: error_code.to_string(),
+            message: message.into(),
+            errors: Vec::new(),
+            www_authenticate: None,
+            stack_trace: None,
+        }))
+    }
+
+    /// 401: no or invalid credentials.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        let mut error = ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", message);
+        error.www_authenticate = Some("credentials realm=\"/auth/credentials\"".to_string());
+        error
+    }
+
+    /// 403: authenticated but not allowed.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "Forbidden", message)
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "NotFound", message)
+    }
+
+    /// 405: the verb is not allowed on this route, or the operation is not
+    /// implemented (ServiceStack maps `NotImplementedException` to 405).
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", message)
+    }
+
+    /// 400 for a request that cannot be read (`SerializationException`).
+    pub fn serialization(message: impl Into<String>, field: Option<&str>) -> Self {
+        let message = message.into();
+        let mut error = ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "SerializationException",
+            message.clone(),
+        );
+        if let Some(field) = field {
+            error.errors.push(ResponseError {
+                error_code: Some("SerializationException".to_string()),
+                field_name: Some(field.to_string()),
+                message: Some(message),
+                meta: None,
+            });
+        }
+        error
+    }
+
+    /// 400 for a valid document with invalid content (`ArgumentException`).
+    pub fn validation(field: &str, error_code: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let mut error = ApiError::new(StatusCode::BAD_REQUEST, error_code, message.clone());
+        error.errors.push(ResponseError {
+            error_code: Some(error_code.to_string()),
+            field_name: Some(field.to_string()),
+            message: Some(message),
+            meta: None,
+        });
+        error
+    }
+
+    /// 500 with a generic message; the cause is logged here.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "request failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "An internal error occurred",
+        )
+    }
+
+    /// 503 when a dependency (the store) is unavailable.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "dependency unavailable");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "The service is temporarily unavailable",
+        )
+    }
+
+    /// The `ResponseStatus` DTO of this error.
+    pub fn response_status(&self, debug: bool) -> ResponseStatus {
+        ResponseStatus {
+            error_code: Some(self.error_code.clone()),
+            message: Some(self.message.clone()),
+            stack_trace: if debug {
+                self.stack_trace.clone()
+            } else {
+                None
+            },
+            errors: Some(self.errors.clone()),
+            meta: None,
+        }
+    }
+}
+
+impl From<evo_store::StoreError> for ApiError {
+    fn from(error: evo_store::StoreError) -> Self {
+        match error {
+            evo_store::StoreError::Duplicate(what) => ApiError::new(
+                StatusCode::CONFLICT,
+                "Conflict",
+                format!("{what} already exists"),
+            ),
+            evo_store::StoreError::NotFound(what) => {
+                ApiError::not_found(format!("{what} not found"))
+            }
+            other => ApiError::unavailable(other),
+        }
+    }
+}
+
+impl From<crate::auth::AuthFailure> for ApiError {
+    fn from(failure: crate::auth::AuthFailure) -> Self {
+        match failure {
+            crate::auth::AuthFailure::Unavailable => {
+                ApiError::unavailable("the directory could not be read")
+            }
+            other => {
+                let mut error = ApiError::unauthorized(other.to_string());
+                if other == crate::auth::AuthFailure::TokenExpired {
+                    error.error_code = "TokenException".to_string();
+                }
+                error
+            }
+        }
+    }
+}

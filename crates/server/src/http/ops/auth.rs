@@ -1,0 +1,221 @@
+//! ServiceStack authentication: `/auth`, `/auth/{provider}` (credentials,
+//! logout) and `/access-token` (`GetAccessToken`).
+
+use axum::http::{header, HeaderValue};
+use chrono::Utc;
+use evo_core::api::auth::{
+    Authenticate, AuthenticateResponse, GetAccessToken, GetAccessTokenResponse,
+};
+use evo_store::AuthSession;
+
+use crate::auth::tokens::{access_claims, RefreshClaims, TokenError};
+use crate::auth::{cookies, generate_session_id, Principal};
+use crate::http::dispatch::{Call, Reply};
+use crate::http::error::ApiError;
+
+/// Authenticate: sign in with credentials, sign out, or show the current
+/// session.
+pub async fn authenticate(call: Call) -> Result<Reply, ApiError> {
+    let request: Authenticate = call.dto()?;
+    let provider = request
+        .provider
+        .clone()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match provider.as_str() {
+        "logout" => logout(&call).await,
+        "credentials" => sign_in(&call, &request).await,
+        "" if request.user_name.is_some() || request.password.is_some() => {
+            sign_in(&call, &request).await
+        }
+        "" => {
+            let principal = call.principal()?;
+            Ok(Reply::dto(&AuthenticateResponse {
+                user_id: Some(principal.user_id.clone()),
+                session_id: principal.auth_session_id.clone(),
+                user_name: Some(principal.email.clone()),
+                display_name: Some(principal.display_name.clone()),
+                roles: Some(principal.roles.clone()),
+                auth_provider: Some("credentials".to_string()),
+                ..Default::default()
+            }))
+        }
+        other => Err(ApiError::not_found(format!(
+            "No configuration was added for OAuth provider '{other}'"
+        ))),
+    }
+}
+
+async fn sign_in(call: &Call, request: &Authenticate) -> Result<Reply, ApiError> {
+    let user_name = request.user_name.clone().unwrap_or_default();
+    let password = request.password.clone().unwrap_or_default();
+    if user_name.trim().is_empty() {
+        return Err(ApiError::validation(
+            "UserName",
+            "NotEmpty",
+            "'User Name' must not be empty.",
+        ));
+    }
+    if password.is_empty() {
+        return Err(ApiError::validation(
+            "Password",
+            "NotEmpty",
+            "'Password' must not be empty.",
+        ));
+    }
+    let state = &call.state;
+    let user = state.auth.check_password(&user_name, &password).await?;
+    let remember = request.remember_me.unwrap_or(false);
+    let now = Utc::now();
+    let cookie_ttl = if remember {
+        state.config.refresh_token_ttl
+    } else {
+        state.config.cookie_session_ttl
+    };
+    let session = AuthSession {
+        id: generate_session_id(),
+        user_id: user.id.clone(),
+        created_at: now,
+        expires_at: now
+            + chrono::Duration::from_std(state.config.refresh_token_ttl.max(cookie_ttl))
+                .unwrap_or_default(),
+    };
+    state.store.create_auth_session(&session).await?;
+
+    let keys = state.auth.keys();
+    let bearer = keys.sign_access(&access_claims(
+        &user,
+        now.timestamp(),
+        state.config.access_token_ttl.as_secs() as i64,
+    ));
+    let refresh_expiry =
+        now + chrono::Duration::from_std(state.config.refresh_token_ttl).unwrap_or_default();
+    let refresh = keys.sign_refresh(&RefreshClaims {
+        sub: user.id.clone(),
+        iat: now.timestamp(),
+        exp: refresh_expiry.timestamp(),
+        jti: session.id.clone(),
+    });
+    let principal = Principal::of_user(&user, Some(session.id.clone()));
+    let response = AuthenticateResponse {
+        user_id: Some(principal.user_id.clone()),
+        session_id: Some(session.id.clone()),
+        user_name: Some(user.email.clone()),
+        display_name: Some(user.display_name.clone()),
+        bearer_token: Some(bearer.clone()),
+        refresh_token: Some(refresh.clone()),
+        refresh_token_expiry: Some(evo_core::session::iso(refresh_expiry)),
+        roles: Some(user.roles.clone()),
+        permissions: Some(Vec::new()),
+        auth_provider: Some("credentials".to_string()),
+        ..Default::default()
+    };
+    let secure = state
+        .config
+        .public_url
+        .as_deref()
+        .is_some_and(|url| url.starts_with("https://"));
+    let mut reply = Reply::dto(&response);
+    let cookie_max_age = cookie_ttl.as_secs();
+    let mut set = |name: &str, value: &str, max_age: Option<u64>| {
+        let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+        if let Some(max_age) = max_age {
+            cookie.push_str(&format!("; Max-Age={max_age}"));
+        }
+        if secure {
+            cookie.push_str("; Secure");
+        }
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            reply.headers.push((header::SET_COOKIE, value));
+        }
+    };
+    set("ss-id", &session.id, None);
+    if remember {
+        set("ss-pid", &session.id, Some(cookie_max_age));
+        set("ss-opt", "perm", Some(cookie_max_age));
+    } else {
+        set("ss-opt", "temp", None);
+    }
+    set(
+        "ss-tok",
+        &bearer,
+        Some(state.config.access_token_ttl.as_secs()),
+    );
+    Ok(reply)
+}
+
+async fn logout(call: &Call) -> Result<Reply, ApiError> {
+    let jar = cookies(&call.headers);
+    for (name, value) in &jar {
+        if name == "ss-id" || name == "ss-pid" {
+            call.state.store.delete_auth_session(value).await?;
+        }
+    }
+    if let Some(id) = call
+        .principal
+        .as_ref()
+        .and_then(|p| p.auth_session_id.as_ref())
+    {
+        call.state.store.delete_auth_session(id).await?;
+    }
+    let mut reply = Reply::dto(&AuthenticateResponse::default());
+    for name in ["ss-id", "ss-pid", "ss-opt", "ss-tok", "ss-reftok"] {
+        if let Ok(value) = HeaderValue::from_str(&format!("{name}=; Path=/; HttpOnly; Max-Age=0")) {
+            reply.headers.push((header::SET_COOKIE, value));
+        }
+    }
+    Ok(reply)
+}
+
+/// GetAccessToken: a new bearer token for a valid refresh token whose
+/// sign-in session has not been ended.
+pub async fn get_access_token(call: Call) -> Result<Reply, ApiError> {
+    let request: GetAccessToken = call.dto()?;
+    let token = request
+        .refresh_token
+        .clone()
+        .filter(|t| !t.is_empty())
+        .or_else(|| {
+            cookies(&call.headers)
+                .into_iter()
+                .find(|(name, _)| name == "ss-reftok")
+                .map(|(_, value)| value)
+        })
+        .ok_or_else(|| {
+            ApiError::validation(
+                "RefreshToken",
+                "NotEmpty",
+                "'Refresh Token' must not be empty.",
+            )
+        })?;
+    let state = &call.state;
+    let claims = state
+        .auth
+        .keys()
+        .verify_refresh(&token)
+        .map_err(|error| match error {
+            TokenError::Expired => ApiError::unauthorized("The refresh token has expired"),
+            TokenError::Invalid => ApiError::unauthorized("Invalid RefreshToken"),
+        })?;
+    let session = state
+        .store
+        .auth_session(&claims.jti)
+        .await?
+        .filter(|session| session.expires_at > Utc::now() && session.user_id == claims.sub)
+        .ok_or_else(|| ApiError::unauthorized("The refresh token was revoked"))?;
+    let user = state
+        .store
+        .user(&session.user_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("The user no longer exists"))?;
+    let now = Utc::now();
+    let bearer = state.auth.keys().sign_access(&access_claims(
+        &user,
+        now.timestamp(),
+        state.config.access_token_ttl.as_secs() as i64,
+    ));
+    Ok(Reply::dto(&GetAccessTokenResponse {
+        access_token: Some(bearer),
+        ..Default::default()
+    }))
+}

@@ -1,0 +1,149 @@
+//! The one path by which sessions change: event in, reduce, persist,
+//! index, publish.
+//!
+//! `SessionService::apply` serialises work per session (a sharded lock),
+//! computes the next session with the pure reducer, commits it through the
+//! group committer (durable before anything else happens), then updates the
+//! live index and publishes the change. A subscriber therefore never sees a
+//! state that a crash could undo, and a caller that got `Ok` may acknowledge.
+
+use std::sync::Arc;
+
+use evo_core::event::SessionEvent;
+use evo_core::reducer;
+use evo_core::session::Session;
+use evo_store::group_commit::GroupCommitter;
+use evo_store::{SessionChange, Store, StoreError};
+use tokio::sync::{broadcast, Mutex};
+
+use crate::live::{LiveIndex, LiveSession};
+
+const LOCK_SHARDS: usize = 64;
+
+/// A change that was committed, for server events.
+#[derive(Debug, Clone)]
+pub struct SessionChanged {
+    pub session: Arc<LiveSession>,
+}
+
+/// What applying an event did.
+#[derive(Debug, Clone)]
+pub enum Applied {
+    /// The session changed to this version.
+    Changed(Arc<LiveSession>),
+    /// The event had been applied before; nothing changed.
+    Duplicate,
+    /// No session is known for the event.
+    UnknownSession,
+}
+
+/// Applies events to sessions.
+pub struct SessionService {
+    store: Arc<dyn Store>,
+    committer: GroupCommitter,
+    index: Arc<LiveIndex>,
+    changes: broadcast::Sender<SessionChanged>,
+    locks: Vec<Mutex<()>>,
+}
+
+impl SessionService {
+    /// A service over the store and index.
+    pub fn new(store: Arc<dyn Store>, index: Arc<LiveIndex>) -> Self {
+        let (changes, _) = broadcast::channel(4096);
+        SessionService {
+            committer: GroupCommitter::new(store.clone()),
+            store,
+            index,
+            changes,
+            locks: (0..LOCK_SHARDS).map(|_| Mutex::new(())).collect(),
+        }
+    }
+
+    /// The live index.
+    pub fn index(&self) -> &Arc<LiveIndex> {
+        &self.index
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Subscribes to committed changes.
+    pub fn subscribe(&self) -> broadcast::Receiver<SessionChanged> {
+        self.changes.subscribe()
+    }
+
+    fn lock_for(&self, session_id: &str) -> &Mutex<()> {
+        let hash = session_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        &self.locks[(hash % LOCK_SHARDS as u64) as usize]
+    }
+
+    /// Stores a newly opened session. `keys` are lookup keys (call SIDs…).
+    pub async fn open(
+        &self,
+        session: Session,
+        keys: Vec<String>,
+    ) -> Result<Arc<LiveSession>, StoreError> {
+        let _guard = self.lock_for(&session.id).lock().await;
+        if let Some(existing) = self.load(&session.id).await? {
+            return Ok(self
+                .index
+                .get(&existing.id)
+                .unwrap_or_else(|| Arc::new(LiveSession::new(existing))));
+        }
+        self.committer
+            .submit(SessionChange {
+                session: session.clone(),
+                event: None,
+                expected_version: None,
+                keys,
+            })
+            .await?;
+        Ok(self.publish(session))
+    }
+
+    /// Applies an event to a session and returns once it is durable.
+    pub async fn apply(
+        &self,
+        session_id: &str,
+        event: SessionEvent,
+        keys: Vec<String>,
+    ) -> Result<Applied, StoreError> {
+        let _guard = self.lock_for(session_id).lock().await;
+        let Some(current) = self.load(session_id).await? else {
+            return Ok(Applied::UnknownSession);
+        };
+        if !reducer::is_new(&current, &event) {
+            return Ok(Applied::Duplicate);
+        }
+        let next = reducer::apply(&current, &event);
+        self.committer
+            .submit(SessionChange {
+                session: next.clone(),
+                event: Some(event),
+                expected_version: Some(current.version),
+                keys,
+            })
+            .await?;
+        Ok(Applied::Changed(self.publish(next)))
+    }
+
+    async fn load(&self, session_id: &str) -> Result<Option<Session>, StoreError> {
+        match self.index.get(session_id) {
+            Some(live) => Ok(Some(live.session.clone())),
+            None => self.store.session(session_id).await,
+        }
+    }
+
+    fn publish(&self, session: Session) -> Arc<LiveSession> {
+        let live = self.index.upsert(session);
+        // No subscribers is fine: nobody is listening.
+        let _ = self.changes.send(SessionChanged {
+            session: live.clone(),
+        });
+        live
+    }
+}

@@ -1,0 +1,122 @@
+//! Building and running the application: open the store, rebuild the live
+//! index, load the signing key, bind the listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use evo_store::Store;
+use tokio::net::TcpListener;
+
+use crate::auth::tokens::TokenKeys;
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::ingest::SessionService;
+use crate::live::LiveIndex;
+use crate::state::{AppInner, AppState, DirectoryCache};
+
+/// The settings key of the generated JWT signing key.
+const JWT_SECRET_SETTING: &str = "jwt_secret";
+
+/// A built application, bound to its port but not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the store, rebuilds the index and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store = evo_store::open_store(&config.store.as_store_url())
+            .await
+            .context("opening the store failed")?;
+        Self::build_with_store(config, store).await
+    }
+
+    /// As [`Application::build`] with an already opened store.
+    pub async fn build_with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        let state = build_state(config, store).await?;
+        let listener = TcpListener::bind(state.config.bind)
+            .await
+            .with_context(|| {
+                format!(
+                    "binding {} failed; is another server running there?",
+                    state.config.bind
+                )
+            })?;
+        Ok(Application { listener, state })
+    }
+
+    /// The bound address (the real port when port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.state.config.bind)
+    }
+
+    /// The application state (for the demo driver and tests).
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serves until Ctrl+C or SIGTERM.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let app = crate::http::router(self.state.clone());
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the HTTP server failed")
+    }
+}
+
+/// Builds the state: signing key, live index, services.
+pub async fn build_state(config: Config, store: Arc<dyn Store>) -> anyhow::Result<AppState> {
+    let secret = match &config.jwt_secret {
+        Some(secret) => secret.clone(),
+        None => {
+            let generated =
+                crate::auth::generate_session_id() + &crate::auth::generate_session_id();
+            store
+                .setting_or_init(JWT_SECRET_SETTING, &generated)
+                .await
+                .context("loading the JWT signing key failed")?
+        }
+    };
+    let keys = TokenKeys::from_secret(secret.as_bytes());
+    let active = store
+        .active_sessions()
+        .await
+        .context("loading the active sessions failed")?;
+    tracing::info!(active = active.len(), "live index rebuilt from the store");
+    let index = Arc::new(LiveIndex::rebuild(active));
+    Ok(AppState::new(AppInner {
+        sessions: SessionService::new(store.clone(), index),
+        auth: Authenticator::new(store.clone(), keys),
+        directory: DirectoryCache::new(store.clone()),
+        store,
+        config,
+    }))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

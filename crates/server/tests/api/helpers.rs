@@ -1,0 +1,339 @@
+//! Test support: a seeded server on an ephemeral port, typed helpers to call it.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use chrono::{TimeZone, Utc};
+use evo_core::domain::Crumb;
+use evo_core::reducer;
+use evo_core::scenario::{self, Cast};
+use evo_server::config::{Config, StoreLocation};
+use evo_server::directory::{self, NewNumber, NewUser};
+use evo_server::startup::Application;
+use evo_server::state::AppState;
+
+pub const PASSWORD: &str = "correct horse";
+
+/// A user of the fixture.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: String,
+    pub email: String,
+}
+
+/// Everything the shared server was seeded with.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    pub account_id: String,
+    /// Role User; rung by the main number.
+    pub alice: TestUser,
+    /// Role User; rung by the sales number.
+    pub bob: TestUser,
+    /// No roles at all.
+    pub nora: TestUser,
+    /// Role Admin only (passes every role check).
+    pub root: TestUser,
+    /// Role User in the other account.
+    pub zed: TestUser,
+    pub alice_api_key: String,
+    /// Active on the main number (alice's).
+    pub main_session: String,
+    /// Active on the sales number (bob's), answered by alice.
+    pub shared_session: String,
+    /// Active on bob's number only.
+    pub bob_session: String,
+    /// Ended on the main number.
+    pub ended_session: String,
+    /// Active in the other account, on a number that rings zed.
+    pub other_tenant_session: String,
+}
+
+/// A running server.
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub state: AppState,
+    pub fixture: Fixture,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+}
+
+/// The server shared by every test of this binary: started once, on its own
+/// thread and runtime so it outlives each test's runtime.
+pub fn shared() -> &'static TestApp {
+    static APP: OnceLock<TestApp> = OnceLock::new();
+    APP.get_or_init(|| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().expect("runtime");
+            runtime.block_on(async move {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let dir = Box::leak(Box::new(dir));
+                let app = build(dir.path()).await;
+                let fixture = seed(&app.state()).await;
+                let address = app.local_addr();
+                sender
+                    .send(TestApp {
+                        address,
+                        state: app.state(),
+                        fixture,
+                    })
+                    .expect("send");
+                app.run_until_stopped().await.expect("server");
+            });
+        });
+        receiver
+            .recv()
+            .expect("the shared test server failed to start")
+    })
+}
+
+/// Builds (but does not run) an application on a data directory.
+pub async fn build(data_dir: &Path) -> Application {
+    let config = Config::for_store(
+        "127.0.0.1:0".parse().unwrap(),
+        StoreLocation::DataDir(data_dir.to_path_buf()),
+    );
+    Application::build(config).await.expect("building the app")
+}
+
+async fn add_user(state: &AppState, account: &str, email: &str, roles: &[&str]) -> TestUser {
+    let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+    let user = directory::add_user(
+        state.store.as_ref(),
+        NewUser {
+            account_id: account,
+            email,
+            password: PASSWORD,
+            display_name: None,
+            roles: &roles,
+            customer_id: None,
+        },
+    )
+    .await
+    .expect("adding a user");
+    TestUser {
+        id: user.id,
+        email: email.to_string(),
+    }
+}
+
+/// Seeds two tenants, their users and numbers, and sessions in known states.
+pub async fn seed(state: &AppState) -> Fixture {
+    let store = state.store.as_ref();
+    let acme = directory::add_account(store, "Acme", None, None)
+        .await
+        .unwrap();
+    let globex = directory::add_account(store, "Globex", None, None)
+        .await
+        .unwrap();
+    let holding = directory::add_customer(store, &acme.id, "Acme Holdings", None)
+        .await
+        .unwrap();
+    let west = directory::add_customer(store, &acme.id, "Acme West", Some(&holding.id))
+        .await
+        .unwrap();
+    let alice = add_user(state, &acme.id, "alice@acme.test", &["User"]).await;
+    let bob = add_user(state, &acme.id, "bob@acme.test", &["User"]).await;
+    let nora = add_user(state, &acme.id, "nora@acme.test", &[]).await;
+    let root = add_user(state, &acme.id, "root@acme.test", &["Admin"]).await;
+    let zed = add_user(state, &globex.id, "zed@globex.test", &["User"]).await;
+    let alice_api_key = directory::add_api_key(store, &alice.id).await.unwrap();
+    let number = |account: &str, e164: &'static str, ring: Vec<String>| {
+        let account = account.to_string();
+        async move {
+            directory::add_number(
+                store,
+                NewNumber {
+                    account_id: &account,
+                    number: e164,
+                    ring_user_ids: &ring,
+                    queue_name: None,
+                    display_name: None,
+                    customer_id: None,
+                },
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let main = number(&acme.id, "+15550100", vec![alice.id.clone()]).await;
+    let sales = number(&acme.id, "+15550101", vec![bob.id.clone()]).await;
+    let globex_line = number(&globex.id, "+15550900", vec![zed.id.clone()]).await;
+
+    let breadcrumb = vec![
+        Crumb {
+            id: holding.id.clone(),
+            name: holding.name.clone(),
+        },
+        Crumb {
+            id: west.id.clone(),
+            name: west.name.clone(),
+        },
+    ];
+    let cast = |account: &evo_core::domain::Account,
+                number: &evo_core::domain::Endpoint,
+                agents: Vec<&TestUser>| Cast {
+        account_id: account.id.clone(),
+        account_name: account.name.clone(),
+        customer: Some(breadcrumb[1].clone()),
+        breadcrumb: breadcrumb.clone(),
+        number: (
+            number.id.clone(),
+            number.address.clone(),
+            number.display_name.clone(),
+        ),
+        agents: agents
+            .into_iter()
+            .map(|u| {
+                (
+                    u.id.clone(),
+                    u.email.split('@').next().unwrap().to_string(),
+                    u.email.clone(),
+                )
+            })
+            .collect(),
+        caller: "+15557770000".into(),
+    };
+    let start = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
+    // (scenario kind, cast, how many of its events to apply)
+    let plans = [
+        (
+            "main",
+            scenario::build(
+                "hold-unhold",
+                &cast(&acme, &main, vec![&alice]),
+                "MAIN",
+                start,
+            ),
+            5,
+        ),
+        (
+            "shared",
+            scenario::build(
+                "inbound-answered",
+                &cast(&acme, &sales, vec![&alice, &bob]),
+                "SHARED",
+                start,
+            ),
+            6,
+        ),
+        (
+            "bob",
+            scenario::build(
+                "inbound-missed",
+                &cast(&acme, &sales, vec![&bob]),
+                "BOB",
+                start,
+            ),
+            3,
+        ),
+        (
+            "ended",
+            scenario::build(
+                "inbound-answered",
+                &cast(&acme, &main, vec![&alice]),
+                "ENDED",
+                start,
+            ),
+            usize::MAX,
+        ),
+        (
+            "other",
+            scenario::build(
+                "outbound",
+                &cast(&globex, &globex_line, vec![&zed]),
+                "OTHER",
+                start,
+            ),
+            5,
+        ),
+    ];
+    let mut ids = std::collections::HashMap::new();
+    for (name, plan, count) in plans {
+        let session = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
+        state
+            .sessions
+            .open(session, plan.header.call_sid.iter().cloned().collect())
+            .await
+            .unwrap();
+        for event in plan.events.iter().take(count) {
+            state
+                .sessions
+                .apply(&plan.session_id, event.clone(), Vec::new())
+                .await
+                .unwrap();
+        }
+        ids.insert(name, plan.session_id.clone());
+    }
+    Fixture {
+        account_id: acme.id,
+        alice,
+        bob,
+        nora,
+        root,
+        zed,
+        alice_api_key,
+        main_session: ids["main"].clone(),
+        shared_session: ids["shared"].clone(),
+        bob_session: ids["bob"].clone(),
+        ended_session: ids["ended"].clone(),
+        other_tenant_session: ids["other"].clone(),
+    }
+}
+
+/// A client that keeps cookies.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+/// Signs in with credentials and returns the AuthenticateResponse JSON.
+pub async fn sign_in(app: &TestApp, email: &str) -> serde_json::Value {
+    let response = reqwest::Client::new()
+        .post(app.url("/auth/credentials"))
+        .json(&serde_json::json!({"userName": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "signing in as {email}");
+    response.json().await.unwrap()
+}
+
+/// A bearer token for `email`.
+pub async fn bearer(app: &TestApp, email: &str) -> String {
+    sign_in(app, email).await["bearerToken"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The ids of the sessions in a GetActiveSessions JSON response.
+pub fn session_ids(body: &serde_json::Value) -> Vec<String> {
+    let mut ids: Vec<String> = body["sessions"]
+        .as_array()
+        .expect("a sessions array")
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// GET /sessions/active with a bearer token, as JSON.
+pub async fn active_sessions(app: &TestApp, token: &str) -> serde_json::Value {
+    let response = reqwest::Client::new()
+        .get(app.url("/sessions/active"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}

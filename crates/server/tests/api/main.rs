@@ -1,0 +1,9 @@
+//! End-to-end tests of the evo-voice HTTP API against a real server on an
+//! ephemeral port. All modules build into this one test binary and share
+//! one seeded server (see `helpers::shared`), except tests that need their
+//! own (restarts).
+
+mod auth;
+mod errors;
+mod helpers;
+mod sessions;

@@ -1,0 +1,101 @@
+//! GET /sessions/active: who sees what, what a session looks like, restarts.
+
+use crate::helpers::{active_sessions, bearer, build, seed, session_ids, shared};
+
+#[tokio::test]
+async fn each_user_sees_exactly_the_active_sessions_of_their_endpoints() {
+    let app = shared();
+    let fixture = &app.fixture;
+    let mut alice_expected = vec![fixture.main_session.clone(), fixture.shared_session.clone()];
+    alice_expected.sort();
+    let mut bob_expected = vec![fixture.shared_session.clone(), fixture.bob_session.clone()];
+    bob_expected.sort();
+    let alice = session_ids(&active_sessions(app, &bearer(app, &fixture.alice.email).await).await);
+    let bob = session_ids(&active_sessions(app, &bearer(app, &fixture.bob.email).await).await);
+    let zed = session_ids(&active_sessions(app, &bearer(app, &fixture.zed.email).await).await);
+    assert_eq!(alice, alice_expected);
+    assert_eq!(bob, bob_expected);
+    assert_eq!(zed, vec![fixture.other_tenant_session.clone()]);
+    for ids in [&alice, &bob] {
+        assert!(
+            !ids.contains(&fixture.ended_session),
+            "ended sessions never appear"
+        );
+        assert!(
+            !ids.contains(&fixture.other_tenant_session),
+            "tenants never see each other"
+        );
+    }
+    assert!(!zed.contains(&fixture.main_session));
+}
+
+#[tokio::test]
+async fn a_session_carries_every_field_its_state_has() {
+    let app = shared();
+    let body = active_sessions(app, &bearer(app, &app.fixture.alice.email).await).await;
+    let session = body["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == app.fixture.main_session.as_str())
+        .unwrap()
+        .clone();
+    // Own members first, then the inherited EntityInfo members.
+    let keys: Vec<&String> = session.as_object().unwrap().keys().collect();
+    assert_eq!(keys.first().map(|k| k.as_str()), Some("dialState"));
+    assert_eq!(keys.last().map(|k| k.as_str()), Some("dateLastModified"));
+    assert_eq!(session["callState"], "Hold");
+    assert_eq!(session["channel"], "Voice");
+    assert_eq!(session["direction"], "Incoming");
+    assert_eq!(session["ended"], false);
+    assert_eq!(session["accountName"], "Acme");
+    assert_eq!(session["customerName"], "Acme West");
+    assert_eq!(session["customerBreadcrumb"][0]["name"], "Acme Holdings");
+    assert_eq!(session["customerBreadcrumb"][1]["name"], "Acme West");
+    assert_eq!(session["holdQueueName"], "hold-MAIN");
+    assert_eq!(session["heldByUserId"], app.fixture.alice.id.as_str());
+    assert_eq!(session["answeredById"], app.fixture.alice.id.as_str());
+    assert_eq!(session["callSid"], "CAMAIN");
+    assert_eq!(session["fromAddress"], "+15557770000");
+    let members = session["members"].as_array().unwrap();
+    assert_eq!(members.len(), 2);
+    assert_eq!(members[0]["role"], "Caller");
+    assert_eq!(members[0]["callState"], "Hold");
+    assert_eq!(members[0]["isOriginalMember"], true);
+    assert_eq!(members[1]["role"], "Agent");
+    assert_eq!(members[1]["callState"], "Connected");
+    assert!(session["log"].as_array().unwrap().len() >= 4);
+    let created = session["dateCreated"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(created).is_ok(),
+        "ISO 8601: {created}"
+    );
+    assert!(created.ends_with('Z'));
+}
+
+#[tokio::test]
+async fn a_restart_keeps_every_session_and_rebuilds_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = build(dir.path()).await;
+    let fixture = seed(&first.state()).await;
+    let before = first.state().sessions.index().len();
+    assert_eq!(before, 4, "four active sessions were seeded");
+    drop(first);
+
+    let second = build(dir.path()).await;
+    let address = second.local_addr();
+    let state = second.state();
+    assert_eq!(state.sessions.index().len(), before);
+    let server = tokio::spawn(second.run_until_stopped());
+    let app = crate::helpers::TestApp {
+        address,
+        state,
+        fixture: fixture.clone(),
+    };
+    let alice =
+        session_ids(&active_sessions(&app, &bearer(&app, &fixture.alice.email).await).await);
+    let mut expected = vec![fixture.main_session.clone(), fixture.shared_session.clone()];
+    expected.sort();
+    assert_eq!(alice, expected);
+    server.abort();
+}

@@ -1,0 +1,90 @@
+//! Group commit: many concurrent session changes, few transactions.
+//!
+//! Each caller of [`GroupCommitter::submit`] hands its change to a single
+//! writer task and waits. The writer takes the first waiting change plus
+//! everything queued behind it (up to [`MAX_BATCH`]), commits them in one
+//! `Store::commit` (one transaction, one fsync), and answers every waiter.
+//! So each caller still returns only once its own change is durable, while
+//! under load the cost of a durable commit is shared. If a batch fails with
+//! a conflict, its changes are retried one by one so that one conflicting
+//! change does not fail unrelated ones.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{SessionChange, Store, StoreError, StoreResult};
+
+/// Most changes committed in one transaction.
+pub const MAX_BATCH: usize = 256;
+
+type Job = (SessionChange, oneshot::Sender<StoreResult<()>>);
+
+/// Batches commits from concurrent callers.
+#[derive(Clone)]
+pub struct GroupCommitter {
+    sender: mpsc::Sender<Job>,
+}
+
+impl GroupCommitter {
+    /// Starts the writer task over `store`. Needs a Tokio runtime.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        let (sender, receiver) = mpsc::channel::<Job>(MAX_BATCH * 4);
+        tokio::spawn(write_loop(store, receiver));
+        GroupCommitter { sender }
+    }
+
+    /// Commits `change`; returns once it is durable (or failed).
+    pub async fn submit(&self, change: SessionChange) -> StoreResult<()> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send((change, reply))
+            .await
+            .map_err(|_| StoreError::Corrupt("the commit writer has stopped".to_string()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Corrupt("the commit writer dropped a change".to_string()))?
+    }
+}
+
+async fn write_loop(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Job>) {
+    while let Some(first) = receiver.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let changes: Vec<SessionChange> = jobs.iter().map(|(change, _)| change.clone()).collect();
+        match store.commit(&changes).await {
+            Ok(()) => {
+                for (_, reply) in jobs {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            Err(_) if jobs.len() > 1 => {
+                // Find the culprit: commit each change alone.
+                for (change, reply) in jobs {
+                    let result = store.commit(std::slice::from_ref(&change)).await;
+                    let _ = reply.send(result);
+                }
+            }
+            Err(error) => {
+                for (_, reply) in jobs {
+                    let _ = reply.send(Err(clone_error(&error)));
+                }
+            }
+        }
+    }
+}
+
+fn clone_error(error: &StoreError) -> StoreError {
+    match error {
+        StoreError::Duplicate(what) => StoreError::Duplicate(what.clone()),
+        StoreError::NotFound(what) => StoreError::NotFound(what.clone()),
+        StoreError::Conflict(id) => StoreError::Conflict(id.clone()),
+        StoreError::Corrupt(what) => StoreError::Corrupt(what.clone()),
+        StoreError::Database(error) => StoreError::Corrupt(format!("database error: {error}")),
+    }
+}

@@ -1,0 +1,681 @@
+//! The `Store` on SQL: one implementation for SQLite (embedded) and
+//! PostgreSQL (shared by several nodes), through sqlx's `Any` driver.
+//!
+//! Every query uses `$1, $2, …` placeholders in order, which both SQLite and
+//! PostgreSQL accept, and portable SQL (`on conflict`, `with recursive`,
+//! partial indexes). Dates are stored as ISO 8601 text, documents as JSON
+//! text. Dialect differences live in the migrations only.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use evo_core::domain::{Account, Crumb, Customer, Endpoint, EndpointKind, User};
+use evo_core::event::SessionEvent;
+use evo_core::session::Session;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+
+use crate::{ApiKeyRecord, AuthSession, SessionChange, Store, StoreError, StoreResult};
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A `Store` over SQLite or PostgreSQL.
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+fn iso(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn parse_time(text: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|error| StoreError::Corrupt(format!("bad timestamp '{text}': {error}")))
+}
+
+/// Maps a unique-constraint violation to `Duplicate(what)`.
+fn duplicate(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
+    let what = what.into();
+    move |error| match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(what),
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::NotFound(format!("a record referenced by {what}"))
+        }
+        _ => StoreError::Database(error),
+    }
+}
+
+impl SqlStore {
+    /// Opens (creating if needed) the embedded store in `data_dir`.
+    pub async fn open_sqlite(data_dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|error| {
+            StoreError::Corrupt(format!("cannot create {}: {error}", data_dir.display()))
+        })?;
+        let file = data_dir.join("evo-voice.db");
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        sqlx::any::install_default_drivers();
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(|connection, _| {
+                Box::pin(async move {
+                    // FULL: a commit is on disk before it returns, so an
+                    // acknowledged webhook survives a power cut. WAL lets
+                    // readers run beside the single writer.
+                    connection
+                        .execute("pragma journal_mode = wal; pragma synchronous = full; pragma foreign_keys = on; pragma busy_timeout = 10000;")
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|error| StoreError::Database(error.into()))?;
+        Ok(SqlStore {
+            pool,
+            backend: Backend::Sqlite,
+        })
+    }
+
+    /// Connects to PostgreSQL and migrates the schema.
+    pub async fn connect_postgres(url: &str) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let options = AnyConnectOptions::from_str(url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|error| StoreError::Database(error.into()))?;
+        Ok(SqlStore {
+            pool,
+            backend: Backend::Postgres,
+        })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn ring_users(&self, endpoint_id: &str) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "select user_id from endpoint_ring_user where endpoint_id = $1 order by position",
+        )
+        .bind(endpoint_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                row.try_get::<String, _>("user_id")
+                    .map_err(StoreError::from)
+            })
+            .collect()
+    }
+
+    async fn endpoint_from_row(&self, row: &AnyRow) -> StoreResult<Endpoint> {
+        let id: String = row.try_get("endpoint_id")?;
+        let kind: String = row.try_get("kind")?;
+        Ok(Endpoint {
+            ring_user_ids: self.ring_users(&id).await?,
+            id,
+            account_id: row.try_get("account_id")?,
+            customer_id: row.try_get("customer_id")?,
+            kind: EndpointKind::parse(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("endpoint kind '{kind}'")))?,
+            display_name: row.try_get("display_name")?,
+            address: row.try_get("address")?,
+            queue_name: row.try_get("queue_name")?,
+        })
+    }
+}
+
+fn account_from_row(row: &AnyRow) -> StoreResult<Account> {
+    Ok(Account {
+        id: row.try_get("account_id")?,
+        name: row.try_get("name")?,
+        twilio_account_sid: row.try_get("twilio_account_sid")?,
+        twilio_auth_token: row.try_get("twilio_auth_token")?,
+    })
+}
+
+fn customer_from_row(row: &AnyRow) -> StoreResult<Customer> {
+    Ok(Customer {
+        id: row.try_get("customer_id")?,
+        account_id: row.try_get("account_id")?,
+        parent_id: row.try_get("parent_id")?,
+        name: row.try_get("name")?,
+    })
+}
+
+fn user_from_row(row: &AnyRow) -> StoreResult<User> {
+    let roles: String = row.try_get("roles")?;
+    Ok(User {
+        id: row.try_get("user_id")?,
+        account_id: row.try_get("account_id")?,
+        email: row.try_get("email")?,
+        display_name: row.try_get("display_name")?,
+        password_hash: row.try_get("password_hash")?,
+        roles: serde_json::from_str(&roles)
+            .map_err(|error| StoreError::Corrupt(format!("roles: {error}")))?,
+    })
+}
+
+fn session_from_row(row: &AnyRow) -> StoreResult<Session> {
+    let snapshot: String = row.try_get("snapshot")?;
+    serde_json::from_str(&snapshot)
+        .map_err(|error| StoreError::Corrupt(format!("session snapshot: {error}")))
+}
+
+fn auth_session_from_row(row: &AnyRow) -> StoreResult<AuthSession> {
+    let created: String = row.try_get("created_at")?;
+    let expires: String = row.try_get("expires_at")?;
+    Ok(AuthSession {
+        id: row.try_get("auth_session_id")?,
+        user_id: row.try_get("user_id")?,
+        created_at: parse_time(&created)?,
+        expires_at: parse_time(&expires)?,
+    })
+}
+
+const ENDPOINT_COLUMNS: &str =
+    "endpoint_id, account_id, customer_id, kind, display_name, address, queue_name";
+const USER_COLUMNS: &str = "user_id, account_id, email, display_name, password_hash, roles";
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn create_account(&self, account: &Account) -> StoreResult<()> {
+        sqlx::query("insert into account (account_id, name, twilio_account_sid, twilio_auth_token) values ($1, $2, $3, $4)")
+            .bind(&account.id)
+            .bind(&account.name)
+            .bind(&account.twilio_account_sid)
+            .bind(&account.twilio_auth_token)
+            .execute(&self.pool)
+            .await
+            .map_err(duplicate(format!(
+                "an account with Twilio AccountSid {}",
+                account.twilio_account_sid.as_deref().unwrap_or("")
+            )))?;
+        Ok(())
+    }
+
+    async fn update_account_twilio(
+        &self,
+        account_id: &str,
+        twilio_account_sid: Option<&str>,
+        twilio_auth_token: Option<&str>,
+    ) -> StoreResult<()> {
+        let result = sqlx::query("update account set twilio_account_sid = $1, twilio_auth_token = $2 where account_id = $3")
+            .bind(twilio_account_sid)
+            .bind(twilio_auth_token)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await
+            .map_err(duplicate("an account with that Twilio AccountSid"))?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("account {account_id}")));
+        }
+        Ok(())
+    }
+
+    async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
+        sqlx::query("select account_id, name, twilio_account_sid, twilio_auth_token from account where account_id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(account_from_row)
+            .transpose()
+    }
+
+    async fn account_by_twilio_sid(
+        &self,
+        twilio_account_sid: &str,
+    ) -> StoreResult<Option<Account>> {
+        sqlx::query(
+            "select account_id, name, twilio_account_sid, twilio_auth_token from account where twilio_account_sid = $1",
+        )
+        .bind(twilio_account_sid)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(account_from_row)
+        .transpose()
+    }
+
+    async fn accounts(&self) -> StoreResult<Vec<Account>> {
+        sqlx::query("select account_id, name, twilio_account_sid, twilio_auth_token from account order by name")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(account_from_row)
+            .collect()
+    }
+
+    async fn create_customer(&self, customer: &Customer) -> StoreResult<()> {
+        sqlx::query("insert into customer (customer_id, account_id, parent_id, name) values ($1, $2, $3, $4)")
+            .bind(&customer.id)
+            .bind(&customer.account_id)
+            .bind(&customer.parent_id)
+            .bind(&customer.name)
+            .execute(&self.pool)
+            .await
+            .map_err(duplicate(format!("customer {}", customer.id)))?;
+        Ok(())
+    }
+
+    async fn customer(&self, id: &str) -> StoreResult<Option<Customer>> {
+        sqlx::query(
+            "select customer_id, account_id, parent_id, name from customer where customer_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(customer_from_row)
+        .transpose()
+    }
+
+    async fn customer_breadcrumb(&self, customer_id: &str) -> StoreResult<Vec<Crumb>> {
+        // Walks up the parents; the depth guard stops a corrupt cycle.
+        let rows = sqlx::query(
+            "with recursive chain (customer_id, parent_id, name, depth) as (
+                 select customer_id, parent_id, name, 0 from customer where customer_id = $1
+                 union all
+                 select c.customer_id, c.parent_id, c.name, chain.depth + 1
+                 from customer c join chain on c.customer_id = chain.parent_id
+                 where chain.depth < 64
+             )
+             select customer_id, name from chain order by depth desc",
+        )
+        .bind(customer_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Crumb {
+                    id: row.try_get("customer_id")?,
+                    name: row.try_get("name")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(&format!(
+            "insert into endpoint ({ENDPOINT_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(&endpoint.id)
+        .bind(&endpoint.account_id)
+        .bind(&endpoint.customer_id)
+        .bind(endpoint.kind.as_str())
+        .bind(&endpoint.display_name)
+        .bind(&endpoint.address)
+        .bind(&endpoint.queue_name)
+        .execute(&mut *tx)
+        .await
+        .map_err(duplicate(format!("phone number {}", endpoint.address)))?;
+        for (position, user_id) in endpoint.ring_user_ids.iter().enumerate() {
+            sqlx::query("insert into endpoint_ring_user (endpoint_id, user_id, position) values ($1, $2, $3) on conflict do nothing")
+                .bind(&endpoint.id)
+                .bind(user_id)
+                .bind(position as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn endpoint(&self, id: &str) -> StoreResult<Option<Endpoint>> {
+        let row = sqlx::query(&format!(
+            "select {ENDPOINT_COLUMNS} from endpoint where endpoint_id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(Some(self.endpoint_from_row(&row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn endpoint_by_address(
+        &self,
+        account_id: &str,
+        address: &str,
+    ) -> StoreResult<Option<Endpoint>> {
+        let row = sqlx::query(&format!(
+            "select {ENDPOINT_COLUMNS} from endpoint where account_id = $1 and address = $2 and kind = 'PhoneNumber'"
+        ))
+        .bind(account_id)
+        .bind(address)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(Some(self.endpoint_from_row(&row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn endpoints(&self, account_id: &str) -> StoreResult<Vec<Endpoint>> {
+        let rows = sqlx::query(&format!(
+            "select {ENDPOINT_COLUMNS} from endpoint where account_id = $1 order by display_name"
+        ))
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut endpoints = Vec::with_capacity(rows.len());
+        for row in &rows {
+            endpoints.push(self.endpoint_from_row(row).await?);
+        }
+        Ok(endpoints)
+    }
+
+    async fn endpoint_ids_of_user(&self, user_id: &str) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "select endpoint_id from endpoint_ring_user where user_id = $1 order by endpoint_id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut ids = vec![user_id.to_string()];
+        for row in rows {
+            ids.push(row.try_get("endpoint_id")?);
+        }
+        Ok(ids)
+    }
+
+    async fn create_user(&self, user: &User, endpoint: &Endpoint) -> StoreResult<()> {
+        let roles = serde_json::to_string(&user.roles)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(&format!(
+            "insert into endpoint ({ENDPOINT_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(&endpoint.id)
+        .bind(&endpoint.account_id)
+        .bind(&endpoint.customer_id)
+        .bind(endpoint.kind.as_str())
+        .bind(&endpoint.display_name)
+        .bind(&endpoint.address)
+        .bind(&endpoint.queue_name)
+        .execute(&mut *tx)
+        .await
+        .map_err(duplicate(format!("endpoint {}", endpoint.id)))?;
+        sqlx::query(&format!(
+            "insert into app_user ({USER_COLUMNS}) values ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind(&user.id)
+        .bind(&user.account_id)
+        .bind(&user.email)
+        .bind(&user.display_name)
+        .bind(&user.password_hash)
+        .bind(&roles)
+        .execute(&mut *tx)
+        .await
+        .map_err(duplicate(format!(
+            "a user with e-mail address {}",
+            user.email
+        )))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn user(&self, id: &str) -> StoreResult<Option<User>> {
+        sqlx::query(&format!(
+            "select {USER_COLUMNS} from app_user where user_id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        sqlx::query(&format!(
+            "select {USER_COLUMNS} from app_user where lower(email) = lower($1)"
+        ))
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()
+    }
+
+    async fn users(&self, account_id: &str) -> StoreResult<Vec<User>> {
+        sqlx::query(&format!(
+            "select {USER_COLUMNS} from app_user where account_id = $1 order by email"
+        ))
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(user_from_row)
+        .collect()
+    }
+
+    async fn create_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+        sqlx::query("insert into api_key (api_key_id, user_id, key_hash, created_at) values ($1, $2, $3, $4)")
+            .bind(&key.id)
+            .bind(&key.user_id)
+            .bind(&key.key_hash)
+            .bind(iso(key.created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(duplicate("that API key"))?;
+        Ok(())
+    }
+
+    async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        let row = sqlx::query(
+            "select api_key_id, user_id, key_hash, created_at from api_key where key_hash = $1",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => {
+                let created: String = row.try_get("created_at")?;
+                Ok(Some(ApiKeyRecord {
+                    id: row.try_get("api_key_id")?,
+                    user_id: row.try_get("user_id")?,
+                    key_hash: row.try_get("key_hash")?,
+                    created_at: parse_time(&created)?,
+                }))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn create_auth_session(&self, session: &AuthSession) -> StoreResult<()> {
+        sqlx::query("insert into auth_session (auth_session_id, user_id, created_at, expires_at) values ($1, $2, $3, $4)")
+            .bind(&session.id)
+            .bind(&session.user_id)
+            .bind(iso(session.created_at))
+            .bind(iso(session.expires_at))
+            .execute(&self.pool)
+            .await
+            .map_err(duplicate("that sign-in session"))?;
+        Ok(())
+    }
+
+    async fn auth_session(&self, id: &str) -> StoreResult<Option<AuthSession>> {
+        sqlx::query("select auth_session_id, user_id, created_at, expires_at from auth_session where auth_session_id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(auth_session_from_row)
+            .transpose()
+    }
+
+    async fn delete_auth_session(&self, id: &str) -> StoreResult<()> {
+        sqlx::query("delete from auth_session where auth_session_id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn setting_or_init(&self, key: &str, initial: &str) -> StoreResult<String> {
+        sqlx::query(
+            "insert into setting (key, value) values ($1, $2) on conflict (key) do nothing",
+        )
+        .bind(key)
+        .bind(initial)
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query("select value from setting where key = $1")
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("value")?)
+    }
+
+    async fn commit(&self, changes: &[SessionChange]) -> StoreResult<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let now = iso(Utc::now());
+        let mut tx = self.pool.begin().await?;
+        for change in changes {
+            let session = &change.session;
+            if let Some(event) = &change.event {
+                let json = serde_json::to_string(event)
+                    .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+                let row = sqlx::query("select coalesce(max(position), 0) as last from session_event where session_id = $1")
+                    .bind(&session.id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let last: i64 = row.try_get("last")?;
+                sqlx::query(
+                    "insert into session_event (session_id, position, dedupe_key, at, event, committed_at)
+                     values ($1, $2, $3, $4, $5, $6) on conflict do nothing",
+                )
+                .bind(&session.id)
+                .bind(last + 1)
+                .bind(event.dedupe_key())
+                .bind(iso(event.at))
+                .bind(&json)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let snapshot = serde_json::to_string(session)
+                .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+            let written = match change.expected_version {
+                None => sqlx::query(
+                    "insert into session (session_id, account_id, ended, version, last_activity, snapshot)
+                     values ($1, $2, $3, $4, $5, $6) on conflict do nothing",
+                )
+                .bind(&session.id)
+                .bind(&session.header.account_id)
+                .bind(!session.is_active())
+                .bind(session.version as i64)
+                .bind(iso(session.last_activity()))
+                .bind(&snapshot)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected(),
+                Some(expected) => sqlx::query(
+                    "update session set ended = $1, version = $2, last_activity = $3, snapshot = $4
+                     where session_id = $5 and version = $6",
+                )
+                .bind(!session.is_active())
+                .bind(session.version as i64)
+                .bind(iso(session.last_activity()))
+                .bind(&snapshot)
+                .bind(&session.id)
+                .bind(expected as i64)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected(),
+            };
+            if written == 0 {
+                // Dropping the transaction rolls the whole batch back.
+                return Err(StoreError::Conflict(session.id.clone()));
+            }
+            for key in &change.keys {
+                sqlx::query("insert into session_key (key, session_id) values ($1, $2) on conflict do nothing")
+                    .bind(key)
+                    .bind(&session.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session(&self, id: &str) -> StoreResult<Option<Session>> {
+        sqlx::query("select snapshot from session where session_id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(session_from_row)
+            .transpose()
+    }
+
+    async fn session_id_by_key(&self, key: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("select session_id from session_key where key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(row) => Some(row.try_get("session_id")?),
+            None => None,
+        })
+    }
+
+    async fn active_sessions(&self) -> StoreResult<Vec<Session>> {
+        // `not ended` matches the partial index `session_active`.
+        let condition = match self.backend {
+            Backend::Sqlite => "ended = 0",
+            Backend::Postgres => "not ended",
+        };
+        sqlx::query(&format!("select snapshot from session where {condition}"))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(session_from_row)
+            .collect()
+    }
+
+    async fn session_events(&self, session_id: &str) -> StoreResult<Vec<SessionEvent>> {
+        let rows =
+            sqlx::query("select event from session_event where session_id = $1 order by position")
+                .bind(session_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                let text: String = row.try_get("event")?;
+                serde_json::from_str(&text)
+                    .map_err(|error| StoreError::Corrupt(format!("session event: {error}")))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,100 @@
+//! CSV as ServiceStack writes it: a response whose first list member holds
+//! DTOs is written as the rows of that list (header row of member names,
+//! own members before inherited ones); any other DTO is one row of itself.
+//! Cells: null → empty, booleans `True`/`False`, nested values as JSV;
+//! a cell with `"`, `,`, `\r` or `\n` is quoted with inner quotes doubled.
+//! Lines end with `\r\n`.
+
+use evo_core::contract::{FieldInfo, Object, TypeInfo, Value};
+
+/// Writes a response value as CSV.
+pub fn write_response(value: &Value) -> Vec<u8> {
+    let mut out = String::new();
+    if let Value::Object(object) = value {
+        let rows = object
+            .json_entries()
+            .into_iter()
+            .find_map(|(_, member)| match member {
+                Value::List(items)
+                    if items.iter().all(|i| matches!(i, Value::Object(_))) && !items.is_empty() =>
+                {
+                    Some(items)
+                }
+                _ => None,
+            });
+        match rows {
+            Some(items) => {
+                let item_type = match &items[0] {
+                    Value::Object(first) => first.ty,
+                    _ => object.ty,
+                };
+                write_header(item_type, &mut out);
+                for item in items {
+                    if let Value::Object(row) = item {
+                        write_row(row, &mut out);
+                    }
+                }
+            }
+            None => {
+                let list_type = list_item_type(object.ty);
+                match list_type {
+                    // An empty list still gets its header row.
+                    Some(item_type) => write_header(item_type, &mut out),
+                    None => {
+                        write_header(object.ty, &mut out);
+                        write_row(object, &mut out);
+                    }
+                }
+            }
+        }
+    }
+    out.into_bytes()
+}
+
+/// The item type of the first list-of-DTO member, if any.
+fn list_item_type(ty: &'static TypeInfo) -> Option<&'static TypeInfo> {
+    use evo_core::contract::FieldType;
+    ty.json_fields()
+        .into_iter()
+        .find_map(|field| match field.ty {
+            FieldType::List(FieldType::Class(r)) => Some(r()),
+            _ => None,
+        })
+}
+
+fn write_header(ty: &'static TypeInfo, out: &mut String) {
+    let names: Vec<&str> = ty
+        .json_fields()
+        .iter()
+        .map(|f: &&FieldInfo| f.json_name)
+        .collect();
+    out.push_str(&names.join(","));
+    out.push_str("\r\n");
+}
+
+fn write_row(object: &Object, out: &mut String) {
+    let cells: Vec<String> = object
+        .json_entries()
+        .into_iter()
+        .map(|(_, value)| cell(value))
+        .collect();
+    out.push_str(&cells.join(","));
+    out.push_str("\r\n");
+}
+
+fn cell(value: &Value) -> String {
+    let raw = match value {
+        Value::Null => String::new(),
+        Value::Str(text) => text.clone(),
+        other => {
+            let mut jsv = String::new();
+            crate::jsv::write_value(other, &mut jsv);
+            jsv
+        }
+    };
+    if raw.contains(['"', ',', '\r', '\n']) {
+        format!("\"{}\"", raw.replace('"', "\"\""))
+    } else {
+        raw
+    }
+}

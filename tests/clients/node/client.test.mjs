@@ -1,0 +1,72 @@
+// The real @servicestack/client (pinned in package.json), unchanged, against
+// a running evo-voice: credentials sign-in, GetActiveSessions by its DTO,
+// bearer tokens, and the automatic refresh after the bearer token expires.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { JsonServiceClient } from '@servicestack/client'
+import { startDemo } from '../server.mjs'
+import { Authenticate, GetActiveSessions } from './dtos.mjs'
+
+let server
+before(async () => { server = await startDemo(['--access-token-ttl', '2', '--speed', '20']) })
+after(async () => { await server?.stop() })
+
+const alice = { userName: 'alice@acme.example', password: 'demo' }
+
+test('authenticates with credentials and reads active sessions by the DTO', async () => {
+  const client = new JsonServiceClient(server.baseUrl)
+  const auth = await client.post(new Authenticate({ provider: 'credentials', ...alice }))
+  assert.equal(auth.userName, 'alice@acme.example')
+  assert.ok(auth.bearerToken, 'a bearer token')
+  assert.deepEqual(auth.roles, ['User'])
+  client.bearerToken = auth.bearerToken
+  const response = await client.get(new GetActiveSessions())
+  assert.ok(Array.isArray(response.sessions))
+})
+
+test('sessions appear with the contract members as simulated calls run', async () => {
+  const client = new JsonServiceClient(server.baseUrl)
+  const auth = await client.post(new Authenticate({ provider: 'credentials', ...alice }))
+  client.bearerToken = auth.bearerToken
+  let sessions = []
+  for (let i = 0; i < 60 && sessions.length === 0; i++) {
+    sessions = (await client.get(new GetActiveSessions())).sessions
+    if (sessions.length === 0) await new Promise(r => setTimeout(r, 250))
+  }
+  assert.ok(sessions.length > 0, 'the demo produces sessions')
+  const session = sessions[0]
+  for (const key of ['id', 'callState', 'dialState', 'queueState', 'accountName', 'members', 'log', 'customerBreadcrumb']) {
+    assert.ok(key in session, `session has ${key}`)
+  }
+  assert.equal(session.accountName, 'Acme Telecom')
+  assert.equal(session.ended, false)
+})
+
+test('a request without credentials fails with a 401 ResponseStatus', async () => {
+  const client = new JsonServiceClient(server.baseUrl)
+  await assert.rejects(client.get(new GetActiveSessions()), error => {
+    assert.equal(error.responseStatus.errorCode, 'Unauthorized')
+    return true
+  })
+})
+
+test('a wrong password fails with the ServiceStack message', async () => {
+  const client = new JsonServiceClient(server.baseUrl)
+  await assert.rejects(
+    client.post(new Authenticate({ provider: 'credentials', userName: alice.userName, password: 'wrong' })),
+    error => {
+      assert.equal(error.responseStatus.message, 'Invalid Username or Password')
+      return true
+    })
+})
+
+test('an expired bearer token is refreshed automatically with the refresh token', async () => {
+  const client = new JsonServiceClient(server.baseUrl)
+  const auth = await client.post(new Authenticate({ provider: 'credentials', ...alice }))
+  client.bearerToken = auth.bearerToken
+  client.refreshToken = auth.refreshToken
+  await new Promise(r => setTimeout(r, 3100)) // the demo's bearer tokens live 2 s
+  const response = await client.get(new GetActiveSessions())
+  assert.ok(Array.isArray(response.sessions))
+  assert.notEqual(client.bearerToken, auth.bearerToken, 'the client refreshed its bearer token')
+})
