@@ -222,7 +222,14 @@ pub async fn drive(
         };
         counter += 1;
         let kind = scenario::KINDS[(counter as usize) % scenario::KINDS.len()];
-        let mut cast = casts[(counter as usize) % casts.len()].clone();
+        // Queued calls go to the number that queues (the last cast); the
+        // others alternate between the numbers.
+        let cast_index = if kind == "queued-answered" {
+            casts.len() - 1
+        } else {
+            (counter as usize / scenario::KINDS.len()) % casts.len()
+        };
+        let mut cast = casts[cast_index].clone();
         cast.caller = format!("+1555{:07}", 7_000_000 + (counter * 7919) % 999_999);
         let tag = format!("{:08x}{:024x}", std::process::id(), counter);
         let state = state.clone();

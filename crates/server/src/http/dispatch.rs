@@ -111,11 +111,13 @@ pub async fn dispatch(State(state): State<AppState>, request: Request<Body>) -> 
     let (format, path) = match negotiated {
         Ok(negotiated) => (negotiated.format, negotiated.path_without_extension),
         Err(error) => {
-            let error = ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "NotSupportedException",
-                error.to_string(),
-            );
+            // An Accept header nothing satisfies is "Not Acceptable"; a bad
+            // ?format or callback is a bad request.
+            let status = match error {
+                evo_wire::format::UnknownFormat::Accept(_) => StatusCode::NOT_ACCEPTABLE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            let error = ApiError::new(status, "NotSupportedException", error.to_string());
             return render_error(&state, &Format::Json, None, error);
         }
     };

@@ -5,5 +5,6 @@
 
 mod auth;
 mod errors;
+mod formats;
 mod helpers;
 mod sessions;
