@@ -150,6 +150,8 @@ pub trait Store: Send + Sync + 'static {
 
 pub mod group_commit;
 pub mod sql;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 /// Opens the store a location names: a `postgres://` or `postgresql://` URL
 /// selects PostgreSQL; anything else is a data directory (optionally

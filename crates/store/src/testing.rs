@@ -1,0 +1,199 @@
+//! Test support: a throwaway PostgreSQL cluster in a temporary directory on
+//! a free port, stopped when dropped. As root it runs the server as the
+//! `postgres` user (PostgreSQL refuses to run as root).
+//!
+//! When the server binaries are missing, [`PostgresCluster::start`] returns
+//! `None` after printing why, unless `CI=true`, where it panics: CI must
+//! not silently skip the PostgreSQL tests.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A running throwaway cluster.
+pub struct PostgresCluster {
+    bin: PathBuf,
+    data: PathBuf,
+    _dir: tempfile::TempDir,
+    port: u16,
+    as_postgres: bool,
+}
+
+fn find_bin() -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| entries.flatten().map(|e| e.path().join("bin")).collect())
+        .unwrap_or_default();
+    candidates.sort();
+    candidates.reverse();
+    candidates.push(PathBuf::from("/usr/local/bin"));
+    candidates.push(PathBuf::from("/usr/bin"));
+    candidates
+        .into_iter()
+        .find(|dir| dir.join("initdb").exists() && dir.join("pg_ctl").exists())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+impl PostgresCluster {
+    /// Starts a cluster, or explains why it cannot (see the module doc).
+    pub fn start() -> Option<Self> {
+        let Some(bin) = find_bin() else {
+            let message = "PostgreSQL server binaries (initdb, pg_ctl) not found; install them with: apt-get install postgresql";
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("{message}");
+            }
+            eprintln!("skipped: {message}");
+            return None;
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("evo-pg-")
+            .tempdir()
+            .expect("temporary directory");
+        let data = dir.path().join("data");
+        let as_postgres = is_root();
+        if as_postgres {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .expect("chown");
+            assert!(status.success(), "chown of the cluster directory failed");
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let cluster = PostgresCluster {
+            bin,
+            data,
+            _dir: dir,
+            port,
+            as_postgres,
+        };
+        cluster.run(
+            "initdb",
+            &[
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "-D",
+                &cluster.data_str(),
+            ],
+        );
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            cluster.port,
+            cluster.socket_dir().display()
+        );
+        cluster.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &cluster.data_str(),
+                "-o",
+                &options,
+                "-w",
+                "-l",
+                &cluster.log_path(),
+                "start",
+            ],
+        );
+        Some(cluster)
+    }
+
+    fn data_str(&self) -> String {
+        self.data.display().to_string()
+    }
+
+    fn socket_dir(&self) -> &Path {
+        self.data.parent().unwrap_or(Path::new("/tmp"))
+    }
+
+    fn log_path(&self) -> String {
+        self.socket_dir().join("server.log").display().to_string()
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let path = self.bin.join(program);
+        if self.as_postgres {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(path);
+            command
+        } else {
+            Command::new(path)
+        }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let output = self
+            .command(program)
+            .args(args)
+            .output()
+            .expect("running a PostgreSQL tool");
+        assert!(
+            output.status.success(),
+            "{program} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// The port the cluster listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A URL for a new, empty database named `name`.
+    pub fn create_database(&self, name: &str) -> String {
+        let output = Command::new(self.bin.join("createdb"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                name,
+            ])
+            .output()
+            .or_else(|_| {
+                Command::new("createdb")
+                    .args([
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        &self.port.to_string(),
+                        "-U",
+                        "postgres",
+                        name,
+                    ])
+                    .output()
+            })
+            .expect("createdb");
+        assert!(
+            output.status.success(),
+            "createdb failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+impl Drop for PostgresCluster {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", &self.data_str(), "-m", "immediate", "stop"])
+            .output();
+    }
+}

@@ -1,0 +1,295 @@
+//! One conformance suite, run against the embedded SQLite store and a
+//! throwaway PostgreSQL cluster: whatever the backend, the store behaves
+//! the same.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use evo_core::domain::{Account, Crumb, Customer, Endpoint, EndpointKind, User};
+use evo_core::reducer::{apply, open};
+use evo_core::scenario::{build, Cast};
+use evo_store::group_commit::GroupCommitter;
+use evo_store::testing::PostgresCluster;
+use evo_store::{open_store, AuthSession, SessionChange, Store, StoreError};
+
+fn cast() -> Cast {
+    Cast {
+        account_id: "acc1".into(),
+        account_name: "Acme".into(),
+        customer: None,
+        breadcrumb: vec![],
+        number: ("num1".into(), "+15550100".into(), "Main".into()),
+        agents: vec![("usr1".into(), "alice".into(), "Alice".into())],
+        caller: "+15557770000".into(),
+    }
+}
+
+async fn seed_directory(store: &dyn Store) {
+    store
+        .create_account(&Account {
+            id: "acc1".into(),
+            name: "Acme".into(),
+            twilio_account_sid: Some("AC00000000000000000000000000000001".into()),
+            twilio_auth_token: Some("token".into()),
+        })
+        .await
+        .unwrap();
+    for (id, parent, name) in [
+        ("c1", None, "Root"),
+        ("c2", Some("c1"), "Middle"),
+        ("c3", Some("c2"), "Leaf"),
+    ] {
+        store
+            .create_customer(&Customer {
+                id: id.into(),
+                account_id: "acc1".into(),
+                parent_id: parent.map(String::from),
+                name: name.into(),
+            })
+            .await
+            .unwrap();
+    }
+    let user = User {
+        id: "usr1".into(),
+        account_id: "acc1".into(),
+        email: "Alice@Acme.test".into(),
+        display_name: "Alice".into(),
+        password_hash: "$argon2id$x".into(),
+        roles: vec!["User".into()],
+    };
+    let endpoint = Endpoint {
+        id: "usr1".into(),
+        account_id: "acc1".into(),
+        customer_id: Some("c3".into()),
+        kind: EndpointKind::User,
+        display_name: "Alice".into(),
+        address: "alice@acme.test".into(),
+        ring_user_ids: vec![],
+        queue_name: None,
+    };
+    store.create_user(&user, &endpoint).await.unwrap();
+    store
+        .create_endpoint(&Endpoint {
+            id: "num1".into(),
+            account_id: "acc1".into(),
+            customer_id: None,
+            kind: EndpointKind::PhoneNumber,
+            display_name: "Main".into(),
+            address: "+15550100".into(),
+            ring_user_ids: vec!["usr1".into()],
+            queue_name: Some("support".into()),
+        })
+        .await
+        .unwrap();
+}
+
+async fn suite(store: Arc<dyn Store>) {
+    seed_directory(store.as_ref()).await;
+
+    // Directory round trips.
+    let account = store
+        .account_by_twilio_sid("AC00000000000000000000000000000001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(account.name, "Acme");
+    let user = store
+        .user_by_email("alice@ACME.test")
+        .await
+        .unwrap()
+        .expect("case-insensitive e-mail");
+    assert_eq!(user.roles, vec!["User".to_string()]);
+    let number = store
+        .endpoint_by_address("acc1", "+15550100")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(number.ring_user_ids, vec!["usr1".to_string()]);
+    assert_eq!(number.queue_name.as_deref(), Some("support"));
+    assert_eq!(
+        store.endpoint_ids_of_user("usr1").await.unwrap(),
+        vec!["usr1".to_string(), "num1".to_string()]
+    );
+    let crumbs: Vec<String> = store
+        .customer_breadcrumb("c3")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c: Crumb| c.name)
+        .collect();
+    assert_eq!(crumbs, ["Root", "Middle", "Leaf"]);
+
+    // A duplicate e-mail address, whatever its case, is refused.
+    let mut twin = user.clone();
+    twin.id = "usr2".into();
+    twin.email = "ALICE@acme.test".into();
+    let mut twin_endpoint = number.clone();
+    twin_endpoint.id = "usr2".into();
+    twin_endpoint.kind = EndpointKind::User;
+    twin_endpoint.address = "ALICE@acme.test".into();
+    assert!(matches!(
+        store.create_user(&twin, &twin_endpoint).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    assert!(
+        store.user("usr2").await.unwrap().is_none(),
+        "nothing of a failed create remains"
+    );
+
+    // Settings keep their first value.
+    assert_eq!(store.setting_or_init("k", "first").await.unwrap(), "first");
+    assert_eq!(store.setting_or_init("k", "second").await.unwrap(), "first");
+
+    // Sign-in sessions.
+    let now = Utc::now();
+    store
+        .create_auth_session(&AuthSession {
+            id: "s1".into(),
+            user_id: "usr1".into(),
+            created_at: now,
+            expires_at: now + chrono::Duration::hours(1),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.auth_session("s1").await.unwrap().unwrap().user_id,
+        "usr1"
+    );
+    store.delete_auth_session("s1").await.unwrap();
+    assert!(store.auth_session("s1").await.unwrap().is_none());
+
+    // Sessions: open, events, reload equal; duplicates logged once.
+    let start = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
+    let plan = build("inbound-answered", &cast(), "S1", start);
+    let mut session = open(&plan.session_id, plan.header.clone(), plan.opened_at);
+    store
+        .commit(&[SessionChange {
+            session: session.clone(),
+            event: None,
+            expected_version: None,
+            keys: vec!["CAS1".into()],
+        }])
+        .await
+        .unwrap();
+    for event in &plan.events[..4] {
+        let next = apply(&session, event);
+        store
+            .commit(&[SessionChange {
+                session: next.clone(),
+                event: Some(event.clone()),
+                expected_version: Some(session.version),
+                keys: vec![],
+            }])
+            .await
+            .unwrap();
+        session = next;
+    }
+    assert_eq!(
+        store.session(&plan.session_id).await.unwrap().unwrap(),
+        session
+    );
+    assert_eq!(
+        store.session_id_by_key("CAS1").await.unwrap().as_deref(),
+        Some(plan.session_id.as_str())
+    );
+    assert_eq!(
+        store.session_events(&plan.session_id).await.unwrap(),
+        plan.events[..4].to_vec()
+    );
+
+    // A stale expected version conflicts and writes nothing of its batch.
+    let next = apply(&session, &plan.events[4]);
+    let stale = store
+        .commit(&[SessionChange {
+            session: next.clone(),
+            event: Some(plan.events[4].clone()),
+            expected_version: Some(session.version - 1),
+            keys: vec!["never".into()],
+        }])
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))));
+    assert_eq!(
+        store.session_events(&plan.session_id).await.unwrap().len(),
+        4
+    );
+    assert!(store.session_id_by_key("never").await.unwrap().is_none());
+
+    // Active sessions exclude ended ones.
+    assert_eq!(store.active_sessions().await.unwrap().len(), 1);
+    let mut ended = session.clone();
+    for event in &plan.events[4..] {
+        ended = apply(&ended, event);
+    }
+    store
+        .commit(&[SessionChange {
+            session: ended.clone(),
+            event: plan.events.last().cloned(),
+            expected_version: Some(session.version),
+            keys: vec![],
+        }])
+        .await
+        .unwrap();
+    assert!(!ended.is_active());
+    assert!(store.active_sessions().await.unwrap().is_empty());
+
+    // Group commit: many concurrent writers, every change durable.
+    let committer = GroupCommitter::new(store.clone());
+    let mut tasks = Vec::new();
+    for n in 0..50 {
+        let committer = committer.clone();
+        tasks.push(tokio::spawn(async move {
+            let plan = build("hold-unhold", &cast(), &format!("G{n}"), start);
+            let mut session = open(&plan.session_id, plan.header.clone(), plan.opened_at);
+            committer
+                .submit(SessionChange {
+                    session: session.clone(),
+                    event: None,
+                    expected_version: None,
+                    keys: vec![],
+                })
+                .await
+                .unwrap();
+            for event in &plan.events[..3] {
+                let next = apply(&session, event);
+                committer
+                    .submit(SessionChange {
+                        session: next.clone(),
+                        event: Some(event.clone()),
+                        expected_version: Some(session.version),
+                        keys: vec![],
+                    })
+                    .await
+                    .unwrap();
+                session = next;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(store.active_sessions().await.unwrap().len(), 50);
+}
+
+#[tokio::test]
+async fn the_sqlite_store_conforms_and_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().display().to_string();
+    suite(open_store(&location).await.unwrap()).await;
+    let reopened = open_store(&location).await.unwrap();
+    assert_eq!(reopened.active_sessions().await.unwrap().len(), 50);
+    assert_eq!(
+        reopened.setting_or_init("k", "other").await.unwrap(),
+        "first"
+    );
+}
+
+#[tokio::test]
+async fn the_postgres_store_conforms() {
+    let Some(cluster) = PostgresCluster::start() else {
+        return;
+    };
+    let url = cluster.create_database("evo_conformance");
+    suite(open_store(&url).await.unwrap()).await;
+    let reconnected = open_store(&url).await.unwrap();
+    assert_eq!(reconnected.active_sessions().await.unwrap().len(), 50);
+}
