@@ -8,3 +8,4 @@
 //! a field added to a DTO appears in every output with no edit here.
 
 pub mod lang;
+pub mod types;

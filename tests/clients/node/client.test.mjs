@@ -4,12 +4,40 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { JsonServiceClient } from '@servicestack/client'
+import { writeFileSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, dirname } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { execFileSync } from 'node:child_process'
 import { startDemo } from '../server.mjs'
-import { Authenticate, GetActiveSessions } from './dtos.mjs'
 
-let server
-before(async () => { server = await startDemo(['--access-token-ttl', '2', '--speed', '20']) })
+// The DTOs are the ones the server generates (/types/mjs), not hand-written.
+let server, Authenticate, GetActiveSessions, typesDir
+before(async () => {
+  server = await startDemo(['--access-token-ttl', '2', '--speed', '20'])
+  typesDir = mkdtempSync(join(tmpdir(), 'evo-voice-dtos-'))
+  const file = join(typesDir, 'dtos.mjs')
+  writeFileSync(file, await (await fetch(`${server.baseUrl}/types/mjs`)).text())
+  ;({ Authenticate, GetActiveSessions } = await import(pathToFileURL(file).href))
+})
 after(async () => { await server?.stop() })
+
+test('the generated TypeScript DTOs compile with tsc --strict', async () => {
+  const file = join(typesDir, 'dtos.ts')
+  const source = await (await fetch(`${server.baseUrl}/types/typescript`)).text()
+  assert.match(source, /^\/\* Options:\nDate: .*\nVersion: .*\n/)
+  assert.match(source, /\nBaseUrl: http:\/\/127\.0\.0\.1:\d+\n/)
+  writeFileSync(file, source)
+  const tsc = join(dirname(fileURLToPath(import.meta.url)), 'node_modules', '.bin', 'tsc')
+  execFileSync(tsc, ['--strict', '--noEmit', '--target', 'es2020', file], { stdio: 'pipe' })
+})
+
+test('IncludeTypes selects an operation and what it references', async () => {
+  const source = await (await fetch(`${server.baseUrl}/types/typescript?IncludeTypes=GetActiveSessions.*`)).text()
+  assert.match(source, /\nIncludeTypes: GetActiveSessions\.\*\n/)
+  assert.match(source, /export class SessionInfo extends EntityInfo/)
+  assert.doesNotMatch(source, /export class Authenticate\b/)
+})
 
 const alice = { userName: 'alice@acme.example', password: 'demo' }
 

@@ -42,6 +42,14 @@ def base_url():
     if url is None:
         process.kill()
         raise RuntimeError(f"the demo server did not start:\n{output}")
+    # The DTOs are the ones the server generates (/types/python).
+    import sys
+    import urllib.request
+    with urllib.request.urlopen(f"{url}/types/python") as response:
+        source = response.read().decode("utf-8")
+    with open(os.path.join(data_dir, "dtos.py"), "w", encoding="utf-8") as file:
+        file.write(source)
+    sys.path.insert(0, data_dir)
     yield url
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=30)

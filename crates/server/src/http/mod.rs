@@ -18,6 +18,7 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/types/{lang}", get(types))
         .fallback(dispatch::dispatch)
         .with_state(state)
         .layer(CatchPanicLayer::custom(panic_response))
@@ -34,6 +35,39 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
         body,
     )
         .into_response()
+}
+
+/// `/types/{lang}`: typed DTOs for ServiceStack's client languages.
+async fn types(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::Path(lang): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let query: Vec<(String, String)> = query
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let base_url = state.config.public_url.clone().unwrap_or_else(|| {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        format!("http://{host}")
+    });
+    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+    match evo_docs::types::document(&lang.to_ascii_lowercase(), &base_url, &query, &now) {
+        Some(text) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            format!(
+                r#"{{"responseStatus":{{"errorCode":"NotFound","message":"Unknown language '{}'; available: {}","errors":[]}}}}"#,
+                lang.replace(['"', '\\'], ""),
+                evo_docs::types::LANGUAGES.join(", ")
+            ),
+        )
+            .into_response(),
+    }
 }
 
 /// A panic is a bug: log it, and answer like any other 500 without details.

@@ -1,0 +1,115 @@
+//! `/types/{lang}`: the typed DTOs of the whole API (or of the types the
+//! `IncludeTypes`/`ExcludeTypes` options select) in one language, with the
+//! options header block ServiceStack's "Add ServiceStack Reference" tools
+//! read (`Options:`, `BaseUrl:`, and `//Key: value` lines, uncommented for
+//! the options given in the query string).
+
+use evo_core::contract::{all_types, operations, types_for_operations, TypeInfo, TypeRef};
+
+use crate::lang::{fsharp, python, typescript, Options};
+
+/// The languages served, as `/types/{lang}` names them.
+pub const LANGUAGES: &[&str] = &["typescript", "mjs", "python", "fsharp"];
+
+/// The DTO options a client can set, in header order.
+const OPTION_KEYS: &[&str] = &[
+    "GlobalNamespace",
+    "AddServiceStackTypes",
+    "IncludeTypes",
+    "ExcludeTypes",
+];
+
+/// Builds the source for `lang`, or `None` for an unknown language.
+/// `query` holds the request's query pairs; `now` is the header's date.
+pub fn document(
+    lang: &str,
+    base_url: &str,
+    query: &[(String, String)],
+    now: &str,
+) -> Option<String> {
+    let option = |key: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    };
+    let types = select_types(option("IncludeTypes"), option("ExcludeTypes"));
+    let mut options = Options::default();
+    if let Some(namespace) = option("GlobalNamespace").filter(|n| !n.is_empty()) {
+        options.global_namespace = namespace.to_string();
+    }
+    let (open, close, comment) = match lang {
+        "python" => ("\"\"\" Options:", "\"\"\"", "#"),
+        "fsharp" => ("(* Options:", "*)", "//"),
+        "typescript" | "mjs" => ("/* Options:", "*/", "//"),
+        _ => return None,
+    };
+    let mut header = format!(
+        "{open}\nDate: {now}\nVersion: 8.0\nTip: To override a DTO option, remove \"{comment}\" prefix before updating\nBaseUrl: {base_url}\n\n"
+    );
+    for key in OPTION_KEYS {
+        let default = match *key {
+            "GlobalNamespace" => options.global_namespace.clone(),
+            "AddServiceStackTypes" => "True".to_string(),
+            _ => String::new(),
+        };
+        match option(key) {
+            Some(value) => header.push_str(&format!("{key}: {value}\n")),
+            None => header.push_str(&format!("{comment}{key}: {default}\n")),
+        }
+    }
+    header.push_str(close);
+    header.push_str("\n\n");
+    let body = match lang {
+        "python" => python::generate(&types, &options),
+        "fsharp" => fsharp::generate(&types, &options),
+        "mjs" => typescript::generate_mjs(&types, &options),
+        _ => typescript::generate(&types, &options),
+    };
+    Some(header + &body)
+}
+
+/// Applies `IncludeTypes` (`Name` for a type, `Op.*` for an operation and
+/// everything it references) and `ExcludeTypes` (names), comma-separated.
+pub fn select_types(include: Option<&str>, exclude: Option<&str>) -> Vec<&'static TypeInfo> {
+    let list = |text: Option<&str>| -> Vec<String> {
+        text.unwrap_or("")
+            .trim_matches(|c| c == '{' || c == '}' || c == '[' || c == ']')
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let include = list(include);
+    let exclude = list(exclude);
+    let mut types = if include.is_empty() {
+        all_types()
+    } else {
+        let mut roots: Vec<TypeRef> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        for item in &include {
+            match item.strip_suffix(".*") {
+                Some(op) => {
+                    if let Some(index) = operations()
+                        .iter()
+                        .position(|o| o.name.eq_ignore_ascii_case(op))
+                    {
+                        roots.push(evo_core::api::OPERATIONS[index]);
+                    }
+                }
+                None => names.push(item.clone()),
+            }
+        }
+        let mut selected = types_for_operations(&roots);
+        for ty in all_types() {
+            if names.iter().any(|n| n.eq_ignore_ascii_case(ty.name))
+                && !selected.iter().any(|s| std::ptr::eq(*s, ty))
+            {
+                selected.push(ty);
+            }
+        }
+        selected
+    };
+    types.retain(|ty| !exclude.iter().any(|n| n.eq_ignore_ascii_case(ty.name)));
+    types
+}
