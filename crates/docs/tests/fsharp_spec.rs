@@ -8,9 +8,9 @@ use evo_docs::lang::{fsharp, Options};
 fn spec_fsharp_block() -> String {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/spec/GetActiveSessions.txt"
+        "/../../spec/GetActiveSessions.txt"
     );
-    let spec = std::fs::read_to_string(path).expect("the spec is in ../shared/spec");
+    let spec = std::fs::read_to_string(path).expect("the spec copy is in spec/");
     let start = spec.find("namespace Voice.Api").expect("F# block start");
     let end = spec
         .find("F# GetActiveSessions DTOs")
@@ -39,4 +39,30 @@ fn the_fsharp_dtos_of_get_active_sessions_equal_the_spec() {
             "line counts differ"
         );
     }
+}
+
+#[test]
+fn the_in_repo_spec_is_the_shared_spec() {
+    // The repository keeps a copy of the spec so that a clone alone can run
+    // the golden tests; when the shared folder is beside the clone, the copy
+    // must not have drifted from it.
+    let shared = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/spec/GetActiveSessions.txt"
+    );
+    if let Ok(original) = std::fs::read_to_string(shared) {
+        assert_eq!(
+            original,
+            spec_text(),
+            "spec/GetActiveSessions.txt differs from ../shared/spec; copy it again"
+        );
+    }
+}
+
+fn spec_text() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../spec/GetActiveSessions.txt"
+    ))
+    .unwrap()
 }

@@ -10,9 +10,9 @@ use evo_wire::xml::{from_xml, to_xml, value_to_xml};
 fn spec_xml_sample() -> String {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/spec/GetActiveSessions.txt"
+        "/../../spec/GetActiveSessions.txt"
     );
-    let spec = std::fs::read_to_string(path).expect("the spec is in ../shared/spec");
+    let spec = std::fs::read_to_string(path).expect("the spec copy is in spec/");
     let start = spec
         .find("<GetActiveSessionsResponse")
         .expect("XML sample start");
