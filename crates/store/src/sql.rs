@@ -618,11 +618,16 @@ impl Store for SqlStore {
                 return Err(StoreError::Conflict(session.id.clone()));
             }
             for key in &change.keys {
-                sqlx::query("insert into session_key (key, session_id) values ($1, $2) on conflict do nothing")
-                    .bind(key)
-                    .bind(&session.id)
-                    .execute(&mut *tx)
-                    .await?;
+                // A key leads to the newest session that claimed it (a chat
+                // conversation reopened after its session ended).
+                sqlx::query(
+                    "insert into session_key (key, session_id) values ($1, $2)
+                     on conflict (key) do update set session_id = excluded.session_id",
+                )
+                .bind(key)
+                .bind(&session.id)
+                .execute(&mut *tx)
+                .await?;
             }
         }
         tx.commit().await?;

@@ -70,6 +70,24 @@ impl TwiML {
         self
     }
 
+    /// `<Dial>` to a phone number, reporting the callee leg's progress.
+    pub fn dial_number(mut self, action: &str, number: &str, status_callback: &str) -> Self {
+        self.verbs.push(format!(
+            "<Dial{}><Number{}>{}</Number></Dial>",
+            attributes(&[("action", action)]),
+            attributes(&[
+                ("statusCallback", status_callback),
+                (
+                    "statusCallbackEvent",
+                    "initiated ringing answered completed"
+                ),
+                ("statusCallbackMethod", "POST"),
+            ]),
+            escape(number)
+        ));
+        self
+    }
+
     /// `<Enqueue>` into a named queue.
     pub fn enqueue(mut self, queue: &str, action: &str, wait_url: &str) -> Self {
         self.verbs.push(format!(

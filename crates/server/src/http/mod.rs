@@ -4,6 +4,7 @@
 pub mod dispatch;
 pub mod error;
 pub mod ops;
+pub mod twilio;
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +20,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/types/{lang}", get(types))
+        .merge(twilio::router())
         .fallback(dispatch::dispatch)
         .with_state(state)
         .layer(CatchPanicLayer::custom(panic_response))

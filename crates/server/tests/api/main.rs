@@ -8,3 +8,4 @@ mod errors;
 mod formats;
 mod helpers;
 mod sessions;
+mod twilio;
