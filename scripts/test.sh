@@ -44,6 +44,6 @@ log "running the Rust tests"
 cargo test --workspace --locked --no-fail-fast
 
 log "running the real-client tests (@servicestack/client, servicestack PyPI)"
-export EVO_VOICE_BIN="$PWD/target/debug/evo-voice"
+export EVO_VOICE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/evo-voice"
 (cd tests/clients/node && npm test)
 (cd tests/clients/python && python3 -m pytest -q)

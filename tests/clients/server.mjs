@@ -29,6 +29,7 @@ export async function startDemo(extraArgs = []) {
     })
     child.stderr.on('data', chunk => { output += chunk })
     child.on('exit', code => { clearTimeout(timer); reject(new Error(`demo exited with ${code}:\n${output}`)) })
+    child.on('error', error => { clearTimeout(timer); reject(new Error(`cannot start ${binaryPath()}: ${error.message}`)) })
   })
   return {
     baseUrl,
