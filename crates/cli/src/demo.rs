@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::Utc;
 use evo_core::domain::Crumb;
-use evo_core::reducer;
+use evo_core::event::{EventKind, EventSource, Party};
 use evo_core::scenario::{self, Cast};
 use evo_server::config::StoreLocation;
 use evo_server::directory::{self, NewNumber, NewUser};
@@ -22,6 +22,10 @@ use crate::cli::DemoArgs;
 
 /// The one password of every demo user.
 pub const DEMO_PASSWORD: &str = "demo";
+
+/// The demo account's Twilio credentials (the demo signs its own webhooks).
+const DEMO_ACCOUNT_SID: &str = "AC00000000000000000000000000000001";
+const DEMO_AUTH_TOKEN: &str = "demo-twilio-auth-token";
 
 /// What the seeding created.
 pub struct Seeded {
@@ -54,8 +58,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let state = app.state();
     let speed = args.speed.max(0.1);
     let concurrent = args.concurrent_calls.max(1);
+    let base_url = format!("http://{address}");
     tokio::spawn(async move {
-        drive(state, seeded.casts, speed, concurrent).await;
+        drive(state, base_url, seeded.casts, speed, concurrent).await;
     });
     app.run_until_stopped().await
 }
@@ -65,8 +70,8 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<Seeded> {
     let account = directory::add_account(
         store,
         "Acme Telecom",
-        Some("AC00000000000000000000000000000001"),
-        Some("demo-twilio-auth-token"),
+        Some(DEMO_ACCOUNT_SID),
+        Some(DEMO_AUTH_TOKEN),
     )
     .await?;
     let holding = directory::add_customer(store, &account.id, "Acme Holdings", None).await?;
@@ -210,11 +215,13 @@ fn print_welcome(seeded: &Seeded, address: &str, data_dir: &str) {
 /// scenario kind, forever.
 pub async fn drive(
     state: evo_server::state::AppState,
+    base_url: String,
     casts: Vec<Cast>,
     speed: f64,
     concurrent: usize,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(concurrent));
+    let http = reqwest::Client::new();
     let mut counter: u64 = 0;
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
@@ -233,8 +240,15 @@ pub async fn drive(
         cast.caller = format!("+1555{:07}", 7_000_000 + (counter * 7919) % 999_999);
         let tag = format!("{:08x}{:024x}", std::process::id(), counter);
         let state = state.clone();
+        let http = http.clone();
+        let base_url = base_url.clone();
         tokio::spawn(async move {
-            if let Err(error) = play(&state.sessions, kind, &cast, &tag, speed).await {
+            let player = Player {
+                http: &http,
+                base_url: &base_url,
+                sessions: &state.sessions,
+            };
+            if let Err(error) = player.play(kind, &cast, &tag, speed).await {
                 tracing::warn!(%error, kind, "a simulated call failed");
             }
             drop(permit);
@@ -243,39 +257,236 @@ pub async fn drive(
     }
 }
 
-/// Plays one scenario in (scaled) real time through the session service.
-async fn play(
-    sessions: &SessionService,
-    kind: &'static str,
-    cast: &Cast,
-    tag: &str,
-    speed: f64,
-) -> anyhow::Result<()> {
-    let start = Utc::now();
-    let scenario = scenario::build(kind, cast, tag, start);
-    let session = reducer::open(
-        &scenario.session_id,
-        scenario.header.clone(),
-        scenario.opened_at,
-    );
-    let mut keys: Vec<String> = scenario.header.call_sid.iter().cloned().collect();
-    keys.push(scenario.session_id.clone());
-    sessions.open(session, keys).await?;
-    let mut previous = start;
-    for mut event in scenario.events {
-        // Scenario time runs `speed` times faster than the clock; stamp each
-        // event with the real time it is played at.
-        let offset = (event.at - start)
-            .to_std()
-            .unwrap_or_default()
-            .div_f64(speed);
-        event.at = start + chrono::Duration::from_std(offset).unwrap_or_default();
-        let gap = (event.at - previous).to_std().unwrap_or_default();
-        previous = event.at;
-        tokio::time::sleep(gap).await;
-        sessions
-            .apply(&scenario.session_id, event, Vec::new())
+/// Plays scenarios the way production traffic arrives: everything Twilio
+/// would report is sent as a correctly signed webhook over HTTP to the
+/// server itself; agent actions (hold, transfer), which are API calls and
+/// not Twilio callbacks, go to the session service.
+struct Player<'a> {
+    http: &'a reqwest::Client,
+    base_url: &'a str,
+    sessions: &'a SessionService,
+}
+
+impl Player<'_> {
+    async fn webhook(
+        &self,
+        path_and_query: &str,
+        pairs: Vec<(String, String)>,
+    ) -> anyhow::Result<()> {
+        let params = evo_twilio::params::FormParams::from_pairs(pairs);
+        let url = format!("{}{path_and_query}", self.base_url);
+        let signature = evo_twilio::signature::compute_signature(DEMO_AUTH_TOKEN, &url, &params);
+        let response = self
+            .http
+            .post(&url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-Twilio-Signature", signature)
+            .body(params.encode())
+            .send()
             .await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "{path_and_query} answered {}",
+            response.status()
+        );
+        Ok(())
     }
-    Ok(())
+
+    async fn play(
+        &self,
+        kind: &'static str,
+        cast: &Cast,
+        tag: &str,
+        speed: f64,
+    ) -> anyhow::Result<()> {
+        let start = Utc::now();
+        let plan = scenario::build(kind, cast, tag, start);
+        let root = plan.header.call_sid.clone().unwrap_or_default();
+        let session_id = format!("ses-{root}");
+        let account = ("AccountSid".to_string(), DEMO_ACCOUNT_SID.to_string());
+        // The call (or first message) opens the session through its webhook.
+        if plan.header.channel == evo_core::api::sessions::FlowChannels::Voice {
+            let from = match plan.header.direction {
+                evo_core::api::sessions::SessionDirections::Outgoing => {
+                    format!("client:{}", cast.agents[0].0)
+                }
+                _ => cast.caller.clone(),
+            };
+            let to = plan
+                .header
+                .destination
+                .clone()
+                .or(plan.header.to_address.clone())
+                .unwrap_or_default();
+            self.webhook(
+                "/twilio/voice",
+                vec![
+                    account.clone(),
+                    ("CallSid".into(), root.clone()),
+                    ("From".into(), from),
+                    ("To".into(), to),
+                    ("CallStatus".into(), "ringing".into()),
+                ],
+            )
+            .await?;
+        }
+        let mut previous = start;
+        let mut chat_session: Option<String> = None;
+        for mut event in plan.events {
+            // Scenario time runs `speed` times faster than the clock.
+            let offset = (event.at - start)
+                .to_std()
+                .unwrap_or_default()
+                .div_f64(speed);
+            event.at = start + chrono::Duration::from_std(offset).unwrap_or_default();
+            let gap = (event.at - previous).to_std().unwrap_or_default();
+            previous = event.at;
+            tokio::time::sleep(gap).await;
+            let timestamp = ("Timestamp".to_string(), event.at.to_rfc2822());
+            let sequence = match &event.source {
+                EventSource::Call { sequence, .. } | EventSource::Conference { sequence, .. } => {
+                    sequence.map(|s| ("SequenceNumber".to_string(), s.to_string()))
+                }
+                _ => None,
+            };
+            match &event.kind {
+                EventKind::CallStatus {
+                    call_sid,
+                    status,
+                    party,
+                } => {
+                    let mut query = format!("/twilio/status?session={session_id}");
+                    match party {
+                        Some(Party {
+                            endpoint_id: Some(user),
+                            ..
+                        }) => query.push_str(&format!("&user={user}")),
+                        Some(_) => query.push_str("&party=callee"),
+                        None => {}
+                    }
+                    let mut pairs = vec![
+                        account.clone(),
+                        ("CallSid".into(), call_sid.clone()),
+                        ("CallStatus".into(), status.as_str().to_string()),
+                        ("To".into(), cast.caller.clone()),
+                        timestamp,
+                    ];
+                    if call_sid != &root {
+                        pairs.push(("ParentCallSid".into(), root.clone()));
+                    }
+                    pairs.extend(sequence);
+                    self.webhook(&query, pairs).await?;
+                }
+                EventKind::ConferenceJoined {
+                    conference_sid,
+                    call_sid,
+                    party,
+                    muted,
+                    hold,
+                } => {
+                    let mut query = format!("/twilio/conference?session={session_id}");
+                    if let Some(Party {
+                        endpoint_id: Some(user),
+                        ..
+                    }) = party
+                    {
+                        query.push_str(&format!("&user={user}"));
+                    }
+                    let mut pairs = vec![
+                        account.clone(),
+                        ("ConferenceSid".into(), conference_sid.clone()),
+                        ("StatusCallbackEvent".into(), "participant-join".into()),
+                        ("CallSid".into(), call_sid.clone()),
+                        ("Muted".into(), muted.to_string()),
+                        ("Hold".into(), hold.to_string()),
+                        timestamp,
+                    ];
+                    pairs.extend(sequence);
+                    self.webhook(&query, pairs).await?;
+                }
+                EventKind::ParticipantChanged {
+                    conference_sid,
+                    call_sid,
+                    muted,
+                    hold,
+                } => {
+                    let name = match (hold, muted) {
+                        (Some(true), _) => "participant-hold",
+                        (Some(false), _) => "participant-unhold",
+                        (None, Some(true)) => "participant-mute",
+                        _ => "participant-unmute",
+                    };
+                    let mut pairs = vec![
+                        account.clone(),
+                        ("ConferenceSid".into(), conference_sid.clone()),
+                        ("StatusCallbackEvent".into(), name.into()),
+                        ("CallSid".into(), call_sid.clone()),
+                        timestamp,
+                    ];
+                    if let Some(hold) = hold {
+                        pairs.push(("Hold".into(), hold.to_string()));
+                    }
+                    if let Some(muted) = muted {
+                        pairs.push(("Muted".into(), muted.to_string()));
+                    }
+                    pairs.extend(sequence);
+                    self.webhook(&format!("/twilio/conference?session={session_id}"), pairs)
+                        .await?;
+                }
+                EventKind::ConferenceLeft {
+                    conference_sid,
+                    call_sid,
+                } => {
+                    let mut pairs = vec![
+                        account.clone(),
+                        ("ConferenceSid".into(), conference_sid.clone()),
+                        ("StatusCallbackEvent".into(), "participant-leave".into()),
+                        ("CallSid".into(), call_sid.clone()),
+                        timestamp,
+                    ];
+                    pairs.extend(sequence);
+                    self.webhook(&format!("/twilio/conference?session={session_id}"), pairs)
+                        .await?;
+                }
+                EventKind::ConferenceEnded { conference_sid } => {
+                    let mut pairs = vec![
+                        account.clone(),
+                        ("ConferenceSid".into(), conference_sid.clone()),
+                        ("StatusCallbackEvent".into(), "conference-end".into()),
+                        timestamp,
+                    ];
+                    pairs.extend(sequence);
+                    self.webhook(&format!("/twilio/conference?session={session_id}"), pairs)
+                        .await?;
+                }
+                EventKind::MessageReceived { from, body } => {
+                    let EventSource::Message { message_sid } = &event.source else {
+                        continue;
+                    };
+                    self.webhook(
+                        "/twilio/sms",
+                        vec![
+                            account.clone(),
+                            ("MessageSid".into(), message_sid.clone()),
+                            ("From".into(), from.clone()),
+                            ("To".into(), cast.number.1.clone()),
+                            ("Body".into(), body.clone()),
+                        ],
+                    )
+                    .await?;
+                    if chat_session.is_none() {
+                        chat_session = Some(format!("ses-{message_sid}"));
+                    }
+                }
+                // The voice webhook queues calls to a queueing number itself.
+                EventKind::Enqueued { .. } => {}
+                // Agent actions: API calls in production, not Twilio callbacks.
+                _ => {
+                    let target = chat_session.clone().unwrap_or_else(|| session_id.clone());
+                    self.sessions.apply(&target, event, Vec::new()).await?;
+                }
+            }
+        }
+        Ok(())
+    }
 }

@@ -606,7 +606,7 @@ async fn sms(
             let mut header = header_for(&state, &hook.account, &endpoint).await;
             header.channel = FlowChannels::Chat;
             header.direction = SessionDirections::Incoming;
-            header.call_sid = Some(conversation.clone());
+            header.call_sid = None;
             header.from_address = Some(from.to_string());
             header.to_address = Some(to.to_string());
             header.from_phone_number = Some(from.to_string());
