@@ -42,6 +42,13 @@ pub fn config(server: &ServerArgs, store: StoreLocation) -> Config {
         .map(|url| url.trim_end_matches('/').to_string());
     config.max_body_bytes = server.max_body_bytes;
     config.debug = server.debug;
+    config.reconcile = evo_server::reconcile::ReconcileConfig {
+        idle_after: Duration::from_secs(server.reconcile_idle_secs.max(1)),
+        max_age: Duration::from_secs(server.session_max_age_secs.max(1)),
+        chat_idle_after: Duration::from_secs(server.chat_idle_secs.max(1)),
+        interval: Duration::from_secs(60),
+        twilio_api_base: server.twilio_api_url.clone(),
+    };
     config
 }
 

@@ -87,6 +87,22 @@ pub struct ServerArgs {
     /// Include stack traces in error responses.
     #[arg(long, env = "EVO_DEBUG", default_value_t = false)]
     pub debug: bool,
+    /// Twilio's REST API base URL, asked about quiet calls.
+    #[arg(
+        long,
+        env = "EVO_TWILIO_API_URL",
+        default_value = "https://api.twilio.com"
+    )]
+    pub twilio_api_url: String,
+    /// Seconds without events after which a call is checked with Twilio.
+    #[arg(long, env = "EVO_RECONCILE_IDLE_SECS", default_value_t = 900)]
+    pub reconcile_idle_secs: u64,
+    /// Seconds after which a session Twilio cannot confirm is ended.
+    #[arg(long, env = "EVO_SESSION_MAX_AGE_SECS", default_value_t = 86_400)]
+    pub session_max_age_secs: u64,
+    /// Seconds without messages after which a chat ends.
+    #[arg(long, env = "EVO_CHAT_IDLE_SECS", default_value_t = 7_200)]
+    pub chat_idle_secs: u64,
 }
 
 #[derive(Debug, Args)]

@@ -29,6 +29,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Include stack traces in errors (ServiceStack's DebugMode).
     pub debug: bool,
+    /// When and how stale sessions are reconciled and ended.
+    pub reconcile: crate::reconcile::ReconcileConfig,
 }
 
 /// Where the store lives.
@@ -75,6 +77,7 @@ impl Config {
             public_url: None,
             max_body_bytes: 1024 * 1024,
             debug: false,
+            reconcile: crate::reconcile::ReconcileConfig::default(),
         }
     }
 }

@@ -57,16 +57,22 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until Ctrl+C or SIGTERM.
+    /// Serves until Ctrl+C or SIGTERM, reconciling stale sessions meanwhile.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let reconciler = tokio::spawn(crate::reconcile::run(
+            self.state.clone(),
+            self.state.config.reconcile.clone(),
+        ));
         let app = crate::http::router(self.state.clone());
-        axum::serve(
+        let served = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .context("the HTTP server failed")
+        .context("the HTTP server failed");
+        reconciler.abort();
+        served
     }
 }
 

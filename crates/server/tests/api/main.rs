@@ -7,5 +7,6 @@ mod auth;
 mod errors;
 mod formats;
 mod helpers;
+mod reconcile;
 mod sessions;
 mod twilio;
