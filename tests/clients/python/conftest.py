@@ -54,3 +54,10 @@ def base_url():
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=30)
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dtos(base_url):
+    """The DTOs the server generated (/types/python), imported as a module."""
+    import importlib
+    return importlib.import_module("dtos")

@@ -3,16 +3,9 @@ running evo-voice: credentials, GetActiveSessions by its DTO, bearer
 tokens, and the automatic refresh after the bearer token expires."""
 import time
 
-import importlib
-
 import pytest
 from servicestack import JsonServiceClient, WebServiceException
 
-
-@pytest.fixture(scope="session")
-def dtos(base_url):
-    """The DTOs the server generated (/types/python), imported as a module."""
-    return importlib.import_module("dtos")
 
 ALICE = dict(user_name="alice@acme.example", password="demo")
 
