@@ -8,4 +8,5 @@
 //! a field added to a DTO appears in every output with no edit here.
 
 pub mod lang;
+pub mod openapi;
 pub mod types;

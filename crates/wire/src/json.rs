@@ -142,15 +142,12 @@ pub fn from_json_value(
         (FieldType::StringMap, Json::Object(entries)) => Value::Map(
             entries
                 .iter()
-                .map(|(key, item)| {
-                    let text = match item {
-                        Json::String(text) => text.clone(),
-                        Json::Null => String::new(),
-                        other => other.to_string(),
-                    };
-                    (key.clone(), text)
+                .map(|(key, item)| match item {
+                    Json::String(text) => Ok((key.clone(), text.clone())),
+                    Json::Null => Ok((key.clone(), String::new())),
+                    _ => Err(invalid("an object of strings")),
                 })
-                .collect(),
+                .collect::<Result<_, _>>()?,
         ),
         (FieldType::StringMap, _) => return Err(invalid("an object of strings")),
         (FieldType::Class(type_ref), Json::Object(members)) => {

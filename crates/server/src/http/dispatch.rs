@@ -163,11 +163,20 @@ async fn run(
         .operation()
         .ok_or_else(|| ApiError::not_found("not an operation"))?;
     if route.custom && !operation.allows_verb(method.as_str()) {
-        return Err(ApiError::method_not_allowed(format!(
+        let mut error = ApiError::method_not_allowed(format!(
             "{} does not support {}",
             op.name,
             method.as_str()
-        )));
+        ));
+        let mut verbs: Vec<&str> = operation
+            .routes
+            .iter()
+            .flat_map(|r| r.verbs.iter().copied())
+            .collect();
+        verbs.sort_unstable();
+        verbs.dedup();
+        error.allow = Some(verbs.join(", "));
+        return Err(error);
     }
     let bytes = axum::body::to_bytes(body, state.config.max_body_bytes)
         .await
@@ -417,6 +426,13 @@ fn render_error(
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, content_type_header(format));
+    if let Some(allow) = error
+        .allow
+        .as_deref()
+        .and_then(|a| HeaderValue::from_str(a).ok())
+    {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
     if let Some(challenge) = &error.www_authenticate {
         if let Ok(value) = HeaderValue::from_str(challenge) {
             response

@@ -36,6 +36,8 @@ pub struct ErrorDetail {
     pub www_authenticate: Option<String>,
     /// Internal detail for DebugMode only.
     pub stack_trace: Option<String>,
+    /// `Allow` for 405s: the verbs the route accepts.
+    pub allow: Option<String>,
 }
 
 impl ApiError {
@@ -48,6 +50,7 @@ impl ApiError {
             errors: Vec::new(),
             www_authenticate: None,
             stack_trace: None,
+            allow: None,
         }))
     }
 

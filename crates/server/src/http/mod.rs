@@ -20,6 +20,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/types/{lang}", get(types))
+        .route("/openapi.json", get(openapi))
         .merge(twilio::router())
         .fallback(dispatch::dispatch)
         .with_state(state)
@@ -39,6 +40,31 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
         .into_response()
 }
 
+/// `/openapi.json`: OpenAPI 3 for the whole API.
+async fn openapi(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let base_url = base_url(&state, &headers);
+    let document = evo_docs::openapi::document(&base_url);
+    (
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        document.to_string(),
+    )
+        .into_response()
+}
+
+/// The public base URL: configured, else from the Host header.
+fn base_url(state: &AppState, headers: &axum::http::HeaderMap) -> String {
+    state.config.public_url.clone().unwrap_or_else(|| {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        format!("http://{host}")
+    })
+}
+
 /// `/types/{lang}`: typed DTOs for ServiceStack's client languages.
 async fn types(
     axum::extract::State(state): axum::extract::State<AppState>,
@@ -49,13 +75,7 @@ async fn types(
     let query: Vec<(String, String)> = query
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
-    let base_url = state.config.public_url.clone().unwrap_or_else(|| {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        format!("http://{host}")
-    });
+    let base_url = base_url(&state, &headers);
     let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
     match evo_docs::types::document(&lang.to_ascii_lowercase(), &base_url, &query, &now) {
         Some(text) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response(),
