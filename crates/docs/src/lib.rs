@@ -8,5 +8,6 @@
 //! a field added to a DTO appears in every output with no edit here.
 
 pub mod lang;
+pub mod metadata;
 pub mod openapi;
 pub mod types;

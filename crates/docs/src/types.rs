@@ -113,3 +113,81 @@ pub fn select_types(include: Option<&str>, exclude: Option<&str>) -> Vec<&'stati
     types.retain(|ty| !exclude.iter().any(|n| n.eq_ignore_ascii_case(ty.name)));
     types
 }
+
+/// `/types/metadata`: a JSON description of every type and operation, in
+/// the shape of ServiceStack's `MetadataTypes` (`config`, `namespaces`,
+/// `types`, `operations`).
+pub fn metadata_json(base_url: &str) -> String {
+    use evo_core::contract::TypeKind;
+    let value_of = |text: &str| serde_json::Value::String(text.to_string());
+    let types: Vec<serde_json::Value> = all_types()
+        .into_iter()
+        .map(|ty| {
+            let mut entry = serde_json::json!({ "name": ty.name, "namespace": ty.namespace });
+            if let Some(description) = ty.description {
+                entry["description"] = value_of(description);
+            }
+            match &ty.kind {
+                TypeKind::Enum(info) => {
+                    entry["isEnum"] = serde_json::json!(true);
+                    entry["enumNames"] =
+                        serde_json::json!(info.members.iter().map(|(n, _)| *n).collect::<Vec<_>>());
+                    entry["enumValues"] = serde_json::json!(info
+                        .members
+                        .iter()
+                        .map(|(_, v)| v.to_string())
+                        .collect::<Vec<_>>());
+                }
+                TypeKind::Class(_) => {
+                    if let Some(base) = ty.base() {
+                        entry["inherits"] =
+                            serde_json::json!({ "name": base.name, "namespace": base.namespace });
+                    }
+                    let properties: Vec<serde_json::Value> = ty
+                        .fields()
+                        .iter()
+                        .map(|f| {
+                            let mut property = serde_json::json!({
+                                "name": f.name,
+                                "type": crate::lang::fsharp::type_name(f.ty),
+                                "isValueType": !f.ty.is_nullable(),
+                            });
+                            if let Some(description) = f.description {
+                                property["description"] = value_of(description);
+                            }
+                            property
+                        })
+                        .collect();
+                    entry["properties"] = serde_json::json!(properties);
+                }
+            }
+            entry
+        })
+        .collect();
+    let operations: Vec<serde_json::Value> = operations()
+        .into_iter()
+        .filter_map(|op| {
+            let operation = op.operation()?;
+            Some(serde_json::json!({
+                "request": { "name": op.name, "namespace": op.namespace },
+                "response": operation.response.map(|r| serde_json::json!({ "name": r().name, "namespace": r().namespace })),
+                "method": operation.default_verb(),
+                "actions": operation.routes.iter().flat_map(|r| r.verbs.iter().copied()).collect::<Vec<_>>(),
+                "routes": operation.routes.iter().map(|r| serde_json::json!({ "path": r.path, "verbs": r.verbs.join(",") })).collect::<Vec<_>>(),
+                "requiresAuth": operation.requires_auth,
+                "requiredRoles": operation.required_roles,
+                "tags": operation.tags,
+            }))
+        })
+        .collect();
+    let mut namespaces: Vec<&str> = all_types().iter().map(|t| t.namespace).collect();
+    namespaces.sort_unstable();
+    namespaces.dedup();
+    serde_json::json!({
+        "config": { "baseUrl": base_url },
+        "namespaces": namespaces,
+        "types": types,
+        "operations": operations,
+    })
+    .to_string()
+}

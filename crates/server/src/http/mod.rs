@@ -21,6 +21,8 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/types/{lang}", get(types))
         .route("/openapi.json", get(openapi))
+        .route("/metadata", get(metadata_index))
+        .route("/{format}/metadata", get(metadata_page))
         .merge(twilio::router())
         .fallback(dispatch::dispatch)
         .with_state(state)
@@ -38,6 +40,53 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
         body,
     )
         .into_response()
+}
+
+/// `/metadata`: the index of every operation.
+async fn metadata_index() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html")],
+        evo_docs::metadata::index_page(),
+    )
+        .into_response()
+}
+
+/// `/{format}/metadata?op=Name&lang=fsharp`: one operation's page.
+async fn metadata_page(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::Path(format): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let query: Vec<(String, String)> = query
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let host = base_url(&state, &headers)
+        .split("://")
+        .nth(1)
+        .unwrap_or("localhost")
+        .to_string();
+    let Some(op) = get("op") else {
+        return metadata_index().await;
+    };
+    let lang = get("lang")
+        .unwrap_or_else(|| "fsharp".to_string())
+        .to_ascii_lowercase();
+    match evo_docs::metadata::operation_page(&format.to_ascii_lowercase(), &op, &lang, &host) {
+        Some(page) => ([(header::CONTENT_TYPE, "text/html")], page).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            r#"{"responseStatus":{"errorCode":"NotFound","message":"No such operation, format (json, xml, csv, jsv) or language (fsharp, typescript, python)","errors":[]}}"#,
+        )
+            .into_response(),
+    }
 }
 
 /// `/openapi.json`: OpenAPI 3 for the whole API.
@@ -76,6 +125,13 @@ async fn types(
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
     let base_url = base_url(&state, &headers);
+    if lang.eq_ignore_ascii_case("metadata") {
+        return (
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            evo_docs::types::metadata_json(&base_url),
+        )
+            .into_response();
+    }
     let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
     match evo_docs::types::document(&lang.to_ascii_lowercase(), &base_url, &query, &now) {
         Some(text) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response(),
