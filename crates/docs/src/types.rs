@@ -9,7 +9,18 @@ use evo_core::contract::{all_types, operations, types_for_operations, TypeInfo, 
 use crate::lang::{fsharp, python, typescript, Options};
 
 /// The languages served, as `/types/{lang}` names them.
-pub const LANGUAGES: &[&str] = &["typescript", "mjs", "python", "fsharp"];
+pub const LANGUAGES: &[&str] = &[
+    "csharp",
+    "fsharp",
+    "vbnet",
+    "typescript",
+    "mjs",
+    "python",
+    "kotlin",
+    "java",
+    "swift",
+    "dart",
+];
 
 /// The DTO options a client can set, in header order.
 const OPTION_KEYS: &[&str] = &[
@@ -41,7 +52,10 @@ pub fn document(
     let (open, close, comment) = match lang {
         "python" => ("\"\"\" Options:", "\"\"\"", "#"),
         "fsharp" => ("(* Options:", "*)", "//"),
-        "typescript" | "mjs" => ("/* Options:", "*/", "//"),
+        "typescript" | "mjs" | "csharp" | "kotlin" | "java" | "swift" | "dart" => {
+            ("/* Options:", "*/", "//")
+        }
+        "vbnet" => ("' Options:", "'", "''"),
         _ => return None,
     };
     let mut header = format!(
@@ -51,6 +65,7 @@ pub fn document(
         let default = match *key {
             "GlobalNamespace" => options.global_namespace.clone(),
             "AddServiceStackTypes" => "True".to_string(),
+            "AddNullableAnnotations" => "False".to_string(),
             _ => String::new(),
         };
         match option(key) {
@@ -60,7 +75,32 @@ pub fn document(
     }
     header.push_str(close);
     header.push_str("\n\n");
+    if lang == "vbnet" {
+        // Every header line is a VB comment.
+        header = header
+            .lines()
+            .map(|line| {
+                if line.starts_with('\'') || line.is_empty() {
+                    line.to_string()
+                } else {
+                    format!("'{line}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n\n";
+    }
+    let nullable = option("AddNullableAnnotations").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let body = match lang {
+        other if crate::lang::others::Lang::from_name(other).is_some() => {
+            crate::lang::others::generate(
+                crate::lang::others::Lang::from_name(other)
+                    .unwrap_or(crate::lang::others::Lang::CSharp),
+                &types,
+                &options,
+                nullable,
+            )
+        }
         "python" => python::generate(&types, &options),
         "fsharp" => fsharp::generate(&types, &options),
         "mjs" => typescript::generate_mjs(&types, &options),

@@ -1,6 +1,7 @@
 //! Typed DTO generators, one module per language.
 
 pub mod fsharp;
+pub mod others;
 pub mod python;
 pub mod typescript;
 

@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .route("/types/{lang}", get(types))
         .route("/openapi.json", get(openapi))
         .route("/metadata", get(metadata_index))
+        .route("/api", get(metadata_index))
         .route("/{format}/metadata", get(metadata_page))
         .merge(twilio::router())
         .fallback(dispatch::dispatch)

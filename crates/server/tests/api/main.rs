@@ -4,6 +4,7 @@
 //! own (restarts).
 
 mod auth;
+mod docs;
 mod errors;
 mod formats;
 mod helpers;
