@@ -195,6 +195,39 @@ fn auth_session_from_row(row: &AnyRow) -> StoreResult<AuthSession> {
     })
 }
 
+/// Inserts an endpoint and its ring list inside a transaction; `what`
+/// names it in a duplicate error.
+async fn insert_endpoint(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    endpoint: &Endpoint,
+    what: String,
+) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "insert into endpoint ({ENDPOINT_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7)"
+    ))
+    .bind(&endpoint.id)
+    .bind(&endpoint.account_id)
+    .bind(&endpoint.customer_id)
+    .bind(endpoint.kind.as_str())
+    .bind(&endpoint.display_name)
+    .bind(&endpoint.address)
+    .bind(&endpoint.queue_name)
+    .execute(&mut **tx)
+    .await
+    .map_err(duplicate(what))?;
+    for (position, user_id) in endpoint.ring_user_ids.iter().enumerate() {
+        sqlx::query(
+            "insert into endpoint_ring_user (endpoint_id, user_id, position) values ($1, $2, $3) on conflict do nothing",
+        )
+        .bind(&endpoint.id)
+        .bind(user_id)
+        .bind(position as i64)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 const ENDPOINT_COLUMNS: &str =
     "endpoint_id, account_id, customer_id, kind, display_name, address, queue_name";
 const USER_COLUMNS: &str = "user_id, account_id, email, display_name, password_hash, roles";
@@ -320,27 +353,12 @@ impl Store for SqlStore {
 
     async fn create_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(&format!(
-            "insert into endpoint ({ENDPOINT_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7)"
-        ))
-        .bind(&endpoint.id)
-        .bind(&endpoint.account_id)
-        .bind(&endpoint.customer_id)
-        .bind(endpoint.kind.as_str())
-        .bind(&endpoint.display_name)
-        .bind(&endpoint.address)
-        .bind(&endpoint.queue_name)
-        .execute(&mut *tx)
-        .await
-        .map_err(duplicate(format!("phone number {}", endpoint.address)))?;
-        for (position, user_id) in endpoint.ring_user_ids.iter().enumerate() {
-            sqlx::query("insert into endpoint_ring_user (endpoint_id, user_id, position) values ($1, $2, $3) on conflict do nothing")
-                .bind(&endpoint.id)
-                .bind(user_id)
-                .bind(position as i64)
-                .execute(&mut *tx)
-                .await?;
-        }
+        insert_endpoint(
+            &mut tx,
+            endpoint,
+            format!("phone number {}", endpoint.address),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -408,19 +426,7 @@ impl Store for SqlStore {
         let roles = serde_json::to_string(&user.roles)
             .map_err(|error| StoreError::Corrupt(error.to_string()))?;
         let mut tx = self.pool.begin().await?;
-        sqlx::query(&format!(
-            "insert into endpoint ({ENDPOINT_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7)"
-        ))
-        .bind(&endpoint.id)
-        .bind(&endpoint.account_id)
-        .bind(&endpoint.customer_id)
-        .bind(endpoint.kind.as_str())
-        .bind(&endpoint.display_name)
-        .bind(&endpoint.address)
-        .bind(&endpoint.queue_name)
-        .execute(&mut *tx)
-        .await
-        .map_err(duplicate(format!("endpoint {}", endpoint.id)))?;
+        insert_endpoint(&mut tx, endpoint, format!("endpoint {}", endpoint.id)).await?;
         sqlx::query(&format!(
             "insert into app_user ({USER_COLUMNS}) values ($1, $2, $3, $4, $5, $6)"
         ))

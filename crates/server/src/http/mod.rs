@@ -59,9 +59,7 @@ async fn metadata_page(
     headers: axum::http::HeaderMap,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Response {
-    let query: Vec<(String, String)> = query
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default();
+    let query = query_pairs(query);
     let get = |name: &str| {
         query
             .iter()
@@ -104,6 +102,13 @@ async fn openapi(
         .into_response()
 }
 
+/// The decoded pairs of a raw query string.
+fn query_pairs(query: Option<String>) -> Vec<(String, String)> {
+    query
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
 /// The public base URL: configured, else from the Host header.
 fn base_url(state: &AppState, headers: &axum::http::HeaderMap) -> String {
     state.config.public_url.clone().unwrap_or_else(|| {
@@ -122,9 +127,7 @@ async fn types(
     headers: axum::http::HeaderMap,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Response {
-    let query: Vec<(String, String)> = query
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default();
+    let query = query_pairs(query);
     let base_url = base_url(&state, &headers);
     if lang.eq_ignore_ascii_case("metadata") {
         return (

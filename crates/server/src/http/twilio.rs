@@ -123,6 +123,27 @@ async fn verify(
     })
 }
 
+/// A verified webhook is an extractor: a handler that takes a `Webhook`
+/// only ever runs for a correctly signed request of a known account.
+impl axum::extract::FromRequest<AppState> for Webhook {
+    type Rejection = Response;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        let (parts, body) = request.into_parts();
+        let uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or_else(|| parts.uri.clone(), |original| original.0.clone());
+        let body = axum::body::to_bytes(body, state.config.max_body_bytes)
+            .await
+            .map_err(|_| plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"))?;
+        verify(state, &parts.method, &uri, &parts.headers, &body).await
+    }
+}
+
 fn progress(status: &str) -> Option<CallProgress> {
     Some(match status {
         "queued" => CallProgress::Queued,
@@ -193,17 +214,7 @@ async fn header_for(
 }
 
 /// `/twilio/voice`: a call reached a number (or a softphone dials out).
-async fn voice(
-    State(state): State<AppState>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let hook = match verify(&state, &method, &uri, &headers, &body).await {
-        Ok(hook) => hook,
-        Err(response) => return response,
-    };
+async fn voice(State(state): State<AppState>, hook: Webhook) -> Response {
     let params = &hook.params;
     let (Some(call_sid), Some(from), Some(to)) = (
         params.get_nonempty("CallSid"),
@@ -370,17 +381,7 @@ fn acknowledge(result: Result<Applied, evo_store::StoreError>) -> Response {
 }
 
 /// `/twilio/status`: call progress of a root call or a child leg.
-async fn status(
-    State(state): State<AppState>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let hook = match verify(&state, &method, &uri, &headers, &body).await {
-        Ok(hook) => hook,
-        Err(response) => return response,
-    };
+async fn status(State(state): State<AppState>, hook: Webhook) -> Response {
     let params = &hook.params;
     let Some(call_sid) = params.get_nonempty("CallSid") else {
         return plain(StatusCode::BAD_REQUEST, "CallSid is required");
@@ -428,17 +429,7 @@ async fn status(
 }
 
 /// `/twilio/conference`: conference participant and lifecycle events.
-async fn conference(
-    State(state): State<AppState>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let hook = match verify(&state, &method, &uri, &headers, &body).await {
-        Ok(hook) => hook,
-        Err(response) => return response,
-    };
+async fn conference(State(state): State<AppState>, hook: Webhook) -> Response {
     let params = &hook.params;
     let (Some(conference_sid), Some(event_name)) = (
         params.get_nonempty("ConferenceSid"),
@@ -500,17 +491,7 @@ async fn conference(
 
 /// `/twilio/queue`: the `<Enqueue>` action (the caller left the queue) and
 /// its wait requests (the caller is still waiting).
-async fn queue(
-    State(state): State<AppState>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let hook = match verify(&state, &method, &uri, &headers, &body).await {
-        Ok(hook) => hook,
-        Err(response) => return response,
-    };
+async fn queue(State(state): State<AppState>, hook: Webhook) -> Response {
     if hook.query.get_nonempty("wait").is_some() {
         return twiml(TwiML::new().say("Please hold; an agent will be with you shortly."));
     }
@@ -539,17 +520,7 @@ async fn queue(
 }
 
 /// `/twilio/dial`: the `<Dial>` finished; the legs reported themselves.
-async fn dial(
-    State(state): State<AppState>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let hook = match verify(&state, &method, &uri, &headers, &body).await {
-        Ok(hook) => hook,
-        Err(response) => return response,
-    };
+async fn dial(hook: Webhook) -> Response {
     match hook.params.get_nonempty("DialCallStatus") {
         Some("completed") | Some("answered") => twiml(TwiML::new().hangup()),
         _ => twiml(
@@ -561,17 +532,7 @@ async fn dial(
 }
 
 /// `/twilio/sms`: an inbound message opens or extends a chat session.
-async fn sms(
-    State(state): State<AppState>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let hook = match verify(&state, &method, &uri, &headers, &body).await {
-        Ok(hook) => hook,
-        Err(response) => return response,
-    };
+async fn sms(State(state): State<AppState>, hook: Webhook) -> Response {
     let params = &hook.params;
     let (Some(message_sid), Some(from), Some(to)) = (
         params.get_nonempty("MessageSid"),
