@@ -107,13 +107,24 @@ pub fn index_page() -> String {
 
 /// The language names the pages accept, with their titles.
 fn language(lang: &str) -> Option<&'static str> {
-    match lang {
-        "fsharp" => Some("F#"),
-        "typescript" => Some("TypeScript"),
-        "python" => Some("Python"),
-        _ => None,
-    }
+    LANGUAGES
+        .iter()
+        .find(|(name, _)| *name == lang)
+        .map(|(_, title)| *title)
 }
+
+/// Every language a page can show, with its title.
+const LANGUAGES: &[(&str, &str)] = &[
+    ("csharp", "C#"),
+    ("fsharp", "F#"),
+    ("vbnet", "VB.NET"),
+    ("typescript", "TypeScript"),
+    ("python", "Python"),
+    ("kotlin", "Kotlin"),
+    ("java", "Java"),
+    ("swift", "Swift"),
+    ("dart", "Dart"),
+];
 
 /// The DTOs of one operation as its page shows them (no routes or return
 /// markers, as on Evo Voice's pages).
@@ -128,7 +139,12 @@ pub fn operation_dtos(op: &'static TypeInfo, lang: &str) -> Option<String> {
         "fsharp" => fsharp::generate(&types, &options),
         "typescript" => typescript::generate(&types, &options),
         "python" => python::generate(&types, &options),
-        _ => return None,
+        other => crate::lang::others::generate(
+            crate::lang::others::Lang::from_name(other)?,
+            &types,
+            &options,
+            false,
+        ),
     })
 }
 
@@ -166,15 +182,9 @@ pub fn operation_page(format_name: &str, op_name: &str, lang: &str, host: &str) 
         ));
     }
     body.push_str("</table>");
-    let other_langs: Vec<String> = ["fsharp", "typescript", "python"]
+    let other_langs: Vec<String> = LANGUAGES
         .iter()
-        .map(|l| {
-            format!(
-                "<a href=\"?op={}&lang={l}\">{}</a>",
-                op.name,
-                language(l).unwrap_or(l)
-            )
-        })
+        .map(|(l, title)| format!("<a href=\"?op={}&lang={l}\">{title}</a>", op.name))
         .collect();
     body.push_str(&format!("<p>{}</p>", other_langs.join(" | ")));
     body.push_str(&format!(

@@ -56,7 +56,17 @@ fn the_xml_metadata_page_shows_the_spec() {
 #[test]
 fn every_format_and_language_has_a_page_and_unknown_ones_do_not() {
     for format in ["json", "xml", "csv", "jsv"] {
-        for lang in ["fsharp", "typescript", "python"] {
+        for lang in [
+            "csharp",
+            "fsharp",
+            "vbnet",
+            "typescript",
+            "python",
+            "kotlin",
+            "java",
+            "swift",
+            "dart",
+        ] {
             let page = operation_page(format, "GetActiveSessions", lang, "h").unwrap();
             assert!(
                 page.contains("<h2>GetActiveSessions</h2>"),

@@ -11,25 +11,27 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { execFileSync } from 'node:child_process'
 import { startDemo } from '../server.mjs'
 
-// The DTOs are the ones the server generates (/types/mjs), not hand-written.
-let server, Authenticate, GetActiveSessions, typesDir
+// The DTOs are the TypeScript ones the server generates (/types/typescript),
+// compiled with `tsc --strict`: the test uses exactly what a TypeScript
+// client would.
+let server, Authenticate, GetActiveSessions, typesDir, typescriptSource
 before(async () => {
   server = await startDemo(['--access-token-ttl', '2', '--speed', '20'])
   typesDir = mkdtempSync(join(tmpdir(), 'evo-voice-dtos-'))
-  const file = join(typesDir, 'dtos.mjs')
-  writeFileSync(file, await (await fetch(`${server.baseUrl}/types/mjs`)).text())
-  ;({ Authenticate, GetActiveSessions } = await import(pathToFileURL(file).href))
+  typescriptSource = await (await fetch(`${server.baseUrl}/types/typescript`)).text()
+  writeFileSync(join(typesDir, 'dtos.ts'), typescriptSource)
+  writeFileSync(join(typesDir, 'package.json'), '{"type":"module"}')
+  const tsc = join(dirname(fileURLToPath(import.meta.url)), 'node_modules', '.bin', 'tsc')
+  execFileSync(tsc, ['--strict', '--target', 'es2020', '--module', 'es2020', '--outDir', typesDir, join(typesDir, 'dtos.ts')], { stdio: 'pipe' })
+  ;({ Authenticate, GetActiveSessions } = await import(pathToFileURL(join(typesDir, 'dtos.js')).href))
 })
 after(async () => { await server?.stop() })
 
-test('the generated TypeScript DTOs compile with tsc --strict', async () => {
-  const file = join(typesDir, 'dtos.ts')
-  const source = await (await fetch(`${server.baseUrl}/types/typescript`)).text()
-  assert.match(source, /^\/\* Options:\nDate: .*\nVersion: .*\n/)
-  assert.match(source, /\nBaseUrl: http:\/\/127\.0\.0\.1:\d+\n/)
-  writeFileSync(file, source)
-  const tsc = join(dirname(fileURLToPath(import.meta.url)), 'node_modules', '.bin', 'tsc')
-  execFileSync(tsc, ['--strict', '--noEmit', '--target', 'es2020', file], { stdio: 'pipe' })
+test('the generated TypeScript DTOs carry the options header and compiled with tsc --strict', () => {
+  assert.match(typescriptSource, /^\/\* Options:\nDate: .*\nVersion: .*\n/)
+  assert.match(typescriptSource, /\nBaseUrl: http:\/\/127\.0\.0\.1:\d+\n/)
+  assert.equal(new GetActiveSessions().getTypeName(), 'GetActiveSessions')
+  assert.equal(new GetActiveSessions().getMethod(), 'GET')
 })
 
 test('IncludeTypes selects an operation and what it references', async () => {

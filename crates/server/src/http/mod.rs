@@ -82,7 +82,7 @@ async fn metadata_page(
         None => (
             StatusCode::NOT_FOUND,
             [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-            r#"{"responseStatus":{"errorCode":"NotFound","message":"No such operation, format (json, xml, csv, jsv) or language (fsharp, typescript, python)","errors":[]}}"#,
+            r#"{"responseStatus":{"errorCode":"NotFound","message":"No such operation, format (json, xml, csv, jsv) or language (csharp, fsharp, vbnet, typescript, python, kotlin, java, swift, dart)","errors":[]}}"#,
         )
             .into_response(),
     }
