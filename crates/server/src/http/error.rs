@@ -112,21 +112,27 @@ impl ApiError {
     /// 500 with a generic message; the cause is logged here.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "request failed");
-        ApiError::new(
+        let mut error = ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalServerError",
             "An internal error occurred",
-        )
+        );
+        // The cause reaches clients only in debug mode (`response_status`).
+        error.stack_trace = Some(cause.to_string());
+        error
     }
 
     /// 503 when a dependency (the store) is unavailable.
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "dependency unavailable");
-        ApiError::new(
+        let mut error = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "ServiceUnavailable",
             "The service is temporarily unavailable",
-        )
+        );
+        // The cause reaches clients only in debug mode (`response_status`).
+        error.stack_trace = Some(cause.to_string());
+        error
     }
 
     /// The `ResponseStatus` DTO of this error.

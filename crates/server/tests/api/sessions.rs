@@ -80,7 +80,18 @@ async fn a_restart_keeps_every_session_and_rebuilds_the_index() {
     let fixture = seed(&first.state()).await;
     let before = first.state().sessions.index().len();
     assert_eq!(before, 4, "four active sessions were seeded");
-    drop(first);
+    // A bearer token issued before the restart: the signing key was
+    // generated once and kept in the store.
+    let first_app = crate::helpers::TestApp {
+        address: first.local_addr(),
+        state: first.state(),
+        fixture: fixture.clone(),
+    };
+    let first_server = tokio::spawn(first.run_until_stopped());
+    let issued_before = bearer(&first_app, &fixture.alice.email).await;
+    first_server.abort();
+    let _ = first_server.await;
+    drop(first_app);
 
     let second = build(dir.path()).await;
     let address = second.local_addr();
@@ -92,8 +103,7 @@ async fn a_restart_keeps_every_session_and_rebuilds_the_index() {
         state,
         fixture: fixture.clone(),
     };
-    let alice =
-        session_ids(&active_sessions(&app, &bearer(&app, &fixture.alice.email).await).await);
+    let alice = session_ids(&active_sessions(&app, &issued_before).await);
     let mut expected = vec![fixture.main_session.clone(), fixture.shared_session.clone()];
     expected.sort();
     assert_eq!(alice, expected);
