@@ -20,6 +20,9 @@ use crate::live::{LiveIndex, LiveSession};
 
 const LOCK_SHARDS: usize = 64;
 
+/// How often a write refused as stale is retried on the stored session.
+const CONFLICT_RETRIES: usize = 3;
+
 /// A change that was committed, for server events.
 #[derive(Debug, Clone)]
 pub struct SessionChanged {
@@ -113,22 +116,43 @@ impl SessionService {
         keys: Vec<String>,
     ) -> Result<Applied, StoreError> {
         let _guard = self.lock_for(session_id).lock().await;
-        let Some(current) = self.load(session_id).await? else {
-            return Ok(Applied::UnknownSession);
+        let mut current = match self.load(session_id).await? {
+            Some(current) => current,
+            None => return Ok(Applied::UnknownSession),
         };
-        if !reducer::is_new(&current, &event) {
-            return Ok(Applied::Duplicate);
+        // Another node sharing the store may have changed the session since
+        // this node last saw it; the version check refuses the stale write,
+        // and the event is applied again to the stored session.
+        for attempt in 0..CONFLICT_RETRIES {
+            if !reducer::is_new(&current, &event) {
+                return Ok(Applied::Duplicate);
+            }
+            let next = reducer::apply(&current, &event);
+            let committed = self
+                .committer
+                .submit(SessionChange {
+                    session: next.clone(),
+                    event: Some(event.clone()),
+                    expected_version: Some(current.version),
+                    keys: keys.clone(),
+                })
+                .await;
+            match committed {
+                Ok(()) => return Ok(Applied::Changed(self.publish(next))),
+                Err(StoreError::Conflict(_)) if attempt + 1 < CONFLICT_RETRIES => {
+                    tracing::debug!(
+                        session = session_id,
+                        "session changed elsewhere; applying again"
+                    );
+                    current = match self.store.session(session_id).await? {
+                        Some(stored) => stored,
+                        None => return Ok(Applied::UnknownSession),
+                    };
+                }
+                Err(error) => return Err(error),
+            }
         }
-        let next = reducer::apply(&current, &event);
-        self.committer
-            .submit(SessionChange {
-                session: next.clone(),
-                event: Some(event),
-                expected_version: Some(current.version),
-                keys,
-            })
-            .await?;
-        Ok(Applied::Changed(self.publish(next)))
+        Err(StoreError::Conflict(session_id.to_string()))
     }
 
     async fn load(&self, session_id: &str) -> Result<Option<Session>, StoreError> {

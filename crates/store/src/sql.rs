@@ -571,21 +571,21 @@ impl Store for SqlStore {
             if let Some(event) = &change.event {
                 let json = serde_json::to_string(event)
                     .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-                let row = sqlx::query("select coalesce(max(position), 0) as last from session_event where session_id = $1")
-                    .bind(&session.id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let last: i64 = row.try_get("last")?;
+                // One write statement (no read first): in SQLite a
+                // transaction that reads before it writes can fail to take
+                // the write lock when another writer got there in between.
                 sqlx::query(
                     "insert into session_event (session_id, position, dedupe_key, at, event, committed_at)
-                     values ($1, $2, $3, $4, $5, $6) on conflict do nothing",
+                     select $1, coalesce(max(position), 0) + 1, $2, $3, $4, $5
+                     from session_event where session_id = $6
+                     on conflict do nothing",
                 )
                 .bind(&session.id)
-                .bind(last + 1)
                 .bind(event.dedupe_key())
                 .bind(iso(event.at))
                 .bind(&json)
                 .bind(&now)
+                .bind(&session.id)
                 .execute(&mut *tx)
                 .await?;
             }

@@ -109,3 +109,55 @@ async fn a_restart_keeps_every_session_and_rebuilds_the_index() {
     assert_eq!(alice, expected);
     server.abort();
 }
+
+#[tokio::test]
+async fn two_nodes_sharing_a_store_never_lose_each_others_events() {
+    use chrono::TimeZone;
+    let dir = tempfile::tempdir().unwrap();
+    let node_a = build(dir.path()).await.state();
+    let fixture = seed(&node_a).await;
+    // Node B starts after, with its own live index of the same store.
+    let node_b = build(dir.path()).await.state();
+    let plan = evo_core::scenario::build(
+        "hold-unhold",
+        &evo_core::scenario::Cast {
+            account_id: "acc".into(),
+            account_name: "Acme".into(),
+            customer: None,
+            breadcrumb: vec![],
+            number: ("num".into(), "+15550100".into(), "Main".into()),
+            agents: vec![(fixture.alice.id.clone(), "alice".into(), "Alice".into())],
+            caller: "+15557770000".into(),
+        },
+        "NODES",
+        chrono::Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap(),
+    );
+    let session = evo_core::reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
+    node_a.sessions.open(session.clone(), vec![]).await.unwrap();
+    // Node B learns of the session (as after a restart or a read).
+    assert!(node_b
+        .sessions
+        .apply(&plan.session_id, plan.events[0].clone(), vec![])
+        .await
+        .is_ok());
+    // Alternate nodes: each one's index is stale for every other write.
+    for (n, event) in plan.events.iter().enumerate().skip(1) {
+        let node = if n % 2 == 0 { &node_b } else { &node_a };
+        node.sessions
+            .apply(&plan.session_id, event.clone(), vec![])
+            .await
+            .unwrap();
+    }
+    let stored = node_a
+        .store
+        .session(&plan.session_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let expected = plan
+        .events
+        .iter()
+        .fold(session, |s, e| evo_core::reducer::apply(&s, e));
+    assert_eq!(stored.state, expected.state);
+    assert_eq!(stored.version, expected.version);
+}
