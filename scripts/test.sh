@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole evo-voice test suite, on a fresh machine or an old one.
 #
-# 1. Installs what is missing: PostgreSQL server binaries (apt), the Node
-#    and Python packages of the real-client tests (pinned versions).
+# 1. Installs what is missing: PostgreSQL server binaries and a JDK (apt;
+#    javac checks the generated Java DTOs), the Node and Python packages of
+#    the real-client tests (pinned versions).
 # 2. Builds once and runs every Rust test (unit, property, integration,
 #    PostgreSQL, crash), then the real-client tests.
 #
@@ -16,6 +17,9 @@ log() { printf '\n==> %s\n' "$*" >&2; }
 need_apt=()
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
   need_apt+=(postgresql)
+fi
+if ! command -v javac >/dev/null 2>&1; then
+  need_apt+=(default-jdk-headless)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

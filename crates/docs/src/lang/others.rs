@@ -154,20 +154,23 @@ fn write_enum(out: &mut String, lang: Lang, ty: &TypeInfo, members: &[(&str, i64
             }
             out.push_str("        End Enum\n\n");
         }
+        // Evo Voice sends enums by name, so members need no serialized-value
+        // annotations.
         Lang::Kotlin => {
-            let _ = writeln!(out, "enum class {name}\n{{");
-            for (member, value) in members {
-                let _ = writeln!(out, "    @SerializedName(\"{value}\") {member},");
-            }
-            out.push_str("}\n\n");
+            let names: Vec<&str> = members.iter().map(|(m, _)| *m).collect();
+            let _ = writeln!(
+                out,
+                "enum class {name}\n{{\n    {},\n}}\n",
+                names.join(",\n    ")
+            );
         }
         Lang::Java => {
-            let _ = writeln!(out, "    public static enum {name}\n    {{");
-            let items: Vec<String> = members
-                .iter()
-                .map(|(m, v)| format!("        @SerializedName(\"{v}\") {m}"))
-                .collect();
-            let _ = writeln!(out, "{};\n    }}\n", items.join(",\n"));
+            let names: Vec<&str> = members.iter().map(|(m, _)| *m).collect();
+            let _ = writeln!(
+                out,
+                "    public static enum {name}\n    {{\n        {};\n    }}\n",
+                names.join(",\n        ")
+            );
         }
         Lang::Swift => {
             let _ = writeln!(out, "public enum {name} : Int, Codable\n{{");
