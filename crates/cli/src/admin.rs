@@ -42,6 +42,13 @@ pub fn config(server: &ServerArgs, store: StoreLocation) -> Config {
         .map(|url| url.trim_end_matches('/').to_string());
     config.max_body_bytes = server.max_body_bytes;
     config.debug = server.debug;
+    let shared_store = matches!(config.store, StoreLocation::Postgres(_));
+    config.index_refresh = match server.index_refresh_ms {
+        Some(0) => None,
+        Some(ms) => Some(Duration::from_millis(ms)),
+        None if shared_store => Some(Duration::from_millis(1000)),
+        None => None,
+    };
     config.reconcile = evo_server::reconcile::ReconcileConfig {
         idle_after: Duration::from_secs(server.reconcile_idle_secs.max(1)),
         max_age: Duration::from_secs(server.session_max_age_secs.max(1)),

@@ -100,6 +100,11 @@ pub struct ServerArgs {
     /// Seconds after which a session Twilio cannot confirm is ended.
     #[arg(long, env = "EVO_SESSION_MAX_AGE_SECS", default_value_t = 86_400)]
     pub session_max_age_secs: u64,
+    /// Milliseconds between refreshes of the live index with other nodes'
+    /// writes (several nodes sharing PostgreSQL); 0 turns it off. Default:
+    /// 1000 with --database-url, off for the embedded store.
+    #[arg(long, env = "EVO_INDEX_REFRESH_MS")]
+    pub index_refresh_ms: Option<u64>,
     /// Seconds without messages after which a chat ends.
     #[arg(long, env = "EVO_CHAT_IDLE_SECS", default_value_t = 7_200)]
     pub chat_idle_secs: u64,

@@ -31,6 +31,9 @@ pub struct Config {
     pub debug: bool,
     /// When and how stale sessions are reconciled and ended.
     pub reconcile: crate::reconcile::ReconcileConfig,
+    /// How often to take other nodes' writes into the live index (several
+    /// nodes sharing PostgreSQL); `None` for a single node.
+    pub index_refresh: Option<Duration>,
 }
 
 /// Where the store lives.
@@ -78,6 +81,7 @@ impl Config {
             max_body_bytes: 1024 * 1024,
             debug: false,
             reconcile: crate::reconcile::ReconcileConfig::default(),
+            index_refresh: None,
         }
     }
 }

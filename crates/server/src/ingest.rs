@@ -155,6 +155,25 @@ impl SessionService {
         Err(StoreError::Conflict(session_id.to_string()))
     }
 
+    /// Takes other nodes' writes since `since` into the live index.
+    /// Returns how many sessions changed here.
+    pub async fn refresh_from_store(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize, StoreError> {
+        let mut changed = 0;
+        for session in self.store.sessions_written_since(since).await? {
+            let id = session.id.clone();
+            if self.index.refresh(session) {
+                changed += 1;
+                if let Some(live) = self.index.get(&id) {
+                    let _ = self.changes.send(SessionChanged { session: live });
+                }
+            }
+        }
+        Ok(changed)
+    }
+
     async fn load(&self, session_id: &str) -> Result<Option<Session>, StoreError> {
         match self.index.get(session_id) {
             Some(live) => Ok(Some(live.session.clone())),

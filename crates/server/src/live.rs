@@ -93,6 +93,23 @@ impl LiveIndex {
         live
     }
 
+    /// Takes a version of a session written elsewhere (another node), if it
+    /// is newer than the one held. Returns whether the index changed.
+    pub fn refresh(&self, session: Session) -> bool {
+        let newer = self
+            .get(&session.id)
+            .is_none_or(|held| held.session.version < session.version);
+        // A session this node does not hold is taken only while active:
+        // an ended one it never held changes nothing here.
+        let relevant = self.get(&session.id).is_some() || session.is_active();
+        if newer && relevant {
+            self.upsert(session);
+            true
+        } else {
+            false
+        }
+    }
+
     /// The active session with this id.
     pub fn get(&self, id: &str) -> Option<Arc<LiveSession>> {
         let inner = self

@@ -63,6 +63,23 @@ impl Application {
             self.state.clone(),
             self.state.config.reconcile.clone(),
         ));
+        let refresher = self.state.config.index_refresh.map(|interval| {
+            let state = self.state.clone();
+            tokio::spawn(async move {
+                // Overlap each window so that a write committed late (after
+                // a poll started) is still seen by the next one.
+                let overlap = chrono::Duration::seconds(10);
+                let mut since = chrono::Utc::now() - overlap;
+                loop {
+                    tokio::time::sleep(interval).await;
+                    let started = chrono::Utc::now();
+                    match state.sessions.refresh_from_store(since).await {
+                        Ok(_) => since = started - overlap,
+                        Err(error) => tracing::warn!(%error, "refreshing the live index failed"),
+                    }
+                }
+            })
+        });
         let app = crate::http::router(self.state.clone());
         let served = axum::serve(
             self.listener,
@@ -72,6 +89,9 @@ impl Application {
         .await
         .context("the HTTP server failed");
         reconciler.abort();
+        if let Some(refresher) = refresher {
+            refresher.abort();
+        }
         served
     }
 }

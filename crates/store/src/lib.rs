@@ -144,6 +144,9 @@ pub trait Store: Send + Sync + 'static {
     async fn session_id_by_key(&self, key: &str) -> StoreResult<Option<String>>;
     /// Every session that has not ended (for rebuilding the live index).
     async fn active_sessions(&self) -> StoreResult<Vec<Session>>;
+    /// Sessions written at or after `since` (by any node), so a node
+    /// sharing the database can refresh its live index.
+    async fn sessions_written_since(&self, since: DateTime<Utc>) -> StoreResult<Vec<Session>>;
     /// The logged events of a session, in the order they were committed.
     async fn session_events(&self, session_id: &str) -> StoreResult<Vec<SessionEvent>>;
 }

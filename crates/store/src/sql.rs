@@ -593,8 +593,8 @@ impl Store for SqlStore {
                 .map_err(|error| StoreError::Corrupt(error.to_string()))?;
             let written = match change.expected_version {
                 None => sqlx::query(
-                    "insert into session (session_id, account_id, ended, version, last_activity, snapshot)
-                     values ($1, $2, $3, $4, $5, $6) on conflict do nothing",
+                    "insert into session (session_id, account_id, ended, version, last_activity, snapshot, written_at)
+                     values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing",
                 )
                 .bind(&session.id)
                 .bind(&session.header.account_id)
@@ -602,17 +602,19 @@ impl Store for SqlStore {
                 .bind(session.version as i64)
                 .bind(iso(session.last_activity()))
                 .bind(&snapshot)
+                .bind(&now)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected(),
                 Some(expected) => sqlx::query(
-                    "update session set ended = $1, version = $2, last_activity = $3, snapshot = $4
-                     where session_id = $5 and version = $6",
+                    "update session set ended = $1, version = $2, last_activity = $3, snapshot = $4, written_at = $5
+                     where session_id = $6 and version = $7",
                 )
                 .bind(!session.is_active())
                 .bind(session.version as i64)
                 .bind(iso(session.last_activity()))
                 .bind(&snapshot)
+                .bind(&now)
                 .bind(&session.id)
                 .bind(expected as i64)
                 .execute(&mut *tx)
@@ -668,6 +670,16 @@ impl Store for SqlStore {
             Backend::Postgres => "not ended",
         };
         sqlx::query(&format!("select snapshot from session where {condition}"))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(session_from_row)
+            .collect()
+    }
+
+    async fn sessions_written_since(&self, since: DateTime<Utc>) -> StoreResult<Vec<Session>> {
+        sqlx::query("select snapshot from session where written_at >= $1")
+            .bind(iso(since))
             .fetch_all(&self.pool)
             .await?
             .iter()

@@ -188,6 +188,20 @@ async fn suite(store: Arc<dyn Store>) {
         store.session(&plan.session_id).await.unwrap().unwrap(),
         session
     );
+    let written = store
+        .sessions_written_since(Utc::now() - chrono::Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        written,
+        vec![session.clone()],
+        "other nodes can see what was written"
+    );
+    assert!(store
+        .sessions_written_since(Utc::now() + chrono::Duration::minutes(5))
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(
         store.session_id_by_key("CAS1").await.unwrap().as_deref(),
         Some(plan.session_id.as_str())

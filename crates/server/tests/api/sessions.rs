@@ -141,13 +141,39 @@ async fn two_nodes_sharing_a_store_never_lose_each_others_events() {
         .await
         .is_ok());
     // Alternate nodes: each one's index is stale for every other write.
-    for (n, event) in plan.events.iter().enumerate().skip(1) {
+    let last = plan.events.len() - 1;
+    for (n, event) in plan.events.iter().enumerate().take(last).skip(1) {
         let node = if n % 2 == 0 { &node_b } else { &node_a };
         node.sessions
             .apply(&plan.session_id, event.clone(), vec![])
             .await
             .unwrap();
     }
+    // Reads on the other node catch up when it refreshes its index.
+    let since = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let version_on = |node: &evo_server::state::AppState| {
+        node.sessions
+            .index()
+            .get(&plan.session_id)
+            .map(|live| live.session.version)
+    };
+    node_a.sessions.refresh_from_store(since).await.unwrap();
+    node_b.sessions.refresh_from_store(since).await.unwrap();
+    assert_eq!(version_on(&node_a), version_on(&node_b));
+    node_a
+        .sessions
+        .apply(&plan.session_id, plan.events[last].clone(), vec![])
+        .await
+        .unwrap();
+    assert!(
+        version_on(&node_b).is_some(),
+        "node B shows the session until it refreshes"
+    );
+    node_b.sessions.refresh_from_store(since).await.unwrap();
+    assert!(
+        version_on(&node_b).is_none(),
+        "the ended session left node B's index too"
+    );
     let stored = node_a
         .store
         .session(&plan.session_id)
