@@ -124,6 +124,11 @@ fn agent_party(agent: &(String, String, String), role: SessionMemberRoles) -> Pa
 
 /// Builds the scenario `kind` (one of [`KINDS`]) for `cast`, starting at
 /// `start`. `tag` makes SIDs unique (e.g. a counter).
+///
+/// # Panics
+///
+/// When `kind` is not one of [`KINDS`]: callers pick kinds from that list,
+/// so another value is a programming error.
 pub fn build(kind: &'static str, cast: &Cast, tag: &str, start: DateTime<Utc>) -> Scenario {
     let root = format!("CA{tag}");
     let mut b = Builder {
