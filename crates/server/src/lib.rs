@@ -12,6 +12,7 @@
 //! - [`auth`]: credentials (JWT, API keys, Basic, cookies) → `Principal`;
 //! - [`live`]: the in-memory index of active sessions, pre-rendered;
 //! - [`ingest`]: the one path by which sessions change;
+//! - [`events`]: ServiceStack Server Events (SSE) of committed changes;
 //! - [`http`]: the router, the ServiceStack dispatcher, the operations.
 //!
 //! Invariants: only `ingest` changes sessions, and only after the store has
@@ -20,6 +21,7 @@
 pub mod auth;
 pub mod config;
 pub mod directory;
+pub mod events;
 pub mod http;
 pub mod ingest;
 pub mod live;

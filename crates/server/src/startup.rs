@@ -120,6 +120,7 @@ pub async fn build_state(config: Config, store: Arc<dyn Store>) -> anyhow::Resul
         sessions: SessionService::new(store.clone(), index),
         auth: Authenticator::new(store.clone(), keys),
         directory: DirectoryCache::new(store.clone()),
+        events: crate::events::EventHub::default(),
         store,
         config,
     }))

@@ -23,6 +23,7 @@ pub struct AppInner {
     pub sessions: SessionService,
     pub auth: Authenticator,
     pub directory: DirectoryCache,
+    pub events: crate::events::EventHub,
 }
 
 impl AppState {

@@ -21,6 +21,15 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/types/{lang}", get(types))
         .route("/openapi.json", get(openapi))
+        .route("/event-stream", get(crate::events::event_stream))
+        .route(
+            "/event-heartbeat",
+            axum::routing::post(crate::events::heartbeat),
+        )
+        .route(
+            "/event-unregister",
+            axum::routing::post(crate::events::unregister),
+        )
         .route("/metadata", get(metadata_index))
         .route("/api", get(metadata_index))
         .route("/{format}/metadata", get(metadata_page))
@@ -109,8 +118,29 @@ fn query_pairs(query: Option<String>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// An error as a JSON `ResponseStatus` (for routes outside the dispatcher).
+pub(crate) fn error_response(state: &AppState, error: error::ApiError) -> Response {
+    let body = evo_wire::errors::error_body(None, error.response_status(state.config.debug));
+    let mut response = (
+        error.status,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        evo_wire::render_value(&evo_wire::format::Format::Json, &body, "ErrorResponse"),
+    )
+        .into_response();
+    if let Some(challenge) = error
+        .www_authenticate
+        .as_deref()
+        .and_then(|c| axum::http::HeaderValue::from_str(c).ok())
+    {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge);
+    }
+    response
+}
+
 /// The public base URL: configured, else from the Host header.
-fn base_url(state: &AppState, headers: &axum::http::HeaderMap) -> String {
+pub(crate) fn base_url(state: &AppState, headers: &axum::http::HeaderMap) -> String {
     state.config.public_url.clone().unwrap_or_else(|| {
         let host = headers
             .get(header::HOST)

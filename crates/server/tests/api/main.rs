@@ -6,6 +6,7 @@
 mod auth;
 mod docs;
 mod errors;
+mod events;
 mod formats;
 mod helpers;
 mod reconcile;
