@@ -12,6 +12,13 @@
 //! bodies) is signed alone, and the body's SHA-256 hex must match.
 //! Comparisons are constant-time. Several tokens may be given, so that a
 //! rotated token keeps working during the change-over.
+//!
+//! Cost: step 2 is one sort of the pairs (O(n log n) comparisons) and one
+//! pass to build the string; each candidate HMAC is then linear in the
+//! string. Nothing is rescanned per parameter name, so an anonymous request
+//! with many distinct parameters costs no more than its size (see
+//! `docs/security.md`); the parameter count itself is capped earlier, by
+//! [`FormParams::parse_bounded`](crate::params::FormParams::parse_bounded).
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -36,25 +43,42 @@ pub enum SignatureError {
     BadUrl(String),
 }
 
+/// The parameter part of the signed string: every distinct `(name, value)`
+/// pair, sorted by name then value (bytewise), written as `name + value`.
+/// This equals the SDKs' "each distinct name in order, each of its distinct
+/// values in order". One sort, one pass: O(n log n).
+pub fn signed_params(params: &FormParams) -> String {
+    let mut pairs: Vec<(&str, &str)> = params
+        .pairs()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let len = pairs.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let mut data = String::with_capacity(len);
+    for (name, value) in pairs {
+        data.push_str(name);
+        data.push_str(value);
+    }
+    data
+}
+
+fn keyed(auth_token: &str) -> Hmac<Sha1> {
+    Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()).expect("HMAC takes any key length")
+}
+
+/// base64(HMAC-SHA1(key, url + signed_params)).
+fn sign(key: &Hmac<Sha1>, url: &str, signed_params: &str) -> String {
+    let mut mac = key.clone();
+    mac.update(url.as_bytes());
+    mac.update(signed_params.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
 /// Computes the signature of `url` plus `params` with `auth_token`.
 pub fn compute_signature(auth_token: &str, url: &str, params: &FormParams) -> String {
-    let mut names: Vec<&str> = params.pairs().iter().map(|(k, _)| k.as_str()).collect();
-    names.sort_unstable();
-    names.dedup();
-    let mut data = url.to_string();
-    for name in names {
-        let mut values: Vec<&str> = params.get_all(name).collect();
-        values.sort_unstable();
-        values.dedup();
-        for value in values {
-            data.push_str(name);
-            data.push_str(value);
-        }
-    }
-    let mut mac =
-        Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()).expect("HMAC takes any key length");
-    mac.update(data.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    sign(&keyed(auth_token), url, &signed_params(params))
 }
 
 /// The URL without fragment and user info, and its two port variants.
@@ -90,9 +114,36 @@ fn equal(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
+/// The first `bodySHA256` of the URL's query, found in one pass.
+fn body_hash_of(url: &str) -> Option<String> {
+    let query = url.split('#').next().unwrap_or(url).split_once('?')?.1;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "bodySHA256")
+        .map(|(_, value)| value.into_owned())
+}
+
 /// Verifies a request. `url` is the public URL Twilio called (with its
 /// query); `params` the form parameters (empty for GET and JSON requests);
-/// `body` the raw body (checked against `bodySHA256` when present).
+/// `body` the raw body (checked against `bodySHA256` when present);
+/// `auth_tokens` every token currently accepted for the account (the
+/// current one and, while rotating, the previous one).
+///
+/// The parameter string is built once, whatever the number of tokens; the
+/// work is then at most `2 × tokens` HMACs over `url + parameters`.
+///
+/// This is a plain, CPU-bound function: an async server should call it off
+/// its runtime workers, e.g. inside `tokio::task::spawn_blocking` with owned
+/// copies of its arguments, after parsing the body with
+/// [`FormParams::parse_bounded`] so that the work is capped too:
+///
+/// ```text
+/// let params = FormParams::parse_bounded(&body, ParamLimits::TWILIO_WEBHOOK)?; // 413
+/// let checked = tokio::task::spawn_blocking(move || {
+///     let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+///     validate(&tokens, &url, &params, &body, signature.as_deref()).map(|()| params)
+/// })
+/// .await?; // Err(SignatureError) -> 403
+/// ```
 pub fn validate(
     auth_tokens: &[&str],
     url: &str,
@@ -113,20 +164,17 @@ pub fn validate(
         return Err(SignatureError::NoToken);
     }
     let (with_port, without_port) = url_variants(url)?;
-    let body_hash = url
-        .split_once('?')
-        .map(|(_, query)| FormParams::parse(query.split('#').next().unwrap_or(query).as_bytes()))
-        .and_then(|query| query.get("bodySHA256").map(str::to_string));
-    let empty = FormParams::default();
-    let signed_params = if body_hash.is_some() { &empty } else { params };
+    let body_hash = body_hash_of(url);
+    let payload = if body_hash.is_some() {
+        String::new()
+    } else {
+        signed_params(params)
+    };
     let matches = tokens.iter().any(|token| {
-        equal(
-            &compute_signature(token, &with_port, signed_params),
-            signature,
-        ) | equal(
-            &compute_signature(token, &without_port, signed_params),
-            signature,
-        )
+        let key = keyed(token);
+        // `|`, not `||`: both variants are always computed and compared.
+        equal(&sign(&key, &with_port, &payload), signature)
+            | equal(&sign(&key, &without_port, &payload), signature)
     });
     if !matches {
         return Err(SignatureError::Mismatch);
