@@ -4,6 +4,15 @@
 //! Cells: null → empty, booleans `True`/`False`, nested values as JSV;
 //! a cell with `"`, `,`, `\r` or `\n` is quoted with inner quotes doubled.
 //! Lines end with `\r\n`.
+//!
+//! One deliberate difference from ServiceStack: formula injection
+//! (<https://owasp.org/www-community/attacks/CSV_Injection>). A text cell
+//! that starts with `=`, `+`, `-`, `@`, tab or carriage return is written
+//! as OWASP recommends: a single quote prepended and the cell quoted, so a
+//! spreadsheet shows it as text instead of evaluating it. Only text is
+//! caller data: `String` members are the only ones that become
+//! [`Value::Str`]; numbers (`Value::Int`/`Value::Double`, e.g. `-5`), enum
+//! names and nested JSV (starting `[` or `{`) are written as they are.
 
 use evo_core::contract::{FieldInfo, Object, TypeInfo, Value};
 
@@ -82,9 +91,15 @@ fn write_row(object: &Object, out: &mut String) {
     out.push_str("\r\n");
 }
 
+/// What a spreadsheet evaluates at the start of a cell (OWASP's list).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
 fn cell(value: &Value) -> String {
     let raw = match value {
         Value::Null => String::new(),
+        Value::Str(text) if text.starts_with(FORMULA_STARTS) => {
+            return format!("\"'{}\"", text.replace('"', "\"\""));
+        }
         Value::Str(text) => text.clone(),
         other => {
             let mut jsv = String::new();
