@@ -2,7 +2,8 @@
 //! DTOs is written as the rows of that list (header row of member names,
 //! own members before inherited ones); any other DTO is one row of itself.
 //! Cells: null → empty, booleans `True`/`False`, nested values as JSV;
-//! a cell with `"`, `,`, `\r` or `\n` is quoted with inner quotes doubled.
+//! a cell with `"`, `,`, `;`, `\r` or `\n` is quoted with inner quotes
+//! doubled (`;` is ours: see below).
 //! Lines end with `\r\n`.
 //!
 //! One deliberate difference from ServiceStack: formula injection
@@ -13,6 +14,9 @@
 //! caller data: `String` members are the only ones that become
 //! [`Value::Str`]; numbers (`Value::Int`/`Value::Double`, e.g. `-5`), enum
 //! names and nested JSV (starting `[` or `{`) are written as they are.
+//! Cells holding `;` are quoted as well, so that a spreadsheet using `;` as
+//! its list separator cannot split one into a second cell that starts
+//! with a formula.
 
 use evo_core::contract::{FieldInfo, Object, TypeInfo, Value};
 
@@ -107,7 +111,9 @@ fn cell(value: &Value) -> String {
             jsv
         }
     };
-    if raw.contains(['"', ',', '\r', '\n']) {
+    // `;` too: spreadsheets in locales whose list separator is `;` split an
+    // unquoted cell there, and the part after it would start a formula.
+    if raw.contains(['"', ',', ';', '\r', '\n']) {
         format!("\"{}\"", raw.replace('"', "\"\""))
     } else {
         raw

@@ -59,6 +59,8 @@ fn caller_formulas_in_session_fields_are_written_as_text() {
         display_name: Some("\r=1+1".into()),
         customer_name: Some("Acme, Inc".into()),
         account_name: Some("a=b".into()),
+        // Split at `;` by spreadsheets in `;`-separator locales.
+        console_data: Some("x;=1+1".into()),
         ..Default::default()
     };
     let (text, rows) = session_row(session);
@@ -84,6 +86,8 @@ fn caller_formulas_in_session_fields_are_written_as_text() {
     assert_eq!(column(&rows, "customerName"), "Acme, Inc");
     assert_eq!(column(&rows, "accountName"), "a=b");
     assert!(text.contains(",a=b,"), "{text}");
+    assert!(text.contains(r#","x;=1+1","#), "{text}");
+    assert_eq!(column(&rows, "consoleData"), "x;=1+1");
 }
 
 #[test]
@@ -111,7 +115,7 @@ proptest! {
     /// with one (after its opening quote).
     #[test]
     fn any_text_reads_back_and_never_starts_a_formula(
-        text in prop_oneof!["[=+\\-@\t\r]?\\PC{0,12}", "[-=+@\t\r\",\n a-z0-9]{0,12}"],
+        text in prop_oneof!["[=+\\-@\t\r]?\\PC{0,12}", "[-=+@\t\r\",;\n a-z0-9]{0,12}"],
         balance in any::<i32>(),
     ) {
         let ledger = Ledger { label: Some(text.clone()), balance, rate: 0.5, total: 1 };
