@@ -28,7 +28,10 @@ fn body(n: usize) -> Vec<u8> {
             "AccountSid".into(),
             "AC0123456789abcdef0123456789abcdef".into(),
         ),
-        ("CallSid".into(), "CA0123456789abcdef0123456789abcdef".into()),
+        (
+            "CallSid".into(),
+            "CA0123456789abcdef0123456789abcdef".into(),
+        ),
         ("CallStatus".into(), "in-progress".into()),
     ];
     for i in pairs.len()..n {

@@ -325,10 +325,7 @@ fn forty_thousand_trusted_pairs_are_signed_in_one_pass_as_the_sdks_do() {
     pairs.extend(pairs[..5_000].to_vec());
     let params = FormParams::from_pairs(pairs.clone());
     let payload = signed_params(&params);
-    let distinct_bytes: usize = pairs[..40_000]
-        .iter()
-        .map(|(k, v)| k.len() + v.len())
-        .sum();
+    let distinct_bytes: usize = pairs[..40_000].iter().map(|(k, v)| k.len() + v.len()).sum();
     assert_eq!(payload.len(), distinct_bytes);
     assert_eq!(
         format!("{URL}{payload}"),
