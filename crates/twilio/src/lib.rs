@@ -15,7 +15,7 @@
 //! events.
 
 #[cfg(feature = "testing")]
-// pub mod fake;
+pub mod fake;
 pub mod params;
 pub mod rest;
 pub mod signature;
