@@ -323,7 +323,11 @@ impl Inner {
         };
         // A call cancelled while queued sends no callback (twilio.md §1.3).
         let silent = status == "canceled" && was_queued;
-        let Some(url) = call.status_callback.clone().filter(|_| subscribed && !silent) else {
+        let Some(url) = call
+            .status_callback
+            .clone()
+            .filter(|_| subscribed && !silent)
+        else {
             return;
         };
         let mut pairs: Vec<(String, String)> = vec![
@@ -753,7 +757,8 @@ fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
 }
 
 fn flag(form: &FormParams, name: &str) -> Option<bool> {
-    form.get_nonempty(name).map(|v| v.eq_ignore_ascii_case("true"))
+    form.get_nonempty(name)
+        .map(|v| v.eq_ignore_ascii_case("true"))
 }
 
 async fn handle(
@@ -989,7 +994,9 @@ async fn handle(
                             .collect(),
                         callbacks_sent: 0,
                     };
-                    state.conferences.insert((account.clone(), sid.clone()), created);
+                    state
+                        .conferences
+                        .insert((account.clone(), sid.clone()), created);
                     sid
                 }
             };
@@ -1005,7 +1012,9 @@ async fn handle(
                 .flat_map(str::split_whitespace)
                 .map(str::to_string)
                 .collect();
-            state.calls.insert((account.clone(), call_sid.clone()), call);
+            state
+                .calls
+                .insert((account.clone(), call_sid.clone()), call);
             let mut participant = FakeParticipant::new(conference_sid.clone(), call_sid.clone());
             participant.status = "queued".into();
             participant.label = form.get_nonempty("Label").map(str::to_string);

@@ -456,7 +456,11 @@ impl CreateCall {
         }
         push(&mut form, "Timeout", self.timeout);
         push(&mut form, "CallerId", self.caller_id.as_ref());
-        push(&mut form, "MachineDetection", self.machine_detection.as_ref());
+        push(
+            &mut form,
+            "MachineDetection",
+            self.machine_detection.as_ref(),
+        );
         form.extend(self.extra.iter().cloned());
         form
     }
@@ -595,7 +599,11 @@ impl UpdateIncomingPhoneNumber {
         let mut form = Form::new();
         push(&mut form, "VoiceUrl", self.voice_url.as_ref());
         push(&mut form, "VoiceMethod", self.voice_method.as_ref());
-        push(&mut form, "VoiceFallbackUrl", self.voice_fallback_url.as_ref());
+        push(
+            &mut form,
+            "VoiceFallbackUrl",
+            self.voice_fallback_url.as_ref(),
+        );
         push(&mut form, "StatusCallback", self.status_callback.as_ref());
         push(
             &mut form,
@@ -822,7 +830,10 @@ impl TwilioClient {
     }
 
     /// Every call in progress, following pages (at most `max_pages`).
-    pub async fn calls_in_progress(&self, max_pages: usize) -> Result<Vec<CallResource>, RestError> {
+    pub async fn calls_in_progress(
+        &self,
+        max_pages: usize,
+    ) -> Result<Vec<CallResource>, RestError> {
         let mut page = self
             .list_calls(Some(&CallStatus::InProgress), Some(1000))
             .await?;

@@ -298,11 +298,9 @@ impl QueueWait {
         let r = Reader(params);
         Ok(QueueWait {
             call: CallParams::parse(params)?,
-            queue_position: r
-                .num("QueuePosition")?
-                .ok_or(WebhookError::Missing {
-                    name: "QueuePosition",
-                })?,
+            queue_position: r.num("QueuePosition")?.ok_or(WebhookError::Missing {
+                name: "QueuePosition",
+            })?,
             queue_sid: r.opt("QueueSid"),
             queue_time: r.num("QueueTime")?,
             avg_queue_time: r.num("AvgQueueTime")?,
@@ -597,8 +595,8 @@ mod tests {
         assert_eq!(CallParams::parse(&p).unwrap().parent_call_sid, None);
         let error = StatusCallback::parse(&p).unwrap_err();
         assert_eq!(error.parameter(), "CallDuration");
-        let missing = CallParams::parse(&params(&[("CallSid", "CA1"), ("CallStatus", "")]))
-            .unwrap_err();
+        let missing =
+            CallParams::parse(&params(&[("CallSid", "CA1"), ("CallStatus", "")])).unwrap_err();
         assert_eq!(missing, WebhookError::Missing { name: "AccountSid" });
     }
 
