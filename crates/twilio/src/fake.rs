@@ -800,6 +800,8 @@ async fn handle(
         return error(401, 20003, "Authenticate");
     }
 
+    // A rule given `Some(0)` times never fires.
+    state.rules.retain(|r| r.remaining != Some(0));
     if let Some(index) = state
         .rules
         .iter()
@@ -809,9 +811,6 @@ async fn handle(
         let fault = rule.fault.clone();
         if let Some(remaining) = &mut rule.remaining {
             *remaining -= 1;
-            if *remaining == 0 {
-                state.rules.remove(index);
-            }
         }
         return match fault {
             Fault::NotFound => not_found(&path),

@@ -167,6 +167,15 @@ async fn each_error_kind_is_typed() {
         client.fetch_call(CALL).await,
         Err(RestError::Forbidden)
     ));
+    fake.fail(Method::GET, &path, Fault::NotFound, Some(1));
+    fake.fail(Method::GET, &path, Fault::NotFound, Some(0));
+    assert!(matches!(
+        client.fetch_call(CALL).await,
+        Err(RestError::NotFound {
+            code: Some(20404),
+            ..
+        })
+    ));
     // The programmed faults are used up: the call is back.
     assert_eq!(
         client.fetch_call(CALL).await.unwrap().status,

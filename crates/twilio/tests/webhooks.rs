@@ -359,3 +359,59 @@ fn an_inbound_mms_lists_its_media() {
         "NumMedia"
     );
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    const NAMES: &[&str] = &[
+        "CallSid",
+        "AccountSid",
+        "CallStatus",
+        "Direction",
+        "Timestamp",
+        "SequenceNumber",
+        "CallDuration",
+        "SipResponseCode",
+        "DialCallStatus",
+        "DialBridged",
+        "QueueResult",
+        "QueuePosition",
+        "QueueTime",
+        "DequeingCallSid",
+        "ConferenceSid",
+        "StatusCallbackEvent",
+        "Muted",
+        "Hold",
+        "MessageSid",
+        "From",
+        "To",
+        "NumMedia",
+        "MediaUrl0",
+        "Body",
+    ];
+
+    proptest! {
+        // Any parameter set, however malformed, gives Ok or a named error.
+        #[test]
+        fn every_parser_answers_without_panicking(
+            pairs in proptest::collection::vec((0..NAMES.len(), ".{0,40}"), 0..30)
+        ) {
+            let params = FormParams::from_pairs(pairs.iter().map(|(i, v)| (NAMES[*i], v.as_str())));
+            let errors = [
+                VoiceRequest::parse(&params).err(),
+                StatusCallback::parse(&params).err(),
+                DialAction::parse(&params).err(),
+                QueueAction::parse(&params).err(),
+                QueueWait::parse(&params).err(),
+                DequeueRequest::parse(&params).err(),
+                ConferenceEvent::parse(&params).err(),
+                InboundMessage::parse(&params).err(),
+            ];
+            for error in errors.into_iter().flatten() {
+                prop_assert!(NAMES.contains(&error.parameter()), "{error:?}");
+            }
+            let _ = WebhookKind::classify(&params);
+        }
+    }
+}
