@@ -92,6 +92,8 @@ impl FakeCall {
 pub struct FakeConference {
     pub sid: String,
     pub friendly_name: String,
+    /// `init`, `in-progress` or `completed`.
+    pub status: String,
     /// Fixed by the first participant (as Twilio does).
     pub status_callback: Option<String>,
     /// Subscribed groups: `start end join leave mute hold modify speaker announcement`.
@@ -682,6 +684,22 @@ fn participant_json(account: &str, p: &FakeParticipant) -> Value {
     })
 }
 
+fn conference_json(account: &str, c: &FakeConference) -> Value {
+    let uri = format!("/2010-04-01/Accounts/{account}/Conferences/{}", c.sid);
+    json!({
+        "account_sid": account,
+        "api_version": "2010-04-01",
+        "date_created": Utc::now().to_rfc2822(),
+        "date_updated": Utc::now().to_rfc2822(),
+        "friendly_name": c.friendly_name,
+        "region": "us1",
+        "sid": c.sid,
+        "status": c.status,
+        "subresource_uris": { "participants": format!("{uri}/Participants.json") },
+        "uri": format!("{uri}.json"),
+    })
+}
+
 fn number_json(account: &str, n: &FakeNumber) -> Value {
     json!({
         "account_sid": account,
@@ -916,6 +934,29 @@ async fn handle(
             state.calls.insert((account.clone(), sid), call);
             ok(StatusCode::CREATED, body)
         }
+        ("GET", ["Conferences.json"]) => {
+            let name = query.get_nonempty("FriendlyName");
+            let status = query.get_nonempty("Status");
+            let conferences: Vec<Value> = state
+                .conferences
+                .iter()
+                .filter(|((a, _), c)| {
+                    a == &account
+                        && name.is_none_or(|n| c.friendly_name == n)
+                        && status.is_none_or(|s| c.status == s)
+                })
+                .map(|(_, c)| conference_json(&account, c))
+                .collect();
+            let list_path = format!("/2010-04-01/Accounts/{account}/Conferences.json");
+            ok(
+                StatusCode::OK,
+                page_json("conferences", conferences, &list_path, 0, 50, ""),
+            )
+        }
+        ("GET", ["Conferences", sid]) => match state.conferences.get(&key(sid)) {
+            Some(conference) => ok(StatusCode::OK, conference_json(&account, conference)),
+            None => not_found(&path),
+        },
         ("POST", ["Conferences", conference, "Participants", call_sid]) => {
             let pkey = (
                 account.clone(),
@@ -983,6 +1024,7 @@ async fn handle(
                     let created = FakeConference {
                         sid: sid.clone(),
                         friendly_name: conference.to_string(),
+                        status: "init".into(),
                         status_callback: form
                             .get_nonempty("ConferenceStatusCallback")
                             .map(str::to_string),

@@ -18,7 +18,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::status::{AnsweredBy, CallProgressEvent, CallStatus, Direction, ParticipantStatus};
+use crate::status::{
+    AnsweredBy, CallProgressEvent, CallStatus, ConferenceStatus, Direction, ParticipantStatus,
+};
 use crate::webhook::parse_timestamp;
 
 /// Twilio's production API.
@@ -244,6 +246,35 @@ pub struct ParticipantResource {
     pub date_updated: Option<String>,
     #[serde(default)]
     pub uri: Option<String>,
+}
+
+/// A conference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConferenceResource {
+    pub sid: String,
+    pub account_sid: String,
+    /// The room name; null on some conferences in the docs' examples.
+    #[serde(default)]
+    pub friendly_name: Option<String>,
+    pub status: ConferenceStatus,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub api_version: Option<String>,
+    #[serde(default)]
+    pub date_created: Option<String>,
+    #[serde(default)]
+    pub date_updated: Option<String>,
+    #[serde(default)]
+    pub uri: Option<String>,
+}
+
+/// A page of conferences.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConferencePage {
+    pub conferences: Vec<ConferenceResource>,
+    #[serde(flatten)]
+    pub paging: Paging,
 }
 
 /// What a number can do.
@@ -880,6 +911,33 @@ impl TwilioClient {
     pub async fn create_call(&self, create: &CreateCall) -> Result<CallResource, RestError> {
         let url = self.account_url("Calls.json")?;
         self.post(url, &create.form()).await
+    }
+
+    /// `GET /Conferences/{ConferenceSid}.json`.
+    pub async fn fetch_conference(
+        &self,
+        conference_sid: &str,
+    ) -> Result<ConferenceResource, RestError> {
+        let url = self.account_url(&format!("Conferences/{}.json", segment(conference_sid)?))?;
+        self.get(url, &[]).await
+    }
+
+    /// `GET /Conferences.json?FriendlyName=…&Status=…`: finds the live
+    /// `CF…` of a room name (one name can be reused by later conferences).
+    pub async fn list_conferences(
+        &self,
+        friendly_name: Option<&str>,
+        status: Option<&ConferenceStatus>,
+    ) -> Result<ConferencePage, RestError> {
+        let url = self.account_url("Conferences.json")?;
+        let mut query = Vec::new();
+        if let Some(name) = friendly_name {
+            query.push(("FriendlyName", name));
+        }
+        if let Some(status) = status {
+            query.push(("Status", status.as_str()));
+        }
+        self.get(url, &query).await
     }
 
     /// `POST /Conferences/{ConferenceSid}/Participants/{CallSid}.json`.

@@ -13,7 +13,8 @@ use evo_twilio::rest::{
 };
 use evo_twilio::signature::validate;
 use evo_twilio::status::{
-    CallProgressEvent, CallStatus, ConferenceEventGroup, Direction, ParticipantStatus,
+    CallProgressEvent, CallStatus, ConferenceEventGroup, ConferenceStatus, Direction,
+    ParticipantStatus,
 };
 use evo_twilio::webhook::{ConferenceEvent, StatusCallback};
 
@@ -411,6 +412,7 @@ async fn conference_participants_are_held_and_added() {
         FakeConference {
             sid: conference.into(),
             friendly_name: "room-1".into(),
+            status: "in-progress".into(),
             status_callback: Some("https://evo.example.com/twilio/conference".into()),
             status_callback_events: vec!["join".into(), "leave".into(), "hold".into()],
             callbacks_sent: 0,
@@ -467,6 +469,36 @@ async fn conference_participants_are_held_and_added() {
         Some(&callbacks[0].signature),
     )
     .unwrap();
+
+    // The room name finds the live conference.
+    let found = client
+        .list_conferences(Some("room-1"), Some(&ConferenceStatus::InProgress))
+        .await
+        .unwrap();
+    assert_eq!(found.conferences.len(), 1);
+    assert_eq!(found.conferences[0].sid, conference);
+    assert_eq!(
+        fake.requests().pop().unwrap().query,
+        [
+            ("FriendlyName".to_string(), "room-1".to_string()),
+            ("Status".to_string(), "in-progress".to_string())
+        ]
+    );
+    assert_eq!(
+        client
+            .fetch_conference(conference)
+            .await
+            .unwrap()
+            .friendly_name
+            .as_deref(),
+        Some("room-1")
+    );
+    assert!(client
+        .list_conferences(Some("room-2"), None)
+        .await
+        .unwrap()
+        .conferences
+        .is_empty());
 
     // Adding by friendly name reuses the conference.
     let create = CreateParticipant {
