@@ -526,6 +526,53 @@ impl FakeTwilio {
             .cloned()
     }
 
+    /// A participant's call is answered and joins: its call goes
+    /// `in-progress` (status callback if subscribed), the participant
+    /// `connected`, and the conference queues `participant-join` (group
+    /// `join`). Returns false when the participant is unknown.
+    pub fn join_participant(
+        &self,
+        account_sid: &str,
+        conference_sid: &str,
+        call_sid: &str,
+    ) -> bool {
+        self.participant_moves(account_sid, conference_sid, call_sid, "connected")
+    }
+
+    /// A participant hangs up: its call `completed`, the participant
+    /// `complete`, and `participant-leave` (group `leave`).
+    pub fn leave_participant(
+        &self,
+        account_sid: &str,
+        conference_sid: &str,
+        call_sid: &str,
+    ) -> bool {
+        self.participant_moves(account_sid, conference_sid, call_sid, "complete")
+    }
+
+    fn participant_moves(&self, account: &str, conference: &str, call: &str, to: &str) -> bool {
+        let now = Utc::now();
+        let mut state = self.lock();
+        let key = (
+            account.to_string(),
+            conference.to_string(),
+            call.to_string(),
+        );
+        let Some(participant) = state.participants.get_mut(&key) else {
+            return false;
+        };
+        participant.status = to.to_string();
+        let participant = participant.clone();
+        let (call_status, event, group) = if to == "connected" {
+            ("in-progress", "participant-join", "join")
+        } else {
+            ("completed", "participant-leave", "leave")
+        };
+        state.progress(account, call, call_status, now);
+        state.conference_event(account, &participant, event, group, now);
+        true
+    }
+
     pub fn insert_number(&self, account_sid: &str, number: FakeNumber) {
         self.lock()
             .numbers

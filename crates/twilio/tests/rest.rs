@@ -524,6 +524,31 @@ async fn conference_participants_are_held_and_added() {
     assert_eq!(request.field("Label"), Some("agent"));
     assert!(fake.call(ACCOUNT, &added.call_sid).is_some());
 
+    // The agent answers: the leg's `answered` callback (no URL given, so
+    // none) and the conference's participant-join, signed.
+    assert!(fake.join_participant(ACCOUNT, conference, &added.call_sid));
+    let callbacks = fake.take_callbacks();
+    assert_eq!(callbacks.len(), 1);
+    let join = ConferenceEvent::parse(&callbacks[0].params).unwrap();
+    assert_eq!(
+        join.event,
+        evo_twilio::status::StatusCallbackEvent::ParticipantJoin
+    );
+    assert_eq!(join.call_sid.as_deref(), Some(added.call_sid.as_str()));
+    assert_eq!(join.participant_label.as_deref(), Some("agent"));
+    assert_eq!(join.sequence_number, Some(1));
+    assert_eq!(
+        client.fetch_call(&added.call_sid).await.unwrap().status,
+        CallStatus::InProgress
+    );
+    assert!(fake.leave_participant(ACCOUNT, conference, &added.call_sid));
+    let leave = ConferenceEvent::parse(&fake.take_callbacks()[0].params).unwrap();
+    assert_eq!(
+        leave.event,
+        evo_twilio::status::StatusCallbackEvent::ParticipantLeave
+    );
+    assert_eq!(leave.sequence_number, Some(2));
+
     // Unknown participant: NotFound.
     assert!(matches!(
         client
