@@ -9,8 +9,9 @@ use evo_twilio::status::{
     ReasonConferenceEnded, ReasonParticipantLeft, StatusCallbackEvent,
 };
 use evo_twilio::webhook::{
-    ConferenceEvent, DequeueRequest, DialAction, InboundMessage, QueueAction, QueueWait,
-    StatusCallback, VoiceRequest, WebhookError, WebhookKind,
+    ConferenceEvent, DequeueRequest, DialAction, InboundMessage, MessageStatusCallback,
+    QueueAction, QueueWait, RecordingCallback, StatusCallback, VoiceRequest, WebhookError,
+    WebhookKind,
 };
 
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
@@ -360,6 +361,48 @@ fn an_inbound_mms_lists_its_media() {
     );
 }
 
+#[test]
+fn recording_and_message_status_callbacks_parse() {
+    // https://www.twilio.com/docs/voice/api/call-resource#recordingstatuscallback
+    // (twilio.md §1.6; CallSid is the parent leg).
+    let recording = format!(
+        "AccountSid={ACCOUNT}&CallSid={CALL}&RecordingChannels=2&RecordingDuration=48\
+         &RecordingSid=RE0123456789abcdef0123456789abcdef&RecordingSource=DialVerb\
+         &RecordingStartTime=Fri%2C+20+Aug+2010+01%3A13%3A42+%2B0000&RecordingStatus=completed\
+         &RecordingTrack=both\
+         &RecordingUrl=https%3A%2F%2Fapi.twilio.com%2F2010-04-01%2FAccounts%2F{ACCOUNT}%2FRecordings%2FRE0123456789abcdef0123456789abcdef"
+    );
+    let params = form(&recording);
+    assert_eq!(
+        WebhookKind::classify(&params),
+        WebhookKind::RecordingCallback
+    );
+    let parsed = RecordingCallback::parse(&params).unwrap();
+    assert_eq!(parsed.call_sid.as_deref(), Some(CALL));
+    assert_eq!(
+        parsed.recording_status,
+        evo_twilio::status::RecordingStatus::Completed
+    );
+    assert_eq!(parsed.recording_duration, Some(48));
+    assert_eq!(parsed.recording_channels, Some(2));
+
+    // https://www.twilio.com/docs/messaging/guides/webhook-request (outbound
+    // status callbacks: MessageSid, MessageStatus, ErrorCode when relevant).
+    let sid = "SM0123456789abcdef0123456789abcdef";
+    let status = format!(
+        "AccountSid={ACCOUNT}&ApiVersion=2010-04-01&ErrorCode=30003&From=%2B14155551212\
+         &MessageSid={sid}&MessageStatus=undelivered&SmsSid={sid}&SmsStatus=undelivered&To=%2B14155552345"
+    );
+    let params = form(&status);
+    assert_eq!(
+        WebhookKind::classify(&params),
+        WebhookKind::MessageStatusCallback
+    );
+    let parsed = MessageStatusCallback::parse(&params).unwrap();
+    assert_eq!(parsed.message_status, MessageStatus::Undelivered);
+    assert_eq!(parsed.error_code.as_deref(), Some("30003"));
+}
+
 mod never_panics {
     use super::*;
     use proptest::prelude::*;
@@ -389,6 +432,10 @@ mod never_panics {
         "NumMedia",
         "MediaUrl0",
         "Body",
+        "RecordingSid",
+        "RecordingStatus",
+        "RecordingDuration",
+        "MessageStatus",
     ];
 
     proptest! {
@@ -407,6 +454,8 @@ mod never_panics {
                 DequeueRequest::parse(&params).err(),
                 ConferenceEvent::parse(&params).err(),
                 InboundMessage::parse(&params).err(),
+                RecordingCallback::parse(&params).err(),
+                MessageStatusCallback::parse(&params).err(),
             ];
             for error in errors.into_iter().flatten() {
                 prop_assert!(NAMES.contains(&error.parameter()), "{error:?}");
