@@ -4,11 +4,21 @@
 //! - [`signature`]: `X-Twilio-Signature` verification (HMAC-SHA1 over the
 //!   public URL plus sorted parameters, the `bodySHA256` variant, both port
 //!   forms, constant-time comparison);
-//! - [`twiml`]: the TwiML evo-voice answers with.
+//! - [`twiml`]: the TwiML evo-voice answers with;
+//! - [`status`]: every Twilio status word as an enum that keeps unknown values;
+//! - [`webhook`]: typed parsing of verified webhook parameters;
+//! - [`rest`]: an async client for the REST calls evo-voice makes;
+//! - `fake` (feature `testing`): a fake Twilio REST server for tests.
 //!
-//! Invariant: no HTTP framework, no SQL, no session state here; the server
-//! maps verified webhooks to session events.
+//! Invariant: no HTTP server framework (except in the test-only fake), no
+//! SQL, no session state here; the server maps verified webhooks to session
+//! events.
 
+#[cfg(feature = "testing")]
+pub mod fake;
 pub mod params;
+pub mod rest;
 pub mod signature;
+pub mod status;
 pub mod twiml;
+pub mod webhook;
