@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use evo_server::config::{Config, StoreLocation};
-use evo_server::directory::{self, NewNumber, NewUser};
+use evo_server::app::config::{Config, StoreLocation};
+use evo_server::app::directory::{self, NewNumber, NewUser};
 use evo_server::startup::Application;
 use evo_store::Store;
 
@@ -49,7 +49,7 @@ pub fn config(server: &ServerArgs, store: StoreLocation) -> Config {
         None if shared_store => Some(Duration::from_millis(1000)),
         None => None,
     };
-    config.reconcile = evo_server::reconcile::ReconcileConfig {
+    config.reconcile = evo_server::app::config::ReconcileConfig {
         idle_after: Duration::from_secs(server.reconcile_idle_secs.max(1)),
         max_age: Duration::from_secs(server.session_max_age_secs.max(1)),
         chat_idle_after: Duration::from_secs(server.chat_idle_secs.max(1)),

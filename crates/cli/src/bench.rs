@@ -17,7 +17,7 @@ use chrono::Utc;
 use clap::Args;
 use evo_core::reducer;
 use evo_core::scenario::{self, Cast};
-use evo_server::config::{Config, StoreLocation};
+use evo_server::app::config::{Config, StoreLocation};
 use evo_server::startup::Application;
 
 /// Options of `evo-voice bench`.

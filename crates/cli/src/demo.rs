@@ -12,9 +12,9 @@ use chrono::Utc;
 use evo_core::domain::Crumb;
 use evo_core::event::{EventKind, EventSource, Party};
 use evo_core::scenario::{self, Cast};
-use evo_server::config::StoreLocation;
-use evo_server::directory::{self, NewNumber, NewUser};
-use evo_server::ingest::SessionService;
+use evo_server::app::config::StoreLocation;
+use evo_server::app::directory::{self, NewNumber, NewUser};
+use evo_server::app::sessions::SessionService;
 use evo_server::startup::Application;
 use evo_store::Store;
 
@@ -214,7 +214,7 @@ fn print_welcome(seeded: &Seeded, address: &str, data_dir: &str) {
 /// Keeps `concurrent` simulated calls running, cycling through every
 /// scenario kind, forever.
 pub async fn drive(
-    state: evo_server::state::AppState,
+    state: evo_server::app::state::AppState,
     base_url: String,
     casts: Vec<Cast>,
     speed: f64,

@@ -10,6 +10,7 @@
 //! treated as anonymous.
 
 pub mod password;
+mod records;
 pub mod tokens;
 
 use std::sync::Arc;

@@ -26,8 +26,8 @@ use evo_twilio::params::FormParams;
 use evo_twilio::signature::validate;
 use evo_twilio::twiml::{Client, TwiML};
 
-use crate::ingest::Applied;
-use crate::state::AppState;
+use crate::app::sessions::Applied;
+use crate::app::state::AppState;
 
 /// The webhook routes.
 pub fn router() -> Router<AppState> {
@@ -89,7 +89,7 @@ async fn verify(
     let Some(account_sid) = params.get_nonempty("AccountSid") else {
         return Err(forbidden("no AccountSid"));
     };
-    let account = match state.store.account_by_twilio_sid(account_sid).await {
+    let account = match state.directory.account_by_twilio_sid(account_sid).await {
         Ok(Some(account)) => account,
         Ok(None) => return Err(forbidden("unknown AccountSid")),
         Err(error) => return Err(unavailable(error)),
@@ -179,7 +179,7 @@ fn session_id_for_call(call_sid: &str) -> String {
 }
 
 async fn party_of_user(state: &AppState, user_id: &str, role: SessionMemberRoles) -> Option<Party> {
-    let user = state.store.user(user_id).await.ok().flatten()?;
+    let user = state.directory.user(user_id).await.ok().flatten()?;
     Some(Party {
         identity: format!("client:{}", user.id),
         endpoint_id: Some(user.id.clone()),
@@ -195,7 +195,7 @@ async fn header_for(
 ) -> SessionHeader {
     let breadcrumb = match &endpoint.customer_id {
         Some(customer) => state
-            .store
+            .directory
             .customer_breadcrumb(customer)
             .await
             .unwrap_or_default(),
@@ -227,14 +227,14 @@ async fn voice(State(state): State<AppState>, hook: Webhook) -> Response {
     let at = timestamp(params);
     if let Some(identity) = from.strip_prefix("client:") {
         // An agent's softphone dials out.
-        let Ok(Some(user)) = state.store.user(identity).await else {
+        let Ok(Some(user)) = state.directory.user(identity).await else {
             return twiml(
                 TwiML::new()
                     .say("This softphone is not registered.")
                     .hangup(),
             );
         };
-        let Ok(Some(endpoint)) = state.store.endpoint(&user.id).await else {
+        let Ok(Some(endpoint)) = state.directory.endpoint(&user.id).await else {
             return twiml(
                 TwiML::new()
                     .say("This softphone is not registered.")
@@ -266,7 +266,11 @@ async fn voice(State(state): State<AppState>, hook: Webhook) -> Response {
         let action = format!("{}/twilio/dial?session={session_id}", hook.base_url);
         return twiml(TwiML::new().dial_number(&action, to, &status_url));
     }
-    let endpoint = match state.store.endpoint_by_address(&hook.account.id, to).await {
+    let endpoint = match state
+        .directory
+        .endpoint_by_address(&hook.account.id, to)
+        .await
+    {
         Ok(Some(endpoint)) => endpoint,
         Ok(None) => {
             return twiml(
@@ -364,7 +368,7 @@ async fn session_of(state: &AppState, hook: &Webhook, keys: &[&str]) -> Option<S
         return Some(session.to_string());
     }
     for key in keys {
-        if let Ok(Some(id)) = state.store.session_id_by_key(key).await {
+        if let Ok(Some(id)) = state.sessions.session_id_by_key(key).await {
             return Some(id);
         }
     }
@@ -544,18 +548,22 @@ async fn sms(State(state): State<AppState>, hook: Webhook) -> Response {
             "MessageSid, From and To are required",
         );
     };
-    let endpoint = match state.store.endpoint_by_address(&hook.account.id, to).await {
+    let endpoint = match state
+        .directory
+        .endpoint_by_address(&hook.account.id, to)
+        .await
+    {
         Ok(Some(endpoint)) => endpoint,
         Ok(None) => return twiml(TwiML::new()),
         Err(error) => return unavailable(error),
     };
     let conversation = format!("chat:{}:{}:{from}", hook.account.id, endpoint.id);
-    let active = match state.store.session_id_by_key(&conversation).await {
+    let active = match state.sessions.session_id_by_key(&conversation).await {
         Ok(Some(id)) => state
             .sessions
             .index()
             .get(&id)
-            .map(|live| live.session.id.clone()),
+            .map(|live| live.session().id.clone()),
         Ok(None) => None,
         Err(error) => return unavailable(error),
     };

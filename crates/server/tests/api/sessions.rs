@@ -151,11 +151,11 @@ async fn two_nodes_sharing_a_store_never_lose_each_others_events() {
     }
     // Reads on the other node catch up when it refreshes its index.
     let since = chrono::Utc::now() - chrono::Duration::minutes(1);
-    let version_on = |node: &evo_server::state::AppState| {
+    let version_on = |node: &evo_server::app::state::AppState| {
         node.sessions
             .index()
             .get(&plan.session_id)
-            .map(|live| live.session.version)
+            .map(|live| live.session().version)
     };
     node_a.sessions.refresh_from_store(since).await.unwrap();
     node_b.sessions.refresh_from_store(since).await.unwrap();
@@ -175,8 +175,8 @@ async fn two_nodes_sharing_a_store_never_lose_each_others_events() {
         "the ended session left node B's index too"
     );
     let stored = node_a
-        .store
-        .session(&plan.session_id)
+        .sessions
+        .stored(&plan.session_id)
         .await
         .unwrap()
         .unwrap();

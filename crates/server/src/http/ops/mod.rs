@@ -3,7 +3,7 @@
 pub mod auth;
 pub mod sessions;
 
-use crate::http::dispatch::{Call, Reply};
+use crate::http::call::{Call, Reply};
 use crate::http::error::ApiError;
 
 /// Runs the operation named `op_name`. A declared operation without an

@@ -1,11 +1,141 @@
 //! Administration of the directory (accounts, customers, users, numbers,
 //! API keys) with validation, shared by the CLI, the demo and tests.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use anyhow::{bail, Context};
 use evo_core::domain::{roles, Account, Customer, Endpoint, EndpointKind, User};
-use evo_store::{ApiKeyRecord, Store};
+use evo_store::{ApiKeyRecord, Store, StoreError};
+use tokio::sync::Mutex;
 
 use crate::auth::{generate_api_key, hash_api_key, password::hash_password};
+
+/// How long a user's endpoint list is reused: a number newly assigned to a
+/// user shows its sessions to that user within this time.
+const ENDPOINTS_TTL: Duration = Duration::from_secs(5);
+
+/// When a user's endpoint list was read, and the list.
+type CachedEndpoints = (Instant, Arc<Vec<String>>);
+
+/// The directory as the running server sees it: reads for requests and
+/// webhooks, and administration (validated) for tests and the demo.
+///
+/// Which endpoints each user sees is cached, so that reading active
+/// sessions asks the store at most once per user per few seconds.
+pub struct Directory {
+    store: Arc<dyn Store>,
+    endpoints: Mutex<HashMap<String, CachedEndpoints>>,
+}
+
+impl Directory {
+    /// A cache over the store.
+    pub(in crate::app) fn new(store: Arc<dyn Store>) -> Self {
+        Directory {
+            store,
+            endpoints: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The endpoint ids whose sessions `user_id` sees.
+    pub async fn endpoint_ids_of_user(
+        &self,
+        user_id: &str,
+    ) -> Result<Arc<Vec<String>>, StoreError> {
+        let now = Instant::now();
+        if let Some((at, ids)) = self.endpoints.lock().await.get(user_id) {
+            if now.duration_since(*at) < ENDPOINTS_TTL {
+                return Ok(ids.clone());
+            }
+        }
+        let ids = Arc::new(self.store.endpoint_ids_of_user(user_id).await?);
+        let mut cache = self.endpoints.lock().await;
+        if cache.len() > 100_000 {
+            cache.clear();
+        }
+        cache.insert(user_id.to_string(), (now, ids.clone()));
+        Ok(ids)
+    }
+
+    /// The account with this id.
+    pub async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        self.store.account(id).await
+    }
+
+    /// The account Twilio knows by this `AccountSid`.
+    pub async fn account_by_twilio_sid(&self, sid: &str) -> Result<Option<Account>, StoreError> {
+        self.store.account_by_twilio_sid(sid).await
+    }
+
+    /// The user with this id.
+    pub async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        self.store.user(id).await
+    }
+
+    /// The endpoint with this id.
+    pub async fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError> {
+        self.store.endpoint(id).await
+    }
+
+    /// The endpoint of an account with this address (phone number, e-mail).
+    pub async fn endpoint_by_address(
+        &self,
+        account_id: &str,
+        address: &str,
+    ) -> Result<Option<Endpoint>, StoreError> {
+        self.store.endpoint_by_address(account_id, address).await
+    }
+
+    /// A customer and its parents, for a session's breadcrumb.
+    pub async fn customer_breadcrumb(
+        &self,
+        customer_id: &str,
+    ) -> Result<Vec<evo_core::domain::Crumb>, StoreError> {
+        self.store.customer_breadcrumb(customer_id).await
+    }
+
+    /// Adds an account ([`add_account`]).
+    pub async fn add_account(
+        &self,
+        name: &str,
+        twilio_account_sid: Option<&str>,
+        twilio_auth_token: Option<&str>,
+    ) -> anyhow::Result<Account> {
+        add_account(
+            self.store.as_ref(),
+            name,
+            twilio_account_sid,
+            twilio_auth_token,
+        )
+        .await
+    }
+
+    /// Adds a customer ([`add_customer`]).
+    pub async fn add_customer(
+        &self,
+        account_id: &str,
+        name: &str,
+        parent_id: Option<&str>,
+    ) -> anyhow::Result<Customer> {
+        add_customer(self.store.as_ref(), account_id, name, parent_id).await
+    }
+
+    /// Adds a user ([`add_user`]).
+    pub async fn add_user(&self, new: NewUser<'_>) -> anyhow::Result<User> {
+        add_user(self.store.as_ref(), new).await
+    }
+
+    /// Adds a phone number ([`add_number`]).
+    pub async fn add_number(&self, new: NewNumber<'_>) -> anyhow::Result<Endpoint> {
+        add_number(self.store.as_ref(), new).await
+    }
+
+    /// Creates an API key ([`add_api_key`]).
+    pub async fn add_api_key(&self, user_id: &str) -> anyhow::Result<String> {
+        add_api_key(self.store.as_ref(), user_id).await
+    }
+}
 
 /// A new random id with a readable prefix (`acc_…`, `usr_…`).
 pub fn new_id(prefix: &str) -> String {

@@ -30,7 +30,7 @@ pub struct Config {
     /// Include stack traces in errors (ServiceStack's DebugMode).
     pub debug: bool,
     /// When and how stale sessions are reconciled and ended.
-    pub reconcile: crate::reconcile::ReconcileConfig,
+    pub reconcile: ReconcileConfig,
     /// How often to take other nodes' writes into the live index (several
     /// nodes sharing PostgreSQL); `None` for a single node.
     pub index_refresh: Option<Duration>,
@@ -80,8 +80,35 @@ impl Config {
             public_url: None,
             max_body_bytes: 1024 * 1024,
             debug: false,
-            reconcile: crate::reconcile::ReconcileConfig::default(),
+            reconcile: ReconcileConfig::default(),
             index_refresh: None,
+        }
+    }
+}
+
+/// When sessions are checked and ended.
+#[derive(Debug, Clone)]
+pub struct ReconcileConfig {
+    /// A voice session quiet for this long is checked with Twilio.
+    pub idle_after: Duration,
+    /// A session older than this is ended when Twilio cannot confirm it.
+    pub max_age: Duration,
+    /// A chat quiet for this long is ended.
+    pub chat_idle_after: Duration,
+    /// How often to look.
+    pub interval: Duration,
+    /// Twilio's REST API base URL (a local fake in tests).
+    pub twilio_api_base: String,
+}
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        ReconcileConfig {
+            idle_after: Duration::from_secs(15 * 60),
+            max_age: Duration::from_secs(24 * 60 * 60),
+            chat_idle_after: Duration::from_secs(2 * 60 * 60),
+            interval: Duration::from_secs(60),
+            twilio_api_base: "https://api.twilio.com".to_string(),
         }
     }
 }
