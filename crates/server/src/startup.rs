@@ -73,6 +73,17 @@ impl Application {
                 }
             })
         });
+        let directory = {
+            let state = self.state.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(state.config.directory_refresh).await;
+                    if let Err(error) = state.directory.reload().await {
+                        tracing::warn!(%error, "reloading the directory failed");
+                    }
+                }
+            })
+        };
         let app = crate::http::router(self.state.clone());
         let served = axum::serve(
             self.listener,
@@ -82,6 +93,7 @@ impl Application {
         .await
         .context("the HTTP server failed");
         reconciler.abort();
+        directory.abort();
         if let Some(refresher) = refresher {
             refresher.abort();
         }

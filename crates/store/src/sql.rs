@@ -422,6 +422,19 @@ impl Store for SqlStore {
         Ok(ids)
     }
 
+    async fn ring_assignments(&self) -> StoreResult<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "select endpoint_id, user_id from endpoint_ring_user order by user_id, endpoint_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut pairs = Vec::with_capacity(rows.len());
+        for row in rows {
+            pairs.push((row.try_get("endpoint_id")?, row.try_get("user_id")?));
+        }
+        Ok(pairs)
+    }
+
     async fn create_user(&self, user: &User, endpoint: &Endpoint) -> StoreResult<()> {
         let roles = serde_json::to_string(&user.roles)
             .map_err(|error| StoreError::Corrupt(error.to_string()))?;

@@ -34,6 +34,9 @@ pub struct Config {
     /// How often to take other nodes' writes into the live index (several
     /// nodes sharing PostgreSQL); `None` for a single node.
     pub index_refresh: Option<Duration>,
+    /// How often the directory's ring relation is reloaded (numbers assigned
+    /// by administration commands, which run as other processes).
+    pub directory_refresh: Duration,
 }
 
 /// Where the store lives.
@@ -82,6 +85,7 @@ impl Config {
             debug: false,
             reconcile: ReconcileConfig::default(),
             index_refresh: None,
+            directory_refresh: Duration::from_secs(5),
         }
     }
 }

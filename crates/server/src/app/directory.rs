@@ -1,61 +1,68 @@
 //! Administration of the directory (accounts, customers, users, numbers,
 //! API keys) with validation, shared by the CLI, the demo and tests.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
 
 use anyhow::{bail, Context};
 use evo_core::domain::{roles, Account, Customer, Endpoint, EndpointKind, User};
 use evo_store::{ApiKeyRecord, Store, StoreError};
-use tokio::sync::Mutex;
 
 use crate::auth::{generate_api_key, hash_api_key, password::hash_password};
 
-/// How long a user's endpoint list is reused: a number newly assigned to a
-/// user shows its sessions to that user within this time.
-const ENDPOINTS_TTL: Duration = Duration::from_secs(5);
-
-/// When a user's endpoint list was read, and the list.
-type CachedEndpoints = (Instant, Arc<Vec<String>>);
+/// User id → the phone numbers that ring the user.
+type Rings = HashMap<String, BTreeSet<String>>;
 
 /// The directory as the running server sees it: reads for requests and
 /// webhooks, and administration (validated) for tests and the demo.
 ///
-/// Which endpoints each user sees is cached, so that reading active
-/// sessions asks the store at most once per user per few seconds.
+/// Which numbers ring which user is held in memory, whole: loaded at start,
+/// updated by this node's writes and reloaded by [`Directory::reload`]
+/// (administration commands write from other processes), so that reading
+/// active sessions never asks the store.
 pub struct Directory {
     store: Arc<dyn Store>,
-    endpoints: Mutex<HashMap<String, CachedEndpoints>>,
+    rings: RwLock<Rings>,
+}
+
+fn rings_of(pairs: Vec<(String, String)>) -> Rings {
+    let mut rings = Rings::new();
+    for (endpoint, user) in pairs {
+        rings.entry(user).or_default().insert(endpoint);
+    }
+    rings
 }
 
 impl Directory {
-    /// A cache over the store.
-    pub(in crate::app) fn new(store: Arc<dyn Store>) -> Self {
-        Directory {
+    /// The directory over the store, with the ring relation loaded.
+    pub(in crate::app) async fn load(store: Arc<dyn Store>) -> Result<Self, StoreError> {
+        let rings = rings_of(store.ring_assignments().await?);
+        Ok(Directory {
             store,
-            endpoints: Mutex::new(HashMap::new()),
-        }
+            rings: RwLock::new(rings),
+        })
     }
 
-    /// The endpoint ids whose sessions `user_id` sees.
-    pub async fn endpoint_ids_of_user(
-        &self,
-        user_id: &str,
-    ) -> Result<Arc<Vec<String>>, StoreError> {
-        let now = Instant::now();
-        if let Some((at, ids)) = self.endpoints.lock().await.get(user_id) {
-            if now.duration_since(*at) < ENDPOINTS_TTL {
-                return Ok(ids.clone());
-            }
-        }
-        let ids = Arc::new(self.store.endpoint_ids_of_user(user_id).await?);
-        let mut cache = self.endpoints.lock().await;
-        if cache.len() > 100_000 {
-            cache.clear();
-        }
-        cache.insert(user_id.to_string(), (now, ids.clone()));
-        Ok(ids)
+    /// Reloads the ring relation (numbers assigned by other processes).
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        let rings = rings_of(self.store.ring_assignments().await?);
+        *self
+            .rings
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = rings;
+        Ok(())
+    }
+
+    /// The endpoint ids whose sessions `user_id` sees: the user's own
+    /// endpoint (same id) and every number that rings the user. From memory.
+    pub fn endpoint_ids_of_user(&self, user_id: &str) -> Vec<String> {
+        let rings = self
+            .rings
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut ids = vec![user_id.to_string()];
+        ids.extend(rings.get(user_id).into_iter().flatten().cloned());
+        ids
     }
 
     /// The account with this id.
@@ -126,9 +133,21 @@ impl Directory {
         add_user(self.store.as_ref(), new).await
     }
 
-    /// Adds a phone number ([`add_number`]).
+    /// Adds a phone number ([`add_number`]); its users see its sessions
+    /// at once.
     pub async fn add_number(&self, new: NewNumber<'_>) -> anyhow::Result<Endpoint> {
-        add_number(self.store.as_ref(), new).await
+        let endpoint = add_number(self.store.as_ref(), new).await?;
+        let mut rings = self
+            .rings
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for user in &endpoint.ring_user_ids {
+            rings
+                .entry(user.clone())
+                .or_default()
+                .insert(endpoint.id.clone());
+        }
+        Ok(endpoint)
     }
 
     /// Creates an API key ([`add_api_key`]).

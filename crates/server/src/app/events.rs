@@ -159,11 +159,9 @@ impl Feed {
             tokio::select! {
                 change = self.changes.recv() => match change {
                     Ok(SessionChanged { session }) => {
-                        // Read per change: a number newly assigned to the
-                        // user shows its sessions within the directory's TTL.
-                        let Ok(viewer) = Viewer::of(&self.directory, &subscription.principal).await else {
-                            continue;
-                        };
+                        // Per change: a number newly assigned to the user
+                        // shows its sessions from then on.
+                        let viewer = Viewer::of(&self.directory, &subscription.principal);
                         if viewer.may_see(&session) {
                             return Some(session);
                         }

@@ -4,7 +4,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use anyhow::Context;
-use evo_store::{Store, StoreError};
+use evo_store::Store;
 
 use crate::app::config::Config;
 use crate::app::directory::Directory;
@@ -58,7 +58,11 @@ impl AppState {
             .context("loading the active sessions failed")?;
         tracing::info!(active = active.len(), "live index rebuilt from the store");
         let index = Arc::new(LiveIndex::rebuild(active));
-        let directory = Arc::new(Directory::new(store.clone()));
+        let directory = Arc::new(
+            Directory::load(store.clone())
+                .await
+                .context("loading the directory failed")?,
+        );
         Ok(AppState(Arc::new(AppInner {
             sessions: SessionService::new(store.clone(), index),
             auth: Authenticator::new(store, keys),
@@ -70,13 +74,9 @@ impl AppState {
     }
 
     /// The active sessions `principal` may see, oldest first, from the live
-    /// index.
-    pub async fn active_sessions_for(
-        &self,
-        principal: &Principal,
-    ) -> Result<Vec<Arc<LiveSession>>, StoreError> {
-        let viewer = Viewer::of(&self.directory, principal).await?;
-        Ok(viewer.active_sessions(self.sessions.index()))
+    /// index and the in-memory directory: never the store.
+    pub fn active_sessions_for(&self, principal: &Principal) -> Vec<Arc<LiveSession>> {
+        Viewer::of(&self.directory, principal).active_sessions(self.sessions.index())
     }
 }
 

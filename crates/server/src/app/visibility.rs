@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use evo_store::StoreError;
-
 use crate::app::directory::Directory;
 use crate::app::live::{LiveIndex, LiveSession};
 use crate::auth::Principal;
@@ -15,16 +13,17 @@ use crate::auth::Principal;
 #[derive(Debug, Clone)]
 pub struct Viewer {
     account_id: String,
-    endpoints: Arc<Vec<String>>,
+    endpoints: Vec<String>,
 }
 
 impl Viewer {
-    /// The viewer a principal is, with its endpoints from the directory.
-    pub async fn of(directory: &Directory, principal: &Principal) -> Result<Self, StoreError> {
-        Ok(Viewer {
+    /// The viewer a principal is, with its endpoints from the directory
+    /// (held in memory: no store read).
+    pub fn of(directory: &Directory, principal: &Principal) -> Self {
+        Viewer {
             account_id: principal.account_id.clone(),
-            endpoints: directory.endpoint_ids_of_user(&principal.user_id).await?,
-        })
+            endpoints: directory.endpoint_ids_of_user(&principal.user_id),
+        }
     }
 
     /// Whether this viewer may see the session. Tenants never see each

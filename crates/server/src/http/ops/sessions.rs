@@ -14,7 +14,7 @@ use crate::http::error::ApiError;
 pub async fn get_active_sessions(call: Call) -> Result<Reply, ApiError> {
     let _request: GetActiveSessions = call.dto()?;
     let principal = call.principal()?;
-    let sessions = call.state.active_sessions_for(principal).await?;
+    let sessions = call.state.active_sessions_for(principal);
     let json = active_sessions_json(&sessions);
     let value = move || {
         GetActiveSessionsResponse {
