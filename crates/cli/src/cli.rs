@@ -47,7 +47,7 @@ pub enum Command {
         command: ApikeyCommand,
     },
     /// Measure ingest and read throughput on this machine.
-    Bench(crate::bench::BenchArgs),
+    Bench(BenchArgs),
 }
 
 /// Where the store is.
@@ -131,6 +131,23 @@ pub struct DemoArgs {
     pub concurrent_calls: usize,
     #[command(flatten)]
     pub server: ServerArgs,
+}
+
+/// Options of `evo-voice bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Simulated calls to run through ingest.
+    #[arg(long, default_value_t = 400)]
+    pub calls: usize,
+    /// Concurrent writers during ingest.
+    #[arg(long, default_value_t = 64)]
+    pub writers: usize,
+    /// GET /sessions/active requests to send.
+    #[arg(long, default_value_t = 5000)]
+    pub reads: usize,
+    /// Concurrent HTTP clients during reads.
+    #[arg(long, default_value_t = 16)]
+    pub readers: usize,
 }
 
 #[derive(Debug, Subcommand)]

@@ -154,7 +154,10 @@ async fn two_nodes_sharing_a_store_never_lose_each_others_events() {
             .apply(&plan.session_id, event.clone(), vec![])
             .await
             .unwrap();
-        assert!(matches!(applied, Applied::Changed(_)), "event {n}: {applied:?}");
+        assert!(
+            matches!(applied, Applied::Changed(_)),
+            "event {n}: {applied:?}"
+        );
     }
     // Reads on the other node catch up when it refreshes its index.
     let since = chrono::Utc::now() - chrono::Duration::minutes(1);
