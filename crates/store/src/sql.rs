@@ -152,7 +152,9 @@ fn account_from_row(row: &AnyRow) -> StoreResult<Account> {
         id: row.try_get("account_id")?,
         name: row.try_get("name")?,
         twilio_account_sid: row.try_get("twilio_account_sid")?,
-        twilio_auth_token: row.try_get("twilio_auth_token")?,
+        twilio_auth_token: row
+            .try_get::<Option<String>, _>("twilio_auth_token")?
+            .map(evo_core::domain::Secret::from),
     })
 }
 
@@ -239,7 +241,7 @@ impl Store for SqlStore {
             .bind(&account.id)
             .bind(&account.name)
             .bind(&account.twilio_account_sid)
-            .bind(&account.twilio_auth_token)
+            .bind(account.twilio_auth_token.as_ref().map(|token| token.expose()))
             .execute(&self.pool)
             .await
             .map_err(duplicate(format!(

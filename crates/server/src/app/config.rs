@@ -5,6 +5,40 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use evo_core::domain::Secret;
+
+/// Every default, once: `Config::for_store`, `ReconcileConfig::default` and
+/// the CLI's flags (`default_value_t = defaults::…`) all read these.
+pub mod defaults {
+    /// `--bind`.
+    pub const BIND: &str = "127.0.0.1:8080";
+    /// `--data-dir`: the embedded store's directory.
+    pub const DATA_DIR: &str = "evo-data";
+    /// `--access-token-ttl`, seconds.
+    pub const ACCESS_TOKEN_TTL_SECS: u64 = 60 * 60;
+    /// `--refresh-token-ttl`, seconds.
+    pub const REFRESH_TOKEN_TTL_SECS: u64 = 30 * 24 * 60 * 60;
+    /// Lifetime of a temporary cookie session, seconds.
+    pub const COOKIE_SESSION_TTL_SECS: u64 = 12 * 60 * 60;
+    /// `--max-body-bytes`.
+    pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+    /// `--twilio-api-url`.
+    pub const TWILIO_API_URL: &str = "https://api.twilio.com";
+    /// `--reconcile-idle-secs`.
+    pub const RECONCILE_IDLE_SECS: u64 = 15 * 60;
+    /// `--session-max-age-secs`.
+    pub const SESSION_MAX_AGE_SECS: u64 = 24 * 60 * 60;
+    /// `--chat-idle-secs`.
+    pub const CHAT_IDLE_SECS: u64 = 2 * 60 * 60;
+    /// How often the reconciler looks, seconds.
+    pub const RECONCILE_INTERVAL_SECS: u64 = 60;
+    /// `--index-refresh-ms` when the store is shared (PostgreSQL); a single
+    /// node with the embedded store does not refresh.
+    pub const SHARED_INDEX_REFRESH_MS: u64 = 1000;
+    /// How often the directory's ring relation is reloaded, seconds.
+    pub const DIRECTORY_REFRESH_SECS: u64 = 5;
+}
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -15,7 +49,7 @@ pub struct Config {
     pub store: StoreLocation,
     /// The HMAC key for JWTs. `None`: a key is generated once and kept in the
     /// store, so tokens survive restarts.
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
     /// Lifetime of a bearer token.
     pub access_token_ttl: Duration,
     /// Lifetime of a refresh token (and of a "remember me" cookie session).
@@ -77,15 +111,15 @@ impl Config {
             bind,
             store,
             jwt_secret: None,
-            access_token_ttl: Duration::from_secs(60 * 60),
-            refresh_token_ttl: Duration::from_secs(30 * 24 * 60 * 60),
-            cookie_session_ttl: Duration::from_secs(12 * 60 * 60),
+            access_token_ttl: Duration::from_secs(defaults::ACCESS_TOKEN_TTL_SECS),
+            refresh_token_ttl: Duration::from_secs(defaults::REFRESH_TOKEN_TTL_SECS),
+            cookie_session_ttl: Duration::from_secs(defaults::COOKIE_SESSION_TTL_SECS),
             public_url: None,
-            max_body_bytes: 1024 * 1024,
+            max_body_bytes: defaults::MAX_BODY_BYTES,
             debug: false,
             reconcile: ReconcileConfig::default(),
             index_refresh: None,
-            directory_refresh: Duration::from_secs(5),
+            directory_refresh: Duration::from_secs(defaults::DIRECTORY_REFRESH_SECS),
         }
     }
 }
@@ -108,11 +142,11 @@ pub struct ReconcileConfig {
 impl Default for ReconcileConfig {
     fn default() -> Self {
         ReconcileConfig {
-            idle_after: Duration::from_secs(15 * 60),
-            max_age: Duration::from_secs(24 * 60 * 60),
-            chat_idle_after: Duration::from_secs(2 * 60 * 60),
-            interval: Duration::from_secs(60),
-            twilio_api_base: "https://api.twilio.com".to_string(),
+            idle_after: Duration::from_secs(defaults::RECONCILE_IDLE_SECS),
+            max_age: Duration::from_secs(defaults::SESSION_MAX_AGE_SECS),
+            chat_idle_after: Duration::from_secs(defaults::CHAT_IDLE_SECS),
+            interval: Duration::from_secs(defaults::RECONCILE_INTERVAL_SECS),
+            twilio_api_base: defaults::TWILIO_API_URL.to_string(),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
 use anyhow::{bail, Context};
-use evo_core::domain::{roles, Account, Customer, Endpoint, EndpointKind, User};
+use evo_core::domain::{roles, Account, Customer, Endpoint, EndpointKind, Secret, User};
 use evo_store::{ApiKeyRecord, Store, StoreError};
 
 use crate::auth::{generate_api_key, hash_api_key, password::hash_password};
@@ -186,7 +186,7 @@ pub async fn add_account(
         id: new_id("acc"),
         name: name.trim().to_string(),
         twilio_account_sid: twilio_account_sid.map(str::to_string),
-        twilio_auth_token: twilio_auth_token.map(str::to_string),
+        twilio_auth_token: twilio_auth_token.map(Secret::from),
     };
     store.create_account(&account).await?;
     Ok(account)

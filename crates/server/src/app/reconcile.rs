@@ -165,7 +165,7 @@ async fn decide_voice(
     let credentials = account.and_then(|a| Some((a.twilio_account_sid?, a.twilio_auth_token?)));
     let lookup = match (&credentials, &session.header.call_sid) {
         (Some((sid, token)), Some(call_sid)) => {
-            lookup_call(http, &config.twilio_api_base, sid, token, call_sid).await
+            lookup_call(http, &config.twilio_api_base, sid, token.expose(), call_sid).await
         }
         _ => CallLookup::Unavailable("no Twilio credentials for the account".to_string()),
     };

@@ -41,7 +41,7 @@ impl AppState {
     /// rebuilt from the store's active sessions, services.
     pub async fn build(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
         let secret = match &config.jwt_secret {
-            Some(secret) => secret.clone(),
+            Some(secret) => secret.expose().to_string(),
             None => {
                 let generated =
                     crate::auth::generate_session_id() + &crate::auth::generate_session_id();

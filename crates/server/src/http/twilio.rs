@@ -126,7 +126,10 @@ async fn verify(
     let base_url = crate::http::common::base_url(state, headers);
     let path_and_query = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
     let url = format!("{}{}", base_url.trim_end_matches('/'), path_and_query);
-    let token = account.twilio_auth_token.clone().unwrap_or_default();
+    let token = account
+        .twilio_auth_token
+        .as_ref()
+        .map_or("", |token| token.expose());
     let signed = if method == Method::GET {
         FormParams::default()
     } else {
@@ -135,7 +138,7 @@ async fn verify(
     let signature = headers
         .get("x-twilio-signature")
         .and_then(|v| v.to_str().ok());
-    if let Err(error) = validate(&[token.as_str()], &url, &signed, body, signature) {
+    if let Err(error) = validate(&[token], &url, &signed, body, signature) {
         return Err(forbidden(&error.to_string()));
     }
     Ok(Webhook {
