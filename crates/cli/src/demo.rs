@@ -231,7 +231,7 @@ pub async fn drive(
         let kind = scenario::KINDS[(counter as usize) % scenario::KINDS.len()];
         // Queued calls go to the number that queues (the last cast); the
         // others alternate between the numbers.
-        let cast_index = if kind == "queued-answered" {
+        let cast_index = if kind == scenario::Kind::QueuedAnswered {
             casts.len() - 1
         } else {
             (counter as usize / scenario::KINDS.len()) % casts.len()
@@ -249,7 +249,7 @@ pub async fn drive(
                 sessions: &state.sessions,
             };
             if let Err(error) = player.play(kind, &cast, &tag, speed).await {
-                tracing::warn!(%error, kind, "a simulated call failed");
+                tracing::warn!(%error, %kind, "a simulated call failed");
             }
             drop(permit);
         });
@@ -294,7 +294,7 @@ impl Player<'_> {
 
     async fn play(
         &self,
-        kind: &'static str,
+        kind: scenario::Kind,
         cast: &Cast,
         tag: &str,
         speed: f64,

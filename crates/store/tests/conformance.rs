@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use evo_core::domain::{Account, Crumb, Customer, Endpoint, EndpointKind, User};
 use evo_core::reducer::{apply, open};
-use evo_core::scenario::{build, Cast};
+use evo_core::scenario::{build, Cast, Kind};
 use evo_store::group_commit::GroupCommitter;
 use evo_store::testing::PostgresCluster;
 use evo_store::{open_store, AuthSession, SessionChange, Store, StoreError};
@@ -164,7 +164,7 @@ async fn suite(store: Arc<dyn Store>) {
 
     // Sessions: open, events, reload equal; duplicates logged once.
     let start = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
-    let plan = build("inbound-answered", &cast(), "S1", start);
+    let plan = build(Kind::InboundAnswered, &cast(), "S1", start);
     let mut session = open(&plan.session_id, plan.header.clone(), plan.opened_at);
     store
         .commit(&[SessionChange {
@@ -256,7 +256,7 @@ async fn suite(store: Arc<dyn Store>) {
     for n in 0..50 {
         let committer = committer.clone();
         tasks.push(tokio::spawn(async move {
-            let plan = build("hold-unhold", &cast(), &format!("G{n}"), start);
+            let plan = build(Kind::HoldUnhold, &cast(), &format!("G{n}"), start);
             let mut session = open(&plan.session_id, plan.header.clone(), plan.opened_at);
             committer
                 .submit(SessionChange {

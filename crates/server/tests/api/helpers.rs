@@ -210,7 +210,7 @@ pub async fn seed(state: &AppState) -> Fixture {
         (
             "main",
             scenario::build(
-                "hold-unhold",
+                scenario::Kind::HoldUnhold,
                 &cast(&acme, &main, vec![&alice]),
                 "MAIN",
                 start,
@@ -220,7 +220,7 @@ pub async fn seed(state: &AppState) -> Fixture {
         (
             "shared",
             scenario::build(
-                "inbound-answered",
+                scenario::Kind::InboundAnswered,
                 &cast(&acme, &sales, vec![&alice, &bob]),
                 "SHARED",
                 start,
@@ -230,7 +230,7 @@ pub async fn seed(state: &AppState) -> Fixture {
         (
             "bob",
             scenario::build(
-                "inbound-missed",
+                scenario::Kind::InboundMissed,
                 &cast(&acme, &sales, vec![&bob]),
                 "BOB",
                 start,
@@ -240,7 +240,7 @@ pub async fn seed(state: &AppState) -> Fixture {
         (
             "ended",
             scenario::build(
-                "inbound-answered",
+                scenario::Kind::InboundAnswered,
                 &cast(&acme, &main, vec![&alice]),
                 "ENDED",
                 start,
@@ -250,7 +250,7 @@ pub async fn seed(state: &AppState) -> Fixture {
         (
             "other",
             scenario::build(
-                "outbound",
+                scenario::Kind::Outbound,
                 &cast(&globex, &globex_line, vec![&zed]),
                 "OTHER",
                 start,

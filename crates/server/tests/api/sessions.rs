@@ -120,7 +120,7 @@ async fn two_nodes_sharing_a_store_never_lose_each_others_events() {
     // Node B starts after, with its own live index of the same store.
     let node_b = build(dir.path()).await.state();
     let plan = evo_core::scenario::build(
-        "hold-unhold",
+        evo_core::scenario::Kind::HoldUnhold,
         &evo_core::scenario::Cast {
             account_id: "acc".into(),
             account_name: "Acme".into(),
