@@ -157,7 +157,7 @@ async fn run(
         request,
         format,
     };
-    ops::call(op.name, call).await
+    ops::call(op, call).await
 }
 
 /// A custom route that matched: literal segment count, operation, path parameters.
