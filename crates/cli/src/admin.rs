@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use evo_server::config::{Config, StoreLocation};
-use evo_server::directory::{self, NewNumber, NewUser};
+use evo_core::domain::Secret;
+use evo_server::app::config::{defaults, Config, StoreLocation};
+use evo_server::app::directory::{self, NewNumber, NewUser};
 use evo_server::startup::Application;
 use evo_store::Store;
 
@@ -33,7 +34,10 @@ async fn open(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
 /// The server configuration from the flags.
 pub fn config(server: &ServerArgs, store: StoreLocation) -> Config {
     let mut config = Config::for_store(server.bind, store);
-    config.jwt_secret = server.jwt_secret.clone().filter(|s| !s.is_empty());
+    config.jwt_secret = server
+        .jwt_secret
+        .clone()
+        .filter(|secret| !secret.expose().is_empty());
     config.access_token_ttl = Duration::from_secs(server.access_token_ttl.max(1));
     config.refresh_token_ttl = Duration::from_secs(server.refresh_token_ttl.max(1));
     config.public_url = server
@@ -46,14 +50,14 @@ pub fn config(server: &ServerArgs, store: StoreLocation) -> Config {
     config.index_refresh = match server.index_refresh_ms {
         Some(0) => None,
         Some(ms) => Some(Duration::from_millis(ms)),
-        None if shared_store => Some(Duration::from_millis(1000)),
+        None if shared_store => Some(Duration::from_millis(defaults::SHARED_INDEX_REFRESH_MS)),
         None => None,
     };
-    config.reconcile = evo_server::reconcile::ReconcileConfig {
+    config.reconcile = evo_server::app::config::ReconcileConfig {
         idle_after: Duration::from_secs(server.reconcile_idle_secs.max(1)),
         max_age: Duration::from_secs(server.session_max_age_secs.max(1)),
         chat_idle_after: Duration::from_secs(server.chat_idle_secs.max(1)),
-        interval: Duration::from_secs(60),
+        interval: Duration::from_secs(defaults::RECONCILE_INTERVAL_SECS),
         twilio_api_base: server.twilio_api_url.clone(),
     };
     config
@@ -78,7 +82,7 @@ pub async fn account(command: AccountCommand) -> anyhow::Result<()> {
                 store.as_ref(),
                 &name,
                 twilio_account_sid.as_deref(),
-                twilio_auth_token.as_deref(),
+                twilio_auth_token.as_ref().map(Secret::expose),
             )
             .await?;
             println!("{}", account.id);
@@ -121,7 +125,7 @@ pub async fn user(command: UserCommand) -> anyhow::Result<()> {
                 NewUser {
                     account_id: &account,
                     email: &email,
-                    password: &password,
+                    password: password.expose(),
                     display_name: name.as_deref(),
                     roles: &roles,
                     customer_id: customer.as_deref(),

@@ -14,28 +14,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
-use clap::Args;
 use evo_core::reducer;
 use evo_core::scenario::{self, Cast};
-use evo_server::config::{Config, StoreLocation};
+use evo_server::app::config::{Config, StoreLocation};
 use evo_server::startup::Application;
 
-/// Options of `evo-voice bench`.
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// Simulated calls to run through ingest.
-    #[arg(long, default_value_t = 400)]
-    pub calls: usize,
-    /// Concurrent writers during ingest.
-    #[arg(long, default_value_t = 64)]
-    pub writers: usize,
-    /// GET /sessions/active requests to send.
-    #[arg(long, default_value_t = 5000)]
-    pub reads: usize,
-    /// Concurrent HTTP clients during reads.
-    #[arg(long, default_value_t = 16)]
-    pub readers: usize,
-}
+use crate::cli::BenchArgs;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {

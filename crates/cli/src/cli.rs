@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use evo_core::domain::Secret;
+use evo_server::app::config::defaults;
 
 /// evo-voice: the Evo Voice call-session service.
 #[derive(Debug, Parser)]
@@ -47,14 +49,14 @@ pub enum Command {
         command: ApikeyCommand,
     },
     /// Measure ingest and read throughput on this machine.
-    Bench(crate::bench::BenchArgs),
+    Bench(BenchArgs),
 }
 
 /// Where the store is.
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
     /// Directory of the embedded SQLite store (created on first start).
-    #[arg(long, env = "EVO_DATA_DIR", default_value = "evo-data")]
+    #[arg(long, env = "EVO_DATA_DIR", default_value = defaults::DATA_DIR)]
     pub data_dir: PathBuf,
     /// A PostgreSQL URL (postgres://…); when set it is used instead of the
     /// embedded store, so several nodes can share it.
@@ -66,23 +68,23 @@ pub struct StoreArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
     /// Address to listen on.
-    #[arg(long, env = "EVO_BIND", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "EVO_BIND", default_value = defaults::BIND)]
     pub bind: SocketAddr,
     /// HMAC key for bearer tokens; without it a key is generated once and
     /// kept in the store.
     #[arg(long, env = "EVO_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
     /// Lifetime of a bearer token, in seconds.
-    #[arg(long, env = "EVO_ACCESS_TOKEN_TTL", default_value_t = 3600)]
+    #[arg(long, env = "EVO_ACCESS_TOKEN_TTL", default_value_t = defaults::ACCESS_TOKEN_TTL_SECS)]
     pub access_token_ttl: u64,
     /// Lifetime of a refresh token, in seconds.
-    #[arg(long, env = "EVO_REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
+    #[arg(long, env = "EVO_REFRESH_TOKEN_TTL", default_value_t = defaults::REFRESH_TOKEN_TTL_SECS)]
     pub refresh_token_ttl: u64,
     /// The public base URL Twilio calls (webhook signatures cover it).
     #[arg(long, env = "EVO_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Largest accepted request body, in bytes.
-    #[arg(long, env = "EVO_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    #[arg(long, env = "EVO_MAX_BODY_BYTES", default_value_t = defaults::MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
     /// Include stack traces in error responses.
     #[arg(long, env = "EVO_DEBUG", default_value_t = false)]
@@ -91,22 +93,22 @@ pub struct ServerArgs {
     #[arg(
         long,
         env = "EVO_TWILIO_API_URL",
-        default_value = "https://api.twilio.com"
+        default_value = defaults::TWILIO_API_URL
     )]
     pub twilio_api_url: String,
     /// Seconds without events after which a call is checked with Twilio.
-    #[arg(long, env = "EVO_RECONCILE_IDLE_SECS", default_value_t = 900)]
+    #[arg(long, env = "EVO_RECONCILE_IDLE_SECS", default_value_t = defaults::RECONCILE_IDLE_SECS)]
     pub reconcile_idle_secs: u64,
     /// Seconds after which a session Twilio cannot confirm is ended.
-    #[arg(long, env = "EVO_SESSION_MAX_AGE_SECS", default_value_t = 86_400)]
+    #[arg(long, env = "EVO_SESSION_MAX_AGE_SECS", default_value_t = defaults::SESSION_MAX_AGE_SECS)]
     pub session_max_age_secs: u64,
     /// Milliseconds between refreshes of the live index with other nodes'
     /// writes (several nodes sharing PostgreSQL); 0 turns it off. Default:
-    /// 1000 with --database-url, off for the embedded store.
+    /// every second with --database-url, off for the embedded store.
     #[arg(long, env = "EVO_INDEX_REFRESH_MS")]
     pub index_refresh_ms: Option<u64>,
     /// Seconds without messages after which a chat ends.
-    #[arg(long, env = "EVO_CHAT_IDLE_SECS", default_value_t = 7_200)]
+    #[arg(long, env = "EVO_CHAT_IDLE_SECS", default_value_t = defaults::CHAT_IDLE_SECS)]
     pub chat_idle_secs: u64,
 }
 
@@ -133,6 +135,23 @@ pub struct DemoArgs {
     pub server: ServerArgs,
 }
 
+/// Options of `evo-voice bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Simulated calls to run through ingest.
+    #[arg(long, default_value_t = 400)]
+    pub calls: usize,
+    /// Concurrent writers during ingest.
+    #[arg(long, default_value_t = 64)]
+    pub writers: usize,
+    /// GET /sessions/active requests to send.
+    #[arg(long, default_value_t = 5000)]
+    pub reads: usize,
+    /// Concurrent HTTP clients during reads.
+    #[arg(long, default_value_t = 16)]
+    pub readers: usize,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum AccountCommand {
     /// Add an account; prints its id.
@@ -143,7 +162,7 @@ pub enum AccountCommand {
         twilio_account_sid: Option<String>,
         /// The Twilio auth token that signs those webhooks.
         #[arg(long, hide_env_values = true)]
-        twilio_auth_token: Option<String>,
+        twilio_auth_token: Option<Secret>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -173,7 +192,7 @@ pub enum UserCommand {
         #[arg(long)]
         email: String,
         #[arg(long, hide_env_values = true)]
-        password: String,
+        password: Secret,
         /// Display name (default: the e-mail address).
         #[arg(long)]
         name: Option<String>,

@@ -12,9 +12,9 @@ use chrono::Utc;
 use evo_core::domain::Crumb;
 use evo_core::event::{EventKind, EventSource, Party};
 use evo_core::scenario::{self, Cast};
-use evo_server::config::StoreLocation;
-use evo_server::directory::{self, NewNumber, NewUser};
-use evo_server::ingest::SessionService;
+use evo_server::app::config::StoreLocation;
+use evo_server::app::directory::{self, NewNumber, NewUser};
+use evo_server::app::sessions::SessionService;
 use evo_server::startup::Application;
 use evo_store::Store;
 
@@ -214,7 +214,7 @@ fn print_welcome(seeded: &Seeded, address: &str, data_dir: &str) {
 /// Keeps `concurrent` simulated calls running, cycling through every
 /// scenario kind, forever.
 pub async fn drive(
-    state: evo_server::state::AppState,
+    state: evo_server::app::state::AppState,
     base_url: String,
     casts: Vec<Cast>,
     speed: f64,
@@ -231,7 +231,7 @@ pub async fn drive(
         let kind = scenario::KINDS[(counter as usize) % scenario::KINDS.len()];
         // Queued calls go to the number that queues (the last cast); the
         // others alternate between the numbers.
-        let cast_index = if kind == "queued-answered" {
+        let cast_index = if kind == scenario::Kind::QueuedAnswered {
             casts.len() - 1
         } else {
             (counter as usize / scenario::KINDS.len()) % casts.len()
@@ -249,7 +249,7 @@ pub async fn drive(
                 sessions: &state.sessions,
             };
             if let Err(error) = player.play(kind, &cast, &tag, speed).await {
-                tracing::warn!(%error, kind, "a simulated call failed");
+                tracing::warn!(%error, %kind, "a simulated call failed");
             }
             drop(permit);
         });
@@ -294,7 +294,7 @@ impl Player<'_> {
 
     async fn play(
         &self,
-        kind: &'static str,
+        kind: scenario::Kind,
         cast: &Cast,
         tag: &str,
         speed: f64,

@@ -1,7 +1,62 @@
 //! The directory: accounts, customers, endpoints (users and phone numbers)
 //! and roles. Plain data; the store persists it and the server reads it.
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A password, token or key: its `Debug` prints `Secret([REDACTED])`, it has
+/// no `Display`, and its memory is zeroed on drop (`secrecy`). The value is
+/// read only through [`Secret::expose`], where it is used.
+#[derive(Clone)]
+pub struct Secret(SecretString);
+
+impl Secret {
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([REDACTED])")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret(SecretString::from(value))
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Secret(SecretString::from(value))
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for Secret {}
+
+/// Stored as the plain string (the store keeps it; see `evo_store`).
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.expose())
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret::from)
+    }
+}
 
 /// A tenant. Each account maps to one Twilio account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -10,8 +65,8 @@ pub struct Account {
     pub name: String,
     /// The Twilio `AccountSid` (`AC…`) whose webhooks belong to this account.
     pub twilio_account_sid: Option<String>,
-    /// The Twilio auth token that signs those webhooks (a secret).
-    pub twilio_auth_token: Option<String>,
+    /// The Twilio auth token that signs those webhooks.
+    pub twilio_auth_token: Option<Secret>,
 }
 
 /// A customer of an account; customers nest through `parent_id`.
@@ -105,4 +160,23 @@ pub mod roles {
 pub struct Crumb {
     pub id: String,
     pub name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_never_prints() {
+        let account = Account {
+            id: "acc".into(),
+            name: "Acme".into(),
+            twilio_account_sid: None,
+            twilio_auth_token: Some("hunter2-token".into()),
+        };
+        let printed = format!("{account:?} {:#?}", account.twilio_auth_token);
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("Secret([REDACTED])"), "{printed}");
+        assert_eq!(account.twilio_auth_token.unwrap().expose(), "hunter2-token");
+    }
 }

@@ -37,17 +37,69 @@ pub struct Scenario {
     pub events: Vec<SessionEvent>,
 }
 
+/// The kinds of call flow a scenario plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    InboundAnswered,
+    InboundMissed,
+    QueuedAnswered,
+    BlindTransfer,
+    WarmTransfer,
+    HoldUnhold,
+    Outbound,
+    SmsChat,
+}
+
 /// Every scenario kind, for tests that cover them all.
-pub const KINDS: &[&str] = &[
-    "inbound-answered",
-    "inbound-missed",
-    "queued-answered",
-    "blind-transfer",
-    "warm-transfer",
-    "hold-unhold",
-    "outbound",
-    "sms-chat",
+pub const KINDS: &[Kind] = &[
+    Kind::InboundAnswered,
+    Kind::InboundMissed,
+    Kind::QueuedAnswered,
+    Kind::BlindTransfer,
+    Kind::WarmTransfer,
+    Kind::HoldUnhold,
+    Kind::Outbound,
+    Kind::SmsChat,
 ];
+
+impl Kind {
+    /// The kind's name (`hold-unhold`), as tests and the demo print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::InboundAnswered => "inbound-answered",
+            Kind::InboundMissed => "inbound-missed",
+            Kind::QueuedAnswered => "queued-answered",
+            Kind::BlindTransfer => "blind-transfer",
+            Kind::WarmTransfer => "warm-transfer",
+            Kind::HoldUnhold => "hold-unhold",
+            Kind::Outbound => "outbound",
+            Kind::SmsChat => "sms-chat",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is no scenario kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown scenario '{0}'")]
+pub struct UnknownKind(pub String);
+
+impl std::str::FromStr for Kind {
+    type Err = UnknownKind;
+
+    fn from_str(name: &str) -> Result<Self, UnknownKind> {
+        KINDS
+            .iter()
+            .copied()
+            .find(|kind| kind.name() == name)
+            .ok_or_else(|| UnknownKind(name.to_string()))
+    }
+}
 
 struct Builder {
     at: DateTime<Utc>,
@@ -122,14 +174,9 @@ fn agent_party(agent: &(String, String, String), role: SessionMemberRoles) -> Pa
     }
 }
 
-/// Builds the scenario `kind` (one of [`KINDS`]) for `cast`, starting at
-/// `start`. `tag` makes SIDs unique (e.g. a counter).
-///
-/// # Panics
-///
-/// When `kind` is not one of [`KINDS`]: callers pick kinds from that list,
-/// so another value is a programming error.
-pub fn build(kind: &'static str, cast: &Cast, tag: &str, start: DateTime<Utc>) -> Scenario {
+/// Builds the scenario `kind` for `cast`, starting at `start`. `tag` makes
+/// SIDs unique (e.g. a counter).
+pub fn build(kind: Kind, cast: &Cast, tag: &str, start: DateTime<Utc>) -> Scenario {
     let root = format!("CA{tag}");
     let mut b = Builder {
         at: start,
@@ -140,8 +187,8 @@ pub fn build(kind: &'static str, cast: &Cast, tag: &str, start: DateTime<Utc>) -
         internal: 0,
     };
     let agent = |i: usize| cast.agents[i % cast.agents.len()].clone();
-    let outgoing = kind == "outbound";
-    let chat = kind == "sms-chat";
+    let outgoing = kind == Kind::Outbound;
+    let chat = kind == Kind::SmsChat;
     let caller_party = Party {
         identity: cast.caller.clone(),
         endpoint_id: None,
@@ -214,7 +261,7 @@ pub fn build(kind: &'static str, cast: &Cast, tag: &str, start: DateTime<Utc>) -
     };
     let (a0, a1, a2) = (agent(0), agent(1), agent(2));
     match kind {
-        "inbound-answered" => {
+        Kind::InboundAnswered => {
             b.call(0, &root, CallProgress::Ringing, None);
             b.call(1, &root, CallProgress::InProgress, None);
             let (l1, l2) = (b.leg(1), b.leg(2));
@@ -250,7 +297,7 @@ pub fn build(kind: &'static str, cast: &Cast, tag: &str, start: DateTime<Utc>) -
             );
             b.call(0, &root, CallProgress::Completed, None);
         }
-        "inbound-missed" => {
+        Kind::InboundMissed => {
             b.call(0, &root, CallProgress::Ringing, None);
             b.call(1, &root, CallProgress::InProgress, None);
             let l1 = b.leg(1);
@@ -268,7 +315,7 @@ pub fn build(kind: &'static str, cast: &Cast, tag: &str, start: DateTime<Utc>) -
             );
             b.call(1, &root, CallProgress::Completed, None);
         }
-        "queued-answered" => {
+        Kind::QueuedAnswered => {
             b.call(0, &root, CallProgress::Ringing, None);
             b.call(1, &root, CallProgress::InProgress, None);
             b.internal(
@@ -298,7 +345,7 @@ pub fn build(kind: &'static str, cast: &Cast, tag: &str, start: DateTime<Utc>) -
             );
             b.call(0, &root, CallProgress::Completed, None);
         }
-        "blind-transfer" => {
+        Kind::BlindTransfer => {
             b.call(0, &root, CallProgress::Ringing, None);
             b.call(1, &root, CallProgress::InProgress, None);
             let (l1, l2) = (b.leg(1), b.leg(2));
@@ -348,7 +395,7 @@ pub fn build(kind: &'static str, cast: &Cast, tag: &str, start: DateTime<Utc>) -
             );
             b.call(0, &root, CallProgress::Completed, None);
         }
-        "warm-transfer" => {
+        Kind::WarmTransfer => {
             let conference = format!("CF{tag}");
             let (l1, l2) = (b.leg(1), b.leg(2));
             b.call(0, &root, CallProgress::Ringing, None);
@@ -439,7 +486,7 @@ pub fn build(kind: &'static str, cast: &Cast, tag: &str, start: DateTime<Utc>) -
             );
             b.call(0, &root, CallProgress::Completed, None);
         }
-        "hold-unhold" => {
+        Kind::HoldUnhold => {
             b.call(0, &root, CallProgress::Ringing, None);
             b.call(1, &root, CallProgress::InProgress, None);
             let l1 = b.leg(1);
@@ -478,7 +525,7 @@ pub fn build(kind: &'static str, cast: &Cast, tag: &str, start: DateTime<Utc>) -
             );
             b.call(0, &root, CallProgress::Completed, None);
         }
-        "outbound" => {
+        Kind::Outbound => {
             b.call(0, &root, CallProgress::Initiated, None);
             b.call(0, &root, CallProgress::InProgress, None);
             let l1 = b.leg(1);
@@ -488,7 +535,7 @@ pub fn build(kind: &'static str, cast: &Cast, tag: &str, start: DateTime<Utc>) -
             b.call(45, &l1, CallProgress::Completed, Some(caller_party.clone()));
             b.call(0, &root, CallProgress::Completed, None);
         }
-        "sms-chat" => {
+        Kind::SmsChat => {
             for (n, body) in ["Hi, is my order shipped?", "It's order 1234", "Thanks!"]
                 .iter()
                 .enumerate()
@@ -513,10 +560,9 @@ pub fn build(kind: &'static str, cast: &Cast, tag: &str, start: DateTime<Utc>) -
                 },
             );
         }
-        other => panic!("unknown scenario {other}"),
     }
     Scenario {
-        name: kind,
+        name: kind.name(),
         session_id: format!("ses-{tag}"),
         opened_at: start,
         header,

@@ -42,8 +42,13 @@ fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap()
 }
 
-fn scenario(kind: &'static str) -> Scenario {
-    build(kind, &cast(), "T1", start())
+fn scenario(kind: &str) -> Scenario {
+    build(
+        kind.parse().expect("a scenario kind"),
+        &cast(),
+        "T1",
+        start(),
+    )
 }
 
 /// Applies the first `n` events of a scenario in order.

@@ -1,30 +1,17 @@
 //! evo-server: the evo-voice HTTP service.
 //!
-//! Data flows one way: request in → (Twilio webhook | API call) → event →
-//! pure reducer → store commit (durable) → live index → server events →
-//! response. Reads of active sessions are served from the live index
-//! ([`live`]), never from the store.
+//! Two layers, one direction:
+//! - [`http`]: router, ServiceStack dispatcher, operations, Twilio webhook
+//!   glue, Server Events framing. Calls only the application layer's API.
+//! - [`app`]: `AppState`, `SessionService` (lock → reduce → commit → index →
+//!   publish), `LiveIndex`, `EventHub`, the reconciler, the directory and the
+//!   visibility rule. Knows nothing of HTTP.
 //!
-//! Modules, in reading order:
-//! - [`config`]: typed configuration;
-//! - [`startup`]: `Application::build` / `run_until_stopped`;
-//! - [`state`]: the shared state handed to handlers;
-//! - [`auth`]: credentials (JWT, API keys, Basic, cookies) → `Principal`;
-//! - [`live`]: the in-memory index of active sessions, pre-rendered;
-//! - [`ingest`]: the one path by which sessions change;
-//! - [`events`]: ServiceStack Server Events (SSE) of committed changes;
-//! - [`http`]: the router, the ServiceStack dispatcher, the operations.
-//!
-//! Invariants: only `ingest` changes sessions, and only after the store has
-//! committed; a 500 never carries an internal message.
+//! Beside them: [`auth`] (credentials → `Principal`; imports neither layer)
+//! and [`startup`] (builds the state, binds, runs background tasks).
+//! `tests/layers.rs` checks the direction and that no module circle exists.
 
+pub mod app;
 pub mod auth;
-pub mod config;
-pub mod directory;
-pub mod events;
 pub mod http;
-pub mod ingest;
-pub mod live;
-pub mod reconcile;
 pub mod startup;
-pub mod state;

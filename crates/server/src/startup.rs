@@ -8,15 +8,8 @@ use anyhow::Context;
 use evo_store::Store;
 use tokio::net::TcpListener;
 
-use crate::auth::tokens::TokenKeys;
-use crate::auth::Authenticator;
-use crate::config::Config;
-use crate::ingest::SessionService;
-use crate::live::LiveIndex;
-use crate::state::{AppInner, AppState, DirectoryCache};
-
-/// The settings key of the generated JWT signing key.
-const JWT_SECRET_SETTING: &str = "jwt_secret";
+use crate::app::config::Config;
+use crate::app::state::AppState;
 
 /// A built application, bound to its port but not yet serving.
 pub struct Application {
@@ -35,7 +28,7 @@ impl Application {
 
     /// As [`Application::build`] with an already opened store.
     pub async fn build_with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
-        let state = build_state(config, store).await?;
+        let state = AppState::build(config, store).await?;
         let listener = TcpListener::bind(state.config.bind)
             .await
             .with_context(|| {
@@ -59,7 +52,7 @@ impl Application {
 
     /// Serves until Ctrl+C or SIGTERM, reconciling stale sessions meanwhile.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let reconciler = tokio::spawn(crate::reconcile::run(
+        let reconciler = tokio::spawn(crate::app::reconcile::run(
             self.state.clone(),
             self.state.config.reconcile.clone(),
         ));
@@ -80,6 +73,17 @@ impl Application {
                 }
             })
         });
+        let directory = {
+            let state = self.state.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(state.config.directory_refresh).await;
+                    if let Err(error) = state.directory.reload().await {
+                        tracing::warn!(%error, "reloading the directory failed");
+                    }
+                }
+            })
+        };
         let app = crate::http::router(self.state.clone());
         let served = axum::serve(
             self.listener,
@@ -89,41 +93,12 @@ impl Application {
         .await
         .context("the HTTP server failed");
         reconciler.abort();
+        directory.abort();
         if let Some(refresher) = refresher {
             refresher.abort();
         }
         served
     }
-}
-
-/// Builds the state: signing key, live index, services.
-pub async fn build_state(config: Config, store: Arc<dyn Store>) -> anyhow::Result<AppState> {
-    let secret = match &config.jwt_secret {
-        Some(secret) => secret.clone(),
-        None => {
-            let generated =
-                crate::auth::generate_session_id() + &crate::auth::generate_session_id();
-            store
-                .setting_or_init(JWT_SECRET_SETTING, &generated)
-                .await
-                .context("loading the JWT signing key failed")?
-        }
-    };
-    let keys = TokenKeys::from_secret(secret.as_bytes());
-    let active = store
-        .active_sessions()
-        .await
-        .context("loading the active sessions failed")?;
-    tracing::info!(active = active.len(), "live index rebuilt from the store");
-    let index = Arc::new(LiveIndex::rebuild(active));
-    Ok(AppState::new(AppInner {
-        sessions: SessionService::new(store.clone(), index),
-        auth: Authenticator::new(store.clone(), keys),
-        directory: DirectoryCache::new(store.clone()),
-        events: crate::events::EventHub::default(),
-        store,
-        config,
-    }))
 }
 
 async fn shutdown_signal() {

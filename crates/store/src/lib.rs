@@ -114,6 +114,9 @@ pub trait Store: Send + Sync + 'static {
     /// The endpoints whose sessions a user sees: the user's own endpoint
     /// and every phone number that rings the user.
     async fn endpoint_ids_of_user(&self, user_id: &str) -> StoreResult<Vec<String>>;
+    /// Every (phone number endpoint, user it rings) pair: the server keeps
+    /// the whole relation in memory so that reads never ask the store.
+    async fn ring_assignments(&self) -> StoreResult<Vec<(String, String)>>;
 
     /// Creates a user together with its user endpoint (same id), atomically.
     async fn create_user(&self, user: &User, endpoint: &Endpoint) -> StoreResult<()>;

@@ -152,7 +152,9 @@ fn account_from_row(row: &AnyRow) -> StoreResult<Account> {
         id: row.try_get("account_id")?,
         name: row.try_get("name")?,
         twilio_account_sid: row.try_get("twilio_account_sid")?,
-        twilio_auth_token: row.try_get("twilio_auth_token")?,
+        twilio_auth_token: row
+            .try_get::<Option<String>, _>("twilio_auth_token")?
+            .map(evo_core::domain::Secret::from),
     })
 }
 
@@ -239,7 +241,7 @@ impl Store for SqlStore {
             .bind(&account.id)
             .bind(&account.name)
             .bind(&account.twilio_account_sid)
-            .bind(&account.twilio_auth_token)
+            .bind(account.twilio_auth_token.as_ref().map(|token| token.expose()))
             .execute(&self.pool)
             .await
             .map_err(duplicate(format!(
@@ -420,6 +422,19 @@ impl Store for SqlStore {
             ids.push(row.try_get("endpoint_id")?);
         }
         Ok(ids)
+    }
+
+    async fn ring_assignments(&self) -> StoreResult<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "select endpoint_id, user_id from endpoint_ring_user order by user_id, endpoint_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut pairs = Vec::with_capacity(rows.len());
+        for row in rows {
+            pairs.push((row.try_get("endpoint_id")?, row.try_get("user_id")?));
+        }
+        Ok(pairs)
     }
 
     async fn create_user(&self, user: &User, endpoint: &Endpoint) -> StoreResult<()> {

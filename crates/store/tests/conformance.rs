@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use evo_core::domain::{Account, Crumb, Customer, Endpoint, EndpointKind, User};
 use evo_core::reducer::{apply, open};
-use evo_core::scenario::{build, Cast};
+use evo_core::scenario::{build, Cast, Kind};
 use evo_store::group_commit::GroupCommitter;
 use evo_store::testing::PostgresCluster;
 use evo_store::{open_store, AuthSession, SessionChange, Store, StoreError};
@@ -85,6 +85,10 @@ async fn seed_directory(store: &dyn Store) {
 
 async fn suite(store: Arc<dyn Store>) {
     seed_directory(store.as_ref()).await;
+    assert_eq!(
+        store.ring_assignments().await.unwrap(),
+        vec![("num1".to_string(), "usr1".to_string())]
+    );
 
     // Directory round trips.
     let account = store
@@ -160,7 +164,7 @@ async fn suite(store: Arc<dyn Store>) {
 
     // Sessions: open, events, reload equal; duplicates logged once.
     let start = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
-    let plan = build("inbound-answered", &cast(), "S1", start);
+    let plan = build(Kind::InboundAnswered, &cast(), "S1", start);
     let mut session = open(&plan.session_id, plan.header.clone(), plan.opened_at);
     store
         .commit(&[SessionChange {
@@ -252,7 +256,7 @@ async fn suite(store: Arc<dyn Store>) {
     for n in 0..50 {
         let committer = committer.clone();
         tasks.push(tokio::spawn(async move {
-            let plan = build("hold-unhold", &cast(), &format!("G{n}"), start);
+            let plan = build(Kind::HoldUnhold, &cast(), &format!("G{n}"), start);
             let mut session = open(&plan.session_id, plan.header.clone(), plan.opened_at);
             committer
                 .submit(SessionChange {
@@ -299,9 +303,7 @@ async fn the_sqlite_store_conforms_and_survives_a_reopen() {
 
 #[tokio::test]
 async fn the_postgres_store_conforms() {
-    let Some(cluster) = PostgresCluster::start() else {
-        return;
-    };
+    let cluster = PostgresCluster::start();
     let url = cluster.create_database("evo_conformance");
     suite(open_store(&url).await.unwrap()).await;
     let reconnected = open_store(&url).await.unwrap();

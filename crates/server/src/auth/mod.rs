@@ -10,6 +10,7 @@
 //! treated as anonymous.
 
 pub mod password;
+mod records;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -395,7 +396,12 @@ mod tests {
     fn api_keys_look_like_servicestack_ones_and_hash_stably() {
         let key = generate_api_key();
         assert!(key.starts_with("ak-") && key.len() == 35);
-        assert_eq!(hash_api_key("ak-x"), hash_api_key("ak-x"));
+        // SHA-256 of "abc", FIPS 180-2 appendix B.1: the stored form is the
+        // digest in lowercase hex, the same on every node and every run.
+        assert_eq!(
+            hash_api_key("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert_ne!(hash_api_key("ak-x"), hash_api_key("ak-y"));
     }
 }

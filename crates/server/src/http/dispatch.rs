@@ -11,79 +11,13 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use evo_core::contract::{operations, Contract, Object, TypeInfo, Value};
+use evo_core::contract::{operations, Object, TypeInfo, Value};
 use evo_wire::format::{negotiate, Format};
 
-use crate::auth::Principal;
+use crate::app::state::AppState;
+use crate::http::call::{Call, Reply, ReplyBody};
 use crate::http::error::ApiError;
 use crate::http::ops;
-use crate::state::AppState;
-
-/// What an operation returns.
-pub struct Reply {
-    pub status: StatusCode,
-    pub body: ReplyBody,
-    /// Extra headers (cookies, …).
-    pub headers: Vec<(header::HeaderName, HeaderValue)>,
-}
-
-/// The body of a reply.
-pub enum ReplyBody {
-    /// A response DTO.
-    Dto(Value),
-    /// Pre-rendered JSON for the JSON format, with the DTO for every other
-    /// format built only when asked.
-    Prerendered {
-        json: Vec<u8>,
-        value: Box<dyn FnOnce() -> Value + Send>,
-    },
-    /// No body.
-    Empty,
-}
-
-impl Reply {
-    /// A 200 reply with a DTO.
-    pub fn dto<T: Contract>(dto: &T) -> Self {
-        Reply {
-            status: StatusCode::OK,
-            body: ReplyBody::Dto(dto.to_value()),
-            headers: Vec::new(),
-        }
-    }
-
-    /// Adds a header.
-    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
-        self.headers.push((name, value));
-        self
-    }
-}
-
-/// Everything an operation needs about its request.
-pub struct Call {
-    pub state: AppState,
-    pub method: Method,
-    pub headers: HeaderMap,
-    pub principal: Option<Principal>,
-    pub request: Value,
-    pub format: Format,
-}
-
-impl Call {
-    /// The bound request DTO.
-    pub fn dto<T: Contract>(&self) -> Result<T, ApiError> {
-        T::from_value(&self.request).map_err(|error| {
-            let field = error.field_name();
-            ApiError::serialization(error.to_string(), field)
-        })
-    }
-
-    /// The signed-in user (operations that require auth always have one).
-    pub fn principal(&self) -> Result<&Principal, ApiError> {
-        self.principal
-            .as_ref()
-            .ok_or_else(|| ApiError::unauthorized("Not Authenticated"))
-    }
-}
 
 /// The fallback handler that serves every ServiceStack operation.
 pub async fn dispatch(State(state): State<AppState>, request: Request<Body>) -> Response {
@@ -163,7 +97,7 @@ async fn run(
         .operation()
         .ok_or_else(|| ApiError::not_found("not an operation"))?;
     if route.custom && !operation.allows_verb(method.as_str()) {
-        let mut error = ApiError::method_not_allowed(format!(
+        let error = ApiError::method_not_allowed(format!(
             "{} does not support {}",
             op.name,
             method.as_str()
@@ -175,8 +109,7 @@ async fn run(
             .collect();
         verbs.sort_unstable();
         verbs.dedup();
-        error.allow = Some(verbs.join(", "));
-        return Err(error);
+        return Err(error.with_allow(verbs.join(", ")));
     }
     let bytes = axum::body::to_bytes(body, state.config.max_body_bytes)
         .await
@@ -224,7 +157,7 @@ async fn run(
         request,
         format,
     };
-    ops::call(op.name, call).await
+    ops::call(op, call).await
 }
 
 /// A custom route that matched: literal segment count, operation, path parameters.
@@ -420,25 +353,12 @@ fn render_error(
     let status = if matches!(format, Format::Jsonp(_)) {
         StatusCode::OK
     } else {
-        error.status
+        error.status()
     };
     let mut response = (status, bytes).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, content_type_header(format));
-    if let Some(allow) = error
-        .allow
-        .as_deref()
-        .and_then(|a| HeaderValue::from_str(a).ok())
-    {
-        response.headers_mut().insert(header::ALLOW, allow);
-    }
-    if let Some(challenge) = &error.www_authenticate {
-        if let Ok(value) = HeaderValue::from_str(challenge) {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, value);
-        }
-    }
+    error.add_headers(&mut response);
     response
 }

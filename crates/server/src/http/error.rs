@@ -2,42 +2,30 @@
 //! `ResponseStatus` (errorCode, message, errors[]), rendered in the
 //! negotiated format. Internal causes are logged, never sent.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use evo_core::api::auth::{ResponseError, ResponseStatus};
 
 /// A failed request (boxed: errors are rare and `Result`s stay small).
 #[derive(Debug, Clone)]
 pub struct ApiError(Box<ErrorDetail>);
 
-impl std::ops::Deref for ApiError {
-    type Target = ErrorDetail;
-
-    fn deref(&self) -> &ErrorDetail {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for ApiError {
-    fn deref_mut(&mut self) -> &mut ErrorDetail {
-        &mut self.0
-    }
-}
-
-/// What went wrong.
+/// What went wrong; private, so an error is made only by the constructors
+/// below and read only through `response_status` and the headers.
 #[derive(Debug, Clone)]
-pub struct ErrorDetail {
-    pub status: StatusCode,
+struct ErrorDetail {
+    status: StatusCode,
     /// ServiceStack's `errorCode` (the exception type name by convention).
-    pub error_code: String,
-    pub message: String,
+    error_code: String,
+    message: String,
     /// Field-level errors (validation).
-    pub errors: Vec<ResponseError>,
+    errors: Vec<ResponseError>,
     /// `WWW-Authenticate` for 401s.
-    pub www_authenticate: Option<String>,
+    www_authenticate: Option<String>,
     /// Internal detail for DebugMode only.
-    pub stack_trace: Option<String>,
+    stack_trace: Option<String>,
     /// `Allow` for 405s: the verbs the route accepts.
-    pub allow: Option<String>,
+    allow: Option<String>,
 }
 
 impl ApiError {
@@ -57,7 +45,7 @@ impl ApiError {
     /// 401: no or invalid credentials.
     pub fn unauthorized(message: impl Into<String>) -> Self {
         let mut error = ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", message);
-        error.www_authenticate = Some("credentials realm=\"/auth/credentials\"".to_string());
+        error.0.www_authenticate = Some("credentials realm=\"/auth/credentials\"".to_string());
         error
     }
 
@@ -86,7 +74,7 @@ impl ApiError {
             message.clone(),
         );
         if let Some(field) = field {
-            error.errors.push(ResponseError {
+            error.0.errors.push(ResponseError {
                 error_code: Some("SerializationException".to_string()),
                 field_name: Some(field.to_string()),
                 message: Some(message),
@@ -100,7 +88,7 @@ impl ApiError {
     pub fn validation(field: &str, error_code: &str, message: impl Into<String>) -> Self {
         let message = message.into();
         let mut error = ApiError::new(StatusCode::BAD_REQUEST, error_code, message.clone());
-        error.errors.push(ResponseError {
+        error.0.errors.push(ResponseError {
             error_code: Some(error_code.to_string()),
             field_name: Some(field.to_string()),
             message: Some(message),
@@ -118,7 +106,7 @@ impl ApiError {
             "An internal error occurred",
         );
         // The cause reaches clients only in debug mode (`response_status`).
-        error.stack_trace = Some(cause.to_string());
+        error.0.stack_trace = Some(cause.to_string());
         error
     }
 
@@ -131,22 +119,55 @@ impl ApiError {
             "The service is temporarily unavailable",
         );
         // The cause reaches clients only in debug mode (`response_status`).
-        error.stack_trace = Some(cause.to_string());
+        error.0.stack_trace = Some(cause.to_string());
         error
+    }
+
+    /// This error with the verbs a 405 route accepts (`Allow`).
+    pub fn with_allow(mut self, verbs: impl Into<String>) -> Self {
+        self.0.allow = Some(verbs.into());
+        self
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.0.status
     }
 
     /// The `ResponseStatus` DTO of this error.
     pub fn response_status(&self, debug: bool) -> ResponseStatus {
+        let detail = &self.0;
         ResponseStatus {
-            error_code: Some(self.error_code.clone()),
-            message: Some(self.message.clone()),
+            error_code: Some(detail.error_code.clone()),
+            message: Some(detail.message.clone()),
             stack_trace: if debug {
-                self.stack_trace.clone()
+                detail.stack_trace.clone()
             } else {
                 None
             },
-            errors: Some(self.errors.clone()),
+            errors: Some(detail.errors.clone()),
             meta: None,
+        }
+    }
+
+    /// Adds this error's `Allow` and `WWW-Authenticate` headers.
+    pub fn add_headers(&self, response: &mut Response) {
+        let headers = response.headers_mut();
+        if let Some(allow) = self
+            .0
+            .allow
+            .as_deref()
+            .and_then(|a| HeaderValue::from_str(a).ok())
+        {
+            headers.insert(header::ALLOW, allow);
+        }
+        if let Some(challenge) = self
+            .0
+            .www_authenticate
+            .as_deref()
+            .and_then(|c| HeaderValue::from_str(c).ok())
+        {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
     }
 }
@@ -176,10 +197,26 @@ impl From<crate::auth::AuthFailure> for ApiError {
             other => {
                 let mut error = ApiError::unauthorized(other.to_string());
                 if other == crate::auth::AuthFailure::TokenExpired {
-                    error.error_code = "TokenException".to_string();
+                    error.0.error_code = "TokenException".to_string();
                 }
                 error
             }
         }
+    }
+}
+
+/// Outside the dispatcher (which negotiates the format), errors are JSON,
+/// rendered by the wire crate like every other ServiceStack error body.
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = evo_wire::errors::error_body(None, self.response_status(false));
+        let mut response = (
+            self.status(),
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            evo_wire::render_value(&evo_wire::format::Format::Json, &body, "ErrorResponse"),
+        )
+            .into_response();
+        self.add_headers(&mut response);
+        response
     }
 }

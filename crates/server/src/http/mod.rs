@@ -1,8 +1,11 @@
 //! The HTTP surface: ServiceStack operations (through the contract-driven
 //! dispatcher), plus the routes that are not ServiceStack operations.
 
+pub mod call;
+pub mod common;
 pub mod dispatch;
 pub mod error;
+pub mod events;
 pub mod ops;
 pub mod twilio;
 
@@ -13,7 +16,9 @@ use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::state::AppState;
+use crate::app::state::AppState;
+use crate::http::common::{base_url, query_pairs};
+use crate::http::error::ApiError;
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
@@ -21,15 +26,9 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/types/{lang}", get(types))
         .route("/openapi.json", get(openapi))
-        .route("/event-stream", get(crate::events::event_stream))
-        .route(
-            "/event-heartbeat",
-            axum::routing::post(crate::events::heartbeat),
-        )
-        .route(
-            "/event-unregister",
-            axum::routing::post(crate::events::unregister),
-        )
+        .route("/event-stream", get(events::event_stream))
+        .route("/event-heartbeat", axum::routing::post(events::heartbeat))
+        .route("/event-unregister", axum::routing::post(events::unregister))
         .route("/metadata", get(metadata_index))
         .route("/api", get(metadata_index))
         .route("/{format}/metadata", get(metadata_page))
@@ -88,12 +87,10 @@ async fn metadata_page(
         .to_ascii_lowercase();
     match evo_docs::metadata::operation_page(&format.to_ascii_lowercase(), &op, &lang, &host) {
         Some(page) => ([(header::CONTENT_TYPE, "text/html")], page).into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-            r#"{"responseStatus":{"errorCode":"NotFound","message":"No such operation, format (json, xml, csv, jsv) or language (csharp, fsharp, vbnet, typescript, python, kotlin, java, swift, dart)","errors":[]}}"#,
+        None => ApiError::not_found(
+            "No such operation, format (json, xml, csv, jsv) or language (csharp, fsharp, vbnet, typescript, python, kotlin, java, swift, dart)",
         )
-            .into_response(),
+        .into_response(),
     }
 }
 
@@ -109,45 +106,6 @@ async fn openapi(
         document.to_string(),
     )
         .into_response()
-}
-
-/// The decoded pairs of a raw query string.
-fn query_pairs(query: Option<String>) -> Vec<(String, String)> {
-    query
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default()
-}
-
-/// An error as a JSON `ResponseStatus` (for routes outside the dispatcher).
-pub(crate) fn error_response(state: &AppState, error: error::ApiError) -> Response {
-    let body = evo_wire::errors::error_body(None, error.response_status(state.config.debug));
-    let mut response = (
-        error.status,
-        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-        evo_wire::render_value(&evo_wire::format::Format::Json, &body, "ErrorResponse"),
-    )
-        .into_response();
-    if let Some(challenge) = error
-        .www_authenticate
-        .as_deref()
-        .and_then(|c| axum::http::HeaderValue::from_str(c).ok())
-    {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, challenge);
-    }
-    response
-}
-
-/// The public base URL: configured, else from the Host header.
-pub(crate) fn base_url(state: &AppState, headers: &axum::http::HeaderMap) -> String {
-    state.config.public_url.clone().unwrap_or_else(|| {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        format!("http://{host}")
-    })
 }
 
 /// `/types/{lang}`: typed DTOs for ServiceStack's client languages.
@@ -169,16 +127,12 @@ async fn types(
     let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
     match evo_docs::types::document(&lang.to_ascii_lowercase(), &base_url, &query, &now) {
         Some(text) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-            format!(
-                r#"{{"responseStatus":{{"errorCode":"NotFound","message":"Unknown language '{}'; available: {}","errors":[]}}}}"#,
-                lang.replace(['"', '\\'], ""),
-                evo_docs::types::LANGUAGES.join(", ")
-            ),
-        )
-            .into_response(),
+        None => ApiError::not_found(format!(
+            "Unknown language '{}'; available: {}",
+            lang.replace(['"', '\\'], ""),
+            evo_docs::types::LANGUAGES.join(", ")
+        ))
+        .into_response(),
     }
 }
 
@@ -190,10 +144,10 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
     tracing::error!(detail, "a request handler panicked");
-    (
+    ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
-        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-        r#"{"responseStatus":{"errorCode":"InternalServerError","message":"An internal error occurred","errors":[]}}"#,
+        "InternalServerError",
+        "An internal error occurred",
     )
-        .into_response()
+    .into_response()
 }

@@ -26,8 +26,8 @@ use evo_twilio::params::FormParams;
 use evo_twilio::signature::validate;
 use evo_twilio::twiml::{Client, TwiML};
 
-use crate::ingest::Applied;
-use crate::state::AppState;
+use crate::app::sessions::Applied;
+use crate::app::state::AppState;
 
 /// The webhook routes.
 pub fn router() -> Router<AppState> {
@@ -49,24 +49,55 @@ struct Webhook {
     base_url: String,
 }
 
-fn plain(status: StatusCode, text: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        text.to_string(),
-    )
-        .into_response()
+/// Why a webhook was refused, answered as Twilio expects: a plain-text
+/// 4xx (Twilio logs it and does not retry) or 5xx (nothing was
+/// acknowledged; Twilio retries where its policy allows). A store failure is
+/// always a 5xx, never a silent 2xx.
+#[derive(Debug, thiserror::Error)]
+enum WebhookError {
+    #[error("{0}")]
+    BadRequest(&'static str),
+    #[error("Forbidden")]
+    Forbidden,
+    #[error("request body too large")]
+    TooLarge,
+    #[error("temporarily unavailable")]
+    Unavailable,
 }
 
-fn twiml(document: TwiML) -> Response {
-    ([(header::CONTENT_TYPE, "text/xml")], document.to_xml()).into_response()
+impl From<evo_store::StoreError> for WebhookError {
+    fn from(error: evo_store::StoreError) -> Self {
+        tracing::error!(%error, "a webhook could not be stored");
+        WebhookError::Unavailable
+    }
 }
 
-fn unavailable(error: impl std::fmt::Display) -> Response {
-    // A 5xx makes Twilio retry where its retry policy allows; nothing was
-    // acknowledged.
-    tracing::error!(%error, "a webhook could not be stored");
-    plain(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable")
+impl IntoResponse for WebhookError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            WebhookError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebhookError::Forbidden => StatusCode::FORBIDDEN,
+            WebhookError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            WebhookError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            self.to_string(),
+        )
+            .into_response()
+    }
+}
+
+/// What a webhook handler answers.
+type Answer = Result<Response, WebhookError>;
+
+fn twiml(document: TwiML) -> Answer {
+    Ok(([(header::CONTENT_TYPE, "text/xml")], document.to_xml()).into_response())
+}
+
+fn no_content() -> Answer {
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn verify(
@@ -75,7 +106,7 @@ async fn verify(
     uri: &axum::http::Uri,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<Webhook, Response> {
+) -> Result<Webhook, WebhookError> {
     let query = FormParams::parse(uri.query().unwrap_or("").as_bytes());
     let params = if method == Method::GET {
         query.clone()
@@ -84,26 +115,21 @@ async fn verify(
     };
     let forbidden = |why: &str| {
         tracing::warn!(why, path = %uri.path(), "refused a Twilio webhook");
-        plain(StatusCode::FORBIDDEN, "Forbidden")
+        WebhookError::Forbidden
     };
     let Some(account_sid) = params.get_nonempty("AccountSid") else {
         return Err(forbidden("no AccountSid"));
     };
-    let account = match state.store.account_by_twilio_sid(account_sid).await {
-        Ok(Some(account)) => account,
-        Ok(None) => return Err(forbidden("unknown AccountSid")),
-        Err(error) => return Err(unavailable(error)),
+    let Some(account) = state.directory.account_by_twilio_sid(account_sid).await? else {
+        return Err(forbidden("unknown AccountSid"));
     };
-    let base_url = state.config.public_url.clone().unwrap_or_else(|| {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        format!("http://{host}")
-    });
+    let base_url = crate::http::common::base_url(state, headers);
     let path_and_query = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
     let url = format!("{}{}", base_url.trim_end_matches('/'), path_and_query);
-    let token = account.twilio_auth_token.clone().unwrap_or_default();
+    let token = account
+        .twilio_auth_token
+        .as_ref()
+        .map_or("", |token| token.expose());
     let signed = if method == Method::GET {
         FormParams::default()
     } else {
@@ -112,7 +138,7 @@ async fn verify(
     let signature = headers
         .get("x-twilio-signature")
         .and_then(|v| v.to_str().ok());
-    if let Err(error) = validate(&[token.as_str()], &url, &signed, body, signature) {
+    if let Err(error) = validate(&[token], &url, &signed, body, signature) {
         return Err(forbidden(&error.to_string()));
     }
     Ok(Webhook {
@@ -126,12 +152,12 @@ async fn verify(
 /// A verified webhook is an extractor: a handler that takes a `Webhook`
 /// only ever runs for a correctly signed request of a known account.
 impl axum::extract::FromRequest<AppState> for Webhook {
-    type Rejection = Response;
+    type Rejection = WebhookError;
 
     async fn from_request(
         request: axum::extract::Request,
         state: &AppState,
-    ) -> Result<Self, Response> {
+    ) -> Result<Self, WebhookError> {
         let (parts, body) = request.into_parts();
         let uri = parts
             .extensions
@@ -139,7 +165,7 @@ impl axum::extract::FromRequest<AppState> for Webhook {
             .map_or_else(|| parts.uri.clone(), |original| original.0.clone());
         let body = axum::body::to_bytes(body, state.config.max_body_bytes)
             .await
-            .map_err(|_| plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"))?;
+            .map_err(|_| WebhookError::TooLarge)?;
         verify(state, &parts.method, &uri, &parts.headers, &body).await
     }
 }
@@ -178,30 +204,30 @@ fn session_id_for_call(call_sid: &str) -> String {
     format!("ses-{call_sid}")
 }
 
-async fn party_of_user(state: &AppState, user_id: &str, role: SessionMemberRoles) -> Option<Party> {
-    let user = state.store.user(user_id).await.ok().flatten()?;
-    Some(Party {
+async fn party_of_user(
+    state: &AppState,
+    user_id: &str,
+    role: SessionMemberRoles,
+) -> Result<Option<Party>, WebhookError> {
+    let user = state.directory.user(user_id).await?;
+    Ok(user.map(|user| Party {
         identity: format!("client:{}", user.id),
         endpoint_id: Some(user.id.clone()),
         display_name: Some(user.display_name.clone()),
         role,
-    })
+    }))
 }
 
 async fn header_for(
     state: &AppState,
     account: &Account,
     endpoint: &evo_core::domain::Endpoint,
-) -> SessionHeader {
+) -> Result<SessionHeader, WebhookError> {
     let breadcrumb = match &endpoint.customer_id {
-        Some(customer) => state
-            .store
-            .customer_breadcrumb(customer)
-            .await
-            .unwrap_or_default(),
+        Some(customer) => state.directory.customer_breadcrumb(customer).await?,
         None => Vec::new(),
     };
-    SessionHeader {
+    Ok(SessionHeader {
         account_id: account.id.clone(),
         account_name: account.name.clone(),
         customer_id: endpoint.customer_id.clone(),
@@ -210,38 +236,40 @@ async fn header_for(
         endpoint_id: endpoint.id.clone(),
         endpoint_name: endpoint.display_name.clone(),
         ..SessionHeader::default()
-    }
+    })
 }
 
 /// `/twilio/voice`: a call reached a number (or a softphone dials out).
-async fn voice(State(state): State<AppState>, hook: Webhook) -> Response {
+async fn voice(State(state): State<AppState>, hook: Webhook) -> Answer {
     let params = &hook.params;
     let (Some(call_sid), Some(from), Some(to)) = (
         params.get_nonempty("CallSid"),
         params.get_nonempty("From"),
         params.get_nonempty("To"),
     ) else {
-        return plain(StatusCode::BAD_REQUEST, "CallSid, From and To are required");
+        return Err(WebhookError::BadRequest(
+            "CallSid, From and To are required",
+        ));
     };
     let session_id = session_id_for_call(call_sid);
     let at = timestamp(params);
     if let Some(identity) = from.strip_prefix("client:") {
         // An agent's softphone dials out.
-        let Ok(Some(user)) = state.store.user(identity).await else {
+        let Some(user) = state.directory.user(identity).await? else {
             return twiml(
                 TwiML::new()
                     .say("This softphone is not registered.")
                     .hangup(),
             );
         };
-        let Ok(Some(endpoint)) = state.store.endpoint(&user.id).await else {
+        let Some(endpoint) = state.directory.endpoint(&user.id).await? else {
             return twiml(
                 TwiML::new()
                     .say("This softphone is not registered.")
                     .hangup(),
             );
         };
-        let mut header = header_for(&state, &hook.account, &endpoint).await;
+        let mut header = header_for(&state, &hook.account, &endpoint).await?;
         header.channel = FlowChannels::Voice;
         header.direction = SessionDirections::Outgoing;
         header.call_sid = Some(call_sid.to_string());
@@ -250,15 +278,12 @@ async fn voice(State(state): State<AppState>, hook: Webhook) -> Response {
         header.to_address = Some(to.to_string());
         header.destination = Some(to.to_string());
         header.display_name = Some(to.to_string());
-        header.origin = party_of_user(&state, &user.id, SessionMemberRoles::Agent).await;
+        header.origin = party_of_user(&state, &user.id, SessionMemberRoles::Agent).await?;
         let session = reducer::open(&session_id, header, at);
-        if let Err(error) = state
+        state
             .sessions
             .open(session, vec![call_sid.to_string()])
-            .await
-        {
-            return unavailable(error);
-        }
+            .await?;
         let status_url = format!(
             "{}/twilio/status?session={session_id}&party=callee",
             hook.base_url
@@ -266,18 +291,18 @@ async fn voice(State(state): State<AppState>, hook: Webhook) -> Response {
         let action = format!("{}/twilio/dial?session={session_id}", hook.base_url);
         return twiml(TwiML::new().dial_number(&action, to, &status_url));
     }
-    let endpoint = match state.store.endpoint_by_address(&hook.account.id, to).await {
-        Ok(Some(endpoint)) => endpoint,
-        Ok(None) => {
-            return twiml(
-                TwiML::new()
-                    .say("The number you have called is not in service.")
-                    .hangup(),
-            )
-        }
-        Err(error) => return unavailable(error),
+    let Some(endpoint) = state
+        .directory
+        .endpoint_by_address(&hook.account.id, to)
+        .await?
+    else {
+        return twiml(
+            TwiML::new()
+                .say("The number you have called is not in service.")
+                .hangup(),
+        );
     };
-    let mut header = header_for(&state, &hook.account, &endpoint).await;
+    let mut header = header_for(&state, &hook.account, &endpoint).await?;
     header.channel = FlowChannels::Voice;
     header.direction = SessionDirections::Incoming;
     header.call_sid = Some(call_sid.to_string());
@@ -293,13 +318,10 @@ async fn voice(State(state): State<AppState>, hook: Webhook) -> Response {
         role: SessionMemberRoles::Caller,
     });
     let session = reducer::open(&session_id, header, at);
-    if let Err(error) = state
+    state
         .sessions
         .open(session, vec![call_sid.to_string()])
-        .await
-    {
-        return unavailable(error);
-    }
+        .await?;
     let ringing = SessionEvent {
         at,
         source: EventSource::Call {
@@ -313,9 +335,10 @@ async fn voice(State(state): State<AppState>, hook: Webhook) -> Response {
             party: None,
         },
     };
-    if let Err(error) = state.sessions.apply(&session_id, ringing, Vec::new()).await {
-        return unavailable(error);
-    }
+    state
+        .sessions
+        .apply(&session_id, ringing, Vec::new())
+        .await?;
     if let Some(queue) = &endpoint.queue_name {
         let enqueued = SessionEvent {
             at,
@@ -326,13 +349,10 @@ async fn voice(State(state): State<AppState>, hook: Webhook) -> Response {
                 queue_name: queue.clone(),
             },
         };
-        if let Err(error) = state
+        state
             .sessions
             .apply(&session_id, enqueued, Vec::new())
-            .await
-        {
-            return unavailable(error);
-        }
+            .await?;
         let action = format!("{}/twilio/queue?session={session_id}", hook.base_url);
         let wait = format!("{}/twilio/queue?session={session_id}&wait=1", hook.base_url);
         return twiml(TwiML::new().enqueue(queue, &action, &wait));
@@ -359,47 +379,49 @@ async fn voice(State(state): State<AppState>, hook: Webhook) -> Response {
     twiml(TwiML::new().dial_clients(&action, 25, &clients))
 }
 
-async fn session_of(state: &AppState, hook: &Webhook, keys: &[&str]) -> Option<String> {
+async fn session_of(
+    state: &AppState,
+    hook: &Webhook,
+    keys: &[&str],
+) -> Result<Option<String>, WebhookError> {
     if let Some(session) = hook.query.get_nonempty("session") {
-        return Some(session.to_string());
+        return Ok(Some(session.to_string()));
     }
-    for key in keys {
-        if let Ok(Some(id)) = state.store.session_id_by_key(key).await {
-            return Some(id);
+    for key in keys.iter().filter(|key| !key.is_empty()) {
+        if let Some(id) = state.sessions.session_id_by_key(key).await? {
+            return Ok(Some(id));
         }
     }
-    None
+    Ok(None)
 }
 
-fn acknowledge(result: Result<Applied, evo_store::StoreError>) -> Response {
-    match result {
-        // Unknown sessions are acknowledged too: Twilio must not retry what
-        // can never apply (for example a call that is not ours).
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(error) => unavailable(error),
-    }
+fn acknowledge(result: Result<Applied, evo_store::StoreError>) -> Answer {
+    // Unknown sessions are acknowledged too: Twilio must not retry what can
+    // never apply (for example a call that is not ours).
+    result?;
+    no_content()
 }
 
 /// `/twilio/status`: call progress of a root call or a child leg.
-async fn status(State(state): State<AppState>, hook: Webhook) -> Response {
+async fn status(State(state): State<AppState>, hook: Webhook) -> Answer {
     let params = &hook.params;
     let Some(call_sid) = params.get_nonempty("CallSid") else {
-        return plain(StatusCode::BAD_REQUEST, "CallSid is required");
+        return Err(WebhookError::BadRequest("CallSid is required"));
     };
     let Some(status) = params.get_nonempty("CallStatus").and_then(progress) else {
         // An unknown status is kept out of the way, never an error.
-        return StatusCode::NO_CONTENT.into_response();
+        return no_content();
     };
     let parent = params.get_nonempty("ParentCallSid");
-    let Some(session_id) = session_of(&state, &hook, &[call_sid, parent.unwrap_or("")]).await
+    let Some(session_id) = session_of(&state, &hook, &[call_sid, parent.unwrap_or("")]).await?
     else {
-        return StatusCode::NO_CONTENT.into_response();
+        return no_content();
     };
     let party = match (
         hook.query.get_nonempty("user"),
         hook.query.get_nonempty("party"),
     ) {
-        (Some(user), _) => party_of_user(&state, user, SessionMemberRoles::Agent).await,
+        (Some(user), _) => party_of_user(&state, user, SessionMemberRoles::Agent).await?,
         (None, Some("callee")) => params.get_nonempty("To").map(|to| Party {
             identity: to.to_string(),
             endpoint_id: None,
@@ -429,16 +451,15 @@ async fn status(State(state): State<AppState>, hook: Webhook) -> Response {
 }
 
 /// `/twilio/conference`: conference participant and lifecycle events.
-async fn conference(State(state): State<AppState>, hook: Webhook) -> Response {
+async fn conference(State(state): State<AppState>, hook: Webhook) -> Answer {
     let params = &hook.params;
     let (Some(conference_sid), Some(event_name)) = (
         params.get_nonempty("ConferenceSid"),
         params.get_nonempty("StatusCallbackEvent"),
     ) else {
-        return plain(
-            StatusCode::BAD_REQUEST,
+        return Err(WebhookError::BadRequest(
             "ConferenceSid and StatusCallbackEvent are required",
-        );
+        ));
     };
     let call_sid = params.get_nonempty("CallSid").unwrap_or("");
     let flag = |name: &str| {
@@ -451,7 +472,7 @@ async fn conference(State(state): State<AppState>, hook: Webhook) -> Response {
             conference_sid: conference_sid.to_string(),
             call_sid: call_sid.to_string(),
             party: match hook.query.get_nonempty("user") {
-                Some(user) => party_of_user(&state, user, SessionMemberRoles::Agent).await,
+                Some(user) => party_of_user(&state, user, SessionMemberRoles::Agent).await?,
                 None => None,
             },
             muted: flag("Muted").unwrap_or(false),
@@ -472,10 +493,10 @@ async fn conference(State(state): State<AppState>, hook: Webhook) -> Response {
         "conference-end" => EventKind::ConferenceEnded {
             conference_sid: conference_sid.to_string(),
         },
-        _ => return StatusCode::NO_CONTENT.into_response(),
+        _ => return no_content(),
     };
-    let Some(session_id) = session_of(&state, &hook, &[conference_sid, call_sid]).await else {
-        return StatusCode::NO_CONTENT.into_response();
+    let Some(session_id) = session_of(&state, &hook, &[conference_sid, call_sid]).await? else {
+        return no_content();
     };
     let event = SessionEvent {
         at: timestamp(params),
@@ -491,7 +512,7 @@ async fn conference(State(state): State<AppState>, hook: Webhook) -> Response {
 
 /// `/twilio/queue`: the `<Enqueue>` action (the caller left the queue) and
 /// its wait requests (the caller is still waiting).
-async fn queue(State(state): State<AppState>, hook: Webhook) -> Response {
+async fn queue(State(state): State<AppState>, hook: Webhook) -> Answer {
     if hook.query.get_nonempty("wait").is_some() {
         return twiml(TwiML::new().say("Please hold; an agent will be with you shortly."));
     }
@@ -500,7 +521,7 @@ async fn queue(State(state): State<AppState>, hook: Webhook) -> Response {
     if !matches!(result, "bridged" | "bridging-in-process") {
         if let (Some(call_sid), Some(session_id)) = (
             params.get_nonempty("CallSid"),
-            session_of(&state, &hook, &[params.get("CallSid").unwrap_or("")]).await,
+            session_of(&state, &hook, &[params.get("CallSid").unwrap_or("")]).await?,
         ) {
             let event = SessionEvent {
                 at: timestamp(params),
@@ -511,16 +532,14 @@ async fn queue(State(state): State<AppState>, hook: Webhook) -> Response {
                     reason: result.to_string(),
                 },
             };
-            if let Err(error) = state.sessions.apply(&session_id, event, Vec::new()).await {
-                return unavailable(error);
-            }
+            state.sessions.apply(&session_id, event, Vec::new()).await?;
         }
     }
     twiml(TwiML::new().hangup())
 }
 
 /// `/twilio/dial`: the `<Dial>` finished; the legs reported themselves.
-async fn dial(hook: Webhook) -> Response {
+async fn dial(hook: Webhook) -> Answer {
     match hook.params.get_nonempty("DialCallStatus") {
         Some("completed") | Some("answered") => twiml(TwiML::new().hangup()),
         _ => twiml(
@@ -532,39 +551,37 @@ async fn dial(hook: Webhook) -> Response {
 }
 
 /// `/twilio/sms`: an inbound message opens or extends a chat session.
-async fn sms(State(state): State<AppState>, hook: Webhook) -> Response {
+async fn sms(State(state): State<AppState>, hook: Webhook) -> Answer {
     let params = &hook.params;
     let (Some(message_sid), Some(from), Some(to)) = (
         params.get_nonempty("MessageSid"),
         params.get_nonempty("From"),
         params.get_nonempty("To"),
     ) else {
-        return plain(
-            StatusCode::BAD_REQUEST,
+        return Err(WebhookError::BadRequest(
             "MessageSid, From and To are required",
-        );
+        ));
     };
-    let endpoint = match state.store.endpoint_by_address(&hook.account.id, to).await {
-        Ok(Some(endpoint)) => endpoint,
-        Ok(None) => return twiml(TwiML::new()),
-        Err(error) => return unavailable(error),
+    let Some(endpoint) = state
+        .directory
+        .endpoint_by_address(&hook.account.id, to)
+        .await?
+    else {
+        return twiml(TwiML::new());
     };
     let conversation = format!("chat:{}:{}:{from}", hook.account.id, endpoint.id);
-    let active = match state.store.session_id_by_key(&conversation).await {
-        Ok(Some(id)) => state
-            .sessions
-            .index()
-            .get(&id)
-            .map(|live| live.session.id.clone()),
-        Ok(None) => None,
-        Err(error) => return unavailable(error),
-    };
+    let active = state
+        .sessions
+        .session_id_by_key(&conversation)
+        .await?
+        .and_then(|id| state.sessions.index().get(&id))
+        .map(|live| live.session().id.clone());
     let at = timestamp(params);
     let session_id = match active {
         Some(id) => id,
         None => {
             let session_id = format!("ses-{message_sid}");
-            let mut header = header_for(&state, &hook.account, &endpoint).await;
+            let mut header = header_for(&state, &hook.account, &endpoint).await?;
             header.channel = FlowChannels::Chat;
             header.direction = SessionDirections::Incoming;
             header.call_sid = None;
@@ -579,9 +596,7 @@ async fn sms(State(state): State<AppState>, hook: Webhook) -> Response {
                 role: SessionMemberRoles::Caller,
             });
             let session = reducer::open(&session_id, header, at);
-            if let Err(error) = state.sessions.open(session, Vec::new()).await {
-                return unavailable(error);
-            }
+            state.sessions.open(session, Vec::new()).await?;
             session_id
         }
     };
@@ -597,12 +612,9 @@ async fn sms(State(state): State<AppState>, hook: Webhook) -> Response {
     };
     // The conversation key now leads to this session (a newer chat replaces
     // an ended one: the key is rewritten by the store's upsert below).
-    match state
+    state
         .sessions
         .apply(&session_id, event, vec![conversation])
-        .await
-    {
-        Ok(_) => twiml(TwiML::new()),
-        Err(error) => unavailable(error),
-    }
+        .await?;
+    twiml(TwiML::new())
 }

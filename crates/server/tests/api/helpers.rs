@@ -8,10 +8,10 @@ use chrono::{TimeZone, Utc};
 use evo_core::domain::Crumb;
 use evo_core::reducer;
 use evo_core::scenario::{self, Cast};
-use evo_server::config::{Config, StoreLocation};
-use evo_server::directory::{self, NewNumber, NewUser};
+use evo_server::app::config::{Config, StoreLocation};
+use evo_server::app::directory::{NewNumber, NewUser};
+use evo_server::app::state::AppState;
 use evo_server::startup::Application;
-use evo_server::state::AppState;
 
 pub const PASSWORD: &str = "correct horse";
 
@@ -103,19 +103,18 @@ pub async fn build(data_dir: &Path) -> Application {
 
 async fn add_user(state: &AppState, account: &str, email: &str, roles: &[&str]) -> TestUser {
     let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
-    let user = directory::add_user(
-        state.store.as_ref(),
-        NewUser {
+    let user = state
+        .directory
+        .add_user(NewUser {
             account_id: account,
             email,
             password: PASSWORD,
             display_name: None,
             roles: &roles,
             customer_id: None,
-        },
-    )
-    .await
-    .expect("adding a user");
+        })
+        .await
+        .expect("adding a user");
     TestUser {
         id: user.id,
         email: email.to_string(),
@@ -124,17 +123,24 @@ async fn add_user(state: &AppState, account: &str, email: &str, roles: &[&str]) 
 
 /// Seeds two tenants, their users and numbers, and sessions in known states.
 pub async fn seed(state: &AppState) -> Fixture {
-    let store = state.store.as_ref();
-    let acme = directory::add_account(store, "Acme", None, None)
+    let acme = state
+        .directory
+        .add_account("Acme", None, None)
         .await
         .unwrap();
-    let globex = directory::add_account(store, "Globex", None, None)
+    let globex = state
+        .directory
+        .add_account("Globex", None, None)
         .await
         .unwrap();
-    let holding = directory::add_customer(store, &acme.id, "Acme Holdings", None)
+    let holding = state
+        .directory
+        .add_customer(&acme.id, "Acme Holdings", None)
         .await
         .unwrap();
-    let west = directory::add_customer(store, &acme.id, "Acme West", Some(&holding.id))
+    let west = state
+        .directory
+        .add_customer(&acme.id, "Acme West", Some(&holding.id))
         .await
         .unwrap();
     let alice = add_user(state, &acme.id, "alice@acme.test", &["User"]).await;
@@ -142,23 +148,22 @@ pub async fn seed(state: &AppState) -> Fixture {
     let nora = add_user(state, &acme.id, "nora@acme.test", &[]).await;
     let root = add_user(state, &acme.id, "root@acme.test", &["Admin"]).await;
     let zed = add_user(state, &globex.id, "zed@globex.test", &["User"]).await;
-    let alice_api_key = directory::add_api_key(store, &alice.id).await.unwrap();
+    let alice_api_key = state.directory.add_api_key(&alice.id).await.unwrap();
     let number = |account: &str, e164: &'static str, ring: Vec<String>| {
         let account = account.to_string();
         async move {
-            directory::add_number(
-                store,
-                NewNumber {
+            state
+                .directory
+                .add_number(NewNumber {
                     account_id: &account,
                     number: e164,
                     ring_user_ids: &ring,
                     queue_name: None,
                     display_name: None,
                     customer_id: None,
-                },
-            )
-            .await
-            .unwrap()
+                })
+                .await
+                .unwrap()
         }
     };
     let main = number(&acme.id, "+15550100", vec![alice.id.clone()]).await;
@@ -205,7 +210,7 @@ pub async fn seed(state: &AppState) -> Fixture {
         (
             "main",
             scenario::build(
-                "hold-unhold",
+                scenario::Kind::HoldUnhold,
                 &cast(&acme, &main, vec![&alice]),
                 "MAIN",
                 start,
@@ -215,7 +220,7 @@ pub async fn seed(state: &AppState) -> Fixture {
         (
             "shared",
             scenario::build(
-                "inbound-answered",
+                scenario::Kind::InboundAnswered,
                 &cast(&acme, &sales, vec![&alice, &bob]),
                 "SHARED",
                 start,
@@ -225,7 +230,7 @@ pub async fn seed(state: &AppState) -> Fixture {
         (
             "bob",
             scenario::build(
-                "inbound-missed",
+                scenario::Kind::InboundMissed,
                 &cast(&acme, &sales, vec![&bob]),
                 "BOB",
                 start,
@@ -235,7 +240,7 @@ pub async fn seed(state: &AppState) -> Fixture {
         (
             "ended",
             scenario::build(
-                "inbound-answered",
+                scenario::Kind::InboundAnswered,
                 &cast(&acme, &main, vec![&alice]),
                 "ENDED",
                 start,
@@ -245,7 +250,7 @@ pub async fn seed(state: &AppState) -> Fixture {
         (
             "other",
             scenario::build(
-                "outbound",
+                scenario::Kind::Outbound,
                 &cast(&globex, &globex_line, vec![&zed]),
                 "OTHER",
                 start,

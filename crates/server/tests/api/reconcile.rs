@@ -12,8 +12,9 @@ use chrono::Utc;
 use evo_core::api::sessions::{FlowChannels, SessionDirections};
 use evo_core::reducer;
 use evo_core::session::SessionHeader;
-use evo_server::directory;
-use evo_server::reconcile::{reconcile_once, ReconcileConfig};
+
+use evo_server::app::config::ReconcileConfig;
+use evo_server::app::reconcile::reconcile_once;
 
 /// A fake of `GET /2010-04-01/Accounts/{sid}/Calls/{call}.json`.
 async fn fake_twilio() -> String {
@@ -42,16 +43,18 @@ async fn quiet_calls_are_ended_when_twilio_says_they_are_over_and_old_ones_expir
     let dir = tempfile::tempdir().unwrap();
     let app = crate::helpers::build(dir.path()).await;
     let state = app.state();
-    let store = state.store.as_ref();
-    let with_twilio = directory::add_account(
-        store,
-        "Reconciled",
-        Some("AC0123456789abcdef0123456789abc999"),
-        Some("t"),
-    )
-    .await
-    .unwrap();
-    let without_twilio = directory::add_account(store, "Offline", None, None)
+    let with_twilio = state
+        .directory
+        .add_account(
+            "Reconciled",
+            Some("AC0123456789abcdef0123456789abc999"),
+            Some("t"),
+        )
+        .await
+        .unwrap();
+    let without_twilio = state
+        .directory
+        .add_account("Offline", None, None)
         .await
         .unwrap();
     let now = Utc::now();
@@ -99,7 +102,7 @@ async fn quiet_calls_are_ended_when_twilio_says_they_are_over_and_old_ones_expir
         let state = state.clone();
         let id = format!("ses-{id}");
         async move {
-            let session = state.store.session(&id).await.unwrap().unwrap();
+            let session = state.sessions.stored(&id).await.unwrap().unwrap();
             (
                 session.is_active(),
                 session.state.outcome.clone(),

@@ -1,6 +1,7 @@
 //! GET /sessions/active: who sees what, what a session looks like, restarts.
 
 use crate::helpers::{active_sessions, bearer, build, seed, session_ids, shared};
+use evo_server::app::sessions::Applied;
 
 #[tokio::test]
 async fn each_user_sees_exactly_the_active_sessions_of_their_endpoints() {
@@ -119,7 +120,7 @@ async fn two_nodes_sharing_a_store_never_lose_each_others_events() {
     // Node B starts after, with its own live index of the same store.
     let node_b = build(dir.path()).await.state();
     let plan = evo_core::scenario::build(
-        "hold-unhold",
+        evo_core::scenario::Kind::HoldUnhold,
         &evo_core::scenario::Cast {
             account_id: "acc".into(),
             account_name: "Acme".into(),
@@ -135,27 +136,36 @@ async fn two_nodes_sharing_a_store_never_lose_each_others_events() {
     let session = evo_core::reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
     node_a.sessions.open(session.clone(), vec![]).await.unwrap();
     // Node B learns of the session (as after a restart or a read).
-    assert!(node_b
+    let applied = node_b
         .sessions
         .apply(&plan.session_id, plan.events[0].clone(), vec![])
         .await
-        .is_ok());
+        .unwrap();
+    assert!(
+        matches!(applied, Applied::Changed(_)),
+        "node B found the session in the store and changed it: {applied:?}"
+    );
     // Alternate nodes: each one's index is stale for every other write.
     let last = plan.events.len() - 1;
     for (n, event) in plan.events.iter().enumerate().take(last).skip(1) {
         let node = if n % 2 == 0 { &node_b } else { &node_a };
-        node.sessions
+        let applied = node
+            .sessions
             .apply(&plan.session_id, event.clone(), vec![])
             .await
             .unwrap();
+        assert!(
+            matches!(applied, Applied::Changed(_)),
+            "event {n}: {applied:?}"
+        );
     }
     // Reads on the other node catch up when it refreshes its index.
     let since = chrono::Utc::now() - chrono::Duration::minutes(1);
-    let version_on = |node: &evo_server::state::AppState| {
+    let version_on = |node: &evo_server::app::state::AppState| {
         node.sessions
             .index()
             .get(&plan.session_id)
-            .map(|live| live.session.version)
+            .map(|live| live.session().version)
     };
     node_a.sessions.refresh_from_store(since).await.unwrap();
     node_b.sessions.refresh_from_store(since).await.unwrap();
@@ -175,8 +185,8 @@ async fn two_nodes_sharing_a_store_never_lose_each_others_events() {
         "the ended session left node B's index too"
     );
     let stored = node_a
-        .store
-        .session(&plan.session_id)
+        .sessions
+        .stored(&plan.session_id)
         .await
         .unwrap()
         .unwrap();

@@ -1,7 +1,7 @@
 //! Signed Twilio webhooks drive sessions; unsigned or tampered ones change
 //! nothing.
 
-use evo_server::directory::{self, NewNumber};
+use evo_server::app::directory::{NewNumber, NewUser};
 use evo_twilio::params::FormParams;
 use evo_twilio::signature::compute_signature;
 
@@ -24,41 +24,42 @@ async fn tenant(app: &TestApp) -> Tenant {
     static CREATED: tokio::sync::OnceCell<Tenant> = tokio::sync::OnceCell::const_new();
     CREATED
         .get_or_init(|| async {
-            let store = app.state.store.as_ref();
             let sid = "AC0123456789abcdef0123456789abcdef".to_string();
-            let account = directory::add_account(store, "Twilio Co", Some(&sid), Some(TOKEN))
+            let account = app
+                .state
+                .directory
+                .add_account("Twilio Co", Some(&sid), Some(TOKEN))
                 .await
                 .unwrap();
             let mut users = Vec::new();
             for email in ["tina@twilio-co.test", "tom@twilio-co.test"] {
-                let user = directory::add_user(
-                    store,
-                    directory::NewUser {
+                let user = app
+                    .state
+                    .directory
+                    .add_user(NewUser {
                         account_id: &account.id,
                         email,
                         password: crate::helpers::PASSWORD,
                         display_name: None,
                         roles: &["User".to_string()],
                         customer_id: None,
-                    },
-                )
-                .await
-                .unwrap();
+                    })
+                    .await
+                    .unwrap();
                 users.push((user.id, email.to_string()));
             }
-            directory::add_number(
-                store,
-                NewNumber {
+            app.state
+                .directory
+                .add_number(NewNumber {
                     account_id: &account.id,
                     number: "+15558880000",
                     ring_user_ids: &[users[0].0.clone(), users[1].0.clone()],
                     queue_name: None,
                     display_name: Some("Twilio line"),
                     customer_id: None,
-                },
-            )
-            .await
-            .unwrap();
+                })
+                .await
+                .unwrap();
             Tenant {
                 sid,
                 tina: users[0].clone(),
@@ -186,8 +187,8 @@ async fn an_inbound_call_rings_its_users_connects_and_ends_through_webhooks() {
     );
     let stored = app
         .state
-        .store
-        .session(&format!("ses-{call}"))
+        .sessions
+        .stored(&format!("ses-{call}"))
         .await
         .unwrap()
         .unwrap();
@@ -262,8 +263,8 @@ async fn unsigned_or_tampered_webhooks_are_refused_and_change_nothing() {
     assert_eq!(unknown_account.status(), 403);
     assert!(
         app.state
-            .store
-            .session(&format!("ses-{call}"))
+            .sessions
+            .stored(&format!("ses-{call}"))
             .await
             .unwrap()
             .is_none(),

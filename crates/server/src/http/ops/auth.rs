@@ -10,7 +10,7 @@ use evo_store::AuthSession;
 
 use crate::auth::tokens::{access_claims, RefreshClaims, TokenError};
 use crate::auth::{cookies, generate_session_id, Principal};
-use crate::http::dispatch::{Call, Reply};
+use crate::http::call::{Call, Reply};
 use crate::http::error::ApiError;
 
 /// Authenticate: sign in with credentials, sign out, or show the current
@@ -80,7 +80,7 @@ async fn sign_in(call: &Call, request: &Authenticate) -> Result<Reply, ApiError>
             + chrono::Duration::from_std(state.config.refresh_token_ttl.max(cookie_ttl))
                 .unwrap_or_default(),
     };
-    state.store.create_auth_session(&session).await?;
+    state.auth.create_auth_session(&session).await?;
 
     let keys = state.auth.keys();
     let bearer = keys.sign_access(&access_claims(
@@ -148,7 +148,7 @@ async fn logout(call: &Call) -> Result<Reply, ApiError> {
     let jar = cookies(&call.headers);
     for (name, value) in &jar {
         if name == "ss-id" || name == "ss-pid" {
-            call.state.store.delete_auth_session(value).await?;
+            call.state.auth.delete_auth_session(value).await?;
         }
     }
     if let Some(id) = call
@@ -156,7 +156,7 @@ async fn logout(call: &Call) -> Result<Reply, ApiError> {
         .as_ref()
         .and_then(|p| p.auth_session_id.as_ref())
     {
-        call.state.store.delete_auth_session(id).await?;
+        call.state.auth.delete_auth_session(id).await?;
     }
     let mut reply = Reply::dto(&AuthenticateResponse::default());
     for name in ["ss-id", "ss-pid", "ss-opt", "ss-tok", "ss-reftok"] {
@@ -198,13 +198,13 @@ pub async fn get_access_token(call: Call) -> Result<Reply, ApiError> {
             TokenError::Invalid => ApiError::unauthorized("Invalid RefreshToken"),
         })?;
     let session = state
-        .store
+        .auth
         .auth_session(&claims.jti)
         .await?
         .filter(|session| session.expires_at > Utc::now() && session.user_id == claims.sub)
         .ok_or_else(|| ApiError::unauthorized("The refresh token was revoked"))?;
     let user = state
-        .store
+        .auth
         .user(&session.user_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("The user no longer exists"))?;

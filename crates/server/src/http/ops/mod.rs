@@ -3,18 +3,58 @@
 pub mod auth;
 pub mod sessions;
 
-use crate::http::dispatch::{Call, Reply};
+use evo_core::api::auth::{Authenticate, GetAccessToken};
+use evo_core::api::sessions::GetActiveSessions;
+use evo_core::contract::{Contract, TypeInfo};
+
+use crate::http::call::{Call, Reply};
 use crate::http::error::ApiError;
 
-/// Runs the operation named `op_name`. A declared operation without an
-/// implementation is ServiceStack's `NotImplementedException` (405).
-pub async fn call(op_name: &str, call: Call) -> Result<Reply, ApiError> {
-    match op_name {
-        "GetActiveSessions" => sessions::get_active_sessions(call).await,
-        "Authenticate" => auth::authenticate(call).await,
-        "GetAccessToken" => auth::get_access_token(call).await,
-        other => Err(ApiError::method_not_allowed(format!(
-            "The operation '{other}' does not exist for this service"
+/// The operations this service implements, each named by its request DTO
+/// (matched by the contract's type, not by a string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    GetActiveSessions,
+    Authenticate,
+    GetAccessToken,
+}
+
+impl Operation {
+    /// Every implemented operation.
+    pub const ALL: [Operation; 3] = [
+        Operation::GetActiveSessions,
+        Operation::Authenticate,
+        Operation::GetAccessToken,
+    ];
+
+    /// The request DTO of this operation.
+    pub fn request_type(self) -> &'static TypeInfo {
+        match self {
+            Operation::GetActiveSessions => GetActiveSessions::type_info(),
+            Operation::Authenticate => Authenticate::type_info(),
+            Operation::GetAccessToken => GetAccessToken::type_info(),
+        }
+    }
+
+    /// The implemented operation whose request DTO is `op`, if any.
+    pub fn of(op: &'static TypeInfo) -> Option<Operation> {
+        Operation::ALL
+            .into_iter()
+            .find(|operation| operation.request_type() == op)
+    }
+}
+
+/// Runs the operation whose request DTO is `op`. A declared operation
+/// without an implementation is ServiceStack's `NotImplementedException`
+/// (405).
+pub async fn call(op: &'static TypeInfo, call: Call) -> Result<Reply, ApiError> {
+    match Operation::of(op) {
+        Some(Operation::GetActiveSessions) => sessions::get_active_sessions(call).await,
+        Some(Operation::Authenticate) => auth::authenticate(call).await,
+        Some(Operation::GetAccessToken) => auth::get_access_token(call).await,
+        None => Err(ApiError::method_not_allowed(format!(
+            "The operation '{}' does not exist for this service",
+            op.name
         ))),
     }
 }

@@ -16,7 +16,7 @@ use evo_store::group_commit::GroupCommitter;
 use evo_store::{SessionChange, Store, StoreError};
 use tokio::sync::{broadcast, Mutex};
 
-use crate::live::{LiveIndex, LiveSession};
+use crate::app::live::{LiveIndex, LiveSession};
 
 const LOCK_SHARDS: usize = 64;
 
@@ -51,7 +51,7 @@ pub struct SessionService {
 
 impl SessionService {
     /// A service over the store and index.
-    pub fn new(store: Arc<dyn Store>, index: Arc<LiveIndex>) -> Self {
+    pub(in crate::app) fn new(store: Arc<dyn Store>, index: Arc<LiveIndex>) -> Self {
         let (changes, _) = broadcast::channel(4096);
         SessionService {
             committer: GroupCommitter::new(store.clone()),
@@ -62,14 +62,20 @@ impl SessionService {
         }
     }
 
-    /// The live index.
-    pub fn index(&self) -> &Arc<LiveIndex> {
+    /// The live index, read-only: its writers are private to `app`.
+    pub fn index(&self) -> &LiveIndex {
         &self.index
     }
 
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// The durable copy of a session (tests and diagnostics; requests read
+    /// the index).
+    pub async fn stored(&self, session_id: &str) -> Result<Option<Session>, StoreError> {
+        self.store.session(session_id).await
+    }
+
+    /// The session a lookup key (call SID, conversation…) belongs to.
+    pub async fn session_id_by_key(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.store.session_id_by_key(key).await
     }
 
     /// Subscribes to committed changes.
@@ -163,12 +169,9 @@ impl SessionService {
     ) -> Result<usize, StoreError> {
         let mut changed = 0;
         for session in self.store.sessions_written_since(since).await? {
-            let id = session.id.clone();
-            if self.index.refresh(session) {
+            if let Some(live) = self.index.refresh(session) {
                 changed += 1;
-                if let Some(live) = self.index.get(&id) {
-                    let _ = self.changes.send(SessionChanged { session: live });
-                }
+                let _ = self.changes.send(SessionChanged { session: live });
             }
         }
         Ok(changed)
@@ -176,17 +179,20 @@ impl SessionService {
 
     async fn load(&self, session_id: &str) -> Result<Option<Session>, StoreError> {
         match self.index.get(session_id) {
-            Some(live) => Ok(Some(live.session.clone())),
+            Some(live) => Ok(Some(live.session().clone())),
             None => self.store.session(session_id).await,
         }
     }
 
     fn publish(&self, session: Session) -> Arc<LiveSession> {
-        let live = self.index.upsert(session);
-        // No subscribers is fine: nobody is listening.
-        let _ = self.changes.send(SessionChanged {
-            session: live.clone(),
-        });
+        let (live, taken) = self.index.upsert(session);
+        // A newer version taken from another node meanwhile was published
+        // already; this older one must not follow it. No subscribers is fine.
+        if taken {
+            let _ = self.changes.send(SessionChanged {
+                session: live.clone(),
+            });
+        }
         live
     }
 }

@@ -1,11 +1,160 @@
 //! Administration of the directory (accounts, customers, users, numbers,
 //! API keys) with validation, shared by the CLI, the demo and tests.
 
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
+
 use anyhow::{bail, Context};
-use evo_core::domain::{roles, Account, Customer, Endpoint, EndpointKind, User};
-use evo_store::{ApiKeyRecord, Store};
+use evo_core::domain::{roles, Account, Customer, Endpoint, EndpointKind, Secret, User};
+use evo_store::{ApiKeyRecord, Store, StoreError};
 
 use crate::auth::{generate_api_key, hash_api_key, password::hash_password};
+
+/// User id → the phone numbers that ring the user.
+type Rings = HashMap<String, BTreeSet<String>>;
+
+/// The directory as the running server sees it: reads for requests and
+/// webhooks, and administration (validated) for tests and the demo.
+///
+/// Which numbers ring which user is held in memory, whole: loaded at start,
+/// updated by this node's writes and reloaded by [`Directory::reload`]
+/// (administration commands write from other processes), so that reading
+/// active sessions never asks the store.
+pub struct Directory {
+    store: Arc<dyn Store>,
+    rings: RwLock<Rings>,
+}
+
+fn rings_of(pairs: Vec<(String, String)>) -> Rings {
+    let mut rings = Rings::new();
+    for (endpoint, user) in pairs {
+        rings.entry(user).or_default().insert(endpoint);
+    }
+    rings
+}
+
+impl Directory {
+    /// The directory over the store, with the ring relation loaded.
+    pub(in crate::app) async fn load(store: Arc<dyn Store>) -> Result<Self, StoreError> {
+        let rings = rings_of(store.ring_assignments().await?);
+        Ok(Directory {
+            store,
+            rings: RwLock::new(rings),
+        })
+    }
+
+    /// Reloads the ring relation (numbers assigned by other processes).
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        let rings = rings_of(self.store.ring_assignments().await?);
+        *self
+            .rings
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = rings;
+        Ok(())
+    }
+
+    /// The endpoint ids whose sessions `user_id` sees: the user's own
+    /// endpoint (same id) and every number that rings the user. From memory.
+    pub fn endpoint_ids_of_user(&self, user_id: &str) -> Vec<String> {
+        let rings = self
+            .rings
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut ids = vec![user_id.to_string()];
+        ids.extend(rings.get(user_id).into_iter().flatten().cloned());
+        ids
+    }
+
+    /// The account with this id.
+    pub async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        self.store.account(id).await
+    }
+
+    /// The account Twilio knows by this `AccountSid`.
+    pub async fn account_by_twilio_sid(&self, sid: &str) -> Result<Option<Account>, StoreError> {
+        self.store.account_by_twilio_sid(sid).await
+    }
+
+    /// The user with this id.
+    pub async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        self.store.user(id).await
+    }
+
+    /// The endpoint with this id.
+    pub async fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError> {
+        self.store.endpoint(id).await
+    }
+
+    /// The endpoint of an account with this address (phone number, e-mail).
+    pub async fn endpoint_by_address(
+        &self,
+        account_id: &str,
+        address: &str,
+    ) -> Result<Option<Endpoint>, StoreError> {
+        self.store.endpoint_by_address(account_id, address).await
+    }
+
+    /// A customer and its parents, for a session's breadcrumb.
+    pub async fn customer_breadcrumb(
+        &self,
+        customer_id: &str,
+    ) -> Result<Vec<evo_core::domain::Crumb>, StoreError> {
+        self.store.customer_breadcrumb(customer_id).await
+    }
+
+    /// Adds an account ([`add_account`]).
+    pub async fn add_account(
+        &self,
+        name: &str,
+        twilio_account_sid: Option<&str>,
+        twilio_auth_token: Option<&str>,
+    ) -> anyhow::Result<Account> {
+        add_account(
+            self.store.as_ref(),
+            name,
+            twilio_account_sid,
+            twilio_auth_token,
+        )
+        .await
+    }
+
+    /// Adds a customer ([`add_customer`]).
+    pub async fn add_customer(
+        &self,
+        account_id: &str,
+        name: &str,
+        parent_id: Option<&str>,
+    ) -> anyhow::Result<Customer> {
+        add_customer(self.store.as_ref(), account_id, name, parent_id).await
+    }
+
+    /// Adds a user ([`add_user`]).
+    pub async fn add_user(&self, new: NewUser<'_>) -> anyhow::Result<User> {
+        add_user(self.store.as_ref(), new).await
+    }
+
+    /// Adds a phone number ([`add_number`]); its users see its sessions
+    /// at once.
+    pub async fn add_number(&self, new: NewNumber<'_>) -> anyhow::Result<Endpoint> {
+        let endpoint = add_number(self.store.as_ref(), new).await?;
+        let mut rings = self
+            .rings
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for user in &endpoint.ring_user_ids {
+            rings
+                .entry(user.clone())
+                .or_default()
+                .insert(endpoint.id.clone());
+        }
+        Ok(endpoint)
+    }
+
+    /// Creates an API key ([`add_api_key`]).
+    pub async fn add_api_key(&self, user_id: &str) -> anyhow::Result<String> {
+        add_api_key(self.store.as_ref(), user_id).await
+    }
+}
 
 /// A new random id with a readable prefix (`acc_…`, `usr_…`).
 pub fn new_id(prefix: &str) -> String {
@@ -37,7 +186,7 @@ pub async fn add_account(
         id: new_id("acc"),
         name: name.trim().to_string(),
         twilio_account_sid: twilio_account_sid.map(str::to_string),
-        twilio_auth_token: twilio_auth_token.map(str::to_string),
+        twilio_auth_token: twilio_auth_token.map(Secret::from),
     };
     store.create_account(&account).await?;
     Ok(account)

@@ -18,34 +18,8 @@ use evo_core::event::{EventKind, EventSource, SessionEvent};
 use evo_core::session::Session;
 use serde::Deserialize;
 
-use crate::state::AppState;
-
-/// When sessions are checked and ended.
-#[derive(Debug, Clone)]
-pub struct ReconcileConfig {
-    /// A voice session quiet for this long is checked with Twilio.
-    pub idle_after: Duration,
-    /// A session older than this is ended when Twilio cannot confirm it.
-    pub max_age: Duration,
-    /// A chat quiet for this long is ended.
-    pub chat_idle_after: Duration,
-    /// How often to look.
-    pub interval: Duration,
-    /// Twilio's REST API base URL (a local fake in tests).
-    pub twilio_api_base: String,
-}
-
-impl Default for ReconcileConfig {
-    fn default() -> Self {
-        ReconcileConfig {
-            idle_after: Duration::from_secs(15 * 60),
-            max_age: Duration::from_secs(24 * 60 * 60),
-            chat_idle_after: Duration::from_secs(2 * 60 * 60),
-            interval: Duration::from_secs(60),
-            twilio_api_base: "https://api.twilio.com".to_string(),
-        }
-    }
-}
+use crate::app::config::ReconcileConfig;
+use crate::app::state::AppState;
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -135,7 +109,7 @@ pub async fn reconcile_once(
             .unwrap_or(false)
     };
     for live in state.sessions.index().all() {
-        let session = &live.session;
+        let session = live.session();
         let decision = if session.header.channel == FlowChannels::Chat {
             stale(session.last_activity(), config.chat_idle_after).then(|| {
                 (
@@ -183,7 +157,7 @@ async fn decide_voice(
     too_old: bool,
 ) -> Option<(String, String)> {
     let account = state
-        .store
+        .directory
         .account(&session.header.account_id)
         .await
         .ok()
@@ -191,7 +165,7 @@ async fn decide_voice(
     let credentials = account.and_then(|a| Some((a.twilio_account_sid?, a.twilio_auth_token?)));
     let lookup = match (&credentials, &session.header.call_sid) {
         (Some((sid, token)), Some(call_sid)) => {
-            lookup_call(http, &config.twilio_api_base, sid, token, call_sid).await
+            lookup_call(http, &config.twilio_api_base, sid, token.expose(), call_sid).await
         }
         _ => CallLookup::Unavailable("no Twilio credentials for the account".to_string()),
     };

@@ -1,0 +1,152 @@
+//! Server configuration: one typed struct, filled from CLI flags that fall
+//! back to `EVO_*` environment variables (see the `evo-voice` binary).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use evo_core::domain::Secret;
+
+/// Every default, once: `Config::for_store`, `ReconcileConfig::default` and
+/// the CLI's flags (`default_value_t = defaults::…`) all read these.
+pub mod defaults {
+    /// `--bind`.
+    pub const BIND: &str = "127.0.0.1:8080";
+    /// `--data-dir`: the embedded store's directory.
+    pub const DATA_DIR: &str = "evo-data";
+    /// `--access-token-ttl`, seconds.
+    pub const ACCESS_TOKEN_TTL_SECS: u64 = 60 * 60;
+    /// `--refresh-token-ttl`, seconds.
+    pub const REFRESH_TOKEN_TTL_SECS: u64 = 30 * 24 * 60 * 60;
+    /// Lifetime of a temporary cookie session, seconds.
+    pub const COOKIE_SESSION_TTL_SECS: u64 = 12 * 60 * 60;
+    /// `--max-body-bytes`.
+    pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+    /// `--twilio-api-url`.
+    pub const TWILIO_API_URL: &str = "https://api.twilio.com";
+    /// `--reconcile-idle-secs`.
+    pub const RECONCILE_IDLE_SECS: u64 = 15 * 60;
+    /// `--session-max-age-secs`.
+    pub const SESSION_MAX_AGE_SECS: u64 = 24 * 60 * 60;
+    /// `--chat-idle-secs`.
+    pub const CHAT_IDLE_SECS: u64 = 2 * 60 * 60;
+    /// How often the reconciler looks, seconds.
+    pub const RECONCILE_INTERVAL_SECS: u64 = 60;
+    /// `--index-refresh-ms` when the store is shared (PostgreSQL); a single
+    /// node with the embedded store does not refresh.
+    pub const SHARED_INDEX_REFRESH_MS: u64 = 1000;
+    /// How often the directory's ring relation is reloaded, seconds.
+    pub const DIRECTORY_REFRESH_SECS: u64 = 5;
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port (tests).
+    pub bind: SocketAddr,
+    /// Where the store lives: a directory for the embedded SQLite store, or a
+    /// `postgres://` URL.
+    pub store: StoreLocation,
+    /// The HMAC key for JWTs. `None`: a key is generated once and kept in the
+    /// store, so tokens survive restarts.
+    pub jwt_secret: Option<Secret>,
+    /// Lifetime of a bearer token.
+    pub access_token_ttl: Duration,
+    /// Lifetime of a refresh token (and of a "remember me" cookie session).
+    pub refresh_token_ttl: Duration,
+    /// Lifetime of a temporary (`ss-id`) cookie session.
+    pub cookie_session_ttl: Duration,
+    /// The public base URL Twilio calls (`https://voice.example.com`); webhook
+    /// signatures are computed over it.
+    pub public_url: Option<String>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Include stack traces in errors (ServiceStack's DebugMode).
+    pub debug: bool,
+    /// When and how stale sessions are reconciled and ended.
+    pub reconcile: ReconcileConfig,
+    /// How often to take other nodes' writes into the live index (several
+    /// nodes sharing PostgreSQL); `None` for a single node.
+    pub index_refresh: Option<Duration>,
+    /// How often the directory's ring relation is reloaded (numbers assigned
+    /// by administration commands, which run as other processes).
+    pub directory_refresh: Duration,
+}
+
+/// Where the store lives.
+#[derive(Debug, Clone)]
+pub enum StoreLocation {
+    /// An embedded SQLite database in this directory.
+    DataDir(PathBuf),
+    /// A PostgreSQL connection URL.
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// Reads `--store`/`EVO_DATABASE_URL` or a data directory.
+    pub fn parse(text: &str) -> Self {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            StoreLocation::Postgres(text.to_string())
+        } else {
+            StoreLocation::DataDir(PathBuf::from(
+                text.strip_prefix("sqlite://").unwrap_or(text),
+            ))
+        }
+    }
+
+    /// The string `evo_store::open_store` understands.
+    pub fn as_store_url(&self) -> String {
+        match self {
+            StoreLocation::DataDir(dir) => dir.display().to_string(),
+            StoreLocation::Postgres(url) => url.clone(),
+        }
+    }
+}
+
+impl Config {
+    /// A configuration for tests and the demo: the given store, defaults
+    /// elsewhere.
+    pub fn for_store(bind: SocketAddr, store: StoreLocation) -> Self {
+        Config {
+            bind,
+            store,
+            jwt_secret: None,
+            access_token_ttl: Duration::from_secs(defaults::ACCESS_TOKEN_TTL_SECS),
+            refresh_token_ttl: Duration::from_secs(defaults::REFRESH_TOKEN_TTL_SECS),
+            cookie_session_ttl: Duration::from_secs(defaults::COOKIE_SESSION_TTL_SECS),
+            public_url: None,
+            max_body_bytes: defaults::MAX_BODY_BYTES,
+            debug: false,
+            reconcile: ReconcileConfig::default(),
+            index_refresh: None,
+            directory_refresh: Duration::from_secs(defaults::DIRECTORY_REFRESH_SECS),
+        }
+    }
+}
+
+/// When sessions are checked and ended.
+#[derive(Debug, Clone)]
+pub struct ReconcileConfig {
+    /// A voice session quiet for this long is checked with Twilio.
+    pub idle_after: Duration,
+    /// A session older than this is ended when Twilio cannot confirm it.
+    pub max_age: Duration,
+    /// A chat quiet for this long is ended.
+    pub chat_idle_after: Duration,
+    /// How often to look.
+    pub interval: Duration,
+    /// Twilio's REST API base URL (a local fake in tests).
+    pub twilio_api_base: String,
+}
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        ReconcileConfig {
+            idle_after: Duration::from_secs(defaults::RECONCILE_IDLE_SECS),
+            max_age: Duration::from_secs(defaults::SESSION_MAX_AGE_SECS),
+            chat_idle_after: Duration::from_secs(defaults::CHAT_IDLE_SECS),
+            interval: Duration::from_secs(defaults::RECONCILE_INTERVAL_SECS),
+            twilio_api_base: defaults::TWILIO_API_URL.to_string(),
+        }
+    }
+}

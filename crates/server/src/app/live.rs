@@ -1,0 +1,317 @@
+//! The live index: every active session, kept in memory and pre-rendered,
+//! so that `GET /sessions/active` never touches the store or the history.
+//!
+//! The index maps endpoint → active session ids and session id → the
+//! session with its `SessionInfo` JSON rendered once per change. A read is a
+//! lookup plus a concatenation of bytes. Ended sessions leave the index.
+//! At start the index is rebuilt from `Store::active_sessions`.
+//!
+//! Only the application layer writes the index (`upsert` and `refresh` are
+//! `pub(in crate::app)`); everyone else gets `&LiveIndex`, a read-only view.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, RwLock, RwLockWriteGuard};
+
+use bytes::Bytes;
+use evo_core::api::sessions::SessionInfo;
+use evo_core::session::Session;
+
+/// How many ended sessions the index remembers, so that an older active
+/// version read from the store cannot bring an ended session back.
+const ENDED_REMEMBERED: usize = 100_000;
+
+/// One active session as the index holds it; read-only outside `app`.
+#[derive(Debug)]
+pub struct LiveSession {
+    session: Session,
+    info: SessionInfo,
+    json: Bytes,
+    endpoints: BTreeSet<String>,
+}
+
+impl LiveSession {
+    /// Renders a session for the index.
+    pub(in crate::app) fn new(session: Session) -> Self {
+        let info = session.to_info();
+        let json = Bytes::from(evo_wire::json::to_json(&info));
+        let endpoints = session.endpoint_ids();
+        LiveSession {
+            session,
+            info,
+            json,
+            endpoints,
+        }
+    }
+
+    /// The session.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// Its projection for clients.
+    pub fn info(&self) -> &SessionInfo {
+        &self.info
+    }
+
+    /// `SessionInfo` as JSON, rendered once when the session changed.
+    pub fn json(&self) -> &Bytes {
+        &self.json
+    }
+
+    /// The endpoints this session is visible to.
+    pub fn endpoints(&self) -> &BTreeSet<String> {
+        &self.endpoints
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    sessions: HashMap<String, Arc<LiveSession>>,
+    by_endpoint: HashMap<String, BTreeSet<String>>,
+    /// Version at which recently ended sessions left the index.
+    ended: HashMap<String, u64>,
+    ended_order: VecDeque<String>,
+}
+
+impl Inner {
+    /// The version held for `id`, active or recently ended.
+    fn held_version(&self, id: &str) -> Option<u64> {
+        self.sessions
+            .get(id)
+            .map(|live| live.session.version)
+            .or_else(|| self.ended.get(id).copied())
+    }
+
+    fn put(&mut self, live: Arc<LiveSession>) {
+        let id = live.session.id.clone();
+        if let Some(previous) = self.sessions.remove(&id) {
+            for endpoint in &previous.endpoints {
+                if let Some(ids) = self.by_endpoint.get_mut(endpoint) {
+                    ids.remove(&id);
+                    if ids.is_empty() {
+                        self.by_endpoint.remove(endpoint);
+                    }
+                }
+            }
+        }
+        if live.session.is_active() {
+            self.ended.remove(&id);
+            for endpoint in &live.endpoints {
+                self.by_endpoint
+                    .entry(endpoint.clone())
+                    .or_default()
+                    .insert(id.clone());
+            }
+            self.sessions.insert(id, live);
+        } else {
+            if self
+                .ended
+                .insert(id.clone(), live.session.version)
+                .is_none()
+            {
+                self.ended_order.push_back(id);
+            }
+            while self.ended_order.len() > ENDED_REMEMBERED {
+                if let Some(oldest) = self.ended_order.pop_front() {
+                    self.ended.remove(&oldest);
+                }
+            }
+        }
+    }
+}
+
+/// The index of active sessions.
+#[derive(Default)]
+pub struct LiveIndex {
+    inner: RwLock<Inner>,
+}
+
+impl LiveIndex {
+    /// An index holding `sessions` (the active ones are kept).
+    pub(in crate::app) fn rebuild(sessions: Vec<Session>) -> Self {
+        let index = LiveIndex::default();
+        for session in sessions {
+            index.upsert(session);
+        }
+        index
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Puts a version of a session this node just committed in the index (or
+    /// removes it when it has ended), unless a newer version is held already
+    /// (taken from another node meanwhile). Returns the entry, and whether
+    /// the index took it (only then is it published).
+    pub(in crate::app) fn upsert(&self, session: Session) -> (Arc<LiveSession>, bool) {
+        let live = Arc::new(LiveSession::new(session));
+        let mut inner = self.write();
+        let taken = inner
+            .held_version(&live.session.id)
+            .is_none_or(|version| version <= live.session.version);
+        if taken {
+            inner.put(live.clone());
+        }
+        (live, taken)
+    }
+
+    /// Takes a version of a session written elsewhere (another node) if it
+    /// is newer than the one held, checked and written under one lock so a
+    /// concurrent local commit is never overwritten by an older version.
+    /// Returns the new entry when the index changed.
+    pub(in crate::app) fn refresh(&self, session: Session) -> Option<Arc<LiveSession>> {
+        // Rendered outside the lock; most refreshes do change the index.
+        let live = Arc::new(LiveSession::new(session));
+        let mut inner = self.write();
+        let held = inner.held_version(&live.session.id);
+        let newer = held.is_none_or(|version| version < live.session.version);
+        // A session this node never held is taken only while active: an
+        // ended one it never held changes nothing here.
+        let relevant = held.is_some() || live.session.is_active();
+        if newer && relevant {
+            inner.put(live.clone());
+            Some(live)
+        } else {
+            None
+        }
+    }
+
+    /// The active session with this id.
+    pub fn get(&self, id: &str) -> Option<Arc<LiveSession>> {
+        let inner = self
+            .inner
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        inner.sessions.get(id).cloned()
+    }
+
+    /// The active sessions visible to any of `endpoints`, oldest first.
+    pub fn for_endpoints<'a>(
+        &self,
+        endpoints: impl IntoIterator<Item = &'a String>,
+    ) -> Vec<Arc<LiveSession>> {
+        let inner = self
+            .inner
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut ids = BTreeSet::new();
+        for endpoint in endpoints {
+            if let Some(found) = inner.by_endpoint.get(endpoint) {
+                ids.extend(found.iter());
+            }
+        }
+        let mut sessions: Vec<Arc<LiveSession>> = ids
+            .into_iter()
+            .filter_map(|id| inner.sessions.get(id).cloned())
+            .collect();
+        sessions.sort_by(|a, b| {
+            a.session
+                .opened_at
+                .cmp(&b.session.opened_at)
+                .then_with(|| a.session.id.cmp(&b.session.id))
+        });
+        sessions
+    }
+
+    /// Every active session (for the reconciler).
+    pub fn all(&self) -> Vec<Arc<LiveSession>> {
+        let inner = self
+            .inner
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        inner.sessions.values().cloned().collect()
+    }
+
+    /// How many sessions are active.
+    pub fn len(&self) -> usize {
+        let inner = self
+            .inner
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        inner.sessions.len()
+    }
+
+    /// Whether no session is active.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use evo_core::reducer;
+    use evo_core::session::SessionHeader;
+
+    fn version(n: u64, ended: bool) -> Session {
+        let header = SessionHeader {
+            account_id: "acc".into(),
+            endpoint_id: "num".into(),
+            ..SessionHeader::default()
+        };
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let mut session = reducer::open("ses-1", header, at);
+        session.version = n;
+        session.state.ended = ended;
+        session
+    }
+
+    fn held(index: &LiveIndex) -> Option<u64> {
+        index.get("ses-1").map(|live| live.session().version)
+    }
+
+    #[test]
+    fn a_refresh_of_an_older_version_after_a_local_commit_changes_nothing() {
+        let index = LiveIndex::rebuild(vec![version(1, false)]);
+        // This node commits version 3 while a refresh read version 2.
+        assert!(index.upsert(version(3, false)).1);
+        assert!(index.refresh(version(2, false)).is_none());
+        assert_eq!(held(&index), Some(3));
+        // A local commit that lost the race to a newer remote version is not
+        // put back over it.
+        assert!(index.refresh(version(5, false)).is_some());
+        assert!(!index.upsert(version(4, false)).1);
+        assert_eq!(held(&index), Some(5));
+    }
+
+    #[test]
+    fn an_ended_session_is_not_brought_back_by_an_older_active_version() {
+        let index = LiveIndex::rebuild(vec![version(1, false)]);
+        assert!(index.upsert(version(3, true)).1);
+        assert_eq!(held(&index), None);
+        assert!(index.refresh(version(2, false)).is_none());
+        assert_eq!(held(&index), None);
+        assert!(index.for_endpoints(&["num".to_string()]).is_empty());
+    }
+
+    #[test]
+    fn concurrent_local_commits_and_refreshes_never_move_a_session_backwards() {
+        const COMMITS: u64 = 20_000;
+        let index = Arc::new(LiveIndex::rebuild(vec![version(0, false)]));
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let refresher = {
+            let (index, done) = (index.clone(), done.clone());
+            std::thread::spawn(move || {
+                // A poll reads the version after the one held; by the time it
+                // is written here, local commits may have gone further.
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let current = held(&index).unwrap_or(0);
+                    if current < COMMITS {
+                        index.refresh(version(current + 1, false));
+                    }
+                }
+            })
+        };
+        for n in 1..=COMMITS {
+            index.upsert(version(n, false));
+            let now = held(&index).unwrap_or(0);
+            assert!(now >= n, "version {now} held after committing {n}");
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        refresher.join().unwrap();
+        assert_eq!(held(&index), Some(COMMITS));
+    }
+}

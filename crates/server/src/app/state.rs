@@ -1,0 +1,89 @@
+//! The shared application state handed to every handler.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use anyhow::Context;
+use evo_store::Store;
+
+use crate::app::config::Config;
+use crate::app::directory::Directory;
+use crate::app::events::EventHub;
+use crate::app::live::{LiveIndex, LiveSession};
+use crate::app::sessions::SessionService;
+use crate::app::visibility::Viewer;
+use crate::auth::tokens::TokenKeys;
+use crate::auth::{Authenticator, Principal};
+
+/// The settings key of the generated JWT signing key.
+const JWT_SECRET_SETTING: &str = "jwt_secret";
+
+/// Cheap-to-clone handle on everything a request needs.
+#[derive(Clone)]
+pub struct AppState(Arc<AppInner>);
+
+/// The parts of the application state, reachable only by shared reference
+/// (through `AppState`), and built only by [`AppState::build`]: the store
+/// itself is no field here, so a handler can reach it only through the
+/// services' API.
+pub struct AppInner {
+    pub config: Config,
+    pub sessions: SessionService,
+    pub auth: Authenticator,
+    pub directory: Arc<Directory>,
+    pub events: EventHub,
+    /// Keeps construction inside `app`.
+    _sealed: (),
+}
+
+impl AppState {
+    /// Builds the state over an opened store: signing key, live index
+    /// rebuilt from the store's active sessions, services.
+    pub async fn build(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        let secret = match &config.jwt_secret {
+            Some(secret) => secret.expose().to_string(),
+            None => {
+                let generated =
+                    crate::auth::generate_session_id() + &crate::auth::generate_session_id();
+                store
+                    .setting_or_init(JWT_SECRET_SETTING, &generated)
+                    .await
+                    .context("loading the JWT signing key failed")?
+            }
+        };
+        let keys = TokenKeys::from_secret(secret.as_bytes());
+        let active = store
+            .active_sessions()
+            .await
+            .context("loading the active sessions failed")?;
+        tracing::info!(active = active.len(), "live index rebuilt from the store");
+        let index = Arc::new(LiveIndex::rebuild(active));
+        let directory = Arc::new(
+            Directory::load(store.clone())
+                .await
+                .context("loading the directory failed")?,
+        );
+        Ok(AppState(Arc::new(AppInner {
+            sessions: SessionService::new(store.clone(), index),
+            auth: Authenticator::new(store, keys),
+            events: EventHub::new(directory.clone()),
+            directory,
+            config,
+            _sealed: (),
+        })))
+    }
+
+    /// The active sessions `principal` may see, oldest first, from the live
+    /// index and the in-memory directory: never the store.
+    pub fn active_sessions_for(&self, principal: &Principal) -> Vec<Arc<LiveSession>> {
+        Viewer::of(&self.directory, principal).active_sessions(self.sessions.index())
+    }
+}
+
+impl Deref for AppState {
+    type Target = AppInner;
+
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}

@@ -1,0 +1,76 @@
+//! What an operation gets (`Call`) and returns (`Reply`); a leaf module, so
+//! that the dispatcher and the operations need not import each other.
+
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use evo_core::contract::{Contract, Value};
+use evo_wire::format::Format;
+
+use crate::app::state::AppState;
+use crate::auth::Principal;
+use crate::http::error::ApiError;
+
+/// What an operation returns.
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: ReplyBody,
+    /// Extra headers (cookies, …).
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+/// The body of a reply.
+pub enum ReplyBody {
+    /// A response DTO.
+    Dto(Value),
+    /// Pre-rendered JSON for the JSON format, with the DTO for every other
+    /// format built only when asked.
+    Prerendered {
+        json: Vec<u8>,
+        value: Box<dyn FnOnce() -> Value + Send>,
+    },
+    /// No body.
+    Empty,
+}
+
+impl Reply {
+    /// A 200 reply with a DTO.
+    pub fn dto<T: Contract>(dto: &T) -> Self {
+        Reply {
+            status: StatusCode::OK,
+            body: ReplyBody::Dto(dto.to_value()),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+/// Everything an operation needs about its request.
+pub struct Call {
+    pub state: AppState,
+    pub method: Method,
+    pub headers: HeaderMap,
+    pub principal: Option<Principal>,
+    pub request: Value,
+    pub format: Format,
+}
+
+impl Call {
+    /// The bound request DTO.
+    pub fn dto<T: Contract>(&self) -> Result<T, ApiError> {
+        T::from_value(&self.request).map_err(|error| {
+            let field = error.field_name();
+            ApiError::serialization(error.to_string(), field)
+        })
+    }
+
+    /// The signed-in user (operations that require auth always have one).
+    pub fn principal(&self) -> Result<&Principal, ApiError> {
+        self.principal
+            .as_ref()
+            .ok_or_else(|| ApiError::unauthorized("Not Authenticated"))
+    }
+}
