@@ -4,7 +4,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use evo_core::api::sessions::*;
 use evo_core::domain::Crumb;
-use evo_core::event::{EventKind, EventSource, SessionEvent};
+use evo_core::event::{Clock, EventKind, EventSource, SessionEvent};
 use evo_core::reducer::{apply, open};
 use evo_core::scenario::{build, Cast, Scenario, KINDS};
 use evo_core::session::Session;
@@ -289,6 +289,7 @@ fn an_ended_session_ignores_events_from_after_its_end() {
     let ended = run_all(&s);
     let after = SessionEvent {
         at: ended.last_activity() + chrono::Duration::seconds(1),
+        clock: Clock::Server,
         source: EventSource::Internal { id: "x".into() },
         kind: EventKind::ConsoleData {
             data: "late".into(),
