@@ -45,7 +45,7 @@ pub fn open(id: impl Into<String>, header: SessionHeader, at: DateTime<Utc>) -> 
         cache: Cache::default(),
     };
     session.cache.valid = true;
-    session.state = derive(&session.header, session.opened_at, &session.cache);
+    session.state = full_state(&session.header, session.opened_at, &mut session.cache);
     session
 }
 
@@ -70,9 +70,34 @@ pub fn apply_in_place(session: &mut Session, event: &SessionEvent) -> bool {
         session.cache = Cache::build(&session.header, session.events.values());
     }
     session.events.insert(key, event.clone());
-    session.cache.insert(&session.header, event);
+    let appended = session.cache.insert(&session.header, event);
     session.version += 1;
-    session.state = derive(&session.header, session.opened_at, &session.cache);
+    let (mut state, derived) = derive(&session.header, session.opened_at, &session.cache);
+    // In-order delivery only appends to the log: no re-merge.
+    let previous_last = session.cache.last_line.clone();
+    let fast = match (&appended, &previous_last) {
+        (Some(new), Some(last)) => {
+            derived == session.cache.derived && new.iter().all(|line| line > last)
+        }
+        _ => false,
+    };
+    if let (true, Some(new)) = (fast, appended) {
+        let mut log = std::mem::take(&mut session.state.log);
+        log.extend(new.iter().map(|line| LogEntry {
+            at: line.at,
+            message: line.message.clone(),
+        }));
+        state.log = log;
+        if let Some(last) = new.into_iter().max() {
+            session.cache.last_line = Some(last);
+        }
+        session.state = state;
+    } else {
+        state.log = assemble(&session.header, session.opened_at, &session.cache, &derived);
+        session.cache.last_line = last_line(&session.cache, &derived, session.opened_at);
+        session.cache.derived = derived;
+        session.state = state;
+    }
     true
 }
 
@@ -92,8 +117,33 @@ pub fn reduce_all<'a>(
     for event in events {
         distinct.entry(event.dedupe_key()).or_insert(event);
     }
-    let cache = Cache::build(header, distinct.into_values());
-    derive(header, opened_at, &cache)
+    let mut cache = Cache::build(header, distinct.into_values());
+    full_state(header, opened_at, &mut cache)
+}
+
+/// The state with its whole log assembled.
+fn full_state(header: &SessionHeader, opened_at: DateTime<Utc>, cache: &mut Cache) -> SessionState {
+    let (mut state, derived) = derive(header, opened_at, cache);
+    state.log = assemble(header, opened_at, cache, &derived);
+    cache.last_line = last_line(cache, &derived, opened_at);
+    cache.derived = derived;
+    state
+}
+
+/// The key of the log's last line.
+fn last_line(cache: &Cache, derived: &[Line], opened_at: DateTime<Utc>) -> Option<Line> {
+    let streams = cache
+        .streams
+        .iter()
+        .filter_map(|(id, stream)| stream_lines(id, &stream.lines, 0).max());
+    let open = Line {
+        phase: PHASE_OPEN,
+        at: opened_at,
+        origin: LineOrigin::Open,
+        index: 0,
+        message: String::new(),
+    };
+    streams.chain(derived.iter().cloned()).chain([open]).max()
 }
 
 // ---------------------------------------------------------------------------
@@ -187,9 +237,17 @@ fn stream_order(event: &SessionEvent) -> StreamOrder {
 struct Line {
     phase: u8,
     at: DateTime<Utc>,
-    stream: usize,
+    origin: LineOrigin,
     index: usize,
     message: String,
+}
+
+/// Where a log line comes from; breaks ties between lines of one instant.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum LineOrigin {
+    Open,
+    Stream(StreamId),
+    Derived,
 }
 
 const PHASE_OPEN: u8 = 0;
@@ -236,6 +294,7 @@ struct Participant {
 #[derive(Debug, Clone, Default)]
 struct Conference {
     first_at: Option<DateTime<Utc>>,
+    joins: u32,
     ended: bool,
     participants: BTreeMap<String, Participant>,
 }
@@ -324,6 +383,10 @@ struct Stream {
 pub struct Cache {
     valid: bool,
     streams: BTreeMap<StreamId, Stream>,
+    /// The derived log lines of the last derivation.
+    derived: Vec<Line>,
+    /// The log's last line (its sort key), for the append fast path.
+    last_line: Option<Line>,
 }
 
 impl PartialEq for Cache {
@@ -357,21 +420,43 @@ impl Cache {
         Cache {
             valid: true,
             streams,
+            ..Cache::default()
         }
     }
 
-    fn insert(&mut self, header: &SessionHeader, event: &SessionEvent) {
+    /// Adds an event to its stream: one fold step when it comes after the
+    /// stream's last event (in-order delivery), else a re-fold of that
+    /// stream alone.
+    /// Returns the log lines appended when the event was one fold step,
+    /// `None` when its stream was re-folded.
+    fn insert(&mut self, header: &SessionHeader, event: &SessionEvent) -> Option<Vec<Line>> {
         let id = stream_of(event);
         let order = stream_order(event);
-        let mut events = self
-            .streams
-            .remove(&id)
-            .map(|stream| stream.events)
-            .unwrap_or_default();
+        if let Some(stream) = self.streams.get_mut(&id) {
+            let last = stream.events.last().map(|(o, _)| o);
+            let names_known = match &stream.summary {
+                // A leg's log lines name its party: learning it later re-folds.
+                Summary::Leg(leg) => leg.party.is_some() || leg_party([event]).is_none(),
+                _ => true,
+            };
+            if last.is_some_and(|last| *last < order) && names_known {
+                let before = stream.lines.len();
+                step(&mut stream.summary, header, &id, [event], &mut stream.lines);
+                stream.max_at = Some(stream.max_at.map_or(event.at, |at| at.max(event.at)));
+                stream.events.push((order, event.clone()));
+                return Some(stream_lines(&id, &stream.lines, before).collect());
+            }
+        }
+        let previous = self.streams.remove(&id);
+        let new_stream = previous.is_none();
+        let mut events = previous.map(|stream| stream.events).unwrap_or_default();
         let position = events.partition_point(|(seen, _)| *seen <= order);
         events.insert(position, (order, event.clone()));
         let stream = fold_stream(header, &id, events);
+        let lines = stream_lines(&id, &stream.lines, 0).collect();
         self.streams.insert(id, stream);
+        // A stream's first event appends its lines; a re-fold may rewrite them.
+        new_stream.then_some(lines)
     }
 
     fn leg(&self, call_sid: &str) -> Option<&Leg> {
@@ -411,30 +496,57 @@ fn fold_stream(
     id: &StreamId,
     events: Vec<(StreamOrder, SessionEvent)>,
 ) -> Stream {
+    let mut summary = match id {
+        StreamId::Leg(_) => Summary::Leg(Leg {
+            party: leg_party(events.iter().map(|(_, e)| e)),
+            ..Leg::default()
+        }),
+        StreamId::Conference(_) => Summary::Conference(Conference::default()),
+        StreamId::Queue => Summary::Queue(Queue::default()),
+        StreamId::Dial => Summary::Dial(Vec::new()),
+        StreamId::Messages => Summary::Messages,
+        StreamId::Agent => Summary::Agent(Agent::default()),
+    };
     let mut lines = Vec::new();
-    let max_at = events.iter().map(|(_, e)| e.at).max();
-    let summary = match id {
-        StreamId::Leg(call_sid) => Summary::Leg(fold_leg(header, call_sid, &events, &mut lines)),
-        StreamId::Conference(_) => {
-            Summary::Conference(fold_conference(header, &events, &mut lines))
+    step(
+        &mut summary,
+        header,
+        id,
+        events.iter().map(|(_, e)| e),
+        &mut lines,
+    );
+    Stream {
+        max_at: events.iter().map(|(_, e)| e.at).max(),
+        events,
+        summary,
+        lines,
+    }
+}
+
+/// Folds `events` (in stream order, all after those already folded) into
+/// a stream's summary.
+fn step<'a>(
+    summary: &mut Summary,
+    header: &SessionHeader,
+    id: &StreamId,
+    events: impl IntoIterator<Item = &'a SessionEvent>,
+    lines: &mut Vec<(u8, DateTime<Utc>, String)>,
+) {
+    match (summary, id) {
+        (Summary::Leg(leg), StreamId::Leg(call_sid)) => {
+            fold_leg(leg, header, call_sid, events, lines)
         }
-        StreamId::Queue => Summary::Queue(fold_queue(&events, &mut lines)),
-        StreamId::Dial => Summary::Dial(fold_dial(&events, &mut lines)),
-        StreamId::Messages => {
-            for (_, event) in &events {
+        (Summary::Conference(conference), _) => fold_conference(conference, header, events, lines),
+        (Summary::Queue(queue), _) => fold_queue(queue, events, lines),
+        (Summary::Dial(dials), _) => fold_dial(dials, events, lines),
+        (Summary::Agent(agent), _) => fold_agent(agent, header, events, lines),
+        (Summary::Messages, _) | (Summary::Leg(_), _) => {
+            for event in events {
                 if let EventKind::MessageReceived { from, body, media } = &event.kind {
                     lines.push((PHASE_BODY, event.at, message_line(from, body, media)));
                 }
             }
-            Summary::Messages
         }
-        StreamId::Agent => Summary::Agent(fold_agent(header, &events, &mut lines)),
-    };
-    Stream {
-        events,
-        summary,
-        lines,
-        max_at,
     }
 }
 
@@ -455,27 +567,31 @@ fn message_line(from: &str, body: &str, media: &[crate::event::Media]) -> String
     format!("Message from {from}: {}", parts.join(" "))
 }
 
-fn fold_leg(
+/// The party named on any of a leg's events.
+fn leg_party<'a>(events: impl IntoIterator<Item = &'a SessionEvent>) -> Option<Party> {
+    events.into_iter().find_map(|e| match &e.kind {
+        EventKind::CallStatus { party, .. } => party.clone(),
+        _ => None,
+    })
+}
+
+/// Folds `events` (in stream order, after those already folded) into `leg`,
+/// whose `party` is known beforehand (log lines name it).
+fn fold_leg<'a>(
+    leg: &mut Leg,
     header: &SessionHeader,
     call_sid: &str,
-    events: &[(StreamOrder, SessionEvent)],
+    events: impl IntoIterator<Item = &'a SessionEvent>,
     lines: &mut Vec<(u8, DateTime<Utc>, String)>,
-) -> Leg {
+) {
     let root = is_root(header, call_sid);
-    let mut leg = Leg {
-        party: events.iter().find_map(|(_, e)| match &e.kind {
-            EventKind::CallStatus { party, .. } => party.clone(),
-            _ => None,
-        }),
-        first_at: events.iter().map(|(_, e)| e.at).min(),
-        ..Leg::default()
-    };
     let name = leg
         .party
         .as_ref()
         .map(party_name)
         .unwrap_or_else(|| call_sid.to_string());
-    for (_, event) in events {
+    for event in events {
+        leg.first_at = Some(leg.first_at.map_or(event.at, |first| first.min(event.at)));
         let EventKind::CallStatus {
             status, duration, ..
         } = &event.kind
@@ -521,21 +637,17 @@ fn fold_leg(
             }
         }
     }
-    leg
 }
 
-fn fold_conference(
+fn fold_conference<'a>(
+    conference: &mut Conference,
     header: &SessionHeader,
-    events: &[(StreamOrder, SessionEvent)],
+    events: impl IntoIterator<Item = &'a SessionEvent>,
     lines: &mut Vec<(u8, DateTime<Utc>, String)>,
-) -> Conference {
-    let mut conference = Conference {
-        first_at: events.iter().map(|(_, e)| e.at).min(),
-        ..Conference::default()
-    };
-    let mut joins = 0;
-    for (_, event) in events {
+) {
+    for event in events {
         let at = event.at;
+        conference.first_at = Some(conference.first_at.map_or(at, |first| first.min(at)));
         match &event.kind {
             EventKind::ConferenceStarted { .. } => {}
             EventKind::ConferenceEnded { .. } => {
@@ -594,11 +706,11 @@ fn fold_conference(
                 }
                 match change {
                     ParticipantChange::Join => {
-                        joins += 1;
+                        conference.joins += 1;
                         participant.joined = true;
                         participant.left = false;
                         participant.joined_at = Some(at);
-                        participant.join_order = joins;
+                        participant.join_order = conference.joins;
                         lines.push((PHASE_BODY, at, format!("{name} joined the conference")));
                     }
                     ParticipantChange::Leave => {
@@ -639,15 +751,14 @@ fn fold_conference(
             _ => {}
         }
     }
-    conference
 }
 
-fn fold_queue(
-    events: &[(StreamOrder, SessionEvent)],
+fn fold_queue<'a>(
+    queue: &mut Queue,
+    events: impl IntoIterator<Item = &'a SessionEvent>,
     lines: &mut Vec<(u8, DateTime<Utc>, String)>,
-) -> Queue {
-    let mut queue = Queue::default();
-    for (_, event) in events {
+) {
+    for event in events {
         let at = event.at;
         match &event.kind {
             EventKind::Enqueued { queue_name } => {
@@ -702,15 +813,14 @@ fn fold_queue(
             _ => {}
         }
     }
-    queue
 }
 
-fn fold_dial(
-    events: &[(StreamOrder, SessionEvent)],
+fn fold_dial<'a>(
+    dials: &mut Vec<Dial>,
+    events: impl IntoIterator<Item = &'a SessionEvent>,
     lines: &mut Vec<(u8, DateTime<Utc>, String)>,
-) -> Vec<Dial> {
-    let mut dials = Vec::new();
-    for (_, event) in events {
+) {
+    for event in events {
         if let EventKind::DialAction {
             status,
             dial_call_sid,
@@ -738,7 +848,6 @@ fn fold_dial(
             dials.push(dial);
         }
     }
-    dials
 }
 
 impl Dial {
@@ -748,12 +857,12 @@ impl Dial {
     }
 }
 
-fn fold_agent(
+fn fold_agent<'a>(
+    agent: &mut Agent,
     header: &SessionHeader,
-    events: &[(StreamOrder, SessionEvent)],
+    events: impl IntoIterator<Item = &'a SessionEvent>,
     lines: &mut Vec<(u8, DateTime<Utc>, String)>,
-) -> Agent {
-    let mut agent = Agent::default();
+) {
     let root = header.call_sid.clone().unwrap_or_default();
     let target_name = |sid: &str| {
         if sid == root {
@@ -762,7 +871,7 @@ fn fold_agent(
             sid.to_string()
         }
     };
-    for (_, event) in events {
+    for event in events {
         let at = event.at;
         match &event.kind {
             EventKind::HoldStarted {
@@ -842,7 +951,6 @@ fn fold_agent(
             _ => {}
         }
     }
-    agent
 }
 
 // ---------------------------------------------------------------------------
@@ -855,7 +963,13 @@ struct Answer {
     party: Option<Party>,
 }
 
-fn derive(header: &SessionHeader, opened_at: DateTime<Utc>, cache: &Cache) -> SessionState {
+/// The session's fields, without its log, and the log lines that follow
+/// from several streams.
+fn derive(
+    header: &SessionHeader,
+    opened_at: DateTime<Utc>,
+    cache: &Cache,
+) -> (SessionState, Vec<Line>) {
     let root = header.call_sid.clone().unwrap_or_default();
     let voice = header.channel == FlowChannels::Voice;
     let incoming = header.direction == SessionDirections::Incoming;
@@ -1297,58 +1411,78 @@ fn derive(header: &SessionHeader, opened_at: DateTime<Utc>, cache: &Cache) -> Se
         cache.streams.values().filter_map(|s| s.max_at).max()
     };
 
-    // The log: the opening line first, the end last, each stream's lines
-    // in its own order, streams merged by their clocks.
-    let mut lines: Vec<Line> = Vec::new();
-    lines.push(Line {
-        phase: PHASE_OPEN,
-        at: opened_at,
-        stream: 0,
-        index: 0,
-        message: open_line(header),
-    });
-    for (n, stream) in cache.streams.values().enumerate() {
-        for (index, (phase, at, message)) in stream.lines.iter().enumerate() {
-            lines.push(Line {
-                phase: *phase,
-                at: *at,
-                stream: n + 1,
-                index,
-                message: message.clone(),
-            });
-        }
-    }
-    let derived = cache.streams.len() + 1;
-    for (index, (phase, at, message)) in extra_lines.into_iter().enumerate() {
-        lines.push(Line {
+    // Lines that follow from several streams (transfers, the end).
+    let mut derived: Vec<Line> = extra_lines
+        .into_iter()
+        .enumerate()
+        .map(|(index, (phase, at, message))| Line {
             phase,
             at,
-            stream: derived,
+            origin: LineOrigin::Derived,
             index,
             message,
-        });
-    }
+        })
+        .collect();
     if twilio_ended {
         if let (Some(at), Some(outcome)) = (completed_at, &outcome) {
             let what = if voice { "Call" } else { "Session" };
-            lines.push(Line {
+            derived.push(Line {
                 phase: PHASE_END,
                 at,
-                stream: derived + 1,
-                index: 0,
+                origin: LineOrigin::Derived,
+                index: derived.len(),
                 message: format!("{what} ended ({outcome})"),
             });
         }
     }
+    (state, derived)
+}
+
+/// The whole log: the opening line first, the end last, each stream's
+/// lines in its own order, streams merged by their clocks.
+fn assemble(
+    header: &SessionHeader,
+    opened_at: DateTime<Utc>,
+    cache: &Cache,
+    derived: &[Line],
+) -> Vec<LogEntry> {
+    let mut lines: Vec<Line> = vec![Line {
+        phase: PHASE_OPEN,
+        at: opened_at,
+        origin: LineOrigin::Open,
+        index: 0,
+        message: open_line(header),
+    }];
+    for (id, stream) in &cache.streams {
+        lines.extend(stream_lines(id, &stream.lines, 0));
+    }
+    lines.extend(derived.iter().cloned());
     lines.sort();
-    state.log = lines
+    lines
         .into_iter()
         .map(|line| LogEntry {
             at: line.at,
             message: line.message,
         })
-        .collect();
-    state
+        .collect()
+}
+
+fn stream_lines<'a>(
+    id: &'a StreamId,
+    lines: &'a [(u8, DateTime<Utc>, String)],
+    from: usize,
+) -> impl Iterator<Item = Line> + 'a {
+    lines
+        .iter()
+        .enumerate()
+        .skip(from)
+        .map(move |(index, (phase, at, message))| Line {
+            phase: *phase,
+            at: *at,
+            origin: LineOrigin::Stream(id.clone()),
+            index,
+            message: message.clone(),
+        })
 }
 
 /// The outcome of a root call nobody answered, from what Twilio reported:
