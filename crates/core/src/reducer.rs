@@ -650,11 +650,9 @@ fn fold_conference<'a>(
         conference.first_at = Some(conference.first_at.map_or(at, |first| first.min(at)));
         match &event.kind {
             EventKind::ConferenceStarted { .. } => {}
-            EventKind::ConferenceEnded { .. } => {
-                if !conference.ended {
-                    conference.ended = true;
-                    lines.push((PHASE_BODY, at, "Conference ended".to_string()));
-                }
+            EventKind::ConferenceEnded { .. } if !conference.ended => {
+                conference.ended = true;
+                lines.push((PHASE_BODY, at, "Conference ended".to_string()));
             }
             EventKind::Participant {
                 change,
@@ -713,11 +711,9 @@ fn fold_conference<'a>(
                         participant.join_order = conference.joins;
                         lines.push((PHASE_BODY, at, format!("{name} joined the conference")));
                     }
-                    ParticipantChange::Leave => {
-                        if !participant.left {
-                            participant.left = true;
-                            lines.push((PHASE_BODY, at, format!("{name} left the conference")));
-                        }
+                    ParticipantChange::Leave if !participant.left => {
+                        participant.left = true;
+                        lines.push((PHASE_BODY, at, format!("{name} left the conference")));
                     }
                     ParticipantChange::Modify => {
                         if let Some(coaching) = coaching {
@@ -761,11 +757,9 @@ fn fold_queue<'a>(
     for event in events {
         let at = event.at;
         match &event.kind {
-            EventKind::Enqueued { queue_name } => {
-                if queue.name.is_none() {
-                    queue.name = Some(queue_name.clone());
-                    lines.push((PHASE_BODY, at, format!("Queued in {queue_name}")));
-                }
+            EventKind::Enqueued { queue_name } if queue.name.is_none() => {
+                queue.name = Some(queue_name.clone());
+                lines.push((PHASE_BODY, at, format!("Queued in {queue_name}")));
             }
             EventKind::Dequeued {
                 dequeuing_call_sid,
@@ -939,14 +933,12 @@ fn fold_agent<'a>(
                 lines.push((PHASE_BODY, at, format!("Hang-up requested{by}")));
             }
             EventKind::ConsoleData { data } => agent.console.push((at, data.clone())),
-            EventKind::Ended { outcome, reason } => {
-                if agent.ended.is_none() {
-                    agent.ended = Some(External {
-                        at,
-                        outcome: outcome.clone(),
-                    });
-                    lines.push((PHASE_END, at, format!("Session ended: {reason}")));
-                }
+            EventKind::Ended { outcome, reason } if agent.ended.is_none() => {
+                agent.ended = Some(External {
+                    at,
+                    outcome: outcome.clone(),
+                });
+                lines.push((PHASE_END, at, format!("Session ended: {reason}")));
             }
             _ => {}
         }

@@ -591,6 +591,79 @@ fn retries_with_the_same_idempotency_token_are_one_event() {
     assert_eq!(keys[0], keys[1]);
 }
 
+#[test]
+fn unholding_one_participant_leaves_another_held_and_a_held_caller_who_leaves_is_not_on_hold() {
+    let all = prepared();
+    let p = all
+        .iter()
+        .find(|p| p.name == "caller-leaves-while-held")
+        .unwrap();
+    let position = |change: ParticipantChange, who: &str| {
+        p.events
+            .iter()
+            .position(|e| {
+                matches!(&e.kind, EventKind::Participant { change: c, label: Some(l), .. }
+                    if *c == change && l == who)
+            })
+            .unwrap()
+    };
+    let caller = |s: &Session| {
+        s.state
+            .members
+            .iter()
+            .find(|m| m.is_original_member)
+            .unwrap()
+            .call_state
+    };
+    let bob = |s: &Session| {
+        s.state
+            .members
+            .iter()
+            .find(|m| m.endpoint_id.as_deref() == Some("u2"))
+            .unwrap()
+            .call_state
+    };
+    use evo_core::api::sessions::{SessionCallState, SessionMemberCallState};
+    let unheld = position(ParticipantChange::Unhold, "agent:u2");
+    let after_unhold = deliver(p, &p.events[..=unheld]);
+    assert_eq!(caller(&after_unhold), SessionMemberCallState::Hold);
+    assert_eq!(bob(&after_unhold), SessionMemberCallState::Connected);
+    assert_eq!(after_unhold.state.call_state, SessionCallState::Hold);
+    let held_caller = position(ParticipantChange::Hold, "customer");
+    let only_bob_held = deliver(p, &p.events[..held_caller]);
+    assert_eq!(bob(&only_bob_held), SessionMemberCallState::Hold);
+    assert_eq!(caller(&only_bob_held), SessionMemberCallState::Connected);
+    assert_eq!(only_bob_held.state.call_state, SessionCallState::Connected);
+    let left = deliver(p, &p.events);
+    assert_eq!(caller(&left), SessionMemberCallState::None);
+    assert_ne!(left.state.call_state, SessionCallState::Hold);
+}
+
+#[test]
+fn a_missed_call_stays_ringing_until_twilio_ends_it_then_ends_at_twilios_time() {
+    let all = prepared();
+    let p = all.iter().find(|p| p.name == "missed-by-timeout").unwrap();
+    let dial = p
+        .events
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::DialAction { .. }))
+        .unwrap();
+    let before = deliver(p, &p.events[..dial]);
+    assert!(!before.state.ended);
+    // The Dial action alone (no root status callback) ends the call, at the
+    // legs' end as Twilio stamped it, not when evo-voice noticed.
+    let mut without_root: Vec<SessionEvent> = p.events[..=dial].to_vec();
+    without_root.retain(|e| !matches!(&e.source, EventSource::Call { call_sid, .. } if Some(call_sid) == p.header.call_sid.as_ref()));
+    let ended = deliver(p, &without_root);
+    assert!(ended.state.ended);
+    assert_eq!(ended.state.outcome.as_deref(), Some("no-answer"));
+    assert!(ended.state.was_missed);
+    assert_eq!(
+        ended.to_info().date_completed.as_deref(),
+        Some("2026-11-25T10:00:26.000Z")
+    );
+}
+
 /// Ties in Timestamp: every Twilio-stamped event in the same second.
 fn tied(events: &[SessionEvent]) -> Vec<SessionEvent> {
     let second = events

@@ -5,7 +5,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use evo_core::api::sessions::*;
 use evo_core::domain::Crumb;
 use evo_core::event::{Clock, EventKind, EventSource, SessionEvent};
-use evo_core::reducer::{apply, open};
+use evo_core::reducer::{apply, open, reduce_all};
 use evo_core::scenario::{build, Cast, Scenario, KINDS};
 use evo_core::session::Session;
 use proptest::prelude::*;
@@ -334,7 +334,13 @@ proptest! {
         let in_order = run_all(&s);
         let delivered = shuffled_with_duplicates(&s.events, &order, &duplicates);
         let opened = open(&s.session_id, s.header.clone(), s.opened_at);
-        let converged = delivered.iter().fold(opened, |session, event| apply(&session, event));
+        let mut converged = opened;
+        for event in &delivered {
+            converged = apply(&converged, event);
+            // The incremental step equals the reference fold at every step.
+            let reference = reduce_all(&converged.header, converged.opened_at, converged.events.values());
+            prop_assert_eq!(&converged.state, &reference);
+        }
         prop_assert_eq!(converged, in_order);
     }
 }
