@@ -354,6 +354,7 @@ impl Player<'_> {
                     call_sid,
                     status,
                     party,
+                    ..
                 } => {
                     let mut query = format!("/twilio/status?session={session_id}");
                     match party {
@@ -377,12 +378,15 @@ impl Player<'_> {
                     pairs.extend(sequence);
                     self.webhook(&query, pairs).await?;
                 }
-                EventKind::ConferenceJoined {
+                EventKind::Participant {
                     conference_sid,
+                    change,
                     call_sid,
+                    label,
                     party,
                     muted,
                     hold,
+                    coaching,
                 } => {
                     let mut query = format!("/twilio/conference?session={session_id}");
                     if let Some(Party {
@@ -395,60 +399,25 @@ impl Player<'_> {
                     let mut pairs = vec![
                         account.clone(),
                         ("ConferenceSid".into(), conference_sid.clone()),
-                        ("StatusCallbackEvent".into(), "participant-join".into()),
-                        ("CallSid".into(), call_sid.clone()),
-                        ("Muted".into(), muted.to_string()),
-                        ("Hold".into(), hold.to_string()),
+                        ("StatusCallbackEvent".into(), change.as_str().into()),
                         timestamp,
                     ];
+                    let fields = [
+                        ("CallSid", call_sid.clone()),
+                        ("ParticipantLabel", label.clone()),
+                        ("Muted", muted.map(|v| v.to_string())),
+                        ("Hold", hold.map(|v| v.to_string())),
+                        ("Coaching", coaching.map(|v| v.to_string())),
+                    ];
+                    for (name, value) in fields {
+                        if let Some(value) = value {
+                            pairs.push((name.into(), value));
+                        }
+                    }
                     pairs.extend(sequence);
                     self.webhook(&query, pairs).await?;
                 }
-                EventKind::ParticipantChanged {
-                    conference_sid,
-                    call_sid,
-                    muted,
-                    hold,
-                } => {
-                    let name = match (hold, muted) {
-                        (Some(true), _) => "participant-hold",
-                        (Some(false), _) => "participant-unhold",
-                        (None, Some(true)) => "participant-mute",
-                        _ => "participant-unmute",
-                    };
-                    let mut pairs = vec![
-                        account.clone(),
-                        ("ConferenceSid".into(), conference_sid.clone()),
-                        ("StatusCallbackEvent".into(), name.into()),
-                        ("CallSid".into(), call_sid.clone()),
-                        timestamp,
-                    ];
-                    if let Some(hold) = hold {
-                        pairs.push(("Hold".into(), hold.to_string()));
-                    }
-                    if let Some(muted) = muted {
-                        pairs.push(("Muted".into(), muted.to_string()));
-                    }
-                    pairs.extend(sequence);
-                    self.webhook(&format!("/twilio/conference?session={session_id}"), pairs)
-                        .await?;
-                }
-                EventKind::ConferenceLeft {
-                    conference_sid,
-                    call_sid,
-                } => {
-                    let mut pairs = vec![
-                        account.clone(),
-                        ("ConferenceSid".into(), conference_sid.clone()),
-                        ("StatusCallbackEvent".into(), "participant-leave".into()),
-                        ("CallSid".into(), call_sid.clone()),
-                        timestamp,
-                    ];
-                    pairs.extend(sequence);
-                    self.webhook(&format!("/twilio/conference?session={session_id}"), pairs)
-                        .await?;
-                }
-                EventKind::ConferenceEnded { conference_sid } => {
+                EventKind::ConferenceEnded { conference_sid, .. } => {
                     let mut pairs = vec![
                         account.clone(),
                         ("ConferenceSid".into(), conference_sid.clone()),
@@ -459,7 +428,7 @@ impl Player<'_> {
                     self.webhook(&format!("/twilio/conference?session={session_id}"), pairs)
                         .await?;
                 }
-                EventKind::MessageReceived { from, body } => {
+                EventKind::MessageReceived { from, body, .. } => {
                     let EventSource::Message { message_sid } = &event.source else {
                         continue;
                     };

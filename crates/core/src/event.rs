@@ -1,6 +1,22 @@
 //! Session events: everything that can happen to a session, in telephony
 //! terms but independent of Twilio's wire format. Adapters (the Twilio
 //! webhooks, the demo, the reconciler) translate what they see into these.
+//!
+//! Twilio reports a call as several independent streams (see
+//! `docs`/`ARCHITECTURE.md`, "Ordering and duplicates"):
+//! - each call leg's progress, ordered by that leg's own `SequenceNumber`;
+//! - each conference, ordered by the conference's `SequenceNumber`;
+//! - the voice webhook, which opens the session and ranks first on the root leg;
+//! - the `<Dial action>` and `<Enqueue action>` requests (and the `<Queue url>`
+//!   request of a dequeue), which have no order key but end what they report on;
+//! - agents' requests through evo-voice, and evo-voice's own decisions.
+//!
+//! Sequence numbers are only ever compared within one stream, and a server
+//! clock never orders a Twilio stream.
+//!
+//! Every persisted name is spelled explicitly (`#[serde(rename)]`, and the
+//! `tag()` strings used in dedupe keys), so reordering or renaming Rust
+//! declarations never changes what is stored.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,75 +26,147 @@ use crate::api::sessions::{SessionHoldReasons, SessionMemberRoles};
 /// One thing that happened to a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionEvent {
-    /// When it happened at the source (Twilio's `Timestamp` where it has one).
+    /// When it happened: Twilio's `Timestamp` where the request has one
+    /// (`clock` = `twilio`), else when evo-voice received it.
     pub at: DateTime<Utc>,
-    /// Where it came from; identifies duplicates and orders a leg's events.
+    /// Which clock `at` comes from.
+    #[serde(default)]
+    pub clock: Clock,
+    /// Where it came from; identifies duplicates.
     pub source: EventSource,
     /// What happened.
     pub kind: EventKind,
 }
 
-/// The origin of an event.
+/// Which clock stamped an event. Twilio's has one-second resolution and may
+/// be seconds off evo-voice's; the two are never used to order each other's
+/// streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum Clock {
+    /// Twilio's `Timestamp` (RFC 2822, one-second resolution).
+    #[serde(rename = "twilio")]
+    Twilio,
+    /// evo-voice's clock, when the request has no `Timestamp`.
+    #[default]
+    #[serde(rename = "server")]
+    Server,
+}
+
+/// The origin of an event: the request (or actor) that reported it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventSource {
-    /// Call progress of one call leg, with the leg's sequence number when the
-    /// source numbers its events (Twilio's `SequenceNumber`).
+    /// The voice webhook (the number's or TwiML App's Voice URL) of the root
+    /// call: opens the session and ranks first on the root leg.
+    #[serde(rename = "Voice")]
+    Voice { call_sid: String },
+    /// A call-progress status callback (`CallbackSource=call-progress-events`)
+    /// of one leg, root or child, with the leg's `SequenceNumber`.
+    #[serde(rename = "Call")]
     Call {
         call_sid: String,
         sequence: Option<u32>,
     },
-    /// A conference event, with the conference's sequence number.
+    /// A conference status callback, with the conference's `SequenceNumber`.
+    #[serde(rename = "Conference")]
     Conference {
         conference_sid: String,
         sequence: Option<u32>,
     },
-    /// An inbound message.
+    /// The `<Dial action>` request of the call `call_sid` (the parent).
+    #[serde(rename = "Dial")]
+    Dial { call_sid: String },
+    /// A queue request about the caller `call_sid`: the `<Enqueue action>`,
+    /// or the `<Queue url>` request of a dequeue.
+    #[serde(rename = "Queue")]
+    Queue { call_sid: String },
+    /// An inbound message (SMS/MMS).
+    #[serde(rename = "Message")]
     Message { message_sid: String },
-    /// Something evo-voice itself decided (reconciler, demo, API), with a
-    /// unique id.
+    /// An agent's request through evo-voice's API, with a unique id.
+    #[serde(rename = "Agent")]
+    Agent { id: String },
+    /// Something evo-voice itself decided (reconciler after asking Twilio's
+    /// REST API, demo), with a unique id.
+    #[serde(rename = "Internal")]
     Internal { id: String },
 }
 
-/// The progress of one call leg (Twilio's `CallStatus`).
+impl EventSource {
+    /// The explicit, persisted name of the variant.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            EventSource::Voice { .. } => "voice",
+            EventSource::Call { .. } => "call",
+            EventSource::Conference { .. } => "conf",
+            EventSource::Dial { .. } => "dial",
+            EventSource::Queue { .. } => "queue",
+            EventSource::Message { .. } => "msg",
+            EventSource::Agent { .. } => "agent",
+            EventSource::Internal { .. } => "int",
+        }
+    }
+}
+
+/// The progress of one call leg (Twilio's `CallStatus`, spelled as Twilio
+/// spells it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum CallProgress {
+    #[serde(rename = "queued")]
     Queued,
+    #[serde(rename = "initiated")]
     Initiated,
+    #[serde(rename = "ringing")]
     Ringing,
+    #[serde(rename = "in-progress")]
     InProgress,
+    #[serde(rename = "completed")]
     Completed,
+    #[serde(rename = "busy")]
     Busy,
+    #[serde(rename = "no-answer")]
     NoAnswer,
+    #[serde(rename = "failed")]
     Failed,
+    #[serde(rename = "canceled")]
     Canceled,
 }
 
 impl CallProgress {
+    /// Every value, for tests and parsers.
+    pub const ALL: [CallProgress; 9] = [
+        CallProgress::Queued,
+        CallProgress::Initiated,
+        CallProgress::Ringing,
+        CallProgress::InProgress,
+        CallProgress::Completed,
+        CallProgress::Busy,
+        CallProgress::NoAnswer,
+        CallProgress::Failed,
+        CallProgress::Canceled,
+    ];
+
     /// Whether the leg is over; terminal progress is final.
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            CallProgress::Completed
-                | CallProgress::Busy
-                | CallProgress::NoAnswer
-                | CallProgress::Failed
-                | CallProgress::Canceled
-        )
+        self.rank() == 4
     }
 
-    /// Order of progress when no sequence number says otherwise:
-    /// queued < initiated < ringing < in-progress < terminal.
+    /// Order of progress: queued < initiated < ringing < in-progress <
+    /// terminal. A leg never moves to a lower rank.
     pub fn rank(self) -> u8 {
         match self {
             CallProgress::Queued => 0,
             CallProgress::Initiated => 1,
             CallProgress::Ringing => 2,
             CallProgress::InProgress => 3,
-            _ => 4,
+            CallProgress::Completed
+            | CallProgress::Busy
+            | CallProgress::NoAnswer
+            | CallProgress::Failed
+            | CallProgress::Canceled => 4,
         }
     }
 
-    /// The outcome text of a terminal status (`completed`, `no-answer`, …).
+    /// Twilio's spelling (`completed`, `no-answer`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             CallProgress::Queued => "queued",
@@ -91,6 +179,175 @@ impl CallProgress {
             CallProgress::Failed => "failed",
             CallProgress::Canceled => "canceled",
         }
+    }
+
+    /// Parses Twilio's spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+}
+
+/// `DialCallStatus` of a `<Dial action>` request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DialCallStatus {
+    /// Answered and connected.
+    #[serde(rename = "completed")]
+    Completed,
+    /// Conferences: the called party answered and was connected.
+    #[serde(rename = "answered")]
+    Answered,
+    #[serde(rename = "busy")]
+    Busy,
+    #[serde(rename = "no-answer")]
+    NoAnswer,
+    #[serde(rename = "failed")]
+    Failed,
+    #[serde(rename = "canceled")]
+    Canceled,
+}
+
+impl DialCallStatus {
+    pub const ALL: [DialCallStatus; 6] = [
+        DialCallStatus::Completed,
+        DialCallStatus::Answered,
+        DialCallStatus::Busy,
+        DialCallStatus::NoAnswer,
+        DialCallStatus::Failed,
+        DialCallStatus::Canceled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DialCallStatus::Completed => "completed",
+            DialCallStatus::Answered => "answered",
+            DialCallStatus::Busy => "busy",
+            DialCallStatus::NoAnswer => "no-answer",
+            DialCallStatus::Failed => "failed",
+            DialCallStatus::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Whether the dialled party answered.
+    pub fn answered(self) -> bool {
+        matches!(self, DialCallStatus::Completed | DialCallStatus::Answered)
+    }
+}
+
+/// `QueueResult` of an `<Enqueue action>` request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum QueueResult {
+    #[serde(rename = "bridged")]
+    Bridged,
+    #[serde(rename = "bridging-in-process")]
+    BridgingInProcess,
+    #[serde(rename = "error")]
+    Error,
+    #[serde(rename = "hangup")]
+    Hangup,
+    #[serde(rename = "leave")]
+    Leave,
+    #[serde(rename = "redirected")]
+    Redirected,
+    #[serde(rename = "redirected-from-bridged")]
+    RedirectedFromBridged,
+    #[serde(rename = "queue-full")]
+    QueueFull,
+    #[serde(rename = "system-error")]
+    SystemError,
+}
+
+impl QueueResult {
+    pub const ALL: [QueueResult; 9] = [
+        QueueResult::Bridged,
+        QueueResult::BridgingInProcess,
+        QueueResult::Error,
+        QueueResult::Hangup,
+        QueueResult::Leave,
+        QueueResult::Redirected,
+        QueueResult::RedirectedFromBridged,
+        QueueResult::QueueFull,
+        QueueResult::SystemError,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueResult::Bridged => "bridged",
+            QueueResult::BridgingInProcess => "bridging-in-process",
+            QueueResult::Error => "error",
+            QueueResult::Hangup => "hangup",
+            QueueResult::Leave => "leave",
+            QueueResult::Redirected => "redirected",
+            QueueResult::RedirectedFromBridged => "redirected-from-bridged",
+            QueueResult::QueueFull => "queue-full",
+            QueueResult::SystemError => "system-error",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+
+    /// Whether the caller was connected to an agent.
+    pub fn bridged(self) -> bool {
+        matches!(
+            self,
+            QueueResult::Bridged
+                | QueueResult::BridgingInProcess
+                | QueueResult::RedirectedFromBridged
+        )
+    }
+}
+
+/// A conference participant event (`StatusCallbackEvent=participant-*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ParticipantChange {
+    #[serde(rename = "participant-join")]
+    Join,
+    #[serde(rename = "participant-leave")]
+    Leave,
+    #[serde(rename = "participant-mute")]
+    Mute,
+    #[serde(rename = "participant-unmute")]
+    Unmute,
+    #[serde(rename = "participant-hold")]
+    Hold,
+    #[serde(rename = "participant-unhold")]
+    Unhold,
+    /// `BeepOnExit`, `EndConferenceOnExit`, `Coaching` or `WaitUrl` changed.
+    #[serde(rename = "participant-modify")]
+    Modify,
+}
+
+impl ParticipantChange {
+    pub const ALL: [ParticipantChange; 7] = [
+        ParticipantChange::Join,
+        ParticipantChange::Leave,
+        ParticipantChange::Mute,
+        ParticipantChange::Unmute,
+        ParticipantChange::Hold,
+        ParticipantChange::Unhold,
+        ParticipantChange::Modify,
+    ];
+
+    /// Twilio's `StatusCallbackEvent` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParticipantChange::Join => "participant-join",
+            ParticipantChange::Leave => "participant-leave",
+            ParticipantChange::Mute => "participant-mute",
+            ParticipantChange::Unmute => "participant-unmute",
+            ParticipantChange::Hold => "participant-hold",
+            ParticipantChange::Unhold => "participant-unhold",
+            ParticipantChange::Modify => "participant-modify",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == text)
     }
 }
 
@@ -106,130 +363,229 @@ pub struct Party {
     pub role: SessionMemberRoles,
 }
 
+/// One attachment of an MMS (`MediaUrl{N}`, `MediaContentType{N}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Media {
+    pub url: String,
+    pub content_type: Option<String>,
+}
+
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventKind {
-    /// A call leg's status changed. The root leg is the session's `call_sid`;
-    /// any other leg is a member's.
+    /// A call leg's status (`CallStatus`), from the voice webhook (root leg)
+    /// or a status callback. The root leg is the session's `call_sid`; any
+    /// other leg is a member's.
+    #[serde(rename = "CallStatus")]
     CallStatus {
         call_sid: String,
         status: CallProgress,
         /// Who is on this leg (for legs evo-voice dialled).
         party: Option<Party>,
+        /// `CallDuration` (seconds), on terminal callbacks. More than zero
+        /// proves the leg was answered, even if its `in-progress` callback
+        /// was lost (Twilio error 15002).
+        #[serde(default)]
+        duration: Option<u32>,
+        /// `SipResponseCode` of a terminal callback (487: ring timeout).
+        #[serde(default)]
+        sip_response_code: Option<u16>,
     },
-    /// The caller was put in a queue to wait for an agent.
+    /// The voice webhook put the caller in a queue (`<Enqueue>`).
+    #[serde(rename = "Enqueued")]
     Enqueued { queue_name: String },
-    /// The caller left the queue without being bridged (hang-up, redirect…).
-    LeftQueue { reason: String },
-    /// A call leg was put on hold.
+    /// `<Enqueue action>`: the caller left the queue (`QueueResult`,
+    /// `QueueSid`, `QueueTime`). With `bridged` it fires when the bridged
+    /// call ends. `hangup`: evo-voice answered with `<Hangup/>`, which ends
+    /// the root call.
+    #[serde(rename = "EnqueueAction")]
+    EnqueueAction {
+        call_sid: String,
+        result: QueueResult,
+        queue_sid: Option<String>,
+        queue_time: Option<u32>,
+        hangup: bool,
+    },
+    /// `<Dial><Queue>`: the agent's call `dequeuing_call_sid`
+    /// (`DequeingCallSid`) took the caller `call_sid` out of the queue.
+    #[serde(rename = "Dequeued")]
+    Dequeued {
+        call_sid: String,
+        dequeuing_call_sid: String,
+        queue_sid: Option<String>,
+        queue_time: Option<u32>,
+        /// The agent, when evo-voice knows who dequeued.
+        party: Option<Party>,
+    },
+    /// `<Dial action>`: the dialled leg ended (`DialCallStatus`,
+    /// `DialCallSid`, `DialCallDuration`, `DialBridged`). `hangup`:
+    /// evo-voice answered with `<Hangup/>`, which ends the root call.
+    #[serde(rename = "DialAction")]
+    DialAction {
+        call_sid: String,
+        status: DialCallStatus,
+        dial_call_sid: Option<String>,
+        dial_call_duration: Option<u32>,
+        bridged: Option<bool>,
+        /// Who the dialled leg reached, when evo-voice knows.
+        party: Option<Party>,
+        hangup: bool,
+    },
+    /// An agent put a call leg on hold (`call_sid` None: the caller).
+    #[serde(rename = "HoldStarted")]
     HoldStarted {
         call_sid: Option<String>,
         by_user_id: Option<String>,
         reason: SessionHoldReasons,
         queue_name: Option<String>,
     },
-    /// A held call leg was taken off hold.
+    /// An agent took a held call leg off hold.
+    #[serde(rename = "HoldEnded")]
     HoldEnded { call_sid: Option<String> },
     /// A transfer to another party began (the caller waits on hold).
+    #[serde(rename = "TransferStarted")]
     TransferStarted {
         by_user_id: Option<String>,
         target: Party,
         /// Blind transfers drop the transferring agent when the target answers.
         blind: bool,
     },
-    /// A participant joined the session's conference.
-    ConferenceJoined {
+    /// An agent asked evo-voice to end the call (logged; the end itself is
+    /// what Twilio then reports).
+    #[serde(rename = "HangupRequested")]
+    HangupRequested { by_user_id: Option<String> },
+    /// `conference-start`.
+    #[serde(rename = "ConferenceStarted")]
+    ConferenceStarted { conference_sid: String },
+    /// A `participant-*` conference event. The participant is its leg
+    /// (`CallSid`), else its `ParticipantLabel`. Flags are the participant's
+    /// state after the event, where Twilio sent them.
+    #[serde(rename = "Participant")]
+    Participant {
         conference_sid: String,
-        call_sid: String,
+        change: ParticipantChange,
+        call_sid: Option<String>,
+        label: Option<String>,
+        /// Who the participant is, when evo-voice knows.
         party: Option<Party>,
-        muted: bool,
-        hold: bool,
-    },
-    /// A participant's mute or hold flag changed.
-    ParticipantChanged {
-        conference_sid: String,
-        call_sid: String,
         muted: Option<bool>,
         hold: Option<bool>,
+        coaching: Option<bool>,
     },
-    /// A participant left the conference.
-    ConferenceLeft {
+    /// `conference-end`.
+    #[serde(rename = "ConferenceEnded")]
+    ConferenceEnded {
         conference_sid: String,
-        call_sid: String,
+        /// `ReasonConferenceEnded`.
+        reason: Option<String>,
     },
-    /// The conference ended.
-    ConferenceEnded { conference_sid: String },
-    /// A chat message arrived.
-    MessageReceived { from: String, body: String },
+    /// An inbound message; MMS media are kept, not dropped.
+    #[serde(rename = "MessageReceived")]
+    MessageReceived {
+        from: String,
+        body: String,
+        #[serde(default)]
+        media: Vec<Media>,
+    },
     /// The agent console stored data on the session.
+    #[serde(rename = "ConsoleData")]
     ConsoleData { data: String },
-    /// The session was ended from outside (reconciler, maximum age).
+    /// The session was ended from outside (the reconciler after asking
+    /// Twilio's REST API, maximum age, a closed conversation).
+    #[serde(rename = "Ended")]
     Ended { outcome: String, reason: String },
+}
+
+impl EventKind {
+    /// The explicit, persisted name of the variant (same as its serde tag).
+    pub fn tag(&self) -> &'static str {
+        match self {
+            EventKind::CallStatus { .. } => "CallStatus",
+            EventKind::Enqueued { .. } => "Enqueued",
+            EventKind::EnqueueAction { .. } => "EnqueueAction",
+            EventKind::Dequeued { .. } => "Dequeued",
+            EventKind::DialAction { .. } => "DialAction",
+            EventKind::HoldStarted { .. } => "HoldStarted",
+            EventKind::HoldEnded { .. } => "HoldEnded",
+            EventKind::TransferStarted { .. } => "TransferStarted",
+            EventKind::HangupRequested { .. } => "HangupRequested",
+            EventKind::ConferenceStarted { .. } => "ConferenceStarted",
+            EventKind::Participant { .. } => "Participant",
+            EventKind::ConferenceEnded { .. } => "ConferenceEnded",
+            EventKind::MessageReceived { .. } => "MessageReceived",
+            EventKind::ConsoleData { .. } => "ConsoleData",
+            EventKind::Ended { .. } => "Ended",
+        }
+    }
 }
 
 impl SessionEvent {
     /// The identity of the event: two deliveries with the same key are the
-    /// same event, and the second changes nothing.
+    /// same event (a retry), and the second changes nothing. Built from
+    /// explicit strings only.
     pub fn dedupe_key(&self) -> String {
+        let source = self.source.tag();
         match &self.source {
             EventSource::Call {
                 call_sid,
                 sequence: Some(sequence),
-            } => format!("call:{call_sid}:{sequence}"),
-            EventSource::Call {
-                call_sid,
-                sequence: None,
-            } => {
-                format!("call:{call_sid}:{}", self.kind_key())
-            }
+            } => format!("{source}:{call_sid}:{sequence}"),
             EventSource::Conference {
                 conference_sid,
                 sequence: Some(sequence),
-            } => format!("conf:{conference_sid}:{sequence}"),
-            EventSource::Conference {
-                conference_sid,
-                sequence: None,
-            } => format!("conf:{conference_sid}:{}", self.kind_key()),
-            EventSource::Message { message_sid } => format!("msg:{message_sid}"),
-            EventSource::Internal { id } => format!("int:{id}"),
+            } => format!("{source}:{conference_sid}:{sequence}"),
+            EventSource::Call { call_sid, .. }
+            | EventSource::Voice { call_sid }
+            | EventSource::Dial { call_sid }
+            | EventSource::Queue { call_sid } => {
+                format!("{source}:{call_sid}:{}", self.content_key())
+            }
+            EventSource::Conference { conference_sid, .. } => {
+                format!("{source}:{conference_sid}:{}", self.content_key())
+            }
+            EventSource::Message { message_sid } => format!("{source}:{message_sid}"),
+            EventSource::Agent { id } | EventSource::Internal { id } => format!("{source}:{id}"),
         }
     }
 
-    /// A description of the event's content, used to identify events whose
-    /// source does not number them.
-    fn kind_key(&self) -> String {
+    /// The event's content, identifying events whose source does not number
+    /// them (one per thing that can happen once per source).
+    fn content_key(&self) -> String {
+        let tag = self.kind.tag();
         match &self.kind {
             EventKind::CallStatus {
                 call_sid, status, ..
-            } => format!("status:{call_sid}:{}", status.as_str()),
-            EventKind::Enqueued { queue_name } => format!("enqueued:{queue_name}"),
-            EventKind::LeftQueue { reason } => format!("left-queue:{reason}"),
-            EventKind::ConferenceJoined { call_sid, .. } => format!("join:{call_sid}"),
-            EventKind::ConferenceLeft { call_sid, .. } => format!("leave:{call_sid}"),
-            EventKind::ConferenceEnded { .. } => "conference-end".to_string(),
-            other => format!(
-                "{:?}@{}",
-                std::mem::discriminant(other),
-                self.at.timestamp_millis()
+            } => format!("{tag}:{call_sid}:{}", status.as_str()),
+            EventKind::Enqueued { queue_name } => format!("{tag}:{queue_name}"),
+            EventKind::EnqueueAction { result, .. } => format!("{tag}:{}", result.as_str()),
+            EventKind::Dequeued {
+                dequeuing_call_sid, ..
+            } => format!("{tag}:{dequeuing_call_sid}"),
+            EventKind::DialAction {
+                status,
+                dial_call_sid,
+                ..
+            } => format!(
+                "{tag}:{}:{}",
+                dial_call_sid.as_deref().unwrap_or(""),
+                status.as_str()
             ),
-        }
-    }
-
-    /// The canonical order of events: by time at the source, then by the
-    /// source's own sequence, then by progress rank, then by key. Whatever
-    /// order events arrive in, the reducer folds them in this order, so any
-    /// permutation of the same events gives the same session.
-    pub fn order_key(&self) -> (DateTime<Utc>, u32, u8, String) {
-        let sequence = match &self.source {
-            EventSource::Call { sequence, .. } | EventSource::Conference { sequence, .. } => {
-                sequence.unwrap_or(0)
+            EventKind::Participant {
+                change,
+                call_sid,
+                label,
+                ..
+            } => format!(
+                "{tag}:{}:{}:{}",
+                change.as_str(),
+                call_sid.as_deref().unwrap_or(""),
+                label.as_deref().unwrap_or("")
+            ),
+            EventKind::ConferenceStarted { .. } | EventKind::ConferenceEnded { .. } => {
+                tag.to_string()
             }
-            _ => 0,
-        };
-        let rank = match &self.kind {
-            EventKind::CallStatus { status, .. } => status.rank(),
-            _ => 0,
-        };
-        (self.at, sequence, rank, self.dedupe_key())
+            // Agent and internal events carry unique ids; messages their SID.
+            _ => format!("{tag}@{}", self.at.timestamp_millis()),
+        }
     }
 }

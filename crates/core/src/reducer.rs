@@ -1,23 +1,36 @@
 //! The session reducer: the only code that changes a session.
 //!
-//! `apply(session, event)` is pure. It adds the event to the session's set of
-//! distinct events (a duplicate changes nothing) and recomputes the state by
-//! folding the whole set in canonical order (`SessionEvent::order_key`).
-//! Because the state is a function of the set, any permutation of the same
-//! deliveries, with any duplicates, converges to the same session as
-//! in-order delivery. Within the fold, a call leg never goes backwards: an
-//! event older than the leg's last (by sequence number, else by progress
-//! rank) is ignored, and a terminal status is final.
+//! A session's state is a pure function of its header and its *set* of
+//! distinct events, so any delivery order with any duplicates converges.
+//! The events are split into Twilio's streams (see `crate::event`):
+//!
+//! - each call leg (`Leg`): ordered by the leg's own `SequenceNumber` (the
+//!   voice webhook first), never moving to a lower progress rank, terminal
+//!   final;
+//! - each conference: ordered by the conference's `SequenceNumber`;
+//! - the queue (enqueue, dequeue, `<Enqueue action>`), the `<Dial action>`s,
+//!   the messages, and agents' and evo-voice's own requests (ordered by the
+//!   one clock that stamped them).
+//!
+//! Each stream folds on its own into a summary and its log lines; the
+//! session-level fields (members, answerer, outcome, states) are then
+//! derived from the summaries, never by comparing one stream's order with
+//! another's. `apply` re-folds only the stream the event belongs to;
+//! [`reduce_all`] re-folds everything and is the reference the property
+//! tests hold `apply` to.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use crate::api::sessions::{
     FlowChannels, SessionCallState, SessionDialState, SessionDirections, SessionHoldReasons,
     SessionMemberCallState, SessionMemberRoles, SessionQueueStates,
 };
-use crate::event::{CallProgress, EventKind, EventSource, Party, SessionEvent};
+use crate::event::{
+    CallProgress, DialCallStatus, EventKind, EventSource, ParticipantChange, Party, QueueResult,
+    SessionEvent,
+};
 use crate::session::{LogEntry, Member, Session, SessionHeader, SessionState};
 
 /// Opens a session: its header is fixed from here on.
@@ -26,639 +39,1511 @@ pub fn open(id: impl Into<String>, header: SessionHeader, at: DateTime<Utc>) -> 
         id: id.into(),
         opened_at: at,
         header,
-        events: Vec::new(),
+        events: BTreeMap::new(),
         version: 1,
         state: SessionState::default(),
+        cache: Cache::default(),
     };
-    session.state = project(&session);
+    session.cache.valid = true;
+    session.state = full_state(&session.header, session.opened_at, &mut session.cache);
     session
 }
 
 /// Applies one event. Returns the session unchanged (same `version`) when the
 /// event was already applied.
 pub fn apply(session: &Session, event: &SessionEvent) -> Session {
-    let key = event.dedupe_key();
-    if session.events.iter().any(|seen| seen.dedupe_key() == key) {
-        return session.clone();
-    }
     let mut next = session.clone();
-    let position = next
-        .events
-        .partition_point(|seen| seen.order_key() <= event.order_key());
-    next.events.insert(position, event.clone());
-    next.version += 1;
-    next.state = project(&next);
+    apply_in_place(&mut next, event);
     next
+}
+
+/// Applies one event in place; returns whether it was new. Work per event:
+/// a look-up in the set of dedupe keys, a re-fold of the event's own stream
+/// (a call leg has a handful of events), and a derivation over the streams'
+/// summaries and log lines, never a re-fold of the other streams.
+pub fn apply_in_place(session: &mut Session, event: &SessionEvent) -> bool {
+    let key = event.dedupe_key();
+    if session.events.contains_key(&key) {
+        return false;
+    }
+    if !session.cache.valid {
+        session.cache = Cache::build(&session.header, session.events.values());
+    }
+    session.events.insert(key, event.clone());
+    let appended = session.cache.insert(&session.header, event);
+    session.version += 1;
+    let (mut state, derived) = derive(&session.header, session.opened_at, &session.cache);
+    // In-order delivery only appends to the log: no re-merge.
+    let previous_last = session.cache.last_line.clone();
+    let fast = match (&appended, &previous_last) {
+        (Some(new), Some(last)) => {
+            derived == session.cache.derived && new.iter().all(|line| line > last)
+        }
+        _ => false,
+    };
+    if let (true, Some(new)) = (fast, appended) {
+        let mut log = std::mem::take(&mut session.state.log);
+        log.extend(new.iter().map(|line| LogEntry {
+            at: line.at,
+            message: line.message.clone(),
+        }));
+        state.log = log;
+        if let Some(last) = new.into_iter().max() {
+            session.cache.last_line = Some(last);
+        }
+        session.state = state;
+    } else {
+        state.log = assemble(&session.header, session.opened_at, &session.cache, &derived);
+        session.cache.last_line = last_line(&session.cache, &derived, session.opened_at);
+        session.cache.derived = derived;
+        session.state = state;
+    }
+    true
 }
 
 /// Whether applying `event` would change the session (it is not a duplicate).
 pub fn is_new(session: &Session, event: &SessionEvent) -> bool {
-    let key = event.dedupe_key();
-    !session.events.iter().any(|seen| seen.dedupe_key() == key)
+    !session.events.contains_key(&event.dedupe_key())
 }
 
-/// How far one call leg has progressed, for the never-go-backwards rule.
-#[derive(Clone, Copy)]
-struct LegProgress {
-    sequence: Option<u32>,
+/// The reference fold: the state of a session with `header`, opened at
+/// `opened_at`, after the set `events`, computed from scratch.
+pub fn reduce_all<'a>(
+    header: &SessionHeader,
+    opened_at: DateTime<Utc>,
+    events: impl IntoIterator<Item = &'a SessionEvent>,
+) -> SessionState {
+    let mut distinct = BTreeMap::new();
+    for event in events {
+        distinct.entry(event.dedupe_key()).or_insert(event);
+    }
+    let mut cache = Cache::build(header, distinct.into_values());
+    full_state(header, opened_at, &mut cache)
+}
+
+/// The state with its whole log assembled.
+fn full_state(header: &SessionHeader, opened_at: DateTime<Utc>, cache: &mut Cache) -> SessionState {
+    let (mut state, derived) = derive(header, opened_at, cache);
+    state.log = assemble(header, opened_at, cache, &derived);
+    cache.last_line = last_line(cache, &derived, opened_at);
+    cache.derived = derived;
+    state
+}
+
+/// The key of the log's last line.
+fn last_line(cache: &Cache, derived: &[Line], opened_at: DateTime<Utc>) -> Option<Line> {
+    let streams = cache
+        .streams
+        .iter()
+        .filter_map(|(id, stream)| stream_lines(id, &stream.lines, 0).max());
+    let open = Line {
+        phase: PHASE_OPEN,
+        at: opened_at,
+        origin: LineOrigin::Open,
+        index: 0,
+        message: String::new(),
+    };
+    streams.chain(derived.iter().cloned()).chain([open]).max()
+}
+
+// ---------------------------------------------------------------------------
+// Streams
+
+/// The stream an event belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum StreamId {
+    Leg(String),
+    Queue,
+    Dial,
+    Conference(String),
+    Messages,
+    Agent,
+}
+
+fn stream_of(event: &SessionEvent) -> StreamId {
+    match &event.kind {
+        EventKind::CallStatus { call_sid, .. } => StreamId::Leg(call_sid.clone()),
+        EventKind::Enqueued { .. }
+        | EventKind::EnqueueAction { .. }
+        | EventKind::Dequeued { .. } => StreamId::Queue,
+        EventKind::DialAction { .. } => StreamId::Dial,
+        EventKind::ConferenceStarted { conference_sid }
+        | EventKind::ConferenceEnded { conference_sid, .. }
+        | EventKind::Participant { conference_sid, .. } => {
+            StreamId::Conference(conference_sid.clone())
+        }
+        EventKind::MessageReceived { .. } => StreamId::Messages,
+        EventKind::HoldStarted { .. }
+        | EventKind::HoldEnded { .. }
+        | EventKind::TransferStarted { .. }
+        | EventKind::HangupRequested { .. }
+        | EventKind::ConsoleData { .. }
+        | EventKind::Ended { .. } => StreamId::Agent,
+    }
+}
+
+/// An event's place in its stream. Only events of one stream are ever
+/// compared: legs by (voice webhook first, `SequenceNumber`, progress rank),
+/// conferences by their `SequenceNumber`, the rest by the one clock that
+/// stamped them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct StreamOrder {
+    phase: u8,
+    sequence: u32,
     rank: u8,
-    terminal: bool,
+    at: DateTime<Utc>,
+    key: String,
 }
 
-/// A transfer in flight.
-struct PendingTransfer {
+fn stream_order(event: &SessionEvent) -> StreamOrder {
+    let (phase, sequence) = match &event.source {
+        EventSource::Voice { .. } => (0, 0),
+        EventSource::Call { sequence, .. } | EventSource::Conference { sequence, .. } => {
+            (1, sequence.unwrap_or(0))
+        }
+        _ => (1, 0),
+    };
+    let rank = match &event.kind {
+        EventKind::CallStatus { status, .. } => status.rank(),
+        EventKind::ConferenceStarted { .. } | EventKind::Enqueued { .. } => 0,
+        EventKind::Participant { change, .. } => match change {
+            ParticipantChange::Join => 1,
+            ParticipantChange::Leave => 3,
+            _ => 2,
+        },
+        EventKind::Dequeued { .. } => 1,
+        EventKind::ConferenceEnded { .. } | EventKind::EnqueueAction { .. } => 4,
+        _ => 0,
+    };
+    // Twilio-numbered streams never look at the clock; the others have one clock.
+    let at = match &event.source {
+        EventSource::Voice { .. } | EventSource::Call { .. } | EventSource::Conference { .. } => {
+            DateTime::<Utc>::MIN_UTC
+        }
+        _ => event.at,
+    };
+    StreamOrder {
+        phase,
+        sequence,
+        rank,
+        at,
+        key: event.dedupe_key(),
+    }
+}
+
+/// A log line before merging: `phase` keeps the session's first line first
+/// and its end last whatever the clocks say.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Line {
+    phase: u8,
+    at: DateTime<Utc>,
+    origin: LineOrigin,
+    index: usize,
+    message: String,
+}
+
+/// Where a log line comes from; breaks ties between lines of one instant.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum LineOrigin {
+    Open,
+    Stream(StreamId),
+    Derived,
+}
+
+const PHASE_OPEN: u8 = 0;
+const PHASE_BODY: u8 = 1;
+const PHASE_END: u8 = 2;
+
+/// One call leg's progress.
+#[derive(Debug, Clone, Default)]
+struct Leg {
+    party: Option<Party>,
+    status: Option<CallProgress>,
+    first_at: Option<DateTime<Utc>>,
+    answered_at: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+    duration: Option<u32>,
+}
+
+impl Leg {
+    fn terminal(&self) -> bool {
+        self.status.is_some_and(CallProgress::is_terminal)
+    }
+
+    /// Proof the leg was answered: `in-progress`, `completed` (a child leg
+    /// completes only once answered), or a `CallDuration` above zero (the
+    /// `in-progress` callback may have been lost, Twilio error 15002).
+    fn answered(&self) -> bool {
+        self.answered_at.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Participant {
+    call_sid: Option<String>,
+    label: Option<String>,
+    party: Option<Party>,
+    joined: bool,
+    left: bool,
+    joined_at: Option<DateTime<Utc>>,
+    join_order: u32,
+    muted: bool,
+    hold: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Conference {
+    first_at: Option<DateTime<Utc>>,
+    joins: u32,
+    ended: bool,
+    participants: BTreeMap<String, Participant>,
+}
+
+#[derive(Debug, Clone)]
+struct Dequeue {
+    at: DateTime<Utc>,
+    dequeuing_call_sid: String,
+    party: Option<Party>,
+}
+
+#[derive(Debug, Clone)]
+struct QueueExit {
+    at: DateTime<Utc>,
+    result: QueueResult,
+    hangup: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Queue {
+    name: Option<String>,
+    dequeues: Vec<Dequeue>,
+    exit: Option<QueueExit>,
+}
+
+#[derive(Debug, Clone)]
+struct Dial {
+    at: DateTime<Utc>,
+    status: DialCallStatus,
+    dial_call_sid: Option<String>,
+    bridged: Option<bool>,
+    party: Option<Party>,
+    hangup: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Hold {
+    by_user_id: Option<String>,
+    reason: SessionHoldReasons,
+    queue_name: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Transfer {
     by_user_id: Option<String>,
     target: Party,
     blind: bool,
 }
 
-/// The working state of the fold.
-struct Fold<'a> {
-    header: &'a SessionHeader,
-    state: SessionState,
-    legs: BTreeMap<String, LegProgress>,
-    on_hold: bool,
-    transfer: Option<PendingTransfer>,
+#[derive(Debug, Clone)]
+struct External {
+    at: DateTime<Utc>,
+    outcome: String,
 }
 
-/// Recomputes a session's state from its header and events.
-fn project(session: &Session) -> SessionState {
-    let header = &session.header;
-    let mut fold = Fold {
-        header,
-        state: SessionState::default(),
-        legs: BTreeMap::new(),
-        on_hold: false,
-        transfer: None,
-    };
-    fold.start(session.opened_at);
-    for event in &session.events {
-        if fold.state.ended {
-            // An ended session is final; later deliveries are history only.
-            break;
-        }
-        fold.state.last_event_at = Some(
-            fold.state
-                .last_event_at
-                .map_or(event.at, |last| last.max(event.at)),
-        );
-        fold.event(event);
-        fold.settle();
-    }
-    fold.state
+#[derive(Debug, Clone, Default)]
+struct Agent {
+    /// Hold requests by target leg: the last one's hold, if still held.
+    holds: BTreeMap<String, Option<Hold>>,
+    transfer: Option<Transfer>,
+    console: Vec<(DateTime<Utc>, String)>,
+    ended: Option<External>,
 }
 
-impl Fold<'_> {
-    fn start(&mut self, at: DateTime<Utc>) {
-        let header = self.header;
-        if let Some(origin) = &header.origin {
-            self.state.members.push(Member {
-                call_sid: header.call_sid.clone(),
-                identity: origin.identity.clone(),
-                endpoint_id: origin.endpoint_id.clone(),
-                display_name: origin.display_name.clone(),
-                is_original_member: true,
-                avatar_url: None,
-                application_data: BTreeMap::new(),
-                call_state: if header.channel == FlowChannels::Voice {
-                    SessionMemberCallState::Ringing
-                } else {
-                    SessionMemberCallState::Connected
-                },
-                role: origin.role,
-                muted: false,
-            });
-        }
-        let from = header.from_address.as_deref().unwrap_or("unknown");
-        let to = header
-            .destination
-            .as_deref()
-            .or(header.to_address.as_deref())
-            .unwrap_or("unknown");
-        let message = match (header.channel, header.direction) {
-            (FlowChannels::Voice, SessionDirections::Incoming) => {
-                format!("Incoming call from {from} to {to}")
-            }
-            (FlowChannels::Voice, SessionDirections::Outgoing) => {
-                format!("Outgoing call from {from} to {to}")
-            }
-            (FlowChannels::Chat, _) => format!("Chat started between {from} and {to}"),
-            (FlowChannels::Fax, SessionDirections::Incoming) => {
-                format!("Incoming fax from {from} to {to}")
-            }
-            (FlowChannels::Fax, SessionDirections::Outgoing) => {
-                format!("Outgoing fax from {from} to {to}")
-            }
-        };
-        self.log(at, message);
-        self.settle();
-    }
+#[derive(Debug, Clone)]
+enum Summary {
+    Leg(Leg),
+    Conference(Conference),
+    Queue(Queue),
+    Dial(Vec<Dial>),
+    Messages,
+    Agent(Agent),
+}
 
-    fn log(&mut self, at: DateTime<Utc>, message: String) {
-        self.state.log.push(LogEntry { at, message });
-    }
+#[derive(Debug, Clone)]
+struct Stream {
+    events: Vec<(StreamOrder, SessionEvent)>,
+    summary: Summary,
+    lines: Vec<(u8, DateTime<Utc>, String)>,
+    max_at: Option<DateTime<Utc>>,
+}
 
-    fn is_root(&self, call_sid: &str) -> bool {
-        self.header.call_sid.as_deref() == Some(call_sid)
-    }
+/// The reducer's working state: every stream's events, summary and log
+/// lines. A cache of `Session::events`; never persisted.
+#[derive(Debug, Clone, Default)]
+pub struct Cache {
+    valid: bool,
+    streams: BTreeMap<StreamId, Stream>,
+    /// The derived log lines of the last derivation.
+    derived: Vec<Line>,
+    /// The log's last line (its sort key), for the append fast path.
+    last_line: Option<Line>,
+}
 
-    fn member_index(&self, call_sid: &str) -> Option<usize> {
-        self.state
-            .members
-            .iter()
-            .position(|member| member.call_sid.as_deref() == Some(call_sid))
-    }
-
-    fn origin_index(&self) -> Option<usize> {
-        self.state
-            .members
-            .iter()
-            .position(|member| member.is_original_member)
-    }
-
-    fn name_of(member: &Member) -> String {
-        member
-            .display_name
-            .clone()
-            .unwrap_or_else(|| member.identity.clone())
-    }
-
-    fn party_name(party: &Party) -> String {
-        party
-            .display_name
-            .clone()
-            .unwrap_or_else(|| party.identity.clone())
-    }
-
-    /// Finds or adds the member on `call_sid`.
-    fn ensure_member(&mut self, call_sid: &str, party: Option<&Party>) -> usize {
-        if let Some(index) = self.member_index(call_sid) {
-            return index;
-        }
-        let member = match party {
-            Some(party) => Member {
-                call_sid: Some(call_sid.to_string()),
-                identity: party.identity.clone(),
-                endpoint_id: party.endpoint_id.clone(),
-                display_name: party.display_name.clone(),
-                is_original_member: false,
-                avatar_url: None,
-                application_data: BTreeMap::new(),
-                call_state: SessionMemberCallState::None,
-                role: party.role,
-                muted: false,
-            },
-            None => Member {
-                call_sid: Some(call_sid.to_string()),
-                identity: call_sid.to_string(),
-                endpoint_id: None,
-                display_name: None,
-                is_original_member: false,
-                avatar_url: None,
-                application_data: BTreeMap::new(),
-                call_state: SessionMemberCallState::None,
-                role: SessionMemberRoles::None,
-                muted: false,
-            },
-        };
-        self.state.members.push(member);
-        self.state.members.len() - 1
-    }
-
-    /// Whether the leg's new status moves it forward; records it if so.
-    fn advance_leg(&mut self, event: &SessionEvent, call_sid: &str, status: CallProgress) -> bool {
-        let sequence = match &event.source {
-            EventSource::Call {
-                call_sid: source_sid,
-                sequence,
-            } if source_sid == call_sid => *sequence,
-            _ => None,
-        };
-        let next = LegProgress {
-            sequence,
-            rank: status.rank(),
-            terminal: status.is_terminal(),
-        };
-        if let Some(previous) = self.legs.get(call_sid) {
-            if previous.terminal {
-                return false;
-            }
-            let forward = match (previous.sequence, next.sequence) {
-                (Some(before), Some(now)) => now > before,
-                _ => next.rank > previous.rank || (next.terminal && !previous.terminal),
-            };
-            if !forward {
-                return false;
-            }
-        }
-        self.legs.insert(call_sid.to_string(), next);
+impl PartialEq for Cache {
+    fn eq(&self, _: &Self) -> bool {
         true
     }
+}
 
-    fn event(&mut self, event: &SessionEvent) {
+impl Eq for Cache {}
+
+impl Cache {
+    fn build<'a>(
+        header: &SessionHeader,
+        events: impl IntoIterator<Item = &'a SessionEvent>,
+    ) -> Self {
+        let mut grouped: BTreeMap<StreamId, Vec<(StreamOrder, SessionEvent)>> = BTreeMap::new();
+        for event in events {
+            grouped
+                .entry(stream_of(event))
+                .or_default()
+                .push((stream_order(event), event.clone()));
+        }
+        let streams = grouped
+            .into_iter()
+            .map(|(id, mut events)| {
+                events.sort_by(|a, b| a.0.cmp(&b.0));
+                let stream = fold_stream(header, &id, events);
+                (id, stream)
+            })
+            .collect();
+        Cache {
+            valid: true,
+            streams,
+            ..Cache::default()
+        }
+    }
+
+    /// Adds an event to its stream: one fold step when it comes after the
+    /// stream's last event (in-order delivery), else a re-fold of that
+    /// stream alone.
+    /// Returns the log lines appended when the event was one fold step,
+    /// `None` when its stream was re-folded.
+    fn insert(&mut self, header: &SessionHeader, event: &SessionEvent) -> Option<Vec<Line>> {
+        let id = stream_of(event);
+        let order = stream_order(event);
+        if let Some(stream) = self.streams.get_mut(&id) {
+            let last = stream.events.last().map(|(o, _)| o);
+            let names_known = match &stream.summary {
+                // A leg's log lines name its party: learning it later re-folds.
+                Summary::Leg(leg) => leg.party.is_some() || leg_party([event]).is_none(),
+                _ => true,
+            };
+            if last.is_some_and(|last| *last < order) && names_known {
+                let before = stream.lines.len();
+                step(&mut stream.summary, header, &id, [event], &mut stream.lines);
+                stream.max_at = Some(stream.max_at.map_or(event.at, |at| at.max(event.at)));
+                stream.events.push((order, event.clone()));
+                return Some(stream_lines(&id, &stream.lines, before).collect());
+            }
+        }
+        let previous = self.streams.remove(&id);
+        let new_stream = previous.is_none();
+        let mut events = previous.map(|stream| stream.events).unwrap_or_default();
+        let position = events.partition_point(|(seen, _)| *seen <= order);
+        events.insert(position, (order, event.clone()));
+        let stream = fold_stream(header, &id, events);
+        let lines = stream_lines(&id, &stream.lines, 0).collect();
+        self.streams.insert(id, stream);
+        // A stream's first event appends its lines; a re-fold may rewrite them.
+        new_stream.then_some(lines)
+    }
+
+    fn leg(&self, call_sid: &str) -> Option<&Leg> {
+        match self.streams.get(&StreamId::Leg(call_sid.to_string())) {
+            Some(Stream {
+                summary: Summary::Leg(leg),
+                ..
+            }) => Some(leg),
+            _ => None,
+        }
+    }
+}
+
+fn party_name(party: &Party) -> String {
+    party
+        .display_name
+        .clone()
+        .unwrap_or_else(|| party.identity.clone())
+}
+
+fn origin_name(header: &SessionHeader) -> String {
+    header
+        .origin
+        .as_ref()
+        .map(party_name)
+        .or_else(|| header.from_address.clone())
+        .unwrap_or_else(|| "Caller".to_string())
+}
+
+fn is_root(header: &SessionHeader, call_sid: &str) -> bool {
+    header.call_sid.as_deref() == Some(call_sid)
+}
+
+/// Folds one stream's events, in stream order.
+fn fold_stream(
+    header: &SessionHeader,
+    id: &StreamId,
+    events: Vec<(StreamOrder, SessionEvent)>,
+) -> Stream {
+    let mut summary = match id {
+        StreamId::Leg(_) => Summary::Leg(Leg {
+            party: leg_party(events.iter().map(|(_, e)| e)),
+            ..Leg::default()
+        }),
+        StreamId::Conference(_) => Summary::Conference(Conference::default()),
+        StreamId::Queue => Summary::Queue(Queue::default()),
+        StreamId::Dial => Summary::Dial(Vec::new()),
+        StreamId::Messages => Summary::Messages,
+        StreamId::Agent => Summary::Agent(Agent::default()),
+    };
+    let mut lines = Vec::new();
+    step(
+        &mut summary,
+        header,
+        id,
+        events.iter().map(|(_, e)| e),
+        &mut lines,
+    );
+    Stream {
+        max_at: events.iter().map(|(_, e)| e.at).max(),
+        events,
+        summary,
+        lines,
+    }
+}
+
+/// Folds `events` (in stream order, all after those already folded) into
+/// a stream's summary.
+fn step<'a>(
+    summary: &mut Summary,
+    header: &SessionHeader,
+    id: &StreamId,
+    events: impl IntoIterator<Item = &'a SessionEvent>,
+    lines: &mut Vec<(u8, DateTime<Utc>, String)>,
+) {
+    match (summary, id) {
+        (Summary::Leg(leg), StreamId::Leg(call_sid)) => {
+            fold_leg(leg, header, call_sid, events, lines)
+        }
+        (Summary::Conference(conference), _) => fold_conference(conference, header, events, lines),
+        (Summary::Queue(queue), _) => fold_queue(queue, events, lines),
+        (Summary::Dial(dials), _) => fold_dial(dials, events, lines),
+        (Summary::Agent(agent), _) => fold_agent(agent, header, events, lines),
+        (Summary::Messages, _) | (Summary::Leg(_), _) => {
+            for event in events {
+                if let EventKind::MessageReceived { from, body, media } = &event.kind {
+                    lines.push((PHASE_BODY, event.at, message_line(from, body, media)));
+                }
+            }
+        }
+    }
+}
+
+fn message_line(from: &str, body: &str, media: &[crate::event::Media]) -> String {
+    let mut parts = Vec::new();
+    if !body.is_empty() {
+        parts.push(body.to_string());
+    }
+    for item in media {
+        match &item.content_type {
+            Some(content_type) => parts.push(format!("[{content_type} {}]", item.url)),
+            None => parts.push(format!("[{}]", item.url)),
+        }
+    }
+    if parts.is_empty() {
+        parts.push("(empty message)".to_string());
+    }
+    format!("Message from {from}: {}", parts.join(" "))
+}
+
+/// The party named on any of a leg's events.
+fn leg_party<'a>(events: impl IntoIterator<Item = &'a SessionEvent>) -> Option<Party> {
+    events.into_iter().find_map(|e| match &e.kind {
+        EventKind::CallStatus { party, .. } => party.clone(),
+        _ => None,
+    })
+}
+
+/// Folds `events` (in stream order, after those already folded) into `leg`,
+/// whose `party` is known beforehand (log lines name it).
+fn fold_leg<'a>(
+    leg: &mut Leg,
+    header: &SessionHeader,
+    call_sid: &str,
+    events: impl IntoIterator<Item = &'a SessionEvent>,
+    lines: &mut Vec<(u8, DateTime<Utc>, String)>,
+) {
+    let root = is_root(header, call_sid);
+    let name = leg
+        .party
+        .as_ref()
+        .map(party_name)
+        .unwrap_or_else(|| call_sid.to_string());
+    for event in events {
+        leg.first_at = Some(leg.first_at.map_or(event.at, |first| first.min(event.at)));
+        let EventKind::CallStatus {
+            status, duration, ..
+        } = &event.kind
+        else {
+            continue;
+        };
+        // Never backwards; terminal is final.
+        if leg.status.is_some_and(|now| now.rank() >= status.rank()) {
+            continue;
+        }
+        let before = leg.status;
+        leg.status = Some(*status);
+        let at = event.at;
+        match status.rank() {
+            0..=2 => {
+                if !root && before.is_none_or(|b| b.rank() < 1) && status.rank() >= 1 {
+                    lines.push((PHASE_BODY, at, format!("Ringing {name}")));
+                }
+            }
+            3 => {
+                leg.answered_at = Some(at);
+                if !root {
+                    lines.push((PHASE_BODY, at, format!("{name} answered")));
+                }
+            }
+            _ => {
+                leg.ended_at = Some(at);
+                leg.duration = *duration;
+                let proof =
+                    *status == CallProgress::Completed && !root || duration.is_some_and(|d| d > 0);
+                if leg.answered_at.is_none() && proof && !root {
+                    let seconds = i64::from(duration.unwrap_or(0));
+                    leg.answered_at = Some(at - Duration::seconds(seconds));
+                }
+                if !root {
+                    let line = if leg.answered() {
+                        format!("{name} left the call")
+                    } else {
+                        format!("{name} did not answer ({})", status.as_str())
+                    };
+                    lines.push((PHASE_BODY, at, line));
+                }
+            }
+        }
+    }
+}
+
+fn fold_conference<'a>(
+    conference: &mut Conference,
+    header: &SessionHeader,
+    events: impl IntoIterator<Item = &'a SessionEvent>,
+    lines: &mut Vec<(u8, DateTime<Utc>, String)>,
+) {
+    for event in events {
+        let at = event.at;
+        conference.first_at = Some(conference.first_at.map_or(at, |first| first.min(at)));
+        match &event.kind {
+            EventKind::ConferenceStarted { .. } => {}
+            EventKind::ConferenceEnded { .. } if !conference.ended => {
+                conference.ended = true;
+                lines.push((PHASE_BODY, at, "Conference ended".to_string()));
+            }
+            EventKind::Participant {
+                change,
+                call_sid,
+                label,
+                party,
+                muted,
+                hold,
+                coaching,
+                ..
+            } => {
+                let Some(key) = call_sid.clone().or_else(|| label.clone()) else {
+                    continue;
+                };
+                let participant = conference.participants.entry(key).or_default();
+                if participant.call_sid.is_none() {
+                    participant.call_sid = call_sid.clone();
+                }
+                if participant.label.is_none() {
+                    participant.label = label.clone();
+                }
+                if participant.party.is_none() {
+                    participant.party = party.clone();
+                }
+                let name = match (&participant.party, &participant.call_sid) {
+                    (Some(party), _) => party_name(party),
+                    (None, Some(sid)) if is_root(header, sid) => origin_name(header),
+                    _ => participant
+                        .label
+                        .clone()
+                        .or_else(|| participant.call_sid.clone())
+                        .unwrap_or_default(),
+                };
+                let was_held = participant.hold;
+                let was_muted = participant.muted;
+                if let Some(muted) = muted {
+                    participant.muted = *muted;
+                }
+                match change {
+                    ParticipantChange::Hold => participant.hold = hold.unwrap_or(true),
+                    ParticipantChange::Unhold => participant.hold = hold.unwrap_or(false),
+                    ParticipantChange::Mute => participant.muted = muted.unwrap_or(true),
+                    ParticipantChange::Unmute => participant.muted = muted.unwrap_or(false),
+                    _ => {
+                        if let Some(hold) = hold {
+                            participant.hold = *hold;
+                        }
+                    }
+                }
+                match change {
+                    ParticipantChange::Join => {
+                        conference.joins += 1;
+                        participant.joined = true;
+                        participant.left = false;
+                        participant.joined_at = Some(at);
+                        participant.join_order = conference.joins;
+                        lines.push((PHASE_BODY, at, format!("{name} joined the conference")));
+                    }
+                    ParticipantChange::Leave if !participant.left => {
+                        participant.left = true;
+                        lines.push((PHASE_BODY, at, format!("{name} left the conference")));
+                    }
+                    ParticipantChange::Modify => {
+                        if let Some(coaching) = coaching {
+                            let verb = if *coaching {
+                                "started coaching"
+                            } else {
+                                "stopped coaching"
+                            };
+                            lines.push((PHASE_BODY, at, format!("{name} {verb}")));
+                        }
+                    }
+                    _ => {}
+                }
+                if participant.hold != was_held {
+                    let verb = if participant.hold {
+                        "put on hold"
+                    } else {
+                        "taken off hold"
+                    };
+                    lines.push((PHASE_BODY, at, format!("{name} {verb}")));
+                }
+                if participant.muted != was_muted {
+                    let verb = if participant.muted {
+                        "muted"
+                    } else {
+                        "unmuted"
+                    };
+                    lines.push((PHASE_BODY, at, format!("{name} {verb}")));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn fold_queue<'a>(
+    queue: &mut Queue,
+    events: impl IntoIterator<Item = &'a SessionEvent>,
+    lines: &mut Vec<(u8, DateTime<Utc>, String)>,
+) {
+    for event in events {
         let at = event.at;
         match &event.kind {
-            EventKind::CallStatus {
-                call_sid,
-                status,
+            EventKind::Enqueued { queue_name } if queue.name.is_none() => {
+                queue.name = Some(queue_name.clone());
+                lines.push((PHASE_BODY, at, format!("Queued in {queue_name}")));
+            }
+            EventKind::Dequeued {
+                dequeuing_call_sid,
                 party,
+                ..
             } => {
-                if !self.advance_leg(event, call_sid, *status) {
-                    return;
-                }
-                if self.is_root(call_sid) {
-                    self.root_status(at, *status);
-                } else {
-                    self.leg_status(at, call_sid, *status, party.as_ref());
-                }
+                let name = party
+                    .as_ref()
+                    .map(party_name)
+                    .unwrap_or_else(|| dequeuing_call_sid.clone());
+                queue.dequeues.push(Dequeue {
+                    at,
+                    dequeuing_call_sid: dequeuing_call_sid.clone(),
+                    party: party.clone(),
+                });
+                lines.push((
+                    PHASE_BODY,
+                    at,
+                    format!("{name} took the call from the queue"),
+                ));
             }
-            EventKind::Enqueued { queue_name } => {
-                self.state.queue_state = SessionQueueStates::Queued;
-                self.state.ring_queue_id = Some(queue_name.clone());
-                self.log(at, format!("Queued in {queue_name}"));
-            }
-            EventKind::LeftQueue { reason } => {
-                if matches!(
-                    self.state.queue_state,
-                    SessionQueueStates::Queued | SessionQueueStates::Ringing
-                ) {
-                    self.state.queue_state = SessionQueueStates::Disconnected;
+            EventKind::EnqueueAction {
+                result,
+                hangup,
+                queue_time,
+                ..
+            } => {
+                if queue.exit.is_some() {
+                    continue;
                 }
-                self.log(at, format!("Left the queue ({reason})"));
+                queue.exit = Some(QueueExit {
+                    at,
+                    result: *result,
+                    hangup: *hangup,
+                });
+                let waited = queue_time
+                    .map(|t| format!(" after {t} s"))
+                    .unwrap_or_default();
+                let line = match result {
+                    QueueResult::Hangup => format!("Caller hung up in the queue{waited}"),
+                    other => format!("Left the queue ({}){waited}", other.as_str()),
+                };
+                lines.push((PHASE_BODY, at, line));
             }
+            _ => {}
+        }
+    }
+}
+
+fn fold_dial<'a>(
+    dials: &mut Vec<Dial>,
+    events: impl IntoIterator<Item = &'a SessionEvent>,
+    lines: &mut Vec<(u8, DateTime<Utc>, String)>,
+) {
+    for event in events {
+        if let EventKind::DialAction {
+            status,
+            dial_call_sid,
+            bridged,
+            party,
+            hangup,
+            ..
+        } = &event.kind
+        {
+            let dial = Dial {
+                at: event.at,
+                status: *status,
+                dial_call_sid: dial_call_sid.clone(),
+                bridged: *bridged,
+                party: party.clone(),
+                hangup: *hangup,
+            };
+            if !dial.answered() {
+                lines.push((
+                    PHASE_BODY,
+                    event.at,
+                    format!("Dial ended ({})", status.as_str()),
+                ));
+            }
+            dials.push(dial);
+        }
+    }
+}
+
+impl Dial {
+    /// `DialBridged=true`, or a status that says the dialled party answered.
+    fn answered(&self) -> bool {
+        self.bridged.unwrap_or(false) || self.status.answered()
+    }
+}
+
+fn fold_agent<'a>(
+    agent: &mut Agent,
+    header: &SessionHeader,
+    events: impl IntoIterator<Item = &'a SessionEvent>,
+    lines: &mut Vec<(u8, DateTime<Utc>, String)>,
+) {
+    let root = header.call_sid.clone().unwrap_or_default();
+    let target_name = |sid: &str| {
+        if sid == root {
+            origin_name(header)
+        } else {
+            sid.to_string()
+        }
+    };
+    for event in events {
+        let at = event.at;
+        match &event.kind {
             EventKind::HoldStarted {
                 call_sid,
                 by_user_id,
                 reason,
                 queue_name,
             } => {
-                self.on_hold = true;
-                self.state.held_by_user_id = by_user_id.clone();
-                self.state.hold_reason = *reason;
-                self.state.hold_queue_name = queue_name.clone();
-                let index = call_sid
-                    .as_deref()
-                    .and_then(|sid| self.member_index(sid))
-                    .or_else(|| self.origin_index());
-                let name = index.map(|i| {
-                    self.state.members[i].call_state = SessionMemberCallState::Hold;
-                    Self::name_of(&self.state.members[i])
-                });
-                if self.state.queue_state == SessionQueueStates::Connected {
-                    self.state.queue_state = SessionQueueStates::Hold;
-                }
+                let target = call_sid.clone().unwrap_or_else(|| root.clone());
                 let by = by_user_id
                     .as_deref()
                     .map(|id| format!(" by {id}"))
                     .unwrap_or_default();
-                self.log(
+                lines.push((
+                    PHASE_BODY,
                     at,
-                    format!(
-                        "{} put on hold{by}",
-                        name.unwrap_or_else(|| "Call".to_string())
-                    ),
+                    format!("{} put on hold{by}", target_name(&target)),
+                ));
+                agent.holds.insert(
+                    target,
+                    Some(Hold {
+                        by_user_id: by_user_id.clone(),
+                        reason: *reason,
+                        queue_name: queue_name.clone(),
+                    }),
                 );
             }
             EventKind::HoldEnded { call_sid } => {
-                if !self.on_hold {
-                    return;
+                let target = call_sid.clone().unwrap_or_else(|| root.clone());
+                if let Some(Some(_)) = agent.holds.get(&target) {
+                    lines.push((
+                        PHASE_BODY,
+                        at,
+                        format!("{} taken off hold", target_name(&target)),
+                    ));
+                    agent.holds.insert(target, None);
                 }
-                self.end_hold();
-                let index = call_sid
-                    .as_deref()
-                    .and_then(|sid| self.member_index(sid))
-                    .or_else(|| self.origin_index());
-                let name = index.map(|i| Self::name_of(&self.state.members[i]));
-                self.log(
-                    at,
-                    format!(
-                        "{} taken off hold",
-                        name.unwrap_or_else(|| "Call".to_string())
-                    ),
-                );
             }
             EventKind::TransferStarted {
                 by_user_id,
                 target,
                 blind,
             } => {
-                self.on_hold = true;
-                self.state.hold_reason = SessionHoldReasons::Transferring;
-                self.state.held_by_user_id = by_user_id.clone();
-                if let Some(index) = self.origin_index() {
-                    self.state.members[index].call_state = SessionMemberCallState::Hold;
-                }
                 let kind = if *blind { "Blind" } else { "Warm" };
                 let by = by_user_id
                     .as_deref()
                     .map(|id| format!(" by {id}"))
                     .unwrap_or_default();
-                self.log(
+                lines.push((
+                    PHASE_BODY,
                     at,
-                    format!(
-                        "{kind} transfer to {} started{by}",
-                        Self::party_name(target)
-                    ),
-                );
-                self.transfer = Some(PendingTransfer {
+                    format!("{kind} transfer to {} started{by}", party_name(target)),
+                ));
+                agent.transfer = Some(Transfer {
                     by_user_id: by_user_id.clone(),
                     target: target.clone(),
                     blind: *blind,
                 });
             }
-            EventKind::ConferenceJoined {
-                conference_sid,
-                call_sid,
-                party,
-                muted,
-                hold,
-            } => {
-                self.state.conference_sid = Some(conference_sid.clone());
-                self.state.most_recent_participant_call_sid = Some(call_sid.clone());
-                let index = self.ensure_member(call_sid, party.as_ref());
-                let member = &mut self.state.members[index];
-                member.muted = *muted;
-                member.call_state = if *hold {
-                    SessionMemberCallState::Hold
-                } else {
-                    SessionMemberCallState::Connected
-                };
-                let name = Self::name_of(member);
-                self.log(at, format!("{name} joined the conference"));
-                self.member_connected(at, index);
+            EventKind::HangupRequested { by_user_id } => {
+                let by = by_user_id
+                    .as_deref()
+                    .map(|id| format!(" by {id}"))
+                    .unwrap_or_default();
+                lines.push((PHASE_BODY, at, format!("Hang-up requested{by}")));
             }
-            EventKind::ParticipantChanged {
-                call_sid,
-                muted,
-                hold,
-                ..
-            } => {
-                let Some(index) = self.member_index(call_sid) else {
-                    return;
-                };
-                let name = Self::name_of(&self.state.members[index]);
-                if let Some(muted) = muted {
-                    if self.state.members[index].muted != *muted {
-                        self.state.members[index].muted = *muted;
-                        let verb = if *muted { "muted" } else { "unmuted" };
-                        self.log(at, format!("{name} {verb}"));
-                    }
-                }
-                if let Some(hold) = hold {
-                    let held = self.state.members[index].call_state == SessionMemberCallState::Hold;
-                    if held != *hold {
-                        self.state.members[index].call_state = if *hold {
-                            SessionMemberCallState::Hold
-                        } else {
-                            SessionMemberCallState::Connected
-                        };
-                        if self.state.members[index].is_original_member
-                            || self.state.members[index].role == SessionMemberRoles::Caller
-                        {
-                            self.on_hold = *hold;
-                            if !*hold {
-                                self.end_hold();
-                            }
-                        }
-                        let verb = if *hold {
-                            "put on hold"
-                        } else {
-                            "taken off hold"
-                        };
-                        self.log(at, format!("{name} {verb}"));
-                    }
-                }
-            }
-            EventKind::ConferenceLeft { call_sid, .. } => {
-                if let Some(index) = self.member_index(call_sid) {
-                    let name = Self::name_of(&self.state.members[index]);
-                    self.remove_member(index);
-                    self.log(at, format!("{name} left the conference"));
-                }
-            }
-            EventKind::ConferenceEnded { .. } => {
-                self.state
-                    .members
-                    .retain(|member| member.is_original_member);
-                self.log(at, "Conference ended".to_string());
-            }
-            EventKind::MessageReceived { from, body } => {
-                self.log(at, format!("Message from {from}: {body}"));
-            }
-            EventKind::ConsoleData { data } => {
-                self.state.console_data = Some(data.clone());
-            }
-            EventKind::Ended { outcome, reason } => {
-                self.end(at, outcome.clone());
-                self.log(at, format!("Session ended: {reason}"));
-            }
-        }
-    }
-
-    fn root_status(&mut self, at: DateTime<Utc>, status: CallProgress) {
-        let origin = self.origin_index();
-        match status {
-            CallProgress::Queued | CallProgress::Initiated | CallProgress::Ringing => {
-                if let Some(index) = origin {
-                    self.state.members[index].call_state = SessionMemberCallState::Ringing;
-                }
-            }
-            CallProgress::InProgress => {
-                if let Some(index) = origin {
-                    if self.state.members[index].call_state != SessionMemberCallState::Hold {
-                        self.state.members[index].call_state = SessionMemberCallState::Connected;
-                    }
-                }
-            }
-            terminal => {
-                let outcome = terminal.as_str().to_string();
-                self.end(at, outcome.clone());
-                self.log(at, format!("Call ended ({outcome})"));
-            }
-        }
-    }
-
-    fn leg_status(
-        &mut self,
-        at: DateTime<Utc>,
-        call_sid: &str,
-        status: CallProgress,
-        party: Option<&Party>,
-    ) {
-        if status.is_terminal() {
-            let Some(index) = self.member_index(call_sid) else {
-                return;
-            };
-            let member = &self.state.members[index];
-            let name = Self::name_of(member);
-            let was_connected = matches!(
-                member.call_state,
-                SessionMemberCallState::Connected | SessionMemberCallState::Hold
-            );
-            let endpoint = member.endpoint_id.clone();
-            self.remove_member(index);
-            if was_connected {
-                self.log(at, format!("{name} left the call"));
-            } else {
-                self.log(at, format!("{name} did not answer ({})", status.as_str()));
-                let failed_transfer = self.transfer.as_ref().is_some_and(|transfer| {
-                    transfer.target.endpoint_id.is_some() && transfer.target.endpoint_id == endpoint
-                });
-                if failed_transfer {
-                    self.transfer = None;
-                    self.state.hold_reason = SessionHoldReasons::None;
-                    self.log(at, format!("Transfer to {name} failed"));
-                }
-            }
-            return;
-        }
-        let index = self.ensure_member(call_sid, party);
-        match status {
-            CallProgress::Queued | CallProgress::Initiated | CallProgress::Ringing => {
-                if self.state.members[index].call_state == SessionMemberCallState::None {
-                    self.state.members[index].call_state = SessionMemberCallState::Ringing;
-                    let name = Self::name_of(&self.state.members[index]);
-                    self.log(at, format!("Ringing {name}"));
-                }
-                if self.state.queue_state == SessionQueueStates::Queued {
-                    self.state.queue_state = SessionQueueStates::Ringing;
-                }
-            }
-            _ => {
-                self.state.members[index].call_state = SessionMemberCallState::Connected;
-                let name = Self::name_of(&self.state.members[index]);
-                self.log(at, format!("{name} answered"));
-                self.member_connected(at, index);
-            }
-        }
-    }
-
-    /// A member (not the origin) is now talking: answering, dequeuing and
-    /// transfer completion follow from that.
-    fn member_connected(&mut self, at: DateTime<Utc>, index: usize) {
-        let member = self.state.members[index].clone();
-        if member.is_original_member {
-            return;
-        }
-        if let Some(origin) = self.origin_index() {
-            if self.state.members[origin].call_state == SessionMemberCallState::Ringing {
-                self.state.members[origin].call_state = SessionMemberCallState::Connected;
-            }
-        }
-        let answers = matches!(
-            member.role,
-            SessionMemberRoles::Agent | SessionMemberRoles::Transfer
-        ) || self.header.direction == SessionDirections::Outgoing;
-        if answers && self.state.answered_by_id.is_none() && self.state.answered_by_name.is_none() {
-            self.state.answered_by_id = member.endpoint_id.clone();
-            self.state.answered_by_name = Some(Self::name_of(&member));
-        }
-        if matches!(
-            self.state.queue_state,
-            SessionQueueStates::Queued | SessionQueueStates::Ringing
-        ) && member.role == SessionMemberRoles::Agent
-        {
-            self.state.queue_state = SessionQueueStates::Connected;
-            self.state.queue_member_id = member.endpoint_id.clone();
-        }
-        let completes_transfer = self.transfer.as_ref().is_some_and(|transfer| {
-            member.role == SessionMemberRoles::Transfer
-                || (transfer.target.endpoint_id.is_some()
-                    && transfer.target.endpoint_id == member.endpoint_id)
-        });
-        if completes_transfer {
-            if let Some(transfer) = self.transfer.take() {
-                if transfer.blind {
-                    if let Some(by) = &transfer.by_user_id {
-                        self.state
-                            .members
-                            .retain(|m| m.endpoint_id.as_deref() != Some(by.as_str()));
-                    }
-                }
-                self.end_hold();
-                self.log(
+            EventKind::ConsoleData { data } => agent.console.push((at, data.clone())),
+            EventKind::Ended { outcome, reason } if agent.ended.is_none() => {
+                agent.ended = Some(External {
                     at,
-                    format!("Transfer to {} completed", Self::name_of(&member)),
-                );
+                    outcome: outcome.clone(),
+                });
+                lines.push((PHASE_END, at, format!("Session ended: {reason}")));
+            }
+            _ => {}
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Derivation: session fields from the streams' summaries.
+
+/// Someone whose answer is proven.
+struct Answer {
+    at: DateTime<Utc>,
+    key: String,
+    party: Option<Party>,
+}
+
+/// The session's fields, without its log, and the log lines that follow
+/// from several streams.
+fn derive(
+    header: &SessionHeader,
+    opened_at: DateTime<Utc>,
+    cache: &Cache,
+) -> (SessionState, Vec<Line>) {
+    let root = header.call_sid.clone().unwrap_or_default();
+    let voice = header.channel == FlowChannels::Voice;
+    let incoming = header.direction == SessionDirections::Incoming;
+    let outgoing = header.direction == SessionDirections::Outgoing;
+    let empty_queue = Queue::default();
+    let empty_agent = Agent::default();
+    let mut queue = &empty_queue;
+    let mut agent = &empty_agent;
+    let mut dials: &[Dial] = &[];
+    let mut legs: Vec<(&String, &Leg)> = Vec::new();
+    let mut conferences: Vec<(&String, &Conference)> = Vec::new();
+    for (id, stream) in &cache.streams {
+        match (id, &stream.summary) {
+            (StreamId::Leg(sid), Summary::Leg(leg)) if *sid != root => legs.push((sid, leg)),
+            (StreamId::Conference(sid), Summary::Conference(c)) => conferences.push((sid, c)),
+            (_, Summary::Queue(q)) => queue = q,
+            (_, Summary::Agent(a)) => agent = a,
+            (_, Summary::Dial(d)) => dials = d,
+            _ => {}
+        }
+    }
+    let root_leg = cache.leg(&root);
+    let party_of_leg = |sid: &str| cache.leg(sid).and_then(|leg| leg.party.clone());
+
+    // Proof of answers.
+    let mut answers: Vec<Answer> = Vec::new();
+    for (sid, leg) in &legs {
+        if let Some(at) = leg.answered_at {
+            answers.push(Answer {
+                at,
+                key: (*sid).clone(),
+                party: leg.party.clone(),
+            });
+        }
+    }
+    for dial in dials.iter().filter(|d| d.answered()) {
+        let leg = dial.dial_call_sid.as_deref().and_then(|sid| cache.leg(sid));
+        answers.push(Answer {
+            at: leg.and_then(|l| l.answered_at).unwrap_or(dial.at),
+            key: dial.dial_call_sid.clone().unwrap_or_default(),
+            party: dial
+                .party
+                .clone()
+                .or_else(|| leg.and_then(|l| l.party.clone())),
+        });
+    }
+    for dequeue in &queue.dequeues {
+        answers.push(Answer {
+            at: dequeue.at,
+            key: dequeue.dequeuing_call_sid.clone(),
+            party: dequeue
+                .party
+                .clone()
+                .or_else(|| party_of_leg(&dequeue.dequeuing_call_sid)),
+        });
+    }
+    if let Some(exit) = &queue.exit {
+        if exit.result.bridged() {
+            answers.push(Answer {
+                at: exit.at,
+                key: String::new(),
+                party: None,
+            });
+        }
+    }
+    for (_, conference) in &conferences {
+        for participant in conference.participants.values() {
+            let agentish = participant.party.as_ref().is_some_and(|p| {
+                matches!(
+                    p.role,
+                    SessionMemberRoles::Agent | SessionMemberRoles::Transfer
+                )
+            });
+            let own = participant.call_sid.as_deref() == Some(root.as_str());
+            if participant.joined && agentish && !own {
+                answers.push(Answer {
+                    at: participant.joined_at.unwrap_or(opened_at),
+                    key: participant.call_sid.clone().unwrap_or_default(),
+                    party: participant.party.clone(),
+                });
+            }
+        }
+    }
+    answers.retain(|a| {
+        outgoing
+            || a.party
+                .as_ref()
+                .is_none_or(|p| p.role != SessionMemberRoles::Caller)
+    });
+    answers.sort_by(|a, b| (a.at, &a.key).cmp(&(b.at, &b.key)));
+    let answered = !answers.is_empty();
+    let answerer = answers.iter().find_map(|a| {
+        a.party.as_ref().filter(|p| {
+            outgoing
+                || matches!(
+                    p.role,
+                    SessionMemberRoles::Agent | SessionMemberRoles::Transfer
+                )
+        })
+    });
+
+    // The end of the root call and its authorities.
+    let root_end = root_leg.filter(|leg| leg.terminal());
+    let dial_end = dials.iter().rev().find(|d| d.hangup);
+    let queue_end = queue.exit.as_ref().filter(|e| e.hangup);
+    let twilio_ended = root_end.is_some() || dial_end.is_some() || queue_end.is_some();
+    let ended = twilio_ended || agent.ended.is_some();
+    let completed_at = if let Some(leg) = root_end {
+        leg.ended_at
+    } else if let Some(dial) = dial_end {
+        let leg_end = dial
+            .dial_call_sid
+            .as_deref()
+            .and_then(|sid| cache.leg(sid))
+            .and_then(|leg| leg.ended_at);
+        let any_leg_end = legs.iter().filter_map(|(_, l)| l.ended_at).max();
+        Some(leg_end.or(any_leg_end).unwrap_or(dial.at))
+    } else if let Some(exit) = queue_end {
+        Some(exit.at)
+    } else {
+        agent.ended.as_ref().map(|e| e.at)
+    };
+    let outcome = if !ended {
+        None
+    } else if !twilio_ended {
+        agent.ended.as_ref().map(|e| e.outcome.clone())
+    } else if answered {
+        Some("completed".to_string())
+    } else {
+        Some(unanswered_outcome(queue, dials, &legs, root_leg).to_string())
+    };
+
+    // Members.
+    let mut members: Vec<Member> = Vec::new();
+    if let Some(origin) = &header.origin {
+        members.push(Member {
+            call_sid: header.call_sid.clone(),
+            identity: origin.identity.clone(),
+            endpoint_id: origin.endpoint_id.clone(),
+            display_name: origin.display_name.clone(),
+            is_original_member: true,
+            avatar_url: None,
+            application_data: BTreeMap::new(),
+            call_state: SessionMemberCallState::Ringing,
+            role: origin.role,
+            muted: false,
+        });
+    }
+    let new_member = |sid: &str, party: Option<&Party>, state| Member {
+        call_sid: Some(sid.to_string()),
+        identity: party.map_or_else(|| sid.to_string(), |p| p.identity.clone()),
+        endpoint_id: party.and_then(|p| p.endpoint_id.clone()),
+        display_name: party.and_then(|p| p.display_name.clone()),
+        is_original_member: false,
+        avatar_url: None,
+        application_data: BTreeMap::new(),
+        call_state: state,
+        role: party.map_or(SessionMemberRoles::None, |p| p.role),
+        muted: false,
+    };
+    let mut ordered_legs = legs.clone();
+    ordered_legs.sort_by(|a, b| (a.1.first_at, a.0).cmp(&(b.1.first_at, b.0)));
+    for (sid, leg) in &ordered_legs {
+        let state = match leg.status {
+            Some(status) if status.is_terminal() => continue,
+            Some(CallProgress::InProgress) => SessionMemberCallState::Connected,
+            _ => SessionMemberCallState::Ringing,
+        };
+        members.push(new_member(sid, leg.party.as_ref(), state));
+    }
+    let leg_over = |sid: &str| cache.leg(sid).is_some_and(Leg::terminal);
+    if queue.exit.is_none() {
+        for dequeue in &queue.dequeues {
+            let sid = &dequeue.dequeuing_call_sid;
+            if leg_over(sid) || members.iter().any(|m| m.call_sid.as_deref() == Some(sid)) {
+                continue;
+            }
+            let party = dequeue.party.clone().or_else(|| party_of_leg(sid));
+            members.push(new_member(
+                sid,
+                party.as_ref(),
+                SessionMemberCallState::Connected,
+            ));
+        }
+    }
+    let mut origin_in_conference = None;
+    let mut origin_left_conference = false;
+    let mut in_conference: Vec<String> = Vec::new();
+    let mut ordered_conferences = conferences.clone();
+    ordered_conferences.sort_by(|a, b| (a.1.first_at, a.0).cmp(&(b.1.first_at, b.0)));
+    for (_, conference) in &ordered_conferences {
+        let mut participants: Vec<&Participant> = conference.participants.values().collect();
+        participants.sort_by_key(|p| p.join_order);
+        for participant in participants {
+            let key = participant
+                .call_sid
+                .clone()
+                .or_else(|| participant.label.clone())
+                .unwrap_or_default();
+            let present = participant.joined && !participant.left && !conference.ended;
+            if key == root {
+                if present {
+                    origin_in_conference = Some(participant);
+                } else if participant.joined {
+                    origin_left_conference = true;
+                }
+                continue;
+            }
+            let position = members
+                .iter()
+                .position(|m| !m.is_original_member && m.call_sid.as_deref() == Some(&key));
+            if !present || leg_over(&key) {
+                if let Some(position) = position {
+                    if participant.joined {
+                        members.remove(position);
+                    }
+                }
+                continue;
+            }
+            let state = if participant.hold {
+                SessionMemberCallState::Hold
+            } else {
+                SessionMemberCallState::Connected
+            };
+            let index = match position {
+                Some(index) => index,
+                None => {
+                    let party = participant.party.clone().or_else(|| party_of_leg(&key));
+                    members.push(new_member(&key, party.as_ref(), state));
+                    members.len() - 1
+                }
+            };
+            members[index].call_state = state;
+            members[index].muted = participant.muted;
+            in_conference.push(key);
+        }
+    }
+
+    // Agent holds apply to legs outside conferences (inside one, the
+    // conference's own hold events say who is held).
+    let origin_index = members.iter().position(|m| m.is_original_member);
+    let mut agent_hold: Option<&Hold> = None;
+    for (target, hold) in &agent.holds {
+        let Some(hold) = hold else { continue };
+        if *target == root {
+            if origin_in_conference.is_none() {
+                agent_hold = Some(hold);
+            }
+        } else if !in_conference.contains(target) {
+            if let Some(m) = members
+                .iter_mut()
+                .find(|m| m.call_sid.as_deref() == Some(target))
+            {
+                m.call_state = SessionMemberCallState::Hold;
+                if m.role == SessionMemberRoles::Caller {
+                    agent_hold = Some(hold);
+                }
             }
         }
     }
 
-    fn end_hold(&mut self) {
-        self.on_hold = false;
-        self.state.held_by_user_id = None;
-        self.state.hold_reason = SessionHoldReasons::None;
-        self.state.hold_queue_name = None;
-        for member in &mut self.state.members {
-            if member.call_state == SessionMemberCallState::Hold {
-                member.call_state = SessionMemberCallState::Connected;
+    // Transfers: pending until the target answers; failed if its leg ends
+    // unanswered.
+    let mut extra_lines: Vec<(u8, DateTime<Utc>, String)> = Vec::new();
+    let mut transfer_pending: Option<&Transfer> = None;
+    if let Some(transfer) = &agent.transfer {
+        let by = transfer.by_user_id.as_deref();
+        let is_target = |party: Option<&Party>| {
+            party.is_some_and(|p| {
+                p.role == SessionMemberRoles::Transfer
+                    || (p.endpoint_id.is_some()
+                        && p.endpoint_id == transfer.target.endpoint_id
+                        && p.endpoint_id.as_deref() != by)
+            })
+        };
+        let done = answers
+            .iter()
+            .filter(|a| is_target(a.party.as_ref()))
+            .map(|a| a.at)
+            .min();
+        let failed = legs
+            .iter()
+            .filter(|(_, leg)| is_target(leg.party.as_ref()) && leg.terminal() && !leg.answered())
+            .filter_map(|(_, leg)| leg.ended_at)
+            .max();
+        let name = party_name(&transfer.target);
+        if let Some(at) = done {
+            extra_lines.push((PHASE_BODY, at, format!("Transfer to {name} completed")));
+            if transfer.blind {
+                if let Some(by) = by {
+                    members
+                        .retain(|m| m.is_original_member || m.endpoint_id.as_deref() != Some(by));
+                }
             }
-        }
-        if self.state.queue_state == SessionQueueStates::Hold {
-            self.state.queue_state = SessionQueueStates::Connected;
-        }
-    }
-
-    fn remove_member(&mut self, index: usize) {
-        if self.state.members[index].is_original_member {
-            self.state.members[index].call_state = SessionMemberCallState::None;
+        } else if let Some(at) = failed {
+            extra_lines.push((PHASE_BODY, at, format!("Transfer to {name} failed")));
         } else {
-            self.state.members.remove(index);
+            transfer_pending = Some(transfer);
         }
     }
 
-    fn end(&mut self, at: DateTime<Utc>, outcome: String) {
-        self.state.ended = true;
-        self.state.outcome = Some(outcome);
-        self.state.completed_at = Some(at);
-        self.on_hold = false;
-        self.transfer = None;
-        for member in &mut self.state.members {
+    // The origin's state.
+    let origin_index = origin_index.filter(|&i| i < members.len());
+    let others_talking = members.iter().any(|m| {
+        !m.is_original_member
+            && matches!(
+                m.call_state,
+                SessionMemberCallState::Connected | SessionMemberCallState::Hold
+            )
+    });
+    if let Some(index) = origin_index {
+        let origin = &mut members[index];
+        let root_over = root_leg.is_some_and(Leg::terminal);
+        origin.call_state = if root_over || origin_left_conference {
+            SessionMemberCallState::None
+        } else if transfer_pending.is_some()
+            || agent_hold.is_some()
+            || origin_in_conference.is_some_and(|p| p.hold)
+        {
+            SessionMemberCallState::Hold
+        } else if !voice
+            || origin_in_conference.is_some()
+            || others_talking
+            || root_leg.is_some_and(|l| l.status == Some(CallProgress::InProgress))
+        {
+            SessionMemberCallState::Connected
+        } else {
+            SessionMemberCallState::Ringing
+        };
+        if let Some(participant) = origin_in_conference {
+            origin.muted = participant.muted;
+        }
+    }
+
+    let mut state = SessionState {
+        members,
+        ..SessionState::default()
+    };
+    let on_hold = state.members.iter().any(|m| {
+        m.call_state == SessionMemberCallState::Hold
+            && (m.is_original_member || m.role == SessionMemberRoles::Caller)
+    });
+    if let Some(transfer) = transfer_pending {
+        state.hold_reason = SessionHoldReasons::Transferring;
+        state.held_by_user_id = transfer.by_user_id.clone();
+    } else if let Some(hold) = agent_hold {
+        state.hold_reason = hold.reason;
+        state.held_by_user_id = hold.by_user_id.clone();
+        state.hold_queue_name = hold.queue_name.clone();
+    }
+    if let Some(party) = answerer {
+        state.answered_by_id = party.endpoint_id.clone();
+        state.answered_by_name = Some(party_name(party));
+    }
+
+    // Queue.
+    if let Some(name) = &queue.name {
+        state.ring_queue_id = Some(name.clone());
+        let agent_ringing = state.members.iter().any(|m| {
+            m.role == SessionMemberRoles::Agent && m.call_state == SessionMemberCallState::Ringing
+        });
+        state.queue_state = if ended || queue.exit.is_some() {
+            SessionQueueStates::Disconnected
+        } else if answered {
+            if on_hold {
+                SessionQueueStates::Hold
+            } else {
+                SessionQueueStates::Connected
+            }
+        } else if agent_ringing {
+            SessionQueueStates::Ringing
+        } else {
+            SessionQueueStates::Queued
+        };
+        if answered {
+            state.queue_member_id = state.answered_by_id.clone();
+        }
+    }
+
+    // Conference fields.
+    if let Some((sid, conference)) = ordered_conferences.last() {
+        state.conference_sid = Some((*sid).clone());
+        state.most_recent_participant_call_sid = conference
+            .participants
+            .values()
+            .filter(|p| p.joined && p.call_sid.is_some())
+            .max_by_key(|p| p.join_order)
+            .and_then(|p| p.call_sid.clone());
+    }
+
+    // Derived session-level states.
+    if ended {
+        state.ended = true;
+        state.outcome = outcome.clone();
+        state.completed_at = completed_at;
+        state.was_missed = incoming && voice && !answered;
+        for member in &mut state.members {
             member.call_state = SessionMemberCallState::None;
         }
-        if self.state.queue_state != SessionQueueStates::None {
-            self.state.queue_state = SessionQueueStates::Disconnected;
-        }
-        self.state.was_missed = self.header.direction == SessionDirections::Incoming
-            && self.header.channel == FlowChannels::Voice
-            && self.state.answered_by_name.is_none();
-    }
-
-    /// Derives the session-level states from the members after each event.
-    fn settle(&mut self) {
-        let state = &mut self.state;
-        if state.ended {
-            state.call_state = SessionCallState::Disconnected;
-            state.dial_state = SessionDialState::None;
-            return;
-        }
-        let others = || {
-            state
-                .members
-                .iter()
-                .filter(|member| !member.is_original_member)
-        };
-        let anyone_ringing =
-            others().any(|member| member.call_state == SessionMemberCallState::Ringing);
-        let anyone_talking =
-            others().any(|member| member.call_state == SessionMemberCallState::Connected);
+        state.call_state = SessionCallState::Disconnected;
+        state.dial_state = SessionDialState::None;
+        state.hold_reason = SessionHoldReasons::None;
+        state.held_by_user_id = None;
+        state.hold_queue_name = None;
+    } else {
+        let others = || state.members.iter().filter(|m| !m.is_original_member);
+        let anyone_ringing = others().any(|m| m.call_state == SessionMemberCallState::Ringing);
+        let anyone_talking = others().any(|m| m.call_state == SessionMemberCallState::Connected);
         state.dial_state = if anyone_ringing {
             SessionDialState::Active
         } else {
             SessionDialState::None
         };
-        state.call_state = if self.on_hold {
+        state.call_state = if on_hold {
             SessionCallState::Hold
-        } else if self.header.channel == FlowChannels::Chat || anyone_talking {
+        } else if !voice || anyone_talking {
             SessionCallState::Connected
         } else if anyone_ringing {
             SessionCallState::Ringing
-        } else if state.queue_state == SessionQueueStates::Queued
-            || state.answered_by_name.is_some()
-        {
+        } else if state.queue_state == SessionQueueStates::Queued || answered {
             SessionCallState::Passive
         } else {
             SessionCallState::Ringing
         };
+    }
+
+    // Console data, up to the end.
+    let cutoff = completed_at.filter(|_| ended);
+    state.console_data = agent
+        .console
+        .iter()
+        .filter(|(at, _)| cutoff.is_none_or(|end| *at <= end))
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, data)| data.clone());
+
+    state.last_event_at = if ended {
+        completed_at
+    } else {
+        cache.streams.values().filter_map(|s| s.max_at).max()
+    };
+
+    // Lines that follow from several streams (transfers, the end).
+    let mut derived: Vec<Line> = extra_lines
+        .into_iter()
+        .enumerate()
+        .map(|(index, (phase, at, message))| Line {
+            phase,
+            at,
+            origin: LineOrigin::Derived,
+            index,
+            message,
+        })
+        .collect();
+    if twilio_ended {
+        if let (Some(at), Some(outcome)) = (completed_at, &outcome) {
+            let what = if voice { "Call" } else { "Session" };
+            derived.push(Line {
+                phase: PHASE_END,
+                at,
+                origin: LineOrigin::Derived,
+                index: derived.len(),
+                message: format!("{what} ended ({outcome})"),
+            });
+        }
+    }
+    (state, derived)
+}
+
+/// The whole log: the opening line first, the end last, each stream's
+/// lines in its own order, streams merged by their clocks.
+fn assemble(
+    header: &SessionHeader,
+    opened_at: DateTime<Utc>,
+    cache: &Cache,
+    derived: &[Line],
+) -> Vec<LogEntry> {
+    let mut lines: Vec<Line> = vec![Line {
+        phase: PHASE_OPEN,
+        at: opened_at,
+        origin: LineOrigin::Open,
+        index: 0,
+        message: open_line(header),
+    }];
+    for (id, stream) in &cache.streams {
+        lines.extend(stream_lines(id, &stream.lines, 0));
+    }
+    lines.extend(derived.iter().cloned());
+    lines.sort();
+    lines
+        .into_iter()
+        .map(|line| LogEntry {
+            at: line.at,
+            message: line.message,
+        })
+        .collect()
+}
+
+fn stream_lines<'a>(
+    id: &'a StreamId,
+    lines: &'a [(u8, DateTime<Utc>, String)],
+    from: usize,
+) -> impl Iterator<Item = Line> + 'a {
+    lines
+        .iter()
+        .enumerate()
+        .skip(from)
+        .map(move |(index, (phase, at, message))| Line {
+            phase: *phase,
+            at: *at,
+            origin: LineOrigin::Stream(id.clone()),
+            index,
+            message: message.clone(),
+        })
+}
+
+/// The outcome of a root call nobody answered, from what Twilio reported:
+/// the queue result, else the last `<Dial action>`, else the dialled legs,
+/// else the root's own status. A root `completed` alone means the caller
+/// was connected to evo-voice's TwiML, not to anyone: `no-answer`.
+fn unanswered_outcome(
+    queue: &Queue,
+    dials: &[Dial],
+    legs: &[(&String, &Leg)],
+    root: Option<&Leg>,
+) -> &'static str {
+    if let Some(exit) = &queue.exit {
+        match exit.result {
+            QueueResult::Hangup => return "abandoned",
+            QueueResult::QueueFull | QueueResult::Error | QueueResult::SystemError => {
+                return "failed"
+            }
+            _ => {}
+        }
+    }
+    if let Some(dial) = dials.last() {
+        return dial.status.as_str();
+    }
+    if queue.name.is_some() {
+        return "abandoned";
+    }
+    let ends: Vec<CallProgress> = legs
+        .iter()
+        .filter_map(|(_, leg)| leg.status.filter(|s| s.is_terminal()))
+        .collect();
+    for status in [
+        CallProgress::NoAnswer,
+        CallProgress::Busy,
+        CallProgress::Failed,
+        CallProgress::Canceled,
+    ] {
+        if ends.contains(&status) {
+            return status.as_str();
+        }
+    }
+    match root.and_then(|leg| leg.status) {
+        Some(status) if status.is_terminal() && status != CallProgress::Completed => {
+            status.as_str()
+        }
+        _ => "no-answer",
+    }
+}
+
+fn open_line(header: &SessionHeader) -> String {
+    let from = header.from_address.as_deref().unwrap_or("unknown");
+    let to = header
+        .destination
+        .as_deref()
+        .or(header.to_address.as_deref())
+        .unwrap_or("unknown");
+    match (header.channel, header.direction) {
+        (FlowChannels::Voice, SessionDirections::Incoming) => {
+            format!("Incoming call from {from} to {to}")
+        }
+        (FlowChannels::Voice, SessionDirections::Outgoing) => {
+            format!("Outgoing call from {from} to {to}")
+        }
+        (FlowChannels::Chat, _) => format!("Chat started between {from} and {to}"),
+        (FlowChannels::Fax, SessionDirections::Incoming) => {
+            format!("Incoming fax from {from} to {to}")
+        }
+        (FlowChannels::Fax, SessionDirections::Outgoing) => {
+            format!("Outgoing fax from {from} to {to}")
+        }
     }
 }

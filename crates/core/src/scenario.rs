@@ -9,7 +9,9 @@ use crate::api::sessions::{
     FlowChannels, SessionDirections, SessionHoldReasons, SessionMemberRoles,
 };
 use crate::domain::Crumb;
-use crate::event::{CallProgress, EventKind, EventSource, Party, SessionEvent};
+use crate::event::{
+    CallProgress, Clock, EventKind, EventSource, ParticipantChange, Party, SessionEvent,
+};
 use crate::session::SessionHeader;
 
 /// Who takes part in a scenario.
@@ -126,11 +128,14 @@ impl Builder {
         *sequence += 1;
         self.events.push(SessionEvent {
             at,
+            clock: Clock::Twilio,
             source,
             kind: EventKind::CallStatus {
                 call_sid: call_sid.to_string(),
                 status,
                 party,
+                duration: None,
+                sip_response_code: None,
             },
         });
     }
@@ -146,7 +151,12 @@ impl Builder {
             sequence: Some(*sequence),
         };
         *sequence += 1;
-        self.events.push(SessionEvent { at, source, kind });
+        self.events.push(SessionEvent {
+            at,
+            clock: Clock::Twilio,
+            source,
+            kind,
+        });
     }
 
     fn internal(&mut self, seconds: i64, kind: EventKind) {
@@ -155,6 +165,7 @@ impl Builder {
         let id = format!("{}-{}", self.tag, self.internal);
         self.events.push(SessionEvent {
             at,
+            clock: Clock::Server,
             source: EventSource::Internal { id },
             kind,
         });
@@ -403,23 +414,29 @@ pub fn build(kind: Kind, cast: &Cast, tag: &str, start: DateTime<Utc>) -> Scenar
             b.conference(
                 1,
                 &conference,
-                EventKind::ConferenceJoined {
+                EventKind::Participant {
                     conference_sid: conference.clone(),
-                    call_sid: root.clone(),
+                    change: ParticipantChange::Join,
+                    call_sid: Some(root.clone()),
+                    label: None,
                     party: None,
-                    muted: false,
-                    hold: false,
+                    muted: Some(false),
+                    hold: Some(false),
+                    coaching: None,
                 },
             );
             b.conference(
                 3,
                 &conference,
-                EventKind::ConferenceJoined {
+                EventKind::Participant {
                     conference_sid: conference.clone(),
-                    call_sid: l1.clone(),
+                    change: ParticipantChange::Join,
+                    call_sid: Some(l1.clone()),
+                    label: None,
                     party: Some(agent_party(&a0, SessionMemberRoles::Agent)),
-                    muted: false,
-                    hold: false,
+                    muted: Some(false),
+                    hold: Some(false),
+                    coaching: None,
                 },
             );
             b.internal(
@@ -433,48 +450,71 @@ pub fn build(kind: Kind, cast: &Cast, tag: &str, start: DateTime<Utc>) -> Scenar
             b.conference(
                 0,
                 &conference,
-                EventKind::ParticipantChanged {
+                EventKind::Participant {
                     conference_sid: conference.clone(),
-                    call_sid: root.clone(),
-                    muted: None,
+                    change: ParticipantChange::Hold,
+                    call_sid: Some(root.clone()),
+                    label: None,
+                    party: None,
+                    muted: Some(false),
                     hold: Some(true),
+                    coaching: None,
                 },
             );
             b.conference(
                 5,
                 &conference,
-                EventKind::ConferenceJoined {
+                EventKind::Participant {
                     conference_sid: conference.clone(),
-                    call_sid: l2.clone(),
+                    change: ParticipantChange::Join,
+                    call_sid: Some(l2.clone()),
+                    label: None,
                     party: Some(agent_party(&a1, SessionMemberRoles::Transfer)),
-                    muted: false,
-                    hold: false,
+                    muted: Some(false),
+                    hold: Some(false),
+                    coaching: None,
                 },
             );
             b.conference(
                 10,
                 &conference,
-                EventKind::ParticipantChanged {
+                EventKind::Participant {
                     conference_sid: conference.clone(),
-                    call_sid: root.clone(),
-                    muted: None,
+                    change: ParticipantChange::Unhold,
+                    call_sid: Some(root.clone()),
+                    label: None,
+                    party: None,
+                    muted: Some(false),
                     hold: Some(false),
+                    coaching: None,
                 },
             );
             b.conference(
                 5,
                 &conference,
-                EventKind::ConferenceLeft {
+                EventKind::Participant {
                     conference_sid: conference.clone(),
-                    call_sid: l1.clone(),
+                    change: ParticipantChange::Leave,
+                    call_sid: Some(l1.clone()),
+                    label: None,
+                    party: None,
+                    muted: Some(false),
+                    hold: Some(false),
+                    coaching: None,
                 },
             );
             b.conference(
                 60,
                 &conference,
-                EventKind::ConferenceLeft {
+                EventKind::Participant {
                     conference_sid: conference.clone(),
-                    call_sid: l2.clone(),
+                    change: ParticipantChange::Leave,
+                    call_sid: Some(l2.clone()),
+                    label: None,
+                    party: None,
+                    muted: Some(false),
+                    hold: Some(false),
+                    coaching: None,
                 },
             );
             b.conference(
@@ -482,6 +522,7 @@ pub fn build(kind: Kind, cast: &Cast, tag: &str, start: DateTime<Utc>) -> Scenar
                 &conference,
                 EventKind::ConferenceEnded {
                     conference_sid: conference.clone(),
+                    reason: Some("last-participant-left".into()),
                 },
             );
             b.call(0, &root, CallProgress::Completed, None);
@@ -543,12 +584,14 @@ pub fn build(kind: Kind, cast: &Cast, tag: &str, start: DateTime<Utc>) -> Scenar
                 let at = b.tick(if n == 0 { 0 } else { 30 });
                 b.events.push(SessionEvent {
                     at,
+                    clock: Clock::Server,
                     source: EventSource::Message {
                         message_sid: format!("SM{tag}{n}"),
                     },
                     kind: EventKind::MessageReceived {
                         from: cast.caller.clone(),
                         body: (*body).to_string(),
+                        media: Vec::new(),
                     },
                 });
             }

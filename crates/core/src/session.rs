@@ -94,19 +94,24 @@ pub struct SessionState {
     pub last_event_at: Option<DateTime<Utc>>,
 }
 
-/// A session: header, the distinct events applied so far (in canonical
-/// order), and the state they produce.
+/// A session: header, the distinct events applied so far (keyed by their
+/// dedupe key, so a duplicate is found without scanning), and the state
+/// they produce.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     pub id: String,
     pub opened_at: DateTime<Utc>,
     pub header: SessionHeader,
-    /// Distinct events in canonical order (`SessionEvent::order_key`).
-    pub events: Vec<SessionEvent>,
-    /// Number of distinct events applied; bumps on every real change.
+    /// Distinct events by `SessionEvent::dedupe_key`.
+    pub events: BTreeMap<String, SessionEvent>,
+    /// Number of distinct events applied, plus one; bumps on every real change.
     pub version: u64,
     /// Derived from `header` and `events` by the reducer; never edited directly.
     pub state: SessionState,
+    /// The reducer's per-stream working state (a cache of `events`, rebuilt
+    /// after loading; never persisted, never compared).
+    #[serde(skip)]
+    pub(crate) cache: crate::reducer::Cache,
 }
 
 impl Session {

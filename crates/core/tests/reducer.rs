@@ -4,8 +4,8 @@
 use chrono::{DateTime, TimeZone, Utc};
 use evo_core::api::sessions::*;
 use evo_core::domain::Crumb;
-use evo_core::event::{EventKind, EventSource, SessionEvent};
-use evo_core::reducer::{apply, open};
+use evo_core::event::{Clock, EventKind, EventSource, SessionEvent};
+use evo_core::reducer::{apply, open, reduce_all};
 use evo_core::scenario::{build, Cast, Scenario, KINDS};
 use evo_core::session::Session;
 use proptest::prelude::*;
@@ -294,6 +294,7 @@ fn an_ended_session_ignores_events_from_after_its_end() {
     let ended = run_all(&s);
     let after = SessionEvent {
         at: ended.last_activity() + chrono::Duration::seconds(1),
+        clock: Clock::Server,
         source: EventSource::Internal { id: "x".into() },
         kind: EventKind::ConsoleData {
             data: "late".into(),
@@ -338,7 +339,13 @@ proptest! {
         let in_order = run_all(&s);
         let delivered = shuffled_with_duplicates(&s.events, &order, &duplicates);
         let opened = open(&s.session_id, s.header.clone(), s.opened_at);
-        let converged = delivered.iter().fold(opened, |session, event| apply(&session, event));
+        let mut converged = opened;
+        for event in &delivered {
+            converged = apply(&converged, event);
+            // The incremental step equals the reference fold at every step.
+            let reference = reduce_all(&converged.header, converged.opened_at, converged.events.values());
+            prop_assert_eq!(&converged.state, &reference);
+        }
         prop_assert_eq!(converged, in_order);
     }
 }

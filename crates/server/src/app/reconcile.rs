@@ -133,6 +133,7 @@ pub async fn reconcile_once(
         if let Some((outcome, reason)) = decision {
             let event = SessionEvent {
                 at: now,
+                clock: evo_core::event::Clock::Server,
                 source: EventSource::Internal {
                     id: format!("reconcile:{}", session.id),
                 },

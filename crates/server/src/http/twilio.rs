@@ -19,7 +19,10 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use evo_core::api::sessions::{FlowChannels, SessionDirections, SessionMemberRoles};
 use evo_core::domain::Account;
-use evo_core::event::{CallProgress, EventKind, EventSource, Party, SessionEvent};
+use evo_core::event::{
+    CallProgress, Clock, EventKind, EventSource, ParticipantChange, Party, QueueResult,
+    SessionEvent,
+};
 use evo_core::reducer;
 use evo_core::session::SessionHeader;
 use evo_twilio::params::FormParams;
@@ -187,11 +190,16 @@ fn progress(status: &str) -> Option<CallProgress> {
 
 /// Twilio's `Timestamp` (RFC 2822), else now.
 fn timestamp(params: &FormParams) -> DateTime<Utc> {
+    stamped(params).0
+}
+
+/// Twilio's `Timestamp` and its clock, else now on the server's clock.
+fn stamped(params: &FormParams) -> (DateTime<Utc>, Clock) {
     params
         .get_nonempty("Timestamp")
         .and_then(|t| DateTime::parse_from_rfc2822(t.trim()).ok())
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(Utc::now)
+        .map(|t| (t.with_timezone(&Utc), Clock::Twilio))
+        .unwrap_or_else(|| (Utc::now(), Clock::Server))
 }
 
 fn sequence(params: &FormParams) -> Option<u32> {
@@ -324,15 +332,17 @@ async fn voice(State(state): State<AppState>, hook: Webhook) -> Answer {
         .await?;
     let ringing = SessionEvent {
         at,
-        source: EventSource::Call {
+        clock: Clock::Server,
+        source: EventSource::Voice {
             call_sid: call_sid.to_string(),
-            sequence: None,
         },
         kind: EventKind::CallStatus {
             call_sid: call_sid.to_string(),
             status: progress(params.get("CallStatus").unwrap_or("ringing"))
                 .unwrap_or(CallProgress::Ringing),
             party: None,
+            duration: None,
+            sip_response_code: None,
         },
     };
     state
@@ -342,8 +352,9 @@ async fn voice(State(state): State<AppState>, hook: Webhook) -> Answer {
     if let Some(queue) = &endpoint.queue_name {
         let enqueued = SessionEvent {
             at,
-            source: EventSource::Internal {
-                id: format!("enqueue:{call_sid}"),
+            clock: Clock::Server,
+            source: EventSource::Voice {
+                call_sid: call_sid.to_string(),
             },
             kind: EventKind::Enqueued {
                 queue_name: queue.clone(),
@@ -430,8 +441,10 @@ async fn status(State(state): State<AppState>, hook: Webhook) -> Answer {
         }),
         _ => None,
     };
+    let (at, clock) = stamped(params);
     let event = SessionEvent {
-        at: timestamp(params),
+        at,
+        clock,
         source: EventSource::Call {
             call_sid: call_sid.to_string(),
             sequence: sequence(params),
@@ -440,6 +453,12 @@ async fn status(State(state): State<AppState>, hook: Webhook) -> Answer {
             call_sid: call_sid.to_string(),
             status,
             party,
+            duration: params
+                .get_nonempty("CallDuration")
+                .and_then(|d| d.trim().parse().ok()),
+            sip_response_code: params
+                .get_nonempty("SipResponseCode")
+                .and_then(|c| c.trim().parse().ok()),
         },
     };
     acknowledge(
@@ -468,38 +487,44 @@ async fn conference(State(state): State<AppState>, hook: Webhook) -> Answer {
             .map(|v| v.eq_ignore_ascii_case("true"))
     };
     let kind = match event_name {
-        "participant-join" => EventKind::ConferenceJoined {
+        "conference-start" => EventKind::ConferenceStarted {
             conference_sid: conference_sid.to_string(),
-            call_sid: call_sid.to_string(),
-            party: match hook.query.get_nonempty("user") {
-                Some(user) => party_of_user(&state, user, SessionMemberRoles::Agent).await?,
-                None => None,
-            },
-            muted: flag("Muted").unwrap_or(false),
-            hold: flag("Hold").unwrap_or(false),
         },
-        "participant-leave" => EventKind::ConferenceLeft {
-            conference_sid: conference_sid.to_string(),
-            call_sid: call_sid.to_string(),
-        },
-        "participant-mute" | "participant-unmute" | "participant-hold" | "participant-unhold" => {
-            EventKind::ParticipantChanged {
-                conference_sid: conference_sid.to_string(),
-                call_sid: call_sid.to_string(),
-                muted: flag("Muted"),
-                hold: flag("Hold"),
-            }
-        }
         "conference-end" => EventKind::ConferenceEnded {
             conference_sid: conference_sid.to_string(),
+            reason: params
+                .get_nonempty("ReasonConferenceEnded")
+                .map(str::to_string),
         },
-        _ => return no_content(),
+        other => {
+            let Some(change) = ParticipantChange::parse(other) else {
+                return no_content();
+            };
+            let party = match (change, hook.query.get_nonempty("user")) {
+                (ParticipantChange::Join, Some(user)) => {
+                    party_of_user(&state, user, SessionMemberRoles::Agent).await?
+                }
+                _ => None,
+            };
+            EventKind::Participant {
+                conference_sid: conference_sid.to_string(),
+                change,
+                call_sid: params.get_nonempty("CallSid").map(str::to_string),
+                label: params.get_nonempty("ParticipantLabel").map(str::to_string),
+                party,
+                muted: flag("Muted"),
+                hold: flag("Hold"),
+                coaching: flag("Coaching"),
+            }
+        }
     };
     let Some(session_id) = session_of(&state, &hook, &[conference_sid, call_sid]).await? else {
         return no_content();
     };
+    let (at, clock) = stamped(params);
     let event = SessionEvent {
-        at: timestamp(params),
+        at,
+        clock,
         source: EventSource::Conference {
             conference_sid: conference_sid.to_string(),
             sequence: sequence(params),
@@ -525,11 +550,19 @@ async fn queue(State(state): State<AppState>, hook: Webhook) -> Answer {
         ) {
             let event = SessionEvent {
                 at: timestamp(params),
-                source: EventSource::Internal {
-                    id: format!("left-queue:{call_sid}:{result}"),
+                clock: Clock::Server,
+                source: EventSource::Queue {
+                    call_sid: call_sid.to_string(),
                 },
-                kind: EventKind::LeftQueue {
-                    reason: result.to_string(),
+                kind: EventKind::EnqueueAction {
+                    call_sid: call_sid.to_string(),
+                    result: QueueResult::parse(result).unwrap_or(QueueResult::Hangup),
+                    queue_sid: params.get_nonempty("QueueSid").map(str::to_string),
+                    queue_time: params
+                        .get_nonempty("QueueTime")
+                        .and_then(|t| t.trim().parse().ok()),
+                    // The answer below hangs up.
+                    hangup: true,
                 },
             };
             state.sessions.apply(&session_id, event, Vec::new()).await?;
@@ -602,12 +635,26 @@ async fn sms(State(state): State<AppState>, hook: Webhook) -> Answer {
     };
     let event = SessionEvent {
         at,
+        clock: Clock::Server,
         source: EventSource::Message {
             message_sid: message_sid.to_string(),
         },
         kind: EventKind::MessageReceived {
             from: from.to_string(),
             body: params.get("Body").unwrap_or("").to_string(),
+            media: (0..params
+                .get_nonempty("NumMedia")
+                .and_then(|n| n.trim().parse::<usize>().ok())
+                .unwrap_or(0))
+                .filter_map(|n| {
+                    Some(evo_core::event::Media {
+                        url: params.get_nonempty(&format!("MediaUrl{n}"))?.to_string(),
+                        content_type: params
+                            .get_nonempty(&format!("MediaContentType{n}"))
+                            .map(str::to_string),
+                    })
+                })
+                .collect(),
         },
     };
     // The conversation key now leads to this session (a newer chat replaces

@@ -67,6 +67,7 @@ async fn a_subscriber_gets_on_connect_then_changes_of_its_own_sessions_only() {
     ] {
         let event = SessionEvent {
             at: chrono::Utc::now(),
+            clock: evo_core::event::Clock::Server,
             source: EventSource::Internal {
                 id: format!("console-{data}"),
             },
