@@ -167,18 +167,26 @@ async fn types(
             .into_response();
     }
     let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
-    match evo_docs::types::document(&lang.to_ascii_lowercase(), &base_url, &query, &now) {
-        Some(text) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-            format!(
-                r#"{{"responseStatus":{{"errorCode":"NotFound","message":"Unknown language '{}'; available: {}","errors":[]}}}}"#,
-                lang.replace(['"', '\\'], ""),
-                evo_docs::types::LANGUAGES.join(", ")
-            ),
+    let lang = lang.to_ascii_lowercase();
+    match evo_docs::types::document(&lang, &base_url, &query, &now) {
+        Ok(text) => (
+            [(header::CONTENT_TYPE, evo_docs::types::content_type(&lang))],
+            text,
         )
             .into_response(),
+        Err(error @ evo_docs::types::TypesError::UnknownLanguage(_)) => {
+            error_response(&state, error::ApiError::not_found(error.to_string()))
+        }
+        // Issue 16: an option that is not a type name or glob is refused
+        // before it can reach the generated source.
+        Err(error @ evo_docs::types::TypesError::InvalidOption(_)) => error_response(
+            &state,
+            error::ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "ArgumentException",
+                error.to_string(),
+            ),
+        ),
     }
 }
 
