@@ -251,24 +251,35 @@ async fn run_bytes(
         .unwrap_or("");
     let request = bind(op, path_params, query, content_type, bytes)?;
 
-    let principal = if operation.requires_auth {
-        let principal = state
+    // Every credential is tried; an expired JWT is renewed from ss-reftok
+    // and the new one is sent back as the ss-tok cookie.
+    let (principal, renewed) = if operation.requires_auth {
+        let found = state
             .auth
-            .authenticate(&headers)
+            .authenticate_request(&headers)
             .await?
             .ok_or_else(|| ApiError::unauthorized("Not Authenticated"))?;
         if let Some(role) = operation
             .required_roles
             .iter()
-            .find(|role| !principal.has_role(role))
+            .find(|role| !found.principal.has_role(role))
         {
-            tracing::debug!(user = %principal.user_id, %role, "role check failed");
+            tracing::debug!(user = %found.principal.user_id, %role, "role check failed");
             return Err(ApiError::forbidden("Invalid Role"));
         }
-        Some(principal)
+        (Some(found.principal), found.renewed_token)
     } else {
         // Optional: operations like GET /auth show the current session.
-        state.auth.authenticate(&headers).await.ok().flatten()
+        match state
+            .auth
+            .authenticate_request(&headers)
+            .await
+            .ok()
+            .flatten()
+        {
+            Some(found) => (Some(found.principal), found.renewed_token),
+            None => (None, None),
+        }
     };
 
     let call = Call {
@@ -279,7 +290,17 @@ async fn run_bytes(
         request,
         format,
     };
-    ops::call(op.name, call).await
+    let mut reply = ops::call(op.name, call).await?;
+    // Sign-in and sign-out set ss-tok themselves; a renewal must not undo them.
+    let sets_token = reply.headers.iter().any(|(name, value)| {
+        name == header::SET_COOKIE && value.as_bytes().starts_with(b"ss-tok=")
+    });
+    if let (Some(user), false) = (renewed, sets_token) {
+        reply
+            .headers
+            .extend(ops::auth::token_cookies(state, &user, None));
+    }
+    Ok(reply)
 }
 
 /// A custom route that matched: literal segment count, operation, path parameters.
