@@ -31,13 +31,9 @@ fn every_language_matches_its_golden_file() {
     assert_eq!(EXTENSIONS.len(), evo_docs::types::LANGUAGES.len());
     let mut different = Vec::new();
     for (lang, file) in EXTENSIONS {
-        let generated = evo_docs::types::document(
-            lang,
-            "https://voice.example",
-            &query,
-            "2026-11-25 10:00:00",
-        )
-        .unwrap();
+        let generated =
+            evo_docs::types::document(lang, "https://voice.example", &query, "2026-11-25 10:00:00")
+                .unwrap();
         let path = format!("{dir}/{file}");
         if update {
             std::fs::write(&path, &generated).unwrap();

@@ -367,3 +367,39 @@ async fn an_invalid_credential_does_not_hide_a_valid_one() {
         assert_eq!(response.status(), 200, "{authorization} + {cookie}");
     }
 }
+
+#[tokio::test]
+async fn get_access_token_answers_a_refresh_cookie_with_a_token_cookie() {
+    // JwtAuthProvider.cs:519-530 (GetAccessTokenService): a refresh token
+    // read from ss-reftok gets ss-tok back, not a token in the body.
+    let app = shared();
+    let body = sign_in(app, &app.fixture.alice.email).await;
+    let refresh = body["refreshToken"].as_str().unwrap();
+    let response = reqwest::Client::new()
+        .post(app.url("/access-token"))
+        .header("Cookie", format!("ss-reftok={refresh}"))
+        .json(&serde_json::json!({"useTokenCookie": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.starts_with("ss-tok=") && cookie.contains("; Expires="),
+        "{cookie}"
+    );
+    let reply: serde_json::Value = response.json().await.unwrap();
+    assert!(reply.get("accessToken").is_none(), "{reply}");
+    // Given in the body, the new token comes back in the body.
+    let response = reqwest::Client::new()
+        .post(app.url("/access-token"))
+        .json(&serde_json::json!({"refreshToken": refresh}))
+        .send()
+        .await
+        .unwrap();
+    let reply: serde_json::Value = response.json().await.unwrap();
+    assert!(reply["accessToken"].as_str().is_some_and(|t| !t.is_empty()));
+}

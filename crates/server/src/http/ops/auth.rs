@@ -240,10 +240,9 @@ fn token_cookies_with(
 /// sign-in session has not been ended.
 pub async fn get_access_token(call: Call) -> Result<Reply, ApiError> {
     let request: GetAccessToken = call.dto()?;
-    let token = request
-        .refresh_token
-        .clone()
-        .filter(|t| !t.is_empty())
+    let from_body = request.refresh_token.clone().filter(|t| !t.is_empty());
+    let from_cookie = from_body.is_none();
+    let token = from_body
         .or_else(|| {
             cookies(&call.headers)
                 .into_iter()
@@ -283,8 +282,10 @@ pub async fn get_access_token(call: Call) -> Result<Reply, ApiError> {
         now.timestamp(),
         state.config.access_token_ttl.as_secs() as i64,
     ));
-    // `UseTokenCookie`: the token goes in the ss-tok cookie, not the body.
-    if request.use_token_cookie == Some(true) {
+    // A refresh token that came as the ss-reftok cookie gets the new token
+    // as the ss-tok cookie, not in the body (GetAccessTokenService,
+    // JwtAuthProvider.cs:519-530).
+    if from_cookie {
         let mut reply = Reply::dto(&GetAccessTokenResponse::default());
         reply
             .headers
