@@ -129,14 +129,15 @@ const SWIFT_CLIENT_TYPES: &[&str] = &[
     "ErrorResponse",
 ];
 
-/// The DTOs the Dart client library declares: `BuiltInClientDtos`
-/// (NativeTypesService.cs:586-640), removed for Dart at
-/// NativeTypesService.cs:538-548, and `IgnoreTypeInfosFor`
-/// (DartGenerator.cs:173-215).
-const DART_CLIENT_TYPES: &[&str] = &[
+/// The DTOs the Dart and Python client libraries declare: ServiceStack's
+/// `BuiltInClientDtos` (NativeTypesService.cs:586-640), removed for Dart
+/// (NativeTypesService.cs:538-548) and Python (the `TypesPython` handler,
+/// NativeTypesService.cs:372-395) because `DartGenerator`/`PythonGenerator`
+/// list them in `IgnoreTypeInfosFor` (DartGenerator.cs:173,
+/// PythonGenerator.cs:164). `ErrorResponse` is in neither list.
+const LIBRARY_CLIENT_DTOS: &[&str] = &[
     "ResponseStatus",
     "ResponseError",
-    "ErrorResponse",
     "EmptyResponse",
     "IdResponse",
     "Authenticate",
@@ -165,7 +166,7 @@ fn left_to_client_library(lang: &str, ty: &TypeInfo, add_servicestack_types: Opt
         }
         "java" | "kotlin" => JAVA_CLIENT_TYPES.contains(&ty.name),
         "swift" => SWIFT_CLIENT_TYPES.contains(&ty.name),
-        "dart" => DART_CLIENT_TYPES.contains(&ty.name),
+        "dart" | "python" => LIBRARY_CLIENT_DTOS.contains(&ty.name),
         _ => false,
     }
 }
