@@ -394,12 +394,18 @@ fn write_class(out: &mut String, lang: Lang, ty: &TypeInfo, options: &Options, n
             for (path, verbs) in &routes {
                 let _ = writeln!(out, "// @Route(\"{path}\", \"{verbs}\")");
             }
-            let mut supers: Vec<String> = vec![base
-                .map(String::from)
-                .unwrap_or_else(|| "Codable".to_string())];
-            if let (Some(response), true) = (response, options.add_routes_and_markers) {
+            // Base class, `IReturn`, the verb marker, then `Codable` when
+            // there is no base class (SwiftGenerator.cs:362-403).
+            let mut supers: Vec<String> = base.map(String::from).into_iter().collect();
+            let returns = response.filter(|_| options.add_routes_and_markers);
+            if returns.is_some() {
                 supers.push("IReturn".into());
                 supers.push(verb_interface(marker.unwrap_or("POST"), true));
+            }
+            if base.is_none() {
+                supers.push("Codable".into());
+            }
+            if let Some(response) = returns {
                 let _ = writeln!(
                     out,
                     "public class {name} : {}\n{{\n    public typealias Return = {response}\n",

@@ -410,7 +410,7 @@ public class GetActiveSessionsResponse : Codable
 }
 
 // @Route("/sessions/active", "GET")
-public class GetActiveSessions : Codable, IReturn, IGet
+public class GetActiveSessions : IReturn, IGet, Codable
 {
     public typealias Return = GetActiveSessionsResponse
 
