@@ -21,6 +21,11 @@ fi
 if ! command -v javac >/dev/null 2>&1; then
   need_apt+=(default-jdk-headless)
 fi
+# The browser test imports /types/mjs in Debian's Chromium, driven by the
+# pinned npm playwright-core (never a downloaded browser).
+if [ ! -x /usr/bin/chromium ]; then
+  need_apt+=(chromium)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing ${need_apt[*]} (apt)"
@@ -47,6 +52,12 @@ cargo build --workspace --all-targets --locked
 log "running the Rust tests"
 cargo test --workspace --locked --no-fail-fast
 
+if [ "${CI:-}" = true ]; then
+  # Under CI the browser and Node must be there; the tests would fail anyway,
+  # this says why first.
+  [ -x /usr/bin/chromium ] || { echo "error: /usr/bin/chromium is required (apt-get install chromium)" >&2; exit 1; }
+  command -v node >/dev/null || { echo "error: node is required" >&2; exit 1; }
+fi
 log "running the real-client tests (@servicestack/client, servicestack PyPI)"
 export EVO_VOICE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/evo-voice"
 (cd tests/clients/node && npm test)

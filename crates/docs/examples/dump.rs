@@ -6,7 +6,7 @@ fn main() {
         .nth(1)
         .unwrap_or_else(|| "typescript".to_string());
     match evo_docs::types::document(&lang, "http://localhost:8080", &[], "2026-01-01 00:00:00") {
-        Some(text) => print!("{text}"),
-        None => eprintln!("unknown language '{lang}'"),
+        Ok(text) => print!("{text}"),
+        Err(error) => eprintln!("{error}"),
     }
 }

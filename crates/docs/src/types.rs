@@ -30,83 +30,245 @@ const OPTION_KEYS: &[&str] = &[
     "ExcludeTypes",
 ];
 
-/// Builds the source for `lang`, or `None` for an unknown language.
-/// `query` holds the request's query pairs; `now` is the header's date.
+/// Why `/types/{lang}` cannot answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TypesError {
+    /// Not one of [`LANGUAGES`].
+    #[error("Unknown language '{0}'; available: csharp, fsharp, vbnet, typescript, mjs, python, kotlin, java, swift, dart")]
+    UnknownLanguage(String),
+    /// An option value with characters no type name or glob has; it would
+    /// otherwise be echoed into the generated source (issue 16).
+    #[error("{0} may only contain letters, digits, spaces and _ . * , [ ] {{ }} < >")]
+    InvalidOption(String),
+}
+
+/// The options of ServiceStack's `NativeTypesBase` request DTO
+/// (ServiceStack/src/ServiceStack/NativeTypes/NativeTypesService.cs:120-160);
+/// their values are checked before anything is generated.
+const NATIVE_TYPES_OPTIONS: &[&str] = &[
+    "BaseUrl",
+    "MakePartial",
+    "MakeVirtual",
+    "MakeInternal",
+    "AddReturnMarker",
+    "AddDescriptionAsComments",
+    "AddDocAnnotations",
+    "AddDataContractAttributes",
+    "MakeDataContractsExtensible",
+    "AddIndexesToDataMembers",
+    "AddGeneratedCodeAttributes",
+    "InitializeCollections",
+    "AddImplicitVersion",
+    "AddResponseStatus",
+    "AddServiceStackTypes",
+    "AddModelExtensions",
+    "AddPropertyAccessors",
+    "ExcludeGenericBaseTypes",
+    "SettersReturnThis",
+    "AddNullableAnnotations",
+    "MakePropertiesOptional",
+    "ExportAsTypes",
+    "ExportValueTypes",
+    "ExcludeNamespace",
+    "AddDefaultXmlNamespace",
+    "GlobalNamespace",
+    "BaseClass",
+    "Package",
+    "DataClass",
+    "DataClassJson",
+    "AddNamespaces",
+    "DefaultNamespaces",
+    "DefaultImports",
+    "IncludeTypes",
+    "ExcludeTypes",
+    "ExportTags",
+    "TreatTypesAsStrings",
+];
+
+/// Whether an option value is made only of identifier and glob characters.
+fn is_safe_option_value(value: &str) -> bool {
+    value.chars().all(|c| {
+        c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                '_' | '.' | '*' | ',' | ' ' | '[' | ']' | '{' | '}' | '<' | '>'
+            )
+    })
+}
+
+/// Whether the base URL echoed into the header is a plain URL (it comes
+/// from the Host header when `EVO_PUBLIC_URL` is unset).
+fn is_safe_base_url(url: &str) -> bool {
+    url.chars().all(|c| {
+        c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '.' | '-' | '_' | '[' | ']' | '%')
+    })
+}
+
+/// The `Content-Type` ServiceStack serves a language with: JavaScript for
+/// the `js`/`mjs` modules (`[AddHeader(ContentType = MimeTypes.JavaScript)]`,
+/// NativeTypesService.cs:296-340; `MimeTypes.JavaScript = "text/javascript"`,
+/// ServiceStack.Text/MimeTypes.cs:26), plain text for every other language
+/// (`MimeTypes.PlainText`, NativeTypesService.cs:220 and the other handlers).
+pub fn content_type(lang: &str) -> &'static str {
+    match lang {
+        "mjs" => "text/javascript; charset=utf-8",
+        _ => "text/plain; charset=utf-8",
+    }
+}
+
+/// The names the Java and Kotlin clients declare themselves
+/// (`IgnoreTypeNames`, JavaGenerator.cs:331 and KotlinGenerator.cs:326).
+const JAVA_CLIENT_TYPES: &[&str] = &["ResponseStatus", "ResponseError", "ErrorResponse"];
+
+/// The names the Swift client declares (`IgnoreTypeNames`,
+/// SwiftGenerator.cs:76-89, as far as we have such types).
+const SWIFT_CLIENT_TYPES: &[&str] = &[
+    "EmptyResponse",
+    "ResponseStatus",
+    "ResponseError",
+    "ErrorResponse",
+];
+
+/// The DTOs the Dart and Python client libraries declare: ServiceStack's
+/// `BuiltInClientDtos` (NativeTypesService.cs:586-640), removed for Dart
+/// (NativeTypesService.cs:538-548) and Python (the `TypesPython` handler,
+/// NativeTypesService.cs:372-395) because `DartGenerator`/`PythonGenerator`
+/// list them in `IgnoreTypeInfosFor` (DartGenerator.cs:173,
+/// PythonGenerator.cs:164). `ErrorResponse` is in neither list.
+const LIBRARY_CLIENT_DTOS: &[&str] = &[
+    "ResponseStatus",
+    "ResponseError",
+    "EmptyResponse",
+    "IdResponse",
+    "Authenticate",
+    "AuthenticateResponse",
+    "Register",
+    "RegisterResponse",
+    "AssignRoles",
+    "AssignRolesResponse",
+    "UnAssignRoles",
+    "UnAssignRolesResponse",
+    "ConvertSessionToToken",
+    "ConvertSessionToTokenResponse",
+    "GetAccessToken",
+    "GetAccessTokenResponse",
+];
+
+/// Whether `ty` is left to the client library of `lang`, as ServiceStack's
+/// `/types/{lang}` leaves it.
+fn left_to_client_library(lang: &str, ty: &TypeInfo, add_servicestack_types: Option<bool>) -> bool {
+    match lang {
+        // C#, F# and VB.NET include the ServiceStack namespace only when
+        // `?AddServiceStackTypes=true` is given (NativeTypesService.cs:227,
+        // 242, 257); otherwise `IgnoreTypesInNamespaces` keeps them out.
+        "csharp" | "fsharp" | "vbnet" => {
+            add_servicestack_types != Some(true) && ty.namespace.starts_with("ServiceStack")
+        }
+        "java" | "kotlin" => JAVA_CLIENT_TYPES.contains(&ty.name),
+        "swift" => SWIFT_CLIENT_TYPES.contains(&ty.name),
+        "dart" | "python" => LIBRARY_CLIENT_DTOS.contains(&ty.name),
+        _ => false,
+    }
+}
+
+/// Builds the source for `lang`. `query` holds the request's query pairs;
+/// `now` is the header's date.
 pub fn document(
     lang: &str,
     base_url: &str,
     query: &[(String, String)],
     now: &str,
-) -> Option<String> {
+) -> Result<String, TypesError> {
+    if !LANGUAGES.contains(&lang) {
+        return Err(TypesError::UnknownLanguage(lang.to_string()));
+    }
+    for (key, value) in query {
+        if let Some(name) = NATIVE_TYPES_OPTIONS
+            .iter()
+            .find(|name| name.eq_ignore_ascii_case(key))
+        {
+            if !is_safe_option_value(value) {
+                return Err(TypesError::InvalidOption((*name).to_string()));
+            }
+        }
+    }
+    if !is_safe_base_url(base_url) {
+        return Err(TypesError::InvalidOption("BaseUrl".to_string()));
+    }
     let option = |key: &str| {
         query
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
             .map(|(_, v)| v.as_str())
     };
-    let types = select_types(option("IncludeTypes"), option("ExcludeTypes"));
+    let add_servicestack_types =
+        option("AddServiceStackTypes").map(|v| v.eq_ignore_ascii_case("true"));
+    let mut types = select_types(option("IncludeTypes"), option("ExcludeTypes"));
+    types.retain(|ty| !left_to_client_library(lang, ty, add_servicestack_types));
     let mut options = Options::default();
     if let Some(namespace) = option("GlobalNamespace").filter(|n| !n.is_empty()) {
         options.global_namespace = namespace.to_string();
     }
+    let header = options_header(lang, base_url, now, &options, &option);
+    let nullable = option("AddNullableAnnotations").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let body = match (lang, crate::lang::others::Lang::from_name(lang)) {
+        (_, Some(other)) => crate::lang::others::generate(other, &types, &options, nullable),
+        ("python", _) => python::generate(&types, &options),
+        ("fsharp", _) => fsharp::generate(&types, &options),
+        ("mjs", _) => typescript::generate_mjs(&types, &options),
+        _ => typescript::generate(&types, &options),
+    };
+    Ok(header + &body)
+}
+
+/// The options block "Add ServiceStack Reference" tools read back when
+/// updating: defaulted options commented out, given ones not.
+fn options_header<'q>(
+    lang: &str,
+    base_url: &str,
+    now: &str,
+    options: &Options,
+    option: &dyn Fn(&str) -> Option<&'q str>,
+) -> String {
+    let default = |key: &str| match key {
+        "GlobalNamespace" => options.global_namespace.clone(),
+        "AddServiceStackTypes" => "True".to_string(),
+        _ => String::new(),
+    };
+    if lang == "vbnet" {
+        // VbNetGenerator.cs:247-276: every line is a `'` comment, a lone `'`
+        // ends the preamble, defaulted options carry `'''` and given ones
+        // `'`, and a blank line (no closing marker) ends the block. The tip
+        // names `''` (VbNetGenerator.cs:257).
+        let mut header = format!(
+            "' Options:\n'Date: {now}\n'Version: 8.0\n'Tip: To override a DTO option, remove \"''\" prefix before updating\n'BaseUrl: {base_url}\n'\n"
+        );
+        for key in OPTION_KEYS {
+            match option(key) {
+                Some(value) => header.push_str(&format!("'{key}: {value}\n")),
+                None => header.push_str(&format!("'''{key}: {}\n", default(key))),
+            }
+        }
+        header.push('\n');
+        return header;
+    }
     let (open, close, comment) = match lang {
         "python" => ("\"\"\" Options:", "\"\"\"", "#"),
         "fsharp" => ("(* Options:", "*)", "//"),
-        "typescript" | "mjs" | "csharp" | "kotlin" | "java" | "swift" | "dart" => {
-            ("/* Options:", "*/", "//")
-        }
-        "vbnet" => ("' Options:", "'", "''"),
-        _ => return None,
+        _ => ("/* Options:", "*/", "//"),
     };
     let mut header = format!(
         "{open}\nDate: {now}\nVersion: 8.0\nTip: To override a DTO option, remove \"{comment}\" prefix before updating\nBaseUrl: {base_url}\n\n"
     );
     for key in OPTION_KEYS {
-        let default = match *key {
-            "GlobalNamespace" => options.global_namespace.clone(),
-            "AddServiceStackTypes" => "True".to_string(),
-            "AddNullableAnnotations" => "False".to_string(),
-            _ => String::new(),
-        };
         match option(key) {
             Some(value) => header.push_str(&format!("{key}: {value}\n")),
-            None => header.push_str(&format!("{comment}{key}: {default}\n")),
+            None => header.push_str(&format!("{comment}{key}: {}\n", default(key))),
         }
     }
     header.push_str(close);
     header.push_str("\n\n");
-    if lang == "vbnet" {
-        // Every header line is a VB comment.
-        header = header
-            .lines()
-            .map(|line| {
-                if line.starts_with('\'') || line.is_empty() {
-                    line.to_string()
-                } else {
-                    format!("'{line}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-            + "\n\n";
-    }
-    let nullable = option("AddNullableAnnotations").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let body = match lang {
-        other if crate::lang::others::Lang::from_name(other).is_some() => {
-            crate::lang::others::generate(
-                crate::lang::others::Lang::from_name(other)
-                    .unwrap_or(crate::lang::others::Lang::CSharp),
-                &types,
-                &options,
-                nullable,
-            )
-        }
-        "python" => python::generate(&types, &options),
-        "fsharp" => fsharp::generate(&types, &options),
-        "mjs" => typescript::generate_mjs(&types, &options),
-        _ => typescript::generate(&types, &options),
-    };
-    Some(header + &body)
+    header
 }
 
 /// Applies `IncludeTypes` (`Name` for a type, `Op.*` for an operation and

@@ -3,6 +3,11 @@
 //! segment > a `.json`/`.xml`/`.csv`/`.jsv`/`.html` route suffix >
 //! `Accept` (q-values honoured; `*/*` falls back to the request's content
 //! type, then the default) > the default.
+//!
+//! Like ServiceStack, an unknown `?format=` or an `Accept` nothing matches is
+//! not an error: negotiation goes on and ends at the default format
+//! (HttpRequestExtensions.cs:599 returns no content type for an unknown
+//! format, and :690 answers the default instead of 406).
 
 /// A response format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,15 +21,12 @@ pub enum Format {
     Jsonp(String),
 }
 
-/// Why negotiation failed.
+/// Why negotiation failed: only a JSONP callback that is not a function
+/// name, which would otherwise be echoed into a script.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UnknownFormat {
-    #[error("the format '{0}' is not supported; use json, xml, csv, jsv or html")]
-    Name(String),
     #[error("the JSONP callback '{0}' is not a JavaScript function name")]
     Callback(String),
-    #[error("none of the accepted content types ({0}) can be produced; accept application/json, application/xml, text/csv, application/jsv or text/html")]
-    Accept(String),
 }
 
 /// The outcome of negotiation.
@@ -113,11 +115,12 @@ pub fn negotiate(
         return Ok(negotiated(Format::Jsonp(callback.to_string())));
     }
     if let Some(name) = query_format.filter(|f| !f.is_empty()) {
-        // ServiceStack takes the part before a '.', e.g. `json.v2`.
+        // ServiceStack takes the part before a '.', e.g. `json.v2`
+        // (HttpRequestExtensions.cs:596); an unknown name selects nothing.
         let name = name.split('.').next().unwrap_or(name);
-        return Format::from_name(name)
-            .map(negotiated)
-            .ok_or_else(|| UnknownFormat::Name(name.to_string()));
+        if let Some(format) = Format::from_name(name) {
+            return Ok(negotiated(format));
+        }
     }
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     if let [first, kind, ..] = segments.as_slice() {
@@ -132,9 +135,9 @@ pub fn negotiate(
     }
     match accept.map(str::trim).filter(|a| !a.is_empty()) {
         None => Ok(negotiated(default)),
-        Some(accept) => from_accept(accept, request_content_type, &default)
-            .map(negotiated)
-            .ok_or_else(|| UnknownFormat::Accept(accept.to_string())),
+        Some(accept) => Ok(negotiated(
+            from_accept(accept, request_content_type, &default).unwrap_or(default),
+        )),
     }
 }
 
@@ -341,19 +344,36 @@ mod tests {
     }
 
     #[test]
-    fn unknown_formats_and_unsafe_callbacks_are_errors() {
-        assert_eq!(
-            pick("/x", Some("yaml"), None, None),
-            Err(UnknownFormat::Name("yaml".into()))
-        );
+    fn unsafe_callbacks_are_errors() {
         assert!(matches!(
             pick("/x", None, Some("alert(1)"), None),
             Err(UnknownFormat::Callback(_))
         ));
-        assert!(matches!(
-            pick("/x", None, None, Some("image/png")),
-            Err(UnknownFormat::Accept(_))
-        ));
+    }
+
+    #[test]
+    fn unknown_formats_and_unmatched_accepts_fall_back_like_servicestack() {
+        // HttpRequestExtensions.cs:599: an unknown ?format selects nothing,
+        // so the rules after it decide.
+        assert_eq!(
+            pick("/x", Some("yaml"), None, None).unwrap().format,
+            Format::Json
+        );
+        assert_eq!(
+            pick("/x", Some("yaml"), None, Some("application/xml"))
+                .unwrap()
+                .format,
+            Format::Xml
+        );
+        assert_eq!(
+            pick("/x.csv", Some("yaml"), None, None).unwrap().format,
+            Format::Csv
+        );
+        // HttpRequestExtensions.cs:690: no 406, the default format.
+        assert_eq!(
+            pick("/x", None, None, Some("image/png")).unwrap().format,
+            Format::Json
+        );
     }
 
     #[test]

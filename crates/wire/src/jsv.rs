@@ -80,6 +80,134 @@ pub fn write_string(text: &str, out: &mut String) {
     }
 }
 
+/// Parses a JSV document into JSON's shape, every scalar a string (JSV has
+/// no scalar types; the JSON reader converts strings to the member's type,
+/// as ServiceStack's `TypeSerializer` parses each member from its text).
+pub fn parse(text: &str) -> Result<serde_json::Value, crate::WireError> {
+    let mut parser = Parser {
+        chars: text.trim().chars().collect(),
+        at: 0,
+    };
+    let value = parser.value()?;
+    parser.skip_ws();
+    if parser.at != parser.chars.len() {
+        return Err(parser.error("unexpected text after the value"));
+    }
+    Ok(value)
+}
+
+struct Parser {
+    chars: Vec<char>,
+    at: usize,
+}
+
+impl Parser {
+    fn error(&self, message: &str) -> crate::WireError {
+        crate::WireError::Syntax {
+            format: "JSV",
+            message: format!("{message} at character {}", self.at),
+        }
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.at).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while self.peek().is_some_and(char::is_whitespace) {
+            self.at += 1;
+        }
+    }
+
+    fn value(&mut self) -> Result<serde_json::Value, crate::WireError> {
+        self.skip_ws();
+        match self.peek() {
+            Some('{') => self.object(),
+            Some('[') => self.list(),
+            _ => Ok(serde_json::Value::String(self.scalar()?)),
+        }
+    }
+
+    fn object(&mut self) -> Result<serde_json::Value, crate::WireError> {
+        self.at += 1;
+        let mut members = serde_json::Map::new();
+        loop {
+            self.skip_ws();
+            if self.peek() == Some('}') {
+                self.at += 1;
+                return Ok(serde_json::Value::Object(members));
+            }
+            let key = self.scalar()?;
+            self.skip_ws();
+            if self.peek() != Some(':') {
+                return Err(self.error("expected ':'"));
+            }
+            self.at += 1;
+            let value = self.value()?;
+            members.insert(key.trim().to_string(), value);
+            self.skip_ws();
+            match self.peek() {
+                Some(',') => self.at += 1,
+                Some('}') => {}
+                _ => return Err(self.error("expected ',' or '}'")),
+            }
+        }
+    }
+
+    fn list(&mut self) -> Result<serde_json::Value, crate::WireError> {
+        self.at += 1;
+        let mut items = Vec::new();
+        loop {
+            self.skip_ws();
+            if self.peek() == Some(']') {
+                self.at += 1;
+                return Ok(serde_json::Value::Array(items));
+            }
+            items.push(self.value()?);
+            self.skip_ws();
+            match self.peek() {
+                Some(',') => self.at += 1,
+                Some(']') => {}
+                _ => return Err(self.error("expected ',' or ']'")),
+            }
+        }
+    }
+
+    /// A quoted string (`""` is a quote) or the raw text up to the next
+    /// delimiter.
+    fn scalar(&mut self) -> Result<String, crate::WireError> {
+        let mut out = String::new();
+        if self.peek() == Some('"') {
+            self.at += 1;
+            loop {
+                match self.peek() {
+                    None => return Err(self.error("unterminated string")),
+                    Some('"') if self.chars.get(self.at + 1) == Some(&'"') => {
+                        out.push('"');
+                        self.at += 2;
+                    }
+                    Some('"') => {
+                        self.at += 1;
+                        return Ok(out);
+                    }
+                    Some(c) => {
+                        out.push(c);
+                        self.at += 1;
+                    }
+                }
+            }
+        }
+        while let Some(c) = self.peek() {
+            if matches!(c, ',' | ':' | '}' | ']') {
+                break;
+            }
+            out.push(c);
+            self.at += 1;
+        }
+        Ok(out.trim().to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +220,16 @@ mod tests {
             out.push('|');
         }
         assert_eq!(out, "plain text|\"a,b\"|\"say \"\"hi\"\"\"|\"\"| padded |");
+    }
+
+    #[test]
+    fn jsv_documents_parse_into_strings_lists_and_objects() {
+        let value = parse("{userName:alice@x.io,password:\"p,w \"\"q\"\"\",rememberMe:True,roles:[A,B],meta:{k:v}}").unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"userName":"alice@x.io","password":"p,w \"q\"","rememberMe":"True","roles":["A","B"],"meta":{"k":"v"}})
+        );
+        assert!(parse("{a:1").is_err());
+        assert!(parse("{a:\"x").is_err());
     }
 }

@@ -94,7 +94,9 @@ pub fn render_value(format: &Format, value: &Value, op_name: &str) -> Vec<u8> {
 }
 
 /// Reads a request body of the given media type into the reflective object
-/// of `ty` (XML and JSV; JSON and forms have their own readers).
+/// of `ty` (XML and JSV; JSON and forms have their own readers). A JSV body
+/// is read as ServiceStack's `JsvContentType` reads it (the
+/// `application/jsv`/`text/jsv` content types, ContentTypes.cs).
 pub fn parse_body_value(
     media_type: &str,
     bytes: &[u8],
@@ -102,10 +104,18 @@ pub fn parse_body_value(
 ) -> Result<Value, WireError> {
     match media_type {
         "application/xml" | "text/xml" => xml::object_from_xml(bytes, ty).map(Value::Object),
+        "application/jsv" | "text/jsv" => {
+            let text = std::str::from_utf8(bytes).map_err(|error| WireError::Syntax {
+                format: "JSV",
+                message: error.to_string(),
+            })?;
+            let parsed = jsv::parse(text)?;
+            json::object_from_json(&parsed, ty).map(Value::Object)
+        }
         other => Err(WireError::Syntax {
             format: "request",
             message: format!(
-                "request bodies of type {other} are not supported; send JSON, XML or a form"
+                "request bodies of type {other} are not supported; send JSON, XML, JSV or a form"
             ),
         }),
     }

@@ -57,3 +57,16 @@ fn a_wrong_enum_member_is_an_error_naming_the_field() {
     let error = from_json::<SessionInfo>(b"{not json").unwrap_err();
     assert!(error.to_string().starts_with("invalid JSON"));
 }
+
+#[test]
+fn non_ascii_text_is_written_as_utf8_not_escaped() {
+    // ServiceStack.Text writes non-ASCII characters as UTF-8: JsonUtils.cs:48-58
+    // escapes them only when `JsConfig.EscapeUnicode` is set (off by default).
+    let mut session = sample_session();
+    session.customer_breadcrumb[0].name = Some("Zoë Ñandú ☎ 東京".into());
+    let json = String::from_utf8(to_json(&session)).unwrap();
+    assert!(json.contains("\"name\":\"Zoë Ñandú ☎ 東京\""), "{json}");
+    assert!(!json.contains("\\u"), "{json}");
+    let back: SessionInfo = from_json(json.as_bytes()).unwrap();
+    assert_eq!(back, session);
+}

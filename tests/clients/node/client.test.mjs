@@ -92,6 +92,10 @@ test('a wrong password fails with the ServiceStack message', async () => {
 
 test('an expired bearer token is refreshed automatically with the refresh token', async () => {
   const client = new JsonServiceClient(server.baseUrl)
+  // A bearer-only client: with its cookies (ss-id, ss-reftok) the server
+  // would accept or renew the request itself (see cookies.test.mjs), and the
+  // client-side refresh through GetAccessToken would not be exercised.
+  client.manageCookies = false
   const auth = await client.post(new Authenticate({ provider: 'credentials', ...alice }))
   client.bearerToken = auth.bearerToken
   client.refreshToken = auth.refreshToken

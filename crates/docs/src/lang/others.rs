@@ -128,6 +128,9 @@ pub fn generate(lang: Lang, types: Types<'_>, options: &Options, nullable: bool)
             TypeKind::Class(_) => write_class(&mut out, lang, ty, options, nullable),
         }
     }
+    if lang == Lang::Dart {
+        write_dart_type_context(&mut out, types, options);
+    }
     match lang {
         Lang::CSharp => out.push_str("}\n"),
         Lang::VbNet => out.push_str("    End Namespace\nEnd Namespace\n"),
@@ -172,10 +175,13 @@ fn write_enum(out: &mut String, lang: Lang, ty: &TypeInfo, members: &[(&str, i64
                 names.join(",\n        ")
             );
         }
+        // Enums without explicit values are `String` enums whose cases keep
+        // the C# names (SwiftGenerator.cs:333-350, `CSharpStyleEnums` :40-42),
+        // so they decode the names Evo Voice sends.
         Lang::Swift => {
-            let _ = writeln!(out, "public enum {name} : Int, Codable\n{{");
-            for (member, value) in members {
-                let _ = writeln!(out, "    case {} = {value}", camel(member));
+            let _ = writeln!(out, "public enum {name} : String, Codable\n{{");
+            for (member, _) in members {
+                let _ = writeln!(out, "    case {member}");
             }
             out.push_str("}\n\n");
         }
@@ -388,12 +394,18 @@ fn write_class(out: &mut String, lang: Lang, ty: &TypeInfo, options: &Options, n
             for (path, verbs) in &routes {
                 let _ = writeln!(out, "// @Route(\"{path}\", \"{verbs}\")");
             }
-            let mut supers: Vec<String> = vec![base
-                .map(String::from)
-                .unwrap_or_else(|| "Codable".to_string())];
-            if let (Some(response), true) = (response, options.add_routes_and_markers) {
+            // Base class, `IReturn`, the verb marker, then `Codable` when
+            // there is no base class (SwiftGenerator.cs:362-403).
+            let mut supers: Vec<String> = base.map(String::from).into_iter().collect();
+            let returns = response.filter(|_| options.add_routes_and_markers);
+            if returns.is_some() {
                 supers.push("IReturn".into());
                 supers.push(verb_interface(marker.unwrap_or("POST"), true));
+            }
+            if base.is_none() {
+                supers.push("Codable".into());
+            }
+            if let Some(response) = returns {
                 let _ = writeln!(
                     out,
                     "public class {name} : {}\n{{\n    public typealias Return = {response}\n",
@@ -414,10 +426,16 @@ fn write_class(out: &mut String, lang: Lang, ty: &TypeInfo, options: &Options, n
                 );
             }
             out.push_str(if base.is_some() {
-                "\n    required public init(){ super.init() }\n}\n\n"
+                "\n    required public init(){ super.init() }\n"
             } else {
-                "\n    required public init(){}\n}\n\n"
+                "\n    required public init(){}\n"
             });
+            // The Swift compiler synthesizes no Codable members for a
+            // subclass, so they are written out (SwiftGenerator.cs:451-520).
+            if base.is_some() {
+                write_swift_codable(out, ty);
+            }
+            out.push_str("}\n\n");
         }
         Lang::Dart => {
             for (path, verbs) in &routes {
@@ -444,10 +462,231 @@ fn write_class(out: &mut String, lang: Lang, ty: &TypeInfo, options: &Options, n
                     camel(field.name)
                 );
             }
-            let _ = writeln!(
+            write_dart_members(
                 out,
-                "\n    {name}();\n    getTypeName() => \"{name}\";\n}}\n"
+                ty,
+                base.is_some(),
+                response.filter(|_| options.add_routes_and_markers),
             );
         }
     }
+}
+
+/// `init(from:)`, `encode(to:)` and `CodingKeys` for a Swift subclass: its
+/// own members, after the base class's (SwiftGenerator.cs:451-520).
+fn write_swift_codable(out: &mut String, ty: &TypeInfo) {
+    let fields = ty.fields();
+    out.push('\n');
+    if !fields.is_empty() {
+        out.push_str("    private enum CodingKeys : String, CodingKey {\n");
+        for field in fields {
+            let _ = writeln!(out, "        case {}", camel(field.name));
+        }
+        out.push_str("    }\n\n");
+    }
+    out.push_str("    required public init(from decoder: Decoder) throws {\n        try super.init(from: decoder)\n");
+    if !fields.is_empty() {
+        out.push_str("        let container = try decoder.container(keyedBy: CodingKeys.self)\n");
+        for field in fields {
+            let name = camel(field.name);
+            let default = match field.ty {
+                FieldType::List(_) => " ?? []",
+                FieldType::StringMap => " ?? [:]",
+                _ => "",
+            };
+            let _ = writeln!(
+                out,
+                "        {name} = try container.decodeIfPresent({}.self, forKey: .{name}){default}",
+                type_name(Lang::Swift, field.ty)
+            );
+        }
+    }
+    out.push_str("    }\n\n    public override func encode(to encoder: Encoder) throws {\n        try super.encode(to: encoder)\n");
+    if !fields.is_empty() {
+        out.push_str("        var container = encoder.container(keyedBy: CodingKeys.self)\n");
+        for field in fields {
+            let name = camel(field.name);
+            let _ = writeln!(
+                out,
+                "        if {name} != nil {{ try container.encode({name}, forKey: .{name}) }}"
+            );
+        }
+    }
+    out.push_str("    }\n");
+}
+
+/// How a Dart member is read from JSON: as is (strings, booleans,
+/// integers: `BasicJsonTypes`, DartGenerator.cs:144), with a converter
+/// (`DartToJsonConverters`, DartGenerator.cs:165), or through the type
+/// context (everything else, `UseTypeConversion`, DartGenerator.cs:1044).
+enum DartRead {
+    Plain,
+    Converter(&'static str),
+    Typed(String),
+}
+
+fn dart_read(ty: &FieldType) -> DartRead {
+    match ty {
+        FieldType::Nullable(inner) => dart_read(inner),
+        FieldType::String | FieldType::Bool | FieldType::Int32 | FieldType::Int64 => {
+            DartRead::Plain
+        }
+        FieldType::Double => DartRead::Converter("toDouble"),
+        other => DartRead::Typed(type_name(Lang::Dart, other)),
+    }
+}
+
+/// The members `IConvertible` needs: the named constructor, `fromJson`,
+/// `fromMap`, `toJson`, `createResponse`/`getResponseTypeName` for
+/// requests, `getTypeName` and the `TypeContext` (DartGenerator.cs:745-916).
+fn write_dart_members(out: &mut String, ty: &TypeInfo, has_base: bool, response: Option<&str>) {
+    let name = ty.name;
+    let fields = ty.fields();
+    if fields.is_empty() {
+        let _ = writeln!(out, "    {name}();");
+        let _ = writeln!(
+            out,
+            "    {name}.fromJson(Map<String, dynamic> json) : {}",
+            if has_base {
+                "super.fromJson(json);"
+            } else {
+                "super();"
+            }
+        );
+    } else {
+        out.push('\n');
+        let params: Vec<String> = fields
+            .iter()
+            .map(|f| format!("this.{}", camel(f.name)))
+            .collect();
+        let _ = writeln!(out, "    {name}({{{}}});", params.join(","));
+        let _ = writeln!(
+            out,
+            "    {name}.fromJson(Map<String, dynamic> json) {{ fromMap(json); }}\n"
+        );
+    }
+    out.push_str("    fromMap(Map<String, dynamic> json) {\n");
+    if has_base {
+        out.push_str("        super.fromMap(json);\n");
+    }
+    for field in fields {
+        let member = camel(field.name);
+        let _ = match dart_read(field.ty) {
+            DartRead::Plain => writeln!(out, "        {member} = json['{member}'];"),
+            DartRead::Converter(function) => {
+                writeln!(out, "        {member} = JsonConverters.{function}(json['{member}']);")
+            }
+            DartRead::Typed(dart_type) => writeln!(
+                out,
+                "        {member} = JsonConverters.fromJson(json['{member}'],'{dart_type}',context!);"
+            ),
+        };
+    }
+    out.push_str("        return this;\n    }\n\n");
+    if fields.is_empty() {
+        let _ = writeln!(
+            out,
+            "    Map<String, dynamic> toJson() => {}",
+            if has_base { "super.toJson();" } else { "{};" }
+        );
+    } else {
+        out.push_str("    Map<String, dynamic> toJson() => ");
+        if has_base {
+            out.push_str("super.toJson()..addAll(");
+        }
+        out.push_str("{\n");
+        let entries: Vec<String> = fields
+            .iter()
+            .map(|field| {
+                let member = camel(field.name);
+                match dart_read(field.ty) {
+                    DartRead::Typed(dart_type) => format!(
+                        "        '{member}': JsonConverters.toJson({member},'{dart_type}',context!)"
+                    ),
+                    _ => format!("        '{member}': {member}"),
+                }
+            })
+            .collect();
+        out.push_str(&entries.join(",\n"));
+        out.push_str(if has_base {
+            "\n    });\n\n"
+        } else {
+            "\n    };\n\n"
+        });
+    }
+    if let Some(response) = response {
+        let _ = writeln!(out, "    createResponse() => {response}();");
+        let _ = writeln!(out, "    getResponseTypeName() => \"{response}\";");
+    }
+    let _ = writeln!(out, "    getTypeName() => \"{name}\";");
+    out.push_str("    TypeContext? context = _ctx;\n}\n\n");
+}
+
+/// The Dart client's type registry for these DTOs: every class and enum,
+/// then the list and map types members use that the library does not
+/// declare itself (DartGenerator.cs:440-450, 960-1025; `IgnoreTypeInfosFor`
+/// :173).
+fn write_dart_type_context(out: &mut String, types: Types<'_>, options: &Options) {
+    const BUILT_IN: &[&str] = &[
+        "String",
+        "int",
+        "bool",
+        "double",
+        "List<String>",
+        "List<int>",
+        "List<double>",
+        "Map<String,String>",
+    ];
+    let mut entries: Vec<(String, String)> = Vec::new();
+    let mut add = |key: String, value: String| {
+        if !BUILT_IN.contains(&key.as_str()) && !entries.iter().any(|(k, _)| *k == key) {
+            entries.push((key, value));
+        }
+    };
+    for ty in types {
+        match &ty.kind {
+            TypeKind::Enum(_) => add(
+                ty.name.to_string(),
+                format!("TypeInfo(TypeOf.Enum, enumValues:{}.values)", ty.name),
+            ),
+            TypeKind::Class(_) => add(
+                ty.name.to_string(),
+                format!("TypeInfo(TypeOf.Class, create:() => {}())", ty.name),
+            ),
+        }
+    }
+    for ty in types {
+        for field in ty.fields() {
+            let mut field_type = field.ty;
+            while let FieldType::Nullable(inner) = field_type {
+                field_type = inner;
+            }
+            match field_type {
+                FieldType::List(inner) => {
+                    let item = type_name(Lang::Dart, inner);
+                    add(
+                        format!("List<{item}>"),
+                        format!("TypeInfo(TypeOf.Class, create:() => <{item}>[])"),
+                    );
+                }
+                FieldType::StringMap => {
+                    let map = type_name(Lang::Dart, field_type);
+                    add(
+                        map.clone(),
+                        format!("TypeInfo(TypeOf.Class, create:() => {map}())"),
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "TypeContext _ctx = TypeContext(library: '{}', types: <String, TypeInfo> {{",
+        options.global_namespace
+    );
+    for (key, value) in entries {
+        let _ = writeln!(out, "    '{key}': {value},");
+    }
+    out.push_str("});\n");
 }

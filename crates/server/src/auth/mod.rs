@@ -7,7 +7,12 @@
 //! (server-side sign-in sessions).
 //!
 //! A credential that is present but wrong is an error (401), never silently
-//! treated as anonymous.
+//! treated as anonymous; but an expired or invalid credential does not hide
+//! a valid one the same request carries. An expired or invalid JWT
+//! (`Authorization: Bearer` or `ss-tok`) is renewed from the `ss-reftok`
+//! cookie on the server, and the new access token is sent back as `ss-tok`
+//! (ServiceStack's JwtAuthProviderReader.cs:520-560 `PreAuthenticateAsync`
+//! and :620-640 `AuthenticateRefreshTokenAsync`).
 
 pub mod password;
 mod records;
@@ -55,6 +60,14 @@ impl Principal {
             auth_session_id,
         }
     }
+}
+
+/// A request's principal, and the user whose access token was renewed
+/// from `ss-reftok` (the caller signs it and sets it as `ss-tok`).
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub principal: Principal,
+    pub renewed_token: Option<User>,
 }
 
 /// Why a presented credential was refused.
@@ -245,11 +258,84 @@ impl Authenticator {
         &self,
         headers: &HeaderMap,
     ) -> Result<Option<Principal>, AuthFailure> {
+        self.authenticate_request(headers)
+            .await
+            .map(|found| found.map(|auth| auth.principal))
+    }
+
+    /// Authenticates a request, trying each credential it carries in order
+    /// until one is valid; a JWT that fails is followed by the `ss-reftok`
+    /// cookie when there is one. When every credential fails, the first
+    /// failure is the answer.
+    pub async fn authenticate_request(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<Authenticated>, AuthFailure> {
         let found = credentials(headers);
-        let Some(credential) = found.into_iter().next() else {
+        if found.is_empty() {
             return Ok(None);
-        };
-        self.verify(credential).await.map(Some)
+        }
+        let mut first_failure = None;
+        let mut jwt_failed = false;
+        for credential in found {
+            let is_jwt = matches!(
+                credential,
+                Credential::Bearer(_) | Credential::TokenCookie(_)
+            );
+            match self.verify(credential).await {
+                Ok(principal) => {
+                    return Ok(Some(Authenticated {
+                        principal,
+                        renewed_token: None,
+                    }))
+                }
+                // A store outage is not a wrong credential: never hide it.
+                Err(AuthFailure::Unavailable) => return Err(AuthFailure::Unavailable),
+                Err(failure) => {
+                    jwt_failed |= is_jwt;
+                    first_failure.get_or_insert(failure);
+                }
+            }
+        }
+        if jwt_failed {
+            if let Some(refresh) = cookie(&cookies(headers), "ss-reftok") {
+                match self.renew(refresh).await {
+                    Ok(renewed) => return Ok(Some(renewed)),
+                    Err(AuthFailure::Unavailable) => return Err(AuthFailure::Unavailable),
+                    Err(_) => {}
+                }
+            }
+        }
+        Err(first_failure.unwrap_or(AuthFailure::InvalidToken))
+    }
+
+    /// A new access token from a refresh token whose sign-in session is
+    /// still valid.
+    pub async fn renew(&self, refresh_token: &str) -> Result<Authenticated, AuthFailure> {
+        let claims = self
+            .keys
+            .verify_refresh(refresh_token)
+            .map_err(|error| match error {
+                TokenError::Expired => AuthFailure::TokenExpired,
+                TokenError::Invalid => AuthFailure::InvalidToken,
+            })?;
+        let session = self
+            .store
+            .auth_session(&claims.jti)
+            .await
+            .map_err(|_| AuthFailure::Unavailable)?
+            .filter(|session| {
+                session.expires_at > chrono::Utc::now() && session.user_id == claims.sub
+            })
+            .ok_or(AuthFailure::InvalidSession)?;
+        let user = self
+            .cached_user(&session.user_id)
+            .await?
+            .ok_or(AuthFailure::InvalidSession)?;
+        Ok(Authenticated {
+            principal: Principal::of_user(&user, None),
+            renewed_token: Some(user),
+        })
     }
 
     /// Verifies one credential.

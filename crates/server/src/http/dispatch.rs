@@ -34,36 +34,58 @@ pub async fn dispatch(State(state): State<AppState>, request: Request<Body>) -> 
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     };
+    // `/api/{Op}` is ServiceStack's JSON API handler: only `?format`, a
+    // callback or a `.ext` suffix change its format, never Accept
+    // (ApiHandlers.cs:17 `Json("/api/{Request}")`, GenericHandler.cs:74).
+    let api_route = is_api_route(parts.uri.path());
     let negotiated = negotiate(
         parts.uri.path(),
         query_value("format"),
         query_value("callback"),
-        header(header::ACCEPT),
-        header(header::CONTENT_TYPE),
+        header(header::ACCEPT).filter(|_| !api_route),
+        header(header::CONTENT_TYPE).filter(|_| !api_route),
         Format::Json,
     );
     let (format, path) = match negotiated {
         Ok(negotiated) => (negotiated.format, negotiated.path_without_extension),
         Err(error) => {
-            // An Accept header nothing satisfies is "Not Acceptable"; a bad
-            // ?format or callback is a bad request.
-            let status = match error {
-                evo_wire::format::UnknownFormat::Accept(_) => StatusCode::NOT_ACCEPTABLE,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            let error = ApiError::new(status, "NotSupportedException", error.to_string());
+            // Only an unsafe JSONP callback fails negotiation; an unknown
+            // ?format or Accept falls back to JSON as in ServiceStack.
+            let error = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "NotSupportedException",
+                error.to_string(),
+            );
             return render_error(&state, &Format::Json, None, error);
         }
     };
 
-    let Some((op, path_params)) = resolve(&path) else {
-        let error = ApiError::not_found(format!(
-            "Handler for Request not found: {} {}",
-            parts.method,
-            parts.uri.path()
-        ));
-        return render_error(&state, &format, None, error);
+    let (op, path_params) = match resolve(&path) {
+        Route::Found(op, params) => (op, params),
+        Route::UnknownOperation => {
+            // A predefined route naming no operation: ServiceStack's
+            // `AssertOperationExists` throws NotImplementedException
+            // (ServiceStackHandlerBase.cs:272-276), answered 405
+            // (HttpRequestExtensions.cs:268).
+            let error = ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "NotImplementedException",
+                "The operation does not exist for this service",
+            );
+            return render_error(&state, &format, None, error);
+        }
+        Route::NotFound => {
+            let error = ApiError::not_found(format!(
+                "Handler for Request not found: {} {}",
+                parts.method,
+                parts.uri.path()
+            ));
+            return render_error(&state, &format, None, error);
+        }
     };
+    if op.batched {
+        return run_batch(&state, op, query, parts.method, parts.headers, body, format).await;
+    }
     let result = run(
         &state,
         op,
@@ -111,7 +133,22 @@ async fn run(
         verbs.dedup();
         return Err(error.with_allow(verbs.join(", ")));
     }
-    let bytes = axum::body::to_bytes(body, state.config.max_body_bytes)
+    let bytes = read_body(state, body).await?;
+    run_bytes(
+        state,
+        route,
+        &path_params,
+        &query,
+        method,
+        headers,
+        &bytes,
+        format,
+    )
+    .await
+}
+
+async fn read_body(state: &AppState, body: Body) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, state.config.max_body_bytes)
         .await
         .map_err(|_| {
             ApiError::new(
@@ -122,31 +159,60 @@ async fn run(
                     state.config.max_body_bytes
                 ),
             )
-        })?;
+        })
+}
+
+/// Binds, authenticates and runs one request whose body has been read.
+#[allow(clippy::too_many_arguments)]
+async fn run_bytes(
+    state: &AppState,
+    route: Resolved,
+    path_params: &[(String, String)],
+    query: &[(String, String)],
+    method: Method,
+    headers: HeaderMap,
+    bytes: &[u8],
+    format: Format,
+) -> Result<Reply, ApiError> {
+    let op = route.op;
+    let operation = op
+        .operation()
+        .ok_or_else(|| ApiError::not_found("not an operation"))?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let request = bind(op, &path_params, &query, content_type, &bytes)?;
+    let request = bind(op, path_params, query, content_type, bytes)?;
 
-    let principal = if operation.requires_auth {
-        let principal = state
+    // Every credential is tried; an expired JWT is renewed from ss-reftok
+    // and the new one is sent back as the ss-tok cookie.
+    let (principal, renewed) = if operation.requires_auth {
+        let found = state
             .auth
-            .authenticate(&headers)
+            .authenticate_request(&headers)
             .await?
             .ok_or_else(|| ApiError::unauthorized("Not Authenticated"))?;
         if let Some(role) = operation
             .required_roles
             .iter()
-            .find(|role| !principal.has_role(role))
+            .find(|role| !found.principal.has_role(role))
         {
-            tracing::debug!(user = %principal.user_id, %role, "role check failed");
+            tracing::debug!(user = %found.principal.user_id, %role, "role check failed");
             return Err(ApiError::forbidden("Invalid Role"));
         }
-        Some(principal)
+        (Some(found.principal), found.renewed_token)
     } else {
         // Optional: operations like GET /auth show the current session.
-        state.auth.authenticate(&headers).await.ok().flatten()
+        match state
+            .auth
+            .authenticate_request(&headers)
+            .await
+            .ok()
+            .flatten()
+        {
+            Some(found) => (Some(found.principal), found.renewed_token),
+            None => (None, None),
+        }
     };
 
     let call = Call {
@@ -157,7 +223,17 @@ async fn run(
         request,
         format,
     };
-    ops::call(op, call).await
+    let mut reply = ops::call(op, call).await?;
+    // Sign-in and sign-out set ss-tok themselves; a renewal must not undo them.
+    let sets_token = reply.headers.iter().any(|(name, value)| {
+        name == header::SET_COOKIE && value.as_bytes().starts_with(b"ss-tok=")
+    });
+    if let (Some(user), false) = (renewed, sets_token) {
+        reply
+            .headers
+            .extend(ops::auth::token_cookies(state, &user, None));
+    }
+    Ok(reply)
 }
 
 /// A custom route that matched: literal segment count, operation, path parameters.
@@ -170,25 +246,59 @@ struct Resolved {
     /// Found through a custom route (verbs are checked) rather than a
     /// predefined one (any verb).
     custom: bool,
+    /// `/api/{Op}[]`: a JSON array of requests, answered with an array.
+    batched: bool,
 }
 
-fn resolve(path: &str) -> Option<(Resolved, Vec<(String, String)>)> {
+/// What a path leads to.
+enum Route {
+    Found(Resolved, Vec<(String, String)>),
+    /// A predefined route naming no operation.
+    UnknownOperation,
+    NotFound,
+}
+
+/// Whether `path` is `/api/{Op}` (ServiceStack's JSON API route).
+fn is_api_route(path: &str) -> bool {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let find_op = |name: &str| {
-        operations()
+    matches!(segments.as_slice(), [api, name] if api.eq_ignore_ascii_case("api") && !name.is_empty())
+}
+
+fn resolve(path: &str) -> Route {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    // Predefined routes: /{format}/reply|oneway/{Op} and /api/{Op}; a name
+    // ending in `[]` is the auto-batched form of the operation
+    // (ServiceMetadata.cs:288-301 `GetOperationType`).
+    let predefined = |name: &str| {
+        let name = percent_decode(name);
+        let (name, batched) = match name.strip_suffix("[]") {
+            Some(stem) => (stem.to_string(), true),
+            None => (name, false),
+        };
+        match operations()
             .into_iter()
-            .find(|op| op.name.eq_ignore_ascii_case(name))
+            .find(|op| op.name.eq_ignore_ascii_case(&name))
+        {
+            Some(op) => Route::Found(
+                Resolved {
+                    op,
+                    custom: false,
+                    batched,
+                },
+                Vec::new(),
+            ),
+            None => Route::UnknownOperation,
+        }
     };
-    // Predefined routes: /{format}/reply|oneway/{Op} and /api/{Op}.
     match segments.as_slice() {
         [fmt, kind, name]
             if Format::from_name(fmt).is_some()
                 && (kind.eq_ignore_ascii_case("reply") || kind.eq_ignore_ascii_case("oneway")) =>
         {
-            return find_op(name).map(|op| (Resolved { op, custom: false }, Vec::new()));
+            return predefined(name);
         }
-        [api, name] if api.eq_ignore_ascii_case("api") => {
-            return find_op(name).map(|op| (Resolved { op, custom: false }, Vec::new()));
+        [api, name] if api.eq_ignore_ascii_case("api") && !name.is_empty() => {
+            return predefined(name);
         }
         _ => {}
     }
@@ -215,11 +325,143 @@ fn resolve(path: &str) -> Option<(Resolved, Vec<(String, String)>)> {
                 }
             });
             if matched && best.as_ref().is_none_or(|(score, _, _)| literals > *score) {
-                best = Some((literals, Resolved { op, custom: true }, params));
+                best = Some((
+                    literals,
+                    Resolved {
+                        op,
+                        custom: true,
+                        batched: false,
+                    },
+                    params,
+                ));
             }
         }
     }
-    best.map(|(_, resolved, params)| (resolved, params))
+    match best {
+        Some((_, resolved, params)) => Route::Found(resolved, params),
+        None => Route::NotFound,
+    }
+}
+
+/// The auto-batched route: each request of the JSON array runs in order;
+/// the first error ends the batch and is the answer. `X-AutoBatch-Completed`
+/// counts the requests that ran to completion
+/// (ServiceController.cs:863-905 `CreateAutoBatchServiceExec`,
+/// HttpRequestExtensions.cs:1003).
+async fn run_batch(
+    state: &AppState,
+    route: Resolved,
+    query: Vec<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+    format: Format,
+) -> Response {
+    let completed = |n: usize| {
+        (
+            header::HeaderName::from_static("x-autobatch-completed"),
+            HeaderValue::from(n),
+        )
+    };
+    let fail = |error: ApiError, n: usize| {
+        let mut response = render_error(state, &format, Some(route), error);
+        let (name, value) = completed(n);
+        response.headers_mut().insert(name, value);
+        response
+    };
+    let bytes = match read_body(state, body).await {
+        Ok(bytes) => bytes,
+        Err(error) => return fail(error, 0),
+    };
+    let requests: Vec<serde_json::Value> = match serde_json::from_slice(&bytes) {
+        Ok(serde_json::Value::Array(items)) => items,
+        _ => {
+            let error = ApiError::serialization(
+                "A batched request body is a JSON array of request DTOs",
+                None,
+            );
+            return fail(error, 0);
+        }
+    };
+    let mut item_headers = headers.clone();
+    item_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let mut replies = Vec::with_capacity(requests.len());
+    for (index, request) in requests.iter().enumerate() {
+        let item = serde_json::to_vec(request).unwrap_or_default();
+        let single = Resolved {
+            batched: false,
+            ..route
+        };
+        match run_bytes(
+            state,
+            single,
+            &[],
+            &query,
+            method.clone(),
+            item_headers.clone(),
+            &item,
+            format.clone(),
+        )
+        .await
+        {
+            Ok(reply) => replies.push(reply),
+            Err(error) => return fail(error, index),
+        }
+    }
+    let count = replies.len();
+    let mut extra = Vec::new();
+    let body = match &format {
+        Format::Json | Format::Jsonp(_) => {
+            let mut out = Vec::from(&b"["[..]);
+            for (index, reply) in replies.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                extra.extend(reply.headers);
+                match reply.body {
+                    ReplyBody::Empty => out.extend_from_slice(b"null"),
+                    ReplyBody::Dto(value) => evo_wire::json::write_value(&value, &mut out),
+                    ReplyBody::Prerendered { json, .. } => out.extend_from_slice(&json),
+                }
+            }
+            out.push(b']');
+            if let Format::Jsonp(callback) = &format {
+                let mut wrapped = callback.as_bytes().to_vec();
+                wrapped.push(b'(');
+                wrapped.extend(out);
+                wrapped.push(b')');
+                wrapped
+            } else {
+                out
+            }
+        }
+        other => {
+            let values = replies
+                .into_iter()
+                .map(|reply| {
+                    extra.extend(reply.headers);
+                    match reply.body {
+                        ReplyBody::Empty => Value::Null,
+                        ReplyBody::Dto(value) => value,
+                        ReplyBody::Prerendered { value, .. } => value(),
+                    }
+                })
+                .collect();
+            evo_wire::render_value(other, &Value::List(values), route.op.name)
+        }
+    };
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, content_type_header(&format));
+    let (name, value) = completed(count);
+    headers.insert(name, value);
+    for (name, value) in extra {
+        headers.append(name, value);
+    }
+    response
 }
 
 fn percent_decode(segment: &str) -> String {
@@ -271,6 +513,7 @@ fn bind(
                     .map_err(|error| ApiError::serialization(error.to_string(), error.field_name()))?,
             )
         }
+        // JSV is read as ServiceStack's JsvContentType reads it.
         "application/xml" | "text/xml" | "application/jsv" | "text/jsv" => {
             evo_wire::parse_body_value(&media_type, bytes, op)
                 .map_err(|error| ApiError::serialization(error.to_string(), error.field_name()))?

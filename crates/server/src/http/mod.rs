@@ -125,13 +125,23 @@ async fn types(
             .into_response();
     }
     let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
-    match evo_docs::types::document(&lang.to_ascii_lowercase(), &base_url, &query, &now) {
-        Some(text) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response(),
-        None => ApiError::not_found(format!(
-            "Unknown language '{}'; available: {}",
-            lang.replace(['"', '\\'], ""),
-            evo_docs::types::LANGUAGES.join(", ")
-        ))
+    let lang = lang.to_ascii_lowercase();
+    match evo_docs::types::document(&lang, &base_url, &query, &now) {
+        Ok(text) => (
+            [(header::CONTENT_TYPE, evo_docs::types::content_type(&lang))],
+            text,
+        )
+            .into_response(),
+        Err(error @ evo_docs::types::TypesError::UnknownLanguage(_)) => {
+            ApiError::not_found(error.to_string()).into_response()
+        }
+        // Issue 16: an option that is not a type name or glob is refused
+        // before it can reach the generated source.
+        Err(error @ evo_docs::types::TypesError::InvalidOption(_)) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "ArgumentException",
+            error.to_string(),
+        )
         .into_response(),
     }
 }

@@ -247,3 +247,159 @@ async fn a_refresh_token_gets_a_new_bearer_token_until_logout() {
         .unwrap();
     assert_eq!(response.status(), 401);
 }
+
+#[tokio::test]
+async fn token_cookies_are_set_with_expires_and_announced_in_x_cookies() {
+    // JwtAuthProviderReader.cs:1136-1188: ss-tok and ss-reftok carry
+    // Expires, and X-Cookies names them.
+    let app = shared();
+    let response = reqwest::Client::new()
+        .post(app.url("/auth/credentials"))
+        .json(&serde_json::json!({"userName": app.fixture.alice.email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    for name in ["ss-tok=", "ss-reftok="] {
+        let cookie = cookies
+            .iter()
+            .find(|c| c.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in {cookies:?}"));
+        assert!(
+            cookie.contains("; Expires=") && cookie.ends_with("GMT; HttpOnly; SameSite=Lax"),
+            "{cookie}"
+        );
+    }
+    assert_eq!(response.headers()["x-cookies"], "ss-tok,ss-reftok");
+}
+
+#[tokio::test]
+async fn an_expired_token_cookie_is_renewed_from_the_refresh_cookie() {
+    let app = shared();
+    let body = sign_in(app, &app.fixture.alice.email).await;
+    let refresh = body["refreshToken"].as_str().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let expired = app.state.auth.keys().sign_access(&AccessClaims {
+        iss: "ssjwt".into(),
+        sub: app.fixture.alice.id.clone(),
+        iat: now - 120,
+        exp: now - 60,
+        name: None,
+        email: Some(app.fixture.alice.email.clone()),
+        roles: vec!["User".into()],
+        account: Some(app.fixture.account_id.clone()),
+    });
+    // Without ss-reftok the expired token is the answer, as before.
+    let response = reqwest::Client::new()
+        .get(app.url("/sessions/active"))
+        .header("Cookie", format!("ss-tok={expired}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    // With it the server renews (JwtAuthProviderReader.cs:520-560, 620-640).
+    let response = reqwest::Client::new()
+        .get(app.url("/sessions/active"))
+        .header("Cookie", format!("ss-tok={expired}; ss-reftok={refresh}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let renewed = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        renewed.starts_with("ss-tok=") && renewed.contains("; Expires="),
+        "{renewed}"
+    );
+    let token = renewed
+        .trim_start_matches("ss-tok=")
+        .split(';')
+        .next()
+        .unwrap();
+    assert_eq!(
+        app.state.auth.keys().verify_access(token).unwrap().sub,
+        app.fixture.alice.id
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(body["sessions"].is_array());
+    // An invalid refresh token renews nothing.
+    let garbage = "ss-reftok=not.a.token";
+    let response = reqwest::Client::new()
+        .get(app.url("/sessions/active"))
+        .header("Cookie", format!("ss-tok={expired}; {garbage}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn an_invalid_credential_does_not_hide_a_valid_one() {
+    let app = shared();
+    let body = sign_in(app, &app.fixture.alice.email).await;
+    let session_id = body["sessionId"].as_str().unwrap();
+    let token = body["bearerToken"].as_str().unwrap();
+    let cases = [
+        // An invalid bearer header, a valid session cookie.
+        ("Bearer aaa.bbb.ccc", format!("ss-id={session_id}")),
+        // A stale ss-tok cookie, a valid bearer header.
+        (
+            &*format!("Bearer {token}"),
+            "ss-tok=aaa.bbb.ccc".to_string(),
+        ),
+    ];
+    for (authorization, cookie) in cases {
+        let response = reqwest::Client::new()
+            .get(app.url("/sessions/active"))
+            .header("Authorization", authorization)
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{authorization} + {cookie}");
+    }
+}
+
+#[tokio::test]
+async fn get_access_token_answers_a_refresh_cookie_with_a_token_cookie() {
+    // JwtAuthProvider.cs:519-530 (GetAccessTokenService): a refresh token
+    // read from ss-reftok gets ss-tok back, not a token in the body.
+    let app = shared();
+    let body = sign_in(app, &app.fixture.alice.email).await;
+    let refresh = body["refreshToken"].as_str().unwrap();
+    let response = reqwest::Client::new()
+        .post(app.url("/access-token"))
+        .header("Cookie", format!("ss-reftok={refresh}"))
+        .json(&serde_json::json!({"useTokenCookie": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.starts_with("ss-tok=") && cookie.contains("; Expires="),
+        "{cookie}"
+    );
+    let reply: serde_json::Value = response.json().await.unwrap();
+    assert!(reply.get("accessToken").is_none(), "{reply}");
+    // Given in the body, the new token comes back in the body.
+    let response = reqwest::Client::new()
+        .post(app.url("/access-token"))
+        .json(&serde_json::json!({"refreshToken": refresh}))
+        .send()
+        .await
+        .unwrap();
+    let reply: serde_json::Value = response.json().await.unwrap();
+    assert!(reply["accessToken"].as_str().is_some_and(|t| !t.is_empty()));
+}

@@ -85,3 +85,32 @@ async fn the_openapi_document_describes_every_route_and_security_scheme() {
         "The state of the session"
     );
 }
+
+#[tokio::test]
+async fn types_are_served_with_servicestacks_content_types_and_checked_options() {
+    // NativeTypesService.cs:318 serves mjs as MimeTypes.JavaScript, the
+    // others as MimeTypes.PlainText.
+    let (status, content_type, _) = get("/types/mjs").await;
+    assert_eq!(status, 200);
+    assert!(
+        content_type.starts_with("text/javascript"),
+        "{content_type}"
+    );
+    let (_, content_type, _) = get("/types/csharp").await;
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    // Issue 16: option values that would inject code are a 400 ResponseStatus.
+    for query in [
+        "/types/python?GlobalNamespace=x%22%22%22%0Aimport%20os",
+        "/types/csharp?GlobalNamespace=Evil%3B%7Dpublic%20class%20Pwn%7B",
+    ] {
+        let (status, content_type, body) = get(query).await;
+        assert_eq!(status, 400, "{query}");
+        assert!(content_type.starts_with("application/json"));
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["responseStatus"]["errorCode"], "ArgumentException");
+        assert!(body["responseStatus"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("GlobalNamespace"));
+    }
+}

@@ -154,137 +154,194 @@ async fn jsonp_wraps_the_json_and_sends_errors_with_200() {
 }
 
 #[tokio::test]
-async fn unknown_formats_are_clear_errors() {
+async fn unknown_formats_and_unmatched_accepts_fall_back_to_json() {
+    // ServiceStack negotiates on: an unknown ?format selects nothing
+    // (HttpRequestExtensions.cs:599) and an Accept it cannot produce gets
+    // the default format, not 406 (HttpRequestExtensions.cs:690).
     let app = shared();
+    let token = bearer(app, &app.fixture.alice.email).await;
     let http = reqwest::Client::new();
+    for request in [
+        http.get(app.url("/sessions/active?format=yaml")),
+        http.get(app.url("/sessions/active"))
+            .header("Accept", "image/png"),
+    ] {
+        let response = request.bearer_auth(&token).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json; charset=utf-8"
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(body["sessions"].is_array());
+    }
+    // An unknown ?format leaves the later rules in charge.
     let response = http
         .get(app.url("/sessions/active?format=yaml"))
+        .header("Accept", "application/xml")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "application/xml");
+}
+
+#[tokio::test]
+async fn predefined_routes_answer_like_servicestacks_generic_handler() {
+    let app = shared();
+    let token = bearer(app, &app.fixture.alice.email).await;
+    let http = reqwest::Client::new();
+    // An unknown operation: NotImplementedException, 405
+    // (ServiceStackHandlerBase.cs:275, HttpRequestExtensions.cs:268).
+    for path in ["/api/NoSuchOperation", "/json/reply/NoSuchOperation"] {
+        let response = http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 405, "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(
+            body["responseStatus"]["errorCode"],
+            "NotImplementedException"
+        );
+        assert_eq!(
+            body["responseStatus"]["message"],
+            "The operation does not exist for this service"
+        );
+    }
+    // /api/{Op} is the JSON handler: Accept does not change it
+    // (ApiHandlers.cs:17), a suffix does (ApiHandlers.cs:62-69).
+    let response = http
+        .get(app.url("/api/GetActiveSessions"))
+        .header("Accept", "application/xml")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+}
+
+#[tokio::test]
+async fn the_auto_batched_route_runs_every_request_in_order() {
+    // ServiceMetadata.cs:293-298 (`Op[]`), ServiceController.cs:863-905.
+    let app = shared();
+    let token = bearer(app, &app.fixture.alice.email).await;
+    let single: serde_json::Value = crate::helpers::active_sessions(app, &token).await;
+    let http = reqwest::Client::new();
+    for path in [
+        "/api/GetActiveSessions[]",
+        "/json/reply/GetActiveSessions%5B%5D",
+    ] {
+        let response = http
+            .post(app.url(path))
+            .bearer_auth(&token)
+            .json(&serde_json::json!([{}, {}]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["x-autobatch-completed"], "2");
+        let body: serde_json::Value = response.json().await.unwrap();
+        let items = body.as_array().expect("an array of responses");
+        assert_eq!(items.len(), 2);
+        for item in items {
+            assert_eq!(
+                crate::helpers::session_ids(item),
+                crate::helpers::session_ids(&single)
+            );
+        }
+    }
+    // The first failure ends the batch: 401 after 0 completed.
+    let response = http
+        .post(app.url("/api/GetActiveSessions[]"))
+        .json(&serde_json::json!([{}, {}]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["x-autobatch-completed"], "0");
+    // A body that is not an array is a SerializationException.
+    let response = http
+        .post(app.url("/api/GetActiveSessions[]"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({}))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
-    let body: serde_json::Value = response.json().await.unwrap();
-    assert!(body["responseStatus"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("yaml"));
-    let response = http
-        .get(app.url("/sessions/active"))
-        .header("Accept", "image/png")
+}
+
+#[tokio::test]
+async fn jsv_request_bodies_are_read() {
+    // ServiceStack registers JSV as a request format (ContentTypes.cs):
+    // a JSV body binds like a JSON one.
+    let app = shared();
+    let body = format!(
+        "{{provider:credentials,userName:{},password:\"{}\"}}",
+        app.fixture.alice.email,
+        crate::helpers::PASSWORD
+    );
+    let response = reqwest::Client::new()
+        .post(app.url("/auth"))
+        .header("Content-Type", "application/jsv")
+        .header("Accept", "application/json")
+        .body(body)
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 406);
-}
-
-/// (what, request, status, error code)
-async fn error_cases(app: &crate::helpers::TestApp, format: &str) -> Vec<(String, u16, String)> {
-    let http = reqwest::Client::new();
-    let nora = bearer(app, &app.fixture.nora.email).await;
-    let alice = bearer(app, &app.fixture.alice.email).await;
-    let q = format!("format={format}");
-    let mut out = Vec::new();
-    let cases = [
-        (
-            "401",
-            http.get(app.url(&format!("/sessions/active?{q}"))),
-            401,
-        ),
-        (
-            "403",
-            http.get(app.url(&format!("/sessions/active?{q}")))
-                .bearer_auth(&nora),
-            403,
-        ),
-        ("404", http.get(app.url(&format!("/nowhere?{q}"))), 404),
-        (
-            "405",
-            http.delete(app.url(&format!("/sessions/active?{q}")))
-                .bearer_auth(&alice),
-            405,
-        ),
-        (
-            "400",
-            http.post(app.url(&format!("/auth/credentials?{q}")))
-                .header("Content-Type", "application/json")
-                .body("{broken"),
-            400,
-        ),
-    ];
-    for (name, request, status) in cases {
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status().as_u16(), status, "{name} in {format}");
-        let content_type = response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .to_string();
-        assert!(content_type.starts_with(if format == "json" {
-            "application/json"
-        } else {
-            "application/xml"
-        }));
-        out.push((name.to_string(), status, response.text().await.unwrap()));
-    }
-    out
+    assert_eq!(response.status(), 200);
+    let auth: serde_json::Value = response.json().await.unwrap();
+    assert!(auth["bearerToken"].as_str().is_some_and(|t| !t.is_empty()));
+    let response = reqwest::Client::new()
+        .post(app.url("/auth"))
+        .header("Content-Type", "text/jsv")
+        .header("Accept", "application/json")
+        .body("{provider:credentials,userName:\"unterminated")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let error: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        error["responseStatus"]["errorCode"],
+        "SerializationException"
+    );
 }
 
 #[tokio::test]
-async fn errors_have_servicestacks_response_status_shape_in_json_and_xml() {
+async fn non_ascii_json_is_utf8() {
+    // JsonUtils.cs:48-58: no \\u escapes unless JsConfig.EscapeUnicode.
     let app = shared();
-    for (name, _, body) in error_cases(app, "json").await {
-        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-        let status = &json["responseStatus"];
-        assert!(status["errorCode"].is_string(), "{name}: {body}");
-        assert!(status["message"].is_string(), "{name}: {body}");
-        assert!(status["errors"].is_array(), "{name}: {body}");
-        assert!(
-            status.get("stackTrace").is_none(),
-            "no stack trace outside debug mode"
-        );
-    }
-    for (name, _, body) in error_cases(app, "xml").await {
-        assert!(
-            body.contains("<ResponseStatus><ErrorCode>") && body.contains("</ErrorCode><Message>"),
-            "{name}: {body}"
-        );
-        let root_ok = body.contains(r#"<ErrorResponse xmlns:i="http://www.w3.org/2001/XMLSchema-instance" xmlns="http://schemas.servicestack.net/types">"#)
-            || body.contains(r#"<AuthenticateResponse xmlns:i="http://www.w3.org/2001/XMLSchema-instance" xmlns="http://schemas.servicestack.net/types">"#);
-        assert!(root_ok, "{name}: {body}");
-    }
-}
-
-#[tokio::test]
-async fn remember_me_sets_the_permanent_session_cookies() {
-    let app = shared();
+    let directory = &app.state.directory;
+    let account = directory
+        .add_account("Zoë & Søn", None, None)
+        .await
+        .unwrap();
+    directory
+        .add_user(evo_server::app::directory::NewUser {
+            account_id: &account.id,
+            email: "zoe@utf8.test",
+            password: crate::helpers::PASSWORD,
+            display_name: Some("Zoë Ñandú ☎ 東京"),
+            roles: &["User".to_string()],
+            customer_id: None,
+        })
+        .await
+        .unwrap();
     let response = reqwest::Client::new()
         .post(app.url("/auth/credentials"))
-        .json(&serde_json::json!({"userName": app.fixture.alice.email, "password": crate::helpers::PASSWORD, "rememberMe": true}))
+        .json(
+            &serde_json::json!({"userName": "zoe@utf8.test", "password": crate::helpers::PASSWORD}),
+        )
         .send()
         .await
         .unwrap();
-    let cookies: Vec<String> = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
-    for name in ["ss-id=", "ss-pid=", "ss-opt=perm", "ss-tok="] {
-        assert!(
-            cookies.iter().any(|c| c.starts_with(name)),
-            "{name} in {cookies:?}"
-        );
-    }
-    let token_cookie = cookies.iter().find(|c| c.starts_with("ss-tok=")).unwrap();
-    let jwt = token_cookie
-        .trim_start_matches("ss-tok=")
-        .split(';')
-        .next()
-        .unwrap();
-    let response = reqwest::Client::new()
-        .get(app.url("/sessions/active"))
-        .header("Cookie", format!("ss-tok={jwt}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "the ss-tok cookie authenticates");
+    assert_eq!(response.status(), 200);
+    let text = String::from_utf8(response.bytes().await.unwrap().to_vec()).unwrap();
+    assert!(
+        text.contains("\"displayName\":\"Zoë Ñandú ☎ 東京\""),
+        "{text}"
+    );
+    assert!(!text.contains("\\u"), "{text}");
 }

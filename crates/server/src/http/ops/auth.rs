@@ -110,11 +110,7 @@ async fn sign_in(call: &Call, request: &Authenticate) -> Result<Reply, ApiError>
         auth_provider: Some("credentials".to_string()),
         ..Default::default()
     };
-    let secure = state
-        .config
-        .public_url
-        .as_deref()
-        .is_some_and(|url| url.starts_with("https://"));
+    let secure = is_secure(state);
     let mut reply = Reply::dto(&response);
     let cookie_max_age = cookie_ttl.as_secs();
     let mut set = |name: &str, value: &str, max_age: Option<u64>| {
@@ -136,11 +132,12 @@ async fn sign_in(call: &Call, request: &Authenticate) -> Result<Reply, ApiError>
     } else {
         set("ss-opt", "temp", None);
     }
-    set(
-        "ss-tok",
-        &bearer,
-        Some(state.config.access_token_ttl.as_secs()),
-    );
+    reply.headers.extend(token_cookies_with(
+        state,
+        bearer,
+        now,
+        Some((&refresh, refresh_expiry)),
+    ));
     Ok(reply)
 }
 
@@ -167,14 +164,85 @@ async fn logout(call: &Call) -> Result<Reply, ApiError> {
     Ok(reply)
 }
 
+fn is_secure(state: &crate::app::state::AppState) -> bool {
+    state
+        .config
+        .public_url
+        .as_deref()
+        .is_some_and(|url| url.starts_with("https://"))
+}
+
+/// A cookie as ServiceStack's JWT cookies are (`Expires`, not `Max-Age`,
+/// which the Node client ignores): JwtAuthProviderReader.cs:1136-1160.
+fn jwt_cookie(
+    name: &str,
+    value: &str,
+    expires: chrono::DateTime<Utc>,
+    secure: bool,
+) -> Option<HeaderValue> {
+    let mut cookie = format!(
+        "{name}={value}; Path=/; Expires={}; HttpOnly; SameSite=Lax",
+        expires.format("%a, %d %b %Y %H:%M:%S GMT")
+    );
+    if secure {
+        cookie.push_str("; Secure");
+    }
+    HeaderValue::from_str(&cookie).ok()
+}
+
+/// A new access token for `user` as the `ss-tok` cookie (and `refresh` as
+/// `ss-reftok`), with `X-Cookies` naming them so that clients that cannot
+/// read HttpOnly cookies know token cookies are in use
+/// (JwtAuthProviderReader.cs:1176-1188 `NotifyJwtCookiesUsed`).
+pub fn token_cookies(
+    state: &crate::app::state::AppState,
+    user: &evo_core::domain::User,
+    refresh: Option<(&str, chrono::DateTime<Utc>)>,
+) -> Vec<(header::HeaderName, HeaderValue)> {
+    let now = Utc::now();
+    let bearer = state.auth.keys().sign_access(&access_claims(
+        user,
+        now.timestamp(),
+        state.config.access_token_ttl.as_secs() as i64,
+    ));
+    token_cookies_with(state, bearer, now, refresh)
+}
+
+fn token_cookies_with(
+    state: &crate::app::state::AppState,
+    bearer: String,
+    now: chrono::DateTime<Utc>,
+    refresh: Option<(&str, chrono::DateTime<Utc>)>,
+) -> Vec<(header::HeaderName, HeaderValue)> {
+    let secure = is_secure(state);
+    let expires =
+        now + chrono::Duration::from_std(state.config.access_token_ttl).unwrap_or_default();
+    let mut names = vec!["ss-tok"];
+    let mut headers: Vec<(header::HeaderName, HeaderValue)> =
+        jwt_cookie("ss-tok", &bearer, expires, secure)
+            .map(|value| (header::SET_COOKIE, value))
+            .into_iter()
+            .collect();
+    if let Some((token, expiry)) = refresh {
+        if let Some(value) = jwt_cookie("ss-reftok", token, expiry, secure) {
+            headers.push((header::SET_COOKIE, value));
+            names.push("ss-reftok");
+        }
+    }
+    headers.push((
+        header::HeaderName::from_static("x-cookies"),
+        HeaderValue::from_str(&names.join(",")).unwrap_or(HeaderValue::from_static("ss-tok")),
+    ));
+    headers
+}
+
 /// GetAccessToken: a new bearer token for a valid refresh token whose
 /// sign-in session has not been ended.
 pub async fn get_access_token(call: Call) -> Result<Reply, ApiError> {
     let request: GetAccessToken = call.dto()?;
-    let token = request
-        .refresh_token
-        .clone()
-        .filter(|t| !t.is_empty())
+    let from_body = request.refresh_token.clone().filter(|t| !t.is_empty());
+    let from_cookie = from_body.is_none();
+    let token = from_body
         .or_else(|| {
             cookies(&call.headers)
                 .into_iter()
@@ -214,6 +282,16 @@ pub async fn get_access_token(call: Call) -> Result<Reply, ApiError> {
         now.timestamp(),
         state.config.access_token_ttl.as_secs() as i64,
     ));
+    // A refresh token that came as the ss-reftok cookie gets the new token
+    // as the ss-tok cookie, not in the body (GetAccessTokenService,
+    // JwtAuthProvider.cs:519-530).
+    if from_cookie {
+        let mut reply = Reply::dto(&GetAccessTokenResponse::default());
+        reply
+            .headers
+            .extend(token_cookies_with(state, bearer, now, None));
+        return Ok(reply);
+    }
     Ok(Reply::dto(&GetAccessTokenResponse {
         access_token: Some(bearer),
         ..Default::default()
