@@ -1,6 +1,7 @@
 //! The HTTP surface: ServiceStack operations (through the contract-driven
 //! dispatcher), plus the routes that are not ServiceStack operations.
 
+pub mod console;
 pub mod dispatch;
 pub mod error;
 pub mod ops;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api", get(metadata_index))
         .route("/{format}/metadata", get(metadata_page))
         .merge(twilio::router())
+        .merge(console::router())
         .fallback(dispatch::dispatch)
         .with_state(state)
         .layer(CatchPanicLayer::custom(panic_response))
@@ -168,7 +170,15 @@ async fn types(
     }
     let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
     match evo_docs::types::document(&lang.to_ascii_lowercase(), &base_url, &query, &now) {
-        Some(text) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response(),
+        Some(text) => {
+            // An ES module must be JavaScript for browsers to import it.
+            let content_type = if lang.eq_ignore_ascii_case("mjs") {
+                "text/javascript; charset=utf-8"
+            } else {
+                "text/plain; charset=utf-8"
+            };
+            ([(header::CONTENT_TYPE, content_type)], text).into_response()
+        }
         None => (
             StatusCode::NOT_FOUND,
             [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
