@@ -72,14 +72,8 @@ impl Asset {
     }
 }
 
-static INDEX: LazyLock<Asset> = LazyLock::new(|| {
-    Asset::new(
-        INDEX_HTML,
-        "text/html; charset=utf-8",
-        REVALIDATE,
-        true,
-    )
-});
+static INDEX: LazyLock<Asset> =
+    LazyLock::new(|| Asset::new(INDEX_HTML, "text/html; charset=utf-8", REVALIDATE, true));
 static SCRIPT: LazyLock<Asset> = LazyLock::new(|| {
     Asset::new(
         CONSOLE_JS,
@@ -138,8 +132,14 @@ pub fn content_security_policy() -> &'static str {
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(|h: HeaderMap| async move { serve(&INDEX, &h) }))
-        .route("/console", get(|h: HeaderMap| async move { serve(&INDEX, &h) }))
-        .route("/console/", get(|h: HeaderMap| async move { serve(&INDEX, &h) }))
+        .route(
+            "/console",
+            get(|h: HeaderMap| async move { serve(&INDEX, &h) }),
+        )
+        .route(
+            "/console/",
+            get(|h: HeaderMap| async move { serve(&INDEX, &h) }),
+        )
         .route(
             "/console/console.js",
             get(|h: HeaderMap| async move { serve(&SCRIPT, &h) }),
