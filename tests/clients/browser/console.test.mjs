@@ -40,7 +40,12 @@ before(async () => {
   page.on('pageerror', error => pageErrors.push(`page error: ${error.message}`))
   page.on('console', message => {
     // CSP violations and failed module loads are reported as console errors.
-    if (message.type() === 'error') pageErrors.push(`console: ${message.text()}`)
+    // The one expected failure is the hold request today's server answers
+    // with 404 (see the live-update test).
+    if (message.type() !== 'error') return
+    const url = message.location()?.url ?? ''
+    if (/\/sessions\/[^/]+\/hold$/.test(new URL(url || 'about:blank').pathname)) return
+    pageErrors.push(`console: ${message.text()} (${url})`)
   })
 })
 
@@ -160,7 +165,7 @@ test('signing in lists the same active sessions as GET /sessions/active', async 
   assert.match(await first.locator('dd', { hasText: 'Acme Holdings › Acme West' }).textContent(), /Acme Holdings › Acme West/)
 })
 
-test('a call arriving while the page is open appears live and disappears when it ends', async () => {
+test('a call arriving while the page is open appears live, shows action errors, and disappears when it ends', async () => {
   const callSid = `CA${randomBytes(16).toString('hex')}`
   const caller = `+1555${String(randomInt(1_000_000, 9_999_999))}`
   // The parameters Twilio always sends to a Voice URL for an incoming call:
@@ -174,6 +179,23 @@ test('a call arriving while the page is open appears live and disappears when it
   await card.waitFor({ timeout: 10_000 })
   assert.equal(await card.locator('h3 .badge').textContent(), 'Ringing')
   assert.match(await page.locator('#announcer').textContent(), new RegExp(`New session: .*\\${caller}`))
+
+  // The session operations (issue 17) do not exist yet: today the server
+  // answers 404, and the console must show its ResponseStatus message. When
+  // they exist, this part gives way to the TODO test below.
+  const sessionId = await card.getAttribute('data-session-id')
+  const expected = await fetch(`${server.baseUrl}/sessions/${sessionId}/hold`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${await bearerToken()}`, 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify({ sessionId, callSid, reason: 'Transferring' }),
+  })
+  assert.equal(expected.status, 404)
+  const { responseStatus } = await expected.json()
+  await card.getByRole('button', { name: 'Hold' }).focus()
+  await page.keyboard.press('Enter')
+  const alert = card.getByRole('alert')
+  await alert.waitFor()
+  assert.equal(await alert.textContent(), `Hold failed: ${responseStatus.message}`)
 
   // The caller hangs up: a status callback with its standard parameters
   // (https://www.twilio.com/docs/voice/api/call-resource#statuscallback).

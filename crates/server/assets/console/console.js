@@ -297,6 +297,7 @@ function fillCard(card, session) {
   const info = card.querySelector('.info')
   const log = session.log ?? []
   const wasOpen = info.querySelector('details')?.open ?? false
+  const hadFocus = info.contains(document.activeElement)
   const logBlock = el('details', { class: 'log', open: wasOpen },
     el('summary', { text: `Log (${log.length} ${log.length === 1 ? 'entry' : 'entries'})` }),
     el('ol', {}, log.map(entry => el('li', {},
@@ -306,6 +307,8 @@ function fillCard(card, session) {
     members.length ? el('h4', { text: 'Members' }) : null,
     members.length ? memberList : null,
     logBlock)
+  // The log's summary is the only focusable thing in the replaced part.
+  if (hadFocus) logBlock.querySelector('summary').focus()
 
   const hold = card.querySelector('button.hold')
   const onHold = isOnHold(session)

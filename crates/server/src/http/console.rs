@@ -21,10 +21,18 @@ use crate::state::AppState;
 /// The pinned `@servicestack/client` release the console ships with.
 pub const SERVICESTACK_CLIENT_VERSION: &str = "2.1.13";
 
-/// Where the vendored client is served; the version in the path lets it be
-/// cached for good.
-pub const SERVICESTACK_CLIENT_PATH: &str =
-    "/console/vendor/servicestack-client@2.1.13/servicestack-client.mjs";
+/// The folder the vendored client is served from; the version in the path
+/// lets it be cached for good.
+macro_rules! vendor_dir {
+    () => {
+        "/console/vendor/servicestack-client@2.1.13"
+    };
+}
+
+/// Where the vendored client is served.
+pub const SERVICESTACK_CLIENT_PATH: &str = concat!(vendor_dir!(), "/servicestack-client.mjs");
+/// Its license, next to it.
+pub const SERVICESTACK_CLIENT_LICENSE_PATH: &str = concat!(vendor_dir!(), "/LICENSE.txt");
 
 const INDEX_HTML: &str = include_str!("../../assets/console/index.html");
 const CONSOLE_JS: &str = include_str!("../../assets/console/console.js");
@@ -153,7 +161,7 @@ pub fn router() -> Router<AppState> {
             get(|h: HeaderMap| async move { serve(&CLIENT, &h) }),
         )
         .route(
-            "/console/vendor/servicestack-client@2.1.13/LICENSE.txt",
+            SERVICESTACK_CLIENT_LICENSE_PATH,
             get(|h: HeaderMap| async move { serve(&LICENSE, &h) }),
         )
 }

@@ -3,7 +3,9 @@
 //! module the page imports.
 
 use base64::Engine;
-use evo_server::http::console::{content_security_policy, SERVICESTACK_CLIENT_PATH};
+use evo_server::http::console::{
+    content_security_policy, SERVICESTACK_CLIENT_LICENSE_PATH, SERVICESTACK_CLIENT_PATH,
+};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::shared;
@@ -125,8 +127,7 @@ async fn the_vendored_servicestack_client_is_served_with_its_license() {
         );
     }
 
-    let license_path = SERVICESTACK_CLIENT_PATH.replace("servicestack-client.mjs", "LICENSE.txt");
-    let license = get(&license_path).await;
+    let license = get(SERVICESTACK_CLIENT_LICENSE_PATH).await;
     assert_eq!(
         header(&license, "content-type"),
         "text/plain; charset=utf-8"
