@@ -15,6 +15,7 @@ const client = new JsonServiceClient('/')
 const state = {
   user: null,            // the AuthenticateResponse of the signed-in user
   sessions: new Map(),   // session id -> SessionInfo
+  removed: new Map(),    // session id -> { final, dateLastModified } of the message that removed it
   cards: new Map(),      // session id -> <li>
   events: null,          // the ServerEventsClient
   lastEventId: null,     // the last Server Events message id seen
@@ -107,6 +108,10 @@ function isCurrent(incoming, known) {
 function applySession(session) {
   if (!session?.id) return
   if (state.refresh) state.refresh.pending.push(session)
+  // A late, older message must not bring back a session that ended or was
+  // disconnected; an ended session never comes back.
+  const removed = state.removed.get(session.id)
+  if (removed && (removed.final || !isCurrent(session, removed))) return
   const known = state.sessions.get(session.id)
   if (!isCurrent(session, known)) return
   if (session.ended) {
@@ -117,8 +122,14 @@ function applySession(session) {
   renderSession(session, known)
 }
 
+/** Removes a session; `last` is the message that removed it, if any. */
 function removeSession(id, last) {
-  if (state.refresh && last) state.refresh.pending.push({ ...last, ended: true })
+  if (last) {
+    if (state.refresh) state.refresh.pending.push({ ...last, ended: true })
+    state.removed.set(id, { final: last.ended === true, dateLastModified: last.dateLastModified })
+    // Bounded: old entries are no longer needed.
+    if (state.removed.size > 1000) state.removed.delete(state.removed.keys().next().value)
+  }
   const known = state.sessions.get(id)
   if (!known) return
   state.sessions.delete(id)
@@ -135,6 +146,7 @@ function replaceSessions(sessions) {
     if (!incoming.has(id)) removeSession(id)
   }
   for (const session of incoming.values()) {
+    state.removed.delete(session.id)
     const known = state.sessions.get(session.id)
     state.sessions.set(session.id, session)
     renderSession(session, known)
@@ -481,6 +493,7 @@ async function signOut() {
   state.lastEventId = null
   state.refresh = null
   state.sessions.clear()
+  state.removed.clear()
   state.cards.clear()
   $('sessions').replaceChildren()
   updateCount()
