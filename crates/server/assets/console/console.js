@@ -324,8 +324,11 @@ function fillCard(card, session) {
 
   const hold = card.querySelector('button.hold')
   const onHold = isOnHold(session)
+  // The label says what the button does; no aria-pressed, which would make
+  // a screen reader say "Unhold, pressed".
   hold.textContent = onHold ? 'Unhold' : 'Hold'
-  hold.setAttribute('aria-pressed', String(onHold))
+  hold.classList.toggle('on-hold', onHold)
+  card.querySelector('.actions').setAttribute('aria-label', `Actions for ${title(session)}`)
 }
 
 setInterval(() => {
