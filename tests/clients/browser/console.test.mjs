@@ -45,6 +45,8 @@ before(async () => {
     if (message.type() !== 'error') return
     const url = message.location()?.url ?? ''
     if (/\/sessions\/[^/]+\/hold$/.test(new URL(url || 'about:blank').pathname)) return
+    // The reconnect test takes the browser offline on purpose.
+    if (message.text().includes('net::ERR_INTERNET_DISCONNECTED')) return
     pageErrors.push(`console: ${message.text()} (${url})`)
   })
 })
@@ -199,6 +201,39 @@ test('a call arriving while the page is open appears live, shows action errors, 
 
   // The caller hangs up: a status callback with its standard parameters
   // (https://www.twilio.com/docs/voice/api/call-resource#statuscallback).
+  await sendWebhook('/twilio/status', {
+    ...call, CallStatus: 'completed', CallDuration: '0', SequenceNumber: '0',
+    Timestamp: new Date().toUTCString(), CallbackSource: 'call-progress-events',
+  })
+  await card.waitFor({ state: 'detached', timeout: 10_000 })
+})
+
+test('after the connection drops, the console reconnects and reads the sessions it missed', async () => {
+  const callSid = `CA${randomBytes(16).toString('hex')}`
+  const caller = `+1555${String(randomInt(1_000_000, 9_999_999))}`
+  const call = {
+    AccountSid: demoAccountSid, ApiVersion: '2010-04-01', CallSid: callSid, CallStatus: 'ringing',
+    Direction: 'inbound', From: caller, To: mainLine,
+  }
+  await context.setOffline(true)
+  await page.getByRole('status').filter({ hasText: 'Reconnecting' }).waitFor({ timeout: 20_000 })
+  await sendWebhook('/twilio/voice', call)
+  const card = page.locator('li.session', { hasText: caller })
+  await new Promise(resolve => setTimeout(resolve, 1000))
+  assert.equal(await card.count(), 0, 'no update reaches an offline page')
+  const streams = []
+  const onRequest = request => {
+    const url = new URL(request.url())
+    if (url.pathname === '/event-stream') streams.push(url)
+  }
+  page.on('request', onRequest)
+  await context.setOffline(false)
+  await page.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: 30_000 })
+  await card.waitFor({ timeout: 10_000 })
+  page.off('request', onRequest)
+  // The new stream asks to resume after the last message seen.
+  assert.ok(streams.length > 0, 'the console opened a new stream')
+  assert.match(streams.at(-1).searchParams.get('lastEventId') ?? '', /^[1-9][0-9]*$/)
   await sendWebhook('/twilio/status', {
     ...call, CallStatus: 'completed', CallDuration: '0', SequenceNumber: '0',
     Timestamp: new Date().toUTCString(), CallbackSource: 'call-progress-events',
