@@ -3,6 +3,7 @@
 
 pub mod call;
 pub mod common;
+pub mod console;
 pub mod dispatch;
 pub mod error;
 pub mod events;
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api", get(metadata_index))
         .route("/{format}/metadata", get(metadata_page))
         .merge(twilio::router())
+        .merge(console::router())
         .fallback(dispatch::dispatch)
         .with_state(state)
         .layer(CatchPanicLayer::custom(panic_response))

@@ -4,6 +4,7 @@
 //! own (restarts).
 
 mod auth;
+mod console;
 mod docs;
 mod errors;
 mod events;
