@@ -41,6 +41,10 @@ if [ -d tests/clients ]; then
     log "installing the Node client test packages"
     (cd tests/clients/node && npm ci --no-audit --no-fund --loglevel=error)
   fi
+  if [ -f tests/clients/browser/package.json ]; then
+    log "installing the browser test packages (playwright-core only; Chromium comes from apt)"
+    (cd tests/clients/browser && npm ci --no-audit --no-fund --loglevel=error)
+  fi
   if [ -f tests/clients/python/requirements.txt ]; then
     log "installing the Python client test packages"
     python3 -m pip install --quiet --disable-pip-version-check -r tests/clients/python/requirements.txt
@@ -62,3 +66,5 @@ log "running the real-client tests (@servicestack/client, servicestack PyPI)"
 export EVO_VOICE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/evo-voice"
 (cd tests/clients/node && npm test)
 (cd tests/clients/python && python3 -m pytest -q)
+log "running the browser tests (the agent console in Debian's Chromium)"
+(cd tests/clients/browser && npm test)
