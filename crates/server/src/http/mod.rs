@@ -40,10 +40,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
-    let body = format!(
-        "{{\"status\":\"ok\",\"activeSessions\":{}}}",
-        state.sessions.index().len()
-    );
+    let body = serde_json::json!({
+        "status": "ok",
+        "activeSessions": state.sessions.index().len(),
+    })
+    .to_string();
     (
         [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
         body,
