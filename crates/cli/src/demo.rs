@@ -30,7 +30,7 @@ const DEMO_AUTH_TOKEN: &str = "demo-twilio-auth-token";
 /// What the seeding created.
 pub struct Seeded {
     pub casts: Vec<Cast>,
-    pub users: Vec<(String, String, Vec<String>)>,
+    pub users: Vec<(String, String, Vec<evo_core::domain::Role>)>,
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -198,6 +198,7 @@ fn print_welcome(seeded: &Seeded, address: &str, data_dir: &str) {
     println!();
     println!("Demo users (password for all: {DEMO_PASSWORD}):");
     for (email, name, roles) in &seeded.users {
+        let roles: Vec<&str> = roles.iter().map(|role| role.name()).collect();
         println!("  {email:<22} {name:<15} roles: {}", roles.join(", "));
     }
     println!();

@@ -131,28 +131,81 @@ pub struct User {
     pub display_name: String,
     /// An argon2id PHC string; never the password itself.
     pub password_hash: String,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
 }
 
-/// Well-known role names.
-pub mod roles {
+/// A role a user has; ServiceStack role checks compare these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Role {
     /// May use the per-user session operations.
-    pub const USER: &str = "User";
+    User,
     /// Manages an account's users and numbers.
-    pub const MANAGER: &str = "Manager";
+    Manager,
     /// Operates the whole system.
-    pub const SYSTEM_ADMINISTRATOR: &str = "SystemAdministrator";
+    SystemAdministrator,
     /// ServiceStack's super-user role: passes every role check.
-    pub const ADMIN: &str = "Admin";
-    /// Every role the CLI accepts.
-    pub const ALL: &[&str] = &[
-        USER,
-        MANAGER,
-        SYSTEM_ADMINISTRATOR,
-        ADMIN,
-        "Customer",
-        "CallCenterDashboard",
+    Admin,
+    Customer,
+    CallCenterDashboard,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 6] = [
+        Role::User,
+        Role::Manager,
+        Role::SystemAdministrator,
+        Role::Admin,
+        Role::Customer,
+        Role::CallCenterDashboard,
     ];
+
+    /// The names of `roles`, as tokens and responses carry them.
+    pub fn names(roles: &[Role]) -> Vec<String> {
+        roles.iter().map(|role| role.name().to_string()).collect()
+    }
+
+    /// The role's name, as tokens, responses and the store carry it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Role::User => "User",
+            Role::Manager => "Manager",
+            Role::SystemAdministrator => "SystemAdministrator",
+            Role::Admin => "Admin",
+            Role::Customer => "Customer",
+            Role::CallCenterDashboard => "CallCenterDashboard",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is no role.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role '{0}'")]
+pub struct UnknownRole(pub String);
+
+impl std::str::FromStr for Role {
+    type Err = UnknownRole;
+
+    fn from_str(name: &str) -> Result<Self, UnknownRole> {
+        Role::ALL
+            .into_iter()
+            .find(|role| role.name() == name)
+            .ok_or_else(|| UnknownRole(name.to_string()))
+    }
+}
+
+/// Well-known role names, for code that compares names (tokens).
+pub mod roles {
+    use super::Role;
+
+    /// ServiceStack's super-user role: passes every role check.
+    pub const ADMIN: &str = Role::Admin.name();
 }
 
 /// A customer breadcrumb entry: the path from the root customer down.
@@ -165,6 +218,18 @@ pub struct Crumb {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roles_are_stored_and_parsed_by_name() {
+        for role in Role::ALL {
+            assert_eq!(role.name().parse::<Role>(), Ok(role));
+            assert_eq!(
+                serde_json::to_string(&role).unwrap(),
+                format!("\"{}\"", role.name())
+            );
+        }
+        assert_eq!("user".parse::<Role>(), Err(UnknownRole("user".to_string())));
+    }
 
     #[test]
     fn a_secret_never_prints() {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use evo_core::domain::{Account, Crumb, Customer, Endpoint, EndpointKind, User};
+use evo_core::domain::{Account, Crumb, Customer, Endpoint, EndpointKind, Role, User};
 use evo_core::reducer::{apply, open};
 use evo_core::scenario::{build, Cast, Kind};
 use evo_store::group_commit::GroupCommitter;
@@ -55,7 +55,7 @@ async fn seed_directory(store: &dyn Store) {
         email: "Alice@Acme.test".into(),
         display_name: "Alice".into(),
         password_hash: "$argon2id$x".into(),
-        roles: vec!["User".into()],
+        roles: vec![Role::User],
     };
     let endpoint = Endpoint {
         id: "usr1".into(),
@@ -102,7 +102,7 @@ async fn suite(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .expect("case-insensitive e-mail");
-    assert_eq!(user.roles, vec!["User".to_string()]);
+    assert_eq!(user.roles, vec![Role::User]);
     let number = store
         .endpoint_by_address("acc1", "+15550100")
         .await

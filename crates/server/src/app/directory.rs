@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
 use anyhow::{bail, Context};
-use evo_core::domain::{roles, Account, Customer, Endpoint, EndpointKind, Secret, User};
+use evo_core::domain::{Account, Customer, Endpoint, EndpointKind, Role, Secret, User};
 use evo_store::{ApiKeyRecord, Store, StoreError};
 
 use crate::auth::{generate_api_key, hash_api_key, password::hash_password};
@@ -258,12 +258,16 @@ pub async fn add_user(store: &dyn Store, new: NewUser<'_>) -> anyhow::Result<Use
     if new.password.len() < 4 {
         bail!("the password must have at least 4 characters");
     }
-    for role in new.roles {
-        if !roles::ALL.contains(&role.as_str()) {
-            bail!(
-                "unknown role '{role}'; known roles: {}",
-                roles::ALL.join(", ")
-            );
+    let mut unique_roles: Vec<Role> = Vec::new();
+    for name in new.roles {
+        let role: Role = name.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "unknown role '{name}'; known roles: {}",
+                Role::ALL.map(Role::name).join(", ")
+            )
+        })?;
+        if !unique_roles.contains(&role) {
+            unique_roles.push(role);
         }
     }
     if let Some(customer) = new.customer_id {
@@ -273,12 +277,6 @@ pub async fn add_user(store: &dyn Store, new: NewUser<'_>) -> anyhow::Result<Use
     let password_hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
     let id = new_id("usr");
     let display_name = new.display_name.unwrap_or(email).trim().to_string();
-    let mut unique_roles: Vec<String> = Vec::new();
-    for role in new.roles {
-        if !unique_roles.contains(role) {
-            unique_roles.push(role.clone());
-        }
-    }
     let user = User {
         id: id.clone(),
         account_id: new.account_id.to_string(),

@@ -26,7 +26,14 @@ const CONFLICT_RETRIES: usize = 3;
 /// A change that was committed, for server events.
 #[derive(Debug, Clone)]
 pub struct SessionChanged {
-    pub session: Arc<LiveSession>,
+    pub(in crate::app) session: Arc<LiveSession>,
+}
+
+impl SessionChanged {
+    /// The session as committed.
+    pub fn session(&self) -> &Arc<LiveSession> {
+        &self.session
+    }
 }
 
 /// What applying an event did.

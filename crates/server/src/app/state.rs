@@ -26,6 +26,9 @@ pub struct AppState(Arc<AppInner>);
 /// (through `AppState`), and built only by [`AppState::build`]: the store
 /// itself is no field here, so a handler can reach it only through the
 /// services' API.
+// A private field, not `#[non_exhaustive]`: that would only keep other
+// crates from building it, and the point is to keep `http` from doing so.
+#[allow(clippy::manual_non_exhaustive)]
 pub struct AppInner {
     pub config: Config,
     pub sessions: SessionService,

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use base64::Engine;
-use evo_core::domain::{roles, User};
+use evo_core::domain::{roles, Role, User};
 use evo_store::Store;
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
@@ -56,7 +56,7 @@ impl Principal {
             account_id: user.account_id.clone(),
             display_name: user.display_name.clone(),
             email: user.email.clone(),
-            roles: user.roles.clone(),
+            roles: Role::names(&user.roles),
             auth_session_id,
         }
     }

@@ -128,7 +128,7 @@ pub fn access_claims(user: &evo_core::domain::User, now: i64, ttl_seconds: i64) 
         exp: now + ttl_seconds,
         name: Some(user.display_name.clone()),
         email: Some(user.email.clone()),
-        roles: user.roles.clone(),
+        roles: evo_core::domain::Role::names(&user.roles),
         account: Some(user.account_id.clone()),
     }
 }

@@ -220,3 +220,29 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn outside_the_dispatcher_an_error_is_a_json_response_status_with_its_headers() {
+        let response = ApiError::unauthorized("Not Authenticated").into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            "credentials realm=\"/auth/credentials\""
+        );
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["responseStatus"]["errorCode"], "Unauthorized");
+        assert_eq!(json["responseStatus"]["message"], "Not Authenticated");
+        let internal = ApiError::internal("the disk is on fire").into_response();
+        let body = internal.into_body().collect().await.unwrap().to_bytes();
+        assert!(
+            !String::from_utf8_lossy(&body).contains("fire"),
+            "an internal cause is never sent"
+        );
+    }
+}

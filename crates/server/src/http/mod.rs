@@ -42,10 +42,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
-    let body = format!(
-        "{{\"status\":\"ok\",\"activeSessions\":{}}}",
-        state.sessions.index().len()
-    );
+    let body = serde_json::json!({
+        "status": "ok",
+        "activeSessions": state.sessions.index().len(),
+    })
+    .to_string();
     (
         [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
         body,
@@ -89,10 +90,23 @@ async fn metadata_page(
         .to_ascii_lowercase();
     match evo_docs::metadata::operation_page(&format.to_ascii_lowercase(), &op, &lang, &host) {
         Some(page) => ([(header::CONTENT_TYPE, "text/html")], page).into_response(),
-        None => ApiError::not_found(
-            "No such operation, format (json, xml, csv, jsv) or language (csharp, fsharp, vbnet, typescript, python, kotlin, java, swift, dart)",
-        )
-        .into_response(),
+        None => {
+            // The languages a page exists in, asked of the docs crate rather
+            // than listed again here.
+            let sample = evo_core::contract::operations()
+                .first()
+                .map_or("", |op| op.name);
+            let languages: Vec<&str> = evo_docs::types::LANGUAGES
+                .iter()
+                .copied()
+                .filter(|l| evo_docs::metadata::operation_page("json", sample, l, &host).is_some())
+                .collect();
+            ApiError::not_found(format!(
+                "No such operation, format (json, xml, csv, jsv) or language ({})",
+                languages.join(", ")
+            ))
+            .into_response()
+        }
     }
 }
 

@@ -665,3 +665,26 @@ async fn sms(State(state): State<AppState>, hook: Webhook) -> Answer {
         .await?;
     twiml(TwiML::new())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_failure_is_a_5xx_twilio_retries_and_bad_input_a_plain_4xx() {
+        let failed: WebhookError =
+            evo_store::StoreError::Conflict("ses-1 kept changing".to_string()).into();
+        let response = failed.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/plain; charset=utf-8"
+        );
+        let refused = WebhookError::BadRequest("CallSid is required").into_response();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            WebhookError::Forbidden.into_response().status(),
+            StatusCode::FORBIDDEN
+        );
+    }
+}

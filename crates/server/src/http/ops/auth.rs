@@ -12,6 +12,7 @@ use crate::auth::tokens::{access_claims, RefreshClaims, TokenError};
 use crate::auth::{cookies, generate_session_id, Principal};
 use crate::http::call::{Call, Reply};
 use crate::http::error::ApiError;
+use evo_core::domain::Role;
 
 /// Authenticate: sign in with credentials, sign out, or show the current
 /// session.
@@ -105,7 +106,7 @@ async fn sign_in(call: &Call, request: &Authenticate) -> Result<Reply, ApiError>
         bearer_token: Some(bearer.clone()),
         refresh_token: Some(refresh.clone()),
         refresh_token_expiry: Some(evo_core::session::iso(refresh_expiry)),
-        roles: Some(user.roles.clone()),
+        roles: Some(Role::names(&user.roles)),
         permissions: Some(Vec::new()),
         auth_provider: Some("credentials".to_string()),
         ..Default::default()
