@@ -202,6 +202,8 @@ fn print_welcome(seeded: &Seeded, address: &str, data_dir: &str) {
         println!("  {email:<22} {name:<15} roles: {}", roles.join(", "));
     }
     println!();
+    println!("Agent console: http://{address}/ (sign in as any user above)");
+    println!();
     println!("Try it:");
     println!(
         "  TOKEN=$(curl -s http://{address}/auth/credentials -H 'Content-Type: application/json' \\\n    -d '{{\"userName\":\"alice@acme.example\",\"password\":\"{DEMO_PASSWORD}\"}}' | sed -E 's/.*\"bearerToken\":\"([^\"]+)\".*/\\1/')"
