@@ -2,15 +2,17 @@
 //! nothing.
 
 use evo_server::app::directory::{NewNumber, NewUser};
+use evo_server::app::sessions::call_session_id;
 use evo_twilio::params::FormParams;
 use evo_twilio::signature::compute_signature;
 
-use crate::helpers::{active_sessions, bearer, shared, TestApp};
+use crate::helpers::{active_sessions, bearer, shared, TestApp, PUBLIC_URL};
 
 const TOKEN: &str = "twilio-test-token";
 
 #[derive(Clone)]
 struct Tenant {
+    account_id: String,
     sid: String,
     /// Users of the tenant, rung by its number: (id, e-mail).
     tina: (String, String),
@@ -61,6 +63,7 @@ async fn tenant(app: &TestApp) -> Tenant {
                 .await
                 .unwrap();
             Tenant {
+                account_id: account.id.clone(),
                 sid,
                 tina: users[0].clone(),
                 tom: users[1].clone(),
@@ -78,10 +81,9 @@ async fn post(
     token: &str,
 ) -> reqwest::Response {
     let params = FormParams::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let url = app.url(path_and_query);
-    let signature = compute_signature(token, &url, &params);
+    let signature = compute_signature(token, &format!("{PUBLIC_URL}{path_and_query}"), &params);
     reqwest::Client::new()
-        .post(url)
+        .post(app.url(path_and_query))
         .header("Content-Type", "application/x-www-form-urlencoded")
         .header("X-Twilio-Signature", signature)
         .body(params.encode())
@@ -133,7 +135,11 @@ async fn an_inbound_call_rings_its_users_connects_and_ends_through_webhooks() {
     assert_eq!(session["endpointName"], "Twilio line");
 
     let leg = "CA22222222222222222222222222222222";
-    let status_path = format!("/twilio/status?session=ses-{call}&user={}", t.tina.0);
+    let status_path = format!(
+        "/twilio/status?session={}&user={}",
+        call_session_id(&t.account_id, call),
+        t.tina.0
+    );
     // Out of order: in-progress (sequence 2) arrives before ringing (1).
     for (status, seq) in [
         ("in-progress", "2"),
@@ -188,7 +194,7 @@ async fn an_inbound_call_rings_its_users_connects_and_ends_through_webhooks() {
     let stored = app
         .state
         .sessions
-        .stored(&format!("ses-{call}"))
+        .stored(&call_session_id(&t.account_id, call))
         .await
         .unwrap()
         .unwrap();
@@ -208,7 +214,7 @@ async fn unsigned_or_tampered_webhooks_are_refused_and_change_nothing() {
         ("CallStatus", "ringing"),
     ];
     let params = FormParams::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let url = app.url("/twilio/voice");
+    let url = format!("{PUBLIC_URL}/twilio/voice");
     let good = compute_signature(TOKEN, &url, &params);
     let http = reqwest::Client::new();
     let send = |body: String, signature: Option<String>, path: &str| {
@@ -264,7 +270,7 @@ async fn unsigned_or_tampered_webhooks_are_refused_and_change_nothing() {
     assert!(
         app.state
             .sessions
-            .stored(&format!("ses-{call}"))
+            .stored(&call_session_id(&t.account_id, call))
             .await
             .unwrap()
             .is_none(),
