@@ -323,3 +323,296 @@ async fn inbound_messages_open_and_extend_a_chat_session() {
         "the duplicate is applied once: {log:?}"
     );
 }
+
+const OTHER_TOKEN: &str = "other-tenant-token";
+
+/// A second tenant with its own Twilio account and token, and one user.
+async fn other_tenant(app: &TestApp) -> (String, String) {
+    static CREATED: tokio::sync::OnceCell<(String, String)> = tokio::sync::OnceCell::const_new();
+    CREATED
+        .get_or_init(|| async {
+            let sid = "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb".to_string();
+            let account = app
+                .state
+                .directory
+                .add_account("Other Co", Some(&sid), Some(OTHER_TOKEN))
+                .await
+                .unwrap();
+            let user = app
+                .state
+                .directory
+                .add_user(NewUser {
+                    account_id: &account.id,
+                    email: "bea@other-co.test",
+                    password: crate::helpers::PASSWORD,
+                    display_name: None,
+                    roles: &["User".to_string()],
+                    customer_id: None,
+                })
+                .await
+                .unwrap();
+            (sid, user.id)
+        })
+        .await
+        .clone()
+}
+
+/// Opens an inbound call of the first tenant through its voice webhook.
+async fn ring(app: &TestApp, t: &Tenant, call: &str) {
+    let answer = post(
+        app,
+        "/twilio/voice",
+        &[
+            ("AccountSid", &t.sid),
+            ("CallSid", call),
+            ("From", "+15551239999"),
+            ("To", "+15558880000"),
+            ("CallStatus", "ringing"),
+            ("Direction", "inbound"),
+        ],
+        TOKEN,
+    )
+    .await;
+    assert_eq!(answer.status(), 200);
+}
+
+async fn stored(app: &TestApp, t: &Tenant, call: &str) -> evo_core::session::Session {
+    app.state
+        .sessions
+        .stored(&call_session_id(&t.account_id, call))
+        .await
+        .unwrap()
+        .expect("the session exists")
+}
+
+#[tokio::test]
+async fn another_tenant_signing_with_its_own_token_cannot_touch_a_tenants_call() {
+    let app = shared();
+    let t = tenant(app).await;
+    let (other_sid, bea) = other_tenant(app).await;
+    let call = "CA44444444444444444444444444444444";
+    ring(app, &t, call).await;
+    let before = stored(app, &t, call).await;
+    let a_session = call_session_id(&t.account_id, call);
+
+    // End A's call by its CallSid: the SID leads nowhere in B's account.
+    let end = [
+        ("AccountSid", other_sid.as_str()),
+        ("CallSid", call),
+        ("CallStatus", "completed"),
+        ("CallDuration", "10"),
+        ("SequenceNumber", "3"),
+    ];
+    let by_sid = post(app, "/twilio/status", &end, OTHER_TOKEN).await;
+    assert_eq!(by_sid.status(), 204, "kept for B's own (nonexistent) call");
+    // ... nor by naming A's session.
+    let named = post(
+        app,
+        &format!("/twilio/status?session={a_session}"),
+        &end,
+        OTHER_TOKEN,
+    )
+    .await;
+    assert_eq!(named.status(), 403);
+
+    // Add B's agent to A's session through a conference callback.
+    let joined = post(
+        app,
+        &format!("/twilio/conference?session={a_session}&user={bea}"),
+        &[
+            ("AccountSid", other_sid.as_str()),
+            ("ConferenceSid", "CF44444444444444444444444444444444"),
+            ("StatusCallbackEvent", "participant-join"),
+            ("CallSid", "CA44444444444444444444444444444445"),
+            ("ParticipantLabel", &format!("agent:{bea}")),
+            ("SequenceNumber", "1"),
+        ],
+        OTHER_TOKEN,
+    )
+    .await;
+    assert_eq!(joined.status(), 403);
+
+    // Dial out as A's user.
+    let dialled = post(
+        app,
+        "/twilio/voice",
+        &[
+            ("AccountSid", other_sid.as_str()),
+            ("CallSid", "CA44444444444444444444444444444446"),
+            ("From", &format!("client:{}", t.tina.0)),
+            ("To", "+15550001111"),
+            ("CallStatus", "ringing"),
+        ],
+        OTHER_TOKEN,
+    )
+    .await;
+    assert_eq!(dialled.status(), 403);
+
+    let after = stored(app, &t, call).await;
+    assert_eq!(after.version, before.version, "A's session is unchanged");
+    assert_eq!(after.state, before.state);
+    assert!(!after.state.ended);
+}
+
+#[tokio::test]
+async fn a_missed_call_ends_when_the_dial_action_reports_no_answer() {
+    let app = shared();
+    let t = tenant(app).await;
+    let call = "CA55555555555555555555555555555555";
+    ring(app, &t, call).await;
+    // https://www.twilio.com/docs/voice/twiml/dial#action
+    let answer = post(
+        app,
+        &format!(
+            "/twilio/dial?session={}",
+            call_session_id(&t.account_id, call)
+        ),
+        &[
+            ("AccountSid", &t.sid),
+            ("CallSid", call),
+            ("CallStatus", "in-progress"),
+            ("From", "+15551239999"),
+            ("To", "+15558880000"),
+            ("DialCallStatus", "no-answer"),
+            ("DialBridged", "false"),
+        ],
+        TOKEN,
+    )
+    .await;
+    assert_eq!(answer.status(), 200);
+    let twiml = answer.text().await.unwrap();
+    assert!(twiml.ends_with("<Hangup/></Response>"), "{twiml}");
+    let session = stored(app, &t, call).await;
+    assert!(session.state.ended, "Twilio ended it when we hung up");
+    assert_eq!(session.state.outcome.as_deref(), Some("no-answer"));
+    assert!(session.state.was_missed);
+}
+
+#[tokio::test]
+async fn an_outbound_call_to_a_busy_number_ends_busy_with_a_plain_hangup() {
+    let app = shared();
+    let t = tenant(app).await;
+    let call = "CA66666666666666666666666666666666";
+    let from = format!("client:{}", t.tina.0);
+    let opened = post(
+        app,
+        "/twilio/voice",
+        &[
+            ("AccountSid", &t.sid),
+            ("CallSid", call),
+            ("From", &from),
+            ("To", "+15550002222"),
+            ("CallStatus", "ringing"),
+            ("Direction", "inbound"),
+        ],
+        TOKEN,
+    )
+    .await;
+    assert_eq!(opened.status(), 200);
+    assert!(opened.text().await.unwrap().contains("<Number"));
+    let answer = post(
+        app,
+        &format!(
+            "/twilio/dial?session={}",
+            call_session_id(&t.account_id, call)
+        ),
+        &[
+            ("AccountSid", &t.sid),
+            ("CallSid", call),
+            ("CallStatus", "in-progress"),
+            ("From", &from),
+            ("To", "+15550002222"),
+            ("DialCallStatus", "busy"),
+            ("DialCallSid", "CA66666666666666666666666666666667"),
+            ("DialCallDuration", "0"),
+        ],
+        TOKEN,
+    )
+    .await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(
+        answer.text().await.unwrap(),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Hangup/></Response>"
+    );
+    let session = stored(app, &t, call).await;
+    assert!(session.state.ended);
+    assert_eq!(session.state.outcome.as_deref(), Some("busy"));
+}
+
+#[tokio::test]
+async fn callbacks_before_the_voice_webhook_are_kept_and_applied_when_it_opens_the_session() {
+    let app = shared();
+    let t = tenant(app).await;
+    let call = "CA77777777777777777777777777777777";
+    let leg = "CA77777777777777777777777777777778";
+    let early = [
+        (leg, Some(call), "in-progress", "2", None),
+        (leg, Some(call), "completed", "3", Some("30")),
+        (call, None, "completed", "1", Some("31")),
+    ];
+    for (sid, parent, status, seq, duration) in early {
+        let mut pairs = vec![
+            ("AccountSid", t.sid.as_str()),
+            ("CallSid", sid),
+            ("CallStatus", status),
+            ("SequenceNumber", seq),
+            ("CallbackSource", "call-progress-events"),
+            ("Timestamp", "Wed, 25 Nov 2026 10:00:40 +0000"),
+        ];
+        if let Some(parent) = parent {
+            pairs.push(("ParentCallSid", parent));
+        }
+        if let Some(duration) = duration {
+            pairs.push(("CallDuration", duration));
+        }
+        let path = if parent.is_some() {
+            format!("/twilio/status?user={}", t.tina.0)
+        } else {
+            "/twilio/status".to_string()
+        };
+        let response = post(app, &path, &pairs, TOKEN).await;
+        assert_eq!(response.status(), 204, "durably kept, then acknowledged");
+    }
+    ring(app, &t, call).await;
+    let session = stored(app, &t, call).await;
+    assert!(session.state.ended, "{:?}", session.state);
+    assert_eq!(session.state.outcome.as_deref(), Some("completed"));
+    assert_eq!(
+        session.state.answered_by_id.as_deref(),
+        Some(t.tina.0.as_str())
+    );
+}
+
+#[tokio::test]
+async fn forty_thousand_unsigned_parameters_are_refused_with_413_before_any_signature_work() {
+    let app = shared();
+    let body = "a&".repeat(40_000);
+    let response = reqwest::Client::new()
+        .post(app.url("/twilio/status"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    // A signature check first would have answered 403 (no signature).
+    assert_eq!(response.status(), 413);
+    let text = response.text().await.unwrap();
+    let typed = evo_twilio::params::ParamsError::BodyTooLarge {
+        len: 65_537,
+        limit: 65_536,
+    };
+    assert_eq!(text, typed.to_string());
+    // Within the size cap, the parameter cap answers the same way.
+    let many = "a&".repeat(1_001);
+    let response = reqwest::Client::new()
+        .post(app.url("/twilio/status"))
+        .body(many)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(
+        response.text().await.unwrap(),
+        evo_twilio::params::ParamsError::TooManyParams { limit: 1_000 }.to_string()
+    );
+}
