@@ -250,6 +250,62 @@ fn compare(name: &str, info: &Value, expected: &Value) -> Vec<String> {
     problems
 }
 
+/// A midpoint the corpus marks (`expectAfter`): what the user sees in
+/// `GET /sessions/active` right after that request was answered.
+async fn midpoint(
+    address: std::net::SocketAddr,
+    name: &str,
+    session_id: &str,
+    expect: &Value,
+    users: &[(String, String, String)],
+) -> Vec<String> {
+    let user = users
+        .iter()
+        .find(|(_, server, _)| expect["user"] == server.as_str())
+        .unwrap();
+    let signed_in: Value = reqwest::Client::new()
+        .post(format!("http://{address}/auth/credentials"))
+        .json(&serde_json::json!({"userName": format!("{}@corpus.test", user.0), "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let body: Value = reqwest::Client::new()
+        .get(format!("http://{address}/sessions/active"))
+        .bearer_auth(signed_in["bearerToken"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let found = body["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == session_id);
+    let mut problems = Vec::new();
+    if found.is_some() != expect["active"].as_bool().unwrap() {
+        problems.push(format!(
+            "{name}: midpoint {expect}: active is {}",
+            found.is_some()
+        ));
+    }
+    if let Some(info) = found {
+        for field in ["callState", "answeredById"] {
+            if !expect[field].is_null() && info[field] != expect[field] {
+                problems.push(format!(
+                    "{name}: midpoint {expect}: {field} is {}",
+                    info[field]
+                ));
+            }
+        }
+    }
+    problems
+}
+
 #[tokio::test]
 async fn every_corpus_case_replayed_as_signed_webhooks_ends_as_the_corpus_expects() {
     let dir = tempfile::tempdir().unwrap();
@@ -272,6 +328,7 @@ async fn every_corpus_case_replayed_as_signed_webhooks_ends_as_the_corpus_expect
     paths.sort();
     assert!(paths.len() >= 19, "the corpus has its cases");
     let mut problems = Vec::new();
+    let mut midpoints = 0;
     for path in paths {
         let case = rewrite(&read(path), &account_id, &users);
         let name = case["name"].as_str().unwrap().to_string();
@@ -300,6 +357,11 @@ async fn every_corpus_case_replayed_as_signed_webhooks_ends_as_the_corpus_expect
                 "{name}: {} answered {status}",
                 request["endpoint"]
             );
+            if !request["expectAfter"].is_null() {
+                let expect = &request["expectAfter"];
+                problems.extend(midpoint(address, &name, &session_id, expect, &users).await);
+                midpoints += 1;
+            }
         }
         let session = state
             .sessions
@@ -312,4 +374,5 @@ async fn every_corpus_case_replayed_as_signed_webhooks_ends_as_the_corpus_expect
         problems.extend(compare(&name, &info, &case["expected"]));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(midpoints >= 10, "the corpus marks its midpoints");
 }
