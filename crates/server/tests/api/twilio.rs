@@ -616,3 +616,105 @@ async fn forty_thousand_unsigned_parameters_are_refused_with_413_before_any_sign
         evo_twilio::params::ParamsError::TooManyParams { limit: 1_000 }.to_string()
     );
 }
+
+/// Drops a table of a running test server's embedded store, so that the
+/// next statement touching it fails as a broken database would.
+async fn break_table(data_dir: &std::path::Path, table: &str) {
+    use sqlx::Connection;
+    let url = format!("sqlite://{}", data_dir.join("evo-voice.db").display());
+    let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query(&format!("drop table {table}"))
+        .execute(&mut connection)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_store_failure_on_any_webhook_path_is_a_5xx_never_a_2xx() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = crate::helpers::build(dir.path()).await;
+    let address = app.local_addr();
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    let sid = "ACcccccccccccccccccccccccccccccccc";
+    let account = state
+        .directory
+        .add_account("Broken Co", Some(sid), Some(TOKEN))
+        .await
+        .unwrap();
+    state
+        .directory
+        .add_number(NewNumber {
+            account_id: &account.id,
+            number: "+15558881111",
+            ring_user_ids: &[],
+            queue_name: None,
+            display_name: None,
+            customer_id: None,
+        })
+        .await
+        .unwrap();
+    let send = |path: &'static str, pairs: Vec<(&'static str, &'static str)>| async move {
+        let params = FormParams::from_pairs(pairs);
+        let signature = compute_signature(TOKEN, &format!("{PUBLIC_URL}{path}"), &params);
+        reqwest::Client::new()
+            .post(format!("http://{address}{path}"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-Twilio-Signature", signature)
+            .body(params.encode())
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    let early_leg = vec![
+        ("AccountSid", sid),
+        ("CallSid", "CA88888888888888888888888888888881"),
+        ("ParentCallSid", "CA88888888888888888888888888888880"),
+        ("CallStatus", "ringing"),
+        ("SequenceNumber", "1"),
+    ];
+    // Parking fails: the callback is not durable, so it is not acknowledged.
+    break_table(dir.path(), "pending_callback").await;
+    assert_eq!(send("/twilio/status", early_leg.clone()).await, 503);
+    // The lookup fails: never taken for "no session" (204).
+    break_table(dir.path(), "session_key").await;
+    assert_eq!(send("/twilio/status", early_leg).await, 503);
+    let dial = vec![
+        ("AccountSid", sid),
+        ("CallSid", "CA88888888888888888888888888888880"),
+        ("CallStatus", "in-progress"),
+        ("DialCallStatus", "no-answer"),
+    ];
+    assert_eq!(send("/twilio/dial", dial).await, 503);
+    let enqueue_action = vec![
+        ("AccountSid", sid),
+        ("CallSid", "CA88888888888888888888888888888880"),
+        ("CallStatus", "in-progress"),
+        ("QueueResult", "hangup"),
+    ];
+    assert_eq!(send("/twilio/queue", enqueue_action).await, 503);
+    let conference = vec![
+        ("AccountSid", sid),
+        ("ConferenceSid", "CF88888888888888888888888888888880"),
+        ("StatusCallbackEvent", "conference-start"),
+        ("SequenceNumber", "1"),
+    ];
+    assert_eq!(send("/twilio/conference", conference).await, 503);
+    let voice = vec![
+        ("AccountSid", sid),
+        ("CallSid", "CA88888888888888888888888888888882"),
+        ("From", "+15551230000"),
+        ("To", "+15558881111"),
+        ("CallStatus", "ringing"),
+    ];
+    assert_eq!(send("/twilio/voice", voice).await, 503);
+    let sms = vec![
+        ("AccountSid", sid),
+        ("MessageSid", "SM88888888888888888888888888888888"),
+        ("From", "+15551230000"),
+        ("To", "+15558881111"),
+        ("Body", "hello"),
+    ];
+    assert_eq!(send("/twilio/sms", sms).await, 503);
+}
