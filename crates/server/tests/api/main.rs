@@ -11,5 +11,6 @@ mod events;
 mod formats;
 mod helpers;
 mod reconcile;
+mod replay;
 mod sessions;
 mod twilio;
