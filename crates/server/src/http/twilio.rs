@@ -129,10 +129,9 @@ async fn verify(
     let base_url = crate::http::common::base_url(state, headers);
     let path_and_query = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
     let url = format!("{}{}", base_url.trim_end_matches('/'), path_and_query);
-    let token = account
-        .twilio_auth_token
-        .as_ref()
-        .map_or("", |token| token.expose());
+    // Every current token of the account (rotation), primary first.
+    let tokens = state.directory.twilio_auth_tokens(&account).await?;
+    let tokens: Vec<&str> = tokens.iter().map(|token| token.expose()).collect();
     let signed = if method == Method::GET {
         FormParams::default()
     } else {
@@ -141,7 +140,7 @@ async fn verify(
     let signature = headers
         .get("x-twilio-signature")
         .and_then(|v| v.to_str().ok());
-    if let Err(error) = validate(&[token], &url, &signed, body, signature) {
+    if let Err(error) = validate(&tokens, &url, &signed, body, signature) {
         return Err(forbidden(&error.to_string()));
     }
     Ok(Webhook {

@@ -12,4 +12,5 @@ mod formats;
 mod helpers;
 mod reconcile;
 mod sessions;
+mod token_rotation;
 mod twilio;
