@@ -371,13 +371,12 @@ impl Store for SqlStore {
 
     async fn remove_account_auth_token(&self, account_id: &str, token: &str) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        let removed = sqlx::query(
-            "delete from account_auth_token where account_id = $1 and token = $2",
-        )
-        .bind(account_id)
-        .bind(token)
-        .execute(&mut *tx)
-        .await?;
+        let removed =
+            sqlx::query("delete from account_auth_token where account_id = $1 and token = $2")
+                .bind(account_id)
+                .bind(token)
+                .execute(&mut *tx)
+                .await?;
         if removed.rows_affected() == 0 {
             // The primary: the newest added token takes its place.
             let newest: Option<String> = sqlx::query(

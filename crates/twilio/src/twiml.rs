@@ -264,7 +264,10 @@ mod tests {
             "https://v.test/a"
         );
         assert_eq!(
-            with_connection_overrides("https://v.test/twilio/status?s=1", &ConnectionOverrides::idempotent()),
+            with_connection_overrides(
+                "https://v.test/twilio/status?s=1",
+                &ConnectionOverrides::idempotent()
+            ),
             "https://v.test/twilio/status?s=1#rc=2&rp=ct,rt,5xx"
         );
     }

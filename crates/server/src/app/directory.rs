@@ -223,7 +223,11 @@ fn check_token(token: &str) -> anyhow::Result<()> {
 /// promote it in Twilio's console, then remove the old one). Webhooks
 /// signed with any of the account's tokens are accepted; REST requests use
 /// the primary (the first token the account got).
-pub async fn add_auth_token(store: &dyn Store, account_id: &str, token: &str) -> anyhow::Result<()> {
+pub async fn add_auth_token(
+    store: &dyn Store,
+    account_id: &str,
+    token: &str,
+) -> anyhow::Result<()> {
     check_token(token)?;
     let account = require_account(store, account_id).await?;
     if account.twilio_account_sid.is_none() {

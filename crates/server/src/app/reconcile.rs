@@ -114,10 +114,9 @@ impl Reconciler {
 
     fn defer(&self, sid: &str, until: DateTime<Utc>, refused: bool) -> u32 {
         let mut all = lock(&self.backoff);
-        let entry = all.entry(sid.to_string()).or_insert(Backoff {
-            until,
-            refusals: 0,
-        });
+        let entry = all
+            .entry(sid.to_string())
+            .or_insert(Backoff { until, refusals: 0 });
         if refused {
             entry.refusals += 1;
         }
@@ -360,7 +359,10 @@ async fn decide_voice(
     let duration = call
         .duration_seconds()
         .map(|d| u32::try_from(d).unwrap_or(u32::MAX));
-    let mut reason = format!("Twilio's Call resource reports the call {}", status.as_str());
+    let mut reason = format!(
+        "Twilio's Call resource reports the call {}",
+        status.as_str()
+    );
     if let Some(seconds) = duration {
         reason.push_str(&format!(" after {seconds} s"));
     }

@@ -296,7 +296,10 @@ async fn refused(world: &World) {
             .insert_call(SID, FakeCall::new(sid, "in-progress"));
     }
     let first = world.pass_at(NOW).await;
-    assert_eq!(first.fetched, 1, "the second call is not asked in the same pass");
+    assert_eq!(
+        first.fetched, 1,
+        "the second call is not asked in the same pass"
+    );
     assert_eq!(first.deferred, 1);
     let backoff = world.reconciler.backoff(SID).expect("backing off");
     assert_eq!(backoff.refusals, 1);
@@ -309,7 +312,10 @@ async fn refused(world: &World) {
     assert_eq!(after.fetched, 1);
     let backoff = world.reconciler.backoff(SID).unwrap();
     assert_eq!(backoff.refusals, 2);
-    assert_eq!(backoff.until, world.now + chrono::Duration::seconds(60 + 120));
+    assert_eq!(
+        backoff.until,
+        world.now + chrono::Duration::seconds(60 + 120)
+    );
     assert_eq!(world.twilio.requests().len(), 2);
     assert!(world.session("CAONE").await.is_active());
     assert!(world.session("CATWO").await.is_active());

@@ -59,8 +59,16 @@ async fn webhooks_signed_with_any_current_token_are_accepted_and_removed_ones_re
         .add_auth_token(&account.id, NEW)
         .await
         .unwrap();
-    assert_eq!(status(send(OLD).await.unwrap()), 204, "old, both configured");
-    assert_eq!(status(send(NEW).await.unwrap()), 204, "new, both configured");
+    assert_eq!(
+        status(send(OLD).await.unwrap()),
+        204,
+        "old, both configured"
+    );
+    assert_eq!(
+        status(send(NEW).await.unwrap()),
+        204,
+        "new, both configured"
+    );
 
     app.state
         .directory
@@ -68,7 +76,11 @@ async fn webhooks_signed_with_any_current_token_are_accepted_and_removed_ones_re
         .await
         .unwrap();
     assert_eq!(status(send(OLD).await.unwrap()), 403, "old, removed");
-    assert_eq!(status(send(NEW).await.unwrap()), 204, "new, now the primary");
+    assert_eq!(
+        status(send(NEW).await.unwrap()),
+        204,
+        "new, now the primary"
+    );
     let account = app
         .state
         .directory
