@@ -14,6 +14,17 @@ fn escape(text: &str) -> String {
         .replace('\'', "&apos;")
 }
 
+/// A status callback URL with [`ConnectionOverrides::idempotent`], unless
+/// the caller chose a fragment: evo-voice deduplicates status callbacks, so
+/// Twilio may retry them.
+fn retried(url: &str) -> String {
+    if url.contains('#') {
+        url.to_string()
+    } else {
+        with_connection_overrides(url, &ConnectionOverrides::idempotent())
+    }
+}
+
 fn attributes(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
@@ -41,7 +52,8 @@ impl TwiML {
         self
     }
 
-    /// `<Dial>` ringing clients at once; `action` gets the outcome.
+    /// `<Dial>` ringing clients at once; `action` gets the outcome. Each
+    /// client's status callback asks Twilio for retries.
     pub fn dial_clients(mut self, action: &str, timeout_seconds: u32, clients: &[Client]) -> Self {
         let nouns: String = clients
             .iter()
@@ -49,7 +61,7 @@ impl TwiML {
                 format!(
                     "<Client{}>{}</Client>",
                     attributes(&[
-                        ("statusCallback", &client.status_callback),
+                        ("statusCallback", &retried(&client.status_callback)),
                         (
                             "statusCallbackEvent",
                             "initiated ringing answered completed"
@@ -70,13 +82,14 @@ impl TwiML {
         self
     }
 
-    /// `<Dial>` to a phone number, reporting the callee leg's progress.
+    /// `<Dial>` to a phone number, reporting the callee leg's progress (the
+    /// status callback asks Twilio for retries).
     pub fn dial_number(mut self, action: &str, number: &str, status_callback: &str) -> Self {
         self.verbs.push(format!(
             "<Dial{}><Number{}>{}</Number></Dial>",
             attributes(&[("action", action)]),
             attributes(&[
-                ("statusCallback", status_callback),
+                ("statusCallback", &retried(status_callback)),
                 (
                     "statusCallbackEvent",
                     "initiated ringing answered completed"
@@ -222,7 +235,7 @@ mod tests {
             .to_xml();
         assert_eq!(
             xml,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Dial action=\"https://v.test/twilio/dial?s=1&amp;t=2\" timeout=\"20\"><Client statusCallback=\"https://v.test/twilio/status?s=1\" statusCallbackEvent=\"initiated ringing answered completed\" statusCallbackMethod=\"POST\">alice</Client></Dial></Response>"
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Dial action=\"https://v.test/twilio/dial?s=1&amp;t=2\" timeout=\"20\"><Client statusCallback=\"https://v.test/twilio/status?s=1#rc=2&amp;rp=ct,rt,5xx\" statusCallbackEvent=\"initiated ringing answered completed\" statusCallbackMethod=\"POST\">alice</Client></Dial></Response>"
         );
     }
 
