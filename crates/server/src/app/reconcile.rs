@@ -11,6 +11,8 @@
 //!   with Twilio's `end_time` (clock Twilio), with `duration` (the reducer
 //!   decides what it proves), followed by an `Ended` event whose reason
 //!   names the reconciler (and `answered_by`), so the log says why.
+//! - Requests use the account's primary auth token; while a rotation is
+//!   under way (several tokens), a 401 tries the next one.
 //! - A live status changes nothing.
 //! - 404 is *unknown*, not failed (a wrong account or a deleted record):
 //!   logged once per session; the session stays until the maximum age.
@@ -31,6 +33,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use evo_core::api::sessions::FlowChannels;
+use evo_core::domain::Secret;
 use evo_core::event::{CallProgress, Clock, EventKind, EventSource, SessionEvent};
 use evo_core::session::Session;
 use evo_twilio::rest::{CallResource, Credentials, RestError, TwilioClient};
@@ -127,15 +130,25 @@ impl Reconciler {
     async fn fetch(
         &self,
         sid: &str,
-        token: &str,
+        tokens: &[Secret],
         call_sid: &str,
         now: DateTime<Utc>,
         skip: &mut HashSet<String>,
         report: &mut ReconcileReport,
     ) -> Lookup {
-        report.fetched += 1;
-        let client = self.client.for_account(Credentials::new(sid, token));
-        let error = match client.fetch_call(call_sid).await {
+        // The primary first; while rotating, a 401 tries the next token.
+        let mut outcome = Err(RestError::Unauthorized);
+        for token in tokens {
+            report.fetched += 1;
+            let client = self
+                .client
+                .for_account(Credentials::new(sid, token.expose()));
+            outcome = client.fetch_call(call_sid).await;
+            if !matches!(outcome, Err(RestError::Unauthorized)) {
+                break;
+            }
+        }
+        let error = match outcome {
             Ok(call) => {
                 if let Some(previous) = lock(&self.backoff).remove(sid) {
                     if previous.refusals > 0 {
@@ -330,8 +343,21 @@ async fn decide_voice(
             return Ok(None);
         }
     };
-    let credentials = account.and_then(|a| Some((a.twilio_account_sid?, a.twilio_auth_token?)));
-    let (Some((sid, token)), Some(call_sid)) = (credentials, &session.header.call_sid) else {
+    let Some(account) = account else {
+        return Err("the account is gone".to_string());
+    };
+    let tokens = match state.directory.twilio_auth_tokens(&account).await {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            tracing::warn!(%error, session = %session.id, "reconciler could not read the account's tokens");
+            return Ok(None);
+        }
+    };
+    let (Some(sid), false, Some(call_sid)) = (
+        account.twilio_account_sid,
+        tokens.is_empty(),
+        &session.header.call_sid,
+    ) else {
         return Err("no Twilio credentials for the account".to_string());
     };
     if skip.contains(&sid) || reconciler.backing_off(&sid, now) {
@@ -339,7 +365,7 @@ async fn decide_voice(
         return Err("Twilio is not being asked about this account for now".to_string());
     }
     let call = match reconciler
-        .fetch(&sid, token.expose(), call_sid, now, skip, report)
+        .fetch(&sid, &tokens, call_sid, now, skip, report)
         .await
     {
         Lookup::Call(call) => call,

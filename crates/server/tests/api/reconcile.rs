@@ -355,17 +355,10 @@ async fn a_429_is_honoured_no_request_before_retry_after() {
     world
         .twilio
         .insert_call(SID, FakeCall::new("CATWO", "in-progress"));
+    // Whichever call is asked first is rate-limited (Twilio error 20429).
     world.twilio.fail(
         Method::GET,
-        "/Calls/CADONE.json",
-        Fault::RateLimited {
-            retry_after: Some("120".into()),
-        },
-        Some(1),
-    );
-    world.twilio.fail(
-        Method::GET,
-        "/Calls/CATWO.json",
+        ".json",
         Fault::RateLimited {
             retry_after: Some("120".into()),
         },
@@ -412,5 +405,25 @@ async fn a_5xx_is_retried_next_pass() {
 
     let next = world.pass_at(world.config.interval).await;
     assert_eq!((next.fetched, next.ended), (1, 1));
+    assert!(!world.session("CADONE").await.is_active());
+}
+
+#[tokio::test]
+async fn while_rotating_a_refused_primary_token_falls_back_to_the_next() {
+    // The primary was revoked in Twilio; the new token was added.
+    let world = World::new("a-revoked-token").await;
+    world
+        .state
+        .directory
+        .add_auth_token(&world.account.id, TOKEN)
+        .await
+        .unwrap();
+    world.open(&world.account, "CADONE", 60).await;
+    let mut call = FakeCall::new("CADONE", "completed");
+    call.end_time = Some(world.now);
+    world.twilio.insert_call(SID, call);
+    let report = world.pass_at(NOW).await;
+    assert_eq!((report.fetched, report.ended), (2, 1), "{report:?}");
+    assert!(world.reconciler.backoff(SID).is_none());
     assert!(!world.session("CADONE").await.is_active());
 }
