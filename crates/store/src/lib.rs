@@ -17,7 +17,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use evo_core::domain::{Account, Crumb, Customer, Endpoint, User};
+use evo_core::domain::{Account, Crumb, Customer, Endpoint, Secret, User};
 use evo_core::event::SessionEvent;
 use evo_core::session::Session;
 
@@ -95,6 +95,24 @@ pub trait Store: Send + Sync + 'static {
     async fn account_by_twilio_sid(&self, twilio_account_sid: &str)
         -> StoreResult<Option<Account>>;
     async fn accounts(&self) -> StoreResult<Vec<Account>>;
+    /// Every Twilio auth token currently accepted for the account's
+    /// webhooks: the primary (`Account::twilio_auth_token`, used for REST)
+    /// first, then the added ones, oldest first. Empty for an account
+    /// without Twilio credentials; `NotFound` for an unknown account.
+    async fn account_auth_tokens(&self, account_id: &str) -> StoreResult<Vec<Secret>>;
+    /// Adds a token (rotation: the new one, before Twilio promotes it). It
+    /// becomes the primary when the account has none. `Duplicate` when the
+    /// account already has it.
+    async fn add_account_auth_token(
+        &self,
+        account_id: &str,
+        token: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Removes a token (rotation: the old one, once Twilio no longer signs
+    /// with it). Removing the primary promotes the newest added token.
+    /// `NotFound` when the account does not have it.
+    async fn remove_account_auth_token(&self, account_id: &str, token: &str) -> StoreResult<()>;
 
     async fn create_customer(&self, customer: &Customer) -> StoreResult<()>;
     async fn customer(&self, id: &str) -> StoreResult<Option<Customer>>;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use evo_core::domain::{Account, Crumb, Customer, Endpoint, EndpointKind, User};
+use evo_core::domain::{Account, Crumb, Customer, Endpoint, EndpointKind, Secret, User};
 use evo_core::event::SessionEvent;
 use evo_core::session::Session;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
@@ -302,6 +302,114 @@ impl Store for SqlStore {
             .iter()
             .map(account_from_row)
             .collect()
+    }
+
+    async fn account_auth_tokens(&self, account_id: &str) -> StoreResult<Vec<Secret>> {
+        let primary: Option<Option<String>> =
+            sqlx::query("select twilio_auth_token from account where account_id = $1")
+                .bind(account_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|row| row.try_get("twilio_auth_token"))
+                .transpose()?;
+        let Some(primary) = primary else {
+            return Err(StoreError::NotFound(format!("account {account_id}")));
+        };
+        let added = sqlx::query(
+            "select token from account_auth_token where account_id = $1 order by added_at, token",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut tokens: Vec<Secret> = primary.into_iter().map(Secret::from).collect();
+        for row in &added {
+            tokens.push(Secret::from(row.try_get::<String, _>("token")?));
+        }
+        Ok(tokens)
+    }
+
+    async fn add_account_auth_token(
+        &self,
+        account_id: &str,
+        token: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let primary: Option<Option<String>> =
+            sqlx::query("select twilio_auth_token from account where account_id = $1")
+                .bind(account_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| row.try_get("twilio_auth_token"))
+                .transpose()?;
+        let duplicate_token = || StoreError::Duplicate("that auth token on the account".into());
+        match primary {
+            None => return Err(StoreError::NotFound(format!("account {account_id}"))),
+            Some(Some(current)) if current == token => return Err(duplicate_token()),
+            Some(None) => {
+                sqlx::query("update account set twilio_auth_token = $1 where account_id = $2")
+                    .bind(token)
+                    .bind(account_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Some(Some(_)) => {
+                sqlx::query(
+                    "insert into account_auth_token (account_id, token, added_at) values ($1, $2, $3)",
+                )
+                .bind(account_id)
+                .bind(token)
+                .bind(iso(at))
+                .execute(&mut *tx)
+                .await
+                .map_err(duplicate("that auth token on the account"))?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_account_auth_token(&self, account_id: &str, token: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let removed =
+            sqlx::query("delete from account_auth_token where account_id = $1 and token = $2")
+                .bind(account_id)
+                .bind(token)
+                .execute(&mut *tx)
+                .await?;
+        if removed.rows_affected() == 0 {
+            // The primary: the newest added token takes its place.
+            let newest: Option<String> = sqlx::query(
+                "select token from account_auth_token where account_id = $1 order by added_at desc, token desc limit 1",
+            )
+            .bind(account_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get("token"))
+            .transpose()?;
+            let updated = sqlx::query(
+                "update account set twilio_auth_token = $1 where account_id = $2 and twilio_auth_token = $3",
+            )
+            .bind(newest.as_deref())
+            .bind(account_id)
+            .bind(token)
+            .execute(&mut *tx)
+            .await?;
+            if updated.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "that auth token on account {account_id}"
+                )));
+            }
+            if let Some(newest) = newest {
+                sqlx::query("delete from account_auth_token where account_id = $1 and token = $2")
+                    .bind(account_id)
+                    .bind(newest)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn create_customer(&self, customer: &Customer) -> StoreResult<()> {

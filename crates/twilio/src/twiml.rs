@@ -14,6 +14,17 @@ fn escape(text: &str) -> String {
         .replace('\'', "&apos;")
 }
 
+/// A status callback URL with [`ConnectionOverrides::idempotent`], unless
+/// the caller chose a fragment: evo-voice deduplicates status callbacks, so
+/// Twilio may retry them.
+fn retried(url: &str) -> String {
+    if url.contains('#') {
+        url.to_string()
+    } else {
+        with_connection_overrides(url, &ConnectionOverrides::idempotent())
+    }
+}
+
 fn attributes(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
@@ -41,7 +52,8 @@ impl TwiML {
         self
     }
 
-    /// `<Dial>` ringing clients at once; `action` gets the outcome.
+    /// `<Dial>` ringing clients at once; `action` gets the outcome. Each
+    /// client's status callback asks Twilio for retries.
     pub fn dial_clients(mut self, action: &str, timeout_seconds: u32, clients: &[Client]) -> Self {
         let nouns: String = clients
             .iter()
@@ -49,7 +61,7 @@ impl TwiML {
                 format!(
                     "<Client{}>{}</Client>",
                     attributes(&[
-                        ("statusCallback", &client.status_callback),
+                        ("statusCallback", &retried(&client.status_callback)),
                         (
                             "statusCallbackEvent",
                             "initiated ringing answered completed"
@@ -70,13 +82,14 @@ impl TwiML {
         self
     }
 
-    /// `<Dial>` to a phone number, reporting the callee leg's progress.
+    /// `<Dial>` to a phone number, reporting the callee leg's progress (the
+    /// status callback asks Twilio for retries).
     pub fn dial_number(mut self, action: &str, number: &str, status_callback: &str) -> Self {
         self.verbs.push(format!(
             "<Dial{}><Number{}>{}</Number></Dial>",
             attributes(&[("action", action)]),
             attributes(&[
-                ("statusCallback", status_callback),
+                ("statusCallback", &retried(status_callback)),
                 (
                     "statusCallbackEvent",
                     "initiated ringing answered completed"
@@ -156,6 +169,97 @@ impl TwiML {
     }
 }
 
+/// When Twilio retries a webhook (`rp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryOn {
+    /// `4xx` answers.
+    ClientError,
+    /// `5xx` answers.
+    ServerError,
+    /// `ct`: connect or TLS failure.
+    Connect,
+    /// `rt`: no answer within the read timeout.
+    Read,
+    /// `all`.
+    All,
+}
+
+impl RetryOn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetryOn::ClientError => "4xx",
+            RetryOn::ServerError => "5xx",
+            RetryOn::Connect => "ct",
+            RetryOn::Read => "rt",
+            RetryOn::All => "all",
+        }
+    }
+}
+
+/// Twilio's connection overrides, sent as the webhook URL's fragment
+/// (`#ct=…&rt=…&tt=…&rc=…&rp=…`;
+/// <https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides>).
+/// Values are clamped to the documented ranges: `ct` 100–10000 ms, `rt`
+/// and `tt` 100–15000 ms, `rc` 0–5. Twilio does not sign the fragment, so
+/// signatures are unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectionOverrides {
+    pub connect_timeout_ms: Option<u32>,
+    pub read_timeout_ms: Option<u32>,
+    pub total_time_ms: Option<u32>,
+    pub retry_count: Option<u8>,
+    pub retry_policy: Vec<RetryOn>,
+}
+
+impl ConnectionOverrides {
+    /// For callbacks evo-voice deduplicates (status callbacks, conference
+    /// events, `<Dial>`/`<Enqueue>` actions that only record, inbound
+    /// messages keyed by `MessageSid`): a retry is harmless, a lost
+    /// callback is not, so retry twice on connect failure, read timeout and
+    /// 5xx (evo-voice answers 503 when its store fails). Not for TwiML
+    /// URLs whose handler acts (a retry would re-run it).
+    pub fn idempotent() -> Self {
+        ConnectionOverrides {
+            retry_count: Some(2),
+            retry_policy: vec![RetryOn::Connect, RetryOn::Read, RetryOn::ServerError],
+            ..ConnectionOverrides::default()
+        }
+    }
+
+    /// The fragment, without `#`; empty when nothing is overridden.
+    pub fn fragment(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(ms) = self.connect_timeout_ms {
+            parts.push(format!("ct={}", ms.clamp(100, 10_000)));
+        }
+        if let Some(ms) = self.read_timeout_ms {
+            parts.push(format!("rt={}", ms.clamp(100, 15_000)));
+        }
+        if let Some(ms) = self.total_time_ms {
+            parts.push(format!("tt={}", ms.clamp(100, 15_000)));
+        }
+        if let Some(count) = self.retry_count {
+            parts.push(format!("rc={}", count.min(5)));
+        }
+        if !self.retry_policy.is_empty() {
+            let policy: Vec<&str> = self.retry_policy.iter().map(|r| r.as_str()).collect();
+            parts.push(format!("rp={}", policy.join(",")));
+        }
+        parts.join("&")
+    }
+}
+
+/// `url` with `overrides` as its fragment (replacing any fragment it had).
+pub fn with_connection_overrides(url: &str, overrides: &ConnectionOverrides) -> String {
+    let base = url.split('#').next().unwrap_or(url);
+    let fragment = overrides.fragment();
+    if fragment.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}#{fragment}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,7 +278,7 @@ mod tests {
             .to_xml();
         assert_eq!(
             xml,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Dial action=\"https://v.test/twilio/dial?s=1&amp;t=2\" timeout=\"20\"><Client statusCallback=\"https://v.test/twilio/status?s=1\" statusCallbackEvent=\"initiated ringing answered completed\" statusCallbackMethod=\"POST\">alice</Client></Dial></Response>"
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Dial action=\"https://v.test/twilio/dial?s=1&amp;t=2\" timeout=\"20\"><Client statusCallback=\"https://v.test/twilio/status?s=1#rc=2&amp;rp=ct,rt,5xx\" statusCallbackEvent=\"initiated ringing answered completed\" statusCallbackMethod=\"POST\">alice</Client></Dial></Response>"
         );
     }
 
@@ -204,5 +308,58 @@ mod tests {
             TwiML::new().to_xml(),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>"
         );
+    }
+    #[test]
+    fn connection_overrides_are_the_url_fragment_within_documented_ranges() {
+        // The docs' example: https://host/path?x=1#ct=1000&rc=2&rp=ct,rt
+        let overrides = ConnectionOverrides {
+            connect_timeout_ms: Some(1000),
+            retry_count: Some(2),
+            retry_policy: vec![RetryOn::Connect, RetryOn::Read],
+            ..ConnectionOverrides::default()
+        };
+        assert_eq!(
+            with_connection_overrides("https://host/path?x=1", &overrides),
+            "https://host/path?x=1#ct=1000&rc=2&rp=ct,rt"
+        );
+        // An old fragment is replaced; values are clamped.
+        let wild = ConnectionOverrides {
+            connect_timeout_ms: Some(50_000),
+            read_timeout_ms: Some(1),
+            total_time_ms: Some(99_999),
+            retry_count: Some(9),
+            retry_policy: vec![RetryOn::All],
+        };
+        assert_eq!(
+            with_connection_overrides("https://v.test/twilio/status#rc=1", &wild),
+            "https://v.test/twilio/status#ct=10000&rt=100&tt=15000&rc=5&rp=all"
+        );
+        assert_eq!(
+            with_connection_overrides("https://v.test/a#x", &ConnectionOverrides::default()),
+            "https://v.test/a"
+        );
+        assert_eq!(
+            with_connection_overrides(
+                "https://v.test/twilio/status?s=1",
+                &ConnectionOverrides::idempotent()
+            ),
+            "https://v.test/twilio/status?s=1#rc=2&rp=ct,rt,5xx"
+        );
+    }
+
+    #[test]
+    fn the_fragment_is_not_signed() {
+        use crate::params::FormParams;
+        use crate::signature::{compute_signature, validate};
+        let params = FormParams::from_pairs([("CallSid".to_string(), "CA1".to_string())]);
+        let plain = "https://v.test/twilio/status?s=1";
+        let with = with_connection_overrides(plain, &ConnectionOverrides::idempotent());
+        assert_eq!(
+            compute_signature("tok", &with, &params),
+            compute_signature("tok", plain, &params)
+        );
+        // Twilio requests the URL without its fragment; that verifies.
+        let signature = compute_signature("tok", &with, &params);
+        assert!(validate(&["tok"], plain, &params, b"", Some(&signature)).is_ok());
     }
 }

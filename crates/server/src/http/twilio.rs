@@ -173,11 +173,14 @@ async fn verify(
     };
     let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
     let url = format!("{base_url}{path_and_query}");
-    let token = account
-        .twilio_auth_token
-        .as_ref()
+    // Every current token of the account (rotation), primary first.
+    let tokens: Vec<String> = state
+        .directory
+        .twilio_auth_tokens(&account)
+        .await?
+        .iter()
         .map(|token| token.expose().to_string())
-        .unwrap_or_default();
+        .collect();
     let signature = headers
         .get("x-twilio-signature")
         .and_then(|v| v.to_str().ok())
@@ -189,7 +192,8 @@ async fn verify(
     };
     // HMAC over the whole request is CPU work: off the async workers.
     let checked = tokio::task::spawn_blocking(move || {
-        validate(&[&token], &url, &signed, &body, signature.as_deref())
+        let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        validate(&tokens, &url, &signed, &body, signature.as_deref())
     })
     .await
     .map_err(|error| {

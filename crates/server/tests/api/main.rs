@@ -13,4 +13,5 @@ mod helpers;
 mod reconcile;
 mod replay;
 mod sessions;
+mod token_rotation;
 mod twilio;
