@@ -229,7 +229,10 @@ pub fn account_channel(account_id: &str) -> String {
 }
 
 fn message_json(kind: &str, body: &[u8]) -> (Arc<str>, Bytes) {
-    (Arc::from(format!("cmd.{kind}")), Bytes::copy_from_slice(body))
+    (
+        Arc::from(format!("cmd.{kind}")),
+        Bytes::copy_from_slice(body),
+    )
 }
 
 impl EventHub {
@@ -447,9 +450,7 @@ impl EventHub {
             last_seen: Instant::now(),
             cursor,
         };
-        state
-            .subscriptions
-            .insert(subscription.id.clone(), entry);
+        state.subscriptions.insert(subscription.id.clone(), entry);
         // The channels' other subscribers learn of the newcomer.
         for channel in &channels {
             notify_channel(
