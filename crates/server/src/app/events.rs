@@ -75,17 +75,23 @@ impl EventsSettings {
         }
     }
 
-    /// The defaults, with `EVO_SSE_HEARTBEAT_MS` when set (tests use short
-    /// intervals to run many heartbeat cycles).
+    /// The defaults, with `EVO_SSE_HEARTBEAT_MS` (tests use short intervals
+    /// to run many heartbeat cycles) and `EVO_SSE_MAX_STREAMS_PER_USER` when
+    /// set.
     pub fn from_env() -> Self {
-        match std::env::var("EVO_SSE_HEARTBEAT_MS")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            .filter(|ms| *ms >= 50)
-        {
+        let number = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let mut settings = match number("EVO_SSE_HEARTBEAT_MS").filter(|ms| *ms >= 50) {
             Some(ms) => EventsSettings::with_heartbeat(Duration::from_millis(ms)),
             None => EventsSettings::default(),
+        };
+        if let Some(max) = number("EVO_SSE_MAX_STREAMS_PER_USER").filter(|n| *n >= 1) {
+            settings.max_streams_per_user = usize::try_from(max).unwrap_or(usize::MAX);
         }
+        settings
     }
 }
 

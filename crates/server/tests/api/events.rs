@@ -563,3 +563,140 @@ async fn a_subscriber_that_never_reads_is_dropped_without_delaying_others() {
     drop(stuck);
     server.abort();
 }
+
+/// The fan-out figure of docs/benchmarks.md: 2,000 subscribers connected over
+/// HTTP, signed `/twilio/voice` webhooks; time from sending the webhook to
+/// each subscriber reading its `cmd.SessionInfoChanged`. Run alone:
+/// `cargo test -p evo-server --test api -- --ignored fan_out --nocapture`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark: run on request"]
+async fn fan_out_to_2000_subscribers() {
+    use evo_server::app::directory::{NewNumber, NewUser};
+    use evo_twilio::params::FormParams;
+    use evo_twilio::signature::compute_signature;
+    const SUBSCRIBERS: usize = 2000;
+    const WEBHOOKS: usize = 20;
+    const SID: &str = "AC00000000000000000000000000fa0001";
+    const TOKEN: &str = "fan-out-token";
+    // One user holds every stream (the cap is raised for this run only).
+    std::env::set_var("EVO_SSE_MAX_STREAMS_PER_USER", "100000");
+    let dir = tempfile::tempdir().unwrap();
+    let (app, server) = private_app(dir.path(), None).await;
+    let account = app
+        .state
+        .directory
+        .add_account("Fan Out", Some(SID), Some(TOKEN))
+        .await
+        .unwrap();
+    let user = app
+        .state
+        .directory
+        .add_user(NewUser {
+            account_id: &account.id,
+            email: "fan@fan-out.test",
+            password: crate::helpers::PASSWORD,
+            display_name: None,
+            roles: &["User".to_string()],
+            customer_id: None,
+        })
+        .await
+        .unwrap();
+    app.state
+        .directory
+        .add_number(NewNumber {
+            account_id: &account.id,
+            number: "+15557770000",
+            ring_user_ids: &[user.id.clone()],
+            queue_name: None,
+            display_name: Some("Fan line"),
+            customer_id: None,
+        })
+        .await
+        .unwrap();
+    let token = bearer(&app, "fan@fan-out.test").await;
+    let (arrivals, mut collected) = tokio::sync::mpsc::unbounded_channel();
+    let (ready, mut readied) = tokio::sync::mpsc::unbounded_channel();
+    for _ in 0..SUBSCRIBERS {
+        let url = app.url("/event-stream");
+        let token = token.clone();
+        let arrivals = arrivals.clone();
+        let ready = ready.clone();
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut response = client.get(url).bearer_auth(token).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let mut buffer = String::new();
+            let mut seen = std::collections::HashSet::new();
+            let mut connected = false;
+            while let Ok(Some(chunk)) = response.chunk().await {
+                let now = std::time::Instant::now();
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let frame: String = buffer.drain(..end + 2).collect();
+                    if !connected && frame.contains("cmd.onConnect") {
+                        connected = true;
+                        let _ = ready.send(());
+                    }
+                    if frame.contains("data: cmd.SessionInfoChanged ") {
+                        if let Some(start) = frame.find("\"callSid\":\"") {
+                            let sid = frame[start + 11..start + 11 + 34].to_string();
+                            if seen.insert(sid.clone()) {
+                                let _ = arrivals.send((sid, now));
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+    for _ in 0..SUBSCRIBERS {
+        readied.recv().await.unwrap();
+    }
+    assert_eq!(app.state.events.len(), SUBSCRIBERS);
+    let mut samples = Vec::new();
+    for i in 0..WEBHOOKS {
+        let call_sid = format!("CA{i:032x}");
+        // The parameters of an incoming call to a Voice URL:
+        // https://www.twilio.com/docs/usage/webhooks/voice-webhooks
+        let pairs = [
+            ("AccountSid", SID),
+            ("ApiVersion", "2010-04-01"),
+            ("CallSid", call_sid.as_str()),
+            ("CallStatus", "ringing"),
+            ("Direction", "inbound"),
+            ("From", "+15551230000"),
+            ("To", "+15557770000"),
+        ];
+        let params =
+            FormParams::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let url = app.url("/twilio/voice");
+        let signature = compute_signature(TOKEN, &url, &params);
+        let sent = std::time::Instant::now();
+        let response = reqwest::Client::new()
+            .post(url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-Twilio-Signature", signature)
+            .body(params.encode())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        for _ in 0..SUBSCRIBERS {
+            let (sid, at) = tokio::time::timeout(Duration::from_secs(30), collected.recv())
+                .await
+                .expect("every subscriber gets the change")
+                .unwrap();
+            assert_eq!(sid, call_sid);
+            samples.push(at - sent);
+        }
+    }
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
+    println!(
+        "fan-out: {SUBSCRIBERS} subscribers x {WEBHOOKS} webhooks: p50 {:?}, p99 {:?}, max {:?}",
+        at(0.5),
+        at(0.99),
+        samples.last().unwrap()
+    );
+    server.abort();
+}
