@@ -606,7 +606,7 @@ async fn fan_out_to_2000_subscribers() {
         .add_number(NewNumber {
             account_id: &account.id,
             number: "+15557770000",
-            ring_user_ids: &[user.id.clone()],
+            ring_user_ids: std::slice::from_ref(&user.id),
             queue_name: None,
             display_name: Some("Fan line"),
             customer_id: None,
