@@ -168,8 +168,16 @@ struct HubState {
     users: HashMap<String, UserFeed>,
     /// Last seen call state of each active session (for transitions).
     known: HashMap<String, SessionCallState>,
+    /// Subscriptions closed in the last minute: a client's `stop()` closes
+    /// its stream before it unregisters, and that unregister still succeeds.
+    recently_closed: HashMap<String, (Arc<Subscription>, Vec<String>, Instant)>,
     seq: u64,
 }
+
+/// How long an unregister of a closed subscription still succeeds.
+const RECENTLY_CLOSED: Duration = Duration::from_secs(60);
+/// At most this many recently closed subscriptions are remembered.
+const RECENTLY_CLOSED_MAX: usize = 10_000;
 
 impl HubState {
     fn next_id(&mut self) -> u64 {
@@ -179,6 +187,19 @@ impl HubState {
 
     fn close(&mut self, id: &str) -> Option<Entry> {
         let entry = self.subscriptions.remove(id)?;
+        self.recently_closed
+            .retain(|_, (_, _, at)| at.elapsed() < RECENTLY_CLOSED);
+        if self.recently_closed.len() >= RECENTLY_CLOSED_MAX {
+            self.recently_closed.clear();
+        }
+        self.recently_closed.insert(
+            id.to_string(),
+            (
+                entry.subscription.clone(),
+                entry.channels.clone(),
+                Instant::now(),
+            ),
+        );
         if let Some(user) = self.users.get_mut(&entry.subscription.principal.user_id) {
             user.streams = user.streams.saturating_sub(1);
             user.last_active = Instant::now();
@@ -514,6 +535,19 @@ impl EventHub {
     /// Closes a subscription for its own principal; returns its public meta.
     pub fn unregister(&self, id: &str, principal: &Principal) -> Result<SubscriberInfo, HubError> {
         let mut state = self.lock();
+        if !state.subscriptions.contains_key(id) {
+            // Its connection ended first (the client closed the stream,
+            // then unregistered): the owner still gets its meta.
+            return match state.recently_closed.get(id) {
+                Some((subscription, channels, _))
+                    if subscription.principal.user_id == principal.user_id =>
+                {
+                    Ok(public_info(subscription, channels))
+                }
+                Some(_) => Err(HubError::Forbidden),
+                None => Err(HubError::NotFound),
+            };
+        }
         self.owned(&state, id, principal)?;
         let entry = state.close(id).ok_or(HubError::NotFound)?;
         for channel in &entry.channels {

@@ -200,6 +200,42 @@ async fn a_subscriber_gets_on_connect_then_changes_of_its_own_sessions_only() {
 }
 
 #[tokio::test]
+async fn unregistering_after_closing_the_stream_succeeds_for_its_owner_only() {
+    // ServerEventsClient.stop() closes the EventSource, then posts
+    // unRegisterUrl (servicestack-client src/index.ts, stop()): by then the
+    // connection has ended and the hub has reaped the subscription.
+    let app = shared();
+    let alice = bearer(app, &app.fixture.alice.email).await;
+    let bob = bearer(app, &app.fixture.bob.email).await;
+    let mut stream = Reader::open(app, &alice, "", None).await;
+    let id = stream.next().await.json["id"].as_str().unwrap().to_string();
+    drop(stream);
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while app.state.events.queued(&id).is_some() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("reaped");
+    let http = reqwest::Client::new();
+    let url = app.url(&format!("/event-unregister?id={id}"));
+    let other = http.post(&url).bearer_auth(&bob).send().await.unwrap();
+    assert_eq!(other.status(), 403);
+    let own = http.post(&url).bearer_auth(&alice).send().await.unwrap();
+    assert_eq!(own.status(), 200);
+    let meta: serde_json::Value = own.json().await.unwrap();
+    assert_eq!(meta["id"], id.as_str());
+    // A heartbeat for it is 404: the client reconnects.
+    let beat = http
+        .post(app.url(&format!("/event-heartbeat?id={id}")))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(beat.status(), 404);
+}
+
+#[tokio::test]
 async fn the_event_stream_needs_credentials_and_the_user_role() {
     let app = shared();
     let response = reqwest::get(app.url("/event-stream")).await.unwrap();
@@ -698,5 +734,52 @@ async fn fan_out_to_2000_subscribers() {
         at(0.99),
         samples.last().unwrap()
     );
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_stream_closes_once_its_bearer_token_expires() {
+    use evo_server::app::config::{Config, StoreLocation};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::for_store(
+        "127.0.0.1:0".parse().unwrap(),
+        StoreLocation::DataDir(dir.path().to_path_buf()),
+    );
+    config.access_token_ttl = Duration::from_secs(2);
+    let built = evo_server::startup::Application::build(config)
+        .await
+        .unwrap();
+    let fixture = seed(&built.state()).await;
+    let app = TestApp {
+        address: built.local_addr(),
+        state: built.state(),
+        fixture,
+    };
+    let server = tokio::spawn(built.run_until_stopped());
+    let token = bearer(&app, &app.fixture.alice.email).await;
+    let mut stream = Reader::open(&app, &token, "", None).await;
+    let connect = stream.next().await;
+    let interval: u64 = connect.json["heartbeatIntervalMs"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let id = connect.json["id"].as_str().unwrap().to_string();
+    // Kept alive by heartbeats while the token is valid, then re-checked at
+    // the next heartbeat tick: the stream ends within one interval of expiry.
+    let beat = reqwest::Client::new()
+        .post(app.url(&format!("/event-heartbeat?id={id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(beat.status(), 200);
+    assert!(
+        stream
+            .ends_within(Duration::from_millis(2000 + interval + 2000))
+            .await,
+        "the stream ends after its token expired"
+    );
+    assert!(app.state.events.is_empty());
     server.abort();
 }
