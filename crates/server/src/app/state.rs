@@ -8,7 +8,7 @@ use evo_store::Store;
 
 use crate::app::config::Config;
 use crate::app::directory::Directory;
-use crate::app::events::EventHub;
+use crate::app::events::{EventHub, EventsSettings};
 use crate::app::live::{LiveIndex, LiveSession};
 use crate::app::sessions::SessionService;
 use crate::app::visibility::Viewer;
@@ -66,10 +66,13 @@ impl AppState {
                 .await
                 .context("loading the directory failed")?,
         );
+        let sessions = SessionService::new(store.clone(), index.clone());
+        let events = EventHub::new(directory.clone(), index, EventsSettings::from_env());
+        events.run(sessions.subscribe());
         Ok(AppState(Arc::new(AppInner {
-            sessions: SessionService::new(store.clone(), index),
+            sessions,
             auth: Authenticator::new(store, keys),
-            events: EventHub::new(directory.clone()),
+            events,
             directory,
             config,
             _sealed: (),
