@@ -149,14 +149,14 @@ pub(crate) async fn write(
          where session_id = $8"
     );
     let mut update = sqlx::query(&update_sql)
-    .bind(&started_at)
-    .bind(ended_at)
-    .bind(&session.header.customer_id)
-    .bind(&session.header.endpoint_id)
-    .bind(&from)
-    .bind(&to)
-    .bind(&info_json)
-    .bind(&session.id);
+        .bind(&started_at)
+        .bind(ended_at)
+        .bind(&session.header.customer_id)
+        .bind(&session.header.endpoint_id)
+        .bind(&from)
+        .bind(&to)
+        .bind(&info_json)
+        .bind(&session.id);
     if backend == Backend::Postgres {
         update = update.bind(&log_text);
     }
@@ -352,9 +352,9 @@ fn filter(backend: Backend, query: &SessionQuery) -> Filter {
         let Some(text) = text else { continue };
         let pattern = f.arg(contains_pattern(backend, text));
         f.push(match backend {
-            Backend::Sqlite => format!(
-                "rowid in (select rowid from session_search where {column} like {pattern})"
-            ),
+            Backend::Sqlite => {
+                format!("rowid in (select rowid from session_search where {column} like {pattern})")
+            }
             Backend::Postgres => format!("{column} ilike {pattern} escape '\\'"),
         });
     }
@@ -434,10 +434,11 @@ pub(crate) async fn one(
     pool: &sqlx::AnyPool,
     session_id: &str,
 ) -> StoreResult<Option<StoredSessionInfo>> {
-    let Some(row) = sqlx::query("select session_id, account_id, info from session where session_id = $1")
-        .bind(session_id)
-        .fetch_optional(pool)
-        .await?
+    let Some(row) =
+        sqlx::query("select session_id, account_id, info from session where session_id = $1")
+            .bind(session_id)
+            .fetch_optional(pool)
+            .await?
     else {
         return Ok(None);
     };
@@ -470,12 +471,20 @@ pub(crate) async fn explain(
     query: &SessionQuery,
 ) -> StoreResult<Vec<String>> {
     let mut lines = Vec::new();
+    let mut tx = pool.begin().await?;
+    if backend == Backend::Postgres {
+        // On small tables PostgreSQL rightly prefers a sequential scan;
+        // this asks whether an index can serve the query at all.
+        sqlx::query("set local enable_seqscan = off")
+            .execute(&mut *tx)
+            .await?;
+    }
     for (sql, args) in [page_sql(backend, query), count_sql(backend, query)] {
         let explain = match backend {
             Backend::Sqlite => format!("explain query plan {sql}"),
             Backend::Postgres => format!("explain {sql}"),
         };
-        let rows = sqlx::query_with(&explain, args).fetch_all(pool).await?;
+        let rows = sqlx::query_with(&explain, args).fetch_all(&mut *tx).await?;
         for row in rows {
             let line: String = match backend {
                 Backend::Sqlite => row.try_get("detail")?,
@@ -484,5 +493,6 @@ pub(crate) async fn explain(
             lines.push(line);
         }
     }
+    tx.rollback().await?;
     Ok(lines)
 }
