@@ -99,7 +99,14 @@ pub async fn get_session(call: Call) -> Result<Reply, ApiError> {
     let principal = call.principal()?.clone();
     let id = request.session_id.unwrap_or_default();
     if let Some(live) = call.state.sessions.index().get(&id) {
-        if !may_see(&call, &principal, &live.session.header.account_id, &live.endpoints).await? {
+        if !may_see(
+            &call,
+            &principal,
+            &live.session.header.account_id,
+            &live.endpoints,
+        )
+        .await?
+        {
             return Err(session_not_found(&id));
         }
         return stored_json_reply::<SessionInfo>(&call.format, live.json.to_vec());
@@ -197,8 +204,9 @@ pub async fn list_sessions(call: Call) -> Result<Reply, ApiError> {
         session_ids: list.specific_ids.clone(),
         started_from: start.map(|day| Utc.from_utc_datetime(&day.and_time(Default::default()))),
         // The end date is inclusive: sessions started before the next day.
-        started_before: end
-            .map(|day| Utc.from_utc_datetime(&day.and_time(Default::default())) + Duration::days(1)),
+        started_before: end.map(|day| {
+            Utc.from_utc_datetime(&day.and_time(Default::default())) + Duration::days(1)
+        }),
         from_contains: non_empty(&request.from),
         to_contains: non_empty(&request.to),
         log_contains: non_empty(&request.log),
@@ -229,7 +237,13 @@ pub async fn list_sessions(call: Call) -> Result<Reply, ApiError> {
     let total_pages = i32::try_from(total_pages).unwrap_or(i32::MAX);
     let has_more = page.has_more;
 
-    let mut json = Vec::with_capacity(page.items.iter().map(|i| i.info_json.len() + 1).sum::<usize>() + 96);
+    let mut json = Vec::with_capacity(
+        page.items
+            .iter()
+            .map(|i| i.info_json.len() + 1)
+            .sum::<usize>()
+            + 96,
+    );
     json.extend_from_slice(b"{\"items\":[");
     for (index, item) in page.items.iter().enumerate() {
         if index > 0 {
@@ -334,7 +348,10 @@ fn twilio_direction(is_root: bool, direction: SessionDirections) -> &'static str
 pub async fn get_active_calls(call: Call) -> Result<Reply, ApiError> {
     let request: GetActiveCalls = call.dto()?;
     let principal = call.principal()?.clone();
-    if !ACTIVE_CALLS_ROLES.iter().any(|role| principal.has_role(role)) {
+    if !ACTIVE_CALLS_ROLES
+        .iter()
+        .any(|role| principal.has_role(role))
+    {
         return Err(ApiError::forbidden("Invalid Role"));
     }
     let account_id = non_empty(&request.account_id).unwrap_or_else(|| principal.account_id.clone());
@@ -360,7 +377,9 @@ pub async fn get_active_calls(call: Call) -> Result<Reply, ApiError> {
         let created = evo_core::session::iso(live.session.opened_at);
         let updated = evo_core::session::iso(live.session.last_activity());
         for member in &live.session.state.members {
-            let Some(sid) = &member.call_sid else { continue };
+            let Some(sid) = &member.call_sid else {
+                continue;
+            };
             let status = match member.call_state {
                 SessionMemberCallState::Ringing => "ringing",
                 SessionMemberCallState::Connected | SessionMemberCallState::Hold => "in-progress",
@@ -378,7 +397,11 @@ pub async fn get_active_calls(call: Call) -> Result<Reply, ApiError> {
                 date_updated: Some(updated.clone()),
                 direction: Some(twilio_direction(is_root, header.direction).to_string()),
                 from,
-                parent_call_sid: if is_root { None } else { header.call_sid.clone() },
+                parent_call_sid: if is_root {
+                    None
+                } else {
+                    header.call_sid.clone()
+                },
                 sid: Some(sid.clone()),
                 start_time: Some(created.clone()),
                 status: Some(status.to_string()),
