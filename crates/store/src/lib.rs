@@ -13,7 +13,10 @@
 //!   crash never leaves one without the other;
 //! - listing active sessions reads only rows of live sessions (a partial
 //!   index), never the ended history;
-//! - this crate knows nothing of HTTP, Twilio or wire formats.
+//! - history reads (`list_session_infos`, `session_info`) are served by
+//!   indexes and return the `SessionInfo` JSON rendered at commit time
+//!   (with evo-wire, the one place this crate touches a wire format);
+//! - this crate knows nothing of HTTP or Twilio.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
