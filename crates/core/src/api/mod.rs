@@ -5,6 +5,7 @@
 //! declarations and nothing else.
 
 pub mod auth;
+pub mod history;
 pub mod sessions;
 
 use crate::contract::{Contract, TypeRef};
@@ -12,6 +13,11 @@ use crate::contract::{Contract, TypeRef};
 /// Every operation evo-voice serves, in documentation order.
 pub const OPERATIONS: &[TypeRef] = &[
     sessions::GetActiveSessions::type_info,
+    history::GetMySessions::type_info,
+    history::GetSession::type_info,
+    history::ListSessions::type_info,
+    history::GetActiveCalls::type_info,
+    history::GetAuthStatus::type_info,
     auth::Authenticate::type_info,
     auth::GetAccessToken::type_info,
 ];

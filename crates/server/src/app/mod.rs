@@ -9,6 +9,7 @@
 pub mod config;
 pub mod directory;
 pub mod events;
+pub mod history;
 pub mod live;
 pub mod reconcile;
 pub mod sessions;

@@ -9,6 +9,7 @@ use evo_store::Store;
 use crate::app::config::Config;
 use crate::app::directory::Directory;
 use crate::app::events::EventHub;
+use crate::app::history::History;
 use crate::app::live::{LiveIndex, LiveSession};
 use crate::app::sessions::SessionService;
 use crate::app::visibility::Viewer;
@@ -35,6 +36,7 @@ pub struct AppInner {
     pub auth: Authenticator,
     pub directory: Arc<Directory>,
     pub events: EventHub,
+    pub history: History,
     /// Keeps construction inside `app`.
     _sealed: (),
 }
@@ -67,6 +69,7 @@ impl AppState {
                 .context("loading the directory failed")?,
         );
         Ok(AppState(Arc::new(AppInner {
+            history: History::new(store.clone(), index.clone(), directory.clone()),
             sessions: SessionService::new(store.clone(), index),
             auth: Authenticator::new(store, keys),
             events: EventHub::new(directory.clone()),

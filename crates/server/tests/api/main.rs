@@ -10,6 +10,7 @@ mod errors;
 mod events;
 mod formats;
 mod helpers;
+mod history;
 mod reconcile;
 mod sessions;
 mod twilio;

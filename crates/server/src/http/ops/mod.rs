@@ -1,9 +1,13 @@
 //! The operations: one function per request DTO of the contract.
 
 pub mod auth;
+pub mod history;
 pub mod sessions;
 
 use evo_core::api::auth::{Authenticate, GetAccessToken};
+use evo_core::api::history::{
+    GetActiveCalls, GetAuthStatus, GetMySessions, GetSession, ListSessions,
+};
 use evo_core::api::sessions::GetActiveSessions;
 use evo_core::contract::{Contract, TypeInfo};
 
@@ -17,14 +21,24 @@ pub enum Operation {
     GetActiveSessions,
     Authenticate,
     GetAccessToken,
+    GetMySessions,
+    GetSession,
+    ListSessions,
+    GetAuthStatus,
+    GetActiveCalls,
 }
 
 impl Operation {
     /// Every implemented operation.
-    pub const ALL: [Operation; 3] = [
+    pub const ALL: [Operation; 8] = [
         Operation::GetActiveSessions,
         Operation::Authenticate,
         Operation::GetAccessToken,
+        Operation::GetMySessions,
+        Operation::GetSession,
+        Operation::ListSessions,
+        Operation::GetAuthStatus,
+        Operation::GetActiveCalls,
     ];
 
     /// The request DTO of this operation.
@@ -33,6 +47,11 @@ impl Operation {
             Operation::GetActiveSessions => GetActiveSessions::type_info(),
             Operation::Authenticate => Authenticate::type_info(),
             Operation::GetAccessToken => GetAccessToken::type_info(),
+            Operation::GetMySessions => GetMySessions::type_info(),
+            Operation::GetSession => GetSession::type_info(),
+            Operation::ListSessions => ListSessions::type_info(),
+            Operation::GetAuthStatus => GetAuthStatus::type_info(),
+            Operation::GetActiveCalls => GetActiveCalls::type_info(),
         }
     }
 
@@ -52,6 +71,11 @@ pub async fn call(op: &'static TypeInfo, call: Call) -> Result<Reply, ApiError> 
         Some(Operation::GetActiveSessions) => sessions::get_active_sessions(call).await,
         Some(Operation::Authenticate) => auth::authenticate(call).await,
         Some(Operation::GetAccessToken) => auth::get_access_token(call).await,
+        Some(Operation::GetMySessions) => history::get_my_sessions(call).await,
+        Some(Operation::GetSession) => history::get_session(call).await,
+        Some(Operation::ListSessions) => history::list_sessions(call).await,
+        Some(Operation::GetAuthStatus) => history::get_auth_status(call).await,
+        Some(Operation::GetActiveCalls) => history::get_active_calls(call).await,
         None => Err(ApiError::method_not_allowed(format!(
             "The operation '{}' does not exist for this service",
             op.name
