@@ -14,6 +14,7 @@
 //! SQL, no session state here; the server maps verified webhooks to session
 //! events.
 
+pub mod control;
 #[cfg(feature = "testing")]
 pub mod fake;
 pub mod params;

@@ -4,6 +4,7 @@
 //! pages, typed DTOs in every language, OpenAPI) is derived from these
 //! declarations and nothing else.
 
+pub mod actions;
 pub mod auth;
 pub mod history;
 pub mod sessions;
@@ -18,6 +19,11 @@ pub const OPERATIONS: &[TypeRef] = &[
     history::ListSessions::type_info,
     history::GetActiveCalls::type_info,
     history::GetAuthStatus::type_info,
+    actions::PatchSession::type_info,
+    actions::EndSession::type_info,
+    actions::HoldSession::type_info,
+    actions::RedirectSession::type_info,
+    actions::AddConferenceMember::type_info,
     auth::Authenticate::type_info,
     auth::GetAccessToken::type_info,
 ];

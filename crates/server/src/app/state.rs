@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use evo_store::Store;
 
+use crate::app::actions::Actions;
 use crate::app::config::Config;
 use crate::app::directory::Directory;
 use crate::app::events::EventHub;
@@ -32,7 +33,8 @@ pub struct AppState(Arc<AppInner>);
 #[allow(clippy::manual_non_exhaustive)]
 pub struct AppInner {
     pub config: Config,
-    pub sessions: SessionService,
+    pub sessions: Arc<SessionService>,
+    pub actions: Actions,
     pub auth: Authenticator,
     pub directory: Arc<Directory>,
     pub events: EventHub,
@@ -68,9 +70,17 @@ impl AppState {
                 .await
                 .context("loading the directory failed")?,
         );
+        let sessions = Arc::new(SessionService::new(store.clone(), index.clone()));
+        let actions = Actions::new(
+            sessions.clone(),
+            directory.clone(),
+            &config.reconcile.twilio_api_base,
+        )
+        .context("building the Twilio REST client failed")?;
         Ok(AppState(Arc::new(AppInner {
-            history: History::new(store.clone(), index.clone(), directory.clone()),
-            sessions: SessionService::new(store.clone(), index),
+            history: History::new(store.clone(), index, directory.clone()),
+            sessions,
+            actions,
             auth: Authenticator::new(store, keys),
             events: EventHub::new(directory.clone()),
             directory,

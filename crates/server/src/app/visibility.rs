@@ -96,6 +96,11 @@ impl Reach {
         self.may_see_parts(&live.session().header.account_id, live.endpoints())
     }
 
+    /// The live session, if within reach.
+    pub fn may_see_live(&self, live: Option<Arc<LiveSession>>) -> Option<Arc<LiveSession>> {
+        live.filter(|live| self.may_see(live))
+    }
+
     /// The same rule as a store query scope.
     pub fn scope(&self) -> SessionScope {
         match self {

@@ -432,7 +432,14 @@ async fn status(State(state): State<AppState>, hook: Webhook) -> Answer {
         hook.query.get_nonempty("user"),
         hook.query.get_nonempty("party"),
     ) {
-        (Some(user), _) => party_of_user(&state, user, SessionMemberRoles::Agent).await?,
+        (Some(user), _) => {
+            // `role=transfer`: a member an agent added (AddConferenceMember).
+            let role = match hook.query.get_nonempty("role") {
+                Some("transfer") => SessionMemberRoles::Transfer,
+                _ => SessionMemberRoles::Agent,
+            };
+            party_of_user(&state, user, role).await?
+        }
         (None, Some("callee")) => params.get_nonempty("To").map(|to| Party {
             identity: to.to_string(),
             endpoint_id: None,
