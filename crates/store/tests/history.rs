@@ -39,6 +39,7 @@ async fn commit(
     full: bool,
 ) {
     let start = Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap() + Duration::days(day);
+    let kind: evo_core::scenario::Kind = kind.parse().expect("a scenario kind");
     let plan = build(kind, cast, tag, start);
     let mut session = open(&plan.session_id, plan.header.clone(), plan.opened_at);
     store
@@ -429,9 +430,7 @@ async fn sqlite_history_conforms_and_uses_indexes() {
 
 #[tokio::test]
 async fn postgres_history_conforms_and_uses_indexes() {
-    let Some(cluster) = PostgresCluster::start() else {
-        return;
-    };
+    let cluster = PostgresCluster::start();
     let url = cluster.create_database("evo_history");
     let store = Arc::new(SqlStore::connect_postgres(&url).await.unwrap());
     history_suite(store.clone()).await;

@@ -38,7 +38,12 @@ fn session(n: usize) -> Session {
     };
     // One session a minute, oldest first.
     let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap() + Duration::minutes(n as i64);
-    let plan = build("inbound-answered", &cast, &format!("B{n}"), start);
+    let plan = build(
+        evo_core::scenario::Kind::InboundAnswered,
+        &cast,
+        &format!("B{n}"),
+        start,
+    );
     let mut session = open(&plan.session_id, plan.header.clone(), plan.opened_at);
     for event in &plan.events {
         session = apply(&session, event);

@@ -598,12 +598,10 @@ fn held_legs(session: &Session) -> Vec<String> {
         .filter(|(_, (_, held))| *held)
         .map(|(leg, _)| leg)
         .collect();
-    if session.state.hold_reason != SessionHoldReasons::None
-        || session.state.call_state == evo_core::api::sessions::SessionCallState::Hold
-    {
-        if !held.contains(&root) && !root.is_empty() {
-            held.push(root.clone());
-        }
+    let state_held = session.state.hold_reason != SessionHoldReasons::None
+        || session.state.call_state == evo_core::api::sessions::SessionCallState::Hold;
+    if state_held && !root.is_empty() && !held.contains(&root) {
+        held.push(root.clone());
     }
     held.sort_by_key(|leg| *leg != root);
     held
