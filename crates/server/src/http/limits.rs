@@ -72,7 +72,11 @@ impl RequestLimits {
 }
 
 /// The middleware (`axum::middleware::from_fn_with_state`).
-pub async fn enforce(State(limits): State<RequestLimits>, request: Request, next: Next) -> Response {
+pub async fn enforce(
+    State(limits): State<RequestLimits>,
+    request: Request,
+    next: Next,
+) -> Response {
     let addr = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

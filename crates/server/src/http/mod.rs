@@ -39,7 +39,10 @@ pub fn router(state: AppState) -> Router {
         .merge(console::router())
         .fallback(dispatch::dispatch)
         .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(limits, limits::enforce))
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            limits::enforce,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
 }

@@ -3,6 +3,7 @@
 //! one seeded server (see `helpers::shared`), except tests that need their
 //! own (restarts).
 
+mod attacks;
 mod auth;
 mod console;
 mod docs;
