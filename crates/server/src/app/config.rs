@@ -37,6 +37,9 @@ pub mod defaults {
     pub const SHARED_INDEX_REFRESH_MS: u64 = 1000;
     /// How often the directory's ring relation is reloaded, seconds.
     pub const DIRECTORY_REFRESH_SECS: u64 = 5;
+    /// `--shutdown-grace-secs`: how long shutdown waits for in-flight
+    /// requests and queued commits.
+    pub const SHUTDOWN_GRACE_SECS: u64 = 20;
 }
 
 /// Everything the server needs to start.
@@ -71,6 +74,34 @@ pub struct Config {
     /// How often the directory's ring relation is reloaded (numbers assigned
     /// by administration commands, which run as other processes).
     pub directory_refresh: Duration,
+    /// Operations: shutdown grace, retention, metrics address, CORS.
+    pub ops: OpsConfig,
+}
+
+/// Operations settings (see README "Operating evo-voice").
+#[derive(Debug, Clone)]
+pub struct OpsConfig {
+    /// After SIGTERM/Ctrl-C: how long in-flight requests and queued commits
+    /// may take before the process exits anyway.
+    pub shutdown_grace: Duration,
+    /// Ended sessions last active longer ago than this are deleted; `None`
+    /// keeps them forever.
+    pub retain_ended: Option<Duration>,
+    /// Serve `/metrics` on this address instead of the main listener.
+    pub metrics_bind: Option<SocketAddr>,
+    /// Origins allowed to call the API from a browser (CORS); empty: none.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        OpsConfig {
+            shutdown_grace: Duration::from_secs(defaults::SHUTDOWN_GRACE_SECS),
+            retain_ended: None,
+            metrics_bind: None,
+            cors_origins: Vec::new(),
+        }
+    }
 }
 
 /// Where the store lives.
@@ -120,6 +151,7 @@ impl Config {
             reconcile: ReconcileConfig::default(),
             index_refresh: None,
             directory_refresh: Duration::from_secs(defaults::DIRECTORY_REFRESH_SECS),
+            ops: OpsConfig::default(),
         }
     }
 }

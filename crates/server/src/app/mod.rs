@@ -10,6 +10,7 @@ pub mod config;
 pub mod directory;
 pub mod events;
 pub mod live;
+pub mod ops;
 pub mod reconcile;
 pub mod sessions;
 pub mod state;

@@ -35,6 +35,8 @@ pub struct AppInner {
     pub auth: Authenticator,
     pub directory: Arc<Directory>,
     pub events: EventHub,
+    /// Starts graceful shutdown; long-lived responses select on it.
+    pub shutdown: crate::app::ops::Shutdown,
     /// Keeps construction inside `app`.
     _sealed: (),
 }
@@ -72,6 +74,7 @@ impl AppState {
             events: EventHub::new(directory.clone()),
             directory,
             config,
+            shutdown: crate::app::ops::Shutdown::default(),
             _sealed: (),
         })))
     }

@@ -32,6 +32,9 @@ fn frame(n: u64, selector: &str, json: &str) -> bytes::Bytes {
     bytes::Bytes::from(format!("id: {n}\ndata: {selector} {json}\n\n"))
 }
 
+/// The last frame of a stream closed by shutdown: reconnect in 2 s.
+const SHUTDOWN_RETRY: &[u8] = b"retry: 2000\n\n";
+
 /// `GET /event-stream`.
 pub async fn event_stream(
     State(state): State<AppState>,
@@ -90,17 +93,32 @@ pub async fn event_stream(
         feed: Feed,
         pending: std::collections::VecDeque<bytes::Bytes>,
         next_id: u64,
+        shutdown: crate::app::ops::Shutdown,
+        closing: bool,
     }
     let stream = Stream {
         next_id: opening.len() as u64 + 1,
         pending: opening.into(),
         feed,
+        shutdown: state.shutdown.clone(),
+        closing: false,
     };
     let body = futures::stream::unfold(stream, |mut stream| async move {
         if let Some(bytes) = stream.pending.pop_front() {
             return Some((Ok::<_, std::io::Error>(bytes), stream));
         }
-        let session = stream.feed.next().await?;
+        if stream.closing {
+            return None;
+        }
+        // On shutdown: a `retry:` hint (ms), then the end of the stream, so
+        // the client reconnects to another node or to this one restarted.
+        let session = tokio::select! {
+            session = stream.feed.next() => session?,
+            () = stream.shutdown.wait() => {
+                stream.closing = true;
+                return Some((Ok(bytes::Bytes::from_static(SHUTDOWN_RETRY)), stream));
+            }
+        };
         let json = String::from_utf8_lossy(session.json()).into_owned();
         let bytes = frame(stream.next_id, "cmd.sessionChanged", &json);
         stream.next_id += 1;

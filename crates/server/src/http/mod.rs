@@ -7,6 +7,7 @@ pub mod console;
 pub mod dispatch;
 pub mod error;
 pub mod events;
+pub mod observe;
 pub mod ops;
 pub mod twilio;
 
@@ -23,8 +24,15 @@ use crate::http::error::ApiError;
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let ops = state.config.ops.clone();
+    let mut router = Router::new()
         .route("/health", get(health))
+        .route("/health/live", get(observe::live))
+        .route("/health/ready", get(observe::ready));
+    if ops.metrics_bind.is_none() {
+        router = router.route("/metrics", get(observe::metrics));
+    }
+    let router = router
         .route("/types/{lang}", get(types))
         .route("/openapi.json", get(openapi))
         .route("/event-stream", get(events::event_stream))
@@ -37,8 +45,22 @@ pub fn router(state: AppState) -> Router {
         .merge(console::router())
         .fallback(dispatch::dispatch)
         .with_state(state)
+        .layer(axum::middleware::from_fn(observe::html_headers))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(observe::record))
+        .layer(TraceLayer::new_for_http().make_span_with(observe::span))
+        .layer(axum::middleware::from_fn(observe::request_id));
+    match observe::cors(&ops.cors_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// The router of `--metrics-bind`: `/metrics` alone.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(observe::metrics))
+        .with_state(state)
 }
 
 async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
