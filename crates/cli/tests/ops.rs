@@ -614,3 +614,114 @@ async fn a_backup_under_write_load_restores_the_same_sessions() {
     .unwrap();
     assert!(status.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_security_headers_and_event_streams_closed_by_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    seed(&data);
+    let port = free_port();
+    let log = dir.path().join("server.log");
+    let origin = "https://app.example.com";
+    let mut server = serve(
+        &data,
+        port,
+        &[
+            "--cors-origin",
+            "https://other.example.com,https://app.example.com",
+            "--shutdown-grace-secs",
+            "10",
+        ],
+        &[],
+        &log,
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    wait_until_ready(&http, port).await;
+
+    // A preflight from an allowed origin, as a browser sends it.
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, format!("{base}/sessions/active"))
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "GET")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success());
+    let headers = preflight.headers();
+    assert_eq!(headers["access-control-allow-origin"], origin);
+    assert_eq!(headers["access-control-allow-credentials"], "true");
+    let allowed = headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("authorization") && allowed.contains("content-type"));
+    assert!(headers["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("DELETE"));
+    let read = http
+        .get(format!("{base}/sessions/active"))
+        .header("Origin", origin)
+        .basic_auth(EMAIL, Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.headers()["access-control-allow-origin"], origin);
+    let stranger = http
+        .get(format!("{base}/sessions/active"))
+        .header("Origin", "https://evil.example.net")
+        .basic_auth(EMAIL, Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert!(stranger
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+
+    // The metadata pages: not sniffed, never framed, no referrer.
+    let page = http.get(format!("{base}/metadata")).send().await.unwrap();
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    assert!(page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+
+    // An open event stream ends on shutdown with a retry hint.
+    let mut stream = http
+        .get(format!("{base}/event-stream"))
+        .basic_auth(EMAIL, Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let first = stream.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("cmd.onConnect"));
+    let signalled = Instant::now();
+    sigterm(&server);
+    let mut rest = String::new();
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(10), stream.chunk())
+        .await
+        .expect("the stream ends on shutdown")
+        .unwrap()
+    {
+        rest.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(rest.ends_with("retry: 2000\n\n"), "{rest:?}");
+    let status = tokio::task::spawn_blocking(move || {
+        wait_with_deadline(&mut server, Duration::from_secs(10))
+    })
+    .await
+    .unwrap();
+    assert!(status.success());
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "an open stream does not hold shutdown for the grace period"
+    );
+}

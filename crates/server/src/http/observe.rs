@@ -217,10 +217,13 @@ pub fn span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     )
 }
 
-/// CORS as ServiceStack's `CorsFeature` does it, for the configured origins:
-/// the request's origin echoed when allowed, methods GET, POST, PUT,
-/// DELETE, PATCH, OPTIONS, headers Content-Type and Authorization, and
-/// credentials (cookies) allowed. `None` without origins (no CORS headers).
+/// CORS as ServiceStack's `CorsFeature` with an origin whitelist does it
+/// (ServiceStack/src/ServiceStack/CorsFeature.cs: the request's `Origin`
+/// echoed only when whitelisted, its default methods GET, POST, PUT,
+/// DELETE, PATCH, OPTIONS, HEAD, preflights cached 600 s, OPTIONS answered
+/// before any service), plus `Authorization` among the allowed headers and
+/// credentials (cookies) allowed, which a browser client of this API needs.
+/// `None` without origins: no CORS headers at all.
 pub fn cors(origins: &[String]) -> Option<CorsLayer> {
     let allowed: Vec<HeaderValue> = origins
         .iter()
@@ -239,7 +242,9 @@ pub fn cors(origins: &[String]) -> Option<CorsLayer> {
                 Method::DELETE,
                 Method::PATCH,
                 Method::OPTIONS,
+                Method::HEAD,
             ])
+            .max_age(std::time::Duration::from_secs(600))
             .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT])
             .expose_headers([REQUEST_ID.clone()])
             .allow_credentials(true),
