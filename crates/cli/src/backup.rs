@@ -42,7 +42,10 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
             .with_context(|| format!("{} is not an evo-voice backup", args.from.display()))?;
     }
     if header != SQLITE_HEADER {
-        bail!("{} is not an evo-voice backup (not SQLite)", args.from.display());
+        bail!(
+            "{} is not an evo-voice backup (not SQLite)",
+            args.from.display()
+        );
     }
     let dir = &args.store.data_dir;
     let _lock = evo_store::lock::lock_data_dir(dir)

@@ -58,8 +58,16 @@ fn seed(data: &Path) {
     let user = evo_ok(
         data,
         &[
-            "user", "add", "--account", &account, "--email", EMAIL, "--password", PASSWORD,
-            "--role", "User",
+            "user",
+            "add",
+            "--account",
+            &account,
+            "--email",
+            EMAIL,
+            "--password",
+            PASSWORD,
+            "--role",
+            "User",
         ],
     );
     evo_ok(
@@ -446,7 +454,11 @@ async fn health_metrics_and_request_ids() {
     let http = reqwest::Client::new();
     wait_until_ready(&http, port).await;
 
-    let live = http.get(format!("{base}/health/live")).send().await.unwrap();
+    let live = http
+        .get(format!("{base}/health/live"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(live.status(), 200);
     let generated = live.headers()["x-request-id"].to_str().unwrap().to_string();
     let parsed = uuid::Uuid::parse_str(&generated).unwrap();
@@ -475,11 +487,13 @@ async fn health_metrics_and_request_ids() {
         .status()
         .is_success());
 
-    assert!(send_webhook(&http, port, "CA00000000000000000000000000000e01")
-        .await
-        .unwrap()
-        .status()
-        .is_success());
+    assert!(
+        send_webhook(&http, port, "CA00000000000000000000000000000e01")
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
     let refused = http
         .post(format!("{base}/auth/credentials"))
         .header("Accept", "application/json")
@@ -549,11 +563,9 @@ async fn a_backup_under_write_load_restores_the_same_sessions() {
     let file = dir.path().join("backup.db");
     let backup = {
         let (data, file) = (data.clone(), file.clone());
-        tokio::task::spawn_blocking(move || {
-            evo(&data, &["backup", "--to", file.to_str().unwrap()])
-        })
-        .await
-        .unwrap()
+        tokio::task::spawn_blocking(move || evo(&data, &["backup", "--to", file.to_str().unwrap()]))
+            .await
+            .unwrap()
     };
     assert!(
         backup.status.success(),
@@ -566,7 +578,10 @@ async fn a_backup_under_write_load_restores_the_same_sessions() {
 
     // Restoring over the data directory of the running server is refused,
     // even with --force.
-    let refused = evo(&data, &["restore", "--from", file.to_str().unwrap(), "--force"]);
+    let refused = evo(
+        &data,
+        &["restore", "--from", file.to_str().unwrap(), "--force"],
+    );
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("stop the server"));
     sigterm(&server);
@@ -582,7 +597,10 @@ async fn a_backup_under_write_load_restores_the_same_sessions() {
     evo_ok(&restored, &["restore", "--from", file.to_str().unwrap()]);
     let again = evo(&restored, &["restore", "--from", file.to_str().unwrap()]);
     assert!(!again.status.success(), "an existing store needs --force");
-    evo_ok(&restored, &["restore", "--from", file.to_str().unwrap(), "--force"]);
+    evo_ok(
+        &restored,
+        &["restore", "--from", file.to_str().unwrap(), "--force"],
+    );
     assert_all_stored(&restored, &before_backup).await;
 
     // The restored store serves the sessions it holds.
@@ -724,4 +742,48 @@ async fn cors_security_headers_and_event_streams_closed_by_shutdown() {
         signalled.elapsed() < Duration::from_secs(5),
         "an open stream does not hold shutdown for the grace period"
     );
+}
+
+/// README's configuration table names every flag of `serve`, its variable
+/// and its default, as clap declares them.
+#[test]
+fn readme_lists_every_serve_flag() {
+    let help = Command::new(env!("CARGO_BIN_EXE_evo-voice"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let mut flags = 0;
+    let lines: Vec<&str> = help.lines().map(str::trim).collect();
+    for (n, line) in lines.iter().enumerate() {
+        let Some(flag) = line.strip_prefix("--").and_then(|l| l.split(' ').next()) else {
+            continue;
+        };
+        if flag == "help" {
+            continue;
+        }
+        flags += 1;
+        let description = lines.get(n + 1).copied().unwrap_or("");
+        let row = readme
+            .lines()
+            .find(|row| row.starts_with(&format!("| `--{flag}` |")))
+            .unwrap_or_else(|| panic!("README has no row for --{flag}"));
+        if let Some(env) = description.split("[env: ").nth(1) {
+            let env = env.split(['=', ']']).next().unwrap();
+            assert!(
+                row.contains(&format!("`{env}`")),
+                "--{flag}: {env} in {row}"
+            );
+        }
+        if let Some(default) = description.split("[default: ").nth(1) {
+            let default = default.split(']').next().unwrap();
+            assert!(
+                row.contains(&format!("`{default}`")),
+                "--{flag}: default {default} in {row}"
+            );
+        }
+    }
+    assert!(flags >= 19, "read the flags from --help ({flags})");
 }

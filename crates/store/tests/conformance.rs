@@ -315,7 +315,12 @@ async fn suite(store: Arc<dyn Store>) {
 async fn end_sessions(store: &dyn Store, prefix: &str, count: usize) {
     let start = Utc.with_ymd_and_hms(2026, 1, 2, 9, 0, 0).unwrap();
     for n in 0..=count {
-        let plan = build(Kind::InboundAnswered, &cast(), &format!("{prefix}{n}"), start);
+        let plan = build(
+            Kind::InboundAnswered,
+            &cast(),
+            &format!("{prefix}{n}"),
+            start,
+        );
         let mut session = open(&plan.session_id, plan.header.clone(), plan.opened_at);
         let mut changes = vec![SessionChange {
             session: session.clone(),
@@ -374,7 +379,10 @@ async fn the_sqlite_store_conforms_and_survives_a_reopen() {
     let backup_dir = tempfile::tempdir().unwrap();
     let file = evo_store::sql::sqlite_file(backup_dir.path());
     reopened.backup_into(&file).await.unwrap();
-    assert!(reopened.backup_into(&file).await.is_err(), "never overwrites");
+    assert!(
+        reopened.backup_into(&file).await.is_err(),
+        "never overwrites"
+    );
     let copy = open_store(&backup_dir.path().display().to_string())
         .await
         .unwrap();

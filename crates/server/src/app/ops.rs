@@ -85,10 +85,7 @@ pub async fn prune_once(state: &AppState, retain: Duration) -> anyhow::Result<u6
     let before = Utc::now() - chrono::Duration::from_std(retain)?;
     let mut total = 0;
     loop {
-        let pruned = state
-            .sessions
-            .prune_ended(before, RETENTION_BATCH)
-            .await?;
+        let pruned = state.sessions.prune_ended(before, RETENTION_BATCH).await?;
         total += pruned;
         metrics::counter!("evo_retention_pruned_sessions_total").increment(pruned);
         if pruned < u64::from(RETENTION_BATCH) || state.shutdown.is_triggered() {

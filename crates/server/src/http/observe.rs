@@ -91,7 +91,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("evo_active_sessions").set(state.sessions.index().len() as f64);
     metrics::gauge!("evo_event_stream_subscribers").set(state.events.len() as f64);
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         prometheus().render(),
     )
         .into_response()
@@ -167,7 +170,9 @@ pub async fn record(request: Request, next: Next) -> Response {
         .increment(1);
     }
     let auth_path = path.trim_end_matches('/').to_ascii_lowercase();
-    if (auth_path == "/auth" || auth_path.starts_with("/auth/") || auth_path.ends_with("/reply/authenticate"))
+    if (auth_path == "/auth"
+        || auth_path.starts_with("/auth/")
+        || auth_path.ends_with("/reply/authenticate"))
         && method == Method::POST
         && status == StatusCode::UNAUTHORIZED
     {
