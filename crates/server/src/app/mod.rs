@@ -13,5 +13,6 @@ pub mod live;
 pub mod ops;
 pub mod reconcile;
 pub mod sessions;
+pub mod shutdown;
 pub mod state;
 pub mod visibility;

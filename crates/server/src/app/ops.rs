@@ -1,13 +1,11 @@
-//! Operations: readiness, the shutdown signal, and retention of ended
-//! sessions. Metrics are recorded through the `metrics` facade; the HTTP
-//! layer owns the exporter.
+//! Operations: readiness and retention of ended sessions (the shutdown
+//! signal is `app::shutdown`). Metrics go through the `metrics` facade;
+//! the HTTP layer owns the exporter.
 
 use std::time::Duration;
 
-use chrono::Utc;
-use tokio::sync::watch;
-
 use crate::app::state::AppState;
+use chrono::Utc;
 
 /// How long the readiness check waits for the store.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -18,41 +16,6 @@ pub const RETENTION_BATCH: u32 = 500;
 pub const RETENTION_PAUSE: Duration = Duration::from_millis(200);
 /// How often retention looks for old ended sessions.
 pub const RETENTION_INTERVAL: Duration = Duration::from_secs(10 * 60);
-
-/// The process-wide shutdown signal. Long-lived responses (the event
-/// stream) select on [`Shutdown::wait`] and end with a `retry:` hint, so
-/// that graceful shutdown does not wait for them.
-#[derive(Clone)]
-pub struct Shutdown {
-    sender: watch::Sender<bool>,
-}
-
-impl Default for Shutdown {
-    fn default() -> Self {
-        Shutdown {
-            sender: watch::channel(false).0,
-        }
-    }
-}
-
-impl Shutdown {
-    /// Starts the shutdown (idempotent).
-    pub fn trigger(&self) {
-        self.sender.send_replace(true);
-    }
-
-    /// Whether shutdown has started.
-    pub fn is_triggered(&self) -> bool {
-        *self.sender.borrow()
-    }
-
-    /// Resolves once shutdown has started.
-    pub async fn wait(&self) {
-        let mut receiver = self.sender.subscribe();
-        // The sender lives in `self`, so `wait_for` only fails if it is dropped.
-        let _ = receiver.wait_for(|stopping| *stopping).await;
-    }
-}
 
 /// Why the server is not ready.
 #[derive(Debug, thiserror::Error)]

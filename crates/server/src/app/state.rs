@@ -36,7 +36,7 @@ pub struct AppInner {
     pub directory: Arc<Directory>,
     pub events: EventHub,
     /// Starts graceful shutdown; long-lived responses select on it.
-    pub shutdown: crate::app::ops::Shutdown,
+    pub shutdown: crate::app::shutdown::Shutdown,
     /// Keeps construction inside `app`.
     _sealed: (),
 }
@@ -74,7 +74,7 @@ impl AppState {
             events: EventHub::new(directory.clone()),
             directory,
             config,
-            shutdown: crate::app::ops::Shutdown::default(),
+            shutdown: crate::app::shutdown::Shutdown::default(),
             _sealed: (),
         })))
     }

@@ -93,7 +93,7 @@ pub async fn event_stream(
         feed: Feed,
         pending: std::collections::VecDeque<bytes::Bytes>,
         next_id: u64,
-        shutdown: crate::app::ops::Shutdown,
+        shutdown: crate::app::shutdown::Shutdown,
         closing: bool,
     }
     let stream = Stream {
