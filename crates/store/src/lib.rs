@@ -192,7 +192,8 @@ pub trait Store: Send + Sync + 'static {
         account_id: &str,
         keys: &[String],
     ) -> StoreResult<Vec<SessionEvent>>;
-    /// Forgets the events parked under `keys` (after they were applied).
+    /// Forgets the events parked under `keys` (after they were applied),
+    /// and the same events parked under other keys.
     async fn drop_parked_callbacks(&self, account_id: &str, keys: &[String]) -> StoreResult<()>;
 
     // --- session history ---------------------------------------------------

@@ -904,11 +904,16 @@ impl Store for SqlStore {
     async fn drop_parked_callbacks(&self, account_id: &str, keys: &[String]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         for key in keys {
-            sqlx::query("delete from pending_callback where account_id = $1 and lookup_key = $2")
-                .bind(account_id)
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
+            // The same callbacks parked under their other SIDs go too.
+            sqlx::query(
+                "delete from pending_callback where account_id = $1 and dedupe_key in
+                 (select dedupe_key from pending_callback where account_id = $2 and lookup_key = $3)",
+            )
+            .bind(account_id)
+            .bind(account_id)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
