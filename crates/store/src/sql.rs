@@ -962,7 +962,17 @@ impl Store for SqlStore {
         let mut pruned = 0;
         for row in &rows {
             let id: String = row.try_get("session_id")?;
-            for table in ["session_event", "session_key"] {
+            // The history rows too (migration 0003): the search index is
+            // keyed by the session row's rowid on SQLite, so it goes first.
+            if self.backend == Backend::Sqlite {
+                sqlx::query(
+                    "delete from session_search where rowid = (select rowid from session where session_id = $1)",
+                )
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for table in ["session_event", "session_key", "session_endpoint"] {
                 sqlx::query(&format!("delete from {table} where session_id = $1"))
                     .bind(&id)
                     .execute(&mut *tx)
