@@ -3,6 +3,7 @@
 //! refused (403). Twilio signs with the account's primary token
 //! (https://www.twilio.com/docs/usage/security#validating-requests); during
 //! a rotation the primary changes at a moment evo-voice does not see.
+//! Also: callback URLs carry connection overrides, which are not signed.
 
 use evo_twilio::params::FormParams;
 use evo_twilio::signature::compute_signature;
@@ -102,4 +103,93 @@ async fn webhooks_signed_with_any_current_token_are_accepted_and_removed_ones_re
         .await
         .unwrap_err();
     assert!(error.to_string().contains("only token"), "{error}");
+}
+
+/// The status callbacks evo-voice hands Twilio in TwiML carry connection
+/// overrides asking for retries (they are deduplicated); the callback Twilio
+/// then sends (to the URL without its fragment, signed without it) verifies.
+#[tokio::test]
+async fn status_callbacks_in_twiml_ask_for_retries_and_still_verify() {
+    use evo_server::app::directory::{NewNumber, NewUser};
+    let app = shared();
+    let sid = "AC0123456789abcdef0123456789abc778";
+    let account = app
+        .state
+        .directory
+        .add_account("Overrides Co", Some(sid), Some(OLD))
+        .await
+        .unwrap();
+    let user = app
+        .state
+        .directory
+        .add_user(NewUser {
+            account_id: &account.id,
+            email: "olga@overrides.test",
+            password: crate::helpers::PASSWORD,
+            display_name: None,
+            roles: &["User".to_string()],
+            customer_id: None,
+        })
+        .await
+        .unwrap();
+    app.state
+        .directory
+        .add_number(NewNumber {
+            account_id: &account.id,
+            number: "+15558887777",
+            ring_user_ids: std::slice::from_ref(&user.id),
+            queue_name: None,
+            display_name: None,
+            customer_id: None,
+        })
+        .await
+        .unwrap();
+    let call = "CA78787878787878787878787878787878";
+    // The voice webhook's parameters (https://www.twilio.com/docs/voice/twiml#request-parameters).
+    let voice = FormParams::from_pairs(
+        [
+            ("AccountSid", sid),
+            ("CallSid", call),
+            ("From", "+15551237777"),
+            ("To", "+15558887777"),
+            ("CallStatus", "ringing"),
+            ("Direction", "inbound"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let http = reqwest::Client::new();
+    let post = |url: String, params: &FormParams| {
+        let signature = compute_signature(OLD, &url, params);
+        http.post(url.split('#').next().unwrap().to_string())
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-Twilio-Signature", signature)
+            .body(params.encode())
+            .send()
+    };
+    let twiml = post(app.url("/twilio/voice"), &voice)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = twiml.find("statusCallback=\"").expect("a status callback") + 16;
+    let end = start + twiml[start..].find('"').unwrap();
+    let callback = twiml[start..end].replace("&amp;", "&");
+    assert!(callback.ends_with("#rc=2&rp=ct,rt,5xx"), "{twiml}");
+
+    // Twilio calls it: signed over the URL without the fragment.
+    let status = FormParams::from_pairs(
+        [
+            ("AccountSid", sid),
+            ("CallSid", "CA78787878787878787878787878787879"),
+            ("ParentCallSid", call),
+            ("CallStatus", "ringing"),
+            ("SequenceNumber", "0"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let answer = post(callback, &status).await.unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
 }
