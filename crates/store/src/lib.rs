@@ -170,6 +170,26 @@ pub trait Store: Send + Sync + 'static {
     async fn sessions_written_since(&self, since: DateTime<Utc>) -> StoreResult<Vec<Session>>;
     /// The logged events of a session, in the order they were committed.
     async fn session_events(&self, session_id: &str) -> StoreResult<Vec<SessionEvent>>;
+
+    // --- callbacks that arrived before their session ------------------------
+    /// Keeps `event` durably under each of `keys` (SIDs the callback names)
+    /// for `account_id`, until a session of that account claims one of the
+    /// keys. A redelivery (same dedupe key) is kept once.
+    async fn park_callback(
+        &self,
+        account_id: &str,
+        keys: &[String],
+        event: &SessionEvent,
+    ) -> StoreResult<()>;
+    /// The events parked under any of `keys` for `account_id`, oldest first,
+    /// each once.
+    async fn parked_callbacks(
+        &self,
+        account_id: &str,
+        keys: &[String],
+    ) -> StoreResult<Vec<SessionEvent>>;
+    /// Forgets the events parked under `keys` (after they were applied).
+    async fn drop_parked_callbacks(&self, account_id: &str, keys: &[String]) -> StoreResult<()>;
 }
 
 pub mod group_commit;

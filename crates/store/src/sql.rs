@@ -824,4 +824,75 @@ impl Store for SqlStore {
             })
             .collect()
     }
+
+    async fn park_callback(
+        &self,
+        account_id: &str,
+        keys: &[String],
+        event: &SessionEvent,
+    ) -> StoreResult<()> {
+        let json =
+            serde_json::to_string(event).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let now = iso(Utc::now());
+        let mut tx = self.pool.begin().await?;
+        for key in keys {
+            sqlx::query(
+                "insert into pending_callback (account_id, lookup_key, dedupe_key, received_at, event)
+                 values ($1, $2, $3, $4, $5) on conflict do nothing",
+            )
+            .bind(account_id)
+            .bind(key)
+            .bind(event.dedupe_key())
+            .bind(&now)
+            .bind(&json)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn parked_callbacks(
+        &self,
+        account_id: &str,
+        keys: &[String],
+    ) -> StoreResult<Vec<SessionEvent>> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut found: Vec<(String, SessionEvent)> = Vec::new();
+        for key in keys {
+            let rows = sqlx::query(
+                "select dedupe_key, received_at, event from pending_callback
+                 where account_id = $1 and lookup_key = $2",
+            )
+            .bind(account_id)
+            .bind(key)
+            .fetch_all(&self.pool)
+            .await?;
+            for row in rows {
+                let dedupe: String = row.try_get("dedupe_key")?;
+                if !seen.insert(dedupe) {
+                    continue;
+                }
+                let text: String = row.try_get("event")?;
+                let event = serde_json::from_str(&text)
+                    .map_err(|error| StoreError::Corrupt(format!("parked callback: {error}")))?;
+                found.push((row.try_get("received_at")?, event));
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(found.into_iter().map(|(_, event)| event).collect())
+    }
+
+    async fn drop_parked_callbacks(&self, account_id: &str, keys: &[String]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for key in keys {
+            sqlx::query("delete from pending_callback where account_id = $1 and lookup_key = $2")
+                .bind(account_id)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 }

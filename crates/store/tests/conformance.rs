@@ -349,6 +349,31 @@ async fn suite(store: Arc<dyn Store>) {
         task.await.unwrap();
     }
     assert_eq!(store.active_sessions().await.unwrap().len(), 50);
+
+    // Callbacks parked before their session: per account, per key, each
+    // redelivery once, until dropped.
+    let plan = build(Kind::InboundAnswered, &cast(), "PARK", start);
+    let keys = vec!["CAPARK".to_string(), "CAPARKCHILD".to_string()];
+    for event in [&plan.events[1], &plan.events[2], &plan.events[1]] {
+        store.park_callback("acc1", &keys, event).await.unwrap();
+    }
+    let parked = store.parked_callbacks("acc1", &keys).await.unwrap();
+    assert_eq!(parked.len(), 2, "a redelivery is kept once");
+    assert!(parked.contains(&plan.events[1]) && parked.contains(&plan.events[2]));
+    assert!(
+        store
+            .parked_callbacks("acc2", &keys)
+            .await
+            .unwrap()
+            .is_empty(),
+        "another account's key leads nowhere"
+    );
+    store.drop_parked_callbacks("acc1", &keys).await.unwrap();
+    assert!(store
+        .parked_callbacks("acc1", &keys)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]

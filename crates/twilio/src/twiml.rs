@@ -111,6 +111,49 @@ impl TwiML {
         self
     }
 
+    /// `<Dial><Queue url>`: an agent's call takes the longest-waiting caller
+    /// out of `queue`; Twilio requests `url` for the dequeued caller with
+    /// `DequeingCallSid` (the agent's call).
+    /// <https://www.twilio.com/docs/voice/twiml/queue>
+    pub fn dial_queue(mut self, action: &str, queue: &str, url: &str) -> Self {
+        self.verbs.push(format!(
+            "<Dial{}><Queue{}>{}</Queue></Dial>",
+            attributes(&[("action", action)]),
+            attributes(&[("url", url)]),
+            escape(queue)
+        ));
+        self
+    }
+
+    /// `<Dial><Conference>` with the participant's label (`customer`,
+    /// `agent:<user>`, `transfer:<user>`), so conference callbacks name the
+    /// participant; every path sends the same status callback and events,
+    /// since the first participant's settings win.
+    /// <https://www.twilio.com/docs/voice/twiml/conference>
+    pub fn dial_conference(
+        mut self,
+        action: &str,
+        room: &str,
+        participant_label: &str,
+        status_callback: &str,
+    ) -> Self {
+        self.verbs.push(format!(
+            "<Dial{}><Conference{}>{}</Conference></Dial>",
+            attributes(&[("action", action)]),
+            attributes(&[
+                ("participantLabel", participant_label),
+                ("statusCallback", status_callback),
+                (
+                    "statusCallbackEvent",
+                    "start end join leave mute hold modify"
+                ),
+                ("statusCallbackMethod", "POST"),
+            ]),
+            escape(room)
+        ));
+        self
+    }
+
     /// `<Hangup>`.
     pub fn hangup(mut self) -> Self {
         self.verbs.push("<Hangup/>".to_string());
@@ -237,6 +280,25 @@ mod tests {
             xml,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Dial action=\"https://v.test/twilio/dial?s=1&amp;t=2\" timeout=\"20\"><Client statusCallback=\"https://v.test/twilio/status?s=1#rc=2&amp;rp=ct,rt,5xx\" statusCallbackEvent=\"initiated ringing answered completed\" statusCallbackMethod=\"POST\">alice</Client></Dial></Response>"
         );
+    }
+
+    #[test]
+    fn queue_and_conference_dials_carry_their_urls_and_label() {
+        assert_eq!(
+            TwiML::new()
+                .dial_queue("https://v.test/twilio/dial?dequeue=1", "support", "https://v.test/twilio/queue?user=u2")
+                .to_xml(),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Dial action=\"https://v.test/twilio/dial?dequeue=1\"><Queue url=\"https://v.test/twilio/queue?user=u2\">support</Queue></Dial></Response>"
+        );
+        let xml = TwiML::new()
+            .dial_conference(
+                "https://v.test/twilio/dial",
+                "room-1",
+                "agent:u2",
+                "https://v.test/twilio/conference",
+            )
+            .to_xml();
+        assert!(xml.contains("<Conference participantLabel=\"agent:u2\" statusCallback=\"https://v.test/twilio/conference\""), "{xml}");
     }
 
     #[test]

@@ -293,7 +293,7 @@ pub async fn reconcile_once(
         for event in events {
             match state.sessions.apply(&session.id, event, Vec::new()).await {
                 Ok(Applied::Changed(_)) => changed = true,
-                Ok(Applied::Duplicate | Applied::UnknownSession) => {}
+                Ok(Applied::Duplicate | Applied::UnknownSession | Applied::OtherAccount) => {}
                 Err(error) => {
                     tracing::warn!(%error, session = %session.id, "ending a stale session failed");
                     break;

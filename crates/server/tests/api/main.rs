@@ -11,6 +11,7 @@ mod events;
 mod formats;
 mod helpers;
 mod reconcile;
+mod replay;
 mod sessions;
 mod token_rotation;
 mod twilio;
