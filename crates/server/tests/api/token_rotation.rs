@@ -29,7 +29,7 @@ async fn webhooks_signed_with_any_current_token_are_accepted_and_removed_ones_re
     let pairs: Vec<(String, String)> = [
         ("AccountSid", sid),
         ("ApiVersion", "2010-04-01"),
-        ("CallSid", "CA77777777777777777777777777777777"),
+        ("CallSid", "CA0123456789abcdef0123456789ab7777"),
         ("CallStatus", "completed"),
         ("Direction", "inbound"),
         ("From", "+14158675308"),
