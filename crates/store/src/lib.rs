@@ -13,13 +13,17 @@
 //!   crash never leaves one without the other;
 //! - listing active sessions reads only rows of live sessions (a partial
 //!   index), never the ended history;
-//! - this crate knows nothing of HTTP, Twilio or wire formats.
+//! - history reads (`list_session_infos`, `session_info`) are served by
+//!   indexes and return the `SessionInfo` JSON rendered at commit time
+//!   (with evo-wire, the one place this crate touches a wire format);
+//! - this crate knows nothing of HTTP or Twilio.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use evo_core::domain::{Account, Crumb, Customer, Endpoint, Secret, User};
 use evo_core::event::SessionEvent;
 use evo_core::session::Session;
+pub use history::{SessionInfoPage, SessionQuery, SessionScope, StoredSessionInfo};
 
 /// A per-user API key, stored by the SHA-256 of the key (the key itself is
 /// shown once and never stored).
@@ -190,9 +194,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<SessionEvent>>;
     /// Forgets the events parked under `keys` (after they were applied).
     async fn drop_parked_callbacks(&self, account_id: &str, keys: &[String]) -> StoreResult<()>;
+
+    // --- session history ---------------------------------------------------
+    /// One page of sessions (active and ended) matching `query`, as their
+    /// rendered `SessionInfo`, served by indexes (see [`history`]).
+    async fn list_session_infos(&self, query: &SessionQuery) -> StoreResult<SessionInfoPage>;
+    /// One session's rendered `SessionInfo`, with its account and the
+    /// endpoints it is visible to (for the caller's visibility check).
+    async fn session_info(&self, id: &str) -> StoreResult<Option<StoredSessionInfo>>;
 }
 
 pub mod group_commit;
+pub mod history;
 pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;

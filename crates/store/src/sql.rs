@@ -18,6 +18,7 @@ use evo_core::session::Session;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
+use crate::history::{self, SessionInfoPage, SessionQuery, StoredSessionInfo};
 use crate::{ApiKeyRecord, AuthSession, SessionChange, Store, StoreError, StoreResult};
 
 /// Which database is behind the pool.
@@ -33,7 +34,7 @@ pub struct SqlStore {
     backend: Backend,
 }
 
-fn iso(at: DateTime<Utc>) -> String {
+pub(crate) fn iso(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
@@ -85,6 +86,7 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|error| StoreError::Database(error.into()))?;
+        history::backfill(&pool, Backend::Sqlite).await?;
         Ok(SqlStore {
             pool,
             backend: Backend::Sqlite,
@@ -104,6 +106,7 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|error| StoreError::Database(error.into()))?;
+        history::backfill(&pool, Backend::Postgres).await?;
         Ok(SqlStore {
             pool,
             backend: Backend::Postgres,
@@ -113,6 +116,12 @@ impl SqlStore {
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The plan the database chooses for a history query (page and count),
+    /// so tests can check that no filter scans the session table.
+    pub async fn explain_session_query(&self, query: &SessionQuery) -> StoreResult<Vec<String>> {
+        history::explain(&self.pool, self.backend, query).await
     }
 
     async fn ring_users(&self, endpoint_id: &str) -> StoreResult<Vec<String>> {
@@ -748,6 +757,7 @@ impl Store for SqlStore {
                 // Dropping the transaction rolls the whole batch back.
                 return Err(StoreError::Conflict(session.id.clone()));
             }
+            history::write(&mut tx, self.backend, session).await?;
             for key in &change.keys {
                 // A key leads to the newest session that claimed it (a chat
                 // conversation reopened after its session ended).
@@ -894,5 +904,13 @@ impl Store for SqlStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn list_session_infos(&self, query: &SessionQuery) -> StoreResult<SessionInfoPage> {
+        history::list(&self.pool, self.backend, query).await
+    }
+
+    async fn session_info(&self, id: &str) -> StoreResult<Option<StoredSessionInfo>> {
+        history::one(&self.pool, id).await
     }
 }

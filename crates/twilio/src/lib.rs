@@ -15,6 +15,7 @@
 //! SQL, no session state here; the server hands verified, typed webhooks to
 //! [`translate`] and applies the events.
 
+pub mod control;
 #[cfg(feature = "testing")]
 pub mod fake;
 pub mod params;

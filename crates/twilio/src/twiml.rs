@@ -33,6 +33,11 @@ fn attributes(pairs: &[(&str, &str)]) -> String {
         .collect()
 }
 
+/// Twilio's own hold music (the classical bucket of its `holdmusic`
+/// twimlet, the default `waitUrl` of `<Conference>`):
+/// <https://www.twilio.com/docs/voice/twiml/conference#attributes-waiturl>.
+pub const HOLD_MUSIC_URL: &str = "http://twimlets.com/holdmusic?Bucket=com.twilio.music.classical";
+
 /// One `<Client>` to ring inside a `<Dial>`, with its status callback.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -150,6 +155,55 @@ impl TwiML {
                 ("statusCallbackMethod", "POST"),
             ]),
             escape(room)
+        ));
+        self
+    }
+
+    /// `<Dial>` to a phone number presenting `caller_id`, reporting the
+    /// callee leg's progress (`callerId` omitted when empty).
+    pub fn dial_number_as(
+        mut self,
+        action: &str,
+        caller_id: &str,
+        number: &str,
+        status_callback: &str,
+    ) -> Self {
+        self.verbs.push(format!(
+            "<Dial{}><Number{}>{}</Number></Dial>",
+            attributes(&[("action", action), ("callerId", caller_id)]),
+            attributes(&[
+                ("statusCallback", status_callback),
+                (
+                    "statusCallbackEvent",
+                    "initiated ringing answered completed"
+                ),
+                ("statusCallbackMethod", "POST"),
+            ]),
+            escape(number)
+        ));
+        self
+    }
+
+    /// `<Dial><Conference>` for a leg an agent action moves into the
+    /// session's conference, reporting its events (start, end, join, leave,
+    /// mute, hold) to `status_callback`; the participant is identified by
+    /// its CallSid. `end_on_exit`: the conference ends when this participant
+    /// leaves.
+    pub fn join_conference(mut self, name: &str, status_callback: &str, end_on_exit: bool) -> Self {
+        self.verbs.push(format!(
+            "<Dial><Conference{}>{}</Conference></Dial>",
+            attributes(&[
+                ("statusCallback", status_callback),
+                ("statusCallbackEvent", "start end join leave mute hold"),
+                ("statusCallbackMethod", "POST"),
+                ("startConferenceOnEnter", "true"),
+                (
+                    "endConferenceOnExit",
+                    if end_on_exit { "true" } else { "false" }
+                ),
+                ("waitUrl", HOLD_MUSIC_URL),
+            ]),
+            escape(name)
         ));
         self
     }

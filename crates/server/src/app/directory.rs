@@ -100,6 +100,11 @@ impl Directory {
         self.store.user(id).await
     }
 
+    /// The user with this e-mail address.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        self.store.user_by_email(email).await
+    }
+
     /// The endpoint with this id.
     pub async fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError> {
         self.store.endpoint(id).await

@@ -258,13 +258,15 @@ impl Webhook {
         }
     }
 
-    /// The agent named by `user=` in our callback URL, if any.
+    /// The agent named by `user=` in our callback URL, if any; `role=transfer`
+    /// marks a member an agent added (AddConferenceMember).
     async fn query_user(&self, state: &AppState) -> Result<Option<Party>, WebhookError> {
+        let role = match self.query.get_nonempty("role") {
+            Some("transfer") => SessionMemberRoles::Transfer,
+            _ => SessionMemberRoles::Agent,
+        };
         match self.query.get_nonempty("user") {
-            Some(user) => Ok(Some(
-                self.user_party(state, user, SessionMemberRoles::Agent)
-                    .await?,
-            )),
+            Some(user) => Ok(Some(self.user_party(state, user, role).await?)),
             None => Ok(None),
         }
     }

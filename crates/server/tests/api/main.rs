@@ -3,6 +3,7 @@
 //! one seeded server (see `helpers::shared`), except tests that need their
 //! own (restarts).
 
+mod actions;
 mod auth;
 mod console;
 mod docs;
@@ -10,6 +11,7 @@ mod errors;
 mod events;
 mod formats;
 mod helpers;
+mod history;
 mod reconcile;
 mod replay;
 mod sessions;
