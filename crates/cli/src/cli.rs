@@ -110,6 +110,55 @@ pub struct ServerArgs {
     /// Seconds without messages after which a chat ends.
     #[arg(long, env = "EVO_CHAT_IDLE_SECS", default_value_t = defaults::CHAT_IDLE_SECS)]
     pub chat_idle_secs: u64,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Abuse and resource limits (docs/security.md).
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Password (argon2) verifications at once; 0 = one per core.
+    #[arg(long, env = "EVO_PASSWORD_CHECKS", default_value_t = defaults::PASSWORD_CHECKS)]
+    pub password_checks: usize,
+    /// Failed sign-ins per user name per minute before 429; 0 = unlimited.
+    #[arg(long, env = "EVO_LOGIN_FAILURES_PER_USER", default_value_t = defaults::LOGIN_FAILURES_PER_USER)]
+    pub login_failures_per_user: u32,
+    /// Failed sign-ins per client address per minute before 429; 0 = unlimited.
+    #[arg(long, env = "EVO_LOGIN_FAILURES_PER_ADDRESS", default_value_t = defaults::LOGIN_FAILURES_PER_ADDRESS)]
+    pub login_failures_per_address: u32,
+    /// Seconds a request may take before 503 (server events streams exempt).
+    #[arg(long, env = "EVO_REQUEST_TIMEOUT_SECS", default_value_t = defaults::REQUEST_TIMEOUT_SECS)]
+    pub request_timeout_secs: u64,
+    /// Requests in progress at once before 503 (server events streams exempt).
+    #[arg(long, env = "EVO_MAX_CONCURRENT_REQUESTS", default_value_t = defaults::MAX_CONCURRENT_REQUESTS)]
+    pub max_concurrent_requests: usize,
+    /// Requests per second per client address before 429; 0 = unlimited.
+    #[arg(long, env = "EVO_RATE_LIMIT_PER_ADDRESS", default_value_t = defaults::RATE_LIMIT_PER_ADDRESS)]
+    pub rate_limit_per_address: u32,
+    /// Seconds for a request's headers to arrive (also the keep-alive idle timeout).
+    #[arg(long, env = "EVO_HEADER_READ_TIMEOUT_SECS", default_value_t = defaults::HEADER_READ_TIMEOUT_SECS)]
+    pub header_read_timeout_secs: u64,
+    /// Open client connections at once.
+    #[arg(long, env = "EVO_MAX_CONNECTIONS", default_value_t = defaults::MAX_CONNECTIONS)]
+    pub max_connections: usize,
+}
+
+impl LimitArgs {
+    /// The server's `Limits` from these flags.
+    pub fn to_limits(&self) -> evo_server::app::config::Limits {
+        use std::time::Duration;
+        evo_server::app::config::Limits {
+            password_checks: self.password_checks,
+            login_failures_per_user: self.login_failures_per_user,
+            login_failures_per_address: self.login_failures_per_address,
+            login_window: Duration::from_secs(defaults::LOGIN_WINDOW_SECS),
+            request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
+            max_concurrent_requests: self.max_concurrent_requests.max(1),
+            rate_limit_per_address: self.rate_limit_per_address,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
+            max_connections: self.max_connections.max(1),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

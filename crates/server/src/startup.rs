@@ -93,11 +93,12 @@ impl Application {
             })
         };
         let app = crate::http::router(self.state.clone());
-        let served = axum::serve(
+        let served = serve_with_limits(
             self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
+            app,
+            &self.state.config.limits,
+            shutdown_signal(),
         )
-        .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the HTTP server failed");
         reconciler.abort();
@@ -107,6 +108,72 @@ impl Application {
         }
         served
     }
+}
+
+/// The listener's limits (which `axum::serve` does not expose): at most
+/// `max_connections` open connections (further clients wait in the kernel's
+/// accept queue, so descriptors stay bounded), and a connection whose
+/// request headers do not arrive within `header_read_timeout` is closed.
+/// Hyper starts that timer whenever it waits for a request head, so it is
+/// also the idle timeout of a kept-alive connection. HTTP/1.1, as before.
+/// On `shutdown`, stops accepting and waits for open connections to finish.
+async fn serve_with_limits(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: &crate::app::config::Limits,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of descriptors or an aborted handshake: not fatal.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(remote));
+                app.clone().oneshot(request.map(axum::body::Body::new))
+            },
+        );
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _permit = permit;
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, %remote, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -37,6 +37,27 @@ pub mod defaults {
     pub const SHARED_INDEX_REFRESH_MS: u64 = 1000;
     /// How often the directory's ring relation is reloaded, seconds.
     pub const DIRECTORY_REFRESH_SECS: u64 = 5;
+
+    // Limits (abuse and resource bounds); see `Limits`.
+    /// `--password-checks`: argon2 verifications at once; 0 = one per core.
+    pub const PASSWORD_CHECKS: usize = 0;
+    /// `--login-failures-per-user` in `LOGIN_WINDOW_SECS`.
+    pub const LOGIN_FAILURES_PER_USER: u32 = 10;
+    /// `--login-failures-per-address` in `LOGIN_WINDOW_SECS`.
+    pub const LOGIN_FAILURES_PER_ADDRESS: u32 = 100;
+    /// The sign-in throttling window, seconds.
+    pub const LOGIN_WINDOW_SECS: u64 = 60;
+    /// `--request-timeout-secs` (server events streams are exempt).
+    pub const REQUEST_TIMEOUT_SECS: u64 = 30;
+    /// `--max-concurrent-requests` (server events streams are exempt).
+    pub const MAX_CONCURRENT_REQUESTS: usize = 1024;
+    /// `--rate-limit-per-address`: requests per second per client address;
+    /// 0 = off, so that tests and the demo are never throttled.
+    pub const RATE_LIMIT_PER_ADDRESS: u32 = 0;
+    /// `--header-read-timeout-secs`: a request's headers must arrive within.
+    pub const HEADER_READ_TIMEOUT_SECS: u64 = 10;
+    /// `--max-connections`: open client connections at once.
+    pub const MAX_CONNECTIONS: usize = 4096;
 }
 
 /// Everything the server needs to start.
@@ -71,6 +92,46 @@ pub struct Config {
     /// How often the directory's ring relation is reloaded (numbers assigned
     /// by administration commands, which run as other processes).
     pub directory_refresh: Duration,
+    /// Abuse and resource bounds.
+    pub limits: Limits,
+}
+
+/// Abuse and resource bounds (docs/security.md).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Password verifications at once; 0 = one per core.
+    pub password_checks: usize,
+    /// Failed sign-ins per user name in `login_window` (0: unlimited).
+    pub login_failures_per_user: u32,
+    /// Failed sign-ins per client address in `login_window` (0: unlimited).
+    pub login_failures_per_address: u32,
+    pub login_window: Duration,
+    /// A request taking longer is answered 503.
+    pub request_timeout: Duration,
+    /// Requests in progress at once; more are answered 503.
+    pub max_concurrent_requests: usize,
+    /// Requests per second per client address; 0 = unlimited.
+    pub rate_limit_per_address: u32,
+    /// A connection whose request headers do not arrive within this is closed.
+    pub header_read_timeout: Duration,
+    /// Open client connections at once; more wait in the accept queue.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            password_checks: defaults::PASSWORD_CHECKS,
+            login_failures_per_user: defaults::LOGIN_FAILURES_PER_USER,
+            login_failures_per_address: defaults::LOGIN_FAILURES_PER_ADDRESS,
+            login_window: Duration::from_secs(defaults::LOGIN_WINDOW_SECS),
+            request_timeout: Duration::from_secs(defaults::REQUEST_TIMEOUT_SECS),
+            max_concurrent_requests: defaults::MAX_CONCURRENT_REQUESTS,
+            rate_limit_per_address: defaults::RATE_LIMIT_PER_ADDRESS,
+            header_read_timeout: Duration::from_secs(defaults::HEADER_READ_TIMEOUT_SECS),
+            max_connections: defaults::MAX_CONNECTIONS,
+        }
+    }
 }
 
 /// Where the store lives.
@@ -120,6 +181,7 @@ impl Config {
             reconcile: ReconcileConfig::default(),
             index_refresh: None,
             directory_refresh: Duration::from_secs(defaults::DIRECTORY_REFRESH_SECS),
+            limits: Limits::default(),
         }
     }
 }

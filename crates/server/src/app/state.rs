@@ -14,8 +14,9 @@ use crate::app::history::History;
 use crate::app::live::{LiveIndex, LiveSession};
 use crate::app::sessions::SessionService;
 use crate::app::visibility::Viewer;
+use crate::auth::throttle::ThrottleLimits;
 use crate::auth::tokens::TokenKeys;
-use crate::auth::{Authenticator, Principal};
+use crate::auth::{AuthLimits, Authenticator, Principal};
 
 /// The settings key of the generated JWT signing key.
 const JWT_SECRET_SETTING: &str = "jwt_secret";
@@ -58,7 +59,7 @@ impl AppState {
                     .context("loading the JWT signing key failed")?
             }
         };
-        let keys = TokenKeys::from_secret(secret.as_bytes());
+        let keys = TokenKeys::from_secret(secret.as_bytes())?;
         let active = store
             .active_sessions()
             .await
@@ -83,7 +84,18 @@ impl AppState {
             history: History::new(store.clone(), index, directory.clone()),
             sessions,
             actions,
-            auth: Authenticator::new(store, keys),
+            auth: Authenticator::new(
+                store,
+                keys,
+                AuthLimits {
+                    password_checks: config.limits.password_checks,
+                    throttle: ThrottleLimits {
+                        per_user: config.limits.login_failures_per_user,
+                        per_address: config.limits.login_failures_per_address,
+                        window: config.limits.login_window,
+                    },
+                },
+            ),
             events,
             directory,
             config,

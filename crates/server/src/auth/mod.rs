@@ -16,6 +16,7 @@
 
 pub mod password;
 mod records;
+pub mod throttle;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -28,6 +29,8 @@ use evo_store::Store;
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
+use password::PasswordChecker;
+use throttle::{LoginThrottle, ThrottleLimits};
 use tokens::{TokenError, TokenKeys};
 
 /// The signed-in user of a request.
@@ -85,6 +88,10 @@ pub enum AuthFailure {
     InvalidSession,
     #[error("the directory could not be read")]
     Unavailable,
+    /// Too many failed sign-ins for the user name or from the address;
+    /// retry after this many seconds.
+    #[error("Too many failed sign-in attempts; try again later")]
+    Throttled(u64),
 }
 
 /// A credential found on a request.
@@ -208,30 +215,90 @@ fn cookie<'a>(cookies: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// How long a looked-up user (for API keys and cookies) is reused before the
-/// store is asked again: bounds both load and staleness after a change.
-const USER_CACHE_TTL: Duration = Duration::from_secs(5);
+/// How long a looked-up user (for tokens, API keys and cookies) or sign-in
+/// session (for tokens) is reused before the store is asked again: bounds
+/// both load and how long a sign-out, role change or deleted user takes to
+/// reach bearer tokens.
+pub const CACHE_TTL: Duration = Duration::from_secs(5);
+const USER_CACHE_TTL: Duration = CACHE_TTL;
+
+/// The costly parts of authentication and their limits.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthLimits {
+    /// Password verifications at once (0: one per core).
+    pub password_checks: usize,
+    /// Failed sign-ins allowed per user name and per address.
+    pub throttle: ThrottleLimits,
+}
 
 /// Turns credentials into principals.
 pub struct Authenticator {
     store: Arc<dyn Store>,
     keys: TokenKeys,
     users: Mutex<std::collections::HashMap<String, (Instant, Option<User>)>>,
+    /// Sign-in session id → (checked at, still valid for this user id).
+    sessions: Mutex<std::collections::HashMap<String, (Instant, Option<String>)>>,
+    passwords: PasswordChecker,
+    throttle: LoginThrottle,
 }
 
 impl Authenticator {
     /// An authenticator over the store with the given token keys.
-    pub fn new(store: Arc<dyn Store>, keys: TokenKeys) -> Self {
+    pub fn new(store: Arc<dyn Store>, keys: TokenKeys, limits: AuthLimits) -> Self {
         Authenticator {
             store,
             keys,
             users: Mutex::new(Default::default()),
+            sessions: Mutex::new(Default::default()),
+            passwords: PasswordChecker::new(limits.password_checks),
+            throttle: LoginThrottle::new(limits.throttle),
         }
     }
 
     /// The token keys (for issuing tokens).
     pub fn keys(&self) -> &TokenKeys {
         &self.keys
+    }
+
+    /// How many password verifications ran since start (known and unknown
+    /// users alike).
+    pub fn password_checks(&self) -> u64 {
+        self.passwords.checks()
+    }
+
+    /// The user id of a sign-in session that has not ended, read from the
+    /// store at most every [`CACHE_TTL`].
+    async fn live_session_user(&self, id: &str) -> Result<Option<String>, AuthFailure> {
+        let now = Instant::now();
+        if let Some((at, user)) = self.sessions.lock().await.get(id) {
+            if now.duration_since(*at) < CACHE_TTL {
+                return Ok(user.clone());
+            }
+        }
+        let user = self
+            .store
+            .auth_session(id)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "reading a sign-in session failed");
+                AuthFailure::Unavailable
+            })?
+            .filter(|session| session.expires_at > chrono::Utc::now())
+            .map(|session| session.user_id);
+        let mut cache = self.sessions.lock().await;
+        if cache.len() > 10_000 {
+            cache.retain(|_, (at, _)| now.duration_since(*at) < CACHE_TTL);
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+        }
+        cache.insert(id.to_string(), (now, user.clone()));
+        Ok(user)
+    }
+
+    /// Forgets a cached session at once (this node signed it out).
+    async fn forget_session(&self, id: &str) {
+        self.sessions.lock().await.remove(id);
     }
 
     async fn cached_user(&self, user_id: &str) -> Result<Option<User>, AuthFailure> {
@@ -333,7 +400,7 @@ impl Authenticator {
             .await?
             .ok_or(AuthFailure::InvalidSession)?;
         Ok(Authenticated {
-            principal: Principal::of_user(&user, None),
+            principal: Principal::of_user(&user, Some(claims.jti)),
             renewed_token: Some(user),
         })
     }
@@ -349,14 +416,22 @@ impl Authenticator {
                         TokenError::Expired => AuthFailure::TokenExpired,
                         TokenError::Invalid => AuthFailure::InvalidToken,
                     })?;
-                Ok(Principal {
-                    user_id: claims.sub,
-                    account_id: claims.account.unwrap_or_default(),
-                    display_name: claims.name.unwrap_or_default(),
-                    email: claims.email.unwrap_or_default(),
-                    roles: claims.roles,
-                    auth_session_id: None,
-                })
+                // The token is only as good as its sign-in session and its
+                // user, both re-read at most every CACHE_TTL: a sign-out, a
+                // role change or a deleted user reaches tokens in seconds.
+                let sid = claims.sid.ok_or(AuthFailure::InvalidToken)?;
+                let session_user = self
+                    .live_session_user(&sid)
+                    .await?
+                    .ok_or(AuthFailure::InvalidSession)?;
+                if session_user != claims.sub {
+                    return Err(AuthFailure::InvalidToken);
+                }
+                let user = self
+                    .cached_user(&claims.sub)
+                    .await?
+                    .ok_or(AuthFailure::InvalidSession)?;
+                Ok(Principal::of_user(&user, Some(sid)))
             }
             Credential::ApiKey(key) => {
                 let record = self
@@ -395,45 +470,45 @@ impl Authenticator {
         }
     }
 
-    /// Checks a user name (e-mail address) and password.
+    /// Checks a user name (e-mail address) and password: refused without
+    /// a lookup or a hash when the name or the client address has failed
+    /// too often; otherwise exactly one argon2 verification, against a
+    /// dummy hash when the user does not exist, so that neither the answer
+    /// nor its timing tells which e-mail addresses exist.
     pub async fn check_password(
         &self,
         user_name: &str,
         password: &str,
     ) -> Result<User, AuthFailure> {
+        let addr = throttle::client_addr();
+        self.throttle
+            .check(user_name, addr)
+            .map_err(|wait| AuthFailure::Throttled(wait.as_secs().max(1)))?;
         let user = self
             .store
             .user_by_email(user_name.trim())
             .await
             .map_err(|_| AuthFailure::Unavailable)?;
-        match user {
+        let matched = match &user {
             Some(user) => {
-                if password::verify_password_blocking(
-                    password.to_string(),
-                    user.password_hash.clone(),
-                )
-                .await
-                {
-                    Ok(user)
-                } else {
-                    Err(AuthFailure::InvalidCredentials)
-                }
+                self.passwords
+                    .verify(password.to_string(), user.password_hash.clone())
+                    .await
             }
-            None => {
-                // Spend the same time as a real check so that response times
-                // do not reveal which e-mail addresses exist.
-                let dummy = DUMMY_HASH
-                    .get_or_init(|| password::hash_password("no such user").unwrap_or_default())
-                    .clone();
-                let _ = password::verify_password_blocking(password.to_string(), dummy).await;
+            None => self.passwords.verify_unknown(password.to_string()).await,
+        };
+        match user {
+            Some(user) if matched => {
+                self.throttle.succeeded(user_name);
+                Ok(user)
+            }
+            _ => {
+                self.throttle.failed(user_name, addr);
                 Err(AuthFailure::InvalidCredentials)
             }
         }
     }
 }
-
-/// An argon2id hash verified against when the user does not exist.
-static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 #[cfg(test)]
 mod tests {

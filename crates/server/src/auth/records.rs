@@ -18,9 +18,12 @@ impl Authenticator {
         self.store.auth_session(id).await
     }
 
-    /// Ends a sign-in session.
+    /// Ends a sign-in session (and with it its refresh and access tokens:
+    /// at once on this node, within `CACHE_TTL` on others).
     pub async fn delete_auth_session(&self, id: &str) -> Result<(), StoreError> {
-        self.store.delete_auth_session(id).await
+        self.store.delete_auth_session(id).await?;
+        self.forget_session(id).await;
+        Ok(())
     }
 
     /// A user by id, read from the store (not the short-lived cache).

@@ -27,6 +27,10 @@ pub struct AccessClaims {
     /// The account (tenant) of the user.
     #[serde(default)]
     pub account: Option<String>,
+    /// The sign-in session the token was issued for: signing out, or
+    /// deleting the session, revokes the token within seconds.
+    #[serde(default)]
+    pub sid: Option<String>,
 }
 
 /// Claims of a refresh token.
@@ -52,6 +56,14 @@ impl std::fmt::Debug for TokenKeys {
     }
 }
 
+/// The shortest accepted signing secret, in bytes.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// A signing secret too short to be safe.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("the JWT secret (EVO_JWT_SECRET) is {0} bytes long; it must be at least 32 bytes (e.g. `openssl rand -hex 32`)")]
+pub struct WeakSecret(pub usize);
+
 /// Why a token was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TokenError {
@@ -62,12 +74,16 @@ pub enum TokenError {
 }
 
 impl TokenKeys {
-    /// Keys from a secret (at least 32 bytes of entropy recommended).
-    pub fn from_secret(secret: &[u8]) -> Self {
-        TokenKeys {
+    /// Keys from a secret of at least [`MIN_SECRET_BYTES`] bytes (HS256
+    /// needs a key as long as its 256-bit output, RFC 7518 §3.2).
+    pub fn from_secret(secret: &[u8]) -> Result<Self, WeakSecret> {
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(WeakSecret(secret.len()));
+        }
+        Ok(TokenKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
-        }
+        })
     }
 
     /// Signs access claims (`typ: JWT`).
@@ -119,8 +135,14 @@ fn classify(error: jsonwebtoken::errors::Error) -> TokenError {
     }
 }
 
-/// Access claims for a user, valid for `ttl_seconds` from `now`.
-pub fn access_claims(user: &evo_core::domain::User, now: i64, ttl_seconds: i64) -> AccessClaims {
+/// Access claims for a user's sign-in session `sid`, valid for
+/// `ttl_seconds` from `now`.
+pub fn access_claims(
+    user: &evo_core::domain::User,
+    sid: &str,
+    now: i64,
+    ttl_seconds: i64,
+) -> AccessClaims {
     AccessClaims {
         iss: ISSUER.to_string(),
         sub: user.id.clone(),
@@ -130,6 +152,7 @@ pub fn access_claims(user: &evo_core::domain::User, now: i64, ttl_seconds: i64) 
         email: Some(user.email.clone()),
         roles: evo_core::domain::Role::names(&user.roles),
         account: Some(user.account_id.clone()),
+        sid: Some(sid.to_string()),
     }
 }
 
@@ -148,21 +171,22 @@ mod tests {
             email: None,
             roles: vec!["User".into()],
             account: Some("a1".into()),
+            sid: Some("s1".into()),
         }
     }
 
     #[test]
     fn a_signed_token_verifies_with_the_same_key_only() {
-        let keys = TokenKeys::from_secret(b"0123456789abcdef0123456789abcdef");
+        let keys = TokenKeys::from_secret(b"0123456789abcdef0123456789abcdef").unwrap();
         let token = keys.sign_access(&claims(60));
         assert_eq!(keys.verify_access(&token).unwrap().sub, "u1");
-        let other = TokenKeys::from_secret(b"another key another key another k");
+        let other = TokenKeys::from_secret(b"another key another key another k").unwrap();
         assert_eq!(other.verify_access(&token), Err(TokenError::Invalid));
     }
 
     #[test]
     fn an_expired_or_tampered_token_is_refused() {
-        let keys = TokenKeys::from_secret(b"0123456789abcdef0123456789abcdef");
+        let keys = TokenKeys::from_secret(b"0123456789abcdef0123456789abcdef").unwrap();
         assert_eq!(
             keys.verify_access(&keys.sign_access(&claims(-10))),
             Err(TokenError::Expired)
@@ -177,8 +201,17 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_shorter_than_32_bytes_is_refused() {
+        assert_eq!(
+            TokenKeys::from_secret(b"short secret").unwrap_err(),
+            WeakSecret(12)
+        );
+        assert!(TokenKeys::from_secret(&[7u8; 32]).is_ok());
+    }
+
+    #[test]
     fn a_refresh_token_is_not_a_bearer_token_and_vice_versa() {
-        let keys = TokenKeys::from_secret(b"0123456789abcdef0123456789abcdef");
+        let keys = TokenKeys::from_secret(b"0123456789abcdef0123456789abcdef").unwrap();
         let now = chrono::Utc::now().timestamp();
         let refresh = keys.sign_refresh(&RefreshClaims {
             sub: "u1".into(),

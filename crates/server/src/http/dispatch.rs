@@ -215,6 +215,8 @@ async fn run_bytes(
         }
     };
 
+    // A renewed token belongs to the sign-in session of its refresh token.
+    let renewed_session = principal.as_ref().and_then(|p| p.auth_session_id.clone());
     let call = Call {
         state: state.clone(),
         method,
@@ -228,10 +230,10 @@ async fn run_bytes(
     let sets_token = reply.headers.iter().any(|(name, value)| {
         name == header::SET_COOKIE && value.as_bytes().starts_with(b"ss-tok=")
     });
-    if let (Some(user), false) = (renewed, sets_token) {
+    if let (Some(user), Some(sid), false) = (renewed, renewed_session, sets_token) {
         reply
             .headers
-            .extend(ops::auth::token_cookies(state, &user, None));
+            .extend(ops::auth::token_cookies(state, &user, &sid, None));
     }
     Ok(reply)
 }

@@ -26,6 +26,8 @@ struct ErrorDetail {
     stack_trace: Option<String>,
     /// `Allow` for 405s: the verbs the route accepts.
     allow: Option<String>,
+    /// `Retry-After` (seconds) for 429s and 503s from limits.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -39,6 +41,7 @@ impl ApiError {
             www_authenticate: None,
             stack_trace: None,
             allow: None,
+            retry_after: None,
         }))
     }
 
@@ -123,6 +126,19 @@ impl ApiError {
         error
     }
 
+    /// 429 from a rate or sign-in limit (ServiceStack's rate limit feature
+    /// answers 429 `TooManyRequests`), with `Retry-After`.
+    pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", message)
+            .with_retry_after(retry_after_secs)
+    }
+
+    /// This error with `Retry-After: seconds`.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.0.retry_after = Some(seconds);
+        self
+    }
+
     /// This error with the verbs a 405 route accepts (`Allow`).
     pub fn with_allow(mut self, verbs: impl Into<String>) -> Self {
         self.0.allow = Some(verbs.into());
@@ -169,6 +185,9 @@ impl ApiError {
         {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
+        if let Some(seconds) = self.0.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
     }
 }
 
@@ -193,6 +212,9 @@ impl From<crate::auth::AuthFailure> for ApiError {
         match failure {
             crate::auth::AuthFailure::Unavailable => {
                 ApiError::unavailable("the directory could not be read")
+            }
+            crate::auth::AuthFailure::Throttled(seconds) => {
+                ApiError::too_many_requests(failure.to_string(), seconds)
             }
             other => {
                 let mut error = ApiError::unauthorized(other.to_string());

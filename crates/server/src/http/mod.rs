@@ -7,6 +7,7 @@ pub mod console;
 pub mod dispatch;
 pub mod error;
 pub mod events;
+pub mod limits;
 pub mod ops;
 pub mod twilio;
 
@@ -23,6 +24,7 @@ use crate::http::error::ApiError;
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
+    let limits = limits::RequestLimits::new(&state.config.limits, state.config.max_body_bytes);
     Router::new()
         .route("/health", get(health))
         .route("/types/{lang}", get(types))
@@ -47,6 +49,10 @@ pub fn router(state: AppState) -> Router {
         .merge(console::router())
         .fallback(dispatch::dispatch)
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            limits::enforce,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
 }

@@ -185,9 +185,11 @@ async fn a_tampered_or_expired_or_foreign_jwt_is_refused() {
         email: None,
         roles: vec!["User".into()],
         account: Some(app.fixture.account_id.clone()),
+        sid: None,
     });
-    let foreign = TokenKeys::from_secret(b"some other deployment's key 0123456789").sign_access(
-        &AccessClaims {
+    let foreign = TokenKeys::from_secret(b"some other deployment's key 0123456789")
+        .expect("a 38-byte secret")
+        .sign_access(&AccessClaims {
             iss: "ssjwt".into(),
             sub: app.fixture.alice.id.clone(),
             iat: chrono::Utc::now().timestamp(),
@@ -196,8 +198,8 @@ async fn a_tampered_or_expired_or_foreign_jwt_is_refused() {
             email: None,
             roles: vec!["User".into()],
             account: Some(app.fixture.account_id.clone()),
-        },
-    );
+            sid: None,
+        });
     for (name, token) in [
         ("tampered", tampered),
         ("expired", expired),
@@ -294,6 +296,7 @@ async fn an_expired_token_cookie_is_renewed_from_the_refresh_cookie() {
         email: Some(app.fixture.alice.email.clone()),
         roles: vec!["User".into()],
         account: Some(app.fixture.account_id.clone()),
+        sid: None,
     });
     // Without ss-reftok the expired token is the answer, as before.
     let response = reqwest::Client::new()

@@ -4,6 +4,7 @@
 //! own (restarts).
 
 mod actions;
+mod attacks;
 mod auth;
 mod console;
 mod docs;

@@ -73,24 +73,27 @@ async fn sign_in(call: &Call, request: &Authenticate) -> Result<Reply, ApiError>
     } else {
         state.config.cookie_session_ttl
     };
+    // The server-side session lives exactly as long as its cookie: 12 h
+    // without rememberMe, the refresh token's lifetime with it; the refresh
+    // token (whose jti is the session) never outlives the session.
+    let session_expiry = now + chrono::Duration::from_std(cookie_ttl).unwrap_or_default();
     let session = AuthSession {
         id: generate_session_id(),
         user_id: user.id.clone(),
         created_at: now,
-        expires_at: now
-            + chrono::Duration::from_std(state.config.refresh_token_ttl.max(cookie_ttl))
-                .unwrap_or_default(),
+        expires_at: session_expiry,
     };
     state.auth.create_auth_session(&session).await?;
 
     let keys = state.auth.keys();
     let bearer = keys.sign_access(&access_claims(
         &user,
+        &session.id,
         now.timestamp(),
         state.config.access_token_ttl.as_secs() as i64,
     ));
-    let refresh_expiry =
-        now + chrono::Duration::from_std(state.config.refresh_token_ttl).unwrap_or_default();
+    let refresh_expiry = session_expiry
+        .min(now + chrono::Duration::from_std(state.config.refresh_token_ttl).unwrap_or_default());
     let refresh = keys.sign_refresh(&RefreshClaims {
         sub: user.id.clone(),
         iat: now.timestamp(),
@@ -142,11 +145,20 @@ async fn sign_in(call: &Call, request: &Authenticate) -> Result<Reply, ApiError>
     Ok(reply)
 }
 
+/// Ends every sign-in session the request names: its cookies, its refresh
+/// token (cookie), and the session of the credential it authenticated with
+/// (a bearer token's `sid` too), so that bearer clients' refresh tokens
+/// stop working as well.
 async fn logout(call: &Call) -> Result<Reply, ApiError> {
     let jar = cookies(&call.headers);
     for (name, value) in &jar {
         if name == "ss-id" || name == "ss-pid" {
             call.state.auth.delete_auth_session(value).await?;
+        }
+        if name == "ss-reftok" {
+            if let Ok(claims) = call.state.auth.keys().verify_refresh(value) {
+                call.state.auth.delete_auth_session(&claims.jti).await?;
+            }
         }
     }
     if let Some(id) = call
@@ -198,11 +210,13 @@ fn jwt_cookie(
 pub fn token_cookies(
     state: &crate::app::state::AppState,
     user: &evo_core::domain::User,
+    session_id: &str,
     refresh: Option<(&str, chrono::DateTime<Utc>)>,
 ) -> Vec<(header::HeaderName, HeaderValue)> {
     let now = Utc::now();
     let bearer = state.auth.keys().sign_access(&access_claims(
         user,
+        session_id,
         now.timestamp(),
         state.config.access_token_ttl.as_secs() as i64,
     ));
@@ -280,6 +294,7 @@ pub async fn get_access_token(call: Call) -> Result<Reply, ApiError> {
     let now = Utc::now();
     let bearer = state.auth.keys().sign_access(&access_claims(
         &user,
+        &session.id,
         now.timestamp(),
         state.config.access_token_ttl.as_secs() as i64,
     ));

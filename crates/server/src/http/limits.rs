@@ -1,0 +1,143 @@
+//! Request limits, as one middleware around the whole router: the client
+//! address (for sign-in throttling), per-address request rate, request body
+//! size, concurrency and time. Every refusal is a ServiceStack
+//! `ResponseStatus` (rendered by `ApiError`), with `Retry-After` where
+//! waiting helps. Server events streams (`/event-stream`) are long-lived by
+//! design and so exempt from the concurrency and time limits (the event hub
+//! bounds them).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio::sync::Semaphore;
+
+use crate::app::config::Limits;
+use crate::auth::throttle::CLIENT_ADDR;
+use crate::http::error::ApiError;
+
+/// The shared state of the limits.
+#[derive(Clone)]
+pub struct RequestLimits(Arc<Inner>);
+
+struct Inner {
+    limits: Limits,
+    max_body_bytes: usize,
+    in_flight: Arc<Semaphore>,
+    rates: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+/// Addresses tracked by the rate limiter before stale ones are dropped.
+const MAX_TRACKED_ADDRESSES: usize = 100_000;
+
+impl RequestLimits {
+    pub fn new(limits: &Limits, max_body_bytes: usize) -> Self {
+        RequestLimits(Arc::new(Inner {
+            in_flight: Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1))),
+            limits: limits.clone(),
+            max_body_bytes,
+            rates: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Counts a request from `addr` in the current one-second window, or
+    /// says it is one too many.
+    fn over_rate(&self, addr: IpAddr) -> bool {
+        let limit = self.0.limits.rate_limit_per_address;
+        if limit == 0 {
+            return false;
+        }
+        let now = Instant::now();
+        let mut rates = self.0.rates.lock().unwrap_or_else(|e| e.into_inner());
+        if rates.len() >= MAX_TRACKED_ADDRESSES {
+            rates.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(1));
+            if rates.len() >= MAX_TRACKED_ADDRESSES {
+                rates.clear();
+            }
+        }
+        let (start, count) = rates.entry(addr).or_insert((now, 0));
+        if now.duration_since(*start) >= Duration::from_secs(1) {
+            *start = now;
+            *count = 0;
+        }
+        *count += 1;
+        *count > limit
+    }
+}
+
+/// The middleware (`axum::middleware::from_fn_with_state`).
+pub async fn enforce(
+    State(limits): State<RequestLimits>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let addr = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    if let Some(addr) = addr {
+        if limits.over_rate(addr) {
+            return ApiError::too_many_requests("Too many requests from this address", 1)
+                .into_response();
+        }
+    }
+    let max = limits.0.max_body_bytes;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max as u64) {
+        return too_large(max).into_response();
+    }
+    // A body without (or lying about) Content-Length fails once it passes
+    // the limit, on every route, whoever reads it.
+    let request = request.map(|body| Body::new(http_body_util::Limited::new(body, max)));
+
+    let streaming = request.uri().path() == "/event-stream";
+    let run = async move {
+        if streaming {
+            return next.run(request).await;
+        }
+        let Ok(_permit) = limits.0.in_flight.clone().try_acquire_owned() else {
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "The server is busy; try again shortly",
+            )
+            .with_retry_after(1)
+            .into_response();
+        };
+        match tokio::time::timeout(limits.0.limits.request_timeout, next.run(request)).await {
+            Ok(response) => response,
+            // 503, not 408: RFC 9110 §15.5.9 keeps 408 for a client that did
+            // not finish sending its request; here the server ran out of time.
+            Err(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "RequestTimeout",
+                "The request took too long",
+            )
+            .with_retry_after(1)
+            .into_response(),
+        }
+    };
+    match addr {
+        Some(addr) => CLIENT_ADDR.scope(addr, run).await,
+        None => run.await,
+    }
+}
+
+/// 413 as the dispatcher answers an oversized body.
+fn too_large(max: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestEntityTooLarge",
+        format!("The request body exceeds {max} bytes"),
+    )
+}
