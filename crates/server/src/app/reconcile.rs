@@ -39,6 +39,7 @@ use evo_core::session::Session;
 use evo_twilio::rest::{CallResource, Credentials, RestError, TwilioClient};
 
 use crate::app::config::ReconcileConfig;
+use crate::app::sessions::Applied;
 use crate::app::state::AppState;
 
 /// First back-off after Twilio refused an account's credentials.
@@ -294,7 +295,8 @@ pub async fn reconcile_once(
         let mut changed = false;
         for event in events {
             match state.sessions.apply(&session.id, event, Vec::new()).await {
-                Ok(_) => changed = true,
+                Ok(Applied::Changed(_)) => changed = true,
+                Ok(Applied::Duplicate | Applied::UnknownSession | Applied::OtherAccount) => {}
                 Err(error) => {
                     tracing::warn!(%error, session = %session.id, "ending a stale session failed");
                     break;
