@@ -41,8 +41,9 @@ fn evo_ok(data: &Path, args: &[&str]) -> String {
         .to_string()
 }
 
-/// An account with a Twilio token, a user and a number ringing the user.
-fn seed(data: &Path) {
+/// An account with a Twilio token, a user and a number ringing the user;
+/// returns the account's id.
+fn seed(data: &Path) -> String {
     let account = evo_ok(
         data,
         &[
@@ -83,6 +84,7 @@ fn seed(data: &Path) {
             &user,
         ],
     );
+    account
 }
 
 fn serve(data: &Path, port: u16, extra: &[&str], env: &[(&str, &str)], log: &Path) -> Child {
@@ -90,6 +92,8 @@ fn serve(data: &Path, port: u16, extra: &[&str], env: &[(&str, &str)], log: &Pat
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .args(extra)
         .env("EVO_DATA_DIR", data)
+        // Webhooks are verified against the public URL only.
+        .env("EVO_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::from(File::create(log).unwrap()))
@@ -224,14 +228,14 @@ impl Burst {
     }
 }
 
-async fn assert_all_stored(data: &Path, calls: &[String]) {
+async fn assert_all_stored(data: &Path, account: &str, calls: &[String]) {
     let store = evo_store::open_store(&data.display().to_string())
         .await
         .unwrap();
     for call in calls {
         assert!(
             store
-                .session(&format!("ses-{call}"))
+                .session(&evo_server::app::sessions::call_session_id(account, call))
                 .await
                 .unwrap()
                 .is_some(),
@@ -244,7 +248,7 @@ async fn assert_all_stored(data: &Path, calls: &[String]) {
 async fn sigterm_during_a_webhook_burst_loses_nothing_acknowledged_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    seed(&data);
+    let account = seed(&data);
     let port = free_port();
     let log = dir.path().join("server.log");
     let grace = 10;
@@ -276,7 +280,7 @@ async fn sigterm_during_a_webhook_burst_loses_nothing_acknowledged_and_exits_0()
         std::fs::read_to_string(&log).unwrap()
     );
     assert!(took < Duration::from_secs(grace), "stopped in {took:?}");
-    assert_all_stored(&data, &acknowledged).await;
+    assert_all_stored(&data, &account, &acknowledged).await;
     eprintln!(
         "{} webhooks acknowledged; SIGTERM to exit 0 in {took:?}; none lost",
         acknowledged.len()
@@ -549,7 +553,7 @@ async fn health_metrics_and_request_ids() {
 async fn a_backup_under_write_load_restores_the_same_sessions() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    seed(&data);
+    let account = seed(&data);
     let port = free_port();
     let log = dir.path().join("server.log");
     let mut server = serve(&data, port, &[], &[], &log);
@@ -611,7 +615,7 @@ async fn a_backup_under_write_load_restores_the_same_sessions() {
         &restored,
         &["restore", "--from", file.to_str().unwrap(), "--force"],
     );
-    assert_all_stored(&restored, &before_backup).await;
+    assert_all_stored(&restored, &account, &before_backup).await;
 
     // The restored store serves the sessions it holds.
     let stored = {

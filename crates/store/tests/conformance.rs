@@ -352,14 +352,14 @@ async fn suite(store: Arc<dyn Store>) {
 
     // Callbacks parked before their session: per account, per key, each
     // redelivery once, until dropped.
-    let plan = build(Kind::InboundAnswered, &cast(), "PARK", start);
+    let parking = build(Kind::InboundAnswered, &cast(), "PARK", start);
     let keys = vec!["CAPARK".to_string(), "CAPARKCHILD".to_string()];
-    for event in [&plan.events[1], &plan.events[2], &plan.events[1]] {
+    for event in [&parking.events[1], &parking.events[2], &parking.events[1]] {
         store.park_callback("acc1", &keys, event).await.unwrap();
     }
     let parked = store.parked_callbacks("acc1", &keys).await.unwrap();
     assert_eq!(parked.len(), 2, "a redelivery is kept once");
-    assert!(parked.contains(&plan.events[1]) && parked.contains(&plan.events[2]));
+    assert!(parked.contains(&parking.events[1]) && parked.contains(&parking.events[2]));
     assert!(
         store
             .parked_callbacks("acc2", &keys)

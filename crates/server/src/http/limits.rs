@@ -94,6 +94,12 @@ pub async fn enforce(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > max as u64) {
+        // Read and drop up to the limit first (bounded in bytes and time),
+        // as the dispatcher does for an undeclared body: a client still
+        // writing then gets the 413 rather than a reset connection.
+        let timeout = limits.0.limits.request_timeout;
+        let body = request.into_body();
+        let _ = tokio::time::timeout(timeout, axum::body::to_bytes(body, max)).await;
         return too_large(max).into_response();
     }
     // A body without (or lying about) Content-Length fails once it passes

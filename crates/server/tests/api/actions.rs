@@ -38,10 +38,17 @@ async fn world() -> World {
     let fake = FakeTwilio::start().await.unwrap();
     fake.add_account(SID, TOKEN);
     let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    // A free port chosen up front, so that `EVO_PUBLIC_URL` (which webhook
+    // signatures cover) is this server's own address.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
     let mut config = Config::for_store(
-        "127.0.0.1:0".parse().unwrap(),
+        format!("127.0.0.1:{port}").parse().unwrap(),
         StoreLocation::DataDir(dir.path().to_path_buf()),
     );
+    config.public_url = Some(format!("http://127.0.0.1:{port}"));
     config.reconcile.twilio_api_base = fake.base_url().to_string();
     let app = Application::build(config).await.unwrap();
     let state = app.state();

@@ -8,7 +8,7 @@
 use evo_twilio::params::FormParams;
 use evo_twilio::signature::compute_signature;
 
-use crate::helpers::{shared, PUBLIC_URL};
+use crate::helpers::shared;
 
 const OLD: &str = "rotation-old-token";
 const NEW: &str = "rotation-new-token";
@@ -40,9 +40,9 @@ async fn webhooks_signed_with_any_current_token_are_accepted_and_removed_ones_re
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let params = FormParams::from_pairs(pairs);
-    // Twilio signs over the public URL (EVO_PUBLIC_URL); the test server
-    // listens elsewhere.
-    let signed_url = format!("{PUBLIC_URL}/twilio/status");
+    // Twilio signs over the public URL (EVO_PUBLIC_URL): the test server's
+    // own address.
+    let signed_url = app.url("/twilio/status");
     let url = app.url("/twilio/status");
     let send = |token: &'static str| {
         let signature = compute_signature(token, &signed_url, &params);
@@ -162,6 +162,7 @@ async fn status_callbacks_in_twiml_ask_for_retries_and_still_verify() {
         .map(|(k, v)| (k.to_string(), v.to_string())),
     );
     let http = reqwest::Client::new();
+    let public = app.url("");
     // `url` is public (under EVO_PUBLIC_URL); Twilio requests it without
     // its fragment, which reaches the test server at its own address.
     let post = |url: String, params: &FormParams| {
@@ -170,7 +171,7 @@ async fn status_callbacks_in_twiml_ask_for_retries_and_still_verify() {
             .split('#')
             .next()
             .unwrap()
-            .strip_prefix(PUBLIC_URL)
+            .strip_prefix(public.as_str())
             .unwrap()
             .to_string();
         http.post(app.url(&path))
@@ -179,7 +180,7 @@ async fn status_callbacks_in_twiml_ask_for_retries_and_still_verify() {
             .body(params.encode())
             .send()
     };
-    let twiml = post(format!("{PUBLIC_URL}/twilio/voice"), &voice)
+    let twiml = post(format!("{public}/twilio/voice"), &voice)
         .await
         .unwrap()
         .text()

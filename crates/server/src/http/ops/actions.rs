@@ -35,8 +35,8 @@ impl From<ActionError> for ApiError {
                 let code = code.map_or_else(|| "TwilioUnavailable".to_string(), |c| c.to_string());
                 ApiError::new(StatusCode::BAD_GATEWAY, &code, message)
             }
-            ActionError::Store(_) => match error {
-                ActionError::Store(store) => ApiError::from(store),
+            ActionError::Unavailable(_) => match error {
+                ActionError::Unavailable(store) => ApiError::from(store),
                 _ => unreachable!("matched above"),
             },
         }
