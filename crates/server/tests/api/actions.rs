@@ -409,6 +409,24 @@ async fn a_call_outside_a_conference_waits_in_a_hold_queue_and_rings_the_agent_b
     let twiml = back.field("Twiml").unwrap();
     assert!(twiml.contains(&format!(">{}</Client>", w.tina)), "{twiml}");
     assert_ne!(body["callState"], "Hold", "{body}");
+
+    // The caller hangs up: Twilio's status callback of the root call ends it.
+    let code = webhook(
+        &w,
+        "/twilio/status",
+        &[
+            ("AccountSid", SID),
+            ("CallSid", call),
+            ("CallStatus", "completed"),
+            ("CallDuration", "42"),
+            ("SequenceNumber", "3"),
+            ("CallbackSource", "call-progress-events"),
+        ],
+    )
+    .await;
+    assert_eq!(code, 204);
+    let ended = session(&w, &id).await;
+    assert_eq!(ended["callState"], "Disconnected", "{ended}");
 }
 
 #[tokio::test]
