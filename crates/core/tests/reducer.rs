@@ -349,3 +349,57 @@ proptest! {
         prop_assert_eq!(converged, in_order);
     }
 }
+
+#[test]
+fn an_agent_hold_in_a_conference_shows_once_twilio_reports_the_participant_held() {
+    let s = scenario("warm-transfer");
+    let in_conference = run(&s, 4);
+    let root = s.header.call_sid.clone().unwrap();
+    let at = start() + chrono::Duration::seconds(100);
+    let asked = apply(
+        &in_conference,
+        &SessionEvent {
+            at,
+            clock: Clock::Server,
+            source: EventSource::Agent { id: "u1:1".into() },
+            kind: EventKind::HoldStarted {
+                call_sid: Some(root.clone()),
+                by_user_id: Some("u1".into()),
+                reason: SessionHoldReasons::Transferring,
+                queue_name: None,
+            },
+        },
+    );
+    // Asked, logged, not yet done: the conference says who is held.
+    assert_eq!(asked.state.call_state, SessionCallState::Connected);
+    assert_eq!(asked.state.hold_reason, SessionHoldReasons::None);
+    assert!(asked
+        .state
+        .log
+        .iter()
+        .any(|l| l.message.ends_with("put on hold by u1")));
+    let held = apply(
+        &asked,
+        &SessionEvent {
+            at: at + chrono::Duration::seconds(1),
+            clock: Clock::Twilio,
+            source: EventSource::Conference {
+                conference_sid: "CFT1".into(),
+                sequence: Some(50),
+            },
+            kind: EventKind::Participant {
+                conference_sid: "CFT1".into(),
+                change: evo_core::event::ParticipantChange::Hold,
+                call_sid: Some(root),
+                label: None,
+                party: None,
+                muted: Some(false),
+                hold: Some(true),
+                coaching: Some(false),
+            },
+        },
+    );
+    assert_eq!(held.state.call_state, SessionCallState::Hold);
+    assert_eq!(held.state.hold_reason, SessionHoldReasons::Transferring);
+    assert_eq!(held.state.held_by_user_id.as_deref(), Some("u1"));
+}

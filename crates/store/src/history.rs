@@ -200,18 +200,24 @@ pub(crate) async fn write(
 
 /// Fills the history of sessions written before the history columns existed.
 pub(crate) async fn backfill(pool: &sqlx::AnyPool, backend: Backend) -> StoreResult<()> {
-    let rows = sqlx::query("select snapshot from session where info is null")
-        .fetch_all(pool)
-        .await?;
-    for row in rows {
-        let text: String = row.try_get("snapshot")?;
-        let session: Session = serde_json::from_str(&text)
-            .map_err(|error| StoreError::Corrupt(format!("session snapshot: {error}")))?;
+    // In batches, so a large store is upgraded without loading it whole;
+    // each batch fills every row it read, so the loop ends.
+    loop {
+        let rows = sqlx::query("select snapshot from session where info is null limit 500")
+            .fetch_all(pool)
+            .await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
         let mut tx = pool.begin().await?;
-        write(&mut tx, backend, &session).await?;
+        for row in rows {
+            let text: String = row.try_get("snapshot")?;
+            let session: Session = serde_json::from_str(&text)
+                .map_err(|error| StoreError::Corrupt(format!("session snapshot: {error}")))?;
+            write(&mut tx, backend, &session).await?;
+        }
         tx.commit().await?;
     }
-    Ok(())
 }
 
 /// A `where` clause with its arguments, numbered in order.

@@ -436,3 +436,45 @@ async fn postgres_history_conforms_and_uses_indexes() {
     history_suite(store.clone()).await;
     assert_indexed(&store).await;
 }
+
+#[tokio::test]
+async fn sessions_stored_before_the_history_columns_are_filled_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SqlStore::open_sqlite(dir.path()).await.unwrap();
+        seed(&store).await;
+    }
+    // What a store written before migration 0003 looks like after it ran.
+    {
+        let url = format!("sqlite://{}", dir.path().join("evo-voice.db").display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query("update session set info = null, started_at = ''")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("delete from session_endpoint")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("delete from session_search")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+    let store = SqlStore::open_sqlite(dir.path()).await.unwrap();
+    let one = store.session_info("ses-H2").await.unwrap().unwrap();
+    assert_eq!(one.endpoint_ids, ["n2", "u2"]);
+    assert_eq!(
+        ids(
+            &store,
+            &SessionQuery {
+                log_contains: Some("order 1234".into()),
+                ..all()
+            }
+        )
+        .await,
+        ["ses-H5"]
+    );
+    assert_eq!(ids(&store, &all()).await.len(), 7);
+}

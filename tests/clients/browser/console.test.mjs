@@ -10,6 +10,7 @@ import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import { startDemo } from '../server.mjs'
+import { startFakeTwilio } from '../fake-twilio.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const alice = { email: 'alice@acme.example', password: 'demo' }
@@ -19,13 +20,15 @@ const demoAccountSid = 'AC00000000000000000000000000000001'
 const demoAuthToken = 'demo-twilio-auth-token'
 const mainLine = '+15550100'
 
-let server, context, page, userDataDir
+let server, twilio, context, page, userDataDir
 const pageErrors = []
 
 before(async () => {
   // Slow simulated traffic: the page still changes, but rarely enough to
   // compare it with /sessions/active.
-  server = await startDemo(['--speed', '1', '--concurrent-calls', '2'])
+  // The agent actions reach Twilio's REST API: a local fake records them.
+  twilio = await startFakeTwilio({ [demoAccountSid]: demoAuthToken })
+  server = await startDemo(['--speed', '1', '--concurrent-calls', '2', '--twilio-api-url', twilio.url])
   userDataDir = mkdtempSync(join(tmpdir(), 'evo-voice-chromium-'))
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -40,11 +43,11 @@ before(async () => {
   page.on('pageerror', error => pageErrors.push(`page error: ${error.message}`))
   page.on('console', message => {
     // CSP violations and failed module loads are reported as console errors.
-    // The one expected failure is the hold request today's server answers
-    // with 404 (see the live-update test).
+    // The one expected failure is the redirect to a destination that is no
+    // user, number or queue (a 400, see the live-update test).
     if (message.type() !== 'error') return
     const url = message.location()?.url ?? ''
-    if (/\/sessions\/[^/]+\/hold$/.test(new URL(url || 'about:blank').pathname)) return
+    if (/\/sessions\/[^/]+\/redirect$/.test(new URL(url || 'about:blank').pathname)) return
     // The reconnect test takes the browser offline on purpose.
     if (message.text().includes('net::ERR_INTERNET_DISCONNECTED')) return
     pageErrors.push(`console: ${message.text()} (${url})`)
@@ -55,6 +58,7 @@ after(async () => {
   await context?.close()
   if (userDataDir) rmSync(userDataDir, { recursive: true, force: true })
   await server?.stop()
+  await twilio?.stop()
 })
 
 /** Retries `check` until it stops throwing, or rethrows after `timeoutMs`. */
@@ -70,14 +74,18 @@ async function eventually(check, timeoutMs = 15_000) {
   }
 }
 
-async function bearerToken() {
+async function signIn() {
   const response = await fetch(`${server.baseUrl}/auth/credentials`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
     body: JSON.stringify({ provider: 'credentials', userName: alice.email, password: alice.password }),
   })
   assert.equal(response.status, 200)
-  return (await response.json()).bearerToken
+  return response.json()
+}
+
+async function bearerToken() {
+  return (await signIn()).bearerToken
 }
 
 async function activeSessions(token) {
@@ -167,8 +175,9 @@ test('signing in lists the same active sessions as GET /sessions/active', async 
   assert.match(await first.locator('dd', { hasText: 'Acme Holdings › Acme West' }).textContent(), /Acme Holdings › Acme West/)
 })
 
-test('a call arriving while the page is open appears live, shows action errors, and disappears when it ends', async () => {
+test('a call arriving while the page is open appears live, connects, is held and unheld from the console, shows action errors, and ends', async () => {
   const callSid = `CA${randomBytes(16).toString('hex')}`
+  const legSid = `CA${randomBytes(16).toString('hex')}`
   const caller = `+1555${String(randomInt(1_000_000, 9_999_999))}`
   // The parameters Twilio always sends to a Voice URL for an incoming call:
   // https://www.twilio.com/docs/usage/webhooks/voice-webhooks
@@ -179,32 +188,64 @@ test('a call arriving while the page is open appears live, shows action errors, 
   await sendWebhook('/twilio/voice', call)
   const card = page.locator('li.session', { hasText: caller })
   await card.waitFor({ timeout: 10_000 })
-  assert.equal(await card.locator('h3 .badge').textContent(), 'Ringing')
+  const badge = card.locator('h3 .badge')
+  assert.equal(await badge.textContent(), 'Ringing')
   assert.match(await page.locator('#announcer').textContent(), new RegExp(`New session: .*\\${caller}`))
 
-  // The session operations (issue 17) do not exist yet: today the server
-  // answers 404, and the console must show its ResponseStatus message. When
-  // they exist, this part gives way to the TODO test below.
+  // Alice answers: her leg's status callbacks, as Twilio sends them
+  // (https://www.twilio.com/docs/voice/api/call-resource#statuscallback).
   const sessionId = await card.getAttribute('data-session-id')
-  const expected = await fetch(`${server.baseUrl}/sessions/${sessionId}/hold`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${await bearerToken()}`, 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: JSON.stringify({ sessionId, callSid, reason: 'Transferring' }),
-  })
-  assert.equal(expected.status, 404)
-  const { responseStatus } = await expected.json()
-  await card.getByRole('button', { name: 'Hold' }).focus()
-  await page.keyboard.press('Enter')
+  const { userId } = await signIn()
+  for (const [status, seq] of [['ringing', '1'], ['in-progress', '2']]) {
+    await sendWebhook(`/twilio/status?session=${encodeURIComponent(sessionId)}&user=${userId}`, {
+      AccountSid: demoAccountSid, ApiVersion: '2010-04-01', CallSid: legSid, ParentCallSid: callSid,
+      CallStatus: status, SequenceNumber: seq, CallbackSource: 'call-progress-events',
+      Direction: 'outbound-dial', From: caller, To: `client:${userId}`, Timestamp: new Date().toUTCString(),
+    })
+  }
+  await eventually(async () => assert.equal(await badge.textContent(), 'Connected'))
+
+  // Hold from the console: Twilio is asked to move the caller's leg to the
+  // hold queue, and the card shows the hold.
+  const holdButton = card.getByRole('button', { name: 'Hold' })
+  await holdButton.click()
+  await eventually(async () => assert.equal(await badge.textContent(), 'Hold'))
+  const hold = twilio.requests.at(-1)
+  assert.equal(hold.method, 'POST')
+  assert.equal(hold.path, `/2010-04-01/Accounts/${demoAccountSid}/Calls/${callSid}.json`)
+  assert.equal(hold.user, demoAccountSid)
+  assert.match(hold.form.Twiml, /<Enqueue waitUrl="[^"]+">hold-/)
+  assert.match(await card.locator('dd', { hasText: 'in hold-' }).textContent(), new RegExp(`Transferring by ${userId} in hold-`))
+
+  // Unhold: the caller's leg rings alice again.
+  await card.getByRole('button', { name: 'Unhold' }).click()
+  await eventually(async () => assert.notEqual(await badge.textContent(), 'Hold'))
+  assert.match(twilio.requests.at(-1).form.Twiml, new RegExp(`>${userId}</Client>`))
+
+  // An action the server refuses shows its ResponseStatus message.
+  const destination = card.getByLabel('Destination')
+  await destination.fill('nobody-here')
+  const refused = page.waitForResponse(response => new URL(response.url()).pathname.endsWith('/redirect'))
+  await card.getByRole('button', { name: 'Redirect' }).click()
+  const response = await refused
+  assert.equal(response.status(), 400)
+  const { responseStatus } = await response.json()
   const alert = card.getByRole('alert')
   await alert.waitFor()
-  assert.equal(await alert.textContent(), `Hold failed: ${responseStatus.message}`)
+  assert.equal(await alert.textContent(), `Redirect failed: ${responseStatus.message}`)
 
-  // The caller hangs up: a status callback with its standard parameters
-  // (https://www.twilio.com/docs/voice/api/call-resource#statuscallback).
+  // End: Twilio is asked to complete the call, then reports it completed
+  // and the card goes away.
+  await card.getByRole('button', { name: 'End' }).click()
+  await eventually(() => assert.deepEqual(twilio.requests.at(-1).form, { Status: 'completed' }))
   await sendWebhook('/twilio/status', {
-    ...call, CallStatus: 'completed', CallDuration: '0', SequenceNumber: '0',
+    ...call, CallStatus: 'completed', CallDuration: '42', SequenceNumber: '3',
     Timestamp: new Date().toUTCString(), CallbackSource: 'call-progress-events',
   })
+  const ended = await (await fetch(`${server.baseUrl}/sessions/${encodeURIComponent(sessionId)}`, {
+    headers: { Authorization: `Bearer ${await bearerToken()}`, Accept: 'application/json' },
+  })).json()
+  assert.equal(ended.callState, 'Disconnected', JSON.stringify(ended))
   await card.waitFor({ state: 'detached', timeout: 10_000 })
 })
 
@@ -268,5 +309,3 @@ test('signing out calls /auth/logout and shows the sign-in form', async () => {
 test('the page loaded and ran without errors or CSP violations', () => {
   assert.deepEqual(pageErrors, [])
 })
-
-test.todo('hold, unhold and end a session from the console (the issue 17 actions do not exist yet)')

@@ -97,11 +97,19 @@ fn write_class(out: &mut String, ty: &TypeInfo, options: &Options) {
             );
         }
         let (annotation, default) = annotation(field.ty);
-        let _ = writeln!(
-            out,
-            "    {}: {annotation} = {default}",
-            snake_case(field.name)
-        );
+        let name = snake_case(field.name);
+        if is_keyword(&name) {
+            // A Python keyword (`from`) cannot name a member: ServiceStack's
+            // generator appends `_` and keeps the wire name through
+            // dataclasses_json's `config(field_name=…)`.
+            let _ = writeln!(
+                out,
+                "    {name}_: {annotation} = field(metadata=config(field_name='{}'), default={default})",
+                camel(field.name)
+            );
+        } else {
+            let _ = writeln!(out, "    {name}: {annotation} = {default}");
+        }
         if let Some(description) = field.description {
             let _ = writeln!(
                 out,
@@ -150,6 +158,26 @@ pub fn type_name(ty: &FieldType) -> String {
     }
 }
 
+/// Python's reserved words (`keyword.kwlist`).
+fn is_keyword(name: &str) -> bool {
+    const KEYWORDS: &[&str] = &[
+        "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
+        "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global",
+        "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return",
+        "try", "while", "with", "yield",
+    ];
+    KEYWORDS.contains(&name)
+}
+
+/// The JSON (camelCase) name of a field.
+fn camel(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_ascii_lowercase().to_string() + chars.as_str(),
+        None => String::new(),
+    }
+}
+
 /// `DialState` → `dial_state`; `oauth_token` stays.
 pub fn snake_case(name: &str) -> String {
     let mut out = String::new();
@@ -169,4 +197,15 @@ pub fn snake_case(name: &str) -> String {
 /// `Disconnected` → `DISCONNECTED`, `NotReady` → `NOT_READY`.
 fn constant_name(name: &str) -> String {
     snake_case(name).to_ascii_uppercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_keywords_are_escaped_and_keep_their_wire_name() {
+        assert!(is_keyword("from") && !is_keyword("to"));
+        assert_eq!(camel("From"), "from");
+    }
 }

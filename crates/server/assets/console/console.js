@@ -112,12 +112,14 @@ function applySession(session) {
   // disconnected; an ended session never comes back.
   const removed = state.removed.get(session.id)
   if (removed && (removed.final || !isCurrent(session, removed))) return
-  const known = state.sessions.get(session.id)
-  if (!isCurrent(session, known)) return
+  // An end is final whatever its time says: it carries Twilio's clock
+  // (one-second resolution), which can be behind an agent action's.
   if (session.ended) {
     removeSession(session.id, session)
     return
   }
+  const known = state.sessions.get(session.id)
+  if (!isCurrent(session, known)) return
   state.sessions.set(session.id, session)
   renderSession(session, known)
 }

@@ -49,7 +49,7 @@ pub enum ActionError {
     #[error("Twilio: {0}")]
     Twilio(#[from] RestError),
     #[error(transparent)]
-    Unavailable(#[from] StoreError),
+    Storage(#[from] StoreError),
 }
 
 impl ActionError {

@@ -20,6 +20,8 @@ const TOKEN: &str = "actions-test-token";
 
 struct World {
     base: String,
+    /// The account that owns the calls (session ids are scoped by it).
+    account: String,
     fake: FakeTwilio,
     tina: String,
     tina_email: &'static str,
@@ -100,6 +102,7 @@ async fn world() -> World {
     tokio::spawn(async move { app.run_until_stopped().await });
     World {
         base,
+        account: account.id.clone(),
         fake,
         tina,
         tina_email: "tina@hold.test",
@@ -183,7 +186,7 @@ async fn answered_call(w: &World, call: &str, leg: &str) -> String {
     )
     .await;
     assert_eq!(status, 200);
-    let session = format!("ses-{call}");
+    let session = evo_server::app::sessions::call_session_id(&w.account, call);
     let path = format!("/twilio/status?session={session}&user={}", w.tina);
     for (status, seq) in [("ringing", "1"), ("in-progress", "2")] {
         let code = webhook(
@@ -205,6 +208,32 @@ async fn answered_call(w: &World, call: &str, leg: &str) -> String {
     root.status_callback = Some(w.url(&format!("/twilio/status?session={session}")));
     w.fake.insert_call(SID, root);
     session
+}
+
+/// Reads Server Events frames until `predicate` matches one.
+async fn next_frame(
+    response: &mut reqwest::Response,
+    buffer: &mut String,
+    predicate: impl Fn(&str) -> bool,
+) -> String {
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            while let Some(end) = buffer.find("\n\n") {
+                let frame: String = buffer.drain(..end + 2).collect();
+                if predicate(&frame) {
+                    return frame;
+                }
+            }
+            let chunk = response
+                .chunk()
+                .await
+                .unwrap()
+                .expect("the stream stays open");
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await
+    .expect("the message arrives in time")
 }
 
 fn log(session: &Value) -> Vec<String> {
@@ -257,6 +286,16 @@ async fn a_call_in_a_conference_is_held_unheld_and_ended_through_twilio() {
         assert_eq!(code, 204);
     }
 
+    // tina listens to Server Events.
+    let mut events = reqwest::Client::new()
+        .get(w.url("/event-stream"))
+        .bearer_auth(token(&w, w.tina_email).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    let mut buffer = String::new();
+
     // Hold: one Participants update, Basic auth as the account.
     let before = w.fake.requests().len();
     let (status, body) = send(
@@ -300,6 +339,25 @@ async fn a_call_in_a_conference_is_held_unheld_and_ended_through_twilio() {
     assert_eq!(held["callState"], "Hold", "{held}");
     assert_eq!(held["holdReason"], "Transferring");
     assert_eq!(held["heldByUserId"], w.tina.as_str());
+    // The agent is told: a session-changed message (its selector is
+    // `cmd.sessionChanged` or `cmd.SessionInfoChanged`) carrying the held session.
+    let needle = format!("\"heldByUserId\":\"{}\"", w.tina);
+    let frame = next_frame(&mut events, &mut buffer, |f| {
+        f.contains(&needle) && f.contains("\"callState\":\"Hold\"")
+    })
+    .await;
+    let data = frame
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .unwrap();
+    let (selector, json) = data.split_once(' ').unwrap();
+    assert!(
+        selector.ends_with("cmd.sessionChanged") || selector.ends_with("cmd.SessionInfoChanged"),
+        "{selector}"
+    );
+    let pushed: Value = serde_json::from_str(json).unwrap();
+    assert_eq!(pushed["id"], id.as_str());
+    assert_eq!(pushed["holdReason"], "Transferring");
 
     // A retry changes nothing and sends nothing.
     let (status, again) = send(
@@ -416,6 +474,24 @@ async fn a_call_outside_a_conference_waits_in_a_hold_queue_and_rings_the_agent_b
     let twiml = back.field("Twiml").unwrap();
     assert!(twiml.contains(&format!(">{}</Client>", w.tina)), "{twiml}");
     assert_ne!(body["callState"], "Hold", "{body}");
+
+    // The caller hangs up: Twilio's status callback of the root call ends it.
+    let code = webhook(
+        &w,
+        "/twilio/status",
+        &[
+            ("AccountSid", SID),
+            ("CallSid", call),
+            ("CallStatus", "completed"),
+            ("CallDuration", "42"),
+            ("SequenceNumber", "3"),
+            ("CallbackSource", "call-progress-events"),
+        ],
+    )
+    .await;
+    assert_eq!(code, 204);
+    let ended = session(&w, &id).await;
+    assert_eq!(ended["callState"], "Disconnected", "{ended}");
 }
 
 #[tokio::test]

@@ -18,27 +18,24 @@ use crate::http::error::ApiError;
 
 impl From<ActionError> for ApiError {
     fn from(error: ActionError) -> Self {
-        match &error {
-            ActionError::NotFound(_) => ApiError::not_found(error.to_string()),
-            ActionError::Ended(_) => {
-                ApiError::new(StatusCode::CONFLICT, "Conflict", error.to_string())
-            }
+        let message = error.to_string();
+        let twilio = error.twilio_code();
+        match error {
+            ActionError::NotFound(_) => ApiError::not_found(message),
+            ActionError::Ended(_) => ApiError::new(StatusCode::CONFLICT, "Conflict", message),
             ActionError::Invalid { field, message } => {
-                ApiError::validation(field, "Invalid", message.clone())
+                ApiError::validation(field, "Invalid", message)
             }
             ActionError::NoTwilioAccount => {
-                ApiError::new(StatusCode::CONFLICT, "NoTwilioAccount", error.to_string())
+                ApiError::new(StatusCode::CONFLICT, "NoTwilioAccount", message)
             }
             ActionError::Twilio(_) => {
-                let (code, message) = error.twilio_code().unwrap_or_default();
-                tracing::warn!(%error, "a Twilio request for an agent action failed");
+                tracing::warn!(%message, "a Twilio request for an agent action failed");
+                let (code, text) = twilio.unwrap_or_default();
                 let code = code.map_or_else(|| "TwilioUnavailable".to_string(), |c| c.to_string());
-                ApiError::new(StatusCode::BAD_GATEWAY, &code, message)
+                ApiError::new(StatusCode::BAD_GATEWAY, &code, text)
             }
-            ActionError::Unavailable(_) => match error {
-                ActionError::Unavailable(store) => ApiError::from(store),
-                _ => unreachable!("matched above"),
-            },
+            ActionError::Storage(cause) => ApiError::from(cause),
         }
     }
 }
