@@ -63,7 +63,9 @@ test('hold, unhold and end a call through the generated DTOs; Twilio gets the RE
     AccountSid: accountSid, ApiVersion: '2010-04-01', CallSid: callSid, CallStatus: 'ringing',
     Direction: 'inbound', From: '+15551239876', To: '+15550100',
   })
-  const sessionId = `ses-${callSid}`
+  // Session ids are scoped by account; the new call's is read back.
+  const active = await client.get(new dtos.GetActiveSessions())
+  const sessionId = active.sessions.find(session => session.callSid === callSid).id
   for (const [status, seq] of [['ringing', '1'], ['in-progress', '2']]) {
     await webhook(`/twilio/status?session=${sessionId}&user=${auth.userId}`, {
       AccountSid: accountSid, CallSid: legSid, ParentCallSid: callSid, CallStatus: status,
