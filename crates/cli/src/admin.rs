@@ -10,10 +10,12 @@ use evo_server::app::config::{defaults, Config, StoreLocation};
 use evo_server::app::directory::{self, NewNumber, NewUser};
 use evo_server::startup::Application;
 use evo_store::Store;
+use evo_twilio::rest::{ClientConfig, Credentials, TwilioClient, UpdateIncomingPhoneNumber};
+use evo_twilio::twiml::{with_connection_overrides, ConnectionOverrides};
 
 use crate::cli::{
     AccountCommand, ApikeyCommand, CustomerCommand, NumberCommand, ServeArgs, ServerArgs,
-    StoreArgs, UserCommand,
+    StoreArgs, TokenCommand, UserCommand,
 };
 
 /// The store location the flags name.
@@ -88,6 +90,30 @@ pub async fn account(command: AccountCommand) -> anyhow::Result<()> {
             .await?;
             println!("{}", account.id);
         }
+        AccountCommand::Token { command } => match command {
+            TokenCommand::Add {
+                account,
+                token,
+                store,
+            } => {
+                let store = open(&store).await?;
+                directory::add_auth_token(store.as_ref(), &account, token.expose()).await?;
+                let count = store.account_auth_tokens(&account).await?.len();
+                println!("account {account} now accepts {count} auth token(s)");
+                println!("{account}");
+            }
+            TokenCommand::Remove {
+                account,
+                token,
+                store,
+            } => {
+                let store = open(&store).await?;
+                directory::remove_auth_token(store.as_ref(), &account, token.expose()).await?;
+                let count = store.account_auth_tokens(&account).await?.len();
+                println!("account {account} now accepts {count} auth token(s)");
+                println!("{account}");
+            }
+        },
     }
     Ok(())
 }
@@ -165,7 +191,133 @@ pub async fn number(command: NumberCommand) -> anyhow::Result<()> {
             .await?;
             println!("{}", endpoint.id);
         }
+        NumberCommand::Configure {
+            account,
+            number,
+            public_url,
+            dry_run,
+            twilio_api_url,
+            store,
+        } => {
+            let store = open(&store).await?;
+            configure_number(
+                store.as_ref(),
+                &account,
+                &number,
+                public_url.as_deref(),
+                dry_run,
+                &twilio_api_url,
+            )
+            .await?;
+        }
     }
+    Ok(())
+}
+
+/// The number settings that point Twilio at evo-voice. The status callback
+/// and the Messaging URL are deduplicated by evo-voice (call SID and
+/// sequence, message SID), so they ask Twilio for retries; the Voice URL
+/// runs routing, so it keeps Twilio's defaults.
+pub fn number_settings(public_url: &str) -> UpdateIncomingPhoneNumber {
+    let base = public_url.trim_end_matches('/');
+    let retried = |path: &str| {
+        with_connection_overrides(&format!("{base}{path}"), &ConnectionOverrides::idempotent())
+    };
+    UpdateIncomingPhoneNumber {
+        voice_url: Some(format!("{base}/twilio/voice")),
+        voice_method: Some("POST".into()),
+        status_callback: Some(retried("/twilio/status")),
+        status_callback_method: Some("POST".into()),
+        sms_url: Some(retried("/twilio/sms")),
+        sms_method: Some("POST".into()),
+        ..UpdateIncomingPhoneNumber::default()
+    }
+}
+
+async fn configure_number(
+    store: &dyn Store,
+    account_id: &str,
+    number: &str,
+    public_url: Option<&str>,
+    dry_run: bool,
+    twilio_api_url: &str,
+) -> anyhow::Result<()> {
+    let public_url = public_url
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .context(
+            "the public URL Twilio calls is needed: give --public-url https://voice.example.com \
+         or set EVO_PUBLIC_URL (the same value `serve` uses)",
+        )?;
+    if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
+        anyhow::bail!("the public URL must start with https:// (got '{public_url}')");
+    }
+    if !number.starts_with('+')
+        || number.len() < 3
+        || !number[1..].chars().all(|c| c.is_ascii_digit())
+    {
+        anyhow::bail!("'{number}' is not an E.164 number (+15551234567)");
+    }
+    let account = store
+        .account(account_id)
+        .await?
+        .with_context(|| format!("no account has the id '{account_id}'"))?;
+    if store
+        .endpoint_by_address(account_id, number)
+        .await?
+        .is_none()
+    {
+        eprintln!(
+            "note: {number} is not in evo-voice's directory yet; add it with `evo-voice number add`"
+        );
+    }
+    let settings = number_settings(public_url);
+    let lines: Vec<String> = settings
+        .form()
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    let credentials = account
+        .twilio_account_sid
+        .clone()
+        .zip(account.twilio_auth_token.clone());
+    let Some((sid, token)) = credentials.filter(|_| !dry_run) else {
+        let why = if dry_run {
+            "dry run"
+        } else {
+            "the account has no Twilio credentials"
+        };
+        println!("# {why}: set these on {number} in Twilio's console (Phone Numbers > Manage > Active numbers)");
+        for line in &lines {
+            println!("{line}");
+        }
+        return Ok(());
+    };
+    let client = TwilioClient::new(
+        Credentials::new(sid.clone(), token.expose()),
+        &ClientConfig {
+            base_url: twilio_api_url.to_string(),
+            ..ClientConfig::default()
+        },
+    )?;
+    let page = client
+        .list_incoming_phone_numbers(Some(number))
+        .await
+        .with_context(|| format!("listing the numbers of Twilio account {sid} failed"))?;
+    let found = page
+        .incoming_phone_numbers
+        .into_iter()
+        .find(|n| n.phone_number == number)
+        .with_context(|| format!("Twilio account {sid} has no number {number}"))?;
+    let updated = client
+        .update_incoming_phone_number(&found.sid, &settings)
+        .await
+        .with_context(|| format!("updating {number} ({}) in Twilio failed", found.sid))?;
+    for line in &lines {
+        println!("{line}");
+    }
+    println!("configured {number} in Twilio account {sid}");
+    println!("{}", updated.sid);
     Ok(())
 }
 

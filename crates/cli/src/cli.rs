@@ -215,6 +215,35 @@ pub enum AccountCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Manage the account's Twilio auth tokens (rotation).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+/// Rotation: `add` the new token, promote it in Twilio's console, then
+/// `remove` the old one. Webhooks signed with any current token are accepted.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Add an auth token; prints the account id.
+    Add {
+        #[arg(long)]
+        account: String,
+        #[arg(long, hide_env_values = true)]
+        token: Secret,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Remove an auth token (not the last one); prints the account id.
+    Remove {
+        #[arg(long)]
+        account: String,
+        #[arg(long, hide_env_values = true)]
+        token: Secret,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -277,6 +306,28 @@ pub enum NumberCommand {
         /// The customer the number belongs to.
         #[arg(long)]
         customer: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Point a Twilio number at evo-voice (Voice URL, status callback,
+    /// Messaging URL) through Twilio's REST API; prints the settings, and
+    /// the number's SID (PN…) on the last line. With --dry-run, or when the
+    /// account has no Twilio credentials, prints what to set instead.
+    Configure {
+        #[arg(long)]
+        account: String,
+        /// The number in E.164 form (+15551234567).
+        #[arg(long)]
+        number: String,
+        /// The public base URL Twilio calls (https://voice.example.com).
+        #[arg(long, env = "EVO_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// Print what to configure; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Twilio's REST API base URL.
+        #[arg(long, env = "EVO_TWILIO_API_URL", default_value = defaults::TWILIO_API_URL)]
+        twilio_api_url: String,
         #[command(flatten)]
         store: StoreArgs,
     },

@@ -47,8 +47,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let location = StoreLocation::DataDir(data_dir.clone());
     let store = evo_store::open_store(&location.as_store_url()).await?;
     let seeded = seed(store.as_ref()).await?;
-    let app =
-        Application::build_with_store(crate::admin::config(&args.server, location), store).await?;
+    let mut config = crate::admin::config(&args.server, location);
+    // The driver signs its webhooks over the public URL the server checks;
+    // without EVO_PUBLIC_URL the demo uses its own address.
+    let public_url = config
+        .public_url
+        .get_or_insert_with(|| format!("http://{}", args.server.bind))
+        .clone();
+    let app = Application::build_with_store(config, store).await?;
     let address = app.local_addr();
     print_welcome(
         &seeded,
@@ -60,7 +66,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let concurrent = args.concurrent_calls.max(1);
     let base_url = format!("http://{address}");
     tokio::spawn(async move {
-        drive(state, base_url, seeded.casts, speed, concurrent).await;
+        drive(state, base_url, public_url, seeded.casts, speed, concurrent).await;
     });
     app.run_until_stopped().await
 }
@@ -202,6 +208,8 @@ fn print_welcome(seeded: &Seeded, address: &str, data_dir: &str) {
         println!("  {email:<22} {name:<15} roles: {}", roles.join(", "));
     }
     println!();
+    println!("Agent console: http://{address}/ (sign in as any user above)");
+    println!();
     println!("Try it:");
     println!(
         "  TOKEN=$(curl -s http://{address}/auth/credentials -H 'Content-Type: application/json' \\\n    -d '{{\"userName\":\"alice@acme.example\",\"password\":\"{DEMO_PASSWORD}\"}}' | sed -E 's/.*\"bearerToken\":\"([^\"]+)\".*/\\1/')"
@@ -217,6 +225,7 @@ fn print_welcome(seeded: &Seeded, address: &str, data_dir: &str) {
 pub async fn drive(
     state: evo_server::app::state::AppState,
     base_url: String,
+    public_url: String,
     casts: Vec<Cast>,
     speed: f64,
     concurrent: usize,
@@ -243,10 +252,12 @@ pub async fn drive(
         let state = state.clone();
         let http = http.clone();
         let base_url = base_url.clone();
+        let public_url = public_url.clone();
         tokio::spawn(async move {
             let player = Player {
                 http: &http,
                 base_url: &base_url,
+                public_url: &public_url,
                 sessions: &state.sessions,
             };
             if let Err(error) = player.play(kind, &cast, &tag, speed).await {
@@ -265,6 +276,8 @@ pub async fn drive(
 struct Player<'a> {
     http: &'a reqwest::Client,
     base_url: &'a str,
+    /// `EVO_PUBLIC_URL`: what the server checks signatures against.
+    public_url: &'a str,
     sessions: &'a SessionService,
 }
 
@@ -276,7 +289,9 @@ impl Player<'_> {
     ) -> anyhow::Result<()> {
         let params = evo_twilio::params::FormParams::from_pairs(pairs);
         let url = format!("{}{path_and_query}", self.base_url);
-        let signature = evo_twilio::signature::compute_signature(DEMO_AUTH_TOKEN, &url, &params);
+        let signed_url = format!("{}{path_and_query}", self.public_url);
+        let signature =
+            evo_twilio::signature::compute_signature(DEMO_AUTH_TOKEN, &signed_url, &params);
         let response = self
             .http
             .post(&url)
@@ -303,7 +318,7 @@ impl Player<'_> {
         let start = Utc::now();
         let plan = scenario::build(kind, cast, tag, start);
         let root = plan.header.call_sid.clone().unwrap_or_default();
-        let session_id = format!("ses-{root}");
+        let session_id = evo_server::app::sessions::call_session_id(&cast.account_id, &root);
         let account = ("AccountSid".to_string(), DEMO_ACCOUNT_SID.to_string());
         // The call (or first message) opens the session through its webhook.
         if plan.header.channel == evo_core::api::sessions::FlowChannels::Voice {
@@ -445,7 +460,10 @@ impl Player<'_> {
                     )
                     .await?;
                     if chat_session.is_none() {
-                        chat_session = Some(format!("ses-{message_sid}"));
+                        chat_session = Some(evo_server::app::sessions::message_session_id(
+                            &cast.account_id,
+                            message_sid,
+                        ));
                     }
                 }
                 // The voice webhook queues calls to a queueing number itself.

@@ -1201,13 +1201,14 @@ fn derive(
     }
 
     // Agent holds apply to legs outside conferences (inside one, the
-    // conference's own hold events say who is held).
+    // conference's own hold events say who is held; the agent's request
+    // then only names who held it and why).
     let origin_index = members.iter().position(|m| m.is_original_member);
     let mut agent_hold: Option<&Hold> = None;
     for (target, hold) in &agent.holds {
         let Some(hold) = hold else { continue };
         if *target == root {
-            if origin_in_conference.is_none() {
+            if origin_in_conference.is_none_or(|p| p.hold) {
                 agent_hold = Some(hold);
             }
         } else if !in_conference.contains(target) {

@@ -2,8 +2,8 @@
 //! case is the list of requests Twilio (and agents) send, with Twilio's
 //! documented parameter sets (the doc URLs are in each file's `docs`), and
 //! the session it must end with. The files are data so that the server's
-//! tests can replay them as signed webhooks; here a small translation,
-//! mirroring the adapter's rules, turns each request into core events.
+//! tests can replay them as signed webhooks; here the adapter's own
+//! translation (`evo_twilio::translate`) turns each request into core events.
 //!
 //! Checked for every case: in-order delivery gives the expected session;
 //! every step of `apply` equals the reference fold; any permutation with
@@ -16,12 +16,11 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use evo_core::api::sessions::{FlowChannels, SessionDirections, SessionMemberRoles};
-use evo_core::event::{
-    CallProgress, Clock, DialCallStatus, EventKind, EventSource, Media, ParticipantChange, Party,
-    QueueResult, SessionEvent,
-};
+use evo_core::event::{Clock, EventKind, EventSource, ParticipantChange, Party, SessionEvent};
 use evo_core::reducer::{apply, open, reduce_all};
 use evo_core::session::{Session, SessionHeader};
+use evo_twilio::params::FormParams;
+use evo_twilio::{translate, webhook};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -107,10 +106,6 @@ fn query<'a>(request: &'a Value, name: &str) -> Option<&'a str> {
     request["query"][name].as_str().filter(|v| !v.is_empty())
 }
 
-fn number<T: std::str::FromStr>(request: &Value, name: &str) -> Option<T> {
-    param(request, name).and_then(|v| v.parse().ok())
-}
-
 fn received(request: &Value) -> DateTime<Utc> {
     request["receivedAt"].as_str().unwrap().parse().unwrap()
 }
@@ -189,181 +184,93 @@ fn opening(dir: &Directory, requests: &[Value]) -> (String, SessionHeader, DateT
 }
 
 fn label_party(dir: &Directory, label: Option<&str>) -> Option<Party> {
-    let label = label?;
-    if let Some(user) = label.strip_prefix("agent:") {
-        return Some(dir.user(user, SessionMemberRoles::Agent));
-    }
-    label
-        .strip_prefix("transfer:")
-        .map(|user| dir.user(user, SessionMemberRoles::Transfer))
+    let (role, user) = translate::label_user(label?)?;
+    Some(dir.user(user, role))
 }
 
-fn flag(request: &Value, name: &str) -> Option<bool> {
-    param(request, name).map(|v| v == "true")
+fn form(request: &Value) -> FormParams {
+    FormParams::from_pairs(
+        request["params"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())),
+    )
 }
 
-/// The adapter's rules, for tests: one request → its events.
+/// One request → its events, through the adapter's rules
+/// (`evo_twilio::translate`); only the party look-ups (the directory) and
+/// agents' requests are the test's own.
 fn events_of(dir: &Directory, request: &Value) -> Vec<SessionEvent> {
-    let (at, clock) = stamp(request);
-    let call_sid = param(request, "CallSid").map(str::to_string);
-    let event = |source: EventSource, kind: EventKind| SessionEvent {
-        at,
-        clock,
-        source,
-        kind,
-    };
+    let received_at = received(request);
+    let params = form(request);
+    let ok = |e: Option<SessionEvent>| e.into_iter().collect::<Vec<_>>();
     match request["endpoint"].as_str().unwrap() {
         "voice" => {
-            let sid = call_sid.unwrap();
-            let mut events = vec![event(
-                EventSource::Voice {
-                    call_sid: sid.clone(),
-                },
-                EventKind::CallStatus {
-                    call_sid: sid.clone(),
-                    status: CallProgress::parse(param(request, "CallStatus").unwrap()).unwrap(),
-                    party: None,
-                    duration: None,
-                    sip_response_code: None,
-                },
-            )];
-            let queue = param(request, "To")
+            let voice = webhook::VoiceRequest::parse(&params).unwrap();
+            let mut events = ok(translate::voice(&voice, received_at));
+            let queue = voice
+                .call
+                .to
+                .as_deref()
                 .and_then(|to| dir.number(to))
                 .and_then(|n| n["queueName"].as_str());
             if let Some(queue) = queue {
-                events.push(event(
-                    EventSource::Voice { call_sid: sid },
-                    EventKind::Enqueued {
-                        queue_name: queue.to_string(),
-                    },
-                ));
+                events.push(translate::enqueued(&voice, queue, received_at));
             }
             events
         }
         "status" => {
-            let sid = call_sid.unwrap();
+            let callback = webhook::StatusCallback::parse(&params).unwrap();
             let party = match (query(request, "user"), query(request, "party")) {
                 (Some(user), _) => Some(dir.user(user, SessionMemberRoles::Agent)),
-                (None, Some("callee")) => Some(Party {
-                    identity: param(request, "To").unwrap().to_string(),
-                    endpoint_id: None,
-                    display_name: None,
-                    role: SessionMemberRoles::Caller,
-                }),
+                (None, Some("callee")) => translate::callee(&callback),
                 _ => None,
             };
-            vec![event(
-                EventSource::Call {
-                    call_sid: sid.clone(),
-                    sequence: number(request, "SequenceNumber"),
-                },
-                EventKind::CallStatus {
-                    call_sid: sid,
-                    status: CallProgress::parse(param(request, "CallStatus").unwrap()).unwrap(),
-                    party,
-                    duration: number(request, "CallDuration"),
-                    sip_response_code: number(request, "SipResponseCode"),
-                },
-            )]
+            ok(translate::status(&callback, party, received_at))
         }
-        "dial" => {
-            let sid = call_sid.unwrap();
-            vec![event(
-                EventSource::Dial {
-                    call_sid: sid.clone(),
-                },
-                EventKind::DialAction {
-                    call_sid: sid,
-                    status: DialCallStatus::parse(param(request, "DialCallStatus").unwrap())
-                        .unwrap(),
-                    dial_call_sid: param(request, "DialCallSid").map(str::to_string),
-                    dial_call_duration: number(request, "DialCallDuration"),
-                    bridged: flag(request, "DialBridged"),
-                    party: None,
-                    hangup: true,
-                },
-            )]
-        }
+        // evo-voice answers every Dial action with <Hangup/>.
+        "dial" => ok(translate::dial_action(
+            &webhook::DialAction::parse(&params).unwrap(),
+            None,
+            true,
+            received_at,
+        )),
         "queue" => {
-            let sid = call_sid.unwrap();
-            let source = EventSource::Queue {
-                call_sid: sid.clone(),
-            };
-            if let Some(dequeuing) = param(request, "DequeingCallSid") {
-                return vec![event(
-                    source,
-                    EventKind::Dequeued {
-                        call_sid: sid,
-                        dequeuing_call_sid: dequeuing.to_string(),
-                        queue_sid: param(request, "QueueSid").map(str::to_string),
-                        queue_time: number(request, "QueueTime"),
-                        party: query(request, "user")
-                            .map(|u| dir.user(u, SessionMemberRoles::Agent)),
-                    },
+            if param(request, "DequeingCallSid").is_some() {
+                let party = query(request, "user").map(|u| dir.user(u, SessionMemberRoles::Agent));
+                return vec![translate::dequeued(
+                    &webhook::DequeueRequest::parse(&params).unwrap(),
+                    party,
+                    received_at,
                 )];
             }
-            vec![event(
-                source,
-                EventKind::EnqueueAction {
-                    call_sid: sid,
-                    result: QueueResult::parse(param(request, "QueueResult").unwrap()).unwrap(),
-                    queue_sid: param(request, "QueueSid").map(str::to_string),
-                    queue_time: number(request, "QueueTime"),
-                    hangup: true,
-                },
-            )]
+            // ... and every Enqueue action with <Hangup/>.
+            ok(translate::enqueue_action(
+                &webhook::QueueAction::parse(&params).unwrap(),
+                true,
+                received_at,
+            ))
         }
         "conference" => {
-            let conference_sid = param(request, "ConferenceSid").unwrap().to_string();
-            let source = EventSource::Conference {
-                conference_sid: conference_sid.clone(),
-                sequence: number(request, "SequenceNumber"),
-            };
-            let kind = match param(request, "StatusCallbackEvent").unwrap() {
-                "conference-start" => EventKind::ConferenceStarted { conference_sid },
-                "conference-end" => EventKind::ConferenceEnded {
-                    conference_sid,
-                    reason: param(request, "ReasonConferenceEnded").map(str::to_string),
-                },
-                other => {
-                    // Participants are told apart by CallSid and label; the
-                    // callback URL's `user` is the first joiner's for all.
-                    let label = param(request, "ParticipantLabel");
-                    EventKind::Participant {
-                        conference_sid,
-                        change: ParticipantChange::parse(other).unwrap(),
-                        call_sid,
-                        label: label.map(str::to_string),
-                        party: label_party(dir, label),
-                        muted: flag(request, "Muted"),
-                        hold: flag(request, "Hold"),
-                        coaching: flag(request, "Coaching"),
-                    }
-                }
-            };
-            vec![event(source, kind)]
+            let callback = webhook::ConferenceEvent::parse(&params).unwrap();
+            // Participants are told apart by CallSid and label; the
+            // callback URL's `user` is the first joiner's for all.
+            let party = label_party(dir, callback.participant_label.as_deref());
+            ok(translate::conference(&callback, party, received_at))
         }
-        "sms" => {
-            let count: usize = number(request, "NumMedia").unwrap_or(0);
-            let media = (0..count)
-                .map(|n| Media {
-                    url: param(request, &format!("MediaUrl{n}")).unwrap().to_string(),
-                    content_type: param(request, &format!("MediaContentType{n}"))
-                        .map(str::to_string),
-                })
-                .collect();
-            vec![event(
-                EventSource::Message {
-                    message_sid: param(request, "MessageSid").unwrap().to_string(),
-                },
-                EventKind::MessageReceived {
-                    from: param(request, "From").unwrap().to_string(),
-                    body: param(request, "Body").unwrap_or("").to_string(),
-                    media,
-                },
-            )]
-        }
+        "sms" => vec![translate::message(
+            &webhook::InboundMessage::parse(&params).unwrap(),
+            received_at,
+        )],
         "agent" => {
+            let (at, clock) = stamp(request);
+            let event = |source: EventSource, kind: EventKind| SessionEvent {
+                at,
+                clock,
+                source,
+                kind,
+            };
             let source = EventSource::Agent {
                 id: param(request, "Id").unwrap().to_string(),
             };
@@ -374,7 +281,7 @@ fn events_of(dir: &Directory, request: &Value) -> Vec<SessionEvent> {
                         param(request, "Target").unwrap(),
                         SessionMemberRoles::Transfer,
                     ),
-                    blind: flag(request, "Blind").unwrap_or(false),
+                    blind: param(request, "Blind") == Some("true"),
                 },
                 other => panic!("unknown agent action {other}"),
             };

@@ -28,6 +28,14 @@ impl Application {
 
     /// As [`Application::build`] with an already opened store.
     pub async fn build_with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        if config.public_url.is_none() {
+            // Webhooks are verified only against the configured public URL
+            // (never the Host header): without it every webhook is a 403.
+            tracing::warn!(
+                "EVO_PUBLIC_URL is not set: every Twilio webhook will be refused (403); \
+                 set it to the public base URL Twilio calls, e.g. https://voice.example.com"
+            );
+        }
         let state = AppState::build(config, store).await?;
         let listener = TcpListener::bind(state.config.bind)
             .await

@@ -13,13 +13,17 @@
 //!   crash never leaves one without the other;
 //! - listing active sessions reads only rows of live sessions (a partial
 //!   index), never the ended history;
-//! - this crate knows nothing of HTTP, Twilio or wire formats.
+//! - history reads (`list_session_infos`, `session_info`) are served by
+//!   indexes and return the `SessionInfo` JSON rendered at commit time
+//!   (with evo-wire, the one place this crate touches a wire format);
+//! - this crate knows nothing of HTTP or Twilio.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use evo_core::domain::{Account, Crumb, Customer, Endpoint, User};
+use evo_core::domain::{Account, Crumb, Customer, Endpoint, Secret, User};
 use evo_core::event::SessionEvent;
 use evo_core::session::Session;
+pub use history::{SessionInfoPage, SessionQuery, SessionScope, StoredSessionInfo};
 
 /// A per-user API key, stored by the SHA-256 of the key (the key itself is
 /// shown once and never stored).
@@ -95,6 +99,24 @@ pub trait Store: Send + Sync + 'static {
     async fn account_by_twilio_sid(&self, twilio_account_sid: &str)
         -> StoreResult<Option<Account>>;
     async fn accounts(&self) -> StoreResult<Vec<Account>>;
+    /// Every Twilio auth token currently accepted for the account's
+    /// webhooks: the primary (`Account::twilio_auth_token`, used for REST)
+    /// first, then the added ones, oldest first. Empty for an account
+    /// without Twilio credentials; `NotFound` for an unknown account.
+    async fn account_auth_tokens(&self, account_id: &str) -> StoreResult<Vec<Secret>>;
+    /// Adds a token (rotation: the new one, before Twilio promotes it). It
+    /// becomes the primary when the account has none. `Duplicate` when the
+    /// account already has it.
+    async fn add_account_auth_token(
+        &self,
+        account_id: &str,
+        token: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Removes a token (rotation: the old one, once Twilio no longer signs
+    /// with it). Removing the primary promotes the newest added token.
+    /// `NotFound` when the account does not have it.
+    async fn remove_account_auth_token(&self, account_id: &str, token: &str) -> StoreResult<()>;
 
     async fn create_customer(&self, customer: &Customer) -> StoreResult<()>;
     async fn customer(&self, id: &str) -> StoreResult<Option<Customer>>;
@@ -152,9 +174,38 @@ pub trait Store: Send + Sync + 'static {
     async fn sessions_written_since(&self, since: DateTime<Utc>) -> StoreResult<Vec<Session>>;
     /// The logged events of a session, in the order they were committed.
     async fn session_events(&self, session_id: &str) -> StoreResult<Vec<SessionEvent>>;
+
+    // --- callbacks that arrived before their session ------------------------
+    /// Keeps `event` durably under each of `keys` (SIDs the callback names)
+    /// for `account_id`, until a session of that account claims one of the
+    /// keys. A redelivery (same dedupe key) is kept once.
+    async fn park_callback(
+        &self,
+        account_id: &str,
+        keys: &[String],
+        event: &SessionEvent,
+    ) -> StoreResult<()>;
+    /// The events parked under any of `keys` for `account_id`, oldest first,
+    /// each once.
+    async fn parked_callbacks(
+        &self,
+        account_id: &str,
+        keys: &[String],
+    ) -> StoreResult<Vec<SessionEvent>>;
+    /// Forgets the events parked under `keys` (after they were applied).
+    async fn drop_parked_callbacks(&self, account_id: &str, keys: &[String]) -> StoreResult<()>;
+
+    // --- session history ---------------------------------------------------
+    /// One page of sessions (active and ended) matching `query`, as their
+    /// rendered `SessionInfo`, served by indexes (see [`history`]).
+    async fn list_session_infos(&self, query: &SessionQuery) -> StoreResult<SessionInfoPage>;
+    /// One session's rendered `SessionInfo`, with its account and the
+    /// endpoints it is visible to (for the caller's visibility check).
+    async fn session_info(&self, id: &str) -> StoreResult<Option<StoredSessionInfo>>;
 }
 
 pub mod group_commit;
+pub mod history;
 pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;

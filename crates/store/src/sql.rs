@@ -12,12 +12,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use evo_core::domain::{Account, Crumb, Customer, Endpoint, EndpointKind, User};
+use evo_core::domain::{Account, Crumb, Customer, Endpoint, EndpointKind, Secret, User};
 use evo_core::event::SessionEvent;
 use evo_core::session::Session;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
+use crate::history::{self, SessionInfoPage, SessionQuery, StoredSessionInfo};
 use crate::{ApiKeyRecord, AuthSession, SessionChange, Store, StoreError, StoreResult};
 
 /// Which database is behind the pool.
@@ -33,7 +34,7 @@ pub struct SqlStore {
     backend: Backend,
 }
 
-fn iso(at: DateTime<Utc>) -> String {
+pub(crate) fn iso(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
@@ -85,6 +86,7 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|error| StoreError::Database(error.into()))?;
+        history::backfill(&pool, Backend::Sqlite).await?;
         Ok(SqlStore {
             pool,
             backend: Backend::Sqlite,
@@ -104,6 +106,7 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|error| StoreError::Database(error.into()))?;
+        history::backfill(&pool, Backend::Postgres).await?;
         Ok(SqlStore {
             pool,
             backend: Backend::Postgres,
@@ -113,6 +116,12 @@ impl SqlStore {
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The plan the database chooses for a history query (page and count),
+    /// so tests can check that no filter scans the session table.
+    pub async fn explain_session_query(&self, query: &SessionQuery) -> StoreResult<Vec<String>> {
+        history::explain(&self.pool, self.backend, query).await
     }
 
     async fn ring_users(&self, endpoint_id: &str) -> StoreResult<Vec<String>> {
@@ -302,6 +311,114 @@ impl Store for SqlStore {
             .iter()
             .map(account_from_row)
             .collect()
+    }
+
+    async fn account_auth_tokens(&self, account_id: &str) -> StoreResult<Vec<Secret>> {
+        let primary: Option<Option<String>> =
+            sqlx::query("select twilio_auth_token from account where account_id = $1")
+                .bind(account_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|row| row.try_get("twilio_auth_token"))
+                .transpose()?;
+        let Some(primary) = primary else {
+            return Err(StoreError::NotFound(format!("account {account_id}")));
+        };
+        let added = sqlx::query(
+            "select token from account_auth_token where account_id = $1 order by added_at, token",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut tokens: Vec<Secret> = primary.into_iter().map(Secret::from).collect();
+        for row in &added {
+            tokens.push(Secret::from(row.try_get::<String, _>("token")?));
+        }
+        Ok(tokens)
+    }
+
+    async fn add_account_auth_token(
+        &self,
+        account_id: &str,
+        token: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let primary: Option<Option<String>> =
+            sqlx::query("select twilio_auth_token from account where account_id = $1")
+                .bind(account_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| row.try_get("twilio_auth_token"))
+                .transpose()?;
+        let duplicate_token = || StoreError::Duplicate("that auth token on the account".into());
+        match primary {
+            None => return Err(StoreError::NotFound(format!("account {account_id}"))),
+            Some(Some(current)) if current == token => return Err(duplicate_token()),
+            Some(None) => {
+                sqlx::query("update account set twilio_auth_token = $1 where account_id = $2")
+                    .bind(token)
+                    .bind(account_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Some(Some(_)) => {
+                sqlx::query(
+                    "insert into account_auth_token (account_id, token, added_at) values ($1, $2, $3)",
+                )
+                .bind(account_id)
+                .bind(token)
+                .bind(iso(at))
+                .execute(&mut *tx)
+                .await
+                .map_err(duplicate("that auth token on the account"))?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_account_auth_token(&self, account_id: &str, token: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let removed =
+            sqlx::query("delete from account_auth_token where account_id = $1 and token = $2")
+                .bind(account_id)
+                .bind(token)
+                .execute(&mut *tx)
+                .await?;
+        if removed.rows_affected() == 0 {
+            // The primary: the newest added token takes its place.
+            let newest: Option<String> = sqlx::query(
+                "select token from account_auth_token where account_id = $1 order by added_at desc, token desc limit 1",
+            )
+            .bind(account_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get("token"))
+            .transpose()?;
+            let updated = sqlx::query(
+                "update account set twilio_auth_token = $1 where account_id = $2 and twilio_auth_token = $3",
+            )
+            .bind(newest.as_deref())
+            .bind(account_id)
+            .bind(token)
+            .execute(&mut *tx)
+            .await?;
+            if updated.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "that auth token on account {account_id}"
+                )));
+            }
+            if let Some(newest) = newest {
+                sqlx::query("delete from account_auth_token where account_id = $1 and token = $2")
+                    .bind(account_id)
+                    .bind(newest)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn create_customer(&self, customer: &Customer) -> StoreResult<()> {
@@ -640,6 +757,7 @@ impl Store for SqlStore {
                 // Dropping the transaction rolls the whole batch back.
                 return Err(StoreError::Conflict(session.id.clone()));
             }
+            history::write(&mut tx, self.backend, session).await?;
             for key in &change.keys {
                 // A key leads to the newest session that claimed it (a chat
                 // conversation reopened after its session ended).
@@ -715,5 +833,84 @@ impl Store for SqlStore {
                     .map_err(|error| StoreError::Corrupt(format!("session event: {error}")))
             })
             .collect()
+    }
+
+    async fn park_callback(
+        &self,
+        account_id: &str,
+        keys: &[String],
+        event: &SessionEvent,
+    ) -> StoreResult<()> {
+        let json =
+            serde_json::to_string(event).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let now = iso(Utc::now());
+        let mut tx = self.pool.begin().await?;
+        for key in keys {
+            sqlx::query(
+                "insert into pending_callback (account_id, lookup_key, dedupe_key, received_at, event)
+                 values ($1, $2, $3, $4, $5) on conflict do nothing",
+            )
+            .bind(account_id)
+            .bind(key)
+            .bind(event.dedupe_key())
+            .bind(&now)
+            .bind(&json)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn parked_callbacks(
+        &self,
+        account_id: &str,
+        keys: &[String],
+    ) -> StoreResult<Vec<SessionEvent>> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut found: Vec<(String, SessionEvent)> = Vec::new();
+        for key in keys {
+            let rows = sqlx::query(
+                "select dedupe_key, received_at, event from pending_callback
+                 where account_id = $1 and lookup_key = $2",
+            )
+            .bind(account_id)
+            .bind(key)
+            .fetch_all(&self.pool)
+            .await?;
+            for row in rows {
+                let dedupe: String = row.try_get("dedupe_key")?;
+                if !seen.insert(dedupe) {
+                    continue;
+                }
+                let text: String = row.try_get("event")?;
+                let event = serde_json::from_str(&text)
+                    .map_err(|error| StoreError::Corrupt(format!("parked callback: {error}")))?;
+                found.push((row.try_get("received_at")?, event));
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(found.into_iter().map(|(_, event)| event).collect())
+    }
+
+    async fn drop_parked_callbacks(&self, account_id: &str, keys: &[String]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for key in keys {
+            sqlx::query("delete from pending_callback where account_id = $1 and lookup_key = $2")
+                .bind(account_id)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_session_infos(&self, query: &SessionQuery) -> StoreResult<SessionInfoPage> {
+        history::list(&self.pool, self.backend, query).await
+    }
+
+    async fn session_info(&self, id: &str) -> StoreResult<Option<StoredSessionInfo>> {
+        history::one(&self.pool, id).await
     }
 }

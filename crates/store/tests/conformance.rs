@@ -83,8 +83,71 @@ async fn seed_directory(store: &dyn Store) {
         .unwrap();
 }
 
+/// Twilio auth token rotation: add the new token, both accepted, remove the
+/// old one, the new one is the primary.
+async fn token_rotation(store: &dyn Store) {
+    let list = || async {
+        store
+            .account_auth_tokens("acc1")
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.expose().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(list().await, ["token"]);
+    let at = chrono::Utc::now();
+    store
+        .add_account_auth_token("acc1", "token-2", at)
+        .await
+        .unwrap();
+    assert_eq!(list().await, ["token", "token-2"]);
+    assert!(matches!(
+        store.add_account_auth_token("acc1", "token-2", at).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    assert!(matches!(
+        store.add_account_auth_token("acc1", "token", at).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    assert!(matches!(
+        store.add_account_auth_token("nope", "x", at).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.account_auth_tokens("nope").await,
+        Err(StoreError::NotFound(_))
+    ));
+    // Removing the primary promotes the added token.
+    store
+        .remove_account_auth_token("acc1", "token")
+        .await
+        .unwrap();
+    assert_eq!(list().await, ["token-2"]);
+    let account = store.account("acc1").await.unwrap().unwrap();
+    assert_eq!(
+        account.twilio_auth_token.as_ref().map(|t| t.expose()),
+        Some("token-2")
+    );
+    assert!(matches!(
+        store.remove_account_auth_token("acc1", "token").await,
+        Err(StoreError::NotFound(_))
+    ));
+    // Back to the seeded state: "token" primary, no others.
+    store
+        .add_account_auth_token("acc1", "token", at)
+        .await
+        .unwrap();
+    store
+        .remove_account_auth_token("acc1", "token-2")
+        .await
+        .unwrap();
+    assert_eq!(list().await, ["token"]);
+}
+
 async fn suite(store: Arc<dyn Store>) {
     seed_directory(store.as_ref()).await;
+    token_rotation(store.as_ref()).await;
     assert_eq!(
         store.ring_assignments().await.unwrap(),
         vec![("num1".to_string(), "usr1".to_string())]
@@ -286,6 +349,31 @@ async fn suite(store: Arc<dyn Store>) {
         task.await.unwrap();
     }
     assert_eq!(store.active_sessions().await.unwrap().len(), 50);
+
+    // Callbacks parked before their session: per account, per key, each
+    // redelivery once, until dropped.
+    let plan = build(Kind::InboundAnswered, &cast(), "PARK", start);
+    let keys = vec!["CAPARK".to_string(), "CAPARKCHILD".to_string()];
+    for event in [&plan.events[1], &plan.events[2], &plan.events[1]] {
+        store.park_callback("acc1", &keys, event).await.unwrap();
+    }
+    let parked = store.parked_callbacks("acc1", &keys).await.unwrap();
+    assert_eq!(parked.len(), 2, "a redelivery is kept once");
+    assert!(parked.contains(&plan.events[1]) && parked.contains(&plan.events[2]));
+    assert!(
+        store
+            .parked_callbacks("acc2", &keys)
+            .await
+            .unwrap()
+            .is_empty(),
+        "another account's key leads nowhere"
+    );
+    store.drop_parked_callbacks("acc1", &keys).await.unwrap();
+    assert!(store
+        .parked_callbacks("acc1", &keys)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]

@@ -7,18 +7,21 @@
 //! - [`twiml`]: the TwiML evo-voice answers with;
 //! - [`status`]: every Twilio status word as an enum that keeps unknown values;
 //! - [`webhook`]: typed parsing of verified webhook parameters;
+//! - [`translate`]: typed webhooks → core session events (the adapter's rules, once);
 //! - [`rest`]: an async client for the REST calls evo-voice makes;
 //! - `fake` (feature `testing`): a fake Twilio REST server for tests.
 //!
 //! Invariant: no HTTP server framework (except in the test-only fake), no
-//! SQL, no session state here; the server maps verified webhooks to session
-//! events.
+//! SQL, no session state here; the server hands verified, typed webhooks to
+//! [`translate`] and applies the events.
 
+pub mod control;
 #[cfg(feature = "testing")]
 pub mod fake;
 pub mod params;
 pub mod rest;
 pub mod signature;
 pub mod status;
+pub mod translate;
 pub mod twiml;
 pub mod webhook;

@@ -812,10 +812,15 @@ impl TwilioClient {
         url: String,
         form: &Form,
     ) -> Result<T, RestError> {
-        let mut body = form_urlencoded::Serializer::new(String::new());
-        for (name, value) in form {
-            body.append_pair(name, value);
-        }
+        // Finished before the await: the serializer is not `Send`, and a
+        // future holding it could not run on a multi-threaded runtime.
+        let body = {
+            let mut body = form_urlencoded::Serializer::new(String::new());
+            for (name, value) in form {
+                body.append_pair(name, value);
+            }
+            body.finish()
+        };
         self.send(
             self.http
                 .post(url)
@@ -823,7 +828,7 @@ impl TwilioClient {
                     reqwest::header::CONTENT_TYPE,
                     "application/x-www-form-urlencoded",
                 )
-                .body(body.finish()),
+                .body(body),
         )
         .await
     }

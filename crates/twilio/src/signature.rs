@@ -76,8 +76,10 @@ fn sign(key: &Hmac<Sha1>, url: &str, signed_params: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-/// Computes the signature of `url` plus `params` with `auth_token`.
+/// Computes the signature of `url` plus `params` with `auth_token`, as
+/// Twilio does: a `#fragment` (connection overrides) is not signed.
 pub fn compute_signature(auth_token: &str, url: &str, params: &FormParams) -> String {
+    let url = url.split('#').next().unwrap_or(url);
     sign(&keyed(auth_token), url, &signed_params(params))
 }
 

@@ -75,9 +75,34 @@ impl Directory {
         self.store.account_by_twilio_sid(sid).await
     }
 
+    /// Every Twilio auth token the account's webhooks may be signed with:
+    /// the primary and, while rotating, the others. The webhook verifier
+    /// passes them all to `evo_twilio::signature::validate`.
+    pub async fn twilio_auth_tokens(&self, account: &Account) -> Result<Vec<Secret>, StoreError> {
+        if account.twilio_account_sid.is_none() {
+            return Ok(Vec::new());
+        }
+        self.store.account_auth_tokens(&account.id).await
+    }
+
+    /// Adds an auth token to an account ([`add_auth_token`]).
+    pub async fn add_auth_token(&self, account_id: &str, token: &str) -> anyhow::Result<()> {
+        add_auth_token(self.store.as_ref(), account_id, token).await
+    }
+
+    /// Removes an auth token from an account ([`remove_auth_token`]).
+    pub async fn remove_auth_token(&self, account_id: &str, token: &str) -> anyhow::Result<()> {
+        remove_auth_token(self.store.as_ref(), account_id, token).await
+    }
+
     /// The user with this id.
     pub async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
         self.store.user(id).await
+    }
+
+    /// The user with this e-mail address.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        self.store.user_by_email(email).await
     }
 
     /// The endpoint with this id.
@@ -190,6 +215,58 @@ pub async fn add_account(
     };
     store.create_account(&account).await?;
     Ok(account)
+}
+
+fn check_token(token: &str) -> anyhow::Result<()> {
+    if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        bail!("an auth token is a non-empty word (Twilio's are 32 hex digits)");
+    }
+    Ok(())
+}
+
+/// Adds a Twilio auth token to an account (rotation: add the new token,
+/// promote it in Twilio's console, then remove the old one). Webhooks
+/// signed with any of the account's tokens are accepted; REST requests use
+/// the primary (the first token the account got).
+pub async fn add_auth_token(
+    store: &dyn Store,
+    account_id: &str,
+    token: &str,
+) -> anyhow::Result<()> {
+    check_token(token)?;
+    let account = require_account(store, account_id).await?;
+    if account.twilio_account_sid.is_none() {
+        bail!("account '{account_id}' has no Twilio AccountSid; give it one first");
+    }
+    match store
+        .add_account_auth_token(account_id, token, chrono::Utc::now())
+        .await
+    {
+        Err(StoreError::Duplicate(_)) => bail!("account '{account_id}' already has that token"),
+        other => Ok(other?),
+    }
+}
+
+/// Removes a Twilio auth token from an account; removing the primary
+/// promotes the newest other token. The last token cannot be removed
+/// (the account's webhooks would all be refused).
+pub async fn remove_auth_token(
+    store: &dyn Store,
+    account_id: &str,
+    token: &str,
+) -> anyhow::Result<()> {
+    require_account(store, account_id).await?;
+    let tokens = store.account_auth_tokens(account_id).await?;
+    if !tokens.iter().any(|t| t.expose() == token) {
+        bail!("account '{account_id}' has no such token");
+    }
+    if tokens.len() == 1 {
+        bail!("that is the account's only token; add its replacement first");
+    }
+    match store.remove_account_auth_token(account_id, token).await {
+        Err(StoreError::NotFound(_)) => bail!("account '{account_id}' has no such token"),
+        other => Ok(other?),
+    }
 }
 
 async fn require_account(store: &dyn Store, account_id: &str) -> anyhow::Result<Account> {

@@ -6,9 +6,11 @@
 //! Nothing in this module names axum, an HTTP status or a response body;
 //! `crates/server/tests/layers.rs` fails the build's tests if it does.
 
+pub mod actions;
 pub mod config;
 pub mod directory;
 pub mod events;
+pub mod history;
 pub mod live;
 pub mod reconcile;
 pub mod sessions;

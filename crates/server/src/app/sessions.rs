@@ -45,6 +45,32 @@ pub enum Applied {
     Duplicate,
     /// No session is known for the event.
     UnknownSession,
+    /// The session belongs to another account than the one asking;
+    /// nothing changed.
+    OtherAccount,
+}
+
+/// The id of the session a call opens, scoped by account: two tenants'
+/// calls never share an id, and one tenant cannot name another's session
+/// by its `CallSid` alone.
+pub fn call_session_id(account_id: &str, call_sid: &str) -> String {
+    format!("ses-{account_id}-{call_sid}")
+}
+
+/// The id of the chat session a first message opens, scoped by account.
+pub fn message_session_id(account_id: &str, message_sid: &str) -> String {
+    format!("ses-{account_id}-{message_sid}")
+}
+
+/// A lookup key (call SID, conference SID, conversation…) as stored: scoped
+/// by account, so a SID only ever leads to a session of the account whose
+/// token signed the request.
+fn scoped_key(account_id: &str, key: &str) -> String {
+    format!("{account_id}:{key}")
+}
+
+fn scoped_keys(account_id: &str, keys: &[String]) -> Vec<String> {
+    keys.iter().map(|key| scoped_key(account_id, key)).collect()
 }
 
 /// Applies events to sessions.
@@ -80,9 +106,36 @@ impl SessionService {
         self.store.session(session_id).await
     }
 
-    /// The session a lookup key (call SID, conversation…) belongs to.
-    pub async fn session_id_by_key(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.store.session_id_by_key(key).await
+    /// The session of `account_id` a lookup key (call SID, conversation…)
+    /// belongs to.
+    pub async fn session_id_by_key(
+        &self,
+        account_id: &str,
+        key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.store
+            .session_id_by_key(&scoped_key(account_id, key))
+            .await
+    }
+
+    /// Keeps a callback whose session does not exist yet, durably, under
+    /// the SIDs it names; the session that claims one of them applies it
+    /// (`open`, or `apply_as` with those keys). Returns the session that
+    /// exists by now under one of `keys`, if any: the caller then applies
+    /// the event itself (the open may have claimed before this park).
+    pub async fn park(
+        &self,
+        account_id: &str,
+        keys: &[String],
+        event: &SessionEvent,
+    ) -> Result<Option<String>, StoreError> {
+        self.store.park_callback(account_id, keys, event).await?;
+        for key in keys {
+            if let Some(id) = self.session_id_by_key(account_id, key).await? {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
     }
 
     /// Subscribes to committed changes.
@@ -97,28 +150,68 @@ impl SessionService {
         &self.locks[(hash % LOCK_SHARDS as u64) as usize]
     }
 
-    /// Stores a newly opened session. `keys` are lookup keys (call SIDs…).
+    /// Stores a newly opened session. `keys` are lookup keys (call SIDs…),
+    /// scoped by the session's account. Callbacks parked under those keys
+    /// are applied before this returns, so the open is acknowledged only
+    /// once they are durable in the session (and a retried open applies
+    /// whatever is still parked).
     pub async fn open(
         &self,
         session: Session,
         keys: Vec<String>,
     ) -> Result<Arc<LiveSession>, StoreError> {
         let _guard = self.lock_for(&session.id).lock().await;
-        if let Some(existing) = self.load(&session.id).await? {
-            return Ok(self
+        let account_id = session.header.account_id.clone();
+        let id = session.id.clone();
+        let mut live = match self.load(&session.id).await? {
+            Some(existing) => self
                 .index
                 .get(&existing.id)
-                .unwrap_or_else(|| Arc::new(LiveSession::new(existing))));
+                .unwrap_or_else(|| Arc::new(LiveSession::new(existing))),
+            None => {
+                self.committer
+                    .submit(SessionChange {
+                        session: session.clone(),
+                        event: None,
+                        expected_version: None,
+                        keys: scoped_keys(&account_id, &keys),
+                    })
+                    .await?;
+                self.publish(session)
+            }
+        };
+        if let Some(claimed) = self.claim_parked(&account_id, &id, &keys).await? {
+            live = claimed;
         }
-        self.committer
-            .submit(SessionChange {
-                session: session.clone(),
-                event: None,
-                expected_version: None,
-                keys,
-            })
-            .await?;
-        Ok(self.publish(session))
+        Ok(live)
+    }
+
+    /// Applies the callbacks parked under `keys` to the session, then
+    /// forgets them. Called with the session's lock held.
+    async fn claim_parked(
+        &self,
+        account_id: &str,
+        session_id: &str,
+        keys: &[String],
+    ) -> Result<Option<Arc<LiveSession>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        let parked = self.store.parked_callbacks(account_id, keys).await?;
+        if parked.is_empty() {
+            return Ok(None);
+        }
+        let mut latest = None;
+        for event in parked {
+            if let Applied::Changed(live) = self
+                .apply_locked(session_id, event, Vec::new(), None)
+                .await?
+            {
+                latest = Some(live);
+            }
+        }
+        self.store.drop_parked_callbacks(account_id, keys).await?;
+        Ok(latest)
     }
 
     /// Applies an event to a session and returns once it is durable.
@@ -129,10 +222,49 @@ impl SessionService {
         keys: Vec<String>,
     ) -> Result<Applied, StoreError> {
         let _guard = self.lock_for(session_id).lock().await;
+        self.apply_locked(session_id, event, keys, None).await
+    }
+
+    /// Applies an event on behalf of `account_id` (the account whose token
+    /// signed the webhook): a session of another account is left unchanged
+    /// (`Applied::OtherAccount`). With `claim`, callbacks parked under
+    /// `keys` (a conference SID the session now knows) are applied too.
+    pub async fn apply_as(
+        &self,
+        account_id: &str,
+        session_id: &str,
+        event: SessionEvent,
+        keys: Vec<String>,
+        claim: bool,
+    ) -> Result<Applied, StoreError> {
+        let _guard = self.lock_for(session_id).lock().await;
+        let applied = self
+            .apply_locked(session_id, event, keys.clone(), Some(account_id))
+            .await?;
+        if claim && matches!(applied, Applied::Changed(_) | Applied::Duplicate) {
+            if let Some(live) = self.claim_parked(account_id, session_id, &keys).await? {
+                return Ok(Applied::Changed(live));
+            }
+        }
+        Ok(applied)
+    }
+
+    /// `apply` with the session's lock held.
+    async fn apply_locked(
+        &self,
+        session_id: &str,
+        event: SessionEvent,
+        keys: Vec<String>,
+        account_id: Option<&str>,
+    ) -> Result<Applied, StoreError> {
         let mut current = match self.load(session_id).await? {
             Some(current) => current,
             None => return Ok(Applied::UnknownSession),
         };
+        if account_id.is_some_and(|account| account != current.header.account_id) {
+            return Ok(Applied::OtherAccount);
+        }
+        let keys = scoped_keys(&current.header.account_id, &keys);
         // Another node sharing the store may have changed the session since
         // this node last saw it; the version check refuses the stale write,
         // and the event is applied again to the stored session.

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use evo_store::Store;
 
+use crate::app::actions::Actions;
 use crate::app::config::Config;
 use crate::app::directory::Directory;
-use crate::app::events::EventHub;
+use crate::app::events::{EventHub, EventsSettings};
+use crate::app::history::History;
 use crate::app::live::{LiveIndex, LiveSession};
 use crate::app::sessions::SessionService;
 use crate::app::visibility::Viewer;
@@ -32,10 +34,12 @@ pub struct AppState(Arc<AppInner>);
 #[allow(clippy::manual_non_exhaustive)]
 pub struct AppInner {
     pub config: Config,
-    pub sessions: SessionService,
+    pub sessions: Arc<SessionService>,
+    pub actions: Actions,
     pub auth: Authenticator,
     pub directory: Arc<Directory>,
     pub events: EventHub,
+    pub history: History,
     /// Keeps construction inside `app`.
     _sealed: (),
 }
@@ -67,8 +71,19 @@ impl AppState {
                 .await
                 .context("loading the directory failed")?,
         );
+        let sessions = Arc::new(SessionService::new(store.clone(), index.clone()));
+        let events = EventHub::new(directory.clone(), index.clone(), EventsSettings::from_env());
+        events.run(sessions.subscribe());
+        let actions = Actions::new(
+            sessions.clone(),
+            directory.clone(),
+            &config.reconcile.twilio_api_base,
+        )
+        .context("building the Twilio REST client failed")?;
         Ok(AppState(Arc::new(AppInner {
-            sessions: SessionService::new(store.clone(), index),
+            history: History::new(store.clone(), index, directory.clone()),
+            sessions,
+            actions,
             auth: Authenticator::new(
                 store,
                 keys,
@@ -81,7 +96,7 @@ impl AppState {
                     },
                 },
             ),
-            events: EventHub::new(directory.clone()),
+            events,
             directory,
             config,
             _sealed: (),

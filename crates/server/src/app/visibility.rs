@@ -3,6 +3,9 @@
 
 use std::sync::Arc;
 
+use evo_core::domain::Role;
+use evo_store::SessionScope;
+
 use crate::app::directory::Directory;
 use crate::app::live::{LiveIndex, LiveSession};
 use crate::auth::Principal;
@@ -29,8 +32,20 @@ impl Viewer {
     /// Whether this viewer may see the session. Tenants never see each
     /// other, whatever the endpoint ids say.
     pub fn may_see(&self, live: &LiveSession) -> bool {
-        live.session().header.account_id == self.account_id
-            && live.endpoints().iter().any(|e| self.endpoints.contains(e))
+        self.may_see_parts(&live.session().header.account_id, live.endpoints())
+    }
+
+    /// [`Viewer::may_see`] for a session known by its account and the
+    /// endpoints it is visible to (a stored, ended session).
+    pub fn may_see_parts<'a>(
+        &self,
+        account_id: &str,
+        endpoints: impl IntoIterator<Item = &'a String>,
+    ) -> bool {
+        account_id == self.account_id
+            && endpoints
+                .into_iter()
+                .any(|endpoint| self.endpoints.contains(endpoint))
     }
 
     /// The active sessions this viewer may see, oldest first.
@@ -38,5 +53,63 @@ impl Viewer {
         let mut sessions = index.for_endpoints(self.endpoints.iter());
         sessions.retain(|live| self.may_see(live));
         sessions
+    }
+}
+
+/// How far a principal reads beyond its own sessions (session history,
+/// GetSession, agent actions): system administrators (and `Admin`) every
+/// session, managers their account's, everyone else what [`Viewer`] allows.
+#[derive(Debug, Clone)]
+pub enum Reach {
+    All,
+    Account(String),
+    Own(Viewer),
+}
+
+impl Reach {
+    /// The reach of `principal`.
+    pub fn of(directory: &Directory, principal: &Principal) -> Self {
+        if principal.has_role(Role::SystemAdministrator.name()) {
+            Reach::All
+        } else if principal.has_role(Role::Manager.name()) {
+            Reach::Account(principal.account_id.clone())
+        } else {
+            Reach::Own(Viewer::of(directory, principal))
+        }
+    }
+
+    /// Whether a session of `account_id` visible to `endpoints` is within reach.
+    pub fn may_see_parts<'a>(
+        &self,
+        account_id: &str,
+        endpoints: impl IntoIterator<Item = &'a String>,
+    ) -> bool {
+        match self {
+            Reach::All => true,
+            Reach::Account(account) => account == account_id,
+            Reach::Own(viewer) => viewer.may_see_parts(account_id, endpoints),
+        }
+    }
+
+    /// Whether a live session is within reach.
+    pub fn may_see(&self, live: &LiveSession) -> bool {
+        self.may_see_parts(&live.session().header.account_id, live.endpoints())
+    }
+
+    /// The live session, if within reach.
+    pub fn may_see_live(&self, live: Option<Arc<LiveSession>>) -> Option<Arc<LiveSession>> {
+        live.filter(|live| self.may_see(live))
+    }
+
+    /// The same rule as a store query scope.
+    pub fn scope(&self) -> SessionScope {
+        match self {
+            Reach::All => SessionScope::All,
+            Reach::Account(account) => SessionScope::Accounts(vec![account.clone()]),
+            Reach::Own(viewer) => SessionScope::Endpoints {
+                account_id: viewer.account_id.clone(),
+                endpoint_ids: viewer.endpoints.clone(),
+            },
+        }
     }
 }

@@ -60,7 +60,7 @@ pub async fn dispatch(State(state): State<AppState>, request: Request<Body>) -> 
         }
     };
 
-    let (op, path_params) = match resolve(&path) {
+    let (op, path_params) = match resolve(&path, parts.method.as_str()) {
         Route::Found(op, params) => (op, params),
         Route::UnknownOperation => {
             // A predefined route naming no operation: ServiceStack's
@@ -238,8 +238,8 @@ async fn run_bytes(
     Ok(reply)
 }
 
-/// A custom route that matched: literal segment count, operation, path parameters.
-type RouteMatch = (usize, Resolved, Vec<(String, String)>);
+/// A custom route that matched: (verb allowed, literal segment count), operation, path parameters.
+type RouteMatch = ((bool, usize), Resolved, Vec<(String, String)>);
 
 /// An operation found for a path.
 #[derive(Clone, Copy)]
@@ -266,7 +266,7 @@ fn is_api_route(path: &str) -> bool {
     matches!(segments.as_slice(), [api, name] if api.eq_ignore_ascii_case("api") && !name.is_empty())
 }
 
-fn resolve(path: &str) -> Route {
+fn resolve(path: &str, method: &str) -> Route {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     // Predefined routes: /{format}/reply|oneway/{Op} and /api/{Op}; a name
     // ending in `[]` is the auto-batched form of the operation
@@ -326,9 +326,13 @@ fn resolve(path: &str) -> Route {
                     t.eq_ignore_ascii_case(s)
                 }
             });
-            if matched && best.as_ref().is_none_or(|(score, _, _)| literals > *score) {
+            // A route that allows the verb wins over one that does not
+            // (`GET`/`PATCH`/`DELETE /sessions/{sessionId}` are three
+            // operations), then the one with more literal segments.
+            let score = (operation.allows_verb(method), literals);
+            if matched && best.as_ref().is_none_or(|(best, _, _)| score > *best) {
                 best = Some((
-                    literals,
+                    score,
                     Resolved {
                         op,
                         custom: true,

@@ -1,35 +1,94 @@
-//! ServiceStack Server Events over SSE: the wire framing of the event hub
-//! (`crate::app::events`).
+//! ServiceStack Server Events over SSE: the wire framing and routes of the
+//! event hub (`crate::app::events`).
 //!
-//! `GET /event-stream` (authenticated) opens a stream whose first frame is
-//! `cmd.onConnect` with ServiceStack's flat string map (subscription id,
-//! heartbeat and unregister URLs, intervals). Every committed change of a
-//! session the user sees (the rule of `crate::app::visibility`) follows as
-//! `cmd.sessionChanged {SessionInfo JSON}`. Frames are
-//! `id: {n}\ndata: {selector} {json}\n\n`, numbered from 1 per connection.
-//! `POST /event-heartbeat?id=` keeps a subscription alive;
-//! `POST /event-unregister?id=` ends it.
+//! - `GET /event-stream?channels=` (role User, like GetActiveSessions):
+//!   `cmd.onConnect` (ServiceStack's flat string map), `{ch}@cmd.onJoin` per
+//!   channel, then the user's messages (`cmd.SessionInfoChanged` …). A
+//!   `Last-Event-ID` header or `?lastEventId=` resumes: the missed messages,
+//!   or one `cmd.ActiveSessionsChanged` snapshot when they are gone.
+//! - `POST /event-heartbeat?id=` answers on the stream with `cmd.onHeartbeat`;
+//!   `POST /event-unregister?id=` ends it. Both need the subscription's own
+//!   credentials (401 without, 403 for another user's, 404 unknown).
+//! - `GET /event-subscribers?channels=`, `GET /api/GetEventSubscribers`,
+//!   `POST /event-subscribers/{id}`, `POST /api/UpdateEventSubscriber`: the
+//!   routes the JS client's `getChannelSubscribers`, `subscribeToChannels`
+//!   and `unsubscribeFromChannels` call.
+//!
+//! Frames are `id: {n}\ndata: {selector} {json}\n\n`; an idle stream gets a
+//! `:` comment every heartbeat interval so proxies keep it open, and its
+//! credential is checked again then: an expired or revoked one closes it.
 
-use axum::body::Body;
-use axum::extract::{RawQuery, State};
+use axum::body::{Body, Bytes as BodyBytes};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use evo_core::domain::Role;
 
-use crate::app::events::{Feed, HEARTBEAT_INTERVAL, IDLE_TIMEOUT};
+use crate::app::events::{info_json, HubError, Message, Opened, SubscriberInfo};
 use crate::app::state::AppState;
+use crate::auth::Principal;
 use crate::http::common::base_url;
 use crate::http::error::ApiError;
 
-fn query_id(query: Option<String>) -> Option<String> {
-    query.and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "id")
-            .map(|(_, v)| v.into_owned())
-    })
+fn query_values(query: Option<&str>, names: &[&str]) -> Vec<String> {
+    query
+        .map(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .filter(|(k, _)| names.iter().any(|n| k.eq_ignore_ascii_case(n)))
+                .map(|(_, v)| v.into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
-fn frame(n: u64, selector: &str, json: &str) -> bytes::Bytes {
-    bytes::Bytes::from(format!("id: {n}\ndata: {selector} {json}\n\n"))
+/// Channel names from comma-joined values, trimmed, empty ones dropped.
+fn channel_list<S: AsRef<str>>(values: &[S]) -> Vec<String> {
+    let mut channels: Vec<String> = Vec::new();
+    for value in values {
+        for channel in value.as_ref().split(',').map(str::trim) {
+            if !channel.is_empty() && !channels.iter().any(|c| c == channel) {
+                channels.push(channel.to_string());
+            }
+        }
+    }
+    channels
+}
+
+fn frame(id: u64, selector: &str, json: &[u8]) -> bytes::Bytes {
+    let mut out = format!("id: {id}\ndata: {selector} ").into_bytes();
+    out.extend_from_slice(json);
+    out.extend_from_slice(b"\n\n");
+    bytes::Bytes::from(out)
+}
+
+impl From<HubError> for ApiError {
+    fn from(error: HubError) -> Self {
+        match error {
+            HubError::NotFound => ApiError::not_found("Subscription does not exist"),
+            HubError::Forbidden => ApiError::forbidden("Access denied to this subscription"),
+            HubError::TooManyStreams(max) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                format!("At most {max} event streams per user"),
+            ),
+        }
+    }
+}
+
+async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    state
+        .auth
+        .authenticate(headers)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("Not Authenticated"))
+}
+
+fn json_response(body: String) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 /// `GET /event-stream`.
@@ -38,31 +97,45 @@ pub async fn event_stream(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let principal = state
-        .auth
-        .authenticate(&headers)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("Not Authenticated"))?;
-    let channels: Vec<String> = query
-        .as_deref()
-        .map(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .filter(|(k, _)| k == "channels" || k == "channel")
-                .flat_map(|(_, v)| {
-                    v.split(',')
-                        .map(str::trim)
-                        .map(String::from)
-                        .collect::<Vec<_>>()
-                })
-                .filter(|c| !c.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
+    let principal = principal(&state, &headers).await?;
+    if !principal.has_role(Role::User.name()) {
+        return Err(ApiError::forbidden("Invalid Role"));
+    }
+    let channels = channel_list(&query_values(query.as_deref(), &["channels", "channel"]));
+    // A browser's own reconnect sends the header; ServiceStack's JS client
+    // reconnects through `resolveStreamUrl`, which can add the parameter.
+    let last_event_id = match headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| {
+            query_values(query.as_deref(), &["lastEventId"])
+                .into_iter()
+                .next()
+        }) {
+        None => None,
+        Some(text) if text.trim().is_empty() => None,
+        Some(text) => Some(text.trim().parse::<u64>().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "ArgumentException",
+                "Last-Event-ID must be a message id",
+            )
+        })?),
+    };
     let base = base_url(&state, &headers);
-    let feed = state
+    let Opened {
+        subscription,
+        connect_id,
+        backlog,
+        receiver,
+        guard,
+        ..
+    } = state
         .events
-        .open(principal.clone(), state.sessions.subscribe());
-    let id = feed.subscription().id().to_string();
+        .open(principal.clone(), channels.clone(), last_event_id)?;
+    let id = subscription.id().to_string();
+    let settings = state.events.settings().clone();
     let connect = serde_json::json!({
         "id": id,
         "userId": principal.user_id,
@@ -74,37 +147,80 @@ pub async fn event_stream(
         "heartbeatUrl": format!("{base}/event-heartbeat?id={id}"),
         "unRegisterUrl": format!("{base}/event-unregister?id={id}"),
         "updateSubscriberUrl": format!("{base}/event-subscribers/{id}"),
-        "heartbeatIntervalMs": HEARTBEAT_INTERVAL.as_millis().to_string(),
-        "idleTimeoutMs": IDLE_TIMEOUT.as_millis().to_string(),
+        "heartbeatIntervalMs": settings.heartbeat.as_millis().to_string(),
+        "idleTimeoutMs": settings.idle_timeout.as_millis().to_string(),
     });
-    let mut opening = vec![frame(1, "cmd.onConnect", &connect.to_string())];
-    let meta = serde_json::json!({ "userId": principal.user_id, "displayName": principal.display_name, "channels": channels.join(",") });
-    for (index, channel) in channels.iter().enumerate() {
-        opening.push(frame(
-            index as u64 + 2,
+    let mut pending = std::collections::VecDeque::new();
+    pending.push_back(frame(
+        connect_id,
+        "cmd.onConnect",
+        connect.to_string().as_bytes(),
+    ));
+    let meta: SubscriberInfo = vec![
+        ("id", id.clone()),
+        ("userId", principal.user_id.clone()),
+        ("displayName", principal.display_name.clone()),
+        ("profileUrl", String::new()),
+        ("channels", channels.join(",")),
+    ];
+    let meta = info_json(&meta);
+    for channel in &channels {
+        pending.push_back(frame(
+            connect_id,
             &format!("{channel}@cmd.onJoin"),
-            &meta.to_string(),
+            meta.as_bytes(),
         ));
     }
+    pending.extend(backlog.iter().map(|m| frame(m.id, &m.selector, &m.json)));
+
     struct Stream {
-        feed: Feed,
+        state: AppState,
+        headers: HeaderMap,
+        user_id: String,
+        id: String,
         pending: std::collections::VecDeque<bytes::Bytes>,
-        next_id: u64,
+        receiver: tokio::sync::mpsc::Receiver<Message>,
+        tick: tokio::time::Interval,
+        _guard: crate::app::events::StreamGuard,
     }
+    let period = settings.heartbeat;
     let stream = Stream {
-        next_id: opening.len() as u64 + 1,
-        pending: opening.into(),
-        feed,
+        state: state.clone(),
+        headers,
+        user_id: principal.user_id.clone(),
+        id,
+        pending,
+        receiver,
+        tick: tokio::time::interval_at(tokio::time::Instant::now() + period, period),
+        _guard: guard,
     };
-    let body = futures::stream::unfold(stream, |mut stream| async move {
-        if let Some(bytes) = stream.pending.pop_front() {
-            return Some((Ok::<_, std::io::Error>(bytes), stream));
+    let body = futures::stream::unfold(stream, |mut s| async move {
+        if let Some(bytes) = s.pending.pop_front() {
+            return Some((Ok::<_, std::io::Error>(bytes), s));
         }
-        let session = stream.feed.next().await?;
-        let json = String::from_utf8_lossy(session.json()).into_owned();
-        let bytes = frame(stream.next_id, "cmd.sessionChanged", &json);
-        stream.next_id += 1;
-        Some((Ok(bytes), stream))
+        tokio::select! {
+            message = s.receiver.recv() => {
+                let message = message?;
+                let bytes = frame(message.id, &message.selector, &message.json);
+                Some((Ok(bytes), s))
+            }
+            _ = s.tick.tick() => {
+                if !s.state.events.check_alive(&s.id) {
+                    return None;
+                }
+                // The credential is checked again: expired or revoked, the
+                // stream ends (and the client may sign in again).
+                let still = matches!(
+                    s.state.auth.authenticate(&s.headers).await,
+                    Ok(Some(ref p)) if p.user_id == s.user_id
+                );
+                if !still {
+                    s.state.events.remove(&s.id);
+                    return None;
+                }
+                Some((Ok(bytes::Bytes::from_static(b":\n\n")), s))
+            }
+        }
     });
     Ok((
         [
@@ -117,27 +233,148 @@ pub async fn event_stream(
         .into_response())
 }
 
+fn subscription_id(query: Option<&str>) -> Result<String, ApiError> {
+    query_values(query, &["id"])
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::not_found("Subscription does not exist"))
+}
+
 /// `POST /event-heartbeat?id=`.
-pub async fn heartbeat(State(state): State<AppState>, RawQuery(query): RawQuery) -> StatusCode {
-    match query_id(query) {
-        Some(id) if state.events.heartbeat(&id) => StatusCode::OK,
-        _ => StatusCode::NOT_FOUND,
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let principal = principal(&state, &headers).await?;
+    let id = subscription_id(query.as_deref())?;
+    state.events.heartbeat(&id, &principal)?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// `POST /event-unregister?id=`: the subscriber's meta.
+pub async fn unregister(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let principal = principal(&state, &headers).await?;
+    let id = subscription_id(query.as_deref())?;
+    let info = state.events.unregister(&id, &principal)?;
+    Ok(json_response(info_json(&info)))
+}
+
+fn subscribers_json(list: &[SubscriberInfo]) -> String {
+    let items: Vec<String> = list.iter().map(info_json).collect();
+    format!("[{}]", items.join(","))
+}
+
+/// `GET /event-subscribers?channels=` and `GET /api/GetEventSubscribers`:
+/// the subscribers of the channels in the caller's account.
+pub async fn subscribers(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let principal = principal(&state, &headers).await?;
+    let channels = channel_list(&query_values(query.as_deref(), &["channels", "channel"]));
+    let list = state.events.subscribers(&principal, &channels);
+    Ok(json_response(subscribers_json(&list)))
+}
+
+/// The `UpdateEventSubscriber` request, as JSON (arrays or comma-joined
+/// strings) or a form.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateRequest {
+    #[serde(default, alias = "Id")]
+    id: Option<String>,
+    #[serde(default, alias = "SubscribeChannels")]
+    subscribe_channels: Option<Channels>,
+    #[serde(default, alias = "UnsubscribeChannels")]
+    unsubscribe_channels: Option<Channels>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+enum Channels {
+    List(Vec<String>),
+    Joined(String),
+}
+
+impl Channels {
+    fn list(value: Option<&Channels>) -> Vec<String> {
+        match value {
+            None => Vec::new(),
+            Some(Channels::List(list)) => channel_list(list),
+            Some(Channels::Joined(text)) => channel_list(&[text]),
+        }
     }
 }
 
-/// `POST /event-unregister?id=`.
-pub async fn unregister(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    match query_id(query).and_then(|id| state.events.unregister(&id)) {
-        Some(subscription) => (
-            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-            serde_json::json!({
-                "id": subscription.id(),
-                "userId": subscription.principal().user_id,
-                "displayName": subscription.principal().display_name,
-            })
-            .to_string(),
-        )
-            .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
+fn parse_update(headers: &HeaderMap, body: &[u8]) -> Result<UpdateRequest, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(UpdateRequest::default());
     }
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let bad = |e: String| ApiError::serialization(e, None);
+    if is_form {
+        let mut request = UpdateRequest::default();
+        for (key, value) in form_urlencoded::parse(body) {
+            let value = value.into_owned();
+            match key.to_ascii_lowercase().as_str() {
+                "id" => request.id = Some(value),
+                "subscribechannels" => request.subscribe_channels = Some(Channels::Joined(value)),
+                "unsubscribechannels" => {
+                    request.unsubscribe_channels = Some(Channels::Joined(value))
+                }
+                _ => {}
+            }
+        }
+        Ok(request)
+    } else {
+        serde_json::from_slice(body).map_err(|e| bad(e.to_string()))
+    }
+}
+
+async fn update(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: Option<String>,
+    body: &[u8],
+) -> Result<SubscriberInfo, ApiError> {
+    let principal = principal(state, headers).await?;
+    let request = parse_update(headers, body)?;
+    let id = id
+        .or(request.id.clone())
+        .ok_or_else(|| ApiError::not_found("Subscription does not exist"))?;
+    let subscribe = Channels::list(request.subscribe_channels.as_ref());
+    let unsubscribe = Channels::list(request.unsubscribe_channels.as_ref());
+    Ok(state
+        .events
+        .update_channels(&id, &principal, &subscribe, &unsubscribe)?)
+}
+
+/// `POST /event-subscribers/{id}`: the subscriber's meta after the change.
+pub async fn update_subscriber(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: BodyBytes,
+) -> Result<Response, ApiError> {
+    let info = update(&state, &headers, Some(id), &body).await?;
+    Ok(json_response(info_json(&info)))
+}
+
+/// `POST /api/UpdateEventSubscriber`: `UpdateEventSubscriberResponse`.
+pub async fn update_event_subscriber(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: BodyBytes,
+) -> Result<Response, ApiError> {
+    update(&state, &headers, None, &body).await?;
+    Ok(json_response("{}".to_string()))
 }

@@ -32,6 +32,16 @@ pub fn router(state: AppState) -> Router {
         .route("/event-stream", get(events::event_stream))
         .route("/event-heartbeat", axum::routing::post(events::heartbeat))
         .route("/event-unregister", axum::routing::post(events::unregister))
+        .route("/event-subscribers", get(events::subscribers))
+        .route(
+            "/event-subscribers/{id}",
+            axum::routing::post(events::update_subscriber),
+        )
+        .route("/api/GetEventSubscribers", get(events::subscribers))
+        .route(
+            "/api/UpdateEventSubscriber",
+            axum::routing::post(events::update_event_subscriber),
+        )
         .route("/metadata", get(metadata_index))
         .route("/api", get(metadata_index))
         .route("/{format}/metadata", get(metadata_page))

@@ -1,14 +1,21 @@
-//! Twilio webhooks in: verify the signature, turn the request into session
-//! events, apply them durably, answer (TwiML for call-control requests,
-//! 204 for status callbacks).
+//! Twilio webhooks in, as short glue: verify → typed parse
+//! (`evo_twilio::webhook`) → core events (`evo_twilio::translate`) →
+//! `SessionService` → answer (TwiML for call-control requests, 204 for
+//! status callbacks), sent only once the events are durable.
 //!
-//! Every request is signed by the auth token of the account owning its
-//! `AccountSid`, over the deployment's public URL (`EVO_PUBLIC_URL`; without
-//! it, `http://{Host}`). An unknown account or a bad signature is a 403 and
-//! changes nothing. Child legs and conferences find their session through
-//! lookup keys recorded when they first appear, or through our own
-//! `session`/`user` parameters in the callback URLs we hand to Twilio (those
-//! are covered by the signature).
+//! Verification: the body is read with the 64 KiB webhook cap and parsed
+//! with `FormParams::parse_bounded` (413 before any signature work); the
+//! request must be signed by the auth token of the account owning its
+//! `AccountSid`, over `EVO_PUBLIC_URL` + path + query (never the Host
+//! header: without `EVO_PUBLIC_URL` every webhook is a 403); the HMAC runs
+//! on the blocking pool, off the async workers.
+//!
+//! Tenancy: a webhook only changes sessions of its own account (lookup keys
+//! and session ids are scoped by account; a `session=` naming another
+//! account's session is a 403), and every user it names (`user=`,
+//! `From=client:<id>`, a participant label) must belong to that account,
+//! else 403 and nothing changes. A callback whose session does not exist
+//! yet is parked durably and applied when the session opens.
 
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
@@ -19,17 +26,16 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use evo_core::api::sessions::{FlowChannels, SessionDirections, SessionMemberRoles};
 use evo_core::domain::Account;
-use evo_core::event::{
-    CallProgress, Clock, EventKind, EventSource, ParticipantChange, Party, QueueResult,
-    SessionEvent,
-};
+use evo_core::event::{Party, SessionEvent};
 use evo_core::reducer;
 use evo_core::session::SessionHeader;
-use evo_twilio::params::FormParams;
+use evo_twilio::params::{FormParams, ParamLimits, ParamsError};
 use evo_twilio::signature::validate;
+use evo_twilio::translate;
 use evo_twilio::twiml::{Client, TwiML};
+use evo_twilio::webhook;
 
-use crate::app::sessions::Applied;
+use crate::app::sessions::{call_session_id, message_session_id, Applied};
 use crate::app::state::AppState;
 
 /// The webhook routes.
@@ -47,9 +53,12 @@ pub fn router() -> Router<AppState> {
 struct Webhook {
     account: Account,
     params: FormParams,
-    /// Our own query parameters (session, user).
+    /// Our own query parameters (session, user, party).
     query: FormParams,
+    /// `EVO_PUBLIC_URL`, without a trailing slash.
     base_url: String,
+    /// When evo-voice received it (stamps requests without `Timestamp`).
+    received_at: DateTime<Utc>,
 }
 
 /// Why a webhook was refused, answered as Twilio expects: a plain-text
@@ -59,11 +68,11 @@ struct Webhook {
 #[derive(Debug, thiserror::Error)]
 enum WebhookError {
     #[error("{0}")]
-    BadRequest(&'static str),
+    BadRequest(String),
     #[error("Forbidden")]
     Forbidden,
-    #[error("request body too large")]
-    TooLarge,
+    #[error("{0}")]
+    TooLarge(ParamsError),
     #[error("temporarily unavailable")]
     Unavailable,
 }
@@ -75,12 +84,26 @@ impl From<evo_store::StoreError> for WebhookError {
     }
 }
 
+impl From<ParamsError> for WebhookError {
+    fn from(error: ParamsError) -> Self {
+        WebhookError::TooLarge(error)
+    }
+}
+
+impl From<webhook::WebhookError> for WebhookError {
+    fn from(error: webhook::WebhookError) -> Self {
+        WebhookError::BadRequest(error.to_string())
+    }
+}
+
 impl IntoResponse for WebhookError {
     fn into_response(self) -> Response {
-        let status = match self {
+        let status = match &self {
             WebhookError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebhookError::Forbidden => StatusCode::FORBIDDEN,
-            WebhookError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            WebhookError::TooLarge(error) => {
+                StatusCode::from_u16(error.status()).unwrap_or(StatusCode::PAYLOAD_TOO_LARGE)
+            }
             WebhookError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         };
         (
@@ -103,52 +126,89 @@ fn no_content() -> Answer {
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+fn forbidden(why: &str, path: &str) -> WebhookError {
+    tracing::warn!(why, path, "refused a Twilio webhook");
+    WebhookError::Forbidden
+}
+
+/// The query and body parameters of an untrusted request, within Twilio's
+/// webhook limits: a typed 413 before anything else is looked at.
+fn bounded_params(
+    method: &Method,
+    query: &str,
+    body: &[u8],
+) -> Result<(FormParams, FormParams), ParamsError> {
+    let limits = ParamLimits::TWILIO_WEBHOOK;
+    let query = FormParams::parse_bounded(query.as_bytes(), limits)?;
+    let params = if method == Method::GET {
+        query.clone()
+    } else {
+        FormParams::parse_bounded(body, limits)?
+    };
+    Ok((query, params))
+}
+
 async fn verify(
     state: &AppState,
     method: &Method,
     uri: &axum::http::Uri,
     headers: &HeaderMap,
-    body: &Bytes,
+    body: Bytes,
 ) -> Result<Webhook, WebhookError> {
-    let query = FormParams::parse(uri.query().unwrap_or("").as_bytes());
-    let params = if method == Method::GET {
-        query.clone()
-    } else {
-        FormParams::parse(body)
+    let received_at = Utc::now();
+    let path = uri.path();
+    let (query, params) = bounded_params(method, uri.query().unwrap_or(""), &body)?;
+    let Some(base_url) = state.config.public_url.as_deref() else {
+        return Err(forbidden(
+            "EVO_PUBLIC_URL is not set, so no webhook signature can be checked",
+            path,
+        ));
     };
-    let forbidden = |why: &str| {
-        tracing::warn!(why, path = %uri.path(), "refused a Twilio webhook");
-        WebhookError::Forbidden
-    };
+    let base_url = base_url.trim_end_matches('/').to_string();
     let Some(account_sid) = params.get_nonempty("AccountSid") else {
-        return Err(forbidden("no AccountSid"));
+        return Err(forbidden("no AccountSid", path));
     };
     let Some(account) = state.directory.account_by_twilio_sid(account_sid).await? else {
-        return Err(forbidden("unknown AccountSid"));
+        return Err(forbidden("unknown AccountSid", path));
     };
-    let base_url = crate::http::common::base_url(state, headers);
-    let path_and_query = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
-    let url = format!("{}{}", base_url.trim_end_matches('/'), path_and_query);
-    let token = account
-        .twilio_auth_token
-        .as_ref()
-        .map_or("", |token| token.expose());
+    let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let url = format!("{base_url}{path_and_query}");
+    // Every current token of the account (rotation), primary first.
+    let tokens: Vec<String> = state
+        .directory
+        .twilio_auth_tokens(&account)
+        .await?
+        .iter()
+        .map(|token| token.expose().to_string())
+        .collect();
+    let signature = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let signed = if method == Method::GET {
         FormParams::default()
     } else {
         params.clone()
     };
-    let signature = headers
-        .get("x-twilio-signature")
-        .and_then(|v| v.to_str().ok());
-    if let Err(error) = validate(&[token], &url, &signed, body, signature) {
-        return Err(forbidden(&error.to_string()));
+    // HMAC over the whole request is CPU work: off the async workers.
+    let checked = tokio::task::spawn_blocking(move || {
+        let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        validate(&tokens, &url, &signed, &body, signature.as_deref())
+    })
+    .await
+    .map_err(|error| {
+        tracing::error!(%error, "the signature check failed to run");
+        WebhookError::Unavailable
+    })?;
+    if let Err(error) = checked {
+        return Err(forbidden(&error.to_string(), path));
     }
     Ok(Webhook {
         account,
         params,
         query,
-        base_url: base_url.trim_end_matches('/').to_string(),
+        base_url,
+        received_at,
     })
 }
 
@@ -166,64 +226,102 @@ impl axum::extract::FromRequest<AppState> for Webhook {
             .extensions
             .get::<OriginalUri>()
             .map_or_else(|| parts.uri.clone(), |original| original.0.clone());
-        let body = axum::body::to_bytes(body, state.config.max_body_bytes)
-            .await
-            .map_err(|_| WebhookError::TooLarge)?;
-        verify(state, &parts.method, &uri, &parts.headers, &body).await
+        let limit = ParamLimits::TWILIO_WEBHOOK.max_body_bytes;
+        // Over the cap: refused unread; `len` is a lower bound.
+        let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
+            WebhookError::TooLarge(ParamsError::BodyTooLarge {
+                len: limit + 1,
+                limit,
+            })
+        })?;
+        verify(state, &parts.method, &uri, &parts.headers, body).await
     }
 }
 
-fn progress(status: &str) -> Option<CallProgress> {
-    Some(match status {
-        "queued" => CallProgress::Queued,
-        "initiated" => CallProgress::Initiated,
-        "ringing" => CallProgress::Ringing,
-        "in-progress" | "answered" => CallProgress::InProgress,
-        "completed" => CallProgress::Completed,
-        "busy" => CallProgress::Busy,
-        "no-answer" => CallProgress::NoAnswer,
-        "failed" => CallProgress::Failed,
-        "canceled" => CallProgress::Canceled,
-        _ => return None,
-    })
+impl Webhook {
+    /// A user named by the request, who must belong to the webhook's
+    /// account; anyone else is a 403.
+    async fn user_party(
+        &self,
+        state: &AppState,
+        user_id: &str,
+        role: SessionMemberRoles,
+    ) -> Result<Party, WebhookError> {
+        match state.directory.user(user_id).await? {
+            Some(user) if user.account_id == self.account.id => Ok(Party {
+                identity: format!("client:{}", user.id),
+                endpoint_id: Some(user.id.clone()),
+                display_name: Some(user.display_name.clone()),
+                role,
+            }),
+            _ => Err(forbidden("a user of another account", "")),
+        }
+    }
+
+    /// The agent named by `user=` in our callback URL, if any; `role=transfer`
+    /// marks a member an agent added (AddConferenceMember).
+    async fn query_user(&self, state: &AppState) -> Result<Option<Party>, WebhookError> {
+        let role = match self.query.get_nonempty("role") {
+            Some("transfer") => SessionMemberRoles::Transfer,
+            _ => SessionMemberRoles::Agent,
+        };
+        match self.query.get_nonempty("user") {
+            Some(user) => Ok(Some(self.user_party(state, user, role).await?)),
+            None => Ok(None),
+        }
+    }
+
+    fn url(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.base_url)
+    }
 }
 
-/// Twilio's `Timestamp` (RFC 2822), else now.
-fn timestamp(params: &FormParams) -> DateTime<Utc> {
-    stamped(params).0
-}
-
-/// Twilio's `Timestamp` and its clock, else now on the server's clock.
-fn stamped(params: &FormParams) -> (DateTime<Utc>, Clock) {
-    params
-        .get_nonempty("Timestamp")
-        .and_then(|t| DateTime::parse_from_rfc2822(t.trim()).ok())
-        .map(|t| (t.with_timezone(&Utc), Clock::Twilio))
-        .unwrap_or_else(|| (Utc::now(), Clock::Server))
-}
-
-fn sequence(params: &FormParams) -> Option<u32> {
-    params
-        .get_nonempty("SequenceNumber")
-        .and_then(|s| s.trim().parse().ok())
-}
-
-fn session_id_for_call(call_sid: &str) -> String {
-    format!("ses-{call_sid}")
-}
-
-async fn party_of_user(
+/// Applies `event` to the session the request names (`session=`) or the
+/// one `lookup` SIDs lead to, for the webhook's account only; with no
+/// session yet, parks it durably under `lookup`. `Ok` means durable.
+async fn deliver(
     state: &AppState,
-    user_id: &str,
-    role: SessionMemberRoles,
-) -> Result<Option<Party>, WebhookError> {
-    let user = state.directory.user(user_id).await?;
-    Ok(user.map(|user| Party {
-        identity: format!("client:{}", user.id),
-        endpoint_id: Some(user.id.clone()),
-        display_name: Some(user.display_name.clone()),
-        role,
-    }))
+    hook: &Webhook,
+    event: SessionEvent,
+    lookup: &[String],
+    keys: Vec<String>,
+    claim: bool,
+) -> Result<(), WebhookError> {
+    let account = hook.account.id.as_str();
+    let mut session_id = hook.query.get_nonempty("session").map(str::to_string);
+    if session_id.is_none() {
+        for key in lookup {
+            if let Some(id) = state.sessions.session_id_by_key(account, key).await? {
+                session_id = Some(id);
+                break;
+            }
+        }
+    }
+    if let Some(id) = &session_id {
+        match state
+            .sessions
+            .apply_as(account, id, event.clone(), keys.clone(), claim)
+            .await?
+        {
+            Applied::Changed(_) | Applied::Duplicate => return Ok(()),
+            Applied::OtherAccount => return Err(forbidden("a session of another account", "")),
+            Applied::UnknownSession => {}
+        }
+    }
+    if lookup.is_empty() {
+        return Ok(());
+    }
+    if let Some(id) = state.sessions.park(account, lookup, &event).await? {
+        // The session opened meanwhile (maybe after claiming): apply here.
+        if let Applied::OtherAccount = state
+            .sessions
+            .apply_as(account, &id, event, keys, claim)
+            .await?
+        {
+            return Err(forbidden("a session of another account", ""));
+        }
+    }
+    Ok(())
 }
 
 async fn header_for(
@@ -247,136 +345,122 @@ async fn header_for(
     })
 }
 
-/// `/twilio/voice`: a call reached a number (or a softphone dials out).
+/// Applies events to a session this request just opened.
+async fn apply_all(
+    state: &AppState,
+    hook: &Webhook,
+    session_id: &str,
+    events: impl IntoIterator<Item = SessionEvent>,
+) -> Result<(), WebhookError> {
+    for event in events {
+        state
+            .sessions
+            .apply_as(&hook.account.id, session_id, event, Vec::new(), false)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The prefix of a softphone's `To` that dequeues a caller: `queue:<name>`.
+const QUEUE_PREFIX: &str = "queue:";
+
+/// `/twilio/voice`: a call reached a number, or a softphone dials out (a
+/// number, or `queue:<name>` to take the next caller of a queue).
 async fn voice(State(state): State<AppState>, hook: Webhook) -> Answer {
-    let params = &hook.params;
-    let (Some(call_sid), Some(from), Some(to)) = (
-        params.get_nonempty("CallSid"),
-        params.get_nonempty("From"),
-        params.get_nonempty("To"),
-    ) else {
-        return Err(WebhookError::BadRequest(
-            "CallSid, From and To are required",
-        ));
+    let request = webhook::VoiceRequest::parse(&hook.params)?;
+    let (Some(from), Some(to)) = (request.call.from.as_deref(), request.call.to.as_deref()) else {
+        return Err(WebhookError::BadRequest("From and To are required".into()));
     };
-    let session_id = session_id_for_call(call_sid);
-    let at = timestamp(params);
+    let call_sid = request.call.call_sid.as_str();
+    let account = &hook.account;
+    let session_id = call_session_id(&account.id, call_sid);
+    let at = hook.received_at;
     if let Some(identity) = from.strip_prefix("client:") {
-        // An agent's softphone dials out.
-        let Some(user) = state.directory.user(identity).await? else {
-            return twiml(
-                TwiML::new()
-                    .say("This softphone is not registered.")
-                    .hangup(),
-            );
+        // An agent's softphone: the user must be one of this account's.
+        let agent = hook
+            .user_party(&state, identity, SessionMemberRoles::Agent)
+            .await?;
+        let user_id = agent.endpoint_id.clone().unwrap_or_default();
+        if let Some(queue) = to.strip_prefix(QUEUE_PREFIX) {
+            // The dequeue is reported on the caller's session by the
+            // `<Queue url>` request; the agent's own leg opens no session.
+            return twiml(TwiML::new().dial_queue(
+                &hook.url("/twilio/dial?dequeue=1"),
+                queue,
+                &hook.url(&format!("/twilio/queue?user={user_id}")),
+            ));
+        }
+        let Some(endpoint) = state.directory.endpoint(&user_id).await? else {
+            return Err(forbidden(
+                "a softphone without an endpoint",
+                "/twilio/voice",
+            ));
         };
-        let Some(endpoint) = state.directory.endpoint(&user.id).await? else {
-            return twiml(
-                TwiML::new()
-                    .say("This softphone is not registered.")
-                    .hangup(),
-            );
-        };
-        let mut header = header_for(&state, &hook.account, &endpoint).await?;
+        let mut header = header_for(&state, account, &endpoint).await?;
         header.channel = FlowChannels::Voice;
         header.direction = SessionDirections::Outgoing;
         header.call_sid = Some(call_sid.to_string());
         header.from_address = Some(from.to_string());
-        header.from_name = Some(user.display_name.clone());
+        header.from_name = agent.display_name.clone();
         header.to_address = Some(to.to_string());
         header.destination = Some(to.to_string());
         header.display_name = Some(to.to_string());
-        header.origin = party_of_user(&state, &user.id, SessionMemberRoles::Agent).await?;
+        header.origin = Some(agent);
         let session = reducer::open(&session_id, header, at);
         state
             .sessions
             .open(session, vec![call_sid.to_string()])
             .await?;
-        let status_url = format!(
-            "{}/twilio/status?session={session_id}&party=callee",
-            hook.base_url
-        );
-        let action = format!("{}/twilio/dial?session={session_id}", hook.base_url);
+        apply_all(&state, &hook, &session_id, translate::voice(&request, at)).await?;
+        let status_url = hook.url(&format!("/twilio/status?session={session_id}&party=callee"));
+        let action = hook.url(&format!("/twilio/dial?session={session_id}"));
         return twiml(TwiML::new().dial_number(&action, to, &status_url));
     }
-    let Some(endpoint) = state
-        .directory
-        .endpoint_by_address(&hook.account.id, to)
-        .await?
-    else {
+    let Some(endpoint) = state.directory.endpoint_by_address(&account.id, to).await? else {
         return twiml(
             TwiML::new()
                 .say("The number you have called is not in service.")
                 .hangup(),
         );
     };
-    let mut header = header_for(&state, &hook.account, &endpoint).await?;
+    let mut header = header_for(&state, account, &endpoint).await?;
     header.channel = FlowChannels::Voice;
     header.direction = SessionDirections::Incoming;
     header.call_sid = Some(call_sid.to_string());
     header.from_address = Some(from.to_string());
-    header.from_name = params.get_nonempty("CallerName").map(str::to_string);
+    header.from_name = request.call.caller_name.clone();
     header.to_address = Some(to.to_string());
     header.callback_number = Some(from.to_string());
     header.display_name = Some(format!("{from} → {}", endpoint.display_name));
     header.origin = Some(Party {
         identity: from.to_string(),
         endpoint_id: None,
-        display_name: params.get_nonempty("CallerName").map(str::to_string),
+        display_name: request.call.caller_name.clone(),
         role: SessionMemberRoles::Caller,
     });
     let session = reducer::open(&session_id, header, at);
+    // Callbacks parked under this call are applied inside `open`.
     state
         .sessions
         .open(session, vec![call_sid.to_string()])
         .await?;
-    let ringing = SessionEvent {
-        at,
-        clock: Clock::Server,
-        source: EventSource::Voice {
-            call_sid: call_sid.to_string(),
-        },
-        kind: EventKind::CallStatus {
-            call_sid: call_sid.to_string(),
-            status: progress(params.get("CallStatus").unwrap_or("ringing"))
-                .unwrap_or(CallProgress::Ringing),
-            party: None,
-            duration: None,
-            sip_response_code: None,
-        },
-    };
-    state
-        .sessions
-        .apply(&session_id, ringing, Vec::new())
-        .await?;
+    let mut events: Vec<SessionEvent> = translate::voice(&request, at).into_iter().collect();
     if let Some(queue) = &endpoint.queue_name {
-        let enqueued = SessionEvent {
-            at,
-            clock: Clock::Server,
-            source: EventSource::Voice {
-                call_sid: call_sid.to_string(),
-            },
-            kind: EventKind::Enqueued {
-                queue_name: queue.clone(),
-            },
-        };
-        state
-            .sessions
-            .apply(&session_id, enqueued, Vec::new())
-            .await?;
-        let action = format!("{}/twilio/queue?session={session_id}", hook.base_url);
-        let wait = format!("{}/twilio/queue?session={session_id}&wait=1", hook.base_url);
+        events.push(translate::enqueued(&request, queue, at));
+        apply_all(&state, &hook, &session_id, events).await?;
+        let action = hook.url(&format!("/twilio/queue?session={session_id}"));
+        let wait = hook.url(&format!("/twilio/queue?session={session_id}&wait=1"));
         return twiml(TwiML::new().enqueue(queue, &action, &wait));
     }
+    apply_all(&state, &hook, &session_id, events).await?;
     let clients: Vec<Client> = endpoint
         .ring_user_ids
         .iter()
         .map(|user_id| Client {
             identity: user_id.clone(),
-            status_callback: format!(
-                "{}/twilio/status?session={session_id}&user={user_id}",
-                hook.base_url
-            ),
+            status_callback: hook.url(&format!(
+                "/twilio/status?session={session_id}&user={user_id}"
+            )),
         })
         .collect();
     if clients.is_empty() {
@@ -386,244 +470,158 @@ async fn voice(State(state): State<AppState>, hook: Webhook) -> Answer {
                 .hangup(),
         );
     }
-    let action = format!("{}/twilio/dial?session={session_id}", hook.base_url);
+    let action = hook.url(&format!("/twilio/dial?session={session_id}"));
     twiml(TwiML::new().dial_clients(&action, 25, &clients))
-}
-
-async fn session_of(
-    state: &AppState,
-    hook: &Webhook,
-    keys: &[&str],
-) -> Result<Option<String>, WebhookError> {
-    if let Some(session) = hook.query.get_nonempty("session") {
-        return Ok(Some(session.to_string()));
-    }
-    for key in keys.iter().filter(|key| !key.is_empty()) {
-        if let Some(id) = state.sessions.session_id_by_key(key).await? {
-            return Ok(Some(id));
-        }
-    }
-    Ok(None)
-}
-
-fn acknowledge(result: Result<Applied, evo_store::StoreError>) -> Answer {
-    // Unknown sessions are acknowledged too: Twilio must not retry what can
-    // never apply (for example a call that is not ours).
-    result?;
-    no_content()
 }
 
 /// `/twilio/status`: call progress of a root call or a child leg.
 async fn status(State(state): State<AppState>, hook: Webhook) -> Answer {
-    let params = &hook.params;
-    let Some(call_sid) = params.get_nonempty("CallSid") else {
-        return Err(WebhookError::BadRequest("CallSid is required"));
+    let callback = webhook::StatusCallback::parse(&hook.params)?;
+    let party = match (
+        hook.query_user(&state).await?,
+        hook.query.get_nonempty("party"),
+    ) {
+        (Some(agent), _) => Some(agent),
+        (None, Some("callee")) => translate::callee(&callback),
+        _ => None,
     };
-    let Some(status) = params.get_nonempty("CallStatus").and_then(progress) else {
+    let Some(event) = translate::status(&callback, party, hook.received_at) else {
         // An unknown status is kept out of the way, never an error.
         return no_content();
     };
-    let parent = params.get_nonempty("ParentCallSid");
-    let Some(session_id) = session_of(&state, &hook, &[call_sid, parent.unwrap_or("")]).await?
-    else {
-        return no_content();
-    };
-    let party = match (
-        hook.query.get_nonempty("user"),
-        hook.query.get_nonempty("party"),
-    ) {
-        (Some(user), _) => party_of_user(&state, user, SessionMemberRoles::Agent).await?,
-        (None, Some("callee")) => params.get_nonempty("To").map(|to| Party {
-            identity: to.to_string(),
-            endpoint_id: None,
-            display_name: None,
-            role: SessionMemberRoles::Caller,
-        }),
-        _ => None,
-    };
-    let (at, clock) = stamped(params);
-    let event = SessionEvent {
-        at,
-        clock,
-        source: EventSource::Call {
-            call_sid: call_sid.to_string(),
-            sequence: sequence(params),
-        },
-        kind: EventKind::CallStatus {
-            call_sid: call_sid.to_string(),
-            status,
-            party,
-            duration: params
-                .get_nonempty("CallDuration")
-                .and_then(|d| d.trim().parse().ok()),
-            sip_response_code: params
-                .get_nonempty("SipResponseCode")
-                .and_then(|c| c.trim().parse().ok()),
-        },
-    };
-    acknowledge(
-        state
-            .sessions
-            .apply(&session_id, event, vec![call_sid.to_string()])
-            .await,
-    )
+    let call_sid = callback.call.call_sid.clone();
+    // A child leg parks under its parent (the root call opens the session).
+    let lookup: Vec<String> = callback
+        .call
+        .parent_call_sid
+        .iter()
+        .cloned()
+        .chain([call_sid.clone()])
+        .collect();
+    deliver(&state, &hook, event, &lookup, vec![call_sid], false).await?;
+    no_content()
 }
 
 /// `/twilio/conference`: conference participant and lifecycle events.
+/// Participants are their `CallSid` and `ParticipantLabel`; the `user` of
+/// the callback URL is the first participant's for every event (Twilio
+/// keeps the first participant's URL), so it is checked, never used.
 async fn conference(State(state): State<AppState>, hook: Webhook) -> Answer {
-    let params = &hook.params;
-    let (Some(conference_sid), Some(event_name)) = (
-        params.get_nonempty("ConferenceSid"),
-        params.get_nonempty("StatusCallbackEvent"),
-    ) else {
-        return Err(WebhookError::BadRequest(
-            "ConferenceSid and StatusCallbackEvent are required",
-        ));
+    let callback = webhook::ConferenceEvent::parse(&hook.params)?;
+    hook.query_user(&state).await?;
+    let party = match callback
+        .participant_label
+        .as_deref()
+        .and_then(translate::label_user)
+    {
+        Some((role, user)) => Some(hook.user_party(&state, user, role).await?),
+        None => None,
     };
-    let call_sid = params.get_nonempty("CallSid").unwrap_or("");
-    let flag = |name: &str| {
-        params
-            .get_nonempty(name)
-            .map(|v| v.eq_ignore_ascii_case("true"))
-    };
-    let kind = match event_name {
-        "conference-start" => EventKind::ConferenceStarted {
-            conference_sid: conference_sid.to_string(),
-        },
-        "conference-end" => EventKind::ConferenceEnded {
-            conference_sid: conference_sid.to_string(),
-            reason: params
-                .get_nonempty("ReasonConferenceEnded")
-                .map(str::to_string),
-        },
-        other => {
-            let Some(change) = ParticipantChange::parse(other) else {
-                return no_content();
-            };
-            let party = match (change, hook.query.get_nonempty("user")) {
-                (ParticipantChange::Join, Some(user)) => {
-                    party_of_user(&state, user, SessionMemberRoles::Agent).await?
-                }
-                _ => None,
-            };
-            EventKind::Participant {
-                conference_sid: conference_sid.to_string(),
-                change,
-                call_sid: params.get_nonempty("CallSid").map(str::to_string),
-                label: params.get_nonempty("ParticipantLabel").map(str::to_string),
-                party,
-                muted: flag("Muted"),
-                hold: flag("Hold"),
-                coaching: flag("Coaching"),
-            }
-        }
-    };
-    let Some(session_id) = session_of(&state, &hook, &[conference_sid, call_sid]).await? else {
+    let Some(event) = translate::conference(&callback, party, hook.received_at) else {
         return no_content();
     };
-    let (at, clock) = stamped(params);
-    let event = SessionEvent {
-        at,
-        clock,
-        source: EventSource::Conference {
-            conference_sid: conference_sid.to_string(),
-            sequence: sequence(params),
-        },
-        kind,
-    };
-    let keys = vec![conference_sid.to_string()];
-    acknowledge(state.sessions.apply(&session_id, event, keys).await)
+    let conference_sid = callback.conference_sid.clone();
+    let lookup: Vec<String> = [conference_sid.clone()]
+        .into_iter()
+        .chain(callback.call_sid.iter().cloned())
+        .collect();
+    deliver(&state, &hook, event, &lookup, vec![conference_sid], true).await?;
+    no_content()
 }
 
-/// `/twilio/queue`: the `<Enqueue>` action (the caller left the queue) and
-/// its wait requests (the caller is still waiting).
+/// `/twilio/queue`: the `<Enqueue>` wait requests (the caller is still
+/// waiting), the `<Queue url>` request of a dequeue (`DequeingCallSid`: an
+/// agent took the caller), and the `<Enqueue action>` (the caller left the
+/// queue; answered `<Hangup/>`, which ends the call).
 async fn queue(State(state): State<AppState>, hook: Webhook) -> Answer {
     if hook.query.get_nonempty("wait").is_some() {
         return twiml(TwiML::new().say("Please hold; an agent will be with you shortly."));
     }
-    let params = &hook.params;
-    let result = params.get_nonempty("QueueResult").unwrap_or("hangup");
-    if !matches!(result, "bridged" | "bridging-in-process") {
-        if let (Some(call_sid), Some(session_id)) = (
-            params.get_nonempty("CallSid"),
-            session_of(&state, &hook, &[params.get("CallSid").unwrap_or("")]).await?,
-        ) {
-            let event = SessionEvent {
-                at: timestamp(params),
-                clock: Clock::Server,
-                source: EventSource::Queue {
-                    call_sid: call_sid.to_string(),
-                },
-                kind: EventKind::EnqueueAction {
-                    call_sid: call_sid.to_string(),
-                    result: QueueResult::parse(result).unwrap_or(QueueResult::Hangup),
-                    queue_sid: params.get_nonempty("QueueSid").map(str::to_string),
-                    queue_time: params
-                        .get_nonempty("QueueTime")
-                        .and_then(|t| t.trim().parse().ok()),
-                    // The answer below hangs up.
-                    hangup: true,
-                },
-            };
-            state.sessions.apply(&session_id, event, Vec::new()).await?;
-        }
+    if hook.params.get_nonempty("DequeingCallSid").is_some() {
+        let request = webhook::DequeueRequest::parse(&hook.params)?;
+        let agent = hook.query_user(&state).await?;
+        let event = translate::dequeued(&request, agent, hook.received_at);
+        let lookup = vec![request.call.call_sid.clone()];
+        deliver(&state, &hook, event, &lookup, Vec::new(), false).await?;
+        // An empty document: the caller is bridged to the agent.
+        return twiml(TwiML::new());
+    }
+    let action = webhook::QueueAction::parse(&hook.params)?;
+    if let Some(event) = translate::enqueue_action(&action, true, hook.received_at) {
+        let lookup = vec![action.call.call_sid.clone()];
+        deliver(&state, &hook, event, &lookup, Vec::new(), false).await?;
     }
     twiml(TwiML::new().hangup())
 }
 
-/// `/twilio/dial`: the `<Dial>` finished; the legs reported themselves.
-async fn dial(hook: Webhook) -> Answer {
-    match hook.params.get_nonempty("DialCallStatus") {
-        Some("completed") | Some("answered") => twiml(TwiML::new().hangup()),
-        _ => twiml(
-            TwiML::new()
-                .say("Nobody is available to take your call. Goodbye.")
-                .hangup(),
-        ),
+/// `/twilio/dial`: the `<Dial>` finished. Always answered with `<Hangup/>`
+/// (after an apology to an inbound caller nobody answered), so the event
+/// says `hangup` and ends the call as Twilio ends it; an outbound call to a
+/// busy number ends `busy`. The agent's own leg of a dequeue
+/// (`dequeue=1`) reports nothing here: the caller's session has it.
+async fn dial(State(state): State<AppState>, hook: Webhook) -> Answer {
+    if hook.query.get_nonempty("dequeue").is_some() {
+        return twiml(TwiML::new().hangup());
     }
+    let action = webhook::DialAction::parse(&hook.params)?;
+    let answered = translate::dial_action(&action, None, true, hook.received_at);
+    if let Some(event) = answered {
+        let lookup = vec![action.call.call_sid.clone()];
+        deliver(&state, &hook, event, &lookup, Vec::new(), false).await?;
+    }
+    let outbound = action
+        .call
+        .from
+        .as_deref()
+        .is_some_and(|from| from.starts_with("client:"));
+    let answered = matches!(
+        action.dial_call_status,
+        evo_twilio::status::DialCallStatus::Completed
+            | evo_twilio::status::DialCallStatus::Answered
+    );
+    if outbound || answered {
+        return twiml(TwiML::new().hangup());
+    }
+    twiml(
+        TwiML::new()
+            .say("Nobody is available to take your call. Goodbye.")
+            .hangup(),
+    )
 }
 
 /// `/twilio/sms`: an inbound message opens or extends a chat session.
 async fn sms(State(state): State<AppState>, hook: Webhook) -> Answer {
-    let params = &hook.params;
-    let (Some(message_sid), Some(from), Some(to)) = (
-        params.get_nonempty("MessageSid"),
-        params.get_nonempty("From"),
-        params.get_nonempty("To"),
-    ) else {
-        return Err(WebhookError::BadRequest(
-            "MessageSid, From and To are required",
-        ));
-    };
+    let message = webhook::InboundMessage::parse(&hook.params)?;
+    let account = &hook.account;
     let Some(endpoint) = state
         .directory
-        .endpoint_by_address(&hook.account.id, to)
+        .endpoint_by_address(&account.id, &message.to)
         .await?
     else {
         return twiml(TwiML::new());
     };
-    let conversation = format!("chat:{}:{}:{from}", hook.account.id, endpoint.id);
+    let conversation = format!("chat:{}:{}", endpoint.id, message.from);
     let active = state
         .sessions
-        .session_id_by_key(&conversation)
+        .session_id_by_key(&account.id, &conversation)
         .await?
         .and_then(|id| state.sessions.index().get(&id))
         .map(|live| live.session().id.clone());
-    let at = timestamp(params);
+    let at = hook.received_at;
     let session_id = match active {
         Some(id) => id,
         None => {
-            let session_id = format!("ses-{message_sid}");
-            let mut header = header_for(&state, &hook.account, &endpoint).await?;
+            let session_id = message_session_id(&account.id, &message.message_sid);
+            let mut header = header_for(&state, account, &endpoint).await?;
             header.channel = FlowChannels::Chat;
             header.direction = SessionDirections::Incoming;
             header.call_sid = None;
-            header.from_address = Some(from.to_string());
-            header.to_address = Some(to.to_string());
-            header.from_phone_number = Some(from.to_string());
-            header.display_name = Some(format!("{from} → {}", endpoint.display_name));
+            header.from_address = Some(message.from.clone());
+            header.to_address = Some(message.to.clone());
+            header.from_phone_number = Some(message.from.clone());
+            header.display_name = Some(format!("{} → {}", message.from, endpoint.display_name));
             header.origin = Some(Party {
-                identity: from.to_string(),
+                identity: message.from.clone(),
                 endpoint_id: None,
                 display_name: None,
                 role: SessionMemberRoles::Caller,
@@ -633,35 +631,17 @@ async fn sms(State(state): State<AppState>, hook: Webhook) -> Answer {
             session_id
         }
     };
-    let event = SessionEvent {
-        at,
-        clock: Clock::Server,
-        source: EventSource::Message {
-            message_sid: message_sid.to_string(),
-        },
-        kind: EventKind::MessageReceived {
-            from: from.to_string(),
-            body: params.get("Body").unwrap_or("").to_string(),
-            media: (0..params
-                .get_nonempty("NumMedia")
-                .and_then(|n| n.trim().parse::<usize>().ok())
-                .unwrap_or(0))
-                .filter_map(|n| {
-                    Some(evo_core::event::Media {
-                        url: params.get_nonempty(&format!("MediaUrl{n}"))?.to_string(),
-                        content_type: params
-                            .get_nonempty(&format!("MediaContentType{n}"))
-                            .map(str::to_string),
-                    })
-                })
-                .collect(),
-        },
-    };
     // The conversation key now leads to this session (a newer chat replaces
-    // an ended one: the key is rewritten by the store's upsert below).
+    // an ended one: the key is rewritten by the store's upsert).
     state
         .sessions
-        .apply(&session_id, event, vec![conversation])
+        .apply_as(
+            &account.id,
+            &session_id,
+            translate::message(&message, at),
+            vec![conversation],
+            false,
+        )
         .await?;
     twiml(TwiML::new())
 }
@@ -680,7 +660,7 @@ mod tests {
             response.headers()[header::CONTENT_TYPE],
             "text/plain; charset=utf-8"
         );
-        let refused = WebhookError::BadRequest("CallSid is required").into_response();
+        let refused = WebhookError::BadRequest("CallSid is required".into()).into_response();
         assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
         assert_eq!(
             WebhookError::Forbidden.into_response().status(),

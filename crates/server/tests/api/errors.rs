@@ -87,15 +87,31 @@ async fn an_unknown_route_is_a_404() {
 async fn a_verb_the_route_does_not_allow_is_a_405() {
     let app = shared();
     let token = bearer(app, &app.fixture.alice.email).await;
+    // No route of this path allows PUT.
     let response = reqwest::Client::new()
-        .delete(app.url("/sessions/active"))
-        .bearer_auth(token)
+        .put(app.url("/sessions/active"))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();
     let (status, body) = status_and_body(response).await;
     assert_eq!(status, 405);
     assert_eq!(body["responseStatus"]["errorCode"], "MethodNotAllowed");
+    // DELETE is EndSession's verb on `/sessions/{sessionId}`: as in
+    // ServiceStack, the route that allows the verb is chosen, and there is
+    // no session 'active'.
+    let response = reqwest::Client::new()
+        .delete(app.url("/sessions/active"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_body(response).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        body["responseStatus"]["message"],
+        "Session 'active' does not exist"
+    );
 }
 
 #[tokio::test]

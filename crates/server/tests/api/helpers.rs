@@ -15,6 +15,10 @@ use evo_server::startup::Application;
 
 pub const PASSWORD: &str = "correct horse";
 
+/// `EVO_PUBLIC_URL` of the test servers: webhooks are signed over it, not
+/// over the address they are actually posted to.
+pub const PUBLIC_URL: &str = "https://voice.test";
+
 /// A user of the fixture.
 #[derive(Debug, Clone)]
 pub struct TestUser {
@@ -94,10 +98,11 @@ pub fn shared() -> &'static TestApp {
 
 /// Builds (but does not run) an application on a data directory.
 pub async fn build(data_dir: &Path) -> Application {
-    let config = Config::for_store(
+    let mut config = Config::for_store(
         "127.0.0.1:0".parse().unwrap(),
         StoreLocation::DataDir(data_dir.to_path_buf()),
     );
+    config.public_url = Some(PUBLIC_URL.to_string());
     Application::build(config).await.expect("building the app")
 }
 

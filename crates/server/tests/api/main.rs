@@ -3,6 +3,7 @@
 //! one seeded server (see `helpers::shared`), except tests that need their
 //! own (restarts).
 
+mod actions;
 mod attacks;
 mod auth;
 mod console;
@@ -11,6 +12,9 @@ mod errors;
 mod events;
 mod formats;
 mod helpers;
+mod history;
 mod reconcile;
+mod replay;
 mod sessions;
+mod token_rotation;
 mod twilio;

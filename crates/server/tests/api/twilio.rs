@@ -2,15 +2,17 @@
 //! nothing.
 
 use evo_server::app::directory::{NewNumber, NewUser};
+use evo_server::app::sessions::call_session_id;
 use evo_twilio::params::FormParams;
 use evo_twilio::signature::compute_signature;
 
-use crate::helpers::{active_sessions, bearer, shared, TestApp};
+use crate::helpers::{active_sessions, bearer, shared, TestApp, PUBLIC_URL};
 
 const TOKEN: &str = "twilio-test-token";
 
 #[derive(Clone)]
 struct Tenant {
+    account_id: String,
     sid: String,
     /// Users of the tenant, rung by its number: (id, e-mail).
     tina: (String, String),
@@ -61,6 +63,7 @@ async fn tenant(app: &TestApp) -> Tenant {
                 .await
                 .unwrap();
             Tenant {
+                account_id: account.id.clone(),
                 sid,
                 tina: users[0].clone(),
                 tom: users[1].clone(),
@@ -78,10 +81,9 @@ async fn post(
     token: &str,
 ) -> reqwest::Response {
     let params = FormParams::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let url = app.url(path_and_query);
-    let signature = compute_signature(token, &url, &params);
+    let signature = compute_signature(token, &format!("{PUBLIC_URL}{path_and_query}"), &params);
     reqwest::Client::new()
-        .post(url)
+        .post(app.url(path_and_query))
         .header("Content-Type", "application/x-www-form-urlencoded")
         .header("X-Twilio-Signature", signature)
         .body(params.encode())
@@ -133,7 +135,11 @@ async fn an_inbound_call_rings_its_users_connects_and_ends_through_webhooks() {
     assert_eq!(session["endpointName"], "Twilio line");
 
     let leg = "CA22222222222222222222222222222222";
-    let status_path = format!("/twilio/status?session=ses-{call}&user={}", t.tina.0);
+    let status_path = format!(
+        "/twilio/status?session={}&user={}",
+        call_session_id(&t.account_id, call),
+        t.tina.0
+    );
     // Out of order: in-progress (sequence 2) arrives before ringing (1).
     for (status, seq) in [
         ("in-progress", "2"),
@@ -188,7 +194,7 @@ async fn an_inbound_call_rings_its_users_connects_and_ends_through_webhooks() {
     let stored = app
         .state
         .sessions
-        .stored(&format!("ses-{call}"))
+        .stored(&call_session_id(&t.account_id, call))
         .await
         .unwrap()
         .unwrap();
@@ -208,7 +214,7 @@ async fn unsigned_or_tampered_webhooks_are_refused_and_change_nothing() {
         ("CallStatus", "ringing"),
     ];
     let params = FormParams::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let url = app.url("/twilio/voice");
+    let url = format!("{PUBLIC_URL}/twilio/voice");
     let good = compute_signature(TOKEN, &url, &params);
     let http = reqwest::Client::new();
     let send = |body: String, signature: Option<String>, path: &str| {
@@ -264,7 +270,7 @@ async fn unsigned_or_tampered_webhooks_are_refused_and_change_nothing() {
     assert!(
         app.state
             .sessions
-            .stored(&format!("ses-{call}"))
+            .stored(&call_session_id(&t.account_id, call))
             .await
             .unwrap()
             .is_none(),
@@ -316,4 +322,399 @@ async fn inbound_messages_open_and_extend_a_chat_session() {
         2,
         "the duplicate is applied once: {log:?}"
     );
+}
+
+const OTHER_TOKEN: &str = "other-tenant-token";
+
+/// A second tenant with its own Twilio account and token, and one user.
+async fn other_tenant(app: &TestApp) -> (String, String) {
+    static CREATED: tokio::sync::OnceCell<(String, String)> = tokio::sync::OnceCell::const_new();
+    CREATED
+        .get_or_init(|| async {
+            let sid = "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb".to_string();
+            let account = app
+                .state
+                .directory
+                .add_account("Other Co", Some(&sid), Some(OTHER_TOKEN))
+                .await
+                .unwrap();
+            let user = app
+                .state
+                .directory
+                .add_user(NewUser {
+                    account_id: &account.id,
+                    email: "bea@other-co.test",
+                    password: crate::helpers::PASSWORD,
+                    display_name: None,
+                    roles: &["User".to_string()],
+                    customer_id: None,
+                })
+                .await
+                .unwrap();
+            (sid, user.id)
+        })
+        .await
+        .clone()
+}
+
+/// Opens an inbound call of the first tenant through its voice webhook.
+async fn ring(app: &TestApp, t: &Tenant, call: &str) {
+    let answer = post(
+        app,
+        "/twilio/voice",
+        &[
+            ("AccountSid", &t.sid),
+            ("CallSid", call),
+            ("From", "+15551239999"),
+            ("To", "+15558880000"),
+            ("CallStatus", "ringing"),
+            ("Direction", "inbound"),
+        ],
+        TOKEN,
+    )
+    .await;
+    assert_eq!(answer.status(), 200);
+}
+
+async fn stored(app: &TestApp, t: &Tenant, call: &str) -> evo_core::session::Session {
+    app.state
+        .sessions
+        .stored(&call_session_id(&t.account_id, call))
+        .await
+        .unwrap()
+        .expect("the session exists")
+}
+
+#[tokio::test]
+async fn another_tenant_signing_with_its_own_token_cannot_touch_a_tenants_call() {
+    let app = shared();
+    let t = tenant(app).await;
+    let (other_sid, bea) = other_tenant(app).await;
+    let call = "CA44444444444444444444444444444444";
+    ring(app, &t, call).await;
+    let before = stored(app, &t, call).await;
+    let a_session = call_session_id(&t.account_id, call);
+
+    // End A's call by its CallSid: the SID leads nowhere in B's account.
+    let end = [
+        ("AccountSid", other_sid.as_str()),
+        ("CallSid", call),
+        ("CallStatus", "completed"),
+        ("CallDuration", "10"),
+        ("SequenceNumber", "3"),
+    ];
+    let by_sid = post(app, "/twilio/status", &end, OTHER_TOKEN).await;
+    assert_eq!(by_sid.status(), 204, "kept for B's own (nonexistent) call");
+    // ... nor by naming A's session.
+    let named = post(
+        app,
+        &format!("/twilio/status?session={a_session}"),
+        &end,
+        OTHER_TOKEN,
+    )
+    .await;
+    assert_eq!(named.status(), 403);
+
+    // Add B's agent to A's session through a conference callback.
+    let joined = post(
+        app,
+        &format!("/twilio/conference?session={a_session}&user={bea}"),
+        &[
+            ("AccountSid", other_sid.as_str()),
+            ("ConferenceSid", "CF44444444444444444444444444444444"),
+            ("StatusCallbackEvent", "participant-join"),
+            ("CallSid", "CA44444444444444444444444444444445"),
+            ("ParticipantLabel", &format!("agent:{bea}")),
+            ("SequenceNumber", "1"),
+        ],
+        OTHER_TOKEN,
+    )
+    .await;
+    assert_eq!(joined.status(), 403);
+
+    // Dial out as A's user.
+    let dialled = post(
+        app,
+        "/twilio/voice",
+        &[
+            ("AccountSid", other_sid.as_str()),
+            ("CallSid", "CA44444444444444444444444444444446"),
+            ("From", &format!("client:{}", t.tina.0)),
+            ("To", "+15550001111"),
+            ("CallStatus", "ringing"),
+        ],
+        OTHER_TOKEN,
+    )
+    .await;
+    assert_eq!(dialled.status(), 403);
+
+    let after = stored(app, &t, call).await;
+    assert_eq!(after.version, before.version, "A's session is unchanged");
+    assert_eq!(after.state, before.state);
+    assert!(!after.state.ended);
+}
+
+#[tokio::test]
+async fn a_missed_call_ends_when_the_dial_action_reports_no_answer() {
+    let app = shared();
+    let t = tenant(app).await;
+    let call = "CA55555555555555555555555555555555";
+    ring(app, &t, call).await;
+    // https://www.twilio.com/docs/voice/twiml/dial#action
+    let answer = post(
+        app,
+        &format!(
+            "/twilio/dial?session={}",
+            call_session_id(&t.account_id, call)
+        ),
+        &[
+            ("AccountSid", &t.sid),
+            ("CallSid", call),
+            ("CallStatus", "in-progress"),
+            ("From", "+15551239999"),
+            ("To", "+15558880000"),
+            ("DialCallStatus", "no-answer"),
+            ("DialBridged", "false"),
+        ],
+        TOKEN,
+    )
+    .await;
+    assert_eq!(answer.status(), 200);
+    let twiml = answer.text().await.unwrap();
+    assert!(twiml.ends_with("<Hangup/></Response>"), "{twiml}");
+    let session = stored(app, &t, call).await;
+    assert!(session.state.ended, "Twilio ended it when we hung up");
+    assert_eq!(session.state.outcome.as_deref(), Some("no-answer"));
+    assert!(session.state.was_missed);
+}
+
+#[tokio::test]
+async fn an_outbound_call_to_a_busy_number_ends_busy_with_a_plain_hangup() {
+    let app = shared();
+    let t = tenant(app).await;
+    let call = "CA66666666666666666666666666666666";
+    let from = format!("client:{}", t.tina.0);
+    let opened = post(
+        app,
+        "/twilio/voice",
+        &[
+            ("AccountSid", &t.sid),
+            ("CallSid", call),
+            ("From", &from),
+            ("To", "+15550002222"),
+            ("CallStatus", "ringing"),
+            ("Direction", "inbound"),
+        ],
+        TOKEN,
+    )
+    .await;
+    assert_eq!(opened.status(), 200);
+    assert!(opened.text().await.unwrap().contains("<Number"));
+    let answer = post(
+        app,
+        &format!(
+            "/twilio/dial?session={}",
+            call_session_id(&t.account_id, call)
+        ),
+        &[
+            ("AccountSid", &t.sid),
+            ("CallSid", call),
+            ("CallStatus", "in-progress"),
+            ("From", &from),
+            ("To", "+15550002222"),
+            ("DialCallStatus", "busy"),
+            ("DialCallSid", "CA66666666666666666666666666666667"),
+            ("DialCallDuration", "0"),
+        ],
+        TOKEN,
+    )
+    .await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(
+        answer.text().await.unwrap(),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Hangup/></Response>"
+    );
+    let session = stored(app, &t, call).await;
+    assert!(session.state.ended);
+    assert_eq!(session.state.outcome.as_deref(), Some("busy"));
+}
+
+#[tokio::test]
+async fn callbacks_before_the_voice_webhook_are_kept_and_applied_when_it_opens_the_session() {
+    let app = shared();
+    let t = tenant(app).await;
+    let call = "CA77777777777777777777777777777777";
+    let leg = "CA77777777777777777777777777777778";
+    let early = [
+        (leg, Some(call), "in-progress", "2", None),
+        (leg, Some(call), "completed", "3", Some("30")),
+        (call, None, "completed", "1", Some("31")),
+    ];
+    for (sid, parent, status, seq, duration) in early {
+        let mut pairs = vec![
+            ("AccountSid", t.sid.as_str()),
+            ("CallSid", sid),
+            ("CallStatus", status),
+            ("SequenceNumber", seq),
+            ("CallbackSource", "call-progress-events"),
+            ("Timestamp", "Wed, 25 Nov 2026 10:00:40 +0000"),
+        ];
+        if let Some(parent) = parent {
+            pairs.push(("ParentCallSid", parent));
+        }
+        if let Some(duration) = duration {
+            pairs.push(("CallDuration", duration));
+        }
+        let path = if parent.is_some() {
+            format!("/twilio/status?user={}", t.tina.0)
+        } else {
+            "/twilio/status".to_string()
+        };
+        let response = post(app, &path, &pairs, TOKEN).await;
+        assert_eq!(response.status(), 204, "durably kept, then acknowledged");
+    }
+    ring(app, &t, call).await;
+    let session = stored(app, &t, call).await;
+    assert!(session.state.ended, "{:?}", session.state);
+    assert_eq!(session.state.outcome.as_deref(), Some("completed"));
+    assert_eq!(
+        session.state.answered_by_id.as_deref(),
+        Some(t.tina.0.as_str())
+    );
+}
+
+#[tokio::test]
+async fn forty_thousand_unsigned_parameters_are_refused_with_413_before_any_signature_work() {
+    let app = shared();
+    let body = "a&".repeat(40_000);
+    let response = reqwest::Client::new()
+        .post(app.url("/twilio/status"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    // A signature check first would have answered 403 (no signature).
+    assert_eq!(response.status(), 413);
+    let text = response.text().await.unwrap();
+    let typed = evo_twilio::params::ParamsError::BodyTooLarge {
+        len: 65_537,
+        limit: 65_536,
+    };
+    assert_eq!(text, typed.to_string());
+    // Within the size cap, the parameter cap answers the same way.
+    let many = "a&".repeat(1_001);
+    let response = reqwest::Client::new()
+        .post(app.url("/twilio/status"))
+        .body(many)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(
+        response.text().await.unwrap(),
+        evo_twilio::params::ParamsError::TooManyParams { limit: 1_000 }.to_string()
+    );
+}
+
+/// Drops a table of a running test server's embedded store, so that the
+/// next statement touching it fails as a broken database would.
+async fn break_table(data_dir: &std::path::Path, table: &str) {
+    use sqlx::Connection;
+    let url = format!("sqlite://{}", data_dir.join("evo-voice.db").display());
+    let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query(&format!("drop table {table}"))
+        .execute(&mut connection)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_store_failure_on_any_webhook_path_is_a_5xx_never_a_2xx() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = crate::helpers::build(dir.path()).await;
+    let address = app.local_addr();
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    let sid = "ACcccccccccccccccccccccccccccccccc";
+    let account = state
+        .directory
+        .add_account("Broken Co", Some(sid), Some(TOKEN))
+        .await
+        .unwrap();
+    state
+        .directory
+        .add_number(NewNumber {
+            account_id: &account.id,
+            number: "+15558881111",
+            ring_user_ids: &[],
+            queue_name: None,
+            display_name: None,
+            customer_id: None,
+        })
+        .await
+        .unwrap();
+    let send = |path: &'static str, pairs: Vec<(&'static str, &'static str)>| async move {
+        let params = FormParams::from_pairs(pairs);
+        let signature = compute_signature(TOKEN, &format!("{PUBLIC_URL}{path}"), &params);
+        reqwest::Client::new()
+            .post(format!("http://{address}{path}"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-Twilio-Signature", signature)
+            .body(params.encode())
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    let early_leg = vec![
+        ("AccountSid", sid),
+        ("CallSid", "CA88888888888888888888888888888881"),
+        ("ParentCallSid", "CA88888888888888888888888888888880"),
+        ("CallStatus", "ringing"),
+        ("SequenceNumber", "1"),
+    ];
+    // Parking fails: the callback is not durable, so it is not acknowledged.
+    break_table(dir.path(), "pending_callback").await;
+    assert_eq!(send("/twilio/status", early_leg.clone()).await, 503);
+    // The lookup fails: never taken for "no session" (204).
+    break_table(dir.path(), "session_key").await;
+    assert_eq!(send("/twilio/status", early_leg).await, 503);
+    let dial = vec![
+        ("AccountSid", sid),
+        ("CallSid", "CA88888888888888888888888888888880"),
+        ("CallStatus", "in-progress"),
+        ("DialCallStatus", "no-answer"),
+    ];
+    assert_eq!(send("/twilio/dial", dial).await, 503);
+    let enqueue_action = vec![
+        ("AccountSid", sid),
+        ("CallSid", "CA88888888888888888888888888888880"),
+        ("CallStatus", "in-progress"),
+        ("QueueResult", "hangup"),
+    ];
+    assert_eq!(send("/twilio/queue", enqueue_action).await, 503);
+    let conference = vec![
+        ("AccountSid", sid),
+        ("ConferenceSid", "CF88888888888888888888888888888880"),
+        ("StatusCallbackEvent", "conference-start"),
+        ("SequenceNumber", "1"),
+    ];
+    assert_eq!(send("/twilio/conference", conference).await, 503);
+    let voice = vec![
+        ("AccountSid", sid),
+        ("CallSid", "CA88888888888888888888888888888882"),
+        ("From", "+15551230000"),
+        ("To", "+15558881111"),
+        ("CallStatus", "ringing"),
+    ];
+    assert_eq!(send("/twilio/voice", voice).await, 503);
+    let sms = vec![
+        ("AccountSid", sid),
+        ("MessageSid", "SM88888888888888888888888888888888"),
+        ("From", "+15551230000"),
+        ("To", "+15558881111"),
+        ("Body", "hello"),
+    ];
+    assert_eq!(send("/twilio/sms", sms).await, 503);
 }

@@ -1,0 +1,566 @@
+//! Agent actions against a fake Twilio (`evo_twilio::fake::FakeTwilio`):
+//! the exact REST request each action sends, the signed callbacks Twilio
+//! would send for it replayed as webhooks, and the session that results.
+//! Callback parameter sets follow Twilio's docs (conference status
+//! callbacks: https://www.twilio.com/docs/voice/api/conference-resource#conference-status-callback ;
+//! call status callbacks: https://www.twilio.com/docs/voice/api/call-resource#statuscallback).
+
+use evo_server::app::config::{Config, StoreLocation};
+use evo_server::app::directory::{NewNumber, NewUser};
+use evo_server::startup::Application;
+use evo_twilio::fake::{FakeCall, FakeConference, FakeParticipant, FakeTwilio, Fault};
+use evo_twilio::params::FormParams;
+use evo_twilio::signature::compute_signature;
+use serde_json::Value;
+
+use crate::helpers::PASSWORD;
+
+const SID: &str = "AC5ea872f6da5a21de157d80997a64bd33";
+const TOKEN: &str = "actions-test-token";
+
+struct World {
+    base: String,
+    fake: FakeTwilio,
+    tina: String,
+    tina_email: &'static str,
+}
+
+impl World {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+/// A server of its own whose REST client talks to a fresh fake Twilio; an
+/// account with a number ringing tina; nina (same account, not rung), a
+/// manager, and zed in another account.
+async fn world() -> World {
+    let fake = FakeTwilio::start().await.unwrap();
+    fake.add_account(SID, TOKEN);
+    let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    let mut config = Config::for_store(
+        "127.0.0.1:0".parse().unwrap(),
+        StoreLocation::DataDir(dir.path().to_path_buf()),
+    );
+    config.reconcile.twilio_api_base = fake.base_url().to_string();
+    let app = Application::build(config).await.unwrap();
+    let state = app.state();
+    let base = format!("http://{}", app.local_addr());
+    let account = state
+        .directory
+        .add_account("Hold Co", Some(SID), Some(TOKEN))
+        .await
+        .unwrap();
+    let other = state
+        .directory
+        .add_account("Other Co", None, None)
+        .await
+        .unwrap();
+    let user = |account: String, email: &'static str, roles: &'static [&'static str]| {
+        let state = state.clone();
+        async move {
+            state
+                .directory
+                .add_user(NewUser {
+                    account_id: &account,
+                    email,
+                    password: PASSWORD,
+                    display_name: None,
+                    roles: &roles.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+                    customer_id: None,
+                })
+                .await
+                .unwrap()
+                .id
+        }
+    };
+    let tina = user(account.id.clone(), "tina@hold.test", &["User"]).await;
+    user(account.id.clone(), "nina@hold.test", &["User"]).await;
+    user(account.id.clone(), "boss@hold.test", &["User", "Manager"]).await;
+    user(other.id.clone(), "zed@other.test", &["User"]).await;
+    state
+        .directory
+        .add_number(NewNumber {
+            account_id: &account.id,
+            number: "+15557770000",
+            ring_user_ids: std::slice::from_ref(&tina),
+            queue_name: None,
+            display_name: Some("Hold line"),
+            customer_id: None,
+        })
+        .await
+        .unwrap();
+    tokio::spawn(async move { app.run_until_stopped().await });
+    World {
+        base,
+        fake,
+        tina,
+        tina_email: "tina@hold.test",
+    }
+}
+
+async fn webhook(w: &World, path: &str, pairs: &[(&str, &str)]) -> u16 {
+    let params = FormParams::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let url = w.url(path);
+    let signature = compute_signature(TOKEN, &url, &params);
+    reqwest::Client::new()
+        .post(url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("X-Twilio-Signature", signature)
+        .body(params.encode())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn token(w: &World, email: &str) -> String {
+    let body: Value = reqwest::Client::new()
+        .post(w.url("/auth/credentials"))
+        .json(&serde_json::json!({"userName": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["bearerToken"].as_str().unwrap().to_string()
+}
+
+async fn send(
+    w: &World,
+    email: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, w.url(path))
+        .bearer_auth(token(w, email).await)
+        .header("Accept", "application/json");
+    if !body.is_null() {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn session(w: &World, id: &str) -> Value {
+    send(
+        w,
+        w.tina_email,
+        reqwest::Method::GET,
+        &format!("/sessions/{id}"),
+        Value::Null,
+    )
+    .await
+    .1
+}
+
+/// An inbound call rung to tina, answered on her leg: the signed webhooks
+/// Twilio sends (voice request, then the child leg's progress).
+async fn answered_call(w: &World, call: &str, leg: &str) -> String {
+    let status = webhook(
+        w,
+        "/twilio/voice",
+        &[
+            ("AccountSid", SID),
+            ("CallSid", call),
+            ("From", "+15551230000"),
+            ("To", "+15557770000"),
+            ("CallStatus", "ringing"),
+            ("Direction", "inbound"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let session = format!("ses-{call}");
+    let path = format!("/twilio/status?session={session}&user={}", w.tina);
+    for (status, seq) in [("ringing", "1"), ("in-progress", "2")] {
+        let code = webhook(
+            w,
+            &path,
+            &[
+                ("AccountSid", SID),
+                ("CallSid", leg),
+                ("ParentCallSid", call),
+                ("CallStatus", status),
+                ("SequenceNumber", seq),
+                ("CallbackSource", "call-progress-events"),
+            ],
+        )
+        .await;
+        assert_eq!(code, 204);
+    }
+    let mut root = FakeCall::new(call, "in-progress");
+    root.status_callback = Some(w.url(&format!("/twilio/status?session={session}")));
+    w.fake.insert_call(SID, root);
+    session
+}
+
+fn log(session: &Value) -> Vec<String> {
+    session["log"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no log in {session}"))
+        .iter()
+        .map(|l| l["message"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_call_in_a_conference_is_held_unheld_and_ended_through_twilio() {
+    let w = world().await;
+    let call = "CA00000000000000000000000000000a01";
+    let leg = "CA00000000000000000000000000000a02";
+    let conference = "CF00000000000000000000000000000a03";
+    let id = answered_call(&w, call, leg).await;
+    // The call is in a conference: Twilio reports the caller joining.
+    let conference_path = format!("/twilio/conference?session={id}");
+    w.fake.insert_conference(
+        SID,
+        FakeConference {
+            sid: conference.into(),
+            friendly_name: format!("evo-{id}"),
+            status: "in-progress".into(),
+            status_callback: Some(w.url(&conference_path)),
+            status_callback_events: vec!["join".into(), "leave".into(), "hold".into()],
+            callbacks_sent: 5,
+        },
+    );
+    w.fake
+        .insert_participant(SID, FakeParticipant::new(conference, call));
+    for (event, seq) in [("conference-start", "1"), ("participant-join", "2")] {
+        let code = webhook(
+            &w,
+            &conference_path,
+            &[
+                ("AccountSid", SID),
+                ("ConferenceSid", conference),
+                ("FriendlyName", &format!("evo-{id}")),
+                ("StatusCallbackEvent", event),
+                ("CallSid", call),
+                ("Hold", "false"),
+                ("Muted", "false"),
+                ("SequenceNumber", seq),
+            ],
+        )
+        .await;
+        assert_eq!(code, 204);
+    }
+
+    // Hold: one Participants update, Basic auth as the account.
+    let before = w.fake.requests().len();
+    let (status, body) = send(
+        &w,
+        w.tina_email,
+        reqwest::Method::POST,
+        &format!("/sessions/{id}/hold"),
+        serde_json::json!({"callSid": call, "reason": "Transferring"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], id.as_str());
+    let requests = w.fake.requests();
+    assert_eq!(requests.len(), before + 1);
+    let hold = &requests[before];
+    assert_eq!(hold.method, "POST");
+    assert_eq!(
+        hold.path,
+        format!("/2010-04-01/Accounts/{SID}/Conferences/{conference}/Participants/{call}.json")
+    );
+    assert_eq!(hold.field("Hold"), Some("true"));
+    assert_eq!(
+        hold.field("HoldUrl"),
+        Some(evo_twilio::twiml::HOLD_MUSIC_URL)
+    );
+    assert_eq!(hold.basic_user.as_deref(), Some(SID));
+    assert!(
+        log(&body).iter().any(|l| l.contains("put on hold by")),
+        "the request is logged: {body}"
+    );
+
+    // Twilio confirms with participant-hold; the session is held.
+    let delivered = w.fake.deliver_callbacks(&reqwest::Client::new()).await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        delivered[0].0.params.get("StatusCallbackEvent"),
+        Some("participant-hold")
+    );
+    assert_eq!(delivered[0].1, Ok(204));
+    let held = session(&w, &id).await;
+    assert_eq!(held["callState"], "Hold", "{held}");
+    assert_eq!(held["holdReason"], "Transferring");
+    assert_eq!(held["heldByUserId"], w.tina.as_str());
+
+    // A retry changes nothing and sends nothing.
+    let (status, again) = send(
+        &w,
+        w.tina_email,
+        reqwest::Method::POST,
+        &format!("/sessions/{id}/hold"),
+        serde_json::json!({"callSid": call, "reason": "Transferring"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(again["log"], held["log"]);
+    assert_eq!(w.fake.requests().len(), before + 1);
+
+    // Unhold through PatchSession.
+    let (status, body) = send(
+        &w,
+        w.tina_email,
+        reqwest::Method::PATCH,
+        &format!("/sessions/{id}"),
+        serde_json::json!({"holdReason": "None"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let unhold = w.fake.requests().last().unwrap().clone();
+    assert_eq!(unhold.path, hold.path);
+    assert_eq!(unhold.form, vec![("Hold".to_string(), "false".to_string())]);
+    w.fake.deliver_callbacks(&reqwest::Client::new()).await;
+    let unheld = session(&w, &id).await;
+    assert_eq!(unheld["callState"], "Connected", "{unheld}");
+    assert!(
+        unheld.get("holdReason").is_none_or(|r| r == "None"),
+        "{unheld}"
+    );
+
+    // End: the root call completed; its status callback ends the session.
+    let (status, _) = send(
+        &w,
+        w.tina_email,
+        reqwest::Method::DELETE,
+        &format!("/sessions/{id}?callSid={call}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let end = w.fake.requests().last().unwrap().clone();
+    assert_eq!(
+        end.path,
+        format!("/2010-04-01/Accounts/{SID}/Calls/{call}.json")
+    );
+    assert_eq!(
+        end.form,
+        vec![("Status".to_string(), "completed".to_string())]
+    );
+    let delivered = w.fake.deliver_callbacks(&reqwest::Client::new()).await;
+    assert!(delivered
+        .iter()
+        .any(|(c, r)| c.params.get("CallStatus") == Some("completed") && *r == Ok(204)));
+    let ended = session(&w, &id).await;
+    assert_eq!(ended["callState"], "Disconnected", "{ended}");
+    assert!(log(&ended)
+        .iter()
+        .any(|l| l.starts_with("Hang-up requested by")));
+
+    // An ended session: 409, and nothing sent.
+    let count = w.fake.requests().len();
+    let (status, body) = send(
+        &w,
+        w.tina_email,
+        reqwest::Method::POST,
+        &format!("/sessions/{id}/hold"),
+        serde_json::json!({"reason": "Transferring"}),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(w.fake.requests().len(), count);
+}
+
+#[tokio::test]
+async fn a_call_outside_a_conference_waits_in_a_hold_queue_and_rings_the_agent_back() {
+    let w = world().await;
+    let call = "CA00000000000000000000000000000b01";
+    let id = answered_call(&w, call, "CA00000000000000000000000000000b02").await;
+    let (status, body) = send(
+        &w,
+        w.tina_email,
+        reqwest::Method::POST,
+        &format!("/sessions/{id}/hold"),
+        serde_json::json!({"reason": "Transferring"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let redirect = w.fake.requests().last().unwrap().clone();
+    assert_eq!(
+        redirect.path,
+        format!("/2010-04-01/Accounts/{SID}/Calls/{call}.json")
+    );
+    let twiml = redirect.field("Twiml").unwrap();
+    assert!(twiml.contains(&format!(">hold-{id}</Enqueue>")), "{twiml}");
+    assert_eq!(body["callState"], "Hold", "{body}");
+    assert_eq!(body["holdQueueName"], format!("hold-{id}"));
+    assert_eq!(body["heldByUserId"], w.tina.as_str());
+
+    let (status, body) = send(
+        &w,
+        w.tina_email,
+        reqwest::Method::PATCH,
+        &format!("/sessions/{id}"),
+        serde_json::json!({"holdReason": "None"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let back = w.fake.requests().last().unwrap().clone();
+    let twiml = back.field("Twiml").unwrap();
+    assert!(twiml.contains(&format!(">{}</Client>", w.tina)), "{twiml}");
+    assert_ne!(body["callState"], "Hold", "{body}");
+}
+
+#[tokio::test]
+async fn only_members_and_managers_may_act_and_other_tenants_see_nothing() {
+    let w = world().await;
+    let call = "CA00000000000000000000000000000c01";
+    let id = answered_call(&w, call, "CA00000000000000000000000000000c02").await;
+    let hold = serde_json::json!({"reason": "Transferring"});
+    for email in ["nina@hold.test", "zed@other.test"] {
+        let (status, body) = send(
+            &w,
+            email,
+            reqwest::Method::POST,
+            &format!("/sessions/{id}/hold"),
+            hold.clone(),
+        )
+        .await;
+        assert_eq!(status, 404, "{email}: {body}");
+        assert_eq!(body["responseStatus"]["errorCode"], "NotFound");
+    }
+    let (status, _) = send(
+        &w,
+        "zed@other.test",
+        reqwest::Method::POST,
+        "/sessions/ses-nothing/hold",
+        hold.clone(),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(w.fake.requests().is_empty(), "nothing reached Twilio");
+    // The account's manager may.
+    let (status, body) = send(
+        &w,
+        "boss@hold.test",
+        reqwest::Method::POST,
+        &format!("/sessions/{id}/hold"),
+        hold,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(w.fake.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_twilio_failure_is_a_502_with_twilios_code_and_the_session_unchanged() {
+    let w = world().await;
+    let call = "CA00000000000000000000000000000d01";
+    let id = answered_call(&w, call, "CA00000000000000000000000000000d02").await;
+    let before = session(&w, &id).await;
+    w.fake.fail(
+        reqwest::Method::POST,
+        &format!("/Calls/{call}.json"),
+        Fault::Status {
+            status: 400,
+            code: 21220,
+        },
+        None,
+    );
+    let (status, body) = send(
+        &w,
+        w.tina_email,
+        reqwest::Method::POST,
+        &format!("/sessions/{id}/hold"),
+        serde_json::json!({"reason": "Transferring"}),
+    )
+    .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["responseStatus"]["errorCode"], "21220");
+    assert_eq!(body["responseStatus"]["message"], "Programmed failure");
+    let after = session(&w, &id).await;
+    assert_eq!(after, before, "the session is unchanged");
+}
+
+#[tokio::test]
+async fn a_blind_transfer_redirects_the_caller_and_a_member_is_dialled_into_a_conference() {
+    let w = world().await;
+    let call = "CA00000000000000000000000000000e01";
+    let leg = "CA00000000000000000000000000000e02";
+    let id = answered_call(&w, call, leg).await;
+    let mut agent = FakeCall::new(leg, "in-progress");
+    agent.parent_call_sid = Some(call.into());
+    w.fake.insert_call(SID, agent);
+
+    let (status, body) = send(
+        &w,
+        w.tina_email,
+        reqwest::Method::POST,
+        &format!("/sessions/{id}/conference/members"),
+        serde_json::json!({"callSid": leg, "destination": "+15550001111", "fromNumber": "+15557770000"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let requests = w.fake.requests();
+    let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+    let name = format!("evo-{id}");
+    assert_eq!(
+        paths,
+        vec![
+            format!("/2010-04-01/Accounts/{SID}/Calls/{call}.json").as_str(),
+            format!("/2010-04-01/Accounts/{SID}/Calls/{leg}.json").as_str(),
+            format!("/2010-04-01/Accounts/{SID}/Conferences/{name}/Participants.json").as_str(),
+        ]
+    );
+    assert!(requests[0]
+        .field("Twiml")
+        .unwrap()
+        .contains(&format!(">{name}</Conference>")));
+    let create = &requests[2];
+    assert_eq!(create.field("To"), Some("+15550001111"));
+    assert_eq!(create.field("From"), Some("+15557770000"));
+    assert_eq!(create.field("Label"), Some("transfer:+15550001111"));
+    assert!(
+        log(&body).iter().any(|l| l.starts_with("Warm transfer to")),
+        "{body}"
+    );
+
+    let (status, body) = send(
+        &w,
+        w.tina_email,
+        reqwest::Method::POST,
+        &format!("/sessions/{id}/redirect"),
+        serde_json::json!({"destination": "+15550002222", "callerId": "+15557770000"}),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let redirect = w.fake.requests().last().unwrap().clone();
+    assert_eq!(
+        redirect.path,
+        format!("/2010-04-01/Accounts/{SID}/Calls/{call}.json")
+    );
+    let twiml = redirect.field("Twiml").unwrap();
+    assert!(twiml.contains("callerId=\"+15557770000\""), "{twiml}");
+    assert!(twiml.contains(">+15550002222</Number>"), "{twiml}");
+    let after = session(&w, &id).await;
+    assert!(
+        log(&after)
+            .iter()
+            .any(|l| l.starts_with("Blind transfer to")),
+        "{after}"
+    );
+
+    let (status, body) = send(
+        &w,
+        w.tina_email,
+        reqwest::Method::POST,
+        &format!("/sessions/{id}/redirect"),
+        serde_json::json!({"destination": "nobody"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["responseStatus"]["errors"][0]["fieldName"],
+        "Destination"
+    );
+}

@@ -1,0 +1,498 @@
+//! Session history: the columns, the endpoint table and the search index that
+//! `ListSessions` and `GetSession` read, written with each commit, and the
+//! queries over them (migration `0003_session_history.sql`).
+//!
+//! Every filter maps to an index: the caller's scope and the account filter
+//! to `(account_id, ended, started_at)`, endpoints (users' visibility and
+//! `EndpointIds`) to `session_endpoint`, customers to
+//! `(customer_id, ended, started_at)` after walking `customer_by_parent`,
+//! contains-search to a trigram index (FTS5 on SQLite, pg_trgm on
+//! PostgreSQL). A page is read in `(started_at, session_id)` order.
+
+use chrono::{DateTime, Utc};
+use evo_core::session::Session;
+use sqlx::any::AnyArguments;
+use sqlx::{Arguments, Row};
+
+use crate::sql::{iso, Backend};
+use crate::{StoreError, StoreResult};
+
+/// Whose sessions a query may return. The server decides it from the
+/// caller's roles; the store only applies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionScope {
+    /// Every session (system administrators).
+    All,
+    /// The sessions of these accounts (managers).
+    Accounts(Vec<String>),
+    /// The sessions of one account visible to any of these endpoints (users).
+    Endpoints {
+        account_id: String,
+        endpoint_ids: Vec<String>,
+    },
+}
+
+/// A history query: a scope, filters (all must hold), an order and a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionQuery {
+    pub scope: SessionScope,
+    /// Only these accounts (empty: no filter).
+    pub account_ids: Vec<String>,
+    /// Only these customers and their descendants (empty: no filter).
+    pub customer_ids: Vec<String>,
+    /// Only sessions visible to one of these endpoints (empty: no filter).
+    pub endpoint_ids: Vec<String>,
+    /// Only these sessions (empty: no filter).
+    pub session_ids: Vec<String>,
+    /// Started at or after.
+    pub started_from: Option<DateTime<Utc>>,
+    /// Started before.
+    pub started_before: Option<DateTime<Utc>>,
+    /// The from address contains this (case-insensitive).
+    pub from_contains: Option<String>,
+    /// The to address contains this (case-insensitive).
+    pub to_contains: Option<String>,
+    /// A log message contains this (case-insensitive).
+    pub log_contains: Option<String>,
+    pub parent_session_id: Option<String>,
+    /// Only ended (`Some(true)`) or only live (`Some(false)`) sessions.
+    pub ended: Option<bool>,
+    /// Newest first instead of oldest first.
+    pub descending: bool,
+    pub offset: u64,
+    /// At most this many items (`None`: all).
+    pub limit: Option<u64>,
+    /// Count every match (`total`); otherwise only whether more follow.
+    pub count_total: bool,
+}
+
+impl SessionQuery {
+    /// A query returning everything in `scope`, oldest first.
+    pub fn new(scope: SessionScope) -> Self {
+        SessionQuery {
+            scope,
+            account_ids: Vec::new(),
+            customer_ids: Vec::new(),
+            endpoint_ids: Vec::new(),
+            session_ids: Vec::new(),
+            started_from: None,
+            started_before: None,
+            from_contains: None,
+            to_contains: None,
+            log_contains: None,
+            parent_session_id: None,
+            ended: None,
+            descending: false,
+            offset: 0,
+            limit: None,
+            count_total: true,
+        }
+    }
+}
+
+/// A session as history serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSessionInfo {
+    pub session_id: String,
+    pub account_id: String,
+    /// The endpoints the session is visible to.
+    pub endpoint_ids: Vec<String>,
+    /// `SessionInfo` as evo-wire's JSON, rendered when the session was committed.
+    pub info_json: String,
+}
+
+/// One page of a history query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfoPage {
+    /// The page's sessions (`endpoint_ids` left empty).
+    pub items: Vec<StoredSessionInfo>,
+    /// Every match, when the query asked for it.
+    pub total: Option<u64>,
+    /// Whether matches follow this page.
+    pub has_more: bool,
+}
+
+/// Writes a committed session's history columns, endpoints and search text.
+pub(crate) async fn write(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    session: &Session,
+) -> StoreResult<()> {
+    let info = session.to_info();
+    let info_json = String::from_utf8(evo_wire::json::to_json(&info))
+        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    let started_at = iso(session.opened_at);
+    let ended_at = if session.state.ended {
+        Some(iso(session
+            .state
+            .completed_at
+            .unwrap_or_else(|| session.last_activity())))
+    } else {
+        None
+    };
+    let from = session.header.from_address.clone().unwrap_or_default();
+    let to = session.header.to_address.clone().unwrap_or_default();
+    let log_text = session
+        .state
+        .log
+        .iter()
+        .map(|entry| entry.message.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let log_column = match backend {
+        Backend::Postgres => ", log_text = $9",
+        Backend::Sqlite => "",
+    };
+    let update_sql = format!(
+        "update session set started_at = $1, ended_at = $2, customer_id = $3, endpoint_id = $4,
+             from_address = $5, to_address = $6, info = $7 {log_column}
+         where session_id = $8"
+    );
+    let mut update = sqlx::query(&update_sql)
+        .bind(&started_at)
+        .bind(ended_at)
+        .bind(&session.header.customer_id)
+        .bind(&session.header.endpoint_id)
+        .bind(&from)
+        .bind(&to)
+        .bind(&info_json)
+        .bind(&session.id);
+    if backend == Backend::Postgres {
+        update = update.bind(&log_text);
+    }
+    update.execute(&mut **tx).await?;
+
+    sqlx::query("delete from session_endpoint where session_id = $1")
+        .bind(&session.id)
+        .execute(&mut **tx)
+        .await?;
+    for endpoint_id in session.endpoint_ids() {
+        sqlx::query(
+            "insert into session_endpoint (endpoint_id, started_at, session_id) values ($1, $2, $3)",
+        )
+        .bind(endpoint_id)
+        .bind(&started_at)
+        .bind(&session.id)
+        .execute(&mut **tx)
+        .await?;
+    }
+
+    if backend == Backend::Sqlite {
+        sqlx::query(
+            "delete from session_search where rowid = (select rowid from session where session_id = $1)",
+        )
+        .bind(&session.id)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "insert into session_search (rowid, from_address, to_address, log_text)
+             select rowid, $1, $2, $3 from session where session_id = $4",
+        )
+        .bind(&from)
+        .bind(&to)
+        .bind(&log_text)
+        .bind(&session.id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Fills the history of sessions written before the history columns existed.
+pub(crate) async fn backfill(pool: &sqlx::AnyPool, backend: Backend) -> StoreResult<()> {
+    let rows = sqlx::query("select snapshot from session where info is null")
+        .fetch_all(pool)
+        .await?;
+    for row in rows {
+        let text: String = row.try_get("snapshot")?;
+        let session: Session = serde_json::from_str(&text)
+            .map_err(|error| StoreError::Corrupt(format!("session snapshot: {error}")))?;
+        let mut tx = pool.begin().await?;
+        write(&mut tx, backend, &session).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// A `where` clause with its arguments, numbered in order.
+struct Filter {
+    conditions: Vec<String>,
+    args: AnyArguments<'static>,
+    count: usize,
+}
+
+impl Filter {
+    fn new() -> Self {
+        Filter {
+            conditions: Vec::new(),
+            args: AnyArguments::default(),
+            count: 0,
+        }
+    }
+
+    fn arg<T>(&mut self, value: T) -> String
+    where
+        T: 'static + Send + sqlx::Encode<'static, sqlx::Any> + sqlx::Type<sqlx::Any>,
+    {
+        self.count += 1;
+        // Encoding a string, integer or boolean cannot fail.
+        let _ = self.args.add(value);
+        format!("${}", self.count)
+    }
+
+    fn list(&mut self, values: &[String]) -> String {
+        let placeholders: Vec<String> = values.iter().map(|v| self.arg(v.clone())).collect();
+        placeholders.join(", ")
+    }
+
+    fn push(&mut self, condition: String) {
+        self.conditions.push(condition);
+    }
+
+    fn where_clause(&self) -> String {
+        if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!("where {}", self.conditions.join(" and "))
+        }
+    }
+}
+
+/// `%text%` for a contains-search; on PostgreSQL `%`, `_` and `\` in the
+/// text are escaped (SQLite's trigram index cannot use `escape`, so there
+/// they stay wildcards, which only widens a search within the scope).
+fn contains_pattern(backend: Backend, text: &str) -> String {
+    match backend {
+        Backend::Postgres => {
+            let escaped = text
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        }
+        Backend::Sqlite => format!("%{text}%"),
+    }
+}
+
+fn filter(backend: Backend, query: &SessionQuery) -> Filter {
+    let mut f = Filter::new();
+    match &query.scope {
+        SessionScope::All => {}
+        SessionScope::Accounts(ids) if ids.is_empty() => f.push("1 = 0".into()),
+        SessionScope::Accounts(ids) => {
+            let list = f.list(ids);
+            f.push(format!("account_id in ({list})"));
+        }
+        SessionScope::Endpoints {
+            account_id,
+            endpoint_ids,
+        } => {
+            let account = f.arg(account_id.clone());
+            f.push(format!("account_id = {account}"));
+            if endpoint_ids.is_empty() {
+                f.push("1 = 0".into());
+            } else {
+                let list = f.list(endpoint_ids);
+                f.push(format!(
+                    "session_id in (select session_id from session_endpoint where endpoint_id in ({list}))"
+                ));
+            }
+        }
+    }
+    if let Some(ended) = query.ended {
+        let value = f.arg(ended);
+        f.push(format!("ended = {value}"));
+    }
+    if !query.account_ids.is_empty() {
+        let list = f.list(&query.account_ids);
+        f.push(format!("account_id in ({list})"));
+    }
+    if !query.session_ids.is_empty() {
+        let list = f.list(&query.session_ids);
+        f.push(format!("session_id in ({list})"));
+    }
+    if !query.endpoint_ids.is_empty() {
+        let list = f.list(&query.endpoint_ids);
+        f.push(format!(
+            "session_id in (select session_id from session_endpoint where endpoint_id in ({list}))"
+        ));
+    }
+    if !query.customer_ids.is_empty() {
+        let list = f.list(&query.customer_ids);
+        // The customers and all their descendants; the depth guard stops a
+        // corrupt cycle.
+        f.push(format!(
+            "customer_id in (
+                 with recursive tree (customer_id, depth) as (
+                     select customer_id, 0 from customer where customer_id in ({list})
+                     union all
+                     select c.customer_id, tree.depth + 1 from customer c
+                     join tree on c.parent_id = tree.customer_id where tree.depth < 64
+                 )
+                 select customer_id from tree)"
+        ));
+    }
+    if let Some(from) = query.started_from {
+        let value = f.arg(iso(from));
+        f.push(format!("started_at >= {value}"));
+    }
+    if let Some(before) = query.started_before {
+        let value = f.arg(iso(before));
+        f.push(format!("started_at < {value}"));
+    }
+    if let Some(parent) = &query.parent_session_id {
+        let value = f.arg(parent.clone());
+        f.push(format!("parent_session_id = {value}"));
+    }
+    for (column, text) in [
+        ("from_address", &query.from_contains),
+        ("to_address", &query.to_contains),
+        ("log_text", &query.log_contains),
+    ] {
+        let Some(text) = text else { continue };
+        let pattern = f.arg(contains_pattern(backend, text));
+        f.push(match backend {
+            Backend::Sqlite => {
+                format!("rowid in (select rowid from session_search where {column} like {pattern})")
+            }
+            Backend::Postgres => format!("{column} ilike {pattern} escape '\\'"),
+        });
+    }
+    f
+}
+
+/// The SQL and arguments of the page query and of the count query.
+pub(crate) fn page_sql(backend: Backend, query: &SessionQuery) -> (String, AnyArguments<'static>) {
+    let mut f = filter(backend, query);
+    let direction = if query.descending { "desc" } else { "asc" };
+    let where_clause = f.where_clause();
+    let mut sql = format!(
+        "select session_id, account_id, info from session {where_clause}
+         order by started_at {direction}, session_id {direction}"
+    );
+    // One more than asked tells whether more follow.
+    let limit = query.limit.map(|limit| limit.saturating_add(1));
+    let limit_value = i64::try_from(limit.unwrap_or(u64::MAX >> 1)).unwrap_or(i64::MAX);
+    let offset_value = i64::try_from(query.offset).unwrap_or(i64::MAX);
+    let limit_arg = f.arg(limit_value);
+    let offset_arg = f.arg(offset_value);
+    sql.push_str(&format!(" limit {limit_arg} offset {offset_arg}"));
+    (sql, f.args)
+}
+
+pub(crate) fn count_sql(backend: Backend, query: &SessionQuery) -> (String, AnyArguments<'static>) {
+    let f = filter(backend, query);
+    let sql = format!("select count(*) as total from session {}", f.where_clause());
+    (sql, f.args)
+}
+
+/// Runs a history query.
+pub(crate) async fn list(
+    pool: &sqlx::AnyPool,
+    backend: Backend,
+    query: &SessionQuery,
+) -> StoreResult<SessionInfoPage> {
+    let (sql, args) = page_sql(backend, query);
+    let rows = sqlx::query_with(&sql, args).fetch_all(pool).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let info_json: Option<String> = row.try_get("info")?;
+        let session_id: String = row.try_get("session_id")?;
+        items.push(StoredSessionInfo {
+            info_json: info_json.ok_or_else(|| {
+                StoreError::Corrupt(format!("session {session_id} has no rendered SessionInfo"))
+            })?,
+            session_id,
+            account_id: row.try_get("account_id")?,
+            endpoint_ids: Vec::new(),
+        });
+    }
+    let has_more = match query.limit {
+        Some(limit) if items.len() as u64 > limit => {
+            items.truncate(limit as usize);
+            true
+        }
+        _ => false,
+    };
+    let total = if query.count_total {
+        let (sql, args) = count_sql(backend, query);
+        let row = sqlx::query_with(&sql, args).fetch_one(pool).await?;
+        let total: i64 = row.try_get("total")?;
+        Some(u64::try_from(total).unwrap_or(0))
+    } else {
+        None
+    };
+    Ok(SessionInfoPage {
+        items,
+        total,
+        has_more,
+    })
+}
+
+/// One session's history entry.
+pub(crate) async fn one(
+    pool: &sqlx::AnyPool,
+    session_id: &str,
+) -> StoreResult<Option<StoredSessionInfo>> {
+    let Some(row) =
+        sqlx::query("select session_id, account_id, info from session where session_id = $1")
+            .bind(session_id)
+            .fetch_optional(pool)
+            .await?
+    else {
+        return Ok(None);
+    };
+    let info_json: Option<String> = row.try_get("info")?;
+    let endpoint_rows = sqlx::query(
+        "select endpoint_id from session_endpoint where session_id = $1 order by endpoint_id",
+    )
+    .bind(session_id)
+    .fetch_all(pool)
+    .await?;
+    let endpoint_ids = endpoint_rows
+        .iter()
+        .map(|row| row.try_get::<String, _>("endpoint_id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(StoredSessionInfo {
+        info_json: info_json.ok_or_else(|| {
+            StoreError::Corrupt(format!("session {session_id} has no rendered SessionInfo"))
+        })?,
+        session_id: row.try_get("session_id")?,
+        account_id: row.try_get("account_id")?,
+        endpoint_ids,
+    }))
+}
+
+/// The query plan of a history query's page and count statements, one line
+/// per plan step (`explain query plan` on SQLite, `explain` on PostgreSQL).
+pub(crate) async fn explain(
+    pool: &sqlx::AnyPool,
+    backend: Backend,
+    query: &SessionQuery,
+) -> StoreResult<Vec<String>> {
+    let mut lines = Vec::new();
+    let mut tx = pool.begin().await?;
+    if backend == Backend::Postgres {
+        // On small tables PostgreSQL rightly prefers a sequential scan;
+        // this asks whether an index can serve the query at all.
+        sqlx::query("set local enable_seqscan = off")
+            .execute(&mut *tx)
+            .await?;
+    }
+    for (sql, args) in [page_sql(backend, query), count_sql(backend, query)] {
+        let explain = match backend {
+            Backend::Sqlite => format!("explain query plan {sql}"),
+            Backend::Postgres => format!("explain {sql}"),
+        };
+        let rows = sqlx::query_with(&explain, args).fetch_all(&mut *tx).await?;
+        for row in rows {
+            let line: String = match backend {
+                Backend::Sqlite => row.try_get("detail")?,
+                Backend::Postgres => row.try_get(0)?,
+            };
+            lines.push(line);
+        }
+    }
+    tx.rollback().await?;
+    Ok(lines)
+}

@@ -1,0 +1,438 @@
+//! The session-history part of the store conformance suite, run on SQLite
+//! and on a throwaway PostgreSQL cluster: every filter of ListSessions,
+//! scopes, paging and order, and query plans that use an index for every
+//! filter (never a scan of the session table).
+
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+use evo_core::domain::{Account, Crumb, Customer};
+use evo_core::reducer::{apply, open};
+use evo_core::scenario::{build, Cast};
+use evo_store::sql::SqlStore;
+use evo_store::testing::PostgresCluster;
+use evo_store::{SessionChange, SessionQuery, SessionScope, Store};
+
+fn cast(account: &str, customer: Option<(&str, &str)>, number: &str, agent: &str) -> Cast {
+    Cast {
+        account_id: account.into(),
+        account_name: account.to_uppercase(),
+        customer: customer.map(|(id, name)| Crumb {
+            id: id.into(),
+            name: name.into(),
+        }),
+        breadcrumb: vec![],
+        number: (number.into(), format!("+1555{number}"), number.into()),
+        agents: vec![(agent.into(), agent.into(), agent.into())],
+        caller: format!("+1777{agent}"),
+    }
+}
+
+/// Commits a scenario: `full` applies every event (the session ends),
+/// otherwise only the first two (it stays active).
+async fn commit(
+    store: &dyn Store,
+    kind: &'static str,
+    cast: &Cast,
+    tag: &str,
+    day: i64,
+    full: bool,
+) {
+    let start = Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap() + Duration::days(day);
+    let kind: evo_core::scenario::Kind = kind.parse().expect("a scenario kind");
+    let plan = build(kind, cast, tag, start);
+    let mut session = open(&plan.session_id, plan.header.clone(), plan.opened_at);
+    store
+        .commit(&[SessionChange {
+            session: session.clone(),
+            event: None,
+            expected_version: None,
+            keys: vec![],
+        }])
+        .await
+        .unwrap();
+    let count = if full { plan.events.len() } else { 2 };
+    for event in plan.events.iter().take(count) {
+        let next = apply(&session, event);
+        store
+            .commit(&[SessionChange {
+                session: next.clone(),
+                event: Some(event.clone()),
+                expected_version: Some(session.version),
+                keys: vec![],
+            }])
+            .await
+            .unwrap();
+        session = next;
+    }
+}
+
+async fn seed(store: &dyn Store) {
+    for id in ["acc1", "acc2"] {
+        store
+            .create_account(&Account {
+                id: id.into(),
+                name: id.into(),
+                twilio_account_sid: None,
+                twilio_auth_token: None,
+            })
+            .await
+            .unwrap();
+    }
+    for (id, parent) in [
+        ("root", None),
+        ("mid", Some("root")),
+        ("leaf", Some("mid")),
+        ("other", None),
+    ] {
+        store
+            .create_customer(&Customer {
+                id: id.into(),
+                account_id: "acc1".into(),
+                parent_id: parent.map(String::from),
+                name: id.into(),
+            })
+            .await
+            .unwrap();
+    }
+    // acc1: h0..h3 ended on days 0..3; h4 active on day 4; chat on day 5.
+    let a = cast("acc1", Some(("root", "Root")), "n1", "u1");
+    let leaf = cast("acc1", Some(("leaf", "Leaf")), "n1", "u1");
+    let other = cast("acc1", Some(("other", "Other")), "n2", "u2");
+    commit(store, "inbound-answered", &a, "H0", 0, true).await;
+    commit(store, "inbound-missed", &leaf, "H1", 1, true).await;
+    commit(store, "inbound-answered", &other, "H2", 2, true).await;
+    commit(store, "outbound", &a, "H3", 3, true).await;
+    commit(store, "inbound-answered", &a, "H4", 4, false).await;
+    commit(store, "sms-chat", &other, "H5", 5, true).await;
+    // acc2: one ended session.
+    let b = cast("acc2", None, "n9", "u9");
+    commit(store, "inbound-answered", &b, "Z0", 0, true).await;
+}
+
+async fn ids(store: &dyn Store, query: &SessionQuery) -> Vec<String> {
+    let page = store.list_session_infos(query).await.unwrap();
+    page.items
+        .iter()
+        .map(|item| {
+            let json: serde_json::Value = serde_json::from_str(&item.info_json).unwrap();
+            assert_eq!(
+                json["id"],
+                item.session_id.as_str(),
+                "the rendered SessionInfo is the row's"
+            );
+            item.session_id.clone()
+        })
+        .collect()
+}
+
+fn all() -> SessionQuery {
+    SessionQuery::new(SessionScope::All)
+}
+
+async fn history_suite(store: Arc<dyn Store>) {
+    seed(store.as_ref()).await;
+    let s = store.as_ref();
+    let every = [
+        "ses-H0", "ses-H1", "ses-H2", "ses-H3", "ses-H4", "ses-H5", "ses-Z0",
+    ];
+
+    // Order: oldest first by default (ties by id), newest first on request.
+    let mut sorted = every.to_vec();
+    sorted.sort_by_key(|id| {
+        (
+            if id.starts_with("ses-Z") {
+                0
+            } else {
+                id[5..].parse::<i32>().unwrap()
+            },
+            *id,
+        )
+    });
+    assert_eq!(ids(s, &all()).await, sorted);
+    let mut newest = sorted.clone();
+    newest.reverse();
+    assert_eq!(
+        ids(
+            s,
+            &SessionQuery {
+                descending: true,
+                ..all()
+            }
+        )
+        .await,
+        newest
+    );
+
+    // Scopes.
+    let acc2 = ids(
+        s,
+        &SessionQuery::new(SessionScope::Accounts(vec!["acc2".into()])),
+    )
+    .await;
+    assert_eq!(acc2, ["ses-Z0"]);
+    assert!(ids(s, &SessionQuery::new(SessionScope::Accounts(vec![])))
+        .await
+        .is_empty());
+    let u2 = ids(
+        s,
+        &SessionQuery::new(SessionScope::Endpoints {
+            account_id: "acc1".into(),
+            endpoint_ids: vec!["u2".into()],
+        }),
+    )
+    .await;
+    assert_eq!(
+        u2,
+        ["ses-H2"],
+        "u2 answered H2 only (the chat has no agent)"
+    );
+    let n2_elsewhere = ids(
+        s,
+        &SessionQuery::new(SessionScope::Endpoints {
+            account_id: "acc2".into(),
+            endpoint_ids: vec!["n2".into()],
+        }),
+    )
+    .await;
+    assert!(
+        n2_elsewhere.is_empty(),
+        "an endpoint id never crosses accounts"
+    );
+
+    // Filters.
+    let q = |f: fn(&mut SessionQuery)| {
+        let mut query = all();
+        f(&mut query);
+        query
+    };
+    assert_eq!(
+        ids(s, &q(|q| q.account_ids = vec!["acc2".into()])).await,
+        ["ses-Z0"]
+    );
+    assert_eq!(ids(s, &q(|q| q.ended = Some(false))).await, ["ses-H4"]);
+    assert_eq!(ids(s, &q(|q| q.ended = Some(true))).await.len(), 6);
+    assert_eq!(
+        ids(s, &q(|q| q.customer_ids = vec!["mid".into()])).await,
+        ["ses-H1"],
+        "a customer includes its descendants"
+    );
+    assert_eq!(
+        ids(s, &q(|q| q.customer_ids = vec!["root".into()])).await,
+        ["ses-H0", "ses-H1", "ses-H3", "ses-H4"]
+    );
+    assert_eq!(
+        ids(s, &q(|q| q.endpoint_ids = vec!["n2".into()])).await,
+        ["ses-H2", "ses-H5"]
+    );
+    assert_eq!(
+        ids(
+            s,
+            &q(|q| q.session_ids = vec!["ses-H3".into(), "nope".into()])
+        )
+        .await,
+        ["ses-H3"]
+    );
+    assert_eq!(
+        ids(
+            s,
+            &q(|q| {
+                q.started_from = Some(Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap());
+                q.started_before = Some(Utc.with_ymd_and_hms(2026, 11, 4, 0, 0, 0).unwrap());
+            })
+        )
+        .await,
+        ["ses-H1", "ses-H2"]
+    );
+    // From: the caller of incoming calls, the agent's client of outgoing ones.
+    assert_eq!(
+        ids(s, &q(|q| q.from_contains = Some("777u2".into()))).await,
+        ["ses-H2", "ses-H5"]
+    );
+    assert_eq!(
+        ids(s, &q(|q| q.from_contains = Some("CLIENT:U1".into()))).await,
+        ["ses-H3"],
+        "case-insensitive"
+    );
+    assert_eq!(
+        ids(s, &q(|q| q.to_contains = Some("555n9".into()))).await,
+        ["ses-Z0"]
+    );
+    assert_eq!(
+        ids(s, &q(|q| q.log_contains = Some("order 1234".into()))).await,
+        ["ses-H5"]
+    );
+    assert!(
+        ids(s, &q(|q| q.log_contains = Some("no such words".into())))
+            .await
+            .is_empty()
+    );
+    assert!(ids(s, &q(|q| q.parent_session_id = Some("ses-H0".into())))
+        .await
+        .is_empty());
+
+    // Paging: offset and limit, totals, more pages, past the end.
+    let page = s
+        .list_session_infos(&SessionQuery {
+            offset: 2,
+            limit: Some(2),
+            ..all()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 2);
+    assert_eq!(page.total, Some(7));
+    assert!(page.has_more);
+    let last = s
+        .list_session_infos(&SessionQuery {
+            offset: 6,
+            limit: Some(2),
+            ..all()
+        })
+        .await
+        .unwrap();
+    assert_eq!(last.items.len(), 1);
+    assert!(!last.has_more);
+    let past = s
+        .list_session_infos(&SessionQuery {
+            offset: 40,
+            limit: Some(2),
+            count_total: false,
+            ..all()
+        })
+        .await
+        .unwrap();
+    assert!(past.items.is_empty());
+    assert_eq!(past.total, None);
+    assert!(!past.has_more);
+
+    // One session, with the endpoints it is visible to.
+    let one = s.session_info("ses-H2").await.unwrap().unwrap();
+    assert_eq!(one.account_id, "acc1");
+    assert_eq!(one.endpoint_ids, ["n2", "u2"]);
+    let info: serde_json::Value = serde_json::from_str(&one.info_json).unwrap();
+    assert_eq!(info["ended"], true);
+    assert_eq!(info["customerId"], "other");
+    assert!(s.session_info("nope").await.unwrap().is_none());
+}
+
+/// Plans that read the session table by an index for each filter, never a
+/// full scan (`SCAN session` on SQLite, `Seq Scan on session` on PostgreSQL).
+async fn assert_indexed(store: &SqlStore) {
+    let scoped = |scope| SessionQuery {
+        limit: Some(50),
+        descending: true,
+        ..SessionQuery::new(scope)
+    };
+    let account = || SessionScope::Accounts(vec!["acc1".into()]);
+    let user = || SessionScope::Endpoints {
+        account_id: "acc1".into(),
+        endpoint_ids: vec!["u1".into(), "n1".into()],
+    };
+    let queries = [
+        (
+            "admin, everything ended",
+            SessionQuery {
+                ended: Some(true),
+                ..scoped(SessionScope::All)
+            },
+        ),
+        ("manager", scoped(account())),
+        (
+            "manager, ended",
+            SessionQuery {
+                ended: Some(true),
+                ..scoped(account())
+            },
+        ),
+        ("user", scoped(user())),
+        (
+            "endpoint filter",
+            SessionQuery {
+                endpoint_ids: vec!["n2".into()],
+                ..scoped(SessionScope::All)
+            },
+        ),
+        (
+            "customer filter",
+            SessionQuery {
+                customer_ids: vec!["root".into()],
+                ..scoped(SessionScope::All)
+            },
+        ),
+        (
+            "dates",
+            SessionQuery {
+                started_from: Some(Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap()),
+                started_before: Some(Utc.with_ymd_and_hms(2026, 11, 4, 0, 0, 0).unwrap()),
+                ..scoped(account())
+            },
+        ),
+        (
+            "from",
+            SessionQuery {
+                from_contains: Some("777u2".into()),
+                ..scoped(SessionScope::All)
+            },
+        ),
+        (
+            "to",
+            SessionQuery {
+                to_contains: Some("555n9".into()),
+                ..scoped(SessionScope::All)
+            },
+        ),
+        (
+            "log",
+            SessionQuery {
+                log_contains: Some("order 1234".into()),
+                ..scoped(SessionScope::All)
+            },
+        ),
+        (
+            "parent",
+            SessionQuery {
+                parent_session_id: Some("ses-H0".into()),
+                ..scoped(SessionScope::All)
+            },
+        ),
+        (
+            "specific ids",
+            SessionQuery {
+                session_ids: vec!["ses-H0".into()],
+                ..scoped(SessionScope::All)
+            },
+        ),
+    ];
+    for (name, query) in queries {
+        let plan = store.explain_session_query(&query).await.unwrap();
+        let text = plan.join("\n");
+        assert!(!plan.is_empty(), "{name}: no plan");
+        eprintln!("-- {name}\n{text}");
+        let scans_table = plan.iter().any(|line| {
+            let line = line.trim();
+            // SQLite: "SCAN session" without an index; PostgreSQL: "Seq Scan on session ".
+            (line.starts_with("SCAN session") && !line.contains("INDEX"))
+                || line.contains("Seq Scan on session ")
+                || line.ends_with("Seq Scan on session")
+        });
+        assert!(!scans_table, "{name} scans the session table:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn sqlite_history_conforms_and_uses_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqlStore::open_sqlite(dir.path()).await.unwrap());
+    history_suite(store.clone()).await;
+    assert_indexed(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_history_conforms_and_uses_indexes() {
+    let cluster = PostgresCluster::start();
+    let url = cluster.create_database("evo_history");
+    let store = Arc::new(SqlStore::connect_postgres(&url).await.unwrap());
+    history_suite(store.clone()).await;
+    assert_indexed(&store).await;
+}
