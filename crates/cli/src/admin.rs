@@ -63,7 +63,25 @@ pub fn config(server: &ServerArgs, store: StoreLocation) -> Config {
         interval: Duration::from_secs(defaults::RECONCILE_INTERVAL_SECS),
         twilio_api_base: server.twilio_api_url.clone(),
     };
+    config.ops = ops_config(&server.ops);
     config
+}
+
+/// The operations settings from the flags.
+fn ops_config(ops: &crate::cli::OpsArgs) -> evo_server::app::config::OpsConfig {
+    evo_server::app::config::OpsConfig {
+        shutdown_grace: Duration::from_secs(ops.shutdown_grace_secs),
+        retain_ended: ops
+            .retain_ended_days
+            .map(|days| Duration::from_secs(u64::from(days.max(1)) * 24 * 60 * 60)),
+        metrics_bind: ops.metrics_bind,
+        cors_origins: ops
+            .cors_origins
+            .iter()
+            .map(|origin| origin.trim().to_string())
+            .filter(|origin| !origin.is_empty())
+            .collect(),
+    }
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -12,8 +12,19 @@ use evo_server::app::config::defaults;
 #[derive(Debug, Parser)]
 #[command(name = "evo-voice", version, about, long_about = None)]
 pub struct Cli {
+    /// Log format on stderr: `text` (human; coloured only on a terminal) or
+    /// `json` (one object a line).
+    #[arg(long, global = true, env = "EVO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,6 +61,53 @@ pub enum Command {
     },
     /// Measure ingest and read throughput on this machine.
     Bench(BenchArgs),
+    /// Copy the embedded store to a file, consistently, while a server runs.
+    Backup(BackupArgs),
+    /// Replace the embedded store with a backup (no server may be running on it).
+    Restore(RestoreArgs),
+}
+
+/// Options of `evo-voice backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The backup file to write (must not exist).
+    #[arg(long)]
+    pub to: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Options of `evo-voice restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup file to restore.
+    #[arg(long)]
+    pub from: PathBuf,
+    /// Replace an existing database (never one a running server holds).
+    #[arg(long, default_value_t = false)]
+    pub force: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Operations settings shared by `serve` and `demo`.
+#[derive(Debug, Clone, Args)]
+pub struct OpsArgs {
+    /// After SIGTERM or Ctrl-C, seconds to let in-flight requests and queued
+    /// commits finish before exiting.
+    #[arg(long, env = "EVO_SHUTDOWN_GRACE_SECS", default_value_t = defaults::SHUTDOWN_GRACE_SECS)]
+    pub shutdown_grace_secs: u64,
+    /// Delete ended sessions (and their events) last active more than this
+    /// many days ago; unset keeps them forever.
+    #[arg(long, env = "EVO_RETAIN_ENDED_DAYS")]
+    pub retain_ended_days: Option<u32>,
+    /// Serve /metrics on this address instead of the main one.
+    #[arg(long, env = "EVO_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+    /// An origin allowed to call the API from a browser (CORS); repeat or
+    /// separate with commas.
+    #[arg(long = "cors-origin", env = "EVO_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
 }
 
 /// Where the store is.
@@ -112,6 +170,8 @@ pub struct ServerArgs {
     pub chat_idle_secs: u64,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub ops: OpsArgs,
 }
 
 /// Abuse and resource limits (docs/security.md).

@@ -2,6 +2,7 @@
 //! to an exit code (0 success, 1 runtime failure, 2 bad usage from clap).
 
 mod admin;
+mod backup;
 mod bench;
 mod cli;
 mod demo;
@@ -11,11 +12,14 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, LogFormat};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(matches!(cli.command, Command::Serve(_) | Command::Demo(_)));
+    init_tracing(
+        matches!(cli.command, Command::Serve(_) | Command::Demo(_)),
+        cli.log_format,
+    );
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -42,20 +46,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Number { command } => admin::number(command).await,
         Command::Apikey { command } => admin::apikey(command).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Backup(args) => backup::backup(args).await,
+        Command::Restore(args) => backup::restore(args).await,
     }
 }
 
 /// Logs go to stderr (stdout is for ids that scripts read). Servers log at
 /// info by default, admin commands only warnings; `RUST_LOG` overrides.
-fn init_tracing(server: bool) {
+/// Text is coloured only when stderr is a terminal; JSON is one object a
+/// line with the request span (and its `request_id`) in each.
+fn init_tracing(server: bool, format: LogFormat) {
     let default = if server {
         "info,evo_server=info,tower_http=warn,sqlx=warn"
     } else {
         "warn"
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).try_init(),
+    };
 }

@@ -36,6 +36,8 @@ fn evo(data: &std::path::Path, args: &[&str]) -> String {
 fn serve(data: &std::path::Path, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_evo-voice"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        // Webhooks are verified only against the configured public URL.
+        .env("EVO_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
         .env("EVO_DATA_DIR", data)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -182,7 +184,7 @@ async fn every_acknowledged_webhook_survives_a_sigkill() {
         .unwrap();
     for call in &acknowledged {
         let session = store
-            .session(&format!("ses-{call}"))
+            .session(&evo_server::app::sessions::call_session_id(&account, call))
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("acknowledged call {call} was lost"));

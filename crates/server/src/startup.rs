@@ -15,15 +15,27 @@ use crate::app::state::AppState;
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    /// The embedded store's data-directory lock, held while serving (so
+    /// `evo-voice restore` refuses to replace a database in use).
+    _data_dir_lock: Option<evo_store::lock::DataDirLock>,
 }
 
 impl Application {
     /// Opens the store, rebuilds the index and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let lock = match &config.store {
+            crate::app::config::StoreLocation::DataDir(dir) => Some(
+                evo_store::lock::lock_data_dir(dir)
+                    .context("is another server running on this data directory?")?,
+            ),
+            crate::app::config::StoreLocation::Postgres(_) => None,
+        };
         let store = evo_store::open_store(&config.store.as_store_url())
             .await
             .context("opening the store failed")?;
-        Self::build_with_store(config, store).await
+        let mut app = Self::build_with_store(config, store).await?;
+        app._data_dir_lock = lock;
+        Ok(app)
     }
 
     /// As [`Application::build`] with an already opened store.
@@ -45,7 +57,11 @@ impl Application {
                     state.config.bind
                 )
             })?;
-        Ok(Application { listener, state })
+        Ok(Application {
+            listener,
+            state,
+            _data_dir_lock: None,
+        })
     }
 
     /// The bound address (the real port when port 0 was asked for).
@@ -92,15 +108,21 @@ impl Application {
                 }
             })
         };
+        let extras = spawn_ops_tasks(&self.state).await?;
+        let state = self.state.clone();
+        let signals = tokio::spawn({
+            let state = state.clone();
+            async move {
+                shutdown_signal().await;
+                state.shutdown.trigger();
+            }
+        });
         let app = crate::http::router(self.state.clone());
-        let served = serve_with_limits(
-            self.listener,
-            app,
-            &self.state.config.limits,
-            shutdown_signal(),
-        )
-        .await
-        .context("the HTTP server failed");
+        let served = serve_until_shutdown(&state, self.listener, app).await;
+        signals.abort();
+        for task in extras {
+            task.abort();
+        }
         reconciler.abort();
         directory.abort();
         if let Some(refresher) = refresher {
@@ -174,6 +196,78 @@ async fn serve_with_limits(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Serves (with the listener's limits) until [`AppState::shutdown`] fires,
+/// then stops accepting, lets
+/// in-flight requests finish and drains the group committer, all within
+/// the configured grace period.
+async fn serve_until_shutdown(
+    state: &AppState,
+    listener: TcpListener,
+    app: axum::Router,
+) -> anyhow::Result<()> {
+    let grace = state.config.ops.shutdown_grace;
+    let serving = serve_with_limits(listener, app, &state.config.limits, {
+        let state = state.clone();
+        async move { state.shutdown.wait().await }
+    });
+    let deadline = async {
+        state.shutdown.wait().await;
+        tokio::time::sleep(grace).await;
+    };
+    let started = tokio::select! {
+        served = serving => {
+            served.context("the HTTP server failed")?;
+            None
+        }
+        () = deadline => Some(()),
+    };
+    if started.is_some() {
+        tracing::warn!(?grace, "in-flight requests outlived the grace period");
+    }
+    // Acknowledged changes are durable already; this commits what requests
+    // cut short by the grace period had queued.
+    let pending = state
+        .sessions
+        .drain_commits(std::time::Duration::from_secs(1).min(grace))
+        .await;
+    if pending > 0 {
+        tracing::warn!(pending, "commits still pending at exit");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Background tasks of operations: the separate metrics listener and
+/// retention of ended sessions.
+async fn spawn_ops_tasks(state: &AppState) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let mut tasks = Vec::new();
+    crate::http::observe::prometheus();
+    if let Some(address) = state.config.ops.metrics_bind {
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("binding the metrics address {address} failed"))?;
+        tracing::info!(%address, "metrics are served on their own address");
+        let router = crate::http::metrics_router(state.clone());
+        let state = state.clone();
+        tasks.push(tokio::spawn(async move {
+            let stopping = async move { state.shutdown.wait().await };
+            if let Err(error) = axum::serve(listener, router)
+                .with_graceful_shutdown(stopping)
+                .await
+            {
+                tracing::warn!(%error, "the metrics listener failed");
+            }
+        }));
+    }
+    if let Some(retain) = state.config.ops.retain_ended {
+        tasks.push(tokio::spawn(crate::app::ops::run_retention(
+            state.clone(),
+            retain,
+        )));
+    }
+    Ok(tasks)
 }
 
 async fn shutdown_signal() {

@@ -9,7 +9,9 @@
 //! a conflict, its changes are retried one by one so that one conflicting
 //! change does not fail unrelated ones.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -24,6 +26,8 @@ type Job = (SessionChange, oneshot::Sender<StoreResult<()>>);
 #[derive(Clone)]
 pub struct GroupCommitter {
     sender: mpsc::Sender<Job>,
+    /// Changes submitted and not yet answered (for [`GroupCommitter::drain`]).
+    pending: Arc<AtomicUsize>,
 }
 
 impl GroupCommitter {
@@ -31,12 +35,31 @@ impl GroupCommitter {
     pub fn new(store: Arc<dyn Store>) -> Self {
         let (sender, receiver) = mpsc::channel::<Job>(MAX_BATCH * 4);
         tokio::spawn(write_loop(store, receiver));
-        GroupCommitter { sender }
+        GroupCommitter {
+            sender,
+            pending: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Waits until every submitted change is committed (or failed), at most
+    /// `limit`; returns how many are still pending (0: drained). Shutdown
+    /// calls it after the listener stops.
+    pub async fn drain(&self, limit: Duration) -> usize {
+        let deadline = Instant::now() + limit;
+        loop {
+            let pending = self.pending.load(Ordering::SeqCst);
+            if pending == 0 || Instant::now() >= deadline {
+                return pending;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Commits `change`; returns once it is durable (or failed).
     pub async fn submit(&self, change: SessionChange) -> StoreResult<()> {
         let (reply, answer) = oneshot::channel();
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        let _pending = PendingGuard(&self.pending);
         self.sender
             .send((change, reply))
             .await
@@ -44,6 +67,15 @@ impl GroupCommitter {
         answer
             .await
             .map_err(|_| StoreError::Corrupt("the commit writer dropped a change".to_string()))?
+    }
+}
+
+/// Counts a submitted change until its caller has the answer (or gave up).
+struct PendingGuard<'a>(&'a AtomicUsize);
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -57,7 +89,13 @@ async fn write_loop(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Job>) {
             }
         }
         let changes: Vec<SessionChange> = jobs.iter().map(|(change, _)| change.clone()).collect();
-        match store.commit(&changes).await {
+        // Through the `metrics` facade: a no-op unless the server installs
+        // an exporter.
+        metrics::histogram!("evo_store_commit_batch_size").record(changes.len() as f64);
+        let started = Instant::now();
+        let result = store.commit(&changes).await;
+        metrics::histogram!("evo_store_commit_seconds").record(started.elapsed().as_secs_f64());
+        match result {
             Ok(()) => {
                 for (_, reply) in jobs {
                     let _ = reply.send(Ok(()));

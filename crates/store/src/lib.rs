@@ -192,7 +192,8 @@ pub trait Store: Send + Sync + 'static {
         account_id: &str,
         keys: &[String],
     ) -> StoreResult<Vec<SessionEvent>>;
-    /// Forgets the events parked under `keys` (after they were applied).
+    /// Forgets the events parked under `keys` (after they were applied),
+    /// and the same events parked under other keys.
     async fn drop_parked_callbacks(&self, account_id: &str, keys: &[String]) -> StoreResult<()>;
 
     // --- session history ---------------------------------------------------
@@ -202,10 +203,23 @@ pub trait Store: Send + Sync + 'static {
     /// One session's rendered `SessionInfo`, with its account and the
     /// endpoints it is visible to (for the caller's visibility check).
     async fn session_info(&self, id: &str) -> StoreResult<Option<StoredSessionInfo>>;
+
+    // --- operations --------------------------------------------------------
+    /// A cheap readiness check: the database answers and every migration
+    /// this build knows is applied.
+    async fn check_ready(&self) -> StoreResult<()>;
+    /// Deletes up to `limit` ended sessions whose last activity is before
+    /// `before`, with their events and lookup keys, in one transaction;
+    /// returns how many sessions went. Active sessions are never touched.
+    async fn prune_ended_sessions(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
+    /// Writes a consistent copy of the embedded store to `target` while it
+    /// is in use (SQLite `VACUUM INTO`). PostgreSQL: use `pg_dump`.
+    async fn backup_into(&self, target: &std::path::Path) -> StoreResult<()>;
 }
 
 pub mod group_commit;
 pub mod history;
+pub mod lock;
 pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -21,6 +21,14 @@ use sqlx::{AnyPool, Executor, Row};
 use crate::history::{self, SessionInfoPage, SessionQuery, StoredSessionInfo};
 use crate::{ApiKeyRecord, AuthSession, SessionChange, Store, StoreError, StoreResult};
 
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The embedded store's database file inside its data directory.
+pub fn sqlite_file(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("evo-voice.db")
+}
+
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -62,7 +70,7 @@ impl SqlStore {
         std::fs::create_dir_all(data_dir).map_err(|error| {
             StoreError::Corrupt(format!("cannot create {}: {error}", data_dir.display()))
         })?;
-        let file = data_dir.join("evo-voice.db");
+        let file = sqlite_file(data_dir);
         let url = format!("sqlite://{}?mode=rwc", file.display());
         sqlx::any::install_default_drivers();
         let options = AnyConnectOptions::from_str(&url)?;
@@ -82,7 +90,7 @@ impl SqlStore {
             })
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/sqlite")
+        SQLITE_MIGRATIONS
             .run(&pool)
             .await
             .map_err(|error| StoreError::Database(error.into()))?;
@@ -102,7 +110,7 @@ impl SqlStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/postgres")
+        POSTGRES_MIGRATIONS
             .run(&pool)
             .await
             .map_err(|error| StoreError::Database(error.into()))?;
@@ -896,11 +904,16 @@ impl Store for SqlStore {
     async fn drop_parked_callbacks(&self, account_id: &str, keys: &[String]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         for key in keys {
-            sqlx::query("delete from pending_callback where account_id = $1 and lookup_key = $2")
-                .bind(account_id)
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
+            // The same callbacks parked under their other SIDs go too.
+            sqlx::query(
+                "delete from pending_callback where account_id = $1 and dedupe_key in
+                 (select dedupe_key from pending_callback where account_id = $2 and lookup_key = $3)",
+            )
+            .bind(account_id)
+            .bind(account_id)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -912,5 +925,87 @@ impl Store for SqlStore {
 
     async fn session_info(&self, id: &str) -> StoreResult<Option<StoredSessionInfo>> {
         history::one(&self.pool, id).await
+    }
+
+    async fn check_ready(&self) -> StoreResult<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let row = sqlx::query("select count(*) as applied from _sqlx_migrations where success")
+            .fetch_one(&self.pool)
+            .await?;
+        let applied: i64 = row.try_get("applied")?;
+        let known = migrator.iter().count() as i64;
+        if applied < known {
+            return Err(StoreError::Corrupt(format!(
+                "{applied} of {known} migrations applied"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn prune_ended_sessions(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
+        // `ended` and `last_activity` match the partial index of migration 0008.
+        let ended = match self.backend {
+            Backend::Sqlite => "ended = 1",
+            Backend::Postgres => "ended",
+        };
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(&format!(
+            "select session_id from session where {ended} and last_activity < $1 order by last_activity limit $2"
+        ))
+        .bind(iso(before))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut pruned = 0;
+        for row in &rows {
+            let id: String = row.try_get("session_id")?;
+            // The history rows too (migration 0003): the search index is
+            // keyed by the session row's rowid on SQLite, so it goes first.
+            if self.backend == Backend::Sqlite {
+                sqlx::query(
+                    "delete from session_search where rowid = (select rowid from session where session_id = $1)",
+                )
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for table in ["session_event", "session_key", "session_endpoint"] {
+                sqlx::query(&format!("delete from {table} where session_id = $1"))
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            // Checked again here: a session reopened meanwhile is kept.
+            pruned += sqlx::query(&format!(
+                "delete from session where session_id = $1 and {ended}"
+            ))
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(pruned)
+    }
+
+    async fn backup_into(&self, target: &Path) -> StoreResult<()> {
+        if self.backend != Backend::Sqlite {
+            return Err(StoreError::Corrupt(
+                "online backup is for the embedded store; back PostgreSQL up with pg_dump"
+                    .to_string(),
+            ));
+        }
+        if target.exists() {
+            return Err(StoreError::Duplicate(format!("{}", target.display())));
+        }
+        // One read transaction: a consistent snapshot while writers go on (WAL).
+        sqlx::query("vacuum into $1")
+            .bind(target.display().to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

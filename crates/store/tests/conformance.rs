@@ -374,6 +374,81 @@ async fn suite(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .is_empty());
+    assert_eq!(committer.drain(std::time::Duration::from_secs(5)).await, 0);
+
+    // Operations: ready, and retention of ended sessions only.
+    store.check_ready().await.unwrap();
+    let last = ended.last_activity();
+    assert_eq!(
+        store.prune_ended_sessions(last, 500).await.unwrap(),
+        0,
+        "a session last active at the cutoff is kept"
+    );
+    assert!(store.session(&plan.session_id).await.unwrap().is_some());
+    // Every active session here is older than the cutoff: none goes.
+    let cutoff = Utc::now() + chrono::Duration::days(1);
+    assert_eq!(store.prune_ended_sessions(cutoff, 500).await.unwrap(), 1);
+    assert!(store.session(&plan.session_id).await.unwrap().is_none());
+    assert!(store
+        .session_events(&plan.session_id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.session_id_by_key("CAS1").await.unwrap().is_none());
+    assert_eq!(store.active_sessions().await.unwrap().len(), 50);
+    assert_eq!(store.prune_ended_sessions(cutoff, 500).await.unwrap(), 0);
+}
+
+/// Ends `count` fresh sessions (prefix `prefix`) and leaves one active.
+async fn end_sessions(store: &dyn Store, prefix: &str, count: usize) {
+    let start = Utc.with_ymd_and_hms(2026, 1, 2, 9, 0, 0).unwrap();
+    for n in 0..=count {
+        let plan = build(
+            Kind::InboundAnswered,
+            &cast(),
+            &format!("{prefix}{n}"),
+            start,
+        );
+        let mut session = open(&plan.session_id, plan.header.clone(), plan.opened_at);
+        let mut changes = vec![SessionChange {
+            session: session.clone(),
+            event: None,
+            expected_version: None,
+            keys: vec![format!("CA{prefix}{n}")],
+        }];
+        let events = if n == count {
+            &plan.events[..1]
+        } else {
+            &plan.events[..]
+        };
+        for event in events {
+            let next = apply(&session, event);
+            changes.push(SessionChange {
+                session: next.clone(),
+                event: Some(event.clone()),
+                expected_version: Some(session.version),
+                keys: vec![],
+            });
+            session = next;
+        }
+        for change in changes {
+            store.commit(&[change]).await.unwrap();
+        }
+    }
+}
+
+/// Retention goes in bounded batches and never takes an active session.
+async fn retention_in_batches(store: Arc<dyn Store>) {
+    end_sessions(store.as_ref(), "R", 7).await;
+    let active_before = store.active_sessions().await.unwrap().len();
+    let cutoff = Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap();
+    assert_eq!(store.prune_ended_sessions(cutoff, 3).await.unwrap(), 3);
+    assert_eq!(store.prune_ended_sessions(cutoff, 3).await.unwrap(), 3);
+    assert_eq!(store.prune_ended_sessions(cutoff, 3).await.unwrap(), 1);
+    assert_eq!(store.prune_ended_sessions(cutoff, 3).await.unwrap(), 0);
+    assert_eq!(store.active_sessions().await.unwrap().len(), active_before);
+    assert!(store.session("ses-R7").await.unwrap().is_some());
+    assert!(store.session("ses-R0").await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -381,12 +456,25 @@ async fn the_sqlite_store_conforms_and_survives_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let location = dir.path().display().to_string();
     suite(open_store(&location).await.unwrap()).await;
+    retention_in_batches(open_store(&location).await.unwrap()).await;
     let reopened = open_store(&location).await.unwrap();
-    assert_eq!(reopened.active_sessions().await.unwrap().len(), 50);
+    assert_eq!(reopened.active_sessions().await.unwrap().len(), 51);
     assert_eq!(
         reopened.setting_or_init("k", "other").await.unwrap(),
         "first"
     );
+    // An online backup is a store of its own with the same sessions.
+    let backup_dir = tempfile::tempdir().unwrap();
+    let file = evo_store::sql::sqlite_file(backup_dir.path());
+    reopened.backup_into(&file).await.unwrap();
+    assert!(
+        reopened.backup_into(&file).await.is_err(),
+        "never overwrites"
+    );
+    let copy = open_store(&backup_dir.path().display().to_string())
+        .await
+        .unwrap();
+    assert_eq!(copy.active_sessions().await.unwrap().len(), 51);
 }
 
 #[tokio::test]
@@ -394,6 +482,14 @@ async fn the_postgres_store_conforms() {
     let cluster = PostgresCluster::start();
     let url = cluster.create_database("evo_conformance");
     suite(open_store(&url).await.unwrap()).await;
+    retention_in_batches(open_store(&url).await.unwrap()).await;
     let reconnected = open_store(&url).await.unwrap();
-    assert_eq!(reconnected.active_sessions().await.unwrap().len(), 50);
+    assert_eq!(reconnected.active_sessions().await.unwrap().len(), 51);
+    assert!(
+        reconnected
+            .backup_into(std::path::Path::new("/nonexistent/backup.db"))
+            .await
+            .is_err(),
+        "PostgreSQL is backed up with pg_dump"
+    );
 }

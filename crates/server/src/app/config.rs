@@ -58,6 +58,10 @@ pub mod defaults {
     pub const HEADER_READ_TIMEOUT_SECS: u64 = 10;
     /// `--max-connections`: open client connections at once.
     pub const MAX_CONNECTIONS: usize = 4096;
+
+    /// `--shutdown-grace-secs`: how long shutdown waits for in-flight
+    /// requests and queued commits.
+    pub const SHUTDOWN_GRACE_SECS: u64 = 20;
 }
 
 /// Everything the server needs to start.
@@ -94,6 +98,8 @@ pub struct Config {
     pub directory_refresh: Duration,
     /// Abuse and resource bounds.
     pub limits: Limits,
+    /// Operations: shutdown grace, retention, metrics address, CORS.
+    pub ops: OpsConfig,
 }
 
 /// Abuse and resource bounds (docs/security.md).
@@ -130,6 +136,32 @@ impl Default for Limits {
             rate_limit_per_address: defaults::RATE_LIMIT_PER_ADDRESS,
             header_read_timeout: Duration::from_secs(defaults::HEADER_READ_TIMEOUT_SECS),
             max_connections: defaults::MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// Operations settings (see README "Operating evo-voice").
+#[derive(Debug, Clone)]
+pub struct OpsConfig {
+    /// After SIGTERM/Ctrl-C: how long in-flight requests and queued commits
+    /// may take before the process exits anyway.
+    pub shutdown_grace: Duration,
+    /// Ended sessions last active longer ago than this are deleted; `None`
+    /// keeps them forever.
+    pub retain_ended: Option<Duration>,
+    /// Serve `/metrics` on this address instead of the main listener.
+    pub metrics_bind: Option<SocketAddr>,
+    /// Origins allowed to call the API from a browser (CORS); empty: none.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        OpsConfig {
+            shutdown_grace: Duration::from_secs(defaults::SHUTDOWN_GRACE_SECS),
+            retain_ended: None,
+            metrics_bind: None,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -182,6 +214,7 @@ impl Config {
             index_refresh: None,
             directory_refresh: Duration::from_secs(defaults::DIRECTORY_REFRESH_SECS),
             limits: Limits::default(),
+            ops: OpsConfig::default(),
         }
     }
 }

@@ -20,7 +20,7 @@
 //! Each subscription has a bounded queue: a subscriber too slow to take its
 //! messages is closed (it can resume) rather than allowed to delay anyone.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -160,6 +160,9 @@ struct UserFeed {
     floor: u64,
     streams: usize,
     last_active: Instant,
+    /// The user's active sessions as last told (to know when one joins or
+    /// leaves the list, including by a change of visibility).
+    active: HashSet<String>,
 }
 
 #[derive(Default)]
@@ -339,14 +342,11 @@ impl EventHub {
             state.known.insert(session_id, info.call_state)
         };
         let mut kinds = vec!["SessionInfoChanged"];
-        let membership_changed;
         if info.ended {
-            membership_changed = previous.is_some();
             if previous.is_some() {
                 kinds.push("SessionDisconnected");
             }
         } else {
-            membership_changed = previous.is_none();
             match info.call_state {
                 SessionCallState::Ringing if previous != Some(SessionCallState::Ringing) => {
                     kinds.push("SessionInvite")
@@ -385,7 +385,22 @@ impl EventHub {
             let own = viewer.may_see(live);
             let account_only =
                 !own && is_manager && state.users[&user_id].principal.account_id == account_id;
+            let listed = own && !info.ended;
+            let membership_changed = match state.users.get_mut(&user_id) {
+                Some(user) if listed => user.active.insert(live.session().id.clone()),
+                Some(user) => user.active.remove(&live.session().id),
+                None => false,
+            };
             if !own && !account_only {
+                // No longer visible to this user: only the list changes.
+                if membership_changed {
+                    let message = Message {
+                        id: state.next_id(),
+                        selector: Arc::from("cmd.ActiveSessionsChanged"),
+                        json: active_sessions_json(&viewer, &self.0.index),
+                    };
+                    deliver(&mut state, &user_id, vec![message], false, &settings);
+                }
                 continue;
             }
             let mut messages = Vec::new();
@@ -402,7 +417,7 @@ impl EventHub {
                     json,
                 });
             }
-            if own && membership_changed {
+            if membership_changed {
                 let json = active_sessions_json(&viewer, &self.0.index);
                 messages.push(Message {
                     id: state.next_id(),
@@ -430,13 +445,24 @@ impl EventHub {
         if open_streams >= settings.max_streams_per_user {
             return Err(HubError::TooManyStreams(settings.max_streams_per_user));
         }
+        let created = !state.users.contains_key(&user_id);
         let feed = state.users.entry(user_id.clone()).or_insert(UserFeed {
             principal: principal.clone(),
             buffer: VecDeque::new(),
             floor: seq,
             streams: 0,
             last_active: Instant::now(),
+            active: HashSet::new(),
         });
+        if created {
+            // The list the user has now: changes from here on are measured
+            // against it (the feed follows every change while it lives).
+            feed.active = Viewer::of(&self.0.directory, &principal)
+                .active_sessions(&self.0.index)
+                .iter()
+                .map(|live| live.session().id.clone())
+                .collect();
+        }
         feed.principal = principal.clone();
         feed.streams += 1;
         feed.last_active = Instant::now();

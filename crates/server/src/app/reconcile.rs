@@ -216,6 +216,9 @@ pub async fn run(state: AppState, config: ReconcileConfig) {
     loop {
         tokio::time::sleep(config.interval).await;
         let report = reconcile_once(&state, &config, &reconciler, Utc::now()).await;
+        metrics::counter!("evo_reconciler_runs_total").increment(1);
+        metrics::counter!("evo_reconciler_checked_total").increment(report.checked as u64);
+        metrics::counter!("evo_reconciler_ended_total").increment(report.ended as u64);
         if report.ended > 0 {
             tracing::info!(
                 checked = report.checked,

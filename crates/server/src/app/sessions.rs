@@ -138,6 +138,27 @@ impl SessionService {
         Ok(None)
     }
 
+    /// Waits (at most `limit`) until every queued commit is durable;
+    /// returns how many are still pending.
+    pub async fn drain_commits(&self, limit: std::time::Duration) -> usize {
+        self.committer.drain(limit).await
+    }
+
+    /// The store's readiness check (cheap query, migrations applied).
+    pub async fn check_store_ready(&self) -> Result<(), StoreError> {
+        self.store.check_ready().await
+    }
+
+    /// Deletes up to `limit` ended sessions last active before `before`.
+    /// The live index holds no ended session, so it is not touched.
+    pub async fn prune_ended(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        self.store.prune_ended_sessions(before, limit).await
+    }
+
     /// Subscribes to committed changes.
     pub fn subscribe(&self) -> broadcast::Receiver<SessionChanged> {
         self.changes.subscribe()

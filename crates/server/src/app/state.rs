@@ -40,6 +40,8 @@ pub struct AppInner {
     pub directory: Arc<Directory>,
     pub events: EventHub,
     pub history: History,
+    /// Starts graceful shutdown; long-lived responses select on it.
+    pub shutdown: crate::app::shutdown::Shutdown,
     /// Keeps construction inside `app`.
     _sealed: (),
 }
@@ -99,6 +101,7 @@ impl AppState {
             events,
             directory,
             config,
+            shutdown: crate::app::shutdown::Shutdown::default(),
             _sealed: (),
         })))
     }

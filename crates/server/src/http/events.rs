@@ -91,6 +91,9 @@ fn json_response(body: String) -> Response {
         .into_response()
 }
 
+/// The last frame of a stream closed by shutdown: reconnect in 2 s.
+const SHUTDOWN_RETRY: &[u8] = b"retry: 2000\n\n";
+
 /// `GET /event-stream`.
 pub async fn event_stream(
     State(state): State<AppState>,
@@ -182,6 +185,8 @@ pub async fn event_stream(
         receiver: tokio::sync::mpsc::Receiver<Message>,
         tick: tokio::time::Interval,
         _guard: crate::app::events::StreamGuard,
+        shutdown: crate::app::shutdown::Shutdown,
+        closing: bool,
     }
     let period = settings.heartbeat;
     let stream = Stream {
@@ -193,12 +198,24 @@ pub async fn event_stream(
         receiver,
         tick: tokio::time::interval_at(tokio::time::Instant::now() + period, period),
         _guard: guard,
+        shutdown: state.shutdown.clone(),
+        closing: false,
     };
     let body = futures::stream::unfold(stream, |mut s| async move {
         if let Some(bytes) = s.pending.pop_front() {
             return Some((Ok::<_, std::io::Error>(bytes), s));
         }
+        if s.closing {
+            return None;
+        }
         tokio::select! {
+            // On shutdown: a `retry:` hint (ms), then the end of the stream,
+            // so the client reconnects (and resumes) on another node or on
+            // this one restarted.
+            () = s.shutdown.wait() => {
+                s.closing = true;
+                Some((Ok(bytes::Bytes::from_static(SHUTDOWN_RETRY)), s))
+            }
             message = s.receiver.recv() => {
                 let message = message?;
                 let bytes = frame(message.id, &message.selector, &message.json);

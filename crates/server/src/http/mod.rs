@@ -8,6 +8,7 @@ pub mod dispatch;
 pub mod error;
 pub mod events;
 pub mod limits;
+pub mod observe;
 pub mod ops;
 pub mod twilio;
 
@@ -25,8 +26,15 @@ use crate::http::error::ApiError;
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     let limits = limits::RequestLimits::new(&state.config.limits, state.config.max_body_bytes);
-    Router::new()
+    let ops = state.config.ops.clone();
+    let mut router = Router::new()
         .route("/health", get(health))
+        .route("/health/live", get(observe::live))
+        .route("/health/ready", get(observe::ready));
+    if ops.metrics_bind.is_none() {
+        router = router.route("/metrics", get(observe::metrics));
+    }
+    let router = router
         .route("/types/{lang}", get(types))
         .route("/openapi.json", get(openapi))
         .route("/event-stream", get(events::event_stream))
@@ -53,8 +61,22 @@ pub fn router(state: AppState) -> Router {
             limits,
             limits::enforce,
         ))
+        .layer(axum::middleware::from_fn(observe::html_headers))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(observe::record))
+        .layer(TraceLayer::new_for_http().make_span_with(observe::span))
+        .layer(axum::middleware::from_fn(observe::request_id));
+    match observe::cors(&ops.cors_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// The router of `--metrics-bind`: `/metrics` alone.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(observe::metrics))
+        .with_state(state)
 }
 
 async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Response {

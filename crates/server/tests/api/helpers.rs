@@ -15,10 +15,6 @@ use evo_server::startup::Application;
 
 pub const PASSWORD: &str = "correct horse";
 
-/// `EVO_PUBLIC_URL` of the test servers: webhooks are signed over it, not
-/// over the address they are actually posted to.
-pub const PUBLIC_URL: &str = "https://voice.test";
-
 /// A user of the fixture.
 #[derive(Debug, Clone)]
 pub struct TestUser {
@@ -98,11 +94,17 @@ pub fn shared() -> &'static TestApp {
 
 /// Builds (but does not run) an application on a data directory.
 pub async fn build(data_dir: &Path) -> Application {
+    // A free port chosen up front, so that `EVO_PUBLIC_URL` (which webhook
+    // signatures cover) is this server's own address.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
     let mut config = Config::for_store(
-        "127.0.0.1:0".parse().unwrap(),
+        format!("127.0.0.1:{port}").parse().unwrap(),
         StoreLocation::DataDir(data_dir.to_path_buf()),
     );
-    config.public_url = Some(PUBLIC_URL.to_string());
+    config.public_url = Some(format!("http://127.0.0.1:{port}"));
     Application::build(config).await.expect("building the app")
 }
 

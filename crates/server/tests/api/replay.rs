@@ -1,6 +1,7 @@
 //! The corpus of Twilio callback sequences (`crates/core/tests/corpus`),
 //! replayed over HTTP as signed webhooks to a running server: each request
-//! is signed with the corpus account's token over `EVO_PUBLIC_URL` + path,
+//! is signed with the corpus account's token over `EVO_PUBLIC_URL` (the
+//! test server's own address) + path,
 //! posted as Twilio would, and the session the server ends with is compared
 //! field by field with the corpus's expectation (state, members with roles
 //! and states, outcome, wasMissed, answerer, log lines).
@@ -21,7 +22,7 @@ use evo_twilio::params::FormParams;
 use evo_twilio::signature::compute_signature;
 use serde_json::Value;
 
-use crate::helpers::{build, PASSWORD, PUBLIC_URL};
+use crate::helpers::{build, PASSWORD};
 
 const TOKEN: &str = "corpus-auth-token";
 
@@ -133,7 +134,7 @@ async fn post(address: std::net::SocketAddr, request: &Value) -> reqwest::Status
         request["endpoint"].as_str().unwrap(),
         if query.is_empty() { "" } else { "?" }
     );
-    let signature = compute_signature(TOKEN, &format!("{PUBLIC_URL}{path}"), &params);
+    let signature = compute_signature(TOKEN, &format!("http://{address}{path}"), &params);
     let mut http = reqwest::Client::new()
         .post(format!("http://{address}{path}"))
         .header("Content-Type", "application/x-www-form-urlencoded")

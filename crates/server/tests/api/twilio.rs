@@ -6,7 +6,7 @@ use evo_server::app::sessions::call_session_id;
 use evo_twilio::params::FormParams;
 use evo_twilio::signature::compute_signature;
 
-use crate::helpers::{active_sessions, bearer, shared, TestApp, PUBLIC_URL};
+use crate::helpers::{active_sessions, bearer, shared, TestApp};
 
 const TOKEN: &str = "twilio-test-token";
 
@@ -81,7 +81,7 @@ async fn post(
     token: &str,
 ) -> reqwest::Response {
     let params = FormParams::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let signature = compute_signature(token, &format!("{PUBLIC_URL}{path_and_query}"), &params);
+    let signature = compute_signature(token, &app.url(path_and_query), &params);
     reqwest::Client::new()
         .post(app.url(path_and_query))
         .header("Content-Type", "application/x-www-form-urlencoded")
@@ -214,7 +214,7 @@ async fn unsigned_or_tampered_webhooks_are_refused_and_change_nothing() {
         ("CallStatus", "ringing"),
     ];
     let params = FormParams::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let url = format!("{PUBLIC_URL}/twilio/voice");
+    let url = app.url("/twilio/voice");
     let good = compute_signature(TOKEN, &url, &params);
     let http = reqwest::Client::new();
     let send = |body: String, signature: Option<String>, path: &str| {
@@ -656,7 +656,7 @@ async fn a_store_failure_on_any_webhook_path_is_a_5xx_never_a_2xx() {
         .unwrap();
     let send = |path: &'static str, pairs: Vec<(&'static str, &'static str)>| async move {
         let params = FormParams::from_pairs(pairs);
-        let signature = compute_signature(TOKEN, &format!("{PUBLIC_URL}{path}"), &params);
+        let signature = compute_signature(TOKEN, &format!("http://{address}{path}"), &params);
         reqwest::Client::new()
             .post(format!("http://{address}{path}"))
             .header("Content-Type", "application/x-www-form-urlencoded")
@@ -717,4 +717,66 @@ async fn a_store_failure_on_any_webhook_path_is_a_5xx_never_a_2xx() {
         ("Body", "hello"),
     ];
     assert_eq!(send("/twilio/sms", sms).await, 503);
+}
+
+#[tokio::test]
+async fn without_evo_public_url_a_webhook_signed_over_the_host_url_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = evo_server::app::config::Config::for_store(
+        "127.0.0.1:0".parse().unwrap(),
+        evo_server::app::config::StoreLocation::DataDir(dir.path().to_path_buf()),
+    );
+    assert!(config.public_url.is_none());
+    let app = evo_server::startup::Application::build(config)
+        .await
+        .unwrap();
+    let address = app.local_addr();
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    let sid = "ACdddddddddddddddddddddddddddddddd";
+    let account = state
+        .directory
+        .add_account("No URL Co", Some(sid), Some(TOKEN))
+        .await
+        .unwrap();
+    state
+        .directory
+        .add_number(NewNumber {
+            account_id: &account.id,
+            number: "+15558882222",
+            ring_user_ids: &[],
+            queue_name: None,
+            display_name: None,
+            customer_id: None,
+        })
+        .await
+        .unwrap();
+    let call = "CA99999999999999999999999999999999";
+    let params = FormParams::from_pairs([
+        ("AccountSid", sid),
+        ("CallSid", call),
+        ("From", "+15551230000"),
+        ("To", "+15558882222"),
+        ("CallStatus", "ringing"),
+    ]);
+    // Signed over exactly the URL the request is sent to (its Host).
+    let url = format!("http://{address}/twilio/voice");
+    let response = reqwest::Client::new()
+        .post(&url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header(
+            "X-Twilio-Signature",
+            compute_signature(TOKEN, &url, &params),
+        )
+        .body(params.encode())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    assert!(state
+        .sessions
+        .stored(&call_session_id(&account.id, call))
+        .await
+        .unwrap()
+        .is_none());
 }

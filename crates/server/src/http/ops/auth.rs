@@ -169,8 +169,16 @@ async fn logout(call: &Call) -> Result<Reply, ApiError> {
         call.state.auth.delete_auth_session(id).await?;
     }
     let mut reply = Reply::dto(&AuthenticateResponse::default());
+    // The same flags as when set: a browser matches the cookie to expire
+    // by name and path, and a Secure one is only replaced over https.
+    let secure = if is_secure(&call.state) {
+        "; Secure"
+    } else {
+        ""
+    };
     for name in ["ss-id", "ss-pid", "ss-opt", "ss-tok", "ss-reftok"] {
-        if let Ok(value) = HeaderValue::from_str(&format!("{name}=; Path=/; HttpOnly; Max-Age=0")) {
+        let cleared = format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}");
+        if let Ok(value) = HeaderValue::from_str(&cleared) {
             reply.headers.push((header::SET_COOKIE, value));
         }
     }

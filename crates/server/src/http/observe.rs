@@ -1,0 +1,288 @@
+//! Operations over HTTP: `/health/live`, `/health/ready`, `/metrics`
+//! (Prometheus), the request id, request metrics, CORS and the security
+//! headers of HTML pages.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::app::state::AppState;
+use crate::http::error::ApiError;
+
+/// The request id header: honoured when a client or proxy sends a sane one,
+/// generated (UUID v7) otherwise, returned on every response.
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Latency buckets, seconds: 0.5 ms … 10 s.
+const SECONDS_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+/// Commit batch sizes (the group committer takes up to 256).
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
+/// The process's Prometheus recorder, installed once (several applications
+/// in one test process share it).
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = || {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Suffix("_batch_size".into()), BATCH_BUCKETS)
+                })
+                .unwrap_or_else(|_| PrometheusBuilder::new())
+        };
+        builder().install_recorder().unwrap_or_else(|error| {
+            // Another recorder is installed (an embedding program): keep a
+            // private one so that /metrics still answers.
+            tracing::warn!(%error, "installing the Prometheus recorder failed");
+            builder().build_recorder().handle()
+        })
+    })
+}
+
+/// `GET /health/live`: the process is up and serving.
+pub async fn live() -> Response {
+    json(StatusCode::OK, serde_json::json!({ "status": "live" }))
+}
+
+/// `GET /health/ready`: the store answers and is migrated, the live index
+/// is built, and the server is not shutting down; else 503 with a
+/// ResponseStatus.
+pub async fn ready(State(state): State<AppState>) -> Response {
+    match crate::app::ops::ready(&state).await {
+        Ok(()) => json(
+            StatusCode::OK,
+            serde_json::json!({
+                "status": "ready",
+                "activeSessions": state.sessions.index().len(),
+            }),
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "not ready");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                error.to_string(),
+            )
+            .into_response()
+        }
+    }
+}
+
+fn json(status: StatusCode, body: serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// `GET /metrics`: Prometheus text format. Gauges read at scrape time.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    metrics::gauge!("evo_active_sessions").set(state.sessions.index().len() as f64);
+    metrics::gauge!("evo_event_stream_subscribers").set(state.events.len() as f64);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        prometheus().render(),
+    )
+        .into_response()
+}
+
+/// A webhook's outcome, for `evo_webhooks_total{outcome}`. The webhook
+/// handler may put one in the response's extensions (`duplicate` cannot be
+/// told from the status alone); otherwise it is derived from the status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookOutcome {
+    Accepted,
+    Duplicate,
+    Refused,
+    Failed,
+}
+
+impl WebhookOutcome {
+    fn label(self) -> &'static str {
+        match self {
+            WebhookOutcome::Accepted => "accepted",
+            WebhookOutcome::Duplicate => "duplicate",
+            WebhookOutcome::Refused => "refused",
+            WebhookOutcome::Failed => "failed",
+        }
+    }
+
+    fn from_status(status: StatusCode) -> Self {
+        if status.is_success() {
+            WebhookOutcome::Accepted
+        } else if status.is_client_error() {
+            WebhookOutcome::Refused
+        } else {
+            WebhookOutcome::Failed
+        }
+    }
+}
+
+/// Counts every request by route template (never the raw path: bounded
+/// labels) and status, with a latency histogram; webhooks by endpoint and
+/// outcome; failed sign-ins.
+pub async fn record(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    // Routes the dispatcher serves (the fallback) have no template: they
+    // are labelled by operation family rather than by raw path.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|matched| matched.as_str().to_string())
+        .unwrap_or_else(|| "dispatch".to_string());
+    let response = next.run(request).await;
+    let status = response.status();
+    let labels = [
+        ("method", method.as_str().to_string()),
+        ("route", route.clone()),
+        ("status", status.as_u16().to_string()),
+    ];
+    metrics::counter!("evo_http_requests_total", &labels).increment(1);
+    metrics::histogram!("evo_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    if route.starts_with("/twilio/") {
+        let outcome = response
+            .extensions()
+            .get::<WebhookOutcome>()
+            .copied()
+            .unwrap_or_else(|| WebhookOutcome::from_status(status));
+        metrics::counter!(
+            "evo_webhooks_total",
+            "endpoint" => route,
+            "outcome" => outcome.label(),
+        )
+        .increment(1);
+    }
+    let auth_path = path.trim_end_matches('/').to_ascii_lowercase();
+    if (auth_path == "/auth"
+        || auth_path.starts_with("/auth/")
+        || auth_path.ends_with("/reply/authenticate"))
+        && method == Method::POST
+        && status == StatusCode::UNAUTHORIZED
+    {
+        metrics::counter!("evo_login_failures_total").increment(1);
+    }
+    response
+}
+
+/// A sane request id from a client or proxy: short and printable, so it
+/// cannot forge log lines.
+fn acceptable(id: &HeaderValue) -> bool {
+    let bytes = id.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 128
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// Gives every request an `X-Request-Id` and returns it on the response;
+/// the request's span (see [`span`]) carries it into every log line.
+pub async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = match request.headers().get(&REQUEST_ID) {
+        Some(id) if acceptable(id) => id.clone(),
+        _ => HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+    };
+    request.headers_mut().insert(REQUEST_ID.clone(), id.clone());
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(REQUEST_ID.clone(), id);
+    response
+}
+
+/// The span of one request: method, path (never the query, which may hold
+/// a token) and request id.
+pub fn span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|id| id.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %id,
+    )
+}
+
+/// CORS as ServiceStack's `CorsFeature` with an origin whitelist does it
+/// (ServiceStack/src/ServiceStack/CorsFeature.cs: the request's `Origin`
+/// echoed only when whitelisted, its default methods GET, POST, PUT,
+/// DELETE, PATCH, OPTIONS, HEAD, preflights cached 600 s, OPTIONS answered
+/// before any service), plus `Authorization` among the allowed headers and
+/// credentials (cookies) allowed, which a browser client of this API needs.
+/// `None` without origins: no CORS headers at all.
+pub fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin.trim().trim_end_matches('/')).ok())
+        .collect();
+    if allowed.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(allowed))
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::DELETE,
+                Method::PATCH,
+                Method::OPTIONS,
+                Method::HEAD,
+            ])
+            .max_age(std::time::Duration::from_secs(600))
+            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT])
+            .expose_headers([REQUEST_ID.clone()])
+            .allow_credentials(true),
+    )
+}
+
+/// Security headers for HTML pages (the metadata pages; the console sets
+/// its own CSP): no MIME sniffing, never framed, no referrer leaves.
+pub async fn html_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/html"));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if is_html {
+        if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("frame-ancestors 'none'"),
+            );
+        }
+        headers
+            .entry(header::REFERRER_POLICY)
+            .or_insert(HeaderValue::from_static("no-referrer"));
+        headers
+            .entry(header::X_FRAME_OPTIONS)
+            .or_insert(HeaderValue::from_static("DENY"));
+    }
+    response
+}
