@@ -203,7 +203,14 @@ async fn a_bearer_token_dies_within_5_s_of_a_logout_on_another_node() {
         StoreLocation::DataDir(dir.path().to_path_buf()),
     );
     config.limits = Limits::default();
-    let other = Application::build(config).await.expect("the second node");
+    // `build` would refuse a second server on one data directory (its lock);
+    // two nodes share a store through `build_with_store`, as on PostgreSQL.
+    let store = evo_store::open_store(&dir.path().display().to_string())
+        .await
+        .expect("opening the shared store");
+    let other = Application::build_with_store(config, store)
+        .await
+        .expect("the second node");
     let other_url = format!("http://{}", other.local_addr());
     tokio::spawn(other.run_until_stopped());
 
