@@ -11,6 +11,7 @@ mod docs;
 mod errors;
 mod events;
 mod formats;
+mod health;
 mod helpers;
 mod history;
 mod reconcile;
