@@ -426,3 +426,59 @@ async fn half_sent_headers_and_idle_connections_are_dropped_after_the_header_tim
     // Dropped by the timeout, not at once.
     assert!(connected.elapsed() >= Duration::from_millis(900));
 }
+
+/// Issue 16: "after a user's roles are removed, existing bearer and `ss-tok`
+/// tokens keep working until they expire". The attacker is the user who
+/// keeps a token after an administrator took the `User` role away (there is
+/// no API for it: administration writes the directory, as the CLI does from
+/// another process); within 5 s the token, as a bearer or as the `ss-tok`
+/// cookie, no longer passes the role check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_loses_a_removed_role_within_5_s() {
+    use sqlx::Connection;
+    let (app, dir) = own_server(Limits::default()).await;
+    let body = login(&app, &app.fixture.alice.email, PASSWORD)
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let token = body["bearerToken"].as_str().unwrap().to_string();
+    let as_bearer = || {
+        reqwest::Client::new()
+            .get(app.url("/sessions/active"))
+            .bearer_auth(&token)
+            .send()
+    };
+    let as_cookie = || {
+        reqwest::Client::new()
+            .get(app.url("/sessions/active"))
+            .header("Cookie", format!("ss-tok={token}"))
+            .send()
+    };
+    assert_eq!(as_bearer().await.unwrap().status(), 200);
+    assert_eq!(as_cookie().await.unwrap().status(), 200);
+
+    let url = format!("sqlite://{}", dir.path().join("evo-voice.db").display());
+    let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("update app_user set roles = '[]' where lower(email) = lower($1)")
+        .bind(&app.fixture.alice.email)
+        .execute(&mut connection)
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    loop {
+        let (bearer, cookie) = (
+            as_bearer().await.unwrap().status(),
+            as_cookie().await.unwrap().status(),
+        );
+        if bearer == 403 && cookie == 403 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "the token kept a removed role for more than 5 s ({bearer}, {cookie})"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
