@@ -48,11 +48,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let store = evo_store::open_store(&location.as_store_url()).await?;
     let seeded = seed(store.as_ref()).await?;
     let mut config = crate::admin::config(&args.server, location);
-    // The driver signs its webhooks over the public URL the server checks;
-    // without EVO_PUBLIC_URL the demo uses its own address.
+    // The driver (and anyone trying the demo) signs webhooks over the public
+    // URL the server checks; without EVO_PUBLIC_URL the demo uses its own
+    // address, so a port of 0 is made concrete first.
+    if config.public_url.is_none() && config.bind.port() == 0 {
+        let probe = std::net::TcpListener::bind(config.bind)
+            .context("finding a free port for the demo failed")?;
+        config.bind = probe.local_addr()?;
+    }
+    let bind = config.bind;
     let public_url = config
         .public_url
-        .get_or_insert_with(|| format!("http://{}", args.server.bind))
+        .get_or_insert_with(|| format!("http://{bind}"))
         .clone();
     let app = Application::build_with_store(config, store).await?;
     let address = app.local_addr();
