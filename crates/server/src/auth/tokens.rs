@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 const ISSUER: &str = "ssjwt";
 const REFRESH_TYPE: &str = "JWTR";
 
+/// Why signing is infallible here (see `TokenKeys::sign_access`).
+const SIGNING_CANNOT_FAIL: &str = "HS256 signing of plain claims with an HMAC key cannot fail";
+
 /// Claims of an access (bearer) token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessClaims {
@@ -89,14 +92,17 @@ impl TokenKeys {
     /// Signs access claims (`typ: JWT`).
     pub fn sign_access(&self, claims: &AccessClaims) -> String {
         let header = Header::new(Algorithm::HS256);
-        encode(&header, claims, &self.encoding).unwrap_or_default()
+        // Never an empty token answered as a success: HS256 with an HMAC key
+        // over claims of strings and integers cannot fail, and if it ever
+        // did, the panic is caught and answered as a 500.
+        encode(&header, claims, &self.encoding).expect(SIGNING_CANNOT_FAIL)
     }
 
     /// Signs refresh claims (`typ: JWTR`).
     pub fn sign_refresh(&self, claims: &RefreshClaims) -> String {
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(REFRESH_TYPE.to_string());
-        encode(&header, claims, &self.encoding).unwrap_or_default()
+        encode(&header, claims, &self.encoding).expect(SIGNING_CANNOT_FAIL)
     }
 
     /// Verifies an access token: signature, expiry, issuer, and that it is
