@@ -8,7 +8,7 @@ use evo_core::contract::{
 };
 use evo_wire::format::Format;
 
-use crate::lang::{fsharp, python, typescript, Options};
+use crate::lang::{fsharp, python, typescript, Language, Options};
 
 const SERVICE_NAME: &str = "Evo Voice";
 
@@ -105,26 +105,10 @@ pub fn index_page() -> String {
     )
 }
 
-/// The language names the pages accept, with their titles.
-fn language(lang: &str) -> Option<&'static str> {
-    LANGUAGES
-        .iter()
-        .find(|(name, _)| *name == lang)
-        .map(|(_, title)| *title)
+/// The language a page is asked in, if pages are offered in it.
+fn language(lang: &str) -> Option<Language> {
+    Language::from_name(lang).filter(|l| l.has_metadata_page())
 }
-
-/// Every language a page can show, with its title.
-const LANGUAGES: &[(&str, &str)] = &[
-    ("csharp", "C#"),
-    ("fsharp", "F#"),
-    ("vbnet", "VB.NET"),
-    ("typescript", "TypeScript"),
-    ("python", "Python"),
-    ("kotlin", "Kotlin"),
-    ("java", "Java"),
-    ("swift", "Swift"),
-    ("dart", "Dart"),
-];
 
 /// The DTOs of one operation as its page shows them (no routes or return
 /// markers, as on Evo Voice's pages).
@@ -135,16 +119,12 @@ pub fn operation_dtos(op: &'static TypeInfo, lang: &str) -> Option<String> {
         add_routes_and_markers: false,
         ..Options::default()
     };
-    Some(match lang {
-        "fsharp" => fsharp::generate(&types, &options),
-        "typescript" => typescript::generate(&types, &options),
-        "python" => python::generate(&types, &options),
-        other => crate::lang::others::generate(
-            crate::lang::others::Lang::from_name(other)?,
-            &types,
-            &options,
-            false,
-        ),
+    let language = language(lang)?;
+    Some(match (language, crate::lang::others::Lang::of(language)) {
+        (_, Some(other)) => crate::lang::others::generate(other, &types, &options, false),
+        (Language::FSharp, _) => fsharp::generate(&types, &options),
+        (Language::Python, _) => python::generate(&types, &options),
+        _ => typescript::generate(&types, &options),
     })
 }
 
@@ -156,7 +136,7 @@ pub fn operation_page(format_name: &str, op_name: &str, lang: &str, host: &str) 
         .find(|o| o.name.eq_ignore_ascii_case(op_name))?;
     let operation = op.operation()?;
     let format = Format::from_name(format_name).filter(|f| !matches!(f, Format::Html))?;
-    let lang_title = language(lang)?;
+    let lang_title = language(lang)?.title();
     let dtos = operation_dtos(op, lang)?;
     let mut body = format!("<h1>{SERVICE_NAME}</h1><p><a href=\"/metadata\">&lt;back to all web services</a></p><h2>{}</h2>", op.name);
     if let Some(description) = op.description {
@@ -182,9 +162,17 @@ pub fn operation_page(format_name: &str, op_name: &str, lang: &str, host: &str) 
         ));
     }
     body.push_str("</table>");
-    let other_langs: Vec<String> = LANGUAGES
-        .iter()
-        .map(|(l, title)| format!("<a href=\"?op={}&lang={l}\">{title}</a>", op.name))
+    let other_langs: Vec<String> = Language::ALL
+        .into_iter()
+        .filter(|l| l.has_metadata_page())
+        .map(|l| {
+            format!(
+                "<a href=\"?op={}&lang={}\">{}</a>",
+                op.name,
+                l.name(),
+                l.title()
+            )
+        })
         .collect();
     body.push_str(&format!("<p>{}</p>", other_langs.join(" | ")));
     body.push_str(&format!(

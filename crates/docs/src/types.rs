@@ -6,21 +6,11 @@
 
 use evo_core::contract::{all_types, operations, types_for_operations, TypeInfo, TypeRef};
 
-use crate::lang::{fsharp, python, typescript, Options};
+use crate::lang::{fsharp, python, typescript, Language, Options};
 
-/// The languages served, as `/types/{lang}` names them.
-pub const LANGUAGES: &[&str] = &[
-    "csharp",
-    "fsharp",
-    "vbnet",
-    "typescript",
-    "mjs",
-    "python",
-    "kotlin",
-    "java",
-    "swift",
-    "dart",
-];
+/// The languages served, as `/types/{lang}` names them (derived from
+/// [`Language::ALL`]).
+pub const LANGUAGES: &[&str] = &crate::lang::NAMES;
 
 /// The DTO options a client can set, in header order.
 const OPTION_KEYS: &[&str] = &[
@@ -34,7 +24,7 @@ const OPTION_KEYS: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TypesError {
     /// Not one of [`LANGUAGES`].
-    #[error("Unknown language '{0}'; available: csharp, fsharp, vbnet, typescript, mjs, python, kotlin, java, swift, dart")]
+    #[error("Unknown language '{0}'; available: {available}", available = LANGUAGES.join(", "))]
     UnknownLanguage(String),
     /// An option value with characters no type name or glob has; it would
     /// otherwise be echoed into the generated source (issue 16).
@@ -179,9 +169,9 @@ pub fn document(
     query: &[(String, String)],
     now: &str,
 ) -> Result<String, TypesError> {
-    if !LANGUAGES.contains(&lang) {
+    let Some(language) = Language::from_name(lang) else {
         return Err(TypesError::UnknownLanguage(lang.to_string()));
-    }
+    };
     for (key, value) in query {
         if let Some(name) = NATIVE_TYPES_OPTIONS
             .iter()
@@ -211,11 +201,11 @@ pub fn document(
     }
     let header = options_header(lang, base_url, now, &options, &option);
     let nullable = option("AddNullableAnnotations").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let body = match (lang, crate::lang::others::Lang::from_name(lang)) {
+    let body = match (language, crate::lang::others::Lang::of(language)) {
         (_, Some(other)) => crate::lang::others::generate(other, &types, &options, nullable),
-        ("python", _) => python::generate(&types, &options),
-        ("fsharp", _) => fsharp::generate(&types, &options),
-        ("mjs", _) => typescript::generate_mjs(&types, &options),
+        (Language::Python, _) => python::generate(&types, &options),
+        (Language::FSharp, _) => fsharp::generate(&types, &options),
+        (Language::Mjs, _) => typescript::generate_mjs(&types, &options),
         _ => typescript::generate(&types, &options),
     };
     Ok(header + &body)

@@ -23,16 +23,17 @@ pub enum Lang {
 }
 
 impl Lang {
-    /// The `/types/{lang}` name.
-    pub fn from_name(name: &str) -> Option<Lang> {
-        Some(match name {
-            "csharp" => Lang::CSharp,
-            "vbnet" => Lang::VbNet,
-            "kotlin" => Lang::Kotlin,
-            "java" => Lang::Java,
-            "swift" => Lang::Swift,
-            "dart" => Lang::Dart,
-            _ => return None,
+    /// The generator of `language`, when it is one of this module's.
+    pub fn of(language: super::Language) -> Option<Lang> {
+        use super::Language as L;
+        Some(match language {
+            L::CSharp => Lang::CSharp,
+            L::VbNet => Lang::VbNet,
+            L::Kotlin => Lang::Kotlin,
+            L::Java => Lang::Java,
+            L::Swift => Lang::Swift,
+            L::Dart => Lang::Dart,
+            L::FSharp | L::TypeScript | L::Mjs | L::Python => return None,
         })
     }
 }

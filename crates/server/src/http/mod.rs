@@ -129,15 +129,11 @@ async fn metadata_page(
     match evo_docs::metadata::operation_page(&format.to_ascii_lowercase(), &op, &lang, &host) {
         Some(page) => ([(header::CONTENT_TYPE, "text/html")], page).into_response(),
         None => {
-            // The languages a page exists in, asked of the docs crate rather
-            // than listed again here.
-            let sample = evo_core::contract::operations()
-                .first()
-                .map_or("", |op| op.name);
-            let languages: Vec<&str> = evo_docs::types::LANGUAGES
-                .iter()
-                .copied()
-                .filter(|l| evo_docs::metadata::operation_page("json", sample, l, &host).is_some())
+            // The languages a page exists in, as the docs crate declares them.
+            let languages: Vec<&str> = evo_docs::lang::Language::ALL
+                .into_iter()
+                .filter(|l| l.has_metadata_page())
+                .map(|l| l.name())
                 .collect();
             ApiError::not_found(format!(
                 "No such operation, format (json, xml, csv, jsv) or language ({})",
