@@ -261,6 +261,9 @@ async fn spawn_ops_tasks(state: &AppState) -> anyhow::Result<Vec<tokio::task::Jo
             }
         }));
     }
+    tasks.push(tokio::spawn(crate::app::ops::run_parked_expiry(
+        state.clone(),
+    )));
     if let Some(retain) = state.config.ops.retain_ended {
         tasks.push(tokio::spawn(crate::app::ops::run_retention(
             state.clone(),

@@ -195,6 +195,9 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets the events parked under `keys` (after they were applied),
     /// and the same events parked under other keys.
     async fn drop_parked_callbacks(&self, account_id: &str, keys: &[String]) -> StoreResult<()>;
+    /// Forgets callbacks parked before `received_before` that no session
+    /// claimed; returns how many rows went.
+    async fn expire_parked_callbacks(&self, received_before: DateTime<Utc>) -> StoreResult<u64>;
 
     // --- session history ---------------------------------------------------
     /// One page of sessions (active and ended) matching `query`, as their

@@ -919,6 +919,18 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn expire_parked_callbacks(&self, received_before: DateTime<Utc>) -> StoreResult<u64> {
+        // `received_at` is written by `iso`, whose fixed width makes text
+        // order time order.
+        Ok(
+            sqlx::query("delete from pending_callback where received_at < $1")
+                .bind(iso(received_before))
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
     async fn list_session_infos(&self, query: &SessionQuery) -> StoreResult<SessionInfoPage> {
         history::list(&self.pool, self.backend, query).await
     }

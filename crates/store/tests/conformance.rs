@@ -374,6 +374,37 @@ async fn suite(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .is_empty());
+    // Unclaimed callbacks expire: none is younger than an hour ago, all of
+    // them are older than an hour from now.
+    store
+        .park_callback("acc1", &keys, &parking.events[1])
+        .await
+        .unwrap();
+    let an_hour = chrono::Duration::hours(1);
+    assert_eq!(
+        store
+            .expire_parked_callbacks(chrono::Utc::now() - an_hour)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store.parked_callbacks("acc1", &keys).await.unwrap().len(),
+        1
+    );
+    assert_eq!(
+        store
+            .expire_parked_callbacks(chrono::Utc::now() + an_hour)
+            .await
+            .unwrap(),
+        2,
+        "one row per key it was parked under"
+    );
+    assert!(store
+        .parked_callbacks("acc1", &keys)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(committer.drain(std::time::Duration::from_secs(5)).await, 0);
 
     // Operations: ready, and retention of ended sessions only.

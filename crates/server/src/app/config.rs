@@ -35,6 +35,12 @@ pub mod defaults {
     /// `--index-refresh-ms` when the store is shared (PostgreSQL); a single
     /// node with the embedded store does not refresh.
     pub const SHARED_INDEX_REFRESH_MS: u64 = 1000;
+    /// How long a callback parked for a session that has not opened is
+    /// kept, seconds. Twilio retries a callback within minutes; a parent
+    /// call that has not appeared in a day never will.
+    pub const PARKED_CALLBACK_TTL_SECS: u64 = 24 * 60 * 60;
+    /// How often expired parked callbacks are removed, seconds.
+    pub const PARKED_CALLBACK_SWEEP_SECS: u64 = 60 * 60;
     /// How often the directory's ring relation is reloaded, seconds.
     pub const DIRECTORY_REFRESH_SECS: u64 = 5;
 

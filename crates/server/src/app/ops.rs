@@ -72,3 +72,26 @@ pub async fn run_retention(state: AppState, retain: Duration) {
         }
     }
 }
+
+/// Removes parked callbacks older than
+/// [`defaults::PARKED_CALLBACK_TTL_SECS`](crate::app::config::defaults::PARKED_CALLBACK_TTL_SECS)
+/// every sweep interval until shutdown, so callbacks for calls that never
+/// open do not accumulate.
+pub async fn run_parked_expiry(state: AppState) {
+    use crate::app::config::defaults::{PARKED_CALLBACK_SWEEP_SECS, PARKED_CALLBACK_TTL_SECS};
+    let ttl = chrono::Duration::seconds(PARKED_CALLBACK_TTL_SECS as i64);
+    loop {
+        match state.sessions.expire_parked(Utc::now() - ttl).await {
+            Ok(0) => {}
+            Ok(expired) => {
+                metrics::counter!("evo_parked_callbacks_expired_total").increment(expired);
+                tracing::info!(expired, "expired parked callbacks that no session claimed");
+            }
+            Err(error) => tracing::warn!(%error, "expiring parked callbacks failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(PARKED_CALLBACK_SWEEP_SECS)) => {}
+            () = state.shutdown.wait() => return,
+        }
+    }
+}

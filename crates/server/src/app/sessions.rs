@@ -138,6 +138,15 @@ impl SessionService {
         Ok(None)
     }
 
+    /// Forgets parked callbacks received before `before` that no session
+    /// claimed.
+    pub async fn expire_parked(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        self.store.expire_parked_callbacks(before).await
+    }
+
     /// Waits (at most `limit`) until every queued commit is durable;
     /// returns how many are still pending.
     pub async fn drain_commits(&self, limit: std::time::Duration) -> usize {
