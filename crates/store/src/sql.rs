@@ -1008,4 +1008,70 @@ impl Store for SqlStore {
             .await?;
         Ok(())
     }
+
+    async fn follow_event_feed(
+        &self,
+        feed: &crate::events::EventFeed,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<crate::events::FeedPosition> {
+        crate::events::follow(&self.pool, feed, now, until).await
+    }
+
+    async fn extend_event_feeds(
+        &self,
+        user_ids: &[String],
+        until: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        crate::events::extend(&self.pool, user_ids, until).await
+    }
+
+    async fn followed_event_feeds(
+        &self,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<crate::events::EventFeed>> {
+        crate::events::followed(&self.pool, now).await
+    }
+
+    async fn unfollow_event_feeds(&self, user_ids: &[String]) -> StoreResult<()> {
+        crate::events::unfollow(&self.pool, user_ids).await
+    }
+
+    async fn append_event_messages(
+        &self,
+        messages: &[crate::events::NewEventMessage],
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<u64>> {
+        crate::events::append(&self.pool, messages, at).await
+    }
+
+    async fn event_messages_after(
+        &self,
+        user_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<crate::events::EventReplay> {
+        crate::events::after(&self.pool, user_id, after, limit).await
+    }
+
+    async fn prune_event_messages(&self, keep: u64, before: DateTime<Utc>) -> StoreResult<u64> {
+        crate::events::prune(&self.pool, keep, before).await
+    }
+
+    async fn event_writer_start(
+        &self,
+        node_id: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        crate::events::writer_start(&self.pool, self.backend, node_id, now, stale_before).await
+    }
+
+    async fn event_writer_seen(&self, node_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        crate::events::writer_seen(&self.pool, node_id, now).await
+    }
+
+    async fn event_writer_stop(&self, node_id: &str) -> StoreResult<()> {
+        crate::events::writer_stop(&self.pool, node_id).await
+    }
 }
