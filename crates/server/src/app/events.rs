@@ -516,7 +516,17 @@ impl EventHub {
             for change in changes {
                 self.plan(&mut state, change.session(), &mut drafts);
             }
-            let broken: Vec<String> = state.broken.iter().cloned().collect();
+            let broken: Vec<EventFeed> = state
+                .broken
+                .iter()
+                .filter_map(|id| {
+                    state.users.get(id).map(|user| EventFeed {
+                        user_id: id.clone(),
+                        account_id: user.account_id.clone(),
+                        manager: user.manager,
+                    })
+                })
+                .collect();
             (drafts, broken)
         };
         if drafts.is_empty() {
@@ -524,20 +534,24 @@ impl EventHub {
         }
         let store = &self.0.store;
         if !broken.is_empty() {
-            // Raised floors first: the messages missing below them are then
-            // answered by a snapshot.
-            let raised = store.unfollow_event_feeds(&broken).await;
+            // Raised floors first (unfollowed, then followed again): the
+            // messages missing below them are answered by a snapshot.
+            let ids: Vec<String> = broken.iter().map(|f| f.user_id.clone()).collect();
+            let mut raised = store.unfollow_event_feeds(&ids).await;
             let now = chrono::Utc::now();
-            let followed = match raised {
-                Ok(()) => {
-                    store
-                        .extend_event_feeds(&broken, now + to_chrono(self.0.settings.retention))
-                        .await
+            let until = now + to_chrono(self.0.settings.retention + MAINTENANCE * 2);
+            for feed in &broken {
+                if raised.is_ok() {
+                    raised = store.follow_event_feed(feed, now, until).await.map(|_| ());
                 }
-                Err(error) => Err(error),
-            };
-            match followed {
-                Ok(()) => self.refollow(&broken).await,
+            }
+            match raised {
+                Ok(()) => {
+                    let mut state = self.lock();
+                    for id in &ids {
+                        state.broken.remove(id);
+                    }
+                }
                 Err(error) => tracing::warn!(%error, "raising event log floors failed"),
             }
         }
@@ -585,14 +599,6 @@ impl EventHub {
                     }
                 }
             }
-        }
-    }
-
-    /// The floors of `users` were raised and they are followed again.
-    async fn refollow(&self, users: &[String]) {
-        let mut state = self.lock();
-        for user in users {
-            state.broken.remove(user);
         }
     }
 
@@ -745,6 +751,8 @@ impl EventHub {
             hub: self.clone(),
             id: subscription.id.clone(),
         };
+        // Broken before or after the read: the read may miss messages.
+        let broken_before = self.lock().broken.contains(&user_id);
         let limit = u32::try_from(settings.replay + 1).unwrap_or(u32::MAX);
         let replay = self
             .0
@@ -758,7 +766,7 @@ impl EventHub {
         let position = replay.position;
         let sees_account = channels.contains(&account_channel(&principal.account_id))
             && principal.has_role(Role::Manager.name());
-        let broken = self.lock().broken.contains(&user_id);
+        let broken = broken_before || self.lock().broken.contains(&user_id);
         let (connect_id, backlog, snapshot) = match last_event_id {
             Some(last)
                 if !broken
