@@ -698,21 +698,29 @@ impl EventHub {
         let user_id = principal.user_id.clone();
         self.check_cap(&user_id)?;
         let feed = feed_of(&principal);
-        let now = chrono::Utc::now();
         // Durably followed before the hub plans messages for the user: a
-        // user not followed until now has its floor raised.
-        self.0
-            .store
-            .follow_event_feed(
-                &feed,
-                now,
-                now + to_chrono(settings.retention + MAINTENANCE * 2),
-            )
-            .await
-            .map_err(|error| {
-                tracing::warn!(%error, "following a user's events failed");
-                HubError::Unavailable
-            })?;
+        // user not followed until now has its floor raised. A user followed
+        // here already is kept followed by `maintain` (no write per stream).
+        let followed = self
+            .lock()
+            .users
+            .get(&user_id)
+            .is_some_and(|user| user.manager == feed.manager);
+        if !followed {
+            let now = chrono::Utc::now();
+            self.0
+                .store
+                .follow_event_feed(
+                    &feed,
+                    now,
+                    now + to_chrono(settings.retention + MAINTENANCE * 2),
+                )
+                .await
+                .map_err(|error| {
+                    tracing::warn!(%error, "following a user's events failed");
+                    HubError::Unavailable
+                })?;
+        }
         let (sender, receiver) = mpsc::channel(settings.queue);
         let subscription = Arc::new(Subscription {
             id: crate::auth::generate_session_id(),

@@ -657,6 +657,8 @@ async fn fan_out_to_2000_subscribers() {
     let dir = tempfile::tempdir().unwrap();
     let (app, server) = private_app_with(dir.path(), None, |config| {
         config.events.max_streams_per_user = SUBSCRIBERS;
+        // These clients send no heartbeats: keep them past the idle timeout.
+        config.events.heartbeat = Duration::from_secs(300);
     })
     .await;
     let account = app
@@ -726,9 +728,14 @@ async fn fan_out_to_2000_subscribers() {
             }
         });
     }
+    let connecting = std::time::Instant::now();
     for _ in 0..SUBSCRIBERS {
         readied.recv().await.unwrap();
     }
+    println!(
+        "{SUBSCRIBERS} subscribers connected in {:?}",
+        connecting.elapsed()
+    );
     assert_eq!(app.state.events.len(), SUBSCRIBERS);
     let mut samples = Vec::new();
     for i in 0..WEBHOOKS {
@@ -758,10 +765,15 @@ async fn fan_out_to_2000_subscribers() {
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
-        for _ in 0..SUBSCRIBERS {
+        for n in 0..SUBSCRIBERS {
             let (sid, at) = tokio::time::timeout(Duration::from_secs(30), collected.recv())
                 .await
-                .expect("every subscriber gets the change")
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "webhook {i}: {n} of {SUBSCRIBERS} subscribers got the change; {} open",
+                        app.state.events.len()
+                    )
+                })
                 .unwrap();
             assert_eq!(sid, call_sid);
             samples.push(at - sent);
