@@ -64,6 +64,12 @@ pub fn config(server: &ServerArgs, store: StoreLocation) -> Config {
         twilio_api_base: server.twilio_api_url.clone(),
     };
     config.ops = ops_config(&server.ops);
+    // clap refused values out of range already.
+    config.events = evo_server::app::config::EventsConfig {
+        heartbeat: Duration::from_millis(server.sse_heartbeat_ms),
+        max_streams_per_user: usize::try_from(server.sse_max_streams_per_user)
+            .unwrap_or(usize::MAX),
+    };
     config
 }
 

@@ -168,6 +168,22 @@ pub struct ServerArgs {
     /// Seconds without messages after which a chat ends.
     #[arg(long, env = "EVO_CHAT_IDLE_SECS", default_value_t = defaults::CHAT_IDLE_SECS)]
     pub chat_idle_secs: u64,
+    /// Milliseconds between Server Events heartbeats (idle timeout: three).
+    #[arg(
+        long,
+        env = "EVO_SSE_HEARTBEAT_MS",
+        default_value_t = defaults::SSE_HEARTBEAT_MS,
+        value_parser = clap::value_parser!(u64).range(defaults::SSE_HEARTBEAT_MIN_MS..)
+    )]
+    pub sse_heartbeat_ms: u64,
+    /// Open Server Events streams per user; one more is refused (429).
+    #[arg(
+        long,
+        env = "EVO_SSE_MAX_STREAMS_PER_USER",
+        default_value_t = defaults::SSE_MAX_STREAMS_PER_USER as u64,
+        value_parser = clap::value_parser!(u64).range(1_u64..)
+    )]
+    pub sse_max_streams_per_user: u64,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]

@@ -235,6 +235,13 @@ async fn serve_until_shutdown(
     if pending > 0 {
         tracing::warn!(pending, "commits still pending at exit");
     }
+    // The committed changes' messages are written before the log is marked
+    // cleanly stopped (otherwise the next start answers resumes with a
+    // snapshot).
+    state
+        .events
+        .stop(std::time::Duration::from_secs(2).min(grace))
+        .await;
     tracing::info!("stopped");
     Ok(())
 }

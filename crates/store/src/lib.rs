@@ -218,8 +218,61 @@ pub trait Store: Send + Sync + 'static {
     /// Writes a consistent copy of the embedded store to `target` while it
     /// is in use (SQLite `VACUUM INTO`). PostgreSQL: use `pg_dump`.
     async fn backup_into(&self, target: &std::path::Path) -> StoreResult<()>;
+
+    // --- server events log (migration 0010, see [`events`]) ---------------
+    /// Follows `feed` until `until` (messages are written for it). A user not
+    /// followed at `now` gets its floor raised first (nothing was written).
+    async fn follow_event_feed(
+        &self,
+        feed: &events::EventFeed,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<events::FeedPosition>;
+    /// Keeps following these users until `until`.
+    async fn extend_event_feeds(
+        &self,
+        user_ids: &[String],
+        until: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// The users followed at `now`.
+    async fn followed_event_feeds(&self, now: DateTime<Utc>)
+        -> StoreResult<Vec<events::EventFeed>>;
+    /// Stops following these users, raising their floors.
+    async fn unfollow_event_feeds(&self, user_ids: &[String]) -> StoreResult<()>;
+    /// Numbers and stores messages of followed users in one transaction;
+    /// returns their ids in order.
+    async fn append_event_messages(
+        &self,
+        messages: &[events::NewEventMessage],
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<u64>>;
+    /// A user's messages with ids above `after` (at most `limit`), oldest
+    /// first, and the log's position.
+    async fn event_messages_after(
+        &self,
+        user_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<events::EventReplay>;
+    /// Keeps each user's last `keep` messages and none created before
+    /// `before`; returns how many went.
+    async fn prune_event_messages(&self, keep: u64, before: DateTime<Utc>) -> StoreResult<u64>;
+    /// Registers a node writing the log. Returns whether a node had stopped
+    /// without [`Store::event_writer_stop`] (every floor is then raised).
+    /// On PostgreSQL a node is dead once not seen since `stale_before`.
+    async fn event_writer_start(
+        &self,
+        node_id: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Records that the node is alive.
+    async fn event_writer_seen(&self, node_id: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    /// The node stopped cleanly: everything it numbered is written.
+    async fn event_writer_stop(&self, node_id: &str) -> StoreResult<()>;
 }
 
+pub mod events;
 pub mod group_commit;
 pub mod history;
 pub mod lock;

@@ -39,6 +39,12 @@ pub enum Backend {
 /// A `Store` over SQLite or PostgreSQL.
 pub struct SqlStore {
     pool: AnyPool,
+    /// The Server Events log's writes (`crate::events`). On SQLite its own
+    /// connections with `synchronous = normal`: a commit survives a crash of
+    /// the process, and what a power cut loses is covered by the unclean
+    /// stop check (`event_writer`, written through `pool`), so the log does
+    /// not cost a second fsync per change. On PostgreSQL the same pool.
+    events_pool: AnyPool,
     backend: Backend,
 }
 
@@ -95,8 +101,22 @@ impl SqlStore {
             .await
             .map_err(|error| StoreError::Database(error.into()))?;
         history::backfill(&pool, Backend::Sqlite).await?;
+        let events_pool = AnyPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(|connection, _| {
+                Box::pin(async move {
+                    connection
+                        .execute("pragma journal_mode = wal; pragma synchronous = normal; pragma foreign_keys = on; pragma busy_timeout = 10000;")
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect_with(AnyConnectOptions::from_str(&url)?)
+            .await?;
         Ok(SqlStore {
             pool,
+            events_pool,
             backend: Backend::Sqlite,
         })
     }
@@ -116,6 +136,7 @@ impl SqlStore {
             .map_err(|error| StoreError::Database(error.into()))?;
         history::backfill(&pool, Backend::Postgres).await?;
         Ok(SqlStore {
+            events_pool: pool.clone(),
             pool,
             backend: Backend::Postgres,
         })
@@ -1019,5 +1040,71 @@ impl Store for SqlStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn follow_event_feed(
+        &self,
+        feed: &crate::events::EventFeed,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<crate::events::FeedPosition> {
+        crate::events::follow(&self.events_pool, feed, now, until).await
+    }
+
+    async fn extend_event_feeds(
+        &self,
+        user_ids: &[String],
+        until: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        crate::events::extend(&self.events_pool, user_ids, until).await
+    }
+
+    async fn followed_event_feeds(
+        &self,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<crate::events::EventFeed>> {
+        crate::events::followed(&self.events_pool, now).await
+    }
+
+    async fn unfollow_event_feeds(&self, user_ids: &[String]) -> StoreResult<()> {
+        crate::events::unfollow(&self.events_pool, user_ids).await
+    }
+
+    async fn append_event_messages(
+        &self,
+        messages: &[crate::events::NewEventMessage],
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<u64>> {
+        crate::events::append(&self.events_pool, messages, at).await
+    }
+
+    async fn event_messages_after(
+        &self,
+        user_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<crate::events::EventReplay> {
+        crate::events::after(&self.events_pool, user_id, after, limit).await
+    }
+
+    async fn prune_event_messages(&self, keep: u64, before: DateTime<Utc>) -> StoreResult<u64> {
+        crate::events::prune(&self.events_pool, keep, before).await
+    }
+
+    async fn event_writer_start(
+        &self,
+        node_id: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        crate::events::writer_start(&self.pool, self.backend, node_id, now, stale_before).await
+    }
+
+    async fn event_writer_seen(&self, node_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        crate::events::writer_seen(&self.pool, node_id, now).await
+    }
+
+    async fn event_writer_stop(&self, node_id: &str) -> StoreResult<()> {
+        crate::events::writer_stop(&self.pool, node_id).await
     }
 }

@@ -482,12 +482,170 @@ async fn retention_in_batches(store: Arc<dyn Store>) {
     assert!(store.session("ses-R0").await.unwrap().is_none());
 }
 
+/// The Server Events log (migration 0010): ids per user from the database,
+/// a second write of the same message gets the first's id, floors rise
+/// with pruning, unfollowing and an unclean stop.
+async fn event_log(store: Arc<dyn Store>) {
+    use evo_store::events::{EventFeed, FeedPosition, NewEventMessage};
+    let now = Utc::now();
+    let later = now + chrono::Duration::minutes(10);
+    let feed = EventFeed {
+        user_id: "ev-u1".into(),
+        account_id: "acc1".into(),
+        manager: false,
+    };
+    let message = |dedupe: &str| NewEventMessage {
+        user_id: "ev-u1".into(),
+        dedupe: dedupe.into(),
+        selector: "cmd.SessionInfoChanged".into(),
+        account_only: false,
+        body: format!("{{\"id\":\"{dedupe}\"}}"),
+    };
+    // Not followed before: nothing below the floor can be replayed.
+    let first = store.follow_event_feed(&feed, now, later).await.unwrap();
+    assert_eq!(
+        first,
+        FeedPosition {
+            floor: 1,
+            last_id: 1
+        }
+    );
+    // Followed already: no change.
+    assert_eq!(
+        store.follow_event_feed(&feed, now, later).await.unwrap(),
+        first
+    );
+    let ids = store
+        .append_event_messages(&[message("a"), message("b"), message("c")], now)
+        .await
+        .unwrap();
+    assert_eq!(ids, vec![2, 3, 4]);
+    // Written already (another node): the same id, and no id is lost.
+    let ids = store
+        .append_event_messages(&[message("b"), message("d")], now)
+        .await
+        .unwrap();
+    assert_eq!(ids, vec![3, 5]);
+    let replay = store.event_messages_after("ev-u1", 2, 10).await.unwrap();
+    assert_eq!(
+        replay.position,
+        FeedPosition {
+            floor: 1,
+            last_id: 5
+        }
+    );
+    let got: Vec<(u64, &str)> = replay
+        .messages
+        .iter()
+        .map(|m| (m.id, m.body.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (3, "{\"id\":\"b\"}"),
+            (4, "{\"id\":\"c\"}"),
+            (5, "{\"id\":\"d\"}")
+        ]
+    );
+    assert_eq!(
+        store
+            .event_messages_after("ev-u1", 3, 1)
+            .await
+            .unwrap()
+            .messages
+            .len(),
+        1
+    );
+    assert_eq!(
+        store.followed_event_feeds(now).await.unwrap(),
+        vec![feed.clone()]
+    );
+    // A message for a user never followed is refused, not numbered.
+    let stranger = NewEventMessage {
+        user_id: "ev-nobody".into(),
+        ..message("x")
+    };
+    assert!(store.append_event_messages(&[stranger], now).await.is_err());
+    // Keep the last two: the floor rises to what went.
+    assert_eq!(
+        store
+            .prune_event_messages(2, now - chrono::Duration::hours(1))
+            .await
+            .unwrap(),
+        2
+    );
+    let replay = store.event_messages_after("ev-u1", 0, 10).await.unwrap();
+    assert_eq!(
+        replay.position,
+        FeedPosition {
+            floor: 3,
+            last_id: 5
+        }
+    );
+    assert_eq!(
+        replay.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![4, 5]
+    );
+    // And by age.
+    assert_eq!(store.prune_event_messages(10, later).await.unwrap(), 2);
+    let replay = store.event_messages_after("ev-u1", 0, 10).await.unwrap();
+    assert_eq!(
+        replay.position,
+        FeedPosition {
+            floor: 5,
+            last_id: 5
+        }
+    );
+    // A clean stop leaves the floors alone; a writer that did not stop
+    // (not seen since `stale_before`) raises them past every id given out.
+    assert!(!store.event_writer_start("node-a", now, now).await.unwrap());
+    store.event_writer_seen("node-a", now).await.unwrap();
+    store.event_writer_stop("node-a").await.unwrap();
+    assert!(!store.event_writer_start("node-b", now, now).await.unwrap());
+    assert!(store
+        .event_writer_start("node-c", later, later)
+        .await
+        .unwrap());
+    // Past every id a power cut could have lost.
+    let raised = 5 + evo_store::events::UNCLEAN_MARGIN as u64;
+    let replay = store.event_messages_after("ev-u1", 0, 10).await.unwrap();
+    assert_eq!(
+        replay.position,
+        FeedPosition {
+            floor: raised,
+            last_id: raised
+        }
+    );
+    store.event_writer_stop("node-c").await.unwrap();
+    // Unfollowed: the floor rises again, and it is no longer listed.
+    store
+        .unfollow_event_feeds(&["ev-u1".to_string()])
+        .await
+        .unwrap();
+    assert!(store.followed_event_feeds(now).await.unwrap().is_empty());
+    let position = store.follow_event_feed(&feed, now, later).await.unwrap();
+    assert_eq!(
+        position,
+        FeedPosition {
+            floor: raised + 2,
+            last_id: raised + 2
+        }
+    );
+    // Extending a followed user keeps it listed later on.
+    store
+        .extend_event_feeds(&["ev-u1".to_string()], later + chrono::Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(store.followed_event_feeds(later).await.unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn the_sqlite_store_conforms_and_survives_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let location = dir.path().display().to_string();
     suite(open_store(&location).await.unwrap()).await;
     retention_in_batches(open_store(&location).await.unwrap()).await;
+    event_log(open_store(&location).await.unwrap()).await;
     let reopened = open_store(&location).await.unwrap();
     assert_eq!(reopened.active_sessions().await.unwrap().len(), 51);
     assert_eq!(
@@ -514,6 +672,7 @@ async fn the_postgres_store_conforms() {
     let url = cluster.create_database("evo_conformance");
     suite(open_store(&url).await.unwrap()).await;
     retention_in_batches(open_store(&url).await.unwrap()).await;
+    event_log(open_store(&url).await.unwrap()).await;
     let reconnected = open_store(&url).await.unwrap();
     assert_eq!(reconnected.active_sessions().await.unwrap().len(), 51);
     assert!(

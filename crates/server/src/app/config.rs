@@ -68,6 +68,14 @@ pub mod defaults {
     /// `--shutdown-grace-secs`: how long shutdown waits for in-flight
     /// requests and queued commits.
     pub const SHUTDOWN_GRACE_SECS: u64 = 20;
+
+    /// Server Events: how often clients send heartbeats (ServiceStack's
+    /// 10 s); a stream silent for three intervals is closed.
+    pub const SSE_HEARTBEAT_MS: u64 = 10_000;
+    /// The shortest heartbeat interval accepted (tests run many cycles).
+    pub const SSE_HEARTBEAT_MIN_MS: u64 = 50;
+    /// Server Events: open streams per user; one more is refused (429).
+    pub const SSE_MAX_STREAMS_PER_USER: usize = 10;
 }
 
 /// Everything the server needs to start.
@@ -106,6 +114,41 @@ pub struct Config {
     pub limits: Limits,
     /// Operations: shutdown grace, retention, metrics address, CORS.
     pub ops: OpsConfig,
+    pub events: EventsConfig,
+}
+
+/// Server Events settings (`--sse-heartbeat-ms`, `--sse-max-streams-per-user`).
+#[derive(Debug, Clone)]
+pub struct EventsConfig {
+    pub heartbeat: Duration,
+    pub max_streams_per_user: usize,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig {
+            heartbeat: Duration::from_millis(defaults::SSE_HEARTBEAT_MS),
+            max_streams_per_user: defaults::SSE_MAX_STREAMS_PER_USER,
+        }
+    }
+}
+
+impl EventsConfig {
+    /// Refuses values a server cannot run with: a heartbeat under
+    /// [`defaults::SSE_HEARTBEAT_MIN_MS`], or no stream per user.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.heartbeat < Duration::from_millis(defaults::SSE_HEARTBEAT_MIN_MS) {
+            return Err(format!(
+                "the Server Events heartbeat must be at least {} ms, not {} ms",
+                defaults::SSE_HEARTBEAT_MIN_MS,
+                self.heartbeat.as_millis()
+            ));
+        }
+        if self.max_streams_per_user == 0 {
+            return Err("at least one Server Events stream per user must be allowed".to_string());
+        }
+        Ok(())
+    }
 }
 
 /// Abuse and resource bounds (docs/security.md).
@@ -221,6 +264,7 @@ impl Config {
             directory_refresh: Duration::from_secs(defaults::DIRECTORY_REFRESH_SECS),
             limits: Limits::default(),
             ops: OpsConfig::default(),
+            events: EventsConfig::default(),
         }
     }
 }

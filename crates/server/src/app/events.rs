@@ -1,5 +1,5 @@
 //! The event hub: who is subscribed to committed session changes, which
-//! messages each user gets, and the replay buffer that lets a reconnecting
+//! messages each user gets, and the durable log that lets a reconnecting
 //! client resume. The wire framing (ServiceStack Server Events over SSE) is
 //! the HTTP layer's (`crate::http::events`).
 //!
@@ -9,35 +9,41 @@
 //! when the change is one of those, and `ActiveSessionsChanged` (the user's
 //! whole active list) when a session joins or leaves it.
 //!
-//! Message ids come from one hub-wide sequence, so they increase per user
-//! across connections. The sequence is a hybrid clock (`max(last + 1, now in
-//! µs)`): ids keep increasing across a restart without a store write, as long
-//! as the wall clock does not step back and fewer than a million messages a
-//! second are sent. Each user has a bounded replay buffer; a client resuming
-//! from an id older than the buffer (or from before a restart) gets one
+//! Resume: messages are written for every *followed* user (one with a
+//! stream open, or closed less than the retention ago) to the store's event
+//! log (`evo_store::events`, migration 0010), which numbers them per user,
+//! before they are queued on any stream. So a client reconnecting with the
+//! id of the last message it got receives exactly the messages after it,
+//! from the log, across reconnections and restarts; when they are gone
+//! (pruned, the user was not followed, the node crashed between a commit
+//! and its messages) the store's floor says so and the client gets one
 //! `ActiveSessionsChanged` snapshot instead.
 //!
-//! Each subscription has a bounded queue: a subscriber too slow to take its
-//! messages is closed (it can resume) rather than allowed to delay anyone.
+//! Publishing is one task: it takes every queued change, plans the messages
+//! under the hub's lock (no I/O), writes them in one store transaction
+//! without the lock, then queues each on the user's own streams (a per-user
+//! list; each message shared by the user's streams and framed once). Each
+//! stream has a bounded queue: a subscriber too slow to take its messages is
+//! closed (it can resume) rather than allowed to delay anyone.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use evo_core::api::sessions::SessionCallState;
 use evo_core::domain::Role;
-use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{broadcast, mpsc};
+use evo_store::events::{EventFeed, NewEventMessage};
+use evo_store::{Store, StoreError};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::app::config::EventsConfig;
 use crate::app::directory::Directory;
 use crate::app::live::{LiveIndex, LiveSession};
 use crate::app::sessions::SessionChanged;
 use crate::app::visibility::Viewer;
 use crate::auth::Principal;
-
-/// Default interval of client heartbeats (ServiceStack's 10 s).
-pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Limits and intervals of the hub.
 #[derive(Debug, Clone)]
@@ -52,56 +58,62 @@ pub struct EventsSettings {
     pub replay: usize,
     /// Open streams per user; one more is refused (429).
     pub max_streams_per_user: usize,
-    /// How long a user's replay buffer outlives the user's last stream.
+    /// How long a user is followed (its messages written) after its last
+    /// stream closed; also the longest a message is kept.
     pub retention: Duration,
 }
 
 impl Default for EventsSettings {
     fn default() -> Self {
-        EventsSettings::with_heartbeat(HEARTBEAT_INTERVAL)
+        EventsSettings::from_config(&EventsConfig::default())
     }
 }
 
 impl EventsSettings {
-    /// Settings for a heartbeat interval; the idle timeout is three of them.
-    pub fn with_heartbeat(heartbeat: Duration) -> Self {
+    /// The hub's settings from the server's configuration; the idle timeout
+    /// is three heartbeat intervals (ServiceStack's ratio).
+    pub fn from_config(config: &EventsConfig) -> Self {
         EventsSettings {
-            heartbeat,
-            idle_timeout: heartbeat * 3,
+            heartbeat: config.heartbeat,
+            idle_timeout: config.heartbeat * 3,
             queue: 256,
             replay: 256,
-            max_streams_per_user: 10,
+            max_streams_per_user: config.max_streams_per_user,
             retention: Duration::from_secs(10 * 60),
         }
-    }
-
-    /// The defaults, with `EVO_SSE_HEARTBEAT_MS` (tests use short intervals
-    /// to run many heartbeat cycles) and `EVO_SSE_MAX_STREAMS_PER_USER` when
-    /// set.
-    pub fn from_env() -> Self {
-        let number = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        };
-        let mut settings = match number("EVO_SSE_HEARTBEAT_MS").filter(|ms| *ms >= 50) {
-            Some(ms) => EventsSettings::with_heartbeat(Duration::from_millis(ms)),
-            None => EventsSettings::default(),
-        };
-        if let Some(max) = number("EVO_SSE_MAX_STREAMS_PER_USER").filter(|n| *n >= 1) {
-            settings.max_streams_per_user = usize::try_from(max).unwrap_or(usize::MAX);
-        }
-        settings
     }
 }
 
 /// One frame for a subscriber: `id`, selector (`cmd.X` or `ch@cmd.X`) and
-/// JSON body.
+/// JSON body. Cheap to clone: the streams of one user share one message,
+/// and its wire form is rendered once ([`Message::rendered`]).
 #[derive(Debug, Clone)]
 pub struct Message {
     pub id: u64,
     pub selector: Arc<str>,
     pub json: Bytes,
+    /// A session message (numbered in the user's log), not a system frame
+    /// (`onJoin`, `onHeartbeat`… carry the stream's last id).
+    pub data: bool,
+    rendered: Arc<OnceLock<Bytes>>,
+}
+
+impl Message {
+    fn new(id: u64, selector: Arc<str>, json: Bytes, data: bool) -> Self {
+        Message {
+            id,
+            selector,
+            json,
+            data,
+            rendered: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The message's wire form, rendered by `render` for the first stream
+    /// that writes it and shared by the others.
+    pub fn rendered(&self, render: impl FnOnce(&Message) -> Bytes) -> Bytes {
+        self.rendered.get_or_init(|| render(self)).clone()
+    }
 }
 
 /// Why a subscription request was refused.
@@ -113,6 +125,8 @@ pub enum HubError {
     Forbidden,
     /// The user has too many open streams.
     TooManyStreams(usize),
+    /// The event log could not be read or written.
+    Unavailable,
 }
 
 /// The public meta of a subscription, as ServiceStack's flat string map.
@@ -147,22 +161,33 @@ struct Entry {
     cursor: u64,
 }
 
-struct Buffered {
-    message: Message,
-    /// Sent on the account channel only (a manager's view).
-    account_only: bool,
-}
-
+/// A followed user.
 struct UserFeed {
-    principal: Principal,
-    buffer: VecDeque<Buffered>,
-    /// Every message for this user with an id above `floor` is in `buffer`.
-    floor: u64,
-    streams: usize,
+    account_id: String,
+    manager: bool,
+    /// The user's open subscriptions (ids into `HubState::subscriptions`).
+    subscribers: Vec<String>,
     last_active: Instant,
     /// The user's active sessions as last told (to know when one joins or
     /// leaves the list, including by a change of visibility).
     active: HashSet<String>,
+}
+
+impl UserFeed {
+    fn new(directory: &Directory, index: &LiveIndex, feed: &EventFeed) -> Self {
+        let viewer = Viewer::of_user(directory, &feed.account_id, &feed.user_id);
+        UserFeed {
+            account_id: feed.account_id.clone(),
+            manager: feed.manager,
+            subscribers: Vec::new(),
+            last_active: Instant::now(),
+            active: viewer
+                .active_sessions(index)
+                .iter()
+                .map(|live| live.session().id.clone())
+                .collect(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -174,20 +199,25 @@ struct HubState {
     /// Subscriptions closed in the last minute: a client's `stop()` closes
     /// its stream before it unregisters, and that unregister still succeeds.
     recently_closed: HashMap<String, (Arc<Subscription>, Vec<String>, Instant)>,
-    seq: u64,
+    /// Users whose messages may be missing from the log (a write failed, or
+    /// the hub lagged): their resumes get a snapshot until the store's
+    /// floor is raised.
+    broken: HashSet<String>,
 }
 
 /// How long an unregister of a closed subscription still succeeds.
 const RECENTLY_CLOSED: Duration = Duration::from_secs(60);
 /// At most this many recently closed subscriptions are remembered.
 const RECENTLY_CLOSED_MAX: usize = 10_000;
+/// Most changes planned and written in one log transaction.
+const MAX_BATCH: usize = 256;
+/// How often followed users are extended, idle ones dropped and the log
+/// pruned.
+const MAINTENANCE: Duration = Duration::from_secs(30);
+/// A PostgreSQL node not seen for this long stopped without cleaning up.
+const WRITER_STALE: Duration = Duration::from_secs(120);
 
 impl HubState {
-    fn next_id(&mut self) -> u64 {
-        self.seq = (self.seq + 1).max(now_micros());
-        self.seq
-    }
-
     fn close(&mut self, id: &str) -> Option<Entry> {
         let entry = self.subscriptions.remove(id)?;
         self.recently_closed
@@ -204,25 +234,26 @@ impl HubState {
             ),
         );
         if let Some(user) = self.users.get_mut(&entry.subscription.principal.user_id) {
-            user.streams = user.streams.saturating_sub(1);
+            user.subscribers.retain(|s| s != id);
             user.last_active = Instant::now();
         }
         Some(entry)
     }
 }
 
-fn now_micros() -> u64 {
-    u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0)
-}
-
 struct Inner {
     settings: EventsSettings,
     directory: Arc<Directory>,
     index: Arc<LiveIndex>,
+    store: Arc<dyn Store>,
+    /// This process in the store's `event_writer` table.
+    node_id: String,
     state: Mutex<HubState>,
+    flush: mpsc::Sender<oneshot::Sender<()>>,
+    flushes: Mutex<Option<mpsc::Receiver<oneshot::Sender<()>>>>,
 }
 
-/// The open subscriptions and per-user replay buffers.
+/// The open subscriptions and followed users.
 #[derive(Clone)]
 pub struct EventHub(Arc<Inner>);
 
@@ -235,6 +266,8 @@ pub struct Opened {
     pub backlog: Vec<Message>,
     /// Whether the backlog is a snapshot because the gap was too old.
     pub snapshot: bool,
+    /// Later messages. Session messages with an id at or below the last one
+    /// of the backlog (or `connect_id`) were sent already: skip them.
     pub receiver: mpsc::Receiver<Message>,
     /// Removes the subscription when the stream is dropped.
     pub guard: StreamGuard,
@@ -258,52 +291,197 @@ pub fn account_channel(account_id: &str) -> String {
     format!("account:{account_id}")
 }
 
-fn message_json(kind: &str, body: &[u8]) -> (Arc<str>, Bytes) {
-    (
-        Arc::from(format!("cmd.{kind}")),
-        Bytes::copy_from_slice(body),
-    )
+/// A message planned for one user, before the log numbers it.
+struct Draft {
+    user_id: String,
+    dedupe: String,
+    selector: Arc<str>,
+    json: Bytes,
+    account_only: bool,
+}
+
+fn feed_of(principal: &Principal) -> EventFeed {
+    EventFeed {
+        user_id: principal.user_id.clone(),
+        account_id: principal.account_id.clone(),
+        manager: principal.has_role(Role::Manager.name()),
+    }
+}
+
+fn to_chrono(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
 impl EventHub {
-    pub(in crate::app) fn new(
+    /// The hub over the store's event log: registers this node as a writer
+    /// (a node that stopped uncleanly has every floor raised) and follows
+    /// again the users followed before a restart.
+    pub(in crate::app) async fn start(
         directory: Arc<Directory>,
         index: Arc<LiveIndex>,
+        store: Arc<dyn Store>,
         settings: EventsSettings,
-    ) -> Self {
+    ) -> Result<Self, StoreError> {
+        let node_id = crate::auth::generate_session_id();
+        let now = chrono::Utc::now();
+        let unclean = store
+            .event_writer_start(&node_id, now, now - to_chrono(WRITER_STALE))
+            .await?;
+        if unclean {
+            tracing::warn!("a server stopped without writing all its event messages; resumes from before get a snapshot");
+        }
+        let users = store
+            .followed_event_feeds(now)
+            .await?
+            .iter()
+            .map(|feed| {
+                (
+                    feed.user_id.clone(),
+                    UserFeed::new(&directory, &index, feed),
+                )
+            })
+            .collect();
         let known = index
             .all()
             .iter()
             .map(|live| (live.session().id.clone(), live.info().call_state))
             .collect();
-        EventHub(Arc::new(Inner {
+        let (flush, flushes) = mpsc::channel(4);
+        Ok(EventHub(Arc::new(Inner {
             settings,
             directory,
             index,
+            store,
+            node_id,
             state: Mutex::new(HubState {
                 known,
-                seq: now_micros(),
+                users,
                 ..HubState::default()
             }),
-        }))
+            flush,
+            flushes: Mutex::new(Some(flushes)),
+        })))
     }
 
-    /// Feeds committed changes into the hub until the feed closes.
+    /// Feeds committed changes into the hub until the feed closes, and runs
+    /// the log's maintenance.
     pub(in crate::app) fn run(&self, mut changes: broadcast::Receiver<SessionChanged>) {
         let hub = self.clone();
+        let mut flushes = self
+            .0
+            .flushes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+            .expect("the hub runs once");
         tokio::spawn(async move {
             loop {
-                match changes.recv().await {
-                    Ok(change) => hub.publish(change.session()),
-                    // Changes were lost: nobody may resume across them.
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "event hub lagged; subscribers resynchronise");
-                        hub.reset();
+                tokio::select! {
+                    biased;
+                    received = changes.recv() => {
+                        let first = match received {
+                            Ok(change) => change,
+                            Err(RecvError::Lagged(missed)) => {
+                                hub.lagged(missed);
+                                continue;
+                            }
+                            Err(RecvError::Closed) => return,
+                        };
+                        let batch = hub.take_queued(first, &mut changes);
+                        hub.publish_batch(&batch).await;
                     }
-                    Err(RecvError::Closed) => return,
+                    Some(reply) = flushes.recv() => {
+                        // Everything committed before the flush is written.
+                        loop {
+                            match changes.try_recv() {
+                                Ok(first) => {
+                                    let batch = hub.take_queued(first, &mut changes);
+                                    hub.publish_batch(&batch).await;
+                                }
+                                Err(TryRecvError::Lagged(missed)) => hub.lagged(missed),
+                                Err(_) => break,
+                            }
+                        }
+                        let _ = reply.send(());
+                    }
                 }
             }
         });
+        let hub = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(MAINTENANCE);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(error) = hub.maintain().await {
+                    tracing::warn!(%error, "event log maintenance failed");
+                }
+            }
+        });
+    }
+
+    fn take_queued(
+        &self,
+        first: SessionChanged,
+        changes: &mut broadcast::Receiver<SessionChanged>,
+    ) -> Vec<SessionChanged> {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match changes.try_recv() {
+                Ok(change) => batch.push(change),
+                Err(TryRecvError::Lagged(missed)) => self.lagged(missed),
+                Err(_) => break,
+            }
+        }
+        batch
+    }
+
+    /// Writes every change published so far, then records that this node
+    /// stopped cleanly (graceful shutdown, after the commits drained).
+    pub async fn stop(&self, limit: Duration) {
+        let (reply, done) = oneshot::channel();
+        let flushed = self.0.flush.send(reply).await.is_ok()
+            && tokio::time::timeout(limit, done)
+                .await
+                .is_ok_and(|r| r.is_ok());
+        if !flushed {
+            tracing::warn!("event messages were not all written before shutdown");
+            return;
+        }
+        if let Err(error) = self.0.store.event_writer_stop(&self.0.node_id).await {
+            tracing::warn!(%error, "recording a clean stop of the event log failed");
+        }
+    }
+
+    /// Extends the followed users, stops following idle ones, prunes the
+    /// log and records that this node is alive.
+    async fn maintain(&self) -> Result<(), StoreError> {
+        let settings = &self.0.settings;
+        let (keep, dropped): (Vec<String>, Vec<String>) = {
+            let mut state = self.lock();
+            let dropped: Vec<String> = state
+                .users
+                .iter()
+                .filter(|(_, u)| {
+                    u.subscribers.is_empty() && u.last_active.elapsed() >= settings.retention
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in &dropped {
+                state.users.remove(id);
+            }
+            (state.users.keys().cloned().collect(), dropped)
+        };
+        let now = chrono::Utc::now();
+        let store = &self.0.store;
+        store
+            .extend_event_feeds(&keep, now + to_chrono(settings.retention + MAINTENANCE * 2))
+            .await?;
+        store.unfollow_event_feeds(&dropped).await?;
+        store
+            .prune_event_messages(settings.replay as u64, now - to_chrono(settings.retention))
+            .await?;
+        store.event_writer_seen(&self.0.node_id, now).await
     }
 
     fn lock(&self) -> MutexGuard<'_, HubState> {
@@ -318,28 +496,120 @@ impl EventHub {
         &self.0.settings
     }
 
-    fn reset(&self) {
+    /// Changes were lost: nobody may resume across them.
+    fn lagged(&self, missed: u64) {
+        tracing::warn!(missed, "event hub lagged; subscribers resynchronise");
         let mut state = self.lock();
-        let floor = state.next_id();
-        for user in state.users.values_mut() {
-            user.buffer.clear();
-            user.floor = floor;
-        }
+        let users: Vec<String> = state.users.keys().cloned().collect();
+        state.broken.extend(users);
         let ids: Vec<String> = state.subscriptions.keys().cloned().collect();
         for id in ids {
             state.close(&id);
         }
     }
 
-    /// Turns one committed change into each interested user's messages.
-    pub(in crate::app) fn publish(&self, live: &Arc<LiveSession>) {
+    /// Plans, writes and queues the messages of committed changes.
+    async fn publish_batch(&self, changes: &[SessionChanged]) {
+        let (drafts, broken) = {
+            let mut state = self.lock();
+            let mut drafts = Vec::new();
+            for change in changes {
+                self.plan(&mut state, change.session(), &mut drafts);
+            }
+            let broken: Vec<EventFeed> = state
+                .broken
+                .iter()
+                .filter_map(|id| {
+                    state.users.get(id).map(|user| EventFeed {
+                        user_id: id.clone(),
+                        account_id: user.account_id.clone(),
+                        manager: user.manager,
+                    })
+                })
+                .collect();
+            (drafts, broken)
+        };
+        if drafts.is_empty() {
+            return;
+        }
+        let store = &self.0.store;
+        if !broken.is_empty() {
+            // Raised floors first (unfollowed, then followed again): the
+            // messages missing below them are answered by a snapshot.
+            let ids: Vec<String> = broken.iter().map(|f| f.user_id.clone()).collect();
+            let mut raised = store.unfollow_event_feeds(&ids).await;
+            let now = chrono::Utc::now();
+            let until = now + to_chrono(self.0.settings.retention + MAINTENANCE * 2);
+            for feed in &broken {
+                if raised.is_ok() {
+                    raised = store.follow_event_feed(feed, now, until).await.map(|_| ());
+                }
+            }
+            match raised {
+                Ok(()) => {
+                    let mut state = self.lock();
+                    for id in &ids {
+                        state.broken.remove(id);
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "raising event log floors failed"),
+            }
+        }
+        let new: Vec<NewEventMessage> = drafts
+            .iter()
+            .map(|d| NewEventMessage {
+                user_id: d.user_id.clone(),
+                dedupe: d.dedupe.clone(),
+                selector: d.selector.to_string(),
+                account_only: d.account_only,
+                body: String::from_utf8_lossy(&d.json).into_owned(),
+            })
+            .collect();
+        match store.append_event_messages(&new, chrono::Utc::now()).await {
+            Ok(ids) => {
+                let mut state = self.lock();
+                let mut by_user: Vec<(String, bool, Vec<Message>)> = Vec::new();
+                for (draft, id) in drafts.into_iter().zip(ids) {
+                    let message = Message::new(id, draft.selector, draft.json, true);
+                    match by_user.last_mut() {
+                        Some((user, only, list))
+                            if *user == draft.user_id && *only == draft.account_only =>
+                        {
+                            list.push(message)
+                        }
+                        _ => by_user.push((draft.user_id, draft.account_only, vec![message])),
+                    }
+                }
+                for (user_id, account_only, messages) in by_user {
+                    deliver(&mut state, &user_id, &messages, account_only);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "writing event messages failed; their users resynchronise");
+                let mut state = self.lock();
+                for draft in &drafts {
+                    state.broken.insert(draft.user_id.clone());
+                    let ids = state
+                        .users
+                        .get(&draft.user_id)
+                        .map(|u| u.subscribers.clone())
+                        .unwrap_or_default();
+                    for id in ids {
+                        state.close(&id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Plans one committed change's messages for every followed user.
+    fn plan(&self, state: &mut HubState, live: &Arc<LiveSession>, drafts: &mut Vec<Draft>) {
         let info = live.info();
-        let session_id = live.session().id.clone();
-        let mut state = self.lock();
+        let session_id = &live.session().id;
         let previous = if info.ended {
-            state.known.remove(&session_id)
+            state.known.remove(session_id)
         } else {
-            state.known.insert(session_id, info.call_state)
+            state.known.insert(session_id.clone(), info.call_state)
         };
         let mut kinds = vec!["SessionInfoChanged"];
         if info.ended {
@@ -365,145 +635,180 @@ impl EventHub {
                 _ => {}
             }
         }
-        let account_id = live.session().header.account_id.clone();
-        let settings = self.0.settings.clone();
-        let now = Instant::now();
-        // Buffers of users gone longer than the retention are dropped: their
-        // next stream resumes from a snapshot.
-        state
-            .users
-            .retain(|_, user| user.streams > 0 || now - user.last_active < settings.retention);
-        let user_ids: Vec<String> = state.users.keys().cloned().collect();
-        for user_id in user_ids {
-            let (viewer, is_manager) = {
-                let user = &state.users[&user_id];
+        let account_id = &live.session().header.account_id;
+        let version = live.session().version;
+        // Built once per change, shared by every user's message.
+        let own: Vec<(&str, Arc<str>)> = kinds
+            .iter()
+            .map(|kind| (*kind, Arc::from(format!("cmd.{kind}"))))
+            .collect();
+        let channel: Vec<(&str, Arc<str>)> = kinds
+            .iter()
+            .map(|kind| {
                 (
-                    Viewer::of(&self.0.directory, &user.principal),
-                    user.principal.has_role(Role::Manager.name()),
+                    *kind,
+                    Arc::from(format!("{}@cmd.{kind}", account_channel(account_id))),
                 )
+            })
+            .collect();
+        let json = live.json().clone();
+        for (user_id, user) in state.users.iter_mut() {
+            let viewer = Viewer::of_user(&self.0.directory, &user.account_id, user_id);
+            let sees = viewer.may_see(live);
+            let account_only = !sees && user.manager && user.account_id == *account_id;
+            let membership_changed = if sees && !info.ended {
+                user.active.insert(session_id.clone())
+            } else {
+                user.active.remove(session_id)
             };
-            let own = viewer.may_see(live);
-            let account_only =
-                !own && is_manager && state.users[&user_id].principal.account_id == account_id;
-            let listed = own && !info.ended;
-            let membership_changed = match state.users.get_mut(&user_id) {
-                Some(user) if listed => user.active.insert(live.session().id.clone()),
-                Some(user) => user.active.remove(&live.session().id),
-                None => false,
-            };
-            if !own && !account_only {
-                // No longer visible to this user: only the list changes.
-                if membership_changed {
-                    let message = Message {
-                        id: state.next_id(),
-                        selector: Arc::from("cmd.ActiveSessionsChanged"),
-                        json: active_sessions_json(&viewer, &self.0.index),
-                    };
-                    deliver(&mut state, &user_id, vec![message], false, &settings);
+            let dedupe = |kind: &str| format!("{session_id}@{version}:{kind}");
+            if sees || account_only {
+                let selectors = if account_only { &channel } else { &own };
+                for (kind, selector) in selectors {
+                    drafts.push(Draft {
+                        user_id: user_id.clone(),
+                        dedupe: dedupe(kind),
+                        selector: selector.clone(),
+                        json: json.clone(),
+                        account_only,
+                    });
                 }
-                continue;
-            }
-            let mut messages = Vec::new();
-            for kind in &kinds {
-                let (selector, json) = message_json(kind, live.json());
-                let selector = if account_only {
-                    Arc::from(format!("{}@{selector}", account_channel(&account_id)))
-                } else {
-                    selector
-                };
-                messages.push(Message {
-                    id: state.next_id(),
-                    selector,
-                    json,
-                });
             }
             if membership_changed {
-                let json = active_sessions_json(&viewer, &self.0.index);
-                messages.push(Message {
-                    id: state.next_id(),
+                drafts.push(Draft {
+                    user_id: user_id.clone(),
+                    dedupe: dedupe("ActiveSessionsChanged"),
                     selector: Arc::from("cmd.ActiveSessionsChanged"),
-                    json,
+                    json: active_sessions_json(&viewer, &self.0.index),
+                    account_only: false,
                 });
             }
-            deliver(&mut state, &user_id, messages, account_only, &settings);
         }
     }
 
     /// Opens a subscription for `principal` on `channels`, resuming after
     /// `last_event_id` when given.
-    pub fn open(
+    pub async fn open(
         &self,
         principal: Principal,
         channels: Vec<String>,
         last_event_id: Option<u64>,
     ) -> Result<Opened, HubError> {
         let settings = self.0.settings.clone();
-        let mut state = self.lock();
-        let seq = state.seq;
         let user_id = principal.user_id.clone();
-        let open_streams = state.users.get(&user_id).map_or(0, |u| u.streams);
-        if open_streams >= settings.max_streams_per_user {
-            return Err(HubError::TooManyStreams(settings.max_streams_per_user));
+        self.check_cap(&user_id)?;
+        let feed = feed_of(&principal);
+        // Durably followed before the hub plans messages for the user: a
+        // user not followed until now has its floor raised. A user followed
+        // here already is kept followed by `maintain` (no write per stream).
+        let followed = self
+            .lock()
+            .users
+            .get(&user_id)
+            .is_some_and(|user| user.manager == feed.manager);
+        if !followed {
+            let now = chrono::Utc::now();
+            self.0
+                .store
+                .follow_event_feed(
+                    &feed,
+                    now,
+                    now + to_chrono(settings.retention + MAINTENANCE * 2),
+                )
+                .await
+                .map_err(|error| {
+                    tracing::warn!(%error, "following a user's events failed");
+                    HubError::Unavailable
+                })?;
         }
-        let created = !state.users.contains_key(&user_id);
-        let feed = state.users.entry(user_id.clone()).or_insert(UserFeed {
+        let (sender, receiver) = mpsc::channel(settings.queue);
+        let subscription = Arc::new(Subscription {
+            id: crate::auth::generate_session_id(),
             principal: principal.clone(),
-            buffer: VecDeque::new(),
-            floor: seq,
-            streams: 0,
-            last_active: Instant::now(),
-            active: HashSet::new(),
+            created_at: chrono::Utc::now(),
         });
-        if created {
-            // The list the user has now: changes from here on are measured
-            // against it (the feed follows every change while it lives).
-            feed.active = Viewer::of(&self.0.directory, &principal)
-                .active_sessions(&self.0.index)
-                .iter()
-                .map(|live| live.session().id.clone())
-                .collect();
+        // Registered before the log is read: whatever is written after the
+        // read is queued here (duplicates of the read are skipped by id).
+        {
+            let mut state = self.lock();
+            let open = state.users.get(&user_id).map_or(0, |u| u.subscribers.len());
+            if open >= settings.max_streams_per_user {
+                return Err(HubError::TooManyStreams(settings.max_streams_per_user));
+            }
+            let directory = &self.0.directory;
+            let index = &self.0.index;
+            let user = state
+                .users
+                .entry(user_id.clone())
+                .or_insert_with(|| UserFeed::new(directory, index, &feed));
+            user.manager = feed.manager;
+            user.subscribers.push(subscription.id.clone());
+            user.last_active = Instant::now();
+            state.subscriptions.insert(
+                subscription.id.clone(),
+                Entry {
+                    subscription: subscription.clone(),
+                    channels: channels.clone(),
+                    sender,
+                    last_seen: Instant::now(),
+                    cursor: 0,
+                },
+            );
         }
-        feed.principal = principal.clone();
-        feed.streams += 1;
-        feed.last_active = Instant::now();
+        let guard = StreamGuard {
+            hub: self.clone(),
+            id: subscription.id.clone(),
+        };
+        // Broken before or after the read: the read may miss messages.
+        let broken_before = self.lock().broken.contains(&user_id);
+        let limit = u32::try_from(settings.replay + 1).unwrap_or(u32::MAX);
+        let replay = self
+            .0
+            .store
+            .event_messages_after(&user_id, last_event_id.unwrap_or(u64::MAX), limit)
+            .await
+            .map_err(|error| {
+                tracing::warn!(%error, "reading a user's event log failed");
+                HubError::Unavailable
+            })?;
+        let position = replay.position;
         let sees_account = channels.contains(&account_channel(&principal.account_id))
             && principal.has_role(Role::Manager.name());
+        let broken = broken_before || self.lock().broken.contains(&user_id);
         let (connect_id, backlog, snapshot) = match last_event_id {
-            Some(last) if last >= feed.floor && last <= seq => {
-                let backlog: Vec<Message> = feed
-                    .buffer
-                    .iter()
-                    .filter(|b| b.message.id > last && (!b.account_only || sees_account))
-                    .map(|b| b.message.clone())
+            Some(last)
+                if !broken
+                    && last >= position.floor
+                    && last <= position.last_id
+                    && replay.messages.len() <= settings.replay =>
+            {
+                let backlog: Vec<Message> = replay
+                    .messages
+                    .into_iter()
+                    .filter(|m| !m.account_only || sees_account)
+                    .map(|m| Message::new(m.id, Arc::from(m.selector), Bytes::from(m.body), true))
                     .collect();
                 (last, backlog, false)
             }
             Some(_) => {
                 let viewer = Viewer::of(&self.0.directory, &principal);
-                let snapshot = Message {
-                    id: seq,
-                    selector: Arc::from("cmd.ActiveSessionsChanged"),
-                    json: active_sessions_json(&viewer, &self.0.index),
-                };
-                (seq, vec![snapshot], true)
+                let snapshot = Message::new(
+                    position.last_id,
+                    Arc::from("cmd.ActiveSessionsChanged"),
+                    active_sessions_json(&viewer, &self.0.index),
+                    true,
+                );
+                (position.last_id, vec![snapshot], true)
             }
-            None => (seq, Vec::new(), false),
+            None => (position.last_id, Vec::new(), false),
         };
-        let (sender, receiver) = mpsc::channel(settings.queue);
-        let subscription = Arc::new(Subscription {
-            id: crate::auth::generate_session_id(),
-            principal,
-            created_at: chrono::Utc::now(),
-        });
-        let cursor = backlog.last().map_or(connect_id, |m| m.id);
-        let entry = Entry {
-            subscription: subscription.clone(),
-            channels: channels.clone(),
-            sender,
-            last_seen: Instant::now(),
-            cursor,
+        let start = backlog.last().map_or(connect_id, |m| m.id);
+        let mut state = self.lock();
+        let Some(entry) = state.subscriptions.get_mut(&subscription.id) else {
+            // Closed meanwhile (too slow already, or the hub lagged).
+            return Err(HubError::Unavailable);
         };
-        state.subscriptions.insert(subscription.id.clone(), entry);
+        entry.cursor = entry.cursor.max(start);
         // The channels' other subscribers learn of the newcomer.
         for channel in &channels {
             notify_channel(
@@ -517,16 +822,22 @@ impl EventHub {
         }
         drop(state);
         Ok(Opened {
-            guard: StreamGuard {
-                hub: self.clone(),
-                id: subscription.id.clone(),
-            },
+            guard,
             subscription,
             connect_id,
             backlog,
             snapshot,
             receiver,
         })
+    }
+
+    fn check_cap(&self, user_id: &str) -> Result<(), HubError> {
+        let max = self.0.settings.max_streams_per_user;
+        let state = self.lock();
+        match state.users.get(user_id) {
+            Some(user) if user.subscribers.len() >= max => Err(HubError::TooManyStreams(max)),
+            _ => Ok(()),
+        }
     }
 
     fn owned(&self, state: &HubState, id: &str, principal: &Principal) -> Result<(), HubError> {
@@ -547,11 +858,12 @@ impl EventHub {
         let entry = state.subscriptions.get_mut(id).ok_or(HubError::NotFound)?;
         entry.last_seen = Instant::now();
         let info = public_info(&entry.subscription, &entry.channels);
-        let message = Message {
-            id: entry.cursor,
-            selector: Arc::from("cmd.onHeartbeat"),
-            json: Bytes::from(info_json(&info)),
-        };
+        let message = Message::new(
+            entry.cursor,
+            Arc::from("cmd.onHeartbeat"),
+            Bytes::from(info_json(&info)),
+            false,
+        );
         if entry.sender.try_send(message).is_err() {
             state.close(id);
         }
@@ -697,33 +1009,17 @@ fn active_sessions_json(viewer: &Viewer, index: &LiveIndex) -> Bytes {
     Bytes::from(json)
 }
 
-/// Records a user's messages in its replay buffer and queues them on its
-/// streams; a stream whose queue is full is closed.
-fn deliver(
-    state: &mut HubState,
-    user_id: &str,
-    messages: Vec<Message>,
-    account_only: bool,
-    settings: &EventsSettings,
-) {
-    if let Some(user) = state.users.get_mut(user_id) {
-        for message in &messages {
-            user.buffer.push_back(Buffered {
-                message: message.clone(),
-                account_only,
-            });
-            while user.buffer.len() > settings.replay {
-                if let Some(evicted) = user.buffer.pop_front() {
-                    user.floor = evicted.message.id;
-                }
-            }
-        }
-    }
+/// Queues a user's messages on its streams (the user's own list: no scan
+/// of the others); a stream whose queue is full is closed.
+fn deliver(state: &mut HubState, user_id: &str, messages: &[Message], account_only: bool) {
+    let Some(user) = state.users.get(user_id) else {
+        return;
+    };
     let mut too_slow = Vec::new();
-    for (id, entry) in state.subscriptions.iter_mut() {
-        if entry.subscription.principal.user_id != user_id {
+    for id in &user.subscribers {
+        let Some(entry) = state.subscriptions.get_mut(id) else {
             continue;
-        }
+        };
         if account_only
             && !entry
                 .channels
@@ -731,12 +1027,12 @@ fn deliver(
         {
             continue;
         }
-        for message in &messages {
+        for message in messages {
             if entry.sender.try_send(message.clone()).is_err() {
                 too_slow.push(id.clone());
                 break;
             }
-            entry.cursor = message.id;
+            entry.cursor = entry.cursor.max(message.id);
         }
     }
     for id in too_slow {
@@ -789,11 +1085,7 @@ fn notify_channel(
         {
             continue;
         }
-        let message = Message {
-            id: entry.cursor,
-            selector: selector.clone(),
-            json: json.clone(),
-        };
+        let message = Message::new(entry.cursor, selector.clone(), json.clone(), false);
         if entry.sender.try_send(message).is_err() {
             too_slow.push(id.clone());
         }

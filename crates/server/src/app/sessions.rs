@@ -346,6 +346,24 @@ impl SessionService {
         Ok(changed)
     }
 
+    /// Another node committed `session_id` (a PostgreSQL notification):
+    /// the stored version goes into the live index and, when it is newer
+    /// than what this node has, to the event hub, which writes its messages
+    /// (deduplicated with those the other node wrote) and queues them on
+    /// this node's streams. Returns whether the index took it.
+    pub async fn changed_elsewhere(&self, session_id: &str) -> Result<bool, StoreError> {
+        let Some(session) = self.store.session(session_id).await? else {
+            return Ok(false);
+        };
+        match self.index.refresh(session) {
+            Some(live) => {
+                let _ = self.changes.send(SessionChanged { session: live });
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     async fn load(&self, session_id: &str) -> Result<Option<Session>, StoreError> {
         match self.index.get(session_id) {
             Some(live) => Ok(Some(live.session().clone())),

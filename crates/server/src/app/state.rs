@@ -74,7 +74,18 @@ impl AppState {
                 .context("loading the directory failed")?,
         );
         let sessions = Arc::new(SessionService::new(store.clone(), index.clone()));
-        let events = EventHub::new(directory.clone(), index.clone(), EventsSettings::from_env());
+        config
+            .events
+            .validate()
+            .map_err(|problem| anyhow::anyhow!("invalid configuration: {problem}"))?;
+        let events = EventHub::start(
+            directory.clone(),
+            index.clone(),
+            store.clone(),
+            EventsSettings::from_config(&config.events),
+        )
+        .await
+        .context("opening the server events log failed")?;
         events.run(sessions.subscribe());
         let actions = Actions::new(
             sessions.clone(),

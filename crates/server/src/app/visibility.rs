@@ -29,6 +29,15 @@ impl Viewer {
         }
     }
 
+    /// The viewer a user is, known by its account and id (a user followed
+    /// by the event hub with no request at hand).
+    pub fn of_user(directory: &Directory, account_id: &str, user_id: &str) -> Self {
+        Viewer {
+            account_id: account_id.to_string(),
+            endpoints: directory.endpoint_ids_of_user(user_id),
+        }
+    }
+
     /// Whether this viewer may see the session. Tenants never see each
     /// other, whatever the endpoint ids say.
     pub fn may_see(&self, live: &LiveSession) -> bool {

@@ -61,6 +61,11 @@ fn frame(id: u64, selector: &str, json: &[u8]) -> bytes::Bytes {
     bytes::Bytes::from(out)
 }
 
+/// A message's frame, rendered once for all the streams that share it.
+fn render(message: &Message) -> bytes::Bytes {
+    message.rendered(|m| frame(m.id, &m.selector, &m.json))
+}
+
 impl From<HubError> for ApiError {
     fn from(error: HubError) -> Self {
         match error {
@@ -70,6 +75,11 @@ impl From<HubError> for ApiError {
                 StatusCode::TOO_MANY_REQUESTS,
                 "TooManyRequests",
                 format!("At most {max} event streams per user"),
+            ),
+            HubError::Unavailable => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "The event log is unavailable; retry shortly",
             ),
         }
     }
@@ -136,7 +146,8 @@ pub async fn event_stream(
         ..
     } = state
         .events
-        .open(principal.clone(), channels.clone(), last_event_id)?;
+        .open(principal.clone(), channels.clone(), last_event_id)
+        .await?;
     let id = subscription.id().to_string();
     let settings = state.events.settings().clone();
     let connect = serde_json::json!({
@@ -174,7 +185,9 @@ pub async fn event_stream(
             meta.as_bytes(),
         ));
     }
-    pending.extend(backlog.iter().map(|m| frame(m.id, &m.selector, &m.json)));
+    pending.extend(backlog.iter().map(render));
+    // Session messages at or below this id were sent (replayed) already.
+    let sent = backlog.last().map_or(connect_id, |m| m.id);
 
     struct Stream {
         state: AppState,
@@ -187,6 +200,7 @@ pub async fn event_stream(
         _guard: crate::app::events::StreamGuard,
         shutdown: crate::app::shutdown::Shutdown,
         closing: bool,
+        sent: u64,
     }
     let period = settings.heartbeat;
     let stream = Stream {
@@ -200,6 +214,7 @@ pub async fn event_stream(
         _guard: guard,
         shutdown: state.shutdown.clone(),
         closing: false,
+        sent,
     };
     let body = futures::stream::unfold(stream, |mut s| async move {
         if let Some(bytes) = s.pending.pop_front() {
@@ -208,34 +223,41 @@ pub async fn event_stream(
         if s.closing {
             return None;
         }
-        tokio::select! {
-            // On shutdown: a `retry:` hint (ms), then the end of the stream,
-            // so the client reconnects (and resumes) on another node or on
-            // this one restarted.
-            () = s.shutdown.wait() => {
-                s.closing = true;
-                Some((Ok(bytes::Bytes::from_static(SHUTDOWN_RETRY)), s))
-            }
-            message = s.receiver.recv() => {
-                let message = message?;
-                let bytes = frame(message.id, &message.selector, &message.json);
-                Some((Ok(bytes), s))
-            }
-            _ = s.tick.tick() => {
-                if !s.state.events.check_alive(&s.id) {
-                    return None;
+        loop {
+            tokio::select! {
+                // On shutdown: a `retry:` hint (ms), then the end of the stream,
+                // so the client reconnects (and resumes) on another node or on
+                // this one restarted.
+                () = s.shutdown.wait() => {
+                    s.closing = true;
+                    return Some((Ok(bytes::Bytes::from_static(SHUTDOWN_RETRY)), s));
                 }
-                // The credential is checked again: expired or revoked, the
-                // stream ends (and the client may sign in again).
-                let still = matches!(
-                    s.state.auth.authenticate(&s.headers).await,
-                    Ok(Some(ref p)) if p.user_id == s.user_id
-                );
-                if !still {
-                    s.state.events.remove(&s.id);
-                    return None;
+                message = s.receiver.recv() => {
+                    let message = message?;
+                    if message.data {
+                        if message.id <= s.sent {
+                            continue;
+                        }
+                        s.sent = message.id;
+                    }
+                    return Some((Ok(render(&message)), s));
                 }
-                Some((Ok(bytes::Bytes::from_static(b":\n\n")), s))
+                _ = s.tick.tick() => {
+                    if !s.state.events.check_alive(&s.id) {
+                        return None;
+                    }
+                    // The credential is checked again: expired or revoked, the
+                    // stream ends (and the client may sign in again).
+                    let still = matches!(
+                        s.state.auth.authenticate(&s.headers).await,
+                        Ok(Some(ref p)) if p.user_id == s.user_id
+                    );
+                    if !still {
+                        s.state.events.remove(&s.id);
+                        return None;
+                    }
+                    return Some((Ok(bytes::Bytes::from_static(b":\n\n")), s));
+                }
             }
         }
     });

@@ -94,6 +94,11 @@ pub fn shared() -> &'static TestApp {
 
 /// Builds (but does not run) an application on a data directory.
 pub async fn build(data_dir: &Path) -> Application {
+    build_with(data_dir, |_| {}).await
+}
+
+/// [`build`] with a change to the configuration.
+pub async fn build_with(data_dir: &Path, tweak: impl FnOnce(&mut Config)) -> Application {
     // A free port chosen up front, so that `EVO_PUBLIC_URL` (which webhook
     // signatures cover) is this server's own address.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -105,6 +110,7 @@ pub async fn build(data_dir: &Path) -> Application {
         StoreLocation::DataDir(data_dir.to_path_buf()),
     );
     config.public_url = Some(format!("http://127.0.0.1:{port}"));
+    tweak(&mut config);
     Application::build(config).await.expect("building the app")
 }
 

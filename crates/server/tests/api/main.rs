@@ -14,6 +14,7 @@ mod formats;
 mod health;
 mod helpers;
 mod history;
+mod push;
 mod reconcile;
 mod replay;
 mod sessions;

@@ -1,0 +1,363 @@
+//! The durable Server Events log (migration 0010): per-user message ids
+//! assigned by the database, the messages a reconnecting client may resume
+//! from, which users are followed, and which nodes are writing.
+//!
+//! Invariants:
+//! - a user's ids only increase: each is `event_feed.last_id + 1`, taken in
+//!   the writing transaction (on PostgreSQL the row lock orders two nodes);
+//! - every message of a user with an id above `floor` is in `event_message`;
+//!   whatever cannot be replayed (pruned, not followed, lost in a crash)
+//!   lies at or below the floor, and a resume from there gets a snapshot;
+//! - raising the floor "burns" one id (`last_id + 1`), so an id a client
+//!   already holds is always below a raised floor; after an unclean stop
+//!   it skips [`UNCLEAN_MARGIN`] ids, since on SQLite the log is written
+//!   without an fsync per commit and a power cut may lose ids already
+//!   delivered (never reissued: they stay below the new floor).
+
+use chrono::{DateTime, Utc};
+use sqlx::{AnyPool, Row};
+
+use crate::sql::{iso, Backend};
+use crate::{StoreError, StoreResult};
+
+/// A user whose messages are written (the hub follows it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventFeed {
+    pub user_id: String,
+    pub account_id: String,
+    /// Whether the user may join the account channel (a manager).
+    pub manager: bool,
+}
+
+/// Where a user's log stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedPosition {
+    /// Every message with an id above this is kept.
+    pub floor: u64,
+    /// The user's last id.
+    pub last_id: u64,
+}
+
+/// A message for one user, before the store numbers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEventMessage {
+    pub user_id: String,
+    /// Unique per user: a second write (another node) gets the first's id.
+    pub dedupe: String,
+    pub selector: String,
+    pub account_only: bool,
+    pub body: String,
+}
+
+/// A numbered message as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEventMessage {
+    pub id: u64,
+    pub selector: String,
+    pub account_only: bool,
+    pub body: String,
+}
+
+/// A user's messages after an id, with the log's position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventReplay {
+    pub position: FeedPosition,
+    pub messages: Vec<StoredEventMessage>,
+}
+
+/// Ids skipped after an unclean stop: more than a power cut can lose.
+pub const UNCLEAN_MARGIN: i64 = 1 << 32;
+
+fn id_of(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn position(row: &sqlx::any::AnyRow) -> StoreResult<FeedPosition> {
+    Ok(FeedPosition {
+        floor: id_of(row.try_get("floor")?),
+        last_id: id_of(row.try_get("last_id")?),
+    })
+}
+
+pub(crate) async fn follow(
+    pool: &AnyPool,
+    feed: &EventFeed,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> StoreResult<FeedPosition> {
+    let mut tx = pool.begin().await?;
+    // Write first (SQLite takes the write lock at once). A user not followed
+    // until now had messages nobody wrote: burn an id and raise the floor.
+    let row = sqlx::query(
+        "insert into event_feed (user_id, account_id, manager, last_id, floor, follow_until)
+         values ($1, $2, $3, 1, 1, $4)
+         on conflict (user_id) do update set
+             account_id = excluded.account_id,
+             manager = excluded.manager,
+             last_id = case when event_feed.follow_until is null or event_feed.follow_until < $5
+                 then event_feed.last_id + 1 else event_feed.last_id end,
+             floor = case when event_feed.follow_until is null or event_feed.follow_until < $5
+                 then event_feed.last_id + 1 else event_feed.floor end,
+             follow_until = excluded.follow_until
+         returning floor, last_id",
+    )
+    .bind(&feed.user_id)
+    .bind(&feed.account_id)
+    .bind(i64::from(feed.manager))
+    .bind(iso(until))
+    .bind(iso(now))
+    .fetch_one(&mut *tx)
+    .await?;
+    let position = position(&row)?;
+    tx.commit().await?;
+    Ok(position)
+}
+
+pub(crate) async fn extend(
+    pool: &AnyPool,
+    user_ids: &[String],
+    until: DateTime<Utc>,
+) -> StoreResult<()> {
+    if user_ids.is_empty() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    for user_id in user_ids {
+        sqlx::query(
+            "update event_feed set follow_until = $1
+             where user_id = $2 and follow_until is not null and follow_until < $1",
+        )
+        .bind(iso(until))
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(crate) async fn followed(pool: &AnyPool, now: DateTime<Utc>) -> StoreResult<Vec<EventFeed>> {
+    let rows =
+        sqlx::query("select user_id, account_id, manager from event_feed where follow_until >= $1")
+            .bind(iso(now))
+            .fetch_all(pool)
+            .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(EventFeed {
+                user_id: row.try_get("user_id")?,
+                account_id: row.try_get("account_id")?,
+                manager: row.try_get::<i64, _>("manager")? != 0,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn unfollow(pool: &AnyPool, user_ids: &[String]) -> StoreResult<()> {
+    if user_ids.is_empty() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    for user_id in user_ids {
+        sqlx::query(
+            "update event_feed set last_id = last_id + 1, floor = last_id + 1, follow_until = null
+             where user_id = $1",
+        )
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(crate) async fn append(
+    pool: &AnyPool,
+    messages: &[NewEventMessage],
+    at: DateTime<Utc>,
+) -> StoreResult<Vec<u64>> {
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let at = iso(at);
+    let mut tx = pool.begin().await?;
+    let mut ids = Vec::with_capacity(messages.len());
+    for message in messages {
+        // The id first (a write: the row lock orders concurrent writers).
+        let row = sqlx::query(
+            "update event_feed set last_id = last_id + 1 where user_id = $1 returning last_id",
+        )
+        .bind(&message.user_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("event feed of {}", message.user_id)))?;
+        let id: i64 = row.try_get("last_id")?;
+        let inserted = sqlx::query(
+            "insert into event_message (user_id, id, dedupe, selector, account_only, body, created_at)
+             values ($1, $2, $3, $4, $5, $6, $7)
+             on conflict (user_id, dedupe) do nothing",
+        )
+        .bind(&message.user_id)
+        .bind(id)
+        .bind(&message.dedupe)
+        .bind(&message.selector)
+        .bind(i64::from(message.account_only))
+        .bind(&message.body)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            ids.push(id_of(id));
+            continue;
+        }
+        // Written already (by another node): give the id back, use that one.
+        sqlx::query("update event_feed set last_id = last_id - 1 where user_id = $1")
+            .bind(&message.user_id)
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query("select id from event_message where user_id = $1 and dedupe = $2")
+            .bind(&message.user_id)
+            .bind(&message.dedupe)
+            .fetch_one(&mut *tx)
+            .await?;
+        ids.push(id_of(row.try_get("id")?));
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
+
+pub(crate) async fn after(
+    pool: &AnyPool,
+    user_id: &str,
+    after: u64,
+    limit: u32,
+) -> StoreResult<EventReplay> {
+    let mut tx = pool.begin().await?;
+    let position = match sqlx::query("select floor, last_id from event_feed where user_id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?
+    {
+        Some(row) => position(&row)?,
+        None => FeedPosition {
+            floor: 0,
+            last_id: 0,
+        },
+    };
+    let rows = sqlx::query(
+        "select id, selector, account_only, body from event_message
+         where user_id = $1 and id > $2 order by id limit $3",
+    )
+    .bind(user_id)
+    .bind(i64::try_from(after).unwrap_or(i64::MAX))
+    .bind(i64::from(limit))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let messages = rows
+        .iter()
+        .map(|row| {
+            Ok(StoredEventMessage {
+                id: id_of(row.try_get("id")?),
+                selector: row.try_get("selector")?,
+                account_only: row.try_get::<i64, _>("account_only")? != 0,
+                body: row.try_get("body")?,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(EventReplay { position, messages })
+}
+
+pub(crate) async fn prune(pool: &AnyPool, keep: u64, before: DateTime<Utc>) -> StoreResult<u64> {
+    let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+    let before = iso(before);
+    let mut tx = pool.begin().await?;
+    // Raise each floor past what goes, then delete below the floors.
+    sqlx::query("update event_feed set floor = last_id - $1 where floor < last_id - $1")
+        .bind(keep)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "update event_feed set floor = (select max(m.id) from event_message m
+             where m.user_id = event_feed.user_id and m.created_at < $1)
+         where floor < (select max(m.id) from event_message m
+             where m.user_id = event_feed.user_id and m.created_at < $1)",
+    )
+    .bind(&before)
+    .execute(&mut *tx)
+    .await?;
+    let deleted = sqlx::query(
+        "delete from event_message
+         where id <= (select f.floor from event_feed f where f.user_id = event_message.user_id)",
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(deleted)
+}
+
+pub(crate) async fn writer_start(
+    pool: &AnyPool,
+    backend: Backend,
+    node_id: &str,
+    now: DateTime<Utc>,
+    stale_before: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let mut tx = pool.begin().await?;
+    // On SQLite one server holds the data directory (the advisory lock), so
+    // every other row is a node that stopped without cleaning up.
+    let dead = match backend {
+        Backend::Sqlite => sqlx::query("delete from event_writer where node_id <> $1")
+            .bind(node_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
+        Backend::Postgres => {
+            sqlx::query("delete from event_writer where node_id <> $1 and seen_at < $2")
+                .bind(node_id)
+                .bind(iso(stale_before))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        }
+    };
+    if dead > 0 {
+        sqlx::query("update event_feed set last_id = last_id + $1, floor = last_id + $1")
+            .bind(UNCLEAN_MARGIN)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(
+        "insert into event_writer (node_id, started_at, seen_at) values ($1, $2, $2)
+         on conflict (node_id) do update set seen_at = excluded.seen_at",
+    )
+    .bind(node_id)
+    .bind(iso(now))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(dead > 0)
+}
+
+pub(crate) async fn writer_seen(
+    pool: &AnyPool,
+    node_id: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query("update event_writer set seen_at = $1 where node_id = $2")
+        .bind(iso(now))
+        .bind(node_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn writer_stop(pool: &AnyPool, node_id: &str) -> StoreResult<()> {
+    sqlx::query("delete from event_writer where node_id = $1")
+        .bind(node_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
