@@ -303,27 +303,81 @@ fn replay(
 #[derive(Debug, Default)]
 pub struct Growth {
     pub sessions: u64,
-    /// Event changes (not openings) committed, and the time spent in
-    /// `Store::commit` for them.
-    pub event_changes: u64,
-    pub event_commit_time: Duration,
-    /// The same for the first `limit_sessions` sessions only: the store's
-    /// batch limit with the store about the size the ingest phase saw.
+    /// Sessions written with every row the webhooks wrote (the store's
+    /// limit sample): their event changes (not openings) and the time
+    /// spent in `Store::commit` for them.
+    pub limit_sessions: u64,
     pub limit_changes: u64,
     pub limit_commit_time: Duration,
+    /// Sessions written as their final snapshot only, and the commit time.
+    pub final_sessions: u64,
+    pub final_commit_time: Duration,
     pub elapsed: Duration,
 }
 
 /// Sessions per batch: each commit carries one step of this many calls.
 pub const BATCH_SESSIONS: usize = 1_000;
 
+/// One batch of calls, ready to commit.
+enum Batch {
+    /// Every change of each call, grouped by step (openings first).
+    Steps(Vec<Vec<SessionChange>>),
+    /// Each call's final snapshot (which carries its event list), with its
+    /// last event and the lookup keys of its call SIDs.
+    Finals(Vec<SessionChange>),
+}
+
+fn build_batch(
+    templates: &[Template],
+    account_id: &str,
+    range: std::ops::Range<usize>,
+    full: bool,
+) -> anyhow::Result<Batch> {
+    let mut calls = Vec::with_capacity(range.len());
+    for i in range {
+        let root = call_sid(0x40, 0, i as u64);
+        let leg = call_sid(0x40, 1, i as u64);
+        calls.push(replay(
+            &templates[i % templates.len()],
+            account_id,
+            &root,
+            &leg,
+        )?);
+    }
+    if full {
+        let steps = calls.iter().map(Vec::len).max().unwrap_or(0);
+        let mut calls: Vec<_> = calls.into_iter().map(Vec::into_iter).collect();
+        let steps = (0..steps)
+            .map(|_| calls.iter_mut().filter_map(Iterator::next).collect())
+            .collect();
+        return Ok(Batch::Steps(steps));
+    }
+    Ok(Batch::Finals(
+        calls
+            .into_iter()
+            .filter_map(|changes| {
+                let keys: std::collections::BTreeSet<String> =
+                    changes.iter().flat_map(|c| c.keys.clone()).collect();
+                let mut last = changes.into_iter().last()?;
+                last.expected_version = None;
+                last.keys = keys.into_iter().collect();
+                Some(last)
+            })
+            .collect(),
+    ))
+}
+
 /// Appends `count` ended sessions, cycling through `templates`, with
-/// `Store::commit` (the code the group committer calls) in batches of
-/// [`BATCH_SESSIONS`] changes: first the openings, then each event step.
+/// `Store::commit` (the code the group committer calls), [`BATCH_SESSIONS`]
+/// calls a commit. The first `limit_sessions` are written with every row
+/// the webhooks wrote (openings, then one commit per event step: the
+/// store's batch limit for the ingest rows); the rest as one change per
+/// session, its final snapshot, so that a million sessions take minutes
+/// rather than hours. The next batch is built while one commits.
 pub async fn grow(
     store: &dyn Store,
     account_id: &str,
-    templates: &[Template],
+    templates: Vec<Template>,
     count: usize,
     limit_sessions: usize,
     bar: &ProgressBar,
@@ -332,41 +386,48 @@ pub async fn grow(
         !templates.is_empty() || count == 0,
         "no template session to grow the history from"
     );
+    let templates = std::sync::Arc::new(templates);
+    let account: std::sync::Arc<str> = account_id.into();
+    let prepare = |done: usize| {
+        let templates = templates.clone();
+        let account = account.clone();
+        let end = (done + BATCH_SESSIONS).min(count);
+        let full = done < limit_sessions;
+        tokio::task::spawn_blocking(move || build_batch(&templates, &account, done..end, full))
+    };
     let started = Instant::now();
     let mut growth = Growth::default();
     let mut done = 0usize;
-    while done < count {
-        let batch = BATCH_SESSIONS.min(count - done);
-        let mut calls = Vec::with_capacity(batch);
-        for i in done..done + batch {
-            let root = call_sid(0x40, 0, i as u64);
-            let leg = call_sid(0x40, 1, i as u64);
-            calls.push(replay(
-                &templates[i % templates.len()],
-                account_id,
-                &root,
-                &leg,
-            )?);
+    let mut next = (count > 0).then(|| prepare(0));
+    while let Some(building) = next.take() {
+        let batch = building.await??;
+        let size = BATCH_SESSIONS.min(count - done);
+        let after = done + size;
+        if after < count {
+            next = Some(prepare(after));
         }
-        let steps = calls.iter().map(Vec::len).max().unwrap_or(0);
-        let mut calls: Vec<_> = calls.into_iter().map(Vec::into_iter).collect();
-        for step in 0..steps {
-            let changes: Vec<SessionChange> = calls.iter_mut().filter_map(Iterator::next).collect();
-            let begin = Instant::now();
-            store.commit(&changes).await?;
-            let took = begin.elapsed();
-            if step > 0 {
-                growth.event_changes += changes.len() as u64;
-                growth.event_commit_time += took;
-                if done < limit_sessions {
-                    growth.limit_changes += changes.len() as u64;
-                    growth.limit_commit_time += took;
+        match batch {
+            Batch::Steps(steps) => {
+                for (step, changes) in steps.into_iter().enumerate() {
+                    let begin = Instant::now();
+                    store.commit(&changes).await?;
+                    if step > 0 {
+                        growth.limit_changes += changes.len() as u64;
+                        growth.limit_commit_time += begin.elapsed();
+                    }
                 }
+                growth.limit_sessions += size as u64;
+            }
+            Batch::Finals(changes) => {
+                let begin = Instant::now();
+                store.commit(&changes).await?;
+                growth.final_commit_time += begin.elapsed();
+                growth.final_sessions += size as u64;
             }
         }
-        done += batch;
-        growth.sessions += batch as u64;
-        bar.inc(batch as u64);
+        done = after;
+        growth.sessions += size as u64;
+        bar.inc(size as u64);
     }
     growth.elapsed = started.elapsed();
     Ok(growth)

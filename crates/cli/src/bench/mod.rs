@@ -36,51 +36,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::bench::data::{BenchUser, DataSet, Signer};
 use crate::bench::load::{Conn, Outcome, Pace, Subscriber, Waiter};
-use crate::bench::report::{Figures, Report};
+use crate::bench::report::{Figures, Plan, Report};
 use crate::cli::BenchArgs;
-
-/// The run's sizes: flags, else `--quick`'s, else the full profile's.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Plan {
-    pub users: usize,
-    pub sessions_per_user: usize,
-    pub history: usize,
-    pub ingest_calls: usize,
-    pub connections: usize,
-    pub duration_secs: f64,
-    pub subscribers: usize,
-    pub fanout_samples: usize,
-}
-
-impl Plan {
-    fn from_args(args: &BenchArgs) -> anyhow::Result<Plan> {
-        let quick = args.quick;
-        let pick = |given: Option<usize>, quick_value: usize, full: usize| {
-            given.unwrap_or(if quick { quick_value } else { full })
-        };
-        let users = pick(args.users, 50, 2_000).max(1);
-        let plan = Plan {
-            users,
-            sessions_per_user: pick(args.sessions_per_user, 2, 3),
-            history: pick(args.history, 2_000, 1_000_000),
-            ingest_calls: pick(args.ingest_calls, 200, 1_000).max(1),
-            connections: pick(args.connections, 64, 64).max(1),
-            duration_secs: args
-                .duration_secs
-                .unwrap_or(if quick { 1.0 } else { 10.0 })
-                .max(0.1),
-            subscribers: pick(args.subscribers, users, users),
-            fanout_samples: pick(args.fanout_samples, 50, 500),
-        };
-        anyhow::ensure!(
-            plan.history >= plan.ingest_calls,
-            "--history ({}) must be at least --ingest-calls ({}): the ingest calls are the first ended sessions",
-            plan.history,
-            plan.ingest_calls
-        );
-        Ok(plan)
-    }
-}
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.static_server {
@@ -548,7 +505,7 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     let growth = data::grow(
         store.as_ref(),
         &set.account_id,
-        &templates,
+        templates,
         more,
         plan.ingest_calls,
         &progress,
@@ -608,9 +565,10 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
         },
         history: report::History {
             sessions_appended: growth.sessions,
-            event_rows: growth.event_changes,
-            event_rows_per_sec: growth.event_changes as f64
-                / growth.event_commit_time.as_secs_f64().max(1e-9),
+            full_sessions: growth.limit_sessions,
+            final_snapshot_sessions: growth.final_sessions,
+            final_snapshots_per_sec: growth.final_sessions as f64
+                / growth.final_commit_time.as_secs_f64().max(1e-9),
             secs: growth.elapsed.as_secs_f64(),
         },
         errors,
