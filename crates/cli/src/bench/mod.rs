@@ -360,6 +360,7 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     let log = dir.path().join("serve.log");
     let mut errors = report::Errors::default();
     let mut notes = Vec::new();
+    let load_at_start = report::load_average();
 
     // 1. Directory and tokens, in the store, before the server starts.
     let started = Instant::now();
@@ -523,7 +524,7 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     let ingest_figures = Figures::of(&ingest);
     Ok(Report {
         command: std::env::args().collect::<Vec<_>>().join(" "),
-        machine: report::Machine::detect(),
+        machine: report::Machine::detect(load_at_start),
         plan: plan.clone(),
         method: report::method(&notes),
         setup: report::Setup {

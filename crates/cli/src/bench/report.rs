@@ -88,10 +88,14 @@ pub struct Machine {
     pub cpu: String,
     pub memory_bytes: u64,
     pub kernel: String,
+    /// `/proc/loadavg` when the run started and when it ended: other work
+    /// on the machine shares the cores with the server and the bench.
+    pub load_at_start: String,
+    pub load_at_end: String,
 }
 
 impl Machine {
-    pub fn detect() -> Machine {
+    pub fn detect(load_at_start: String) -> Machine {
         let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
         let cpu = read("/proc/cpuinfo")
             .lines()
@@ -108,8 +112,20 @@ impl Machine {
             cpu,
             memory_bytes,
             kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
+            load_at_start,
+            load_at_end: load_average(),
         }
     }
+}
+
+/// The 1-, 5- and 15-minute load averages.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[derive(Debug, Serialize)]
@@ -258,6 +274,11 @@ impl Report {
             m.memory_bytes as f64 / (1u64 << 30) as f64,
             m.kernel
         )?;
+        writeln!(
+            out,
+            "load average at start {}, at end {}",
+            m.load_at_start, m.load_at_end
+        )?;
         let p = &self.plan;
         writeln!(
             out,
@@ -361,6 +382,11 @@ impl Report {
             h.final_snapshot_sessions,
             h.final_snapshots_per_sec
         )?;
+        writeln!(out)?;
+        writeln!(out, "Method:")?;
+        for line in &self.method {
+            writeln!(out, "- {line}")?;
+        }
         writeln!(out)?;
         if self.errors.total == 0 {
             writeln!(out, "errors: 0")?;
