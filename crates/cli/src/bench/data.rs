@@ -121,6 +121,8 @@ pub fn call_sid(phase: u8, leg: u8, n: u64) -> String {
 /// ../shared/reference/twilio.md §1.4 and §2).
 pub struct Signer {
     pub public_url: String,
+    /// evo-voice's id of the account (session ids are scoped by it).
+    pub account_id: String,
 }
 
 impl Signer {
@@ -160,7 +162,6 @@ impl Signer {
     /// A status callback of the agent's leg (`<Dial><Client>` to `user`).
     pub fn agent_leg(
         &self,
-        account_id: &str,
         root: &str,
         leg: &str,
         user: &BenchUser,
@@ -168,7 +169,7 @@ impl Signer {
         sequence: u32,
         at: DateTime<Utc>,
     ) -> Hook {
-        let session = call_session_id(account_id, root);
+        let session = call_session_id(&self.account_id, root);
         let mut pairs = vec![
             ("AccountSid", ACCOUNT_SID.to_string()),
             ("ApiVersion", "2010-04-01".to_string()),

@@ -378,6 +378,7 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     let server = Server::start(&data_dir, &log).await?;
     let signer = Signer {
         public_url: format!("http://{}", server.addr),
+        account_id: set.account_id.clone(),
     };
     let rss_empty = server.rss()?;
 
@@ -395,8 +396,8 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
             let caller = data::caller(n as u64);
             vec![
                 signer.voice(&root, &caller, user),
-                signer.agent_leg(&set.account_id, &root, &leg, user, "ringing", 0, now),
-                signer.agent_leg(&set.account_id, &root, &leg, user, "in-progress", 1, now),
+                signer.agent_leg(&root, &leg, user, "ringing", 0, now),
+                signer.agent_leg(&root, &leg, user, "in-progress", 1, now),
             ]
         })
         .collect();
@@ -429,11 +430,10 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
                 data::call_sid(0x20, 0, n as u64),
                 data::call_sid(0x20, 1, n as u64),
             );
-            let account = &set.account_id;
             vec![
-                signer.agent_leg(account, &root, &leg, user, "ringing", 0, now),
-                signer.agent_leg(account, &root, &leg, user, "in-progress", 1, now),
-                signer.agent_leg(account, &root, &leg, user, "completed", 2, now),
+                signer.agent_leg(&root, &leg, user, "ringing", 0, now),
+                signer.agent_leg(&root, &leg, user, "in-progress", 1, now),
+                signer.agent_leg(&root, &leg, user, "completed", 2, now),
                 signer.root_completed(&root, &data::caller(n as u64), user, now),
             ]
         })
