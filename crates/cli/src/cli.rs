@@ -260,21 +260,52 @@ pub struct DemoArgs {
     pub server: ServerArgs,
 }
 
-/// Options of `evo-voice bench`.
+/// Options of `evo-voice bench` (docs/benchmarks.md). Unset sizes take the
+/// full profile's values, or `--quick`'s.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Simulated calls to run through ingest.
-    #[arg(long, default_value_t = 400)]
-    pub calls: usize,
-    /// Concurrent writers during ingest.
-    #[arg(long, default_value_t = 64)]
-    pub writers: usize,
-    /// GET /sessions/active requests to send.
-    #[arg(long, default_value_t = 5000)]
-    pub reads: usize,
-    /// Concurrent HTTP clients during reads.
-    #[arg(long, default_value_t = 16)]
-    pub readers: usize,
+    /// A small, fast profile (CI): 50 users, 2 sessions each, 2,000 ended
+    /// sessions, 1-second load runs.
+    #[arg(long, default_value_t = false)]
+    pub quick: bool,
+    /// Users (agents), each with a phone number of their own [2,000].
+    #[arg(long)]
+    pub users: Option<usize>,
+    /// Active (answered) calls per user [3].
+    #[arg(long)]
+    pub sessions_per_user: Option<usize>,
+    /// Ended sessions in the store for the second read run [1,000,000].
+    #[arg(long)]
+    pub history: Option<usize>,
+    /// Calls driven through signed status callbacks in the ingest phase;
+    /// they are also the ended sessions of the first read run [1,000].
+    #[arg(long)]
+    pub ingest_calls: Option<usize>,
+    /// Keep-alive HTTP/1.1 connections of the load generator [64].
+    #[arg(long)]
+    pub connections: Option<usize>,
+    /// Seconds of each read run [10].
+    #[arg(long)]
+    pub duration_secs: Option<f64>,
+    /// Connected /event-stream subscribers during fan-out [one per user].
+    #[arg(long)]
+    pub subscribers: Option<usize>,
+    /// Webhooks whose Server Events message is timed [500].
+    #[arg(long)]
+    pub fanout_samples: Option<usize>,
+    /// Print the report as JSON on stdout (progress and the table go to stderr).
+    #[arg(long, default_value_t = false)]
+    pub json: bool,
+    /// Internal: serve this file's bytes on every path (the static-bytes
+    /// server the read figures are compared with).
+    #[arg(long, hide = true)]
+    pub static_server: Option<PathBuf>,
+    /// Internal: the static server's Content-Type.
+    #[arg(long, hide = true, default_value = "application/json")]
+    pub static_content_type: String,
+    /// Internal: the static server's address.
+    #[arg(long, hide = true)]
+    pub static_bind: Option<SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -64,8 +64,9 @@ pub fn message_session_id(account_id: &str, message_sid: &str) -> String {
 
 /// A lookup key (call SID, conference SID, conversation…) as stored: scoped
 /// by account, so a SID only ever leads to a session of the account whose
-/// token signed the request.
-fn scoped_key(account_id: &str, key: &str) -> String {
+/// token signed the request. Public for `evo-voice bench`, which appends
+/// the rows webhooks write in batches.
+pub fn scoped_key(account_id: &str, key: &str) -> String {
     format!("{account_id}:{key}")
 }
 

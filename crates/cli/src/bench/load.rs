@@ -1,0 +1,418 @@
+//! The load generator: raw hyper HTTP/1.1 client connections (keep-alive,
+//! no pool, no redirects), requests built from pre-built header values,
+//! latencies in HDR histograms. It shares the machine with the server, so
+//! it does as little as it can per request.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use http::{HeaderValue, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use indicatif::ProgressBar;
+use tokio::net::TcpStream;
+
+/// Latencies are recorded in microseconds, up to a minute.
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("static histogram bounds are valid")
+}
+
+/// What one phase measured.
+#[derive(Debug)]
+pub struct Outcome {
+    pub ok: u64,
+    pub errors: u64,
+    /// The first error, for the report.
+    pub first_error: Option<String>,
+    pub latency: Histogram<u64>,
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    pub fn new() -> Self {
+        Outcome {
+            ok: 0,
+            errors: 0,
+            first_error: None,
+            latency: histogram(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    pub fn per_second(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// A latency percentile in milliseconds.
+    pub fn ms(&self, quantile: f64) -> f64 {
+        self.latency.value_at_quantile(quantile) as f64 / 1000.0
+    }
+
+    pub fn error(&mut self, what: String) {
+        self.errors += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(what);
+        }
+    }
+
+    fn merge(&mut self, other: Outcome) {
+        self.ok += other.ok;
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        // Both histograms have the same bounds, so adding cannot fail.
+        let _ = self.latency.add(&other.latency);
+    }
+}
+
+/// One open HTTP/1.1 connection.
+pub struct Conn {
+    sender: SendRequest<Full<Bytes>>,
+}
+
+impl Conn {
+    pub async fn open(addr: SocketAddr) -> anyhow::Result<Conn> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connecting to {addr} failed"))?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Conn { sender })
+    }
+
+    /// Sends a request and reads the whole response.
+    pub async fn send(
+        &mut self,
+        request: Request<Full<Bytes>>,
+    ) -> anyhow::Result<(StatusCode, Bytes)> {
+        self.sender.ready().await?;
+        let response = self.sender.send_request(request).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok((status, body))
+    }
+
+    /// Sends a request and returns the response with its body unread (a
+    /// Server Events stream).
+    pub async fn stream(
+        &mut self,
+        request: Request<Full<Bytes>>,
+    ) -> anyhow::Result<hyper::Response<hyper::body::Incoming>> {
+        self.sender.ready().await?;
+        Ok(self.sender.send_request(request).await?)
+    }
+}
+
+/// A GET with a bearer token.
+pub fn get(host: &HeaderValue, path: &'static str, token: &HeaderValue) -> Request<Full<Bytes>> {
+    let mut request = Request::new(Full::new(Bytes::new()));
+    *request.uri_mut() = http::Uri::from_static(path);
+    let headers = request.headers_mut();
+    headers.insert(HOST, host.clone());
+    headers.insert(AUTHORIZATION, token.clone());
+    request
+}
+
+/// A signed Twilio webhook, ready to send.
+#[derive(Clone)]
+pub struct Hook {
+    pub path_and_query: http::Uri,
+    pub body: Bytes,
+    pub signature: HeaderValue,
+}
+
+impl Hook {
+    pub fn request(&self, host: &HeaderValue) -> Request<Full<Bytes>> {
+        let mut request = Request::new(Full::new(self.body.clone()));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = self.path_and_query.clone();
+        let headers = request.headers_mut();
+        headers.insert(HOST, host.clone());
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        headers.insert("x-twilio-signature", self.signature.clone());
+        request
+    }
+}
+
+/// Sends every script (one call's webhooks, in order, on one connection)
+/// over `connections` connections; each webhook's latency is recorded and
+/// any answer other than 2xx is an error.
+pub async fn run_scripts(
+    addr: SocketAddr,
+    connections: usize,
+    scripts: Vec<Vec<Hook>>,
+    bar: &ProgressBar,
+) -> Outcome {
+    let host = host_header(addr);
+    let scripts = Arc::new(scripts);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections.max(1) {
+        let scripts = scripts.clone();
+        let next = next.clone();
+        let host = host.clone();
+        let bar = bar.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut outcome = Outcome::new();
+            let mut conn = None;
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                let Some(script) = scripts.get(n) else { break };
+                for hook in script {
+                    if conn.is_none() {
+                        match Conn::open(addr).await {
+                            Ok(opened) => conn = Some(opened),
+                            Err(error) => {
+                                outcome.error(format!("{error:#}"));
+                                continue;
+                            }
+                        }
+                    }
+                    let Some(open) = conn.as_mut() else { continue };
+                    let begin = Instant::now();
+                    match open.send(hook.request(&host)).await {
+                        Ok((status, _)) if status.is_success() => {
+                            outcome.ok += 1;
+                            let _ = outcome.latency.record(micros(begin.elapsed()));
+                        }
+                        Ok((status, body)) => outcome.error(format!(
+                            "{} answered {status}: {}",
+                            hook.path_and_query,
+                            String::from_utf8_lossy(&body)
+                        )),
+                        Err(error) => {
+                            outcome.error(format!("{}: {error:#}", hook.path_and_query));
+                            conn = None;
+                        }
+                    }
+                    bar.inc(1);
+                }
+            }
+            outcome
+        }));
+    }
+    collect(tasks, started).await
+}
+
+/// How a read run paces itself.
+#[derive(Debug, Clone, Copy)]
+pub enum Pace {
+    /// As fast as the server answers (closed loop).
+    Flat,
+    /// This many requests per second in all, spread over the connections;
+    /// latency is measured from when a request was due, so a stall counts
+    /// for every request it delayed (no coordinated omission).
+    Rate(f64),
+}
+
+/// GETs `path` for `duration` over `connections` keep-alive connections,
+/// with bearer tokens rotating over `tokens`. A response other than 200 is
+/// an error.
+pub async fn run_reads(
+    addr: SocketAddr,
+    connections: usize,
+    tokens: Arc<Vec<HeaderValue>>,
+    duration: Duration,
+    pace: Pace,
+    bar: &ProgressBar,
+) -> Outcome {
+    let host = host_header(addr);
+    let connections = connections.max(1);
+    let started = Instant::now();
+    let deadline = started + duration;
+    let counter = Arc::new(AtomicU64::new(0));
+    let ticker = {
+        let bar = bar.clone();
+        let counter = counter.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                bar.set_position(counter.load(Ordering::Relaxed));
+            }
+        })
+    };
+    let mut tasks = Vec::new();
+    for worker in 0..connections {
+        let tokens = tokens.clone();
+        let host = host.clone();
+        let counter = counter.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut outcome = Outcome::new();
+            let mut conn = match Conn::open(addr).await {
+                Ok(conn) => Some(conn),
+                Err(error) => {
+                    outcome.error(format!("{error:#}"));
+                    None
+                }
+            };
+            let interval = match pace {
+                Pace::Flat => None,
+                Pace::Rate(rate) => {
+                    Some(Duration::from_secs_f64(connections as f64 / rate.max(1e-3)))
+                }
+            };
+            // Workers start spread over one interval, not all at once.
+            let mut due = started
+                + interval.map_or(Duration::ZERO, |i| {
+                    i.mul_f64(worker as f64 / connections as f64)
+                });
+            let mut n = worker;
+            while Instant::now() < deadline {
+                if interval.is_some() {
+                    tokio::time::sleep_until(due.into()).await;
+                    if due >= deadline {
+                        break;
+                    }
+                }
+                let begin = if interval.is_some() {
+                    due
+                } else {
+                    Instant::now()
+                };
+                if conn.is_none() {
+                    match Conn::open(addr).await {
+                        Ok(opened) => conn = Some(opened),
+                        Err(error) => {
+                            outcome.error(format!("{error:#}"));
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        }
+                    }
+                }
+                let Some(open) = conn.as_mut() else { continue };
+                let token = &tokens[n % tokens.len()];
+                n += connections;
+                match open.send(get(&host, "/sessions/active", token)).await {
+                    Ok((StatusCode::OK, _)) => {
+                        outcome.ok += 1;
+                        let _ = outcome.latency.record(micros(begin.elapsed()));
+                    }
+                    Ok((status, body)) => outcome.error(format!(
+                        "GET /sessions/active answered {status}: {}",
+                        String::from_utf8_lossy(&body)
+                    )),
+                    Err(error) => {
+                        outcome.error(format!("GET /sessions/active: {error:#}"));
+                        conn = None;
+                    }
+                }
+                counter.fetch_add(1, Ordering::Relaxed);
+                if let Some(interval) = interval {
+                    due += interval;
+                }
+            }
+            outcome
+        }));
+    }
+    let outcome = collect(tasks, started).await;
+    ticker.abort();
+    bar.set_position(counter.load(Ordering::Relaxed));
+    outcome
+}
+
+async fn collect(tasks: Vec<tokio::task::JoinHandle<Outcome>>, started: Instant) -> Outcome {
+    let mut total = Outcome::new();
+    for task in tasks {
+        match task.await {
+            Ok(outcome) => total.merge(outcome),
+            Err(error) => total.error(format!("a load task failed: {error}")),
+        }
+    }
+    total.elapsed = started.elapsed();
+    total
+}
+
+pub fn host_header(addr: SocketAddr) -> HeaderValue {
+    HeaderValue::from_str(&addr.to_string()).expect("a socket address is a valid header value")
+}
+
+pub fn micros(elapsed: Duration) -> u64 {
+    (elapsed.as_micros() as u64).max(1)
+}
+
+/// A Server Events subscriber: the stream is read as it arrives; when a
+/// waiter is set, the first bytes containing its needle complete it.
+pub struct Subscriber {
+    pub waiter: Arc<Mutex<Option<Waiter>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub struct Waiter {
+    pub needle: Vec<u8>,
+    pub seen: tokio::sync::oneshot::Sender<Instant>,
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Subscriber {
+    /// Connects to `/event-stream` with `token` and waits for the 200.
+    pub async fn connect(addr: SocketAddr, token: &HeaderValue) -> anyhow::Result<Subscriber> {
+        let mut conn = Conn::open(addr).await?;
+        let response = conn
+            .stream(get(&host_header(addr), "/event-stream", token))
+            .await?;
+        anyhow::ensure!(
+            response.status() == StatusCode::OK,
+            "GET /event-stream answered {}",
+            response.status()
+        );
+        let waiter: Arc<Mutex<Option<Waiter>>> = Arc::new(Mutex::new(None));
+        let shared = waiter.clone();
+        let task = tokio::spawn(async move {
+            let _conn = conn;
+            let mut body = response.into_body();
+            // The end of the previous chunk, so a needle split across two
+            // chunks is still found.
+            let mut carry: Vec<u8> = Vec::new();
+            while let Some(Ok(frame)) = body.frame().await {
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                let now = Instant::now();
+                let mut slot = shared.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(waiting) = slot.as_ref() {
+                    carry.extend_from_slice(&data);
+                    if contains(&carry, &waiting.needle) {
+                        if let Some(done) = slot.take() {
+                            let _ = done.seen.send(now);
+                        }
+                        carry.clear();
+                    } else {
+                        let keep = waiting.needle.len().min(carry.len());
+                        carry.drain(..carry.len() - keep);
+                    }
+                } else {
+                    carry.clear();
+                }
+            }
+        });
+        Ok(Subscriber { waiter, task })
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty()
+        && haystack
+            .windows(needle.len())
+            .any(|window| window == needle)
+}

@@ -1,0 +1,692 @@
+//! `evo-voice bench`: one command that builds a data set of U users, K
+//! active calls per user and H ended sessions, then measures, against an
+//! `evo-voice serve` child process (the bench is only its client):
+//!
+//! - reads: `GET /sessions/active`, bearer tokens rotating over all users,
+//!   over keep-alive HTTP/1.1 connections, against a static-bytes server on
+//!   the same HTTP stack (another child) returning the identical bytes: the
+//!   limit, and the ratio; then p99 at half of the peak rate;
+//! - history independence: the same ratio with H = the ingest calls (1,000)
+//!   and after appending the rest of H (1,000,000), the server restarted;
+//! - ingest: signed status callbacks acknowledged per second, against the
+//!   rate the same store commits the same rows in large batches;
+//! - fan-out: webhook sent → Server Events message read, with one
+//!   subscriber per user connected;
+//! - memory: the server's resident bytes per active session and per
+//!   subscriber (`VmRSS` before and after);
+//! - errors of every phase: any error fails the command.
+//!
+//! docs/benchmarks.md describes the method and records results.
+
+pub mod data;
+pub mod load;
+pub mod report;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use chrono::Utc;
+use http::HeaderValue;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::bench::data::{BenchUser, DataSet, Signer};
+use crate::bench::load::{Conn, Outcome, Pace, Subscriber, Waiter};
+use crate::bench::report::{Figures, Plan, Report};
+use crate::cli::BenchArgs;
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(path) = &args.static_server {
+        let bind = args
+            .static_bind
+            .context("--static-server needs --static-bind")?;
+        return static_server(path, &args.static_content_type, bind).await;
+    }
+    let plan = Plan::from_args(&args)?;
+    let report = measure(&plan).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        report.print_table(&mut std::io::stderr())?;
+    } else {
+        report.print_table(&mut std::io::stdout())?;
+    }
+    if report.errors.total > 0 {
+        anyhow::bail!(
+            "the run had {} errors (first: {}); its figures are not valid",
+            report.errors.total,
+            report.errors.first.first().map_or("?", String::as_str)
+        );
+    }
+    Ok(())
+}
+
+fn bar(name: &str, len: u64) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>14} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} {per_sec}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_prefix(name.to_string());
+    bar
+}
+
+/// The server under test, a child process.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    async fn start(data_dir: &Path, log: &Path) -> anyhow::Result<Server> {
+        let addr = free_port()?;
+        let log_file = std::fs::File::create(log)?;
+        let child = Command::new(std::env::current_exe()?)
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--bind", &addr.to_string()])
+            .args(["--public-url", &format!("http://{addr}")])
+            // The bench is one client address sending everything.
+            .args(["--rate-limit-per-address", "0"])
+            .args(["--max-connections", "100000"])
+            .args(["--max-concurrent-requests", "100000"])
+            // No reconciler traffic to Twilio during the run.
+            .args(["--reconcile-idle-secs", "864000"])
+            .args(["--session-max-age-secs", "8640000"])
+            .args(["--twilio-api-url", "http://127.0.0.1:9"])
+            .env("EVO_JWT_SECRET", data::JWT_SECRET)
+            .env_remove("EVO_DATABASE_URL")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .context("starting `evo-voice serve` failed")?;
+        let mut server = Server { child, addr };
+        server.wait_ready(log).await?;
+        Ok(server)
+    }
+
+    async fn wait_ready(&mut self, log: &Path) -> anyhow::Result<()> {
+        let url = format!("http://{}/health/ready", self.addr);
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                anyhow::bail!(
+                    "`evo-voice serve` exited ({status}): {}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                );
+            }
+            if let Ok(response) = client.get(&url).send().await {
+                if response.status().is_success() {
+                    return Ok(());
+                }
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "`evo-voice serve` was not ready within 5 minutes"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The server's resident memory, in bytes (`VmRSS`).
+    fn rss(&self) -> anyhow::Result<u64> {
+        rss_of(self.child.id())
+    }
+
+    /// SIGKILL: every acknowledged write is already durable, which is what
+    /// the server promises; a graceful stop would wait for the streams.
+    fn stop(mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The static-bytes server, a child process (`bench --static-server`).
+struct StaticServer {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl StaticServer {
+    async fn start(dir: &Path, body: &Bytes, content_type: &str) -> anyhow::Result<StaticServer> {
+        let file = dir.join("static-body");
+        std::fs::write(&file, body)?;
+        let addr = free_port()?;
+        let child = Command::new(std::env::current_exe()?)
+            .arg("bench")
+            .arg("--static-server")
+            .arg(&file)
+            .args(["--static-content-type", content_type])
+            .args(["--static-bind", &addr.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting the static-bytes server failed")?;
+        let server = StaticServer { child, addr };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Conn::open(addr).await.is_err() {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the static-bytes server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(server)
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Serves one file's bytes on every path with the same HTTP stack as
+/// `serve` (hyper's HTTP/1.1 connection builder in front of an axum
+/// router), and nothing else: no authentication, no lookup.
+async fn static_server(path: &Path, content_type: &str, bind: SocketAddr) -> anyhow::Result<()> {
+    use hyper_util::rt::TokioIo;
+    use tower::ServiceExt;
+
+    let body = Bytes::from(std::fs::read(path)?);
+    let content_type = HeaderValue::from_str(content_type)?;
+    let app = axum::Router::new().fallback(move || {
+        let body = body.clone();
+        let content_type = content_type.clone();
+        async move { ([(http::header::CONTENT_TYPE, content_type)], body) }
+    });
+    let listener = tokio::net::TcpListener::bind(bind).await?;
+    let builder = hyper::server::conn::http1::Builder::new();
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                app.clone().oneshot(request.map(axum::body::Body::new))
+            });
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+}
+
+fn free_port() -> anyhow::Result<SocketAddr> {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(probe.local_addr()?)
+}
+
+fn rss_of(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading /proc/{pid}/status failed"))?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .context("no VmRSS in /proc/<pid>/status")?;
+    Ok(kib * 1024)
+}
+
+/// One user's `GET /sessions/active`: status, body, content type.
+async fn one_read(addr: SocketAddr, user: &BenchUser) -> anyhow::Result<(Bytes, String)> {
+    let response = reqwest::Client::new()
+        .get(format!("http://{addr}/sessions/active"))
+        .header(http::header::AUTHORIZATION, user.authorization.clone())
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "GET /sessions/active answered {}",
+        response.status()
+    );
+    let content_type = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_string();
+    Ok((response.bytes().await?, content_type))
+}
+
+/// One read comparison: evo-voice, then the static-bytes server with the
+/// bytes evo-voice answered, each after a short warm-up.
+async fn read_pair(
+    plan: &Plan,
+    server: &Server,
+    set: &DataSet,
+    dir: &Path,
+    label: &str,
+    errors: &mut report::Errors,
+) -> anyhow::Result<report::ReadRun> {
+    let tokens: Arc<Vec<HeaderValue>> =
+        Arc::new(set.users.iter().map(|u| u.authorization.clone()).collect());
+    let duration = Duration::from_secs_f64(plan.duration_secs);
+    let warm = duration.mul_f64(0.2);
+    let (body, content_type) = one_read(server.addr, &set.users[0]).await?;
+    let sessions = serde_json::from_slice::<serde_json::Value>(&body)?["sessions"]
+        .as_array()
+        .map_or(0, Vec::len);
+    if sessions != plan.sessions_per_user {
+        errors.add(
+            label,
+            1,
+            Some(format!(
+                "user 0 sees {sessions} active sessions, not {}",
+                plan.sessions_per_user
+            )),
+        );
+    }
+    let hidden = ProgressBar::hidden();
+    load::run_reads(
+        server.addr,
+        plan.connections,
+        tokens.clone(),
+        warm,
+        Pace::Flat,
+        &hidden,
+    )
+    .await;
+    let progress = bar(&format!("reads {label}"), 0);
+    let evo = load::run_reads(
+        server.addr,
+        plan.connections,
+        tokens.clone(),
+        duration,
+        Pace::Flat,
+        &progress,
+    )
+    .await;
+    progress.finish();
+    errors.outcome(&format!("reads {label}"), &evo);
+    let limit_server = StaticServer::start(dir, &body, &content_type).await?;
+    load::run_reads(
+        limit_server.addr,
+        plan.connections,
+        tokens.clone(),
+        warm,
+        Pace::Flat,
+        &hidden,
+    )
+    .await;
+    let progress = bar(&format!("static {label}"), 0);
+    let limit = load::run_reads(
+        limit_server.addr,
+        plan.connections,
+        tokens,
+        duration,
+        Pace::Flat,
+        &progress,
+    )
+    .await;
+    progress.finish();
+    drop(limit_server);
+    errors.outcome(&format!("static {label}"), &limit);
+    let evo = Figures::of(&evo);
+    let limit = Figures::of(&limit);
+    Ok(report::ReadRun {
+        ratio: evo.per_sec / limit.per_sec.max(1e-9),
+        evo,
+        limit,
+        response_bytes: body.len(),
+        sessions_per_response: sessions,
+    })
+}
+
+async fn measure(plan: &Plan) -> anyhow::Result<Report> {
+    let dir = tempfile::Builder::new()
+        .prefix("evo-voice-bench-")
+        .tempdir()
+        .context("creating a temporary directory failed")?;
+    let data_dir = dir.path().join("data");
+    let log = dir.path().join("serve.log");
+    let mut errors = report::Errors::default();
+    let mut notes = Vec::new();
+    let load_at_start = report::load_average();
+
+    // 1. Directory and tokens, in the store, before the server starts.
+    let started = Instant::now();
+    let store = evo_store::open_store(&data_dir.display().to_string()).await?;
+    let progress = bar("users", plan.users as u64);
+    let set = data::seed(store.as_ref(), plan.users, &progress).await?;
+    progress.finish();
+    drop(store);
+    let seed_secs = started.elapsed().as_secs_f64();
+    notes.push(format!(
+        "{} users, each with a number that rings only them, written with the store's directory calls (one argon2 hash shared; bearer tokens issued for stored sign-in sessions with the server's JWT key)",
+        plan.users
+    ));
+
+    let server = Server::start(&data_dir, &log).await?;
+    let signer = Signer {
+        public_url: format!("http://{}", server.addr),
+        account_id: set.account_id.clone(),
+    };
+    let rss_empty = server.rss()?;
+
+    // 2. Active calls through the signed webhooks: voice, then the agent's
+    //    leg ringing and answered.
+    let now = Utc::now();
+    let total_active = plan.users * plan.sessions_per_user;
+    let scripts: Vec<Vec<load::Hook>> = (0..total_active)
+        .map(|n| {
+            let user = &set.users[n % plan.users];
+            let (root, leg) = (
+                data::call_sid(0x10, 0, n as u64),
+                data::call_sid(0x10, 1, n as u64),
+            );
+            let caller = data::caller(n as u64);
+            vec![
+                signer.voice(&root, &caller, user),
+                signer.agent_leg(&root, &leg, user, "ringing", 0, now),
+                signer.agent_leg(&root, &leg, user, "in-progress", 1, now),
+            ]
+        })
+        .collect();
+    let progress = bar("active calls", (total_active * 3) as u64);
+    let active = load::run_scripts(server.addr, plan.connections, scripts, &progress).await;
+    progress.finish();
+    errors.outcome("active calls", &active);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rss_active = server.rss()?;
+
+    // 3. Ingest: open the calls (voice webhooks), then time their status
+    //    callbacks: the agent's leg ringing, answered, completed, and the
+    //    root call completed. These calls are the first ended sessions.
+    let ingest_users = |n: usize| &set.users[n % plan.users];
+    let opens: Vec<Vec<load::Hook>> = (0..plan.ingest_calls)
+        .map(|n| {
+            let root = data::call_sid(0x20, 0, n as u64);
+            vec![signer.voice(&root, &data::caller(n as u64), ingest_users(n))]
+        })
+        .collect();
+    let progress = bar("ingest: open", plan.ingest_calls as u64);
+    let opened = load::run_scripts(server.addr, plan.connections, opens, &progress).await;
+    progress.finish();
+    errors.outcome("ingest: open", &opened);
+    let now = Utc::now();
+    let callbacks: Vec<Vec<load::Hook>> = (0..plan.ingest_calls)
+        .map(|n| {
+            let user = ingest_users(n);
+            let (root, leg) = (
+                data::call_sid(0x20, 0, n as u64),
+                data::call_sid(0x20, 1, n as u64),
+            );
+            vec![
+                signer.agent_leg(&root, &leg, user, "ringing", 0, now),
+                signer.agent_leg(&root, &leg, user, "in-progress", 1, now),
+                signer.agent_leg(&root, &leg, user, "completed", 2, now),
+                signer.root_completed(&root, &data::caller(n as u64), user, now),
+            ]
+        })
+        .collect();
+    let progress = bar("ingest", (plan.ingest_calls * 4) as u64);
+    let ingest = load::run_scripts(server.addr, plan.connections, callbacks, &progress).await;
+    progress.finish();
+    errors.outcome("ingest", &ingest);
+
+    // 4. Reads with H = the ingest calls, and at half of the peak rate.
+    let small = read_pair(plan, &server, &set, dir.path(), "H small", &mut errors).await?;
+    let tokens: Arc<Vec<HeaderValue>> =
+        Arc::new(set.users.iter().map(|u| u.authorization.clone()).collect());
+    let half_rate = small.evo.per_sec / 2.0;
+    let progress = bar("reads at half", 0);
+    let half = load::run_reads(
+        server.addr,
+        plan.connections,
+        tokens,
+        Duration::from_secs_f64(plan.duration_secs),
+        Pace::Rate(half_rate),
+        &progress,
+    )
+    .await;
+    progress.finish();
+    errors.outcome("reads at half rate", &half);
+
+    // 5. Fan-out: one subscriber per user (cycling when there are more),
+    //    then webhooks opening a call to one subscriber's user, timed until
+    //    that stream carries the new session's id.
+    let rss_before_subscribers = server.rss()?;
+    let progress = bar("subscribers", plan.subscribers as u64);
+    let mut subscribers = Vec::with_capacity(plan.subscribers);
+    let mut subscribe_errors = Outcome::new();
+    for i in 0..plan.subscribers {
+        match Subscriber::connect(server.addr, &set.users[i % plan.users].authorization).await {
+            Ok(subscriber) => {
+                subscribers.push(subscriber);
+                subscribe_errors.ok += 1;
+            }
+            Err(error) => subscribe_errors.error(format!("subscribe: {error:#}")),
+        }
+        progress.inc(1);
+    }
+    progress.finish();
+    errors.outcome("subscribe", &subscribe_errors);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_subscribers = server.rss()?;
+    let fanout = fan_out(plan, &server, &set, &signer, &subscribers).await;
+    errors.outcome("fan-out", &fanout.seen);
+    errors.outcome("fan-out webhooks", &fanout.acked);
+    let connected = subscribers.len();
+    drop(subscribers);
+    server.stop()?;
+
+    // 6. Grow the history to H with the store's batch commit of the rows
+    //    the ingest webhooks wrote; the first batch is the store's limit.
+    let store = evo_store::open_store(&data_dir.display().to_string()).await?;
+    let mut templates = Vec::new();
+    for n in 0..plan.ingest_calls.min(data::BATCH_SESSIONS) {
+        let root = data::call_sid(0x20, 0, n as u64);
+        let leg = data::call_sid(0x20, 1, n as u64);
+        match data::template(store.as_ref(), &set.account_id, &root, &leg).await {
+            Ok(template) => templates.push(template),
+            Err(error) => errors.add("history", 1, Some(format!("{error:#}"))),
+        }
+    }
+    let more = plan.history - plan.ingest_calls;
+    let progress = bar("history", more as u64);
+    let growth = data::grow(
+        store.as_ref(),
+        &set.account_id,
+        templates,
+        more,
+        plan.ingest_calls,
+        &progress,
+    )
+    .await?;
+    progress.finish();
+    drop(store);
+
+    // 7. Reads again with H ended sessions, the server restarted on them.
+    let server = Server::start(&data_dir, &log).await?;
+    let large = read_pair(plan, &server, &set, dir.path(), "H large", &mut errors).await?;
+    server.stop()?;
+
+    let limit_rate = growth.limit_changes as f64 / growth.limit_commit_time.as_secs_f64().max(1e-9);
+    let ingest_figures = Figures::of(&ingest);
+    Ok(Report {
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        machine: report::Machine::detect(load_at_start),
+        plan: plan.clone(),
+        method: report::method(&notes),
+        setup: report::Setup {
+            seed_secs,
+            active: Figures::of(&active),
+            ingest_opens: Figures::of(&opened),
+        },
+        reads: report::Reads {
+            history_small: plan.ingest_calls,
+            history_large: plan.history,
+            half_rate: report::HalfRate {
+                target_per_sec: half_rate,
+                figures: Figures::of(&half),
+            },
+            ratio_change: large.ratio / small.ratio.max(1e-9) - 1.0,
+            small,
+            large,
+        },
+        ingest: report::Ingest {
+            ratio: ingest_figures.per_sec / limit_rate.max(1e-9),
+            callbacks: ingest_figures,
+            store_batch_limit_per_sec: limit_rate,
+            store_batch_rows: growth.limit_changes,
+        },
+        fanout: report::FanOut {
+            subscribers: connected,
+            message: Figures::of(&fanout.seen),
+            webhook_ack: Figures::of(&fanout.acked),
+        },
+        memory: report::Memory {
+            rss_empty,
+            rss_active,
+            rss_before_subscribers,
+            rss_subscribers,
+            bytes_per_active_session: rss_active.saturating_sub(rss_empty) as f64
+                / total_active.max(1) as f64,
+            bytes_per_subscriber: rss_subscribers.saturating_sub(rss_before_subscribers) as f64
+                / connected.max(1) as f64,
+        },
+        history: report::History {
+            sessions_appended: growth.sessions,
+            full_sessions: growth.limit_sessions,
+            final_snapshot_sessions: growth.final_sessions,
+            final_snapshots_per_sec: growth.final_sessions as f64
+                / growth.final_commit_time.as_secs_f64().max(1e-9),
+            secs: growth.elapsed.as_secs_f64(),
+        },
+        errors,
+    })
+}
+
+struct FanOutOutcome {
+    /// Webhook sent → message containing the session id read.
+    seen: Outcome,
+    /// Webhook sent → acknowledged.
+    acked: Outcome,
+}
+
+/// Opens a call to one subscriber's user per sample (the voice webhook),
+/// times the message on that user's stream, then ends the call.
+async fn fan_out(
+    plan: &Plan,
+    server: &Server,
+    set: &DataSet,
+    signer: &Signer,
+    subscribers: &[Subscriber],
+) -> FanOutOutcome {
+    let mut seen = Outcome::new();
+    let mut acked = Outcome::new();
+    let progress = bar("fan-out", plan.fanout_samples as u64);
+    let host = load::host_header(server.addr);
+    let started = Instant::now();
+    let mut conn: Option<Conn> = None;
+    let usable = subscribers.len().min(plan.users);
+    for n in 0..plan.fanout_samples {
+        progress.inc(1);
+        if usable == 0 {
+            seen.error("no subscriber is connected".into());
+            continue;
+        }
+        let target = (n * 7919) % usable;
+        let user = &set.users[target % plan.users];
+        let root = data::call_sid(0x30, 0, n as u64);
+        let caller = data::caller(n as u64);
+        let session_id = evo_server::app::sessions::call_session_id(&set.account_id, &root);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        *subscribers[target]
+            .waiter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Waiter {
+            needle: session_id.into_bytes(),
+            seen: tx,
+        });
+        let begin = Instant::now();
+        send_hook(
+            &mut conn,
+            server.addr,
+            &host,
+            &signer.voice(&root, &caller, user),
+            &mut acked,
+        )
+        .await;
+        match tokio::time::timeout(Duration::from_secs(5), rx).await {
+            Ok(Ok(at)) => {
+                seen.ok += 1;
+                let _ = seen
+                    .latency
+                    .record(load::micros(at.saturating_duration_since(begin)));
+            }
+            Ok(Err(_)) => seen.error(format!("the stream of user {target} closed")),
+            Err(_) => {
+                seen.error(format!("no message for {root} within 5 s"));
+                subscribers[target]
+                    .waiter
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take();
+            }
+        }
+        // End the call, so the active set stays as it was.
+        let end = signer.root_completed(&root, &caller, user, Utc::now());
+        send_hook(&mut conn, server.addr, &host, &end, &mut acked).await;
+    }
+    progress.finish();
+    seen.elapsed = started.elapsed();
+    acked.elapsed = started.elapsed();
+    FanOutOutcome { seen, acked }
+}
+
+/// Sends one webhook on `conn` (opened when needed); records its
+/// acknowledgement.
+async fn send_hook(
+    conn: &mut Option<Conn>,
+    addr: SocketAddr,
+    host: &HeaderValue,
+    hook: &load::Hook,
+    acked: &mut Outcome,
+) {
+    if conn.is_none() {
+        match Conn::open(addr).await {
+            Ok(opened) => *conn = Some(opened),
+            Err(error) => {
+                acked.error(format!("{error:#}"));
+                return;
+            }
+        }
+    }
+    let Some(open) = conn.as_mut() else { return };
+    let begin = Instant::now();
+    match open.send(hook.request(host)).await {
+        Ok((status, _)) if status.is_success() => {
+            acked.ok += 1;
+            let _ = acked.latency.record(load::micros(begin.elapsed()));
+        }
+        Ok((status, body)) => acked.error(format!(
+            "{} answered {status}: {}",
+            hook.path_and_query,
+            String::from_utf8_lossy(&body)
+        )),
+        Err(error) => {
+            acked.error(format!("{}: {error:#}", hook.path_and_query));
+            *conn = None;
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! The bench's report: a table for people, the same as JSON for scripts.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::bench::load::Outcome;
+use crate::cli::BenchArgs;
+
+/// The run's sizes: flags, else `--quick`'s, else the full profile's.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Plan {
+    pub users: usize,
+    pub sessions_per_user: usize,
+    pub history: usize,
+    pub ingest_calls: usize,
+    pub connections: usize,
+    pub duration_secs: f64,
+    pub subscribers: usize,
+    pub fanout_samples: usize,
+}
+
+impl Plan {
+    pub fn from_args(args: &BenchArgs) -> anyhow::Result<Plan> {
+        let quick = args.quick;
+        let pick = |given: Option<usize>, quick_value: usize, full: usize| {
+            given.unwrap_or(if quick { quick_value } else { full })
+        };
+        let users = pick(args.users, 50, 2_000).max(1);
+        let plan = Plan {
+            users,
+            sessions_per_user: pick(args.sessions_per_user, 2, 3),
+            history: pick(args.history, 2_000, 1_000_000),
+            ingest_calls: pick(args.ingest_calls, 200, 1_000).max(1),
+            connections: pick(args.connections, 64, 64).max(1),
+            duration_secs: args
+                .duration_secs
+                .unwrap_or(if quick { 1.0 } else { 10.0 })
+                .max(0.1),
+            subscribers: pick(args.subscribers, users, users),
+            fanout_samples: pick(args.fanout_samples, 50, 500),
+        };
+        anyhow::ensure!(
+            plan.history >= plan.ingest_calls,
+            "--history ({}) must be at least --ingest-calls ({}): the ingest calls are the first ended sessions",
+            plan.history,
+            plan.ingest_calls
+        );
+        Ok(plan)
+    }
+}
+
+/// Throughput and latency of one phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figures {
+    pub ok: u64,
+    pub errors: u64,
+    pub secs: f64,
+    pub per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Figures {
+    pub fn of(outcome: &Outcome) -> Figures {
+        let empty = outcome.latency.is_empty();
+        let ms = |q: f64| if empty { 0.0 } else { outcome.ms(q) };
+        Figures {
+            ok: outcome.ok,
+            errors: outcome.errors,
+            secs: outcome.elapsed.as_secs_f64(),
+            per_sec: outcome.per_second(),
+            p50_ms: ms(0.50),
+            p99_ms: ms(0.99),
+            max_ms: if empty {
+                0.0
+            } else {
+                outcome.latency.max() as f64 / 1000.0
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Machine {
+    pub cores: usize,
+    pub cpu: String,
+    pub memory_bytes: u64,
+    pub kernel: String,
+    /// `/proc/loadavg` when the run started and when it ended: other work
+    /// on the machine shares the cores with the server and the bench.
+    pub load_at_start: String,
+    pub load_at_end: String,
+}
+
+impl Machine {
+    pub fn detect(load_at_start: String) -> Machine {
+        let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+        let cpu = read("/proc/cpuinfo")
+            .lines()
+            .find_map(|line| line.strip_prefix("model name"))
+            .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_string())
+            .unwrap_or_default();
+        let memory_bytes = read("/proc/meminfo")
+            .lines()
+            .find_map(|line| line.strip_prefix("MemTotal:"))
+            .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+            .map_or(0, |kib| kib * 1024);
+        Machine {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu,
+            memory_bytes,
+            kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
+            load_at_start,
+            load_at_end: load_average(),
+        }
+    }
+}
+
+/// The 1-, 5- and 15-minute load averages.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[derive(Debug, Serialize)]
+pub struct Setup {
+    pub seed_secs: f64,
+    /// The active calls' webhooks (voice, agent leg ringing, answered).
+    pub active: Figures,
+    /// The ingest calls' voice webhooks (not part of the ingest figure).
+    pub ingest_opens: Figures,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReadRun {
+    pub evo: Figures,
+    /// The static-bytes server: the stack's limit.
+    pub limit: Figures,
+    pub ratio: f64,
+    pub response_bytes: usize,
+    pub sessions_per_response: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HalfRate {
+    pub target_per_sec: f64,
+    pub figures: Figures,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Reads {
+    pub history_small: usize,
+    pub history_large: usize,
+    pub small: ReadRun,
+    pub large: ReadRun,
+    /// `large.ratio / small.ratio - 1`: how much more history changed the
+    /// read ratio (target: within ±0.10).
+    pub ratio_change: f64,
+    pub half_rate: HalfRate,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Ingest {
+    pub callbacks: Figures,
+    /// Event rows per second the store commits in batches of 1,000.
+    pub store_batch_limit_per_sec: f64,
+    pub store_batch_rows: u64,
+    pub ratio: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FanOut {
+    pub subscribers: usize,
+    /// Voice webhook sent → the message naming the new session read on the
+    /// user's stream.
+    pub message: Figures,
+    pub webhook_ack: Figures,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Memory {
+    pub rss_empty: u64,
+    pub rss_active: u64,
+    pub rss_before_subscribers: u64,
+    pub rss_subscribers: u64,
+    pub bytes_per_active_session: f64,
+    pub bytes_per_subscriber: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct History {
+    pub sessions_appended: u64,
+    /// Written with every row the webhooks wrote (the store limit sample).
+    pub full_sessions: u64,
+    /// Written as one change each: the final snapshot.
+    pub final_snapshot_sessions: u64,
+    pub final_snapshots_per_sec: f64,
+    pub secs: f64,
+}
+
+/// Errors by phase; any error fails the run.
+#[derive(Debug, Default, Serialize)]
+pub struct Errors {
+    pub total: u64,
+    pub by_phase: Vec<(String, u64)>,
+    /// The first error of each phase that had one.
+    pub first: Vec<String>,
+}
+
+impl Errors {
+    pub fn add(&mut self, phase: &str, count: u64, first: Option<String>) {
+        self.total += count;
+        self.by_phase.push((phase.to_string(), count));
+        if let Some(first) = first.filter(|_| count > 0) {
+            self.first.push(format!("{phase}: {first}"));
+        }
+    }
+
+    pub fn outcome(&mut self, phase: &str, outcome: &Outcome) {
+        self.add(phase, outcome.errors, outcome.first_error.clone());
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub command: String,
+    pub machine: Machine,
+    pub plan: Plan,
+    pub method: Vec<String>,
+    pub setup: Setup,
+    pub reads: Reads,
+    pub ingest: Ingest,
+    pub fanout: FanOut,
+    pub memory: Memory,
+    pub history: History,
+    pub errors: Errors,
+}
+
+/// How each figure is made (printed with the report).
+pub fn method(notes: &[String]) -> Vec<String> {
+    let mut method: Vec<String> = notes.to_vec();
+    method.extend(
+        [
+            "server: `evo-voice serve` as a child process on a fresh embedded store; the bench is only its client (raw hyper HTTP/1.1 connections, keep-alive)",
+            "active calls: signed webhooks over HTTP (POST /twilio/voice, then the agent leg's /twilio/status ringing and in-progress)",
+            "ingest: the calls are opened by their voice webhooks first; then their signed status callbacks (agent leg ringing, in-progress, completed; root completed) are timed; each acknowledged 2xx is durable",
+            "store batch limit: the same rows (each snapshot, event and lookup key the ingest webhooks produced, rebuilt by the same reducer under new call SIDs) for the next 1,000 calls, committed with Store::commit one step of 1,000 calls a commit, server stopped; only the event steps are timed",
+            "history: the rest of H is appended with Store::commit, 1,000 sessions a commit, each session as one change: its final snapshot (which carries its event list), its last event and its lookup keys; not through HTTP (1,000,000 calls of 5 webhooks each would take hours on 2 cores), and without the event-log rows of earlier events (6 commits per session would too); the server is then restarted on it",
+            "reads: GET /sessions/active, bearer tokens rotating over all users, closed loop after a warm-up of a fifth of the run; the limit is a child process serving the bytes user 0 got (same hyper HTTP/1.1 server and axum router, no auth, no lookup) to the same load",
+            "half rate: an open-loop generator at half the peak evo-voice rate; latency counts from when each request was due",
+            "fan-out: one /event-stream subscriber per user; each sample is a voice webhook opening a call to one subscriber's user, timed from sending it until that stream carries the new session's id; the call is then ended",
+            "memory: VmRSS of the server process before and after the active calls, and before and after the subscribers connected",
+        ]
+        .map(str::to_string),
+    );
+    method
+}
+
+impl Report {
+    pub fn print_table(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let m = &self.machine;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "evo-voice bench: {} cores ({}), {:.1} GiB, Linux {}",
+            m.cores,
+            m.cpu,
+            m.memory_bytes as f64 / (1u64 << 30) as f64,
+            m.kernel
+        )?;
+        writeln!(
+            out,
+            "load average at start {}, at end {}",
+            m.load_at_start, m.load_at_end
+        )?;
+        let p = &self.plan;
+        writeln!(
+            out,
+            "U={} users, K={} active calls each, H={} ended sessions (first read run: {}), {} connections, {:.1} s runs, {} subscribers",
+            p.users,
+            p.sessions_per_user,
+            p.history,
+            p.ingest_calls,
+            p.connections,
+            p.duration_secs,
+            p.subscribers
+        )?;
+        writeln!(out)?;
+        let row = |out: &mut dyn Write, name: &str, f: &Figures, extra: String| {
+            writeln!(
+                out,
+                "{name:<34} {:>10.0}/s  p50 {:>7.3} ms  p99 {:>7.3} ms  errors {:>3}  {extra}",
+                f.per_sec, f.p50_ms, f.p99_ms, f.errors
+            )
+        };
+        let r = &self.reads;
+        for (label, run, history) in [
+            ("reads", &r.small, r.history_small),
+            ("reads", &r.large, r.history_large),
+        ] {
+            row(
+                out,
+                &format!("{label} evo-voice (H={history})"),
+                &run.evo,
+                format!(
+                    "{} bytes, {} sessions",
+                    run.response_bytes, run.sessions_per_response
+                ),
+            )?;
+            row(
+                out,
+                &format!("{label} static bytes (H={history})"),
+                &run.limit,
+                format!("ratio {:.2}", run.ratio),
+            )?;
+        }
+        row(
+            out,
+            "reads at half of the peak rate",
+            &r.half_rate.figures,
+            format!("target {:.0}/s", r.half_rate.target_per_sec),
+        )?;
+        writeln!(
+            out,
+            "{:<34} ratio {:.2} (H={}) vs {:.2} (H={}): {:+.1} %",
+            "history independence",
+            r.small.ratio,
+            r.history_small,
+            r.large.ratio,
+            r.history_large,
+            r.ratio_change * 100.0
+        )?;
+        let i = &self.ingest;
+        row(
+            out,
+            "ingest (signed status callbacks)",
+            &i.callbacks,
+            format!(
+                "store batch limit {:.0} rows/s, ratio {:.2}",
+                i.store_batch_limit_per_sec, i.ratio
+            ),
+        )?;
+        let f = &self.fanout;
+        row(
+            out,
+            "fan-out webhook → message",
+            &f.message,
+            format!("{} subscribers", f.subscribers),
+        )?;
+        let mem = &self.memory;
+        writeln!(
+            out,
+            "{:<34} {:.0} bytes per active session, {:.0} bytes per subscriber (RSS {:.1} → {:.1} → {:.1} MiB)",
+            "memory",
+            mem.bytes_per_active_session,
+            mem.bytes_per_subscriber,
+            mem.rss_empty as f64 / 1048576.0,
+            mem.rss_active as f64 / 1048576.0,
+            mem.rss_subscribers as f64 / 1048576.0
+        )?;
+        let s = &self.setup;
+        row(
+            out,
+            "setup: active calls' webhooks",
+            &s.active,
+            String::new(),
+        )?;
+        let h = &self.history;
+        writeln!(
+            out,
+            "{:<34} {} sessions in {:.1} s ({} with every row, {} as final snapshots at {:.0}/s in commits)",
+            "setup: history appended",
+            h.sessions_appended,
+            h.secs,
+            h.full_sessions,
+            h.final_snapshot_sessions,
+            h.final_snapshots_per_sec
+        )?;
+        writeln!(out)?;
+        writeln!(out, "Method:")?;
+        for line in &self.method {
+            writeln!(out, "- {line}")?;
+        }
+        writeln!(out)?;
+        if self.errors.total == 0 {
+            writeln!(out, "errors: 0")?;
+        } else {
+            writeln!(
+                out,
+                "ERRORS: {} — the figures are not valid",
+                self.errors.total
+            )?;
+            for first in &self.errors.first {
+                writeln!(out, "  {first}")?;
+            }
+        }
+        Ok(())
+    }
+}

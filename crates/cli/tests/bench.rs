@@ -1,0 +1,101 @@
+//! `evo-voice bench` end to end with tiny sizes: every phase runs against a
+//! real `serve` child, the JSON report has every figure, and no phase had
+//! an error. Timings are not asserted (they depend on the machine).
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn bench(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_evo-voice"))
+        .arg("bench")
+        .args(args)
+        .env_remove("EVO_DATABASE_URL")
+        .env_remove("EVO_DATA_DIR")
+        .output()
+        .unwrap()
+}
+
+fn number(report: &Value, pointer: &str) -> f64 {
+    report
+        .pointer(pointer)
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("the report has no number at {pointer}: {report:#}"))
+}
+
+#[test]
+fn quick_bench_reports_every_phase_without_errors() {
+    let output = bench(&[
+        "--quick",
+        "--users",
+        "4",
+        "--sessions-per-user",
+        "2",
+        "--history",
+        "60",
+        "--ingest-calls",
+        "20",
+        "--connections",
+        "4",
+        "--duration-secs",
+        "0.3",
+        "--fanout-samples",
+        "5",
+        "--json",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "bench failed: {stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not the JSON report ({e}): {stderr}"));
+
+    assert_eq!(number(&report, "/errors/total"), 0.0);
+    assert_eq!(number(&report, "/plan/users"), 4.0);
+    // Every user sees exactly their own active calls.
+    for run in ["small", "large"] {
+        assert_eq!(
+            number(&report, &format!("/reads/{run}/sessions_per_response")),
+            2.0
+        );
+        for side in ["evo", "limit"] {
+            for field in ["per_sec", "p50_ms", "p99_ms"] {
+                assert!(number(&report, &format!("/reads/{run}/{side}/{field}")) > 0.0);
+            }
+            assert!(number(&report, &format!("/reads/{run}/{side}/ok")) > 0.0);
+        }
+        assert!(number(&report, &format!("/reads/{run}/ratio")) > 0.0);
+        assert!(number(&report, &format!("/reads/{run}/response_bytes")) > 0.0);
+    }
+    assert_eq!(number(&report, "/reads/history_small"), 20.0);
+    assert_eq!(number(&report, "/reads/history_large"), 60.0);
+    number(&report, "/reads/ratio_change");
+    assert!(number(&report, "/reads/half_rate/target_per_sec") > 0.0);
+    assert!(number(&report, "/reads/half_rate/figures/ok") > 0.0);
+    number(&report, "/reads/half_rate/figures/p99_ms");
+    // Ingest: four status callbacks per call, every one acknowledged.
+    assert_eq!(number(&report, "/ingest/callbacks/ok"), 80.0);
+    assert!(number(&report, "/ingest/store_batch_limit_per_sec") > 0.0);
+    assert!(number(&report, "/ingest/store_batch_rows") > 0.0);
+    assert!(number(&report, "/ingest/ratio") > 0.0);
+    // Fan-out: one subscriber per user, every sample's message seen.
+    assert_eq!(number(&report, "/fanout/subscribers"), 4.0);
+    assert_eq!(number(&report, "/fanout/message/ok"), 5.0);
+    assert!(number(&report, "/fanout/message/p99_ms") > 0.0);
+    // Memory read from the server process.
+    assert!(number(&report, "/memory/rss_empty") > 0.0);
+    assert!(number(&report, "/memory/rss_active") > 0.0);
+    number(&report, "/memory/bytes_per_active_session");
+    number(&report, "/memory/bytes_per_subscriber");
+    // The history grew to H with the batch path.
+    assert_eq!(number(&report, "/history/sessions_appended"), 40.0);
+    assert_eq!(number(&report, "/setup/active/ok"), 4.0 * 2.0 * 3.0);
+    // The table went to stderr with the same verdict.
+    assert!(stderr.contains("errors: 0"), "{stderr}");
+}
+
+#[test]
+fn a_history_smaller_than_the_ingest_calls_is_refused() {
+    let output = bench(&["--quick", "--history", "10", "--ingest-calls", "20"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--history"), "{stderr}");
+}
