@@ -123,6 +123,10 @@ fn clone_error(error: &StoreError) -> StoreError {
         StoreError::NotFound(what) => StoreError::NotFound(what.clone()),
         StoreError::Conflict(id) => StoreError::Conflict(id.clone()),
         StoreError::Corrupt(what) => StoreError::Corrupt(what.clone()),
+        StoreError::SchemaTooNew { found, known } => StoreError::SchemaTooNew {
+            found: *found,
+            known: *known,
+        },
         StoreError::Database(error) => StoreError::Corrupt(format!("database error: {error}")),
     }
 }
