@@ -65,6 +65,16 @@ pub enum Command {
     Backup(BackupArgs),
     /// Replace the embedded store with a backup (no server may be running on it).
     Restore(RestoreArgs),
+    /// Apply the store's pending schema migrations and print them (`serve`
+    /// applies them too, but refuses a schema newer than it knows).
+    Migrate(MigrateArgs),
+}
+
+/// Options of `evo-voice migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// Options of `evo-voice backup`.
