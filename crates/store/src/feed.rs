@@ -130,7 +130,10 @@ mod tests {
             })
             .collect();
         let payloads = payloads(sessions.iter());
-        assert!(payloads.len() > 1, "400 sessions need several notifications");
+        assert!(
+            payloads.len() > 1,
+            "400 sessions need several notifications"
+        );
         let mut heard = Vec::new();
         for payload in &payloads {
             assert!(payload.len() <= MAX_PAYLOAD, "{} bytes", payload.len());

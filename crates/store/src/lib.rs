@@ -84,6 +84,30 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// Whether the database could not be reached (no connection within
+    /// the pool's wait, connection lost) rather than refused a statement.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            // SQLSTATE classes 08 (connection exception) and 57 (operator
+            // intervention: shutdown, terminated connection).
+            StoreError::Database(sqlx::Error::Database(db)) => db
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+            StoreError::Database(error) => matches!(
+                error,
+                sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::Protocol(_)
+                    | sqlx::Error::WorkerCrashed
+            ),
+            _ => false,
+        }
+    }
+}
+
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 

@@ -46,7 +46,7 @@ pub struct SqlStore {
 
 /// How long a PostgreSQL request waits for a pooled connection before it
 /// fails: short, so a database outage is a quick 503, not a hung request.
-pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The channel commits notify on (PostgreSQL), see [`crate::feed`].
 pub const CHANGE_CHANNEL: &str = "evo_session_changed";
@@ -193,7 +193,10 @@ impl SqlStore {
             Backend::Sqlite => "select count(*) as n from sqlite_master where type = 'table' and name = '_sqlx_migrations'",
             Backend::Postgres => "select count(*) as n from pg_catalog.pg_tables where tablename = '_sqlx_migrations' and schemaname = current_schema()",
         };
-        let n: i64 = sqlx::query(exists).fetch_one(&self.pool).await?.try_get("n")?;
+        let n: i64 = sqlx::query(exists)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
         if n == 0 {
             return Ok(Vec::new());
         }

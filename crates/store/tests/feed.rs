@@ -138,7 +138,12 @@ async fn migrations(location: &str, raw_url: &str, bytes: &str) {
     assert!(applied.len() >= 6, "{applied:?}");
     assert_eq!(applied[0].version, 1);
     assert!(migrate(location).await.unwrap().is_empty());
-    open_store(location).await.unwrap().check_ready().await.unwrap();
+    open_store(location)
+        .await
+        .unwrap()
+        .check_ready()
+        .await
+        .unwrap();
 
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(raw_url).await.unwrap();
