@@ -127,7 +127,7 @@ async fn change(app: &TestApp, session: &str, data: &str) {
 /// A server of its own on `dir` (tests that count subscriptions, restart,
 /// or need to know every change made).
 async fn private_app(
-    dir: &std::path::Path,
+    dir: &crate::helpers::TestDb,
     seeded: Option<crate::helpers::Fixture>,
 ) -> (TestApp, tokio::task::JoinHandle<anyhow::Result<()>>) {
     let built = build(dir).await;
@@ -384,8 +384,8 @@ async fn channels_can_be_joined_and_listed_within_the_account_only() {
 
 #[tokio::test]
 async fn a_manager_on_the_account_channel_gets_the_accounts_sessions() {
-    let dir = tempfile::tempdir().unwrap();
-    let (app, server) = private_app(dir.path(), None).await;
+    let dir = crate::helpers::TestDb::new();
+    let (app, server) = private_app(&dir, None).await;
     let manager = app
         .state
         .directory
@@ -427,8 +427,8 @@ async fn a_manager_on_the_account_channel_gets_the_accounts_sessions() {
 
 #[tokio::test]
 async fn resume_replays_exactly_the_missed_messages_then_a_snapshot_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let (app, server) = private_app(dir.path(), None).await;
+    let dir = crate::helpers::TestDb::new();
+    let (app, server) = private_app(&dir, None).await;
     let token = bearer(&app, &app.fixture.alice.email).await;
     let mut stream = Reader::open(&app, &token, "", None).await;
     let connect = stream.next().await;
@@ -471,7 +471,7 @@ async fn resume_replays_exactly_the_missed_messages_then_a_snapshot_after_a_rest
     // Restart the node on the same store.
     server.abort();
     let _ = server.await;
-    let (app, server) = private_app(dir.path(), Some(app.fixture.clone())).await;
+    let (app, server) = private_app(&dir, Some(app.fixture.clone())).await;
     let token = bearer(&app, &app.fixture.alice.email).await;
     let mut after = Reader::open(&app, &token, "", Some(last_before_restart)).await;
     let connect = after.next().await;
@@ -520,8 +520,8 @@ async fn resume_replays_exactly_the_missed_messages_then_a_snapshot_after_a_rest
 
 #[tokio::test]
 async fn streams_are_capped_per_user_and_reaped_when_their_connection_ends() {
-    let dir = tempfile::tempdir().unwrap();
-    let (app, server) = private_app(dir.path(), None).await;
+    let dir = crate::helpers::TestDb::new();
+    let (app, server) = private_app(&dir, None).await;
     let token = bearer(&app, &app.fixture.alice.email).await;
     for _cycle in 0..3 {
         let mut open = Vec::new();
@@ -553,8 +553,8 @@ async fn streams_are_capped_per_user_and_reaped_when_their_connection_ends() {
 
 #[tokio::test]
 async fn a_subscriber_that_never_reads_is_dropped_without_delaying_others() {
-    let dir = tempfile::tempdir().unwrap();
-    let (app, server) = private_app(dir.path(), None).await;
+    let dir = crate::helpers::TestDb::new();
+    let (app, server) = private_app(&dir, None).await;
     let principal = evo_server::auth::Principal {
         user_id: app.fixture.alice.id.clone(),
         account_id: app.fixture.account_id.clone(),
@@ -616,8 +616,8 @@ async fn fan_out_to_2000_subscribers() {
     const TOKEN: &str = "fan-out-token";
     // One user holds every stream (the cap is raised for this run only).
     std::env::set_var("EVO_SSE_MAX_STREAMS_PER_USER", "100000");
-    let dir = tempfile::tempdir().unwrap();
-    let (app, server) = private_app(dir.path(), None).await;
+    let dir = crate::helpers::TestDb::new();
+    let (app, server) = private_app(&dir, None).await;
     let account = app
         .state
         .directory
@@ -739,11 +739,11 @@ async fn fan_out_to_2000_subscribers() {
 
 #[tokio::test]
 async fn a_stream_closes_once_its_bearer_token_expires() {
-    use evo_server::app::config::{Config, StoreLocation};
-    let dir = tempfile::tempdir().unwrap();
+    use evo_server::app::config::Config;
+    let dir = crate::helpers::TestDb::new();
     let mut config = Config::for_store(
         "127.0.0.1:0".parse().unwrap(),
-        StoreLocation::DataDir(dir.path().to_path_buf()),
+        dir.location(),
     );
     config.access_token_ttl = Duration::from_secs(2);
     let built = evo_server::startup::Application::build(config)
