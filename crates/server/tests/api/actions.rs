@@ -46,10 +46,8 @@ async fn world() -> World {
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
         .port();
-    let mut config = Config::for_store(
-        format!("127.0.0.1:{port}").parse().unwrap(),
-        dir.location(),
-    );
+    let mut config =
+        Config::for_store(format!("127.0.0.1:{port}").parse().unwrap(), dir.location());
     config.public_url = Some(format!("http://127.0.0.1:{port}"));
     config.reconcile.twilio_api_base = fake.base_url().to_string();
     let app = Application::build(config).await.unwrap();

@@ -15,10 +15,7 @@ use crate::helpers::{seed, Fixture, TestApp, PASSWORD};
 /// A seeded server of its own with these limits (and this JWT secret).
 async fn own_server(limits: Limits) -> (TestApp, crate::helpers::TestDb) {
     let dir = crate::helpers::TestDb::new();
-    let mut config = Config::for_store(
-        "127.0.0.1:0".parse().unwrap(),
-        dir.location(),
-    );
+    let mut config = Config::for_store("127.0.0.1:0".parse().unwrap(), dir.location());
     config.limits = limits;
     let app = Application::build(config).await.expect("building the app");
     let state = app.state();
@@ -198,10 +195,7 @@ async fn after_logout_with_a_bearer_token_its_refresh_token_and_the_token_itself
 async fn a_bearer_token_dies_within_5_s_of_a_logout_on_another_node() {
     let (app, dir) = own_server(Limits::default()).await;
     // A second node on the same store (and so the same signing key).
-    let mut config = Config::for_store(
-        "127.0.0.1:0".parse().unwrap(),
-        dir.location(),
-    );
+    let mut config = Config::for_store("127.0.0.1:0".parse().unwrap(), dir.location());
     config.limits = Limits::default();
     // `build` holds the data directory's lock (one server per embedded
     // store); a second node in this process shares the store instead.
@@ -279,10 +273,7 @@ async fn a_session_without_remember_me_lives_as_long_as_its_12_hour_cookie() {
 #[tokio::test]
 async fn a_jwt_secret_shorter_than_32_bytes_is_refused_at_start() {
     let dir = crate::helpers::TestDb::new();
-    let mut config = Config::for_store(
-        "127.0.0.1:0".parse().unwrap(),
-        dir.location(),
-    );
+    let mut config = Config::for_store("127.0.0.1:0".parse().unwrap(), dir.location());
     config.jwt_secret = Some(evo_core::domain::Secret::from(
         "only-31-bytes-long-secret-12345",
     ));

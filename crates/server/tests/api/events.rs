@@ -741,10 +741,7 @@ async fn fan_out_to_2000_subscribers() {
 async fn a_stream_closes_once_its_bearer_token_expires() {
     use evo_server::app::config::Config;
     let dir = crate::helpers::TestDb::new();
-    let mut config = Config::for_store(
-        "127.0.0.1:0".parse().unwrap(),
-        dir.location(),
-    );
+    let mut config = Config::for_store("127.0.0.1:0".parse().unwrap(), dir.location());
     config.access_token_ttl = Duration::from_secs(2);
     let built = evo_server::startup::Application::build(config)
         .await

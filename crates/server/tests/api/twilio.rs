@@ -722,10 +722,8 @@ async fn a_store_failure_on_any_webhook_path_is_a_5xx_never_a_2xx() {
 #[tokio::test]
 async fn without_evo_public_url_a_webhook_signed_over_the_host_url_is_refused() {
     let dir = crate::helpers::TestDb::new();
-    let config = evo_server::app::config::Config::for_store(
-        "127.0.0.1:0".parse().unwrap(),
-        dir.location(),
-    );
+    let config =
+        evo_server::app::config::Config::for_store("127.0.0.1:0".parse().unwrap(), dir.location());
     assert!(config.public_url.is_none());
     let app = evo_server::startup::Application::build(config)
         .await
