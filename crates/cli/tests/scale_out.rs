@@ -582,10 +582,35 @@ async fn postgres_stopped_during_a_webhook_burst_loses_nothing_acknowledged() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     cluster.start_again();
     let back = Instant::now();
+    // When each node is ready again (polled from the database's return).
+    let readiness: Vec<_> = (0..2)
+        .map(|n| {
+            let (http, nodes) = (http.clone(), nodes.clone());
+            tokio::spawn(async move {
+                loop {
+                    if let Ok(r) = http.get(nodes[n].url("/health/ready")).send().await {
+                        if r.status() == 200 {
+                            return back.elapsed();
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+        })
+        .collect();
     tokio::time::sleep(Duration::from_millis(1000)).await;
     stop.store(true, Ordering::Relaxed);
     for writer in writers {
         writer.await.unwrap();
+    }
+    eprintln!(
+        "writers stopped {:?} after the database returned",
+        back.elapsed()
+    );
+    for (n, ready) in readiness.into_iter().enumerate() {
+        let ready = ready.await.unwrap();
+        eprintln!("node {n} ready {ready:?} after the database returned");
+        assert!(ready < Duration::from_secs(5));
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
     let refused = refused.lock().unwrap().clone();
@@ -624,6 +649,11 @@ async fn postgres_stopped_during_a_webhook_burst_loses_nothing_acknowledged() {
             let ready = http.get(node.url("/health/ready")).send().await.unwrap();
             let active = active_ids(&http, node, &token).await.unwrap_or_default();
             if ready.status() == 200 && want.is_subset(&active) {
+                eprintln!(
+                    "node {} ready and caught up {:?} after the database returned",
+                    node.port,
+                    back.elapsed()
+                );
                 break;
             }
             assert!(

@@ -11,13 +11,18 @@
 //! was written meanwhile (`Store::sessions_written_since`).
 
 use evo_core::session::Session;
-use sqlx::postgres::PgListener;
+use std::time::Duration;
+
+use sqlx::postgres::{PgListener, PgPoolOptions};
 
 use crate::sql::CHANGE_CHANNEL;
 use crate::StoreResult;
 
 /// Largest payload sent, well under PostgreSQL's 8000-byte limit.
 pub const MAX_PAYLOAD: usize = 7000;
+
+/// How long connecting the listener may take before it is retried.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// A session another writer (or this node) committed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +87,16 @@ pub struct ChangeListener {
 impl ChangeListener {
     /// Connects and listens; once this returns, every later commit is heard.
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let mut inner = PgListener::connect(url).await?;
+        // A pool of one with a short wait: `PgListener::connect`'s default
+        // pool retries for 30 s, with growing pauses, while the database
+        // is away, which would delay the fallback and the catch-up.
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .connect_lazy(url)?;
+        let mut inner = PgListener::connect_with(&pool).await?;
         inner.listen(CHANGE_CHANNEL).await?;
         Ok(ChangeListener { inner })
     }
