@@ -18,6 +18,10 @@ use tokio::sync::mpsc;
 const SID: &str = "AC00000000000000000000000000005ca1";
 const TOKEN: &str = "scale-token";
 const NUMBER: &str = "+15550400";
+
+/// The two tests here run one after the other: each measures latencies that
+/// the other's four processes would disturb.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const EMAIL: &str = "agent@scale.test";
 const PASSWORD: &str = "pw-scale-12";
 
@@ -326,6 +330,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_on_one_database_agree_within_200_ms_of_each_commit() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let cluster = PostgresCluster::start();
     let url = cluster.create_database("evo_two_nodes");
     let account = seed(&url);
@@ -488,6 +493,7 @@ async fn two_nodes_on_one_database_agree_within_200_ms_of_each_commit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_stopped_during_a_webhook_burst_loses_nothing_acknowledged() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let cluster = PostgresCluster::start();
     let url = cluster.create_database("evo_fault");
     let account = seed(&url);

@@ -135,7 +135,7 @@ mod tests {
         let sessions: Vec<Session> = (0..400)
             .map(|i| {
                 let mut session = evo_core::reducer::open(
-                    &format!("ses-acct-{i:04}-CA0123456789abcdef0123456789abcdef"),
+                    format!("ses-acct-{i:04}-CA0123456789abcdef0123456789abcdef"),
                     header.header.clone(),
                     header.opened_at,
                 );

@@ -131,6 +131,8 @@ impl PostgresCluster {
     /// For a cluster kept in a static (a test binary's shared server),
     /// which is never dropped: a small watcher stops it and deletes its
     /// directory once this process has exited.
+    // The watcher must outlive this process, so it is never waited for.
+    #[allow(clippy::zombie_processes)]
     pub fn stop_when_process_exits(&self) {
         let me = std::process::id();
         let pg_ctl = self.bin.join("pg_ctl");
