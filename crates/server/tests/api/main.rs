@@ -14,6 +14,7 @@ mod formats;
 mod health;
 mod helpers;
 mod history;
+mod propagation;
 mod reconcile;
 mod replay;
 mod sessions;
