@@ -575,9 +575,14 @@ async fn postgres_stopped_during_a_webhook_burst_loses_nothing_acknowledged() {
         .await
         .unwrap();
     assert_eq!(history.status(), 503);
+    assert_eq!(history.headers()["retry-after"], "1");
     let body: serde_json::Value = history.json().await.unwrap();
     assert_eq!(
         body["responseStatus"]["errorCode"], "ServiceUnavailable",
+        "{body}"
+    );
+    assert_eq!(
+        body["responseStatus"]["message"], "The database cannot be reached; try again in a moment",
         "{body}"
     );
     assert!(
