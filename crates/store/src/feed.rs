@@ -21,6 +21,9 @@ use crate::StoreResult;
 /// Largest payload sent, well under PostgreSQL's 8000-byte limit.
 pub const MAX_PAYLOAD: usize = 7000;
 
+/// Most notifications taken together by one `recv`.
+const MAX_BATCH: usize = 64;
+
 /// How long connecting the listener may take before it is retried.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -101,13 +104,29 @@ impl ChangeListener {
         Ok(ChangeListener { inner })
     }
 
-    /// The next notification, or `Lost` when the connection dropped.
-    /// An error means reconnecting failed (the database is away).
+    /// Checks the listener's own connection (a silently cut connection
+    /// would otherwise wait for notifications forever).
+    pub async fn ping(&mut self) -> StoreResult<()> {
+        sqlx::query("select 1").execute(&mut self.inner).await?;
+        Ok(())
+    }
+
+    /// The next notification, with those already buffered behind it (so a
+    /// burst is read in one go), or `Lost` when the connection dropped. An
+    /// error means reconnecting failed (the database is away). Cancel-safe
+    /// (sqlx consumes a message only once it is whole).
     pub async fn recv(&mut self) -> StoreResult<Heard> {
-        Ok(match self.inner.try_recv().await? {
-            Some(notification) => Heard::Changed(parse_payload(notification.payload())),
-            None => Heard::Lost,
-        })
+        let Some(first) = self.inner.try_recv().await? else {
+            return Ok(Heard::Lost);
+        };
+        let mut notices = parse_payload(first.payload());
+        for _ in 1..MAX_BATCH {
+            match self.inner.next_buffered() {
+                Some(next) => notices.extend(parse_payload(next.payload())),
+                None => break,
+            }
+        }
+        Ok(Heard::Changed(notices))
     }
 }
 

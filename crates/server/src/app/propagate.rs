@@ -20,6 +20,12 @@ use crate::app::state::AppState;
 /// was in sync: a commit stamps `written_at` before it is durable.
 const OVERLAP_SECS: i64 = 10;
 
+/// How long a quiet listener waits before checking its connection.
+const KEEPALIVE: Duration = Duration::from_secs(30);
+
+/// How long that check may take before the connection is given up.
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Pause between attempts to reach the database again.
 const RETRY: Duration = Duration::from_millis(250);
 
@@ -62,8 +68,11 @@ pub async fn run(state: AppState, poll: Option<Duration>) {
                 // missed; the read covers what came before.
                 let mut in_sync = catch_up(&state, &mut since).await;
                 loop {
-                    let wait = if in_sync { fallback * 30 } else { fallback };
-                    match tokio::time::timeout(wait, listener.recv()).await {
+                    // Out of sync, retry the catch-up every `fallback`; in
+                    // sync and quiet, check the connection now and then.
+                    let wait = if in_sync { KEEPALIVE } else { fallback };
+                    let heard = tokio::time::timeout(wait, listener.recv()).await;
+                    match heard {
                         Ok(Ok(Heard::Changed(notices))) => {
                             let heard_at = Utc::now();
                             match state.sessions.refresh_changed(&notices).await {
@@ -78,13 +87,24 @@ pub async fn run(state: AppState, poll: Option<Duration>) {
                                 in_sync = catch_up(&state, &mut since).await;
                             }
                         }
-                        Ok(Ok(Heard::Lost)) | Ok(Err(_)) => {
+                        Ok(Ok(Heard::Lost)) => {
                             tracing::warn!("change feed connection lost; reconnecting");
                             down_logged = true;
                             break;
                         }
-                        // Quiet: in sync, move on; else retry the catch-up.
-                        Err(_) if in_sync => since = Utc::now() - overlap(),
+                        Ok(Err(error)) => {
+                            tracing::warn!(%error, "change feed failed; reconnecting");
+                            down_logged = true;
+                            break;
+                        }
+                        Err(_) if in_sync => {
+                            let ping = tokio::time::timeout(PING_TIMEOUT, listener.ping());
+                            if !matches!(ping.await, Ok(Ok(()))) {
+                                tracing::warn!("change feed connection silent; reconnecting");
+                                down_logged = true;
+                                break;
+                            }
+                        }
                         Err(_) => in_sync = catch_up(&state, &mut since).await,
                     }
                 }
