@@ -139,6 +139,10 @@ fn clone_error(error: &StoreError) -> StoreError {
             found: *found,
             known: *known,
         },
+        StoreError::Unavailable(what) => StoreError::Unavailable(what.clone()),
+        StoreError::Database(error) if crate::unreachable_database(error) => {
+            StoreError::Unavailable(error.to_string())
+        }
         StoreError::Database(error) => StoreError::Corrupt(format!("database error: {error}")),
     }
 }

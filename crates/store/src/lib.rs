@@ -76,6 +76,10 @@ pub enum StoreError {
     /// `found`; this build knows up to `known`).
     #[error("the database schema is newer than this build of evo-voice knows (it has migration {found}, this build knows up to {known}): upgrade evo-voice, or restore a backup taken before the upgrade")]
     SchemaTooNew { found: i64, known: i64 },
+    /// The database could not be reached (a copy of such a `Database`
+    /// error, for the several callers of one failed grouped commit).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -89,22 +93,30 @@ impl StoreError {
     /// the pool's wait, connection lost) rather than refused a statement.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            // SQLSTATE classes 08 (connection exception) and 57 (operator
-            // intervention: shutdown, terminated connection).
-            StoreError::Database(sqlx::Error::Database(db)) => db
-                .code()
-                .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
-            StoreError::Database(error) => matches!(
-                error,
-                sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::Io(_)
-                    | sqlx::Error::Tls(_)
-                    | sqlx::Error::Protocol(_)
-                    | sqlx::Error::WorkerCrashed
-            ),
+            StoreError::Unavailable(_) => true,
+            StoreError::Database(error) => unreachable_database(error),
             _ => false,
         }
+    }
+}
+
+/// Whether a driver error means the database could not be reached.
+pub(crate) fn unreachable_database(error: &sqlx::Error) -> bool {
+    match error {
+        // SQLSTATE classes 08 (connection exception) and 57 (operator
+        // intervention: shutdown, terminated connection).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+        other => matches!(
+            other,
+            sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::WorkerCrashed
+        ),
     }
 }
 

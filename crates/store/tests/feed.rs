@@ -187,3 +187,56 @@ async fn migrate_applies_once_and_a_newer_schema_is_refused_on_postgres() {
     let url = cluster.create_database("evo_migrate");
     migrations(&url, &url, "decode('00', 'hex')").await;
 }
+
+/// The database away: commits queued behind a failed one fail at once (not
+/// one pool wait each), as `Unavailable`; the store works again when the
+/// database is back.
+#[tokio::test]
+async fn with_postgres_stopped_queued_commits_fail_together_and_fast() {
+    let cluster = PostgresCluster::start();
+    let url = cluster.create_database("evo_away");
+    let store = open_store(&url).await.unwrap();
+    let committer = evo_store::group_commit::GroupCommitter::new(store.clone());
+    cluster.stop_fast();
+    let started = std::time::Instant::now();
+    let mut commits = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let committer = committer.clone();
+        let plan = build(
+            Kind::InboundAnswered,
+            &cast(),
+            &format!("AWAY{i}"),
+            Utc::now(),
+        );
+        commits.spawn(async move {
+            committer
+                .submit(SessionChange {
+                    session: open(&plan.session_id, plan.header.clone(), plan.opened_at),
+                    event: None,
+                    expected_version: None,
+                    keys: vec![],
+                })
+                .await
+        });
+    }
+    let results = commits.join_all().await;
+    let took = started.elapsed();
+    for result in &results {
+        match result {
+            Err(error) => assert!(error.is_unavailable(), "{error}"),
+            Ok(()) => panic!("a commit succeeded with the database stopped"),
+        }
+    }
+    assert!(
+        took < Duration::from_secs(4),
+        "20 commits failed in {took:?}"
+    );
+    assert!(store.check_ready().await.unwrap_err().is_unavailable());
+    cluster.start_again();
+    store
+        .check_ready()
+        .await
+        .expect("ready once the database is back");
+    let (a, _) = write_sessions(store.as_ref()).await;
+    assert!(store.session(&a).await.unwrap().is_some());
+}
