@@ -5,7 +5,8 @@
 #    javac checks the generated Java DTOs), the Node and Python packages of
 #    the real-client tests (pinned versions).
 # 2. Builds once and runs every Rust test (unit, property, integration,
-#    PostgreSQL, crash), then the real-client tests.
+#    PostgreSQL, crash), the API integration tests a second time on
+#    PostgreSQL (EVO_TEST_STORE=postgres), then the real-client tests.
 #
 # A test that cannot get PostgreSQL fails (it never skips); under CI=true
 # (`.ci/run` sets it) so do the Node and Python client tests.
@@ -58,6 +59,10 @@ log "building"
 cargo build --workspace --all-targets --locked
 log "running the Rust tests"
 cargo test --workspace --locked --no-fail-fast
+# The API integration tests again, on PostgreSQL: the binary starts a
+# throwaway cluster (and fails, never skips, when it cannot).
+log "running the API integration tests on PostgreSQL"
+EVO_TEST_STORE=postgres cargo test -p evo-server --test api --locked
 
 if [ "${CI:-}" = true ]; then
   # Under CI the browser and Node must be there; the tests would fail anyway,

@@ -26,6 +26,21 @@ pub fn store_location(args: &StoreArgs) -> StoreLocation {
     }
 }
 
+/// `evo-voice migrate`: applies what the schema lacks, one line each.
+pub async fn migrate(args: crate::cli::MigrateArgs) -> anyhow::Result<()> {
+    let location = store_location(&args.store);
+    let applied = evo_store::migrate(&location.as_store_url())
+        .await
+        .with_context(|| format!("migrating the store at {} failed", location.as_store_url()))?;
+    if applied.is_empty() {
+        println!("the schema is up to date");
+    }
+    for migration in applied {
+        println!("applied {:04} {}", migration.version, migration.description);
+    }
+    Ok(())
+}
+
 async fn open(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
     let location = store_location(args);
     evo_store::open_store(&location.as_store_url())

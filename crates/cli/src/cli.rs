@@ -65,6 +65,16 @@ pub enum Command {
     Backup(BackupArgs),
     /// Replace the embedded store with a backup (no server may be running on it).
     Restore(RestoreArgs),
+    /// Apply the store's pending schema migrations and print them (`serve`
+    /// applies them too, but refuses a schema newer than it knows).
+    Migrate(MigrateArgs),
+}
+
+/// Options of `evo-voice migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// Options of `evo-voice backup`.
@@ -160,9 +170,11 @@ pub struct ServerArgs {
     /// Seconds after which a session Twilio cannot confirm is ended.
     #[arg(long, env = "EVO_SESSION_MAX_AGE_SECS", default_value_t = defaults::SESSION_MAX_AGE_SECS)]
     pub session_max_age_secs: u64,
-    /// Milliseconds between refreshes of the live index with other nodes'
-    /// writes (several nodes sharing PostgreSQL); 0 turns it off. Default:
-    /// every second with --database-url, off for the embedded store.
+    /// Milliseconds between polls for other nodes' writes: on PostgreSQL
+    /// nodes learn them at once (LISTEN/NOTIFY) and poll only while the
+    /// listener is down; elsewhere this is the polling interval. 0 turns
+    /// polling off. Default: every second with --database-url, off for the
+    /// embedded store.
     #[arg(long, env = "EVO_INDEX_REFRESH_MS")]
     pub index_refresh_ms: Option<u64>,
     /// Seconds without messages after which a chat ends.

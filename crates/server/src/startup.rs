@@ -80,23 +80,12 @@ impl Application {
             self.state.clone(),
             self.state.config.reconcile.clone(),
         ));
-        let refresher = self.state.config.index_refresh.map(|interval| {
-            let state = self.state.clone();
-            tokio::spawn(async move {
-                // Overlap each window so that a write committed late (after
-                // a poll started) is still seen by the next one.
-                let overlap = chrono::Duration::seconds(10);
-                let mut since = chrono::Utc::now() - overlap;
-                loop {
-                    tokio::time::sleep(interval).await;
-                    let started = chrono::Utc::now();
-                    match state.sessions.refresh_from_store(since).await {
-                        Ok(_) => since = started - overlap,
-                        Err(error) => tracing::warn!(%error, "refreshing the live index failed"),
-                    }
-                }
-            })
-        });
+        // Other nodes' commits: the change feed where the store has one,
+        // else polling when configured (see app::propagate).
+        let refresher = tokio::spawn(crate::app::propagate::run(
+            self.state.clone(),
+            self.state.config.index_refresh,
+        ));
         let directory = {
             let state = self.state.clone();
             tokio::spawn(async move {
@@ -125,9 +114,7 @@ impl Application {
         }
         reconciler.abort();
         directory.abort();
-        if let Some(refresher) = refresher {
-            refresher.abort();
-        }
+        refresher.abort();
         served
     }
 }

@@ -7,7 +7,8 @@
 //! So each caller still returns only once its own change is durable, while
 //! under load the cost of a durable commit is shared. If a batch fails with
 //! a conflict, its changes are retried one by one so that one conflicting
-//! change does not fail unrelated ones.
+//! change does not fail unrelated ones; if it fails because the database
+//! cannot be reached, it and everything queued fail at once.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -101,6 +102,17 @@ async fn write_loop(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Job>) {
                     let _ = reply.send(Ok(()));
                 }
             }
+            Err(error) if error.is_unavailable() => {
+                // The database is away: fail this batch and everything
+                // queued behind it now, rather than let each wait out the
+                // pool's timeout in turn (callers answer 503 quickly).
+                while let Ok(job) = receiver.try_recv() {
+                    jobs.push(job);
+                }
+                for (_, reply) in jobs {
+                    let _ = reply.send(Err(clone_error(&error)));
+                }
+            }
             Err(_) if jobs.len() > 1 => {
                 // Find the culprit: commit each change alone.
                 for (change, reply) in jobs {
@@ -123,6 +135,14 @@ fn clone_error(error: &StoreError) -> StoreError {
         StoreError::NotFound(what) => StoreError::NotFound(what.clone()),
         StoreError::Conflict(id) => StoreError::Conflict(id.clone()),
         StoreError::Corrupt(what) => StoreError::Corrupt(what.clone()),
+        StoreError::SchemaTooNew { found, known } => StoreError::SchemaTooNew {
+            found: *found,
+            known: *known,
+        },
+        StoreError::Unavailable(what) => StoreError::Unavailable(what.clone()),
+        StoreError::Database(error) if crate::unreachable_database(error) => {
+            StoreError::Unavailable(error.to_string())
+        }
         StoreError::Database(error) => StoreError::Corrupt(format!("database error: {error}")),
     }
 }

@@ -72,12 +72,52 @@ pub enum StoreError {
     /// A session changed underneath the writer; reload and apply again.
     #[error("session {0} was changed concurrently")]
     Conflict(String),
+    /// The database was migrated by a newer evo-voice (it has migration
+    /// `found`; this build knows up to `known`).
+    #[error("the database schema is newer than this build of evo-voice knows (it has migration {found}, this build knows up to {known}): upgrade evo-voice, or restore a backup taken before the upgrade")]
+    SchemaTooNew { found: i64, known: i64 },
+    /// The database could not be reached (a copy of such a `Database`
+    /// error, for the several callers of one failed grouped commit).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     /// A stored document could not be read back.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether the database could not be reached (no connection within
+    /// the pool's wait, connection lost) rather than refused a statement.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Database(error) => unreachable_database(error),
+            _ => false,
+        }
+    }
+}
+
+/// Whether a driver error means the database could not be reached.
+pub(crate) fn unreachable_database(error: &sqlx::Error) -> bool {
+    match error {
+        // SQLSTATE classes 08 (connection exception) and 57 (operator
+        // intervention: shutdown, terminated connection).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+        other => matches!(
+            other,
+            sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::WorkerCrashed
+        ),
+    }
 }
 
 /// Result of a store operation.
@@ -172,6 +212,12 @@ pub trait Store: Send + Sync + 'static {
     /// Sessions written at or after `since` (by any node), so a node
     /// sharing the database can refresh its live index.
     async fn sessions_written_since(&self, since: DateTime<Utc>) -> StoreResult<Vec<Session>>;
+    /// The stored sessions among `ids` (missing ones left out), for a node
+    /// told by the change feed that they changed.
+    async fn sessions_by_id(&self, ids: &[String]) -> StoreResult<Vec<Session>>;
+    /// A listener for other nodes' commits (PostgreSQL `LISTEN`); `None`
+    /// where the database has no notifications (SQLite: poll instead).
+    async fn change_listener(&self) -> StoreResult<Option<feed::ChangeListener>>;
     /// The logged events of a session, in the order they were committed.
     async fn session_events(&self, session_id: &str) -> StoreResult<Vec<SessionEvent>>;
 
@@ -273,12 +319,30 @@ pub trait Store: Send + Sync + 'static {
 }
 
 pub mod events;
+pub mod feed;
 pub mod group_commit;
 pub mod history;
 pub mod lock;
 pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
+
+/// Applies the migrations the store at `location` lacks, without opening
+/// it for service; returns what it applied. Refuses a newer schema.
+pub async fn migrate(location: &str) -> StoreResult<Vec<sql::AppliedMigration>> {
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        sql::SqlStore::connect_postgres_unmigrated(location)
+            .await?
+            .migrate()
+            .await
+    } else {
+        let dir = location.strip_prefix("sqlite://").unwrap_or(location);
+        sql::SqlStore::open_sqlite_unmigrated(std::path::Path::new(dir))
+            .await?
+            .migrate()
+            .await
+    }
+}
 
 /// Opens the store a location names: a `postgres://` or `postgresql://` URL
 /// selects PostgreSQL; anything else is a data directory (optionally

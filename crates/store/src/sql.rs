@@ -46,6 +46,22 @@ pub struct SqlStore {
     /// not cost a second fsync per change. On PostgreSQL the same pool.
     events_pool: AnyPool,
     backend: Backend,
+    /// PostgreSQL's URL, for the change listener's own connection.
+    url: Option<String>,
+}
+
+/// How long a PostgreSQL request waits for a pooled connection before it
+/// fails: short, so a database outage is a quick 503, not a hung request.
+pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The channel commits notify on (PostgreSQL), see [`crate::feed`].
+pub const CHANGE_CHANNEL: &str = "evo_session_changed";
+
+/// A migration `migrate` applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedMigration {
+    pub version: i64,
+    pub description: String,
 }
 
 pub(crate) fn iso(at: DateTime<Utc>) -> String {
@@ -71,8 +87,17 @@ fn duplicate(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError 
 }
 
 impl SqlStore {
-    /// Opens (creating if needed) the embedded store in `data_dir`.
+    /// Opens (creating if needed) the embedded store in `data_dir` and
+    /// applies pending migrations.
     pub async fn open_sqlite(data_dir: &Path) -> StoreResult<Self> {
+        let store = Self::open_sqlite_unmigrated(data_dir).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens the embedded store without touching its schema (`migrate`
+    /// does that).
+    pub async fn open_sqlite_unmigrated(data_dir: &Path) -> StoreResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(|error| {
             StoreError::Corrupt(format!("cannot create {}: {error}", data_dir.display()))
         })?;
@@ -96,11 +121,6 @@ impl SqlStore {
             })
             .connect_with(options)
             .await?;
-        SQLITE_MIGRATIONS
-            .run(&pool)
-            .await
-            .map_err(|error| StoreError::Database(error.into()))?;
-        history::backfill(&pool, Backend::Sqlite).await?;
         let events_pool = AnyPoolOptions::new()
             .max_connections(2)
             .acquire_timeout(Duration::from_secs(30))
@@ -118,28 +138,95 @@ impl SqlStore {
             pool,
             events_pool,
             backend: Backend::Sqlite,
+            url: None,
         })
     }
 
-    /// Connects to PostgreSQL and migrates the schema.
+    /// Connects to PostgreSQL and applies pending migrations.
     pub async fn connect_postgres(url: &str) -> StoreResult<Self> {
+        let store = Self::connect_postgres_unmigrated(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects to PostgreSQL without touching its schema.
+    pub async fn connect_postgres_unmigrated(url: &str) -> StoreResult<Self> {
         sqlx::any::install_default_drivers();
         let options = AnyConnectOptions::from_str(url)?;
         let pool = AnyPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(30))
+            // The database gone must not hold requests for long: they fail
+            // (503, Twilio retries) once no connection comes within this.
+            .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
-        POSTGRES_MIGRATIONS
-            .run(&pool)
-            .await
-            .map_err(|error| StoreError::Database(error.into()))?;
-        history::backfill(&pool, Backend::Postgres).await?;
         Ok(SqlStore {
             events_pool: pool.clone(),
             pool,
             backend: Backend::Postgres,
+            url: Some(url.to_string()),
         })
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// Applies the migrations the database lacks and returns them, oldest
+    /// first. Refuses ([`StoreError::SchemaTooNew`]) a database migrated by
+    /// a newer build: its schema may not be what this build writes.
+    pub async fn migrate(&self) -> StoreResult<Vec<AppliedMigration>> {
+        let before = self.applied_versions().await?;
+        let known = self.migrator().iter().map(|m| m.version).max().unwrap_or(0);
+        if let Some(newer) = before.iter().copied().find(|v| *v > known) {
+            return Err(StoreError::SchemaTooNew {
+                found: newer,
+                known,
+            });
+        }
+        self.migrator()
+            .run(&self.pool)
+            .await
+            .map_err(|error| match error {
+                sqlx::migrate::MigrateError::VersionMissing(found) => {
+                    StoreError::SchemaTooNew { found, known }
+                }
+                other => StoreError::Database(other.into()),
+            })?;
+        history::backfill(&self.pool, self.backend).await?;
+        Ok(self
+            .migrator()
+            .iter()
+            .filter(|m| !before.contains(&m.version))
+            .map(|m| AppliedMigration {
+                version: m.version,
+                description: m.description.to_string(),
+            })
+            .collect())
+    }
+
+    /// Versions recorded in `_sqlx_migrations` (none on a new database).
+    async fn applied_versions(&self) -> StoreResult<Vec<i64>> {
+        let exists = match self.backend {
+            Backend::Sqlite => "select count(*) as n from sqlite_master where type = 'table' and name = '_sqlx_migrations'",
+            Backend::Postgres => "select count(*) as n from pg_catalog.pg_tables where tablename = '_sqlx_migrations' and schemaname = current_schema()",
+        };
+        let n: i64 = sqlx::query(exists)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        sqlx::query("select version from _sqlx_migrations order by version")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<i64, _>("version").map_err(StoreError::from))
+            .collect()
     }
 
     /// Which database this is.
@@ -800,6 +887,18 @@ impl Store for SqlStore {
                 .await?;
             }
         }
+        if self.backend == Backend::Postgres {
+            // Delivered by PostgreSQL only if (and when) the transaction
+            // commits, so other nodes never hear of a change that is not
+            // durable; one notification per payload-sized chunk.
+            for payload in crate::feed::payloads(changes.iter().map(|c| &c.session)) {
+                sqlx::query("select pg_notify($1, $2)")
+                    .bind(CHANGE_CHANNEL)
+                    .bind(payload)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -847,6 +946,34 @@ impl Store for SqlStore {
             .iter()
             .map(session_from_row)
             .collect()
+    }
+
+    async fn sessions_by_id(&self, ids: &[String]) -> StoreResult<Vec<Session>> {
+        let mut sessions = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "select snapshot from session where session_id in ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                sessions.push(session_from_row(&row)?);
+            }
+        }
+        Ok(sessions)
+    }
+
+    async fn change_listener(&self) -> StoreResult<Option<crate::feed::ChangeListener>> {
+        match &self.url {
+            Some(url) if self.backend == Backend::Postgres => {
+                Ok(Some(crate::feed::ChangeListener::connect(url).await?))
+            }
+            _ => Ok(None),
+        }
     }
 
     async fn session_events(&self, session_id: &str) -> StoreResult<Vec<SessionEvent>> {
@@ -961,10 +1088,7 @@ impl Store for SqlStore {
     }
 
     async fn check_ready(&self) -> StoreResult<()> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
+        let migrator = self.migrator();
         let row = sqlx::query("select count(*) as applied from _sqlx_migrations where success")
             .fetch_one(&self.pool)
             .await?;

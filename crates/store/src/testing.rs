@@ -89,25 +89,77 @@ impl PostgresCluster {
                 &cluster.data_str(),
             ],
         );
+        cluster.pg_start();
+        cluster
+    }
+
+    fn pg_start(&self) {
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            cluster.port,
-            cluster.socket_dir().display()
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            self.port,
+            self.socket_dir().display()
         );
-        cluster.run(
+        self.run(
             "pg_ctl",
             &[
                 "-D",
-                &cluster.data_str(),
+                &self.data_str(),
                 "-o",
                 &options,
                 "-w",
                 "-l",
-                &cluster.log_path(),
+                &self.log_path(),
                 "start",
             ],
         );
-        cluster
+    }
+
+    /// Stops the server as an operator would (`pg_ctl stop -m fast`: open
+    /// connections are cut, nothing committed is lost).
+    pub fn stop_fast(&self) {
+        self.run(
+            "pg_ctl",
+            &["-D", &self.data_str(), "-m", "fast", "-w", "stop"],
+        );
+    }
+
+    /// Starts a stopped server again, on the same port.
+    pub fn start_again(&self) {
+        self.pg_start();
+    }
+
+    /// For a cluster kept in a static (a test binary's shared server),
+    /// which is never dropped: a small watcher stops it and deletes its
+    /// directory once this process has exited.
+    // The watcher must outlive this process, so it is never waited for.
+    #[allow(clippy::zombie_processes)]
+    pub fn stop_when_process_exits(&self) {
+        let me = std::process::id();
+        let pg_ctl = self.bin.join("pg_ctl");
+        let stop = if self.as_postgres {
+            format!(
+                "runuser -u postgres -- {} -D {} -m immediate stop",
+                pg_ctl.display(),
+                self.data_str()
+            )
+        } else {
+            format!(
+                "{} -D {} -m immediate stop",
+                pg_ctl.display(),
+                self.data_str()
+            )
+        };
+        let dir = self._dir.path().display().to_string();
+        let script = format!(
+            "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; {stop} >/dev/null 2>&1; rm -rf '{dir}'"
+        );
+        Command::new("sh")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawning the cluster's watcher");
     }
 
     fn data_str(&self) -> String {

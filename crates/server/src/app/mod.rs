@@ -13,6 +13,7 @@ pub mod events;
 pub mod history;
 pub mod live;
 pub mod ops;
+pub mod propagate;
 pub mod reconcile;
 pub mod sessions;
 pub mod shutdown;

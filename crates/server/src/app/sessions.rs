@@ -12,6 +12,7 @@ use std::sync::Arc;
 use evo_core::event::SessionEvent;
 use evo_core::reducer;
 use evo_core::session::Session;
+use evo_store::feed::{ChangeListener, ChangeNotice};
 use evo_store::group_commit::GroupCommitter;
 use evo_store::{SessionChange, Store, StoreError};
 use tokio::sync::{broadcast, Mutex};
@@ -363,6 +364,41 @@ impl SessionService {
             }
             None => Ok(false),
         }
+    }
+
+    /// Takes the sessions the change feed named into the live index (and
+    /// so to Server Events), reading only those this node has not seen at
+    /// that version (its own commits are skipped). Returns how many changed.
+    pub async fn refresh_changed(&self, notices: &[ChangeNotice]) -> Result<usize, StoreError> {
+        let mut wanted: Vec<String> = Vec::new();
+        for notice in notices {
+            let seen = self
+                .index
+                .get(&notice.session_id)
+                .is_some_and(|live| live.session().version >= notice.version);
+            if !seen && !wanted.contains(&notice.session_id) {
+                wanted.push(notice.session_id.clone());
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(0);
+        }
+        let mut sessions = self.store.sessions_by_id(&wanted).await?;
+        // Publish in the order the commits named them.
+        sessions.sort_by_key(|s| wanted.iter().position(|id| *id == s.id));
+        let mut changed = 0;
+        for session in sessions {
+            if let Some(live) = self.index.refresh(session) {
+                changed += 1;
+                let _ = self.changes.send(SessionChanged { session: live });
+            }
+        }
+        Ok(changed)
+    }
+
+    /// A listener for other nodes' commits, where the store has one.
+    pub async fn change_listener(&self) -> Result<Option<ChangeListener>, StoreError> {
+        self.store.change_listener().await
     }
 
     async fn load(&self, session_id: &str) -> Result<Option<Session>, StoreError> {

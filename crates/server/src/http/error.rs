@@ -126,6 +126,14 @@ impl ApiError {
         error
     }
 
+    /// 503 when the database cannot be reached (pool wait over, connection
+    /// lost): says so, and when to try again; the node recovers by itself.
+    pub fn database_unavailable(cause: impl std::fmt::Display) -> Self {
+        let mut error = ApiError::unavailable(cause);
+        error.0.message = "The database cannot be reached; try again in a moment".to_string();
+        error.with_retry_after(1)
+    }
+
     /// 429 from a rate or sign-in limit (ServiceStack's rate limit feature
     /// answers 429 `TooManyRequests`), with `Retry-After`.
     pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
@@ -202,6 +210,9 @@ impl From<evo_store::StoreError> for ApiError {
             evo_store::StoreError::NotFound(what) => {
                 ApiError::not_found(format!("{what} not found"))
             }
+            // The database away (pool wait over, connection lost): say so,
+            // and when to try again; the node recovers by itself.
+            other if other.is_unavailable() => ApiError::database_unavailable(other),
             other => ApiError::unavailable(other),
         }
     }
@@ -211,7 +222,7 @@ impl From<crate::auth::AuthFailure> for ApiError {
     fn from(failure: crate::auth::AuthFailure) -> Self {
         match failure {
             crate::auth::AuthFailure::Unavailable => {
-                ApiError::unavailable("the directory could not be read")
+                ApiError::database_unavailable("the directory could not be read")
             }
             crate::auth::AuthFailure::Throttled(seconds) => {
                 ApiError::too_many_requests(failure.to_string(), seconds)

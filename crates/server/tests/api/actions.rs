@@ -5,7 +5,7 @@
 //! callbacks: https://www.twilio.com/docs/voice/api/conference-resource#conference-status-callback ;
 //! call status callbacks: https://www.twilio.com/docs/voice/api/call-resource#statuscallback).
 
-use evo_server::app::config::{Config, StoreLocation};
+use evo_server::app::config::Config;
 use evo_server::app::directory::{NewNumber, NewUser};
 use evo_server::startup::Application;
 use evo_twilio::fake::{FakeCall, FakeConference, FakeParticipant, FakeTwilio, Fault};
@@ -39,17 +39,15 @@ impl World {
 async fn world() -> World {
     let fake = FakeTwilio::start().await.unwrap();
     fake.add_account(SID, TOKEN);
-    let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    let dir = Box::leak(Box::new(crate::helpers::TestDb::new()));
     // A free port chosen up front, so that `EVO_PUBLIC_URL` (which webhook
     // signatures cover) is this server's own address.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
         .port();
-    let mut config = Config::for_store(
-        format!("127.0.0.1:{port}").parse().unwrap(),
-        StoreLocation::DataDir(dir.path().to_path_buf()),
-    );
+    let mut config =
+        Config::for_store(format!("127.0.0.1:{port}").parse().unwrap(), dir.location());
     config.public_url = Some(format!("http://127.0.0.1:{port}"));
     config.reconcile.twilio_api_base = fake.base_url().to_string();
     let app = Application::build(config).await.unwrap();

@@ -6,19 +6,16 @@
 
 use std::time::{Duration, Instant};
 
-use evo_server::app::config::{Config, Limits, StoreLocation};
+use evo_server::app::config::{Config, Limits};
 use evo_server::startup::Application;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{seed, Fixture, TestApp, PASSWORD};
 
 /// A seeded server of its own with these limits (and this JWT secret).
-async fn own_server(limits: Limits) -> (TestApp, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = Config::for_store(
-        "127.0.0.1:0".parse().unwrap(),
-        StoreLocation::DataDir(dir.path().to_path_buf()),
-    );
+async fn own_server(limits: Limits) -> (TestApp, crate::helpers::TestDb) {
+    let dir = crate::helpers::TestDb::new();
+    let mut config = Config::for_store("127.0.0.1:0".parse().unwrap(), dir.location());
     config.limits = limits;
     let app = Application::build(config).await.expect("building the app");
     let state = app.state();
@@ -198,14 +195,11 @@ async fn after_logout_with_a_bearer_token_its_refresh_token_and_the_token_itself
 async fn a_bearer_token_dies_within_5_s_of_a_logout_on_another_node() {
     let (app, dir) = own_server(Limits::default()).await;
     // A second node on the same store (and so the same signing key).
-    let mut config = Config::for_store(
-        "127.0.0.1:0".parse().unwrap(),
-        StoreLocation::DataDir(dir.path().to_path_buf()),
-    );
+    let mut config = Config::for_store("127.0.0.1:0".parse().unwrap(), dir.location());
     config.limits = Limits::default();
     // `build` holds the data directory's lock (one server per embedded
     // store); a second node in this process shares the store instead.
-    let store = evo_store::open_store(&dir.path().display().to_string())
+    let store = evo_store::open_store(&dir.store_url())
         .await
         .expect("the shared store");
     let other = Application::build_with_store(config, store)
@@ -278,11 +272,8 @@ async fn a_session_without_remember_me_lives_as_long_as_its_12_hour_cookie() {
 
 #[tokio::test]
 async fn a_jwt_secret_shorter_than_32_bytes_is_refused_at_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_store(
-        "127.0.0.1:0".parse().unwrap(),
-        StoreLocation::DataDir(dir.path().to_path_buf()),
-    );
+    let dir = crate::helpers::TestDb::new();
+    let mut config = Config::for_store("127.0.0.1:0".parse().unwrap(), dir.location());
     config.jwt_secret = Some(evo_core::domain::Secret::from(
         "only-31-bytes-long-secret-12345",
     ));
@@ -435,7 +426,6 @@ async fn half_sent_headers_and_idle_connections_are_dropped_after_the_header_tim
 /// cookie, no longer passes the role check.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_loses_a_removed_role_within_5_s() {
-    use sqlx::Connection;
     let (app, dir) = own_server(Limits::default()).await;
     let body = login(&app, &app.fixture.alice.email, PASSWORD)
         .await
@@ -458,8 +448,7 @@ async fn a_token_loses_a_removed_role_within_5_s() {
     assert_eq!(as_bearer().await.unwrap().status(), 200);
     assert_eq!(as_cookie().await.unwrap().status(), 200);
 
-    let url = format!("sqlite://{}", dir.path().join("evo-voice.db").display());
-    let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let mut connection = dir.connect().await;
     sqlx::query("update app_user set roles = '[]' where lower(email) = lower($1)")
         .bind(&app.fixture.alice.email)
         .execute(&mut connection)

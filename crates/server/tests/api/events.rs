@@ -127,7 +127,7 @@ async fn change(app: &TestApp, session: &str, data: &str) {
 /// A server of its own on `dir` (tests that count subscriptions, restart,
 /// or need to know every change made).
 async fn private_app(
-    dir: &std::path::Path,
+    dir: &crate::helpers::TestDb,
     seeded: Option<crate::helpers::Fixture>,
 ) -> (TestApp, tokio::task::JoinHandle<anyhow::Result<()>>) {
     private_app_with(dir, seeded, |_| {}).await
@@ -135,7 +135,7 @@ async fn private_app(
 
 /// [`private_app`] with a change to the configuration.
 async fn private_app_with(
-    dir: &std::path::Path,
+    dir: &crate::helpers::TestDb,
     seeded: Option<crate::helpers::Fixture>,
     tweak: impl FnOnce(&mut evo_server::app::config::Config),
 ) -> (TestApp, tokio::task::JoinHandle<anyhow::Result<()>>) {
@@ -393,8 +393,8 @@ async fn channels_can_be_joined_and_listed_within_the_account_only() {
 
 #[tokio::test]
 async fn a_manager_on_the_account_channel_gets_the_accounts_sessions() {
-    let dir = tempfile::tempdir().unwrap();
-    let (app, server) = private_app(dir.path(), None).await;
+    let dir = crate::helpers::TestDb::new();
+    let (app, server) = private_app(&dir, None).await;
     let manager = app
         .state
         .directory
@@ -437,8 +437,8 @@ async fn a_manager_on_the_account_channel_gets_the_accounts_sessions() {
 #[tokio::test]
 async fn resume_replays_exactly_the_missed_messages_across_a_restart_and_a_snapshot_after_a_crash()
 {
-    let dir = tempfile::tempdir().unwrap();
-    let (app, server) = private_app(dir.path(), None).await;
+    let dir = crate::helpers::TestDb::new();
+    let (app, server) = private_app(&dir, None).await;
     let token = bearer(&app, &app.fixture.alice.email).await;
     let mut stream = Reader::open(&app, &token, "", None).await;
     let connect = stream.next().await;
@@ -484,7 +484,7 @@ async fn resume_replays_exactly_the_missed_messages_across_a_restart_and_a_snaps
     change(&app, &app.fixture.bob_session, "before restart").await;
     app.state.shutdown.trigger();
     server.await.unwrap().unwrap();
-    let (app, server) = private_app(dir.path(), Some(app.fixture.clone())).await;
+    let (app, server) = private_app(&dir, Some(app.fixture.clone())).await;
     change(&app, &app.fixture.main_session, "after restart").await;
     let token = bearer(&app, &app.fixture.alice.email).await;
     let mut after = Reader::open(&app, &token, "", Some(last_before_restart)).await;
@@ -511,7 +511,7 @@ async fn resume_replays_exactly_the_missed_messages_across_a_restart_and_a_snaps
     change(&app, &app.fixture.main_session, "before crash").await;
     server.abort();
     let _ = server.await;
-    let (app, server) = private_app(dir.path(), Some(app.fixture.clone())).await;
+    let (app, server) = private_app(&dir, Some(app.fixture.clone())).await;
     let token = bearer(&app, &app.fixture.alice.email).await;
     let mut crashed = Reader::open(&app, &token, "", Some(next.id)).await;
     assert_eq!(crashed.next().await.selector, "cmd.onConnect");
@@ -553,8 +553,8 @@ async fn resume_replays_exactly_the_missed_messages_across_a_restart_and_a_snaps
 
 #[tokio::test]
 async fn streams_are_capped_per_user_and_reaped_when_their_connection_ends() {
-    let dir = tempfile::tempdir().unwrap();
-    let (app, server) = private_app(dir.path(), None).await;
+    let dir = crate::helpers::TestDb::new();
+    let (app, server) = private_app(&dir, None).await;
     let token = bearer(&app, &app.fixture.alice.email).await;
     for _cycle in 0..3 {
         let mut open = Vec::new();
@@ -586,8 +586,8 @@ async fn streams_are_capped_per_user_and_reaped_when_their_connection_ends() {
 
 #[tokio::test]
 async fn a_subscriber_that_never_reads_is_dropped_without_delaying_others() {
-    let dir = tempfile::tempdir().unwrap();
-    let (app, server) = private_app(dir.path(), None).await;
+    let dir = crate::helpers::TestDb::new();
+    let (app, server) = private_app(&dir, None).await;
     let principal = evo_server::auth::Principal {
         user_id: app.fixture.alice.id.clone(),
         account_id: app.fixture.account_id.clone(),
@@ -654,8 +654,8 @@ async fn fan_out_to_2000_subscribers() {
     const SID: &str = "AC00000000000000000000000000fa0001";
     const TOKEN: &str = "fan-out-token";
     // One user holds every stream (the cap is raised for this run only).
-    let dir = tempfile::tempdir().unwrap();
-    let (app, server) = private_app_with(dir.path(), None, |config| {
+    let dir = crate::helpers::TestDb::new();
+    let (app, server) = private_app_with(&dir, None, |config| {
         config.events.max_streams_per_user = SUBSCRIBERS;
         // These clients send no heartbeats: keep them past the idle timeout.
         config.events.heartbeat = Duration::from_secs(300);
@@ -801,12 +801,9 @@ async fn fan_out_to_2000_subscribers() {
 
 #[tokio::test]
 async fn a_stream_closes_once_its_bearer_token_expires() {
-    use evo_server::app::config::{Config, StoreLocation};
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_store(
-        "127.0.0.1:0".parse().unwrap(),
-        StoreLocation::DataDir(dir.path().to_path_buf()),
-    );
+    use evo_server::app::config::Config;
+    let dir = crate::helpers::TestDb::new();
+    let mut config = Config::for_store("127.0.0.1:0".parse().unwrap(), dir.location());
     config.access_token_ttl = Duration::from_secs(2);
     let built = evo_server::startup::Application::build(config)
         .await

@@ -1,22 +1,15 @@
 //! Issue 15: `/health/ready` is 503 with a ResponseStatus while the store
 //! cannot answer, and 200 again once it can; `/health/live` stays 200.
 
-use sqlx::Connection;
-
-/// Runs one statement on a running test server's embedded store.
-async fn on_store(data_dir: &std::path::Path, statement: &str) {
-    let url = format!("sqlite://{}", data_dir.join("evo-voice.db").display());
-    let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query(statement)
-        .execute(&mut connection)
-        .await
-        .unwrap();
+/// Runs one statement on a running test server's store.
+async fn on_store(db: &crate::helpers::TestDb, statement: &str) {
+    db.execute(statement).await;
 }
 
 #[tokio::test]
 async fn readiness_is_503_while_the_store_cannot_answer_and_200_after() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = crate::helpers::build(dir.path()).await;
+    let dir = crate::helpers::TestDb::new();
+    let app = crate::helpers::build(&dir).await;
     let base = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped());
     let http = reqwest::Client::new();
@@ -27,7 +20,7 @@ async fn readiness_is_503_while_the_store_cannot_answer_and_200_after() {
     // The readiness query reads the migrations table: without it the store
     // answers no readiness query, as a database that lost its schema would.
     on_store(
-        dir.path(),
+        &dir,
         "alter table _sqlx_migrations rename to migrations_away",
     )
     .await;
@@ -43,7 +36,7 @@ async fn readiness_is_503_while_the_store_cannot_answer_and_200_after() {
     assert_eq!(live.status(), 200, "the process is still alive");
 
     on_store(
-        dir.path(),
+        &dir,
         "alter table migrations_away rename to _sqlx_migrations",
     )
     .await;

@@ -1,7 +1,7 @@
 //! Test support: a seeded server on an ephemeral port, typed helpers to call it.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use chrono::{TimeZone, Utc};
@@ -49,6 +49,87 @@ pub struct Fixture {
     pub other_tenant_session: String,
 }
 
+/// The database every test of this binary runs on: SQLite by default,
+/// PostgreSQL when `EVO_TEST_STORE=postgres` (a throwaway cluster this
+/// binary starts once, one fresh database per test server; it fails, never
+/// skips, when PostgreSQL cannot start).
+pub fn on_postgres() -> bool {
+    match std::env::var("EVO_TEST_STORE").as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Err(_) => false,
+        Ok(other) => panic!("EVO_TEST_STORE must be sqlite or postgres, not {other}"),
+    }
+}
+
+fn cluster() -> &'static evo_store::testing::PostgresCluster {
+    static CLUSTER: OnceLock<evo_store::testing::PostgresCluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        let cluster = evo_store::testing::PostgresCluster::start();
+        // A static is never dropped: stop the cluster once we have exited.
+        cluster.stop_when_process_exits();
+        cluster
+    })
+}
+
+/// A fresh, empty store for one test server (or several sharing it).
+pub struct TestDb {
+    location: StoreLocation,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// A new database on the backend the run chose.
+    pub fn new() -> TestDb {
+        if on_postgres() {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let name = format!("evo_api_{}", NEXT.fetch_add(1, Ordering::SeqCst));
+            TestDb {
+                location: StoreLocation::Postgres(cluster().create_database(&name)),
+                _dir: None,
+            }
+        } else {
+            let dir = tempfile::tempdir().expect("tempdir");
+            TestDb {
+                location: StoreLocation::DataDir(dir.path().to_path_buf()),
+                _dir: Some(dir),
+            }
+        }
+    }
+
+    /// Where the store is, for a `Config`.
+    pub fn location(&self) -> StoreLocation {
+        self.location.clone()
+    }
+
+    /// What `evo_store::open_store` takes.
+    pub fn store_url(&self) -> String {
+        self.location.as_store_url()
+    }
+
+    /// A connection to the database itself (tests that change it underneath
+    /// a running server).
+    pub async fn connect(&self) -> sqlx::AnyConnection {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let url = match &self.location {
+            StoreLocation::DataDir(dir) => {
+                format!("sqlite://{}", evo_store::sql::sqlite_file(dir).display())
+            }
+            StoreLocation::Postgres(url) => url.clone(),
+        };
+        sqlx::AnyConnection::connect(&url).await.unwrap()
+    }
+
+    /// Runs one statement on the database.
+    pub async fn execute(&self, statement: &str) {
+        let mut connection = self.connect().await;
+        sqlx::query(statement)
+            .execute(&mut connection)
+            .await
+            .unwrap_or_else(|error| panic!("{statement}: {error}"));
+    }
+}
+
 /// A running server.
 pub struct TestApp {
     pub address: SocketAddr,
@@ -71,9 +152,8 @@ pub fn shared() -> &'static TestApp {
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().expect("runtime");
             runtime.block_on(async move {
-                let dir = tempfile::tempdir().expect("tempdir");
-                let dir = Box::leak(Box::new(dir));
-                let app = build(dir.path()).await;
+                let db = Box::leak(Box::new(TestDb::new()));
+                let app = build(db).await;
                 let fixture = seed(&app.state()).await;
                 let address = app.local_addr();
                 sender
@@ -92,23 +172,20 @@ pub fn shared() -> &'static TestApp {
     })
 }
 
-/// Builds (but does not run) an application on a data directory.
-pub async fn build(data_dir: &Path) -> Application {
-    build_with(data_dir, |_| {}).await
+/// Builds (but does not run) an application on a test database.
+pub async fn build(db: &TestDb) -> Application {
+    build_with(db, |_| {}).await
 }
 
 /// [`build`] with a change to the configuration.
-pub async fn build_with(data_dir: &Path, tweak: impl FnOnce(&mut Config)) -> Application {
+pub async fn build_with(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> Application {
     // A free port chosen up front, so that `EVO_PUBLIC_URL` (which webhook
     // signatures cover) is this server's own address.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
         .port();
-    let mut config = Config::for_store(
-        format!("127.0.0.1:{port}").parse().unwrap(),
-        StoreLocation::DataDir(data_dir.to_path_buf()),
-    );
+    let mut config = Config::for_store(format!("127.0.0.1:{port}").parse().unwrap(), db.location());
     config.public_url = Some(format!("http://127.0.0.1:{port}"));
     tweak(&mut config);
     Application::build(config).await.expect("building the app")

@@ -53,8 +53,8 @@ fn app() -> &'static History {
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().expect("runtime");
             runtime.block_on(async move {
-                let dir = Box::leak(Box::new(tempfile::tempdir().expect("tempdir")));
-                let app = build(dir.path()).await;
+                let dir = Box::leak(Box::new(crate::helpers::TestDb::new()));
+                let app = build(dir).await;
                 let history = seed(&app.state(), app.local_addr()).await;
                 sender.send(history).expect("send");
                 app.run_until_stopped().await.expect("server");

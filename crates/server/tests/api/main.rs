@@ -14,6 +14,7 @@ mod formats;
 mod health;
 mod helpers;
 mod history;
+mod propagation;
 mod push;
 mod reconcile;
 mod replay;

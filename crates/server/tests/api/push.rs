@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use evo_server::app::config::{Config, StoreLocation};
+use evo_server::app::config::Config;
 use evo_server::app::directory::{NewNumber, NewUser};
 use evo_server::startup::Application;
 use evo_twilio::fake::{FakeCall, FakeTwilio};
@@ -96,14 +96,14 @@ async fn webhook(base: &str, path: &str, pairs: &[(&str, &str)]) -> u16 {
 async fn an_agent_is_told_a_call_rings_is_answered_and_is_held() {
     let fake = FakeTwilio::start().await.unwrap();
     fake.add_account(SID, TOKEN);
-    let dir = tempfile::tempdir().unwrap();
+    let db = crate::helpers::TestDb::new();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .unwrap()
         .port();
     let mut config = Config::for_store(
         format!("127.0.0.1:{port}").parse().unwrap(),
-        StoreLocation::DataDir(dir.path().to_path_buf()),
+        db.location(),
     );
     let base = format!("http://127.0.0.1:{port}");
     config.public_url = Some(base.clone());

@@ -24,7 +24,7 @@ const SID: &str = "AC0123456789abcdef0123456789abc999";
 const TOKEN: &str = "the-auth-token";
 
 struct World {
-    _dir: tempfile::TempDir,
+    _dir: crate::helpers::TestDb,
     _app: Application,
     state: AppState,
     twilio: FakeTwilio,
@@ -38,8 +38,8 @@ impl World {
     /// A server whose account's token is `stored_token`, and a fake Twilio
     /// that accepts `TOKEN`.
     async fn new(stored_token: &str) -> World {
-        let dir = tempfile::tempdir().unwrap();
-        let app = crate::helpers::build(dir.path()).await;
+        let dir = crate::helpers::TestDb::new();
+        let app = crate::helpers::build(&dir).await;
         let state = app.state();
         let account = state
             .directory

@@ -309,8 +309,8 @@ async fn midpoint(
 
 #[tokio::test]
 async fn every_corpus_case_replayed_as_signed_webhooks_ends_as_the_corpus_expects() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = build(dir.path()).await;
+    let dir = crate::helpers::TestDb::new();
+    let app = build(&dir).await;
     let address = app.local_addr();
     let state = app.state();
     tokio::spawn(app.run_until_stopped());

@@ -76,8 +76,8 @@ async fn a_session_carries_every_field_its_state_has() {
 
 #[tokio::test]
 async fn a_restart_keeps_every_session_and_rebuilds_the_index() {
-    let dir = tempfile::tempdir().unwrap();
-    let first = build(dir.path()).await;
+    let dir = crate::helpers::TestDb::new();
+    let first = build(&dir).await;
     let fixture = seed(&first.state()).await;
     let before = first.state().sessions.index().len();
     assert_eq!(before, 4, "four active sessions were seeded");
@@ -94,7 +94,7 @@ async fn a_restart_keeps_every_session_and_rebuilds_the_index() {
     let _ = first_server.await;
     drop(first_app);
 
-    let second = build(dir.path()).await;
+    let second = build(&dir).await;
     let address = second.local_addr();
     let state = second.state();
     assert_eq!(state.sessions.index().len(), before);
@@ -114,11 +114,11 @@ async fn a_restart_keeps_every_session_and_rebuilds_the_index() {
 #[tokio::test]
 async fn two_nodes_sharing_a_store_never_lose_each_others_events() {
     use chrono::TimeZone;
-    let dir = tempfile::tempdir().unwrap();
-    let node_a = build(dir.path()).await.state();
+    let dir = crate::helpers::TestDb::new();
+    let node_a = build(&dir).await.state();
     let fixture = seed(&node_a).await;
     // Node B starts after, with its own live index of the same store.
-    let node_b = build(dir.path()).await.state();
+    let node_b = build(&dir).await.state();
     let plan = evo_core::scenario::build(
         evo_core::scenario::Kind::HoldUnhold,
         &evo_core::scenario::Cast {

@@ -619,20 +619,20 @@ async fn forty_thousand_unsigned_parameters_are_refused_with_413_before_any_sign
 
 /// Drops a table of a running test server's embedded store, so that the
 /// next statement touching it fails as a broken database would.
-async fn break_table(data_dir: &std::path::Path, table: &str) {
-    use sqlx::Connection;
-    let url = format!("sqlite://{}", data_dir.join("evo-voice.db").display());
-    let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query(&format!("drop table {table}"))
-        .execute(&mut connection)
-        .await
-        .unwrap();
+async fn break_table(db: &crate::helpers::TestDb, table: &str) {
+    // PostgreSQL refuses to drop a table others reference without cascade.
+    let cascade = if crate::helpers::on_postgres() {
+        " cascade"
+    } else {
+        ""
+    };
+    db.execute(&format!("drop table {table}{cascade}")).await;
 }
 
 #[tokio::test]
 async fn a_store_failure_on_any_webhook_path_is_a_5xx_never_a_2xx() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = crate::helpers::build(dir.path()).await;
+    let dir = crate::helpers::TestDb::new();
+    let app = crate::helpers::build(&dir).await;
     let address = app.local_addr();
     let state = app.state();
     tokio::spawn(app.run_until_stopped());
@@ -675,10 +675,10 @@ async fn a_store_failure_on_any_webhook_path_is_a_5xx_never_a_2xx() {
         ("SequenceNumber", "1"),
     ];
     // Parking fails: the callback is not durable, so it is not acknowledged.
-    break_table(dir.path(), "pending_callback").await;
+    break_table(&dir, "pending_callback").await;
     assert_eq!(send("/twilio/status", early_leg.clone()).await, 503);
     // The lookup fails: never taken for "no session" (204).
-    break_table(dir.path(), "session_key").await;
+    break_table(&dir, "session_key").await;
     assert_eq!(send("/twilio/status", early_leg).await, 503);
     let dial = vec![
         ("AccountSid", sid),
@@ -721,11 +721,9 @@ async fn a_store_failure_on_any_webhook_path_is_a_5xx_never_a_2xx() {
 
 #[tokio::test]
 async fn without_evo_public_url_a_webhook_signed_over_the_host_url_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = evo_server::app::config::Config::for_store(
-        "127.0.0.1:0".parse().unwrap(),
-        evo_server::app::config::StoreLocation::DataDir(dir.path().to_path_buf()),
-    );
+    let dir = crate::helpers::TestDb::new();
+    let config =
+        evo_server::app::config::Config::for_store("127.0.0.1:0".parse().unwrap(), dir.location());
     assert!(config.public_url.is_none());
     let app = evo_server::startup::Application::build(config)
         .await
