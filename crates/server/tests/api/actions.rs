@@ -587,11 +587,13 @@ async fn a_blind_transfer_redirects_the_caller_and_a_member_is_dialled_into_a_co
     let requests = w.fake.requests();
     let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
     let name = format!("evo-{id}");
+    // The caller's call moves into the conference; that ends its <Dial>,
+    // so Twilio drops tina's leg and she is dialled back in, then the member.
     assert_eq!(
         paths,
         vec![
             format!("/2010-04-01/Accounts/{SID}/Calls/{call}.json").as_str(),
-            format!("/2010-04-01/Accounts/{SID}/Calls/{leg}.json").as_str(),
+            format!("/2010-04-01/Accounts/{SID}/Conferences/{name}/Participants.json").as_str(),
             format!("/2010-04-01/Accounts/{SID}/Conferences/{name}/Participants.json").as_str(),
         ]
     );
@@ -599,6 +601,13 @@ async fn a_blind_transfer_redirects_the_caller_and_a_member_is_dialled_into_a_co
         .field("Twiml")
         .unwrap()
         .contains(&format!(">{name}</Conference>")));
+    let agent = &requests[1];
+    assert_eq!(agent.field("To"), Some(format!("client:{}", w.tina).as_str()));
+    assert_eq!(agent.field("Label"), Some(format!("agent:{}", w.tina).as_str()));
+    assert_eq!(
+        agent.field("StatusCallback"),
+        Some(w.url(&format!("/twilio/status?session={id}&user={}", w.tina)).as_str())
+    );
     let create = &requests[2];
     assert_eq!(create.field("To"), Some("+15550001111"));
     assert_eq!(create.field("From"), Some("+15557770000"));
@@ -646,4 +655,60 @@ async fn a_blind_transfer_redirects_the_caller_and_a_member_is_dialled_into_a_co
         body["responseStatus"]["errors"][0]["fieldName"],
         "Destination"
     );
+}
+
+#[tokio::test]
+async fn a_member_dial_refused_after_the_move_is_logged_and_a_502_with_twilios_code() {
+    let w = world().await;
+    let call = "CA00000000000000000000000000000f01";
+    let id = answered_call(&w, call, "CA00000000000000000000000000000f02").await;
+    // Twilio refuses the new member's dial (21215: the account may not call
+    // that number; https://www.twilio.com/docs/errors/21215) after the
+    // caller's call moved into the conference.
+    w.fake.fail(
+        reqwest::Method::POST,
+        "/Participants.json",
+        Fault::Status {
+            status: 400,
+            code: 21215,
+        },
+        None,
+    );
+    let (status, body) = send(
+        &w,
+        w.tina_email,
+        reqwest::Method::POST,
+        &format!("/sessions/{id}/conference/members"),
+        serde_json::json!({"destination": "+15550001111", "fromNumber": "+15557770000"}),
+    )
+    .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["responseStatus"]["errorCode"], "21215");
+    let message = body["responseStatus"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("The call moved into the conference, but Twilio refused the rest"),
+        "{message}"
+    );
+    assert!(message.ends_with("Programmed failure"), "{message}");
+    // The move happened (Twilio has the conference TwiML); the session says
+    // what failed, stays live, and names no transfer that is not happening.
+    let moved = w.fake.call(SID, call).unwrap();
+    assert!(moved.twiml.unwrap().contains(&format!(">evo-{id}</Conference>")));
+    let after = session(&w, &id).await;
+    assert!(
+        log(&after)
+            .iter()
+            .any(|l| l.contains("failed: Twilio 21215: Programmed failure")),
+        "{after}"
+    );
+    assert!(
+        !log(&after)
+            .iter()
+            .any(|l| l.starts_with("Warm transfer to") && !l.contains(" failed: ")),
+        "{after}"
+    );
+    assert_ne!(after["callState"], "Disconnected", "{after}");
+    assert!(after["members"]
+        .as_array()
+        .is_none_or(|m| m.iter().all(|m| m["role"] != "Transfer")));
 }
