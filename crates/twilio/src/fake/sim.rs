@@ -461,7 +461,30 @@ impl FakeTwilio {
         children
     }
 
-    /// The participants of the conference named `friendly_name` (by SID).
+    /// Every call of the account, oldest first.
+    pub fn calls(&self, account_sid: &str) -> Vec<FakeCall> {
+        let mut calls: Vec<FakeCall> = self
+            .lock()
+            .calls
+            .iter()
+            .filter(|((a, _), _)| a == account_sid)
+            .map(|(_, c)| c.clone())
+            .collect();
+        calls.sort_by(|a, b| a.date_created.cmp(&b.date_created).then(a.sid.cmp(&b.sid)));
+        calls
+    }
+
+    /// The participants of a conference.
+    pub fn participants(&self, account_sid: &str, conference_sid: &str) -> Vec<FakeParticipant> {
+        self.lock()
+            .participants
+            .iter()
+            .filter(|((a, c, _), _)| a == account_sid && c == conference_sid)
+            .map(|(_, p)| p.clone())
+            .collect()
+    }
+
+    /// The latest conference named `friendly_name`.
     pub fn conference_named(&self, account_sid: &str, friendly_name: &str) -> Option<FakeConference> {
         self.lock()
             .conferences
