@@ -417,7 +417,10 @@ impl Agents {
                 continue;
             }
             let text = response.text().await.unwrap_or_default();
-            anyhow::ensure!(status.is_success(), "{method} {path} answered {status}: {text}");
+            anyhow::ensure!(
+                status.is_success(),
+                "{method} {path} answered {status}: {text}"
+            );
             return Ok(());
         }
         anyhow::bail!("{method} {path}: signing in again did not help")
@@ -642,7 +645,12 @@ impl Player<'_> {
 
     /// The live leg Twilio placed to `user_id` for this call: a leg the
     /// root call dialled, or a participant dialled into `conference`.
-    fn leg_to(&self, root: &str, conference: Option<&str>, user_id: &str) -> anyhow::Result<String> {
+    fn leg_to(
+        &self,
+        root: &str,
+        conference: Option<&str>,
+        user_id: &str,
+    ) -> anyhow::Result<String> {
         let twilio = &self.world.twilio;
         let to = format!("client:{user_id}");
         let candidates: Vec<FakeCall> = match conference {

@@ -69,7 +69,10 @@ impl ActionError {
         };
         let (code, message) = rest_parts(error);
         Some(match done {
-            Some(done) => (code, format!("{done}, but Twilio refused the rest: {message}")),
+            Some(done) => (
+                code,
+                format!("{done}, but Twilio refused the rest: {message}"),
+            ),
             None => (code, message),
         })
     }

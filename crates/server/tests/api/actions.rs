@@ -602,11 +602,20 @@ async fn a_blind_transfer_redirects_the_caller_and_a_member_is_dialled_into_a_co
         .unwrap()
         .contains(&format!(">{name}</Conference>")));
     let agent = &requests[1];
-    assert_eq!(agent.field("To"), Some(format!("client:{}", w.tina).as_str()));
-    assert_eq!(agent.field("Label"), Some(format!("agent:{}", w.tina).as_str()));
+    assert_eq!(
+        agent.field("To"),
+        Some(format!("client:{}", w.tina).as_str())
+    );
+    assert_eq!(
+        agent.field("Label"),
+        Some(format!("agent:{}", w.tina).as_str())
+    );
     assert_eq!(
         agent.field("StatusCallback"),
-        Some(w.url(&format!("/twilio/status?session={id}&user={}", w.tina)).as_str())
+        Some(
+            w.url(&format!("/twilio/status?session={id}&user={}", w.tina))
+                .as_str()
+        )
     );
     let create = &requests[2];
     assert_eq!(create.field("To"), Some("+15550001111"));
@@ -693,7 +702,10 @@ async fn a_member_dial_refused_after_the_move_is_logged_and_a_502_with_twilios_c
     // The move happened (Twilio has the conference TwiML); the session says
     // what failed, stays live, and names no transfer that is not happening.
     let moved = w.fake.call(SID, call).unwrap();
-    assert!(moved.twiml.unwrap().contains(&format!(">evo-{id}</Conference>")));
+    assert!(moved
+        .twiml
+        .unwrap()
+        .contains(&format!(">evo-{id}</Conference>")));
     let after = session(&w, &id).await;
     assert!(
         log(&after)

@@ -925,6 +925,13 @@ async fn handle(
     };
     let auth = basic_auth(&headers);
     let mut state = inner.lock().unwrap_or_else(|e| e.into_inner());
+    if path == sim::REQUESTS_PATH {
+        return sim::recorded_requests(&state, auth.as_ref());
+    }
+    // A long-running simulator keeps only the latest requests.
+    if state.sim.is_some() && state.requests.len() >= sim::MAX_RECORDED {
+        state.requests.drain(..sim::MAX_RECORDED / 2);
+    }
     state.requests.push(RecordedRequest {
         method: method.to_string(),
         path: path.clone(),

@@ -12,7 +12,12 @@
 //! <https://www.twilio.com/docs/voice/api/call-resource#update-a-call-resource>.
 //!
 //! Not simulated: TwiML fetched from a `Url`, `<Queue>` dequeues, media.
+//!
+//! `GET /sim/requests` (no Twilio endpoint: the simulator's own, Basic auth
+//! as an account) lists the REST requests that account sent, as JSON, so
+//! that a demo's user or test can see what Twilio was asked.
 
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 
 use super::script::{self, Element};
@@ -21,6 +26,37 @@ use super::{
     Outgoing,
 };
 use crate::params::FormParams;
+
+/// The simulator's inspection endpoint.
+pub(super) const REQUESTS_PATH: &str = "/sim/requests";
+/// Requests kept in simulator mode (the oldest half is dropped beyond).
+pub(super) const MAX_RECORDED: usize = 10_000;
+
+/// The REST requests the authenticated account sent, oldest first.
+pub(super) fn recorded_requests(state: &Inner, auth: Option<&(String, String)>) -> Response {
+    let authorized =
+        auth.is_some_and(|(user, password)| state.accounts.get(user) == Some(password));
+    let Some((account, _)) = auth.filter(|_| authorized) else {
+        return super::error(401, 20003, "Authenticate");
+    };
+    let requests: Vec<serde_json::Value> = state
+        .requests
+        .iter()
+        .filter(|r| r.basic_user.as_deref() == Some(account.as_str()))
+        .map(|r| {
+            serde_json::json!({
+                "method": r.method,
+                "path": r.path,
+                "query": r.query,
+                "form": r.form,
+            })
+        })
+        .collect();
+    super::ok(
+        axum::http::StatusCode::OK,
+        serde_json::json!({ "requests": requests }),
+    )
+}
 
 impl Inner {
     /// What follows the end of call `sid` (simulator mode).
@@ -238,11 +274,19 @@ impl Inner {
         true
     }
 
-    fn join_conference(&mut self, account: &str, call_sid: &str, room: &Element, now: DateTime<Utc>) {
+    fn join_conference(
+        &mut self,
+        account: &str,
+        call_sid: &str,
+        room: &Element,
+        now: DateTime<Utc>,
+    ) {
         let existing = self
             .conferences
             .iter()
-            .find(|((a, _), c)| a == account && c.friendly_name == room.text && c.status != "completed")
+            .find(|((a, _), c)| {
+                a == account && c.friendly_name == room.text && c.status != "completed"
+            })
             .map(|(_, c)| c.sid.clone());
         let conference_sid = match existing {
             Some(sid) => sid,
@@ -301,7 +345,13 @@ impl Inner {
 
     /// Ends a conference: the others leave (their calls end), then
     /// `conference-end`.
-    fn end_conference(&mut self, account: &str, conference_sid: &str, ended_by: &str, now: DateTime<Utc>) {
+    fn end_conference(
+        &mut self,
+        account: &str,
+        conference_sid: &str,
+        ended_by: &str,
+        now: DateTime<Utc>,
+    ) {
         let key = (account.to_string(), conference_sid.to_string());
         match self.conferences.get_mut(&key) {
             Some(conference) if conference.status != "completed" => {
@@ -337,7 +387,10 @@ impl Inner {
                 "ReasonConferenceEnded".into(),
                 "participant-with-end-conference-on-exit-left".into(),
             ),
-            ("SequenceNumber".into(), conference.callbacks_sent.to_string()),
+            (
+                "SequenceNumber".into(),
+                conference.callbacks_sent.to_string(),
+            ),
             ("StatusCallbackEvent".into(), "conference-end".into()),
             ("Timestamp".into(), now.to_rfc2822()),
         ]);
@@ -485,7 +538,11 @@ impl FakeTwilio {
     }
 
     /// The latest conference named `friendly_name`.
-    pub fn conference_named(&self, account_sid: &str, friendly_name: &str) -> Option<FakeConference> {
+    pub fn conference_named(
+        &self,
+        account_sid: &str,
+        friendly_name: &str,
+    ) -> Option<FakeConference> {
         self.lock()
             .conferences
             .iter()
