@@ -78,6 +78,9 @@ impl ActionError {
     }
 }
 
+/// Pages of 1,000 calls read for GetActiveCalls at most.
+const MAX_CALL_PAGES: usize = 5;
+
 /// Twilio's error code and message, or the transport failure.
 fn rest_parts(error: &RestError) -> (Option<u32>, String) {
     match error {
@@ -194,6 +197,21 @@ impl Actions {
                 .get(session_id)
                 .ok_or_else(|| ActionError::Ended(session_id.to_string())),
         }
+    }
+
+    /// The account's calls Twilio reports in progress (`GET
+    /// /Calls.json?Status=in-progress`, following pages); none for an
+    /// account without Twilio credentials.
+    pub async fn twilio_calls_in_progress(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<evo_twilio::rest::CallResource>, ActionError> {
+        let client = match self.client(account_id).await {
+            Ok(client) => client,
+            Err(ActionError::NoTwilioAccount) => return Ok(Vec::new()),
+            Err(other) => return Err(other),
+        };
+        Ok(client.calls_in_progress(MAX_CALL_PAGES).await?)
     }
 
     /// Puts a leg (the caller's by default) on hold.

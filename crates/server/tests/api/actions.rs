@@ -724,3 +724,100 @@ async fn a_member_dial_refused_after_the_move_is_logged_and_a_502_with_twilios_c
         .as_array()
         .is_none_or(|m| m.iter().all(|m| m["role"] != "Transfer")));
 }
+
+#[tokio::test]
+async fn active_calls_take_twilios_fields_and_the_calls_no_session_holds() {
+    let w = world().await;
+    let call = "CA00000000000000000000000000000a71";
+    let leg = "CA00000000000000000000000000000a72";
+    answered_call(&w, call, leg).await;
+    // Twilio's view: the root (inserted by `answered_call`), tina's leg,
+    // and a call of the account no session holds (another application).
+    let mut agent = FakeCall::new(leg, "in-progress");
+    agent.parent_call_sid = Some(call.into());
+    agent.direction = "outbound-dial".into();
+    agent.phone_number_sid = Some("PN00000000000000000000000000000a73".into());
+    w.fake.insert_call(SID, agent);
+    let mut other = FakeCall::new("CA00000000000000000000000000000a74", "in-progress");
+    other.from = "+15550009999".into();
+    other.to = "+15557770001".into();
+    w.fake.insert_call(SID, other);
+    let mut done = FakeCall::new("CA00000000000000000000000000000a75", "completed");
+    done.end_time = Some(chrono::Utc::now());
+    w.fake.insert_call(SID, done);
+
+    let (status, body) = send(
+        &w,
+        "boss@hold.test",
+        reqwest::Method::GET,
+        "/calls/active",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let calls = body["calls"].as_array().unwrap();
+    let sids: Vec<&str> = calls.iter().map(|c| c["sid"].as_str().unwrap()).collect();
+    assert_eq!(
+        sids,
+        vec![call, leg, "CA00000000000000000000000000000a74"],
+        "{body}"
+    );
+    // The session's own addresses stay; Twilio's fields are added, its
+    // RFC 2822 times read into ISO 8601.
+    assert_eq!(calls[0]["from"], "+15551230000");
+    assert_eq!(calls[0]["priceUnit"], "USD");
+    assert_eq!(calls[0]["fromFormatted"], "+14158675308");
+    assert!(
+        calls[0]["startTime"].as_str().unwrap().ends_with('Z'),
+        "{body}"
+    );
+    assert_eq!(
+        calls[1]["phoneNumberSid"],
+        "PN00000000000000000000000000000a73"
+    );
+    assert_eq!(calls[1]["parentCallSid"], call);
+    assert_eq!(calls[2]["from"], "+15550009999");
+    assert_eq!(calls[2]["to"], "+15557770001");
+    assert_eq!(calls[2]["status"], "in-progress");
+    assert_eq!(calls[2]["accountSid"], SID);
+    // One list request, in-progress calls, Basic auth as the account.
+    let list: Vec<_> = w
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == format!("/2010-04-01/Accounts/{SID}/Calls.json"))
+        .collect();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].method, "GET");
+    assert_eq!(list[0].basic_user.as_deref(), Some(SID));
+    assert!(list[0]
+        .query
+        .contains(&("Status".to_string(), "in-progress".to_string())));
+
+    // Twilio failing leaves the answer to the live sessions.
+    w.fake.fail(
+        reqwest::Method::GET,
+        "/Calls.json",
+        Fault::Status {
+            status: 500,
+            code: 20500,
+        },
+        None,
+    );
+    let (status, body) = send(
+        &w,
+        "boss@hold.test",
+        reqwest::Method::GET,
+        "/calls/active",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let sids: Vec<&str> = body["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["sid"].as_str().unwrap())
+        .collect();
+    assert_eq!(sids, vec![call, leg], "{body}");
+}

@@ -94,6 +94,11 @@ pub fn shared() -> &'static TestApp {
 
 /// Builds (but does not run) an application on a data directory.
 pub async fn build(data_dir: &Path) -> Application {
+    build_with_twilio(data_dir, None).await
+}
+
+/// `build`, with Twilio's REST API at `twilio_api_base` (a fake).
+pub async fn build_with_twilio(data_dir: &Path, twilio_api_base: Option<&str>) -> Application {
     // A free port chosen up front, so that `EVO_PUBLIC_URL` (which webhook
     // signatures cover) is this server's own address.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -105,6 +110,9 @@ pub async fn build(data_dir: &Path) -> Application {
         StoreLocation::DataDir(data_dir.to_path_buf()),
     );
     config.public_url = Some(format!("http://127.0.0.1:{port}"));
+    if let Some(base) = twilio_api_base {
+        config.reconcile.twilio_api_base = base.to_string();
+    }
     Application::build(config).await.expect("building the app")
 }
 
