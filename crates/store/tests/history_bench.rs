@@ -199,6 +199,58 @@ async fn list_sessions_at_scale() {
         },
     )
     .await;
+    let user_page = |endpoint_ids: Vec<String>, offset: u64| SessionQuery {
+        ended: Some(true),
+        descending: true,
+        offset,
+        limit: Some(per_page),
+        count_total: false,
+        ..SessionQuery::new(SessionScope::Endpoints {
+            account_id: "acc3".into(),
+            endpoint_ids,
+        })
+    };
+    time(
+        &store,
+        "user, page at offset 500 (simplifiedPaging)",
+        200,
+        &user_page(vec!["u3-7".into()], 500),
+    )
+    .await;
+    // A user rung by the account's number sees all of its sessions.
+    time(
+        &store,
+        "user and their number, first page (simplifiedPaging)",
+        200,
+        &user_page(vec!["u3-7".into(), "num3".into()], 0),
+    )
+    .await;
+    time(
+        &store,
+        "user and their number, page at offset 5000 (simplifiedPaging)",
+        50,
+        &user_page(vec!["u3-7".into(), "num3".into()], 5000),
+    )
+    .await;
+    // Callers are +1777nnnnnnn: "77705" is a tenth of all sessions.
+    let search = |offset: u64, count_total: bool| SessionQuery {
+        from_contains: Some("77705".into()),
+        ..manager(offset, count_total)
+    };
+    time(
+        &store,
+        "manager, from contains (a tenth matches), first page (simplifiedPaging)",
+        50,
+        &search(0, false),
+    )
+    .await;
+    time(
+        &store,
+        "manager, from contains (a tenth matches), page at offset 2000 (simplifiedPaging)",
+        50,
+        &search(2000, false),
+    )
+    .await;
     time(
         &store,
         "manager, one day (startDate = endDate), with totalCount",
