@@ -204,11 +204,7 @@ impl Inner {
                 "Hangup" | "Reject" => break,
                 // Waits (hold music) until redirected again.
                 "Enqueue" => return,
-                "Dial" => {
-                    if self.dial(account, sid, &verb, now) {
-                        return;
-                    }
-                }
+                "Dial" if self.dial(account, sid, &verb, now) => return,
                 _ => {}
             }
         }
