@@ -490,7 +490,7 @@ impl Actions {
             Destination::Number(number) => (
                 number.clone(),
                 number_party(number),
-                format!("{base}/twilio/status?session={session_id}&party=callee"),
+                format!("{base}/twilio/status?session={session_id}&party=callee&role=transfer"),
             ),
             Destination::Queue(_) => {
                 return Err(ActionError::Invalid {

@@ -821,3 +821,102 @@ async fn active_calls_take_twilios_fields_and_the_calls_no_session_holds() {
         .collect();
     assert_eq!(sids, vec![call, leg], "{body}");
 }
+
+/// The fake in simulator mode executes what the server asked (TwiML) and
+/// sends Twilio's signed callbacks at once: a blind transfer rings the
+/// target, who is told over Server Events and answers; a warm transfer
+/// moves the caller into the conference and the new member joins it.
+#[tokio::test]
+async fn transfers_are_confirmed_by_the_callbacks_twilio_sends_for_them() {
+    let w = world().await;
+    w.fake.simulate(reqwest::Client::new());
+    let call = "CA00000000000000000000000000000b71";
+    let id = answered_call(&w, call, "CA00000000000000000000000000000b72").await;
+    let mut events = reqwest::Client::new()
+        .get(w.url("/event-stream"))
+        .bearer_auth(token(&w, "nina@hold.test").await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    let mut buffer = String::new();
+
+    let (status, body) = send(
+        &w,
+        w.tina_email,
+        reqwest::Method::POST,
+        &format!("/sessions/{id}/redirect"),
+        serde_json::json!({"destination": "nina@hold.test"}),
+    )
+    .await;
+    assert!(status == 200 || status == 204, "{status} {body}");
+    w.fake.flush().await;
+    // Twilio rang nina's client from the caller's call, reporting to the session.
+    let legs = w.fake.children(SID, call);
+    let ringing = legs
+        .iter()
+        .find(|l| l.status == "ringing")
+        .expect("a leg rings the target");
+    let nina = ringing.to.strip_prefix("client:").unwrap().to_string();
+    assert!(ringing
+        .status_callback
+        .as_deref()
+        .unwrap()
+        .ends_with(&format!("/twilio/status?session={id}&user={nina}")));
+    let frame = next_frame(&mut events, &mut buffer, |f| f.contains(&id)).await;
+    assert!(frame.contains(&nina), "{frame}");
+    w.fake.answer_call(SID, &ringing.sid);
+    w.fake.flush().await;
+    let after = session(&w, &id).await;
+    let member = after["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["endpointId"] == nina.as_str())
+        .unwrap_or_else(|| panic!("nina is a member: {after}"));
+    assert_eq!(member["callState"], "Connected", "{after}");
+    assert!(log(&after)
+        .iter()
+        .any(|l| l.starts_with("Blind transfer to")));
+
+    // A warm transfer on another call: the caller joins the conference.
+    let call = "CA00000000000000000000000000000b73";
+    let leg = "CA00000000000000000000000000000b74";
+    let id = answered_call(&w, call, leg).await;
+    let (status, body) = send(
+        &w,
+        w.tina_email,
+        reqwest::Method::POST,
+        &format!("/sessions/{id}/conference/members"),
+        serde_json::json!({"callSid": leg, "destination": "+15550001111", "fromNumber": "+15557770000"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    w.fake.flush().await;
+    let conference = w
+        .fake
+        .conference_named(SID, &format!("evo-{id}"))
+        .expect("the conference exists");
+    let participants = w.fake.participants(SID, &conference.sid);
+    assert_eq!(participants.len(), 3, "{participants:?}");
+    let member = participants
+        .iter()
+        .find(|p| p.label.as_deref() == Some("transfer:+15550001111"))
+        .expect("the member is dialled");
+    assert!(w
+        .fake
+        .join_participant(SID, &conference.sid, &member.call_sid));
+    w.fake.flush().await;
+    let after = session(&w, &id).await;
+    let joined = after["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["callSid"] == member.call_sid.as_str())
+        .unwrap_or_else(|| panic!("the member joined: {after}"));
+    assert_eq!(joined["role"], "Transfer", "{after}");
+    assert_eq!(joined["callState"], "Connected", "{after}");
+    assert!(log(&after)
+        .iter()
+        .any(|l| l.starts_with("Warm transfer to")));
+}

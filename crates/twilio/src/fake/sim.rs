@@ -242,7 +242,9 @@ impl Inner {
                 .unwrap_or(&parent_call.from)
                 .to_string();
             call.start_time = None;
-            call.status_callback = noun.attribute("statusCallback").map(str::to_string);
+            call.status_callback = noun
+                .attribute("statusCallback")
+                .map(script::without_fragment);
             call.status_callback_events = noun
                 .attribute("statusCallbackEvent")
                 .unwrap_or("")
@@ -258,7 +260,7 @@ impl Inner {
         self.dials.insert(
             (account.to_string(), parent.to_string()),
             Dial {
-                action: verb.attribute("action").map(str::to_string),
+                action: verb.attribute("action").map(script::without_fragment),
                 children: children.clone(),
                 answered: None,
             },
@@ -292,7 +294,9 @@ impl Inner {
                     sid: sid.clone(),
                     friendly_name: room.text.clone(),
                     status: "in-progress".into(),
-                    status_callback: room.attribute("statusCallback").map(str::to_string),
+                    status_callback: room
+                        .attribute("statusCallback")
+                        .map(script::without_fragment),
                     status_callback_events: room
                         .attribute("statusCallbackEvent")
                         .unwrap_or("")
