@@ -58,7 +58,30 @@ pub(super) fn recorded_requests(state: &Inner, auth: Option<&(String, String)>) 
     )
 }
 
+/// How long a long-running simulator remembers ended calls and conferences.
+const KEEP_ENDED_SECS: i64 = 3600;
+
 impl Inner {
+    /// Drops calls that ended before `cutoff`, and conferences every
+    /// participant of which is such a call, so a simulator running for days
+    /// stays small.
+    fn forget_old(&mut self, cutoff: DateTime<Utc>) {
+        self.calls.retain(|_, call| {
+            !is_terminal(&call.status) || call.end_time.is_none_or(|end| end >= cutoff)
+        });
+        let calls = &self.calls;
+        self.participants
+            .retain(|(account, _, call), _| calls.contains_key(&(account.clone(), call.clone())));
+        let participants = &self.participants;
+        self.conferences.retain(|(account, sid), conference| {
+            conference.status != "completed"
+                || participants
+                    .keys()
+                    .any(|(a, c, _)| a == account && c == sid)
+        });
+        self.dials.retain(|key, _| calls.contains_key(key));
+    }
+
     /// What follows the end of call `sid` (simulator mode).
     pub(super) fn after_end(&mut self, account: &str, sid: &str, now: DateTime<Utc>) {
         if let Some(dial) = self.dials.remove(&(account.to_string(), sid.to_string())) {
@@ -464,6 +487,7 @@ impl FakeTwilio {
     /// executes the TwiML it answers (simulator mode).
     pub fn incoming_call(&self, account_sid: &str, call: FakeCall, voice_url: &str) {
         let mut state = self.lock();
+        state.forget_old(Utc::now() - chrono::Duration::seconds(KEEP_ENDED_SECS));
         let params = FormParams::from_pairs(vec![
             ("AccountSid".to_string(), account_sid.to_string()),
             ("ApiVersion".into(), "2010-04-01".into()),
