@@ -305,7 +305,7 @@ enum Driver {
     Sessions,
 }
 
-fn driver(backend: Backend, query: &SessionQuery) -> Driver {
+fn driver(backend: Backend, query: &SessionQuery, few_matches: bool) -> Driver {
     match &query.scope {
         SessionScope::Endpoints {
             account_id,
@@ -331,14 +331,51 @@ fn driver(backend: Backend, query: &SessionQuery) -> Driver {
             filter_outside: false,
         };
     }
-    let searching = query.from_contains.is_some()
-        || query.to_contains.is_some()
-        || query.log_contains.is_some();
-    if searching && backend == Backend::Sqlite {
+    if few_matches && searching(query) && backend == Backend::Sqlite {
         Driver::Search
     } else {
         Driver::Sessions
     }
+}
+
+fn searching(query: &SessionQuery) -> bool {
+    query.from_contains.is_some() || query.to_contains.is_some() || query.log_contains.is_some()
+}
+
+/// Matches up to which a SQLite contains-search is driven by its matches
+/// (each read from the session table, then sorted); above it the scope's
+/// index is walked in date order, where matches are then dense enough.
+const FEW_MATCHES: i64 = 2_000;
+
+/// Whether a SQLite contains-search has at most `FEW_MATCHES` matches,
+/// counted in the trigram index alone and stopping there.
+async fn few_matches(
+    pool: &sqlx::AnyPool,
+    backend: Backend,
+    query: &SessionQuery,
+) -> StoreResult<bool> {
+    if backend != Backend::Sqlite || !searching(query) {
+        return Ok(false);
+    }
+    let mut f = Filter::new();
+    for (column, text) in [
+        ("from_address", &query.from_contains),
+        ("to_address", &query.to_contains),
+        ("log_text", &query.log_contains),
+    ] {
+        if let Some(text) = text {
+            let pattern = f.arg(contains_pattern(backend, text));
+            f.push(format!("{column} like {pattern}"));
+        }
+    }
+    let cap = f.arg(FEW_MATCHES + 1);
+    let sql = format!(
+        "select count(*) as n from (select rowid from session_search {} limit {cap})",
+        f.where_clause()
+    );
+    let row = sqlx::query_with(&sql, f.args).fetch_one(pool).await?;
+    let n: i64 = row.try_get("n")?;
+    Ok(n <= FEW_MATCHES)
 }
 
 /// The conditions on the session row `s` (all of the query's, less what
@@ -483,8 +520,12 @@ fn endpoint_rows(
 }
 
 /// The SQL and arguments of the page query and of the count query.
-pub(crate) fn page_sql(backend: Backend, query: &SessionQuery) -> (String, AnyArguments<'static>) {
-    let driver = driver(backend, query);
+pub(crate) fn page_sql(
+    backend: Backend,
+    query: &SessionQuery,
+    few_matches: bool,
+) -> (String, AnyArguments<'static>) {
+    let driver = driver(backend, query, few_matches);
     let mut f = Filter::new();
     let direction = if query.descending { "desc" } else { "asc" };
     // One more than asked tells whether more follow.
@@ -504,6 +545,21 @@ pub(crate) fn page_sql(backend: Backend, query: &SessionQuery) -> (String, AnyAr
             let per_endpoint = (probe.conditions.is_empty() && query.limit.is_some())
                 .then(|| limit_value.saturating_add(offset_value));
             let rows = endpoint_rows(query, endpoint_ids, accounts, per_endpoint, &mut f);
+            if per_endpoint.is_some() {
+                // The page is cut from the index entries alone; only its
+                // own sessions are read.
+                let limit_arg = f.arg(limit_value);
+                let offset_arg = f.arg(offset_value);
+                let sql = format!(
+                    "select s.session_id, s.account_id, s.info from (
+                         select started_at, session_id from ({rows}) u
+                         order by started_at {direction}, session_id {direction}
+                         limit {limit_arg} offset {offset_arg}) e
+                     join session s on s.session_id = e.session_id
+                     order by e.started_at {direction}, e.session_id {direction}"
+                );
+                return (sql, f.args);
+            }
             filter(backend, query, &driver, &mut f);
             format!(
                 "select s.session_id, s.account_id, s.info from ({rows}) e
@@ -537,8 +593,12 @@ pub(crate) fn page_sql(backend: Backend, query: &SessionQuery) -> (String, AnyAr
     (sql, f.args)
 }
 
-pub(crate) fn count_sql(backend: Backend, query: &SessionQuery) -> (String, AnyArguments<'static>) {
-    let driver = driver(backend, query);
+pub(crate) fn count_sql(
+    backend: Backend,
+    query: &SessionQuery,
+    few_matches: bool,
+) -> (String, AnyArguments<'static>) {
+    let driver = driver(backend, query, few_matches);
     let mut f = Filter::new();
     let sql = match &driver {
         Driver::Endpoints {
@@ -579,7 +639,8 @@ pub(crate) async fn list(
     backend: Backend,
     query: &SessionQuery,
 ) -> StoreResult<SessionInfoPage> {
-    let (sql, args) = page_sql(backend, query);
+    let few_matches = few_matches(pool, backend, query).await?;
+    let (sql, args) = page_sql(backend, query, few_matches);
     let rows = sqlx::query_with(&sql, args).fetch_all(pool).await?;
     let mut items = Vec::with_capacity(rows.len());
     for row in &rows {
@@ -602,7 +663,7 @@ pub(crate) async fn list(
         _ => false,
     };
     let total = if query.count_total {
-        let (sql, args) = count_sql(backend, query);
+        let (sql, args) = count_sql(backend, query, few_matches);
         let row = sqlx::query_with(&sql, args).fetch_one(pool).await?;
         let total: i64 = row.try_get("total")?;
         Some(u64::try_from(total).unwrap_or(0))
@@ -666,7 +727,11 @@ pub(crate) async fn explain(
             .execute(&mut *tx)
             .await?;
     }
-    for (sql, args) in [page_sql(backend, query), count_sql(backend, query)] {
+    let few_matches = few_matches(pool, backend, query).await?;
+    for (sql, args) in [
+        page_sql(backend, query, few_matches),
+        count_sql(backend, query, few_matches),
+    ] {
         let explain = match backend {
             Backend::Sqlite => format!("explain query plan {sql}"),
             Backend::Postgres => format!("explain {sql}"),
