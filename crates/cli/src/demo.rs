@@ -1,8 +1,18 @@
 //! `evo-voice demo`: a server on a fresh embedded store, seeded with one
 //! account, a customer hierarchy, three agents, a manager and two phone
-//! numbers, with simulated calls running through the session service (the
-//! same reducer, store and index as real traffic) so that
-//! `GET /sessions/active` changes while you watch.
+//! numbers, with simulated calls so that `GET /sessions/active` changes
+//! while you watch.
+//!
+//! Everything goes through the production path: a simulated Twilio
+//! (`evo_twilio::fake::FakeTwilio` in simulator mode) answers the REST API
+//! on a local port and the server's Twilio API base URL points at it; calls
+//! arrive as its signed voice webhooks, it executes the TwiML the server
+//! answers (ringing the agents' legs), and the demo's agents answer, hold,
+//! unhold, transfer and hang up through the HTTP operations with their own
+//! bearer tokens, which the server carries out through the REST API, which
+//! the simulator confirms with signed callbacks. Queued calls, outbound
+//! calls and chats (which the simulator does not execute) are replayed as
+//! the signed webhooks Twilio would send.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,11 +22,11 @@ use chrono::Utc;
 use evo_core::domain::Crumb;
 use evo_core::event::{EventKind, EventSource, Party};
 use evo_core::scenario::{self, Cast};
-use evo_server::app::config::StoreLocation;
+use evo_server::app::config::{defaults, StoreLocation};
 use evo_server::app::directory::{self, NewNumber, NewUser};
-use evo_server::app::sessions::SessionService;
 use evo_server::startup::Application;
 use evo_store::Store;
+use evo_twilio::fake::{FakeCall, FakeTwilio};
 
 use crate::cli::DemoArgs;
 
@@ -31,6 +41,8 @@ const DEMO_AUTH_TOKEN: &str = "demo-twilio-auth-token";
 pub struct Seeded {
     pub casts: Vec<Cast>,
     pub users: Vec<(String, String, Vec<evo_core::domain::Role>)>,
+    /// Each user's id and e-mail address (what the demo's agents sign in with).
+    pub logins: Vec<(String, String)>,
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -61,19 +73,42 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .public_url
         .get_or_insert_with(|| format!("http://{bind}"))
         .clone();
+    // Twilio: the simulator, unless --twilio-api-url names another API (then
+    // the demo's agents do not act, as that API would not confirm anything).
+    let twilio = Arc::new(
+        FakeTwilio::start()
+            .await
+            .context("starting the simulated Twilio failed")?,
+    );
+    twilio.add_account(DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN);
+    twilio.simulate(reqwest::Client::new());
+    let simulated = args.server.twilio_api_url == defaults::TWILIO_API_URL;
+    if simulated {
+        config.reconcile.twilio_api_base = twilio.base_url().to_string();
+    }
     let app = Application::build_with_store(config, store).await?;
     let address = app.local_addr();
     print_welcome(
         &seeded,
         &address.to_string(),
         &data_dir.display().to_string(),
+        simulated.then(|| twilio.base_url()),
     );
     let state = app.state();
     let speed = args.speed.max(0.1);
     let concurrent = args.concurrent_calls.max(1);
     let base_url = format!("http://{address}");
+    let agents = Arc::new(Agents::new(base_url.clone(), seeded.logins.clone()));
+    let world = World {
+        state,
+        base_url,
+        public_url,
+        twilio,
+        agents,
+        act: simulated,
+    };
     tokio::spawn(async move {
-        drive(state, base_url, public_url, seeded.casts, speed, concurrent).await;
+        drive(world, seeded.casts, speed, concurrent).await;
     });
     app.run_until_stopped().await
 }
@@ -92,6 +127,7 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<Seeded> {
     let user_role = vec!["User".to_string()];
     let mut agents = Vec::new();
     let mut users = Vec::new();
+    let mut logins = Vec::new();
     for (email, name) in [
         ("alice@acme.example", "Alice Agent"),
         ("bob@acme.example", "Bob Agent"),
@@ -111,6 +147,7 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<Seeded> {
         .await?;
         let identity = email.split('@').next().unwrap_or(email).to_string();
         agents.push((user.id.clone(), identity, name.to_string()));
+        logins.push((user.id.clone(), email.to_string()));
         users.push((email.to_string(), name.to_string(), user.roles.clone()));
     }
     let manager_roles = vec!["Manager".to_string(), "User".to_string()];
@@ -126,6 +163,7 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<Seeded> {
         },
     )
     .await?;
+    logins.push((manager.id.clone(), "maria@acme.example".to_string()));
     users.push((
         "maria@acme.example".into(),
         "Maria Manager".into(),
@@ -202,12 +240,16 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<Seeded> {
             cast(&support, support_cast_agents),
         ],
         users,
+        logins,
     })
 }
 
-fn print_welcome(seeded: &Seeded, address: &str, data_dir: &str) {
+fn print_welcome(seeded: &Seeded, address: &str, data_dir: &str, twilio: Option<&str>) {
     println!();
     println!("evo-voice demo is running on http://{address} (store: {data_dir})");
+    if let Some(twilio) = twilio {
+        println!("Simulated Twilio REST API: {twilio} (account {DEMO_ACCOUNT_SID})");
+    }
     println!();
     println!("Demo users (password for all: {DEMO_PASSWORD}):");
     for (email, name, roles) in &seeded.users {
@@ -227,16 +269,33 @@ fn print_welcome(seeded: &Seeded, address: &str, data_dir: &str) {
     println!("Simulated calls start now; press Ctrl+C to stop.");
 }
 
+/// What the traffic driver works with.
+pub struct World {
+    pub state: evo_server::app::state::AppState,
+    /// The server's own address.
+    pub base_url: String,
+    /// `EVO_PUBLIC_URL`: what the server checks signatures against.
+    pub public_url: String,
+    pub twilio: Arc<FakeTwilio>,
+    pub agents: Arc<Agents>,
+    /// Whether agents act through the HTTP operations (the server's Twilio
+    /// API is the simulator).
+    pub act: bool,
+}
+
+/// Kinds the simulator plays live: a call to a number that rings agents.
+fn live(kind: scenario::Kind) -> bool {
+    use scenario::Kind::*;
+    matches!(
+        kind,
+        InboundAnswered | InboundMissed | BlindTransfer | WarmTransfer | HoldUnhold
+    )
+}
+
 /// Keeps `concurrent` simulated calls running, cycling through every
 /// scenario kind, forever.
-pub async fn drive(
-    state: evo_server::app::state::AppState,
-    base_url: String,
-    public_url: String,
-    casts: Vec<Cast>,
-    speed: f64,
-    concurrent: usize,
-) {
+pub async fn drive(world: World, casts: Vec<Cast>, speed: f64, concurrent: usize) {
+    let world = Arc::new(world);
     let slots = Arc::new(tokio::sync::Semaphore::new(concurrent));
     let http = reqwest::Client::new();
     let mut counter: u64 = 0;
@@ -246,28 +305,33 @@ pub async fn drive(
         };
         counter += 1;
         let kind = scenario::KINDS[(counter as usize) % scenario::KINDS.len()];
-        // Queued calls go to the number that queues (the last cast); the
-        // others alternate between the numbers.
+        // Queued calls go to the number that queues (the last cast), live
+        // calls to the one that rings agents (the first); the others
+        // alternate between the numbers.
         let cast_index = if kind == scenario::Kind::QueuedAnswered {
             casts.len() - 1
+        } else if world.act && live(kind) {
+            0
         } else {
             (counter as usize / scenario::KINDS.len()) % casts.len()
         };
         let mut cast = casts[cast_index].clone();
         cast.caller = format!("+1555{:07}", 7_000_000 + (counter * 7919) % 999_999);
         let tag = format!("{:08x}{:024x}", std::process::id(), counter);
-        let state = state.clone();
+        let world = world.clone();
         let http = http.clone();
-        let base_url = base_url.clone();
-        let public_url = public_url.clone();
         tokio::spawn(async move {
             let player = Player {
                 http: &http,
-                base_url: &base_url,
-                public_url: &public_url,
-                sessions: &state.sessions,
+                world: &world,
+                speed,
             };
-            if let Err(error) = player.play(kind, &cast, &tag, speed).await {
+            let played = if world.act && live(kind) {
+                player.play_live(kind, &cast, &tag).await
+            } else {
+                player.play(kind, &cast, &tag, speed).await
+            };
+            if let Err(error) = played {
                 tracing::warn!(%error, %kind, "a simulated call failed");
             }
             drop(permit);
@@ -276,16 +340,99 @@ pub async fn drive(
     }
 }
 
-/// Plays scenarios the way production traffic arrives: everything Twilio
-/// would report is sent as a correctly signed webhook over HTTP to the
-/// server itself; agent actions (hold, transfer), which are API calls and
-/// not Twilio callbacks, go to the session service.
+/// The demo's agents as HTTP clients: each signs in with its password and
+/// acts with its bearer token, signing in again when the token expired.
+pub struct Agents {
+    base_url: String,
+    http: reqwest::Client,
+    logins: Vec<(String, String)>,
+    tokens: tokio::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+impl Agents {
+    pub fn new(base_url: String, logins: Vec<(String, String)>) -> Self {
+        Agents {
+            base_url,
+            http: reqwest::Client::new(),
+            logins,
+            tokens: Default::default(),
+        }
+    }
+
+    async fn token(&self, user_id: &str, fresh: bool) -> anyhow::Result<String> {
+        let mut tokens = self.tokens.lock().await;
+        if !fresh {
+            if let Some(token) = tokens.get(user_id) {
+                return Ok(token.clone());
+            }
+        }
+        let email = self
+            .logins
+            .iter()
+            .find(|(id, _)| id == user_id)
+            .map(|(_, email)| email.clone())
+            .with_context(|| format!("no demo login for {user_id}"))?;
+        let response = self
+            .http
+            .post(format!("{}/auth/credentials", self.base_url))
+            .header("Accept", "application/json")
+            .json(&serde_json::json!({"userName": email, "password": DEMO_PASSWORD}))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "signing in as {email} answered {}",
+            response.status()
+        );
+        let body: serde_json::Value = response.json().await?;
+        let token = body["bearerToken"]
+            .as_str()
+            .context("the sign-in answer has no bearerToken")?
+            .to_string();
+        tokens.insert(user_id.to_string(), token.clone());
+        Ok(token)
+    }
+
+    /// Calls an operation as `user_id` (JSON body unless `Null`).
+    pub async fn act(
+        &self,
+        user_id: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<()> {
+        for fresh in [false, true] {
+            let token = self.token(user_id, fresh).await?;
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.base_url))
+                .bearer_auth(token)
+                .header("Accept", "application/json");
+            if !body.is_null() {
+                request = request.json(&body);
+            }
+            let response = request.send().await?;
+            let status = response.status();
+            if status == reqwest::StatusCode::UNAUTHORIZED && !fresh {
+                continue;
+            }
+            let text = response.text().await.unwrap_or_default();
+            anyhow::ensure!(
+                status.is_success(),
+                "{method} {path} answered {status}: {text}"
+            );
+            return Ok(());
+        }
+        anyhow::bail!("{method} {path}: signing in again did not help")
+    }
+}
+
+/// Plays one scenario: live through the simulator and the agents' HTTP
+/// operations, or replayed as the signed webhooks Twilio would send.
 struct Player<'a> {
     http: &'a reqwest::Client,
-    base_url: &'a str,
-    /// `EVO_PUBLIC_URL`: what the server checks signatures against.
-    public_url: &'a str,
-    sessions: &'a SessionService,
+    world: &'a World,
+    speed: f64,
 }
 
 impl Player<'_> {
@@ -295,8 +442,8 @@ impl Player<'_> {
         pairs: Vec<(String, String)>,
     ) -> anyhow::Result<()> {
         let params = evo_twilio::params::FormParams::from_pairs(pairs);
-        let url = format!("{}{path_and_query}", self.base_url);
-        let signed_url = format!("{}{path_and_query}", self.public_url);
+        let url = format!("{}{path_and_query}", self.world.base_url);
+        let signed_url = format!("{}{path_and_query}", self.world.public_url);
         let signature =
             evo_twilio::signature::compute_signature(DEMO_AUTH_TOKEN, &signed_url, &params);
         let response = self
@@ -478,10 +625,211 @@ impl Player<'_> {
                 // Agent actions: API calls in production, not Twilio callbacks.
                 _ => {
                     let target = chat_session.clone().unwrap_or_else(|| session_id.clone());
-                    self.sessions.apply(&target, event, Vec::new()).await?;
+                    self.world
+                        .state
+                        .sessions
+                        .apply(&target, event, Vec::new())
+                        .await?;
                 }
             }
         }
+        Ok(())
+    }
+}
+
+impl Player<'_> {
+    /// Waits `seconds` of scenario time.
+    async fn pause(&self, seconds: f64) {
+        tokio::time::sleep(Duration::from_secs_f64(seconds / self.speed)).await;
+    }
+
+    /// The live leg Twilio placed to `user_id` for this call: a leg the
+    /// root call dialled, or a participant dialled into `conference`.
+    fn leg_to(
+        &self,
+        root: &str,
+        conference: Option<&str>,
+        user_id: &str,
+    ) -> anyhow::Result<String> {
+        let twilio = &self.world.twilio;
+        let to = format!("client:{user_id}");
+        let candidates: Vec<FakeCall> = match conference {
+            None => twilio.children(DEMO_ACCOUNT_SID, root),
+            Some(conference) => twilio
+                .participants(DEMO_ACCOUNT_SID, conference)
+                .into_iter()
+                .filter_map(|p| twilio.call(DEMO_ACCOUNT_SID, &p.call_sid))
+                .collect(),
+        };
+        candidates
+            .into_iter()
+            .rev()
+            .find(|call| {
+                call.to == to
+                    && !matches!(
+                        call.status.as_str(),
+                        "completed" | "busy" | "failed" | "no-answer" | "canceled"
+                    )
+            })
+            .map(|call| call.sid)
+            .with_context(|| format!("Twilio placed no call to {to} for {root}"))
+    }
+
+    /// The device of `user_id` answers the leg ringing it for this call.
+    async fn answer(&self, root: &str, user_id: &str) -> anyhow::Result<String> {
+        let leg = self.leg_to(root, None, user_id)?;
+        self.world.twilio.answer_call(DEMO_ACCOUNT_SID, &leg);
+        self.world.twilio.flush().await;
+        Ok(leg)
+    }
+
+    /// `user_id` calls an operation over HTTP; then Twilio's callbacks land.
+    async fn act(
+        &self,
+        user_id: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<()> {
+        self.world.agents.act(user_id, method, path, body).await?;
+        self.world.twilio.flush().await;
+        Ok(())
+    }
+
+    /// A call to the main line, through the simulator: Twilio requests the
+    /// voice webhook and rings the legs the answer names; agents answer on
+    /// their devices and act through the HTTP operations.
+    async fn play_live(&self, kind: scenario::Kind, cast: &Cast, tag: &str) -> anyhow::Result<()> {
+        use reqwest::Method;
+        let twilio = &self.world.twilio;
+        let public = &self.world.public_url;
+        let root = format!("CA{tag}");
+        let id = evo_server::app::sessions::call_session_id(&cast.account_id, &root);
+        let mut call = FakeCall::new(root.clone(), "ringing");
+        call.from = cast.caller.clone();
+        call.to = cast.number.1.clone();
+        // A number's status callback reports the end of the call.
+        call.status_callback = Some(format!("{public}/twilio/status"));
+        twilio.incoming_call(DEMO_ACCOUNT_SID, call, &format!("{public}/twilio/voice"));
+        twilio.flush().await;
+        let agent = |i: usize| cast.agents[i % cast.agents.len()].0.clone();
+        let (a0, a1, a2) = (agent(0), agent(1), agent(2));
+        match kind {
+            scenario::Kind::InboundMissed => {
+                self.pause(20.0).await;
+                for leg in twilio.children(DEMO_ACCOUNT_SID, &root) {
+                    twilio.ring_out(DEMO_ACCOUNT_SID, &leg.sid);
+                }
+                twilio.flush().await;
+                return Ok(());
+            }
+            scenario::Kind::InboundAnswered => {
+                self.pause(5.0).await;
+                let leg = self.answer(&root, &a0).await?;
+                self.pause(40.0).await;
+                // The agent hangs up; Twilio asks the <Dial action>, which ends the call.
+                self.act(
+                    &a0,
+                    Method::DELETE,
+                    &format!("/sessions/{id}?callSid={leg}"),
+                    serde_json::Value::Null,
+                )
+                .await?;
+                return Ok(());
+            }
+            scenario::Kind::HoldUnhold => {
+                self.pause(3.0).await;
+                self.answer(&root, &a2).await?;
+                self.pause(15.0).await;
+                self.act(
+                    &a2,
+                    Method::POST,
+                    &format!("/sessions/{id}/hold"),
+                    serde_json::json!({"callSid": root, "reason": "None"}),
+                )
+                .await?;
+                self.pause(20.0).await;
+                // Unhold rings the agent again; the agent answers.
+                self.act(
+                    &a2,
+                    Method::PATCH,
+                    &format!("/sessions/{id}"),
+                    serde_json::json!({"holdReason": "None"}),
+                )
+                .await?;
+                self.pause(2.0).await;
+                self.answer(&root, &a2).await?;
+                self.pause(30.0).await;
+            }
+            scenario::Kind::BlindTransfer => {
+                self.pause(4.0).await;
+                self.answer(&root, &a0).await?;
+                self.pause(20.0).await;
+                self.act(
+                    &a0,
+                    Method::POST,
+                    &format!("/sessions/{id}/redirect"),
+                    serde_json::json!({"destination": a2}),
+                )
+                .await?;
+                self.pause(4.0).await;
+                self.answer(&root, &a2).await?;
+                self.pause(60.0).await;
+            }
+            scenario::Kind::WarmTransfer => {
+                self.pause(4.0).await;
+                let leg = self.answer(&root, &a0).await?;
+                self.pause(20.0).await;
+                // The caller moves into a conference; the agent is dialled
+                // back in, then the colleague.
+                self.act(
+                    &a0,
+                    Method::POST,
+                    &format!("/sessions/{id}/conference/members"),
+                    serde_json::json!({"callSid": leg, "destination": a1, "fromNumber": cast.number.1}),
+                )
+                .await?;
+                let conference = twilio
+                    .conference_named(DEMO_ACCOUNT_SID, &format!("evo-{id}"))
+                    .context("Twilio has no conference for the warm transfer")?;
+                self.pause(2.0).await;
+                let back = self.leg_to(&root, Some(&conference.sid), &a0)?;
+                twilio.join_participant(DEMO_ACCOUNT_SID, &conference.sid, &back);
+                twilio.flush().await;
+                self.act(
+                    &a0,
+                    Method::POST,
+                    &format!("/sessions/{id}/hold"),
+                    serde_json::json!({"callSid": root, "reason": "Transferring"}),
+                )
+                .await?;
+                self.pause(5.0).await;
+                let colleague = self.leg_to(&root, Some(&conference.sid), &a1)?;
+                twilio.join_participant(DEMO_ACCOUNT_SID, &conference.sid, &colleague);
+                twilio.flush().await;
+                self.pause(10.0).await;
+                self.act(
+                    &a0,
+                    Method::PATCH,
+                    &format!("/sessions/{id}"),
+                    serde_json::json!({"holdReason": "None"}),
+                )
+                .await?;
+                self.pause(5.0).await;
+                self.act(
+                    &a0,
+                    Method::DELETE,
+                    &format!("/sessions/{id}?callSid={back}"),
+                    serde_json::Value::Null,
+                )
+                .await?;
+                self.pause(60.0).await;
+            }
+            other => anyhow::bail!("{other} is not played live"),
+        }
+        // The caller hangs up.
+        twilio.hang_up(DEMO_ACCOUNT_SID, &root);
+        twilio.flush().await;
         Ok(())
     }
 }

@@ -210,3 +210,157 @@ fn admin_commands_print_ids_and_serve_accepts_what_they_created() {
     server.kill().unwrap();
     let _ = server.wait();
 }
+
+/// Stops the child process when the test ends, also on failure.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `evo-voice demo` runs its calls through a simulated Twilio: the server's
+/// REST requests reach the simulator, and the agents' holds and transfers go
+/// through the HTTP operations, so the states a user watches appear in
+/// `/sessions/active` and the simulator recorded the requests that caused them.
+#[test]
+fn the_demo_plays_calls_through_its_simulated_twilio_and_the_agents_http_operations() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_evo-voice"))
+        .args(["demo", "--bind", "127.0.0.1:0", "--speed", "20"])
+        .args(["--concurrent-calls", "8", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("EVO_DATABASE_URL")
+        .env_remove("EVO_PUBLIC_URL")
+        .env_remove("EVO_TWILIO_API_URL")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting the demo");
+    let mut child = Child(child);
+    let stdout = child.0.stdout.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = sender.send(line);
+        }
+    });
+    let started = Instant::now();
+    let (mut base, mut twilio) = (None, None);
+    while base.is_none() || twilio.is_none() {
+        let line = receiver
+            .recv_timeout(Duration::from_secs(60).saturating_sub(started.elapsed()))
+            .expect("the demo prints its addresses");
+        if let Some(rest) = line.split("running on ").nth(1) {
+            base = rest.split_whitespace().next().map(str::to_string);
+        }
+        if let Some(rest) = line.strip_prefix("Simulated Twilio REST API: ") {
+            twilio = rest.split_whitespace().next().map(str::to_string);
+        }
+    }
+    let (base, twilio) = (base.unwrap(), twilio.unwrap());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "demo start-up is fast"
+    );
+
+    let http = reqwest::blocking::Client::new();
+    let sign_in: serde_json::Value = http
+        .post(format!("{base}/auth/credentials"))
+        .json(&serde_json::json!({"userName": "alice@acme.example", "password": "demo"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = sign_in["bearerToken"].as_str().unwrap().to_string();
+    // Alice takes calls on the main line: watch her sessions until a call
+    // was held by an agent, one waited for a warm transfer, and a transfer
+    // member rang.
+    let (mut held, mut transferring, mut transfer_member) = (false, false, false);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !(held && transferring && transfer_member) && Instant::now() < deadline {
+        let active: serde_json::Value = http
+            .get(format!("{base}/sessions/active"))
+            .bearer_auth(&token)
+            .header("Accept", "application/json")
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        for session in active["sessions"].as_array().into_iter().flatten() {
+            held |= session["callState"] == "Hold" && session["heldByUserId"].is_string();
+            transferring |= session["holdReason"] == "Transferring";
+            transfer_member |= session["members"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|m| m["role"] == "Transfer");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(held, "a call was held by an agent");
+    assert!(transferring, "a caller waited on hold for a warm transfer");
+    assert!(transfer_member, "a transfer target joined a call");
+
+    // The simulator recorded what the server asked Twilio (Basic auth as
+    // the demo account, crates/cli/src/demo.rs), hang-ups included.
+    let field = |request: &serde_json::Value, name: &str| -> Option<String> {
+        request["form"]
+            .as_array()?
+            .iter()
+            .find(|pair| pair[0] == name)
+            .and_then(|pair| pair[1].as_str().map(str::to_string))
+    };
+    let recorded = || -> Vec<serde_json::Value> {
+        let body: serde_json::Value = http
+            .get(format!("{twilio}/sim/requests"))
+            .basic_auth(
+                "AC00000000000000000000000000000001",
+                Some("demo-twilio-auth-token"),
+            )
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        body["requests"].as_array().expect("requests").clone()
+    };
+    let mut requests = recorded();
+    while !requests
+        .iter()
+        .any(|r| field(r, "Status").as_deref() == Some("completed"))
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(200));
+        requests = recorded();
+    }
+    let updates_with = |needle: &str| {
+        requests.iter().any(|r| {
+            r["method"] == "POST"
+                && r["path"].as_str().unwrap().contains("/Calls/")
+                && field(r, "Twiml").is_some_and(|t| t.contains(needle))
+        })
+    };
+    assert!(updates_with("<Enqueue"), "a hold outside a conference");
+    assert!(updates_with("<Client"), "a blind transfer or an unhold");
+    assert!(updates_with("<Conference"), "a move into a conference");
+    assert!(requests.iter().any(
+        |r| r["path"].as_str().unwrap().ends_with("/Participants.json")
+            && field(r, "Label").is_some_and(|l| l.starts_with("transfer:"))
+    ));
+    assert!(requests
+        .iter()
+        .any(|r| field(r, "Hold").as_deref() == Some("true")));
+    assert!(
+        requests
+            .iter()
+            .any(|r| field(r, "Status").as_deref() == Some("completed")),
+        "an agent hung up"
+    );
+}

@@ -454,6 +454,16 @@ pub enum EventKind {
     /// what Twilio then reports).
     #[serde(rename = "HangupRequested")]
     HangupRequested { by_user_id: Option<String> },
+    /// An agent action Twilio carried out only in part (the call moved into
+    /// a conference, the new member's dial refused): logged, nothing else.
+    #[serde(rename = "ActionFailed")]
+    ActionFailed {
+        by_user_id: Option<String>,
+        /// What was asked (`Warm transfer to +1555…`).
+        action: String,
+        /// Twilio's code and message.
+        error: String,
+    },
     /// `conference-start`.
     #[serde(rename = "ConferenceStarted")]
     ConferenceStarted { conference_sid: String },
@@ -509,6 +519,7 @@ impl EventKind {
             EventKind::HoldEnded { .. } => "HoldEnded",
             EventKind::TransferStarted { .. } => "TransferStarted",
             EventKind::HangupRequested { .. } => "HangupRequested",
+            EventKind::ActionFailed { .. } => "ActionFailed",
             EventKind::ConferenceStarted { .. } => "ConferenceStarted",
             EventKind::Participant { .. } => "Participant",
             EventKind::ConferenceEnded { .. } => "ConferenceEnded",

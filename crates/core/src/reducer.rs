@@ -177,6 +177,7 @@ fn stream_of(event: &SessionEvent) -> StreamId {
         | EventKind::HoldEnded { .. }
         | EventKind::TransferStarted { .. }
         | EventKind::HangupRequested { .. }
+        | EventKind::ActionFailed { .. }
         | EventKind::ConsoleData { .. }
         | EventKind::Ended { .. } => StreamId::Agent,
     }
@@ -931,6 +932,17 @@ fn fold_agent<'a>(
                     .map(|id| format!(" by {id}"))
                     .unwrap_or_default();
                 lines.push((PHASE_BODY, at, format!("Hang-up requested{by}")));
+            }
+            EventKind::ActionFailed {
+                by_user_id,
+                action,
+                error,
+            } => {
+                let by = by_user_id
+                    .as_deref()
+                    .map(|id| format!(" by {id}"))
+                    .unwrap_or_default();
+                lines.push((PHASE_BODY, at, format!("{action}{by} failed: {error}")));
             }
             EventKind::ConsoleData { data } => agent.console.push((at, data.clone())),
             EventKind::Ended { outcome, reason } if agent.ended.is_none() => {

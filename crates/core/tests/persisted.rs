@@ -43,9 +43,10 @@ fn kind_number(kind: &EventKind) -> usize {
         EventKind::MessageReceived { .. } => 12,
         EventKind::ConsoleData { .. } => 13,
         EventKind::Ended { .. } => 14,
+        EventKind::ActionFailed { .. } => 15,
     }
 }
-const KINDS: usize = 15;
+const KINDS: usize = 16;
 
 fn source_number(source: &EventSource) -> usize {
     match source {
@@ -339,6 +340,15 @@ fn every_variant() -> Vec<SessionEvent> {
             EventKind::Ended {
                 outcome: "completed".into(),
                 reason: "Twilio reports the call completed".into(),
+            },
+        ),
+        e(
+            Clock::Server,
+            EventSource::Agent { id: "a6".into() },
+            EventKind::ActionFailed {
+                by_user_id: Some("u1".into()),
+                action: "Warm transfer to +15550001111".into(),
+                error: "Twilio 21215: Account not authorized to call +15550001111".into(),
             },
         ),
     ]

@@ -3,11 +3,14 @@
 //! queries over them (migration `0003_session_history.sql`).
 //!
 //! Every filter maps to an index: the caller's scope and the account filter
-//! to `(account_id, ended, started_at)`, endpoints (users' visibility and
-//! `EndpointIds`) to `session_endpoint`, customers to
-//! `(customer_id, ended, started_at)` after walking `customer_by_parent`,
-//! contains-search to a trigram index (FTS5 on SQLite, pg_trgm on
-//! PostgreSQL). A page is read in `(started_at, session_id)` order.
+//! to `(account_id, ended, started_at)`; endpoints (users' visibility and
+//! `EndpointIds`) drive the query from `session_endpoint_scope` (endpoint,
+//! account, ended, start; migration 0012), one ordered range per endpoint,
+//! so a user's page never walks the account's other sessions; customers to
+//! `(customer_id, ended, started_at)` after walking `customer_by_parent`;
+//! contains-search to a trigram index (FTS5 on SQLite, whose matches then
+//! drive the query; pg_trgm on PostgreSQL). A page is read in
+//! `(started_at, session_id)` order.
 
 use chrono::{DateTime, Utc};
 use evo_core::session::Session;
@@ -168,11 +171,14 @@ pub(crate) async fn write(
         .await?;
     for endpoint_id in session.endpoint_ids() {
         sqlx::query(
-            "insert into session_endpoint (endpoint_id, started_at, session_id) values ($1, $2, $3)",
+            "insert into session_endpoint (endpoint_id, started_at, session_id, account_id, ended)
+             values ($1, $2, $3, $4, $5)",
         )
         .bind(endpoint_id)
         .bind(&started_at)
         .bind(&session.id)
+        .bind(&session.header.account_id)
+        .bind(session.state.ended)
         .execute(&mut **tx)
         .await?;
     }
@@ -280,47 +286,147 @@ fn contains_pattern(backend: Backend, text: &str) -> String {
     }
 }
 
-fn filter(backend: Backend, query: &SessionQuery) -> Filter {
-    let mut f = Filter::new();
+/// How a query reaches its rows. A query naming endpoints (a user's scope,
+/// the `EndpointIds` filter) is read from `session_endpoint` in date order,
+/// one ordered index range per endpoint (`session_endpoint_scope`:
+/// endpoint, account, ended, start); on SQLite a contains-search is read
+/// from the trigram index's matches; anything else walks the session
+/// indexes in date order.
+enum Driver {
+    Endpoints {
+        endpoint_ids: Vec<String>,
+        /// The accounts the rows must belong to (pushed into each range).
+        accounts: Option<Vec<String>>,
+        /// The scope's endpoints drive; the `EndpointIds` filter (if any)
+        /// is checked on the sessions.
+        filter_outside: bool,
+    },
+    Search,
+    Sessions,
+}
+
+fn driver(backend: Backend, query: &SessionQuery, few_matches: bool) -> Driver {
     match &query.scope {
+        SessionScope::Endpoints {
+            account_id,
+            endpoint_ids,
+        } if !endpoint_ids.is_empty() => {
+            return Driver::Endpoints {
+                endpoint_ids: endpoint_ids.clone(),
+                accounts: Some(vec![account_id.clone()]),
+                filter_outside: !query.endpoint_ids.is_empty(),
+            }
+        }
+        SessionScope::Endpoints { .. } => return Driver::Sessions,
+        SessionScope::Accounts(ids) if ids.is_empty() => return Driver::Sessions,
+        _ => {}
+    }
+    if !query.endpoint_ids.is_empty() {
+        return Driver::Endpoints {
+            endpoint_ids: query.endpoint_ids.clone(),
+            accounts: match &query.scope {
+                SessionScope::Accounts(ids) => Some(ids.clone()),
+                _ => None,
+            },
+            filter_outside: false,
+        };
+    }
+    if few_matches && searching(query) && backend == Backend::Sqlite {
+        Driver::Search
+    } else {
+        Driver::Sessions
+    }
+}
+
+fn searching(query: &SessionQuery) -> bool {
+    query.from_contains.is_some() || query.to_contains.is_some() || query.log_contains.is_some()
+}
+
+/// Matches up to which a SQLite contains-search is driven by its matches
+/// (each read from the session table, then sorted); above it the scope's
+/// index is walked in date order, where matches are then dense enough.
+const FEW_MATCHES: i64 = 2_000;
+
+/// Whether a SQLite contains-search has at most `FEW_MATCHES` matches,
+/// counted in the trigram index alone and stopping there.
+async fn few_matches(
+    pool: &sqlx::AnyPool,
+    backend: Backend,
+    query: &SessionQuery,
+) -> StoreResult<bool> {
+    if backend != Backend::Sqlite || !searching(query) {
+        return Ok(false);
+    }
+    let mut f = Filter::new();
+    for (column, text) in [
+        ("from_address", &query.from_contains),
+        ("to_address", &query.to_contains),
+        ("log_text", &query.log_contains),
+    ] {
+        if let Some(text) = text {
+            let pattern = f.arg(contains_pattern(backend, text));
+            f.push(format!("{column} like {pattern}"));
+        }
+    }
+    let cap = f.arg(FEW_MATCHES + 1);
+    let sql = format!(
+        "select count(*) as n from (select rowid from session_search {} limit {cap})",
+        f.where_clause()
+    );
+    let row = sqlx::query_with(&sql, f.args).fetch_one(pool).await?;
+    let n: i64 = row.try_get("n")?;
+    Ok(n <= FEW_MATCHES)
+}
+
+/// The conditions on the session row `s` (all of the query's, less what
+/// the driver already applies).
+fn filter(backend: Backend, query: &SessionQuery, driver: &Driver, f: &mut Filter) {
+    let driven_by_endpoints = matches!(driver, Driver::Endpoints { .. });
+    match &query.scope {
+        _ if driven_by_endpoints => {}
         SessionScope::All => {}
         SessionScope::Accounts(ids) if ids.is_empty() => f.push("1 = 0".into()),
         SessionScope::Accounts(ids) => {
             let list = f.list(ids);
-            f.push(format!("account_id in ({list})"));
+            f.push(format!("s.account_id in ({list})"));
         }
-        SessionScope::Endpoints {
-            account_id,
-            endpoint_ids,
-        } => {
+        SessionScope::Endpoints { account_id, .. } => {
+            // No endpoints: nothing is visible.
             let account = f.arg(account_id.clone());
-            f.push(format!("account_id = {account}"));
-            if endpoint_ids.is_empty() {
-                f.push("1 = 0".into());
-            } else {
-                let list = f.list(endpoint_ids);
-                f.push(format!(
-                    "session_id in (select session_id from session_endpoint where endpoint_id in ({list}))"
-                ));
-            }
+            f.push(format!("s.account_id = {account}"));
+            f.push("1 = 0".into());
         }
     }
-    if let Some(ended) = query.ended {
-        let value = f.arg(ended);
-        f.push(format!("ended = {value}"));
+    if !driven_by_endpoints {
+        if let Some(ended) = query.ended {
+            let value = f.arg(ended);
+            f.push(format!("s.ended = {value}"));
+        }
+        if let Some(from) = query.started_from {
+            let value = f.arg(iso(from));
+            f.push(format!("s.started_at >= {value}"));
+        }
+        if let Some(before) = query.started_before {
+            let value = f.arg(iso(before));
+            f.push(format!("s.started_at < {value}"));
+        }
     }
     if !query.account_ids.is_empty() {
         let list = f.list(&query.account_ids);
-        f.push(format!("account_id in ({list})"));
+        f.push(format!("s.account_id in ({list})"));
     }
     if !query.session_ids.is_empty() {
         let list = f.list(&query.session_ids);
-        f.push(format!("session_id in ({list})"));
+        f.push(format!("s.session_id in ({list})"));
     }
-    if !query.endpoint_ids.is_empty() {
+    let endpoint_filter_here = match driver {
+        Driver::Endpoints { filter_outside, .. } => *filter_outside,
+        _ => true,
+    };
+    if endpoint_filter_here && !query.endpoint_ids.is_empty() {
         let list = f.list(&query.endpoint_ids);
         f.push(format!(
-            "session_id in (select session_id from session_endpoint where endpoint_id in ({list}))"
+            "s.session_id in (select session_id from session_endpoint where endpoint_id in ({list}))"
         ));
     }
     if !query.customer_ids.is_empty() {
@@ -328,7 +434,7 @@ fn filter(backend: Backend, query: &SessionQuery) -> Filter {
         // The customers and all their descendants; the depth guard stops a
         // corrupt cycle.
         f.push(format!(
-            "customer_id in (
+            "s.customer_id in (
                  with recursive tree (customer_id, depth) as (
                      select customer_id, 0 from customer where customer_id in ({list})
                      union all
@@ -338,17 +444,9 @@ fn filter(backend: Backend, query: &SessionQuery) -> Filter {
                  select customer_id from tree)"
         ));
     }
-    if let Some(from) = query.started_from {
-        let value = f.arg(iso(from));
-        f.push(format!("started_at >= {value}"));
-    }
-    if let Some(before) = query.started_before {
-        let value = f.arg(iso(before));
-        f.push(format!("started_at < {value}"));
-    }
     if let Some(parent) = &query.parent_session_id {
         let value = f.arg(parent.clone());
-        f.push(format!("parent_session_id = {value}"));
+        f.push(format!("s.parent_session_id = {value}"));
     }
     for (column, text) in [
         ("from_address", &query.from_contains),
@@ -357,38 +455,181 @@ fn filter(backend: Backend, query: &SessionQuery) -> Filter {
     ] {
         let Some(text) = text else { continue };
         let pattern = f.arg(contains_pattern(backend, text));
-        f.push(match backend {
-            Backend::Sqlite => {
-                format!("rowid in (select rowid from session_search where {column} like {pattern})")
-            }
-            Backend::Postgres => format!("{column} ilike {pattern} escape '\\'"),
+        f.push(match (backend, driver) {
+            (Backend::Sqlite, Driver::Search) => format!("f.{column} like {pattern}"),
+            (Backend::Sqlite, _) => format!(
+                "s.rowid in (select rowid from session_search where {column} like {pattern})"
+            ),
+            (Backend::Postgres, _) => format!("s.{column} ilike {pattern} escape '\\'"),
         });
     }
-    f
+}
+
+/// The rows of `session_endpoint` a query driven by endpoints reads: one
+/// ordered range per endpoint (at most `per_endpoint` rows each, when every
+/// other condition is applied in the range), merged without duplicates.
+fn endpoint_rows(
+    query: &SessionQuery,
+    endpoint_ids: &[String],
+    accounts: &Option<Vec<String>>,
+    per_endpoint: Option<i64>,
+    f: &mut Filter,
+) -> String {
+    let direction = if query.descending { "desc" } else { "asc" };
+    let mut shared = Vec::new();
+    if let Some(accounts) = accounts {
+        let list = f.list(accounts);
+        shared.push(format!("account_id in ({list})"));
+    }
+    if !query.account_ids.is_empty() {
+        let list = f.list(&query.account_ids);
+        shared.push(format!("account_id in ({list})"));
+    }
+    if let Some(ended) = query.ended {
+        let value = f.arg(ended);
+        shared.push(format!("ended = {value}"));
+    }
+    if let Some(from) = query.started_from {
+        let value = f.arg(iso(from));
+        shared.push(format!("started_at >= {value}"));
+    }
+    if let Some(before) = query.started_before {
+        let value = f.arg(iso(before));
+        shared.push(format!("started_at < {value}"));
+    }
+    let limit = per_endpoint.map(|n| {
+        let value = f.arg(n);
+        format!(" limit {value}")
+    });
+    let branches: Vec<String> = endpoint_ids
+        .iter()
+        .map(|endpoint| {
+            let endpoint = f.arg(endpoint.clone());
+            let mut conditions = vec![format!("endpoint_id = {endpoint}")];
+            conditions.extend(shared.iter().cloned());
+            format!(
+                "select started_at, session_id from (select started_at, session_id from session_endpoint
+                 where {} order by started_at {direction}, session_id {direction}{}) r",
+                conditions.join(" and "),
+                limit.clone().unwrap_or_default()
+            )
+        })
+        .collect();
+    // `union` also removes a session seen through two endpoints.
+    branches.join(" union ")
 }
 
 /// The SQL and arguments of the page query and of the count query.
-pub(crate) fn page_sql(backend: Backend, query: &SessionQuery) -> (String, AnyArguments<'static>) {
-    let mut f = filter(backend, query);
+pub(crate) fn page_sql(
+    backend: Backend,
+    query: &SessionQuery,
+    few_matches: bool,
+) -> (String, AnyArguments<'static>) {
+    let driver = driver(backend, query, few_matches);
+    let mut f = Filter::new();
     let direction = if query.descending { "desc" } else { "asc" };
-    let where_clause = f.where_clause();
-    let mut sql = format!(
-        "select session_id, account_id, info from session {where_clause}
-         order by started_at {direction}, session_id {direction}"
-    );
     // One more than asked tells whether more follow.
     let limit = query.limit.map(|limit| limit.saturating_add(1));
     let limit_value = i64::try_from(limit.unwrap_or(u64::MAX >> 1)).unwrap_or(i64::MAX);
     let offset_value = i64::try_from(query.offset).unwrap_or(i64::MAX);
+    let mut sql = match &driver {
+        Driver::Endpoints {
+            endpoint_ids,
+            accounts,
+            ..
+        } => {
+            // Every condition applied in the ranges: each range needs only
+            // its first `offset + limit` rows.
+            let mut probe = Filter::new();
+            filter(backend, query, &driver, &mut probe);
+            let per_endpoint = (probe.conditions.is_empty() && query.limit.is_some())
+                .then(|| limit_value.saturating_add(offset_value));
+            let rows = endpoint_rows(query, endpoint_ids, accounts, per_endpoint, &mut f);
+            if per_endpoint.is_some() {
+                // The page is cut from the index entries alone; only its
+                // own sessions are read.
+                let limit_arg = f.arg(limit_value);
+                let offset_arg = f.arg(offset_value);
+                let sql = format!(
+                    "select s.session_id, s.account_id, s.info from (
+                         select started_at, session_id from ({rows}) u
+                         order by started_at {direction}, session_id {direction}
+                         limit {limit_arg} offset {offset_arg}) e
+                     join session s on s.session_id = e.session_id
+                     order by e.started_at {direction}, e.session_id {direction}"
+                );
+                return (sql, f.args);
+            }
+            filter(backend, query, &driver, &mut f);
+            format!(
+                "select s.session_id, s.account_id, s.info from ({rows}) e
+                 join session s on s.session_id = e.session_id {}
+                 order by e.started_at {direction}, e.session_id {direction}",
+                f.where_clause()
+            )
+        }
+        Driver::Search => {
+            filter(backend, query, &driver, &mut f);
+            // The matches drive (`cross join` fixes the order on SQLite).
+            format!(
+                "select s.session_id, s.account_id, s.info from session_search f
+                 cross join session s on s.rowid = f.rowid {}
+                 order by s.started_at {direction}, s.session_id {direction}",
+                f.where_clause()
+            )
+        }
+        Driver::Sessions => {
+            filter(backend, query, &driver, &mut f);
+            format!(
+                "select s.session_id, s.account_id, s.info from session s {}
+                 order by s.started_at {direction}, s.session_id {direction}",
+                f.where_clause()
+            )
+        }
+    };
     let limit_arg = f.arg(limit_value);
     let offset_arg = f.arg(offset_value);
     sql.push_str(&format!(" limit {limit_arg} offset {offset_arg}"));
     (sql, f.args)
 }
 
-pub(crate) fn count_sql(backend: Backend, query: &SessionQuery) -> (String, AnyArguments<'static>) {
-    let f = filter(backend, query);
-    let sql = format!("select count(*) as total from session {}", f.where_clause());
+pub(crate) fn count_sql(
+    backend: Backend,
+    query: &SessionQuery,
+    few_matches: bool,
+) -> (String, AnyArguments<'static>) {
+    let driver = driver(backend, query, few_matches);
+    let mut f = Filter::new();
+    let sql = match &driver {
+        Driver::Endpoints {
+            endpoint_ids,
+            accounts,
+            ..
+        } => {
+            let rows = endpoint_rows(query, endpoint_ids, accounts, None, &mut f);
+            filter(backend, query, &driver, &mut f);
+            format!(
+                "select count(*) as total from ({rows}) e
+                 join session s on s.session_id = e.session_id {}",
+                f.where_clause()
+            )
+        }
+        Driver::Search => {
+            filter(backend, query, &driver, &mut f);
+            format!(
+                "select count(*) as total from session_search f
+                 cross join session s on s.rowid = f.rowid {}",
+                f.where_clause()
+            )
+        }
+        Driver::Sessions => {
+            filter(backend, query, &driver, &mut f);
+            format!(
+                "select count(*) as total from session s {}",
+                f.where_clause()
+            )
+        }
+    };
     (sql, f.args)
 }
 
@@ -398,7 +639,8 @@ pub(crate) async fn list(
     backend: Backend,
     query: &SessionQuery,
 ) -> StoreResult<SessionInfoPage> {
-    let (sql, args) = page_sql(backend, query);
+    let few_matches = few_matches(pool, backend, query).await?;
+    let (sql, args) = page_sql(backend, query, few_matches);
     let rows = sqlx::query_with(&sql, args).fetch_all(pool).await?;
     let mut items = Vec::with_capacity(rows.len());
     for row in &rows {
@@ -421,7 +663,7 @@ pub(crate) async fn list(
         _ => false,
     };
     let total = if query.count_total {
-        let (sql, args) = count_sql(backend, query);
+        let (sql, args) = count_sql(backend, query, few_matches);
         let row = sqlx::query_with(&sql, args).fetch_one(pool).await?;
         let total: i64 = row.try_get("total")?;
         Some(u64::try_from(total).unwrap_or(0))
@@ -485,7 +727,11 @@ pub(crate) async fn explain(
             .execute(&mut *tx)
             .await?;
     }
-    for (sql, args) in [page_sql(backend, query), count_sql(backend, query)] {
+    let few_matches = few_matches(pool, backend, query).await?;
+    for (sql, args) in [
+        page_sql(backend, query, few_matches),
+        count_sql(backend, query, few_matches),
+    ] {
         let explain = match backend {
             Backend::Sqlite => format!("explain query plan {sql}"),
             Backend::Postgres => format!("explain {sql}"),

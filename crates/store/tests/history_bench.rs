@@ -80,8 +80,25 @@ async fn list_sessions_at_scale() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(1_000_000);
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqlStore::open_sqlite(dir.path()).await.unwrap();
+    // EVO_BENCH_DIR keeps the seeded store there, and a store already
+    // there is reused (the queries again, without seeding again).
+    let temporary = tempfile::tempdir().unwrap();
+    let path = std::env::var_os("EVO_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| temporary.path().to_path_buf());
+    let seeded_before = path.join("evo-voice.db").exists();
+    let store = SqlStore::open_sqlite(&path).await.unwrap();
+    if !seeded_before {
+        seed(&store, count).await;
+    }
+    let bytes = std::fs::metadata(path.join("evo-voice.db"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!("database {} MB", bytes / 1_000_000);
+    queries(&store, count).await;
+}
+
+async fn seed(store: &SqlStore, count: usize) {
     for account in 0..ACCOUNTS {
         store
             .create_account(&Account {
@@ -108,16 +125,14 @@ async fn list_sessions_at_scale() {
         store.commit(&batch).await.unwrap();
     }
     let seeded = seeding.elapsed();
-    let bytes = std::fs::metadata(dir.path().join("evo-voice.db"))
-        .map(|m| m.len())
-        .unwrap_or(0);
     println!(
-        "seeded {count} ended sessions in {:.0} s ({:.0}/s), database {} MB",
+        "seeded {count} ended sessions in {:.0} s ({:.0}/s)",
         seeded.as_secs_f64(),
         count as f64 / seeded.as_secs_f64(),
-        bytes / 1_000_000
     );
+}
 
+async fn queries(store: &SqlStore, count: usize) {
     let per_page = 50;
     let manager = |offset: u64, count_total: bool| SessionQuery {
         ended: Some(true),
@@ -148,49 +163,49 @@ async fn list_sessions_at_scale() {
     println!("| query (50 per page, newest first) | items | p50 ms | p99 ms |");
     println!("|---|---|---|---|");
     time(
-        &store,
+        store,
         "manager, first page, with totalCount",
         50,
         &manager(0, true),
     )
     .await;
     time(
-        &store,
+        store,
         "manager, first page, simplifiedPaging",
         200,
         &manager(0, false),
     )
     .await;
     time(
-        &store,
+        store,
         "manager, middle page (simplifiedPaging)",
         50,
         &manager(account_size / 2, false),
     )
     .await;
     time(
-        &store,
+        store,
         "admin, first page (simplifiedPaging)",
         200,
         &admin(0),
     )
     .await;
     time(
-        &store,
+        store,
         "admin, page at offset count/2 (simplifiedPaging)",
         20,
         &admin(count as u64 / 2),
     )
     .await;
     time(
-        &store,
+        store,
         "user (their endpoints), first page, with totalCount",
         200,
         &user,
     )
     .await;
     time(
-        &store,
+        store,
         "manager, from contains 7 digits, with totalCount",
         200,
         &SessionQuery {
@@ -199,8 +214,60 @@ async fn list_sessions_at_scale() {
         },
     )
     .await;
+    let user_page = |endpoint_ids: Vec<String>, offset: u64| SessionQuery {
+        ended: Some(true),
+        descending: true,
+        offset,
+        limit: Some(per_page),
+        count_total: false,
+        ..SessionQuery::new(SessionScope::Endpoints {
+            account_id: "acc3".into(),
+            endpoint_ids,
+        })
+    };
     time(
-        &store,
+        store,
+        "user, page at offset 500 (simplifiedPaging)",
+        200,
+        &user_page(vec!["u3-7".into()], 500),
+    )
+    .await;
+    // A user rung by the account's number sees all of its sessions.
+    time(
+        store,
+        "user and their number, first page (simplifiedPaging)",
+        200,
+        &user_page(vec!["u3-7".into(), "num3".into()], 0),
+    )
+    .await;
+    time(
+        store,
+        "user and their number, page at offset 5000 (simplifiedPaging)",
+        50,
+        &user_page(vec!["u3-7".into(), "num3".into()], 5000),
+    )
+    .await;
+    // Callers are +1777nnnnnnn: "77705" is a tenth of all sessions.
+    let search = |offset: u64, count_total: bool| SessionQuery {
+        from_contains: Some("77705".into()),
+        ..manager(offset, count_total)
+    };
+    time(
+        store,
+        "manager, from contains (a tenth matches), first page (simplifiedPaging)",
+        50,
+        &search(0, false),
+    )
+    .await;
+    time(
+        store,
+        "manager, from contains (a tenth matches), page at offset 2000 (simplifiedPaging)",
+        50,
+        &search(2000, false),
+    )
+    .await;
+    time(
+        store,
         "manager, one day (startDate = endDate), with totalCount",
         200,
         &SessionQuery {

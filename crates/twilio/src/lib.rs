@@ -9,14 +9,15 @@
 //! - [`webhook`]: typed parsing of verified webhook parameters;
 //! - [`translate`]: typed webhooks → core session events (the adapter's rules, once);
 //! - [`rest`]: an async client for the REST calls evo-voice makes;
-//! - `fake` (feature `testing`): a fake Twilio REST server for tests.
+//! - `fake` (feature `testing`, or `sim` for the demo): a fake Twilio REST
+//!   server for tests, and in simulator mode the demo's Twilio.
 //!
-//! Invariant: no HTTP server framework (except in the test-only fake), no
+//! Invariant: no HTTP server framework (except in the fake/simulator), no
 //! SQL, no session state here; the server hands verified, typed webhooks to
 //! [`translate`] and applies the events.
 
 pub mod control;
-#[cfg(feature = "testing")]
+#[cfg(feature = "sim")]
 pub mod fake;
 pub mod params;
 pub mod rest;

@@ -48,6 +48,13 @@ pub enum ActionError {
     /// Twilio refused or failed the request.
     #[error("Twilio: {0}")]
     Twilio(#[from] RestError),
+    /// Twilio carried out part of the action (`done`), then refused the
+    /// rest; the session's log says so.
+    #[error("{done}, but Twilio refused the rest: {source}")]
+    Partial {
+        done: &'static str,
+        source: RestError,
+    },
     #[error(transparent)]
     Storage(#[from] StoreError),
 }
@@ -55,14 +62,32 @@ pub enum ActionError {
 impl ActionError {
     /// Twilio's error code and message, when Twilio answered with an error.
     pub fn twilio_code(&self) -> Option<(Option<u32>, String)> {
-        match self {
-            ActionError::Twilio(RestError::Twilio { code, message, .. })
-            | ActionError::Twilio(RestError::NotFound { code, message }) => {
-                Some((*code, message.clone()))
-            }
-            ActionError::Twilio(other) => Some((None, other.to_string())),
-            _ => None,
+        let (error, done) = match self {
+            ActionError::Twilio(error) => (error, None),
+            ActionError::Partial { done, source } => (source, Some(*done)),
+            _ => return None,
+        };
+        let (code, message) = rest_parts(error);
+        Some(match done {
+            Some(done) => (
+                code,
+                format!("{done}, but Twilio refused the rest: {message}"),
+            ),
+            None => (code, message),
+        })
+    }
+}
+
+/// Pages of 1,000 calls read for GetActiveCalls at most.
+const MAX_CALL_PAGES: usize = 5;
+
+/// Twilio's error code and message, or the transport failure.
+fn rest_parts(error: &RestError) -> (Option<u32>, String) {
+    match error {
+        RestError::Twilio { code, message, .. } | RestError::NotFound { code, message } => {
+            (*code, message.clone())
         }
+        other => (None, other.to_string()),
     }
 }
 
@@ -172,6 +197,21 @@ impl Actions {
                 .get(session_id)
                 .ok_or_else(|| ActionError::Ended(session_id.to_string())),
         }
+    }
+
+    /// The account's calls Twilio reports in progress (`GET
+    /// /Calls.json?Status=in-progress`, following pages); none for an
+    /// account without Twilio credentials.
+    pub async fn twilio_calls_in_progress(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<evo_twilio::rest::CallResource>, ActionError> {
+        let client = match self.client(account_id).await {
+            Ok(client) => client,
+            Err(ActionError::NoTwilioAccount) => return Ok(Vec::new()),
+            Err(other) => return Err(other),
+        };
+        Ok(client.calls_in_progress(MAX_CALL_PAGES).await?)
     }
 
     /// Puts a leg (the caller's by default) on hold.
@@ -450,7 +490,7 @@ impl Actions {
             Destination::Number(number) => (
                 number.clone(),
                 number_party(number),
-                format!("{base}/twilio/status?session={session_id}&party=callee"),
+                format!("{base}/twilio/status?session={session_id}&party=callee&role=transfer"),
             ),
             Destination::Queue(_) => {
                 return Err(ActionError::Invalid {
@@ -470,35 +510,74 @@ impl Actions {
         let client = self.client(&session.header.account_id).await?;
         let name = control::conference_name(session_id);
         let conference_callback = format!("{base}/twilio/conference?session={session_id}");
+        let label = format!("transfer:{}", target.endpoint_id.as_deref().unwrap_or(&to));
+        let action = format!(
+            "Warm transfer to {}",
+            target.display_name.as_deref().unwrap_or(&target.identity)
+        );
+        let mut dials = Vec::new();
         if session.state.conference_sid.is_none() {
+            // A failure here changed nothing: a plain 502.
             client
                 .update_call(
                     &root,
                     &control::join_conference(&name, &conference_callback, true),
                 )
                 .await?;
-            if let Some(agent) = agent_leg.as_deref().filter(|leg| *leg != root) {
-                client
-                    .update_call(
-                        agent,
-                        &control::join_conference(&name, &conference_callback, false),
-                    )
-                    .await?;
+            // Redirecting the caller's call ends its <Dial>, so Twilio
+            // disconnects the agent's leg; the agent is dialled back into
+            // the conference.
+            if let Some(agent_leg) = agent_leg.as_deref().filter(|leg| *leg != root) {
+                let agent = session
+                    .state
+                    .members
+                    .iter()
+                    .find(|m| m.call_sid.as_deref() == Some(agent_leg))
+                    .and_then(|m| m.endpoint_id.clone())
+                    .unwrap_or_else(|| actor.principal.user_id.clone());
+                dials.push(control::add_participant(
+                    from,
+                    &format!("client:{agent}"),
+                    &format!("agent:{agent}"),
+                    &format!("{base}/twilio/status?session={session_id}&user={agent}"),
+                    &conference_callback,
+                ));
             }
         }
-        let label = format!("transfer:{}", target.endpoint_id.as_deref().unwrap_or(&to));
-        client
-            .create_participant(
-                &name,
-                &control::add_participant(
-                    from,
-                    &to,
-                    &label,
-                    &status_callback,
-                    &conference_callback,
-                ),
-            )
-            .await?;
+        dials.push(control::add_participant(
+            from,
+            &to,
+            &label,
+            &status_callback,
+            &conference_callback,
+        ));
+        let moved = session.state.conference_sid.is_none();
+        for dial in &dials {
+            if let Err(source) = client.create_participant(&name, dial).await {
+                if !moved {
+                    return Err(source.into());
+                }
+                // The call is in the conference already: say so on the
+                // session, then tell the caller what Twilio refused.
+                let error = match rest_parts(&source) {
+                    (Some(code), message) => format!("Twilio {code}: {message}"),
+                    (None, message) => message,
+                };
+                let done = "The call moved into the conference";
+                let partial = ActionError::Partial { done, source };
+                self.log(
+                    actor,
+                    session_id,
+                    EventKind::ActionFailed {
+                        by_user_id: Some(actor.principal.user_id.clone()),
+                        action,
+                        error,
+                    },
+                )
+                .await?;
+                return Err(partial);
+            }
+        }
         self.log(
             actor,
             session_id,

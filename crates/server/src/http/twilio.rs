@@ -482,7 +482,16 @@ async fn status(State(state): State<AppState>, hook: Webhook) -> Answer {
         hook.query.get_nonempty("party"),
     ) {
         (Some(agent), _) => Some(agent),
-        (None, Some("callee")) => translate::callee(&callback),
+        // A number an agent added to a conference is a Transfer member.
+        (None, Some("callee")) => {
+            translate::callee(&callback).map(|party| match hook.query.get_nonempty("role") {
+                Some("transfer") => Party {
+                    role: SessionMemberRoles::Transfer,
+                    ..party
+                },
+                _ => party,
+            })
+        }
         _ => None,
     };
     let Some(event) = translate::status(&callback, party, hook.received_at) else {

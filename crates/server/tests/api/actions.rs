@@ -585,11 +585,13 @@ async fn a_blind_transfer_redirects_the_caller_and_a_member_is_dialled_into_a_co
     let requests = w.fake.requests();
     let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
     let name = format!("evo-{id}");
+    // The caller's call moves into the conference; that ends its <Dial>,
+    // so Twilio drops tina's leg and she is dialled back in, then the member.
     assert_eq!(
         paths,
         vec![
             format!("/2010-04-01/Accounts/{SID}/Calls/{call}.json").as_str(),
-            format!("/2010-04-01/Accounts/{SID}/Calls/{leg}.json").as_str(),
+            format!("/2010-04-01/Accounts/{SID}/Conferences/{name}/Participants.json").as_str(),
             format!("/2010-04-01/Accounts/{SID}/Conferences/{name}/Participants.json").as_str(),
         ]
     );
@@ -597,6 +599,22 @@ async fn a_blind_transfer_redirects_the_caller_and_a_member_is_dialled_into_a_co
         .field("Twiml")
         .unwrap()
         .contains(&format!(">{name}</Conference>")));
+    let agent = &requests[1];
+    assert_eq!(
+        agent.field("To"),
+        Some(format!("client:{}", w.tina).as_str())
+    );
+    assert_eq!(
+        agent.field("Label"),
+        Some(format!("agent:{}", w.tina).as_str())
+    );
+    assert_eq!(
+        agent.field("StatusCallback"),
+        Some(
+            w.url(&format!("/twilio/status?session={id}&user={}", w.tina))
+                .as_str()
+        )
+    );
     let create = &requests[2];
     assert_eq!(create.field("To"), Some("+15550001111"));
     assert_eq!(create.field("From"), Some("+15557770000"));
@@ -644,4 +662,259 @@ async fn a_blind_transfer_redirects_the_caller_and_a_member_is_dialled_into_a_co
         body["responseStatus"]["errors"][0]["fieldName"],
         "Destination"
     );
+}
+
+#[tokio::test]
+async fn a_member_dial_refused_after_the_move_is_logged_and_a_502_with_twilios_code() {
+    let w = world().await;
+    let call = "CA00000000000000000000000000000f01";
+    let id = answered_call(&w, call, "CA00000000000000000000000000000f02").await;
+    // Twilio refuses the new member's dial (21215: the account may not call
+    // that number; https://www.twilio.com/docs/errors/21215) after the
+    // caller's call moved into the conference.
+    w.fake.fail(
+        reqwest::Method::POST,
+        "/Participants.json",
+        Fault::Status {
+            status: 400,
+            code: 21215,
+        },
+        None,
+    );
+    let (status, body) = send(
+        &w,
+        w.tina_email,
+        reqwest::Method::POST,
+        &format!("/sessions/{id}/conference/members"),
+        serde_json::json!({"destination": "+15550001111", "fromNumber": "+15557770000"}),
+    )
+    .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["responseStatus"]["errorCode"], "21215");
+    let message = body["responseStatus"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("The call moved into the conference, but Twilio refused the rest"),
+        "{message}"
+    );
+    assert!(message.ends_with("Programmed failure"), "{message}");
+    // The move happened (Twilio has the conference TwiML); the session says
+    // what failed, stays live, and names no transfer that is not happening.
+    let moved = w.fake.call(SID, call).unwrap();
+    assert!(moved
+        .twiml
+        .unwrap()
+        .contains(&format!(">evo-{id}</Conference>")));
+    let after = session(&w, &id).await;
+    assert!(
+        log(&after)
+            .iter()
+            .any(|l| l.contains("failed: Twilio 21215: Programmed failure")),
+        "{after}"
+    );
+    assert!(
+        !log(&after)
+            .iter()
+            .any(|l| l.starts_with("Warm transfer to") && !l.contains(" failed: ")),
+        "{after}"
+    );
+    assert_ne!(after["callState"], "Disconnected", "{after}");
+    assert!(after["members"]
+        .as_array()
+        .is_none_or(|m| m.iter().all(|m| m["role"] != "Transfer")));
+}
+
+#[tokio::test]
+async fn active_calls_take_twilios_fields_and_the_calls_no_session_holds() {
+    let w = world().await;
+    let call = "CA00000000000000000000000000000a71";
+    let leg = "CA00000000000000000000000000000a72";
+    answered_call(&w, call, leg).await;
+    // Twilio's view: the root (inserted by `answered_call`), tina's leg,
+    // and a call of the account no session holds (another application).
+    let mut agent = FakeCall::new(leg, "in-progress");
+    agent.parent_call_sid = Some(call.into());
+    agent.direction = "outbound-dial".into();
+    agent.phone_number_sid = Some("PN00000000000000000000000000000a73".into());
+    w.fake.insert_call(SID, agent);
+    let mut other = FakeCall::new("CA00000000000000000000000000000a74", "in-progress");
+    other.from = "+15550009999".into();
+    other.to = "+15557770001".into();
+    w.fake.insert_call(SID, other);
+    let mut done = FakeCall::new("CA00000000000000000000000000000a75", "completed");
+    done.end_time = Some(chrono::Utc::now());
+    w.fake.insert_call(SID, done);
+
+    let (status, body) = send(
+        &w,
+        "boss@hold.test",
+        reqwest::Method::GET,
+        "/calls/active",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let calls = body["calls"].as_array().unwrap();
+    let sids: Vec<&str> = calls.iter().map(|c| c["sid"].as_str().unwrap()).collect();
+    assert_eq!(
+        sids,
+        vec![call, leg, "CA00000000000000000000000000000a74"],
+        "{body}"
+    );
+    // The session's own addresses stay; Twilio's fields are added, its
+    // RFC 2822 times read into ISO 8601.
+    assert_eq!(calls[0]["from"], "+15551230000");
+    assert_eq!(calls[0]["priceUnit"], "USD");
+    assert_eq!(calls[0]["fromFormatted"], "+14158675308");
+    assert!(
+        calls[0]["startTime"].as_str().unwrap().ends_with('Z'),
+        "{body}"
+    );
+    assert_eq!(
+        calls[1]["phoneNumberSid"],
+        "PN00000000000000000000000000000a73"
+    );
+    assert_eq!(calls[1]["parentCallSid"], call);
+    assert_eq!(calls[2]["from"], "+15550009999");
+    assert_eq!(calls[2]["to"], "+15557770001");
+    assert_eq!(calls[2]["status"], "in-progress");
+    assert_eq!(calls[2]["accountSid"], SID);
+    // One list request, in-progress calls, Basic auth as the account.
+    let list: Vec<_> = w
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == format!("/2010-04-01/Accounts/{SID}/Calls.json"))
+        .collect();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].method, "GET");
+    assert_eq!(list[0].basic_user.as_deref(), Some(SID));
+    assert!(list[0]
+        .query
+        .contains(&("Status".to_string(), "in-progress".to_string())));
+
+    // Twilio failing leaves the answer to the live sessions.
+    w.fake.fail(
+        reqwest::Method::GET,
+        "/Calls.json",
+        Fault::Status {
+            status: 500,
+            code: 20500,
+        },
+        None,
+    );
+    let (status, body) = send(
+        &w,
+        "boss@hold.test",
+        reqwest::Method::GET,
+        "/calls/active",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let sids: Vec<&str> = body["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["sid"].as_str().unwrap())
+        .collect();
+    assert_eq!(sids, vec![call, leg], "{body}");
+}
+
+/// The fake in simulator mode executes what the server asked (TwiML) and
+/// sends Twilio's signed callbacks at once: a blind transfer rings the
+/// target, who is told over Server Events and answers; a warm transfer
+/// moves the caller into the conference and the new member joins it.
+#[tokio::test]
+async fn transfers_are_confirmed_by_the_callbacks_twilio_sends_for_them() {
+    let w = world().await;
+    w.fake.simulate(reqwest::Client::new());
+    let call = "CA00000000000000000000000000000b71";
+    let id = answered_call(&w, call, "CA00000000000000000000000000000b72").await;
+    let mut events = reqwest::Client::new()
+        .get(w.url("/event-stream"))
+        .bearer_auth(token(&w, "nina@hold.test").await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    let mut buffer = String::new();
+
+    let (status, body) = send(
+        &w,
+        w.tina_email,
+        reqwest::Method::POST,
+        &format!("/sessions/{id}/redirect"),
+        serde_json::json!({"destination": "nina@hold.test"}),
+    )
+    .await;
+    assert!(status == 200 || status == 204, "{status} {body}");
+    w.fake.flush().await;
+    // Twilio rang nina's client from the caller's call, reporting to the session.
+    let legs = w.fake.children(SID, call);
+    let ringing = legs
+        .iter()
+        .find(|l| l.status == "ringing")
+        .expect("a leg rings the target");
+    let nina = ringing.to.strip_prefix("client:").unwrap().to_string();
+    assert!(ringing
+        .status_callback
+        .as_deref()
+        .unwrap()
+        .ends_with(&format!("/twilio/status?session={id}&user={nina}")));
+    let frame = next_frame(&mut events, &mut buffer, |f| f.contains(&id)).await;
+    assert!(frame.contains(&nina), "{frame}");
+    w.fake.answer_call(SID, &ringing.sid);
+    w.fake.flush().await;
+    let after = session(&w, &id).await;
+    let member = after["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["endpointId"] == nina.as_str())
+        .unwrap_or_else(|| panic!("nina is a member: {after}"));
+    assert_eq!(member["callState"], "Connected", "{after}");
+    assert!(log(&after)
+        .iter()
+        .any(|l| l.starts_with("Blind transfer to")));
+
+    // A warm transfer on another call: the caller joins the conference.
+    let call = "CA00000000000000000000000000000b73";
+    let leg = "CA00000000000000000000000000000b74";
+    let id = answered_call(&w, call, leg).await;
+    let (status, body) = send(
+        &w,
+        w.tina_email,
+        reqwest::Method::POST,
+        &format!("/sessions/{id}/conference/members"),
+        serde_json::json!({"callSid": leg, "destination": "+15550001111", "fromNumber": "+15557770000"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    w.fake.flush().await;
+    let conference = w
+        .fake
+        .conference_named(SID, &format!("evo-{id}"))
+        .expect("the conference exists");
+    let participants = w.fake.participants(SID, &conference.sid);
+    assert_eq!(participants.len(), 3, "{participants:?}");
+    let member = participants
+        .iter()
+        .find(|p| p.label.as_deref() == Some("transfer:+15550001111"))
+        .expect("the member is dialled");
+    assert!(w
+        .fake
+        .join_participant(SID, &conference.sid, &member.call_sid));
+    w.fake.flush().await;
+    let after = session(&w, &id).await;
+    let joined = after["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["callSid"] == member.call_sid.as_str())
+        .unwrap_or_else(|| panic!("the member joined: {after}"));
+    assert_eq!(joined["role"], "Transfer", "{after}");
+    assert_eq!(joined["callState"], "Connected", "{after}");
+    assert!(log(&after)
+        .iter()
+        .any(|l| l.starts_with("Warm transfer to")));
 }

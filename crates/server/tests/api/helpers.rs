@@ -177,6 +177,16 @@ pub async fn build(db: &TestDb) -> Application {
     build_with(db, |_| {}).await
 }
 
+/// [`build`], with Twilio's REST API at `twilio_api_base` (a fake).
+pub async fn build_with_twilio(db: &TestDb, twilio_api_base: Option<&str>) -> Application {
+    build_with(db, |config| {
+        if let Some(base) = twilio_api_base {
+            config.reconcile.twilio_api_base = base.to_string();
+        }
+    })
+    .await
+}
+
 /// [`build`] with a change to the configuration.
 pub async fn build_with(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> Application {
     // A free port chosen up front, so that `EVO_PUBLIC_URL` (which webhook

@@ -13,7 +13,7 @@ use evo_server::app::directory::{NewNumber, NewUser};
 use evo_server::app::state::AppState;
 use serde_json::Value;
 
-use crate::helpers::{build, PASSWORD};
+use crate::helpers::{build_with_twilio, PASSWORD};
 
 struct History {
     address: std::net::SocketAddr,
@@ -54,7 +54,15 @@ fn app() -> &'static History {
             let runtime = tokio::runtime::Runtime::new().expect("runtime");
             runtime.block_on(async move {
                 let dir = Box::leak(Box::new(crate::helpers::TestDb::new()));
-                let app = build(dir).await;
+                // Globex's Twilio account: a fake with no calls in progress
+                // (GetActiveCalls asks it), never the real API.
+                let twilio = Box::leak(Box::new(
+                    evo_twilio::fake::FakeTwilio::start()
+                        .await
+                        .expect("fake Twilio"),
+                ));
+                twilio.add_account("AC00000000000000000000000000000077", "token");
+                let app = build_with_twilio(dir, Some(twilio.base_url())).await;
                 let history = seed(&app.state(), app.local_addr()).await;
                 sender.send(history).expect("send");
                 app.run_until_stopped().await.expect("server");

@@ -29,7 +29,7 @@ impl From<ActionError> for ApiError {
             ActionError::NoTwilioAccount => {
                 ApiError::new(StatusCode::CONFLICT, "NoTwilioAccount", message)
             }
-            ActionError::Twilio(_) => {
+            ActionError::Twilio(_) | ActionError::Partial { .. } => {
                 tracing::warn!(%message, "a Twilio request for an agent action failed");
                 let (code, text) = twilio.unwrap_or_default();
                 let code = code.map_or_else(|| "TwilioUnavailable".to_string(), |c| c.to_string());

@@ -319,6 +319,22 @@ pub async fn get_active_calls(call: Call) -> Result<Reply, ApiError> {
         .account(&account_id)
         .await?
         .and_then(|account| account.twilio_account_sid);
+    // What Twilio knows fills what the sessions lack; Twilio unreachable
+    // leaves the answer to the sessions (logged), since they are current.
+    let mut twilio_calls: std::collections::HashMap<String, evo_twilio::rest::CallResource> =
+        match call
+            .state
+            .actions
+            .twilio_calls_in_progress(&account_id)
+            .await
+        {
+            Ok(calls) => calls.into_iter().map(|c| (c.sid.clone(), c)).collect(),
+            Err(crate::app::actions::ActionError::Storage(cause)) => return Err(cause.into()),
+            Err(error) => {
+                tracing::warn!(%error, "Twilio's calls in progress could not be read");
+                Default::default()
+            }
+        };
     let mut sessions = call.state.sessions.index().all();
     sessions.retain(|live| live.session().header.account_id == account_id);
     sessions.sort_by(|a, b| {
@@ -345,27 +361,94 @@ pub async fn get_active_calls(call: Call) -> Result<Reply, ApiError> {
             } else {
                 (header.to_address.clone(), Some(member.identity.clone()))
             };
-            calls.push(CallInfo {
-                account_sid: account_sid.clone(),
-                date_created: Some(created.clone()),
-                date_updated: Some(updated.clone()),
-                direction: Some(twilio_direction(is_root, header.direction).to_string()),
-                from,
-                parent_call_sid: if is_root {
-                    None
-                } else {
-                    header.call_sid.clone()
+            let twilio = twilio_calls.remove(sid.as_str());
+            calls.push(from_twilio(
+                twilio,
+                CallInfo {
+                    account_sid: account_sid.clone(),
+                    date_created: Some(created.clone()),
+                    date_updated: Some(updated.clone()),
+                    direction: Some(twilio_direction(is_root, header.direction).to_string()),
+                    from,
+                    parent_call_sid: if is_root {
+                        None
+                    } else {
+                        header.call_sid.clone()
+                    },
+                    sid: Some(sid.clone()),
+                    start_time: Some(created.clone()),
+                    status: Some(status.to_string()),
+                    to,
+                    uri: account_sid
+                        .as_ref()
+                        .map(|account| format!("/2010-04-01/Accounts/{account}/Calls/{sid}.json")),
+                    ..CallInfo::default()
                 },
-                sid: Some(sid.clone()),
-                start_time: Some(created.clone()),
-                status: Some(status.to_string()),
-                to,
-                uri: account_sid
-                    .as_ref()
-                    .map(|account| format!("/2010-04-01/Accounts/{account}/Calls/{sid}.json")),
-                ..CallInfo::default()
-            });
+            ));
         }
     }
+    // Calls Twilio reports that no live session holds (another application
+    // on the account, or a session not opened yet), oldest first.
+    let mut rest: Vec<_> = twilio_calls.into_values().collect();
+    rest.sort_by(|a, b| (a.start_time(), &a.sid).cmp(&(b.start_time(), &b.sid)));
+    calls.extend(
+        rest.into_iter()
+            .map(|call| from_twilio(Some(call), CallInfo::default())),
+    );
     Ok(Reply::dto(&GetActiveCallsResponse { calls }))
+}
+
+/// A call leg with what Twilio's Call resource says about it: Twilio's own
+/// fields (price, duration, formatted numbers, caller name) are only known
+/// there; times are turned into ISO 8601 like the rest of the API.
+/// <https://www.twilio.com/docs/voice/api/call-resource#call-properties>
+fn from_twilio(twilio: Option<evo_twilio::rest::CallResource>, known: CallInfo) -> CallInfo {
+    let Some(call) = twilio else {
+        return known;
+    };
+    let iso = |text: &Option<String>| {
+        text.as_deref()
+            .and_then(evo_twilio::webhook::parse_timestamp)
+            .map(evo_core::session::iso)
+    };
+    CallInfo {
+        account_sid: Some(call.account_sid.clone()),
+        annotation: call.annotation.clone().or(known.annotation),
+        answered_by: call
+            .answered_by
+            .as_ref()
+            .map(|a| a.as_str().to_string())
+            .or(known.answered_by),
+        caller_name: call.caller_name.clone().or(known.caller_name),
+        date_created: iso(&call.date_created).or(known.date_created),
+        date_updated: iso(&call.date_updated).or(known.date_updated),
+        direction: call
+            .direction
+            .as_ref()
+            .map(|d| d.as_str().to_string())
+            .or(known.direction),
+        duration: call
+            .duration_seconds()
+            .and_then(|d| i32::try_from(d).ok())
+            .unwrap_or(known.duration),
+        end_time: iso(&call.end_time).or(known.end_time),
+        forwarded_from: call.forwarded_from.clone().or(known.forwarded_from),
+        from: known.from.or(call.from.clone()),
+        from_formatted: call.from_formatted.clone().or(known.from_formatted),
+        parent_call_sid: call.parent_call_sid.clone().or(known.parent_call_sid),
+        phone_number_sid: call.phone_number_sid.clone().or(known.phone_number_sid),
+        price: call
+            .price
+            .as_deref()
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or(known.price),
+        price_unit: call.price_unit.clone().or(known.price_unit),
+        sid: Some(call.sid.clone()),
+        start_time: iso(&call.start_time).or(known.start_time),
+        // Twilio's word is newer than a callback not yet received.
+        status: Some(call.status.as_str().to_string()),
+        to: known.to.or(call.to.clone()),
+        to_formatted: call.to_formatted.clone().or(known.to_formatted),
+        uri: call.uri.clone().or(known.uri),
+    }
 }

@@ -1,4 +1,5 @@
-//! A fake Twilio REST API for tests (feature `testing`): an axum server on
+//! A fake Twilio REST API for tests (feature `testing`) and the demo's
+//! simulated Twilio (feature `sim`, [`FakeTwilio::simulate`]): an axum server on
 //! `127.0.0.1:0` that
 //!
 //! - answers the 2010-04-01 endpoints the [`crate::rest`] client uses, with
@@ -34,6 +35,9 @@ use serde_json::{json, Value};
 
 use crate::params::FormParams;
 use crate::signature::compute_signature;
+
+mod script;
+mod sim;
 
 /// A call the fake knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,6 +275,38 @@ struct Inner {
     requests: Vec<RecordedRequest>,
     callbacks: Vec<OutgoingCallback>,
     counter: u64,
+    /// Simulator mode ([`FakeTwilio::simulate`]): callbacks go out at once.
+    sim: Option<Outbox>,
+    /// The `<Dial>` each call is executing (simulator mode).
+    dials: BTreeMap<(String, String), Dial>,
+}
+
+/// Where the simulator's callbacks wait for the delivery task.
+struct Outbox {
+    sender: tokio::sync::mpsc::UnboundedSender<Outgoing>,
+    queued: u64,
+}
+
+/// A callback on its way; the answer to one with `execute_on` is TwiML
+/// for that call (the voice webhook, a `<Dial action>`).
+struct Outgoing {
+    callback: OutgoingCallback,
+    account: String,
+    execute_on: Option<String>,
+}
+
+/// A `<Dial>` in progress: its legs, the one answered, where the outcome goes.
+struct Dial {
+    action: Option<String>,
+    children: Vec<String>,
+    answered: Option<String>,
+}
+
+fn is_terminal(status: &str) -> bool {
+    matches!(
+        status,
+        "completed" | "busy" | "failed" | "no-answer" | "canceled"
+    )
 }
 
 impl Inner {
@@ -280,21 +316,58 @@ impl Inner {
     }
 
     fn sign(&mut self, account: &str, url: String, params: FormParams) {
+        self.sign_for(account, url, params, None);
+    }
+
+    /// Signs a callback; in simulator mode sends it to the delivery task
+    /// (the answer executed on `execute_on`), otherwise queues it for the test.
+    fn sign_for(
+        &mut self,
+        account: &str,
+        url: String,
+        params: FormParams,
+        execute_on: Option<String>,
+    ) {
+        let url = script::without_fragment(&url);
         let token = self.accounts.get(account).cloned().unwrap_or_default();
         let signature = compute_signature(&token, &url, &params);
         self.counter += 1;
         let idempotency_token = format!("{:08x}-{account}", self.counter);
-        self.callbacks.push(OutgoingCallback {
+        let callback = OutgoingCallback {
             url,
             params,
             signature,
             idempotency_token,
-        });
+        };
+        match &mut self.sim {
+            Some(outbox) => {
+                outbox.queued += 1;
+                // The receiver lives as long as the fake.
+                let _ = outbox.sender.send(Outgoing {
+                    callback,
+                    account: account.to_string(),
+                    execute_on,
+                });
+            }
+            None => self.callbacks.push(callback),
+        }
     }
 
     /// Moves a call to `status`, queueing the status callback Twilio would
-    /// send for it.
+    /// send for it; in simulator mode, a call's end also ends its `<Dial>`,
+    /// its conference membership, and reports to its parent's `<Dial>`.
     fn progress(&mut self, account: &str, sid: &str, status: &str, now: DateTime<Utc>) {
+        let key = (account.to_string(), sid.to_string());
+        let Some(was_terminal) = self.calls.get(&key).map(|c| is_terminal(&c.status)) else {
+            return;
+        };
+        self.status_change(account, sid, status, now);
+        if self.sim.is_some() && is_terminal(status) && !was_terminal {
+            self.after_end(account, sid, now);
+        }
+    }
+
+    fn status_change(&mut self, account: &str, sid: &str, status: &str, now: DateTime<Utc>) {
         let key = (account.to_string(), sid.to_string());
         let Some(call) = self.calls.get_mut(&key) else {
             return;
@@ -419,11 +492,18 @@ pub struct FakeTwilio {
     base_url: String,
     inner: Shared,
     task: tokio::task::JoinHandle<()>,
+    /// Simulator mode's delivery task.
+    delivery: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Callbacks the delivery task has sent (answered or failed).
+    delivered: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Drop for FakeTwilio {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(delivery) = self.delivery.lock().ok().and_then(|mut d| d.take()) {
+            delivery.abort();
+        }
     }
 }
 
@@ -444,6 +524,8 @@ impl FakeTwilio {
             base_url: format!("http://{address}"),
             inner,
             task,
+            delivery: Mutex::new(None),
+            delivered: Arc::new(tokio::sync::watch::channel(0).0),
         })
     }
 
@@ -843,6 +925,13 @@ async fn handle(
     };
     let auth = basic_auth(&headers);
     let mut state = inner.lock().unwrap_or_else(|e| e.into_inner());
+    if path == sim::REQUESTS_PATH {
+        return sim::recorded_requests(&state, auth.as_ref());
+    }
+    // A long-running simulator keeps only the latest requests.
+    if state.sim.is_some() && state.requests.len() >= sim::MAX_RECORDED {
+        state.requests.drain(..sim::MAX_RECORDED / 2);
+    }
     state.requests.push(RecordedRequest {
         method: method.to_string(),
         path: path.clone(),
@@ -943,6 +1032,11 @@ async fn handle(
                 }
                 if let Some(callback) = form.get_nonempty("StatusCallback") {
                     call.status_callback = Some(callback.to_string());
+                }
+            }
+            if state.sim.is_some() {
+                if let Some(twiml) = form.get_nonempty("Twiml") {
+                    state.execute(&account, &key.1, twiml, now);
                 }
             }
             match form.get_nonempty("Status") {
