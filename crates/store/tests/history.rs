@@ -478,3 +478,77 @@ async fn sessions_stored_before_the_history_columns_are_filled_on_open() {
     );
     assert_eq!(ids(&store, &all()).await.len(), 7);
 }
+
+/// Above 2,000 trigram matches a SQLite contains-search walks the scope's
+/// index instead of reading every match: both ways give the same pages.
+#[tokio::test]
+async fn a_broad_contains_search_pages_like_a_narrow_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqlStore::open_sqlite(dir.path()).await.unwrap();
+    for account in ["acc1", "acc2"] {
+        store
+            .create_account(&Account {
+                id: account.into(),
+                name: account.into(),
+                twilio_account_sid: None,
+                twilio_auth_token: None,
+            })
+            .await
+            .unwrap();
+    }
+    // 2,400 ended sessions, one a minute, alternating accounts; callers
+    // +1777u{n} all contain "777u", and "777u1234" only one.
+    let start = Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap();
+    let sessions: Vec<SessionChange> = (0..2400)
+        .map(|n| {
+            let account = if n % 2 == 0 { "acc1" } else { "acc2" };
+            let cast = cast(account, None, "n1", &format!("u{n}"));
+            let plan = build(
+                evo_core::scenario::Kind::InboundAnswered,
+                &cast,
+                &format!("W{n}"),
+                start + Duration::minutes(n),
+            );
+            let mut session = open(&plan.session_id, plan.header.clone(), plan.opened_at);
+            for event in &plan.events {
+                session = apply(&session, event);
+            }
+            SessionChange {
+                session,
+                event: None,
+                expected_version: None,
+                keys: vec![],
+            }
+        })
+        .collect();
+    store.commit(&sessions).await.unwrap();
+    let search = |text: &str, offset: u64| SessionQuery {
+        from_contains: Some(text.into()),
+        ended: Some(true),
+        descending: true,
+        offset,
+        limit: Some(3),
+        ..SessionQuery::new(SessionScope::Accounts(vec!["acc2".into()]))
+    };
+    // Broad: every acc2 session matches; newest first, paged, counted.
+    let page = store.list_session_infos(&search("777u", 0)).await.unwrap();
+    assert_eq!(page.total, Some(1200));
+    assert!(page.has_more);
+    assert_eq!(
+        ids(&store, &search("777u", 0)).await,
+        ["ses-W2399", "ses-W2397", "ses-W2395"]
+    );
+    assert_eq!(
+        ids(&store, &search("777u", 3)).await,
+        ["ses-W2393", "ses-W2391", "ses-W2389"]
+    );
+    // Narrow: one match, in acc2; none of acc1's.
+    assert_eq!(ids(&store, &search("777u1235", 0)).await, ["ses-W1235"]);
+    assert!(ids(&store, &search("777u1234", 0)).await.is_empty());
+    let plan = store
+        .explain_session_query(&search("777u", 0))
+        .await
+        .unwrap()
+        .join("\n");
+    assert!(plan.contains("session_history_account"), "{plan}");
+}
