@@ -96,18 +96,20 @@ pub struct SessionState {
 
 /// A session: header, the distinct events applied so far (keyed by their
 /// dedupe key, so a duplicate is found without scanning), and the state
-/// they produce.
+/// they produce. Fields are private: a session is made by
+/// `reducer::open` (or read back from the store) and changed only by
+/// `reducer::apply`; everything else reads it through accessors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
-    pub id: String,
-    pub opened_at: DateTime<Utc>,
-    pub header: SessionHeader,
+    pub(crate) id: String,
+    pub(crate) opened_at: DateTime<Utc>,
+    pub(crate) header: SessionHeader,
     /// Distinct events by `SessionEvent::dedupe_key`.
-    pub events: BTreeMap<String, SessionEvent>,
+    pub(crate) events: BTreeMap<String, SessionEvent>,
     /// Number of distinct events applied, plus one; bumps on every real change.
-    pub version: u64,
+    pub(crate) version: u64,
     /// Derived from `header` and `events` by the reducer; never edited directly.
-    pub state: SessionState,
+    pub(crate) state: SessionState,
     /// The reducer's per-stream working state (a cache of `events`, rebuilt
     /// after loading; never persisted, never compared).
     #[serde(skip)]
@@ -115,6 +117,36 @@ pub struct Session {
 }
 
 impl Session {
+    /// The session's id (account-scoped, e.g. `ses-{account}-{CallSid}`).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// When the session was opened.
+    pub fn opened_at(&self) -> DateTime<Utc> {
+        self.opened_at
+    }
+
+    /// What was fixed when the session opened.
+    pub fn header(&self) -> &SessionHeader {
+        &self.header
+    }
+
+    /// The state the reducer derived from the header and the events.
+    pub fn state(&self) -> &SessionState {
+        &self.state
+    }
+
+    /// Number of distinct events applied, plus one.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The distinct events applied so far, by dedupe key.
+    pub fn events(&self) -> impl Iterator<Item = &SessionEvent> + '_ {
+        self.events.values()
+    }
+
     /// Whether the session is still live.
     pub fn is_active(&self) -> bool {
         !self.state.ended

@@ -121,19 +121,19 @@ pub(crate) async fn write(
     let info = session.to_info();
     let info_json = String::from_utf8(evo_wire::json::to_json(&info))
         .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-    let started_at = iso(session.opened_at);
-    let ended_at = if session.state.ended {
+    let started_at = iso(session.opened_at());
+    let ended_at = if session.state().ended {
         Some(iso(session
-            .state
+            .state()
             .completed_at
             .unwrap_or_else(|| session.last_activity())))
     } else {
         None
     };
-    let from = session.header.from_address.clone().unwrap_or_default();
-    let to = session.header.to_address.clone().unwrap_or_default();
+    let from = session.header().from_address.clone().unwrap_or_default();
+    let to = session.header().to_address.clone().unwrap_or_default();
     let log_text = session
-        .state
+        .state()
         .log
         .iter()
         .map(|entry| entry.message.as_str())
@@ -151,19 +151,19 @@ pub(crate) async fn write(
     let mut update = sqlx::query(&update_sql)
         .bind(&started_at)
         .bind(ended_at)
-        .bind(&session.header.customer_id)
-        .bind(&session.header.endpoint_id)
+        .bind(&session.header().customer_id)
+        .bind(&session.header().endpoint_id)
         .bind(&from)
         .bind(&to)
         .bind(&info_json)
-        .bind(&session.id);
+        .bind(session.id());
     if backend == Backend::Postgres {
         update = update.bind(&log_text);
     }
     update.execute(&mut **tx).await?;
 
     sqlx::query("delete from session_endpoint where session_id = $1")
-        .bind(&session.id)
+        .bind(session.id())
         .execute(&mut **tx)
         .await?;
     for endpoint_id in session.endpoint_ids() {
@@ -172,7 +172,7 @@ pub(crate) async fn write(
         )
         .bind(endpoint_id)
         .bind(&started_at)
-        .bind(&session.id)
+        .bind(session.id())
         .execute(&mut **tx)
         .await?;
     }
@@ -181,7 +181,7 @@ pub(crate) async fn write(
         sqlx::query(
             "delete from session_search where rowid = (select rowid from session where session_id = $1)",
         )
-        .bind(&session.id)
+        .bind(session.id())
         .execute(&mut **tx)
         .await?;
         sqlx::query(
@@ -191,7 +191,7 @@ pub(crate) async fn write(
         .bind(&from)
         .bind(&to)
         .bind(&log_text)
-        .bind(&session.id)
+        .bind(session.id())
         .execute(&mut **tx)
         .await?;
     }

@@ -274,7 +274,7 @@ impl EventHub {
         let known = index
             .all()
             .iter()
-            .map(|live| (live.session().id.clone(), live.info().call_state))
+            .map(|live| (live.session().id().to_string(), live.info().call_state))
             .collect();
         EventHub(Arc::new(Inner {
             settings,
@@ -334,7 +334,7 @@ impl EventHub {
     /// Turns one committed change into each interested user's messages.
     pub(in crate::app) fn publish(&self, live: &Arc<LiveSession>) {
         let info = live.info();
-        let session_id = live.session().id.clone();
+        let session_id = live.session().id().to_string();
         let mut state = self.lock();
         let previous = if info.ended {
             state.known.remove(&session_id)
@@ -365,7 +365,7 @@ impl EventHub {
                 _ => {}
             }
         }
-        let account_id = live.session().header.account_id.clone();
+        let account_id = live.session().header().account_id.clone();
         let settings = self.0.settings.clone();
         let now = Instant::now();
         // Buffers of users gone longer than the retention are dropped: their
@@ -387,8 +387,8 @@ impl EventHub {
                 !own && is_manager && state.users[&user_id].principal.account_id == account_id;
             let listed = own && !info.ended;
             let membership_changed = match state.users.get_mut(&user_id) {
-                Some(user) if listed => user.active.insert(live.session().id.clone()),
-                Some(user) => user.active.remove(&live.session().id),
+                Some(user) if listed => user.active.insert(live.session().id().to_string()),
+                Some(user) => user.active.remove(live.session().id()),
                 None => false,
             };
             if !own && !account_only {
@@ -460,7 +460,7 @@ impl EventHub {
             feed.active = Viewer::of(&self.0.directory, &principal)
                 .active_sessions(&self.0.index)
                 .iter()
-                .map(|live| live.session().id.clone())
+                .map(|live| live.session().id().to_string())
                 .collect();
         }
         feed.principal = principal.clone();

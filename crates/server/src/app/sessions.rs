@@ -181,13 +181,13 @@ impl SessionService {
         session: Session,
         keys: Vec<String>,
     ) -> Result<Arc<LiveSession>, StoreError> {
-        let _guard = self.lock_for(&session.id).lock().await;
-        let account_id = session.header.account_id.clone();
-        let id = session.id.clone();
-        let mut live = match self.load(&session.id).await? {
+        let _guard = self.lock_for(session.id()).lock().await;
+        let account_id = session.header().account_id.clone();
+        let id = session.id().to_string();
+        let mut live = match self.load(session.id()).await? {
             Some(existing) => self
                 .index
-                .get(&existing.id)
+                .get(existing.id())
                 .unwrap_or_else(|| Arc::new(LiveSession::new(existing))),
             None => {
                 self.committer
@@ -282,10 +282,10 @@ impl SessionService {
             Some(current) => current,
             None => return Ok(Applied::UnknownSession),
         };
-        if account_id.is_some_and(|account| account != current.header.account_id) {
+        if account_id.is_some_and(|account| account != current.header().account_id) {
             return Ok(Applied::OtherAccount);
         }
-        let keys = scoped_keys(&current.header.account_id, &keys);
+        let keys = scoped_keys(&current.header().account_id, &keys);
         // Another node sharing the store may have changed the session since
         // this node last saw it; the version check refuses the stale write,
         // and the event is applied again to the stored session.
@@ -299,7 +299,7 @@ impl SessionService {
                 .submit(SessionChange {
                     session: next.clone(),
                     event: Some(event.clone()),
-                    expected_version: Some(current.version),
+                    expected_version: Some(current.version()),
                     keys: keys.clone(),
                 })
                 .await;

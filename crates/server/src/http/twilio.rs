@@ -606,7 +606,7 @@ async fn sms(State(state): State<AppState>, hook: Webhook) -> Answer {
         .session_id_by_key(&account.id, &conversation)
         .await?
         .and_then(|id| state.sessions.index().get(&id))
-        .map(|live| live.session().id.clone());
+        .map(|live| live.session().id().to_string());
     let at = hook.received_at;
     let session_id = match active {
         Some(id) => id,

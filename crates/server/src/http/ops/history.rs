@@ -320,17 +320,18 @@ pub async fn get_active_calls(call: Call) -> Result<Reply, ApiError> {
         .await?
         .and_then(|account| account.twilio_account_sid);
     let mut sessions = call.state.sessions.index().all();
-    sessions.retain(|live| live.session().header.account_id == account_id);
+    sessions.retain(|live| live.session().header().account_id == account_id);
     sessions.sort_by(|a, b| {
-        (a.session().opened_at, &a.session().id).cmp(&(b.session().opened_at, &b.session().id))
+        (a.session().opened_at(), a.session().id())
+            .cmp(&(b.session().opened_at(), b.session().id()))
     });
     let mut calls = Vec::new();
     for live in &sessions {
         let session = live.session();
-        let header = &session.header;
-        let created = evo_core::session::iso(session.opened_at);
+        let header = session.header();
+        let created = evo_core::session::iso(session.opened_at());
         let updated = evo_core::session::iso(session.last_activity());
-        for member in &session.state.members {
+        for member in &session.state().members {
             let Some(sid) = &member.call_sid else {
                 continue;
             };
