@@ -379,7 +379,7 @@ impl EventHub {
                 let user = &state.users[&user_id];
                 (
                     Viewer::of(&self.0.directory, &user.principal),
-                    user.principal.has_role(Role::Manager.name()),
+                    user.principal.has_role(Role::Manager),
                 )
             };
             let own = viewer.may_see(live);
@@ -467,7 +467,7 @@ impl EventHub {
         feed.streams += 1;
         feed.last_active = Instant::now();
         let sees_account = channels.contains(&account_channel(&principal.account_id))
-            && principal.has_role(Role::Manager.name());
+            && principal.has_role(Role::Manager);
         let (connect_id, backlog, snapshot) = match last_event_id {
             Some(last) if last >= feed.floor && last <= seq => {
                 let backlog: Vec<Message> = feed

@@ -69,9 +69,9 @@ pub enum Reach {
 impl Reach {
     /// The reach of `principal`.
     pub fn of(directory: &Directory, principal: &Principal) -> Self {
-        if principal.has_role(Role::SystemAdministrator.name()) {
+        if principal.has_role(Role::SystemAdministrator) {
             Reach::All
-        } else if principal.has_role(Role::Manager.name()) {
+        } else if principal.has_role(Role::Manager) {
             Reach::Account(principal.account_id.clone())
         } else {
             Reach::Own(Viewer::of(directory, principal))
