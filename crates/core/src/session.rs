@@ -17,11 +17,12 @@ use crate::api::sessions::{
 };
 use crate::domain::Crumb;
 use crate::event::SessionEvent;
+use crate::ids::{AccountId, EndpointId, SessionId};
 
 /// What is fixed when a session opens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct SessionHeader {
-    pub account_id: String,
+    pub account_id: AccountId,
     pub account_name: String,
     pub customer_id: Option<String>,
     pub customer_name: Option<String>,
@@ -29,7 +30,7 @@ pub struct SessionHeader {
     pub customer_breadcrumb: Vec<Crumb>,
     /// The endpoint the session belongs to (the number called, or the user
     /// who dialled out).
-    pub endpoint_id: String,
+    pub endpoint_id: EndpointId,
     pub endpoint_name: String,
     pub channel: FlowChannels,
     pub direction: SessionDirections,
@@ -101,7 +102,7 @@ pub struct SessionState {
 /// `reducer::apply`; everything else reads it through accessors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
-    pub(crate) id: String,
+    pub(crate) id: SessionId,
     pub(crate) opened_at: DateTime<Utc>,
     pub(crate) header: SessionHeader,
     /// Distinct events by `SessionEvent::dedupe_key`.
@@ -118,7 +119,7 @@ pub struct Session {
 
 impl Session {
     /// The session's id (account-scoped, e.g. `ses-{account}-{CallSid}`).
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> &SessionId {
         &self.id
     }
 
@@ -156,7 +157,7 @@ impl Session {
     /// answerer, and every member's endpoint.
     pub fn endpoint_ids(&self) -> BTreeSet<String> {
         let mut ids = BTreeSet::new();
-        ids.insert(self.header.endpoint_id.clone());
+        ids.insert(self.header.endpoint_id.to_string());
         if let Some(id) = &self.state.answered_by_id {
             ids.insert(id.clone());
         }
@@ -181,7 +182,7 @@ impl Session {
         let state = &self.state;
         SessionInfo {
             entity: EntityInfo {
-                id: Some(self.id.clone()),
+                id: Some(self.id.to_string()),
                 date_created: Some(iso(self.opened_at)),
                 date_last_modified: Some(iso(self.last_activity())),
                 created_by: None,
@@ -190,7 +191,7 @@ impl Session {
             dial_state: state.dial_state,
             call_state: state.call_state,
             queue_state: state.queue_state,
-            account_id: Some(header.account_id.clone()),
+            account_id: Some(header.account_id.to_string()),
             account_name: Some(header.account_name.clone()),
             customer_id: header.customer_id.clone(),
             customer_breadcrumb: header
@@ -202,7 +203,7 @@ impl Session {
                 })
                 .collect(),
             customer_name: header.customer_name.clone(),
-            endpoint_id: Some(header.endpoint_id.clone()),
+            endpoint_id: Some(header.endpoint_id.to_string()),
             endpoint_name: Some(header.endpoint_name.clone()),
             date_completed: state.completed_at.map(iso),
             destination: header.destination.clone(),

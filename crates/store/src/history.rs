@@ -152,18 +152,18 @@ pub(crate) async fn write(
         .bind(&started_at)
         .bind(ended_at)
         .bind(&session.header().customer_id)
-        .bind(&session.header().endpoint_id)
+        .bind(session.header().endpoint_id.as_str())
         .bind(&from)
         .bind(&to)
         .bind(&info_json)
-        .bind(session.id());
+        .bind(session.id().as_str());
     if backend == Backend::Postgres {
         update = update.bind(&log_text);
     }
     update.execute(&mut **tx).await?;
 
     sqlx::query("delete from session_endpoint where session_id = $1")
-        .bind(session.id())
+        .bind(session.id().as_str())
         .execute(&mut **tx)
         .await?;
     for endpoint_id in session.endpoint_ids() {
@@ -172,7 +172,7 @@ pub(crate) async fn write(
         )
         .bind(endpoint_id)
         .bind(&started_at)
-        .bind(session.id())
+        .bind(session.id().as_str())
         .execute(&mut **tx)
         .await?;
     }
@@ -181,7 +181,7 @@ pub(crate) async fn write(
         sqlx::query(
             "delete from session_search where rowid = (select rowid from session where session_id = $1)",
         )
-        .bind(session.id())
+        .bind(session.id().as_str())
         .execute(&mut **tx)
         .await?;
         sqlx::query(
@@ -191,7 +191,7 @@ pub(crate) async fn write(
         .bind(&from)
         .bind(&to)
         .bind(&log_text)
-        .bind(session.id())
+        .bind(session.id().as_str())
         .execute(&mut **tx)
         .await?;
     }

@@ -720,12 +720,12 @@ impl Store for SqlStore {
                      from session_event where session_id = $6
                      on conflict do nothing",
                 )
-                .bind(session.id())
+                .bind(session.id().as_str())
                 .bind(event.dedupe_key())
                 .bind(iso(event.at))
                 .bind(&json)
                 .bind(&now)
-                .bind(session.id())
+                .bind(session.id().as_str())
                 .execute(&mut *tx)
                 .await?;
             }
@@ -736,8 +736,8 @@ impl Store for SqlStore {
                     "insert into session (session_id, account_id, ended, version, last_activity, snapshot, written_at)
                      values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing",
                 )
-                .bind(session.id())
-                .bind(&session.header().account_id)
+                .bind(session.id().as_str())
+                .bind(session.header().account_id.as_str())
                 .bind(!session.is_active())
                 .bind(session.version() as i64)
                 .bind(iso(session.last_activity()))
@@ -755,7 +755,7 @@ impl Store for SqlStore {
                 .bind(iso(session.last_activity()))
                 .bind(&snapshot)
                 .bind(&now)
-                .bind(session.id())
+                .bind(session.id().as_str())
                 .bind(expected as i64)
                 .execute(&mut *tx)
                 .await?
@@ -774,7 +774,7 @@ impl Store for SqlStore {
                      on conflict (key) do update set session_id = excluded.session_id",
                 )
                 .bind(key)
-                .bind(session.id())
+                .bind(session.id().as_str())
                 .execute(&mut *tx)
                 .await?;
             }

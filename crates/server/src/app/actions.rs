@@ -534,7 +534,7 @@ fn number_party(number: &str) -> Party {
 
 /// The endpoints a stored session is visible to (endpoint, answerer, members).
 fn stored_endpoints(session: &Session) -> Vec<String> {
-    let mut endpoints = vec![session.header().endpoint_id.clone()];
+    let mut endpoints = vec![session.header().endpoint_id.to_string()];
     endpoints.extend(session.state().answered_by_id.clone());
     endpoints.extend(
         session

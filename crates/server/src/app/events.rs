@@ -388,7 +388,7 @@ impl EventHub {
             let listed = own && !info.ended;
             let membership_changed = match state.users.get_mut(&user_id) {
                 Some(user) if listed => user.active.insert(live.session().id().to_string()),
-                Some(user) => user.active.remove(live.session().id()),
+                Some(user) => user.active.remove(live.session().id().as_str()),
                 None => false,
             };
             if !own && !account_only {

@@ -82,7 +82,7 @@ impl World {
         channel: FlowChannels,
     ) {
         let header = SessionHeader {
-            account_id: account.id.clone(),
+            account_id: account.id.clone().into(),
             account_name: account.name.clone(),
             endpoint_id: "num".into(),
             endpoint_name: "Line".into(),
