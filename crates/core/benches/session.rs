@@ -1,8 +1,14 @@
 //! Hot paths of a session (issue 12): the projection to `SessionInfo` and
 //! its JSON and XML bodies, one reducer step after 10, 1,000 and 10,000
 //! prior events (a long SMS chat: one stream that only grows), and that
-//! step plus the snapshot encode the store writes per commit. Time per step
-//! should stay flat across the sizes; the snapshot encode is what grows.
+//! step plus the snapshot encode the store writes per commit.
+//!
+//! Each step runs on a fresh clone of the session, as the server does
+//! (`SessionService` clones the indexed session and `reducer::apply` clones
+//! it again): a clone's vectors have no spare capacity, so the step's first
+//! push copies the stream's events and the log. That copy, not the fold,
+//! is what grows with the prior events here; the snapshot encode grows
+//! with the event map it carries.
 //!
 //! `cargo bench -p evo-core --bench session`
 
