@@ -293,13 +293,17 @@ impl SessionService {
             if !reducer::is_new(&current, &event) {
                 return Ok(Applied::Duplicate);
             }
-            let next = reducer::apply(&current, &event);
+            // `current` is already this task's own copy: change it in place
+            // rather than clone the whole session once more.
+            let expected_version = current.version();
+            let mut next = current;
+            reducer::apply_in_place(&mut next, &event);
             let committed = self
                 .committer
                 .submit(SessionChange {
                     session: next.clone(),
                     event: Some(event.clone()),
-                    expected_version: Some(current.version()),
+                    expected_version: Some(expected_version),
                     keys: keys.clone(),
                 })
                 .await;
