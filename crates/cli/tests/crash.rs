@@ -188,7 +188,10 @@ async fn every_acknowledged_webhook_survives_a_sigkill() {
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("acknowledged call {call} was lost"));
-        assert!(session.version >= 2, "the ringing event of {call} was kept");
+        assert!(
+            session.version() >= 2,
+            "the ringing event of {call} was kept"
+        );
     }
     drop(store);
     let port = free_port();

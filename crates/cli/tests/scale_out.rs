@@ -755,7 +755,7 @@ async fn postgres_stopped_during_a_webhook_burst_loses_nothing_acknowledged() {
     let store = evo_store::open_store(&url).await.unwrap();
     for id in &all {
         let stored = store.session(id).await.unwrap().expect("stored");
-        assert!(stored.version >= 2, "{id}");
+        assert!(stored.version() >= 2, "{id}");
     }
     eprintln!(
         "{} acknowledged, {} refused while PostgreSQL was away and then retried",

@@ -18,6 +18,7 @@ pub mod api;
 pub mod contract;
 pub mod domain;
 pub mod event;
+pub mod ids;
 pub mod reducer;
 pub mod scenario;
 pub mod session;

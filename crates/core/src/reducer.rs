@@ -34,7 +34,11 @@ use crate::event::{
 use crate::session::{LogEntry, Member, Session, SessionHeader, SessionState};
 
 /// Opens a session: its header is fixed from here on.
-pub fn open(id: impl Into<String>, header: SessionHeader, at: DateTime<Utc>) -> Session {
+pub fn open(
+    id: impl Into<crate::ids::SessionId>,
+    header: SessionHeader,
+    at: DateTime<Utc>,
+) -> Session {
     let mut session = Session {
         id: id.into(),
         opened_at: at,

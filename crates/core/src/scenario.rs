@@ -207,15 +207,15 @@ pub fn build(kind: Kind, cast: &Cast, tag: &str, start: DateTime<Utc>) -> Scenar
         role: SessionMemberRoles::Caller,
     };
     let header = SessionHeader {
-        account_id: cast.account_id.clone(),
+        account_id: cast.account_id.clone().into(),
         account_name: cast.account_name.clone(),
         customer_id: cast.customer.as_ref().map(|c| c.id.clone()),
         customer_name: cast.customer.as_ref().map(|c| c.name.clone()),
         customer_breadcrumb: cast.breadcrumb.clone(),
         endpoint_id: if outgoing {
-            agent(0).0
+            agent(0).0.into()
         } else {
-            cast.number.0.clone()
+            cast.number.0.clone().into()
         },
         endpoint_name: if outgoing {
             agent(0).2

@@ -17,11 +17,12 @@ use crate::api::sessions::{
 };
 use crate::domain::Crumb;
 use crate::event::SessionEvent;
+use crate::ids::{AccountId, EndpointId, SessionId};
 
 /// What is fixed when a session opens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct SessionHeader {
-    pub account_id: String,
+    pub account_id: AccountId,
     pub account_name: String,
     pub customer_id: Option<String>,
     pub customer_name: Option<String>,
@@ -29,7 +30,7 @@ pub struct SessionHeader {
     pub customer_breadcrumb: Vec<Crumb>,
     /// The endpoint the session belongs to (the number called, or the user
     /// who dialled out).
-    pub endpoint_id: String,
+    pub endpoint_id: EndpointId,
     pub endpoint_name: String,
     pub channel: FlowChannels,
     pub direction: SessionDirections,
@@ -96,18 +97,20 @@ pub struct SessionState {
 
 /// A session: header, the distinct events applied so far (keyed by their
 /// dedupe key, so a duplicate is found without scanning), and the state
-/// they produce.
+/// they produce. Fields are private: a session is made by
+/// `reducer::open` (or read back from the store) and changed only by
+/// `reducer::apply`; everything else reads it through accessors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
-    pub id: String,
-    pub opened_at: DateTime<Utc>,
-    pub header: SessionHeader,
+    pub(crate) id: SessionId,
+    pub(crate) opened_at: DateTime<Utc>,
+    pub(crate) header: SessionHeader,
     /// Distinct events by `SessionEvent::dedupe_key`.
-    pub events: BTreeMap<String, SessionEvent>,
+    pub(crate) events: BTreeMap<String, SessionEvent>,
     /// Number of distinct events applied, plus one; bumps on every real change.
-    pub version: u64,
+    pub(crate) version: u64,
     /// Derived from `header` and `events` by the reducer; never edited directly.
-    pub state: SessionState,
+    pub(crate) state: SessionState,
     /// The reducer's per-stream working state (a cache of `events`, rebuilt
     /// after loading; never persisted, never compared).
     #[serde(skip)]
@@ -115,6 +118,36 @@ pub struct Session {
 }
 
 impl Session {
+    /// The session's id (account-scoped, e.g. `ses-{account}-{CallSid}`).
+    pub fn id(&self) -> &SessionId {
+        &self.id
+    }
+
+    /// When the session was opened.
+    pub fn opened_at(&self) -> DateTime<Utc> {
+        self.opened_at
+    }
+
+    /// What was fixed when the session opened.
+    pub fn header(&self) -> &SessionHeader {
+        &self.header
+    }
+
+    /// The state the reducer derived from the header and the events.
+    pub fn state(&self) -> &SessionState {
+        &self.state
+    }
+
+    /// Number of distinct events applied, plus one.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The distinct events applied so far, by dedupe key.
+    pub fn events(&self) -> impl Iterator<Item = &SessionEvent> + '_ {
+        self.events.values()
+    }
+
     /// Whether the session is still live.
     pub fn is_active(&self) -> bool {
         !self.state.ended
@@ -124,7 +157,7 @@ impl Session {
     /// answerer, and every member's endpoint.
     pub fn endpoint_ids(&self) -> BTreeSet<String> {
         let mut ids = BTreeSet::new();
-        ids.insert(self.header.endpoint_id.clone());
+        ids.insert(self.header.endpoint_id.to_string());
         if let Some(id) = &self.state.answered_by_id {
             ids.insert(id.clone());
         }
@@ -149,7 +182,7 @@ impl Session {
         let state = &self.state;
         SessionInfo {
             entity: EntityInfo {
-                id: Some(self.id.clone()),
+                id: Some(self.id.to_string()),
                 date_created: Some(iso(self.opened_at)),
                 date_last_modified: Some(iso(self.last_activity())),
                 created_by: None,
@@ -158,7 +191,7 @@ impl Session {
             dial_state: state.dial_state,
             call_state: state.call_state,
             queue_state: state.queue_state,
-            account_id: Some(header.account_id.clone()),
+            account_id: Some(header.account_id.to_string()),
             account_name: Some(header.account_name.clone()),
             customer_id: header.customer_id.clone(),
             customer_breadcrumb: header
@@ -170,7 +203,7 @@ impl Session {
                 })
                 .collect(),
             customer_name: header.customer_name.clone(),
-            endpoint_id: Some(header.endpoint_id.clone()),
+            endpoint_id: Some(header.endpoint_id.to_string()),
             endpoint_name: Some(header.endpoint_name.clone()),
             date_completed: state.completed_at.map(iso),
             destination: header.destination.clone(),

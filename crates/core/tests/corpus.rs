@@ -321,9 +321,10 @@ fn deliver<'a>(p: &Prepared, events: impl IntoIterator<Item = &'a SessionEvent>)
     let mut session = open(&p.id, p.header.clone(), p.opened_at);
     for event in events {
         session = apply(&session, event);
-        let reference = reduce_all(&session.header, session.opened_at, session.events.values());
+        let reference = reduce_all(session.header(), session.opened_at(), session.events());
         assert_eq!(
-            session.state, reference,
+            *session.state(),
+            reference,
             "{}: apply equals the reference fold",
             p.name
         );
@@ -515,7 +516,7 @@ fn unholding_one_participant_leaves_another_held_and_a_held_caller_who_leaves_is
             .unwrap()
     };
     let caller = |s: &Session| {
-        s.state
+        s.state()
             .members
             .iter()
             .find(|m| m.is_original_member)
@@ -523,7 +524,7 @@ fn unholding_one_participant_leaves_another_held_and_a_held_caller_who_leaves_is
             .call_state
     };
     let bob = |s: &Session| {
-        s.state
+        s.state()
             .members
             .iter()
             .find(|m| m.endpoint_id.as_deref() == Some("u2"))
@@ -535,15 +536,18 @@ fn unholding_one_participant_leaves_another_held_and_a_held_caller_who_leaves_is
     let after_unhold = deliver(p, &p.events[..=unheld]);
     assert_eq!(caller(&after_unhold), SessionMemberCallState::Hold);
     assert_eq!(bob(&after_unhold), SessionMemberCallState::Connected);
-    assert_eq!(after_unhold.state.call_state, SessionCallState::Hold);
+    assert_eq!(after_unhold.state().call_state, SessionCallState::Hold);
     let held_caller = position(ParticipantChange::Hold, "customer");
     let only_bob_held = deliver(p, &p.events[..held_caller]);
     assert_eq!(bob(&only_bob_held), SessionMemberCallState::Hold);
     assert_eq!(caller(&only_bob_held), SessionMemberCallState::Connected);
-    assert_eq!(only_bob_held.state.call_state, SessionCallState::Connected);
+    assert_eq!(
+        only_bob_held.state().call_state,
+        SessionCallState::Connected
+    );
     let left = deliver(p, &p.events);
     assert_eq!(caller(&left), SessionMemberCallState::None);
-    assert_ne!(left.state.call_state, SessionCallState::Hold);
+    assert_ne!(left.state().call_state, SessionCallState::Hold);
 }
 
 #[test]
@@ -556,15 +560,15 @@ fn a_missed_call_stays_ringing_until_twilio_ends_it_then_ends_at_twilios_time() 
         .position(|e| matches!(e.kind, EventKind::DialAction { .. }))
         .unwrap();
     let before = deliver(p, &p.events[..dial]);
-    assert!(!before.state.ended);
+    assert!(!before.state().ended);
     // The Dial action alone (no root status callback) ends the call, at the
     // legs' end as Twilio stamped it, not when evo-voice noticed.
     let mut without_root: Vec<SessionEvent> = p.events[..=dial].to_vec();
     without_root.retain(|e| !matches!(&e.source, EventSource::Call { call_sid, .. } if Some(call_sid) == p.header.call_sid.as_ref()));
     let ended = deliver(p, &without_root);
-    assert!(ended.state.ended);
-    assert_eq!(ended.state.outcome.as_deref(), Some("no-answer"));
-    assert!(ended.state.was_missed);
+    assert!(ended.state().ended);
+    assert_eq!(ended.state().outcome.as_deref(), Some("no-answer"));
+    assert!(ended.state().was_missed);
     assert_eq!(
         ended.to_info().date_completed.as_deref(),
         Some("2026-11-25T10:00:26.000Z")

@@ -127,11 +127,11 @@ fn a_stored_snapshot_loads_and_takes_new_events() {
     );
     // The reducer's working state is not stored; it is rebuilt on demand.
     assert_eq!(
-        stored.state,
-        reduce_all(&stored.header, stored.opened_at, stored.events.values())
+        *stored.state(),
+        reduce_all(stored.header(), stored.opened_at(), stored.events())
     );
     let late = SessionEvent {
-        at: stored.opened_at + chrono::Duration::seconds(90),
+        at: stored.opened_at() + chrono::Duration::seconds(90),
         clock: Clock::Server,
         source: EventSource::Agent { id: "late".into() },
         kind: EventKind::ConsoleData {
@@ -139,10 +139,10 @@ fn a_stored_snapshot_loads_and_takes_new_events() {
         },
     };
     let next = apply(&stored, &late);
-    assert_eq!(next.version, stored.version + 1);
+    assert_eq!(next.version(), stored.version() + 1);
     assert_eq!(
-        next.state,
-        reduce_all(&next.header, next.opened_at, next.events.values())
+        *next.state(),
+        reduce_all(next.header(), next.opened_at(), next.events())
     );
 }
 

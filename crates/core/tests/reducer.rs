@@ -69,7 +69,7 @@ fn run_all(scenario: &Scenario) -> Session {
 
 fn member<'a>(session: &'a Session, identity: &str) -> Option<&'a evo_core::session::Member> {
     session
-        .state
+        .state()
         .members
         .iter()
         .find(|m| m.identity == identity)
@@ -98,8 +98,8 @@ fn an_opened_incoming_call_is_ringing_with_its_caller_as_original_member() {
 fn ringing_agents_become_members_and_the_dial_is_active() {
     let s = scenario("inbound-answered");
     let session = run(&s, 4);
-    assert_eq!(session.state.dial_state, SessionDialState::Active);
-    assert_eq!(session.state.call_state, SessionCallState::Ringing);
+    assert_eq!(session.state().dial_state, SessionDialState::Active);
+    assert_eq!(session.state().call_state, SessionCallState::Ringing);
     let alice = member(&session, "client:alice").unwrap();
     assert_eq!(alice.call_state, SessionMemberCallState::Ringing);
     assert_eq!(alice.role, SessionMemberRoles::Agent);
@@ -110,17 +110,17 @@ fn ringing_agents_become_members_and_the_dial_is_active() {
 fn the_first_agent_to_answer_connects_and_the_others_drop_out() {
     let s = scenario("inbound-answered");
     let session = run(&s, 6);
-    assert_eq!(session.state.call_state, SessionCallState::Connected);
-    assert_eq!(session.state.dial_state, SessionDialState::None);
-    assert_eq!(session.state.answered_by_id.as_deref(), Some("u1"));
-    assert_eq!(session.state.answered_by_name.as_deref(), Some("Alice"));
+    assert_eq!(session.state().call_state, SessionCallState::Connected);
+    assert_eq!(session.state().dial_state, SessionDialState::None);
+    assert_eq!(session.state().answered_by_id.as_deref(), Some("u1"));
+    assert_eq!(session.state().answered_by_name.as_deref(), Some("Alice"));
     assert!(member(&session, "client:bob").is_none());
     assert_eq!(
         member(&session, "+15557770000").unwrap().call_state,
         SessionMemberCallState::Connected
     );
     assert!(session
-        .state
+        .state()
         .log
         .iter()
         .any(|l| l.message == "Bob did not answer (canceled)"));
@@ -141,43 +141,43 @@ fn the_root_call_completing_ends_the_session_with_its_outcome() {
 #[test]
 fn an_unanswered_incoming_call_is_missed() {
     let session = run_all(&scenario("inbound-missed"));
-    assert!(session.state.ended);
-    assert!(session.state.was_missed);
-    assert!(session.state.answered_by_id.is_none());
+    assert!(session.state().ended);
+    assert!(session.state().was_missed);
+    assert!(session.state().answered_by_id.is_none());
 }
 
 #[test]
 fn a_queued_caller_waits_then_connects_to_the_agent_who_dequeues() {
     let s = scenario("queued-answered");
     let queued = run(&s, 3);
-    assert_eq!(queued.state.queue_state, SessionQueueStates::Queued);
-    assert_eq!(queued.state.call_state, SessionCallState::Passive);
-    assert_eq!(queued.state.ring_queue_id.as_deref(), Some("support"));
+    assert_eq!(queued.state().queue_state, SessionQueueStates::Queued);
+    assert_eq!(queued.state().call_state, SessionCallState::Passive);
+    assert_eq!(queued.state().ring_queue_id.as_deref(), Some("support"));
     let ringing = run(&s, 4);
-    assert_eq!(ringing.state.queue_state, SessionQueueStates::Ringing);
+    assert_eq!(ringing.state().queue_state, SessionQueueStates::Ringing);
     let connected = run(&s, 5);
-    assert_eq!(connected.state.queue_state, SessionQueueStates::Connected);
-    assert_eq!(connected.state.queue_member_id.as_deref(), Some("u2"));
-    assert_eq!(connected.state.call_state, SessionCallState::Connected);
+    assert_eq!(connected.state().queue_state, SessionQueueStates::Connected);
+    assert_eq!(connected.state().queue_member_id.as_deref(), Some("u2"));
+    assert_eq!(connected.state().call_state, SessionCallState::Connected);
     let ended = run_all(&s);
-    assert_eq!(ended.state.queue_state, SessionQueueStates::Disconnected);
+    assert_eq!(ended.state().queue_state, SessionQueueStates::Disconnected);
 }
 
 #[test]
 fn hold_and_unhold_change_the_call_state_and_hold_fields() {
     let s = scenario("hold-unhold");
     let held = run(&s, 5);
-    assert_eq!(held.state.call_state, SessionCallState::Hold);
-    assert_eq!(held.state.held_by_user_id.as_deref(), Some("u3"));
-    assert_eq!(held.state.hold_queue_name.as_deref(), Some("hold-T1"));
+    assert_eq!(held.state().call_state, SessionCallState::Hold);
+    assert_eq!(held.state().held_by_user_id.as_deref(), Some("u3"));
+    assert_eq!(held.state().hold_queue_name.as_deref(), Some("hold-T1"));
     assert_eq!(
         member(&held, "+15557770000").unwrap().call_state,
         SessionMemberCallState::Hold
     );
     let resumed = run(&s, 6);
-    assert_eq!(resumed.state.call_state, SessionCallState::Connected);
-    assert!(resumed.state.held_by_user_id.is_none());
-    assert!(resumed.state.hold_queue_name.is_none());
+    assert_eq!(resumed.state().call_state, SessionCallState::Connected);
+    assert!(resumed.state().held_by_user_id.is_none());
+    assert!(resumed.state().hold_queue_name.is_none());
 }
 
 #[test]
@@ -185,40 +185,40 @@ fn a_blind_transfer_holds_the_caller_then_hands_over_to_the_target() {
     let s = scenario("blind-transfer");
     let transferring = run(&s, 5);
     assert_eq!(
-        transferring.state.hold_reason,
+        transferring.state().hold_reason,
         SessionHoldReasons::Transferring
     );
-    assert_eq!(transferring.state.call_state, SessionCallState::Hold);
+    assert_eq!(transferring.state().call_state, SessionCallState::Hold);
     let ringing = run(&s, 7);
     let carol = member(&ringing, "client:carol").unwrap();
     assert_eq!(carol.role, SessionMemberRoles::Transfer);
     assert_eq!(carol.call_state, SessionMemberCallState::Ringing);
     let done = run(&s, 8);
-    assert_eq!(done.state.hold_reason, SessionHoldReasons::None);
-    assert_eq!(done.state.call_state, SessionCallState::Connected);
+    assert_eq!(done.state().hold_reason, SessionHoldReasons::None);
+    assert_eq!(done.state().call_state, SessionCallState::Connected);
     assert!(member(&done, "client:alice").is_none());
-    assert_eq!(done.state.answered_by_name.as_deref(), Some("Alice"));
+    assert_eq!(done.state().answered_by_name.as_deref(), Some("Alice"));
 }
 
 #[test]
 fn a_warm_transfer_in_a_conference_tracks_participants_and_hold() {
     let s = scenario("warm-transfer");
     let agent_joined = run(&s, 4);
-    assert_eq!(agent_joined.state.conference_sid.as_deref(), Some("CFT1"));
+    assert_eq!(agent_joined.state().conference_sid.as_deref(), Some("CFT1"));
     assert_eq!(
         agent_joined
-            .state
+            .state()
             .most_recent_participant_call_sid
             .as_deref(),
         Some("CAT1L1")
     );
-    assert_eq!(agent_joined.state.call_state, SessionCallState::Connected);
+    assert_eq!(agent_joined.state().call_state, SessionCallState::Connected);
     let caller_held = run(&s, 6);
-    assert_eq!(caller_held.state.call_state, SessionCallState::Hold);
+    assert_eq!(caller_held.state().call_state, SessionCallState::Hold);
     let target_joined = run(&s, 7);
     assert_eq!(
         target_joined
-            .state
+            .state()
             .most_recent_participant_call_sid
             .as_deref(),
         Some("CAT1L2")
@@ -228,35 +228,35 @@ fn a_warm_transfer_in_a_conference_tracks_participants_and_hold() {
         SessionMemberRoles::Transfer
     );
     let handed_over = run(&s, 9);
-    assert_eq!(handed_over.state.call_state, SessionCallState::Connected);
+    assert_eq!(handed_over.state().call_state, SessionCallState::Connected);
     assert!(member(&handed_over, "client:alice").is_none());
-    assert!(run_all(&s).state.ended);
+    assert!(run_all(&s).state().ended);
 }
 
 #[test]
 fn an_outbound_call_from_a_softphone_connects_when_the_callee_answers() {
     let s = scenario("outbound");
     let dialling = run(&s, 4);
-    assert_eq!(dialling.state.call_state, SessionCallState::Ringing);
-    assert_eq!(dialling.header.direction, SessionDirections::Outgoing);
+    assert_eq!(dialling.state().call_state, SessionCallState::Ringing);
+    assert_eq!(dialling.header().direction, SessionDirections::Outgoing);
     assert_eq!(
         member(&dialling, "client:alice").unwrap().role,
         SessionMemberRoles::Agent
     );
     let talking = run(&s, 5);
-    assert_eq!(talking.state.call_state, SessionCallState::Connected);
+    assert_eq!(talking.state().call_state, SessionCallState::Connected);
     let ended = run_all(&s);
-    assert!(!ended.state.was_missed);
+    assert!(!ended.state().was_missed);
 }
 
 #[test]
 fn an_sms_chat_logs_every_message_and_ends_when_closed() {
     let s = scenario("sms-chat");
     let chatting = run(&s, 2);
-    assert_eq!(chatting.header.channel, FlowChannels::Chat);
-    assert_eq!(chatting.state.call_state, SessionCallState::Connected);
+    assert_eq!(chatting.header().channel, FlowChannels::Chat);
+    assert_eq!(chatting.state().call_state, SessionCallState::Connected);
     assert!(chatting
-        .state
+        .state()
         .log
         .iter()
         .any(|l| l.message == "Message from +15557770000: It's order 1234"));
@@ -264,7 +264,7 @@ fn an_sms_chat_logs_every_message_and_ends_when_closed() {
         chatting.to_info().from_phone_number.as_deref(),
         Some("+15557770000")
     );
-    assert!(run_all(&s).state.ended);
+    assert!(run_all(&s).state().ended);
 }
 
 #[test]
@@ -285,7 +285,7 @@ fn a_terminal_leg_status_is_final() {
         sequence: Some(99),
     };
     late.at = ended.last_activity() + chrono::Duration::seconds(5);
-    assert_eq!(apply(&ended, &late).state, ended.state);
+    assert_eq!(apply(&ended, &late).state(), ended.state());
 }
 
 #[test]
@@ -300,7 +300,7 @@ fn an_ended_session_ignores_events_from_after_its_end() {
             data: "late".into(),
         },
     };
-    assert_eq!(apply(&ended, &after).state, ended.state);
+    assert_eq!(apply(&ended, &after).state(), ended.state());
 }
 
 fn shuffled_with_duplicates(
@@ -343,8 +343,8 @@ proptest! {
         for event in &delivered {
             converged = apply(&converged, event);
             // The incremental step equals the reference fold at every step.
-            let reference = reduce_all(&converged.header, converged.opened_at, converged.events.values());
-            prop_assert_eq!(&converged.state, &reference);
+            let reference = reduce_all(converged.header(), converged.opened_at(), converged.events());
+            prop_assert_eq!(converged.state(), &reference);
         }
         prop_assert_eq!(converged, in_order);
     }
@@ -371,10 +371,10 @@ fn an_agent_hold_in_a_conference_shows_once_twilio_reports_the_participant_held(
         },
     );
     // Asked, logged, not yet done: the conference says who is held.
-    assert_eq!(asked.state.call_state, SessionCallState::Connected);
-    assert_eq!(asked.state.hold_reason, SessionHoldReasons::None);
+    assert_eq!(asked.state().call_state, SessionCallState::Connected);
+    assert_eq!(asked.state().hold_reason, SessionHoldReasons::None);
     assert!(asked
-        .state
+        .state()
         .log
         .iter()
         .any(|l| l.message.ends_with("put on hold by u1")));
@@ -399,7 +399,7 @@ fn an_agent_hold_in_a_conference_shows_once_twilio_reports_the_participant_held(
             },
         },
     );
-    assert_eq!(held.state.call_state, SessionCallState::Hold);
-    assert_eq!(held.state.hold_reason, SessionHoldReasons::Transferring);
-    assert_eq!(held.state.held_by_user_id.as_deref(), Some("u1"));
+    assert_eq!(held.state().call_state, SessionCallState::Hold);
+    assert_eq!(held.state().hold_reason, SessionHoldReasons::Transferring);
+    assert_eq!(held.state().held_by_user_id.as_deref(), Some("u1"));
 }

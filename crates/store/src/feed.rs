@@ -49,7 +49,7 @@ pub fn payloads<'a>(sessions: impl Iterator<Item = &'a Session>) -> Vec<String> 
     let mut out = Vec::new();
     let mut current = String::new();
     for session in sessions {
-        let line = format!("{} {}\n", session.version, session.id);
+        let line = format!("{} {}\n", session.version(), session.id());
         if !current.is_empty() && current.len() + line.len() > MAX_PAYLOAD {
             out.push(std::mem::take(&mut current));
         }
@@ -153,13 +153,16 @@ mod tests {
         );
         let sessions: Vec<Session> = (0..400)
             .map(|i| {
-                let mut session = evo_core::reducer::open(
+                let session = evo_core::reducer::open(
                     format!("ses-acct-{i:04}-CA0123456789abcdef0123456789abcdef"),
                     header.header.clone(),
                     header.opened_at,
                 );
-                session.version = i;
-                session
+                // A session at version `i`, as a stored snapshot would
+                // give it back (only the reducer changes versions).
+                let mut stored = serde_json::to_value(&session).unwrap();
+                stored["version"] = i.into();
+                serde_json::from_value(stored).unwrap()
             })
             .collect();
         let payloads = payloads(sessions.iter());
@@ -174,7 +177,7 @@ mod tests {
         }
         assert_eq!(heard.len(), 400);
         assert_eq!(heard[7].version, 7);
-        assert_eq!(heard[7].session_id, sessions[7].id);
+        assert_eq!(heard[7].session_id, sessions[7].id().as_str());
     }
 
     #[test]

@@ -124,19 +124,19 @@ pub(crate) async fn write(
     let info = session.to_info();
     let info_json = String::from_utf8(evo_wire::json::to_json(&info))
         .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-    let started_at = iso(session.opened_at);
-    let ended_at = if session.state.ended {
+    let started_at = iso(session.opened_at());
+    let ended_at = if session.state().ended {
         Some(iso(session
-            .state
+            .state()
             .completed_at
             .unwrap_or_else(|| session.last_activity())))
     } else {
         None
     };
-    let from = session.header.from_address.clone().unwrap_or_default();
-    let to = session.header.to_address.clone().unwrap_or_default();
+    let from = session.header().from_address.clone().unwrap_or_default();
+    let to = session.header().to_address.clone().unwrap_or_default();
     let log_text = session
-        .state
+        .state()
         .log
         .iter()
         .map(|entry| entry.message.as_str())
@@ -154,19 +154,19 @@ pub(crate) async fn write(
     let mut update = sqlx::query(&update_sql)
         .bind(&started_at)
         .bind(ended_at)
-        .bind(&session.header.customer_id)
-        .bind(&session.header.endpoint_id)
+        .bind(&session.header().customer_id)
+        .bind(session.header().endpoint_id.as_str())
         .bind(&from)
         .bind(&to)
         .bind(&info_json)
-        .bind(&session.id);
+        .bind(session.id().as_str());
     if backend == Backend::Postgres {
         update = update.bind(&log_text);
     }
     update.execute(&mut **tx).await?;
 
     sqlx::query("delete from session_endpoint where session_id = $1")
-        .bind(&session.id)
+        .bind(session.id().as_str())
         .execute(&mut **tx)
         .await?;
     for endpoint_id in session.endpoint_ids() {
@@ -176,9 +176,9 @@ pub(crate) async fn write(
         )
         .bind(endpoint_id)
         .bind(&started_at)
-        .bind(&session.id)
-        .bind(&session.header.account_id)
-        .bind(session.state.ended)
+        .bind(session.id().as_str())
+        .bind(session.header().account_id.as_str())
+        .bind(session.state().ended)
         .execute(&mut **tx)
         .await?;
     }
@@ -187,7 +187,7 @@ pub(crate) async fn write(
         sqlx::query(
             "delete from session_search where rowid = (select rowid from session where session_id = $1)",
         )
-        .bind(&session.id)
+        .bind(session.id().as_str())
         .execute(&mut **tx)
         .await?;
         sqlx::query(
@@ -197,7 +197,7 @@ pub(crate) async fn write(
         .bind(&from)
         .bind(&to)
         .bind(&log_text)
-        .bind(&session.id)
+        .bind(session.id().as_str())
         .execute(&mut **tx)
         .await?;
     }

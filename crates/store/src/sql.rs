@@ -828,12 +828,12 @@ impl Store for SqlStore {
                      from session_event where session_id = $6
                      on conflict do nothing",
                 )
-                .bind(&session.id)
+                .bind(session.id().as_str())
                 .bind(event.dedupe_key())
                 .bind(iso(event.at))
                 .bind(&json)
                 .bind(&now)
-                .bind(&session.id)
+                .bind(session.id().as_str())
                 .execute(&mut *tx)
                 .await?;
             }
@@ -844,10 +844,10 @@ impl Store for SqlStore {
                     "insert into session (session_id, account_id, ended, version, last_activity, snapshot, written_at)
                      values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing",
                 )
-                .bind(&session.id)
-                .bind(&session.header.account_id)
+                .bind(session.id().as_str())
+                .bind(session.header().account_id.as_str())
                 .bind(!session.is_active())
-                .bind(session.version as i64)
+                .bind(session.version() as i64)
                 .bind(iso(session.last_activity()))
                 .bind(&snapshot)
                 .bind(&now)
@@ -859,11 +859,11 @@ impl Store for SqlStore {
                      where session_id = $6 and version = $7",
                 )
                 .bind(!session.is_active())
-                .bind(session.version as i64)
+                .bind(session.version() as i64)
                 .bind(iso(session.last_activity()))
                 .bind(&snapshot)
                 .bind(&now)
-                .bind(&session.id)
+                .bind(session.id().as_str())
                 .bind(expected as i64)
                 .execute(&mut *tx)
                 .await?
@@ -871,7 +871,7 @@ impl Store for SqlStore {
             };
             if written == 0 {
                 // Dropping the transaction rolls the whole batch back.
-                return Err(StoreError::Conflict(session.id.clone()));
+                return Err(StoreError::Conflict(session.id().to_string()));
             }
             history::write(&mut tx, self.backend, session).await?;
             for key in &change.keys {
@@ -882,7 +882,7 @@ impl Store for SqlStore {
                      on conflict (key) do update set session_id = excluded.session_id",
                 )
                 .bind(key)
-                .bind(&session.id)
+                .bind(session.id().as_str())
                 .execute(&mut *tx)
                 .await?;
             }

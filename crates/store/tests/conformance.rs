@@ -244,7 +244,7 @@ async fn suite(store: Arc<dyn Store>) {
             .commit(&[SessionChange {
                 session: next.clone(),
                 event: Some(event.clone()),
-                expected_version: Some(session.version),
+                expected_version: Some(session.version()),
                 keys: vec![],
             }])
             .await
@@ -284,7 +284,7 @@ async fn suite(store: Arc<dyn Store>) {
         .commit(&[SessionChange {
             session: next.clone(),
             event: Some(plan.events[4].clone()),
-            expected_version: Some(session.version - 1),
+            expected_version: Some(session.version() - 1),
             keys: vec!["never".into()],
         }])
         .await;
@@ -305,7 +305,7 @@ async fn suite(store: Arc<dyn Store>) {
         .commit(&[SessionChange {
             session: ended.clone(),
             event: plan.events.last().cloned(),
-            expected_version: Some(session.version),
+            expected_version: Some(session.version()),
             keys: vec![],
         }])
         .await
@@ -336,7 +336,7 @@ async fn suite(store: Arc<dyn Store>) {
                     .submit(SessionChange {
                         session: next.clone(),
                         event: Some(event.clone()),
-                        expected_version: Some(session.version),
+                        expected_version: Some(session.version()),
                         keys: vec![],
                     })
                     .await
@@ -457,7 +457,7 @@ async fn end_sessions(store: &dyn Store, prefix: &str, count: usize) {
             changes.push(SessionChange {
                 session: next.clone(),
                 event: Some(event.clone()),
-                expected_version: Some(session.version),
+                expected_version: Some(session.version()),
                 keys: vec![],
             });
             session = next;

@@ -41,7 +41,7 @@ async fn write_sessions(store: &dyn Store) -> (String, String) {
         .commit(&[SessionChange {
             session: next,
             event: Some(a.events[0].clone()),
-            expected_version: Some(sa.version),
+            expected_version: Some(sa.version()),
             keys: vec![],
         }])
         .await
@@ -94,11 +94,11 @@ async fn postgres_commits_notify_listeners_with_ids_and_versions() {
         .sessions_by_id(&[a.clone(), "ses-missing".into(), b.clone()])
         .await
         .unwrap();
-    let mut ids: Vec<&str> = read.iter().map(|s| s.id.as_str()).collect();
+    let mut ids: Vec<&str> = read.iter().map(|s| s.id().as_str()).collect();
     ids.sort();
     assert_eq!(ids, vec![a.as_str(), b.as_str()]);
     assert_eq!(
-        read.iter().find(|s| s.id == a).unwrap().version,
+        read.iter().find(|s| *s.id() == a).unwrap().version(),
         second[0].version
     );
 
@@ -108,7 +108,7 @@ async fn postgres_commits_notify_listeners_with_ids_and_versions() {
         .commit(&[SessionChange {
             session: stale.clone(),
             event: None,
-            expected_version: Some(stale.version + 5),
+            expected_version: Some(stale.version() + 5),
             keys: vec![],
         }])
         .await;

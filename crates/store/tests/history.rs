@@ -58,7 +58,7 @@ async fn commit(
             .commit(&[SessionChange {
                 session: next.clone(),
                 event: Some(event.clone()),
-                expected_version: Some(session.version),
+                expected_version: Some(session.version()),
                 keys: vec![],
             }])
             .await

@@ -251,8 +251,8 @@ pub async fn template(
     let events = store.session_events(&id).await?;
     let hide = |json: String| json.replace(root, ROOT).replace(leg, LEG);
     Ok(Template {
-        header: hide(serde_json::to_string(&session.header)?),
-        opened_at: session.opened_at,
+        header: hide(serde_json::to_string(&session.header())?),
+        opened_at: session.opened_at(),
         events: events
             .iter()
             .map(|event| serde_json::to_string(event).map(hide))
@@ -292,7 +292,7 @@ fn replay(
         changes.push(SessionChange {
             session: next.clone(),
             event: Some(event),
-            expected_version: Some(session.version),
+            expected_version: Some(session.version()),
             keys,
         });
         session = next;

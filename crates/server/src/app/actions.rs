@@ -137,16 +137,16 @@ impl Actions {
             if !reach.may_see(&live) {
                 return Err(ActionError::NotFound(id.to_string()));
             }
-            if live.session().state.ended {
+            if live.session().state().ended {
                 return Err(ActionError::Ended(id.to_string()));
             }
             return Ok(live);
         }
         // Not live: ended (409 when the caller may see it) or unknown.
         match self.sessions.stored(id).await? {
-            Some(stored) if stored.state.ended => {
+            Some(stored) if stored.state().ended => {
                 let endpoints = stored_endpoints(&stored);
-                if reach.may_see_parts(&stored.header.account_id, &endpoints) {
+                if reach.may_see_parts(&stored.header().account_id, &endpoints) {
                     Err(ActionError::Ended(id.to_string()))
                 } else {
                     Err(ActionError::NotFound(id.to_string()))
@@ -228,8 +228,8 @@ impl Actions {
         if held_legs(session).contains(&target) {
             return Ok(live);
         }
-        let client = self.client(&session.header.account_id).await?;
-        let queue_name = match &session.state.conference_sid {
+        let client = self.client(&session.header().account_id).await?;
+        let queue_name = match &session.state().conference_sid {
             Some(conference) => {
                 client
                     .update_participant(conference, &target, &control::hold_participant())
@@ -269,8 +269,8 @@ impl Actions {
         let Some(target) = held_legs(session).into_iter().next() else {
             return Ok(live);
         };
-        let client = self.client(&session.header.account_id).await?;
-        match &session.state.conference_sid {
+        let client = self.client(&session.header().account_id).await?;
+        match &session.state().conference_sid {
             Some(conference) => {
                 client
                     .update_participant(conference, &target, &control::unhold_participant())
@@ -309,7 +309,7 @@ impl Actions {
         data: &str,
     ) -> Result<Arc<LiveSession>, ActionError> {
         let live = self.session(actor, session_id).await?;
-        if live.session().state.console_data.as_deref() == Some(data) {
+        if live.session().state().console_data.as_deref() == Some(data) {
             return Ok(live);
         }
         self.log(
@@ -333,13 +333,12 @@ impl Actions {
         let session = live.session();
         let target = leg_of(session, call_sid)?;
         let asked_before = session
-            .events
-            .values()
+            .events()
             .any(|e| matches!(e.kind, EventKind::HangupRequested { .. }));
         if asked_before {
             return Ok(live);
         }
-        let client = self.client(&session.header.account_id).await?;
+        let client = self.client(&session.header().account_id).await?;
         client.update_call(&target, &control::hang_up()).await?;
         self.log(
             actor,
@@ -401,9 +400,9 @@ impl Actions {
         let session = live.session();
         let root = leg_of(session, None)?;
         let destination = self
-            .destination(&session.header.account_id, destination)
+            .destination(&session.header().account_id, destination)
             .await?;
-        let client = self.client(&session.header.account_id).await?;
+        let client = self.client(&session.header().account_id).await?;
         let base = actor.base_url;
         let action = format!("{base}/twilio/dial?session={session_id}");
         let (update, target) = match &destination {
@@ -421,7 +420,7 @@ impl Actions {
                 let caller_id = caller_id
                     .map(str::trim)
                     .filter(|c| !c.is_empty())
-                    .or(session.header.to_address.as_deref())
+                    .or(session.header().to_address.as_deref())
                     .unwrap_or("");
                 let callback = format!("{base}/twilio/status?session={session_id}&party=callee");
                 (
@@ -475,7 +474,7 @@ impl Actions {
             None => None,
         };
         let destination = self
-            .destination(&session.header.account_id, destination)
+            .destination(&session.header().account_id, destination)
             .await?;
         let base = actor.base_url;
         let (to, target, status_callback) = match &destination {
@@ -502,12 +501,12 @@ impl Actions {
         let from = from_number
             .map(str::trim)
             .filter(|f| !f.is_empty())
-            .or(session.header.to_address.as_deref())
+            .or(session.header().to_address.as_deref())
             .ok_or_else(|| ActionError::Invalid {
                 field: "FromNumber",
                 message: "FromNumber is required".into(),
             })?;
-        let client = self.client(&session.header.account_id).await?;
+        let client = self.client(&session.header().account_id).await?;
         let name = control::conference_name(session_id);
         let conference_callback = format!("{base}/twilio/conference?session={session_id}");
         let label = format!("transfer:{}", target.endpoint_id.as_deref().unwrap_or(&to));
@@ -516,7 +515,7 @@ impl Actions {
             target.display_name.as_deref().unwrap_or(&target.identity)
         );
         let mut dials = Vec::new();
-        if session.state.conference_sid.is_none() {
+        if session.state().conference_sid.is_none() {
             // A failure here changed nothing: a plain 502.
             client
                 .update_call(
@@ -529,7 +528,7 @@ impl Actions {
             // the conference.
             if let Some(agent_leg) = agent_leg.as_deref().filter(|leg| *leg != root) {
                 let agent = session
-                    .state
+                    .state()
                     .members
                     .iter()
                     .find(|m| m.call_sid.as_deref() == Some(agent_leg))
@@ -551,7 +550,7 @@ impl Actions {
             &status_callback,
             &conference_callback,
         ));
-        let moved = session.state.conference_sid.is_none();
+        let moved = session.state().conference_sid.is_none();
         for dial in &dials {
             if let Err(source) = client.create_participant(&name, dial).await {
                 if !moved {
@@ -614,11 +613,11 @@ fn number_party(number: &str) -> Party {
 
 /// The endpoints a stored session is visible to (endpoint, answerer, members).
 fn stored_endpoints(session: &Session) -> Vec<String> {
-    let mut endpoints = vec![session.header.endpoint_id.clone()];
-    endpoints.extend(session.state.answered_by_id.clone());
+    let mut endpoints = vec![session.header().endpoint_id.to_string()];
+    endpoints.extend(session.state().answered_by_id.clone());
     endpoints.extend(
         session
-            .state
+            .state()
             .members
             .iter()
             .filter_map(|m| m.endpoint_id.clone()),
@@ -629,7 +628,7 @@ fn stored_endpoints(session: &Session) -> Vec<String> {
 /// The leg `call_sid` names (the root call when `None`), if it is one of
 /// the session's.
 fn leg_of(session: &Session, call_sid: Option<&str>) -> Result<String, ActionError> {
-    let root = session.header.call_sid.clone();
+    let root = session.header().call_sid.clone();
     match call_sid.map(str::trim).filter(|c| !c.is_empty()) {
         None => root.ok_or_else(|| ActionError::Invalid {
             field: "SessionId",
@@ -638,7 +637,7 @@ fn leg_of(session: &Session, call_sid: Option<&str>) -> Result<String, ActionErr
         Some(sid) => {
             let known = root.as_deref() == Some(sid)
                 || session
-                    .state
+                    .state()
                     .members
                     .iter()
                     .any(|m| m.call_sid.as_deref() == Some(sid));
@@ -660,8 +659,8 @@ fn held_legs(session: &Session) -> Vec<String> {
     // The last agent hold request per leg decides, by the agents' clock.
     let mut last: std::collections::BTreeMap<String, (chrono::DateTime<Utc>, bool)> =
         std::collections::BTreeMap::new();
-    let root = session.header.call_sid.clone().unwrap_or_default();
-    for event in session.events.values() {
+    let root = session.header().call_sid.clone().unwrap_or_default();
+    for event in session.events() {
         let (leg, held) = match &event.kind {
             EventKind::HoldStarted { call_sid, .. } => (call_sid.clone(), true),
             EventKind::HoldEnded { call_sid } => (call_sid.clone(), false),
@@ -678,8 +677,8 @@ fn held_legs(session: &Session) -> Vec<String> {
         .filter(|(_, (_, held))| *held)
         .map(|(leg, _)| leg)
         .collect();
-    let state_held = session.state.hold_reason != SessionHoldReasons::None
-        || session.state.call_state == evo_core::api::sessions::SessionCallState::Hold;
+    let state_held = session.state().hold_reason != SessionHoldReasons::None
+        || session.state().call_state == evo_core::api::sessions::SessionCallState::Hold;
     if state_held && !root.is_empty() && !held.contains(&root) {
         held.push(root.clone());
     }

@@ -184,7 +184,7 @@ impl UserFeed {
             active: viewer
                 .active_sessions(index)
                 .iter()
-                .map(|live| live.session().id.clone())
+                .map(|live| live.session().id().to_string())
                 .collect(),
         }
     }
@@ -304,7 +304,7 @@ fn feed_of(principal: &Principal) -> EventFeed {
     EventFeed {
         user_id: principal.user_id.clone(),
         account_id: principal.account_id.clone(),
-        manager: principal.has_role(Role::Manager.name()),
+        manager: principal.has_role(Role::Manager),
     }
 }
 
@@ -344,7 +344,7 @@ impl EventHub {
         let known = index
             .all()
             .iter()
-            .map(|live| (live.session().id.clone(), live.info().call_state))
+            .map(|live| (live.session().id().to_string(), live.info().call_state))
             .collect();
         let (flush, flushes) = mpsc::channel(4);
         Ok(EventHub(Arc::new(Inner {
@@ -605,11 +605,11 @@ impl EventHub {
     /// Plans one committed change's messages for every followed user.
     fn plan(&self, state: &mut HubState, live: &Arc<LiveSession>, drafts: &mut Vec<Draft>) {
         let info = live.info();
-        let session_id = &live.session().id;
+        let session_id = live.session().id().as_str();
         let previous = if info.ended {
             state.known.remove(session_id)
         } else {
-            state.known.insert(session_id.clone(), info.call_state)
+            state.known.insert(session_id.to_string(), info.call_state)
         };
         let mut kinds = vec!["SessionInfoChanged"];
         if info.ended {
@@ -635,8 +635,8 @@ impl EventHub {
                 _ => {}
             }
         }
-        let account_id = &live.session().header.account_id;
-        let version = live.session().version;
+        let account_id = live.session().header().account_id.as_str();
+        let version = live.session().version();
         // Built once per change, shared by every user's message.
         let own: Vec<(&str, Arc<str>)> = kinds
             .iter()
@@ -657,7 +657,7 @@ impl EventHub {
             let sees = viewer.may_see(live);
             let account_only = !sees && user.manager && user.account_id == *account_id;
             let membership_changed = if sees && !info.ended {
-                user.active.insert(session_id.clone())
+                user.active.insert(session_id.to_string())
             } else {
                 user.active.remove(session_id)
             };
@@ -773,7 +773,7 @@ impl EventHub {
             })?;
         let position = replay.position;
         let sees_account = channels.contains(&account_channel(&principal.account_id))
-            && principal.has_role(Role::Manager.name());
+            && principal.has_role(Role::Manager);
         let broken = broken_before || self.lock().broken.contains(&user_id);
         let (connect_id, backlog, snapshot) = match last_event_id {
             Some(last)

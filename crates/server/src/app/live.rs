@@ -78,12 +78,12 @@ impl Inner {
     fn held_version(&self, id: &str) -> Option<u64> {
         self.sessions
             .get(id)
-            .map(|live| live.session.version)
+            .map(|live| live.session.version())
             .or_else(|| self.ended.get(id).copied())
     }
 
     fn put(&mut self, live: Arc<LiveSession>) {
-        let id = live.session.id.clone();
+        let id = live.session.id().to_string();
         if let Some(previous) = self.sessions.remove(&id) {
             for endpoint in &previous.endpoints {
                 if let Some(ids) = self.by_endpoint.get_mut(endpoint) {
@@ -106,7 +106,7 @@ impl Inner {
         } else {
             if self
                 .ended
-                .insert(id.clone(), live.session.version)
+                .insert(id.clone(), live.session.version())
                 .is_none()
             {
                 self.ended_order.push_back(id);
@@ -150,8 +150,8 @@ impl LiveIndex {
         let live = Arc::new(LiveSession::new(session));
         let mut inner = self.write();
         let taken = inner
-            .held_version(&live.session.id)
-            .is_none_or(|version| version <= live.session.version);
+            .held_version(live.session.id())
+            .is_none_or(|version| version <= live.session.version());
         if taken {
             inner.put(live.clone());
         }
@@ -166,8 +166,8 @@ impl LiveIndex {
         // Rendered outside the lock; most refreshes do change the index.
         let live = Arc::new(LiveSession::new(session));
         let mut inner = self.write();
-        let held = inner.held_version(&live.session.id);
-        let newer = held.is_none_or(|version| version < live.session.version);
+        let held = inner.held_version(live.session.id());
+        let newer = held.is_none_or(|version| version < live.session.version());
         // A session this node never held is taken only while active: an
         // ended one it never held changes nothing here.
         let relevant = held.is_some() || live.session.is_active();
@@ -209,9 +209,9 @@ impl LiveIndex {
             .collect();
         sessions.sort_by(|a, b| {
             a.session
-                .opened_at
-                .cmp(&b.session.opened_at)
-                .then_with(|| a.session.id.cmp(&b.session.id))
+                .opened_at()
+                .cmp(&b.session.opened_at())
+                .then_with(|| a.session.id().cmp(b.session.id()))
         });
         sessions
     }
@@ -253,14 +253,16 @@ mod tests {
             ..SessionHeader::default()
         };
         let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        let mut session = reducer::open("ses-1", header, at);
-        session.version = n;
-        session.state.ended = ended;
-        session
+        // Only the reducer changes a session; a stored snapshot (what a
+        // refresh reads) can carry any version.
+        let mut stored = serde_json::to_value(reducer::open("ses-1", header, at)).unwrap();
+        stored["version"] = n.into();
+        stored["state"]["ended"] = ended.into();
+        serde_json::from_value(stored).unwrap()
     }
 
     fn held(index: &LiveIndex) -> Option<u64> {
-        index.get("ses-1").map(|live| live.session().version)
+        index.get("ses-1").map(|live| live.session().version())
     }
 
     #[test]

@@ -251,13 +251,13 @@ pub async fn reconcile_once(
         // Forget logged unknown calls whose sessions are gone.
         let live: HashSet<&str> = sessions
             .iter()
-            .filter_map(|l| l.session().header.call_sid.as_deref())
+            .filter_map(|l| l.session().header().call_sid.as_deref())
             .collect();
         lock(&reconciler.unknown_logged).retain(|sid| live.contains(sid.as_str()));
     }
     for live in sessions {
         let session = live.session();
-        let events = if session.header.channel == FlowChannels::Chat {
+        let events = if session.header().channel == FlowChannels::Chat {
             if stale(session.last_activity(), config.chat_idle_after) {
                 vec![ended(
                     session,
@@ -271,7 +271,7 @@ pub async fn reconcile_once(
             }
         } else if stale(session.last_activity(), config.idle_after) {
             report.checked += 1;
-            let too_old = stale(session.opened_at, config.max_age);
+            let too_old = stale(session.opened_at(), config.max_age);
             match decide_voice(state, reconciler, session, now, &mut skip, &mut report).await {
                 Ok(Some(events)) => events,
                 Ok(None) => Vec::new(),
@@ -285,7 +285,7 @@ pub async fn reconcile_once(
                     ),
                 )],
                 Err(why) => {
-                    tracing::debug!(session = %session.id, why, "not reconciled yet");
+                    tracing::debug!(session = %session.id(), why, "not reconciled yet");
                     Vec::new()
                 }
             }
@@ -294,11 +294,11 @@ pub async fn reconcile_once(
         };
         let mut changed = false;
         for event in events {
-            match state.sessions.apply(&session.id, event, Vec::new()).await {
+            match state.sessions.apply(session.id(), event, Vec::new()).await {
                 Ok(Applied::Changed(_)) => changed = true,
                 Ok(Applied::Duplicate | Applied::UnknownSession | Applied::OtherAccount) => {}
                 Err(error) => {
-                    tracing::warn!(%error, session = %session.id, "ending a stale session failed");
+                    tracing::warn!(%error, session = %session.id(), "ending a stale session failed");
                     break;
                 }
             }
@@ -321,7 +321,7 @@ fn ended(
         at,
         clock,
         source: EventSource::Internal {
-            id: format!("reconcile:{}", session.id),
+            id: format!("reconcile:{}", session.id()),
         },
         kind: EventKind::Ended {
             outcome: outcome.to_string(),
@@ -340,11 +340,11 @@ async fn decide_voice(
     skip: &mut HashSet<String>,
     report: &mut ReconcileReport,
 ) -> Result<Option<Vec<SessionEvent>>, String> {
-    let account = match state.directory.account(&session.header.account_id).await {
+    let account = match state.directory.account(&session.header().account_id).await {
         Ok(account) => account,
         Err(error) => {
             // A store failure decides nothing; try again next pass.
-            tracing::warn!(%error, session = %session.id, "reconciler could not read the account");
+            tracing::warn!(%error, session = %session.id(), "reconciler could not read the account");
             return Ok(None);
         }
     };
@@ -354,14 +354,14 @@ async fn decide_voice(
     let tokens = match state.directory.twilio_auth_tokens(&account).await {
         Ok(tokens) => tokens,
         Err(error) => {
-            tracing::warn!(%error, session = %session.id, "reconciler could not read the account's tokens");
+            tracing::warn!(%error, session = %session.id(), "reconciler could not read the account's tokens");
             return Ok(None);
         }
     };
     let (Some(sid), false, Some(call_sid)) = (
         account.twilio_account_sid,
         tokens.is_empty(),
-        &session.header.call_sid,
+        &session.header().call_sid,
     ) else {
         return Err("no Twilio credentials for the account".to_string());
     };

@@ -192,13 +192,13 @@ impl SessionService {
         session: Session,
         keys: Vec<String>,
     ) -> Result<Arc<LiveSession>, StoreError> {
-        let _guard = self.lock_for(&session.id).lock().await;
-        let account_id = session.header.account_id.clone();
-        let id = session.id.clone();
-        let mut live = match self.load(&session.id).await? {
+        let _guard = self.lock_for(session.id()).lock().await;
+        let account_id = session.header().account_id.clone();
+        let id = session.id().to_string();
+        let mut live = match self.load(session.id()).await? {
             Some(existing) => self
                 .index
-                .get(&existing.id)
+                .get(existing.id())
                 .unwrap_or_else(|| Arc::new(LiveSession::new(existing))),
             None => {
                 self.committer
@@ -293,10 +293,10 @@ impl SessionService {
             Some(current) => current,
             None => return Ok(Applied::UnknownSession),
         };
-        if account_id.is_some_and(|account| account != current.header.account_id) {
+        if account_id.is_some_and(|account| account != current.header().account_id) {
             return Ok(Applied::OtherAccount);
         }
-        let keys = scoped_keys(&current.header.account_id, &keys);
+        let keys = scoped_keys(&current.header().account_id, &keys);
         // Another node sharing the store may have changed the session since
         // this node last saw it; the version check refuses the stale write,
         // and the event is applied again to the stored session.
@@ -304,13 +304,17 @@ impl SessionService {
             if !reducer::is_new(&current, &event) {
                 return Ok(Applied::Duplicate);
             }
-            let next = reducer::apply(&current, &event);
+            // `current` is already this task's own copy: change it in place
+            // rather than clone the whole session once more.
+            let expected_version = current.version();
+            let mut next = current;
+            reducer::apply_in_place(&mut next, &event);
             let committed = self
                 .committer
                 .submit(SessionChange {
                     session: next.clone(),
                     event: Some(event.clone()),
-                    expected_version: Some(current.version),
+                    expected_version: Some(expected_version),
                     keys: keys.clone(),
                 })
                 .await;
@@ -375,7 +379,7 @@ impl SessionService {
             let seen = self
                 .index
                 .get(&notice.session_id)
-                .is_some_and(|live| live.session().version >= notice.version);
+                .is_some_and(|live| live.session().version() >= notice.version);
             if !seen && !wanted.contains(&notice.session_id) {
                 wanted.push(notice.session_id.clone());
             }
@@ -385,7 +389,7 @@ impl SessionService {
         }
         let mut sessions = self.store.sessions_by_id(&wanted).await?;
         // Publish in the order the commits named them.
-        sessions.sort_by_key(|s| wanted.iter().position(|id| *id == s.id));
+        sessions.sort_by_key(|s| wanted.iter().position(|id| *id == *s.id()));
         let mut changed = 0;
         for session in sessions {
             if let Some(live) = self.index.refresh(session) {

@@ -41,7 +41,7 @@ impl Viewer {
     /// Whether this viewer may see the session. Tenants never see each
     /// other, whatever the endpoint ids say.
     pub fn may_see(&self, live: &LiveSession) -> bool {
-        self.may_see_parts(&live.session().header.account_id, live.endpoints())
+        self.may_see_parts(&live.session().header().account_id, live.endpoints())
     }
 
     /// [`Viewer::may_see`] for a session known by its account and the
@@ -78,9 +78,9 @@ pub enum Reach {
 impl Reach {
     /// The reach of `principal`.
     pub fn of(directory: &Directory, principal: &Principal) -> Self {
-        if principal.has_role(Role::SystemAdministrator.name()) {
+        if principal.has_role(Role::SystemAdministrator) {
             Reach::All
-        } else if principal.has_role(Role::Manager.name()) {
+        } else if principal.has_role(Role::Manager) {
             Reach::Account(principal.account_id.clone())
         } else {
             Reach::Own(Viewer::of(directory, principal))
@@ -102,7 +102,7 @@ impl Reach {
 
     /// Whether a live session is within reach.
     pub fn may_see(&self, live: &LiveSession) -> bool {
-        self.may_see_parts(&live.session().header.account_id, live.endpoints())
+        self.may_see_parts(&live.session().header().account_id, live.endpoints())
     }
 
     /// The live session, if within reach.

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use base64::Engine;
-use evo_core::domain::{roles, Role, User};
+use evo_core::domain::{Role, User};
 use evo_store::Store;
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
@@ -40,7 +40,7 @@ pub struct Principal {
     pub account_id: String,
     pub display_name: String,
     pub email: String,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     /// The stored sign-in session, when the request used a session cookie.
     pub auth_session_id: Option<String>,
 }
@@ -48,8 +48,23 @@ pub struct Principal {
 impl Principal {
     /// Whether the user has `role`. ServiceStack's `Admin` passes every
     /// role check.
-    pub fn has_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|r| r == role || r == roles::ADMIN)
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.iter().any(|r| *r == role || *r == Role::Admin)
+    }
+
+    /// `has_role` for a role named by a contract (`[RequiredRole]`); a
+    /// name that is no role evo-voice knows is held by nobody but `Admin`,
+    /// as ServiceStack's role check would have it.
+    pub fn has_role_named(&self, name: &str) -> bool {
+        match name.parse::<Role>() {
+            Ok(role) => self.has_role(role),
+            Err(_) => self.roles.contains(&Role::Admin),
+        }
+    }
+
+    /// The role names, as tokens and responses carry them.
+    pub fn role_names(&self) -> Vec<String> {
+        Role::names(&self.roles)
     }
 
     /// The principal of a stored user.
@@ -59,7 +74,7 @@ impl Principal {
             account_id: user.account_id.clone(),
             display_name: user.display_name.clone(),
             email: user.email.clone(),
-            roles: Role::names(&user.roles),
+            roles: user.roles.clone(),
             auth_session_id,
         }
     }

@@ -195,7 +195,7 @@ async fn run_bytes(
         if let Some(role) = operation
             .required_roles
             .iter()
-            .find(|role| !found.principal.has_role(role))
+            .find(|role| !found.principal.has_role_named(role))
         {
             tracing::debug!(user = %found.principal.user_id, %role, "role check failed");
             return Err(ApiError::forbidden("Invalid Role"));

@@ -111,7 +111,7 @@ pub async fn event_stream(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let principal = principal(&state, &headers).await?;
-    if !principal.has_role(Role::User.name()) {
+    if !principal.has_role(Role::User) {
         return Err(ApiError::forbidden("Invalid Role"));
     }
     let channels = channel_list(&query_values(query.as_deref(), &["channels", "channel"]));

@@ -334,12 +334,12 @@ async fn header_for(
         None => Vec::new(),
     };
     Ok(SessionHeader {
-        account_id: account.id.clone(),
+        account_id: account.id.clone().into(),
         account_name: account.name.clone(),
         customer_id: endpoint.customer_id.clone(),
         customer_name: breadcrumb.last().map(|c| c.name.clone()),
         customer_breadcrumb: breadcrumb,
-        endpoint_id: endpoint.id.clone(),
+        endpoint_id: endpoint.id.clone().into(),
         endpoint_name: endpoint.display_name.clone(),
         ..SessionHeader::default()
     })
@@ -615,7 +615,7 @@ async fn sms(State(state): State<AppState>, hook: Webhook) -> Answer {
         .session_id_by_key(&account.id, &conversation)
         .await?
         .and_then(|id| state.sessions.index().get(&id))
-        .map(|live| live.session().id.clone());
+        .map(|live| live.session().id().to_string());
     let at = hook.received_at;
     let session_id = match active {
         Some(id) => id,

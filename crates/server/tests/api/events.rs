@@ -593,7 +593,7 @@ async fn a_subscriber_that_never_reads_is_dropped_without_delaying_others() {
         account_id: app.fixture.account_id.clone(),
         display_name: "alice".to_string(),
         email: app.fixture.alice.email.clone(),
-        roles: vec!["User".to_string()],
+        roles: vec![evo_core::domain::Role::User],
         auth_session_id: None,
     };
     // Straight on the hub: one subscriber never reads its queue, the other

@@ -48,7 +48,7 @@ async fn a_commit_on_one_node_reaches_the_other_nodes_index_and_subscribers() {
         .get(&fixture.main_session)
         .expect("node B rebuilt its index from the store")
         .session()
-        .version;
+        .version();
     let event = evo_core::event::SessionEvent {
         at: chrono::Utc::now(),
         clock: evo_core::event::Clock::Server,
@@ -68,19 +68,19 @@ async fn a_commit_on_one_node_reaches_the_other_nodes_index_and_subscribers() {
     let evo_server::app::sessions::Applied::Changed(committed) = applied else {
         panic!("the event changed the session: {applied:?}");
     };
-    let version = committed.session().version;
+    let version = committed.session().version();
     assert!(version > before);
     let heard = tokio::time::timeout(Duration::from_secs(2), async {
         loop {
             let changed = changes.recv().await.expect("node B's broadcast");
-            if changed.session().session().id == fixture.main_session {
+            if *changed.session().session().id() == fixture.main_session {
                 return changed;
             }
         }
     })
     .await
     .expect("node B published node A's change within 2 s");
-    assert_eq!(heard.session().session().version, version);
+    assert_eq!(heard.session().session().version(), version);
     assert_eq!(
         node_b
             .sessions
@@ -88,7 +88,7 @@ async fn a_commit_on_one_node_reaches_the_other_nodes_index_and_subscribers() {
             .get(&fixture.main_session)
             .unwrap()
             .session()
-            .version,
+            .version(),
         version
     );
     if on_postgres() {

@@ -101,10 +101,7 @@ async fn an_agent_is_told_a_call_rings_is_answered_and_is_held() {
         .and_then(|listener| listener.local_addr())
         .unwrap()
         .port();
-    let mut config = Config::for_store(
-        format!("127.0.0.1:{port}").parse().unwrap(),
-        db.location(),
-    );
+    let mut config = Config::for_store(format!("127.0.0.1:{port}").parse().unwrap(), db.location());
     let base = format!("http://127.0.0.1:{port}");
     config.public_url = Some(base.clone());
     config.reconcile.twilio_api_base = fake.base_url().to_string();

@@ -82,7 +82,7 @@ impl World {
         channel: FlowChannels,
     ) {
         let header = SessionHeader {
-            account_id: account.id.clone(),
+            account_id: account.id.clone().into(),
             account_name: account.name.clone(),
             endpoint_id: "num".into(),
             endpoint_name: "Line".into(),
@@ -162,10 +162,10 @@ async fn a_completed_call_ends_the_session_at_twilios_end_time_with_its_duration
     let session = world.session("CADONE").await;
     assert!(!session.is_active());
     // dateCompleted is Twilio's end_time, not the server's clock.
-    assert_eq!(session.state.completed_at, Some(finished));
-    assert!(session.state.outcome.is_some());
+    assert_eq!(session.state().completed_at, Some(finished));
+    assert!(session.state().outcome.is_some());
     let log: Vec<&str> = session
-        .state
+        .state()
         .log
         .iter()
         .map(|l| l.message.as_str())
@@ -176,7 +176,7 @@ async fn a_completed_call_ends_the_session_at_twilios_end_time_with_its_duration
         ),
         "{log:?}"
     );
-    assert!(world.state.sessions.index().get(&session.id).is_none());
+    assert!(world.state.sessions.index().get(session.id()).is_none());
 
     // A second pass changes nothing more and asks nothing.
     let again = world.pass_at(world.config.interval).await;
@@ -193,7 +193,7 @@ async fn a_terminal_status_other_than_completed_is_the_outcome() {
     assert_eq!(world.pass_at(NOW).await.ended, 1);
     let session = world.session("CABUSY").await;
     assert!(!session.is_active());
-    assert_eq!(session.state.outcome.as_deref(), Some("busy"));
+    assert_eq!(session.state().outcome.as_deref(), Some("busy"));
 }
 
 #[tokio::test]
@@ -208,8 +208,8 @@ async fn a_call_in_progress_changes_nothing() {
     assert_eq!((report.checked, report.fetched, report.ended), (1, 1, 0));
     let after = world.session("CALIVE").await;
     assert!(after.is_active());
-    assert_eq!(after.version, before.version);
-    assert_eq!(after.state, before.state);
+    assert_eq!(after.version(), before.version());
+    assert_eq!(after.state(), before.state());
     // Asked again next pass.
     world.pass_at(world.config.interval).await;
     assert_eq!(world.call_requests("CALIVE"), 2);
@@ -230,9 +230,9 @@ async fn fresh_sessions_and_chats_follow_their_own_rules() {
     assert!(world.session("CAFRESH").await.is_active());
     assert!(world.session("CHATNEW").await.is_active());
     let chat = world.session("CHATIDLE").await;
-    assert_eq!(chat.state.outcome.as_deref(), Some("completed"));
+    assert_eq!(chat.state().outcome.as_deref(), Some("completed"));
     assert_eq!(
-        chat.state.log.last().map(|l| l.message.as_str()),
+        chat.state().log.last().map(|l| l.message.as_str()),
         Some("Session ended: the conversation was idle")
     );
 }
@@ -249,13 +249,13 @@ async fn an_unknown_call_is_not_failed_but_kept_until_the_maximum_age() {
 
     let young = world.session("CAGONE").await;
     assert!(young.is_active(), "404 is unknown, not failed");
-    assert_eq!(young.state.outcome, None);
+    assert_eq!(young.state().outcome, None);
 
     let old = world.session("CAOLD").await;
     assert!(!old.is_active());
-    assert_eq!(old.state.outcome.as_deref(), Some("expired"));
+    assert_eq!(old.state().outcome.as_deref(), Some("expired"));
     assert_eq!(
-        old.state.log.last().map(|l| l.message.as_str()),
+        old.state().log.last().map(|l| l.message.as_str()),
         Some(
             "Session ended: the session passed its maximum age and Twilio could not confirm it \
              (Twilio does not know the call)"
@@ -279,7 +279,7 @@ async fn sessions_without_credentials_expire_at_the_maximum_age_only() {
     let report = world.pass_at(NOW).await;
     assert_eq!((report.fetched, report.ended), (0, 1));
     assert_eq!(
-        world.session("CAOLDX").await.state.outcome.as_deref(),
+        world.session("CAOLDX").await.state().outcome.as_deref(),
         Some("expired")
     );
     assert!(world.session("CAYOUNG").await.is_active());

@@ -165,7 +165,7 @@ async fn two_nodes_sharing_a_store_never_lose_each_others_events() {
         node.sessions
             .index()
             .get(&plan.session_id)
-            .map(|live| live.session().version)
+            .map(|live| live.session().version())
     };
     node_a.sessions.refresh_from_store(since).await.unwrap();
     node_b.sessions.refresh_from_store(since).await.unwrap();
@@ -194,6 +194,6 @@ async fn two_nodes_sharing_a_store_never_lose_each_others_events() {
         .events
         .iter()
         .fold(session, |s, e| evo_core::reducer::apply(&s, e));
-    assert_eq!(stored.state, expected.state);
-    assert_eq!(stored.version, expected.version);
+    assert_eq!(stored.state(), expected.state());
+    assert_eq!(stored.version(), expected.version());
 }

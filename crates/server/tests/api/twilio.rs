@@ -198,7 +198,7 @@ async fn an_inbound_call_rings_its_users_connects_and_ends_through_webhooks() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(stored.state.outcome.as_deref(), Some("completed"));
+    assert_eq!(stored.state().outcome.as_deref(), Some("completed"));
 }
 
 #[tokio::test]
@@ -449,9 +449,13 @@ async fn another_tenant_signing_with_its_own_token_cannot_touch_a_tenants_call()
     assert_eq!(dialled.status(), 403);
 
     let after = stored(app, &t, call).await;
-    assert_eq!(after.version, before.version, "A's session is unchanged");
-    assert_eq!(after.state, before.state);
-    assert!(!after.state.ended);
+    assert_eq!(
+        after.version(),
+        before.version(),
+        "A's session is unchanged"
+    );
+    assert_eq!(after.state(), before.state());
+    assert!(!after.state().ended);
 }
 
 #[tokio::test]
@@ -483,9 +487,9 @@ async fn a_missed_call_ends_when_the_dial_action_reports_no_answer() {
     let twiml = answer.text().await.unwrap();
     assert!(twiml.ends_with("<Hangup/></Response>"), "{twiml}");
     let session = stored(app, &t, call).await;
-    assert!(session.state.ended, "Twilio ended it when we hung up");
-    assert_eq!(session.state.outcome.as_deref(), Some("no-answer"));
-    assert!(session.state.was_missed);
+    assert!(session.state().ended, "Twilio ended it when we hung up");
+    assert_eq!(session.state().outcome.as_deref(), Some("no-answer"));
+    assert!(session.state().was_missed);
 }
 
 #[tokio::test]
@@ -535,8 +539,8 @@ async fn an_outbound_call_to_a_busy_number_ends_busy_with_a_plain_hangup() {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Hangup/></Response>"
     );
     let session = stored(app, &t, call).await;
-    assert!(session.state.ended);
-    assert_eq!(session.state.outcome.as_deref(), Some("busy"));
+    assert!(session.state().ended);
+    assert_eq!(session.state().outcome.as_deref(), Some("busy"));
 }
 
 #[tokio::test]
@@ -575,10 +579,10 @@ async fn callbacks_before_the_voice_webhook_are_kept_and_applied_when_it_opens_t
     }
     ring(app, &t, call).await;
     let session = stored(app, &t, call).await;
-    assert!(session.state.ended, "{:?}", session.state);
-    assert_eq!(session.state.outcome.as_deref(), Some("completed"));
+    assert!(session.state().ended, "{:?}", session.state());
+    assert_eq!(session.state().outcome.as_deref(), Some("completed"));
     assert_eq!(
-        session.state.answered_by_id.as_deref(),
+        session.state().answered_by_id.as_deref(),
         Some(t.tina.0.as_str())
     );
 }

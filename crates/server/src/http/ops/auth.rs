@@ -36,7 +36,7 @@ pub async fn authenticate(call: Call) -> Result<Reply, ApiError> {
                 session_id: principal.auth_session_id.clone(),
                 user_name: Some(principal.email.clone()),
                 display_name: Some(principal.display_name.clone()),
-                roles: Some(principal.roles.clone()),
+                roles: Some(principal.role_names()),
                 auth_provider: Some("credentials".to_string()),
                 ..Default::default()
             }))

@@ -28,10 +28,10 @@ pub const ALL_LIMIT: u64 = 10_000;
 /// The largest `CountPerPage`.
 pub const MAX_COUNT_PER_PAGE: i32 = 1000;
 /// Roles that may read the active calls (any one of them).
-const ACTIVE_CALLS_ROLES: &[&str] = &[
-    Role::SystemAdministrator.name(),
-    Role::Manager.name(),
-    Role::CallCenterDashboard.name(),
+const ACTIVE_CALLS_ROLES: &[Role] = &[
+    Role::SystemAdministrator,
+    Role::Manager,
+    Role::CallCenterDashboard,
 ];
 
 /// GetMySessions: the same as GetActiveSessions (Evo Voice says the latter
@@ -41,11 +41,11 @@ pub async fn get_my_sessions(call: Call) -> Result<Reply, ApiError> {
 }
 
 fn is_admin(principal: &Principal) -> bool {
-    principal.has_role(Role::SystemAdministrator.name())
+    principal.has_role(Role::SystemAdministrator)
 }
 
 fn is_manager(principal: &Principal) -> bool {
-    principal.has_role(Role::Manager.name())
+    principal.has_role(Role::Manager)
 }
 
 fn session_not_found(id: &str) -> ApiError {
@@ -251,7 +251,7 @@ fn dashboard_permissions(principal: &Principal) -> Vec<DashboardPermissions> {
             DashboardPermissions::ViewCustomers,
             DashboardPermissions::ViewFlows,
         ]
-    } else if principal.has_role(Role::User.name()) {
+    } else if principal.has_role(Role::User) {
         vec![DashboardPermissions::ViewSessions]
     } else {
         Vec::new()
@@ -276,7 +276,7 @@ pub async fn get_auth_status(call: Call) -> Result<Reply, ApiError> {
         name: Some(principal.display_name.clone()),
         avatar_url: None,
         email_address: Some(principal.email.clone()),
-        roles: principal.roles.clone(),
+        roles: principal.role_names(),
         account_ids: vec![principal.account_id.clone()],
         account_names: account.map(|a| a.name).into_iter().collect(),
         dashboard_permissions: dashboard_permissions(&principal),
@@ -303,7 +303,7 @@ pub async fn get_active_calls(call: Call) -> Result<Reply, ApiError> {
     let principal = call.principal()?.clone();
     if !ACTIVE_CALLS_ROLES
         .iter()
-        .any(|role| principal.has_role(role))
+        .any(|role| principal.has_role(*role))
     {
         return Err(ApiError::forbidden("Invalid Role"));
     }
@@ -336,17 +336,18 @@ pub async fn get_active_calls(call: Call) -> Result<Reply, ApiError> {
             }
         };
     let mut sessions = call.state.sessions.index().all();
-    sessions.retain(|live| live.session().header.account_id == account_id);
+    sessions.retain(|live| live.session().header().account_id == account_id);
     sessions.sort_by(|a, b| {
-        (a.session().opened_at, &a.session().id).cmp(&(b.session().opened_at, &b.session().id))
+        (a.session().opened_at(), a.session().id())
+            .cmp(&(b.session().opened_at(), b.session().id()))
     });
     let mut calls = Vec::new();
     for live in &sessions {
         let session = live.session();
-        let header = &session.header;
-        let created = evo_core::session::iso(session.opened_at);
+        let header = session.header();
+        let created = evo_core::session::iso(session.opened_at());
         let updated = evo_core::session::iso(session.last_activity());
-        for member in &session.state.members {
+        for member in &session.state().members {
             let Some(sid) = &member.call_sid else {
                 continue;
             };
