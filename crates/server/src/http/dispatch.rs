@@ -559,12 +559,12 @@ fn content_type_header(format: &Format) -> HeaderValue {
 
 fn render_reply(format: &Format, route: Resolved, reply: Reply) -> Response {
     let op_name = route.op.name;
-    let bytes = match reply.body {
-        ReplyBody::Empty => Vec::new(),
-        ReplyBody::Dto(value) => evo_wire::render_value(format, &value, op_name),
+    let bytes: axum::body::Bytes = match reply.body {
+        ReplyBody::Empty => axum::body::Bytes::new(),
+        ReplyBody::Dto(value) => evo_wire::render_value(format, &value, op_name).into(),
         ReplyBody::Prerendered { json, value } => match format {
             Format::Json => json,
-            other => evo_wire::render_value(other, &value(), op_name),
+            other => evo_wire::render_value(other, &value(), op_name).into(),
         },
     };
     let mut response = (reply.status, bytes).into_response();
