@@ -292,7 +292,12 @@ fn main() -> anyhow::Result<()> {
         let now = chrono::Utc::now().timestamp();
         let tokens: Vec<String> = seeded
             .iter()
-            .map(|(user, _, sid)| state.auth.keys().sign_access(&access_claims(user, sid, now, 7200)))
+            .map(|(user, _, sid)| {
+                state
+                    .auth
+                    .keys()
+                    .sign_access(&access_claims(user, sid, now, 7200))
+            })
             .collect();
 
         // Sessions through the app API, a few calls at once.
@@ -315,12 +320,26 @@ fn main() -> anyhow::Result<()> {
                         account_name: "Load Telecom".into(),
                         customer: None,
                         breadcrumb: Vec::new(),
-                        number: (number.id.clone(), number.address.clone(), number.display_name.clone()),
-                        agents: vec![(user.id.clone(), format!("agent{}", n / per_user), user.display_name.clone())],
+                        number: (
+                            number.id.clone(),
+                            number.address.clone(),
+                            number.display_name.clone(),
+                        ),
+                        agents: vec![(
+                            user.id.clone(),
+                            format!("agent{}", n / per_user),
+                            user.display_name.clone(),
+                        )],
                         caller: format!("+1666{n:07}"),
                     };
-                    let plan = scenario::build(Kind::InboundAnswered, &cast, &format!("L{n:08}"), chrono::Utc::now());
-                    let session = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
+                    let plan = scenario::build(
+                        Kind::InboundAnswered,
+                        &cast,
+                        &format!("L{n:08}"),
+                        chrono::Utc::now(),
+                    );
+                    let session =
+                        reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
                     state
                         .sessions
                         .open(session, plan.header.call_sid.iter().cloned().collect())
@@ -330,7 +349,11 @@ fn main() -> anyhow::Result<()> {
                     // All but the hang-up: the call stays answered and active.
                     let keep = plan.events.len().saturating_sub(2);
                     for event in plan.events.into_iter().take(keep) {
-                        state.sessions.apply(&plan.session_id, event, Vec::new()).await.expect("apply");
+                        state
+                            .sessions
+                            .apply(&plan.session_id, event, Vec::new())
+                            .await
+                            .expect("apply");
                         events += 1;
                     }
                 }
@@ -361,7 +384,10 @@ fn main() -> anyhow::Result<()> {
             let body = body.clone();
             async move {
                 (
-                    [(axum::http::header::CONTENT_TYPE, "application/json; charset=utf-8")],
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "application/json; charset=utf-8",
+                    )],
                     body,
                 )
             }
@@ -378,6 +404,11 @@ fn main() -> anyhow::Result<()> {
         (rss_full.saturating_sub(rss_empty)) as f64 / active.max(1) as f64
     );
     let tokens = Arc::new(tokens);
+    if std::env::var("READLOAD_ONLY").as_deref() == Ok("evo") {
+        // For a profiler: evo-voice alone.
+        load(evo, tokens, connections, secs, None).print("evo-voice GET /sessions/active");
+        return Ok(());
+    }
     let fixed_tokens = Arc::new(vec!["x".repeat(tokens[0].len())]);
     let limit = load(fixed, fixed_tokens.clone(), connections, secs, None);
     limit.print("static bytes (the limit)");
@@ -395,9 +426,21 @@ fn main() -> anyhow::Result<()> {
         "ratio by server + client CPU per request (the rate on two dedicated cores): {:.3}",
         whole(&limit) / whole(&peak)
     );
-    let half = load(evo, tokens.clone(), connections, secs, Some(peak.rate() / 2.0));
+    let half = load(
+        evo,
+        tokens.clone(),
+        connections,
+        secs,
+        Some(peak.rate() / 2.0),
+    );
     half.print("evo-voice at half of its peak");
-    let half_static = load(fixed, fixed_tokens, connections, secs, Some(limit.rate() / 2.0));
+    let half_static = load(
+        fixed,
+        fixed_tokens,
+        connections,
+        secs,
+        Some(limit.rate() / 2.0),
+    );
     half_static.print("static at half of its peak");
     Ok(())
 }

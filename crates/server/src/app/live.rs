@@ -248,7 +248,12 @@ impl LiveIndex {
         let read = |inner: &Inner| {
             let cells: Option<Vec<Arc<AtomicU64>>> = endpoints
                 .iter()
-                .map(|e| inner.by_endpoint.get(e).map(|entry| entry.generation.clone()))
+                .map(|e| {
+                    inner
+                        .by_endpoint
+                        .get(e)
+                        .map(|entry| entry.generation.clone())
+                })
                 .collect();
             cells.map(|cells| Watched {
                 stamp: cells

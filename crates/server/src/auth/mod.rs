@@ -299,16 +299,15 @@ impl Authenticator {
         self.passwords.checks()
     }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-        mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+        mutex
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The user id of a sign-in session that has not ended, read from the
     /// store at most every [`CACHE_TTL`], and when it was read.
-    async fn live_session_user(
-        &self,
-        id: &str,
-    ) -> Result<(Option<String>, Instant), AuthFailure> {
+    async fn live_session_user(&self, id: &str) -> Result<(Option<String>, Instant), AuthFailure> {
         let now = Instant::now();
         let cached = Self::lock(&self.sessions).get(id).cloned();
         if let Some((at, user)) = cached {
@@ -350,10 +349,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
     /// A user read from the store at most every [`CACHE_TTL`], and when it
     /// was read.
-    async fn cached_user_at(
-        &self,
-        user_id: &str,
-    ) -> Result<(Option<User>, Instant), AuthFailure> {
+    async fn cached_user_at(&self, user_id: &str) -> Result<(Option<User>, Instant), AuthFailure> {
         let now = Instant::now();
         let cached = Self::lock(&self.users).get(user_id).cloned();
         if let Some((at, user)) = cached {
@@ -389,7 +385,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     /// The bearer token of `Authorization: Bearer <jwt>`, when the request
     /// has one (the first credential [`credentials`] would find).
     fn bearer_jwt(headers: &HeaderMap) -> Option<&str> {
-        let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+        let value = headers
+            .get(axum::http::header::AUTHORIZATION)?
+            .to_str()
+            .ok()?;
         let token = strip_scheme(value.trim(), "Bearer")?;
         (!token.starts_with(API_KEY_PREFIX) && token.matches('.').count() == 2).then_some(token)
     }

@@ -16,7 +16,11 @@ pub async fn get_active_sessions(call: Call) -> Result<Reply, ApiError> {
     let json = view.json().clone();
     let value = move || {
         GetActiveSessionsResponse {
-            sessions: view.sessions().iter().map(|live| live.info().clone()).collect(),
+            sessions: view
+                .sessions()
+                .iter()
+                .map(|live| live.info().clone())
+                .collect(),
         }
         .to_value()
     };
