@@ -25,7 +25,7 @@ impl<V> ShardedMap<V> {
         let hasher = Hasher::default();
         ShardedMap {
             shards: (0..SHARDS)
-                .map(|_| RwLock::new(HashMap::with_hasher(hasher.clone())))
+                .map(|_| RwLock::new(HashMap::with_hasher(hasher)))
                 .collect(),
             hasher,
             per_shard: capacity.div_ceil(SHARDS).max(1),
