@@ -381,6 +381,27 @@ mod tests {
     }
 
     #[test]
+    fn a_watched_rendering_goes_stale_exactly_when_a_session_of_its_endpoints_changes() {
+        let index = LiveIndex::rebuild(vec![version(1, false)]);
+        let num = index.watch(&["num".to_string()]);
+        assert_eq!(num.sessions.len(), 1);
+        // An endpoint never seen yet gets a cell too.
+        let other = index.watch(&["usr-x".to_string()]);
+        assert!(other.sessions.is_empty());
+        assert!(Watched::is_current(num.stamp, &num.cells));
+        assert!(Watched::is_current(other.stamp, &other.cells));
+        index.upsert(version(2, false));
+        assert!(!Watched::is_current(num.stamp, &num.cells));
+        assert!(Watched::is_current(other.stamp, &other.cells));
+        let again = index.watch(&["num".to_string()]);
+        assert!(Watched::is_current(again.stamp, &again.cells));
+        // Leaving the index (ended) is a change too.
+        index.upsert(version(3, true));
+        assert!(!Watched::is_current(again.stamp, &again.cells));
+        assert!(index.watch(&["num".to_string()]).sessions.is_empty());
+    }
+
+    #[test]
     fn concurrent_local_commits_and_refreshes_never_move_a_session_backwards() {
         const COMMITS: u64 = 20_000;
         let index = Arc::new(LiveIndex::rebuild(vec![version(0, false)]));
