@@ -14,4 +14,5 @@
 pub mod app;
 pub mod auth;
 pub mod http;
+pub mod shards;
 pub mod startup;

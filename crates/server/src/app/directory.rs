@@ -2,6 +2,7 @@
 //! API keys) with validation, shared by the CLI, the demo and tests.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use anyhow::{bail, Context};
@@ -23,6 +24,9 @@ type Rings = HashMap<String, BTreeSet<String>>;
 pub struct Directory {
     store: Arc<dyn Store>,
     rings: RwLock<Rings>,
+    /// Bumped whenever `rings` changes, so that readers holding a user's
+    /// endpoints know when to ask again.
+    generation: AtomicU64,
 }
 
 fn rings_of(pairs: Vec<(String, String)>) -> Rings {
@@ -40,17 +44,27 @@ impl Directory {
         Ok(Directory {
             store,
             rings: RwLock::new(rings),
+            generation: AtomicU64::new(0),
         })
     }
 
     /// Reloads the ring relation (numbers assigned by other processes).
     pub async fn reload(&self) -> Result<(), StoreError> {
         let rings = rings_of(self.store.ring_assignments().await?);
-        *self
+        let mut held = self
             .rings
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = rings;
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *held != rings {
+            *held = rings;
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
         Ok(())
+    }
+
+    /// Changes whenever any user's endpoints may have changed.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// The endpoint ids whose sessions `user_id` sees: the user's own
@@ -172,6 +186,7 @@ impl Directory {
                 .or_default()
                 .insert(endpoint.id.clone());
         }
+        self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(endpoint)
     }
 

@@ -6,10 +6,17 @@
 //! lookup plus a concatenation of bytes. Ended sessions leave the index.
 //! At start the index is rebuilt from `Store::active_sessions`.
 //!
+//! Each endpoint carries a generation cell, set from one index-wide counter
+//! whenever a session visible to it changes: a reader that rendered a
+//! user's list keeps the cells of the user's endpoints and knows, by loading
+//! a few atomics and no lock, whether its rendering is still current
+//! (`crate::app::visibility::ActiveViews`).
+//!
 //! Only the application layer writes the index (`upsert` and `refresh` are
 //! `pub(in crate::app)`); everyone else gets `&LiveIndex`, a read-only view.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
 use bytes::Bytes;
@@ -64,10 +71,45 @@ impl LiveSession {
     }
 }
 
+/// The active sessions one endpoint sees, and its generation cell.
+#[derive(Default)]
+struct EndpointEntry {
+    ids: BTreeSet<String>,
+    /// The index generation of the last change to `ids` (or to one of
+    /// their sessions). Entries are never removed, so a watcher's cell
+    /// stays the endpoint's; there are as many as endpoints ever seen.
+    generation: Arc<AtomicU64>,
+}
+
+/// What a reader needs to render an endpoint set's active sessions and to
+/// know later whether the rendering is still current.
+pub struct Watched {
+    /// The active sessions, oldest first.
+    pub sessions: Vec<Arc<LiveSession>>,
+    /// The highest generation of the endpoints when `sessions` was read.
+    pub stamp: u64,
+    /// The endpoints' generation cells.
+    pub cells: Vec<Arc<AtomicU64>>,
+}
+
+impl Watched {
+    /// Whether no session visible to the endpoints changed since.
+    pub fn is_current(stamp: u64, cells: &[Arc<AtomicU64>]) -> bool {
+        cells
+            .iter()
+            .map(|cell| cell.load(Ordering::Acquire))
+            .max()
+            .unwrap_or(0)
+            == stamp
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     sessions: HashMap<String, Arc<LiveSession>>,
-    by_endpoint: HashMap<String, BTreeSet<String>>,
+    by_endpoint: HashMap<String, EndpointEntry>,
+    /// The last generation handed out (strictly increasing).
+    generation: u64,
     /// Version at which recently ended sessions left the index.
     ended: HashMap<String, u64>,
     ended_order: VecDeque<String>,
@@ -84,23 +126,22 @@ impl Inner {
 
     fn put(&mut self, live: Arc<LiveSession>) {
         let id = live.session.id().to_string();
+        self.generation += 1;
+        let generation = self.generation;
         if let Some(previous) = self.sessions.remove(&id) {
             for endpoint in &previous.endpoints {
-                if let Some(ids) = self.by_endpoint.get_mut(endpoint) {
-                    ids.remove(&id);
-                    if ids.is_empty() {
-                        self.by_endpoint.remove(endpoint);
-                    }
+                if let Some(entry) = self.by_endpoint.get_mut(endpoint) {
+                    entry.ids.remove(&id);
+                    entry.generation.store(generation, Ordering::Release);
                 }
             }
         }
         if live.session.is_active() {
             self.ended.remove(&id);
             for endpoint in &live.endpoints {
-                self.by_endpoint
-                    .entry(endpoint.clone())
-                    .or_default()
-                    .insert(id.clone());
+                let entry = self.by_endpoint.entry(endpoint.clone()).or_default();
+                entry.ids.insert(id.clone());
+                entry.generation.store(generation, Ordering::Release);
             }
             self.sessions.insert(id, live);
         } else {
@@ -197,10 +238,62 @@ impl LiveIndex {
             .inner
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Self::collect(&inner, endpoints)
+    }
+
+    /// [`LiveIndex::for_endpoints`] with the endpoints' generation cells
+    /// and stamp, read under the same lock (so the stamp is the one of
+    /// exactly these sessions).
+    pub fn watch(&self, endpoints: &[String]) -> Watched {
+        let read = |inner: &Inner| {
+            let cells: Option<Vec<Arc<AtomicU64>>> = endpoints
+                .iter()
+                .map(|e| {
+                    inner
+                        .by_endpoint
+                        .get(e)
+                        .map(|entry| entry.generation.clone())
+                })
+                .collect();
+            cells.map(|cells| Watched {
+                stamp: cells
+                    .iter()
+                    .map(|cell| cell.load(Ordering::Acquire))
+                    .max()
+                    .unwrap_or(0),
+                cells,
+                sessions: Self::collect(inner, endpoints),
+            })
+        };
+        let found = read(
+            &self
+                .inner
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        if let Some(watched) = found {
+            return watched;
+        }
+        // An endpoint seen for the first time gets its (empty) entry.
+        let mut inner = self.write();
+        for endpoint in endpoints {
+            inner.by_endpoint.entry(endpoint.clone()).or_default();
+        }
+        read(&inner).unwrap_or_else(|| Watched {
+            sessions: Vec::new(),
+            stamp: 0,
+            cells: Vec::new(),
+        })
+    }
+
+    fn collect<'a>(
+        inner: &Inner,
+        endpoints: impl IntoIterator<Item = &'a String>,
+    ) -> Vec<Arc<LiveSession>> {
         let mut ids = BTreeSet::new();
         for endpoint in endpoints {
             if let Some(found) = inner.by_endpoint.get(endpoint) {
-                ids.extend(found.iter());
+                ids.extend(found.ids.iter());
             }
         }
         let mut sessions: Vec<Arc<LiveSession>> = ids
@@ -287,6 +380,27 @@ mod tests {
         assert!(index.refresh(version(2, false)).is_none());
         assert_eq!(held(&index), None);
         assert!(index.for_endpoints(&["num".to_string()]).is_empty());
+    }
+
+    #[test]
+    fn a_watched_rendering_goes_stale_exactly_when_a_session_of_its_endpoints_changes() {
+        let index = LiveIndex::rebuild(vec![version(1, false)]);
+        let num = index.watch(&["num".to_string()]);
+        assert_eq!(num.sessions.len(), 1);
+        // An endpoint never seen yet gets a cell too.
+        let other = index.watch(&["usr-x".to_string()]);
+        assert!(other.sessions.is_empty());
+        assert!(Watched::is_current(num.stamp, &num.cells));
+        assert!(Watched::is_current(other.stamp, &other.cells));
+        index.upsert(version(2, false));
+        assert!(!Watched::is_current(num.stamp, &num.cells));
+        assert!(Watched::is_current(other.stamp, &other.cells));
+        let again = index.watch(&["num".to_string()]);
+        assert!(Watched::is_current(again.stamp, &again.cells));
+        // Leaving the index (ended) is a change too.
+        index.upsert(version(3, true));
+        assert!(!Watched::is_current(again.stamp, &again.cells));
+        assert!(index.watch(&["num".to_string()]).sessions.is_empty());
     }
 
     #[test]

@@ -11,9 +11,9 @@ use crate::app::config::Config;
 use crate::app::directory::Directory;
 use crate::app::events::{EventHub, EventsSettings};
 use crate::app::history::History;
-use crate::app::live::{LiveIndex, LiveSession};
+use crate::app::live::LiveIndex;
 use crate::app::sessions::SessionService;
-use crate::app::visibility::Viewer;
+use crate::app::visibility::{ActiveView, ActiveViews};
 use crate::auth::throttle::ThrottleLimits;
 use crate::auth::tokens::TokenKeys;
 use crate::auth::{AuthLimits, Authenticator, Principal};
@@ -42,6 +42,8 @@ pub struct AppInner {
     pub history: History,
     /// Starts graceful shutdown; long-lived responses select on it.
     pub shutdown: crate::app::shutdown::Shutdown,
+    /// Each user's rendered active sessions (`GET /sessions/active`).
+    views: ActiveViews,
     /// Keeps construction inside `app`.
     _sealed: (),
 }
@@ -113,14 +115,17 @@ impl AppState {
             directory,
             config,
             shutdown: crate::app::shutdown::Shutdown::default(),
+            views: ActiveViews::default(),
             _sealed: (),
         })))
     }
 
     /// The active sessions `principal` may see, oldest first, from the live
-    /// index and the in-memory directory: never the store.
-    pub fn active_sessions_for(&self, principal: &Principal) -> Vec<Arc<LiveSession>> {
-        Viewer::of(&self.directory, principal).active_sessions(self.sessions.index())
+    /// index and the in-memory directory: never the store. Rendered once
+    /// per change of what the user sees (`ActiveViews`).
+    pub fn active_sessions_for(&self, principal: &Principal) -> Arc<ActiveView> {
+        self.views
+            .of(&self.directory, self.sessions.index(), principal)
     }
 }
 

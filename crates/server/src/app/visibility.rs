@@ -1,14 +1,17 @@
 //! Who may see which session: the one rule, used by `GET /sessions/active`
 //! and by server events alike.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use evo_core::domain::Role;
 use evo_store::SessionScope;
 
 use crate::app::directory::Directory;
-use crate::app::live::{LiveIndex, LiveSession};
+use crate::app::live::{LiveIndex, LiveSession, Watched};
 use crate::auth::Principal;
+use crate::shards::ShardedMap;
 
 /// What a user sees: sessions of the user's account that one of the user's
 /// endpoints (the user itself, or a number that rings the user) is the
@@ -62,6 +65,114 @@ impl Viewer {
         let mut sessions = index.for_endpoints(self.endpoints.iter());
         sessions.retain(|live| self.may_see(live));
         sessions
+    }
+}
+
+/// A user's active sessions as `GET /sessions/active` answers them.
+pub struct ActiveView {
+    sessions: Vec<Arc<LiveSession>>,
+    json: Bytes,
+}
+
+impl ActiveView {
+    fn new(sessions: Vec<Arc<LiveSession>>) -> Self {
+        let size = sessions.iter().map(|s| s.json().len() + 1).sum::<usize>() + 16;
+        let mut out = Vec::with_capacity(size);
+        out.extend_from_slice(b"{\"sessions\":[");
+        for (index, session) in sessions.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(session.json());
+        }
+        out.extend_from_slice(b"]}");
+        ActiveView {
+            sessions,
+            json: Bytes::from(out),
+        }
+    }
+
+    /// The sessions, oldest first (for formats other than JSON).
+    pub fn sessions(&self) -> &[Arc<LiveSession>] {
+        &self.sessions
+    }
+
+    /// `{"sessions":[…]}`, the `GetActiveSessionsResponse` JSON.
+    pub fn json(&self) -> &Bytes {
+        &self.json
+    }
+}
+
+/// A rendered view and what it was computed from.
+struct CachedView {
+    view: Arc<ActiveView>,
+    account_id: String,
+    directory_generation: u64,
+    stamp: u64,
+    cells: Vec<Arc<AtomicU64>>,
+}
+
+/// How many users' views are kept.
+const VIEWS_CAPACITY: usize = 100_000;
+
+/// Each user's [`ActiveView`], rendered once per change of what the user
+/// sees and reused by every request until then. A view is current while
+/// the directory's generation (the user's endpoints) and the generation
+/// cells of the user's endpoints in the index are what they were when it
+/// was rendered: checking that is a few atomic loads, under one shard's
+/// read lock of this map and no other lock. The rule is still
+/// [`Viewer::may_see`]: a view is only ever rendered through it.
+pub struct ActiveViews {
+    views: ShardedMap<CachedView>,
+}
+
+impl Default for ActiveViews {
+    fn default() -> Self {
+        ActiveViews {
+            views: ShardedMap::new(VIEWS_CAPACITY),
+        }
+    }
+}
+
+impl ActiveViews {
+    /// The active sessions `principal` may see, oldest first.
+    pub fn of(
+        &self,
+        directory: &Directory,
+        index: &LiveIndex,
+        principal: &Principal,
+    ) -> Arc<ActiveView> {
+        // Read before the endpoints: a change after this is seen next time.
+        let directory_generation = directory.generation();
+        let cached = self
+            .views
+            .with(&principal.user_id, |cached| {
+                (cached.directory_generation == directory_generation
+                    && cached.account_id == principal.account_id
+                    && Watched::is_current(cached.stamp, &cached.cells))
+                .then(|| cached.view.clone())
+            })
+            .flatten();
+        if let Some(view) = cached {
+            return view;
+        }
+        let viewer = Viewer::of(directory, principal);
+        let watched = index.watch(&viewer.endpoints);
+        let mut sessions = watched.sessions;
+        sessions.retain(|live| viewer.may_see(live));
+        let view = Arc::new(ActiveView::new(sessions));
+        self.views.insert(
+            principal.user_id.clone(),
+            CachedView {
+                view: view.clone(),
+                account_id: viewer.account_id,
+                directory_generation,
+                stamp: watched.stamp,
+                cells: watched.cells,
+            },
+            |_| false,
+        );
+        view
     }
 }
 

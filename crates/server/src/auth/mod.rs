@@ -19,7 +19,7 @@ mod records;
 pub mod throttle;
 pub mod tokens;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
@@ -27,8 +27,8 @@ use base64::Engine;
 use evo_core::domain::{Role, User};
 use evo_store::Store;
 use sha2::{Digest, Sha256};
-use tokio::sync::Mutex;
 
+use crate::shards::ShardedMap;
 use password::PasswordChecker;
 use throttle::{LoginThrottle, ThrottleLimits};
 use tokens::{TokenError, TokenKeys};
@@ -246,13 +246,45 @@ pub struct AuthLimits {
     pub throttle: ThrottleLimits,
 }
 
+/// How many verified access tokens are remembered.
+const TOKEN_CACHE_CAPACITY: usize = 100_000;
+
+/// An access token that passed every check, remembered so that the next
+/// request with it neither parses nor verifies it again.
+struct VerifiedToken {
+    principal: Principal,
+    /// The token's sign-in session (a sign-out forgets its tokens at once).
+    sid: String,
+    /// The token's `exp` (seconds since the epoch), checked on every use.
+    exp: u64,
+    /// When the older of the session and user records it was checked
+    /// against stops being fresh: the token is checked again then, so a
+    /// sign-out or role change reaches it within [`CACHE_TTL`] as before.
+    fresh_until: Instant,
+}
+
+/// Seconds since the epoch, as jsonwebtoken compares `exp`.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// Turns credentials into principals.
+///
+/// The caches are `std` mutexes and sharded maps, held only for a lookup or
+/// an insert (never across an `.await`): a request whose bearer token was
+/// verified in the last [`CACHE_TTL`] takes one shard's read lock and
+/// nothing else.
 pub struct Authenticator {
     store: Arc<dyn Store>,
     keys: TokenKeys,
+    /// User id → (checked at, the user).
     users: Mutex<std::collections::HashMap<String, (Instant, Option<User>)>>,
     /// Sign-in session id → (checked at, still valid for this user id).
     sessions: Mutex<std::collections::HashMap<String, (Instant, Option<String>)>>,
+    /// Access token → what it was verified to be.
+    tokens: ShardedMap<VerifiedToken>,
     passwords: PasswordChecker,
     throttle: LoginThrottle,
 }
@@ -265,6 +297,7 @@ impl Authenticator {
             keys,
             users: Mutex::new(Default::default()),
             sessions: Mutex::new(Default::default()),
+            tokens: ShardedMap::new(TOKEN_CACHE_CAPACITY),
             passwords: PasswordChecker::new(limits.password_checks),
             throttle: LoginThrottle::new(limits.throttle),
         }
@@ -281,13 +314,20 @@ impl Authenticator {
         self.passwords.checks()
     }
 
+    fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+        mutex
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// The user id of a sign-in session that has not ended, read from the
-    /// store at most every [`CACHE_TTL`].
-    async fn live_session_user(&self, id: &str) -> Result<Option<String>, AuthFailure> {
+    /// store at most every [`CACHE_TTL`], and when it was read.
+    async fn live_session_user(&self, id: &str) -> Result<(Option<String>, Instant), AuthFailure> {
         let now = Instant::now();
-        if let Some((at, user)) = self.sessions.lock().await.get(id) {
-            if now.duration_since(*at) < CACHE_TTL {
-                return Ok(user.clone());
+        let cached = Self::lock(&self.sessions).get(id).cloned();
+        if let Some((at, user)) = cached {
+            if now.duration_since(at) < CACHE_TTL {
+                return Ok((user, at));
             }
         }
         let user = self
@@ -300,7 +340,7 @@ impl Authenticator {
             })?
             .filter(|session| session.expires_at > chrono::Utc::now())
             .map(|session| session.user_id);
-        let mut cache = self.sessions.lock().await;
+        let mut cache = Self::lock(&self.sessions);
         if cache.len() > 10_000 {
             cache.retain(|_, (at, _)| now.duration_since(*at) < CACHE_TTL);
             if cache.len() > 10_000 {
@@ -308,31 +348,64 @@ impl Authenticator {
             }
         }
         cache.insert(id.to_string(), (now, user.clone()));
-        Ok(user)
+        Ok((user, now))
     }
 
-    /// Forgets a cached session at once (this node signed it out).
+    /// Forgets a cached session, and the tokens verified against it, at
+    /// once (this node signed it out).
     async fn forget_session(&self, id: &str) {
-        self.sessions.lock().await.remove(id);
+        Self::lock(&self.sessions).remove(id);
+        self.tokens.retain(|token| token.sid != id);
     }
 
     async fn cached_user(&self, user_id: &str) -> Result<Option<User>, AuthFailure> {
+        self.cached_user_at(user_id).await.map(|(user, _)| user)
+    }
+
+    /// A user read from the store at most every [`CACHE_TTL`], and when it
+    /// was read.
+    async fn cached_user_at(&self, user_id: &str) -> Result<(Option<User>, Instant), AuthFailure> {
         let now = Instant::now();
-        if let Some((at, user)) = self.users.lock().await.get(user_id) {
-            if now.duration_since(*at) < USER_CACHE_TTL {
-                return Ok(user.clone());
+        let cached = Self::lock(&self.users).get(user_id).cloned();
+        if let Some((at, user)) = cached {
+            if now.duration_since(at) < USER_CACHE_TTL {
+                return Ok((user, at));
             }
         }
         let user = self.store.user(user_id).await.map_err(|error| {
             tracing::error!(%error, "reading a user failed");
             AuthFailure::Unavailable
         })?;
-        let mut cache = self.users.lock().await;
+        let mut cache = Self::lock(&self.users);
         if cache.len() > 10_000 {
             cache.clear();
         }
         cache.insert(user_id.to_string(), (now, user.clone()));
-        Ok(user)
+        Ok((user, now))
+    }
+
+    /// The principal of an access token verified within [`CACHE_TTL`] and
+    /// not expired: no parsing, no signature check, no store.
+    fn verified_token(&self, token: &str) -> Option<Principal> {
+        let now = Instant::now();
+        let unix = unix_now();
+        self.tokens
+            .with(token, |verified| {
+                (now < verified.fresh_until && verified.exp >= unix)
+                    .then(|| verified.principal.clone())
+            })
+            .flatten()
+    }
+
+    /// The bearer token of `Authorization: Bearer <jwt>`, when the request
+    /// has one (the first credential [`credentials`] would find).
+    fn bearer_jwt(headers: &HeaderMap) -> Option<&str> {
+        let value = headers
+            .get(axum::http::header::AUTHORIZATION)?
+            .to_str()
+            .ok()?;
+        let token = strip_scheme(value.trim(), "Bearer")?;
+        (!token.starts_with(API_KEY_PREFIX) && token.matches('.').count() == 2).then_some(token)
     }
 
     /// Authenticates a request: `Ok(None)` when it carries no credential.
@@ -353,6 +426,14 @@ impl Authenticator {
         &self,
         headers: &HeaderMap,
     ) -> Result<Option<Authenticated>, AuthFailure> {
+        // The common case: a bearer token verified moments ago. It is the
+        // first credential and valid, so the full walk would answer the same.
+        if let Some(principal) = Self::bearer_jwt(headers).and_then(|t| self.verified_token(t)) {
+            return Ok(Some(Authenticated {
+                principal,
+                renewed_token: None,
+            }));
+        }
         let found = credentials(headers);
         if found.is_empty() {
             return Ok(None);
@@ -424,6 +505,9 @@ impl Authenticator {
     pub async fn verify(&self, credential: Credential) -> Result<Principal, AuthFailure> {
         match credential {
             Credential::Bearer(token) | Credential::TokenCookie(token) => {
+                if let Some(principal) = self.verified_token(&token) {
+                    return Ok(principal);
+                }
                 let claims = self
                     .keys
                     .verify_access(&token)
@@ -435,18 +519,26 @@ impl Authenticator {
                 // user, both re-read at most every CACHE_TTL: a sign-out, a
                 // role change or a deleted user reaches tokens in seconds.
                 let sid = claims.sid.ok_or(AuthFailure::InvalidToken)?;
-                let session_user = self
-                    .live_session_user(&sid)
-                    .await?
-                    .ok_or(AuthFailure::InvalidSession)?;
+                let (session_user, session_at) = self.live_session_user(&sid).await?;
+                let session_user = session_user.ok_or(AuthFailure::InvalidSession)?;
                 if session_user != claims.sub {
                     return Err(AuthFailure::InvalidToken);
                 }
-                let user = self
-                    .cached_user(&claims.sub)
-                    .await?
-                    .ok_or(AuthFailure::InvalidSession)?;
-                Ok(Principal::of_user(&user, Some(sid)))
+                let (user, user_at) = self.cached_user_at(&claims.sub).await?;
+                let user = user.ok_or(AuthFailure::InvalidSession)?;
+                let principal = Principal::of_user(&user, Some(sid.clone()));
+                let fresh_until = session_at.min(user_at) + CACHE_TTL;
+                self.tokens.insert(
+                    token,
+                    VerifiedToken {
+                        principal: principal.clone(),
+                        sid,
+                        exp: u64::try_from(claims.exp).unwrap_or(0),
+                        fresh_until,
+                    },
+                    |held| Instant::now() < held.fresh_until,
+                );
+                Ok(principal)
             }
             Credential::ApiKey(key) => {
                 let record = self

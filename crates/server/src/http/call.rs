@@ -24,7 +24,7 @@ pub enum ReplyBody {
     /// Pre-rendered JSON for the JSON format, with the DTO for every other
     /// format built only when asked.
     Prerendered {
-        json: Vec<u8>,
+        json: bytes::Bytes,
         value: Box<dyn FnOnce() -> Value + Send>,
     },
     /// No body.

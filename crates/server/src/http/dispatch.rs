@@ -304,49 +304,82 @@ fn resolve(path: &str, method: &str) -> Route {
         }
         _ => {}
     }
-    // Custom routes, literal segments before parameters.
-    let mut best: Option<RouteMatch> = None;
-    for op in operations() {
-        let Some(operation) = op.operation() else {
+    // Custom routes, literal segments before parameters. Templates are
+    // split once (`custom_routes`); parameters are decoded only for the
+    // route that wins.
+    let mut best: Option<((bool, usize), Resolved, &[&'static str])> = None;
+    for route in custom_routes() {
+        if route.template.len() != segments.len() {
             continue;
-        };
-        for route in operation.routes {
-            let template: Vec<&str> = route.path.trim_matches('/').split('/').collect();
-            if template.len() != segments.len() {
-                continue;
-            }
-            let mut params = Vec::new();
-            let mut literals = 0;
-            let matched = template.iter().zip(segments.iter()).all(|(t, s)| {
-                if let Some(name) = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
-                    params.push((name.to_string(), percent_decode(s)));
-                    !s.is_empty()
-                } else {
+        }
+        let mut literals = 0;
+        let matched = route.template.iter().zip(segments.iter()).all(|(t, s)| {
+            match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                Some(_) => !s.is_empty(),
+                None => {
                     literals += 1;
                     t.eq_ignore_ascii_case(s)
                 }
-            });
-            // A route that allows the verb wins over one that does not
-            // (`GET`/`PATCH`/`DELETE /sessions/{sessionId}` are three
-            // operations), then the one with more literal segments.
-            let score = (operation.allows_verb(method), literals);
-            if matched && best.as_ref().is_none_or(|(best, _, _)| score > *best) {
-                best = Some((
-                    score,
-                    Resolved {
-                        op,
-                        custom: true,
-                        batched: false,
-                    },
-                    params,
-                ));
             }
+        });
+        // A route that allows the verb wins over one that does not
+        // (`GET`/`PATCH`/`DELETE /sessions/{sessionId}` are three
+        // operations), then the one with more literal segments.
+        let allows = route
+            .op
+            .operation()
+            .is_some_and(|operation| operation.allows_verb(method));
+        let score = (allows, literals);
+        if matched && best.as_ref().is_none_or(|(best, _, _)| score > *best) {
+            best = Some((
+                score,
+                Resolved {
+                    op: route.op,
+                    custom: true,
+                    batched: false,
+                },
+                &route.template,
+            ));
         }
     }
+    let best: Option<RouteMatch> = best.map(|(score, resolved, template)| {
+        let params = template
+            .iter()
+            .zip(segments.iter())
+            .filter_map(|(t, s)| {
+                let name = t.strip_prefix('{').and_then(|t| t.strip_suffix('}'))?;
+                Some((name.to_string(), percent_decode(s)))
+            })
+            .collect();
+        (score, resolved, params)
+    });
     match best {
         Some((_, resolved, params)) => Route::Found(resolved, params),
         None => Route::NotFound,
     }
+}
+
+/// One custom route of an operation, its template split into segments.
+struct CustomRoute {
+    op: &'static TypeInfo,
+    template: Vec<&'static str>,
+}
+
+/// Every operation's custom routes, split once.
+fn custom_routes() -> &'static [CustomRoute] {
+    static ROUTES: std::sync::OnceLock<Vec<CustomRoute>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| {
+        operations()
+            .into_iter()
+            .filter_map(|op| Some((op, op.operation()?)))
+            .flat_map(|(op, operation)| {
+                operation.routes.iter().map(move |route| CustomRoute {
+                    op,
+                    template: route.path.trim_matches('/').split('/').collect(),
+                })
+            })
+            .collect()
+    })
 }
 
 /// The auto-batched route: each request of the JSON array runs in order;
@@ -559,12 +592,12 @@ fn content_type_header(format: &Format) -> HeaderValue {
 
 fn render_reply(format: &Format, route: Resolved, reply: Reply) -> Response {
     let op_name = route.op.name;
-    let bytes = match reply.body {
-        ReplyBody::Empty => Vec::new(),
-        ReplyBody::Dto(value) => evo_wire::render_value(format, &value, op_name),
+    let bytes: axum::body::Bytes = match reply.body {
+        ReplyBody::Empty => axum::body::Bytes::new(),
+        ReplyBody::Dto(value) => evo_wire::render_value(format, &value, op_name).into(),
         ReplyBody::Prerendered { json, value } => match format {
             Format::Json => json,
-            other => evo_wire::render_value(other, &value(), op_name),
+            other => evo_wire::render_value(other, &value(), op_name).into(),
         },
     };
     let mut response = (reply.status, bytes).into_response();

@@ -138,23 +138,31 @@ impl WebhookOutcome {
 pub async fn record(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_string();
+    // Only a sign-in (a POST) needs the path afterwards.
+    let path = (method == Method::POST).then(|| request.uri().path().to_string());
     // Routes the dispatcher serves (the fallback) have no template: they
-    // are labelled by operation family rather than by raw path.
-    let route = request
+    // are labelled by operation family rather than by raw path. Labels are
+    // borrowed where they can be: no allocation for a dispatched request.
+    let route: metrics::SharedString = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|matched| matched.as_str().to_string())
-        .unwrap_or_else(|| "dispatch".to_string());
+        .map_or(metrics::SharedString::const_str("dispatch"), |matched| {
+            matched.as_str().to_string().into()
+        });
     let response = next.run(request).await;
     let status = response.status();
+    let method_label: metrics::SharedString = match method {
+        Method::GET => metrics::SharedString::const_str("GET"),
+        Method::POST => metrics::SharedString::const_str("POST"),
+        ref other => other.as_str().to_string().into(),
+    };
     let labels = [
-        ("method", method.as_str().to_string()),
-        ("route", route.clone()),
-        ("status", status.as_u16().to_string()),
+        metrics::Label::new("method", method_label),
+        metrics::Label::new("route", route.clone()),
+        metrics::Label::new("status", status_label(status)),
     ];
-    metrics::counter!("evo_http_requests_total", &labels).increment(1);
-    metrics::histogram!("evo_http_request_duration_seconds", &labels)
+    metrics::counter!("evo_http_requests_total", labels.to_vec()).increment(1);
+    metrics::histogram!("evo_http_request_duration_seconds", labels.to_vec())
         .record(started.elapsed().as_secs_f64());
     if route.starts_with("/twilio/") {
         let outcome = response
@@ -169,7 +177,10 @@ pub async fn record(request: Request, next: Next) -> Response {
         )
         .increment(1);
     }
-    let auth_path = path.trim_end_matches('/').to_ascii_lowercase();
+    let auth_path = path
+        .unwrap_or_default()
+        .trim_end_matches('/')
+        .to_ascii_lowercase();
     if (auth_path == "/auth"
         || auth_path.starts_with("/auth/")
         || auth_path.ends_with("/reply/authenticate"))
@@ -179,6 +190,29 @@ pub async fn record(request: Request, next: Next) -> Response {
         metrics::counter!("evo_login_failures_total").increment(1);
     }
     response
+}
+
+/// A status code as a label (`"200"`), borrowed for the usual ones.
+fn status_label(status: StatusCode) -> metrics::SharedString {
+    let code = match status.as_u16() {
+        200 => "200",
+        201 => "201",
+        204 => "204",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        409 => "409",
+        413 => "413",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        other => return other.to_string().into(),
+    };
+    metrics::SharedString::const_str(code)
 }
 
 /// A sane request id from a client or proxy: short and printable, so it

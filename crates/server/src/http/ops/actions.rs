@@ -50,7 +50,7 @@ fn session_id(id: &Option<String>) -> Result<String, ApiError> {
 
 /// The session as JSON (rendered once by the index) or as the DTO.
 fn session_reply(live: Arc<LiveSession>) -> Reply {
-    let json = live.json().to_vec();
+    let json = live.json().clone();
     Reply {
         status: StatusCode::OK,
         body: ReplyBody::Prerendered {

@@ -60,7 +60,7 @@ fn stored_json_reply<T: Field + evo_core::contract::Contract>(
 ) -> Result<Reply, ApiError> {
     let body = if matches!(format, Format::Json) {
         ReplyBody::Prerendered {
-            json,
+            json: json.into(),
             // Only the JSON format is served from this body.
             value: Box::new(|| Value::Null),
         }
@@ -210,7 +210,7 @@ pub async fn list_sessions(call: Call) -> Result<Reply, ApiError> {
     );
     let body = if matches!(call.format, Format::Json) {
         ReplyBody::Prerendered {
-            json,
+            json: json.into(),
             // Only the JSON format is served from this body.
             value: Box::new(|| Value::Null),
         }

@@ -1,11 +1,8 @@
 //! `GET /sessions/active`: the caller's live sessions, from the live index.
 
-use std::sync::Arc;
-
 use evo_core::api::sessions::{GetActiveSessions, GetActiveSessionsResponse};
 use evo_core::contract::Field;
 
-use crate::app::live::LiveSession;
 use crate::http::call::{Call, Reply, ReplyBody};
 use crate::http::error::ApiError;
 
@@ -14,11 +11,16 @@ use crate::http::error::ApiError;
 pub async fn get_active_sessions(call: Call) -> Result<Reply, ApiError> {
     let _request: GetActiveSessions = call.dto()?;
     let principal = call.principal()?;
-    let sessions = call.state.active_sessions_for(principal);
-    let json = active_sessions_json(&sessions);
+    let view = call.state.active_sessions_for(principal);
+    // The user's list, rendered once per change: shared, not copied.
+    let json = view.json().clone();
     let value = move || {
         GetActiveSessionsResponse {
-            sessions: sessions.iter().map(|live| live.info().clone()).collect(),
+            sessions: view
+                .sessions()
+                .iter()
+                .map(|live| live.info().clone())
+                .collect(),
         }
         .to_value()
     };
@@ -30,19 +32,4 @@ pub async fn get_active_sessions(call: Call) -> Result<Reply, ApiError> {
         },
         headers: Vec::new(),
     })
-}
-
-/// Writes `{"sessions":[…]}` from pre-rendered session JSON.
-fn active_sessions_json(sessions: &[Arc<LiveSession>]) -> Vec<u8> {
-    let size = sessions.iter().map(|s| s.json().len() + 1).sum::<usize>() + 16;
-    let mut out = Vec::with_capacity(size);
-    out.extend_from_slice(b"{\"sessions\":[");
-    for (index, session) in sessions.iter().enumerate() {
-        if index > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(session.json());
-    }
-    out.extend_from_slice(b"]}");
-    out
 }

@@ -1,0 +1,446 @@
+//! Read-path load harness (issue 12): authenticated `GET /sessions/active`
+//! against a static-bytes axum server answering the identical body.
+//!
+//! ```sh
+//! cargo run -p evo-server --release --example readload -- [users] [per_user] [connections] [seconds]
+//! ```
+//!
+//! Seeds `users` users (default 2,000), each with a phone number ringing
+//! them and `per_user` (3) answered calls kept active, through
+//! `SessionService` (the app API webhooks go through); signs one access token
+//! per user; then runs, with the same keep-alive HTTP/1.1 client (hyper,
+//! `connections` connections, two client threads sharing the machine with
+//! the server as wrk would), closed-loop peak runs against evo-voice
+//! (tokens rotating over every user) and against the static server, then
+//! an open-loop run at half of evo-voice's peak (latency measured from the
+//! intended send time, so queueing is not hidden). Prints req/s, p50/p99,
+//! the ratio, and resident memory per active session (`VmRSS`).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use evo_core::domain::{Endpoint, EndpointKind, Role, User};
+use evo_core::reducer;
+use evo_core::scenario::{self, Cast, Kind};
+use evo_server::app::config::{Config, StoreLocation};
+use evo_server::auth::tokens::access_claims;
+use evo_server::startup::Application;
+use evo_store::AuthSession;
+use http_body_util::{BodyExt, Empty};
+use hyper::Request;
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// CPU time (user + system) of this process's threads whose name starts
+/// with `prefix`, in seconds: the cost of a phase on a machine shared with
+/// other work, where wall-clock rates move with the neighbours' load.
+fn cpu_secs(prefix: &str) -> f64 {
+    let ticks: u64 = std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("stat")).ok())
+        .filter_map(|stat| {
+            let open = stat.find('(')?;
+            let close = stat.rfind(')')?;
+            if !stat[open + 1..close].starts_with(prefix) {
+                return None;
+            }
+            let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .sum();
+    ticks as f64 / 100.0
+}
+
+fn arg(n: usize, default: u64) -> u64 {
+    std::env::args()
+        .nth(n)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Outcome {
+    done: u64,
+    errors: u64,
+    secs: f64,
+    latencies: Vec<Duration>,
+    /// Server threads' CPU seconds during the phase.
+    server_cpu: f64,
+    /// Client threads' CPU seconds during the phase.
+    client_cpu: f64,
+}
+
+impl Outcome {
+    fn rate(&self) -> f64 {
+        self.done as f64 / self.secs
+    }
+    fn pct(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[i].as_secs_f64() * 1e3
+    }
+    fn print(&self, label: &str) {
+        println!(
+            "{label:<32} {:>7.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms  server {:>5.2} µs CPU/req  client {:>5.2} µs CPU/req  ({} requests, {} errors)",
+            self.rate(),
+            self.pct(0.5),
+            self.pct(0.99),
+            self.server_cpu / self.done.max(1) as f64 * 1e6,
+            self.client_cpu / self.done.max(1) as f64 * 1e6,
+            self.done,
+            self.errors
+        );
+    }
+}
+
+/// Runs `connections` keep-alive connections for `secs` seconds. With
+/// `rate`, each connection sends on a fixed schedule (open loop) and
+/// latency counts from the scheduled time.
+fn load(
+    address: SocketAddr,
+    tokens: Arc<Vec<String>>,
+    connections: usize,
+    secs: f64,
+    rate: Option<f64>,
+) -> Outcome {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("cli")
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    runtime.block_on(async move {
+        let stop = Arc::new(AtomicBool::new(false));
+        let errors = Arc::new(AtomicU64::new(0));
+        let warmup = Duration::from_millis(500);
+        let started = Instant::now() + warmup;
+        let mut tasks = Vec::new();
+        for c in 0..connections {
+            let tokens = tokens.clone();
+            let stop = stop.clone();
+            let errors = errors.clone();
+            tasks.push(tokio::spawn(async move {
+                let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+                stream.set_nodelay(true).unwrap();
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+                tokio::spawn(conn);
+                let mut latencies = Vec::with_capacity(200_000);
+                let mut n = c;
+                let interval = rate.map(|r| Duration::from_secs_f64(connections as f64 / r));
+                // Spread the connections' schedules over one interval.
+                let mut next = Instant::now()
+                    + interval.map_or(Duration::ZERO, |i| i.mul_f64(c as f64 / connections as f64));
+                while !stop.load(Ordering::Relaxed) {
+                    let begin = match interval {
+                        Some(interval) => {
+                            tokio::time::sleep_until(next.into()).await;
+                            let at = next;
+                            next += interval;
+                            at
+                        }
+                        None => Instant::now(),
+                    };
+                    let token = &tokens[n % tokens.len()];
+                    n = n.wrapping_add(connections);
+                    let request = Request::get("/sessions/active")
+                        .header("host", "localhost")
+                        .header("authorization", format!("Bearer {token}"))
+                        .body(Empty::<Bytes>::new())
+                        .unwrap();
+                    let ok = match sender.send_request(request).await {
+                        Ok(response) => {
+                            let status = response.status();
+                            let body = response.into_body().collect().await;
+                            status.is_success() && body.is_ok_and(|b| b.to_bytes().len() > 20)
+                        }
+                        Err(_) => false,
+                    };
+                    let end = Instant::now();
+                    if end < started {
+                        continue;
+                    }
+                    if ok {
+                        latencies.push(end - begin);
+                    } else {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        if sender.ready().await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                latencies
+            }));
+        }
+        tokio::time::sleep(warmup).await;
+        let (server_cpu, client_cpu) = (cpu_secs("srv"), cpu_secs("cli"));
+        tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+        stop.store(true, Ordering::Relaxed);
+        let elapsed = started.elapsed().as_secs_f64();
+        let (server_cpu, client_cpu) = (cpu_secs("srv") - server_cpu, cpu_secs("cli") - client_cpu);
+        let mut latencies = Vec::new();
+        for task in tasks {
+            latencies.extend(task.await.unwrap_or_default());
+        }
+        latencies.sort_unstable();
+        Outcome {
+            done: latencies.len() as u64,
+            errors: errors.load(Ordering::Relaxed),
+            secs: elapsed,
+            latencies,
+            server_cpu,
+            client_cpu,
+        }
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let users = arg(1, 2000) as usize;
+    let per_user = arg(2, 3) as usize;
+    let connections = arg(3, 64) as usize;
+    let secs = arg(4, 5) as f64;
+
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("srv")
+        .enable_all()
+        .build()?;
+    let dir = tempfile::tempdir()?;
+    let (evo, fixed, tokens, rss_empty, rss_full, active, ingest) = server.block_on(async {
+        let store = evo_store::open_store(&dir.path().display().to_string()).await?;
+        let account = evo_server::app::directory::add_account(
+            store.as_ref(),
+            "Load Telecom",
+            Some("AC00000000000000000000000000000001"),
+            Some("0123456789abcdef0123456789abcdef"),
+        )
+        .await?;
+        // Users straight into the store: no argon2 per user (tokens are
+        // signed below, no password sign-in happens).
+        let mut seeded = Vec::new();
+        for u in 0..users {
+            let user = User {
+                id: format!("usr-load-{u:05}"),
+                account_id: account.id.clone(),
+                email: format!("agent{u}@load.example"),
+                display_name: format!("Agent {u}"),
+                password_hash: "unused".into(),
+                roles: vec![Role::User],
+            };
+            let endpoint = Endpoint {
+                id: user.id.clone(),
+                account_id: account.id.clone(),
+                customer_id: None,
+                kind: EndpointKind::User,
+                display_name: user.display_name.clone(),
+                address: user.email.clone(),
+                ring_user_ids: Vec::new(),
+                queue_name: None,
+            };
+            store.create_user(&user, &endpoint).await?;
+            let number = Endpoint {
+                id: format!("num-load-{u:05}"),
+                account_id: account.id.clone(),
+                customer_id: None,
+                kind: EndpointKind::PhoneNumber,
+                display_name: format!("Line {u}"),
+                address: format!("+1555{u:07}"),
+                ring_user_ids: vec![user.id.clone()],
+                queue_name: None,
+            };
+            store.create_endpoint(&number).await?;
+            let sid = format!("sid-load-{u:05}");
+            let now = chrono::Utc::now();
+            store
+                .create_auth_session(&AuthSession {
+                    id: sid.clone(),
+                    user_id: user.id.clone(),
+                    created_at: now,
+                    expires_at: now + chrono::Duration::hours(2),
+                })
+                .await?;
+            seeded.push((user, number, sid));
+        }
+        let mut config = Config::for_store(
+            "127.0.0.1:0".parse()?,
+            StoreLocation::DataDir(dir.path().to_path_buf()),
+        );
+        config.public_url = Some("http://127.0.0.1".into());
+        let app = Application::build_with_store(config, store).await?;
+        let address = app.local_addr();
+        let state = app.state();
+        tokio::spawn(app.run_until_stopped());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let rss_empty = rss_kib();
+
+        let now = chrono::Utc::now().timestamp();
+        let tokens: Vec<String> = seeded
+            .iter()
+            .map(|(user, _, sid)| {
+                state
+                    .auth
+                    .keys()
+                    .sign_access(&access_claims(user, sid, now, 7200))
+            })
+            .collect();
+
+        // Sessions through the app API, a few calls at once.
+        let seeded = Arc::new(seeded);
+        let next = Arc::new(AtomicU64::new(0));
+        let began = Instant::now();
+        let mut writers = Vec::new();
+        for _ in 0..16 {
+            let (state, seeded, next) = (state.clone(), seeded.clone(), next.clone());
+            writers.push(tokio::spawn(async move {
+                let mut events = 0u64;
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    if n >= seeded.len() * per_user {
+                        break;
+                    }
+                    let (user, number, _) = &seeded[n / per_user];
+                    let cast = Cast {
+                        account_id: user.account_id.clone(),
+                        account_name: "Load Telecom".into(),
+                        customer: None,
+                        breadcrumb: Vec::new(),
+                        number: (
+                            number.id.clone(),
+                            number.address.clone(),
+                            number.display_name.clone(),
+                        ),
+                        agents: vec![(
+                            user.id.clone(),
+                            format!("agent{}", n / per_user),
+                            user.display_name.clone(),
+                        )],
+                        caller: format!("+1666{n:07}"),
+                    };
+                    let plan = scenario::build(
+                        Kind::InboundAnswered,
+                        &cast,
+                        &format!("L{n:08}"),
+                        chrono::Utc::now(),
+                    );
+                    let session =
+                        reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
+                    state
+                        .sessions
+                        .open(session, plan.header.call_sid.iter().cloned().collect())
+                        .await
+                        .expect("open");
+                    events += 1;
+                    // All but the hang-up: the call stays answered and active.
+                    let keep = plan.events.len().saturating_sub(2);
+                    for event in plan.events.into_iter().take(keep) {
+                        state
+                            .sessions
+                            .apply(&plan.session_id, event, Vec::new())
+                            .await
+                            .expect("apply");
+                        events += 1;
+                    }
+                }
+                events
+            }));
+        }
+        let mut events = 0;
+        for writer in writers {
+            events += writer.await?;
+        }
+        let ingest = events as f64 / began.elapsed().as_secs_f64();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let rss_full = rss_kib();
+        let active = state.sessions.index().len();
+
+        // The static server: the first user's exact response, same stack.
+        let body = reqwest::Client::new()
+            .get(format!("http://{address}/sessions/active"))
+            .bearer_auth(&tokens[0])
+            .send()
+            .await?
+            .bytes()
+            .await?;
+        println!("response body: {} bytes", body.len());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let fixed = listener.local_addr()?;
+        let router = axum::Router::new().fallback(move || {
+            let body = body.clone();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "application/json; charset=utf-8",
+                    )],
+                    body,
+                )
+            }
+        });
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        anyhow::Ok((address, fixed, tokens, rss_empty, rss_full, active, ingest))
+    })?;
+
+    println!(
+        "{users} users x {per_user} sessions: {active} active; ingest {ingest:.0} commits/s (16 writers)"
+    );
+    println!(
+        "resident: {rss_empty} KiB empty, {rss_full} KiB with the sessions: {:.2} KiB per active session",
+        (rss_full.saturating_sub(rss_empty)) as f64 / active.max(1) as f64
+    );
+    let tokens = Arc::new(tokens);
+    if std::env::var("READLOAD_ONLY").as_deref() == Ok("evo") {
+        // For a profiler: evo-voice alone.
+        load(evo, tokens, connections, secs, None).print("evo-voice GET /sessions/active");
+        return Ok(());
+    }
+    let fixed_tokens = Arc::new(vec!["x".repeat(tokens[0].len())]);
+    let limit = load(fixed, fixed_tokens.clone(), connections, secs, None);
+    limit.print("static bytes (the limit)");
+    let peak = load(evo, tokens.clone(), connections, secs, None);
+    peak.print("evo-voice GET /sessions/active");
+    println!(
+        "ratio: {:.3} by throughput, {:.3} by server CPU per request",
+        peak.rate() / limit.rate(),
+        (limit.server_cpu / limit.done.max(1) as f64) / (peak.server_cpu / peak.done.max(1) as f64)
+    );
+    // Server and client share the cores, as wrk would: when CPU-bound, the
+    // rate is inverse to the whole CPU time per request.
+    let whole = |o: &Outcome| (o.server_cpu + o.client_cpu) / o.done.max(1) as f64;
+    println!(
+        "ratio by server + client CPU per request (the rate on two dedicated cores): {:.3}",
+        whole(&limit) / whole(&peak)
+    );
+    let half = load(
+        evo,
+        tokens.clone(),
+        connections,
+        secs,
+        Some(peak.rate() / 2.0),
+    );
+    half.print("evo-voice at half of its peak");
+    let half_static = load(
+        fixed,
+        fixed_tokens,
+        connections,
+        secs,
+        Some(limit.rate() / 2.0),
+    );
+    half_static.print("static at half of its peak");
+    Ok(())
+}
