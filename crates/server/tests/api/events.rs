@@ -656,7 +656,7 @@ async fn fan_out_to_2000_subscribers() {
     // One user holds every stream (the cap is raised for this run only).
     let dir = crate::helpers::TestDb::new();
     let (app, server) = private_app_with(&dir, None, |config| {
-        config.events.max_streams_per_user = SUBSCRIBERS;
+        config.events.max_streams_per_user = SUBSCRIBERS + 1;
         // These clients send no heartbeats: keep them past the idle timeout.
         config.events.heartbeat = Duration::from_secs(300);
     })
@@ -737,6 +737,23 @@ async fn fan_out_to_2000_subscribers() {
         connecting.elapsed()
     );
     assert_eq!(app.state.events.len(), SUBSCRIBERS);
+    // One more subscriber straight on the hub: when the message is queued
+    // for every stream (webhook, commit, hub, log write), before any socket.
+    let principal = evo_server::auth::Principal {
+        user_id: user.id.clone(),
+        account_id: account.id.clone(),
+        display_name: "fan".to_string(),
+        email: "fan@fan-out.test".to_string(),
+        roles: vec![evo_core::domain::Role::User],
+        auth_session_id: None,
+    };
+    let mut queued = app
+        .state
+        .events
+        .open(principal, vec![], None)
+        .await
+        .unwrap();
+    let mut hub_times = Vec::new();
     let mut samples = Vec::new();
     // Per webhook, the first subscriber's arrival: the server's part (commit,
     // hub, one stream written) with the least of the clients' queueing.
@@ -768,6 +785,13 @@ async fn fan_out_to_2000_subscribers() {
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
+        loop {
+            let message = queued.receiver.recv().await.unwrap();
+            if &*message.selector == "cmd.SessionInfoChanged" {
+                hub_times.push(sent.elapsed());
+                break;
+            }
+        }
         for n in 0..SUBSCRIBERS {
             let (sid, at) = tokio::time::timeout(Duration::from_secs(30), collected.recv())
                 .await
@@ -786,15 +810,18 @@ async fn fan_out_to_2000_subscribers() {
         }
     }
     firsts.sort();
+    hub_times.sort();
     samples.sort();
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
     println!(
-        "fan-out: {SUBSCRIBERS} subscribers x {WEBHOOKS} webhooks: p50 {:?}, p99 {:?}, max {:?}; first arrival: median {:?}, max {:?}",
+        "fan-out: {SUBSCRIBERS} subscribers x {WEBHOOKS} webhooks: p50 {:?}, p99 {:?}, max {:?}; first arrival: median {:?}, max {:?}; queued on every stream: median {:?}, max {:?}",
         at(0.5),
         at(0.99),
         samples.last().unwrap(),
         firsts[firsts.len() / 2],
-        firsts.last().unwrap()
+        firsts.last().unwrap(),
+        hub_times[hub_times.len() / 2],
+        hub_times.last().unwrap()
     );
     server.abort();
 }
