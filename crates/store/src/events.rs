@@ -47,6 +47,9 @@ pub struct NewEventMessage {
     pub selector: String,
     pub account_only: bool,
     pub body: String,
+    /// The session and version it tells of, if any: it is not written when
+    /// a message of a later version of that session is already there.
+    pub session: Option<(String, u64)>,
 }
 
 /// A numbered message as stored.
@@ -175,27 +178,72 @@ pub(crate) async fn append(
     pool: &AnyPool,
     messages: &[NewEventMessage],
     at: DateTime<Utc>,
-) -> StoreResult<Vec<u64>> {
+) -> StoreResult<Vec<Option<u64>>> {
     if messages.is_empty() {
         return Ok(Vec::new());
     }
     let at = iso(at);
     let mut tx = pool.begin().await?;
-    let mut ids = Vec::with_capacity(messages.len());
-    for message in messages {
-        // The id first (a write: the row lock orders concurrent writers).
+    // Each user's feed row first, in one order (sorted): the row locks order
+    // writers of the same user on PostgreSQL, and taking them in the same
+    // order on every node rules out a deadlock between two batches.
+    let mut users: Vec<&str> = messages.iter().map(|m| m.user_id.as_str()).collect();
+    users.sort_unstable();
+    users.dedup();
+    let mut last_ids: std::collections::HashMap<&str, (i64, i64)> = Default::default();
+    for user_id in users {
         let row = sqlx::query(
-            "update event_feed set last_id = last_id + 1 where user_id = $1 returning last_id",
+            "update event_feed set last_id = last_id where user_id = $1 returning last_id",
         )
-        .bind(&message.user_id)
+        .bind(user_id)
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("event feed of {}", message.user_id)))?;
-        let id: i64 = row.try_get("last_id")?;
-        let inserted = sqlx::query(
-            "insert into event_message (user_id, id, dedupe, selector, account_only, body, created_at)
-             values ($1, $2, $3, $4, $5, $6, $7)
-             on conflict (user_id, dedupe) do nothing",
+        .ok_or_else(|| StoreError::NotFound(format!("event feed of {user_id}")))?;
+        let last: i64 = row.try_get("last_id")?;
+        last_ids.insert(user_id, (last, last));
+    }
+    let mut ids = Vec::with_capacity(messages.len());
+    for message in messages {
+        // Under the feed's lock: written already (by another node, or
+        // earlier in this batch) keeps its id; a later version of the same
+        // session told already makes this one stale.
+        let (session_id, version) = match &message.session {
+            Some((id, version)) => (Some(id.as_str()), i64::try_from(*version).ok()),
+            None => (None, None),
+        };
+        let row = sqlx::query(
+            "select (select id from event_message where user_id = $1 and dedupe = $2) as existing,
+                    (select id from event_message
+                      where user_id = $3 and session_id = $4 and session_version > $5
+                      limit 1) as later",
+        )
+        .bind(&message.user_id)
+        .bind(&message.dedupe)
+        .bind(&message.user_id)
+        .bind(session_id)
+        .bind(version)
+        .fetch_one(&mut *tx)
+        .await?;
+        if let Some(existing) = row.try_get::<Option<i64>, _>("existing")? {
+            ids.push(Some(id_of(existing)));
+            continue;
+        }
+        if row.try_get::<Option<i64>, _>("later")?.is_some() {
+            ids.push(None);
+            continue;
+        }
+        let Some((_, next)) = last_ids.get_mut(message.user_id.as_str()) else {
+            return Err(StoreError::NotFound(format!(
+                "event feed of {}",
+                message.user_id
+            )));
+        };
+        *next += 1;
+        let id = *next;
+        sqlx::query(
+            "insert into event_message
+               (user_id, id, dedupe, selector, account_only, body, created_at, session_id, session_version)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&message.user_id)
         .bind(id)
@@ -204,24 +252,20 @@ pub(crate) async fn append(
         .bind(i64::from(message.account_only))
         .bind(&message.body)
         .bind(&at)
+        .bind(session_id)
+        .bind(version)
         .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
-            ids.push(id_of(id));
-            continue;
+        .await?;
+        ids.push(Some(id_of(id)));
+    }
+    for (user_id, (before, last)) in &last_ids {
+        if last != before {
+            sqlx::query("update event_feed set last_id = $1 where user_id = $2")
+                .bind(*last)
+                .bind(*user_id)
+                .execute(&mut *tx)
+                .await?;
         }
-        // Written already (by another node): give the id back, use that one.
-        sqlx::query("update event_feed set last_id = last_id - 1 where user_id = $1")
-            .bind(&message.user_id)
-            .execute(&mut *tx)
-            .await?;
-        let row = sqlx::query("select id from event_message where user_id = $1 and dedupe = $2")
-            .bind(&message.user_id)
-            .bind(&message.dedupe)
-            .fetch_one(&mut *tx)
-            .await?;
-        ids.push(id_of(row.try_get("id")?));
     }
     tx.commit().await?;
     Ok(ids)

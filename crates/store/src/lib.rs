@@ -286,12 +286,14 @@ pub trait Store: Send + Sync + 'static {
     /// Stops following these users, raising their floors.
     async fn unfollow_event_feeds(&self, user_ids: &[String]) -> StoreResult<()>;
     /// Numbers and stores messages of followed users in one transaction;
-    /// returns their ids in order.
+    /// returns their ids in order (a message written already keeps its
+    /// id), `None` for a message left out as stale (a later version of
+    /// its session was told already).
     async fn append_event_messages(
         &self,
         messages: &[events::NewEventMessage],
         at: DateTime<Utc>,
-    ) -> StoreResult<Vec<u64>>;
+    ) -> StoreResult<Vec<Option<u64>>>;
     /// A user's messages with ids above `after` (at most `limit`), oldest
     /// first, and the log's position.
     async fn event_messages_after(

@@ -1198,7 +1198,7 @@ impl Store for SqlStore {
         &self,
         messages: &[crate::events::NewEventMessage],
         at: DateTime<Utc>,
-    ) -> StoreResult<Vec<u64>> {
+    ) -> StoreResult<Vec<Option<u64>>> {
         crate::events::append(&self.events_pool, messages, at).await
     }
 

@@ -209,8 +209,12 @@ struct HubState {
 const RECENTLY_CLOSED: Duration = Duration::from_secs(60);
 /// At most this many recently closed subscriptions are remembered.
 const RECENTLY_CLOSED_MAX: usize = 10_000;
-/// Most changes planned and written in one log transaction.
-const MAX_BATCH: usize = 256;
+/// Most changes planned and written in one log transaction. A change gives
+/// a user at most four messages (`SessionInfoChanged`, one call-state
+/// message, `ActiveSessionsChanged`, and the account channel's copy), so a
+/// batch always fits in an empty subscription queue (`queue`, 256): a burst
+/// of commits must not look like a slow client.
+const MAX_BATCH: usize = 32;
 /// How often followed users are extended, idle ones dropped and the log
 /// pruned.
 const MAINTENANCE: Duration = Duration::from_secs(30);
@@ -294,6 +298,8 @@ pub fn account_channel(account_id: &str) -> String {
 /// A message planned for one user, before the log numbers it.
 struct Draft {
     user_id: String,
+    /// The session version it tells of (`None`: not about one session).
+    session: Option<(String, u64)>,
     dedupe: String,
     selector: Arc<str>,
     json: Bytes,
@@ -563,23 +569,20 @@ impl EventHub {
                 selector: d.selector.to_string(),
                 account_only: d.account_only,
                 body: String::from_utf8_lossy(&d.json).into_owned(),
+                session: d.session.clone(),
             })
             .collect();
         match store.append_event_messages(&new, chrono::Utc::now()).await {
             Ok(ids) => {
-                let mut state = self.lock();
                 let mut by_user: Vec<(String, bool, Vec<Message>)> = Vec::new();
                 for (draft, id) in drafts.into_iter().zip(ids) {
+                    // Stale: another node told a later version already.
+                    let Some(id) = id else { continue };
                     let message = Message::new(id, draft.selector, draft.json, true);
-                    match by_user.last_mut() {
-                        Some((user, only, list))
-                            if *user == draft.user_id && *only == draft.account_only =>
-                        {
-                            list.push(message)
-                        }
-                        _ => by_user.push((draft.user_id, draft.account_only, vec![message])),
-                    }
+                    push_run(&mut by_user, draft.user_id, draft.account_only, message);
                 }
+                let by_user = in_id_order(self.fill_gaps(by_user).await);
+                let mut state = self.lock();
                 for (user_id, account_only, messages) in by_user {
                     deliver(&mut state, &user_id, &messages, account_only);
                 }
@@ -600,6 +603,111 @@ impl EventHub {
                 }
             }
         }
+    }
+
+    /// Another node may have numbered messages for a user between what this
+    /// node delivered last and what it just wrote (it learns of the other
+    /// node's change later, and a stream never goes back to a lower id).
+    /// For such a user the messages are taken from the log instead, from
+    /// the lowest id one of its streams lacks, so that every stream gets
+    /// every message in id order. On one node ids are consecutive and no
+    /// read happens.
+    async fn fill_gaps(
+        &self,
+        by_user: Vec<(String, bool, Vec<Message>)>,
+    ) -> Vec<(String, bool, Vec<Message>)> {
+        let gaps: Vec<(String, u64, u64)> = {
+            let state = self.lock();
+            let mut gaps: Vec<(String, u64, u64)> = Vec::new();
+            for (user_id, _, _) in &by_user {
+                if gaps.iter().any(|(user, _, _)| user == user_id) {
+                    continue;
+                }
+                // Every id this batch has for the user (across its runs).
+                let mut ids: Vec<u64> = by_user
+                    .iter()
+                    .filter(|(user, _, _)| user == user_id)
+                    .flat_map(|(_, _, messages)| messages.iter().map(|m| m.id))
+                    .collect();
+                ids.sort_unstable();
+                ids.dedup();
+                let Some(&last) = ids.last() else {
+                    continue;
+                };
+                let Some(lowest) = state.users.get(user_id).and_then(|user| {
+                    user.subscribers
+                        .iter()
+                        .filter_map(|id| state.subscriptions.get(id))
+                        .map(|entry| entry.cursor)
+                        .min()
+                }) else {
+                    continue;
+                };
+                // A hole: an id above what a stream has that this batch
+                // does not hold (another node's message).
+                let above: Vec<u64> = ids.into_iter().filter(|id| *id > lowest).collect();
+                let expected = last.saturating_sub(lowest);
+                if above.len() as u64 == expected {
+                    continue;
+                }
+                gaps.push((user_id.clone(), lowest, last));
+            }
+            gaps
+        };
+        if gaps.is_empty() {
+            return by_user;
+        }
+        let mut filled: Vec<(String, Vec<(bool, Message)>)> = Vec::new();
+        for (user_id, after, last) in gaps {
+            let limit = u32::try_from(last.saturating_sub(after)).unwrap_or(u32::MAX);
+            match self
+                .0
+                .store
+                .event_messages_after(&user_id, after, limit)
+                .await
+            {
+                Ok(replay) => filled.push((
+                    user_id,
+                    replay
+                        .messages
+                        .into_iter()
+                        .filter(|m| m.id <= last)
+                        .map(|m| {
+                            let message = Message::new(
+                                m.id,
+                                Arc::from(m.selector),
+                                Bytes::from(m.body),
+                                true,
+                            );
+                            (m.account_only, message)
+                        })
+                        .collect(),
+                )),
+                // The messages just written still go out; a stream that
+                // missed others can resume from the log.
+                Err(error) => tracing::warn!(%error, "reading a user's event log failed"),
+            }
+        }
+        let mut out: Vec<(String, bool, Vec<Message>)> = Vec::new();
+        for (user_id, account_only, messages) in by_user {
+            match filled.iter().find(|(user, _)| *user == user_id) {
+                Some((_, logged)) => {
+                    // The log holds these and the other node's, in order;
+                    // added once, at the user's first run.
+                    if !out.iter().any(|(user, _, _)| *user == user_id) {
+                        for (only, message) in logged {
+                            push_run(&mut out, user_id.clone(), *only, message.clone());
+                        }
+                    }
+                    let covered = logged.last().map_or(0, |(_, m)| m.id);
+                    for message in messages.into_iter().filter(|m| m.id > covered) {
+                        push_run(&mut out, user_id.clone(), account_only, message);
+                    }
+                }
+                None => out.push((user_id, account_only, messages)),
+            }
+        }
+        out
     }
 
     /// Plans one committed change's messages for every followed user.
@@ -667,6 +775,7 @@ impl EventHub {
                 for (kind, selector) in selectors {
                     drafts.push(Draft {
                         user_id: user_id.clone(),
+                        session: Some((session_id.to_string(), version)),
                         dedupe: dedupe(kind),
                         selector: selector.clone(),
                         json: json.clone(),
@@ -677,6 +786,7 @@ impl EventHub {
             if membership_changed {
                 drafts.push(Draft {
                     user_id: user_id.clone(),
+                    session: Some((session_id.to_string(), version)),
                     dedupe: dedupe("ActiveSessionsChanged"),
                     selector: Arc::from("cmd.ActiveSessionsChanged"),
                     json: active_sessions_json(&viewer, &self.0.index),
@@ -1011,6 +1121,41 @@ fn active_sessions_json(viewer: &Viewer, index: &LiveIndex) -> Bytes {
 
 /// Queues a user's messages on its streams (the user's own list: no scan
 /// of the others); a stream whose queue is full is closed.
+/// The runs again, each user's messages in id order: a message another
+/// node wrote first keeps that node's (lower) id, and a stream never goes
+/// back to a lower id, so a batch is delivered sorted.
+fn in_id_order(runs: Vec<(String, bool, Vec<Message>)>) -> Vec<(String, bool, Vec<Message>)> {
+    let mut flat: Vec<(String, bool, Message)> = runs
+        .into_iter()
+        .flat_map(|(user, only, messages)| {
+            messages
+                .into_iter()
+                .map(move |message| (user.clone(), only, message))
+        })
+        .collect();
+    flat.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.id.cmp(&b.2.id)));
+    flat.dedup_by(|a, b| a.0 == b.0 && a.2.id == b.2.id);
+    let mut out = Vec::new();
+    for (user, only, message) in flat {
+        push_run(&mut out, user, only, message);
+    }
+    out
+}
+
+/// Appends `message` to the last run when it is the same user's with the
+/// same audience, else starts a run (runs keep the id order).
+fn push_run(
+    runs: &mut Vec<(String, bool, Vec<Message>)>,
+    user_id: String,
+    account_only: bool,
+    message: Message,
+) {
+    match runs.last_mut() {
+        Some((user, only, list)) if *user == user_id && *only == account_only => list.push(message),
+        _ => runs.push((user_id, account_only, vec![message])),
+    }
+}
+
 fn deliver(state: &mut HubState, user_id: &str, messages: &[Message], account_only: bool) {
     let Some(user) = state.users.get(user_id) else {
         return;

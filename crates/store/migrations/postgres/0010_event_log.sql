@@ -28,10 +28,16 @@ create table event_message (
     account_only bigint not null default 0,
     body text not null,
     created_at text not null,
+    -- The session version the message tells of: a message older than one
+    -- already written for the same session is not written (two nodes'
+    -- hubs may write a session's versions out of order).
+    session_id text,
+    session_version bigint,
     primary key (user_id, id)
 );
 create unique index event_message_dedupe on event_message (user_id, dedupe);
 create index event_message_created on event_message (created_at);
+create index event_message_session on event_message (user_id, session_id, session_version);
 
 -- The nodes writing event_message: a row left behind by a node that did not
 -- stop cleanly means messages of its last commits may be missing, so every
