@@ -442,15 +442,20 @@ impl EventHub {
         batch
     }
 
+    /// Waits (at most `limit`) until the messages of every change published
+    /// so far are written and queued; whether they are.
+    pub async fn flush(&self, limit: Duration) -> bool {
+        let (reply, done) = oneshot::channel();
+        self.0.flush.send(reply).await.is_ok()
+            && tokio::time::timeout(limit, done)
+                .await
+                .is_ok_and(|r| r.is_ok())
+    }
+
     /// Writes every change published so far, then records that this node
     /// stopped cleanly (graceful shutdown, after the commits drained).
     pub async fn stop(&self, limit: Duration) {
-        let (reply, done) = oneshot::channel();
-        let flushed = self.0.flush.send(reply).await.is_ok()
-            && tokio::time::timeout(limit, done)
-                .await
-                .is_ok_and(|r| r.is_ok());
-        if !flushed {
+        if !self.flush(limit).await {
             tracing::warn!("event messages were not all written before shutdown");
             return;
         }

@@ -541,6 +541,9 @@ async fn resume_replays_exactly_the_missed_messages_across_a_restart_and_a_snaps
     for i in 0..300 {
         change(&app, &app.fixture.main_session, &format!("flood {i}")).await;
     }
+    // The flood is in the log before the client comes back (the hub writes
+    // asynchronously; on a loaded machine it may still be writing).
+    assert!(app.state.events.flush(Duration::from_secs(60)).await);
     let mut late = Reader::open(&app, &token, "", Some(from)).await;
     assert_eq!(late.next().await.selector, "cmd.onConnect");
     let snapshot = late.next().await;
