@@ -84,6 +84,7 @@ pub fn config(server: &ServerArgs, store: StoreLocation) -> Config {
         heartbeat: Duration::from_millis(server.sse_heartbeat_ms),
         max_streams_per_user: usize::try_from(server.sse_max_streams_per_user)
             .unwrap_or(usize::MAX),
+        node_id: server.node_id.clone(),
     };
     config
 }

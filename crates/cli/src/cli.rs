@@ -196,6 +196,11 @@ pub struct ServerArgs {
         value_parser = clap::value_parser!(u64).range(1_u64..)
     )]
     pub sse_max_streams_per_user: u64,
+    /// This node's stable name in the Server Events log (e.g. the host or
+    /// pod name); restarted under it after a crash, the node knows at once
+    /// and resumes from before the crash get a snapshot. Default: random.
+    #[arg(long, env = "EVO_NODE_ID")]
+    pub node_id: Option<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]

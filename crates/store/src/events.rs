@@ -351,15 +351,17 @@ pub(crate) async fn writer_start(
 ) -> StoreResult<bool> {
     let mut tx = pool.begin().await?;
     // On SQLite one server holds the data directory (the advisory lock), so
-    // every other row is a node that stopped without cleaning up.
+    // every row, its own name's too, is a start that did not clean up.
     let dead = match backend {
-        Backend::Sqlite => sqlx::query("delete from event_writer where node_id <> $1")
-            .bind(node_id)
+        Backend::Sqlite => sqlx::query("delete from event_writer")
             .execute(&mut *tx)
             .await?
             .rows_affected(),
+        // Other nodes write too: a node is dead when not seen for a while, or
+        // when it is this node's own name left by a start that did not
+        // stop cleanly (`--node-id`).
         Backend::Postgres => {
-            sqlx::query("delete from event_writer where node_id <> $1 and seen_at < $2")
+            sqlx::query("delete from event_writer where node_id = $1 or seen_at < $2")
                 .bind(node_id)
                 .bind(iso(stale_before))
                 .execute(&mut *tx)

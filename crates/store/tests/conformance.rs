@@ -662,6 +662,22 @@ async fn event_log(store: Arc<dyn Store>) {
             .collect::<Vec<_>>(),
         vec!["{\"id\":\"v2\"}", "{\"id\":\"v3\"}"]
     );
+
+    // A node restarted under its own name (`--node-id`) without a clean
+    // stop is known at once, on PostgreSQL as on SQLite.
+    assert!(!store
+        .event_writer_start("node-d", later, now)
+        .await
+        .unwrap());
+    assert!(store
+        .event_writer_start("node-d", later, now)
+        .await
+        .unwrap());
+    store.event_writer_stop("node-d").await.unwrap();
+    assert!(!store
+        .event_writer_start("node-d", later, now)
+        .await
+        .unwrap());
 }
 
 #[tokio::test]

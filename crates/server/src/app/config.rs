@@ -122,6 +122,10 @@ pub struct Config {
 pub struct EventsConfig {
     pub heartbeat: Duration,
     pub max_streams_per_user: usize,
+    /// This node's name as a writer of the Server Events log (`--node-id`);
+    /// `None`: a new random one each start. A node restarted under the same
+    /// name after a crash is known at once to have stopped uncleanly.
+    pub node_id: Option<String>,
 }
 
 impl Default for EventsConfig {
@@ -129,6 +133,7 @@ impl Default for EventsConfig {
         EventsConfig {
             heartbeat: Duration::from_millis(defaults::SSE_HEARTBEAT_MS),
             max_streams_per_user: defaults::SSE_MAX_STREAMS_PER_USER,
+            node_id: None,
         }
     }
 }

@@ -58,6 +58,8 @@ pub struct EventsSettings {
     pub replay: usize,
     /// Open streams per user; one more is refused (429).
     pub max_streams_per_user: usize,
+    /// This node's writer name (`--node-id`), or a random one.
+    pub node_id: Option<String>,
     /// How long a user is followed (its messages written) after its last
     /// stream closed; also the longest a message is kept.
     pub retention: Duration,
@@ -79,6 +81,7 @@ impl EventsSettings {
             queue: 256,
             replay: 256,
             max_streams_per_user: config.max_streams_per_user,
+            node_id: config.node_id.clone(),
             retention: Duration::from_secs(10 * 60),
         }
     }
@@ -328,7 +331,10 @@ impl EventHub {
         store: Arc<dyn Store>,
         settings: EventsSettings,
     ) -> Result<Self, StoreError> {
-        let node_id = crate::auth::generate_session_id();
+        let node_id = settings
+            .node_id
+            .clone()
+            .unwrap_or_else(crate::auth::generate_session_id);
         let now = chrono::Utc::now();
         let unclean = store
             .event_writer_start(&node_id, now, now - to_chrono(WRITER_STALE))

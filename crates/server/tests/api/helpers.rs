@@ -197,6 +197,10 @@ pub async fn build_with(db: &TestDb, tweak: impl FnOnce(&mut Config)) -> Applica
         .port();
     let mut config = Config::for_store(format!("127.0.0.1:{port}").parse().unwrap(), db.location());
     config.public_url = Some(format!("http://127.0.0.1:{port}"));
+    // One stable node name per test database, as an operator gives each
+    // node (`--node-id`): a server restarted on the same database after a
+    // crash knows it at once, on PostgreSQL as on SQLite.
+    config.events.node_id = Some(format!("test-node-{:p}", db));
     tweak(&mut config);
     Application::build(config).await.expect("building the app")
 }
