@@ -87,6 +87,17 @@ fn duplicate(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError 
 }
 
 impl SqlStore {
+    /// A transaction that reads, then writes. On SQLite it takes the write
+    /// lock at once (`BEGIN IMMEDIATE`): a deferred one that read first
+    /// fails with `SQLITE_BUSY` without waiting when another connection
+    /// commits between its read and its write (WAL's snapshot rule).
+    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Opens (creating if needed) the embedded store in `data_dir` and
     /// applies pending migrations.
     pub async fn open_sqlite(data_dir: &Path) -> StoreResult<Self> {
@@ -459,7 +470,7 @@ impl Store for SqlStore {
         token: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let primary: Option<Option<String>> =
             sqlx::query("select twilio_auth_token from account where account_id = $1")
                 .bind(account_id)
@@ -495,7 +506,7 @@ impl Store for SqlStore {
     }
 
     async fn remove_account_auth_token(&self, account_id: &str, token: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let removed =
             sqlx::query("delete from account_auth_token where account_id = $1 and token = $2")
                 .bind(account_id)
@@ -587,7 +598,7 @@ impl Store for SqlStore {
     }
 
     async fn create_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_endpoint(
             &mut tx,
             endpoint,
@@ -673,7 +684,7 @@ impl Store for SqlStore {
     async fn create_user(&self, user: &User, endpoint: &Endpoint) -> StoreResult<()> {
         let roles = serde_json::to_string(&user.roles)
             .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_endpoint(&mut tx, endpoint, format!("endpoint {}", endpoint.id)).await?;
         sqlx::query(&format!(
             "insert into app_user ({USER_COLUMNS}) values ($1, $2, $3, $4, $5, $6)"
@@ -813,7 +824,7 @@ impl Store for SqlStore {
             return Ok(());
         }
         let now = iso(Utc::now());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for change in changes {
             let session = &change.session;
             if let Some(event) = &change.event {
@@ -1000,7 +1011,7 @@ impl Store for SqlStore {
         let json =
             serde_json::to_string(event).map_err(|error| StoreError::Corrupt(error.to_string()))?;
         let now = iso(Utc::now());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for key in keys {
             sqlx::query(
                 "insert into pending_callback (account_id, lookup_key, dedupe_key, received_at, event)
@@ -1050,7 +1061,7 @@ impl Store for SqlStore {
     }
 
     async fn drop_parked_callbacks(&self, account_id: &str, keys: &[String]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for key in keys {
             // The same callbacks parked under their other SIDs go too.
             sqlx::query(
@@ -1108,7 +1119,7 @@ impl Store for SqlStore {
             Backend::Sqlite => "ended = 1",
             Backend::Postgres => "ended",
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let rows = sqlx::query(&format!(
             "select session_id from session where {ended} and last_activity < $1 order by last_activity limit $2"
         ))
