@@ -352,24 +352,6 @@ impl SessionService {
         Ok(changed)
     }
 
-    /// Another node committed `session_id` (a PostgreSQL notification):
-    /// the stored version goes into the live index and, when it is newer
-    /// than what this node has, to the event hub, which writes its messages
-    /// (deduplicated with those the other node wrote) and queues them on
-    /// this node's streams. Returns whether the index took it.
-    pub async fn changed_elsewhere(&self, session_id: &str) -> Result<bool, StoreError> {
-        let Some(session) = self.store.session(session_id).await? else {
-            return Ok(false);
-        };
-        match self.index.refresh(session) {
-            Some(live) => {
-                let _ = self.changes.send(SessionChanged { session: live });
-                Ok(true)
-            }
-            None => Ok(false),
-        }
-    }
-
     /// Takes the sessions the change feed named into the live index (and
     /// so to Server Events), reading only those this node has not seen at
     /// that version (its own commits are skipped). Returns how many changed.
