@@ -592,10 +592,22 @@ impl EventHub {
                     let message = Message::new(id, draft.selector, draft.json, true);
                     push_run(&mut by_user, draft.user_id, draft.account_only, message);
                 }
-                let by_user = in_id_order(self.fill_gaps(by_user).await);
+                let (by_user, unreadable) = self.fill_gaps(by_user).await;
                 let mut state = self.lock();
-                for (user_id, account_only, messages) in by_user {
+                for (user_id, account_only, messages) in in_id_order(by_user) {
                     deliver(&mut state, &user_id, &messages, account_only);
+                }
+                // A hole that could not be filled is not delivered around:
+                // the user's streams close and resume from the log.
+                for user_id in unreadable {
+                    let ids = state
+                        .users
+                        .get(&user_id)
+                        .map(|u| u.subscribers.clone())
+                        .unwrap_or_default();
+                    for id in ids {
+                        state.close(&id);
+                    }
                 }
             }
             Err(error) => {
@@ -621,12 +633,14 @@ impl EventHub {
     /// node's change later, and a stream never goes back to a lower id).
     /// For such a user the messages are taken from the log instead, from
     /// the lowest id one of its streams lacks, so that every stream gets
-    /// every message in id order. On one node ids are consecutive and no
-    /// read happens.
+    /// every message in id order ([`in_id_order`] sorts the runs and drops
+    /// the copies). On one node ids are consecutive and no read happens.
+    /// Also returns the users whose log could not be read: their messages
+    /// are left out, and the caller closes their streams.
     async fn fill_gaps(
         &self,
-        by_user: Vec<(String, bool, Vec<Message>)>,
-    ) -> Vec<(String, bool, Vec<Message>)> {
+        mut by_user: Vec<(String, bool, Vec<Message>)>,
+    ) -> (Vec<(String, bool, Vec<Message>)>, Vec<String>) {
         let gaps: Vec<(String, u64, u64)> = {
             let state = self.lock();
             let mut gaps: Vec<(String, u64, u64)> = Vec::new();
@@ -666,9 +680,9 @@ impl EventHub {
             gaps
         };
         if gaps.is_empty() {
-            return by_user;
+            return (by_user, Vec::new());
         }
-        let mut filled: Vec<(String, Vec<(bool, Message)>)> = Vec::new();
+        let mut unreadable = Vec::new();
         for (user_id, after, last) in gaps {
             let limit = u32::try_from(last.saturating_sub(after)).unwrap_or(u32::MAX);
             match self
@@ -677,48 +691,21 @@ impl EventHub {
                 .event_messages_after(&user_id, after, limit)
                 .await
             {
-                Ok(replay) => filled.push((
-                    user_id,
-                    replay
-                        .messages
-                        .into_iter()
-                        .filter(|m| m.id <= last)
-                        .map(|m| {
-                            let message = Message::new(
-                                m.id,
-                                Arc::from(m.selector),
-                                Bytes::from(m.body),
-                                true,
-                            );
-                            (m.account_only, message)
-                        })
-                        .collect(),
-                )),
-                // The messages just written still go out; a stream that
-                // missed others can resume from the log.
-                Err(error) => tracing::warn!(%error, "reading a user's event log failed"),
-            }
-        }
-        let mut out: Vec<(String, bool, Vec<Message>)> = Vec::new();
-        for (user_id, account_only, messages) in by_user {
-            match filled.iter().find(|(user, _)| *user == user_id) {
-                Some((_, logged)) => {
-                    // The log holds these and the other node's, in order;
-                    // added once, at the user's first run.
-                    if !out.iter().any(|(user, _, _)| *user == user_id) {
-                        for (only, message) in logged {
-                            push_run(&mut out, user_id.clone(), *only, message.clone());
-                        }
-                    }
-                    let covered = logged.last().map_or(0, |(_, m)| m.id);
-                    for message in messages.into_iter().filter(|m| m.id > covered) {
-                        push_run(&mut out, user_id.clone(), account_only, message);
+                Ok(replay) => {
+                    for m in replay.messages.into_iter().filter(|m| m.id <= last) {
+                        let message =
+                            Message::new(m.id, Arc::from(m.selector), Bytes::from(m.body), true);
+                        by_user.push((user_id.clone(), m.account_only, vec![message]));
                     }
                 }
-                None => out.push((user_id, account_only, messages)),
+                Err(error) => {
+                    tracing::warn!(%error, "reading a user's event log failed; their streams resume");
+                    by_user.retain(|(user, _, _)| *user != user_id);
+                    unreadable.push(user_id);
+                }
             }
         }
-        out
+        (by_user, unreadable)
     }
 
     /// Plans one committed change's messages for every followed user.

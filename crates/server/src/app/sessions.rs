@@ -342,14 +342,8 @@ impl SessionService {
         &self,
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<usize, StoreError> {
-        let mut changed = 0;
-        for session in self.store.sessions_written_since(since).await? {
-            if let Some(live) = self.index.refresh(session) {
-                changed += 1;
-                let _ = self.changes.send(SessionChanged { session: live });
-            }
-        }
-        Ok(changed)
+        let sessions = self.store.sessions_written_since(since).await?;
+        Ok(self.take_refreshed(sessions))
     }
 
     /// Takes the sessions the change feed named into the live index (and
@@ -372,6 +366,12 @@ impl SessionService {
         let mut sessions = self.store.sessions_by_id(&wanted).await?;
         // Publish in the order the commits named them.
         sessions.sort_by_key(|s| wanted.iter().position(|id| *id == *s.id()));
+        Ok(self.take_refreshed(sessions))
+    }
+
+    /// Takes stored versions (other nodes' writes) into the live index and
+    /// publishes those newer than what this node holds; how many were.
+    fn take_refreshed(&self, sessions: impl IntoIterator<Item = Session>) -> usize {
         let mut changed = 0;
         for session in sessions {
             if let Some(live) = self.index.refresh(session) {
@@ -379,7 +379,7 @@ impl SessionService {
                 let _ = self.changes.send(SessionChanged { session: live });
             }
         }
-        Ok(changed)
+        changed
     }
 
     /// A listener for other nodes' commits, where the store has one.
