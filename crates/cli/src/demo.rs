@@ -29,6 +29,16 @@ use evo_store::Store;
 use evo_twilio::fake::{FakeCall, FakeTwilio};
 
 use crate::cli::DemoArgs;
+use evo_core::api::actions::{AddConferenceMember, HoldSession, PatchSession, RedirectSession};
+use evo_core::api::auth::Authenticate;
+use evo_core::api::sessions::SessionHoldReasons;
+use evo_core::contract::Contract;
+
+/// A request body for an operation, written by the contract's JSON rules
+/// (field names and enum spellings come from the DTO, not from here).
+fn request<T: Contract>(dto: T) -> Option<Vec<u8>> {
+    Some(evo_wire::json::to_json(&dto))
+}
 
 /// The one password of every demo user.
 pub const DEMO_PASSWORD: &str = "demo";
@@ -376,7 +386,12 @@ impl Agents {
             .http
             .post(format!("{}/auth/credentials", self.base_url))
             .header("Accept", "application/json")
-            .json(&serde_json::json!({"userName": email, "password": DEMO_PASSWORD}))
+            .header("Content-Type", "application/json")
+            .body(evo_wire::json::to_json(&Authenticate {
+                user_name: Some(email.to_string()),
+                password: Some(DEMO_PASSWORD.to_string()),
+                ..Authenticate::default()
+            }))
             .send()
             .await?;
         anyhow::ensure!(
@@ -399,7 +414,7 @@ impl Agents {
         user_id: &str,
         method: reqwest::Method,
         path: &str,
-        body: serde_json::Value,
+        body: Option<Vec<u8>>,
     ) -> anyhow::Result<()> {
         for fresh in [false, true] {
             let token = self.token(user_id, fresh).await?;
@@ -408,8 +423,10 @@ impl Agents {
                 .request(method.clone(), format!("{}{path}", self.base_url))
                 .bearer_auth(token)
                 .header("Accept", "application/json");
-            if !body.is_null() {
-                request = request.json(&body);
+            if let Some(body) = &body {
+                request = request
+                    .header("Content-Type", "application/json")
+                    .body(body.clone());
             }
             let response = request.send().await?;
             let status = response.status();
@@ -689,7 +706,7 @@ impl Player<'_> {
         user_id: &str,
         method: reqwest::Method,
         path: &str,
-        body: serde_json::Value,
+        body: Option<Vec<u8>>,
     ) -> anyhow::Result<()> {
         self.world.agents.act(user_id, method, path, body).await?;
         self.world.twilio.flush().await;
@@ -732,7 +749,7 @@ impl Player<'_> {
                     &a0,
                     Method::DELETE,
                     &format!("/sessions/{id}?callSid={leg}"),
-                    serde_json::Value::Null,
+                    None,
                 )
                 .await?;
                 return Ok(());
@@ -745,7 +762,11 @@ impl Player<'_> {
                     &a2,
                     Method::POST,
                     &format!("/sessions/{id}/hold"),
-                    serde_json::json!({"callSid": root, "reason": "None"}),
+                    request(HoldSession {
+                        call_sid: Some(root.clone()),
+                        reason: SessionHoldReasons::None,
+                        ..HoldSession::default()
+                    }),
                 )
                 .await?;
                 self.pause(20.0).await;
@@ -754,7 +775,10 @@ impl Player<'_> {
                     &a2,
                     Method::PATCH,
                     &format!("/sessions/{id}"),
-                    serde_json::json!({"holdReason": "None"}),
+                    request(PatchSession {
+                        hold_reason: Some(SessionHoldReasons::None),
+                        ..PatchSession::default()
+                    }),
                 )
                 .await?;
                 self.pause(2.0).await;
@@ -769,7 +793,10 @@ impl Player<'_> {
                     &a0,
                     Method::POST,
                     &format!("/sessions/{id}/redirect"),
-                    serde_json::json!({"destination": a2}),
+                    request(RedirectSession {
+                        destination: Some(a2.to_string()),
+                        ..RedirectSession::default()
+                    }),
                 )
                 .await?;
                 self.pause(4.0).await;
@@ -786,7 +813,12 @@ impl Player<'_> {
                     &a0,
                     Method::POST,
                     &format!("/sessions/{id}/conference/members"),
-                    serde_json::json!({"callSid": leg, "destination": a1, "fromNumber": cast.number.1}),
+                    request(AddConferenceMember {
+                        call_sid: Some(leg.clone()),
+                        destination: Some(a1.to_string()),
+                        from_number: Some(cast.number.1.to_string()),
+                        ..AddConferenceMember::default()
+                    }),
                 )
                 .await?;
                 let conference = twilio
@@ -800,7 +832,11 @@ impl Player<'_> {
                     &a0,
                     Method::POST,
                     &format!("/sessions/{id}/hold"),
-                    serde_json::json!({"callSid": root, "reason": "Transferring"}),
+                    request(HoldSession {
+                        call_sid: Some(root.clone()),
+                        reason: SessionHoldReasons::Transferring,
+                        ..HoldSession::default()
+                    }),
                 )
                 .await?;
                 self.pause(5.0).await;
@@ -812,7 +848,10 @@ impl Player<'_> {
                     &a0,
                     Method::PATCH,
                     &format!("/sessions/{id}"),
-                    serde_json::json!({"holdReason": "None"}),
+                    request(PatchSession {
+                        hold_reason: Some(SessionHoldReasons::None),
+                        ..PatchSession::default()
+                    }),
                 )
                 .await?;
                 self.pause(5.0).await;
@@ -820,7 +859,7 @@ impl Player<'_> {
                     &a0,
                     Method::DELETE,
                     &format!("/sessions/{id}?callSid={back}"),
-                    serde_json::Value::Null,
+                    None,
                 )
                 .await?;
                 self.pause(60.0).await;
