@@ -2,6 +2,9 @@
 //! from outside it (/proc/<pid>/status and /proc/<pid>/fd) on the real
 //! binary. Status-level attacks are in crates/server/tests/api/attacks.rs.
 
+mod common;
+
+use common::free_port;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -26,14 +29,6 @@ impl Server {
     fn pid(&self) -> u32 {
         self.child.id()
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Starts `evo-voice serve` with extra flags on a fresh data directory.

@@ -2,10 +2,13 @@
 //! is killed with SIGKILL at an arbitrary moment; after a restart every
 //! webhook that had been answered 2xx is reflected in the sessions.
 
+mod common;
+
+use common::{free_port, wait_until_ready};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use evo_twilio::params::FormParams;
 use evo_twilio::signature::compute_signature;
@@ -43,27 +46,6 @@ fn serve(data: &std::path::Path, port: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn wait_until_up(http: &reqwest::Client, port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http
-        .get(format!("http://127.0.0.1:{port}/health"))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,7 +96,7 @@ async fn every_acknowledged_webhook_survives_a_sigkill() {
     let port = free_port();
     let mut server = serve(data, port);
     let http = reqwest::Client::new();
-    wait_until_up(&http, port).await;
+    wait_until_ready(&http, port).await;
 
     // Writers send signed webhooks until the server dies; each records the
     // calls whose webhook was acknowledged.
@@ -196,7 +178,7 @@ async fn every_acknowledged_webhook_survives_a_sigkill() {
     drop(store);
     let port = free_port();
     let mut restarted = serve(data, port);
-    wait_until_up(&http, port).await;
+    wait_until_ready(&http, port).await;
     let body: serde_json::Value = http
         .get(format!("http://127.0.0.1:{port}/sessions/active"))
         .basic_auth("crash@test.test", Some("pw12"))

@@ -2,6 +2,9 @@
 //! signed webhooks, secrets kept out of debug logs, health, metrics and
 //! request ids, and online backup and restore.
 
+mod common;
+
+use common::{free_port, wait_until_ready};
 use std::fs::File;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -99,29 +102,6 @@ fn serve(data: &Path, port: u16, extra: &[&str], env: &[(&str, &str)], log: &Pat
         .stderr(Stdio::from(File::create(log).unwrap()))
         .spawn()
         .unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn wait_until_ready(http: &reqwest::Client, port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ready = http
-            .get(format!("http://127.0.0.1:{port}/health/ready"))
-            .send()
-            .await;
-        if matches!(&ready, Ok(response) if response.status().is_success()) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the server did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn sigterm(child: &Child) {

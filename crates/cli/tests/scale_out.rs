@@ -4,6 +4,9 @@
 //! each commit; cross-node latency under load is measured; and PostgreSQL
 //! stopped in the middle of a webhook burst loses nothing acknowledged.
 
+mod common;
+
+use common::{free_port, wait_until_ready};
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -91,14 +94,6 @@ fn seed(url: &str) -> String {
     account
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A running node.
 struct Node {
     port: u16,
@@ -135,19 +130,6 @@ impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-async fn wait_until_up(http: &reqwest::Client, node: &Node) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(response) = http.get(node.url("/health/ready")).send().await {
-            if response.status() == 200 {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "the node did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -371,7 +353,7 @@ async fn two_nodes_on_one_database_agree_within_200_ms_of_each_commit() {
         .build()
         .unwrap();
     for node in &nodes {
-        wait_until_up(&http, node).await;
+        wait_until_ready(&http, node.port).await;
     }
     let token = bearer(&http, &nodes[0]).await;
     let mut streams = [
@@ -550,7 +532,7 @@ async fn postgres_stopped_during_a_webhook_burst_loses_nothing_acknowledged() {
         .build()
         .unwrap();
     for node in nodes.iter() {
-        wait_until_up(&http, node).await;
+        wait_until_ready(&http, node.port).await;
     }
     let token = bearer(&http, &nodes[0]).await;
 

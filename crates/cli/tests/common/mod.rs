@@ -1,0 +1,31 @@
+//! What the tests that spawn `evo-voice serve` share. Each test binary uses
+//! part of it, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+/// A port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits (at most 30 s) until the server on `port` answers
+/// `/health/ready` with a 2xx.
+pub async fn wait_until_ready(http: &reqwest::Client, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = http
+            .get(format!("http://127.0.0.1:{port}/health/ready"))
+            .send()
+            .await;
+        if matches!(&ready, Ok(response) if response.status().is_success()) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the server did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
