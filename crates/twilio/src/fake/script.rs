@@ -2,6 +2,11 @@
 //! (`<Dial>` with `<Client>`, `<Number>` or `<Conference>` nouns,
 //! `<Enqueue>`, `<Hangup>`), read into a small tree. Other verbs (`<Say>`,
 //! `<Play>`, `<Pause>`) take no time in the simulator and are skipped.
+//! What each verb does is Twilio's documented behaviour:
+//! <https://www.twilio.com/docs/voice/twiml/dial>,
+//! <https://www.twilio.com/docs/voice/twiml/conference>,
+//! <https://www.twilio.com/docs/voice/twiml/enqueue>,
+//! <https://www.twilio.com/docs/voice/twiml/hangup>.
 
 use std::collections::BTreeMap;
 
