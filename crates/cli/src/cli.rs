@@ -310,6 +310,11 @@ pub struct BenchArgs {
     /// Webhooks whose Server Events message is timed [500].
     #[arg(long)]
     pub fanout_samples: Option<usize>,
+    /// Also time each step of the fan-out path inside the server (it logs
+    /// them: `RUST_LOG=warn,evo_fanout=debug`) and report each step's
+    /// p50/p99; the logging costs the earlier phases a little.
+    #[arg(long, default_value_t = false)]
+    pub fanout_steps: bool,
     /// Print the report as JSON on stdout (progress and the table go to stderr).
     #[arg(long, default_value_t = false)]
     pub json: bool,

@@ -83,7 +83,9 @@ struct Server {
 }
 
 impl Server {
-    async fn start(data_dir: &Path, log: &Path) -> anyhow::Result<Server> {
+    /// With `steps`, the server logs the step timings of the fan-out path
+    /// (`evo_server::app::timing`) into `log`.
+    async fn start(data_dir: &Path, log: &Path, steps: bool) -> anyhow::Result<Server> {
         let addr = free_port()?;
         let log_file = std::fs::File::create(log)?;
         let child = Command::new(std::env::current_exe()?)
@@ -102,7 +104,14 @@ impl Server {
             .args(["--twilio-api-url", "http://127.0.0.1:9"])
             .env("EVO_JWT_SECRET", data::JWT_SECRET)
             .env_remove("EVO_DATABASE_URL")
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                if steps {
+                    format!("warn,{}=debug", evo_server::app::timing::TARGET)
+                } else {
+                    "warn".to_string()
+                },
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file)
@@ -375,7 +384,7 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
         plan.users
     ));
 
-    let server = Server::start(&data_dir, &log).await?;
+    let server = Server::start(&data_dir, &log, plan.fanout_steps).await?;
     let signer = Signer {
         public_url: format!("http://{}", server.addr),
         account_id: set.account_id.clone(),
@@ -488,6 +497,11 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     let connected = subscribers.len();
     drop(subscribers);
     server.stop()?;
+    let fanout_steps = if plan.fanout_steps {
+        fan_out_steps(&log)?
+    } else {
+        Vec::new()
+    };
 
     // 6. Grow the history to H with the store's batch commit of the rows
     //    the ingest webhooks wrote; the first batch is the store's limit.
@@ -516,7 +530,7 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     drop(store);
 
     // 7. Reads again with H ended sessions, the server restarted on them.
-    let server = Server::start(&data_dir, &log).await?;
+    let server = Server::start(&data_dir, &log, plan.fanout_steps).await?;
     let large = read_pair(plan, &server, &set, dir.path(), "H large", &mut errors).await?;
     server.stop()?;
 
@@ -553,6 +567,7 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
             subscribers: connected,
             message: Figures::of(&fanout.seen),
             webhook_ack: Figures::of(&fanout.acked),
+            steps: fanout_steps,
         },
         memory: report::Memory {
             rss_empty,
@@ -652,6 +667,67 @@ async fn fan_out(
     seen.elapsed = started.elapsed();
     acked.elapsed = started.elapsed();
     FanOutOutcome { seen, acked }
+}
+
+/// The steps of the fan-out path in the order a change takes them.
+const STEPS: [&str; 9] = [
+    "signature",
+    "reduce",
+    "commit",
+    "index",
+    "hub_wait",
+    "plan",
+    "log",
+    "deliver",
+    "written",
+];
+
+/// Each step's latency over the fan-out samples' sessions, from the step
+/// timings the server logged (`evo_server::app::timing`: one line per step
+/// with `subject=`, `step=` and `us=`).
+fn fan_out_steps(log: &Path) -> anyhow::Result<Vec<report::Step>> {
+    let text = std::fs::read_to_string(log).context("reading the server's log failed")?;
+    // The fan-out calls' SIDs (and so their session ids) share this prefix.
+    let marker = data::call_sid(0x30, 0, 0)[..6].to_string();
+    let mut found: Vec<Outcome> = STEPS.iter().map(|_| Outcome::new()).collect();
+    for line in text.lines() {
+        let Some(at) = line.find("subject=") else {
+            continue;
+        };
+        let field = |name: &str| {
+            line[at..]
+                .split_whitespace()
+                .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+                .map(|value| value.trim_matches('"'))
+        };
+        let (Some(subject), Some(step), Some(us)) = (field("subject"), field("step"), field("us"))
+        else {
+            continue;
+        };
+        let (Some(index), Ok(us)) = (STEPS.iter().position(|s| *s == step), us.parse::<u64>())
+        else {
+            continue;
+        };
+        if subject.contains(&marker) {
+            found[index].ok += 1;
+            let _ = found[index].latency.record(us.max(1));
+        }
+    }
+    Ok(STEPS
+        .iter()
+        .zip(found)
+        .filter(|(_, outcome)| outcome.ok > 0)
+        .map(|(step, outcome)| {
+            let figures = Figures::of(&outcome);
+            report::Step {
+                step: step.to_string(),
+                samples: outcome.ok,
+                p50_ms: figures.p50_ms,
+                p99_ms: figures.p99_ms,
+                max_ms: figures.max_ms,
+            }
+        })
+        .collect())
 }
 
 /// Sends one webhook on `conn` (opened when needed); records its

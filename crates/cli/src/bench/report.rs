@@ -18,6 +18,8 @@ pub struct Plan {
     pub duration_secs: f64,
     pub subscribers: usize,
     pub fanout_samples: usize,
+    /// Whether the server's fan-out step timings are recorded.
+    pub fanout_steps: bool,
 }
 
 impl Plan {
@@ -39,6 +41,7 @@ impl Plan {
                 .max(0.1),
             subscribers: pick(args.subscribers, users, users),
             fanout_samples: pick(args.fanout_samples, 50, 500),
+            fanout_steps: args.fanout_steps,
         };
         anyhow::ensure!(
             plan.history >= plan.ingest_calls,
@@ -181,6 +184,20 @@ pub struct FanOut {
     /// user's stream.
     pub message: Figures,
     pub webhook_ack: Figures,
+    /// Each step of the path inside the server, for the fan-out samples'
+    /// sessions (`--fanout-steps`; empty without it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Step>,
+}
+
+/// One step of the fan-out path as the server timed it (`app::timing`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub step: String,
+    pub samples: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -353,6 +370,17 @@ impl Report {
             &f.message,
             format!("{} subscribers", f.subscribers),
         )?;
+        for step in &f.steps {
+            writeln!(
+                out,
+                "{:<34} {:>8} samples  p50 {:>7.3} ms  p99 {:>7.3} ms  max {:.3} ms",
+                format!("  step: {}", step.step),
+                step.samples,
+                step.p50_ms,
+                step.p99_ms,
+                step.max_ms
+            )?;
+        }
         let mem = &self.memory;
         writeln!(
             out,

@@ -42,6 +42,7 @@ use crate::app::config::EventsConfig;
 use crate::app::directory::Directory;
 use crate::app::live::{LiveIndex, LiveSession};
 use crate::app::sessions::SessionChanged;
+use crate::app::timing;
 use crate::app::visibility::Viewer;
 use crate::auth::Principal;
 
@@ -99,6 +100,8 @@ pub struct Message {
     /// (`onJoin`, `onHeartbeat`… carry the stream's last id).
     pub data: bool,
     rendered: Arc<OnceLock<Bytes>>,
+    /// The session and when its change was published (step timings).
+    origin: Option<(Arc<str>, Instant)>,
 }
 
 impl Message {
@@ -109,7 +112,14 @@ impl Message {
             json,
             data,
             rendered: Arc::new(OnceLock::new()),
+            origin: None,
         }
+    }
+
+    /// The session it tells of and when its change was published, for the
+    /// step timings (`app::timing`); only while they are recorded.
+    pub fn origin(&self) -> Option<(&str, Instant)> {
+        self.origin.as_ref().map(|(id, at)| (&**id, *at))
     }
 
     /// The message's wire form, rendered by `render` for the first stream
@@ -307,6 +317,7 @@ struct Draft {
     selector: Arc<str>,
     json: Bytes,
     account_only: bool,
+    origin: Option<(Arc<str>, Instant)>,
 }
 
 fn feed_of(principal: &Principal) -> EventFeed {
@@ -527,11 +538,29 @@ impl EventHub {
 
     /// Plans, writes and queues the messages of committed changes.
     async fn publish_batch(&self, changes: &[SessionChanged]) {
+        let timed = timing::enabled();
+        if timed {
+            for change in changes {
+                timing::step(
+                    change.session().session().id().as_str(),
+                    "hub_wait",
+                    change.published,
+                );
+            }
+        }
+        let started = Instant::now();
         let (drafts, broken) = {
             let mut state = self.lock();
             let mut drafts = Vec::new();
             for change in changes {
+                let first = drafts.len();
                 self.plan(&mut state, change.session(), &mut drafts);
+                if timed {
+                    let origin: Arc<str> = Arc::from(change.session().session().id().as_str());
+                    for draft in &mut drafts[first..] {
+                        draft.origin = Some((origin.clone(), change.published));
+                    }
+                }
             }
             let broken: Vec<EventFeed> = state
                 .broken
@@ -546,9 +575,18 @@ impl EventHub {
                 .collect();
             (drafts, broken)
         };
+        let each = |step: &'static str, since: Instant| {
+            if timed {
+                for change in changes {
+                    timing::step(change.session().session().id().as_str(), step, since);
+                }
+            }
+        };
+        each("plan", started);
         if drafts.is_empty() {
             return;
         }
+        let started = Instant::now();
         let store = &self.0.store;
         if !broken.is_empty() {
             // Raised floors first (unfollowed, then followed again): the
@@ -583,13 +621,17 @@ impl EventHub {
                 session: d.session.clone(),
             })
             .collect();
-        match store.append_event_messages(&new, chrono::Utc::now()).await {
+        let appended = store.append_event_messages(&new, chrono::Utc::now()).await;
+        each("log", started);
+        let started = Instant::now();
+        match appended {
             Ok(ids) => {
                 let mut by_user: Vec<(String, bool, Vec<Message>)> = Vec::new();
                 for (draft, id) in drafts.into_iter().zip(ids) {
                     // Stale: another node told a later version already.
                     let Some(id) = id else { continue };
-                    let message = Message::new(id, draft.selector, draft.json, true);
+                    let mut message = Message::new(id, draft.selector, draft.json, true);
+                    message.origin = draft.origin;
                     push_run(&mut by_user, draft.user_id, draft.account_only, message);
                 }
                 let (by_user, unreadable) = self.fill_gaps(by_user).await;
@@ -609,6 +651,8 @@ impl EventHub {
                         state.close(&id);
                     }
                 }
+                drop(state);
+                each("deliver", started);
             }
             Err(error) => {
                 tracing::warn!(%error, "writing event messages failed; their users resynchronise");
@@ -778,6 +822,7 @@ impl EventHub {
                         selector: selector.clone(),
                         json: json.clone(),
                         account_only,
+                        origin: None,
                     });
                 }
             }
@@ -789,6 +834,7 @@ impl EventHub {
                     selector: Arc::from("cmd.ActiveSessionsChanged"),
                     json: active_sessions_json(&viewer, &self.0.index),
                     account_only: false,
+                    origin: None,
                 });
             }
         }

@@ -18,4 +18,5 @@ pub mod reconcile;
 pub mod sessions;
 pub mod shutdown;
 pub mod state;
+pub mod timing;
 pub mod visibility;

@@ -8,6 +8,7 @@
 //! state that a crash could undo, and a caller that got `Ok` may acknowledge.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use evo_core::event::SessionEvent;
 use evo_core::reducer;
@@ -18,6 +19,7 @@ use evo_store::{SessionChange, Store, StoreError};
 use tokio::sync::{broadcast, Mutex};
 
 use crate::app::live::{LiveIndex, LiveSession};
+use crate::app::timing;
 
 const LOCK_SHARDS: usize = 64;
 
@@ -28,6 +30,8 @@ const CONFLICT_RETRIES: usize = 3;
 #[derive(Debug, Clone)]
 pub struct SessionChanged {
     pub(in crate::app) session: Arc<LiveSession>,
+    /// When it was published (step timings, `app::timing`).
+    pub(in crate::app) published: Instant,
 }
 
 impl SessionChanged {
@@ -201,6 +205,7 @@ impl SessionService {
                 .get(existing.id())
                 .unwrap_or_else(|| Arc::new(LiveSession::new(existing))),
             None => {
+                let started = Instant::now();
                 self.committer
                     .submit(SessionChange {
                         session: session.clone(),
@@ -209,6 +214,9 @@ impl SessionService {
                         keys: scoped_keys(&account_id, &keys),
                     })
                     .await?;
+                if timing::enabled() {
+                    timing::step(&id, "commit", started);
+                }
                 self.publish(session)
             }
         };
@@ -308,7 +316,12 @@ impl SessionService {
             // rather than clone the whole session once more.
             let expected_version = current.version();
             let mut next = current;
+            let started = Instant::now();
             reducer::apply_in_place(&mut next, &event);
+            if timing::enabled() {
+                timing::step(session_id, "reduce", started);
+            }
+            let started = Instant::now();
             let committed = self
                 .committer
                 .submit(SessionChange {
@@ -318,6 +331,9 @@ impl SessionService {
                     keys: keys.clone(),
                 })
                 .await;
+            if timing::enabled() {
+                timing::step(session_id, "commit", started);
+            }
             match committed {
                 Ok(()) => return Ok(Applied::Changed(self.publish(next))),
                 Err(StoreError::Conflict(_)) if attempt + 1 < CONFLICT_RETRIES => {
@@ -376,7 +392,10 @@ impl SessionService {
         for session in sessions {
             if let Some(live) = self.index.refresh(session) {
                 changed += 1;
-                let _ = self.changes.send(SessionChanged { session: live });
+                let _ = self.changes.send(SessionChanged {
+                    session: live,
+                    published: Instant::now(),
+                });
             }
         }
         changed
@@ -395,13 +414,18 @@ impl SessionService {
     }
 
     fn publish(&self, session: Session) -> Arc<LiveSession> {
+        let started = Instant::now();
         let (live, taken) = self.index.upsert(session);
         // A newer version taken from another node meanwhile was published
         // already; this older one must not follow it. No subscribers is fine.
         if taken {
             let _ = self.changes.send(SessionChanged {
                 session: live.clone(),
+                published: Instant::now(),
             });
+        }
+        if timing::enabled() {
+            timing::step(live.session().id().as_str(), "index", started);
         }
         live
     }

@@ -26,6 +26,7 @@ use evo_core::domain::Role;
 
 use crate::app::events::{info_json, HubError, Message, Opened, SubscriberInfo};
 use crate::app::state::AppState;
+use crate::app::timing;
 use crate::auth::Principal;
 use crate::http::common::base_url;
 use crate::http::error::ApiError;
@@ -239,6 +240,9 @@ pub async fn event_stream(
                             continue;
                         }
                         s.sent = message.id;
+                        if let Some((session, published)) = message.origin() {
+                            timing::step(session, "written", published);
+                        }
                     }
                     return Some((Ok(render(&message)), s));
                 }

@@ -37,6 +37,7 @@ use evo_twilio::webhook;
 
 use crate::app::sessions::{call_session_id, message_session_id, Applied};
 use crate::app::state::AppState;
+use crate::app::timing;
 
 /// The webhook routes.
 pub fn router() -> Router<AppState> {
@@ -156,6 +157,7 @@ async fn verify(
     body: Bytes,
 ) -> Result<Webhook, WebhookError> {
     let received_at = Utc::now();
+    let started = std::time::Instant::now();
     let path = uri.path();
     let (query, params) = bounded_params(method, uri.query().unwrap_or(""), &body)?;
     let Some(base_url) = state.config.public_url.as_deref() else {
@@ -202,6 +204,9 @@ async fn verify(
     })?;
     if let Err(error) = checked {
         return Err(forbidden(&error.to_string(), path));
+    }
+    if timing::enabled() {
+        timing::step(params.get("CallSid").unwrap_or(path), "signature", started);
     }
     Ok(Webhook {
         account,
