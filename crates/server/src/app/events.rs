@@ -43,7 +43,7 @@ use crate::app::directory::Directory;
 use crate::app::live::{LiveIndex, LiveSession};
 use crate::app::sessions::SessionChanged;
 use crate::app::timing;
-use crate::app::visibility::Viewer;
+use crate::app::visibility::{Audience, Viewer};
 use crate::auth::Principal;
 
 /// Limits and intervals of the hub.
@@ -186,23 +186,6 @@ struct UserFeed {
     active: HashSet<String>,
 }
 
-impl UserFeed {
-    fn new(directory: &Directory, index: &LiveIndex, feed: &EventFeed) -> Self {
-        let viewer = Viewer::of_user(directory, &feed.account_id, &feed.user_id);
-        UserFeed {
-            account_id: feed.account_id.clone(),
-            manager: feed.manager,
-            subscribers: Vec::new(),
-            last_active: Instant::now(),
-            active: viewer
-                .active_sessions(index)
-                .iter()
-                .map(|live| live.session().id().to_string())
-                .collect(),
-        }
-    }
-}
-
 #[derive(Default)]
 struct HubState {
     subscriptions: HashMap<String, Entry>,
@@ -216,6 +199,14 @@ struct HubState {
     /// the hub lagged): their resumes get a snapshot until the store's
     /// floor is raised.
     broken: HashSet<String>,
+    /// The followed users' viewers by endpoint: a change is planned only
+    /// for the users it may concern, not for every followed user.
+    audience: Audience,
+    /// Account → its followed managers (the account channel's audience).
+    managers: HashMap<String, HashSet<String>>,
+    /// Session → the followed users whose active list holds it (they are
+    /// told when it leaves, also by a change of visibility).
+    holding: HashMap<String, HashSet<String>>,
 }
 
 /// How long an unregister of a closed subscription still succeeds.
@@ -235,6 +226,74 @@ const MAINTENANCE: Duration = Duration::from_secs(30);
 const WRITER_STALE: Duration = Duration::from_secs(120);
 
 impl HubState {
+    /// Follows a user (or updates its manager flag when followed already).
+    fn add_user(&mut self, directory: &Directory, index: &LiveIndex, feed: &EventFeed) {
+        if let Some(user) = self.users.get_mut(&feed.user_id) {
+            if user.manager != feed.manager {
+                user.manager = feed.manager;
+                let managers = self.managers.entry(user.account_id.clone()).or_default();
+                if feed.manager {
+                    managers.insert(feed.user_id.clone());
+                } else {
+                    managers.remove(&feed.user_id);
+                }
+            }
+            return;
+        }
+        self.audience
+            .insert(directory, &feed.account_id, &feed.user_id);
+        let active: HashSet<String> = self
+            .audience
+            .viewer(&feed.user_id)
+            .map(|viewer| {
+                viewer
+                    .active_sessions(index)
+                    .iter()
+                    .map(|live| live.session().id().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for session in &active {
+            self.holding
+                .entry(session.clone())
+                .or_default()
+                .insert(feed.user_id.clone());
+        }
+        if feed.manager {
+            self.managers
+                .entry(feed.account_id.clone())
+                .or_default()
+                .insert(feed.user_id.clone());
+        }
+        self.users.insert(
+            feed.user_id.clone(),
+            UserFeed {
+                account_id: feed.account_id.clone(),
+                manager: feed.manager,
+                subscribers: Vec::new(),
+                last_active: Instant::now(),
+                active,
+            },
+        );
+    }
+
+    /// Stops following a user.
+    fn remove_user(&mut self, user_id: &str) {
+        let Some(user) = self.users.remove(user_id) else {
+            return;
+        };
+        self.audience.remove(user_id);
+        if let Some(managers) = self.managers.get_mut(&user.account_id) {
+            managers.remove(user_id);
+            if managers.is_empty() {
+                self.managers.remove(&user.account_id);
+            }
+        }
+        for session in &user.active {
+            unhold(&mut self.holding, session, user_id);
+        }
+    }
+
     fn close(&mut self, id: &str) -> Option<Entry> {
         let entry = self.subscriptions.remove(id)?;
         self.recently_closed
@@ -353,22 +412,20 @@ impl EventHub {
         if unclean {
             tracing::warn!("a server stopped without writing all its event messages; resumes from before get a snapshot");
         }
-        let users = store
-            .followed_event_feeds(now)
-            .await?
-            .iter()
-            .map(|feed| {
-                (
-                    feed.user_id.clone(),
-                    UserFeed::new(&directory, &index, feed),
-                )
-            })
-            .collect();
+        let feeds = store.followed_event_feeds(now).await?;
         let known = index
             .all()
             .iter()
             .map(|live| (live.session().id().to_string(), live.info().call_state))
             .collect();
+        let mut state = HubState {
+            known,
+            ..HubState::default()
+        };
+        state.audience.sync(&directory);
+        for feed in &feeds {
+            state.add_user(&directory, &index, feed);
+        }
         let (flush, flushes) = mpsc::channel(4);
         Ok(EventHub(Arc::new(Inner {
             settings,
@@ -376,11 +433,7 @@ impl EventHub {
             index,
             store,
             node_id,
-            state: Mutex::new(HubState {
-                known,
-                users,
-                ..HubState::default()
-            }),
+            state: Mutex::new(state),
             flush,
             flushes: Mutex::new(Some(flushes)),
         })))
@@ -496,7 +549,7 @@ impl EventHub {
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in &dropped {
-                state.users.remove(id);
+                state.remove_user(id);
             }
             (state.users.keys().cloned().collect(), dropped)
         };
@@ -802,21 +855,56 @@ impl EventHub {
             })
             .collect();
         let json = live.json().clone();
-        for (user_id, user) in state.users.iter_mut() {
-            let viewer = Viewer::of_user(&self.0.directory, &user.account_id, user_id);
-            let sees = viewer.may_see(live);
+        state.audience.sync(&self.0.directory);
+        let HubState {
+            users,
+            audience,
+            managers,
+            holding,
+            ..
+        } = state;
+        // Only the users this change may concern: those who may see it,
+        // the account's managers, and those whose active list holds it.
+        let seers = audience.who_may_see(live);
+        let mut concerned: Vec<String> = seers.iter().map(|user| user.to_string()).collect();
+        if let Some(managers) = managers.get(account_id) {
+            concerned.extend(managers.iter().cloned());
+        }
+        if let Some(holders) = holding.get(session_id) {
+            concerned.extend(holders.iter().cloned());
+        }
+        concerned.sort_unstable();
+        concerned.dedup();
+        for user_id in &concerned {
+            let user_id = user_id.as_str();
+            let (Some(user), Some(viewer)) = (users.get_mut(user_id), audience.viewer(user_id))
+            else {
+                continue;
+            };
+            let sees = seers.binary_search(&user_id).is_ok();
             let account_only = !sees && user.manager && user.account_id == *account_id;
             let membership_changed = if sees && !info.ended {
-                user.active.insert(session_id.to_string())
+                let joined = user.active.insert(session_id.to_string());
+                if joined {
+                    holding
+                        .entry(session_id.to_string())
+                        .or_default()
+                        .insert(user_id.to_string());
+                }
+                joined
             } else {
-                user.active.remove(session_id)
+                let left = user.active.remove(session_id);
+                if left {
+                    unhold(holding, session_id, user_id);
+                }
+                left
             };
             let dedupe = |kind: &str| format!("{session_id}@{version}:{kind}");
             if sees || account_only {
                 let selectors = if account_only { &channel } else { &own };
                 for (kind, selector) in selectors {
                     drafts.push(Draft {
-                        user_id: user_id.clone(),
+                        user_id: user_id.to_string(),
                         session: Some((session_id.to_string(), version)),
                         dedupe: dedupe(kind),
                         selector: selector.clone(),
@@ -828,11 +916,11 @@ impl EventHub {
             }
             if membership_changed {
                 drafts.push(Draft {
-                    user_id: user_id.clone(),
+                    user_id: user_id.to_string(),
                     session: Some((session_id.to_string(), version)),
                     dedupe: dedupe("ActiveSessionsChanged"),
                     selector: Arc::from("cmd.ActiveSessionsChanged"),
-                    json: active_sessions_json(&viewer, &self.0.index),
+                    json: active_sessions_json(viewer, &self.0.index),
                     account_only: false,
                     origin: None,
                 });
@@ -889,15 +977,11 @@ impl EventHub {
             if open >= settings.max_streams_per_user {
                 return Err(HubError::TooManyStreams(settings.max_streams_per_user));
             }
-            let directory = &self.0.directory;
-            let index = &self.0.index;
-            let user = state
-                .users
-                .entry(user_id.clone())
-                .or_insert_with(|| UserFeed::new(directory, index, &feed));
-            user.manager = feed.manager;
-            user.subscribers.push(subscription.id.clone());
-            user.last_active = Instant::now();
+            state.add_user(&self.0.directory, &self.0.index, &feed);
+            if let Some(user) = state.users.get_mut(&user_id) {
+                user.subscribers.push(subscription.id.clone());
+                user.last_active = Instant::now();
+            }
             state.subscriptions.insert(
                 subscription.id.clone(),
                 Entry {
@@ -1147,6 +1231,16 @@ impl EventHub {
             .subscriptions
             .get(id)
             .map(|e| e.sender.max_capacity() - e.sender.capacity())
+    }
+}
+
+/// `user_id` no longer holds `session` in its active list.
+fn unhold(holding: &mut HashMap<String, HashSet<String>>, session: &str, user_id: &str) {
+    if let Some(holders) = holding.get_mut(session) {
+        holders.remove(user_id);
+        if holders.is_empty() {
+            holding.remove(session);
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Who may see which session: the one rule, used by `GET /sessions/active`
 //! and by server events alike.
 
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
@@ -65,6 +66,94 @@ impl Viewer {
         let mut sessions = index.for_endpoints(self.endpoints.iter());
         sessions.retain(|live| self.may_see(live));
         sessions
+    }
+}
+
+/// Some users' viewers, indexed by endpoint, so that a change is checked
+/// only against the users who may see it instead of against every user
+/// (the event hub's followed users). [`Audience::who_may_see`] finds the
+/// users one of whose endpoints the session names, then applies
+/// [`Viewer::may_see`], the rule; a user none of whose endpoints the
+/// session names cannot see it. Kept in step with the directory: when its
+/// generation changes, every viewer is read again.
+#[derive(Debug, Default)]
+pub struct Audience {
+    /// The directory generation the viewers were read at.
+    generation: Option<u64>,
+    /// User id → the user's viewer.
+    viewers: HashMap<String, Viewer>,
+    /// Endpoint id → the users who have it.
+    by_endpoint: HashMap<String, Vec<String>>,
+}
+
+impl Audience {
+    /// Adds (or reads again) a user of `account_id`.
+    pub fn insert(&mut self, directory: &Directory, account_id: &str, user_id: &str) {
+        self.remove(user_id);
+        let viewer = Viewer::of_user(directory, account_id, user_id);
+        for endpoint in &viewer.endpoints {
+            self.by_endpoint
+                .entry(endpoint.clone())
+                .or_default()
+                .push(user_id.to_string());
+        }
+        self.viewers.insert(user_id.to_string(), viewer);
+    }
+
+    /// Forgets a user.
+    pub fn remove(&mut self, user_id: &str) {
+        let Some(viewer) = self.viewers.remove(user_id) else {
+            return;
+        };
+        for endpoint in &viewer.endpoints {
+            if let Some(users) = self.by_endpoint.get_mut(endpoint) {
+                users.retain(|u| u != user_id);
+                if users.is_empty() {
+                    self.by_endpoint.remove(endpoint);
+                }
+            }
+        }
+    }
+
+    /// Reads every viewer again when the directory changed since.
+    pub fn sync(&mut self, directory: &Directory) {
+        // Read before the endpoints: a change after this is seen next time.
+        let generation = directory.generation();
+        if self.generation == Some(generation) {
+            return;
+        }
+        let users: Vec<(String, String)> = self
+            .viewers
+            .iter()
+            .map(|(user, viewer)| (user.clone(), viewer.account_id.clone()))
+            .collect();
+        self.viewers.clear();
+        self.by_endpoint.clear();
+        for (user, account) in users {
+            self.insert(directory, &account, &user);
+        }
+        self.generation = Some(generation);
+    }
+
+    /// A user's viewer.
+    pub fn viewer(&self, user_id: &str) -> Option<&Viewer> {
+        self.viewers.get(user_id)
+    }
+
+    /// The users who may see the session (by [`Viewer::may_see`]), each
+    /// once; only the users one of whose endpoints it names are asked.
+    pub fn who_may_see(&self, live: &LiveSession) -> Vec<&str> {
+        let mut users: Vec<&str> = live
+            .endpoints()
+            .iter()
+            .filter_map(|endpoint| self.by_endpoint.get(endpoint))
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        users.retain(|user| self.viewers.get(*user).is_some_and(|v| v.may_see(live)));
+        users
     }
 }
 
