@@ -8,6 +8,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -45,6 +46,14 @@ pub struct SqlStore {
     /// stop check (`event_writer`, written through `pool`), so the log does
     /// not cost a second fsync per change. On PostgreSQL the same pool.
     events_pool: AnyPool,
+    /// SQLite only: this process's writers (`pool`'s and `events_pool`'s)
+    /// take turns here before they take SQLite's write lock. SQLite itself
+    /// makes a writer that finds the lock taken poll for it, sleeping 1, 2,
+    /// 5, 10… ms between tries (`busy_timeout`), so a Server Events log
+    /// write behind a session commit lost several milliseconds; in this
+    /// queue it starts as soon as the commit ends. Other processes still
+    /// meet at `busy_timeout`.
+    writers: Option<Arc<tokio::sync::Mutex<()>>>,
     backend: Backend,
     /// PostgreSQL's URL, for the change listener's own connection.
     url: Option<String>,
@@ -87,6 +96,15 @@ fn duplicate(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError 
 }
 
 impl SqlStore {
+    /// This process's turn to write (SQLite; see `writers`). Held until the
+    /// write transaction has committed or rolled back.
+    async fn writer_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.writers {
+            Some(writers) => Some(writers.lock().await),
+            None => None,
+        }
+    }
+
     /// A transaction that reads, then writes. On SQLite it takes the write
     /// lock at once (`BEGIN IMMEDIATE`): a deferred one that read first
     /// fails with `SQLITE_BUSY` without waiting when another connection
@@ -148,6 +166,7 @@ impl SqlStore {
         Ok(SqlStore {
             pool,
             events_pool,
+            writers: Some(Arc::new(tokio::sync::Mutex::new(()))),
             backend: Backend::Sqlite,
             url: None,
         })
@@ -174,6 +193,7 @@ impl SqlStore {
         Ok(SqlStore {
             events_pool: pool.clone(),
             pool,
+            writers: None,
             backend: Backend::Postgres,
             url: Some(url.to_string()),
         })
@@ -824,6 +844,7 @@ impl Store for SqlStore {
             return Ok(());
         }
         let now = iso(Utc::now());
+        let _turn = self.writer_turn().await;
         let mut tx = self.begin_write().await?;
         for change in changes {
             let session = &change.session;
@@ -1011,6 +1032,7 @@ impl Store for SqlStore {
         let json =
             serde_json::to_string(event).map_err(|error| StoreError::Corrupt(error.to_string()))?;
         let now = iso(Utc::now());
+        let _turn = self.writer_turn().await;
         let mut tx = self.begin_write().await?;
         for key in keys {
             sqlx::query(
@@ -1061,6 +1083,7 @@ impl Store for SqlStore {
     }
 
     async fn drop_parked_callbacks(&self, account_id: &str, keys: &[String]) -> StoreResult<()> {
+        let _turn = self.writer_turn().await;
         let mut tx = self.begin_write().await?;
         for key in keys {
             // The same callbacks parked under their other SIDs go too.
@@ -1119,6 +1142,7 @@ impl Store for SqlStore {
             Backend::Sqlite => "ended = 1",
             Backend::Postgres => "ended",
         };
+        let _turn = self.writer_turn().await;
         let mut tx = self.begin_write().await?;
         let rows = sqlx::query(&format!(
             "select session_id from session where {ended} and last_activity < $1 order by last_activity limit $2"
@@ -1183,6 +1207,7 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> StoreResult<crate::events::FeedPosition> {
+        let _turn = self.writer_turn().await;
         crate::events::follow(&self.events_pool, feed, now, until).await
     }
 
@@ -1191,6 +1216,7 @@ impl Store for SqlStore {
         user_ids: &[String],
         until: DateTime<Utc>,
     ) -> StoreResult<()> {
+        let _turn = self.writer_turn().await;
         crate::events::extend(&self.events_pool, user_ids, until).await
     }
 
@@ -1202,6 +1228,7 @@ impl Store for SqlStore {
     }
 
     async fn unfollow_event_feeds(&self, user_ids: &[String]) -> StoreResult<()> {
+        let _turn = self.writer_turn().await;
         crate::events::unfollow(&self.events_pool, user_ids).await
     }
 
@@ -1210,6 +1237,7 @@ impl Store for SqlStore {
         messages: &[crate::events::NewEventMessage],
         at: DateTime<Utc>,
     ) -> StoreResult<Vec<Option<u64>>> {
+        let _turn = self.writer_turn().await;
         crate::events::append(&self.events_pool, messages, at).await
     }
 
@@ -1223,6 +1251,7 @@ impl Store for SqlStore {
     }
 
     async fn prune_event_messages(&self, keep: u64, before: DateTime<Utc>) -> StoreResult<u64> {
+        let _turn = self.writer_turn().await;
         crate::events::prune(&self.events_pool, keep, before).await
     }
 
@@ -1232,14 +1261,17 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
         stale_before: DateTime<Utc>,
     ) -> StoreResult<bool> {
+        let _turn = self.writer_turn().await;
         crate::events::writer_start(&self.pool, self.backend, node_id, now, stale_before).await
     }
 
     async fn event_writer_seen(&self, node_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        let _turn = self.writer_turn().await;
         crate::events::writer_seen(&self.pool, node_id, now).await
     }
 
     async fn event_writer_stop(&self, node_id: &str) -> StoreResult<()> {
+        let _turn = self.writer_turn().await;
         crate::events::writer_stop(&self.pool, node_id).await
     }
 }
