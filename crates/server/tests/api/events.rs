@@ -208,6 +208,74 @@ async fn a_subscriber_gets_on_connect_then_changes_of_its_own_sessions_only() {
     );
 }
 
+/// The hub looks up who a change concerns by endpoint; a number assigned
+/// after a stream opened must reach that stream too (the lookup follows
+/// the directory), and another user's session still must not.
+#[tokio::test]
+async fn a_number_assigned_after_the_stream_opened_brings_its_sessions() {
+    use evo_core::reducer;
+    use evo_core::scenario::{self, Cast};
+    use evo_server::app::directory::NewNumber;
+    let dir = crate::helpers::TestDb::new();
+    let (app, server) = private_app(&dir, None).await;
+    let token = bearer(&app, &app.fixture.bob.email).await;
+    let mut stream = Reader::open(&app, &token, "", None).await;
+    assert_eq!(stream.next().await.selector, "cmd.onConnect");
+    let number = app
+        .state
+        .directory
+        .add_number(NewNumber {
+            account_id: &app.fixture.account_id,
+            number: "+15550177",
+            ring_user_ids: std::slice::from_ref(&app.fixture.bob.id),
+            queue_name: None,
+            display_name: Some("Late line"),
+            customer_id: None,
+        })
+        .await
+        .unwrap();
+    // Alice's session changes first: not bob's, so his next message must be
+    // the new line's session.
+    change(&app, &app.fixture.main_session, "not for bob").await;
+    let cast = Cast {
+        account_id: app.fixture.account_id.clone(),
+        account_name: "Acme".into(),
+        customer: None,
+        breadcrumb: Vec::new(),
+        number: (
+            number.id.clone(),
+            number.address.clone(),
+            number.display_name.clone(),
+        ),
+        agents: vec![(app.fixture.bob.id.clone(), "bob".into(), "Bob".into())],
+        caller: "+15557770001".into(),
+    };
+    let plan = scenario::build(
+        scenario::Kind::InboundMissed,
+        &cast,
+        "LATE",
+        chrono::Utc::now(),
+    );
+    let session = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
+    app.state
+        .sessions
+        .open(session, plan.header.call_sid.iter().cloned().collect())
+        .await
+        .unwrap();
+    let changed = stream.next_named("cmd.SessionInfoChanged").await;
+    assert_eq!(changed.json["id"], plan.session_id.as_str());
+    let active = stream.next_named("cmd.ActiveSessionsChanged").await;
+    let ids: Vec<&str> = active.json["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&plan.session_id.as_str()), "{ids:?}");
+    assert!(!ids.contains(&app.fixture.main_session.as_str()), "{ids:?}");
+    server.abort();
+}
+
 #[tokio::test]
 async fn unregistering_after_closing_the_stream_succeeds_for_its_owner_only() {
     // ServerEventsClient.stop() closes the EventSource, then posts
