@@ -103,16 +103,6 @@ impl Conn {
         let body = response.into_body().collect().await?.to_bytes();
         Ok((status, body))
     }
-
-    /// Sends a request and returns the response with its body unread (a
-    /// Server Events stream).
-    pub async fn stream(
-        &mut self,
-        request: Request<Full<Bytes>>,
-    ) -> anyhow::Result<hyper::Response<hyper::body::Incoming>> {
-        self.sender.ready().await?;
-        Ok(self.sender.send_request(request).await?)
-    }
 }
 
 /// A GET with a bearer token.
@@ -346,11 +336,10 @@ pub fn micros(elapsed: Duration) -> u64 {
     (elapsed.as_micros() as u64).max(1)
 }
 
-/// A Server Events subscriber: the stream is read as it arrives; when a
-/// waiter is set, the first bytes containing its needle complete it.
+/// One Server Events subscriber: its waiter. When a waiter is set, the
+/// first bytes of the stream containing its needle complete it.
 pub struct Subscriber {
     pub waiter: Arc<Mutex<Option<Waiter>>>,
-    task: tokio::task::JoinHandle<()>,
 }
 
 pub struct Waiter {
@@ -358,19 +347,71 @@ pub struct Waiter {
     pub seen: tokio::sync::oneshot::Sender<Instant>,
 }
 
-impl Drop for Subscriber {
+/// Server Events subscribers, read by a few tasks rather than two tasks a
+/// stream: each reader task polls its streams (connection and body
+/// together) in a `FuturesUnordered`, which polls only the streams whose
+/// sockets woke it. So 2,000 idle streams cost the bench a few tasks, and a
+/// message costs one wake-up of one reader.
+pub struct Subscribers {
+    readers: Vec<tokio::sync::mpsc::UnboundedSender<ReadStream>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    pub list: Vec<Subscriber>,
+}
+
+type ReadStream = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+impl Drop for Subscribers {
     fn drop(&mut self) {
-        self.task.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
-impl Subscriber {
-    /// Connects to `/event-stream` with `token` and waits for the 200.
-    pub async fn connect(addr: SocketAddr, token: &HeaderValue) -> anyhow::Result<Subscriber> {
-        let mut conn = Conn::open(addr).await?;
-        let response = conn
-            .stream(get(&host_header(addr), "/event-stream", token))
-            .await?;
+impl Subscribers {
+    /// `readers` reader tasks, no stream yet.
+    pub fn new(readers: usize) -> Subscribers {
+        let mut senders = Vec::new();
+        let mut tasks = Vec::new();
+        for _ in 0..readers.max(1) {
+            let (sender, mut added) = tokio::sync::mpsc::unbounded_channel::<ReadStream>();
+            senders.push(sender);
+            tasks.push(tokio::spawn(async move {
+                use futures::StreamExt;
+                let mut streams = futures::stream::FuturesUnordered::new();
+                loop {
+                    tokio::select! {
+                        stream = added.recv() => match stream {
+                            Some(stream) => streams.push(stream),
+                            None => return,
+                        },
+                        Some(()) = streams.next(), if !streams.is_empty() => {}
+                    }
+                }
+            }));
+        }
+        Subscribers {
+            readers: senders,
+            tasks,
+            list: Vec::new(),
+        }
+    }
+
+    /// Connects to `/event-stream` with `token`, waits for the 200, and
+    /// hands the stream to a reader.
+    pub async fn connect(&mut self, addr: SocketAddr, token: &HeaderValue) -> anyhow::Result<()> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connecting to {addr} failed"))?;
+        stream.set_nodelay(true)?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        // Driven here until the response head arrives, then by the reader.
+        let mut connection = Box::pin(connection);
+        let response = tokio::select! {
+            response = sender.send_request(get(&host_header(addr), "/event-stream", token)) => response?,
+            closed = &mut connection => anyhow::bail!("the connection closed: {closed:?}"),
+        };
         anyhow::ensure!(
             response.status() == StatusCode::OK,
             "GET /event-stream answered {}",
@@ -378,8 +419,8 @@ impl Subscriber {
         );
         let waiter: Arc<Mutex<Option<Waiter>>> = Arc::new(Mutex::new(None));
         let shared = waiter.clone();
-        let task = tokio::spawn(async move {
-            let _conn = conn;
+        let read = async move {
+            let _sender = sender;
             let mut body = response.into_body();
             // The end of the previous chunk, so a needle split across two
             // chunks is still found.
@@ -405,8 +446,18 @@ impl Subscriber {
                     carry.clear();
                 }
             }
-        });
-        Ok(Subscriber { waiter, task })
+        };
+        let both = async move {
+            // The body ends when the connection does; the connection future
+            // ends when the body is dropped: run them together until both.
+            let _ = futures::future::join(connection, read).await;
+        };
+        let reader = &self.readers[self.list.len() % self.readers.len()];
+        reader
+            .send(Box::pin(both))
+            .map_err(|_| anyhow::anyhow!("the subscribers' reader stopped"))?;
+        self.list.push(Subscriber { waiter });
+        Ok(())
     }
 }
 

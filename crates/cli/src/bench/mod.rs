@@ -35,7 +35,7 @@ use http::HeaderValue;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::bench::data::{BenchUser, DataSet, Signer};
-use crate::bench::load::{Conn, Outcome, Pace, Subscriber, Waiter};
+use crate::bench::load::{Conn, Outcome, Pace, Subscriber, Subscribers, Waiter};
 use crate::bench::report::{Figures, Plan, Report};
 use crate::cli::BenchArgs;
 
@@ -475,14 +475,14 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     //    that stream carries the new session's id.
     let rss_before_subscribers = server.rss()?;
     let progress = bar("subscribers", plan.subscribers as u64);
-    let mut subscribers = Vec::with_capacity(plan.subscribers);
+    let mut subscribers = Subscribers::new(SUBSCRIBER_READERS);
     let mut subscribe_errors = Outcome::new();
     for i in 0..plan.subscribers {
-        match Subscriber::connect(server.addr, &set.users[i % plan.users].authorization).await {
-            Ok(subscriber) => {
-                subscribers.push(subscriber);
-                subscribe_errors.ok += 1;
-            }
+        match subscribers
+            .connect(server.addr, &set.users[i % plan.users].authorization)
+            .await
+        {
+            Ok(()) => subscribe_errors.ok += 1,
             Err(error) => subscribe_errors.error(format!("subscribe: {error:#}")),
         }
         progress.inc(1);
@@ -491,10 +491,10 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     errors.outcome("subscribe", &subscribe_errors);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_subscribers = server.rss()?;
-    let fanout = fan_out(plan, &server, &set, &signer, &subscribers).await;
+    let fanout = fan_out(plan, &server, &set, &signer, &subscribers.list).await;
     errors.outcome("fan-out", &fanout.seen);
     errors.outcome("fan-out webhooks", &fanout.acked);
-    let connected = subscribers.len();
+    let connected = subscribers.list.len();
     drop(subscribers);
     server.stop()?;
     let fanout_steps = if plan.fanout_steps {
@@ -668,6 +668,10 @@ async fn fan_out(
     acked.elapsed = started.elapsed();
     FanOutOutcome { seen, acked }
 }
+
+/// Tasks reading the subscribers' streams (the bench's runtime has one
+/// worker a core).
+const SUBSCRIBER_READERS: usize = 4;
 
 /// The steps of the fan-out path in the order a change takes them.
 const STEPS: [&str; 9] = [
