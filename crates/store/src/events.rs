@@ -400,6 +400,40 @@ pub(crate) async fn writer_seen(
     Ok(())
 }
 
+pub(crate) async fn writer_renew(
+    pool: &AnyPool,
+    node_id: &str,
+    now: DateTime<Utc>,
+    stale_before: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let mut tx = pool.begin().await?;
+    // Another writer whose lease ran out stopped without writing all its
+    // messages, as far as anyone can tell: raise every floor, as at start.
+    let dead = sqlx::query("delete from event_writer where node_id <> $1 and seen_at < $2")
+        .bind(node_id)
+        .bind(iso(stale_before))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if dead > 0 {
+        sqlx::query("update event_feed set last_id = last_id + $1, floor = last_id + $1")
+            .bind(UNCLEAN_MARGIN)
+            .execute(&mut *tx)
+            .await?;
+    }
+    // Its own lease, written again if another node took it for dead.
+    sqlx::query(
+        "insert into event_writer (node_id, started_at, seen_at) values ($1, $2, $2)
+         on conflict (node_id) do update set seen_at = excluded.seen_at",
+    )
+    .bind(node_id)
+    .bind(iso(now))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(dead > 0)
+}
+
 pub(crate) async fn writer_stop(pool: &AnyPool, node_id: &str) -> StoreResult<()> {
     sqlx::query("delete from event_writer where node_id = $1")
         .bind(node_id)

@@ -316,6 +316,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Records that the node is alive.
     async fn event_writer_seen(&self, node_id: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Renews the node's lease (registering it again if another node took
+    /// it for dead) and expires every other writer not seen since
+    /// `stale_before`, raising every floor when one is; returns whether one
+    /// was. Nodes call it every few seconds, so a crash is found within the
+    /// lease even when no node starts.
+    async fn event_writer_renew(
+        &self,
+        node_id: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// The node stopped cleanly: everything it numbered is written.
     async fn event_writer_stop(&self, node_id: &str) -> StoreResult<()>;
 }

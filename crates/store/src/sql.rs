@@ -1270,6 +1270,16 @@ impl Store for SqlStore {
         crate::events::writer_seen(&self.pool, node_id, now).await
     }
 
+    async fn event_writer_renew(
+        &self,
+        node_id: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let _turn = self.writer_turn().await;
+        crate::events::writer_renew(&self.pool, node_id, now, stale_before).await
+    }
+
     async fn event_writer_stop(&self, node_id: &str) -> StoreResult<()> {
         let _turn = self.writer_turn().await;
         crate::events::writer_stop(&self.pool, node_id).await

@@ -680,6 +680,72 @@ async fn event_log(store: Arc<dyn Store>) {
         .unwrap());
 }
 
+/// Writers hold a lease they renew: one not renewed since `stale_before`
+/// is expired by the next renewal of another, which raises every floor (a
+/// crash is found within the lease even when no node starts).
+async fn writer_lease(store: Arc<dyn Store>) {
+    use evo_store::events::{EventFeed, FeedPosition};
+    let t0 = chrono::Utc::now();
+    let t1 = t0 + chrono::Duration::seconds(30);
+    let feed = EventFeed {
+        user_id: "lease-u1".into(),
+        account_id: "acc-1".into(),
+        manager: false,
+    };
+    store
+        .follow_event_feed(&feed, t0, t1 + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    // Whatever earlier writers left is expired by the first renewal.
+    store
+        .event_writer_renew("lease-b", t0, t0 + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    store
+        .event_writer_start("lease-a", t0, t0 - chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    // Both renewed within the lease: nobody is expired.
+    assert!(!store
+        .event_writer_renew("lease-b", t0, t0 - chrono::Duration::seconds(20))
+        .await
+        .unwrap());
+    let before = store
+        .event_messages_after("lease-u1", 0, 1)
+        .await
+        .unwrap()
+        .position;
+    // lease-a is not renewed for 30 s: lease-b's renewal expires it.
+    assert!(store
+        .event_writer_renew("lease-b", t1, t1 - chrono::Duration::seconds(20))
+        .await
+        .unwrap());
+    let raised = before.last_id + evo_store::events::UNCLEAN_MARGIN as u64;
+    assert_eq!(
+        store
+            .event_messages_after("lease-u1", 0, 1)
+            .await
+            .unwrap()
+            .position,
+        FeedPosition {
+            floor: raised,
+            last_id: raised
+        }
+    );
+    // Once: a renewal does not expire itself, and nothing else is stale.
+    assert!(!store
+        .event_writer_renew("lease-b", t1, t1 - chrono::Duration::seconds(20))
+        .await
+        .unwrap());
+    // lease-a, alive after all, takes its lease again.
+    assert!(!store
+        .event_writer_renew("lease-a", t1, t1 - chrono::Duration::seconds(20))
+        .await
+        .unwrap());
+    store.event_writer_stop("lease-a").await.unwrap();
+    store.event_writer_stop("lease-b").await.unwrap();
+}
+
 #[tokio::test]
 async fn the_sqlite_store_conforms_and_survives_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
@@ -687,6 +753,7 @@ async fn the_sqlite_store_conforms_and_survives_a_reopen() {
     suite(open_store(&location).await.unwrap()).await;
     retention_in_batches(open_store(&location).await.unwrap()).await;
     event_log(open_store(&location).await.unwrap()).await;
+    writer_lease(open_store(&location).await.unwrap()).await;
     let reopened = open_store(&location).await.unwrap();
     assert_eq!(reopened.active_sessions().await.unwrap().len(), 51);
     assert_eq!(
@@ -714,6 +781,7 @@ async fn the_postgres_store_conforms() {
     suite(open_store(&url).await.unwrap()).await;
     retention_in_batches(open_store(&url).await.unwrap()).await;
     event_log(open_store(&url).await.unwrap()).await;
+    writer_lease(open_store(&url).await.unwrap()).await;
     let reconnected = open_store(&url).await.unwrap();
     assert_eq!(reconnected.active_sessions().await.unwrap().len(), 51);
     assert!(

@@ -222,8 +222,13 @@ const MAX_BATCH: usize = 32;
 /// How often followed users are extended, idle ones dropped and the log
 /// pruned.
 const MAINTENANCE: Duration = Duration::from_secs(30);
-/// A PostgreSQL node not seen for this long stopped without cleaning up.
-const WRITER_STALE: Duration = Duration::from_secs(120);
+/// A node whose lease was not renewed for this long stopped without
+/// cleaning up (on PostgreSQL; on SQLite one server holds the data
+/// directory). Several renewals fit in it, so a slow one is not a death.
+const WRITER_STALE: Duration = Duration::from_secs(20);
+/// How often a node renews its lease and expires other nodes' (so a crash
+/// is found within `WRITER_STALE` plus this, even when no node starts).
+const WRITER_RENEW: Duration = Duration::from_secs(5);
 
 impl HubState {
     /// Follows a user (or updates its manager flag when followed already).
@@ -485,6 +490,25 @@ impl EventHub {
         });
         let hub = self.clone();
         tokio::spawn(async move {
+            let mut tick = tokio::time::interval(WRITER_RENEW);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let now = chrono::Utc::now();
+                match hub
+                    .0
+                    .store
+                    .event_writer_renew(&hub.0.node_id, now, now - to_chrono(WRITER_STALE))
+                    .await
+                {
+                    Ok(true) => tracing::warn!("a server stopped without writing all its event messages; resumes from before get a snapshot"),
+                    Ok(false) => {}
+                    Err(error) => tracing::warn!(%error, "renewing this node's event log lease failed"),
+                }
+            }
+        });
+        let hub = self.clone();
+        tokio::spawn(async move {
             let mut tick = tokio::time::interval(MAINTENANCE);
             tick.tick().await;
             loop {
@@ -534,8 +558,8 @@ impl EventHub {
         }
     }
 
-    /// Extends the followed users, stops following idle ones, prunes the
-    /// log and records that this node is alive.
+    /// Extends the followed users, stops following idle ones and prunes the
+    /// log (the node's lease is renewed apart, every `WRITER_RENEW`).
     async fn maintain(&self) -> Result<(), StoreError> {
         let settings = &self.0.settings;
         let (keep, dropped): (Vec<String>, Vec<String>) = {
@@ -562,7 +586,7 @@ impl EventHub {
         store
             .prune_event_messages(settings.replay as u64, now - to_chrono(settings.retention))
             .await?;
-        store.event_writer_seen(&self.0.node_id, now).await
+        Ok(())
     }
 
     fn lock(&self) -> MutexGuard<'_, HubState> {
