@@ -137,14 +137,18 @@ pub fn try_apply_in_place(
     let full = session.cache.full;
     let appended = session.cache.insert(&session.header, event)?;
     let (mut state, derived) = derive(&session.header, session.opened_at, &session.cache);
-    // In-order delivery only appends to the log: no re-merge.
+    // In-order delivery only appends to the log: no re-merge. Lines derived
+    // from several streams may be added too (the end of the call), as long
+    // as the earlier ones stay as they were.
     let previous_last = session.cache.last_line.clone();
-    let fast = match (&appended, &previous_last) {
-        (Some(new), Some(last)) => {
-            derived == session.cache.derived && new.iter().all(|line| line > last)
+    let added = match (appended, &previous_last) {
+        (Some(mut new), Some(last)) if derived.starts_with(&session.cache.derived) => {
+            new.extend(derived[session.cache.derived.len()..].iter().cloned());
+            new.iter().all(|line| line > last).then_some(new)
         }
-        _ => false,
+        _ => None,
     };
+    let fast = added.is_some();
     if !fast && !full {
         // The log must be merged again from every stream's lines, which a
         // compact session does not keep: its working state is rebuilt from
@@ -152,16 +156,18 @@ pub fn try_apply_in_place(
         session.cache = Cache::default();
         return Err(HistoryNeeded);
     }
-    if let (true, Some(new)) = (fast, appended) {
+    if let Some(mut new) = added {
+        new.sort();
         let mut log = std::mem::take(&mut session.state.log);
         log.extend(new.iter().map(|line| LogEntry {
             at: line.at,
             message: line.message.clone(),
         }));
         state.log = log;
-        if let Some(last) = new.into_iter().max() {
+        if let Some(last) = new.pop() {
             session.cache.last_line = Some(last);
         }
+        session.cache.derived = derived;
         session.state = state;
     } else {
         state.log = assemble(&session.header, session.opened_at, &session.cache, &derived);
