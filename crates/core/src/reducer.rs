@@ -611,8 +611,10 @@ pub struct Cache {
     /// Whether streams hold their events and lines (not after loading).
     #[serde(skip)]
     full: bool,
+    /// Boxed: a map's node holds room for eleven entries, and a session
+    /// has a few streams.
     #[serde(with = "stream_list")]
-    streams: BTreeMap<StreamId, Stream>,
+    streams: BTreeMap<StreamId, Box<Stream>>,
     /// The derived log lines of the last derivation.
     derived: Vec<Line>,
     /// The log's last line (its sort key), for the append fast path.
@@ -640,7 +642,7 @@ mod stream_list {
     use super::{Stream, StreamId};
 
     pub(super) fn serialize<S: Serializer>(
-        streams: &BTreeMap<StreamId, Stream>,
+        streams: &BTreeMap<StreamId, Box<Stream>>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(streams.iter())
@@ -648,8 +650,8 @@ mod stream_list {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
-    ) -> Result<BTreeMap<StreamId, Stream>, D::Error> {
-        Ok(Vec::<(StreamId, Stream)>::deserialize(deserializer)?
+    ) -> Result<BTreeMap<StreamId, Box<Stream>>, D::Error> {
+        Ok(Vec::<(StreamId, Box<Stream>)>::deserialize(deserializer)?
             .into_iter()
             .collect())
     }
@@ -678,7 +680,7 @@ impl Cache {
             .map(|(id, mut events)| {
                 events.sort_by(|a, b| a.0.cmp(&b.0));
                 let stream = fold_stream(header, &id, events);
-                (id, stream)
+                (id, Box::new(stream))
             })
             .collect();
         Cache {
@@ -737,13 +739,17 @@ impl Cache {
             stream.events = Vec::new();
             stream.lines = Vec::new();
         }
-        self.streams.insert(id, stream);
+        self.streams.insert(id, Box::new(stream));
         // A stream's first event appends its lines; a re-fold may rewrite them.
         Ok(new_stream.then_some(lines))
     }
 
     fn leg(&self, call_sid: &str) -> Option<&Leg> {
-        match self.streams.get(&StreamId::Leg(call_sid.to_string())) {
+        match self
+            .streams
+            .get(&StreamId::Leg(call_sid.to_string()))
+            .map(|stream| &**stream)
+        {
             Some(Stream {
                 summary: Summary::Leg(leg),
                 ..
