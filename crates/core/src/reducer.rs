@@ -246,6 +246,10 @@ pub(crate) fn compact(session: &mut Session) {
         stream.events = Vec::new();
         stream.lines = Vec::new();
     }
+    // A compact session is kept (in the live index) until its next event:
+    // no spare capacity from the step's pushes.
+    session.state.members.shrink_to_fit();
+    session.state.log.shrink_to_fit();
 }
 
 /// The set of dedupe keys a compact session applied, as the first 64 bits

@@ -42,7 +42,10 @@ impl LiveSession {
     /// Renders a session for the index (compacting it first).
     pub(in crate::app) fn new(mut session: Session) -> Self {
         session.compact();
-        let json = Bytes::from(evo_wire::json::to_json(&session.to_info()));
+        let mut json = evo_wire::json::to_json(&session.to_info());
+        // Kept as long as the session is active: no spare capacity.
+        json.shrink_to_fit();
+        let json = Bytes::from(json);
         let endpoints = session.endpoint_ids();
         LiveSession {
             session,
