@@ -1,14 +1,16 @@
 //! Hot paths of a session (issue 12): the projection to `SessionInfo` and
 //! its JSON and XML bodies, one reducer step after 10, 1,000 and 10,000
 //! prior events (a long SMS chat: one stream that only grows), and that
-//! step plus the snapshot encode the store writes per commit.
+//! step plus the snapshot encode the store writes per commit, for a session
+//! carrying its event map and for a compact one. The store's commit is in
+//! `crates/store/benches/commit.rs`.
 //!
 //! Each step runs on a fresh clone of the session, as the server does
 //! (`SessionService` clones the indexed session and `reducer::apply` clones
 //! it again): a clone's vectors have no spare capacity, so the step's first
 //! push copies the stream's events and the log. That copy, not the fold,
 //! is what grows with the prior events here; the snapshot encode grows
-//! with the event map it carries.
+//! with the event map it carries, or, compact, with the log only.
 //!
 //! `cargo bench -p evo-core --bench session`
 
@@ -19,7 +21,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
 use evo_core::api::sessions::{FlowChannels, SessionDirections, SessionMemberRoles};
 use evo_core::event::{Clock, EventKind, EventSource, Party, SessionEvent};
-use evo_core::reducer::{apply_in_place, open};
+use evo_core::reducer::{apply_in_place, open, try_apply_in_place};
 use evo_core::scenario::{build, Cast, Kind};
 use evo_core::session::{Session, SessionHeader};
 
@@ -124,21 +126,29 @@ fn reducer_step(c: &mut Criterion) {
     group.finish();
 }
 
+/// The step plus the snapshot encode, for both snapshot formats: the
+/// session carrying its event map (`with_events`, the first format) and
+/// compact (what the server stores: no event list, `Session::compact`).
 fn apply_and_snapshot(c: &mut Criterion) {
     let mut group = c.benchmark_group("apply_and_snapshot");
     for prior in PRIOR {
-        let session = chat(prior);
+        let full = chat(prior);
+        let mut compact = full.clone();
+        compact.compact();
         let next = message(prior);
-        group.bench_with_input(BenchmarkId::from_parameter(prior), &prior, |b, _| {
-            b.iter_batched(
-                || session.clone(),
-                |mut s| {
-                    apply_in_place(&mut s, black_box(&next));
-                    (serde_json::to_vec(&s).unwrap(), s)
-                },
-                BatchSize::LargeInput,
-            )
-        });
+        for (format, session) in [("with_events", &full), ("compact", &compact)] {
+            group.bench_with_input(BenchmarkId::new(format, prior), &prior, |b, _| {
+                b.iter_batched(
+                    || session.clone(),
+                    |mut s| {
+                        try_apply_in_place(&mut s, black_box(&next))
+                            .expect("an in-order message needs no history");
+                        (serde_json::to_vec(&s).unwrap(), s)
+                    },
+                    BatchSize::LargeInput,
+                )
+            });
+        }
     }
     group.finish();
 }

@@ -18,8 +18,22 @@
 //! another's. `apply` re-folds only the stream the event belongs to;
 //! [`reduce_all`] re-folds everything and is the reference the property
 //! tests hold `apply` to.
+//!
+//! A *compact* session (`Session::compact`, what the server stores and
+//! indexes) keeps no events: only each stream's summary, its last ordering
+//! key and how many log lines it wrote, plus 64-bit hashes of the dedupe
+//! keys applied ([`Seen`]). That is enough for an event that comes after
+//! its stream's last one and only appends to the log (the common case).
+//! Anything else (an out-of-order event that must re-fold its stream, a
+//! change to the lines derived from several streams) needs the events:
+//! [`try_apply_in_place`] says so ([`HistoryNeeded`]) and leaves the session
+//! unchanged, the caller reads the event log and hands it over with
+//! [`with_history`], and the step is taken again. No I/O happens here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -43,58 +57,117 @@ pub fn open(
         id: id.into(),
         opened_at: at,
         header,
-        events: BTreeMap::new(),
+        events: Some(BTreeMap::new()),
         version: 1,
         state: SessionState::default(),
+        seen: Seen::default(),
         cache: Cache::default(),
     };
     session.cache.valid = true;
+    session.cache.full = true;
     session.state = full_state(&session.header, session.opened_at, &mut session.cache);
     session
 }
 
 /// Applies one event. Returns the session unchanged (same `version`) when the
 /// event was already applied.
+///
+/// # Panics
+/// When the session is compact and the event needs its history (see
+/// [`try_apply_in_place`]); sessions from `open` carry their events.
 pub fn apply(session: &Session, event: &SessionEvent) -> Session {
     let mut next = session.clone();
     apply_in_place(&mut next, event);
     next
 }
 
-/// Applies one event in place; returns whether it was new. Work per event:
-/// a look-up in the set of dedupe keys, a re-fold of the event's own stream
-/// (a call leg has a handful of events), and a derivation over the streams'
-/// summaries and log lines, never a re-fold of the other streams.
+/// [`try_apply_in_place`] on a session that carries its events (or an
+/// event that needs none); returns whether it was new.
+///
+/// # Panics
+/// When the session is compact and the event needs its history.
 pub fn apply_in_place(session: &mut Session, event: &SessionEvent) -> bool {
+    match try_apply_in_place(session, event) {
+        Ok(new) => new,
+        Err(HistoryNeeded) => {
+            panic!("a compact session needs its history for this event: use try_apply_in_place")
+        }
+    }
+}
+
+/// A compact session cannot take this event without its events (see the
+/// module documentation); the session was left unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the session's events are needed to apply this event")]
+pub struct HistoryNeeded;
+
+/// The event log handed to [`with_history`] is not the set of events the
+/// session applied (a hash it recorded is missing, or there are others).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("session {session}: the event log holds {found} events, the snapshot applied {expected}")]
+pub struct HistoryMismatch {
+    pub session: String,
+    pub expected: usize,
+    pub found: usize,
+}
+
+/// Applies one event in place; returns whether it was new. Work per event:
+/// a look-up in the set of dedupe keys, one fold step of the event's own
+/// stream when it comes after the stream's last event (else a re-fold of
+/// that stream alone, which needs the events), and a derivation over the
+/// streams' summaries, never a re-fold of the other streams.
+///
+/// On a compact session, `Err(HistoryNeeded)` when the step needs the
+/// events; the session is unchanged (its working state may be dropped, to
+/// be rebuilt from the history).
+pub fn try_apply_in_place(
+    session: &mut Session,
+    event: &SessionEvent,
+) -> Result<bool, HistoryNeeded> {
     let key = event.dedupe_key();
-    if session.events.contains_key(&key) {
-        return false;
+    if !is_new_key(session, &key) {
+        return Ok(false);
     }
     if !session.cache.valid {
-        session.cache = Cache::build(&session.header, session.events.values());
-    }
-    session.events.insert(key, event.clone());
-    let appended = session.cache.insert(&session.header, event);
-    session.version += 1;
-    let (mut state, derived) = derive(&session.header, session.opened_at, &session.cache);
-    // In-order delivery only appends to the log: no re-merge.
-    let previous_last = session.cache.last_line.clone();
-    let fast = match (&appended, &previous_last) {
-        (Some(new), Some(last)) => {
-            derived == session.cache.derived && new.iter().all(|line| line > last)
+        match &session.events {
+            Some(events) => session.cache = Cache::build(&session.header, events.values()),
+            None => return Err(HistoryNeeded),
         }
-        _ => false,
+    }
+    let full = session.cache.full;
+    let appended = session.cache.insert(&session.header, event)?;
+    let (mut state, derived) = derive(&session.header, session.opened_at, &session.cache);
+    // In-order delivery only appends to the log: no re-merge. Lines derived
+    // from several streams may be added too (the end of the call), as long
+    // as the earlier ones stay as they were.
+    let previous_last = session.cache.last_line.clone();
+    let added = match (appended, &previous_last) {
+        (Some(mut new), Some(last)) if derived.starts_with(&session.cache.derived) => {
+            new.extend(derived[session.cache.derived.len()..].iter().cloned());
+            new.iter().all(|line| line > last).then_some(new)
+        }
+        _ => None,
     };
-    if let (true, Some(new)) = (fast, appended) {
+    let fast = added.is_some();
+    if !fast && !full {
+        // The log must be merged again from every stream's lines, which a
+        // compact session does not keep: its working state is rebuilt from
+        // the history.
+        session.cache = Cache::default();
+        return Err(HistoryNeeded);
+    }
+    if let Some(mut new) = added {
+        new.sort();
         let mut log = std::mem::take(&mut session.state.log);
         log.extend(new.iter().map(|line| LogEntry {
             at: line.at,
             message: line.message.clone(),
         }));
         state.log = log;
-        if let Some(last) = new.into_iter().max() {
+        if let Some(last) = new.pop() {
             session.cache.last_line = Some(last);
         }
+        session.cache.derived = derived;
         session.state = state;
     } else {
         state.log = assemble(&session.header, session.opened_at, &session.cache, &derived);
@@ -102,12 +175,147 @@ pub fn apply_in_place(session: &mut Session, event: &SessionEvent) -> bool {
         session.cache.derived = derived;
         session.state = state;
     }
-    true
+    match &mut session.events {
+        Some(events) => {
+            events.insert(key, event.clone());
+        }
+        None => session.seen.insert(&key),
+    }
+    session.version += 1;
+    Ok(true)
 }
 
 /// Whether applying `event` would change the session (it is not a duplicate).
 pub fn is_new(session: &Session, event: &SessionEvent) -> bool {
-    !session.events.contains_key(&event.dedupe_key())
+    is_new_key(session, &event.dedupe_key())
+}
+
+fn is_new_key(session: &Session, key: &str) -> bool {
+    match &session.events {
+        Some(events) => !events.contains_key(key),
+        None => !session.seen.contains(key),
+    }
+}
+
+/// Hands a compact session its history (the store's event log), so that
+/// the next step can re-fold a stream; the session carries its events
+/// until [`Session::compact`]. The log must be exactly the events the
+/// session applied: a commit writes the event and the snapshot together.
+pub fn with_history(
+    session: &mut Session,
+    events: impl IntoIterator<Item = SessionEvent>,
+) -> Result<(), HistoryMismatch> {
+    if session.events.is_some() {
+        return Ok(());
+    }
+    let mut distinct = BTreeMap::new();
+    for event in events {
+        distinct.entry(event.dedupe_key()).or_insert(event);
+    }
+    let matches = distinct.len() == session.seen.len()
+        && distinct.keys().all(|key| session.seen.contains(key));
+    if !matches {
+        return Err(HistoryMismatch {
+            session: session.id.to_string(),
+            expected: session.seen.len(),
+            found: distinct.len(),
+        });
+    }
+    session.events = Some(distinct);
+    session.seen = Seen::default();
+    session.cache = Cache::default();
+    Ok(())
+}
+
+/// See `Session::compact`.
+pub(crate) fn compact(session: &mut Session) {
+    if !session.cache.valid {
+        match &session.events {
+            Some(events) => session.cache = Cache::build(&session.header, events.values()),
+            // Nothing to compact from: the history is needed anyway.
+            None => return,
+        }
+    }
+    if let Some(events) = session.events.take() {
+        for key in events.keys() {
+            session.seen.insert(key);
+        }
+    }
+    session.cache.full = false;
+    for stream in session.cache.streams.values_mut() {
+        stream.events = Vec::new();
+        stream.lines = Vec::new();
+    }
+    // A compact session is kept (in the live index) until its next event:
+    // no spare capacity from the step's pushes.
+    session.state.members.shrink_to_fit();
+    session.state.log.shrink_to_fit();
+}
+
+/// The set of dedupe keys a compact session applied, as the first 64 bits
+/// of each key's SHA-256 (8 bytes an event instead of the event). Two
+/// distinct keys of one session collide with a probability of about
+/// n²/2⁶⁵ (10⁻¹¹ at 10,000 events). Stored as one base64 string of the
+/// sorted big-endian hashes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Seen(BTreeSet<u64>);
+
+impl Seen {
+    fn hash(key: &str) -> u64 {
+        let digest = Sha256::digest(key.as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_be_bytes(first)
+    }
+
+    fn insert(&mut self, key: &str) {
+        self.0.insert(Self::hash(key));
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.0.contains(&Self::hash(key))
+    }
+
+    /// How many keys.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no key was applied (or the session carries its events).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Seen {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine as _;
+        let bytes: Vec<u8> = self.0.iter().flat_map(|h| h.to_be_bytes()).collect();
+        serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+}
+
+impl<'de> Deserialize<'de> for Seen {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use base64::Engine as _;
+        let text = String::deserialize(deserializer)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)?;
+        if bytes.len() % 8 != 0 {
+            return Err(serde::de::Error::custom("dedupe hashes are 8 bytes each"));
+        }
+        Ok(Seen(
+            bytes
+                .chunks_exact(8)
+                .map(|chunk| {
+                    let mut word = [0u8; 8];
+                    word.copy_from_slice(chunk);
+                    u64::from_be_bytes(word)
+                })
+                .collect(),
+        ))
+    }
 }
 
 /// The reference fold: the state of a session with `header`, opened at
@@ -154,7 +362,8 @@ fn last_line(cache: &Cache, derived: &[Line], opened_at: DateTime<Utc>) -> Optio
 // Streams
 
 /// The stream an event belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 enum StreamId {
     Leg(String),
     Queue,
@@ -191,12 +400,13 @@ fn stream_of(event: &SessionEvent) -> StreamId {
 /// compared: legs by (voice webhook first, `SequenceNumber`, progress rank),
 /// conferences by their `SequenceNumber`, the rest by the one clock that
 /// stamped them.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 struct StreamOrder {
     phase: u8,
     sequence: u32,
     rank: u8,
-    at: DateTime<Utc>,
+    /// `None` (first) in Twilio-numbered streams.
+    at: Option<DateTime<Utc>>,
     key: String,
 }
 
@@ -223,9 +433,9 @@ fn stream_order(event: &SessionEvent) -> StreamOrder {
     // Twilio-numbered streams never look at the clock; the others have one clock.
     let at = match &event.source {
         EventSource::Voice { .. } | EventSource::Call { .. } | EventSource::Conference { .. } => {
-            DateTime::<Utc>::MIN_UTC
+            None
         }
-        _ => event.at,
+        _ => Some(event.at),
     };
     StreamOrder {
         phase,
@@ -238,7 +448,7 @@ fn stream_order(event: &SessionEvent) -> StreamOrder {
 
 /// A log line before merging: `phase` keeps the session's first line first
 /// and its end last whatever the clocks say.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 struct Line {
     phase: u8,
     at: DateTime<Utc>,
@@ -248,7 +458,8 @@ struct Line {
 }
 
 /// Where a log line comes from; breaks ties between lines of one instant.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 enum LineOrigin {
     Open,
     Stream(StreamId),
@@ -260,7 +471,7 @@ const PHASE_BODY: u8 = 1;
 const PHASE_END: u8 = 2;
 
 /// One call leg's progress.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Leg {
     party: Option<Party>,
     status: Option<CallProgress>,
@@ -283,7 +494,7 @@ impl Leg {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Participant {
     call_sid: Option<String>,
     label: Option<String>,
@@ -296,7 +507,7 @@ struct Participant {
     hold: bool,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Conference {
     first_at: Option<DateTime<Utc>>,
     joins: u32,
@@ -304,28 +515,28 @@ struct Conference {
     participants: BTreeMap<String, Participant>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Dequeue {
     at: DateTime<Utc>,
     dequeuing_call_sid: String,
     party: Option<Party>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct QueueExit {
     at: DateTime<Utc>,
     result: QueueResult,
     hangup: bool,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Queue {
     name: Option<String>,
     dequeues: Vec<Dequeue>,
     exit: Option<QueueExit>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Dial {
     at: DateTime<Utc>,
     status: DialCallStatus,
@@ -335,27 +546,27 @@ struct Dial {
     hangup: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Hold {
     by_user_id: Option<String>,
     reason: SessionHoldReasons,
     queue_name: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Transfer {
     by_user_id: Option<String>,
     target: Party,
     blind: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct External {
     at: DateTime<Utc>,
     outcome: String,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Agent {
     /// Hold requests by target leg: the last one's hold, if still held.
     holds: BTreeMap<String, Option<Hold>>,
@@ -364,7 +575,8 @@ struct Agent {
     ended: Option<External>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 enum Summary {
     Leg(Leg),
     Conference(Conference),
@@ -374,20 +586,39 @@ enum Summary {
     Agent(Agent),
 }
 
-#[derive(Debug, Clone)]
+/// One stream's working state. Compact: its ordering key, summary, line
+/// count and latest time; full: its events and lines too.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Stream {
+    /// The stream's events in stream order (only with the history).
+    #[serde(skip)]
     events: Vec<(StreamOrder, SessionEvent)>,
+    /// The place of the stream's last event.
+    last: StreamOrder,
     summary: Summary,
+    /// The stream's log lines (only with the history).
+    #[serde(skip)]
     lines: Vec<(u8, DateTime<Utc>, String)>,
+    /// How many log lines the stream wrote (numbers the next ones).
+    line_count: usize,
     max_at: Option<DateTime<Utc>>,
 }
 
-/// The reducer's working state: every stream's events, summary and log
-/// lines. A cache of `Session::events`; never persisted.
-#[derive(Debug, Clone, Default)]
+/// The reducer's working state: every stream's summary and ordering key
+/// (stored in compact snapshots), and, while the session carries its
+/// events, each stream's events and log lines.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Cache {
+    /// Whether the state below is known (stored, or built from events).
+    #[serde(skip, default = "known")]
     valid: bool,
-    streams: BTreeMap<StreamId, Stream>,
+    /// Whether streams hold their events and lines (not after loading).
+    #[serde(skip)]
+    full: bool,
+    /// Boxed: a map's node holds room for eleven entries, and a session
+    /// has a few streams.
+    #[serde(with = "stream_list")]
+    streams: BTreeMap<StreamId, Box<Stream>>,
     /// The derived log lines of the last derivation.
     derived: Vec<Line>,
     /// The log's last line (its sort key), for the append fast path.
@@ -402,7 +633,41 @@ impl PartialEq for Cache {
 
 impl Eq for Cache {}
 
+fn known() -> bool {
+    true
+}
+
+/// Streams stored as a list of `[id, stream]` pairs (JSON keys are strings).
+mod stream_list {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{Stream, StreamId};
+
+    pub(super) fn serialize<S: Serializer>(
+        streams: &BTreeMap<StreamId, Box<Stream>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(streams.iter())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<StreamId, Box<Stream>>, D::Error> {
+        Ok(Vec::<(StreamId, Box<Stream>)>::deserialize(deserializer)?
+            .into_iter()
+            .collect())
+    }
+}
+
 impl Cache {
+    /// Whether nothing is known (a first-format snapshot: rebuilt from its
+    /// events, never stored).
+    pub fn is_unknown(&self) -> bool {
+        !self.valid
+    }
+
     fn build<'a>(
         header: &SessionHeader,
         events: impl IntoIterator<Item = &'a SessionEvent>,
@@ -419,11 +684,12 @@ impl Cache {
             .map(|(id, mut events)| {
                 events.sort_by(|a, b| a.0.cmp(&b.0));
                 let stream = fold_stream(header, &id, events);
-                (id, stream)
+                (id, Box::new(stream))
             })
             .collect();
         Cache {
             valid: true,
+            full: true,
             streams,
             ..Cache::default()
         }
@@ -434,22 +700,36 @@ impl Cache {
     /// stream alone.
     /// Returns the log lines appended when the event was one fold step,
     /// `None` when its stream was re-folded.
-    fn insert(&mut self, header: &SessionHeader, event: &SessionEvent) -> Option<Vec<Line>> {
+    /// A compact cache takes only the first case and a stream's first
+    /// event; otherwise `Err(HistoryNeeded)`, with nothing changed.
+    fn insert(
+        &mut self,
+        header: &SessionHeader,
+        event: &SessionEvent,
+    ) -> Result<Option<Vec<Line>>, HistoryNeeded> {
         let id = stream_of(event);
         let order = stream_order(event);
         if let Some(stream) = self.streams.get_mut(&id) {
-            let last = stream.events.last().map(|(o, _)| o);
             let names_known = match &stream.summary {
                 // A leg's log lines name its party: learning it later re-folds.
                 Summary::Leg(leg) => leg.party.is_some() || leg_party([event]).is_none(),
                 _ => true,
             };
-            if last.is_some_and(|last| *last < order) && names_known {
-                let before = stream.lines.len();
-                step(&mut stream.summary, header, &id, [event], &mut stream.lines);
+            if stream.last < order && names_known {
+                let mut new_lines = Vec::new();
+                step(&mut stream.summary, header, &id, [event], &mut new_lines);
+                let appended = numbered_lines(&id, &new_lines, stream.line_count).collect();
+                stream.line_count += new_lines.len();
                 stream.max_at = Some(stream.max_at.map_or(event.at, |at| at.max(event.at)));
-                stream.events.push((order, event.clone()));
-                return Some(stream_lines(&id, &stream.lines, before).collect());
+                if self.full {
+                    stream.lines.extend(new_lines);
+                    stream.events.push((order.clone(), event.clone()));
+                }
+                stream.last = order;
+                return Ok(Some(appended));
+            }
+            if !self.full {
+                return Err(HistoryNeeded);
             }
         }
         let previous = self.streams.remove(&id);
@@ -457,15 +737,23 @@ impl Cache {
         let mut events = previous.map(|stream| stream.events).unwrap_or_default();
         let position = events.partition_point(|(seen, _)| *seen <= order);
         events.insert(position, (order, event.clone()));
-        let stream = fold_stream(header, &id, events);
+        let mut stream = fold_stream(header, &id, events);
         let lines = stream_lines(&id, &stream.lines, 0).collect();
-        self.streams.insert(id, stream);
+        if !self.full {
+            stream.events = Vec::new();
+            stream.lines = Vec::new();
+        }
+        self.streams.insert(id, Box::new(stream));
         // A stream's first event appends its lines; a re-fold may rewrite them.
-        new_stream.then_some(lines)
+        Ok(new_stream.then_some(lines))
     }
 
     fn leg(&self, call_sid: &str) -> Option<&Leg> {
-        match self.streams.get(&StreamId::Leg(call_sid.to_string())) {
+        match self
+            .streams
+            .get(&StreamId::Leg(call_sid.to_string()))
+            .map(|stream| &**stream)
+        {
             Some(Stream {
                 summary: Summary::Leg(leg),
                 ..
@@ -522,8 +810,13 @@ fn fold_stream(
     );
     Stream {
         max_at: events.iter().map(|(_, e)| e.at).max(),
+        last: events
+            .last()
+            .map(|(order, _)| order.clone())
+            .expect("a stream is folded from at least one event"),
         events,
         summary,
+        line_count: lines.len(),
         lines,
     }
 }
@@ -1481,15 +1774,23 @@ fn stream_lines<'a>(
     lines: &'a [(u8, DateTime<Utc>, String)],
     from: usize,
 ) -> impl Iterator<Item = Line> + 'a {
+    numbered_lines(id, &lines[from.min(lines.len())..], from)
+}
+
+/// `lines` as log lines numbered from `first` within their stream.
+fn numbered_lines<'a>(
+    id: &'a StreamId,
+    lines: &'a [(u8, DateTime<Utc>, String)],
+    first: usize,
+) -> impl Iterator<Item = Line> + 'a {
     lines
         .iter()
         .enumerate()
-        .skip(from)
         .map(move |(index, (phase, at, message))| Line {
             phase: *phase,
             at: *at,
             origin: LineOrigin::Stream(id.clone()),
-            index,
+            index: first + index,
             message: message.clone(),
         })
 }

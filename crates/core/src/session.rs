@@ -95,25 +95,46 @@ pub struct SessionState {
     pub last_event_at: Option<DateTime<Utc>>,
 }
 
-/// A session: header, the distinct events applied so far (keyed by their
-/// dedupe key, so a duplicate is found without scanning), and the state
-/// they produce. Fields are private: a session is made by
-/// `reducer::open` (or read back from the store) and changed only by
-/// `reducer::apply`; everything else reads it through accessors.
+/// A session: header, the state its distinct events produce, and what the
+/// reducer needs to take the next event (a set of 64-bit hashes of the
+/// dedupe keys applied, and each stream's summary and ordering key).
+///
+/// The events themselves are the store's event log. A session *carries*
+/// them (`events` is `Some`) when it was opened by `reducer::open` (tests,
+/// scenarios), read from a snapshot of the first format (which held the
+/// whole event map, `tests/fixtures/session-v1.json`), or given its
+/// history by `reducer::with_history`; [`Session::compact`] drops them, and
+/// the server stores and indexes only compact sessions, so a snapshot no
+/// longer grows with every earlier event.
+///
+/// Fields are private: a session is made by `reducer::open` (or read back
+/// from the store) and changed only by `reducer::apply`; everything else
+/// reads it through accessors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     pub(crate) id: SessionId,
     pub(crate) opened_at: DateTime<Utc>,
     pub(crate) header: SessionHeader,
-    /// Distinct events by `SessionEvent::dedupe_key`.
-    pub(crate) events: BTreeMap<String, SessionEvent>,
+    /// Distinct events by `SessionEvent::dedupe_key`, when carried (see
+    /// above); absent from compact snapshots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) events: Option<BTreeMap<String, SessionEvent>>,
     /// Number of distinct events applied, plus one; bumps on every real change.
     pub(crate) version: u64,
-    /// Derived from `header` and `events` by the reducer; never edited directly.
+    /// Derived from `header` and the events by the reducer; never edited directly.
     pub(crate) state: SessionState,
-    /// The reducer's per-stream working state (a cache of `events`, rebuilt
-    /// after loading; never persisted, never compared).
-    #[serde(skip)]
+    /// Hashes of the dedupe keys applied (compact sessions; a carried event
+    /// map is its own dedupe set).
+    #[serde(default, skip_serializing_if = "crate::reducer::Seen::is_empty")]
+    pub(crate) seen: crate::reducer::Seen,
+    /// The reducer's per-stream working state. Compact snapshots store its
+    /// summaries (`streams`); a first-format snapshot has none, and it is
+    /// rebuilt from the carried events.
+    #[serde(
+        default,
+        rename = "reducer",
+        skip_serializing_if = "crate::reducer::Cache::is_unknown"
+    )]
     pub(crate) cache: crate::reducer::Cache,
 }
 
@@ -143,9 +164,23 @@ impl Session {
         self.version
     }
 
-    /// The distinct events applied so far, by dedupe key.
+    /// The distinct events the session carries, by dedupe key: every event
+    /// applied when it carries them, none when it is compact (the store's
+    /// event log has them: `Store::session_events`).
     pub fn events(&self) -> impl Iterator<Item = &SessionEvent> + '_ {
-        self.events.values()
+        self.events.iter().flat_map(|events| events.values())
+    }
+
+    /// Whether the session carries its events (see [`Session`]).
+    pub fn carries_events(&self) -> bool {
+        self.events.is_some()
+    }
+
+    /// Drops the carried events and the per-stream event lists, keeping
+    /// what the reducer needs to take in-order events (the dedupe hashes,
+    /// each stream's summary and ordering key). Idempotent.
+    pub fn compact(&mut self) {
+        crate::reducer::compact(self);
     }
 
     /// Whether the session is still live.

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use evo_core::api::sessions::{FlowChannels, SessionDirections, SessionMemberRoles};
 use evo_core::event::{Clock, EventKind, EventSource, ParticipantChange, Party, SessionEvent};
-use evo_core::reducer::{apply, open, reduce_all};
+use evo_core::reducer::{apply, open, reduce_all, try_apply_in_place, with_history, HistoryNeeded};
 use evo_core::session::{Session, SessionHeader};
 use evo_twilio::params::FormParams;
 use evo_twilio::{translate, webhook};
@@ -330,6 +330,47 @@ fn deliver<'a>(p: &Prepared, events: impl IntoIterator<Item = &'a SessionEvent>)
         );
     }
     session
+}
+
+/// Delivers `events` as the server does: the session is compact, stored
+/// (serialised) and read back before every event, and given its history
+/// (the distinct events committed so far, the store's event log) only when
+/// the reducer asks for it. Each step equals the reference fold. Returns
+/// the session and how many steps needed the history.
+fn deliver_compact<'a>(
+    p: &Prepared,
+    events: impl IntoIterator<Item = &'a SessionEvent>,
+) -> (Session, usize) {
+    let mut session = open(&p.id, p.header.clone(), p.opened_at);
+    session.compact();
+    let mut log: Vec<SessionEvent> = Vec::new();
+    let mut loads = 0;
+    for event in events {
+        let stored = serde_json::to_string(&session).unwrap();
+        session = serde_json::from_str(&stored).unwrap();
+        assert!(!session.carries_events(), "{}: stored compact", p.name);
+        let new = match try_apply_in_place(&mut session, event) {
+            Ok(new) => new,
+            Err(HistoryNeeded) => {
+                loads += 1;
+                with_history(&mut session, log.clone()).unwrap();
+                try_apply_in_place(&mut session, event).unwrap()
+            }
+        };
+        if new {
+            log.push(event.clone());
+        }
+        session.compact();
+        let reference = reduce_all(session.header(), session.opened_at(), &log);
+        assert_eq!(
+            *session.state(),
+            reference,
+            "{}: a compact step equals the reference fold",
+            p.name
+        );
+        assert_eq!(session.version(), log.len() as u64 + 1, "{}", p.name);
+    }
+    (session, loads)
 }
 
 fn opt(value: &Value) -> Option<String> {
@@ -657,5 +698,38 @@ proptest! {
         if let Err(problem) = check(p, &converged, exact) {
             prop_assert!(false, "{}", problem);
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// The same deliveries to a compact session, stored and read back
+    /// before every event and given the event log only when the reducer
+    /// asks for it, give the same session as the full reducer; in-order
+    /// delivery asks for the log only to re-merge lines derived from
+    /// several streams, never more often than it has events.
+    #[test]
+    fn a_compact_session_takes_any_delivery_like_the_full_reducer(
+        case in 0usize..19,
+        order in proptest::collection::vec(0usize..1000, 0..40),
+        duplicates in proptest::collection::vec(0usize..100, 0..10),
+        clocks in 0u8..3,
+    ) {
+        let all = prepared();
+        let p = &all[case % all.len()];
+        let events = match clocks {
+            0 => p.events.clone(),
+            1 => tied(&p.events),
+            _ => unstamped(p, &p.events),
+        };
+        let full = deliver(p, &events);
+        let delivered = shuffled(&events, &order, &duplicates);
+        let (compact, _) = deliver_compact(p, &delivered);
+        prop_assert_eq!(compact.state(), full.state());
+        prop_assert_eq!(compact.version(), full.version());
+        let (in_order, loads) = deliver_compact(p, &events);
+        prop_assert_eq!(in_order.state(), full.state());
+        prop_assert!(loads < events.len().max(1), "{}: {} loads", p.name, loads);
     }
 }

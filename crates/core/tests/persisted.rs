@@ -376,3 +376,103 @@ fn this_version_writes_the_fixture() {
         serde_json::to_string_pretty(&written).unwrap()
     );
 }
+
+/// A snapshot of the compact format (no event list: the dedupe hashes and
+/// each stream's summary and ordering key), as the server stores it since
+/// the first format. Built from the warm-transfer scenario of
+/// `evo_core::scenario` (Twilio's voice, status-callback and conference
+/// callbacks, see that module), stopped three events before its end; the
+/// fixture keeps the events before (`events`, the store's event log) and
+/// after (`next`).
+#[test]
+fn a_compact_snapshot_loads_takes_events_in_order_and_asks_for_its_log_otherwise() {
+    use evo_core::reducer::{try_apply_in_place, with_history, HistoryNeeded};
+
+    let fixture = fixture("session-v2.json");
+    let stored: Session = serde_json::from_value(fixture["snapshot"].clone()).unwrap();
+    assert_eq!(
+        serde_json::to_value(&stored).unwrap(),
+        fixture["snapshot"],
+        "a snapshot serialises back unchanged"
+    );
+    assert!(!stored.carries_events());
+    let log: Vec<SessionEvent> = serde_json::from_value(fixture["events"].clone()).unwrap();
+    let next: Vec<SessionEvent> = serde_json::from_value(fixture["next"].clone()).unwrap();
+    assert_eq!(
+        *stored.state(),
+        reduce_all(stored.header(), stored.opened_at(), &log)
+    );
+    assert_eq!(stored.version(), log.len() as u64 + 1);
+
+    // Every event already applied is known by its hash alone.
+    for event in &log {
+        let mut again = stored.clone();
+        assert_eq!(try_apply_in_place(&mut again, event), Ok(false));
+    }
+
+    // The rest, in order: each step either needs nothing or asks for the
+    // log; either way it equals the reference fold.
+    let mut session = stored.clone();
+    let mut applied = log.clone();
+    for event in &next {
+        if try_apply_in_place(&mut session, event) == Err(HistoryNeeded) {
+            with_history(&mut session, applied.clone()).unwrap();
+            assert_eq!(try_apply_in_place(&mut session, event), Ok(true));
+        }
+        applied.push(event.clone());
+        session.compact();
+        assert_eq!(
+            *session.state(),
+            reduce_all(session.header(), session.opened_at(), &applied)
+        );
+    }
+
+    // The conference's end before its last participant leaves: the leave
+    // (an earlier sequence number) re-folds the conference, which needs
+    // the log; the session is unchanged until it gets it.
+    let (leave, end) = (&next[0], &next[1]);
+    let mut session = stored.clone();
+    let mut applied = log.clone();
+    if try_apply_in_place(&mut session, end) == Err(HistoryNeeded) {
+        with_history(&mut session, applied.clone()).unwrap();
+        assert_eq!(try_apply_in_place(&mut session, end), Ok(true));
+    }
+    applied.push(end.clone());
+    session.compact();
+    let before = session.clone();
+    assert_eq!(try_apply_in_place(&mut session, leave), Err(HistoryNeeded));
+    assert_eq!(session.state(), before.state());
+    assert_eq!(session.version(), before.version());
+    with_history(&mut session, applied.clone()).unwrap();
+    assert_eq!(try_apply_in_place(&mut session, leave), Ok(true));
+    applied.push(leave.clone());
+    assert_eq!(
+        *session.state(),
+        reduce_all(session.header(), session.opened_at(), &applied)
+    );
+}
+
+/// The upgrade path: a first-format snapshot (with its event map) read by
+/// the server is compacted, and its next commit writes the compact format,
+/// with the same state and version and every event known by its hash.
+#[test]
+fn a_first_format_snapshot_compacts_to_the_new_format() {
+    use evo_core::reducer::try_apply_in_place;
+
+    let stored: Session = serde_json::from_value(fixture("session-v1.json")).unwrap();
+    let events: Vec<SessionEvent> = stored.events().cloned().collect();
+    assert!(!events.is_empty());
+    let mut compact = stored.clone();
+    compact.compact();
+    let written = serde_json::to_value(&compact).unwrap();
+    assert!(written.get("events").is_none(), "{written}");
+    assert!(written["seen"].is_string() && written["reducer"].is_object());
+    let read: Session = serde_json::from_value(written).unwrap();
+    assert_eq!(read.state(), stored.state());
+    assert_eq!(read.version(), stored.version());
+    assert!(!read.carries_events());
+    for event in &events {
+        let mut again = read.clone();
+        assert_eq!(try_apply_in_place(&mut again, event), Ok(false));
+    }
+}

@@ -5,7 +5,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use evo_core::api::sessions::*;
 use evo_core::domain::Crumb;
 use evo_core::event::{Clock, EventKind, EventSource, SessionEvent};
-use evo_core::reducer::{apply, open, reduce_all};
+use evo_core::reducer::{apply, open, reduce_all, try_apply_in_place, with_history, HistoryNeeded};
 use evo_core::scenario::{build, Cast, Scenario, KINDS};
 use evo_core::session::Session;
 use proptest::prelude::*;
@@ -402,4 +402,66 @@ fn an_agent_hold_in_a_conference_shows_once_twilio_reports_the_participant_held(
     assert_eq!(held.state().call_state, SessionCallState::Hold);
     assert_eq!(held.state().hold_reason, SessionHoldReasons::Transferring);
     assert_eq!(held.state().held_by_user_id.as_deref(), Some("u1"));
+}
+
+/// A chat message `n` seconds after `s` opened, from the caller.
+fn chat_message(s: &Scenario, n: i64) -> SessionEvent {
+    SessionEvent {
+        at: s.opened_at + chrono::Duration::seconds(n),
+        clock: Clock::Server,
+        source: EventSource::Message {
+            message_sid: format!("SM{n:032x}"),
+        },
+        kind: EventKind::MessageReceived {
+            from: "+15557770000".into(),
+            body: format!("message {n}"),
+            media: Vec::new(),
+        },
+    }
+}
+
+#[test]
+fn a_compact_chat_takes_messages_in_order_without_its_history_and_a_late_one_with_it() {
+    let s = scenario("sms-chat");
+    let mut session = open(&s.session_id, s.header.clone(), s.opened_at);
+    session.compact();
+    let mut log = Vec::new();
+    for n in 1..=50 {
+        let message = chat_message(&s, n);
+        assert_eq!(try_apply_in_place(&mut session, &message), Ok(true));
+        // A redelivery is known by its hash alone.
+        assert_eq!(try_apply_in_place(&mut session, &message), Ok(false));
+        log.push(message);
+    }
+    assert!(!session.carries_events());
+    assert_eq!(
+        *session.state(),
+        reduce_all(session.header(), session.opened_at(), &log)
+    );
+    let stored = serde_json::to_string(&session).unwrap();
+    // The message appears once, as its log line; the event is not stored.
+    assert_eq!(
+        stored.matches("message 7\"").count(),
+        1,
+        "the snapshot carries the log, not the events: {stored}"
+    );
+
+    // A message older than the last one re-folds the stream: the reducer
+    // asks for the history and leaves the session as it was.
+    let late = chat_message(&s, 0);
+    let before = session.clone();
+    assert_eq!(try_apply_in_place(&mut session, &late), Err(HistoryNeeded));
+    assert_eq!(session.state(), before.state());
+    assert_eq!(session.version(), before.version());
+    // A log that is not the session's events is refused.
+    assert!(with_history(&mut session, log[1..].to_vec()).is_err());
+    with_history(&mut session, log.clone()).unwrap();
+    assert_eq!(try_apply_in_place(&mut session, &late), Ok(true));
+    log.push(late);
+    session.compact();
+    assert_eq!(
+        *session.state(),
+        reduce_all(session.header(), session.opened_at(), &log)
+    );
+    assert_eq!(session.version(), 52);
 }

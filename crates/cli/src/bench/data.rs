@@ -276,8 +276,10 @@ fn replay(
         header,
         template.opened_at,
     );
+    let mut opened = session.clone();
+    opened.compact();
     let mut changes = vec![SessionChange {
-        session: session.clone(),
+        session: opened,
         event: None,
         expected_version: None,
         keys: vec![scoped_key(account_id, root)],
@@ -289,8 +291,11 @@ fn replay(
             _ => Vec::new(),
         };
         let next = evo_core::reducer::apply(&session, &event);
+        // Written as the server writes it: compact, its events in the log.
+        let mut stored = next.clone();
+        stored.compact();
         changes.push(SessionChange {
-            session: next.clone(),
+            session: stored,
             event: Some(event),
             expected_version: Some(session.version()),
             keys,
@@ -323,8 +328,11 @@ pub const BATCH_SESSIONS: usize = 1_000;
 enum Batch {
     /// Every change of each call, grouped by step (openings first).
     Steps(Vec<Vec<SessionChange>>),
-    /// Each call's final snapshot (which carries its event list), with its
-    /// last event and the lookup keys of its call SIDs.
+    /// Each call's final snapshot (compact, as the server writes it), with
+    /// its last event and the lookup keys of its call SIDs. Only that event
+    /// is logged: these sessions have ended and take no more events (a
+    /// late one needing the history would be refused as corrupt, not
+    /// misapplied).
     Finals(Vec<SessionChange>),
 }
 

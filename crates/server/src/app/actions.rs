@@ -225,7 +225,7 @@ impl Actions {
         let live = self.session(actor, session_id).await?;
         let session = live.session();
         let target = leg_of(session, call_sid)?;
-        if held_legs(session).contains(&target) {
+        if held_legs(session, &self.sessions.events(session_id).await?).contains(&target) {
             return Ok(live);
         }
         let client = self.client(&session.header().account_id).await?;
@@ -266,7 +266,10 @@ impl Actions {
     ) -> Result<Arc<LiveSession>, ActionError> {
         let live = self.session(actor, session_id).await?;
         let session = live.session();
-        let Some(target) = held_legs(session).into_iter().next() else {
+        let Some(target) = held_legs(session, &self.sessions.events(session_id).await?)
+            .into_iter()
+            .next()
+        else {
             return Ok(live);
         };
         let client = self.client(&session.header().account_id).await?;
@@ -332,8 +335,11 @@ impl Actions {
         let live = self.session(actor, session_id).await?;
         let session = live.session();
         let target = leg_of(session, call_sid)?;
-        let asked_before = session
-            .events()
+        let asked_before = self
+            .sessions
+            .events(session_id)
+            .await?
+            .iter()
             .any(|e| matches!(e.kind, EventKind::HangupRequested { .. }));
         if asked_before {
             return Ok(live);
@@ -655,12 +661,12 @@ fn leg_of(session: &Session, call_sid: Option<&str>) -> Result<String, ActionErr
 
 /// The legs an agent's hold request (not yet ended) or the session's state
 /// says are held, the root first.
-fn held_legs(session: &Session) -> Vec<String> {
+fn held_legs(session: &Session, events: &[SessionEvent]) -> Vec<String> {
     // The last agent hold request per leg decides, by the agents' clock.
     let mut last: std::collections::BTreeMap<String, (chrono::DateTime<Utc>, bool)> =
         std::collections::BTreeMap::new();
     let root = session.header().call_sid.clone().unwrap_or_default();
-    for event in session.events() {
+    for event in events {
         let (leg, held) = match &event.kind {
             EventKind::HoldStarted { call_sid, .. } => (call_sid.clone(), true),
             EventKind::HoldEnded { call_sid } => (call_sid.clone(), false),

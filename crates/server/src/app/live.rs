@@ -28,36 +28,41 @@ use evo_core::session::Session;
 const ENDED_REMEMBERED: usize = 100_000;
 
 /// One active session as the index holds it; read-only outside `app`.
+/// The session is compact (no event list: `Session::compact`) and its
+/// `SessionInfo` is kept only as JSON, rendered once per change; the other
+/// formats project it again when asked (`info`).
 #[derive(Debug)]
 pub struct LiveSession {
     session: Session,
-    info: SessionInfo,
     json: Bytes,
     endpoints: BTreeSet<String>,
 }
 
 impl LiveSession {
-    /// Renders a session for the index.
-    pub(in crate::app) fn new(session: Session) -> Self {
-        let info = session.to_info();
-        let json = Bytes::from(evo_wire::json::to_json(&info));
+    /// Renders a session for the index (compacting it first).
+    pub(in crate::app) fn new(mut session: Session) -> Self {
+        session.compact();
+        let mut json = evo_wire::json::to_json(&session.to_info());
+        // Kept as long as the session is active: no spare capacity.
+        json.shrink_to_fit();
+        let json = Bytes::from(json);
         let endpoints = session.endpoint_ids();
         LiveSession {
             session,
-            info,
             json,
             endpoints,
         }
     }
 
-    /// The session.
+    /// The session (compact: its events are in the store's log).
     pub fn session(&self) -> &Session {
         &self.session
     }
 
-    /// Its projection for clients.
-    pub fn info(&self) -> &SessionInfo {
-        &self.info
+    /// Its projection for clients, computed from the session (the JSON
+    /// bytes are the kept rendering: [`LiveSession::json`]).
+    pub fn info(&self) -> SessionInfo {
+        self.session.to_info()
     }
 
     /// `SessionInfo` as JSON, rendered once when the session changed.

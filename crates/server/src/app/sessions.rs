@@ -112,6 +112,12 @@ impl SessionService {
         self.store.session(session_id).await
     }
 
+    /// A session's events, as the store logged them (the live index and
+    /// the snapshots keep compact sessions, without their events).
+    pub async fn events(&self, session_id: &str) -> Result<Vec<SessionEvent>, StoreError> {
+        self.store.session_events(session_id).await
+    }
+
     /// The session of `account_id` a lookup key (call SID, conversation…)
     /// belongs to.
     pub async fn session_id_by_key(
@@ -193,9 +199,11 @@ impl SessionService {
     /// whatever is still parked).
     pub async fn open(
         &self,
-        session: Session,
+        mut session: Session,
         keys: Vec<String>,
     ) -> Result<Arc<LiveSession>, StoreError> {
+        // Stored and indexed without an event list (the log holds events).
+        session.compact();
         let _guard = self.lock_for(session.id()).lock().await;
         let account_id = session.header().account_id.clone();
         let id = session.id().to_string();
@@ -317,7 +325,20 @@ impl SessionService {
             let expected_version = current.version();
             let mut next = current;
             let started = Instant::now();
-            reducer::apply_in_place(&mut next, &event);
+            if let Err(reducer::HistoryNeeded) = reducer::try_apply_in_place(&mut next, &event) {
+                // An out-of-order event re-folds its stream: the compact
+                // session needs its events, read from the log (whose events
+                // were committed with the snapshot `next` came from).
+                let history = self.store.session_events(session_id).await?;
+                reducer::with_history(&mut next, history)
+                    .map_err(|mismatch| StoreError::Corrupt(mismatch.to_string()))?;
+                reducer::try_apply_in_place(&mut next, &event).map_err(|_| {
+                    StoreError::Corrupt(format!(
+                        "session {session_id}: the reducer still needs history after it was loaded"
+                    ))
+                })?;
+            }
+            next.compact();
             if timing::enabled() {
                 timing::step(session_id, "reduce", started);
             }
@@ -342,7 +363,10 @@ impl SessionService {
                         "session changed elsewhere; applying again"
                     );
                     current = match self.store.session(session_id).await? {
-                        Some(stored) => stored,
+                        Some(mut stored) => {
+                            stored.compact();
+                            stored
+                        }
                         None => return Ok(Applied::UnknownSession),
                     };
                 }
@@ -409,7 +433,11 @@ impl SessionService {
     async fn load(&self, session_id: &str) -> Result<Option<Session>, StoreError> {
         match self.index.get(session_id) {
             Some(live) => Ok(Some(live.session().clone())),
-            None => self.store.session(session_id).await,
+            None => Ok(self.store.session(session_id).await?.map(|mut stored| {
+                // A snapshot of the first format carries its events.
+                stored.compact();
+                stored
+            })),
         }
     }
 
