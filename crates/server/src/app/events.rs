@@ -421,7 +421,7 @@ impl EventHub {
         let known = index
             .all()
             .iter()
-            .map(|live| (live.session().id().to_string(), live.info().call_state))
+            .map(|live| (live.session().id().to_string(), live.session().state().call_state))
             .collect();
         let mut state = HubState {
             known,
@@ -831,7 +831,8 @@ impl EventHub {
 
     /// Plans one committed change's messages for every followed user.
     fn plan(&self, state: &mut HubState, live: &Arc<LiveSession>, drafts: &mut Vec<Draft>) {
-        let info = live.info();
+        // Only the state's call state and end matter here: no SessionInfo built.
+        let info = live.session().state();
         let session_id = live.session().id().as_str();
         let previous = if info.ended {
             state.known.remove(session_id)
