@@ -11,7 +11,6 @@ use evo_store::SessionScope;
 use crate::app::directory::Directory;
 use crate::app::live::{LiveIndex, LiveSession, Watched};
 use crate::auth::Principal;
-use crate::shards::ShardedMap;
 
 /// What a user sees: sessions of the user's account that one of the user's
 /// endpoints (the user itself, or a number that rings the user) is the
@@ -113,23 +112,23 @@ struct CachedView {
 }
 
 /// How many users' views are kept.
-const VIEWS_CAPACITY: usize = 100_000;
+const VIEWS_CAPACITY: u64 = 100_000;
 
 /// Each user's [`ActiveView`], rendered once per change of what the user
 /// sees and reused by every request until then. A view is current while
 /// the directory's generation (the user's endpoints) and the generation
 /// cells of the user's endpoints in the index are what they were when it
-/// was rendered: checking that is a few atomic loads, under one shard's
-/// read lock of this map and no other lock. The rule is still
+/// was rendered: checking that is a few atomic loads after one lock-free
+/// `moka` lookup (bounded; the least used views are evicted). The rule is still
 /// [`Viewer::may_see`]: a view is only ever rendered through it.
 pub struct ActiveViews {
-    views: ShardedMap<CachedView>,
+    views: moka::sync::Cache<String, Arc<CachedView>>,
 }
 
 impl Default for ActiveViews {
     fn default() -> Self {
         ActiveViews {
-            views: ShardedMap::new(VIEWS_CAPACITY),
+            views: moka::sync::Cache::new(VIEWS_CAPACITY),
         }
     }
 }
@@ -146,13 +145,13 @@ impl ActiveViews {
         let directory_generation = directory.generation();
         let cached = self
             .views
-            .with(&principal.user_id, |cached| {
-                (cached.directory_generation == directory_generation
+            .get(principal.user_id.as_str())
+            .filter(|cached| {
+                cached.directory_generation == directory_generation
                     && cached.account_id == principal.account_id
-                    && Watched::is_current(cached.stamp, &cached.cells))
-                .then(|| cached.view.clone())
+                    && Watched::is_current(cached.stamp, &cached.cells)
             })
-            .flatten();
+            .map(|cached| cached.view.clone());
         if let Some(view) = cached {
             return view;
         }
@@ -163,14 +162,13 @@ impl ActiveViews {
         let view = Arc::new(ActiveView::new(sessions));
         self.views.insert(
             principal.user_id.clone(),
-            CachedView {
+            Arc::new(CachedView {
                 view: view.clone(),
                 account_id: viewer.account_id,
                 directory_generation,
                 stamp: watched.stamp,
                 cells: watched.cells,
-            },
-            |_| false,
+            }),
         );
         view
     }

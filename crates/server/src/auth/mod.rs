@@ -28,7 +28,6 @@ use evo_core::domain::{Role, User};
 use evo_store::Store;
 use sha2::{Digest, Sha256};
 
-use crate::shards::ShardedMap;
 use password::PasswordChecker;
 use throttle::{LoginThrottle, ThrottleLimits};
 use tokens::{TokenError, TokenKeys};
@@ -247,7 +246,31 @@ pub struct AuthLimits {
 }
 
 /// How many verified access tokens are remembered.
-const TOKEN_CACHE_CAPACITY: usize = 100_000;
+const TOKEN_CACHE_CAPACITY: u64 = 100_000;
+
+/// A verified token leaves the cache when it stops being fresh.
+struct UntilStale;
+
+impl moka::Expiry<String, Arc<VerifiedToken>> for UntilStale {
+    fn expire_after_create(
+        &self,
+        _token: &String,
+        verified: &Arc<VerifiedToken>,
+        created_at: Instant,
+    ) -> Option<Duration> {
+        Some(verified.fresh_until.saturating_duration_since(created_at))
+    }
+
+    fn expire_after_update(
+        &self,
+        token: &String,
+        verified: &Arc<VerifiedToken>,
+        updated_at: Instant,
+        _remaining: Option<Duration>,
+    ) -> Option<Duration> {
+        self.expire_after_create(token, verified, updated_at)
+    }
+}
 
 /// An access token that passed every check, remembered so that the next
 /// request with it neither parses nor verifies it again.
@@ -272,10 +295,9 @@ fn unix_now() -> u64 {
 
 /// Turns credentials into principals.
 ///
-/// The caches are `std` mutexes and sharded maps, held only for a lookup or
-/// an insert (never across an `.await`): a request whose bearer token was
-/// verified in the last [`CACHE_TTL`] takes one shard's read lock and
-/// nothing else.
+/// The caches are `std` mutexes, held only for a lookup or an insert (never
+/// across an `.await`), and a `moka` cache of verified tokens: a request
+/// whose bearer token was verified in the last [`CACHE_TTL`] takes no lock.
 pub struct Authenticator {
     store: Arc<dyn Store>,
     keys: TokenKeys,
@@ -284,7 +306,7 @@ pub struct Authenticator {
     /// Sign-in session id → (checked at, still valid for this user id).
     sessions: Mutex<std::collections::HashMap<String, (Instant, Option<String>)>>,
     /// Access token → what it was verified to be.
-    tokens: ShardedMap<VerifiedToken>,
+    tokens: moka::sync::Cache<String, Arc<VerifiedToken>>,
     passwords: PasswordChecker,
     throttle: LoginThrottle,
 }
@@ -297,7 +319,10 @@ impl Authenticator {
             keys,
             users: Mutex::new(Default::default()),
             sessions: Mutex::new(Default::default()),
-            tokens: ShardedMap::new(TOKEN_CACHE_CAPACITY),
+            tokens: moka::sync::Cache::builder()
+                .max_capacity(TOKEN_CACHE_CAPACITY)
+                .expire_after(UntilStale)
+                .build(),
             passwords: PasswordChecker::new(limits.password_checks),
             throttle: LoginThrottle::new(limits.throttle),
         }
@@ -355,7 +380,12 @@ impl Authenticator {
     /// once (this node signed it out).
     async fn forget_session(&self, id: &str) {
         Self::lock(&self.sessions).remove(id);
-        self.tokens.retain(|token| token.sid != id);
+        // Rare (a sign-out); a scan, as the old sharded map's retain was.
+        for (token, verified) in self.tokens.iter() {
+            if verified.sid == id {
+                self.tokens.invalidate(token.as_str());
+            }
+        }
     }
 
     async fn cached_user(&self, user_id: &str) -> Result<Option<User>, AuthFailure> {
@@ -390,11 +420,9 @@ impl Authenticator {
         let now = Instant::now();
         let unix = unix_now();
         self.tokens
-            .with(token, |verified| {
-                (now < verified.fresh_until && verified.exp >= unix)
-                    .then(|| verified.principal.clone())
-            })
-            .flatten()
+            .get(token)
+            .filter(|verified| now < verified.fresh_until && verified.exp >= unix)
+            .map(|verified| verified.principal.clone())
     }
 
     /// The bearer token of `Authorization: Bearer <jwt>`, when the request
@@ -530,13 +558,12 @@ impl Authenticator {
                 let fresh_until = session_at.min(user_at) + CACHE_TTL;
                 self.tokens.insert(
                     token,
-                    VerifiedToken {
+                    Arc::new(VerifiedToken {
                         principal: principal.clone(),
                         sid,
                         exp: u64::try_from(claims.exp).unwrap_or(0),
                         fresh_until,
-                    },
-                    |held| Instant::now() < held.fresh_until,
+                    }),
                 );
                 Ok(principal)
             }
