@@ -29,15 +29,27 @@ use evo_store::Store;
 use evo_twilio::fake::{FakeCall, FakeTwilio};
 
 use crate::cli::DemoArgs;
-use evo_core::api::actions::{AddConferenceMember, HoldSession, PatchSession, RedirectSession};
+use evo_core::api::actions::{
+    AddConferenceMember, EndSession, HoldSession, PatchSession, RedirectSession,
+};
 use evo_core::api::auth::Authenticate;
 use evo_core::api::sessions::SessionHoldReasons;
 use evo_core::contract::Contract;
 
-/// A request body for an operation, written by the contract's JSON rules
-/// (field names and enum spellings come from the DTO, not from here).
-fn request<T: Contract>(dto: T) -> Option<Vec<u8>> {
-    Some(evo_wire::json::to_json(&dto))
+/// An operation's path (from the routes its DTO declares) and body (the
+/// DTO by the contract's JSON rules, for verbs with a body): field names,
+/// enum spellings and paths come from the contract, not from here.
+fn request<T: Contract>(
+    method: &reqwest::Method,
+    dto: &T,
+) -> anyhow::Result<(String, Option<Vec<u8>>)> {
+    let path = evo_wire::route::url_of(dto, method.as_str())?;
+    let body = matches!(
+        *method,
+        reqwest::Method::POST | reqwest::Method::PUT | reqwest::Method::PATCH
+    )
+    .then(|| evo_wire::json::to_json(dto));
+    Ok((path, body))
 }
 
 /// The one password of every demo user.
@@ -382,16 +394,22 @@ impl Agents {
             .find(|(id, _)| id == user_id)
             .map(|(_, email)| email.clone())
             .with_context(|| format!("no demo login for {user_id}"))?;
+        let sign_in = Authenticate {
+            provider: Some("credentials".to_string()),
+            user_name: Some(email.to_string()),
+            password: Some(DEMO_PASSWORD.to_string()),
+            ..Authenticate::default()
+        };
         let response = self
             .http
-            .post(format!("{}/auth/credentials", self.base_url))
+            .post(format!(
+                "{}{}",
+                self.base_url,
+                evo_wire::route::url_of(&sign_in, "POST")?
+            ))
             .header("Accept", "application/json")
             .header("Content-Type", "application/json")
-            .body(evo_wire::json::to_json(&Authenticate {
-                user_name: Some(email.to_string()),
-                password: Some(DEMO_PASSWORD.to_string()),
-                ..Authenticate::default()
-            }))
+            .body(evo_wire::json::to_json(&sign_in))
             .send()
             .await?;
         anyhow::ensure!(
@@ -701,14 +719,14 @@ impl Player<'_> {
     }
 
     /// `user_id` calls an operation over HTTP; then Twilio's callbacks land.
-    async fn act(
+    async fn act<T: Contract>(
         &self,
         user_id: &str,
         method: reqwest::Method,
-        path: &str,
-        body: Option<Vec<u8>>,
+        dto: T,
     ) -> anyhow::Result<()> {
-        self.world.agents.act(user_id, method, path, body).await?;
+        let (path, body) = request(&method, &dto)?;
+        self.world.agents.act(user_id, method, &path, body).await?;
         self.world.twilio.flush().await;
         Ok(())
     }
@@ -748,8 +766,10 @@ impl Player<'_> {
                 self.act(
                     &a0,
                     Method::DELETE,
-                    &format!("/sessions/{id}?callSid={leg}"),
-                    None,
+                    EndSession {
+                        session_id: Some(id.to_string()),
+                        call_sid: Some(leg.clone()),
+                    },
                 )
                 .await?;
                 return Ok(());
@@ -761,12 +781,12 @@ impl Player<'_> {
                 self.act(
                     &a2,
                     Method::POST,
-                    &format!("/sessions/{id}/hold"),
-                    request(HoldSession {
+                    HoldSession {
+                        session_id: Some(id.to_string()),
                         call_sid: Some(root.clone()),
                         reason: SessionHoldReasons::None,
                         ..HoldSession::default()
-                    }),
+                    },
                 )
                 .await?;
                 self.pause(20.0).await;
@@ -774,11 +794,11 @@ impl Player<'_> {
                 self.act(
                     &a2,
                     Method::PATCH,
-                    &format!("/sessions/{id}"),
-                    request(PatchSession {
+                    PatchSession {
+                        session_id: Some(id.to_string()),
                         hold_reason: Some(SessionHoldReasons::None),
                         ..PatchSession::default()
-                    }),
+                    },
                 )
                 .await?;
                 self.pause(2.0).await;
@@ -792,11 +812,11 @@ impl Player<'_> {
                 self.act(
                     &a0,
                     Method::POST,
-                    &format!("/sessions/{id}/redirect"),
-                    request(RedirectSession {
+                    RedirectSession {
+                        session_id: Some(id.to_string()),
                         destination: Some(a2.to_string()),
                         ..RedirectSession::default()
-                    }),
+                    },
                 )
                 .await?;
                 self.pause(4.0).await;
@@ -812,13 +832,13 @@ impl Player<'_> {
                 self.act(
                     &a0,
                     Method::POST,
-                    &format!("/sessions/{id}/conference/members"),
-                    request(AddConferenceMember {
+                    AddConferenceMember {
+                        session_id: Some(id.to_string()),
                         call_sid: Some(leg.clone()),
                         destination: Some(a1.to_string()),
                         from_number: Some(cast.number.1.to_string()),
                         ..AddConferenceMember::default()
-                    }),
+                    },
                 )
                 .await?;
                 let conference = twilio
@@ -831,12 +851,12 @@ impl Player<'_> {
                 self.act(
                     &a0,
                     Method::POST,
-                    &format!("/sessions/{id}/hold"),
-                    request(HoldSession {
+                    HoldSession {
+                        session_id: Some(id.to_string()),
                         call_sid: Some(root.clone()),
                         reason: SessionHoldReasons::Transferring,
                         ..HoldSession::default()
-                    }),
+                    },
                 )
                 .await?;
                 self.pause(5.0).await;
@@ -847,19 +867,21 @@ impl Player<'_> {
                 self.act(
                     &a0,
                     Method::PATCH,
-                    &format!("/sessions/{id}"),
-                    request(PatchSession {
+                    PatchSession {
+                        session_id: Some(id.to_string()),
                         hold_reason: Some(SessionHoldReasons::None),
                         ..PatchSession::default()
-                    }),
+                    },
                 )
                 .await?;
                 self.pause(5.0).await;
                 self.act(
                     &a0,
                     Method::DELETE,
-                    &format!("/sessions/{id}?callSid={back}"),
-                    None,
+                    EndSession {
+                        session_id: Some(id.to_string()),
+                        call_sid: Some(back.clone()),
+                    },
                 )
                 .await?;
                 self.pause(60.0).await;
