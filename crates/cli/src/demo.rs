@@ -21,6 +21,7 @@ use anyhow::Context;
 use chrono::Utc;
 use evo_core::domain::Crumb;
 use evo_core::event::{EventKind, EventSource, Party};
+use evo_core::ids::{CallSid, SessionId, UserId};
 use evo_core::scenario::{self, Cast};
 use evo_server::app::config::{defaults, StoreLocation};
 use evo_server::app::directory::{self, NewNumber, NewUser};
@@ -64,7 +65,7 @@ pub struct Seeded {
     pub casts: Vec<Cast>,
     pub users: Vec<(String, String, Vec<evo_core::domain::Role>)>,
     /// Each user's id and e-mail address (what the demo's agents sign in with).
-    pub logins: Vec<(String, String)>,
+    pub logins: Vec<(UserId, String)>,
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -191,7 +192,7 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<Seeded> {
         "Maria Manager".into(),
         manager.roles.clone(),
     ));
-    let all_agents: Vec<String> = agents.iter().map(|a| a.0.clone()).collect();
+    let all_agents: Vec<UserId> = agents.iter().map(|a| a.0.clone()).collect();
     let main = directory::add_number(
         store,
         NewNumber {
@@ -231,7 +232,7 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<Seeded> {
             name: west.name.clone(),
         },
     ];
-    let cast = |number: &evo_core::domain::Endpoint, agents: Vec<(String, String, String)>| Cast {
+    let cast = |number: &evo_core::domain::Endpoint, agents: Vec<(UserId, String, String)>| Cast {
         account_id: account.id.clone(),
         account_name: account.name.clone(),
         customer: Some(Crumb {
@@ -367,12 +368,12 @@ pub async fn drive(world: World, casts: Vec<Cast>, speed: f64, concurrent: usize
 pub struct Agents {
     base_url: String,
     http: reqwest::Client,
-    logins: Vec<(String, String)>,
+    logins: Vec<(UserId, String)>,
     tokens: tokio::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Agents {
-    pub fn new(base_url: String, logins: Vec<(String, String)>) -> Self {
+    pub fn new(base_url: String, logins: Vec<(UserId, String)>) -> Self {
         Agents {
             base_url,
             http: reqwest::Client::new(),
@@ -527,7 +528,7 @@ impl Player<'_> {
                 "/twilio/voice",
                 vec![
                     account.clone(),
-                    ("CallSid".into(), root.clone()),
+                    ("CallSid".into(), root.to_string()),
                     ("From".into(), from),
                     ("To".into(), to),
                     ("CallStatus".into(), "ringing".into()),
@@ -572,13 +573,13 @@ impl Player<'_> {
                     }
                     let mut pairs = vec![
                         account.clone(),
-                        ("CallSid".into(), call_sid.clone()),
+                        ("CallSid".into(), call_sid.to_string()),
                         ("CallStatus".into(), status.as_str().to_string()),
                         ("To".into(), cast.caller.clone()),
                         timestamp,
                     ];
                     if call_sid != &root {
-                        pairs.push(("ParentCallSid".into(), root.clone()));
+                        pairs.push(("ParentCallSid".into(), root.to_string()));
                     }
                     pairs.extend(sequence);
                     self.webhook(&query, pairs).await?;
@@ -603,20 +604,20 @@ impl Player<'_> {
                     }
                     let mut pairs = vec![
                         account.clone(),
-                        ("ConferenceSid".into(), conference_sid.clone()),
+                        ("ConferenceSid".into(), conference_sid.to_string()),
                         ("StatusCallbackEvent".into(), change.as_str().into()),
                         timestamp,
                     ];
                     let fields = [
                         ("CallSid", call_sid.clone()),
-                        ("ParticipantLabel", label.clone()),
-                        ("Muted", muted.map(|v| v.to_string())),
-                        ("Hold", hold.map(|v| v.to_string())),
-                        ("Coaching", coaching.map(|v| v.to_string())),
+                        ("ParticipantLabel", label.clone().map(Into::into)),
+                        ("Muted", muted.map(|v| v.to_string()).map(Into::into)),
+                        ("Hold", hold.map(|v| v.to_string()).map(Into::into)),
+                        ("Coaching", coaching.map(|v| v.to_string()).map(Into::into)),
                     ];
                     for (name, value) in fields {
                         if let Some(value) = value {
-                            pairs.push((name.into(), value));
+                            pairs.push((name.into(), value.to_string()));
                         }
                     }
                     pairs.extend(sequence);
@@ -625,7 +626,7 @@ impl Player<'_> {
                 EventKind::ConferenceEnded { conference_sid, .. } => {
                     let mut pairs = vec![
                         account.clone(),
-                        ("ConferenceSid".into(), conference_sid.clone()),
+                        ("ConferenceSid".into(), conference_sid.to_string()),
                         ("StatusCallbackEvent".into(), "conference-end".into()),
                         timestamp,
                     ];
@@ -641,7 +642,7 @@ impl Player<'_> {
                         "/twilio/sms",
                         vec![
                             account.clone(),
-                            ("MessageSid".into(), message_sid.clone()),
+                            ("MessageSid".into(), message_sid.to_string()),
                             ("From".into(), from.clone()),
                             ("To".into(), cast.number.1.clone()),
                             ("Body".into(), body.clone()),
@@ -649,21 +650,26 @@ impl Player<'_> {
                     )
                     .await?;
                     if chat_session.is_none() {
-                        chat_session = Some(evo_server::app::sessions::message_session_id(
-                            &cast.account_id,
-                            message_sid,
-                        ));
+                        chat_session = Some(
+                            evo_server::app::sessions::message_session_id(
+                                &cast.account_id,
+                                message_sid,
+                            )
+                            .to_string(),
+                        );
                     }
                 }
                 // The voice webhook queues calls to a queueing number itself.
                 EventKind::Enqueued { .. } => {}
                 // Agent actions: API calls in production, not Twilio callbacks.
                 _ => {
-                    let target = chat_session.clone().unwrap_or_else(|| session_id.clone());
+                    let target = chat_session
+                        .clone()
+                        .unwrap_or_else(|| session_id.to_string());
                     self.world
                         .state
                         .sessions
-                        .apply(&target, event, Vec::new())
+                        .apply(&SessionId::new(target.as_str()), event, Vec::new())
                         .await?;
                 }
             }
@@ -739,7 +745,10 @@ impl Player<'_> {
         let twilio = &self.world.twilio;
         let public = &self.world.public_url;
         let root = format!("CA{tag}");
-        let id = evo_server::app::sessions::call_session_id(&cast.account_id, &root);
+        let id = evo_server::app::sessions::call_session_id(
+            &cast.account_id,
+            &CallSid::new(root.as_str()),
+        );
         let mut call = FakeCall::new(root.clone(), "ringing");
         call.from = cast.caller.clone();
         call.to = cast.number.1.clone();

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use evo_core::ids::SessionId;
 use evo_core::reducer::{apply, open};
 use evo_core::scenario::{build, Cast, Kind};
 use evo_store::feed::{ChangeNotice, Heard};
@@ -24,7 +25,7 @@ fn cast() -> Cast {
 }
 
 /// Opens two sessions in one commit, then changes one: returns their ids.
-async fn write_sessions(store: &dyn Store) -> (String, String) {
+async fn write_sessions(store: &dyn Store) -> (SessionId, SessionId) {
     let a = build(Kind::InboundAnswered, &cast(), "FEEDA", Utc::now());
     let b = build(Kind::InboundAnswered, &cast(), "FEEDB", Utc::now());
     let sa = open(&a.session_id, a.header.clone(), a.opened_at);
@@ -77,11 +78,11 @@ async fn postgres_commits_notify_listeners_with_ids_and_versions() {
         first,
         vec![
             ChangeNotice {
-                session_id: a.clone(),
+                session_id: evo_core::ids::SessionId::from(a.clone()),
                 version: 1
             },
             ChangeNotice {
-                session_id: b.clone(),
+                session_id: evo_core::ids::SessionId::from(b.clone()),
                 version: 1
             }
         ]
@@ -91,7 +92,11 @@ async fn postgres_commits_notify_listeners_with_ids_and_versions() {
     assert_eq!(second[0].session_id, a);
     assert!(second[0].version > 0);
     let read = store
-        .sessions_by_id(&[a.clone(), "ses-missing".into(), b.clone()])
+        .sessions_by_id(&[
+            evo_core::ids::SessionId::from(a.clone()),
+            "ses-missing".into(),
+            b.clone().into(),
+        ])
         .await
         .unwrap();
     let mut ids: Vec<&str> = read.iter().map(|s| s.id().as_str()).collect();
@@ -103,7 +108,11 @@ async fn postgres_commits_notify_listeners_with_ids_and_versions() {
     );
 
     // A rolled-back commit (stale version) notifies nobody.
-    let stale = store.session(&b).await.unwrap().unwrap();
+    let stale = store
+        .session(&evo_core::ids::SessionId::from(&b))
+        .await
+        .unwrap()
+        .unwrap();
     let refused = store
         .commit(&[SessionChange {
             session: stale.clone(),
@@ -127,7 +136,14 @@ async fn sqlite_has_no_change_feed_but_reads_sessions_by_id() {
     let store = open_store(&dir.path().display().to_string()).await.unwrap();
     assert!(store.change_listener().await.unwrap().is_none());
     let (a, b) = write_sessions(store.as_ref()).await;
-    assert_eq!(store.sessions_by_id(&[b, a]).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .sessions_by_id(&[evo_core::ids::SessionId::from(b), a.into()])
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     assert!(store.sessions_by_id(&[]).await.unwrap().is_empty());
 }
 
@@ -238,5 +254,9 @@ async fn with_postgres_stopped_queued_commits_fail_together_and_fast() {
         .await
         .expect("ready once the database is back");
     let (a, _) = write_sessions(store.as_ref()).await;
-    assert!(store.session(&a).await.unwrap().is_some());
+    assert!(store
+        .session(&evo_core::ids::SessionId::from(&a))
+        .await
+        .unwrap()
+        .is_some());
 }

@@ -53,7 +53,11 @@ pub fn url_of<T: Contract>(dto: &T, verb: &str) -> Result<String, WireError> {
                 None => path.push_str(segment),
             }
         }
-        if complete && best.as_ref().is_none_or(|(_, most)| used.len() > most.len()) {
+        if complete
+            && best
+                .as_ref()
+                .is_none_or(|(_, most)| used.len() > most.len())
+        {
             best = Some((path, used));
         }
     }

@@ -26,6 +26,7 @@
 //! stream has a bounded queue: a subscriber too slow to take its messages is
 //! closed (it can resume) rather than allowed to delay anyone.
 
+use evo_core::ids::{AccountId, UserId};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -166,7 +167,7 @@ struct Entry {
 
 /// A followed user.
 struct UserFeed {
-    account_id: String,
+    account_id: AccountId,
     manager: bool,
     /// The user's open subscriptions (ids into `HubState::subscriptions`).
     subscribers: Vec<String>,
@@ -196,7 +197,7 @@ impl UserFeed {
 #[derive(Default)]
 struct HubState {
     subscriptions: HashMap<String, Entry>,
-    users: HashMap<String, UserFeed>,
+    users: HashMap<UserId, UserFeed>,
     /// Last seen call state of each active session (for transitions).
     known: HashMap<String, SessionCallState>,
     /// Subscriptions closed in the last minute: a client's `stop()` closes
@@ -205,7 +206,7 @@ struct HubState {
     /// Users whose messages may be missing from the log (a write failed, or
     /// the hub lagged): their resumes get a snapshot until the store's
     /// floor is raised.
-    broken: HashSet<String>,
+    broken: HashSet<UserId>,
 }
 
 /// How long an unregister of a closed subscription still succeeds.
@@ -294,13 +295,13 @@ impl Drop for StreamGuard {
 }
 
 /// The channel a manager joins to see every session of the account.
-pub fn account_channel(account_id: &str) -> String {
+pub fn account_channel(account_id: &AccountId) -> String {
     format!("account:{account_id}")
 }
 
 /// A message planned for one user, before the log numbers it.
 struct Draft {
-    user_id: String,
+    user_id: UserId,
     /// The session version it tells of (`None`: not about one session).
     session: Option<(String, u64)>,
     dedupe: String,
@@ -474,9 +475,9 @@ impl EventHub {
     /// log and records that this node is alive.
     async fn maintain(&self) -> Result<(), StoreError> {
         let settings = &self.0.settings;
-        let (keep, dropped): (Vec<String>, Vec<String>) = {
+        let (keep, dropped): (Vec<UserId>, Vec<UserId>) = {
             let mut state = self.lock();
-            let dropped: Vec<String> = state
+            let dropped: Vec<UserId> = state
                 .users
                 .iter()
                 .filter(|(_, u)| {
@@ -517,7 +518,7 @@ impl EventHub {
     fn lagged(&self, missed: u64) {
         tracing::warn!(missed, "event hub lagged; subscribers resynchronise");
         let mut state = self.lock();
-        let users: Vec<String> = state.users.keys().cloned().collect();
+        let users: Vec<UserId> = state.users.keys().cloned().collect();
         state.broken.extend(users);
         let ids: Vec<String> = state.subscriptions.keys().cloned().collect();
         for id in ids {
@@ -538,7 +539,7 @@ impl EventHub {
                 .iter()
                 .filter_map(|id| {
                     state.users.get(id).map(|user| EventFeed {
-                        user_id: id.clone(),
+                        user_id: id.clone().into(),
                         account_id: user.account_id.clone(),
                         manager: user.manager,
                     })
@@ -553,7 +554,7 @@ impl EventHub {
         if !broken.is_empty() {
             // Raised floors first (unfollowed, then followed again): the
             // messages missing below them are answered by a snapshot.
-            let ids: Vec<String> = broken.iter().map(|f| f.user_id.clone()).collect();
+            let ids: Vec<UserId> = broken.iter().map(|f| f.user_id.clone()).collect();
             let mut raised = store.unfollow_event_feeds(&ids).await;
             let now = chrono::Utc::now();
             let until = now + to_chrono(self.0.settings.retention + MAINTENANCE * 2);
@@ -585,7 +586,7 @@ impl EventHub {
             .collect();
         match store.append_event_messages(&new, chrono::Utc::now()).await {
             Ok(ids) => {
-                let mut by_user: Vec<(String, bool, Vec<Message>)> = Vec::new();
+                let mut by_user: Vec<(UserId, bool, Vec<Message>)> = Vec::new();
                 for (draft, id) in drafts.into_iter().zip(ids) {
                     // Stale: another node told a later version already.
                     let Some(id) = id else { continue };
@@ -639,11 +640,11 @@ impl EventHub {
     /// are left out, and the caller closes their streams.
     async fn fill_gaps(
         &self,
-        mut by_user: Vec<(String, bool, Vec<Message>)>,
-    ) -> (Vec<(String, bool, Vec<Message>)>, Vec<String>) {
-        let gaps: Vec<(String, u64, u64)> = {
+        mut by_user: Vec<(UserId, bool, Vec<Message>)>,
+    ) -> (Vec<(UserId, bool, Vec<Message>)>, Vec<UserId>) {
+        let gaps: Vec<(UserId, u64, u64)> = {
             let state = self.lock();
-            let mut gaps: Vec<(String, u64, u64)> = Vec::new();
+            let mut gaps: Vec<(UserId, u64, u64)> = Vec::new();
             for (user_id, _, _) in &by_user {
                 if gaps.iter().any(|(user, _, _)| user == user_id) {
                     continue;
@@ -741,7 +742,7 @@ impl EventHub {
                 _ => {}
             }
         }
-        let account_id = live.session().header().account_id.as_str();
+        let account_id = &live.session().header().account_id;
         let version = live.session().version();
         // Built once per change, shared by every user's message.
         let own: Vec<(&str, Arc<str>)> = kinds
@@ -772,7 +773,7 @@ impl EventHub {
                 let selectors = if account_only { &channel } else { &own };
                 for (kind, selector) in selectors {
                     drafts.push(Draft {
-                        user_id: user_id.clone(),
+                        user_id: user_id.clone().into(),
                         session: Some((session_id.to_string(), version)),
                         dedupe: dedupe(kind),
                         selector: selector.clone(),
@@ -783,7 +784,7 @@ impl EventHub {
             }
             if membership_changed {
                 drafts.push(Draft {
-                    user_id: user_id.clone(),
+                    user_id: user_id.clone().into(),
                     session: Some((session_id.to_string(), version)),
                     dedupe: dedupe("ActiveSessionsChanged"),
                     selector: Arc::from("cmd.ActiveSessionsChanged"),
@@ -939,7 +940,7 @@ impl EventHub {
         })
     }
 
-    fn check_cap(&self, user_id: &str) -> Result<(), HubError> {
+    fn check_cap(&self, user_id: &UserId) -> Result<(), HubError> {
         let max = self.0.settings.max_streams_per_user;
         let state = self.lock();
         match state.users.get(user_id) {
@@ -1122,8 +1123,8 @@ fn active_sessions_json(viewer: &Viewer, index: &LiveIndex) -> Bytes {
 /// The runs again, each user's messages in id order: a message another
 /// node wrote first keeps that node's (lower) id, and a stream never goes
 /// back to a lower id, so a batch is delivered sorted.
-fn in_id_order(runs: Vec<(String, bool, Vec<Message>)>) -> Vec<(String, bool, Vec<Message>)> {
-    let mut flat: Vec<(String, bool, Message)> = runs
+fn in_id_order(runs: Vec<(UserId, bool, Vec<Message>)>) -> Vec<(UserId, bool, Vec<Message>)> {
+    let mut flat: Vec<(UserId, bool, Message)> = runs
         .into_iter()
         .flat_map(|(user, only, messages)| {
             messages
@@ -1135,7 +1136,7 @@ fn in_id_order(runs: Vec<(String, bool, Vec<Message>)>) -> Vec<(String, bool, Ve
     flat.dedup_by(|a, b| a.0 == b.0 && a.2.id == b.2.id);
     let mut out = Vec::new();
     for (user, only, message) in flat {
-        push_run(&mut out, user, only, message);
+        push_run(&mut out, user.into(), only, message);
     }
     out
 }
@@ -1143,8 +1144,8 @@ fn in_id_order(runs: Vec<(String, bool, Vec<Message>)>) -> Vec<(String, bool, Ve
 /// Appends `message` to the last run when it is the same user's with the
 /// same audience, else starts a run (runs keep the id order).
 fn push_run(
-    runs: &mut Vec<(String, bool, Vec<Message>)>,
-    user_id: String,
+    runs: &mut Vec<(UserId, bool, Vec<Message>)>,
+    user_id: UserId,
     account_only: bool,
     message: Message,
 ) {
@@ -1154,7 +1155,7 @@ fn push_run(
     }
 }
 
-fn deliver(state: &mut HubState, user_id: &str, messages: &[Message], account_only: bool) {
+fn deliver(state: &mut HubState, user_id: &UserId, messages: &[Message], account_only: bool) {
     let Some(user) = state.users.get(user_id) else {
         return;
     };
@@ -1187,7 +1188,7 @@ fn deliver(state: &mut HubState, user_id: &str, messages: &[Message], account_on
 fn public_info(subscription: &Subscription, channels: &[String]) -> SubscriberInfo {
     vec![
         ("id", subscription.id.clone()),
-        ("userId", subscription.principal.user_id.clone()),
+        ("userId", subscription.principal.user_id.to_string()),
         ("displayName", subscription.principal.display_name.clone()),
         ("profileUrl", String::new()),
         ("channels", channels.join(",")),

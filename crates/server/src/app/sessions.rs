@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use evo_core::event::SessionEvent;
+use evo_core::ids::{AccountId, CallSid, MessageSid, SessionId};
 use evo_core::reducer;
 use evo_core::session::Session;
 use evo_store::feed::{ChangeListener, ChangeNotice};
@@ -54,24 +55,24 @@ pub enum Applied {
 /// The id of the session a call opens, scoped by account: two tenants'
 /// calls never share an id, and one tenant cannot name another's session
 /// by its `CallSid` alone.
-pub fn call_session_id(account_id: &str, call_sid: &str) -> String {
-    format!("ses-{account_id}-{call_sid}")
+pub fn call_session_id(account_id: &AccountId, call_sid: &CallSid) -> SessionId {
+    SessionId::new(format!("ses-{account_id}-{call_sid}"))
 }
 
 /// The id of the chat session a first message opens, scoped by account.
-pub fn message_session_id(account_id: &str, message_sid: &str) -> String {
-    format!("ses-{account_id}-{message_sid}")
+pub fn message_session_id(account_id: &AccountId, message_sid: &MessageSid) -> SessionId {
+    SessionId::new(format!("ses-{account_id}-{message_sid}"))
 }
 
 /// A lookup key (call SID, conference SID, conversation…) as stored: scoped
 /// by account, so a SID only ever leads to a session of the account whose
 /// token signed the request. Public for `evo-voice bench`, which appends
 /// the rows webhooks write in batches.
-pub fn scoped_key(account_id: &str, key: &str) -> String {
+pub fn scoped_key(account_id: &AccountId, key: &str) -> String {
     format!("{account_id}:{key}")
 }
 
-fn scoped_keys(account_id: &str, keys: &[String]) -> Vec<String> {
+fn scoped_keys(account_id: &AccountId, keys: &[String]) -> Vec<String> {
     keys.iter().map(|key| scoped_key(account_id, key)).collect()
 }
 
@@ -104,7 +105,7 @@ impl SessionService {
 
     /// The durable copy of a session (tests and diagnostics; requests read
     /// the index).
-    pub async fn stored(&self, session_id: &str) -> Result<Option<Session>, StoreError> {
+    pub async fn stored(&self, session_id: &SessionId) -> Result<Option<Session>, StoreError> {
         self.store.session(session_id).await
     }
 
@@ -112,9 +113,9 @@ impl SessionService {
     /// belongs to.
     pub async fn session_id_by_key(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         key: &str,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<SessionId>, StoreError> {
         self.store
             .session_id_by_key(&scoped_key(account_id, key))
             .await
@@ -127,14 +128,14 @@ impl SessionService {
     /// the event itself (the open may have claimed before this park).
     pub async fn park(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         keys: &[String],
         event: &SessionEvent,
     ) -> Result<Option<String>, StoreError> {
         self.store.park_callback(account_id, keys, event).await?;
         for key in keys {
             if let Some(id) = self.session_id_by_key(account_id, key).await? {
-                return Ok(Some(id));
+                return Ok(Some(id.to_string()));
             }
         }
         Ok(None)
@@ -175,7 +176,7 @@ impl SessionService {
         self.changes.subscribe()
     }
 
-    fn lock_for(&self, session_id: &str) -> &Mutex<()> {
+    fn lock_for(&self, session_id: &SessionId) -> &Mutex<()> {
         let hash = session_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
         });
@@ -212,7 +213,10 @@ impl SessionService {
                 self.publish(session)
             }
         };
-        if let Some(claimed) = self.claim_parked(&account_id, &id, &keys).await? {
+        if let Some(claimed) = self
+            .claim_parked(&account_id, &SessionId::new(id.as_str()), &keys)
+            .await?
+        {
             live = claimed;
         }
         Ok(live)
@@ -222,8 +226,8 @@ impl SessionService {
     /// forgets them. Called with the session's lock held.
     async fn claim_parked(
         &self,
-        account_id: &str,
-        session_id: &str,
+        account_id: &AccountId,
+        session_id: &SessionId,
         keys: &[String],
     ) -> Result<Option<Arc<LiveSession>>, StoreError> {
         if keys.is_empty() {
@@ -249,7 +253,7 @@ impl SessionService {
     /// Applies an event to a session and returns once it is durable.
     pub async fn apply(
         &self,
-        session_id: &str,
+        session_id: &SessionId,
         event: SessionEvent,
         keys: Vec<String>,
     ) -> Result<Applied, StoreError> {
@@ -263,8 +267,8 @@ impl SessionService {
     /// `keys` (a conference SID the session now knows) are applied too.
     pub async fn apply_as(
         &self,
-        account_id: &str,
-        session_id: &str,
+        account_id: &AccountId,
+        session_id: &SessionId,
         event: SessionEvent,
         keys: Vec<String>,
         claim: bool,
@@ -284,16 +288,16 @@ impl SessionService {
     /// `apply` with the session's lock held.
     async fn apply_locked(
         &self,
-        session_id: &str,
+        session_id: &SessionId,
         event: SessionEvent,
         keys: Vec<String>,
-        account_id: Option<&str>,
+        account_id: Option<&AccountId>,
     ) -> Result<Applied, StoreError> {
         let mut current = match self.load(session_id).await? {
             Some(current) => current,
             None => return Ok(Applied::UnknownSession),
         };
-        if account_id.is_some_and(|account| account != current.header().account_id) {
+        if account_id.is_some_and(|account| *account != current.header().account_id) {
             return Ok(Applied::OtherAccount);
         }
         let keys = scoped_keys(&current.header().account_id, &keys);
@@ -322,7 +326,7 @@ impl SessionService {
                 Ok(()) => return Ok(Applied::Changed(self.publish(next))),
                 Err(StoreError::Conflict(_)) if attempt + 1 < CONFLICT_RETRIES => {
                     tracing::debug!(
-                        session = session_id,
+                        session = %session_id,
                         "session changed elsewhere; applying again"
                     );
                     current = match self.store.session(session_id).await? {
@@ -350,7 +354,7 @@ impl SessionService {
     /// so to Server Events), reading only those this node has not seen at
     /// that version (its own commits are skipped). Returns how many changed.
     pub async fn refresh_changed(&self, notices: &[ChangeNotice]) -> Result<usize, StoreError> {
-        let mut wanted: Vec<String> = Vec::new();
+        let mut wanted: Vec<SessionId> = Vec::new();
         for notice in notices {
             let seen = self
                 .index
@@ -387,7 +391,7 @@ impl SessionService {
         self.store.change_listener().await
     }
 
-    async fn load(&self, session_id: &str) -> Result<Option<Session>, StoreError> {
+    async fn load(&self, session_id: &SessionId) -> Result<Option<Session>, StoreError> {
         match self.index.get(session_id) {
             Some(live) => Ok(Some(live.session().clone())),
             None => self.store.session(session_id).await,

@@ -1,6 +1,7 @@
 //! Who may see which session: the one rule, used by `GET /sessions/active`
 //! and by server events alike.
 
+use evo_core::ids::{AccountId, EndpointId, UserId};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
@@ -17,8 +18,8 @@ use crate::auth::Principal;
 /// endpoint, the answerer or a member of.
 #[derive(Debug, Clone)]
 pub struct Viewer {
-    account_id: String,
-    endpoints: Vec<String>,
+    account_id: AccountId,
+    endpoints: Vec<EndpointId>,
 }
 
 impl Viewer {
@@ -33,9 +34,9 @@ impl Viewer {
 
     /// The viewer a user is, known by its account and id (a user followed
     /// by the event hub with no request at hand).
-    pub fn of_user(directory: &Directory, account_id: &str, user_id: &str) -> Self {
+    pub fn of_user(directory: &Directory, account_id: &AccountId, user_id: &UserId) -> Self {
         Viewer {
-            account_id: account_id.to_string(),
+            account_id: account_id.to_string().into(),
             endpoints: directory.endpoint_ids_of_user(user_id),
         }
     }
@@ -50,10 +51,10 @@ impl Viewer {
     /// endpoints it is visible to (a stored, ended session).
     pub fn may_see_parts<'a>(
         &self,
-        account_id: &str,
-        endpoints: impl IntoIterator<Item = &'a String>,
+        account_id: &AccountId,
+        endpoints: impl IntoIterator<Item = &'a EndpointId>,
     ) -> bool {
-        account_id == self.account_id
+        *account_id == self.account_id
             && endpoints
                 .into_iter()
                 .any(|endpoint| self.endpoints.contains(endpoint))
@@ -105,7 +106,7 @@ impl ActiveView {
 /// A rendered view and what it was computed from.
 struct CachedView {
     view: Arc<ActiveView>,
-    account_id: String,
+    account_id: AccountId,
     directory_generation: u64,
     stamp: u64,
     cells: Vec<Arc<AtomicU64>>,
@@ -161,7 +162,7 @@ impl ActiveViews {
         sessions.retain(|live| viewer.may_see(live));
         let view = Arc::new(ActiveView::new(sessions));
         self.views.insert(
-            principal.user_id.clone(),
+            principal.user_id.to_string(),
             Arc::new(CachedView {
                 view: view.clone(),
                 account_id: viewer.account_id,
@@ -180,7 +181,7 @@ impl ActiveViews {
 #[derive(Debug, Clone)]
 pub enum Reach {
     All,
-    Account(String),
+    Account(AccountId),
     Own(Viewer),
 }
 
@@ -199,8 +200,8 @@ impl Reach {
     /// Whether a session of `account_id` visible to `endpoints` is within reach.
     pub fn may_see_parts<'a>(
         &self,
-        account_id: &str,
-        endpoints: impl IntoIterator<Item = &'a String>,
+        account_id: &AccountId,
+        endpoints: impl IntoIterator<Item = &'a EndpointId>,
     ) -> bool {
         match self {
             Reach::All => true,

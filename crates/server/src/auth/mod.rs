@@ -19,6 +19,7 @@ mod records;
 pub mod throttle;
 pub mod tokens;
 
+use evo_core::ids::{AccountId, UserId};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -35,8 +36,8 @@ use tokens::{TokenError, TokenKeys};
 /// The signed-in user of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub user_id: String,
-    pub account_id: String,
+    pub user_id: UserId,
+    pub account_id: AccountId,
     pub display_name: String,
     pub email: String,
     pub roles: Vec<Role>,
@@ -302,9 +303,9 @@ pub struct Authenticator {
     store: Arc<dyn Store>,
     keys: TokenKeys,
     /// User id → (checked at, the user).
-    users: Mutex<std::collections::HashMap<String, (Instant, Option<User>)>>,
+    users: Mutex<std::collections::HashMap<UserId, (Instant, Option<User>)>>,
     /// Sign-in session id → (checked at, still valid for this user id).
-    sessions: Mutex<std::collections::HashMap<String, (Instant, Option<String>)>>,
+    sessions: Mutex<std::collections::HashMap<String, (Instant, Option<UserId>)>>,
     /// Access token → what it was verified to be.
     tokens: moka::sync::Cache<String, Arc<VerifiedToken>>,
     passwords: PasswordChecker,
@@ -347,7 +348,7 @@ impl Authenticator {
 
     /// The user id of a sign-in session that has not ended, read from the
     /// store at most every [`CACHE_TTL`], and when it was read.
-    async fn live_session_user(&self, id: &str) -> Result<(Option<String>, Instant), AuthFailure> {
+    async fn live_session_user(&self, id: &str) -> Result<(Option<UserId>, Instant), AuthFailure> {
         let now = Instant::now();
         let cached = Self::lock(&self.sessions).get(id).cloned();
         if let Some((at, user)) = cached {
@@ -388,13 +389,16 @@ impl Authenticator {
         }
     }
 
-    async fn cached_user(&self, user_id: &str) -> Result<Option<User>, AuthFailure> {
+    async fn cached_user(&self, user_id: &UserId) -> Result<Option<User>, AuthFailure> {
         self.cached_user_at(user_id).await.map(|(user, _)| user)
     }
 
     /// A user read from the store at most every [`CACHE_TTL`], and when it
     /// was read.
-    async fn cached_user_at(&self, user_id: &str) -> Result<(Option<User>, Instant), AuthFailure> {
+    async fn cached_user_at(
+        &self,
+        user_id: &UserId,
+    ) -> Result<(Option<User>, Instant), AuthFailure> {
         let now = Instant::now();
         let cached = Self::lock(&self.users).get(user_id).cloned();
         if let Some((at, user)) = cached {
@@ -410,7 +414,7 @@ impl Authenticator {
         if cache.len() > 10_000 {
             cache.clear();
         }
-        cache.insert(user_id.to_string(), (now, user.clone()));
+        cache.insert(user_id.to_string().into(), (now, user.clone()));
         Ok((user, now))
     }
 
@@ -552,7 +556,9 @@ impl Authenticator {
                 if session_user != claims.sub {
                     return Err(AuthFailure::InvalidToken);
                 }
-                let (user, user_at) = self.cached_user_at(&claims.sub).await?;
+                let (user, user_at) = self
+                    .cached_user_at(&UserId::new(claims.sub.as_str()))
+                    .await?;
                 let user = user.ok_or(AuthFailure::InvalidSession)?;
                 let principal = Principal::of_user(&user, Some(sid.clone()));
                 let fresh_until = session_at.min(user_at) + CACHE_TTL;

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use evo_core::event::{EventKind, EventSource, SessionEvent};
+use evo_core::ids::SessionId;
 
 use crate::helpers::{bearer, build_with, seed, shared, TestApp};
 
@@ -119,7 +120,7 @@ fn uuid_like() -> String {
 async fn change(app: &TestApp, session: &str, data: &str) {
     app.state
         .sessions
-        .apply(session, console_data(data), vec![])
+        .apply(&SessionId::new(session), console_data(data), vec![])
         .await
         .unwrap();
 }
@@ -592,8 +593,8 @@ async fn a_subscriber_that_never_reads_is_dropped_without_delaying_others() {
     let dir = crate::helpers::TestDb::new();
     let (app, server) = private_app(&dir, None).await;
     let principal = evo_server::auth::Principal {
-        user_id: app.fixture.alice.id.clone(),
-        account_id: app.fixture.account_id.clone(),
+        user_id: app.fixture.alice.id.clone().into(),
+        account_id: app.fixture.account_id.clone().into(),
         display_name: "alice".to_string(),
         email: app.fixture.alice.email.clone(),
         roles: vec![evo_core::domain::Role::User],

@@ -89,6 +89,7 @@ async fn user(state: &AppState, account: &str, email: &str, roles: &[&str]) -> S
         .await
         .unwrap()
         .id
+        .to_string()
 }
 
 async fn number(
@@ -103,7 +104,7 @@ async fn number(
         .add_number(NewNumber {
             account_id: account,
             number: e164,
-            ring_user_ids: &[ring.to_string()],
+            ring_user_ids: &[ring.to_string().into()],
             queue_name: None,
             display_name: None,
             customer_id: customer,
@@ -164,7 +165,7 @@ async fn seed(state: &AppState, address: std::net::SocketAddr) -> History {
             number.display_name.clone(),
         ),
         agents: vec![(
-            agent.0.to_string(),
+            agent.0.to_string().into(),
             agent.1.to_string(),
             agent.1.to_string(),
         )],
@@ -260,7 +261,14 @@ async fn seed(state: &AppState, address: std::net::SocketAddr) -> History {
         let session = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
         state
             .sessions
-            .open(session, plan.header.call_sid.iter().cloned().collect())
+            .open(
+                session,
+                plan.header
+                    .call_sid
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            )
             .await
             .unwrap();
         for event in plan.events.iter().take(count) {
@@ -270,15 +278,15 @@ async fn seed(state: &AppState, address: std::net::SocketAddr) -> History {
                 .await
                 .unwrap();
         }
-        s.insert(name, plan.session_id.clone());
+        s.insert(name, plan.session_id.to_string());
     }
     History {
         address,
-        acme: acme.id,
-        globex: globex.id,
-        holding: holding.id,
-        east: east.id,
-        sales: sales.id,
+        acme: acme.id.to_string(),
+        globex: globex.id.to_string(),
+        holding: holding.id.to_string(),
+        east: east.id.to_string(),
+        sales: sales.id.to_string(),
         s,
     }
 }
