@@ -794,7 +794,6 @@ impl Player<'_> {
                         session_id: Some(id.to_string()),
                         call_sid: Some(root.clone()),
                         reason: SessionHoldReasons::None,
-                        ..HoldSession::default()
                     },
                 )
                 .await?;
@@ -846,7 +845,6 @@ impl Player<'_> {
                         call_sid: Some(leg.clone()),
                         destination: Some(a1.to_string()),
                         from_number: Some(cast.number.1.to_string()),
-                        ..AddConferenceMember::default()
                     },
                 )
                 .await?;
@@ -864,7 +862,6 @@ impl Player<'_> {
                         session_id: Some(id.to_string()),
                         call_sid: Some(root.clone()),
                         reason: SessionHoldReasons::Transferring,
-                        ..HoldSession::default()
                     },
                 )
                 .await?;

@@ -208,7 +208,7 @@ pub fn build(kind: Kind, cast: &Cast, tag: &str, start: DateTime<Utc>) -> Scenar
         role: SessionMemberRoles::Caller,
     };
     let header = SessionHeader {
-        account_id: cast.account_id.clone().into(),
+        account_id: cast.account_id.clone(),
         account_name: cast.account_name.clone(),
         customer_id: cast.customer.as_ref().map(|c| c.id.clone()),
         customer_name: cast.customer.as_ref().map(|c| c.name.clone()),
@@ -216,7 +216,7 @@ pub fn build(kind: Kind, cast: &Cast, tag: &str, start: DateTime<Utc>) -> Scenar
         endpoint_id: if outgoing {
             agent(0).0.into()
         } else {
-            cast.number.0.clone().into()
+            cast.number.0.clone()
         },
         endpoint_name: if outgoing {
             agent(0).2

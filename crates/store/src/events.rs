@@ -105,8 +105,8 @@ pub(crate) async fn follow(
              follow_until = excluded.follow_until
          returning floor, last_id",
     )
-    .bind(&feed.user_id.as_str())
-    .bind(&feed.account_id.as_str())
+    .bind(feed.user_id.as_str())
+    .bind(feed.account_id.as_str())
     .bind(i64::from(feed.manager))
     .bind(iso(until))
     .bind(iso(now))
@@ -218,9 +218,9 @@ pub(crate) async fn append(
                       where user_id = $3 and session_id = $4 and session_version > $5
                       limit 1) as later",
         )
-        .bind(&message.user_id.as_str())
+        .bind(message.user_id.as_str())
         .bind(&message.dedupe)
-        .bind(&message.user_id.as_str())
+        .bind(message.user_id.as_str())
         .bind(session_id)
         .bind(version)
         .fetch_one(&mut *tx)
@@ -246,7 +246,7 @@ pub(crate) async fn append(
                (user_id, id, dedupe, selector, account_only, body, created_at, session_id, session_version)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
-        .bind(&message.user_id.as_str())
+        .bind(message.user_id.as_str())
         .bind(id)
         .bind(&message.dedupe)
         .bind(&message.selector)

@@ -351,9 +351,9 @@ async fn insert_endpoint(
     sqlx::query(&format!(
         "insert into endpoint ({ENDPOINT_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7)"
     ))
-    .bind(&endpoint.id.as_str())
-    .bind(&endpoint.account_id.as_str())
-    .bind(&endpoint.customer_id.as_deref())
+    .bind(endpoint.id.as_str())
+    .bind(endpoint.account_id.as_str())
+    .bind(endpoint.customer_id.as_deref())
     .bind(endpoint.kind.as_str())
     .bind(&endpoint.display_name)
     .bind(&endpoint.address)
@@ -365,7 +365,7 @@ async fn insert_endpoint(
         sqlx::query(
             "insert into endpoint_ring_user (endpoint_id, user_id, position) values ($1, $2, $3) on conflict do nothing",
         )
-        .bind(&endpoint.id.as_str())
+        .bind(endpoint.id.as_str())
         .bind(user_id.as_str())
         .bind(position as i64)
         .execute(&mut **tx)
@@ -382,9 +382,9 @@ const USER_COLUMNS: &str = "user_id, account_id, email, display_name, password_h
 impl Store for SqlStore {
     async fn create_account(&self, account: &Account) -> StoreResult<()> {
         sqlx::query("insert into account (account_id, name, twilio_account_sid, twilio_auth_token) values ($1, $2, $3, $4)")
-            .bind(&account.id.as_str())
+            .bind(account.id.as_str())
             .bind(&account.name)
-            .bind(&account.twilio_account_sid.as_deref())
+            .bind(account.twilio_account_sid.as_deref())
             .bind(account.twilio_auth_token.as_ref().map(|token| token.expose()))
             .execute(&self.pool)
             .await
@@ -562,9 +562,9 @@ impl Store for SqlStore {
 
     async fn create_customer(&self, customer: &Customer) -> StoreResult<()> {
         sqlx::query("insert into customer (customer_id, account_id, parent_id, name) values ($1, $2, $3, $4)")
-            .bind(&customer.id.as_str())
-            .bind(&customer.account_id.as_str())
-            .bind(&customer.parent_id.as_deref())
+            .bind(customer.id.as_str())
+            .bind(customer.account_id.as_str())
+            .bind(customer.parent_id.as_deref())
             .bind(&customer.name)
             .execute(&self.pool)
             .await
@@ -704,8 +704,8 @@ impl Store for SqlStore {
         sqlx::query(&format!(
             "insert into app_user ({USER_COLUMNS}) values ($1, $2, $3, $4, $5, $6)"
         ))
-        .bind(&user.id.as_str())
-        .bind(&user.account_id.as_str())
+        .bind(user.id.as_str())
+        .bind(user.account_id.as_str())
         .bind(&user.email)
         .bind(&user.display_name)
         .bind(&user.password_hash)
@@ -759,7 +759,7 @@ impl Store for SqlStore {
     async fn create_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
         sqlx::query("insert into api_key (api_key_id, user_id, key_hash, created_at) values ($1, $2, $3, $4)")
             .bind(&key.id)
-            .bind(&key.user_id.as_str())
+            .bind(key.user_id.as_str())
             .bind(&key.key_hash)
             .bind(iso(key.created_at))
             .execute(&self.pool)
@@ -792,7 +792,7 @@ impl Store for SqlStore {
     async fn create_auth_session(&self, session: &AuthSession) -> StoreResult<()> {
         sqlx::query("insert into auth_session (auth_session_id, user_id, created_at, expires_at) values ($1, $2, $3, $4)")
             .bind(&session.id)
-            .bind(&session.user_id.as_str())
+            .bind(session.user_id.as_str())
             .bind(iso(session.created_at))
             .bind(iso(session.expires_at))
             .execute(&self.pool)

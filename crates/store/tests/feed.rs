@@ -78,11 +78,11 @@ async fn postgres_commits_notify_listeners_with_ids_and_versions() {
         first,
         vec![
             ChangeNotice {
-                session_id: evo_core::ids::SessionId::from(a.clone()),
+                session_id: a.clone(),
                 version: 1
             },
             ChangeNotice {
-                session_id: evo_core::ids::SessionId::from(b.clone()),
+                session_id: b.clone(),
                 version: 1
             }
         ]
@@ -92,11 +92,7 @@ async fn postgres_commits_notify_listeners_with_ids_and_versions() {
     assert_eq!(second[0].session_id, a);
     assert!(second[0].version > 0);
     let read = store
-        .sessions_by_id(&[
-            evo_core::ids::SessionId::from(a.clone()),
-            "ses-missing".into(),
-            b.clone().into(),
-        ])
+        .sessions_by_id(&[a.clone(), "ses-missing".into(), b.clone()])
         .await
         .unwrap();
     let mut ids: Vec<&str> = read.iter().map(|s| s.id().as_str()).collect();
@@ -136,14 +132,7 @@ async fn sqlite_has_no_change_feed_but_reads_sessions_by_id() {
     let store = open_store(&dir.path().display().to_string()).await.unwrap();
     assert!(store.change_listener().await.unwrap().is_none());
     let (a, b) = write_sessions(store.as_ref()).await;
-    assert_eq!(
-        store
-            .sessions_by_id(&[evo_core::ids::SessionId::from(b), a.into()])
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(store.sessions_by_id(&[b, a]).await.unwrap().len(), 2);
     assert!(store.sessions_by_id(&[]).await.unwrap().is_empty());
 }
 

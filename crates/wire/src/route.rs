@@ -147,7 +147,6 @@ mod tests {
         );
         let get = GetSession {
             session_id: Some("ses-acc-CA1".into()),
-            ..GetSession::default()
         };
         assert_eq!(url_of(&get, "GET").unwrap(), "/sessions/ses-acc-CA1");
     }

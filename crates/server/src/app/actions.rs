@@ -253,7 +253,7 @@ impl Actions {
             actor,
             session_id,
             EventKind::HoldStarted {
-                call_sid: Some(target.into()),
+                call_sid: Some(target),
                 by_user_id: Some(actor.principal.user_id.clone()),
                 reason,
                 queue_name,
@@ -300,7 +300,7 @@ impl Actions {
             actor,
             session_id,
             EventKind::HoldEnded {
-                call_sid: Some(target.into()),
+                call_sid: Some(target),
             },
         )
         .await

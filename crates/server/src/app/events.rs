@@ -539,7 +539,7 @@ impl EventHub {
                 .iter()
                 .filter_map(|id| {
                     state.users.get(id).map(|user| EventFeed {
-                        user_id: id.clone().into(),
+                        user_id: id.clone(),
                         account_id: user.account_id.clone(),
                         manager: user.manager,
                     })
@@ -773,7 +773,7 @@ impl EventHub {
                 let selectors = if account_only { &channel } else { &own };
                 for (kind, selector) in selectors {
                     drafts.push(Draft {
-                        user_id: user_id.clone().into(),
+                        user_id: user_id.clone(),
                         session: Some((session_id.to_string(), version)),
                         dedupe: dedupe(kind),
                         selector: selector.clone(),
@@ -784,7 +784,7 @@ impl EventHub {
             }
             if membership_changed {
                 drafts.push(Draft {
-                    user_id: user_id.clone().into(),
+                    user_id: user_id.clone(),
                     session: Some((session_id.to_string(), version)),
                     dedupe: dedupe("ActiveSessionsChanged"),
                     selector: Arc::from("cmd.ActiveSessionsChanged"),
@@ -1136,7 +1136,7 @@ fn in_id_order(runs: Vec<(UserId, bool, Vec<Message>)>) -> Vec<(UserId, bool, Ve
     flat.dedup_by(|a, b| a.0 == b.0 && a.2.id == b.2.id);
     let mut out = Vec::new();
     for (user, only, message) in flat {
-        push_run(&mut out, user.into(), only, message);
+        push_run(&mut out, user, only, message);
     }
     out
 }

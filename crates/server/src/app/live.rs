@@ -141,17 +141,17 @@ impl Inner {
             self.ended.remove(&id);
             for endpoint in &live.endpoints {
                 let entry = self.by_endpoint.entry(endpoint.clone()).or_default();
-                entry.ids.insert(id.clone().into());
+                entry.ids.insert(id.clone());
                 entry.generation.store(generation, Ordering::Release);
             }
-            self.sessions.insert(id.into(), live);
+            self.sessions.insert(id, live);
         } else {
             if self
                 .ended
-                .insert(id.clone().into(), live.session.version())
+                .insert(id.clone(), live.session.version())
                 .is_none()
             {
-                self.ended_order.push_back(id.into());
+                self.ended_order.push_back(id);
             }
             while self.ended_order.len() > ENDED_REMEMBERED {
                 if let Some(oldest) = self.ended_order.pop_front() {

@@ -341,12 +341,12 @@ async fn header_for(
         None => Vec::new(),
     };
     Ok(SessionHeader {
-        account_id: account.id.clone().into(),
+        account_id: account.id.clone(),
         account_name: account.name.clone(),
         customer_id: endpoint.customer_id.clone(),
         customer_name: breadcrumb.last().map(|c| c.name.clone()),
         customer_breadcrumb: breadcrumb,
-        endpoint_id: endpoint.id.clone().into(),
+        endpoint_id: endpoint.id.clone(),
         endpoint_name: endpoint.display_name.clone(),
         ..SessionHeader::default()
     })

@@ -83,7 +83,7 @@ impl World {
         channel: FlowChannels,
     ) {
         let header = SessionHeader {
-            account_id: account.id.clone().into(),
+            account_id: account.id.clone(),
             account_name: account.name.clone(),
             endpoint_id: "num".into(),
             endpoint_name: "Line".into(),
