@@ -131,11 +131,11 @@ impl SessionService {
         account_id: &AccountId,
         keys: &[String],
         event: &SessionEvent,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<SessionId>, StoreError> {
         self.store.park_callback(account_id, keys, event).await?;
         for key in keys {
             if let Some(id) = self.session_id_by_key(account_id, key).await? {
-                return Ok(Some(id.to_string()));
+                return Ok(Some(id));
             }
         }
         Ok(None)
@@ -195,7 +195,7 @@ impl SessionService {
     ) -> Result<Arc<LiveSession>, StoreError> {
         let _guard = self.lock_for(session.id()).lock().await;
         let account_id = session.header().account_id.clone();
-        let id = session.id().to_string();
+        let id = session.id().clone();
         let mut live = match self.load(session.id()).await? {
             Some(existing) => self
                 .index
@@ -213,10 +213,7 @@ impl SessionService {
                 self.publish(session)
             }
         };
-        if let Some(claimed) = self
-            .claim_parked(&account_id, &SessionId::new(id.as_str()), &keys)
-            .await?
-        {
+        if let Some(claimed) = self.claim_parked(&account_id, &id, &keys).await? {
             live = claimed;
         }
         Ok(live)

@@ -322,7 +322,7 @@ async fn deliver(
         // The session opened meanwhile (maybe after claiming): apply here.
         if let Applied::OtherAccount = state
             .sessions
-            .apply_as(account, &SessionId::new(id.as_str()), event, keys, claim)
+            .apply_as(account, &id, event, keys, claim)
             .await?
         {
             return Err(forbidden("a session of another account", ""));
