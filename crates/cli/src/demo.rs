@@ -369,7 +369,7 @@ pub struct Agents {
     base_url: String,
     http: reqwest::Client,
     logins: Vec<(UserId, String)>,
-    tokens: tokio::sync::Mutex<std::collections::HashMap<String, String>>,
+    tokens: tokio::sync::Mutex<std::collections::HashMap<UserId, String>>,
 }
 
 impl Agents {
@@ -382,7 +382,7 @@ impl Agents {
         }
     }
 
-    async fn token(&self, user_id: &str, fresh: bool) -> anyhow::Result<String> {
+    async fn token(&self, user_id: &UserId, fresh: bool) -> anyhow::Result<String> {
         let mut tokens = self.tokens.lock().await;
         if !fresh {
             if let Some(token) = tokens.get(user_id) {
@@ -423,14 +423,14 @@ impl Agents {
             .as_str()
             .context("the sign-in answer has no bearerToken")?
             .to_string();
-        tokens.insert(user_id.to_string(), token.clone());
+        tokens.insert(user_id.clone(), token.clone());
         Ok(token)
     }
 
     /// Calls an operation as `user_id` (JSON body unless `Null`).
     pub async fn act(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         method: reqwest::Method,
         path: &str,
         body: Option<Vec<u8>>,
@@ -690,7 +690,7 @@ impl Player<'_> {
         &self,
         root: &str,
         conference: Option<&str>,
-        user_id: &str,
+        user_id: &UserId,
     ) -> anyhow::Result<String> {
         let twilio = &self.world.twilio;
         let to = format!("client:{user_id}");
@@ -717,7 +717,7 @@ impl Player<'_> {
     }
 
     /// The device of `user_id` answers the leg ringing it for this call.
-    async fn answer(&self, root: &str, user_id: &str) -> anyhow::Result<String> {
+    async fn answer(&self, root: &str, user_id: &UserId) -> anyhow::Result<String> {
         let leg = self.leg_to(root, None, user_id)?;
         self.world.twilio.answer_call(DEMO_ACCOUNT_SID, &leg);
         self.world.twilio.flush().await;
@@ -727,7 +727,7 @@ impl Player<'_> {
     /// `user_id` calls an operation over HTTP; then Twilio's callbacks land.
     async fn act<T: Contract>(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         method: reqwest::Method,
         dto: T,
     ) -> anyhow::Result<()> {

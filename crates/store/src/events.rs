@@ -274,13 +274,13 @@ pub(crate) async fn append(
 
 pub(crate) async fn after(
     pool: &AnyPool,
-    user_id: &str,
+    user_id: &UserId,
     after: u64,
     limit: u32,
 ) -> StoreResult<EventReplay> {
     let mut tx = pool.begin().await?;
     let position = match sqlx::query("select floor, last_id from event_feed where user_id = $1")
-        .bind(user_id)
+        .bind(user_id.as_str())
         .fetch_optional(&mut *tx)
         .await?
     {
@@ -294,7 +294,7 @@ pub(crate) async fn after(
         "select id, selector, account_only, body from event_message
          where user_id = $1 and id > $2 order by id limit $3",
     )
-    .bind(user_id)
+    .bind(user_id.as_str())
     .bind(i64::try_from(after).unwrap_or(i64::MAX))
     .bind(i64::from(limit))
     .fetch_all(&mut *tx)

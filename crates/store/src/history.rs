@@ -684,11 +684,11 @@ pub(crate) async fn list(
 /// One session's history entry.
 pub(crate) async fn one(
     pool: &sqlx::AnyPool,
-    session_id: &str,
+    session_id: &SessionId,
 ) -> StoreResult<Option<StoredSessionInfo>> {
     let Some(row) =
         sqlx::query("select session_id, account_id, info from session where session_id = $1")
-            .bind(session_id)
+            .bind(session_id.as_str())
             .fetch_optional(pool)
             .await?
     else {
@@ -698,7 +698,7 @@ pub(crate) async fn one(
     let endpoint_rows = sqlx::query(
         "select endpoint_id from session_endpoint where session_id = $1 order by endpoint_id",
     )
-    .bind(session_id)
+    .bind(session_id.as_str())
     .fetch_all(pool)
     .await?;
     let endpoint_ids = endpoint_rows

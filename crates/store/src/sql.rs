@@ -252,11 +252,11 @@ impl SqlStore {
         history::explain(&self.pool, self.backend, query).await
     }
 
-    async fn ring_users(&self, endpoint_id: &str) -> StoreResult<Vec<UserId>> {
+    async fn ring_users(&self, endpoint_id: &EndpointId) -> StoreResult<Vec<UserId>> {
         let rows = sqlx::query(
             "select user_id from endpoint_ring_user where endpoint_id = $1 order by position",
         )
-        .bind(endpoint_id)
+        .bind(endpoint_id.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -269,11 +269,11 @@ impl SqlStore {
     }
 
     async fn endpoint_from_row(&self, row: &AnyRow) -> StoreResult<Endpoint> {
-        let id: String = row.try_get("endpoint_id")?;
+        let id: EndpointId = row.try_get::<String, _>("endpoint_id")?.into();
         let kind: String = row.try_get("kind")?;
         Ok(Endpoint {
             ring_user_ids: self.ring_users(&id).await?,
-            id: id.into(),
+            id,
             account_id: row.try_get::<String, _>("account_id").map(Into::into)?,
             customer_id: row
                 .try_get::<Option<String>, _>("customer_id")
