@@ -131,7 +131,7 @@ impl Reconciler {
 
     async fn fetch(
         &self,
-        sid: &str,
+        sid: &TwilioAccountSid,
         tokens: &[Secret],
         call_sid: &CallSid,
         now: DateTime<Utc>,
@@ -154,7 +154,7 @@ impl Reconciler {
             Ok(call) => {
                 if let Some(previous) = lock(&self.backoff).remove(sid) {
                     if previous.refusals > 0 {
-                        tracing::info!(account = sid, "Twilio accepts the credentials again");
+                        tracing::info!(account = %sid, "Twilio accepts the credentials again");
                     }
                 }
                 return Lookup::Call(Box::new(call));
@@ -166,7 +166,7 @@ impl Reconciler {
                 report.unknown += 1;
                 if lock(&self.unknown_logged).insert(call_sid.to_string()) {
                     tracing::info!(
-                        account = sid,
+                        account = %sid,
                         call = %call_sid,
                         "Twilio does not know the call (wrong account or deleted record); \
                          keeping the session until its maximum age"
@@ -179,10 +179,10 @@ impl Reconciler {
                 let wait = AUTH_BACKOFF_START
                     .saturating_mul(2u32.saturating_pow(refusals.min(16)))
                     .min(AUTH_BACKOFF_CAP);
-                let refusals = self.defer(&TwilioAccountSid::new(sid), now + wait, true);
+                let refusals = self.defer(sid, now + wait, true);
                 if refusals == 1 {
                     tracing::warn!(
-                        account = sid,
+                        account = %sid,
                         %error,
                         "Twilio refused the account's credentials; not reconciling its calls \
                          until they work (check the account's auth token)"
@@ -191,10 +191,10 @@ impl Reconciler {
             }
             RestError::RateLimited { retry_after } => {
                 let wait = retry_after.unwrap_or(RATE_LIMIT_DEFAULT);
-                self.defer(&TwilioAccountSid::new(sid), now + wait, false);
-                tracing::info!(account = sid, ?wait, "Twilio rate-limited the reconciler");
+                self.defer(sid, now + wait, false);
+                tracing::info!(account = %sid, ?wait, "Twilio rate-limited the reconciler");
             }
-            _ => tracing::info!(account = sid, %error, "Twilio unavailable; retrying next pass"),
+            _ => tracing::info!(account = %sid, %error, "Twilio unavailable; retrying next pass"),
         }
         skip.insert(sid.to_string().into());
         Lookup::Unconfirmed(error.to_string())
