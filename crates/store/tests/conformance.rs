@@ -647,10 +647,7 @@ async fn event_log(store: Arc<dyn Store>) {
     );
     store.event_writer_stop("node-c").await.unwrap();
     // Unfollowed: the floor rises again, and it is no longer listed.
-    store
-        .unfollow_event_feeds(&[evo_core::ids::UserId::from("ev-u1".to_string())])
-        .await
-        .unwrap();
+    store.unfollow_event_feeds(&["ev-u1".into()]).await.unwrap();
     assert!(store.followed_event_feeds(now).await.unwrap().is_empty());
     let position = store.follow_event_feed(&feed, now, later).await.unwrap();
     assert_eq!(
@@ -662,10 +659,7 @@ async fn event_log(store: Arc<dyn Store>) {
     );
     // Extending a followed user keeps it listed later on.
     store
-        .extend_event_feeds(
-            &[evo_core::ids::UserId::from("ev-u1".to_string())],
-            later + chrono::Duration::minutes(5),
-        )
+        .extend_event_feeds(&["ev-u1".into()], later + chrono::Duration::minutes(5))
         .await
         .unwrap();
     assert_eq!(store.followed_event_feeds(later).await.unwrap().len(), 1);

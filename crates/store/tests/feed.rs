@@ -104,11 +104,7 @@ async fn postgres_commits_notify_listeners_with_ids_and_versions() {
     );
 
     // A rolled-back commit (stale version) notifies nobody.
-    let stale = store
-        .session(&evo_core::ids::SessionId::from(&b))
-        .await
-        .unwrap()
-        .unwrap();
+    let stale = store.session(&b).await.unwrap().unwrap();
     let refused = store
         .commit(&[SessionChange {
             session: stale.clone(),
@@ -243,9 +239,5 @@ async fn with_postgres_stopped_queued_commits_fail_together_and_fast() {
         .await
         .expect("ready once the database is back");
     let (a, _) = write_sessions(store.as_ref()).await;
-    assert!(store
-        .session(&evo_core::ids::SessionId::from(&a))
-        .await
-        .unwrap()
-        .is_some());
+    assert!(store.session(&a).await.unwrap().is_some());
 }

@@ -33,11 +33,7 @@ fn session(n: usize) -> Session {
             format!("+1555010{account}"),
             "Main".into(),
         ),
-        agents: vec![(
-            evo_core::ids::UserId::from(agent.clone()),
-            agent.clone(),
-            agent,
-        )],
+        agents: vec![(agent.clone().into(), agent.clone(), agent)],
         caller: format!("+1777{n:07}"),
     };
     // One session a minute, oldest first.
