@@ -656,6 +656,48 @@ mod tests {
     use axum::http::HeaderValue;
 
     #[test]
+    fn a_verified_token_leaves_the_cache_when_it_stops_being_fresh() {
+        let now = Instant::now();
+        let verified = |fresh_for: Duration| {
+            Arc::new(VerifiedToken {
+                principal: Principal {
+                    user_id: "usr1".into(),
+                    account_id: "acc1".into(),
+                    display_name: "Ann".into(),
+                    email: "ann@example.com".into(),
+                    roles: vec![Role::User],
+                    auth_session_id: None,
+                },
+                sid: "sid1".into(),
+                exp: u64::MAX,
+                fresh_until: now + fresh_for,
+            })
+        };
+        let token = "a.b.c".to_string();
+        let policy = UntilStale;
+        assert_eq!(
+            moka::Expiry::expire_after_create(&policy, &token, &verified(CACHE_TTL), now),
+            Some(CACHE_TTL)
+        );
+        // A re-verification replaces the entry's expiry rather than keeping the old one.
+        assert_eq!(
+            moka::Expiry::expire_after_update(
+                &policy,
+                &token,
+                &verified(Duration::from_secs(1)),
+                now,
+                Some(CACHE_TTL)
+            ),
+            Some(Duration::from_secs(1))
+        );
+        // Already stale: expires at once.
+        assert_eq!(
+            moka::Expiry::expire_after_create(&policy, &token, &verified(Duration::ZERO), now),
+            Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
     fn bearer_api_key_basic_and_cookies_are_recognised() {
         let mut headers = HeaderMap::new();
         headers.insert("authorization", HeaderValue::from_static("Bearer a.b.c"));
