@@ -212,12 +212,12 @@ pub async fn user(command: UserCommand) -> anyhow::Result<()> {
             let user = directory::add_user(
                 store.as_ref(),
                 NewUser {
-                    account_id: &account,
+                    account_id: &AccountId::new(account.as_str()),
                     email: &email,
                     password: password.expose(),
                     display_name: name.as_deref(),
                     roles: &roles,
-                    customer_id: customer.as_deref(),
+                    customer_id: customer.map(CustomerId::new).as_ref(),
                 },
             )
             .await?;
@@ -242,12 +242,12 @@ pub async fn number(command: NumberCommand) -> anyhow::Result<()> {
             let endpoint = directory::add_number(
                 store.as_ref(),
                 NewNumber {
-                    account_id: &account,
+                    account_id: &AccountId::new(account.as_str()),
                     number: &number,
                     ring_user_ids: &ring.iter().map(UserId::new).collect::<Vec<_>>(),
                     queue_name: queue.as_deref(),
                     display_name: name.as_deref(),
-                    customer_id: customer.as_deref(),
+                    customer_id: customer.map(CustomerId::new).as_ref(),
                 },
             )
             .await?;

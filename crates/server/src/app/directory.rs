@@ -340,17 +340,17 @@ pub async fn add_customer(
 
 /// What a new user needs.
 pub struct NewUser<'a> {
-    pub account_id: &'a str,
+    pub account_id: &'a AccountId,
     pub email: &'a str,
     pub password: &'a str,
     pub display_name: Option<&'a str>,
     pub roles: &'a [String],
-    pub customer_id: Option<&'a str>,
+    pub customer_id: Option<&'a CustomerId>,
 }
 
 /// Adds a user (and its user endpoint) with exactly the given roles.
 pub async fn add_user(store: &dyn Store, new: NewUser<'_>) -> anyhow::Result<User> {
-    require_account(store, &AccountId::new(new.account_id)).await?;
+    require_account(store, new.account_id).await?;
     let email = new.email.trim();
     if !is_plausible_email(email) {
         bail!("'{email}' is not an e-mail address");
@@ -371,12 +371,7 @@ pub async fn add_user(store: &dyn Store, new: NewUser<'_>) -> anyhow::Result<Use
         }
     }
     if let Some(customer) = new.customer_id {
-        require_customer(
-            store,
-            &AccountId::new(new.account_id),
-            &CustomerId::new(customer),
-        )
-        .await?;
+        require_customer(store, new.account_id, customer).await?;
     }
     let password = new.password.to_string();
     let password_hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
@@ -384,7 +379,7 @@ pub async fn add_user(store: &dyn Store, new: NewUser<'_>) -> anyhow::Result<Use
     let display_name = new.display_name.unwrap_or(email).trim().to_string();
     let user = User {
         id: id.clone().into(),
-        account_id: new.account_id.to_string().into(),
+        account_id: new.account_id.clone(),
         email: email.to_string(),
         display_name: display_name.clone(),
         password_hash,
@@ -392,8 +387,8 @@ pub async fn add_user(store: &dyn Store, new: NewUser<'_>) -> anyhow::Result<Use
     };
     let endpoint = Endpoint {
         id: id.into(),
-        account_id: new.account_id.to_string().into(),
-        customer_id: new.customer_id.map(CustomerId::new),
+        account_id: new.account_id.clone(),
+        customer_id: new.customer_id.cloned(),
         kind: EndpointKind::User,
         display_name,
         address: email.to_string(),
@@ -418,17 +413,17 @@ fn is_plausible_email(email: &str) -> bool {
 
 /// What a new phone number needs.
 pub struct NewNumber<'a> {
-    pub account_id: &'a str,
+    pub account_id: &'a AccountId,
     pub number: &'a str,
     pub ring_user_ids: &'a [UserId],
     pub queue_name: Option<&'a str>,
     pub display_name: Option<&'a str>,
-    pub customer_id: Option<&'a str>,
+    pub customer_id: Option<&'a CustomerId>,
 }
 
 /// Adds a phone number endpoint that rings the given users (or queues).
 pub async fn add_number(store: &dyn Store, new: NewNumber<'_>) -> anyhow::Result<Endpoint> {
-    require_account(store, &AccountId::new(new.account_id)).await?;
+    require_account(store, new.account_id).await?;
     let number = new.number.trim();
     let digits = number.strip_prefix('+').unwrap_or("");
     if digits.len() < 3 || digits.len() > 15 || !digits.chars().all(|c| c.is_ascii_digit()) {
@@ -439,17 +434,12 @@ pub async fn add_number(store: &dyn Store, new: NewNumber<'_>) -> anyhow::Result
             .user(user_id)
             .await?
             .with_context(|| format!("no user has the id '{user_id}'"))?;
-        if user.account_id != new.account_id {
+        if user.account_id != *new.account_id {
             bail!("user '{user_id}' belongs to another account");
         }
     }
     if let Some(customer) = new.customer_id {
-        require_customer(
-            store,
-            &AccountId::new(new.account_id),
-            &CustomerId::new(customer),
-        )
-        .await?;
+        require_customer(store, new.account_id, customer).await?;
     }
     if let Some(queue) = new.queue_name {
         if queue.is_empty() || queue.len() > 64 {
@@ -458,8 +448,8 @@ pub async fn add_number(store: &dyn Store, new: NewNumber<'_>) -> anyhow::Result
     }
     let endpoint = Endpoint {
         id: new_id("num").into(),
-        account_id: new.account_id.to_string().into(),
-        customer_id: new.customer_id.map(CustomerId::new),
+        account_id: new.account_id.clone(),
+        customer_id: new.customer_id.cloned(),
         kind: EndpointKind::PhoneNumber,
         display_name: new.display_name.unwrap_or(number).to_string(),
         address: number.to_string(),

@@ -70,7 +70,7 @@ async fn world() -> World {
             state
                 .directory
                 .add_user(NewUser {
-                    account_id: &account,
+                    account_id: &AccountId::new(account.as_str()),
                     email,
                     password: PASSWORD,
                     display_name: None,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use evo_core::event::{EventKind, EventSource, SessionEvent};
-use evo_core::ids::SessionId;
+use evo_core::ids::{AccountId, SessionId};
 
 use crate::helpers::{bearer, build_with, seed, shared, TestApp};
 
@@ -400,7 +400,7 @@ async fn a_manager_on_the_account_channel_gets_the_accounts_sessions() {
         .state
         .directory
         .add_user(evo_server::app::directory::NewUser {
-            account_id: &app.fixture.account_id,
+            account_id: &AccountId::new(app.fixture.account_id.as_str()),
             email: "manager@acme.example",
             password: crate::helpers::PASSWORD,
             display_name: None,

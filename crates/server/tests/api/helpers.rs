@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use chrono::{TimeZone, Utc};
 use evo_core::domain::Crumb;
-use evo_core::ids::UserId;
+use evo_core::ids::{AccountId, UserId};
 use evo_core::reducer;
 use evo_core::scenario::{self, Cast};
 use evo_server::app::config::{Config, StoreLocation};
@@ -211,7 +211,7 @@ async fn add_user(state: &AppState, account: &str, email: &str, roles: &[&str]) 
     let user = state
         .directory
         .add_user(NewUser {
-            account_id: account,
+            account_id: &AccountId::new(account),
             email,
             password: PASSWORD,
             display_name: None,
@@ -264,7 +264,7 @@ pub async fn seed(state: &AppState) -> Fixture {
             state
                 .directory
                 .add_number(NewNumber {
-                    account_id: &account,
+                    account_id: &AccountId::new(account.as_str()),
                     number: e164,
                     ring_user_ids: &ring.iter().map(Into::into).collect::<Vec<_>>(),
                     queue_name: None,

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use chrono::{Duration, TimeZone, Utc};
 use evo_core::domain::{Account, Crumb, Endpoint};
+use evo_core::ids::{AccountId, CustomerId};
 use evo_core::reducer;
 use evo_core::scenario::{self, Cast};
 use evo_server::app::directory::{NewNumber, NewUser};
@@ -79,7 +80,7 @@ async fn user(state: &AppState, account: &str, email: &str, roles: &[&str]) -> S
     state
         .directory
         .add_user(NewUser {
-            account_id: account,
+            account_id: &AccountId::new(account),
             email,
             password: PASSWORD,
             display_name: Some("Pat Q Example"),
@@ -102,12 +103,12 @@ async fn number(
     state
         .directory
         .add_number(NewNumber {
-            account_id: account,
+            account_id: &AccountId::new(account),
             number: e164,
             ring_user_ids: &[ring.to_string().into()],
             queue_name: None,
             display_name: None,
-            customer_id: customer,
+            customer_id: customer.map(CustomerId::new).as_ref(),
         })
         .await
         .unwrap()
