@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use evo_core::domain::Secret;
+use evo_core::ids::{AccountId, CustomerId, UserId};
 use evo_server::app::config::{defaults, Config, StoreLocation};
 use evo_server::app::directory::{self, NewNumber, NewUser};
 use evo_server::startup::Application;
@@ -137,8 +138,16 @@ pub async fn account(command: AccountCommand) -> anyhow::Result<()> {
                 store,
             } => {
                 let store = open(&store).await?;
-                directory::add_auth_token(store.as_ref(), &account, token.expose()).await?;
-                let count = store.account_auth_tokens(&account).await?.len();
+                directory::add_auth_token(
+                    store.as_ref(),
+                    &AccountId::new(account.as_str()),
+                    token.expose(),
+                )
+                .await?;
+                let count = store
+                    .account_auth_tokens(&AccountId::new(account.as_str()))
+                    .await?
+                    .len();
                 println!("account {account} now accepts {count} auth token(s)");
                 println!("{account}");
             }
@@ -148,8 +157,16 @@ pub async fn account(command: AccountCommand) -> anyhow::Result<()> {
                 store,
             } => {
                 let store = open(&store).await?;
-                directory::remove_auth_token(store.as_ref(), &account, token.expose()).await?;
-                let count = store.account_auth_tokens(&account).await?.len();
+                directory::remove_auth_token(
+                    store.as_ref(),
+                    &AccountId::new(account.as_str()),
+                    token.expose(),
+                )
+                .await?;
+                let count = store
+                    .account_auth_tokens(&AccountId::new(account.as_str()))
+                    .await?
+                    .len();
                 println!("account {account} now accepts {count} auth token(s)");
                 println!("{account}");
             }
@@ -167,8 +184,13 @@ pub async fn customer(command: CustomerCommand) -> anyhow::Result<()> {
             store,
         } => {
             let store = open(&store).await?;
-            let customer =
-                directory::add_customer(store.as_ref(), &account, &name, parent.as_deref()).await?;
+            let customer = directory::add_customer(
+                store.as_ref(),
+                &AccountId::new(account),
+                &name,
+                parent.map(CustomerId::new).as_ref(),
+            )
+            .await?;
             println!("{}", customer.id);
         }
     }
@@ -190,12 +212,12 @@ pub async fn user(command: UserCommand) -> anyhow::Result<()> {
             let user = directory::add_user(
                 store.as_ref(),
                 NewUser {
-                    account_id: &account,
+                    account_id: &AccountId::new(account.as_str()),
                     email: &email,
                     password: password.expose(),
                     display_name: name.as_deref(),
                     roles: &roles,
-                    customer_id: customer.as_deref(),
+                    customer_id: customer.map(CustomerId::new).as_ref(),
                 },
             )
             .await?;
@@ -220,12 +242,12 @@ pub async fn number(command: NumberCommand) -> anyhow::Result<()> {
             let endpoint = directory::add_number(
                 store.as_ref(),
                 NewNumber {
-                    account_id: &account,
+                    account_id: &AccountId::new(account.as_str()),
                     number: &number,
-                    ring_user_ids: &ring,
+                    ring_user_ids: &ring.iter().map(UserId::new).collect::<Vec<_>>(),
                     queue_name: queue.as_deref(),
                     display_name: name.as_deref(),
-                    customer_id: customer.as_deref(),
+                    customer_id: customer.map(CustomerId::new).as_ref(),
                 },
             )
             .await?;
@@ -299,11 +321,11 @@ async fn configure_number(
         anyhow::bail!("'{number}' is not an E.164 number (+15551234567)");
     }
     let account = store
-        .account(account_id)
+        .account(&AccountId::new(account_id))
         .await?
         .with_context(|| format!("no account has the id '{account_id}'"))?;
     if store
-        .endpoint_by_address(account_id, number)
+        .endpoint_by_address(&AccountId::new(account_id), number)
         .await?
         .is_none()
     {
@@ -365,7 +387,7 @@ pub async fn apikey(command: ApikeyCommand) -> anyhow::Result<()> {
     match command {
         ApikeyCommand::Add { user, store } => {
             let store = open(&store).await?;
-            let key = directory::add_api_key(store.as_ref(), &user).await?;
+            let key = directory::add_api_key(store.as_ref(), &UserId::new(user.as_str())).await?;
             eprintln!("This key is shown only once; store it safely.");
             println!("{key}");
         }

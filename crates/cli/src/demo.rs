@@ -21,6 +21,7 @@ use anyhow::Context;
 use chrono::Utc;
 use evo_core::domain::Crumb;
 use evo_core::event::{EventKind, EventSource, Party};
+use evo_core::ids::{CallSid, SessionId, UserId};
 use evo_core::scenario::{self, Cast};
 use evo_server::app::config::{defaults, StoreLocation};
 use evo_server::app::directory::{self, NewNumber, NewUser};
@@ -29,15 +30,27 @@ use evo_store::Store;
 use evo_twilio::fake::{FakeCall, FakeTwilio};
 
 use crate::cli::DemoArgs;
-use evo_core::api::actions::{AddConferenceMember, HoldSession, PatchSession, RedirectSession};
+use evo_core::api::actions::{
+    AddConferenceMember, EndSession, HoldSession, PatchSession, RedirectSession,
+};
 use evo_core::api::auth::Authenticate;
 use evo_core::api::sessions::SessionHoldReasons;
 use evo_core::contract::Contract;
 
-/// A request body for an operation, written by the contract's JSON rules
-/// (field names and enum spellings come from the DTO, not from here).
-fn request<T: Contract>(dto: T) -> Option<Vec<u8>> {
-    Some(evo_wire::json::to_json(&dto))
+/// An operation's path (from the routes its DTO declares) and body (the
+/// DTO by the contract's JSON rules, for verbs with a body): field names,
+/// enum spellings and paths come from the contract, not from here.
+fn request<T: Contract>(
+    method: &reqwest::Method,
+    dto: &T,
+) -> anyhow::Result<(String, Option<Vec<u8>>)> {
+    let path = evo_wire::route::url_of(dto, method.as_str())?;
+    let body = matches!(
+        *method,
+        reqwest::Method::POST | reqwest::Method::PUT | reqwest::Method::PATCH
+    )
+    .then(|| evo_wire::json::to_json(dto));
+    Ok((path, body))
 }
 
 /// The one password of every demo user.
@@ -52,7 +65,7 @@ pub struct Seeded {
     pub casts: Vec<Cast>,
     pub users: Vec<(String, String, Vec<evo_core::domain::Role>)>,
     /// Each user's id and e-mail address (what the demo's agents sign in with).
-    pub logins: Vec<(String, String)>,
+    pub logins: Vec<(UserId, String)>,
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -179,7 +192,7 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<Seeded> {
         "Maria Manager".into(),
         manager.roles.clone(),
     ));
-    let all_agents: Vec<String> = agents.iter().map(|a| a.0.clone()).collect();
+    let all_agents: Vec<UserId> = agents.iter().map(|a| a.0.clone()).collect();
     let main = directory::add_number(
         store,
         NewNumber {
@@ -219,7 +232,7 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<Seeded> {
             name: west.name.clone(),
         },
     ];
-    let cast = |number: &evo_core::domain::Endpoint, agents: Vec<(String, String, String)>| Cast {
+    let cast = |number: &evo_core::domain::Endpoint, agents: Vec<(UserId, String, String)>| Cast {
         account_id: account.id.clone(),
         account_name: account.name.clone(),
         customer: Some(Crumb {
@@ -355,12 +368,12 @@ pub async fn drive(world: World, casts: Vec<Cast>, speed: f64, concurrent: usize
 pub struct Agents {
     base_url: String,
     http: reqwest::Client,
-    logins: Vec<(String, String)>,
-    tokens: tokio::sync::Mutex<std::collections::HashMap<String, String>>,
+    logins: Vec<(UserId, String)>,
+    tokens: tokio::sync::Mutex<std::collections::HashMap<UserId, String>>,
 }
 
 impl Agents {
-    pub fn new(base_url: String, logins: Vec<(String, String)>) -> Self {
+    pub fn new(base_url: String, logins: Vec<(UserId, String)>) -> Self {
         Agents {
             base_url,
             http: reqwest::Client::new(),
@@ -369,7 +382,7 @@ impl Agents {
         }
     }
 
-    async fn token(&self, user_id: &str, fresh: bool) -> anyhow::Result<String> {
+    async fn token(&self, user_id: &UserId, fresh: bool) -> anyhow::Result<String> {
         let mut tokens = self.tokens.lock().await;
         if !fresh {
             if let Some(token) = tokens.get(user_id) {
@@ -382,16 +395,22 @@ impl Agents {
             .find(|(id, _)| id == user_id)
             .map(|(_, email)| email.clone())
             .with_context(|| format!("no demo login for {user_id}"))?;
+        let sign_in = Authenticate {
+            provider: Some("credentials".to_string()),
+            user_name: Some(email.to_string()),
+            password: Some(DEMO_PASSWORD.to_string()),
+            ..Authenticate::default()
+        };
         let response = self
             .http
-            .post(format!("{}/auth/credentials", self.base_url))
+            .post(format!(
+                "{}{}",
+                self.base_url,
+                evo_wire::route::url_of(&sign_in, "POST")?
+            ))
             .header("Accept", "application/json")
             .header("Content-Type", "application/json")
-            .body(evo_wire::json::to_json(&Authenticate {
-                user_name: Some(email.to_string()),
-                password: Some(DEMO_PASSWORD.to_string()),
-                ..Authenticate::default()
-            }))
+            .body(evo_wire::json::to_json(&sign_in))
             .send()
             .await?;
         anyhow::ensure!(
@@ -404,14 +423,14 @@ impl Agents {
             .as_str()
             .context("the sign-in answer has no bearerToken")?
             .to_string();
-        tokens.insert(user_id.to_string(), token.clone());
+        tokens.insert(user_id.clone(), token.clone());
         Ok(token)
     }
 
     /// Calls an operation as `user_id` (JSON body unless `Null`).
     pub async fn act(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         method: reqwest::Method,
         path: &str,
         body: Option<Vec<u8>>,
@@ -509,7 +528,7 @@ impl Player<'_> {
                 "/twilio/voice",
                 vec![
                     account.clone(),
-                    ("CallSid".into(), root.clone()),
+                    ("CallSid".into(), root.to_string()),
                     ("From".into(), from),
                     ("To".into(), to),
                     ("CallStatus".into(), "ringing".into()),
@@ -554,13 +573,13 @@ impl Player<'_> {
                     }
                     let mut pairs = vec![
                         account.clone(),
-                        ("CallSid".into(), call_sid.clone()),
+                        ("CallSid".into(), call_sid.to_string()),
                         ("CallStatus".into(), status.as_str().to_string()),
                         ("To".into(), cast.caller.clone()),
                         timestamp,
                     ];
                     if call_sid != &root {
-                        pairs.push(("ParentCallSid".into(), root.clone()));
+                        pairs.push(("ParentCallSid".into(), root.to_string()));
                     }
                     pairs.extend(sequence);
                     self.webhook(&query, pairs).await?;
@@ -585,20 +604,20 @@ impl Player<'_> {
                     }
                     let mut pairs = vec![
                         account.clone(),
-                        ("ConferenceSid".into(), conference_sid.clone()),
+                        ("ConferenceSid".into(), conference_sid.to_string()),
                         ("StatusCallbackEvent".into(), change.as_str().into()),
                         timestamp,
                     ];
                     let fields = [
                         ("CallSid", call_sid.clone()),
-                        ("ParticipantLabel", label.clone()),
-                        ("Muted", muted.map(|v| v.to_string())),
-                        ("Hold", hold.map(|v| v.to_string())),
-                        ("Coaching", coaching.map(|v| v.to_string())),
+                        ("ParticipantLabel", label.clone().map(Into::into)),
+                        ("Muted", muted.map(|v| v.to_string()).map(Into::into)),
+                        ("Hold", hold.map(|v| v.to_string()).map(Into::into)),
+                        ("Coaching", coaching.map(|v| v.to_string()).map(Into::into)),
                     ];
                     for (name, value) in fields {
                         if let Some(value) = value {
-                            pairs.push((name.into(), value));
+                            pairs.push((name.into(), value.to_string()));
                         }
                     }
                     pairs.extend(sequence);
@@ -607,7 +626,7 @@ impl Player<'_> {
                 EventKind::ConferenceEnded { conference_sid, .. } => {
                     let mut pairs = vec![
                         account.clone(),
-                        ("ConferenceSid".into(), conference_sid.clone()),
+                        ("ConferenceSid".into(), conference_sid.to_string()),
                         ("StatusCallbackEvent".into(), "conference-end".into()),
                         timestamp,
                     ];
@@ -623,7 +642,7 @@ impl Player<'_> {
                         "/twilio/sms",
                         vec![
                             account.clone(),
-                            ("MessageSid".into(), message_sid.clone()),
+                            ("MessageSid".into(), message_sid.to_string()),
                             ("From".into(), from.clone()),
                             ("To".into(), cast.number.1.clone()),
                             ("Body".into(), body.clone()),
@@ -631,21 +650,26 @@ impl Player<'_> {
                     )
                     .await?;
                     if chat_session.is_none() {
-                        chat_session = Some(evo_server::app::sessions::message_session_id(
-                            &cast.account_id,
-                            message_sid,
-                        ));
+                        chat_session = Some(
+                            evo_server::app::sessions::message_session_id(
+                                &cast.account_id,
+                                message_sid,
+                            )
+                            .to_string(),
+                        );
                     }
                 }
                 // The voice webhook queues calls to a queueing number itself.
                 EventKind::Enqueued { .. } => {}
                 // Agent actions: API calls in production, not Twilio callbacks.
                 _ => {
-                    let target = chat_session.clone().unwrap_or_else(|| session_id.clone());
+                    let target = chat_session
+                        .clone()
+                        .unwrap_or_else(|| session_id.to_string());
                     self.world
                         .state
                         .sessions
-                        .apply(&target, event, Vec::new())
+                        .apply(&SessionId::new(target.as_str()), event, Vec::new())
                         .await?;
                 }
             }
@@ -666,7 +690,7 @@ impl Player<'_> {
         &self,
         root: &str,
         conference: Option<&str>,
-        user_id: &str,
+        user_id: &UserId,
     ) -> anyhow::Result<String> {
         let twilio = &self.world.twilio;
         let to = format!("client:{user_id}");
@@ -693,7 +717,7 @@ impl Player<'_> {
     }
 
     /// The device of `user_id` answers the leg ringing it for this call.
-    async fn answer(&self, root: &str, user_id: &str) -> anyhow::Result<String> {
+    async fn answer(&self, root: &str, user_id: &UserId) -> anyhow::Result<String> {
         let leg = self.leg_to(root, None, user_id)?;
         self.world.twilio.answer_call(DEMO_ACCOUNT_SID, &leg);
         self.world.twilio.flush().await;
@@ -701,14 +725,14 @@ impl Player<'_> {
     }
 
     /// `user_id` calls an operation over HTTP; then Twilio's callbacks land.
-    async fn act(
+    async fn act<T: Contract>(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         method: reqwest::Method,
-        path: &str,
-        body: Option<Vec<u8>>,
+        dto: T,
     ) -> anyhow::Result<()> {
-        self.world.agents.act(user_id, method, path, body).await?;
+        let (path, body) = request(&method, &dto)?;
+        self.world.agents.act(user_id, method, &path, body).await?;
         self.world.twilio.flush().await;
         Ok(())
     }
@@ -721,7 +745,10 @@ impl Player<'_> {
         let twilio = &self.world.twilio;
         let public = &self.world.public_url;
         let root = format!("CA{tag}");
-        let id = evo_server::app::sessions::call_session_id(&cast.account_id, &root);
+        let id = evo_server::app::sessions::call_session_id(
+            &cast.account_id,
+            &CallSid::new(root.as_str()),
+        );
         let mut call = FakeCall::new(root.clone(), "ringing");
         call.from = cast.caller.clone();
         call.to = cast.number.1.clone();
@@ -748,8 +775,10 @@ impl Player<'_> {
                 self.act(
                     &a0,
                     Method::DELETE,
-                    &format!("/sessions/{id}?callSid={leg}"),
-                    None,
+                    EndSession {
+                        session_id: Some(id.to_string()),
+                        call_sid: Some(leg.clone()),
+                    },
                 )
                 .await?;
                 return Ok(());
@@ -761,12 +790,11 @@ impl Player<'_> {
                 self.act(
                     &a2,
                     Method::POST,
-                    &format!("/sessions/{id}/hold"),
-                    request(HoldSession {
+                    HoldSession {
+                        session_id: Some(id.to_string()),
                         call_sid: Some(root.clone()),
                         reason: SessionHoldReasons::None,
-                        ..HoldSession::default()
-                    }),
+                    },
                 )
                 .await?;
                 self.pause(20.0).await;
@@ -774,11 +802,11 @@ impl Player<'_> {
                 self.act(
                     &a2,
                     Method::PATCH,
-                    &format!("/sessions/{id}"),
-                    request(PatchSession {
+                    PatchSession {
+                        session_id: Some(id.to_string()),
                         hold_reason: Some(SessionHoldReasons::None),
                         ..PatchSession::default()
-                    }),
+                    },
                 )
                 .await?;
                 self.pause(2.0).await;
@@ -792,11 +820,11 @@ impl Player<'_> {
                 self.act(
                     &a0,
                     Method::POST,
-                    &format!("/sessions/{id}/redirect"),
-                    request(RedirectSession {
+                    RedirectSession {
+                        session_id: Some(id.to_string()),
                         destination: Some(a2.to_string()),
                         ..RedirectSession::default()
-                    }),
+                    },
                 )
                 .await?;
                 self.pause(4.0).await;
@@ -812,13 +840,12 @@ impl Player<'_> {
                 self.act(
                     &a0,
                     Method::POST,
-                    &format!("/sessions/{id}/conference/members"),
-                    request(AddConferenceMember {
+                    AddConferenceMember {
+                        session_id: Some(id.to_string()),
                         call_sid: Some(leg.clone()),
                         destination: Some(a1.to_string()),
                         from_number: Some(cast.number.1.to_string()),
-                        ..AddConferenceMember::default()
-                    }),
+                    },
                 )
                 .await?;
                 let conference = twilio
@@ -831,12 +858,11 @@ impl Player<'_> {
                 self.act(
                     &a0,
                     Method::POST,
-                    &format!("/sessions/{id}/hold"),
-                    request(HoldSession {
+                    HoldSession {
+                        session_id: Some(id.to_string()),
                         call_sid: Some(root.clone()),
                         reason: SessionHoldReasons::Transferring,
-                        ..HoldSession::default()
-                    }),
+                    },
                 )
                 .await?;
                 self.pause(5.0).await;
@@ -847,19 +873,21 @@ impl Player<'_> {
                 self.act(
                     &a0,
                     Method::PATCH,
-                    &format!("/sessions/{id}"),
-                    request(PatchSession {
+                    PatchSession {
+                        session_id: Some(id.to_string()),
                         hold_reason: Some(SessionHoldReasons::None),
                         ..PatchSession::default()
-                    }),
+                    },
                 )
                 .await?;
                 self.pause(5.0).await;
                 self.act(
                     &a0,
                     Method::DELETE,
-                    &format!("/sessions/{id}?callSid={back}"),
-                    None,
+                    EndSession {
+                        session_id: Some(id.to_string()),
+                        call_sid: Some(back.clone()),
+                    },
                 )
                 .await?;
                 self.pause(60.0).await;

@@ -5,6 +5,7 @@
 mod common;
 
 use common::{free_port, wait_until_ready};
+use evo_core::ids::{AccountId, CallSid};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -166,7 +167,10 @@ async fn every_acknowledged_webhook_survives_a_sigkill() {
         .unwrap();
     for call in &acknowledged {
         let session = store
-            .session(&evo_server::app::sessions::call_session_id(&account, call))
+            .session(&evo_server::app::sessions::call_session_id(
+                &AccountId::new(account.as_str()),
+                &CallSid::new(call),
+            ))
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("acknowledged call {call} was lost"));

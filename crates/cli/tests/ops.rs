@@ -5,6 +5,7 @@
 mod common;
 
 use common::{free_port, wait_until_ready};
+use evo_core::ids::{AccountId, CallSid};
 use std::fs::File;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -215,7 +216,10 @@ async fn assert_all_stored(data: &Path, account: &str, calls: &[String]) {
     for call in calls {
         assert!(
             store
-                .session(&evo_server::app::sessions::call_session_id(account, call))
+                .session(&evo_server::app::sessions::call_session_id(
+                    &AccountId::new(account),
+                    &CallSid::new(call)
+                ))
                 .await
                 .unwrap()
                 .is_some(),

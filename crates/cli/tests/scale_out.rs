@@ -7,6 +7,7 @@
 mod common;
 
 use common::{free_port, wait_until_ready};
+use evo_core::ids::SessionId;
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -736,7 +737,11 @@ async fn postgres_stopped_during_a_webhook_burst_loses_nothing_acknowledged() {
     // And the store has each one, with its ringing event.
     let store = evo_store::open_store(&url).await.unwrap();
     for id in &all {
-        let stored = store.session(id).await.unwrap().expect("stored");
+        let stored = store
+            .session(&SessionId::new(id))
+            .await
+            .unwrap()
+            .expect("stored");
         assert!(stored.version() >= 2, "{id}");
     }
     eprintln!(

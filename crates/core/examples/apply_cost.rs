@@ -34,7 +34,7 @@ fn main() {
                     at,
                     clock: Clock::Server,
                     source: EventSource::Message {
-                        message_sid: format!("SM{n}"),
+                        message_sid: format!("SM{n}").into(),
                     },
                     kind: EventKind::MessageReceived {
                         from: "+1".into(),

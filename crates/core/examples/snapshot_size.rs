@@ -27,7 +27,7 @@ fn main() {
                 at: start + Duration::seconds(n as i64),
                 clock: Clock::Server,
                 source: EventSource::Message {
-                    message_sid: format!("SM{n:032x}"),
+                    message_sid: format!("SM{n:032x}").into(),
                 },
                 kind: EventKind::MessageReceived {
                     from: "+15557770000".into(),

@@ -6,6 +6,8 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::ids::{AccountId, CustomerId, EndpointId, TwilioAccountSid, UserId};
+
 /// A password, token or key: its `Debug` prints `Secret([REDACTED])`, it has
 /// no `Display`, and its memory is zeroed on drop (`secrecy`). The value is
 /// read only through [`Secret::expose`], where it is used.
@@ -61,10 +63,10 @@ impl<'de> Deserialize<'de> for Secret {
 /// A tenant. Each account maps to one Twilio account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
-    pub id: String,
+    pub id: AccountId,
     pub name: String,
     /// The Twilio `AccountSid` (`AC…`) whose webhooks belong to this account.
-    pub twilio_account_sid: Option<String>,
+    pub twilio_account_sid: Option<TwilioAccountSid>,
     /// The Twilio auth token that signs those webhooks.
     pub twilio_auth_token: Option<Secret>,
 }
@@ -72,9 +74,9 @@ pub struct Account {
 /// A customer of an account; customers nest through `parent_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {
-    pub id: String,
-    pub account_id: String,
-    pub parent_id: Option<String>,
+    pub id: CustomerId,
+    pub account_id: AccountId,
+    pub parent_id: Option<CustomerId>,
     pub name: String,
 }
 
@@ -109,15 +111,15 @@ impl EndpointKind {
 /// Something that takes part in sessions: a user or a phone number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
-    pub id: String,
-    pub account_id: String,
-    pub customer_id: Option<String>,
+    pub id: EndpointId,
+    pub account_id: AccountId,
+    pub customer_id: Option<CustomerId>,
     pub kind: EndpointKind,
     pub display_name: String,
     /// For users: the sign-in e-mail address; for numbers: the E.164 number.
     pub address: String,
     /// For phone numbers: the users it rings, in order.
-    pub ring_user_ids: Vec<String>,
+    pub ring_user_ids: Vec<UserId>,
     /// For phone numbers: the queue callers wait in, when it queues.
     pub queue_name: Option<String>,
 }
@@ -125,8 +127,8 @@ pub struct Endpoint {
 /// A user who can sign in. A user is also an endpoint with the same id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
-    pub id: String,
-    pub account_id: String,
+    pub id: UserId,
+    pub account_id: AccountId,
     pub email: String,
     pub display_name: String,
     /// An argon2id PHC string; never the password itself.
@@ -211,7 +213,7 @@ pub mod roles {
 /// A customer breadcrumb entry: the path from the root customer down.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Crumb {
-    pub id: String,
+    pub id: CustomerId,
     pub name: String,
 }
 

@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::api::sessions::{SessionHoldReasons, SessionMemberRoles};
+use crate::ids::{CallSid, ConferenceSid, EndpointId, MessageSid, QueueSid, UserId};
 
 /// One thing that happened to a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,30 +59,30 @@ pub enum EventSource {
     /// The voice webhook (the number's or TwiML App's Voice URL) of the root
     /// call: opens the session and ranks first on the root leg.
     #[serde(rename = "Voice")]
-    Voice { call_sid: String },
+    Voice { call_sid: CallSid },
     /// A call-progress status callback (`CallbackSource=call-progress-events`)
     /// of one leg, root or child, with the leg's `SequenceNumber`.
     #[serde(rename = "Call")]
     Call {
-        call_sid: String,
+        call_sid: CallSid,
         sequence: Option<u32>,
     },
     /// A conference status callback, with the conference's `SequenceNumber`.
     #[serde(rename = "Conference")]
     Conference {
-        conference_sid: String,
+        conference_sid: ConferenceSid,
         sequence: Option<u32>,
     },
     /// The `<Dial action>` request of the call `call_sid` (the parent).
     #[serde(rename = "Dial")]
-    Dial { call_sid: String },
+    Dial { call_sid: CallSid },
     /// A queue request about the caller `call_sid`: the `<Enqueue action>`,
     /// or the `<Queue url>` request of a dequeue.
     #[serde(rename = "Queue")]
-    Queue { call_sid: String },
+    Queue { call_sid: CallSid },
     /// An inbound message (SMS/MMS).
     #[serde(rename = "Message")]
-    Message { message_sid: String },
+    Message { message_sid: MessageSid },
     /// An agent's request through evo-voice's API, with a unique id.
     #[serde(rename = "Agent")]
     Agent { id: String },
@@ -358,7 +359,7 @@ pub struct Party {
     /// The identity on the wire (`client:alice` identity, or a phone number).
     pub identity: String,
     /// The evo-voice endpoint, when the party is one of ours.
-    pub endpoint_id: Option<String>,
+    pub endpoint_id: Option<EndpointId>,
     pub display_name: Option<String>,
     pub role: SessionMemberRoles,
 }
@@ -378,7 +379,7 @@ pub enum EventKind {
     /// other leg is a member's.
     #[serde(rename = "CallStatus")]
     CallStatus {
-        call_sid: String,
+        call_sid: CallSid,
         status: CallProgress,
         /// Who is on this leg (for legs evo-voice dialled).
         party: Option<Party>,
@@ -400,9 +401,9 @@ pub enum EventKind {
     /// the root call.
     #[serde(rename = "EnqueueAction")]
     EnqueueAction {
-        call_sid: String,
+        call_sid: CallSid,
         result: QueueResult,
-        queue_sid: Option<String>,
+        queue_sid: Option<QueueSid>,
         queue_time: Option<u32>,
         hangup: bool,
     },
@@ -410,9 +411,9 @@ pub enum EventKind {
     /// (`DequeingCallSid`) took the caller `call_sid` out of the queue.
     #[serde(rename = "Dequeued")]
     Dequeued {
-        call_sid: String,
-        dequeuing_call_sid: String,
-        queue_sid: Option<String>,
+        call_sid: CallSid,
+        dequeuing_call_sid: CallSid,
+        queue_sid: Option<QueueSid>,
         queue_time: Option<u32>,
         /// The agent, when evo-voice knows who dequeued.
         party: Option<Party>,
@@ -422,9 +423,9 @@ pub enum EventKind {
     /// evo-voice answered with `<Hangup/>`, which ends the root call.
     #[serde(rename = "DialAction")]
     DialAction {
-        call_sid: String,
+        call_sid: CallSid,
         status: DialCallStatus,
-        dial_call_sid: Option<String>,
+        dial_call_sid: Option<CallSid>,
         dial_call_duration: Option<u32>,
         bridged: Option<bool>,
         /// Who the dialled leg reached, when evo-voice knows.
@@ -434,18 +435,18 @@ pub enum EventKind {
     /// An agent put a call leg on hold (`call_sid` None: the caller).
     #[serde(rename = "HoldStarted")]
     HoldStarted {
-        call_sid: Option<String>,
-        by_user_id: Option<String>,
+        call_sid: Option<CallSid>,
+        by_user_id: Option<UserId>,
         reason: SessionHoldReasons,
         queue_name: Option<String>,
     },
     /// An agent took a held call leg off hold.
     #[serde(rename = "HoldEnded")]
-    HoldEnded { call_sid: Option<String> },
+    HoldEnded { call_sid: Option<CallSid> },
     /// A transfer to another party began (the caller waits on hold).
     #[serde(rename = "TransferStarted")]
     TransferStarted {
-        by_user_id: Option<String>,
+        by_user_id: Option<UserId>,
         target: Party,
         /// Blind transfers drop the transferring agent when the target answers.
         blind: bool,
@@ -453,12 +454,12 @@ pub enum EventKind {
     /// An agent asked evo-voice to end the call (logged; the end itself is
     /// what Twilio then reports).
     #[serde(rename = "HangupRequested")]
-    HangupRequested { by_user_id: Option<String> },
+    HangupRequested { by_user_id: Option<UserId> },
     /// An agent action Twilio carried out only in part (the call moved into
     /// a conference, the new member's dial refused): logged, nothing else.
     #[serde(rename = "ActionFailed")]
     ActionFailed {
-        by_user_id: Option<String>,
+        by_user_id: Option<UserId>,
         /// What was asked (`Warm transfer to +1555…`).
         action: String,
         /// Twilio's code and message.
@@ -466,15 +467,15 @@ pub enum EventKind {
     },
     /// `conference-start`.
     #[serde(rename = "ConferenceStarted")]
-    ConferenceStarted { conference_sid: String },
+    ConferenceStarted { conference_sid: ConferenceSid },
     /// A `participant-*` conference event. The participant is its leg
     /// (`CallSid`), else its `ParticipantLabel`. Flags are the participant's
     /// state after the event, where Twilio sent them.
     #[serde(rename = "Participant")]
     Participant {
-        conference_sid: String,
+        conference_sid: ConferenceSid,
         change: ParticipantChange,
-        call_sid: Option<String>,
+        call_sid: Option<CallSid>,
         label: Option<String>,
         /// Who the participant is, when evo-voice knows.
         party: Option<Party>,
@@ -485,7 +486,7 @@ pub enum EventKind {
     /// `conference-end`.
     #[serde(rename = "ConferenceEnded")]
     ConferenceEnded {
-        conference_sid: String,
+        conference_sid: ConferenceSid,
         /// `ReasonConferenceEnded`.
         reason: Option<String>,
     },

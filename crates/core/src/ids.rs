@@ -75,6 +75,12 @@ macro_rules! id_type {
             }
         }
 
+        impl From<&$name> for $name {
+            fn from(id: &$name) -> Self {
+                id.clone()
+            }
+        }
+
         impl From<$name> for String {
             fn from(id: $name) -> String {
                 id.0
@@ -139,6 +145,28 @@ id_type!(
 id_type!(
     /// A Twilio Call SID (`CA…`), or a chat's conversation key.
     CallSid
+);
+
+id_type!(
+    /// A Twilio Conference SID (`CF…`).
+    ConferenceSid
+);
+id_type!(
+    /// A Twilio Message SID (`SM…`/`MM…`).
+    MessageSid
+);
+id_type!(
+    /// A Twilio Queue SID (`QU…`).
+    QueueSid
+);
+id_type!(
+    /// A customer id (a sub-tenant of an account).
+    CustomerId
+);
+id_type!(
+    /// A Twilio Account SID (`AC…`): Twilio's account, not ours
+    /// ([`AccountId`]); an account of ours names the Twilio account it uses.
+    TwilioAccountSid
 );
 
 impl From<UserId> for EndpointId {

@@ -45,6 +45,7 @@ use crate::event::{
     CallProgress, DialCallStatus, EventKind, EventSource, ParticipantChange, Party, QueueResult,
     SessionEvent,
 };
+use crate::ids::{CallSid, ConferenceSid, UserId};
 use crate::session::{LogEntry, Member, Session, SessionHeader, SessionState};
 
 /// Opens a session: its header is fixed from here on.
@@ -365,10 +366,10 @@ fn last_line(cache: &Cache, derived: &[Line], opened_at: DateTime<Utc>) -> Optio
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 enum StreamId {
-    Leg(String),
+    Leg(CallSid),
     Queue,
     Dial,
-    Conference(String),
+    Conference(ConferenceSid),
     Messages,
     Agent,
 }
@@ -496,7 +497,7 @@ impl Leg {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Participant {
-    call_sid: Option<String>,
+    call_sid: Option<CallSid>,
     label: Option<String>,
     party: Option<Party>,
     joined: bool,
@@ -518,7 +519,7 @@ struct Conference {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Dequeue {
     at: DateTime<Utc>,
-    dequeuing_call_sid: String,
+    dequeuing_call_sid: CallSid,
     party: Option<Party>,
 }
 
@@ -540,7 +541,7 @@ struct Queue {
 struct Dial {
     at: DateTime<Utc>,
     status: DialCallStatus,
-    dial_call_sid: Option<String>,
+    dial_call_sid: Option<CallSid>,
     bridged: Option<bool>,
     party: Option<Party>,
     hangup: bool,
@@ -548,14 +549,14 @@ struct Dial {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Hold {
-    by_user_id: Option<String>,
+    by_user_id: Option<UserId>,
     reason: SessionHoldReasons,
     queue_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Transfer {
-    by_user_id: Option<String>,
+    by_user_id: Option<UserId>,
     target: Party,
     blind: bool,
 }
@@ -569,7 +570,7 @@ struct External {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Agent {
     /// Hold requests by target leg: the last one's hold, if still held.
-    holds: BTreeMap<String, Option<Hold>>,
+    holds: BTreeMap<CallSid, Option<Hold>>,
     transfer: Option<Transfer>,
     console: Vec<(DateTime<Utc>, String)>,
     ended: Option<External>,
@@ -751,7 +752,7 @@ impl Cache {
     fn leg(&self, call_sid: &str) -> Option<&Leg> {
         match self
             .streams
-            .get(&StreamId::Leg(call_sid.to_string()))
+            .get(&StreamId::Leg(CallSid::new(call_sid)))
             .map(|stream| &**stream)
         {
             Some(Stream {
@@ -962,7 +963,7 @@ fn fold_conference<'a>(
                 coaching,
                 ..
             } => {
-                let Some(key) = call_sid.clone().or_else(|| label.clone()) else {
+                let Some(key) = call_sid.clone().map(String::from).or_else(|| label.clone()) else {
                     continue;
                 };
                 let participant = conference.participants.entry(key).or_default();
@@ -981,7 +982,7 @@ fn fold_conference<'a>(
                     _ => participant
                         .label
                         .clone()
-                        .or_else(|| participant.call_sid.clone())
+                        .or_else(|| participant.call_sid.clone().map(String::from))
                         .unwrap_or_default(),
                 };
                 let was_held = participant.hold;
@@ -1067,7 +1068,7 @@ fn fold_queue<'a>(
                 let name = party
                     .as_ref()
                     .map(party_name)
-                    .unwrap_or_else(|| dequeuing_call_sid.clone());
+                    .unwrap_or_else(|| dequeuing_call_sid.to_string());
                 queue.dequeues.push(Dequeue {
                     at,
                     dequeuing_call_sid: dequeuing_call_sid.clone(),
@@ -1260,7 +1261,7 @@ fn fold_agent<'a>(
 /// Someone whose answer is proven.
 struct Answer {
     at: DateTime<Utc>,
-    key: String,
+    key: CallSid,
     party: Option<Party>,
 }
 
@@ -1280,8 +1281,8 @@ fn derive(
     let mut queue = &empty_queue;
     let mut agent = &empty_agent;
     let mut dials: &[Dial] = &[];
-    let mut legs: Vec<(&String, &Leg)> = Vec::new();
-    let mut conferences: Vec<(&String, &Conference)> = Vec::new();
+    let mut legs: Vec<(&CallSid, &Leg)> = Vec::new();
+    let mut conferences: Vec<(&ConferenceSid, &Conference)> = Vec::new();
     for (id, stream) in &cache.streams {
         match (id, &stream.summary) {
             (StreamId::Leg(sid), Summary::Leg(leg)) if *sid != root => legs.push((sid, leg)),
@@ -1331,7 +1332,7 @@ fn derive(
         if exit.result.bridged() {
             answers.push(Answer {
                 at: exit.at,
-                key: String::new(),
+                key: CallSid::default(),
                 party: None,
             });
         }
@@ -1420,7 +1421,7 @@ fn derive(
         });
     }
     let new_member = |sid: &str, party: Option<&Party>, state| Member {
-        call_sid: Some(sid.to_string()),
+        call_sid: Some(CallSid::new(sid)),
         identity: party.map_or_else(|| sid.to_string(), |p| p.identity.clone()),
         endpoint_id: party.and_then(|p| p.endpoint_id.clone()),
         display_name: party.and_then(|p| p.display_name.clone()),
@@ -1468,6 +1469,7 @@ fn derive(
             let key = participant
                 .call_sid
                 .clone()
+                .map(String::from)
                 .or_else(|| participant.label.clone())
                 .unwrap_or_default();
             let present = participant.joined && !participant.left && !conference.ended;
@@ -1520,7 +1522,7 @@ fn derive(
             if origin_in_conference.is_none_or(|p| p.hold) {
                 agent_hold = Some(hold);
             }
-        } else if !in_conference.contains(target) {
+        } else if !in_conference.iter().any(|key| key == target) {
             if let Some(m) = members
                 .iter_mut()
                 .find(|m| m.call_sid.as_deref() == Some(target))
@@ -1802,7 +1804,7 @@ fn numbered_lines<'a>(
 fn unanswered_outcome(
     queue: &Queue,
     dials: &[Dial],
-    legs: &[(&String, &Leg)],
+    legs: &[(&CallSid, &Leg)],
     root: Option<&Leg>,
 ) -> &'static str {
     if let Some(exit) = &queue.exit {

@@ -12,19 +12,20 @@ use crate::domain::Crumb;
 use crate::event::{
     CallProgress, Clock, EventKind, EventSource, ParticipantChange, Party, SessionEvent,
 };
+use crate::ids::{AccountId, CallSid, ConferenceSid, EndpointId, SessionId, UserId};
 use crate::session::SessionHeader;
 
 /// Who takes part in a scenario.
 #[derive(Debug, Clone)]
 pub struct Cast {
-    pub account_id: String,
+    pub account_id: AccountId,
     pub account_name: String,
     pub customer: Option<Crumb>,
     pub breadcrumb: Vec<Crumb>,
     /// The phone number endpoint (id, E.164 number, display name).
-    pub number: (String, String, String),
-    /// Agents as (endpoint id, identity, display name).
-    pub agents: Vec<(String, String, String)>,
+    pub number: (EndpointId, String, String),
+    /// Agents as (user id, identity, display name).
+    pub agents: Vec<(UserId, String, String)>,
     /// The external caller's number.
     pub caller: String,
 }
@@ -33,7 +34,7 @@ pub struct Cast {
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub name: &'static str,
-    pub session_id: String,
+    pub session_id: SessionId,
     pub opened_at: DateTime<Utc>,
     pub header: SessionHeader,
     pub events: Vec<SessionEvent>,
@@ -122,7 +123,7 @@ impl Builder {
         let at = self.tick(seconds);
         let sequence = self.sequences.entry(call_sid.to_string()).or_insert(0);
         let source = EventSource::Call {
-            call_sid: call_sid.to_string(),
+            call_sid: CallSid::new(call_sid),
             sequence: Some(*sequence),
         };
         *sequence += 1;
@@ -131,7 +132,7 @@ impl Builder {
             clock: Clock::Twilio,
             source,
             kind: EventKind::CallStatus {
-                call_sid: call_sid.to_string(),
+                call_sid: CallSid::new(call_sid),
                 status,
                 party,
                 duration: None,
@@ -147,7 +148,7 @@ impl Builder {
             .entry(conference_sid.to_string())
             .or_insert(0);
         let source = EventSource::Conference {
-            conference_sid: conference_sid.to_string(),
+            conference_sid: ConferenceSid::new(conference_sid),
             sequence: Some(*sequence),
         };
         *sequence += 1;
@@ -171,15 +172,15 @@ impl Builder {
         });
     }
 
-    fn leg(&self, n: u32) -> String {
-        format!("{}L{n}", self.root)
+    fn leg(&self, n: u32) -> CallSid {
+        CallSid::new(format!("{}L{n}", self.root))
     }
 }
 
-fn agent_party(agent: &(String, String, String), role: SessionMemberRoles) -> Party {
+fn agent_party(agent: &(UserId, String, String), role: SessionMemberRoles) -> Party {
     Party {
         identity: format!("client:{}", agent.1),
-        endpoint_id: Some(agent.0.clone()),
+        endpoint_id: Some(agent.0.clone().into()),
         display_name: Some(agent.2.clone()),
         role,
     }
@@ -188,10 +189,10 @@ fn agent_party(agent: &(String, String, String), role: SessionMemberRoles) -> Pa
 /// Builds the scenario `kind` for `cast`, starting at `start`. `tag` makes
 /// SIDs unique (e.g. a counter).
 pub fn build(kind: Kind, cast: &Cast, tag: &str, start: DateTime<Utc>) -> Scenario {
-    let root = format!("CA{tag}");
+    let root = CallSid::new(format!("CA{tag}"));
     let mut b = Builder {
         at: start,
-        root: root.clone(),
+        root: root.to_string(),
         tag: tag.to_string(),
         events: Vec::new(),
         sequences: Default::default(),
@@ -207,7 +208,7 @@ pub fn build(kind: Kind, cast: &Cast, tag: &str, start: DateTime<Utc>) -> Scenar
         role: SessionMemberRoles::Caller,
     };
     let header = SessionHeader {
-        account_id: cast.account_id.clone().into(),
+        account_id: cast.account_id.clone(),
         account_name: cast.account_name.clone(),
         customer_id: cast.customer.as_ref().map(|c| c.id.clone()),
         customer_name: cast.customer.as_ref().map(|c| c.name.clone()),
@@ -215,7 +216,7 @@ pub fn build(kind: Kind, cast: &Cast, tag: &str, start: DateTime<Utc>) -> Scenar
         endpoint_id: if outgoing {
             agent(0).0.into()
         } else {
-            cast.number.0.clone().into()
+            cast.number.0.clone()
         },
         endpoint_name: if outgoing {
             agent(0).2
@@ -407,7 +408,7 @@ pub fn build(kind: Kind, cast: &Cast, tag: &str, start: DateTime<Utc>) -> Scenar
             b.call(0, &root, CallProgress::Completed, None);
         }
         Kind::WarmTransfer => {
-            let conference = format!("CF{tag}");
+            let conference = ConferenceSid::new(format!("CF{tag}"));
             let (l1, l2) = (b.leg(1), b.leg(2));
             b.call(0, &root, CallProgress::Ringing, None);
             b.call(1, &root, CallProgress::InProgress, None);
@@ -586,7 +587,7 @@ pub fn build(kind: Kind, cast: &Cast, tag: &str, start: DateTime<Utc>) -> Scenar
                     at,
                     clock: Clock::Server,
                     source: EventSource::Message {
-                        message_sid: format!("SM{tag}{n}"),
+                        message_sid: format!("SM{tag}{n}").into(),
                     },
                     kind: EventKind::MessageReceived {
                         from: cast.caller.clone(),
@@ -606,7 +607,7 @@ pub fn build(kind: Kind, cast: &Cast, tag: &str, start: DateTime<Utc>) -> Scenar
     }
     Scenario {
         name: kind.name(),
-        session_id: format!("ses-{tag}"),
+        session_id: SessionId::new(format!("ses-{tag}")),
         opened_at: start,
         header,
         events: b.events,

@@ -17,14 +17,14 @@ use crate::api::sessions::{
 };
 use crate::domain::Crumb;
 use crate::event::SessionEvent;
-use crate::ids::{AccountId, EndpointId, SessionId};
+use crate::ids::{AccountId, CallSid, ConferenceSid, CustomerId, EndpointId, SessionId, UserId};
 
 /// What is fixed when a session opens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct SessionHeader {
     pub account_id: AccountId,
     pub account_name: String,
-    pub customer_id: Option<String>,
+    pub customer_id: Option<CustomerId>,
     pub customer_name: Option<String>,
     /// From the root customer down to the session's customer.
     pub customer_breadcrumb: Vec<Crumb>,
@@ -35,7 +35,7 @@ pub struct SessionHeader {
     pub channel: FlowChannels,
     pub direction: SessionDirections,
     /// The root call's SID (voice), or the conversation key (chat).
-    pub call_sid: Option<String>,
+    pub call_sid: Option<CallSid>,
     pub from_address: Option<String>,
     pub from_name: Option<String>,
     pub to_address: Option<String>,
@@ -51,9 +51,9 @@ pub struct SessionHeader {
 /// A member of a session: one call leg (or chat participant).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
-    pub call_sid: Option<String>,
+    pub call_sid: Option<CallSid>,
     pub identity: String,
-    pub endpoint_id: Option<String>,
+    pub endpoint_id: Option<EndpointId>,
     pub display_name: Option<String>,
     pub is_original_member: bool,
     pub avatar_url: Option<String>,
@@ -76,19 +76,19 @@ pub struct SessionState {
     pub dial_state: SessionDialState,
     pub call_state: SessionCallState,
     pub queue_state: SessionQueueStates,
-    pub answered_by_id: Option<String>,
+    pub answered_by_id: Option<EndpointId>,
     pub answered_by_name: Option<String>,
-    pub queue_member_id: Option<String>,
+    pub queue_member_id: Option<EndpointId>,
     pub ring_queue_id: Option<String>,
     pub ended: bool,
     pub outcome: Option<String>,
     pub completed_at: Option<DateTime<Utc>>,
     pub console_data: Option<String>,
     pub hold_queue_name: Option<String>,
-    pub held_by_user_id: Option<String>,
+    pub held_by_user_id: Option<UserId>,
     pub hold_reason: SessionHoldReasons,
-    pub conference_sid: Option<String>,
-    pub most_recent_participant_call_sid: Option<String>,
+    pub conference_sid: Option<ConferenceSid>,
+    pub most_recent_participant_call_sid: Option<CallSid>,
     pub was_missed: bool,
     pub members: Vec<Member>,
     pub log: Vec<LogEntry>,
@@ -190,9 +190,9 @@ impl Session {
 
     /// The endpoints that make this session "theirs": its endpoint, its
     /// answerer, and every member's endpoint.
-    pub fn endpoint_ids(&self) -> BTreeSet<String> {
+    pub fn endpoint_ids(&self) -> BTreeSet<EndpointId> {
         let mut ids = BTreeSet::new();
-        ids.insert(self.header.endpoint_id.to_string());
+        ids.insert(self.header.endpoint_id.clone());
         if let Some(id) = &self.state.answered_by_id {
             ids.insert(id.clone());
         }
@@ -228,12 +228,12 @@ impl Session {
             queue_state: state.queue_state,
             account_id: Some(header.account_id.to_string()),
             account_name: Some(header.account_name.clone()),
-            customer_id: header.customer_id.clone(),
+            customer_id: header.customer_id.as_deref().map(String::from),
             customer_breadcrumb: header
                 .customer_breadcrumb
                 .iter()
                 .map(|crumb| CustomerBreadcrumb {
-                    id: Some(crumb.id.clone()),
+                    id: Some(crumb.id.to_string()),
                     name: Some(crumb.name.clone()),
                 })
                 .collect(),
@@ -246,16 +246,16 @@ impl Session {
             from_address: header.from_address.clone(),
             from_name: header.from_name.clone(),
             answered_by_name: state.answered_by_name.clone(),
-            queue_member_id: state.queue_member_id.clone(),
+            queue_member_id: state.queue_member_id.as_deref().map(String::from),
             channel: header.channel,
             ended: state.ended,
             outcome: state.outcome.clone(),
-            call_sid: header.call_sid.clone(),
+            call_sid: header.call_sid.as_deref().map(String::from),
             console_data: state.console_data.clone(),
             hold_queue_name: state.hold_queue_name.clone(),
-            held_by_user_id: state.held_by_user_id.clone(),
+            held_by_user_id: state.held_by_user_id.as_deref().map(String::from),
             hold_reason: state.hold_reason,
-            conference_sid: state.conference_sid.clone(),
+            conference_sid: state.conference_sid.as_deref().map(String::from),
             display_name: header.display_name.clone(),
             log: state
                 .log
@@ -270,22 +270,25 @@ impl Session {
                 .iter()
                 .map(|member| SessionMemberInfo {
                     identity: Some(member.identity.clone()),
-                    endpoint_id: member.endpoint_id.clone(),
+                    endpoint_id: member.endpoint_id.as_deref().map(String::from),
                     display_name: member.display_name.clone(),
                     is_original_member: member.is_original_member,
                     avatar_url: member.avatar_url.clone(),
                     application_data: member.application_data.clone(),
                     call_state: member.call_state,
                     role: member.role,
-                    call_sid: member.call_sid.clone(),
+                    call_sid: member.call_sid.as_deref().map(String::from),
                     muted: member.muted,
                 })
                 .collect(),
             callback_number: header.callback_number.clone(),
-            answered_by_id: state.answered_by_id.clone(),
+            answered_by_id: state.answered_by_id.as_deref().map(String::from),
             direction: header.direction,
             from_phone_number: header.from_phone_number.clone(),
-            most_recent_participant_call_sid: state.most_recent_participant_call_sid.clone(),
+            most_recent_participant_call_sid: state
+                .most_recent_participant_call_sid
+                .as_deref()
+                .map(String::from),
             was_missed: state.was_missed,
             ring_queue_id: state.ring_queue_id.clone(),
         }

@@ -91,7 +91,7 @@ impl Directory {
             .unwrap_or_else(|| panic!("unknown user {id}"));
         Party {
             identity: format!("client:{id}"),
-            endpoint_id: Some(id.to_string()),
+            endpoint_id: Some(id.to_string().into()),
             display_name: user["name"].as_str().map(str::to_string),
             role,
         }
@@ -156,7 +156,7 @@ fn opening(dir: &Directory, requests: &[Value]) -> (String, SessionHeader, DateT
         return (format!("ses-{sid}"), header, received(request));
     }
     let call_sid = param(request, "CallSid").unwrap().to_string();
-    header.call_sid = Some(call_sid.clone());
+    header.call_sid = Some(call_sid.clone().into());
     if let Some(user) = from.strip_prefix("client:") {
         let party = dir.user(user, SessionMemberRoles::Agent);
         header.direction = SessionDirections::Outgoing;
@@ -276,7 +276,7 @@ fn events_of(dir: &Directory, request: &Value) -> Vec<SessionEvent> {
             };
             let kind = match param(request, "Action").unwrap() {
                 "transfer" => EventKind::TransferStarted {
-                    by_user_id: param(request, "UserId").map(str::to_string),
+                    by_user_id: param(request, "UserId").map(Into::into),
                     target: dir.user(
                         param(request, "Target").unwrap(),
                         SessionMemberRoles::Transfer,

@@ -168,10 +168,10 @@ fn every_variant() -> Vec<SessionEvent> {
         e(
             Clock::Server,
             EventSource::Voice {
-                call_sid: root.clone(),
+                call_sid: root.clone().into(),
             },
             EventKind::CallStatus {
-                call_sid: root.clone(),
+                call_sid: root.clone().into(),
                 status: CallProgress::Ringing,
                 party: None,
                 duration: None,
@@ -181,11 +181,11 @@ fn every_variant() -> Vec<SessionEvent> {
         e(
             Clock::Twilio,
             EventSource::Call {
-                call_sid: leg.clone(),
+                call_sid: leg.clone().into(),
                 sequence: Some(3),
             },
             EventKind::CallStatus {
-                call_sid: leg.clone(),
+                call_sid: leg.clone().into(),
                 status: CallProgress::Completed,
                 party: Some(agent.clone()),
                 duration: Some(95),
@@ -195,7 +195,7 @@ fn every_variant() -> Vec<SessionEvent> {
         e(
             Clock::Server,
             EventSource::Voice {
-                call_sid: root.clone(),
+                call_sid: root.clone().into(),
             },
             EventKind::Enqueued {
                 queue_name: "support".into(),
@@ -204,11 +204,11 @@ fn every_variant() -> Vec<SessionEvent> {
         e(
             Clock::Server,
             EventSource::Queue {
-                call_sid: root.clone(),
+                call_sid: root.clone().into(),
             },
             EventKind::Dequeued {
-                call_sid: root.clone(),
-                dequeuing_call_sid: leg.clone(),
+                call_sid: root.clone().into(),
+                dequeuing_call_sid: leg.clone().into(),
                 queue_sid: Some("QU00000001000000000000000000000001".into()),
                 queue_time: Some(20),
                 party: Some(agent.clone()),
@@ -217,10 +217,10 @@ fn every_variant() -> Vec<SessionEvent> {
         e(
             Clock::Server,
             EventSource::Queue {
-                call_sid: root.clone(),
+                call_sid: root.clone().into(),
             },
             EventKind::EnqueueAction {
-                call_sid: root.clone(),
+                call_sid: root.clone().into(),
                 result: QueueResult::RedirectedFromBridged,
                 queue_sid: Some("QU00000001000000000000000000000001".into()),
                 queue_time: Some(20),
@@ -230,12 +230,12 @@ fn every_variant() -> Vec<SessionEvent> {
         e(
             Clock::Server,
             EventSource::Dial {
-                call_sid: root.clone(),
+                call_sid: root.clone().into(),
             },
             EventKind::DialAction {
-                call_sid: root.clone(),
+                call_sid: root.clone().into(),
                 status: DialCallStatus::NoAnswer,
-                dial_call_sid: Some(leg.clone()),
+                dial_call_sid: Some(leg.clone().into()),
                 dial_call_duration: Some(0),
                 bridged: Some(false),
                 party: None,
@@ -276,23 +276,23 @@ fn every_variant() -> Vec<SessionEvent> {
         e(
             Clock::Twilio,
             EventSource::Conference {
-                conference_sid: conf.clone(),
+                conference_sid: conf.clone().into(),
                 sequence: Some(2),
             },
             EventKind::ConferenceStarted {
-                conference_sid: conf.clone(),
+                conference_sid: conf.clone().into(),
             },
         ),
         e(
             Clock::Twilio,
             EventSource::Conference {
-                conference_sid: conf.clone(),
+                conference_sid: conf.clone().into(),
                 sequence: None,
             },
             EventKind::Participant {
-                conference_sid: conf.clone(),
+                conference_sid: conf.clone().into(),
                 change: ParticipantChange::Modify,
-                call_sid: Some(leg.clone()),
+                call_sid: Some(leg.clone().into()),
                 label: Some("agent:u1".into()),
                 party: Some(agent.clone()),
                 muted: Some(false),
@@ -303,11 +303,11 @@ fn every_variant() -> Vec<SessionEvent> {
         e(
             Clock::Twilio,
             EventSource::Conference {
-                conference_sid: conf.clone(),
+                conference_sid: conf.clone().into(),
                 sequence: Some(9),
             },
             EventKind::ConferenceEnded {
-                conference_sid: conf.clone(),
+                conference_sid: conf.clone().into(),
                 reason: Some("last-participant-left".into()),
             },
         ),

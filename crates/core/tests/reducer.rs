@@ -410,7 +410,7 @@ fn chat_message(s: &Scenario, n: i64) -> SessionEvent {
         at: s.opened_at + chrono::Duration::seconds(n),
         clock: Clock::Server,
         source: EventSource::Message {
-            message_sid: format!("SM{n:032x}"),
+            message_sid: format!("SM{n:032x}").into(),
         },
         kind: EventKind::MessageReceived {
             from: "+15557770000".into(),

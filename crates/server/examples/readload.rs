@@ -236,7 +236,7 @@ fn main() -> anyhow::Result<()> {
         let mut seeded = Vec::new();
         for u in 0..users {
             let user = User {
-                id: format!("usr-load-{u:05}"),
+                id: format!("usr-load-{u:05}").into(),
                 account_id: account.id.clone(),
                 email: format!("agent{u}@load.example"),
                 display_name: format!("Agent {u}"),
@@ -244,7 +244,7 @@ fn main() -> anyhow::Result<()> {
                 roles: vec![Role::User],
             };
             let endpoint = Endpoint {
-                id: user.id.clone(),
+                id: user.id.clone().into(),
                 account_id: account.id.clone(),
                 customer_id: None,
                 kind: EndpointKind::User,
@@ -255,7 +255,7 @@ fn main() -> anyhow::Result<()> {
             };
             store.create_user(&user, &endpoint).await?;
             let number = Endpoint {
-                id: format!("num-load-{u:05}"),
+                id: format!("num-load-{u:05}").into(),
                 account_id: account.id.clone(),
                 customer_id: None,
                 kind: EndpointKind::PhoneNumber,
@@ -342,7 +342,14 @@ fn main() -> anyhow::Result<()> {
                         reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
                     state
                         .sessions
-                        .open(session, plan.header.call_sid.iter().cloned().collect())
+                        .open(
+                            session,
+                            plan.header
+                                .call_sid
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect(),
+                        )
                         .await
                         .expect("open");
                     events += 1;

@@ -14,5 +14,4 @@
 pub mod app;
 pub mod auth;
 pub mod http;
-pub mod shards;
 pub mod startup;

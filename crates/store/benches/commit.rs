@@ -45,7 +45,7 @@ fn message(n: usize) -> SessionEvent {
         at: start() + chrono::Duration::seconds(n as i64),
         clock: Clock::Server,
         source: EventSource::Message {
-            message_sid: format!("SM{n:032x}"),
+            message_sid: format!("SM{n:032x}").into(),
         },
         kind: EventKind::MessageReceived {
             from: "+15557770000".into(),

@@ -15,6 +15,7 @@
 //!   delivered (never reissued: they stay below the new floor).
 
 use chrono::{DateTime, Utc};
+use evo_core::ids::{AccountId, UserId};
 use sqlx::{AnyPool, Row};
 
 use crate::sql::{iso, Backend};
@@ -23,8 +24,8 @@ use crate::{StoreError, StoreResult};
 /// A user whose messages are written (the hub follows it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventFeed {
-    pub user_id: String,
-    pub account_id: String,
+    pub user_id: UserId,
+    pub account_id: AccountId,
     /// Whether the user may join the account channel (a manager).
     pub manager: bool,
 }
@@ -41,7 +42,7 @@ pub struct FeedPosition {
 /// A message for one user, before the store numbers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEventMessage {
-    pub user_id: String,
+    pub user_id: UserId,
     /// Unique per user: a second write (another node) gets the first's id.
     pub dedupe: String,
     pub selector: String,
@@ -104,8 +105,8 @@ pub(crate) async fn follow(
              follow_until = excluded.follow_until
          returning floor, last_id",
     )
-    .bind(&feed.user_id)
-    .bind(&feed.account_id)
+    .bind(feed.user_id.as_str())
+    .bind(feed.account_id.as_str())
     .bind(i64::from(feed.manager))
     .bind(iso(until))
     .bind(iso(now))
@@ -118,7 +119,7 @@ pub(crate) async fn follow(
 
 pub(crate) async fn extend(
     pool: &AnyPool,
-    user_ids: &[String],
+    user_ids: &[UserId],
     until: DateTime<Utc>,
 ) -> StoreResult<()> {
     if user_ids.is_empty() {
@@ -131,7 +132,7 @@ pub(crate) async fn extend(
              where user_id = $2 and follow_until is not null and follow_until < $1",
         )
         .bind(iso(until))
-        .bind(user_id)
+        .bind(user_id.as_str())
         .execute(&mut *tx)
         .await?;
     }
@@ -148,15 +149,15 @@ pub(crate) async fn followed(pool: &AnyPool, now: DateTime<Utc>) -> StoreResult<
     rows.iter()
         .map(|row| {
             Ok(EventFeed {
-                user_id: row.try_get("user_id")?,
-                account_id: row.try_get("account_id")?,
+                user_id: row.try_get::<String, _>("user_id").map(Into::into)?,
+                account_id: row.try_get::<String, _>("account_id").map(Into::into)?,
                 manager: row.try_get::<i64, _>("manager")? != 0,
             })
         })
         .collect()
 }
 
-pub(crate) async fn unfollow(pool: &AnyPool, user_ids: &[String]) -> StoreResult<()> {
+pub(crate) async fn unfollow(pool: &AnyPool, user_ids: &[UserId]) -> StoreResult<()> {
     if user_ids.is_empty() {
         return Ok(());
     }
@@ -166,7 +167,7 @@ pub(crate) async fn unfollow(pool: &AnyPool, user_ids: &[String]) -> StoreResult
             "update event_feed set last_id = last_id + 1, floor = last_id + 1, follow_until = null
              where user_id = $1",
         )
-        .bind(user_id)
+        .bind(user_id.as_str())
         .execute(&mut *tx)
         .await?;
     }
@@ -217,9 +218,9 @@ pub(crate) async fn append(
                       where user_id = $3 and session_id = $4 and session_version > $5
                       limit 1) as later",
         )
-        .bind(&message.user_id)
+        .bind(message.user_id.as_str())
         .bind(&message.dedupe)
-        .bind(&message.user_id)
+        .bind(message.user_id.as_str())
         .bind(session_id)
         .bind(version)
         .fetch_one(&mut *tx)
@@ -245,7 +246,7 @@ pub(crate) async fn append(
                (user_id, id, dedupe, selector, account_only, body, created_at, session_id, session_version)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
-        .bind(&message.user_id)
+        .bind(message.user_id.as_str())
         .bind(id)
         .bind(&message.dedupe)
         .bind(&message.selector)
@@ -273,13 +274,13 @@ pub(crate) async fn append(
 
 pub(crate) async fn after(
     pool: &AnyPool,
-    user_id: &str,
+    user_id: &UserId,
     after: u64,
     limit: u32,
 ) -> StoreResult<EventReplay> {
     let mut tx = pool.begin().await?;
     let position = match sqlx::query("select floor, last_id from event_feed where user_id = $1")
-        .bind(user_id)
+        .bind(user_id.as_str())
         .fetch_optional(&mut *tx)
         .await?
     {
@@ -293,7 +294,7 @@ pub(crate) async fn after(
         "select id, selector, account_only, body from event_message
          where user_id = $1 and id > $2 order by id limit $3",
     )
-    .bind(user_id)
+    .bind(user_id.as_str())
     .bind(i64::try_from(after).unwrap_or(i64::MAX))
     .bind(i64::from(limit))
     .fetch_all(&mut *tx)

@@ -10,6 +10,7 @@
 //! [`ChangeListener::recv`] says so (`Lost`) and the node then reads what
 //! was written meanwhile (`Store::sessions_written_since`).
 
+use evo_core::ids::SessionId;
 use evo_core::session::Session;
 use std::time::Duration;
 
@@ -30,7 +31,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// A session another writer (or this node) committed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeNotice {
-    pub session_id: String,
+    pub session_id: SessionId,
     pub version: u64,
 }
 
@@ -71,7 +72,7 @@ pub fn parse_payload(payload: &str) -> Vec<ChangeNotice> {
             let parsed = line.split_once(' ').and_then(|(version, id)| {
                 Some(ChangeNotice {
                     version: version.parse().ok()?,
-                    session_id: id.to_string(),
+                    session_id: id.to_string().into(),
                 })
             });
             if parsed.is_none() {

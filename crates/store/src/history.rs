@@ -13,6 +13,7 @@
 //! `(started_at, session_id)` order.
 
 use chrono::{DateTime, Utc};
+use evo_core::ids::{AccountId, CustomerId, EndpointId, SessionId};
 use evo_core::session::Session;
 use sqlx::any::AnyArguments;
 use sqlx::{Arguments, Row};
@@ -27,11 +28,11 @@ pub enum SessionScope {
     /// Every session (system administrators).
     All,
     /// The sessions of these accounts (managers).
-    Accounts(Vec<String>),
+    Accounts(Vec<AccountId>),
     /// The sessions of one account visible to any of these endpoints (users).
     Endpoints {
-        account_id: String,
-        endpoint_ids: Vec<String>,
+        account_id: AccountId,
+        endpoint_ids: Vec<EndpointId>,
     },
 }
 
@@ -40,13 +41,13 @@ pub enum SessionScope {
 pub struct SessionQuery {
     pub scope: SessionScope,
     /// Only these accounts (empty: no filter).
-    pub account_ids: Vec<String>,
+    pub account_ids: Vec<AccountId>,
     /// Only these customers and their descendants (empty: no filter).
-    pub customer_ids: Vec<String>,
+    pub customer_ids: Vec<CustomerId>,
     /// Only sessions visible to one of these endpoints (empty: no filter).
-    pub endpoint_ids: Vec<String>,
+    pub endpoint_ids: Vec<EndpointId>,
     /// Only these sessions (empty: no filter).
-    pub session_ids: Vec<String>,
+    pub session_ids: Vec<SessionId>,
     /// Started at or after.
     pub started_from: Option<DateTime<Utc>>,
     /// Started before.
@@ -57,7 +58,7 @@ pub struct SessionQuery {
     pub to_contains: Option<String>,
     /// A log message contains this (case-insensitive).
     pub log_contains: Option<String>,
-    pub parent_session_id: Option<String>,
+    pub parent_session_id: Option<SessionId>,
     /// Only ended (`Some(true)`) or only live (`Some(false)`) sessions.
     pub ended: Option<bool>,
     /// Newest first instead of oldest first.
@@ -96,10 +97,10 @@ impl SessionQuery {
 /// A session as history serves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSessionInfo {
-    pub session_id: String,
-    pub account_id: String,
+    pub session_id: SessionId,
+    pub account_id: AccountId,
     /// The endpoints the session is visible to.
-    pub endpoint_ids: Vec<String>,
+    pub endpoint_ids: Vec<EndpointId>,
     /// `SessionInfo` as evo-wire's JSON, rendered when the session was committed.
     pub info_json: String,
 }
@@ -154,7 +155,7 @@ pub(crate) async fn write(
     let mut update = sqlx::query(&update_sql)
         .bind(&started_at)
         .bind(ended_at)
-        .bind(&session.header().customer_id)
+        .bind(session.header().customer_id.as_deref())
         .bind(session.header().endpoint_id.as_str())
         .bind(&from)
         .bind(&to)
@@ -174,7 +175,7 @@ pub(crate) async fn write(
             "insert into session_endpoint (endpoint_id, started_at, session_id, account_id, ended)
              values ($1, $2, $3, $4, $5)",
         )
-        .bind(endpoint_id)
+        .bind(endpoint_id.as_str())
         .bind(&started_at)
         .bind(session.id().as_str())
         .bind(session.header().account_id.as_str())
@@ -252,8 +253,11 @@ impl Filter {
         format!("${}", self.count)
     }
 
-    fn list(&mut self, values: &[String]) -> String {
-        let placeholders: Vec<String> = values.iter().map(|v| self.arg(v.clone())).collect();
+    fn list(&mut self, values: &[impl AsRef<str>]) -> String {
+        let placeholders: Vec<String> = values
+            .iter()
+            .map(|v| self.arg(v.as_ref().to_string()))
+            .collect();
         placeholders.join(", ")
     }
 
@@ -294,9 +298,9 @@ fn contains_pattern(backend: Backend, text: &str) -> String {
 /// indexes in date order.
 enum Driver {
     Endpoints {
-        endpoint_ids: Vec<String>,
+        endpoint_ids: Vec<EndpointId>,
         /// The accounts the rows must belong to (pushed into each range).
-        accounts: Option<Vec<String>>,
+        accounts: Option<Vec<AccountId>>,
         /// The scope's endpoints drive; the `EndpointIds` filter (if any)
         /// is checked on the sessions.
         filter_outside: bool,
@@ -392,7 +396,7 @@ fn filter(backend: Backend, query: &SessionQuery, driver: &Driver, f: &mut Filte
         }
         SessionScope::Endpoints { account_id, .. } => {
             // No endpoints: nothing is visible.
-            let account = f.arg(account_id.clone());
+            let account = f.arg(account_id.to_string());
             f.push(format!("s.account_id = {account}"));
             f.push("1 = 0".into());
         }
@@ -445,7 +449,7 @@ fn filter(backend: Backend, query: &SessionQuery, driver: &Driver, f: &mut Filte
         ));
     }
     if let Some(parent) = &query.parent_session_id {
-        let value = f.arg(parent.clone());
+        let value = f.arg(parent.to_string());
         f.push(format!("s.parent_session_id = {value}"));
     }
     for (column, text) in [
@@ -470,8 +474,8 @@ fn filter(backend: Backend, query: &SessionQuery, driver: &Driver, f: &mut Filte
 /// other condition is applied in the range), merged without duplicates.
 fn endpoint_rows(
     query: &SessionQuery,
-    endpoint_ids: &[String],
-    accounts: &Option<Vec<String>>,
+    endpoint_ids: &[EndpointId],
+    accounts: &Option<Vec<AccountId>>,
     per_endpoint: Option<i64>,
     f: &mut Filter,
 ) -> String {
@@ -504,7 +508,7 @@ fn endpoint_rows(
     let branches: Vec<String> = endpoint_ids
         .iter()
         .map(|endpoint| {
-            let endpoint = f.arg(endpoint.clone());
+            let endpoint = f.arg(endpoint.to_string());
             let mut conditions = vec![format!("endpoint_id = {endpoint}")];
             conditions.extend(shared.iter().cloned());
             format!(
@@ -650,8 +654,8 @@ pub(crate) async fn list(
             info_json: info_json.ok_or_else(|| {
                 StoreError::Corrupt(format!("session {session_id} has no rendered SessionInfo"))
             })?,
-            session_id,
-            account_id: row.try_get("account_id")?,
+            session_id: session_id.into(),
+            account_id: row.try_get::<String, _>("account_id").map(Into::into)?,
             endpoint_ids: Vec::new(),
         });
     }
@@ -680,11 +684,11 @@ pub(crate) async fn list(
 /// One session's history entry.
 pub(crate) async fn one(
     pool: &sqlx::AnyPool,
-    session_id: &str,
+    session_id: &SessionId,
 ) -> StoreResult<Option<StoredSessionInfo>> {
     let Some(row) =
         sqlx::query("select session_id, account_id, info from session where session_id = $1")
-            .bind(session_id)
+            .bind(session_id.as_str())
             .fetch_optional(pool)
             .await?
     else {
@@ -694,19 +698,22 @@ pub(crate) async fn one(
     let endpoint_rows = sqlx::query(
         "select endpoint_id from session_endpoint where session_id = $1 order by endpoint_id",
     )
-    .bind(session_id)
+    .bind(session_id.as_str())
     .fetch_all(pool)
     .await?;
     let endpoint_ids = endpoint_rows
         .iter()
-        .map(|row| row.try_get::<String, _>("endpoint_id"))
+        .map(|row| {
+            row.try_get::<String, _>("endpoint_id")
+                .map(EndpointId::from)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(StoredSessionInfo {
         info_json: info_json.ok_or_else(|| {
             StoreError::Corrupt(format!("session {session_id} has no rendered SessionInfo"))
         })?,
-        session_id: row.try_get("session_id")?,
-        account_id: row.try_get("account_id")?,
+        session_id: row.try_get::<String, _>("session_id").map(Into::into)?,
+        account_id: row.try_get::<String, _>("account_id").map(Into::into)?,
         endpoint_ids,
     }))
 }

@@ -22,6 +22,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use evo_core::domain::{Account, Crumb, Customer, Endpoint, Secret, User};
 use evo_core::event::SessionEvent;
+use evo_core::ids::{AccountId, CustomerId, EndpointId, SessionId, TwilioAccountSid, UserId};
 use evo_core::session::Session;
 pub use history::{SessionInfoPage, SessionQuery, SessionScope, StoredSessionInfo};
 
@@ -30,7 +31,7 @@ pub use history::{SessionInfoPage, SessionQuery, SessionScope, StoredSessionInfo
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyRecord {
     pub id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     /// Lowercase hex SHA-256 of the full key text.
     pub key_hash: String,
     pub created_at: DateTime<Utc>,
@@ -41,7 +42,7 @@ pub struct ApiKeyRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthSession {
     pub id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -131,61 +132,67 @@ pub trait Store: Send + Sync + 'static {
     async fn create_account(&self, account: &Account) -> StoreResult<()>;
     async fn update_account_twilio(
         &self,
-        account_id: &str,
-        twilio_account_sid: Option<&str>,
+        account_id: &AccountId,
+        twilio_account_sid: Option<&TwilioAccountSid>,
         twilio_auth_token: Option<&str>,
     ) -> StoreResult<()>;
-    async fn account(&self, id: &str) -> StoreResult<Option<Account>>;
-    async fn account_by_twilio_sid(&self, twilio_account_sid: &str)
-        -> StoreResult<Option<Account>>;
+    async fn account(&self, id: &AccountId) -> StoreResult<Option<Account>>;
+    async fn account_by_twilio_sid(
+        &self,
+        twilio_account_sid: &TwilioAccountSid,
+    ) -> StoreResult<Option<Account>>;
     async fn accounts(&self) -> StoreResult<Vec<Account>>;
     /// Every Twilio auth token currently accepted for the account's
     /// webhooks: the primary (`Account::twilio_auth_token`, used for REST)
     /// first, then the added ones, oldest first. Empty for an account
     /// without Twilio credentials; `NotFound` for an unknown account.
-    async fn account_auth_tokens(&self, account_id: &str) -> StoreResult<Vec<Secret>>;
+    async fn account_auth_tokens(&self, account_id: &AccountId) -> StoreResult<Vec<Secret>>;
     /// Adds a token (rotation: the new one, before Twilio promotes it). It
     /// becomes the primary when the account has none. `Duplicate` when the
     /// account already has it.
     async fn add_account_auth_token(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         token: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<()>;
     /// Removes a token (rotation: the old one, once Twilio no longer signs
     /// with it). Removing the primary promotes the newest added token.
     /// `NotFound` when the account does not have it.
-    async fn remove_account_auth_token(&self, account_id: &str, token: &str) -> StoreResult<()>;
+    async fn remove_account_auth_token(
+        &self,
+        account_id: &AccountId,
+        token: &str,
+    ) -> StoreResult<()>;
 
     async fn create_customer(&self, customer: &Customer) -> StoreResult<()>;
-    async fn customer(&self, id: &str) -> StoreResult<Option<Customer>>;
+    async fn customer(&self, id: &CustomerId) -> StoreResult<Option<Customer>>;
     /// The path from the root customer down to `customer_id` (inclusive).
-    async fn customer_breadcrumb(&self, customer_id: &str) -> StoreResult<Vec<Crumb>>;
+    async fn customer_breadcrumb(&self, customer_id: &CustomerId) -> StoreResult<Vec<Crumb>>;
 
     /// Creates a phone number (or other non-user) endpoint.
     async fn create_endpoint(&self, endpoint: &Endpoint) -> StoreResult<()>;
-    async fn endpoint(&self, id: &str) -> StoreResult<Option<Endpoint>>;
+    async fn endpoint(&self, id: &EndpointId) -> StoreResult<Option<Endpoint>>;
     /// A phone number endpoint by its E.164 address, within an account.
     async fn endpoint_by_address(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         address: &str,
     ) -> StoreResult<Option<Endpoint>>;
-    async fn endpoints(&self, account_id: &str) -> StoreResult<Vec<Endpoint>>;
+    async fn endpoints(&self, account_id: &AccountId) -> StoreResult<Vec<Endpoint>>;
     /// The endpoints whose sessions a user sees: the user's own endpoint
     /// and every phone number that rings the user.
-    async fn endpoint_ids_of_user(&self, user_id: &str) -> StoreResult<Vec<String>>;
+    async fn endpoint_ids_of_user(&self, user_id: &UserId) -> StoreResult<Vec<EndpointId>>;
     /// Every (phone number endpoint, user it rings) pair: the server keeps
     /// the whole relation in memory so that reads never ask the store.
-    async fn ring_assignments(&self) -> StoreResult<Vec<(String, String)>>;
+    async fn ring_assignments(&self) -> StoreResult<Vec<(EndpointId, UserId)>>;
 
     /// Creates a user together with its user endpoint (same id), atomically.
     async fn create_user(&self, user: &User, endpoint: &Endpoint) -> StoreResult<()>;
-    async fn user(&self, id: &str) -> StoreResult<Option<User>>;
+    async fn user(&self, id: &UserId) -> StoreResult<Option<User>>;
     /// Case-insensitive lookup by e-mail address.
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
-    async fn users(&self, account_id: &str) -> StoreResult<Vec<User>>;
+    async fn users(&self, account_id: &AccountId) -> StoreResult<Vec<User>>;
 
     async fn create_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
     async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
@@ -204,9 +211,9 @@ pub trait Store: Send + Sync + 'static {
     /// logged for the session), the snapshot upserted (checked against
     /// `expected_version`), and the lookup keys recorded.
     async fn commit(&self, changes: &[SessionChange]) -> StoreResult<()>;
-    async fn session(&self, id: &str) -> StoreResult<Option<Session>>;
+    async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>>;
     /// The session a lookup key (call SID, conference SID, …) leads to.
-    async fn session_id_by_key(&self, key: &str) -> StoreResult<Option<String>>;
+    async fn session_id_by_key(&self, key: &str) -> StoreResult<Option<SessionId>>;
     /// Every session that has not ended (for rebuilding the live index).
     async fn active_sessions(&self) -> StoreResult<Vec<Session>>;
     /// Sessions written at or after `since` (by any node), so a node
@@ -214,12 +221,12 @@ pub trait Store: Send + Sync + 'static {
     async fn sessions_written_since(&self, since: DateTime<Utc>) -> StoreResult<Vec<Session>>;
     /// The stored sessions among `ids` (missing ones left out), for a node
     /// told by the change feed that they changed.
-    async fn sessions_by_id(&self, ids: &[String]) -> StoreResult<Vec<Session>>;
+    async fn sessions_by_id(&self, ids: &[SessionId]) -> StoreResult<Vec<Session>>;
     /// A listener for other nodes' commits (PostgreSQL `LISTEN`); `None`
     /// where the database has no notifications (SQLite: poll instead).
     async fn change_listener(&self) -> StoreResult<Option<feed::ChangeListener>>;
     /// The logged events of a session, in the order they were committed.
-    async fn session_events(&self, session_id: &str) -> StoreResult<Vec<SessionEvent>>;
+    async fn session_events(&self, session_id: &SessionId) -> StoreResult<Vec<SessionEvent>>;
 
     // --- callbacks that arrived before their session ------------------------
     /// Keeps `event` durably under each of `keys` (SIDs the callback names)
@@ -227,7 +234,7 @@ pub trait Store: Send + Sync + 'static {
     /// keys. A redelivery (same dedupe key) is kept once.
     async fn park_callback(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         keys: &[String],
         event: &SessionEvent,
     ) -> StoreResult<()>;
@@ -235,12 +242,16 @@ pub trait Store: Send + Sync + 'static {
     /// each once.
     async fn parked_callbacks(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         keys: &[String],
     ) -> StoreResult<Vec<SessionEvent>>;
     /// Forgets the events parked under `keys` (after they were applied),
     /// and the same events parked under other keys.
-    async fn drop_parked_callbacks(&self, account_id: &str, keys: &[String]) -> StoreResult<()>;
+    async fn drop_parked_callbacks(
+        &self,
+        account_id: &AccountId,
+        keys: &[String],
+    ) -> StoreResult<()>;
     /// Forgets callbacks parked before `received_before` that no session
     /// claimed; returns how many rows went.
     async fn expire_parked_callbacks(&self, received_before: DateTime<Utc>) -> StoreResult<u64>;
@@ -251,7 +262,7 @@ pub trait Store: Send + Sync + 'static {
     async fn list_session_infos(&self, query: &SessionQuery) -> StoreResult<SessionInfoPage>;
     /// One session's rendered `SessionInfo`, with its account and the
     /// endpoints it is visible to (for the caller's visibility check).
-    async fn session_info(&self, id: &str) -> StoreResult<Option<StoredSessionInfo>>;
+    async fn session_info(&self, id: &SessionId) -> StoreResult<Option<StoredSessionInfo>>;
 
     // --- operations --------------------------------------------------------
     /// A cheap readiness check: the database answers and every migration
@@ -277,14 +288,14 @@ pub trait Store: Send + Sync + 'static {
     /// Keeps following these users until `until`.
     async fn extend_event_feeds(
         &self,
-        user_ids: &[String],
+        user_ids: &[UserId],
         until: DateTime<Utc>,
     ) -> StoreResult<()>;
     /// The users followed at `now`.
     async fn followed_event_feeds(&self, now: DateTime<Utc>)
         -> StoreResult<Vec<events::EventFeed>>;
     /// Stops following these users, raising their floors.
-    async fn unfollow_event_feeds(&self, user_ids: &[String]) -> StoreResult<()>;
+    async fn unfollow_event_feeds(&self, user_ids: &[UserId]) -> StoreResult<()>;
     /// Numbers and stores messages of followed users in one transaction;
     /// returns their ids in order (a message written already keeps its
     /// id), `None` for a message left out as stale (a later version of
@@ -298,7 +309,7 @@ pub trait Store: Send + Sync + 'static {
     /// first, and the log's position.
     async fn event_messages_after(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         after: u64,
         limit: u32,
     ) -> StoreResult<events::EventReplay>;

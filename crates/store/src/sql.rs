@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use evo_core::domain::{Account, Crumb, Customer, Endpoint, EndpointKind, Secret, User};
 use evo_core::event::SessionEvent;
+use evo_core::ids::{AccountId, CustomerId, EndpointId, SessionId, TwilioAccountSid, UserId};
 use evo_core::session::Session;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -271,29 +272,32 @@ impl SqlStore {
         history::explain(&self.pool, self.backend, query).await
     }
 
-    async fn ring_users(&self, endpoint_id: &str) -> StoreResult<Vec<String>> {
+    async fn ring_users(&self, endpoint_id: &EndpointId) -> StoreResult<Vec<UserId>> {
         let rows = sqlx::query(
             "select user_id from endpoint_ring_user where endpoint_id = $1 order by position",
         )
-        .bind(endpoint_id)
+        .bind(endpoint_id.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|row| {
                 row.try_get::<String, _>("user_id")
+                    .map(UserId::from)
                     .map_err(StoreError::from)
             })
             .collect()
     }
 
     async fn endpoint_from_row(&self, row: &AnyRow) -> StoreResult<Endpoint> {
-        let id: String = row.try_get("endpoint_id")?;
+        let id: EndpointId = row.try_get::<String, _>("endpoint_id")?.into();
         let kind: String = row.try_get("kind")?;
         Ok(Endpoint {
             ring_user_ids: self.ring_users(&id).await?,
             id,
-            account_id: row.try_get("account_id")?,
-            customer_id: row.try_get("customer_id")?,
+            account_id: row.try_get::<String, _>("account_id").map(Into::into)?,
+            customer_id: row
+                .try_get::<Option<String>, _>("customer_id")
+                .map(|v| v.map(Into::into))?,
             kind: EndpointKind::parse(&kind)
                 .ok_or_else(|| StoreError::Corrupt(format!("endpoint kind '{kind}'")))?,
             display_name: row.try_get("display_name")?,
@@ -305,9 +309,11 @@ impl SqlStore {
 
 fn account_from_row(row: &AnyRow) -> StoreResult<Account> {
     Ok(Account {
-        id: row.try_get("account_id")?,
+        id: row.try_get::<String, _>("account_id").map(Into::into)?,
         name: row.try_get("name")?,
-        twilio_account_sid: row.try_get("twilio_account_sid")?,
+        twilio_account_sid: row
+            .try_get::<Option<String>, _>("twilio_account_sid")
+            .map(|v| v.map(Into::into))?,
         twilio_auth_token: row
             .try_get::<Option<String>, _>("twilio_auth_token")?
             .map(evo_core::domain::Secret::from),
@@ -316,9 +322,11 @@ fn account_from_row(row: &AnyRow) -> StoreResult<Account> {
 
 fn customer_from_row(row: &AnyRow) -> StoreResult<Customer> {
     Ok(Customer {
-        id: row.try_get("customer_id")?,
-        account_id: row.try_get("account_id")?,
-        parent_id: row.try_get("parent_id")?,
+        id: row.try_get::<String, _>("customer_id").map(Into::into)?,
+        account_id: row.try_get::<String, _>("account_id").map(Into::into)?,
+        parent_id: row
+            .try_get::<Option<String>, _>("parent_id")
+            .map(|v| v.map(Into::into))?,
         name: row.try_get("name")?,
     })
 }
@@ -326,8 +334,8 @@ fn customer_from_row(row: &AnyRow) -> StoreResult<Customer> {
 fn user_from_row(row: &AnyRow) -> StoreResult<User> {
     let roles: String = row.try_get("roles")?;
     Ok(User {
-        id: row.try_get("user_id")?,
-        account_id: row.try_get("account_id")?,
+        id: row.try_get::<String, _>("user_id").map(Into::into)?,
+        account_id: row.try_get::<String, _>("account_id").map(Into::into)?,
         email: row.try_get("email")?,
         display_name: row.try_get("display_name")?,
         password_hash: row.try_get("password_hash")?,
@@ -347,7 +355,7 @@ fn auth_session_from_row(row: &AnyRow) -> StoreResult<AuthSession> {
     let expires: String = row.try_get("expires_at")?;
     Ok(AuthSession {
         id: row.try_get("auth_session_id")?,
-        user_id: row.try_get("user_id")?,
+        user_id: row.try_get::<String, _>("user_id").map(Into::into)?,
         created_at: parse_time(&created)?,
         expires_at: parse_time(&expires)?,
     })
@@ -363,9 +371,9 @@ async fn insert_endpoint(
     sqlx::query(&format!(
         "insert into endpoint ({ENDPOINT_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7)"
     ))
-    .bind(&endpoint.id)
-    .bind(&endpoint.account_id)
-    .bind(&endpoint.customer_id)
+    .bind(endpoint.id.as_str())
+    .bind(endpoint.account_id.as_str())
+    .bind(endpoint.customer_id.as_deref())
     .bind(endpoint.kind.as_str())
     .bind(&endpoint.display_name)
     .bind(&endpoint.address)
@@ -377,8 +385,8 @@ async fn insert_endpoint(
         sqlx::query(
             "insert into endpoint_ring_user (endpoint_id, user_id, position) values ($1, $2, $3) on conflict do nothing",
         )
-        .bind(&endpoint.id)
-        .bind(user_id)
+        .bind(endpoint.id.as_str())
+        .bind(user_id.as_str())
         .bind(position as i64)
         .execute(&mut **tx)
         .await?;
@@ -394,9 +402,9 @@ const USER_COLUMNS: &str = "user_id, account_id, email, display_name, password_h
 impl Store for SqlStore {
     async fn create_account(&self, account: &Account) -> StoreResult<()> {
         sqlx::query("insert into account (account_id, name, twilio_account_sid, twilio_auth_token) values ($1, $2, $3, $4)")
-            .bind(&account.id)
+            .bind(account.id.as_str())
             .bind(&account.name)
-            .bind(&account.twilio_account_sid)
+            .bind(account.twilio_account_sid.as_deref())
             .bind(account.twilio_auth_token.as_ref().map(|token| token.expose()))
             .execute(&self.pool)
             .await
@@ -409,14 +417,14 @@ impl Store for SqlStore {
 
     async fn update_account_twilio(
         &self,
-        account_id: &str,
-        twilio_account_sid: Option<&str>,
+        account_id: &AccountId,
+        twilio_account_sid: Option<&TwilioAccountSid>,
         twilio_auth_token: Option<&str>,
     ) -> StoreResult<()> {
         let result = sqlx::query("update account set twilio_account_sid = $1, twilio_auth_token = $2 where account_id = $3")
-            .bind(twilio_account_sid)
+            .bind(twilio_account_sid.map(|sid| sid.as_str()))
             .bind(twilio_auth_token)
-            .bind(account_id)
+            .bind(account_id.as_str())
             .execute(&self.pool)
             .await
             .map_err(duplicate("an account with that Twilio AccountSid"))?;
@@ -426,9 +434,9 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
+    async fn account(&self, id: &AccountId) -> StoreResult<Option<Account>> {
         sqlx::query("select account_id, name, twilio_account_sid, twilio_auth_token from account where account_id = $1")
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await?
             .as_ref()
@@ -438,12 +446,12 @@ impl Store for SqlStore {
 
     async fn account_by_twilio_sid(
         &self,
-        twilio_account_sid: &str,
+        twilio_account_sid: &TwilioAccountSid,
     ) -> StoreResult<Option<Account>> {
         sqlx::query(
             "select account_id, name, twilio_account_sid, twilio_auth_token from account where twilio_account_sid = $1",
         )
-        .bind(twilio_account_sid)
+        .bind(twilio_account_sid.as_str())
         .fetch_optional(&self.pool)
         .await?
         .as_ref()
@@ -460,10 +468,10 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn account_auth_tokens(&self, account_id: &str) -> StoreResult<Vec<Secret>> {
+    async fn account_auth_tokens(&self, account_id: &AccountId) -> StoreResult<Vec<Secret>> {
         let primary: Option<Option<String>> =
             sqlx::query("select twilio_auth_token from account where account_id = $1")
-                .bind(account_id)
+                .bind(account_id.as_str())
                 .fetch_optional(&self.pool)
                 .await?
                 .map(|row| row.try_get("twilio_auth_token"))
@@ -474,7 +482,7 @@ impl Store for SqlStore {
         let added = sqlx::query(
             "select token from account_auth_token where account_id = $1 order by added_at, token",
         )
-        .bind(account_id)
+        .bind(account_id.as_str())
         .fetch_all(&self.pool)
         .await?;
         let mut tokens: Vec<Secret> = primary.into_iter().map(Secret::from).collect();
@@ -486,14 +494,14 @@ impl Store for SqlStore {
 
     async fn add_account_auth_token(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         token: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         let primary: Option<Option<String>> =
             sqlx::query("select twilio_auth_token from account where account_id = $1")
-                .bind(account_id)
+                .bind(account_id.as_str())
                 .fetch_optional(&mut *tx)
                 .await?
                 .map(|row| row.try_get("twilio_auth_token"))
@@ -505,7 +513,7 @@ impl Store for SqlStore {
             Some(None) => {
                 sqlx::query("update account set twilio_auth_token = $1 where account_id = $2")
                     .bind(token)
-                    .bind(account_id)
+                    .bind(account_id.as_str())
                     .execute(&mut *tx)
                     .await?;
             }
@@ -513,7 +521,7 @@ impl Store for SqlStore {
                 sqlx::query(
                     "insert into account_auth_token (account_id, token, added_at) values ($1, $2, $3)",
                 )
-                .bind(account_id)
+                .bind(account_id.as_str())
                 .bind(token)
                 .bind(iso(at))
                 .execute(&mut *tx)
@@ -525,11 +533,15 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn remove_account_auth_token(&self, account_id: &str, token: &str) -> StoreResult<()> {
+    async fn remove_account_auth_token(
+        &self,
+        account_id: &AccountId,
+        token: &str,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         let removed =
             sqlx::query("delete from account_auth_token where account_id = $1 and token = $2")
-                .bind(account_id)
+                .bind(account_id.as_str())
                 .bind(token)
                 .execute(&mut *tx)
                 .await?;
@@ -538,7 +550,7 @@ impl Store for SqlStore {
             let newest: Option<String> = sqlx::query(
                 "select token from account_auth_token where account_id = $1 order by added_at desc, token desc limit 1",
             )
-            .bind(account_id)
+            .bind(account_id.as_str())
             .fetch_optional(&mut *tx)
             .await?
             .map(|row| row.try_get("token"))
@@ -547,7 +559,7 @@ impl Store for SqlStore {
                 "update account set twilio_auth_token = $1 where account_id = $2 and twilio_auth_token = $3",
             )
             .bind(newest.as_deref())
-            .bind(account_id)
+            .bind(account_id.as_str())
             .bind(token)
             .execute(&mut *tx)
             .await?;
@@ -558,7 +570,7 @@ impl Store for SqlStore {
             }
             if let Some(newest) = newest {
                 sqlx::query("delete from account_auth_token where account_id = $1 and token = $2")
-                    .bind(account_id)
+                    .bind(account_id.as_str())
                     .bind(newest)
                     .execute(&mut *tx)
                     .await?;
@@ -570,9 +582,9 @@ impl Store for SqlStore {
 
     async fn create_customer(&self, customer: &Customer) -> StoreResult<()> {
         sqlx::query("insert into customer (customer_id, account_id, parent_id, name) values ($1, $2, $3, $4)")
-            .bind(&customer.id)
-            .bind(&customer.account_id)
-            .bind(&customer.parent_id)
+            .bind(customer.id.as_str())
+            .bind(customer.account_id.as_str())
+            .bind(customer.parent_id.as_deref())
             .bind(&customer.name)
             .execute(&self.pool)
             .await
@@ -580,11 +592,11 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn customer(&self, id: &str) -> StoreResult<Option<Customer>> {
+    async fn customer(&self, id: &CustomerId) -> StoreResult<Option<Customer>> {
         sqlx::query(
             "select customer_id, account_id, parent_id, name from customer where customer_id = $1",
         )
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(&self.pool)
         .await?
         .as_ref()
@@ -592,7 +604,7 @@ impl Store for SqlStore {
         .transpose()
     }
 
-    async fn customer_breadcrumb(&self, customer_id: &str) -> StoreResult<Vec<Crumb>> {
+    async fn customer_breadcrumb(&self, customer_id: &CustomerId) -> StoreResult<Vec<Crumb>> {
         // Walks up the parents; the depth guard stops a corrupt cycle.
         let rows = sqlx::query(
             "with recursive chain (customer_id, parent_id, name, depth) as (
@@ -604,13 +616,13 @@ impl Store for SqlStore {
              )
              select customer_id, name from chain order by depth desc",
         )
-        .bind(customer_id)
+        .bind(customer_id.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|row| {
                 Ok(Crumb {
-                    id: row.try_get("customer_id")?,
+                    id: row.try_get::<String, _>("customer_id").map(Into::into)?,
                     name: row.try_get("name")?,
                 })
             })
@@ -629,11 +641,11 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn endpoint(&self, id: &str) -> StoreResult<Option<Endpoint>> {
+    async fn endpoint(&self, id: &EndpointId) -> StoreResult<Option<Endpoint>> {
         let row = sqlx::query(&format!(
             "select {ENDPOINT_COLUMNS} from endpoint where endpoint_id = $1"
         ))
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(&self.pool)
         .await?;
         match row {
@@ -644,13 +656,13 @@ impl Store for SqlStore {
 
     async fn endpoint_by_address(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         address: &str,
     ) -> StoreResult<Option<Endpoint>> {
         let row = sqlx::query(&format!(
             "select {ENDPOINT_COLUMNS} from endpoint where account_id = $1 and address = $2 and kind = 'PhoneNumber'"
         ))
-        .bind(account_id)
+        .bind(account_id.as_str())
         .bind(address)
         .fetch_optional(&self.pool)
         .await?;
@@ -660,11 +672,11 @@ impl Store for SqlStore {
         }
     }
 
-    async fn endpoints(&self, account_id: &str) -> StoreResult<Vec<Endpoint>> {
+    async fn endpoints(&self, account_id: &AccountId) -> StoreResult<Vec<Endpoint>> {
         let rows = sqlx::query(&format!(
             "select {ENDPOINT_COLUMNS} from endpoint where account_id = $1 order by display_name"
         ))
-        .bind(account_id)
+        .bind(account_id.as_str())
         .fetch_all(&self.pool)
         .await?;
         let mut endpoints = Vec::with_capacity(rows.len());
@@ -674,21 +686,21 @@ impl Store for SqlStore {
         Ok(endpoints)
     }
 
-    async fn endpoint_ids_of_user(&self, user_id: &str) -> StoreResult<Vec<String>> {
+    async fn endpoint_ids_of_user(&self, user_id: &UserId) -> StoreResult<Vec<EndpointId>> {
         let rows = sqlx::query(
             "select endpoint_id from endpoint_ring_user where user_id = $1 order by endpoint_id",
         )
-        .bind(user_id)
+        .bind(user_id.as_str())
         .fetch_all(&self.pool)
         .await?;
-        let mut ids = vec![user_id.to_string()];
+        let mut ids = vec![EndpointId::from(user_id.clone())];
         for row in rows {
-            ids.push(row.try_get("endpoint_id")?);
+            ids.push(row.try_get::<String, _>("endpoint_id")?.into());
         }
         Ok(ids)
     }
 
-    async fn ring_assignments(&self) -> StoreResult<Vec<(String, String)>> {
+    async fn ring_assignments(&self) -> StoreResult<Vec<(EndpointId, UserId)>> {
         let rows = sqlx::query(
             "select endpoint_id, user_id from endpoint_ring_user order by user_id, endpoint_id",
         )
@@ -696,7 +708,10 @@ impl Store for SqlStore {
         .await?;
         let mut pairs = Vec::with_capacity(rows.len());
         for row in rows {
-            pairs.push((row.try_get("endpoint_id")?, row.try_get("user_id")?));
+            pairs.push((
+                row.try_get::<String, _>("endpoint_id").map(Into::into)?,
+                row.try_get::<String, _>("user_id").map(Into::into)?,
+            ));
         }
         Ok(pairs)
     }
@@ -709,8 +724,8 @@ impl Store for SqlStore {
         sqlx::query(&format!(
             "insert into app_user ({USER_COLUMNS}) values ($1, $2, $3, $4, $5, $6)"
         ))
-        .bind(&user.id)
-        .bind(&user.account_id)
+        .bind(user.id.as_str())
+        .bind(user.account_id.as_str())
         .bind(&user.email)
         .bind(&user.display_name)
         .bind(&user.password_hash)
@@ -725,11 +740,11 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn user(&self, id: &str) -> StoreResult<Option<User>> {
+    async fn user(&self, id: &UserId) -> StoreResult<Option<User>> {
         sqlx::query(&format!(
             "select {USER_COLUMNS} from app_user where user_id = $1"
         ))
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(&self.pool)
         .await?
         .as_ref()
@@ -749,11 +764,11 @@ impl Store for SqlStore {
         .transpose()
     }
 
-    async fn users(&self, account_id: &str) -> StoreResult<Vec<User>> {
+    async fn users(&self, account_id: &AccountId) -> StoreResult<Vec<User>> {
         sqlx::query(&format!(
             "select {USER_COLUMNS} from app_user where account_id = $1 order by email"
         ))
-        .bind(account_id)
+        .bind(account_id.as_str())
         .fetch_all(&self.pool)
         .await?
         .iter()
@@ -764,7 +779,7 @@ impl Store for SqlStore {
     async fn create_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
         sqlx::query("insert into api_key (api_key_id, user_id, key_hash, created_at) values ($1, $2, $3, $4)")
             .bind(&key.id)
-            .bind(&key.user_id)
+            .bind(key.user_id.as_str())
             .bind(&key.key_hash)
             .bind(iso(key.created_at))
             .execute(&self.pool)
@@ -785,7 +800,7 @@ impl Store for SqlStore {
                 let created: String = row.try_get("created_at")?;
                 Ok(Some(ApiKeyRecord {
                     id: row.try_get("api_key_id")?,
-                    user_id: row.try_get("user_id")?,
+                    user_id: row.try_get::<String, _>("user_id").map(Into::into)?,
                     key_hash: row.try_get("key_hash")?,
                     created_at: parse_time(&created)?,
                 }))
@@ -797,7 +812,7 @@ impl Store for SqlStore {
     async fn create_auth_session(&self, session: &AuthSession) -> StoreResult<()> {
         sqlx::query("insert into auth_session (auth_session_id, user_id, created_at, expires_at) values ($1, $2, $3, $4)")
             .bind(&session.id)
-            .bind(&session.user_id)
+            .bind(session.user_id.as_str())
             .bind(iso(session.created_at))
             .bind(iso(session.expires_at))
             .execute(&self.pool)
@@ -935,9 +950,9 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn session(&self, id: &str) -> StoreResult<Option<Session>> {
+    async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
         sqlx::query("select snapshot from session where session_id = $1")
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await?
             .as_ref()
@@ -945,13 +960,13 @@ impl Store for SqlStore {
             .transpose()
     }
 
-    async fn session_id_by_key(&self, key: &str) -> StoreResult<Option<String>> {
+    async fn session_id_by_key(&self, key: &str) -> StoreResult<Option<SessionId>> {
         let row = sqlx::query("select session_id from session_key where key = $1")
             .bind(key)
             .fetch_optional(&self.pool)
             .await?;
         Ok(match row {
-            Some(row) => Some(row.try_get("session_id")?),
+            Some(row) => Some(row.try_get::<String, _>("session_id").map(Into::into)?),
             None => None,
         })
     }
@@ -980,7 +995,7 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn sessions_by_id(&self, ids: &[String]) -> StoreResult<Vec<Session>> {
+    async fn sessions_by_id(&self, ids: &[SessionId]) -> StoreResult<Vec<Session>> {
         let mut sessions = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
@@ -990,7 +1005,7 @@ impl Store for SqlStore {
             );
             let mut query = sqlx::query(&sql);
             for id in chunk {
-                query = query.bind(id);
+                query = query.bind(id.as_str());
             }
             for row in query.fetch_all(&self.pool).await? {
                 sessions.push(session_from_row(&row)?);
@@ -1008,10 +1023,10 @@ impl Store for SqlStore {
         }
     }
 
-    async fn session_events(&self, session_id: &str) -> StoreResult<Vec<SessionEvent>> {
+    async fn session_events(&self, session_id: &SessionId) -> StoreResult<Vec<SessionEvent>> {
         let rows =
             sqlx::query("select event from session_event where session_id = $1 order by position")
-                .bind(session_id)
+                .bind(session_id.as_str())
                 .fetch_all(&self.pool)
                 .await?;
         rows.iter()
@@ -1025,7 +1040,7 @@ impl Store for SqlStore {
 
     async fn park_callback(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         keys: &[String],
         event: &SessionEvent,
     ) -> StoreResult<()> {
@@ -1039,7 +1054,7 @@ impl Store for SqlStore {
                 "insert into pending_callback (account_id, lookup_key, dedupe_key, received_at, event)
                  values ($1, $2, $3, $4, $5) on conflict do nothing",
             )
-            .bind(account_id)
+            .bind(account_id.as_str())
             .bind(key)
             .bind(event.dedupe_key())
             .bind(&now)
@@ -1053,7 +1068,7 @@ impl Store for SqlStore {
 
     async fn parked_callbacks(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         keys: &[String],
     ) -> StoreResult<Vec<SessionEvent>> {
         let mut seen = std::collections::BTreeSet::new();
@@ -1063,7 +1078,7 @@ impl Store for SqlStore {
                 "select dedupe_key, received_at, event from pending_callback
                  where account_id = $1 and lookup_key = $2",
             )
-            .bind(account_id)
+            .bind(account_id.as_str())
             .bind(key)
             .fetch_all(&self.pool)
             .await?;
@@ -1082,7 +1097,11 @@ impl Store for SqlStore {
         Ok(found.into_iter().map(|(_, event)| event).collect())
     }
 
-    async fn drop_parked_callbacks(&self, account_id: &str, keys: &[String]) -> StoreResult<()> {
+    async fn drop_parked_callbacks(
+        &self,
+        account_id: &AccountId,
+        keys: &[String],
+    ) -> StoreResult<()> {
         let _turn = self.writer_turn().await;
         let mut tx = self.begin_write().await?;
         for key in keys {
@@ -1091,8 +1110,8 @@ impl Store for SqlStore {
                 "delete from pending_callback where account_id = $1 and dedupe_key in
                  (select dedupe_key from pending_callback where account_id = $2 and lookup_key = $3)",
             )
-            .bind(account_id)
-            .bind(account_id)
+            .bind(account_id.as_str())
+            .bind(account_id.as_str())
             .bind(key)
             .execute(&mut *tx)
             .await?;
@@ -1117,7 +1136,7 @@ impl Store for SqlStore {
         history::list(&self.pool, self.backend, query).await
     }
 
-    async fn session_info(&self, id: &str) -> StoreResult<Option<StoredSessionInfo>> {
+    async fn session_info(&self, id: &SessionId) -> StoreResult<Option<StoredSessionInfo>> {
         history::one(&self.pool, id).await
     }
 
@@ -1213,7 +1232,7 @@ impl Store for SqlStore {
 
     async fn extend_event_feeds(
         &self,
-        user_ids: &[String],
+        user_ids: &[UserId],
         until: DateTime<Utc>,
     ) -> StoreResult<()> {
         let _turn = self.writer_turn().await;
@@ -1227,7 +1246,7 @@ impl Store for SqlStore {
         crate::events::followed(&self.events_pool, now).await
     }
 
-    async fn unfollow_event_feeds(&self, user_ids: &[String]) -> StoreResult<()> {
+    async fn unfollow_event_feeds(&self, user_ids: &[UserId]) -> StoreResult<()> {
         let _turn = self.writer_turn().await;
         crate::events::unfollow(&self.events_pool, user_ids).await
     }
@@ -1243,7 +1262,7 @@ impl Store for SqlStore {
 
     async fn event_messages_after(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         after: u64,
         limit: u32,
     ) -> StoreResult<crate::events::EventReplay> {

@@ -43,7 +43,7 @@ async fn seed_directory(store: &dyn Store) {
             .create_customer(&Customer {
                 id: id.into(),
                 account_id: "acc1".into(),
-                parent_id: parent.map(String::from),
+                parent_id: parent.map(Into::into),
                 name: name.into(),
             })
             .await
@@ -88,7 +88,7 @@ async fn seed_directory(store: &dyn Store) {
 async fn token_rotation(store: &dyn Store) {
     let list = || async {
         store
-            .account_auth_tokens("acc1")
+            .account_auth_tokens(&"acc1".into())
             .await
             .unwrap()
             .iter()
@@ -98,48 +98,54 @@ async fn token_rotation(store: &dyn Store) {
     assert_eq!(list().await, ["token"]);
     let at = chrono::Utc::now();
     store
-        .add_account_auth_token("acc1", "token-2", at)
+        .add_account_auth_token(&"acc1".into(), "token-2", at)
         .await
         .unwrap();
     assert_eq!(list().await, ["token", "token-2"]);
     assert!(matches!(
-        store.add_account_auth_token("acc1", "token-2", at).await,
+        store
+            .add_account_auth_token(&"acc1".into(), "token-2", at)
+            .await,
         Err(StoreError::Duplicate(_))
     ));
     assert!(matches!(
-        store.add_account_auth_token("acc1", "token", at).await,
+        store
+            .add_account_auth_token(&"acc1".into(), "token", at)
+            .await,
         Err(StoreError::Duplicate(_))
     ));
     assert!(matches!(
-        store.add_account_auth_token("nope", "x", at).await,
+        store.add_account_auth_token(&"nope".into(), "x", at).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        store.account_auth_tokens("nope").await,
+        store.account_auth_tokens(&"nope".into()).await,
         Err(StoreError::NotFound(_))
     ));
     // Removing the primary promotes the added token.
     store
-        .remove_account_auth_token("acc1", "token")
+        .remove_account_auth_token(&"acc1".into(), "token")
         .await
         .unwrap();
     assert_eq!(list().await, ["token-2"]);
-    let account = store.account("acc1").await.unwrap().unwrap();
+    let account = store.account(&"acc1".into()).await.unwrap().unwrap();
     assert_eq!(
         account.twilio_auth_token.as_ref().map(|t| t.expose()),
         Some("token-2")
     );
     assert!(matches!(
-        store.remove_account_auth_token("acc1", "token").await,
+        store
+            .remove_account_auth_token(&"acc1".into(), "token")
+            .await,
         Err(StoreError::NotFound(_))
     ));
     // Back to the seeded state: "token" primary, no others.
     store
-        .add_account_auth_token("acc1", "token", at)
+        .add_account_auth_token(&"acc1".into(), "token", at)
         .await
         .unwrap();
     store
-        .remove_account_auth_token("acc1", "token-2")
+        .remove_account_auth_token(&"acc1".into(), "token-2")
         .await
         .unwrap();
     assert_eq!(list().await, ["token"]);
@@ -150,12 +156,12 @@ async fn suite(store: Arc<dyn Store>) {
     token_rotation(store.as_ref()).await;
     assert_eq!(
         store.ring_assignments().await.unwrap(),
-        vec![("num1".to_string(), "usr1".to_string())]
+        vec![("num1".into(), "usr1".into())]
     );
 
     // Directory round trips.
     let account = store
-        .account_by_twilio_sid("AC00000000000000000000000000000001")
+        .account_by_twilio_sid(&"AC00000000000000000000000000000001".into())
         .await
         .unwrap()
         .unwrap();
@@ -167,18 +173,18 @@ async fn suite(store: Arc<dyn Store>) {
         .expect("case-insensitive e-mail");
     assert_eq!(user.roles, vec![Role::User]);
     let number = store
-        .endpoint_by_address("acc1", "+15550100")
+        .endpoint_by_address(&"acc1".into(), "+15550100")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(number.ring_user_ids, vec!["usr1".to_string()]);
     assert_eq!(number.queue_name.as_deref(), Some("support"));
     assert_eq!(
-        store.endpoint_ids_of_user("usr1").await.unwrap(),
+        store.endpoint_ids_of_user(&"usr1".into()).await.unwrap(),
         vec!["usr1".to_string(), "num1".to_string()]
     );
     let crumbs: Vec<String> = store
-        .customer_breadcrumb("c3")
+        .customer_breadcrumb(&"c3".into())
         .await
         .unwrap()
         .into_iter()
@@ -199,7 +205,7 @@ async fn suite(store: Arc<dyn Store>) {
         Err(StoreError::Duplicate(_))
     ));
     assert!(
-        store.user("usr2").await.unwrap().is_none(),
+        store.user(&"usr2".into()).await.unwrap().is_none(),
         "nothing of a failed create remains"
     );
 
@@ -355,29 +361,35 @@ async fn suite(store: Arc<dyn Store>) {
     let parking = build(Kind::InboundAnswered, &cast(), "PARK", start);
     let keys = vec!["CAPARK".to_string(), "CAPARKCHILD".to_string()];
     for event in [&parking.events[1], &parking.events[2], &parking.events[1]] {
-        store.park_callback("acc1", &keys, event).await.unwrap();
+        store
+            .park_callback(&"acc1".into(), &keys, event)
+            .await
+            .unwrap();
     }
-    let parked = store.parked_callbacks("acc1", &keys).await.unwrap();
+    let parked = store.parked_callbacks(&"acc1".into(), &keys).await.unwrap();
     assert_eq!(parked.len(), 2, "a redelivery is kept once");
     assert!(parked.contains(&parking.events[1]) && parked.contains(&parking.events[2]));
     assert!(
         store
-            .parked_callbacks("acc2", &keys)
+            .parked_callbacks(&"acc2".into(), &keys)
             .await
             .unwrap()
             .is_empty(),
         "another account's key leads nowhere"
     );
-    store.drop_parked_callbacks("acc1", &keys).await.unwrap();
+    store
+        .drop_parked_callbacks(&"acc1".into(), &keys)
+        .await
+        .unwrap();
     assert!(store
-        .parked_callbacks("acc1", &keys)
+        .parked_callbacks(&"acc1".into(), &keys)
         .await
         .unwrap()
         .is_empty());
     // Unclaimed callbacks expire: none is younger than an hour ago, all of
     // them are older than an hour from now.
     store
-        .park_callback("acc1", &keys, &parking.events[1])
+        .park_callback(&"acc1".into(), &keys, &parking.events[1])
         .await
         .unwrap();
     let an_hour = chrono::Duration::hours(1);
@@ -389,7 +401,11 @@ async fn suite(store: Arc<dyn Store>) {
         0
     );
     assert_eq!(
-        store.parked_callbacks("acc1", &keys).await.unwrap().len(),
+        store
+            .parked_callbacks(&"acc1".into(), &keys)
+            .await
+            .unwrap()
+            .len(),
         1
     );
     assert_eq!(
@@ -401,7 +417,7 @@ async fn suite(store: Arc<dyn Store>) {
         "one row per key it was parked under"
     );
     assert!(store
-        .parked_callbacks("acc1", &keys)
+        .parked_callbacks(&"acc1".into(), &keys)
         .await
         .unwrap()
         .is_empty());
@@ -478,8 +494,8 @@ async fn retention_in_batches(store: Arc<dyn Store>) {
     assert_eq!(store.prune_ended_sessions(cutoff, 3).await.unwrap(), 1);
     assert_eq!(store.prune_ended_sessions(cutoff, 3).await.unwrap(), 0);
     assert_eq!(store.active_sessions().await.unwrap().len(), active_before);
-    assert!(store.session("ses-R7").await.unwrap().is_some());
-    assert!(store.session("ses-R0").await.unwrap().is_none());
+    assert!(store.session(&"ses-R7".into()).await.unwrap().is_some());
+    assert!(store.session(&"ses-R0".into()).await.unwrap().is_none());
 }
 
 /// The Server Events log (migration 0010): ids per user from the database,
@@ -527,7 +543,10 @@ async fn event_log(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(ids, vec![Some(3), Some(5)]);
-    let replay = store.event_messages_after("ev-u1", 2, 10).await.unwrap();
+    let replay = store
+        .event_messages_after(&"ev-u1".into(), 2, 10)
+        .await
+        .unwrap();
     assert_eq!(
         replay.position,
         FeedPosition {
@@ -550,7 +569,7 @@ async fn event_log(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
-            .event_messages_after("ev-u1", 3, 1)
+            .event_messages_after(&"ev-u1".into(), 3, 1)
             .await
             .unwrap()
             .messages
@@ -575,7 +594,10 @@ async fn event_log(store: Arc<dyn Store>) {
             .unwrap(),
         2
     );
-    let replay = store.event_messages_after("ev-u1", 0, 10).await.unwrap();
+    let replay = store
+        .event_messages_after(&"ev-u1".into(), 0, 10)
+        .await
+        .unwrap();
     assert_eq!(
         replay.position,
         FeedPosition {
@@ -589,7 +611,10 @@ async fn event_log(store: Arc<dyn Store>) {
     );
     // And by age.
     assert_eq!(store.prune_event_messages(10, later).await.unwrap(), 2);
-    let replay = store.event_messages_after("ev-u1", 0, 10).await.unwrap();
+    let replay = store
+        .event_messages_after(&"ev-u1".into(), 0, 10)
+        .await
+        .unwrap();
     assert_eq!(
         replay.position,
         FeedPosition {
@@ -609,7 +634,10 @@ async fn event_log(store: Arc<dyn Store>) {
         .unwrap());
     // Past every id a power cut could have lost.
     let raised = 5 + evo_store::events::UNCLEAN_MARGIN as u64;
-    let replay = store.event_messages_after("ev-u1", 0, 10).await.unwrap();
+    let replay = store
+        .event_messages_after(&"ev-u1".into(), 0, 10)
+        .await
+        .unwrap();
     assert_eq!(
         replay.position,
         FeedPosition {
@@ -619,10 +647,7 @@ async fn event_log(store: Arc<dyn Store>) {
     );
     store.event_writer_stop("node-c").await.unwrap();
     // Unfollowed: the floor rises again, and it is no longer listed.
-    store
-        .unfollow_event_feeds(&["ev-u1".to_string()])
-        .await
-        .unwrap();
+    store.unfollow_event_feeds(&["ev-u1".into()]).await.unwrap();
     assert!(store.followed_event_feeds(now).await.unwrap().is_empty());
     let position = store.follow_event_feed(&feed, now, later).await.unwrap();
     assert_eq!(
@@ -634,7 +659,7 @@ async fn event_log(store: Arc<dyn Store>) {
     );
     // Extending a followed user keeps it listed later on.
     store
-        .extend_event_feeds(&["ev-u1".to_string()], later + chrono::Duration::minutes(5))
+        .extend_event_feeds(&["ev-u1".into()], later + chrono::Duration::minutes(5))
         .await
         .unwrap();
     assert_eq!(store.followed_event_feeds(later).await.unwrap().len(), 1);
@@ -652,7 +677,10 @@ async fn event_log(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(ids, vec![Some(base + 1), None, Some(base + 2)]);
-    let replay = store.event_messages_after("ev-u1", base, 10).await.unwrap();
+    let replay = store
+        .event_messages_after(&"ev-u1".into(), base, 10)
+        .await
+        .unwrap();
     assert_eq!(replay.position.last_id, base + 2);
     assert_eq!(
         replay
@@ -711,7 +739,7 @@ async fn writer_lease(store: Arc<dyn Store>) {
         .await
         .unwrap());
     let before = store
-        .event_messages_after("lease-u1", 0, 1)
+        .event_messages_after(&"lease-u1".into(), 0, 1)
         .await
         .unwrap()
         .position;
@@ -723,7 +751,7 @@ async fn writer_lease(store: Arc<dyn Store>) {
     let raised = before.last_id + evo_store::events::UNCLEAN_MARGIN as u64;
     assert_eq!(
         store
-            .event_messages_after("lease-u1", 0, 1)
+            .event_messages_after(&"lease-u1".into(), 0, 1)
             .await
             .unwrap()
             .position,

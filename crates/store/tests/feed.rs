@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use evo_core::ids::SessionId;
 use evo_core::reducer::{apply, open};
 use evo_core::scenario::{build, Cast, Kind};
 use evo_store::feed::{ChangeNotice, Heard};
@@ -24,7 +25,7 @@ fn cast() -> Cast {
 }
 
 /// Opens two sessions in one commit, then changes one: returns their ids.
-async fn write_sessions(store: &dyn Store) -> (String, String) {
+async fn write_sessions(store: &dyn Store) -> (SessionId, SessionId) {
     let a = build(Kind::InboundAnswered, &cast(), "FEEDA", Utc::now());
     let b = build(Kind::InboundAnswered, &cast(), "FEEDB", Utc::now());
     let sa = open(&a.session_id, a.header.clone(), a.opened_at);

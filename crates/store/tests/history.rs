@@ -89,7 +89,7 @@ async fn seed(store: &dyn Store) {
             .create_customer(&Customer {
                 id: id.into(),
                 account_id: "acc1".into(),
-                parent_id: parent.map(String::from),
+                parent_id: parent.map(Into::into),
                 name: id.into(),
             })
             .await
@@ -121,7 +121,7 @@ async fn ids(store: &dyn Store, query: &SessionQuery) -> Vec<String> {
                 item.session_id.as_str(),
                 "the rendered SessionInfo is the row's"
             );
-            item.session_id.clone()
+            item.session_id.to_string()
         })
         .collect()
 }
@@ -307,13 +307,13 @@ async fn history_suite(store: Arc<dyn Store>) {
     assert!(!past.has_more);
 
     // One session, with the endpoints it is visible to.
-    let one = s.session_info("ses-H2").await.unwrap().unwrap();
+    let one = s.session_info(&"ses-H2".into()).await.unwrap().unwrap();
     assert_eq!(one.account_id, "acc1");
     assert_eq!(one.endpoint_ids, ["n2", "u2"]);
     let info: serde_json::Value = serde_json::from_str(&one.info_json).unwrap();
     assert_eq!(info["ended"], true);
     assert_eq!(info["customerId"], "other");
-    assert!(s.session_info("nope").await.unwrap().is_none());
+    assert!(s.session_info(&"nope".into()).await.unwrap().is_none());
 }
 
 /// Plans that read the session table by an index for each filter, never a
@@ -463,7 +463,7 @@ async fn sessions_stored_before_the_history_columns_are_filled_on_open() {
         pool.close().await;
     }
     let store = SqlStore::open_sqlite(dir.path()).await.unwrap();
-    let one = store.session_info("ses-H2").await.unwrap().unwrap();
+    let one = store.session_info(&"ses-H2".into()).await.unwrap().unwrap();
     assert_eq!(one.endpoint_ids, ["n2", "u2"]);
     assert_eq!(
         ids(

@@ -24,16 +24,16 @@ fn session(n: usize) -> Session {
     let account = n % ACCOUNTS;
     let agent = format!("u{account}-{}", (n / ACCOUNTS) % USERS_PER_ACCOUNT);
     let cast = Cast {
-        account_id: format!("acc{account}"),
+        account_id: format!("acc{account}").into(),
         account_name: format!("Account {account}"),
         customer: None,
         breadcrumb: vec![],
         number: (
-            format!("num{account}"),
+            format!("num{account}").into(),
             format!("+1555010{account}"),
             "Main".into(),
         ),
-        agents: vec![(agent.clone(), agent.clone(), agent)],
+        agents: vec![(agent.clone().into(), agent.clone(), agent)],
         caller: format!("+1777{n:07}"),
     };
     // One session a minute, oldest first.
@@ -102,7 +102,7 @@ async fn seed(store: &SqlStore, count: usize) {
     for account in 0..ACCOUNTS {
         store
             .create_account(&Account {
-                id: format!("acc{account}"),
+                id: format!("acc{account}").into(),
                 name: format!("Account {account}"),
                 twilio_account_sid: None,
                 twilio_auth_token: None,
@@ -222,7 +222,7 @@ async fn queries(store: &SqlStore, count: usize) {
         count_total: false,
         ..SessionQuery::new(SessionScope::Endpoints {
             account_id: "acc3".into(),
-            endpoint_ids,
+            endpoint_ids: endpoint_ids.into_iter().map(Into::into).collect(),
         })
     };
     time(

@@ -10,17 +10,19 @@
 //! (<https://www.twilio.com/docs/voice/api/call-resource#update-a-call-resource>),
 //! `<Enqueue waitUrl>` (<https://www.twilio.com/docs/voice/twiml/enqueue>).
 
+use evo_core::ids::SessionId;
+
 use crate::rest::{CreateParticipant, EndCall, Instructions, UpdateCall, UpdateParticipant};
 use crate::status::{CallProgressEvent, ConferenceEventGroup};
 use crate::twiml::{Client, TwiML, HOLD_MUSIC_URL};
 
 /// The conference a session's call moves into.
-pub fn conference_name(session_id: &str) -> String {
+pub fn conference_name(session_id: &SessionId) -> String {
     format!("evo-{session_id}")
 }
 
 /// The queue a held call outside a conference waits in.
-pub fn hold_queue_name(session_id: &str) -> String {
+pub fn hold_queue_name(session_id: &SessionId) -> String {
     format!("hold-{session_id}")
 }
 

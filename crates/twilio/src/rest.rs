@@ -16,6 +16,7 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use evo_core::ids::{CallSid, ConferenceSid, TwilioAccountSid};
 use serde::{Deserialize, Serialize};
 
 use crate::status::{
@@ -29,12 +30,12 @@ pub const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
 /// An account's REST credentials. The auth token never appears in `Debug`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
-    pub account_sid: String,
+    pub account_sid: TwilioAccountSid,
     auth_token: String,
 }
 
 impl Credentials {
-    pub fn new(account_sid: impl Into<String>, auth_token: impl Into<String>) -> Self {
+    pub fn new(account_sid: impl Into<TwilioAccountSid>, auth_token: impl Into<String>) -> Self {
         Credentials {
             account_sid: account_sid.into(),
             auth_token: auth_token.into(),
@@ -140,10 +141,10 @@ pub struct Paging {
 /// The Call resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallResource {
-    pub sid: String,
-    pub account_sid: String,
+    pub sid: CallSid,
+    pub account_sid: TwilioAccountSid,
     #[serde(default)]
-    pub parent_call_sid: Option<String>,
+    pub parent_call_sid: Option<CallSid>,
     pub status: CallStatus,
     #[serde(default)]
     pub direction: Option<Direction>,
@@ -219,13 +220,13 @@ pub struct CallPage {
 /// A conference participant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParticipantResource {
-    pub account_sid: String,
-    pub call_sid: String,
-    pub conference_sid: String,
+    pub account_sid: TwilioAccountSid,
+    pub call_sid: CallSid,
+    pub conference_sid: ConferenceSid,
     #[serde(default)]
     pub label: Option<String>,
     #[serde(default)]
-    pub call_sid_to_coach: Option<String>,
+    pub call_sid_to_coach: Option<CallSid>,
     #[serde(default)]
     pub coaching: Option<bool>,
     #[serde(default)]
@@ -251,8 +252,8 @@ pub struct ParticipantResource {
 /// A conference.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConferenceResource {
-    pub sid: String,
-    pub account_sid: String,
+    pub sid: ConferenceSid,
+    pub account_sid: TwilioAccountSid,
     /// The room name; null on some conferences in the docs' examples.
     #[serde(default)]
     pub friendly_name: Option<String>,
@@ -294,7 +295,7 @@ pub struct Capabilities {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IncomingPhoneNumber {
     pub sid: String,
-    pub account_sid: String,
+    pub account_sid: TwilioAccountSid,
     pub phone_number: String,
     #[serde(default)]
     pub friendly_name: Option<String>,
@@ -505,7 +506,7 @@ pub struct UpdateParticipant {
     pub hold_method: Option<String>,
     pub muted: Option<bool>,
     pub coaching: Option<bool>,
-    pub call_sid_to_coach: Option<String>,
+    pub call_sid_to_coach: Option<CallSid>,
     pub announce_url: Option<String>,
     pub end_conference_on_exit: Option<bool>,
     pub extra: Vec<(String, String)>,
@@ -551,7 +552,7 @@ pub struct CreateParticipant {
     pub muted: Option<bool>,
     pub hold: Option<bool>,
     pub coaching: Option<bool>,
-    pub call_sid_to_coach: Option<String>,
+    pub call_sid_to_coach: Option<CallSid>,
     pub start_conference_on_enter: Option<bool>,
     pub end_conference_on_exit: Option<bool>,
     pub early_media: Option<bool>,
@@ -739,7 +740,7 @@ impl TwilioClient {
         }
     }
 
-    pub fn account_sid(&self) -> &str {
+    pub fn account_sid(&self) -> &TwilioAccountSid {
         &self.credentials.account_sid
     }
 
@@ -834,7 +835,7 @@ impl TwilioClient {
     }
 
     /// `GET /Calls/{CallSid}.json`.
-    pub async fn fetch_call(&self, call_sid: &str) -> Result<CallResource, RestError> {
+    pub async fn fetch_call(&self, call_sid: &CallSid) -> Result<CallResource, RestError> {
         let url = self.account_url(&format!("Calls/{}.json", segment(call_sid)?))?;
         self.get(url, &[]).await
     }
@@ -905,7 +906,7 @@ impl TwilioClient {
     /// (`Status=completed|canceled`).
     pub async fn update_call(
         &self,
-        call_sid: &str,
+        call_sid: &CallSid,
         update: &UpdateCall,
     ) -> Result<CallResource, RestError> {
         let url = self.account_url(&format!("Calls/{}.json", segment(call_sid)?))?;
@@ -921,7 +922,7 @@ impl TwilioClient {
     /// `GET /Conferences/{ConferenceSid}.json`.
     pub async fn fetch_conference(
         &self,
-        conference_sid: &str,
+        conference_sid: &ConferenceSid,
     ) -> Result<ConferenceResource, RestError> {
         let url = self.account_url(&format!("Conferences/{}.json", segment(conference_sid)?))?;
         self.get(url, &[]).await
@@ -948,8 +949,8 @@ impl TwilioClient {
     /// `POST /Conferences/{ConferenceSid}/Participants/{CallSid}.json`.
     pub async fn update_participant(
         &self,
-        conference_sid: &str,
-        call_sid: &str,
+        conference_sid: &ConferenceSid,
+        call_sid: &CallSid,
         update: &UpdateParticipant,
     ) -> Result<ParticipantResource, RestError> {
         let url = self.account_url(&format!(

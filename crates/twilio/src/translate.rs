@@ -30,6 +30,7 @@ use evo_core::event::{
     CallProgress, Clock, DialCallStatus, EventKind, EventSource, Media, ParticipantChange, Party,
     QueueResult, SessionEvent,
 };
+use evo_core::ids::UserId;
 
 use crate::webhook::{
     ConferenceEvent, DequeueRequest, DialAction, InboundMessage, QueueAction, StatusCallback,
@@ -42,7 +43,7 @@ pub const CUSTOMER_LABEL: &str = "customer";
 /// The `ParticipantLabel` evo-voice gives a user's leg when it adds it to a
 /// conference: `agent:<user>` (an agent) or `transfer:<user>` (the target
 /// of a transfer).
-pub fn participant_label(role: SessionMemberRoles, user_id: &str) -> String {
+pub fn participant_label(role: SessionMemberRoles, user_id: &UserId) -> String {
     match role {
         SessionMemberRoles::Transfer => format!("transfer:{user_id}"),
         _ => format!("agent:{user_id}"),
@@ -304,7 +305,7 @@ mod tests {
 
     #[test]
     fn labels_round_trip_and_odd_labels_name_nobody() {
-        let label = participant_label(SessionMemberRoles::Transfer, "u2");
+        let label = participant_label(SessionMemberRoles::Transfer, &"u2".into());
         assert_eq!(label, "transfer:u2");
         assert_eq!(
             label_user(&label),

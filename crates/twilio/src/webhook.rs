@@ -10,6 +10,7 @@
 //! parameter, never a panic.
 
 use chrono::{DateTime, Utc};
+use evo_core::ids::{CallSid, ConferenceSid, MessageSid, QueueSid, TwilioAccountSid};
 
 use crate::params::FormParams;
 use crate::status::{
@@ -68,11 +69,13 @@ pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
 struct Reader<'a>(&'a FormParams);
 
 impl Reader<'_> {
-    fn opt(&self, name: &str) -> Option<String> {
-        self.0.get_nonempty(name).map(str::to_string)
+    fn opt<T: From<String>>(&self, name: &str) -> Option<T> {
+        self.0
+            .get_nonempty(name)
+            .map(|text| T::from(text.to_string()))
     }
 
-    fn req(&self, name: &'static str) -> Result<String, WebhookError> {
+    fn req<T: From<String>>(&self, name: &'static str) -> Result<T, WebhookError> {
         self.opt(name).ok_or(WebhookError::Missing { name })
     }
 
@@ -123,15 +126,15 @@ impl Reader<'_> {
 /// <https://www.twilio.com/docs/voice/twiml#request-parameters>
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallParams {
-    pub call_sid: String,
-    pub account_sid: String,
+    pub call_sid: CallSid,
+    pub account_sid: TwilioAccountSid,
     pub call_status: CallStatus,
     /// Caller: E.164, `client:…`, `sip:…`, `anonymous`, … (never assume a number).
     pub from: Option<String>,
     pub to: Option<String>,
     pub direction: Option<Direction>,
     pub api_version: Option<String>,
-    pub parent_call_sid: Option<String>,
+    pub parent_call_sid: Option<CallSid>,
     pub forwarded_from: Option<String>,
     pub caller_name: Option<String>,
     pub call_token: Option<String>,
@@ -146,7 +149,7 @@ impl CallParams {
         Ok(CallParams {
             call_sid: r.req("CallSid")?,
             account_sid: r.req("AccountSid")?,
-            call_status: CallStatus::parse(r.req("CallStatus")?.trim()),
+            call_status: CallStatus::parse(r.req::<String>("CallStatus")?.trim()),
             from: r.opt("From"),
             to: r.opt("To"),
             direction: r.word("Direction"),
@@ -230,13 +233,13 @@ pub struct DialAction {
     pub call: CallParams,
     pub dial_call_status: DialCallStatus,
     /// The child leg; not sent when dialling a conference.
-    pub dial_call_sid: Option<String>,
+    pub dial_call_sid: Option<CallSid>,
     pub dial_call_duration: Option<u64>,
     /// Whether the caller was actually connected.
     pub dial_bridged: Option<bool>,
     pub recording_url: Option<String>,
     /// Queue parameters when the `<Dial>` dequeued a caller (`<Dial><Queue>`).
-    pub queue_sid: Option<String>,
+    pub queue_sid: Option<QueueSid>,
     pub queue_time: Option<u64>,
 }
 
@@ -245,7 +248,7 @@ impl DialAction {
         let r = Reader(params);
         Ok(DialAction {
             call: CallParams::parse(params)?,
-            dial_call_status: DialCallStatus::parse(r.req("DialCallStatus")?.trim()),
+            dial_call_status: DialCallStatus::parse(r.req::<String>("DialCallStatus")?.trim()),
             dial_call_sid: r.opt("DialCallSid"),
             dial_call_duration: r.num("DialCallDuration")?,
             dial_bridged: r.boolean("DialBridged")?,
@@ -263,7 +266,7 @@ pub struct QueueAction {
     pub call: CallParams,
     pub queue_result: QueueResult,
     /// Only if the call was actually enqueued.
-    pub queue_sid: Option<String>,
+    pub queue_sid: Option<QueueSid>,
     /// Seconds in the queue; only if actually enqueued.
     pub queue_time: Option<u64>,
 }
@@ -273,7 +276,7 @@ impl QueueAction {
         let r = Reader(params);
         Ok(QueueAction {
             call: CallParams::parse(params)?,
-            queue_result: QueueResult::parse(r.req("QueueResult")?.trim()),
+            queue_result: QueueResult::parse(r.req::<String>("QueueResult")?.trim()),
             queue_sid: r.opt("QueueSid"),
             queue_time: r.num("QueueTime")?,
         })
@@ -286,7 +289,7 @@ impl QueueAction {
 pub struct QueueWait {
     pub call: CallParams,
     pub queue_position: u64,
-    pub queue_sid: Option<String>,
+    pub queue_sid: Option<QueueSid>,
     pub queue_time: Option<u64>,
     pub avg_queue_time: Option<u64>,
     pub current_queue_size: Option<u64>,
@@ -316,8 +319,8 @@ impl QueueWait {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DequeueRequest {
     pub call: CallParams,
-    pub dequeing_call_sid: String,
-    pub queue_sid: Option<String>,
+    pub dequeing_call_sid: CallSid,
+    pub queue_sid: Option<QueueSid>,
     pub queue_time: Option<u64>,
 }
 
@@ -337,22 +340,22 @@ impl DequeueRequest {
 /// <https://www.twilio.com/docs/voice/twiml/conference#attributes-status-callback-parameters>
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConferenceEvent {
-    pub conference_sid: String,
-    pub account_sid: String,
+    pub conference_sid: ConferenceSid,
+    pub account_sid: TwilioAccountSid,
     pub event: StatusCallbackEvent,
     /// The room name the application chose.
     pub friendly_name: Option<String>,
     pub sequence_number: Option<u64>,
     pub timestamp: Option<DateTime<Utc>>,
     /// The participant's leg; absent on conference-start/end.
-    pub call_sid: Option<String>,
+    pub call_sid: Option<CallSid>,
     pub muted: Option<bool>,
     pub hold: Option<bool>,
     pub coaching: Option<bool>,
     pub end_conference_on_exit: Option<bool>,
     pub start_conference_on_enter: Option<bool>,
     pub participant_label: Option<String>,
-    pub call_sid_ending_conference: Option<String>,
+    pub call_sid_ending_conference: Option<CallSid>,
     pub participant_label_ending_conference: Option<String>,
     pub reason_conference_ended: Option<ReasonConferenceEnded>,
     pub reason: Option<String>,
@@ -367,7 +370,7 @@ pub struct ConferenceEvent {
 impl ConferenceEvent {
     pub fn parse(params: &FormParams) -> Result<Self, WebhookError> {
         let r = Reader(params);
-        let event = match r.opt("StatusCallbackEvent") {
+        let event = match r.opt::<String>("StatusCallbackEvent") {
             Some(event) => event,
             None => r.opt("EventName").ok_or(WebhookError::Missing {
                 name: "StatusCallbackEvent",
@@ -404,9 +407,9 @@ impl ConferenceEvent {
 /// <https://www.twilio.com/docs/voice/api/call-resource#recordingstatuscallback>
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordingCallback {
-    pub account_sid: String,
+    pub account_sid: TwilioAccountSid,
     /// The parent leg of a two-leg call.
-    pub call_sid: Option<String>,
+    pub call_sid: Option<CallSid>,
     pub recording_sid: String,
     pub recording_status: RecordingStatus,
     pub recording_url: Option<String>,
@@ -422,7 +425,7 @@ impl RecordingCallback {
             account_sid: r.req("AccountSid")?,
             call_sid: r.opt("CallSid"),
             recording_sid: r.req("RecordingSid")?,
-            recording_status: RecordingStatus::parse(r.req("RecordingStatus")?.trim()),
+            recording_status: RecordingStatus::parse(r.req::<String>("RecordingStatus")?.trim()),
             recording_url: r.opt("RecordingUrl"),
             recording_duration: r.num("RecordingDuration")?,
             recording_channels: r.num("RecordingChannels")?,
@@ -442,8 +445,8 @@ pub struct Media {
 /// <https://www.twilio.com/docs/messaging/guides/webhook-request>
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundMessage {
-    pub message_sid: String,
-    pub account_sid: String,
+    pub message_sid: MessageSid,
+    pub account_sid: TwilioAccountSid,
     pub from: String,
     pub to: String,
     /// May be empty (a media-only message).
@@ -508,8 +511,8 @@ impl InboundMessage {
 /// An outbound message's status callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageStatusCallback {
-    pub message_sid: String,
-    pub account_sid: String,
+    pub message_sid: MessageSid,
+    pub account_sid: TwilioAccountSid,
     pub message_status: MessageStatus,
     pub error_code: Option<String>,
     pub from: Option<String>,
@@ -522,7 +525,7 @@ impl MessageStatusCallback {
         Ok(MessageStatusCallback {
             message_sid: r.req("MessageSid")?,
             account_sid: r.req("AccountSid")?,
-            message_status: MessageStatus::parse(r.req("MessageStatus")?.trim()),
+            message_status: MessageStatus::parse(r.req::<String>("MessageStatus")?.trim()),
             error_code: r.opt("ErrorCode"),
             from: r.opt("From"),
             to: r.opt("To"),

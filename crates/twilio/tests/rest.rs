@@ -41,7 +41,7 @@ async fn fetch_call_reads_the_documented_shape_with_basic_auth() {
     call.parent_call_sid = Some("CAfedcba9876543210fedcba9876543210".into());
     fake.insert_call(ACCOUNT, call);
 
-    let fetched = client.fetch_call(CALL).await.unwrap();
+    let fetched = client.fetch_call(&CALL.into()).await.unwrap();
     assert_eq!(fetched.sid, CALL);
     assert_eq!(fetched.account_sid, ACCOUNT);
     assert_eq!(fetched.status, CallStatus::InProgress);
@@ -97,7 +97,7 @@ async fn each_error_kind_is_typed() {
     let (fake, client) = setup().await;
 
     // Unknown call: 404 with Twilio's code.
-    match client.fetch_call("CAmissing").await {
+    match client.fetch_call(&"CAmissing".into()).await {
         Err(RestError::NotFound { code, message }) => {
             assert_eq!(code, Some(20404));
             assert!(message.contains("CAmissing"), "{message}");
@@ -108,7 +108,7 @@ async fn each_error_kind_is_typed() {
     // Wrong token: 401.
     let wrong = client.for_account(Credentials::new(ACCOUNT, "not-the-token"));
     assert!(matches!(
-        wrong.fetch_call(CALL).await,
+        wrong.fetch_call(&CALL.into()).await,
         Err(RestError::Unauthorized)
     ));
     assert_eq!(
@@ -127,7 +127,7 @@ async fn each_error_kind_is_typed() {
         },
         Some(1),
     );
-    match client.fetch_call(CALL).await {
+    match client.fetch_call(&CALL.into()).await {
         Err(RestError::RateLimited { retry_after }) => {
             assert_eq!(retry_after, Some(Duration::from_secs(7)))
         }
@@ -140,7 +140,7 @@ async fn each_error_kind_is_typed() {
         Some(1),
     );
     assert!(matches!(
-        client.fetch_call(CALL).await,
+        client.fetch_call(&CALL.into()).await,
         Err(RestError::RateLimited { retry_after: None })
     ));
     fake.fail(
@@ -152,7 +152,7 @@ async fn each_error_kind_is_typed() {
         },
         Some(1),
     );
-    let error = client.fetch_call(CALL).await.unwrap_err();
+    let error = client.fetch_call(&CALL.into()).await.unwrap_err();
     assert!(matches!(error, RestError::Server { status: 503 }));
     assert!(error.is_transient());
     fake.fail(
@@ -165,13 +165,13 @@ async fn each_error_kind_is_typed() {
         Some(1),
     );
     assert!(matches!(
-        client.fetch_call(CALL).await,
+        client.fetch_call(&CALL.into()).await,
         Err(RestError::Forbidden)
     ));
     fake.fail(Method::GET, &path, Fault::NotFound, Some(1));
     fake.fail(Method::GET, &path, Fault::NotFound, Some(0));
     assert!(matches!(
-        client.fetch_call(CALL).await,
+        client.fetch_call(&CALL.into()).await,
         Err(RestError::NotFound {
             code: Some(20404),
             ..
@@ -179,14 +179,14 @@ async fn each_error_kind_is_typed() {
     ));
     // The programmed faults are used up: the call is back.
     assert_eq!(
-        client.fetch_call(CALL).await.unwrap().status,
+        client.fetch_call(&CALL.into()).await.unwrap().status,
         CallStatus::InProgress
     );
 
     // Updating an ended call is Twilio's 400/21220 with its more_info link.
     fake.progress_call(ACCOUNT, CALL, "completed");
     match client
-        .update_call(CALL, &UpdateCall::end(EndCall::Completed))
+        .update_call(&CALL.into(), &UpdateCall::end(EndCall::Completed))
         .await
     {
         Err(RestError::Twilio {
@@ -214,7 +214,7 @@ async fn each_error_kind_is_typed() {
         },
     )
     .unwrap();
-    let error = closed.fetch_call(CALL).await.unwrap_err();
+    let error = closed.fetch_call(&CALL.into()).await.unwrap_err();
     assert!(
         matches!(error, RestError::Transport(_)) && error.is_transient(),
         "{error:?}"
@@ -230,7 +230,7 @@ async fn ending_a_call_sends_exact_fields_and_a_signed_status_callback() {
     fake.insert_call(ACCOUNT, call);
 
     let ended = client
-        .update_call(CALL, &UpdateCall::end(EndCall::Completed))
+        .update_call(&CALL.into(), &UpdateCall::end(EndCall::Completed))
         .await
         .unwrap();
     assert_eq!(ended.status, CallStatus::Completed);
@@ -243,7 +243,7 @@ async fn ending_a_call_sends_exact_fields_and_a_signed_status_callback() {
     );
     // Later fetches see the change.
     assert_eq!(
-        client.fetch_call(CALL).await.unwrap().status,
+        client.fetch_call(&CALL.into()).await.unwrap().status,
         CallStatus::Completed
     );
 
@@ -280,14 +280,14 @@ async fn redirect_sends_twiml_or_url_and_method() {
     let twiml = "<Response><Say>Bye</Say></Response>";
     client
         .update_call(
-            CALL,
+            &CALL.into(),
             &UpdateCall::redirect(Instructions::Twiml(twiml.into())),
         )
         .await
         .unwrap();
     client
         .update_call(
-            CALL,
+            &CALL.into(),
             &UpdateCall::redirect(Instructions::Url {
                 url: "https://evo.example.com/twilio/voice?x=1&y=2".into(),
                 method: Some("GET".into()),
@@ -429,7 +429,7 @@ async fn conference_participants_are_held_and_added() {
         ..UpdateParticipant::default()
     };
     let held = client
-        .update_participant(conference, CALL, &update)
+        .update_participant(&conference.into(), &CALL.into(), &update)
         .await
         .unwrap();
     assert_eq!((held.hold, held.muted), (Some(true), Some(true)));
@@ -486,7 +486,7 @@ async fn conference_participants_are_held_and_added() {
     );
     assert_eq!(
         client
-            .fetch_conference(conference)
+            .fetch_conference(&conference.into())
             .await
             .unwrap()
             .friendly_name
@@ -552,7 +552,7 @@ async fn conference_participants_are_held_and_added() {
     // Unknown participant: NotFound.
     assert!(matches!(
         client
-            .update_participant(conference, "CAnobody", &update)
+            .update_participant(&conference.into(), &"CAnobody".into(), &update)
             .await,
         Err(RestError::NotFound { .. })
     ));
@@ -632,7 +632,7 @@ async fn a_call_cancelled_while_queued_sends_no_callback() {
     call.status_callback = Some("https://evo.example.com/twilio/status".into());
     fake.insert_call(ACCOUNT, call);
     let canceled = client
-        .update_call(CALL, &UpdateCall::end(EndCall::Canceled))
+        .update_call(&CALL.into(), &UpdateCall::end(EndCall::Canceled))
         .await
         .unwrap();
     assert_eq!(canceled.status, CallStatus::Canceled);
@@ -669,7 +669,7 @@ async fn callbacks_are_delivered_and_redelivered_identically() {
     call.status_callback = Some(format!("http://{address}/twilio/status"));
     fake.insert_call(ACCOUNT, call);
     client
-        .update_call(CALL, &UpdateCall::end(EndCall::Completed))
+        .update_call(&CALL.into(), &UpdateCall::end(EndCall::Completed))
         .await
         .unwrap();
     let http = reqwest::Client::new();

@@ -15,6 +15,7 @@ pub mod html;
 pub mod json;
 pub mod jsv;
 pub mod query;
+pub mod route;
 pub mod xml;
 
 use evo_core::contract::{ContractError, TypeInfo, Value};

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use evo_core::domain::{Endpoint, EndpointKind, Role, User};
 use evo_core::event::{EventSource, SessionEvent};
+use evo_core::ids::{AccountId, CallSid, UserId};
 use evo_server::app::directory::{self, NewNumber};
 use evo_server::app::sessions::{call_session_id, scoped_key};
 use evo_server::auth::tokens::{access_claims, TokenKeys};
@@ -56,7 +57,7 @@ pub async fn seed(store: &dyn Store, users: usize, bar: &ProgressBar) -> anyhow:
         let id = directory::new_id("usr");
         let email = format!("agent{i}@bench.example");
         let user = User {
-            id: id.clone(),
+            id: id.clone().into(),
             account_id: account.id.clone(),
             email: email.clone(),
             display_name: format!("Agent {i}"),
@@ -64,7 +65,7 @@ pub async fn seed(store: &dyn Store, users: usize, bar: &ProgressBar) -> anyhow:
             roles: vec![Role::User],
         };
         let endpoint = Endpoint {
-            id: id.clone(),
+            id: id.clone().into(),
             account_id: account.id.clone(),
             customer_id: None,
             kind: EndpointKind::User,
@@ -80,7 +81,7 @@ pub async fn seed(store: &dyn Store, users: usize, bar: &ProgressBar) -> anyhow:
             NewNumber {
                 account_id: &account.id,
                 number: &number,
-                ring_user_ids: std::slice::from_ref(&id),
+                ring_user_ids: std::slice::from_ref(&UserId::new(id.as_str())),
                 queue_name: None,
                 display_name: Some(&format!("Line {i}")),
                 customer_id: None,
@@ -91,7 +92,7 @@ pub async fn seed(store: &dyn Store, users: usize, bar: &ProgressBar) -> anyhow:
         store
             .create_auth_session(&AuthSession {
                 id: sid.clone(),
-                user_id: id.clone(),
+                user_id: id.clone().into(),
                 created_at: now,
                 expires_at: now + chrono::Duration::days(2),
             })
@@ -105,7 +106,7 @@ pub async fn seed(store: &dyn Store, users: usize, bar: &ProgressBar) -> anyhow:
         bar.inc(1);
     }
     Ok(DataSet {
-        account_id: account.id,
+        account_id: account.id.to_string(),
         users: seeded,
     })
 }
@@ -169,7 +170,10 @@ impl Signer {
         sequence: u32,
         at: DateTime<Utc>,
     ) -> Hook {
-        let session = call_session_id(&self.account_id, root);
+        let session = call_session_id(
+            &AccountId::new(self.account_id.as_str()),
+            &CallSid::new(root),
+        );
         let mut pairs = vec![
             ("AccountSid", ACCOUNT_SID.to_string()),
             ("ApiVersion", "2010-04-01".to_string()),
@@ -242,7 +246,7 @@ pub async fn template(
     root: &str,
     leg: &str,
 ) -> anyhow::Result<Template> {
-    let id = call_session_id(account_id, root);
+    let id = call_session_id(&AccountId::new(account_id), &CallSid::new(root));
     let session = store
         .session(&id)
         .await?
@@ -272,7 +276,7 @@ fn replay(
     let show = |json: &str| json.replace(ROOT, root).replace(LEG, leg);
     let header = serde_json::from_str(&show(&template.header))?;
     let mut session = evo_core::reducer::open(
-        call_session_id(account_id, root),
+        call_session_id(&AccountId::new(account_id), &CallSid::new(root)),
         header,
         template.opened_at,
     );
@@ -282,12 +286,14 @@ fn replay(
         session: opened,
         event: None,
         expected_version: None,
-        keys: vec![scoped_key(account_id, root)],
+        keys: vec![scoped_key(&AccountId::new(account_id), root)],
     }];
     for json in &template.events {
         let event: SessionEvent = serde_json::from_str(&show(json))?;
         let keys = match &event.source {
-            EventSource::Call { call_sid, .. } => vec![scoped_key(account_id, call_sid)],
+            EventSource::Call { call_sid, .. } => {
+                vec![scoped_key(&AccountId::new(account_id), call_sid)]
+            }
             _ => Vec::new(),
         };
         let next = evo_core::reducer::apply(&session, &event);

@@ -22,6 +22,7 @@ pub mod data;
 pub mod load;
 pub mod report;
 
+use evo_core::ids::{AccountId, CallSid};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -624,13 +625,16 @@ async fn fan_out(
         let user = &set.users[target % plan.users];
         let root = data::call_sid(0x30, 0, n as u64);
         let caller = data::caller(n as u64);
-        let session_id = evo_server::app::sessions::call_session_id(&set.account_id, &root);
+        let session_id = evo_server::app::sessions::call_session_id(
+            &AccountId::new(set.account_id.as_str()),
+            &CallSid::new(root.as_str()),
+        );
         let (tx, rx) = tokio::sync::oneshot::channel();
         *subscribers[target]
             .waiter
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Some(Waiter {
-            needle: session_id.into_bytes(),
+            needle: session_id.into_string().into_bytes(),
             seen: tx,
         });
         let begin = Instant::now();

@@ -15,6 +15,7 @@ use chrono::Utc;
 use evo_core::api::sessions::{SessionHoldReasons, SessionMemberRoles};
 use evo_core::domain::Account;
 use evo_core::event::{EventKind, EventSource, Party, SessionEvent};
+use evo_core::ids::{AccountId, CallSid, EndpointId, SessionId, UserId};
 use evo_core::session::Session;
 use evo_store::StoreError;
 use evo_twilio::control;
@@ -131,7 +132,11 @@ impl Actions {
     }
 
     /// The live session, if the actor may act on it.
-    async fn session(&self, actor: &Actor<'_>, id: &str) -> Result<Arc<LiveSession>, ActionError> {
+    async fn session(
+        &self,
+        actor: &Actor<'_>,
+        id: &SessionId,
+    ) -> Result<Arc<LiveSession>, ActionError> {
         let reach = Reach::of(&self.directory, actor.principal);
         if let Some(live) = self.sessions.index().get(id) {
             if !reach.may_see(&live) {
@@ -156,7 +161,7 @@ impl Actions {
         }
     }
 
-    async fn client(&self, account_id: &str) -> Result<TwilioClient, ActionError> {
+    async fn client(&self, account_id: &AccountId) -> Result<TwilioClient, ActionError> {
         let account: Account = self
             .directory
             .account(account_id)
@@ -173,7 +178,7 @@ impl Actions {
     async fn log(
         &self,
         actor: &Actor<'_>,
-        session_id: &str,
+        session_id: &SessionId,
         kind: EventKind,
     ) -> Result<Arc<LiveSession>, ActionError> {
         let event = SessionEvent {
@@ -204,7 +209,7 @@ impl Actions {
     /// account without Twilio credentials.
     pub async fn twilio_calls_in_progress(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
     ) -> Result<Vec<evo_twilio::rest::CallResource>, ActionError> {
         let client = match self.client(account_id).await {
             Ok(client) => client,
@@ -218,8 +223,8 @@ impl Actions {
     pub async fn hold(
         &self,
         actor: &Actor<'_>,
-        session_id: &str,
-        call_sid: Option<&str>,
+        session_id: &SessionId,
+        call_sid: Option<&CallSid>,
         reason: SessionHoldReasons,
     ) -> Result<Arc<LiveSession>, ActionError> {
         let live = self.session(actor, session_id).await?;
@@ -262,7 +267,7 @@ impl Actions {
     pub async fn unhold(
         &self,
         actor: &Actor<'_>,
-        session_id: &str,
+        session_id: &SessionId,
     ) -> Result<Arc<LiveSession>, ActionError> {
         let live = self.session(actor, session_id).await?;
         let session = live.session();
@@ -282,7 +287,7 @@ impl Actions {
             None => {
                 let user = &actor.principal.user_id;
                 let clients = [Client {
-                    identity: user.clone(),
+                    identity: user.to_string(),
                     status_callback: format!(
                         "{}/twilio/status?session={session_id}&user={user}",
                         actor.base_url
@@ -308,7 +313,7 @@ impl Actions {
     pub async fn console_data(
         &self,
         actor: &Actor<'_>,
-        session_id: &str,
+        session_id: &SessionId,
         data: &str,
     ) -> Result<Arc<LiveSession>, ActionError> {
         let live = self.session(actor, session_id).await?;
@@ -329,8 +334,8 @@ impl Actions {
     pub async fn end(
         &self,
         actor: &Actor<'_>,
-        session_id: &str,
-        call_sid: Option<&str>,
+        session_id: &SessionId,
+        call_sid: Option<&CallSid>,
     ) -> Result<Arc<LiveSession>, ActionError> {
         let live = self.session(actor, session_id).await?;
         let session = live.session();
@@ -358,7 +363,7 @@ impl Actions {
 
     async fn destination(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         text: Option<&str>,
     ) -> Result<Destination, ActionError> {
         let invalid = |message: String| ActionError::Invalid {
@@ -381,12 +386,12 @@ impl Actions {
         if !digits.is_empty() && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()) {
             return Ok(Destination::Number(text.to_string()));
         }
-        let user = match self.directory.user(text).await? {
+        let user = match self.directory.user(&UserId::new(text)).await? {
             Some(user) => Some(user),
             None => self.directory.user_by_email(text).await?,
         };
         match user {
-            Some(user) if user.account_id == account_id => Ok(Destination::User(user)),
+            Some(user) if user.account_id == *account_id => Ok(Destination::User(user)),
             _ => Err(invalid(format!(
                 "'{text}' is no user of this account, E.164 number or queue:<name>"
             ))),
@@ -398,7 +403,7 @@ impl Actions {
     pub async fn redirect(
         &self,
         actor: &Actor<'_>,
-        session_id: &str,
+        session_id: &SessionId,
         destination: Option<&str>,
         caller_id: Option<&str>,
     ) -> Result<Arc<LiveSession>, ActionError> {
@@ -414,7 +419,7 @@ impl Actions {
         let (update, target) = match &destination {
             Destination::User(user) => {
                 let clients = [Client {
-                    identity: user.id.clone(),
+                    identity: user.id.to_string(),
                     status_callback: format!(
                         "{base}/twilio/status?session={session_id}&user={}",
                         user.id
@@ -467,15 +472,15 @@ impl Actions {
     pub async fn add_conference_member(
         &self,
         actor: &Actor<'_>,
-        session_id: &str,
-        call_sid: Option<&str>,
+        session_id: &SessionId,
+        call_sid: Option<&CallSid>,
         destination: Option<&str>,
         from_number: Option<&str>,
     ) -> Result<Arc<LiveSession>, ActionError> {
         let live = self.session(actor, session_id).await?;
         let session = live.session();
         let root = leg_of(session, None)?;
-        let agent_leg = match call_sid.map(str::trim).filter(|c| !c.is_empty()) {
+        let agent_leg = match call_sid.filter(|c| !c.trim().is_empty()) {
             Some(sid) => Some(leg_of(session, Some(sid))?),
             None => None,
         };
@@ -539,7 +544,7 @@ impl Actions {
                     .iter()
                     .find(|m| m.call_sid.as_deref() == Some(agent_leg))
                     .and_then(|m| m.endpoint_id.clone())
-                    .unwrap_or_else(|| actor.principal.user_id.clone());
+                    .unwrap_or_else(|| actor.principal.user_id.clone().into());
                 dials.push(control::add_participant(
                     from,
                     &format!("client:{agent}"),
@@ -602,7 +607,7 @@ impl Actions {
 fn user_party(user: &evo_core::domain::User) -> Party {
     Party {
         identity: format!("client:{}", user.id),
-        endpoint_id: Some(user.id.clone()),
+        endpoint_id: Some(user.id.clone().into()),
         display_name: Some(user.display_name.clone()),
         role: SessionMemberRoles::Agent,
     }
@@ -618,8 +623,8 @@ fn number_party(number: &str) -> Party {
 }
 
 /// The endpoints a stored session is visible to (endpoint, answerer, members).
-fn stored_endpoints(session: &Session) -> Vec<String> {
-    let mut endpoints = vec![session.header().endpoint_id.to_string()];
+fn stored_endpoints(session: &Session) -> Vec<EndpointId> {
+    let mut endpoints = vec![session.header().endpoint_id.clone()];
     endpoints.extend(session.state().answered_by_id.clone());
     endpoints.extend(
         session
@@ -633,9 +638,9 @@ fn stored_endpoints(session: &Session) -> Vec<String> {
 
 /// The leg `call_sid` names (the root call when `None`), if it is one of
 /// the session's.
-fn leg_of(session: &Session, call_sid: Option<&str>) -> Result<String, ActionError> {
+fn leg_of(session: &Session, call_sid: Option<&CallSid>) -> Result<CallSid, ActionError> {
     let root = session.header().call_sid.clone();
-    match call_sid.map(str::trim).filter(|c| !c.is_empty()) {
+    match call_sid.map(|sid| sid.trim()).filter(|c| !c.is_empty()) {
         None => root.ok_or_else(|| ActionError::Invalid {
             field: "SessionId",
             message: "The session has no call".into(),
@@ -648,7 +653,7 @@ fn leg_of(session: &Session, call_sid: Option<&str>) -> Result<String, ActionErr
                     .iter()
                     .any(|m| m.call_sid.as_deref() == Some(sid));
             if known {
-                Ok(sid.to_string())
+                Ok(CallSid::new(sid))
             } else {
                 Err(ActionError::Invalid {
                     field: "CallSid",
@@ -661,9 +666,9 @@ fn leg_of(session: &Session, call_sid: Option<&str>) -> Result<String, ActionErr
 
 /// The legs an agent's hold request (not yet ended) or the session's state
 /// says are held, the root first.
-fn held_legs(session: &Session, events: &[SessionEvent]) -> Vec<String> {
+fn held_legs(session: &Session, events: &[SessionEvent]) -> Vec<CallSid> {
     // The last agent hold request per leg decides, by the agents' clock.
-    let mut last: std::collections::BTreeMap<String, (chrono::DateTime<Utc>, bool)> =
+    let mut last: std::collections::BTreeMap<CallSid, (chrono::DateTime<Utc>, bool)> =
         std::collections::BTreeMap::new();
     let root = session.header().call_sid.clone().unwrap_or_default();
     for event in events {
@@ -678,7 +683,7 @@ fn held_legs(session: &Session, events: &[SessionEvent]) -> Vec<String> {
             *entry = (event.at, held);
         }
     }
-    let mut held: Vec<String> = last
+    let mut held: Vec<CallSid> = last
         .into_iter()
         .filter(|(_, (_, held))| *held)
         .map(|(leg, _)| leg)

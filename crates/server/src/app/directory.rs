@@ -7,12 +7,13 @@ use std::sync::{Arc, RwLock};
 
 use anyhow::{bail, Context};
 use evo_core::domain::{Account, Customer, Endpoint, EndpointKind, Role, Secret, User};
+use evo_core::ids::{AccountId, CustomerId, EndpointId, TwilioAccountSid, UserId};
 use evo_store::{ApiKeyRecord, Store, StoreError};
 
 use crate::auth::{generate_api_key, hash_api_key, password::hash_password};
 
 /// User id → the phone numbers that ring the user.
-type Rings = HashMap<String, BTreeSet<String>>;
+type Rings = HashMap<UserId, BTreeSet<EndpointId>>;
 
 /// The directory as the running server sees it: reads for requests and
 /// webhooks, and administration (validated) for tests and the demo.
@@ -29,7 +30,7 @@ pub struct Directory {
     generation: AtomicU64,
 }
 
-fn rings_of(pairs: Vec<(String, String)>) -> Rings {
+fn rings_of(pairs: Vec<(EndpointId, UserId)>) -> Rings {
     let mut rings = Rings::new();
     for (endpoint, user) in pairs {
         rings.entry(user).or_default().insert(endpoint);
@@ -69,23 +70,26 @@ impl Directory {
 
     /// The endpoint ids whose sessions `user_id` sees: the user's own
     /// endpoint (same id) and every number that rings the user. From memory.
-    pub fn endpoint_ids_of_user(&self, user_id: &str) -> Vec<String> {
+    pub fn endpoint_ids_of_user(&self, user_id: &UserId) -> Vec<EndpointId> {
         let rings = self
             .rings
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut ids = vec![user_id.to_string()];
+        let mut ids = vec![EndpointId::from(user_id.clone())];
         ids.extend(rings.get(user_id).into_iter().flatten().cloned());
         ids
     }
 
     /// The account with this id.
-    pub async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+    pub async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
         self.store.account(id).await
     }
 
     /// The account Twilio knows by this `AccountSid`.
-    pub async fn account_by_twilio_sid(&self, sid: &str) -> Result<Option<Account>, StoreError> {
+    pub async fn account_by_twilio_sid(
+        &self,
+        sid: &TwilioAccountSid,
+    ) -> Result<Option<Account>, StoreError> {
         self.store.account_by_twilio_sid(sid).await
     }
 
@@ -100,17 +104,21 @@ impl Directory {
     }
 
     /// Adds an auth token to an account ([`add_auth_token`]).
-    pub async fn add_auth_token(&self, account_id: &str, token: &str) -> anyhow::Result<()> {
+    pub async fn add_auth_token(&self, account_id: &AccountId, token: &str) -> anyhow::Result<()> {
         add_auth_token(self.store.as_ref(), account_id, token).await
     }
 
     /// Removes an auth token from an account ([`remove_auth_token`]).
-    pub async fn remove_auth_token(&self, account_id: &str, token: &str) -> anyhow::Result<()> {
+    pub async fn remove_auth_token(
+        &self,
+        account_id: &AccountId,
+        token: &str,
+    ) -> anyhow::Result<()> {
         remove_auth_token(self.store.as_ref(), account_id, token).await
     }
 
     /// The user with this id.
-    pub async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+    pub async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         self.store.user(id).await
     }
 
@@ -120,14 +128,14 @@ impl Directory {
     }
 
     /// The endpoint with this id.
-    pub async fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError> {
+    pub async fn endpoint(&self, id: &EndpointId) -> Result<Option<Endpoint>, StoreError> {
         self.store.endpoint(id).await
     }
 
     /// The endpoint of an account with this address (phone number, e-mail).
     pub async fn endpoint_by_address(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         address: &str,
     ) -> Result<Option<Endpoint>, StoreError> {
         self.store.endpoint_by_address(account_id, address).await
@@ -136,7 +144,7 @@ impl Directory {
     /// A customer and its parents, for a session's breadcrumb.
     pub async fn customer_breadcrumb(
         &self,
-        customer_id: &str,
+        customer_id: &CustomerId,
     ) -> Result<Vec<evo_core::domain::Crumb>, StoreError> {
         self.store.customer_breadcrumb(customer_id).await
     }
@@ -160,9 +168,9 @@ impl Directory {
     /// Adds a customer ([`add_customer`]).
     pub async fn add_customer(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         name: &str,
-        parent_id: Option<&str>,
+        parent_id: Option<&CustomerId>,
     ) -> anyhow::Result<Customer> {
         add_customer(self.store.as_ref(), account_id, name, parent_id).await
     }
@@ -191,7 +199,7 @@ impl Directory {
     }
 
     /// Creates an API key ([`add_api_key`]).
-    pub async fn add_api_key(&self, user_id: &str) -> anyhow::Result<String> {
+    pub async fn add_api_key(&self, user_id: &UserId) -> anyhow::Result<String> {
         add_api_key(self.store.as_ref(), user_id).await
     }
 }
@@ -223,9 +231,9 @@ pub async fn add_account(
         bail!("give both --twilio-account-sid and --twilio-auth-token, or neither");
     }
     let account = Account {
-        id: new_id("acc"),
+        id: new_id("acc").into(),
         name: name.trim().to_string(),
-        twilio_account_sid: twilio_account_sid.map(str::to_string),
+        twilio_account_sid: twilio_account_sid.map(TwilioAccountSid::new),
         twilio_auth_token: twilio_auth_token.map(Secret::from),
     };
     store.create_account(&account).await?;
@@ -245,7 +253,7 @@ fn check_token(token: &str) -> anyhow::Result<()> {
 /// the primary (the first token the account got).
 pub async fn add_auth_token(
     store: &dyn Store,
-    account_id: &str,
+    account_id: &AccountId,
     token: &str,
 ) -> anyhow::Result<()> {
     check_token(token)?;
@@ -267,7 +275,7 @@ pub async fn add_auth_token(
 /// (the account's webhooks would all be refused).
 pub async fn remove_auth_token(
     store: &dyn Store,
-    account_id: &str,
+    account_id: &AccountId,
     token: &str,
 ) -> anyhow::Result<()> {
     require_account(store, account_id).await?;
@@ -284,7 +292,7 @@ pub async fn remove_auth_token(
     }
 }
 
-async fn require_account(store: &dyn Store, account_id: &str) -> anyhow::Result<Account> {
+async fn require_account(store: &dyn Store, account_id: &AccountId) -> anyhow::Result<Account> {
     store
         .account(account_id)
         .await?
@@ -293,14 +301,14 @@ async fn require_account(store: &dyn Store, account_id: &str) -> anyhow::Result<
 
 async fn require_customer(
     store: &dyn Store,
-    account_id: &str,
-    customer_id: &str,
+    account_id: &AccountId,
+    customer_id: &CustomerId,
 ) -> anyhow::Result<Customer> {
     let customer = store
         .customer(customer_id)
         .await?
         .with_context(|| format!("no customer has the id '{customer_id}'"))?;
-    if customer.account_id != account_id {
+    if customer.account_id != *account_id {
         bail!("customer '{customer_id}' belongs to another account");
     }
     Ok(customer)
@@ -309,9 +317,9 @@ async fn require_customer(
 /// Adds a customer, optionally under a parent customer of the same account.
 pub async fn add_customer(
     store: &dyn Store,
-    account_id: &str,
+    account_id: &AccountId,
     name: &str,
-    parent_id: Option<&str>,
+    parent_id: Option<&CustomerId>,
 ) -> anyhow::Result<Customer> {
     require_account(store, account_id).await?;
     if name.trim().is_empty() {
@@ -321,9 +329,9 @@ pub async fn add_customer(
         require_customer(store, account_id, parent).await?;
     }
     let customer = Customer {
-        id: new_id("cus"),
-        account_id: account_id.to_string(),
-        parent_id: parent_id.map(str::to_string),
+        id: new_id("cus").into(),
+        account_id: account_id.clone(),
+        parent_id: parent_id.cloned(),
         name: name.trim().to_string(),
     };
     store.create_customer(&customer).await?;
@@ -332,12 +340,12 @@ pub async fn add_customer(
 
 /// What a new user needs.
 pub struct NewUser<'a> {
-    pub account_id: &'a str,
+    pub account_id: &'a AccountId,
     pub email: &'a str,
     pub password: &'a str,
     pub display_name: Option<&'a str>,
     pub roles: &'a [String],
-    pub customer_id: Option<&'a str>,
+    pub customer_id: Option<&'a CustomerId>,
 }
 
 /// Adds a user (and its user endpoint) with exactly the given roles.
@@ -370,17 +378,17 @@ pub async fn add_user(store: &dyn Store, new: NewUser<'_>) -> anyhow::Result<Use
     let id = new_id("usr");
     let display_name = new.display_name.unwrap_or(email).trim().to_string();
     let user = User {
-        id: id.clone(),
-        account_id: new.account_id.to_string(),
+        id: id.clone().into(),
+        account_id: new.account_id.clone(),
         email: email.to_string(),
         display_name: display_name.clone(),
         password_hash,
         roles: unique_roles,
     };
     let endpoint = Endpoint {
-        id,
-        account_id: new.account_id.to_string(),
-        customer_id: new.customer_id.map(str::to_string),
+        id: id.into(),
+        account_id: new.account_id.clone(),
+        customer_id: new.customer_id.cloned(),
         kind: EndpointKind::User,
         display_name,
         address: email.to_string(),
@@ -405,12 +413,12 @@ fn is_plausible_email(email: &str) -> bool {
 
 /// What a new phone number needs.
 pub struct NewNumber<'a> {
-    pub account_id: &'a str,
+    pub account_id: &'a AccountId,
     pub number: &'a str,
-    pub ring_user_ids: &'a [String],
+    pub ring_user_ids: &'a [UserId],
     pub queue_name: Option<&'a str>,
     pub display_name: Option<&'a str>,
-    pub customer_id: Option<&'a str>,
+    pub customer_id: Option<&'a CustomerId>,
 }
 
 /// Adds a phone number endpoint that rings the given users (or queues).
@@ -426,7 +434,7 @@ pub async fn add_number(store: &dyn Store, new: NewNumber<'_>) -> anyhow::Result
             .user(user_id)
             .await?
             .with_context(|| format!("no user has the id '{user_id}'"))?;
-        if user.account_id != new.account_id {
+        if user.account_id != *new.account_id {
             bail!("user '{user_id}' belongs to another account");
         }
     }
@@ -439,9 +447,9 @@ pub async fn add_number(store: &dyn Store, new: NewNumber<'_>) -> anyhow::Result
         }
     }
     let endpoint = Endpoint {
-        id: new_id("num"),
-        account_id: new.account_id.to_string(),
-        customer_id: new.customer_id.map(str::to_string),
+        id: new_id("num").into(),
+        account_id: new.account_id.clone(),
+        customer_id: new.customer_id.cloned(),
         kind: EndpointKind::PhoneNumber,
         display_name: new.display_name.unwrap_or(number).to_string(),
         address: number.to_string(),
@@ -453,7 +461,7 @@ pub async fn add_number(store: &dyn Store, new: NewNumber<'_>) -> anyhow::Result
 }
 
 /// Creates an API key for a user and returns the key (stored only hashed).
-pub async fn add_api_key(store: &dyn Store, user_id: &str) -> anyhow::Result<String> {
+pub async fn add_api_key(store: &dyn Store, user_id: &UserId) -> anyhow::Result<String> {
     store
         .user(user_id)
         .await?
@@ -462,7 +470,7 @@ pub async fn add_api_key(store: &dyn Store, user_id: &str) -> anyhow::Result<Str
     store
         .create_api_key(&ApiKeyRecord {
             id: new_id("key"),
-            user_id: user_id.to_string(),
+            user_id: user_id.to_string().into(),
             key_hash: hash_api_key(&key),
             created_at: chrono::Utc::now(),
         })

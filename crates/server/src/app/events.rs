@@ -26,6 +26,7 @@
 //! stream has a bounded queue: a subscriber too slow to take its messages is
 //! closed (it can resume) rather than allowed to delay anyone.
 
+use evo_core::ids::{AccountId, SessionId, UserId};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -176,7 +177,7 @@ struct Entry {
 
 /// A followed user.
 struct UserFeed {
-    account_id: String,
+    account_id: AccountId,
     manager: bool,
     /// The user's open subscriptions (ids into `HubState::subscriptions`).
     subscribers: Vec<String>,
@@ -189,7 +190,7 @@ struct UserFeed {
 #[derive(Default)]
 struct HubState {
     subscriptions: HashMap<String, Entry>,
-    users: HashMap<String, UserFeed>,
+    users: HashMap<UserId, UserFeed>,
     /// Last seen call state of each active session (for transitions).
     known: HashMap<String, SessionCallState>,
     /// Subscriptions closed in the last minute: a client's `stop()` closes
@@ -198,15 +199,15 @@ struct HubState {
     /// Users whose messages may be missing from the log (a write failed, or
     /// the hub lagged): their resumes get a snapshot until the store's
     /// floor is raised.
-    broken: HashSet<String>,
+    broken: HashSet<UserId>,
     /// The followed users' viewers by endpoint: a change is planned only
     /// for the users it may concern, not for every followed user.
     audience: Audience,
     /// Account → its followed managers (the account channel's audience).
-    managers: HashMap<String, HashSet<String>>,
+    managers: HashMap<AccountId, HashSet<UserId>>,
     /// Session → the followed users whose active list holds it (they are
     /// told when it leaves, also by a change of visibility).
-    holding: HashMap<String, HashSet<String>>,
+    holding: HashMap<SessionId, HashSet<UserId>>,
 }
 
 /// How long an unregister of a closed subscription still succeeds.
@@ -260,7 +261,7 @@ impl HubState {
             .unwrap_or_default();
         for session in &active {
             self.holding
-                .entry(session.clone())
+                .entry(SessionId::from(session.as_str()))
                 .or_default()
                 .insert(feed.user_id.clone());
         }
@@ -283,7 +284,7 @@ impl HubState {
     }
 
     /// Stops following a user.
-    fn remove_user(&mut self, user_id: &str) {
+    fn remove_user(&mut self, user_id: &UserId) {
         let Some(user) = self.users.remove(user_id) else {
             return;
         };
@@ -368,13 +369,13 @@ impl Drop for StreamGuard {
 }
 
 /// The channel a manager joins to see every session of the account.
-pub fn account_channel(account_id: &str) -> String {
+pub fn account_channel(account_id: &AccountId) -> String {
     format!("account:{account_id}")
 }
 
 /// A message planned for one user, before the log numbers it.
 struct Draft {
-    user_id: String,
+    user_id: UserId,
     /// The session version it tells of (`None`: not about one session).
     session: Option<(String, u64)>,
     dedupe: String,
@@ -421,7 +422,12 @@ impl EventHub {
         let known = index
             .all()
             .iter()
-            .map(|live| (live.session().id().to_string(), live.session().state().call_state))
+            .map(|live| {
+                (
+                    live.session().id().to_string(),
+                    live.session().state().call_state,
+                )
+            })
             .collect();
         let mut state = HubState {
             known,
@@ -562,9 +568,9 @@ impl EventHub {
     /// log (the node's lease is renewed apart, every `WRITER_RENEW`).
     async fn maintain(&self) -> Result<(), StoreError> {
         let settings = &self.0.settings;
-        let (keep, dropped): (Vec<String>, Vec<String>) = {
+        let (keep, dropped): (Vec<UserId>, Vec<UserId>) = {
             let mut state = self.lock();
-            let dropped: Vec<String> = state
+            let dropped: Vec<UserId> = state
                 .users
                 .iter()
                 .filter(|(_, u)| {
@@ -605,7 +611,7 @@ impl EventHub {
     fn lagged(&self, missed: u64) {
         tracing::warn!(missed, "event hub lagged; subscribers resynchronise");
         let mut state = self.lock();
-        let users: Vec<String> = state.users.keys().cloned().collect();
+        let users: Vec<UserId> = state.users.keys().cloned().collect();
         state.broken.extend(users);
         let ids: Vec<String> = state.subscriptions.keys().cloned().collect();
         for id in ids {
@@ -668,7 +674,7 @@ impl EventHub {
         if !broken.is_empty() {
             // Raised floors first (unfollowed, then followed again): the
             // messages missing below them are answered by a snapshot.
-            let ids: Vec<String> = broken.iter().map(|f| f.user_id.clone()).collect();
+            let ids: Vec<UserId> = broken.iter().map(|f| f.user_id.clone()).collect();
             let mut raised = store.unfollow_event_feeds(&ids).await;
             let now = chrono::Utc::now();
             let until = now + to_chrono(self.0.settings.retention + MAINTENANCE * 2);
@@ -703,7 +709,7 @@ impl EventHub {
         let started = Instant::now();
         match appended {
             Ok(ids) => {
-                let mut by_user: Vec<(String, bool, Vec<Message>)> = Vec::new();
+                let mut by_user: Vec<(UserId, bool, Vec<Message>)> = Vec::new();
                 for (draft, id) in drafts.into_iter().zip(ids) {
                     // Stale: another node told a later version already.
                     let Some(id) = id else { continue };
@@ -760,11 +766,11 @@ impl EventHub {
     /// are left out, and the caller closes their streams.
     async fn fill_gaps(
         &self,
-        mut by_user: Vec<(String, bool, Vec<Message>)>,
-    ) -> (Vec<(String, bool, Vec<Message>)>, Vec<String>) {
-        let gaps: Vec<(String, u64, u64)> = {
+        mut by_user: Vec<(UserId, bool, Vec<Message>)>,
+    ) -> (Vec<(UserId, bool, Vec<Message>)>, Vec<UserId>) {
+        let gaps: Vec<(UserId, u64, u64)> = {
             let state = self.lock();
-            let mut gaps: Vec<(String, u64, u64)> = Vec::new();
+            let mut gaps: Vec<(UserId, u64, u64)> = Vec::new();
             for (user_id, _, _) in &by_user {
                 if gaps.iter().any(|(user, _, _)| user == user_id) {
                     continue;
@@ -863,7 +869,7 @@ impl EventHub {
                 _ => {}
             }
         }
-        let account_id = live.session().header().account_id.as_str();
+        let account_id = &live.session().header().account_id;
         let version = live.session().version();
         // Built once per change, shared by every user's message.
         let own: Vec<(&str, Arc<str>)> = kinds
@@ -891,7 +897,7 @@ impl EventHub {
         // Only the users this change may concern: those who may see it,
         // the account's managers, and those whose active list holds it.
         let seers = audience.who_may_see(live);
-        let mut concerned: Vec<String> = seers.iter().map(|user| user.to_string()).collect();
+        let mut concerned: Vec<UserId> = seers.iter().map(|user| (*user).clone()).collect();
         if let Some(managers) = managers.get(account_id) {
             concerned.extend(managers.iter().cloned());
         }
@@ -901,7 +907,6 @@ impl EventHub {
         concerned.sort_unstable();
         concerned.dedup();
         for user_id in &concerned {
-            let user_id = user_id.as_str();
             let (Some(user), Some(viewer)) = (users.get_mut(user_id), audience.viewer(user_id))
             else {
                 continue;
@@ -912,9 +917,9 @@ impl EventHub {
                 let joined = user.active.insert(session_id.to_string());
                 if joined {
                     holding
-                        .entry(session_id.to_string())
+                        .entry(live.session().id().clone())
                         .or_default()
-                        .insert(user_id.to_string());
+                        .insert(user_id.clone());
                 }
                 joined
             } else {
@@ -929,7 +934,7 @@ impl EventHub {
                 let selectors = if account_only { &channel } else { &own };
                 for (kind, selector) in selectors {
                     drafts.push(Draft {
-                        user_id: user_id.to_string(),
+                        user_id: user_id.clone(),
                         session: Some((session_id.to_string(), version)),
                         dedupe: dedupe(kind),
                         selector: selector.clone(),
@@ -941,7 +946,7 @@ impl EventHub {
             }
             if membership_changed {
                 drafts.push(Draft {
-                    user_id: user_id.to_string(),
+                    user_id: user_id.clone(),
                     session: Some((session_id.to_string(), version)),
                     dedupe: dedupe("ActiveSessionsChanged"),
                     selector: Arc::from("cmd.ActiveSessionsChanged"),
@@ -1094,7 +1099,7 @@ impl EventHub {
         })
     }
 
-    fn check_cap(&self, user_id: &str) -> Result<(), HubError> {
+    fn check_cap(&self, user_id: &UserId) -> Result<(), HubError> {
         let max = self.0.settings.max_streams_per_user;
         let state = self.lock();
         match state.users.get(user_id) {
@@ -1260,7 +1265,7 @@ impl EventHub {
 }
 
 /// `user_id` no longer holds `session` in its active list.
-fn unhold(holding: &mut HashMap<String, HashSet<String>>, session: &str, user_id: &str) {
+fn unhold(holding: &mut HashMap<SessionId, HashSet<UserId>>, session: &str, user_id: &UserId) {
     if let Some(holders) = holding.get_mut(session) {
         holders.remove(user_id);
         if holders.is_empty() {
@@ -1287,8 +1292,8 @@ fn active_sessions_json(viewer: &Viewer, index: &LiveIndex) -> Bytes {
 /// The runs again, each user's messages in id order: a message another
 /// node wrote first keeps that node's (lower) id, and a stream never goes
 /// back to a lower id, so a batch is delivered sorted.
-fn in_id_order(runs: Vec<(String, bool, Vec<Message>)>) -> Vec<(String, bool, Vec<Message>)> {
-    let mut flat: Vec<(String, bool, Message)> = runs
+fn in_id_order(runs: Vec<(UserId, bool, Vec<Message>)>) -> Vec<(UserId, bool, Vec<Message>)> {
+    let mut flat: Vec<(UserId, bool, Message)> = runs
         .into_iter()
         .flat_map(|(user, only, messages)| {
             messages
@@ -1308,8 +1313,8 @@ fn in_id_order(runs: Vec<(String, bool, Vec<Message>)>) -> Vec<(String, bool, Ve
 /// Appends `message` to the last run when it is the same user's with the
 /// same audience, else starts a run (runs keep the id order).
 fn push_run(
-    runs: &mut Vec<(String, bool, Vec<Message>)>,
-    user_id: String,
+    runs: &mut Vec<(UserId, bool, Vec<Message>)>,
+    user_id: UserId,
     account_only: bool,
     message: Message,
 ) {
@@ -1319,7 +1324,7 @@ fn push_run(
     }
 }
 
-fn deliver(state: &mut HubState, user_id: &str, messages: &[Message], account_only: bool) {
+fn deliver(state: &mut HubState, user_id: &UserId, messages: &[Message], account_only: bool) {
     let Some(user) = state.users.get(user_id) else {
         return;
     };
@@ -1352,7 +1357,7 @@ fn deliver(state: &mut HubState, user_id: &str, messages: &[Message], account_on
 fn public_info(subscription: &Subscription, channels: &[String]) -> SubscriberInfo {
     vec![
         ("id", subscription.id.clone()),
-        ("userId", subscription.principal.user_id.clone()),
+        ("userId", subscription.principal.user_id.to_string()),
         ("displayName", subscription.principal.display_name.clone()),
         ("profileUrl", String::new()),
         ("channels", channels.join(",")),

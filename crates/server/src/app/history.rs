@@ -2,6 +2,7 @@
 //! active sessions, the store for the rest, always within the caller's
 //! [`Reach`].
 
+use evo_core::ids::SessionId;
 use std::sync::Arc;
 
 use evo_store::{SessionInfoPage, SessionQuery, Store, StoreError};
@@ -42,7 +43,7 @@ impl History {
     pub async fn session_json(
         &self,
         principal: &Principal,
-        session_id: &str,
+        session_id: &SessionId,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let reach = self.reach_of(principal);
         if let Some(live) = self.index.get(session_id) {

@@ -21,6 +21,7 @@ use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
 use bytes::Bytes;
 use evo_core::api::sessions::SessionInfo;
+use evo_core::ids::{EndpointId, SessionId};
 use evo_core::session::Session;
 
 /// How many ended sessions the index remembers, so that an older active
@@ -35,7 +36,7 @@ const ENDED_REMEMBERED: usize = 100_000;
 pub struct LiveSession {
     session: Session,
     json: Bytes,
-    endpoints: BTreeSet<String>,
+    endpoints: BTreeSet<EndpointId>,
 }
 
 impl LiveSession {
@@ -71,7 +72,7 @@ impl LiveSession {
     }
 
     /// The endpoints this session is visible to.
-    pub fn endpoints(&self) -> &BTreeSet<String> {
+    pub fn endpoints(&self) -> &BTreeSet<EndpointId> {
         &self.endpoints
     }
 }
@@ -79,7 +80,7 @@ impl LiveSession {
 /// The active sessions one endpoint sees, and its generation cell.
 #[derive(Default)]
 struct EndpointEntry {
-    ids: BTreeSet<String>,
+    ids: BTreeSet<SessionId>,
     /// The index generation of the last change to `ids` (or to one of
     /// their sessions). Entries are never removed, so a watcher's cell
     /// stays the endpoint's; there are as many as endpoints ever seen.
@@ -111,13 +112,13 @@ impl Watched {
 
 #[derive(Default)]
 struct Inner {
-    sessions: HashMap<String, Arc<LiveSession>>,
-    by_endpoint: HashMap<String, EndpointEntry>,
+    sessions: HashMap<SessionId, Arc<LiveSession>>,
+    by_endpoint: HashMap<EndpointId, EndpointEntry>,
     /// The last generation handed out (strictly increasing).
     generation: u64,
     /// Version at which recently ended sessions left the index.
-    ended: HashMap<String, u64>,
-    ended_order: VecDeque<String>,
+    ended: HashMap<SessionId, u64>,
+    ended_order: VecDeque<SessionId>,
 }
 
 impl Inner {
@@ -130,7 +131,7 @@ impl Inner {
     }
 
     fn put(&mut self, live: Arc<LiveSession>) {
-        let id = live.session.id().to_string();
+        let id = live.session.id().clone();
         self.generation += 1;
         let generation = self.generation;
         if let Some(previous) = self.sessions.remove(&id) {
@@ -226,7 +227,7 @@ impl LiveIndex {
     }
 
     /// The active session with this id.
-    pub fn get(&self, id: &str) -> Option<Arc<LiveSession>> {
+    pub fn get(&self, id: &SessionId) -> Option<Arc<LiveSession>> {
         let inner = self
             .inner
             .read()
@@ -237,7 +238,7 @@ impl LiveIndex {
     /// The active sessions visible to any of `endpoints`, oldest first.
     pub fn for_endpoints<'a>(
         &self,
-        endpoints: impl IntoIterator<Item = &'a String>,
+        endpoints: impl IntoIterator<Item = &'a EndpointId>,
     ) -> Vec<Arc<LiveSession>> {
         let inner = self
             .inner
@@ -249,7 +250,7 @@ impl LiveIndex {
     /// [`LiveIndex::for_endpoints`] with the endpoints' generation cells
     /// and stamp, read under the same lock (so the stamp is the one of
     /// exactly these sessions).
-    pub fn watch(&self, endpoints: &[String]) -> Watched {
+    pub fn watch(&self, endpoints: &[EndpointId]) -> Watched {
         let read = |inner: &Inner| {
             let cells: Option<Vec<Arc<AtomicU64>>> = endpoints
                 .iter()
@@ -282,7 +283,10 @@ impl LiveIndex {
         // An endpoint seen for the first time gets its (empty) entry.
         let mut inner = self.write();
         for endpoint in endpoints {
-            inner.by_endpoint.entry(endpoint.clone()).or_default();
+            inner
+                .by_endpoint
+                .entry(endpoint.to_string().into())
+                .or_default();
         }
         read(&inner).unwrap_or_else(|| Watched {
             sessions: Vec::new(),
@@ -293,7 +297,7 @@ impl LiveIndex {
 
     fn collect<'a>(
         inner: &Inner,
-        endpoints: impl IntoIterator<Item = &'a String>,
+        endpoints: impl IntoIterator<Item = &'a EndpointId>,
     ) -> Vec<Arc<LiveSession>> {
         let mut ids = BTreeSet::new();
         for endpoint in endpoints {
@@ -360,7 +364,9 @@ mod tests {
     }
 
     fn held(index: &LiveIndex) -> Option<u64> {
-        index.get("ses-1").map(|live| live.session().version())
+        index
+            .get(&"ses-1".into())
+            .map(|live| live.session().version())
     }
 
     #[test]
@@ -384,28 +390,28 @@ mod tests {
         assert_eq!(held(&index), None);
         assert!(index.refresh(version(2, false)).is_none());
         assert_eq!(held(&index), None);
-        assert!(index.for_endpoints(&["num".to_string()]).is_empty());
+        assert!(index.for_endpoints(&[EndpointId::new("num")]).is_empty());
     }
 
     #[test]
     fn a_watched_rendering_goes_stale_exactly_when_a_session_of_its_endpoints_changes() {
         let index = LiveIndex::rebuild(vec![version(1, false)]);
-        let num = index.watch(&["num".to_string()]);
+        let num = index.watch(&["num".to_string().into()]);
         assert_eq!(num.sessions.len(), 1);
         // An endpoint never seen yet gets a cell too.
-        let other = index.watch(&["usr-x".to_string()]);
+        let other = index.watch(&["usr-x".to_string().into()]);
         assert!(other.sessions.is_empty());
         assert!(Watched::is_current(num.stamp, &num.cells));
         assert!(Watched::is_current(other.stamp, &other.cells));
         index.upsert(version(2, false));
         assert!(!Watched::is_current(num.stamp, &num.cells));
         assert!(Watched::is_current(other.stamp, &other.cells));
-        let again = index.watch(&["num".to_string()]);
+        let again = index.watch(&["num".to_string().into()]);
         assert!(Watched::is_current(again.stamp, &again.cells));
         // Leaving the index (ended) is a change too.
         index.upsert(version(3, true));
         assert!(!Watched::is_current(again.stamp, &again.cells));
-        assert!(index.watch(&["num".to_string()]).sessions.is_empty());
+        assert!(index.watch(&["num".to_string().into()]).sessions.is_empty());
     }
 
     #[test]

@@ -35,6 +35,7 @@ use chrono::{DateTime, Utc};
 use evo_core::api::sessions::FlowChannels;
 use evo_core::domain::Secret;
 use evo_core::event::{CallProgress, Clock, EventKind, EventSource, SessionEvent};
+use evo_core::ids::{CallSid, TwilioAccountSid};
 use evo_core::session::Session;
 use evo_twilio::rest::{CallResource, Credentials, RestError, TwilioClient};
 
@@ -79,7 +80,7 @@ pub struct Backoff {
 #[derive(Debug)]
 pub struct Reconciler {
     client: TwilioClient,
-    backoff: Mutex<HashMap<String, Backoff>>,
+    backoff: Mutex<HashMap<TwilioAccountSid, Backoff>>,
     unknown_logged: Mutex<HashSet<String>>,
 }
 
@@ -108,18 +109,18 @@ impl Reconciler {
     }
 
     /// The back-off of a Twilio account, if any.
-    pub fn backoff(&self, twilio_account_sid: &str) -> Option<Backoff> {
+    pub fn backoff(&self, twilio_account_sid: &TwilioAccountSid) -> Option<Backoff> {
         lock(&self.backoff).get(twilio_account_sid).cloned()
     }
 
-    fn backing_off(&self, sid: &str, now: DateTime<Utc>) -> bool {
+    fn backing_off(&self, sid: &TwilioAccountSid, now: DateTime<Utc>) -> bool {
         lock(&self.backoff).get(sid).is_some_and(|b| b.until > now)
     }
 
-    fn defer(&self, sid: &str, until: DateTime<Utc>, refused: bool) -> u32 {
+    fn defer(&self, sid: &TwilioAccountSid, until: DateTime<Utc>, refused: bool) -> u32 {
         let mut all = lock(&self.backoff);
         let entry = all
-            .entry(sid.to_string())
+            .entry(sid.clone())
             .or_insert(Backoff { until, refusals: 0 });
         if refused {
             entry.refusals += 1;
@@ -130,11 +131,11 @@ impl Reconciler {
 
     async fn fetch(
         &self,
-        sid: &str,
+        sid: &TwilioAccountSid,
         tokens: &[Secret],
-        call_sid: &str,
+        call_sid: &CallSid,
         now: DateTime<Utc>,
-        skip: &mut HashSet<String>,
+        skip: &mut HashSet<TwilioAccountSid>,
         report: &mut ReconcileReport,
     ) -> Lookup {
         // The primary first; while rotating, a 401 tries the next token.
@@ -153,7 +154,7 @@ impl Reconciler {
             Ok(call) => {
                 if let Some(previous) = lock(&self.backoff).remove(sid) {
                     if previous.refusals > 0 {
-                        tracing::info!(account = sid, "Twilio accepts the credentials again");
+                        tracing::info!(account = %sid, "Twilio accepts the credentials again");
                     }
                 }
                 return Lookup::Call(Box::new(call));
@@ -165,8 +166,8 @@ impl Reconciler {
                 report.unknown += 1;
                 if lock(&self.unknown_logged).insert(call_sid.to_string()) {
                     tracing::info!(
-                        account = sid,
-                        call = call_sid,
+                        account = %sid,
+                        call = %call_sid,
                         "Twilio does not know the call (wrong account or deleted record); \
                          keeping the session until its maximum age"
                     );
@@ -181,7 +182,7 @@ impl Reconciler {
                 let refusals = self.defer(sid, now + wait, true);
                 if refusals == 1 {
                     tracing::warn!(
-                        account = sid,
+                        account = %sid,
                         %error,
                         "Twilio refused the account's credentials; not reconciling its calls \
                          until they work (check the account's auth token)"
@@ -191,11 +192,11 @@ impl Reconciler {
             RestError::RateLimited { retry_after } => {
                 let wait = retry_after.unwrap_or(RATE_LIMIT_DEFAULT);
                 self.defer(sid, now + wait, false);
-                tracing::info!(account = sid, ?wait, "Twilio rate-limited the reconciler");
+                tracing::info!(account = %sid, ?wait, "Twilio rate-limited the reconciler");
             }
-            _ => tracing::info!(account = sid, %error, "Twilio unavailable; retrying next pass"),
+            _ => tracing::info!(account = %sid, %error, "Twilio unavailable; retrying next pass"),
         }
-        skip.insert(sid.to_string());
+        skip.insert(sid.to_string().into());
         Lookup::Unconfirmed(error.to_string())
     }
 }
@@ -337,7 +338,7 @@ async fn decide_voice(
     reconciler: &Reconciler,
     session: &Session,
     now: DateTime<Utc>,
-    skip: &mut HashSet<String>,
+    skip: &mut HashSet<TwilioAccountSid>,
     report: &mut ReconcileReport,
 ) -> Result<Option<Vec<SessionEvent>>, String> {
     let account = match state.directory.account(&session.header().account_id).await {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use evo_core::event::SessionEvent;
+use evo_core::ids::{AccountId, CallSid, MessageSid, SessionId};
 use evo_core::reducer;
 use evo_core::session::Session;
 use evo_store::feed::{ChangeListener, ChangeNotice};
@@ -58,24 +59,24 @@ pub enum Applied {
 /// The id of the session a call opens, scoped by account: two tenants'
 /// calls never share an id, and one tenant cannot name another's session
 /// by its `CallSid` alone.
-pub fn call_session_id(account_id: &str, call_sid: &str) -> String {
-    format!("ses-{account_id}-{call_sid}")
+pub fn call_session_id(account_id: &AccountId, call_sid: &CallSid) -> SessionId {
+    SessionId::new(format!("ses-{account_id}-{call_sid}"))
 }
 
 /// The id of the chat session a first message opens, scoped by account.
-pub fn message_session_id(account_id: &str, message_sid: &str) -> String {
-    format!("ses-{account_id}-{message_sid}")
+pub fn message_session_id(account_id: &AccountId, message_sid: &MessageSid) -> SessionId {
+    SessionId::new(format!("ses-{account_id}-{message_sid}"))
 }
 
 /// A lookup key (call SID, conference SID, conversation…) as stored: scoped
 /// by account, so a SID only ever leads to a session of the account whose
 /// token signed the request. Public for `evo-voice bench`, which appends
 /// the rows webhooks write in batches.
-pub fn scoped_key(account_id: &str, key: &str) -> String {
+pub fn scoped_key(account_id: &AccountId, key: &str) -> String {
     format!("{account_id}:{key}")
 }
 
-fn scoped_keys(account_id: &str, keys: &[String]) -> Vec<String> {
+fn scoped_keys(account_id: &AccountId, keys: &[String]) -> Vec<String> {
     keys.iter().map(|key| scoped_key(account_id, key)).collect()
 }
 
@@ -108,13 +109,13 @@ impl SessionService {
 
     /// The durable copy of a session (tests and diagnostics; requests read
     /// the index).
-    pub async fn stored(&self, session_id: &str) -> Result<Option<Session>, StoreError> {
+    pub async fn stored(&self, session_id: &SessionId) -> Result<Option<Session>, StoreError> {
         self.store.session(session_id).await
     }
 
     /// A session's events, as the store logged them (the live index and
     /// the snapshots keep compact sessions, without their events).
-    pub async fn events(&self, session_id: &str) -> Result<Vec<SessionEvent>, StoreError> {
+    pub async fn events(&self, session_id: &SessionId) -> Result<Vec<SessionEvent>, StoreError> {
         self.store.session_events(session_id).await
     }
 
@@ -122,9 +123,9 @@ impl SessionService {
     /// belongs to.
     pub async fn session_id_by_key(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         key: &str,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<SessionId>, StoreError> {
         self.store
             .session_id_by_key(&scoped_key(account_id, key))
             .await
@@ -137,10 +138,10 @@ impl SessionService {
     /// the event itself (the open may have claimed before this park).
     pub async fn park(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         keys: &[String],
         event: &SessionEvent,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<SessionId>, StoreError> {
         self.store.park_callback(account_id, keys, event).await?;
         for key in keys {
             if let Some(id) = self.session_id_by_key(account_id, key).await? {
@@ -185,7 +186,7 @@ impl SessionService {
         self.changes.subscribe()
     }
 
-    fn lock_for(&self, session_id: &str) -> &Mutex<()> {
+    fn lock_for(&self, session_id: &SessionId) -> &Mutex<()> {
         let hash = session_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
         });
@@ -206,7 +207,7 @@ impl SessionService {
         session.compact();
         let _guard = self.lock_for(session.id()).lock().await;
         let account_id = session.header().account_id.clone();
-        let id = session.id().to_string();
+        let id = session.id().clone();
         let mut live = match self.load(session.id()).await? {
             Some(existing) => self
                 .index
@@ -238,8 +239,8 @@ impl SessionService {
     /// forgets them. Called with the session's lock held.
     async fn claim_parked(
         &self,
-        account_id: &str,
-        session_id: &str,
+        account_id: &AccountId,
+        session_id: &SessionId,
         keys: &[String],
     ) -> Result<Option<Arc<LiveSession>>, StoreError> {
         if keys.is_empty() {
@@ -265,7 +266,7 @@ impl SessionService {
     /// Applies an event to a session and returns once it is durable.
     pub async fn apply(
         &self,
-        session_id: &str,
+        session_id: &SessionId,
         event: SessionEvent,
         keys: Vec<String>,
     ) -> Result<Applied, StoreError> {
@@ -279,8 +280,8 @@ impl SessionService {
     /// `keys` (a conference SID the session now knows) are applied too.
     pub async fn apply_as(
         &self,
-        account_id: &str,
-        session_id: &str,
+        account_id: &AccountId,
+        session_id: &SessionId,
         event: SessionEvent,
         keys: Vec<String>,
         claim: bool,
@@ -300,16 +301,16 @@ impl SessionService {
     /// `apply` with the session's lock held.
     async fn apply_locked(
         &self,
-        session_id: &str,
+        session_id: &SessionId,
         event: SessionEvent,
         keys: Vec<String>,
-        account_id: Option<&str>,
+        account_id: Option<&AccountId>,
     ) -> Result<Applied, StoreError> {
         let mut current = match self.load(session_id).await? {
             Some(current) => current,
             None => return Ok(Applied::UnknownSession),
         };
-        if account_id.is_some_and(|account| account != current.header().account_id) {
+        if account_id.is_some_and(|account| *account != current.header().account_id) {
             return Ok(Applied::OtherAccount);
         }
         let keys = scoped_keys(&current.header().account_id, &keys);
@@ -359,7 +360,7 @@ impl SessionService {
                 Ok(()) => return Ok(Applied::Changed(self.publish(next))),
                 Err(StoreError::Conflict(_)) if attempt + 1 < CONFLICT_RETRIES => {
                     tracing::debug!(
-                        session = session_id,
+                        session = %session_id,
                         "session changed elsewhere; applying again"
                     );
                     current = match self.store.session(session_id).await? {
@@ -390,7 +391,7 @@ impl SessionService {
     /// so to Server Events), reading only those this node has not seen at
     /// that version (its own commits are skipped). Returns how many changed.
     pub async fn refresh_changed(&self, notices: &[ChangeNotice]) -> Result<usize, StoreError> {
-        let mut wanted: Vec<String> = Vec::new();
+        let mut wanted: Vec<SessionId> = Vec::new();
         for notice in notices {
             let seen = self
                 .index
@@ -430,7 +431,7 @@ impl SessionService {
         self.store.change_listener().await
     }
 
-    async fn load(&self, session_id: &str) -> Result<Option<Session>, StoreError> {
+    async fn load(&self, session_id: &SessionId) -> Result<Option<Session>, StoreError> {
         match self.index.get(session_id) {
             Some(live) => Ok(Some(live.session().clone())),
             None => Ok(self.store.session(session_id).await?.map(|mut stored| {

@@ -1,6 +1,7 @@
 //! Who may see which session: the one rule, used by `GET /sessions/active`
 //! and by server events alike.
 
+use evo_core::ids::{AccountId, EndpointId, UserId};
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -12,15 +13,14 @@ use evo_store::SessionScope;
 use crate::app::directory::Directory;
 use crate::app::live::{LiveIndex, LiveSession, Watched};
 use crate::auth::Principal;
-use crate::shards::ShardedMap;
 
 /// What a user sees: sessions of the user's account that one of the user's
 /// endpoints (the user itself, or a number that rings the user) is the
 /// endpoint, the answerer or a member of.
 #[derive(Debug, Clone)]
 pub struct Viewer {
-    account_id: String,
-    endpoints: Vec<String>,
+    account_id: AccountId,
+    endpoints: Vec<EndpointId>,
 }
 
 impl Viewer {
@@ -35,9 +35,9 @@ impl Viewer {
 
     /// The viewer a user is, known by its account and id (a user followed
     /// by the event hub with no request at hand).
-    pub fn of_user(directory: &Directory, account_id: &str, user_id: &str) -> Self {
+    pub fn of_user(directory: &Directory, account_id: &AccountId, user_id: &UserId) -> Self {
         Viewer {
-            account_id: account_id.to_string(),
+            account_id: account_id.to_string().into(),
             endpoints: directory.endpoint_ids_of_user(user_id),
         }
     }
@@ -52,10 +52,10 @@ impl Viewer {
     /// endpoints it is visible to (a stored, ended session).
     pub fn may_see_parts<'a>(
         &self,
-        account_id: &str,
-        endpoints: impl IntoIterator<Item = &'a String>,
+        account_id: &AccountId,
+        endpoints: impl IntoIterator<Item = &'a EndpointId>,
     ) -> bool {
-        account_id == self.account_id
+        *account_id == self.account_id
             && endpoints
                 .into_iter()
                 .any(|endpoint| self.endpoints.contains(endpoint))
@@ -81,27 +81,27 @@ pub struct Audience {
     /// The directory generation the viewers were read at.
     generation: Option<u64>,
     /// User id → the user's viewer.
-    viewers: HashMap<String, Viewer>,
+    viewers: HashMap<UserId, Viewer>,
     /// Endpoint id → the users who have it.
-    by_endpoint: HashMap<String, Vec<String>>,
+    by_endpoint: HashMap<EndpointId, Vec<UserId>>,
 }
 
 impl Audience {
     /// Adds (or reads again) a user of `account_id`.
-    pub fn insert(&mut self, directory: &Directory, account_id: &str, user_id: &str) {
+    pub fn insert(&mut self, directory: &Directory, account_id: &AccountId, user_id: &UserId) {
         self.remove(user_id);
         let viewer = Viewer::of_user(directory, account_id, user_id);
         for endpoint in &viewer.endpoints {
             self.by_endpoint
                 .entry(endpoint.clone())
                 .or_default()
-                .push(user_id.to_string());
+                .push(user_id.clone());
         }
-        self.viewers.insert(user_id.to_string(), viewer);
+        self.viewers.insert(user_id.clone(), viewer);
     }
 
     /// Forgets a user.
-    pub fn remove(&mut self, user_id: &str) {
+    pub fn remove(&mut self, user_id: &UserId) {
         let Some(viewer) = self.viewers.remove(user_id) else {
             return;
         };
@@ -122,7 +122,7 @@ impl Audience {
         if self.generation == Some(generation) {
             return;
         }
-        let users: Vec<(String, String)> = self
+        let users: Vec<(UserId, AccountId)> = self
             .viewers
             .iter()
             .map(|(user, viewer)| (user.clone(), viewer.account_id.clone()))
@@ -136,19 +136,18 @@ impl Audience {
     }
 
     /// A user's viewer.
-    pub fn viewer(&self, user_id: &str) -> Option<&Viewer> {
+    pub fn viewer(&self, user_id: &UserId) -> Option<&Viewer> {
         self.viewers.get(user_id)
     }
 
     /// The users who may see the session (by [`Viewer::may_see`]), each
     /// once; only the users one of whose endpoints it names are asked.
-    pub fn who_may_see(&self, live: &LiveSession) -> Vec<&str> {
-        let mut users: Vec<&str> = live
+    pub fn who_may_see(&self, live: &LiveSession) -> Vec<&UserId> {
+        let mut users: Vec<&UserId> = live
             .endpoints()
             .iter()
             .filter_map(|endpoint| self.by_endpoint.get(endpoint))
             .flatten()
-            .map(String::as_str)
             .collect();
         users.sort_unstable();
         users.dedup();
@@ -195,30 +194,30 @@ impl ActiveView {
 /// A rendered view and what it was computed from.
 struct CachedView {
     view: Arc<ActiveView>,
-    account_id: String,
+    account_id: AccountId,
     directory_generation: u64,
     stamp: u64,
     cells: Vec<Arc<AtomicU64>>,
 }
 
 /// How many users' views are kept.
-const VIEWS_CAPACITY: usize = 100_000;
+const VIEWS_CAPACITY: u64 = 100_000;
 
 /// Each user's [`ActiveView`], rendered once per change of what the user
 /// sees and reused by every request until then. A view is current while
 /// the directory's generation (the user's endpoints) and the generation
 /// cells of the user's endpoints in the index are what they were when it
-/// was rendered: checking that is a few atomic loads, under one shard's
-/// read lock of this map and no other lock. The rule is still
+/// was rendered: checking that is a few atomic loads after one lock-free
+/// `moka` lookup (bounded; the least used views are evicted). The rule is still
 /// [`Viewer::may_see`]: a view is only ever rendered through it.
 pub struct ActiveViews {
-    views: ShardedMap<CachedView>,
+    views: moka::sync::Cache<String, Arc<CachedView>>,
 }
 
 impl Default for ActiveViews {
     fn default() -> Self {
         ActiveViews {
-            views: ShardedMap::new(VIEWS_CAPACITY),
+            views: moka::sync::Cache::new(VIEWS_CAPACITY),
         }
     }
 }
@@ -235,13 +234,13 @@ impl ActiveViews {
         let directory_generation = directory.generation();
         let cached = self
             .views
-            .with(&principal.user_id, |cached| {
-                (cached.directory_generation == directory_generation
+            .get(principal.user_id.as_str())
+            .filter(|cached| {
+                cached.directory_generation == directory_generation
                     && cached.account_id == principal.account_id
-                    && Watched::is_current(cached.stamp, &cached.cells))
-                .then(|| cached.view.clone())
+                    && Watched::is_current(cached.stamp, &cached.cells)
             })
-            .flatten();
+            .map(|cached| cached.view.clone());
         if let Some(view) = cached {
             return view;
         }
@@ -251,15 +250,14 @@ impl ActiveViews {
         sessions.retain(|live| viewer.may_see(live));
         let view = Arc::new(ActiveView::new(sessions));
         self.views.insert(
-            principal.user_id.clone(),
-            CachedView {
+            principal.user_id.to_string(),
+            Arc::new(CachedView {
                 view: view.clone(),
                 account_id: viewer.account_id,
                 directory_generation,
                 stamp: watched.stamp,
                 cells: watched.cells,
-            },
-            |_| false,
+            }),
         );
         view
     }
@@ -271,7 +269,7 @@ impl ActiveViews {
 #[derive(Debug, Clone)]
 pub enum Reach {
     All,
-    Account(String),
+    Account(AccountId),
     Own(Viewer),
 }
 
@@ -290,8 +288,8 @@ impl Reach {
     /// Whether a session of `account_id` visible to `endpoints` is within reach.
     pub fn may_see_parts<'a>(
         &self,
-        account_id: &str,
-        endpoints: impl IntoIterator<Item = &'a String>,
+        account_id: &AccountId,
+        endpoints: impl IntoIterator<Item = &'a EndpointId>,
     ) -> bool {
         match self {
             Reach::All => true,

@@ -19,6 +19,7 @@ mod records;
 pub mod throttle;
 pub mod tokens;
 
+use evo_core::ids::{AccountId, UserId};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -28,7 +29,6 @@ use evo_core::domain::{Role, User};
 use evo_store::Store;
 use sha2::{Digest, Sha256};
 
-use crate::shards::ShardedMap;
 use password::PasswordChecker;
 use throttle::{LoginThrottle, ThrottleLimits};
 use tokens::{TokenError, TokenKeys};
@@ -36,8 +36,8 @@ use tokens::{TokenError, TokenKeys};
 /// The signed-in user of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub user_id: String,
-    pub account_id: String,
+    pub user_id: UserId,
+    pub account_id: AccountId,
     pub display_name: String,
     pub email: String,
     pub roles: Vec<Role>,
@@ -247,7 +247,31 @@ pub struct AuthLimits {
 }
 
 /// How many verified access tokens are remembered.
-const TOKEN_CACHE_CAPACITY: usize = 100_000;
+const TOKEN_CACHE_CAPACITY: u64 = 100_000;
+
+/// A verified token leaves the cache when it stops being fresh.
+struct UntilStale;
+
+impl moka::Expiry<String, Arc<VerifiedToken>> for UntilStale {
+    fn expire_after_create(
+        &self,
+        _token: &String,
+        verified: &Arc<VerifiedToken>,
+        created_at: Instant,
+    ) -> Option<Duration> {
+        Some(verified.fresh_until.saturating_duration_since(created_at))
+    }
+
+    fn expire_after_update(
+        &self,
+        token: &String,
+        verified: &Arc<VerifiedToken>,
+        updated_at: Instant,
+        _remaining: Option<Duration>,
+    ) -> Option<Duration> {
+        self.expire_after_create(token, verified, updated_at)
+    }
+}
 
 /// An access token that passed every check, remembered so that the next
 /// request with it neither parses nor verifies it again.
@@ -272,19 +296,18 @@ fn unix_now() -> u64 {
 
 /// Turns credentials into principals.
 ///
-/// The caches are `std` mutexes and sharded maps, held only for a lookup or
-/// an insert (never across an `.await`): a request whose bearer token was
-/// verified in the last [`CACHE_TTL`] takes one shard's read lock and
-/// nothing else.
+/// The caches are `std` mutexes, held only for a lookup or an insert (never
+/// across an `.await`), and a `moka` cache of verified tokens: a request
+/// whose bearer token was verified in the last [`CACHE_TTL`] takes no lock.
 pub struct Authenticator {
     store: Arc<dyn Store>,
     keys: TokenKeys,
     /// User id → (checked at, the user).
-    users: Mutex<std::collections::HashMap<String, (Instant, Option<User>)>>,
+    users: Mutex<std::collections::HashMap<UserId, (Instant, Option<User>)>>,
     /// Sign-in session id → (checked at, still valid for this user id).
-    sessions: Mutex<std::collections::HashMap<String, (Instant, Option<String>)>>,
+    sessions: Mutex<std::collections::HashMap<String, (Instant, Option<UserId>)>>,
     /// Access token → what it was verified to be.
-    tokens: ShardedMap<VerifiedToken>,
+    tokens: moka::sync::Cache<String, Arc<VerifiedToken>>,
     passwords: PasswordChecker,
     throttle: LoginThrottle,
 }
@@ -297,7 +320,10 @@ impl Authenticator {
             keys,
             users: Mutex::new(Default::default()),
             sessions: Mutex::new(Default::default()),
-            tokens: ShardedMap::new(TOKEN_CACHE_CAPACITY),
+            tokens: moka::sync::Cache::builder()
+                .max_capacity(TOKEN_CACHE_CAPACITY)
+                .expire_after(UntilStale)
+                .build(),
             passwords: PasswordChecker::new(limits.password_checks),
             throttle: LoginThrottle::new(limits.throttle),
         }
@@ -322,7 +348,7 @@ impl Authenticator {
 
     /// The user id of a sign-in session that has not ended, read from the
     /// store at most every [`CACHE_TTL`], and when it was read.
-    async fn live_session_user(&self, id: &str) -> Result<(Option<String>, Instant), AuthFailure> {
+    async fn live_session_user(&self, id: &str) -> Result<(Option<UserId>, Instant), AuthFailure> {
         let now = Instant::now();
         let cached = Self::lock(&self.sessions).get(id).cloned();
         if let Some((at, user)) = cached {
@@ -355,16 +381,24 @@ impl Authenticator {
     /// once (this node signed it out).
     async fn forget_session(&self, id: &str) {
         Self::lock(&self.sessions).remove(id);
-        self.tokens.retain(|token| token.sid != id);
+        // Rare (a sign-out); a scan, as the old sharded map's retain was.
+        for (token, verified) in self.tokens.iter() {
+            if verified.sid == id {
+                self.tokens.invalidate(token.as_str());
+            }
+        }
     }
 
-    async fn cached_user(&self, user_id: &str) -> Result<Option<User>, AuthFailure> {
+    async fn cached_user(&self, user_id: &UserId) -> Result<Option<User>, AuthFailure> {
         self.cached_user_at(user_id).await.map(|(user, _)| user)
     }
 
     /// A user read from the store at most every [`CACHE_TTL`], and when it
     /// was read.
-    async fn cached_user_at(&self, user_id: &str) -> Result<(Option<User>, Instant), AuthFailure> {
+    async fn cached_user_at(
+        &self,
+        user_id: &UserId,
+    ) -> Result<(Option<User>, Instant), AuthFailure> {
         let now = Instant::now();
         let cached = Self::lock(&self.users).get(user_id).cloned();
         if let Some((at, user)) = cached {
@@ -380,7 +414,7 @@ impl Authenticator {
         if cache.len() > 10_000 {
             cache.clear();
         }
-        cache.insert(user_id.to_string(), (now, user.clone()));
+        cache.insert(user_id.to_string().into(), (now, user.clone()));
         Ok((user, now))
     }
 
@@ -390,11 +424,9 @@ impl Authenticator {
         let now = Instant::now();
         let unix = unix_now();
         self.tokens
-            .with(token, |verified| {
-                (now < verified.fresh_until && verified.exp >= unix)
-                    .then(|| verified.principal.clone())
-            })
-            .flatten()
+            .get(token)
+            .filter(|verified| now < verified.fresh_until && verified.exp >= unix)
+            .map(|verified| verified.principal.clone())
     }
 
     /// The bearer token of `Authorization: Bearer <jwt>`, when the request
@@ -524,19 +556,20 @@ impl Authenticator {
                 if session_user != claims.sub {
                     return Err(AuthFailure::InvalidToken);
                 }
-                let (user, user_at) = self.cached_user_at(&claims.sub).await?;
+                let (user, user_at) = self
+                    .cached_user_at(&UserId::new(claims.sub.as_str()))
+                    .await?;
                 let user = user.ok_or(AuthFailure::InvalidSession)?;
                 let principal = Principal::of_user(&user, Some(sid.clone()));
                 let fresh_until = session_at.min(user_at) + CACHE_TTL;
                 self.tokens.insert(
                     token,
-                    VerifiedToken {
+                    Arc::new(VerifiedToken {
                         principal: principal.clone(),
                         sid,
                         exp: u64::try_from(claims.exp).unwrap_or(0),
                         fresh_until,
-                    },
-                    |held| Instant::now() < held.fresh_until,
+                    }),
                 );
                 Ok(principal)
             }
@@ -621,6 +654,48 @@ impl Authenticator {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn a_verified_token_leaves_the_cache_when_it_stops_being_fresh() {
+        let now = Instant::now();
+        let verified = |fresh_for: Duration| {
+            Arc::new(VerifiedToken {
+                principal: Principal {
+                    user_id: "usr1".into(),
+                    account_id: "acc1".into(),
+                    display_name: "Ann".into(),
+                    email: "ann@example.com".into(),
+                    roles: vec![Role::User],
+                    auth_session_id: None,
+                },
+                sid: "sid1".into(),
+                exp: u64::MAX,
+                fresh_until: now + fresh_for,
+            })
+        };
+        let token = "a.b.c".to_string();
+        let policy = UntilStale;
+        assert_eq!(
+            moka::Expiry::expire_after_create(&policy, &token, &verified(CACHE_TTL), now),
+            Some(CACHE_TTL)
+        );
+        // A re-verification replaces the entry's expiry rather than keeping the old one.
+        assert_eq!(
+            moka::Expiry::expire_after_update(
+                &policy,
+                &token,
+                &verified(Duration::from_secs(1)),
+                now,
+                Some(CACHE_TTL)
+            ),
+            Some(Duration::from_secs(1))
+        );
+        // Already stale: expires at once.
+        assert_eq!(
+            moka::Expiry::expire_after_create(&policy, &token, &verified(Duration::ZERO), now),
+            Some(Duration::ZERO)
+        );
+    }
 
     #[test]
     fn bearer_api_key_basic_and_cookies_are_recognised() {

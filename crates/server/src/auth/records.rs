@@ -3,6 +3,7 @@
 //! store.
 
 use evo_core::domain::User;
+use evo_core::ids::UserId;
 use evo_store::{AuthSession, StoreError};
 
 use super::Authenticator;
@@ -28,6 +29,6 @@ impl Authenticator {
 
     /// A user by id, read from the store (not the short-lived cache).
     pub async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
-        self.store.user(id).await
+        self.store.user(&UserId::new(id)).await
     }
 }

@@ -151,13 +151,13 @@ pub fn access_claims(
 ) -> AccessClaims {
     AccessClaims {
         iss: ISSUER.to_string(),
-        sub: user.id.clone(),
+        sub: user.id.to_string(),
         iat: now,
         exp: now + ttl_seconds,
         name: Some(user.display_name.clone()),
         email: Some(user.email.clone()),
         roles: evo_core::domain::Role::names(&user.roles),
-        account: Some(user.account_id.clone()),
+        account: Some(user.account_id.to_string()),
         sid: Some(sid.to_string()),
     }
 }

@@ -23,6 +23,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use evo_core::domain::Role;
+use evo_core::ids::UserId;
 
 use crate::app::events::{info_json, HubError, Message, Opened, SubscriberInfo};
 use crate::app::state::AppState;
@@ -173,7 +174,7 @@ pub async fn event_stream(
     ));
     let meta: SubscriberInfo = vec![
         ("id", id.clone()),
-        ("userId", principal.user_id.clone()),
+        ("userId", principal.user_id.to_string()),
         ("displayName", principal.display_name.clone()),
         ("profileUrl", String::new()),
         ("channels", channels.join(",")),
@@ -193,7 +194,7 @@ pub async fn event_stream(
     struct Stream {
         state: AppState,
         headers: HeaderMap,
-        user_id: String,
+        user_id: UserId,
         id: String,
         pending: std::collections::VecDeque<bytes::Bytes>,
         receiver: tokio::sync::mpsc::Receiver<Message>,

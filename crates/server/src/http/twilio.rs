@@ -27,6 +27,7 @@ use chrono::{DateTime, Utc};
 use evo_core::api::sessions::{FlowChannels, SessionDirections, SessionMemberRoles};
 use evo_core::domain::Account;
 use evo_core::event::{Party, SessionEvent};
+use evo_core::ids::{CallSid, SessionId, TwilioAccountSid, UserId};
 use evo_core::reducer;
 use evo_core::session::SessionHeader;
 use evo_twilio::params::{FormParams, ParamLimits, ParamsError};
@@ -170,7 +171,11 @@ async fn verify(
     let Some(account_sid) = params.get_nonempty("AccountSid") else {
         return Err(forbidden("no AccountSid", path));
     };
-    let Some(account) = state.directory.account_by_twilio_sid(account_sid).await? else {
+    let Some(account) = state
+        .directory
+        .account_by_twilio_sid(&TwilioAccountSid::new(account_sid))
+        .await?
+    else {
         return Err(forbidden("unknown AccountSid", path));
     };
     let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
@@ -249,13 +254,13 @@ impl Webhook {
     async fn user_party(
         &self,
         state: &AppState,
-        user_id: &str,
+        user_id: &UserId,
         role: SessionMemberRoles,
     ) -> Result<Party, WebhookError> {
         match state.directory.user(user_id).await? {
             Some(user) if user.account_id == self.account.id => Ok(Party {
                 identity: format!("client:{}", user.id),
-                endpoint_id: Some(user.id.clone()),
+                endpoint_id: Some(user.id.clone().into()),
                 display_name: Some(user.display_name.clone()),
                 role,
             }),
@@ -271,7 +276,9 @@ impl Webhook {
             _ => SessionMemberRoles::Agent,
         };
         match self.query.get_nonempty("user") {
-            Some(user) => Ok(Some(self.user_party(state, user, role).await?)),
+            Some(user) => Ok(Some(
+                self.user_party(state, &UserId::new(user), role).await?,
+            )),
             None => Ok(None),
         }
     }
@@ -292,8 +299,8 @@ async fn deliver(
     keys: Vec<String>,
     claim: bool,
 ) -> Result<(), WebhookError> {
-    let account = hook.account.id.as_str();
-    let mut session_id = hook.query.get_nonempty("session").map(str::to_string);
+    let account = &hook.account.id;
+    let mut session_id = hook.query.get_nonempty("session").map(SessionId::new);
     if session_id.is_none() {
         for key in lookup {
             if let Some(id) = state.sessions.session_id_by_key(account, key).await? {
@@ -339,12 +346,12 @@ async fn header_for(
         None => Vec::new(),
     };
     Ok(SessionHeader {
-        account_id: account.id.clone().into(),
+        account_id: account.id.clone(),
         account_name: account.name.clone(),
         customer_id: endpoint.customer_id.clone(),
         customer_name: breadcrumb.last().map(|c| c.name.clone()),
         customer_breadcrumb: breadcrumb,
-        endpoint_id: endpoint.id.clone().into(),
+        endpoint_id: endpoint.id.clone(),
         endpoint_name: endpoint.display_name.clone(),
         ..SessionHeader::default()
     })
@@ -354,7 +361,7 @@ async fn header_for(
 async fn apply_all(
     state: &AppState,
     hook: &Webhook,
-    session_id: &str,
+    session_id: &SessionId,
     events: impl IntoIterator<Item = SessionEvent>,
 ) -> Result<(), WebhookError> {
     for event in events {
@@ -378,12 +385,12 @@ async fn voice(State(state): State<AppState>, hook: Webhook) -> Answer {
     };
     let call_sid = request.call.call_sid.as_str();
     let account = &hook.account;
-    let session_id = call_session_id(&account.id, call_sid);
+    let session_id = call_session_id(&account.id, &CallSid::new(call_sid));
     let at = hook.received_at;
     if let Some(identity) = from.strip_prefix("client:") {
         // An agent's softphone: the user must be one of this account's.
         let agent = hook
-            .user_party(&state, identity, SessionMemberRoles::Agent)
+            .user_party(&state, &UserId::new(identity), SessionMemberRoles::Agent)
             .await?;
         let user_id = agent.endpoint_id.clone().unwrap_or_default();
         if let Some(queue) = to.strip_prefix(QUEUE_PREFIX) {
@@ -404,7 +411,7 @@ async fn voice(State(state): State<AppState>, hook: Webhook) -> Answer {
         let mut header = header_for(&state, account, &endpoint).await?;
         header.channel = FlowChannels::Voice;
         header.direction = SessionDirections::Outgoing;
-        header.call_sid = Some(call_sid.to_string());
+        header.call_sid = Some(call_sid.to_string().into());
         header.from_address = Some(from.to_string());
         header.from_name = agent.display_name.clone();
         header.to_address = Some(to.to_string());
@@ -431,7 +438,7 @@ async fn voice(State(state): State<AppState>, hook: Webhook) -> Answer {
     let mut header = header_for(&state, account, &endpoint).await?;
     header.channel = FlowChannels::Voice;
     header.direction = SessionDirections::Incoming;
-    header.call_sid = Some(call_sid.to_string());
+    header.call_sid = Some(call_sid.to_string().into());
     header.from_address = Some(from.to_string());
     header.from_name = request.call.caller_name.clone();
     header.to_address = Some(to.to_string());
@@ -462,7 +469,7 @@ async fn voice(State(state): State<AppState>, hook: Webhook) -> Answer {
         .ring_user_ids
         .iter()
         .map(|user_id| Client {
-            identity: user_id.clone(),
+            identity: user_id.to_string(),
             status_callback: hook.url(&format!(
                 "/twilio/status?session={session_id}&user={user_id}"
             )),
@@ -509,10 +516,18 @@ async fn status(State(state): State<AppState>, hook: Webhook) -> Answer {
         .call
         .parent_call_sid
         .iter()
-        .cloned()
-        .chain([call_sid.clone()])
+        .chain([&call_sid])
+        .map(ToString::to_string)
         .collect();
-    deliver(&state, &hook, event, &lookup, vec![call_sid], false).await?;
+    deliver(
+        &state,
+        &hook,
+        event,
+        &lookup,
+        vec![call_sid.to_string()],
+        false,
+    )
+    .await?;
     no_content()
 }
 
@@ -528,18 +543,26 @@ async fn conference(State(state): State<AppState>, hook: Webhook) -> Answer {
         .as_deref()
         .and_then(translate::label_user)
     {
-        Some((role, user)) => Some(hook.user_party(&state, user, role).await?),
+        Some((role, user)) => Some(hook.user_party(&state, &UserId::new(user), role).await?),
         None => None,
     };
     let Some(event) = translate::conference(&callback, party, hook.received_at) else {
         return no_content();
     };
     let conference_sid = callback.conference_sid.clone();
-    let lookup: Vec<String> = [conference_sid.clone()]
+    let lookup: Vec<String> = [conference_sid.to_string()]
         .into_iter()
-        .chain(callback.call_sid.iter().cloned())
+        .chain(callback.call_sid.iter().map(ToString::to_string))
         .collect();
-    deliver(&state, &hook, event, &lookup, vec![conference_sid], true).await?;
+    deliver(
+        &state,
+        &hook,
+        event,
+        &lookup,
+        vec![conference_sid.to_string()],
+        true,
+    )
+    .await?;
     no_content()
 }
 
@@ -555,14 +578,14 @@ async fn queue(State(state): State<AppState>, hook: Webhook) -> Answer {
         let request = webhook::DequeueRequest::parse(&hook.params)?;
         let agent = hook.query_user(&state).await?;
         let event = translate::dequeued(&request, agent, hook.received_at);
-        let lookup = vec![request.call.call_sid.clone()];
+        let lookup = vec![request.call.call_sid.to_string()];
         deliver(&state, &hook, event, &lookup, Vec::new(), false).await?;
         // An empty document: the caller is bridged to the agent.
         return twiml(TwiML::new());
     }
     let action = webhook::QueueAction::parse(&hook.params)?;
     if let Some(event) = translate::enqueue_action(&action, true, hook.received_at) {
-        let lookup = vec![action.call.call_sid.clone()];
+        let lookup = vec![action.call.call_sid.to_string()];
         deliver(&state, &hook, event, &lookup, Vec::new(), false).await?;
     }
     twiml(TwiML::new().hangup())
@@ -580,7 +603,7 @@ async fn dial(State(state): State<AppState>, hook: Webhook) -> Answer {
     let action = webhook::DialAction::parse(&hook.params)?;
     let answered = translate::dial_action(&action, None, true, hook.received_at);
     if let Some(event) = answered {
-        let lookup = vec![action.call.call_sid.clone()];
+        let lookup = vec![action.call.call_sid.to_string()];
         deliver(&state, &hook, event, &lookup, Vec::new(), false).await?;
     }
     let outbound = action
@@ -619,7 +642,7 @@ async fn sms(State(state): State<AppState>, hook: Webhook) -> Answer {
         .sessions
         .session_id_by_key(&account.id, &conversation)
         .await?
-        .and_then(|id| state.sessions.index().get(&id))
+        .and_then(|id| state.sessions.index().get(&SessionId::new(id.as_str())))
         .map(|live| live.session().id().to_string());
     let at = hook.received_at;
     let session_id = match active {
@@ -642,7 +665,7 @@ async fn sms(State(state): State<AppState>, hook: Webhook) -> Answer {
             });
             let session = reducer::open(&session_id, header, at);
             state.sessions.open(session, Vec::new()).await?;
-            session_id
+            session_id.to_string()
         }
     };
     // The conversation key now leads to this session (a newer chat replaces
@@ -651,7 +674,7 @@ async fn sms(State(state): State<AppState>, hook: Webhook) -> Answer {
         .sessions
         .apply_as(
             &account.id,
-            &session_id,
+            &SessionId::new(session_id.as_str()),
             translate::message(&message, at),
             vec![conversation],
             false,

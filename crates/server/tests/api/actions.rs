@@ -5,6 +5,7 @@
 //! callbacks: https://www.twilio.com/docs/voice/api/conference-resource#conference-status-callback ;
 //! call status callbacks: https://www.twilio.com/docs/voice/api/call-resource#statuscallback).
 
+use evo_core::ids::{AccountId, CallSid};
 use evo_server::app::config::Config;
 use evo_server::app::directory::{NewNumber, NewUser};
 use evo_server::startup::Application;
@@ -69,7 +70,7 @@ async fn world() -> World {
             state
                 .directory
                 .add_user(NewUser {
-                    account_id: &account,
+                    account_id: &AccountId::new(account.as_str()),
                     email,
                     password: PASSWORD,
                     display_name: None,
@@ -81,10 +82,15 @@ async fn world() -> World {
                 .id
         }
     };
-    let tina = user(account.id.clone(), "tina@hold.test", &["User"]).await;
-    user(account.id.clone(), "nina@hold.test", &["User"]).await;
-    user(account.id.clone(), "boss@hold.test", &["User", "Manager"]).await;
-    user(other.id.clone(), "zed@other.test", &["User"]).await;
+    let tina = user(account.id.to_string(), "tina@hold.test", &["User"]).await;
+    user(account.id.to_string(), "nina@hold.test", &["User"]).await;
+    user(
+        account.id.to_string(),
+        "boss@hold.test",
+        &["User", "Manager"],
+    )
+    .await;
+    user(other.id.to_string(), "zed@other.test", &["User"]).await;
     state
         .directory
         .add_number(NewNumber {
@@ -100,9 +106,9 @@ async fn world() -> World {
     tokio::spawn(async move { app.run_until_stopped().await });
     World {
         base,
-        account: account.id.clone(),
+        account: account.id.to_string(),
         fake,
-        tina,
+        tina: tina.to_string(),
         tina_email: "tina@hold.test",
     }
 }
@@ -184,7 +190,10 @@ async fn answered_call(w: &World, call: &str, leg: &str) -> String {
     )
     .await;
     assert_eq!(status, 200);
-    let session = evo_server::app::sessions::call_session_id(&w.account, call);
+    let session = evo_server::app::sessions::call_session_id(
+        &AccountId::new(w.account.as_str()),
+        &CallSid::new(call),
+    );
     let path = format!("/twilio/status?session={session}&user={}", w.tina);
     for (status, seq) in [("ringing", "1"), ("in-progress", "2")] {
         let code = webhook(
@@ -205,7 +214,7 @@ async fn answered_call(w: &World, call: &str, leg: &str) -> String {
     let mut root = FakeCall::new(call, "in-progress");
     root.status_callback = Some(w.url(&format!("/twilio/status?session={session}")));
     w.fake.insert_call(SID, root);
-    session
+    session.to_string()
 }
 
 /// Reads Server Events frames until `predicate` matches one.

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use evo_core::event::{EventKind, EventSource, SessionEvent};
+use evo_core::ids::{AccountId, SessionId};
 
 use crate::helpers::{bearer, build_with, seed, shared, TestApp};
 
@@ -119,7 +120,7 @@ fn uuid_like() -> String {
 async fn change(app: &TestApp, session: &str, data: &str) {
     app.state
         .sessions
-        .apply(session, console_data(data), vec![])
+        .apply(&SessionId::new(session), console_data(data), vec![])
         .await
         .unwrap();
 }
@@ -225,9 +226,9 @@ async fn a_number_assigned_after_the_stream_opened_brings_its_sessions() {
         .state
         .directory
         .add_number(NewNumber {
-            account_id: &app.fixture.account_id,
+            account_id: &app.fixture.account_id.as_str().into(),
             number: "+15550177",
-            ring_user_ids: std::slice::from_ref(&app.fixture.bob.id),
+            ring_user_ids: &[app.fixture.bob.id.as_str().into()],
             queue_name: None,
             display_name: Some("Late line"),
             customer_id: None,
@@ -238,7 +239,7 @@ async fn a_number_assigned_after_the_stream_opened_brings_its_sessions() {
     // the new line's session.
     change(&app, &app.fixture.main_session, "not for bob").await;
     let cast = Cast {
-        account_id: app.fixture.account_id.clone(),
+        account_id: app.fixture.account_id.as_str().into(),
         account_name: "Acme".into(),
         customer: None,
         breadcrumb: Vec::new(),
@@ -247,7 +248,11 @@ async fn a_number_assigned_after_the_stream_opened_brings_its_sessions() {
             number.address.clone(),
             number.display_name.clone(),
         ),
-        agents: vec![(app.fixture.bob.id.clone(), "bob".into(), "Bob".into())],
+        agents: vec![(
+            app.fixture.bob.id.as_str().into(),
+            "bob".into(),
+            "Bob".into(),
+        )],
         caller: "+15557770001".into(),
     };
     let plan = scenario::build(
@@ -259,7 +264,14 @@ async fn a_number_assigned_after_the_stream_opened_brings_its_sessions() {
     let session = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
     app.state
         .sessions
-        .open(session, plan.header.call_sid.iter().cloned().collect())
+        .open(
+            session,
+            plan.header
+                .call_sid
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        )
         .await
         .unwrap();
     let changed = stream.next_named("cmd.SessionInfoChanged").await;
@@ -467,7 +479,7 @@ async fn a_manager_on_the_account_channel_gets_the_accounts_sessions() {
         .state
         .directory
         .add_user(evo_server::app::directory::NewUser {
-            account_id: &app.fixture.account_id,
+            account_id: &AccountId::new(app.fixture.account_id.as_str()),
             email: "manager@acme.example",
             password: crate::helpers::PASSWORD,
             display_name: None,
@@ -660,8 +672,8 @@ async fn a_subscriber_that_never_reads_is_dropped_without_delaying_others() {
     let dir = crate::helpers::TestDb::new();
     let (app, server) = private_app(&dir, None).await;
     let principal = evo_server::auth::Principal {
-        user_id: app.fixture.alice.id.clone(),
-        account_id: app.fixture.account_id.clone(),
+        user_id: app.fixture.alice.id.clone().into(),
+        account_id: app.fixture.account_id.clone().into(),
         display_name: "alice".to_string(),
         email: app.fixture.alice.email.clone(),
         roles: vec![evo_core::domain::Role::User],

@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 
 use chrono::{TimeZone, Utc};
 use evo_core::domain::Crumb;
+use evo_core::ids::{AccountId, UserId};
 use evo_core::reducer;
 use evo_core::scenario::{self, Cast};
 use evo_server::app::config::{Config, StoreLocation};
@@ -210,7 +211,7 @@ async fn add_user(state: &AppState, account: &str, email: &str, roles: &[&str]) 
     let user = state
         .directory
         .add_user(NewUser {
-            account_id: account,
+            account_id: &AccountId::new(account),
             email,
             password: PASSWORD,
             display_name: None,
@@ -220,7 +221,7 @@ async fn add_user(state: &AppState, account: &str, email: &str, roles: &[&str]) 
         .await
         .expect("adding a user");
     TestUser {
-        id: user.id,
+        id: user.id.to_string(),
         email: email.to_string(),
     }
 }
@@ -252,16 +253,20 @@ pub async fn seed(state: &AppState) -> Fixture {
     let nora = add_user(state, &acme.id, "nora@acme.test", &[]).await;
     let root = add_user(state, &acme.id, "root@acme.test", &["Admin"]).await;
     let zed = add_user(state, &globex.id, "zed@globex.test", &["User"]).await;
-    let alice_api_key = state.directory.add_api_key(&alice.id).await.unwrap();
+    let alice_api_key = state
+        .directory
+        .add_api_key(&UserId::new(alice.id.as_str()))
+        .await
+        .unwrap();
     let number = |account: &str, e164: &'static str, ring: Vec<String>| {
         let account = account.to_string();
         async move {
             state
                 .directory
                 .add_number(NewNumber {
-                    account_id: &account,
+                    account_id: &AccountId::new(account.as_str()),
                     number: e164,
-                    ring_user_ids: &ring,
+                    ring_user_ids: &ring.iter().map(Into::into).collect::<Vec<_>>(),
                     queue_name: None,
                     display_name: None,
                     customer_id: None,
@@ -300,7 +305,7 @@ pub async fn seed(state: &AppState) -> Fixture {
             .into_iter()
             .map(|u| {
                 (
-                    u.id.clone(),
+                    u.id.clone().into(),
                     u.email.split('@').next().unwrap().to_string(),
                     u.email.clone(),
                 )
@@ -367,7 +372,14 @@ pub async fn seed(state: &AppState) -> Fixture {
         let session = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
         state
             .sessions
-            .open(session, plan.header.call_sid.iter().cloned().collect())
+            .open(
+                session,
+                plan.header
+                    .call_sid
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            )
             .await
             .unwrap();
         for event in plan.events.iter().take(count) {
@@ -380,18 +392,18 @@ pub async fn seed(state: &AppState) -> Fixture {
         ids.insert(name, plan.session_id.clone());
     }
     Fixture {
-        account_id: acme.id,
+        account_id: acme.id.to_string(),
         alice,
         bob,
         nora,
         root,
         zed,
         alice_api_key,
-        main_session: ids["main"].clone(),
-        shared_session: ids["shared"].clone(),
-        bob_session: ids["bob"].clone(),
-        ended_session: ids["ended"].clone(),
-        other_tenant_session: ids["other"].clone(),
+        main_session: ids["main"].to_string(),
+        shared_session: ids["shared"].to_string(),
+        bob_session: ids["bob"].to_string(),
+        ended_session: ids["ended"].to_string(),
+        other_tenant_session: ids["other"].to_string(),
     }
 }
 

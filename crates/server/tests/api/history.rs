@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use chrono::{Duration, TimeZone, Utc};
 use evo_core::domain::{Account, Crumb, Endpoint};
+use evo_core::ids::{AccountId, CustomerId};
 use evo_core::reducer;
 use evo_core::scenario::{self, Cast};
 use evo_server::app::directory::{NewNumber, NewUser};
@@ -79,7 +80,7 @@ async fn user(state: &AppState, account: &str, email: &str, roles: &[&str]) -> S
     state
         .directory
         .add_user(NewUser {
-            account_id: account,
+            account_id: &AccountId::new(account),
             email,
             password: PASSWORD,
             display_name: Some("Pat Q Example"),
@@ -89,6 +90,7 @@ async fn user(state: &AppState, account: &str, email: &str, roles: &[&str]) -> S
         .await
         .unwrap()
         .id
+        .to_string()
 }
 
 async fn number(
@@ -101,12 +103,12 @@ async fn number(
     state
         .directory
         .add_number(NewNumber {
-            account_id: account,
+            account_id: &AccountId::new(account),
             number: e164,
-            ring_user_ids: &[ring.to_string()],
+            ring_user_ids: &[ring.to_string().into()],
             queue_name: None,
             display_name: None,
-            customer_id: customer,
+            customer_id: customer.map(CustomerId::new).as_ref(),
         })
         .await
         .unwrap()
@@ -164,7 +166,7 @@ async fn seed(state: &AppState, address: std::net::SocketAddr) -> History {
             number.display_name.clone(),
         ),
         agents: vec![(
-            agent.0.to_string(),
+            agent.0.to_string().into(),
             agent.1.to_string(),
             agent.1.to_string(),
         )],
@@ -260,7 +262,14 @@ async fn seed(state: &AppState, address: std::net::SocketAddr) -> History {
         let session = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
         state
             .sessions
-            .open(session, plan.header.call_sid.iter().cloned().collect())
+            .open(
+                session,
+                plan.header
+                    .call_sid
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            )
             .await
             .unwrap();
         for event in plan.events.iter().take(count) {
@@ -270,15 +279,15 @@ async fn seed(state: &AppState, address: std::net::SocketAddr) -> History {
                 .await
                 .unwrap();
         }
-        s.insert(name, plan.session_id.clone());
+        s.insert(name, plan.session_id.to_string());
     }
     History {
         address,
-        acme: acme.id,
-        globex: globex.id,
-        holding: holding.id,
-        east: east.id,
-        sales: sales.id,
+        acme: acme.id.to_string(),
+        globex: globex.id.to_string(),
+        holding: holding.id.to_string(),
+        east: east.id.to_string(),
+        sales: sales.id.to_string(),
         s,
     }
 }

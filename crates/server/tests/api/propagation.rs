@@ -3,6 +3,7 @@
 //! through the change feed alone (polling off); on SQLite, where there are
 //! no notifications, through the fallback polling.
 
+use evo_core::ids::SessionId;
 use std::time::{Duration, Instant};
 
 use evo_server::app::config::Config;
@@ -45,7 +46,7 @@ async fn a_commit_on_one_node_reaches_the_other_nodes_index_and_subscribers() {
     let before = node_b
         .sessions
         .index()
-        .get(&fixture.main_session)
+        .get(&SessionId::new(fixture.main_session.as_str()))
         .expect("node B rebuilt its index from the store")
         .session()
         .version();
@@ -62,7 +63,11 @@ async fn a_commit_on_one_node_reaches_the_other_nodes_index_and_subscribers() {
     let sent = Instant::now();
     let applied = node_a
         .sessions
-        .apply(&fixture.main_session, event, Vec::new())
+        .apply(
+            &SessionId::new(fixture.main_session.as_str()),
+            event,
+            Vec::new(),
+        )
         .await
         .unwrap();
     let evo_server::app::sessions::Applied::Changed(committed) = applied else {
@@ -85,7 +90,7 @@ async fn a_commit_on_one_node_reaches_the_other_nodes_index_and_subscribers() {
         node_b
             .sessions
             .index()
-            .get(&fixture.main_session)
+            .get(&SessionId::new(fixture.main_session.as_str()))
             .unwrap()
             .session()
             .version(),

@@ -8,6 +8,7 @@
 //! (https://www.twilio.com/docs/usage/webhooks/voice-webhooks) and call
 //! status callback (https://www.twilio.com/docs/voice/api/call-resource#statuscallback).
 
+use evo_core::ids::CallSid;
 use std::time::Duration;
 
 use evo_server::app::config::Config;
@@ -178,7 +179,7 @@ async fn an_agent_is_told_a_call_rings_is_answered_and_is_held() {
     )
     .await;
     assert_eq!(status, 200);
-    let session = evo_server::app::sessions::call_session_id(&account.id, call);
+    let session = evo_server::app::sessions::call_session_id(&account.id, &CallSid::new(call));
     let (info, invite) = stream.change().await;
     assert_eq!(info.selector, "cmd.SessionInfoChanged");
     assert_eq!(invite.selector, "cmd.SessionInvite");

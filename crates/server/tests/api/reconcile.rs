@@ -11,6 +11,7 @@ use axum::http::Method;
 use chrono::{DateTime, TimeZone, Utc};
 use evo_core::api::sessions::{FlowChannels, SessionDirections};
 use evo_core::domain::Account;
+use evo_core::ids::TwilioAccountSid;
 use evo_core::reducer;
 use evo_core::session::{Session, SessionHeader};
 use evo_server::app::config::ReconcileConfig;
@@ -82,13 +83,13 @@ impl World {
         channel: FlowChannels,
     ) {
         let header = SessionHeader {
-            account_id: account.id.clone().into(),
+            account_id: account.id.clone(),
             account_name: account.name.clone(),
             endpoint_id: "num".into(),
             endpoint_name: "Line".into(),
             channel,
             direction: SessionDirections::Incoming,
-            call_sid: Some(call_sid.to_string()),
+            call_sid: Some(call_sid.to_string().into()),
             ..SessionHeader::default()
         };
         let session = reducer::open(
@@ -112,7 +113,7 @@ impl World {
     async fn session(&self, call_sid: &str) -> Session {
         self.state
             .sessions
-            .stored(&format!("ses-{call_sid}"))
+            .stored(&format!("ses-{call_sid}").into())
             .await
             .unwrap()
             .unwrap()
@@ -262,7 +263,10 @@ async fn an_unknown_call_is_not_failed_but_kept_until_the_maximum_age() {
         )
     );
     // A 404 is not a reason to stop asking about the account's other calls.
-    assert!(world.reconciler.backoff(SID).is_none());
+    assert!(world
+        .reconciler
+        .backoff(&TwilioAccountSid::new(SID))
+        .is_none());
 }
 
 #[tokio::test]
@@ -301,7 +305,10 @@ async fn refused(world: &World) {
         "the second call is not asked in the same pass"
     );
     assert_eq!(first.deferred, 1);
-    let backoff = world.reconciler.backoff(SID).expect("backing off");
+    let backoff = world
+        .reconciler
+        .backoff(&TwilioAccountSid::new(SID))
+        .expect("backing off");
     assert_eq!(backoff.refusals, 1);
     assert_eq!(backoff.until, world.now + chrono::Duration::seconds(60));
 
@@ -310,7 +317,10 @@ async fn refused(world: &World) {
 
     let after = world.pass_at(Duration::from_secs(60)).await;
     assert_eq!(after.fetched, 1);
-    let backoff = world.reconciler.backoff(SID).unwrap();
+    let backoff = world
+        .reconciler
+        .backoff(&TwilioAccountSid::new(SID))
+        .unwrap();
     assert_eq!(backoff.refusals, 2);
     assert_eq!(
         backoff.until,
@@ -367,7 +377,10 @@ async fn a_429_is_honoured_no_request_before_retry_after() {
     let first = world.pass_at(NOW).await;
     assert_eq!((first.fetched, first.ended), (1, 0));
     assert_eq!(
-        world.reconciler.backoff(SID).map(|b| b.until),
+        world
+            .reconciler
+            .backoff(&TwilioAccountSid::new(SID))
+            .map(|b| b.until),
         Some(world.now + chrono::Duration::seconds(120))
     );
     let early = world.pass_at(Duration::from_secs(119)).await;
@@ -399,7 +412,10 @@ async fn a_5xx_is_retried_next_pass() {
     assert_eq!((first.fetched, first.ended), (1, 0));
     assert!(world.session("CADONE").await.is_active());
     assert!(
-        world.reconciler.backoff(SID).is_none(),
+        world
+            .reconciler
+            .backoff(&TwilioAccountSid::new(SID))
+            .is_none(),
         "a server error is not a back-off"
     );
 
@@ -424,6 +440,9 @@ async fn while_rotating_a_refused_primary_token_falls_back_to_the_next() {
     world.twilio.insert_call(SID, call);
     let report = world.pass_at(NOW).await;
     assert_eq!((report.fetched, report.ended), (2, 1), "{report:?}");
-    assert!(world.reconciler.backoff(SID).is_none());
+    assert!(world
+        .reconciler
+        .backoff(&TwilioAccountSid::new(SID))
+        .is_none());
     assert!(!world.session("CADONE").await.is_active());
 }

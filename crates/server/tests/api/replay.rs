@@ -15,6 +15,7 @@ use std::path::PathBuf;
 
 use evo_core::api::sessions::SessionMemberRoles;
 use evo_core::event::{EventKind, EventSource, Party, SessionEvent};
+use evo_core::ids::{AccountId, CallSid, MessageSid, SessionId};
 use evo_server::app::directory::{NewNumber, NewUser};
 use evo_server::app::sessions::{call_session_id, message_session_id};
 use evo_server::app::state::AppState;
@@ -62,7 +63,7 @@ async fn seed(state: &AppState, dir: &Value) -> (String, Vec<(String, String, St
             })
             .await
             .unwrap();
-        users.push((id.to_string(), created.id, name.to_string()));
+        users.push((id.to_string(), created.id.to_string(), name.to_string()));
     }
     for number in dir["numbers"].as_array().unwrap() {
         let ring: Vec<String> = number["ringUserIds"]
@@ -83,7 +84,7 @@ async fn seed(state: &AppState, dir: &Value) -> (String, Vec<(String, String, St
             .add_number(NewNumber {
                 account_id: &account.id,
                 number: number["number"].as_str().unwrap(),
-                ring_user_ids: &ring,
+                ring_user_ids: &ring.iter().map(Into::into).collect::<Vec<_>>(),
                 queue_name: number["queueName"].as_str(),
                 display_name: number["name"].as_str(),
                 customer_id: None,
@@ -91,7 +92,7 @@ async fn seed(state: &AppState, dir: &Value) -> (String, Vec<(String, String, St
             .await
             .unwrap();
     }
-    (account.id, users)
+    (account.id.to_string(), users)
 }
 
 /// The case with the corpus's ids replaced by the server's.
@@ -110,7 +111,9 @@ fn rewrite(text: &str, account_id: &str, users: &[(String, String, String)]) -> 
         let session = request["query"]["session"].as_str().map(str::to_string);
         if let Some(session) = session {
             let sid = session.strip_prefix("ses-").unwrap();
-            request["query"]["session"] = Value::String(call_session_id(account_id, sid));
+            request["query"]["session"] = Value::String(
+                call_session_id(&AccountId::new(account_id), &CallSid::new(sid)).to_string(),
+            );
         }
     }
     case
@@ -166,10 +169,10 @@ async fn agent(
             id: p["Id"].as_str().unwrap().to_string(),
         },
         kind: EventKind::TransferStarted {
-            by_user_id: p["UserId"].as_str().map(str::to_string),
+            by_user_id: p["UserId"].as_str().map(str::to_string).map(Into::into),
             target: Party {
                 identity: format!("client:{}", target.1),
-                endpoint_id: Some(target.1.clone()),
+                endpoint_id: Some(target.1.clone().into()),
                 display_name: Some(target.2.clone()),
                 role: SessionMemberRoles::Transfer,
             },
@@ -178,7 +181,7 @@ async fn agent(
     };
     state
         .sessions
-        .apply(session_id, event, Vec::new())
+        .apply(&SessionId::new(session_id), event, Vec::new())
         .await
         .unwrap();
 }
@@ -340,11 +343,14 @@ async fn every_corpus_case_replayed_as_signed_webhooks_ends_as_the_corpus_expect
             .or_else(|| requests.iter().find(|r| r["endpoint"] == "sms"))
             .unwrap();
         let session_id = if opening["endpoint"] == "voice" {
-            call_session_id(&account_id, opening["params"]["CallSid"].as_str().unwrap())
+            call_session_id(
+                &AccountId::new(account_id.as_str()),
+                &CallSid::new(opening["params"]["CallSid"].as_str().unwrap()),
+            )
         } else {
             message_session_id(
-                &account_id,
-                opening["params"]["MessageSid"].as_str().unwrap(),
+                &AccountId::new(account_id.as_str()),
+                &MessageSid::new(opening["params"]["MessageSid"].as_str().unwrap()),
             )
         };
         for request in requests {

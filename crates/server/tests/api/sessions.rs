@@ -127,7 +127,11 @@ async fn two_nodes_sharing_a_store_never_lose_each_others_events() {
             customer: None,
             breadcrumb: vec![],
             number: ("num".into(), "+15550100".into(), "Main".into()),
-            agents: vec![(fixture.alice.id.clone(), "alice".into(), "Alice".into())],
+            agents: vec![(
+                fixture.alice.id.clone().into(),
+                "alice".into(),
+                "Alice".into(),
+            )],
             caller: "+15557770000".into(),
         },
         "NODES",

@@ -1,6 +1,7 @@
 //! Signed Twilio webhooks drive sessions; unsigned or tampered ones change
 //! nothing.
 
+use evo_core::ids::{AccountId, CallSid};
 use evo_server::app::directory::{NewNumber, NewUser};
 use evo_server::app::sessions::call_session_id;
 use evo_twilio::params::FormParams;
@@ -48,14 +49,14 @@ async fn tenant(app: &TestApp) -> Tenant {
                     })
                     .await
                     .unwrap();
-                users.push((user.id, email.to_string()));
+                users.push((user.id.to_string(), email.to_string()));
             }
             app.state
                 .directory
                 .add_number(NewNumber {
                     account_id: &account.id,
                     number: "+15558880000",
-                    ring_user_ids: &[users[0].0.clone(), users[1].0.clone()],
+                    ring_user_ids: &[users[0].0.clone().into(), users[1].0.clone().into()],
                     queue_name: None,
                     display_name: Some("Twilio line"),
                     customer_id: None,
@@ -63,7 +64,7 @@ async fn tenant(app: &TestApp) -> Tenant {
                 .await
                 .unwrap();
             Tenant {
-                account_id: account.id.clone(),
+                account_id: account.id.to_string(),
                 sid,
                 tina: users[0].clone(),
                 tom: users[1].clone(),
@@ -137,7 +138,7 @@ async fn an_inbound_call_rings_its_users_connects_and_ends_through_webhooks() {
     let leg = "CA22222222222222222222222222222222";
     let status_path = format!(
         "/twilio/status?session={}&user={}",
-        call_session_id(&t.account_id, call),
+        call_session_id(&AccountId::new(t.account_id.as_str()), &CallSid::new(call)),
         t.tina.0
     );
     // Out of order: in-progress (sequence 2) arrives before ringing (1).
@@ -194,7 +195,10 @@ async fn an_inbound_call_rings_its_users_connects_and_ends_through_webhooks() {
     let stored = app
         .state
         .sessions
-        .stored(&call_session_id(&t.account_id, call))
+        .stored(&call_session_id(
+            &AccountId::new(t.account_id.as_str()),
+            &CallSid::new(call),
+        ))
         .await
         .unwrap()
         .unwrap();
@@ -270,7 +274,10 @@ async fn unsigned_or_tampered_webhooks_are_refused_and_change_nothing() {
     assert!(
         app.state
             .sessions
-            .stored(&call_session_id(&t.account_id, call))
+            .stored(&call_session_id(
+                &AccountId::new(t.account_id.as_str()),
+                &CallSid::new(call)
+            ))
             .await
             .unwrap()
             .is_none(),
@@ -351,7 +358,7 @@ async fn other_tenant(app: &TestApp) -> (String, String) {
                 })
                 .await
                 .unwrap();
-            (sid, user.id)
+            (sid, user.id.to_string())
         })
         .await
         .clone()
@@ -379,7 +386,10 @@ async fn ring(app: &TestApp, t: &Tenant, call: &str) {
 async fn stored(app: &TestApp, t: &Tenant, call: &str) -> evo_core::session::Session {
     app.state
         .sessions
-        .stored(&call_session_id(&t.account_id, call))
+        .stored(&call_session_id(
+            &AccountId::new(t.account_id.as_str()),
+            &CallSid::new(call),
+        ))
         .await
         .unwrap()
         .expect("the session exists")
@@ -393,7 +403,7 @@ async fn another_tenant_signing_with_its_own_token_cannot_touch_a_tenants_call()
     let call = "CA44444444444444444444444444444444";
     ring(app, &t, call).await;
     let before = stored(app, &t, call).await;
-    let a_session = call_session_id(&t.account_id, call);
+    let a_session = call_session_id(&AccountId::new(t.account_id.as_str()), &CallSid::new(call));
 
     // End A's call by its CallSid: the SID leads nowhere in B's account.
     let end = [
@@ -469,7 +479,7 @@ async fn a_missed_call_ends_when_the_dial_action_reports_no_answer() {
         app,
         &format!(
             "/twilio/dial?session={}",
-            call_session_id(&t.account_id, call)
+            call_session_id(&AccountId::new(t.account_id.as_str()), &CallSid::new(call))
         ),
         &[
             ("AccountSid", &t.sid),
@@ -518,7 +528,7 @@ async fn an_outbound_call_to_a_busy_number_ends_busy_with_a_plain_hangup() {
         app,
         &format!(
             "/twilio/dial?session={}",
-            call_session_id(&t.account_id, call)
+            call_session_id(&AccountId::new(t.account_id.as_str()), &CallSid::new(call))
         ),
         &[
             ("AccountSid", &t.sid),
@@ -777,7 +787,7 @@ async fn without_evo_public_url_a_webhook_signed_over_the_host_url_is_refused() 
     assert_eq!(response.status(), 403);
     assert!(state
         .sessions
-        .stored(&call_session_id(&account.id, call))
+        .stored(&call_session_id(&account.id, &CallSid::new(call)))
         .await
         .unwrap()
         .is_none());

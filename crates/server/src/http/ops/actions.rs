@@ -9,6 +9,7 @@ use evo_core::api::actions::{
     AddConferenceMember, EndSession, HoldSession, PatchSession, RedirectSession,
 };
 use evo_core::api::sessions::SessionHoldReasons;
+use evo_core::ids::{CallSid, SessionId};
 
 use crate::app::actions::{ActionError, Actor};
 use crate::app::live::LiveSession;
@@ -40,11 +41,11 @@ impl From<ActionError> for ApiError {
     }
 }
 
-fn session_id(id: &Option<String>) -> Result<String, ApiError> {
+fn session_id(id: &Option<String>) -> Result<SessionId, ApiError> {
     id.as_deref()
         .map(str::trim)
         .filter(|id| !id.is_empty())
-        .map(String::from)
+        .map(SessionId::new)
         .ok_or_else(|| ApiError::validation("SessionId", "NotEmpty", "SessionId is required"))
 }
 
@@ -80,7 +81,12 @@ pub async fn hold_session(call: Call) -> Result<Reply, ApiError> {
     let live = call
         .state
         .actions
-        .hold(&actor, &id, request.call_sid.as_deref(), request.reason)
+        .hold(
+            &actor,
+            &id,
+            request.call_sid.as_deref().map(CallSid::new).as_ref(),
+            request.reason,
+        )
         .await?;
     Ok(session_reply(live))
 }
@@ -134,7 +140,11 @@ pub async fn end_session(call: Call) -> Result<Reply, ApiError> {
     let actor = actor(&call, base.trim_end_matches('/'))?;
     call.state
         .actions
-        .end(&actor, &id, request.call_sid.as_deref())
+        .end(
+            &actor,
+            &id,
+            request.call_sid.as_deref().map(CallSid::new).as_ref(),
+        )
         .await?;
     Ok(Reply {
         status: StatusCode::NO_CONTENT,
@@ -177,7 +187,7 @@ pub async fn add_conference_member(call: Call) -> Result<Reply, ApiError> {
         .add_conference_member(
             &actor,
             &id,
-            request.call_sid.as_deref(),
+            request.call_sid.as_deref().map(CallSid::new).as_ref(),
             request.destination.as_deref(),
             request.from_number.as_deref(),
         )

@@ -32,7 +32,7 @@ pub async fn authenticate(call: Call) -> Result<Reply, ApiError> {
         "" => {
             let principal = call.principal()?;
             Ok(Reply::dto(&AuthenticateResponse {
-                user_id: Some(principal.user_id.clone()),
+                user_id: Some(principal.user_id.to_string()),
                 session_id: principal.auth_session_id.clone(),
                 user_name: Some(principal.email.clone()),
                 display_name: Some(principal.display_name.clone()),
@@ -95,14 +95,14 @@ async fn sign_in(call: &Call, request: &Authenticate) -> Result<Reply, ApiError>
     let refresh_expiry = session_expiry
         .min(now + chrono::Duration::from_std(state.config.refresh_token_ttl).unwrap_or_default());
     let refresh = keys.sign_refresh(&RefreshClaims {
-        sub: user.id.clone(),
+        sub: user.id.to_string(),
         iat: now.timestamp(),
         exp: refresh_expiry.timestamp(),
         jti: session.id.clone(),
     });
     let principal = Principal::of_user(&user, Some(session.id.clone()));
     let response = AuthenticateResponse {
-        user_id: Some(principal.user_id.clone()),
+        user_id: Some(principal.user_id.to_string()),
         session_id: Some(session.id.clone()),
         user_name: Some(user.email.clone()),
         display_name: Some(user.display_name.clone()),

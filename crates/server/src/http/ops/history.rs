@@ -15,6 +15,7 @@ use evo_core::api::history::{
 use evo_core::api::sessions::{SessionDirections, SessionInfo, SessionMemberCallState};
 use evo_core::contract::{Field, Value};
 use evo_core::domain::Role;
+use evo_core::ids::{AccountId, CallSid, SessionId};
 use evo_store::{SessionQuery, SessionScope};
 use evo_wire::format::Format;
 
@@ -81,7 +82,12 @@ pub async fn get_session(call: Call) -> Result<Reply, ApiError> {
     let request: GetSession = call.dto()?;
     let principal = call.principal()?;
     let id = request.session_id.unwrap_or_default();
-    match call.state.history.session_json(principal, &id).await? {
+    match call
+        .state
+        .history
+        .session_json(principal, &SessionId::new(id.as_str()))
+        .await?
+    {
         Some(json) => stored_json_reply::<SessionInfo>(&call.format, json),
         None => Err(session_not_found(&id)),
     }
@@ -150,10 +156,10 @@ pub async fn list_sessions(call: Call) -> Result<Reply, ApiError> {
         (list.page as u64 * per_page, per_page)
     };
     let query = SessionQuery {
-        account_ids: request.account_ids.clone(),
-        customer_ids: request.customer_ids.clone(),
-        endpoint_ids: request.endpoint_ids.clone(),
-        session_ids: list.specific_ids.clone(),
+        account_ids: request.account_ids.iter().map(Into::into).collect(),
+        customer_ids: request.customer_ids.iter().map(Into::into).collect(),
+        endpoint_ids: request.endpoint_ids.iter().map(Into::into).collect(),
+        session_ids: list.specific_ids.iter().map(Into::into).collect(),
         started_from: start.map(|day| Utc.from_utc_datetime(&day.and_time(Default::default()))),
         // The end date is inclusive: sessions started before the next day.
         started_before: end.map(|day| {
@@ -162,7 +168,7 @@ pub async fn list_sessions(call: Call) -> Result<Reply, ApiError> {
         from_contains: non_empty(&request.from),
         to_contains: non_empty(&request.to),
         log_contains: non_empty(&request.log),
-        parent_session_id: non_empty(&request.parent_session_id),
+        parent_session_id: non_empty(&request.parent_session_id).map(Into::into),
         ended: Some(request.search_archive),
         descending: list.sort_order == SortOrders::Descend,
         offset,
@@ -269,7 +275,7 @@ pub async fn get_auth_status(call: Call) -> Result<Reply, ApiError> {
     let first_name = names.next().map(String::from);
     let rest: Vec<&str> = names.collect();
     let info = UserInfo {
-        id: Some(principal.user_id.clone()),
+        id: Some(principal.user_id.to_string()),
         is_authenticated: true,
         first_name,
         last_name: (!rest.is_empty()).then(|| rest.join(" ")),
@@ -277,7 +283,7 @@ pub async fn get_auth_status(call: Call) -> Result<Reply, ApiError> {
         avatar_url: None,
         email_address: Some(principal.email.clone()),
         roles: principal.role_names(),
-        account_ids: vec![principal.account_id.clone()],
+        account_ids: vec![principal.account_id.to_string()],
         account_names: account.map(|a| a.name).into_iter().collect(),
         dashboard_permissions: dashboard_permissions(&principal),
     };
@@ -307,7 +313,8 @@ pub async fn get_active_calls(call: Call) -> Result<Reply, ApiError> {
     {
         return Err(ApiError::forbidden("Invalid Role"));
     }
-    let account_id = non_empty(&request.account_id).unwrap_or_else(|| principal.account_id.clone());
+    let account_id =
+        non_empty(&request.account_id).unwrap_or_else(|| principal.account_id.to_string());
     if account_id != principal.account_id && !is_admin(&principal) {
         return Err(ApiError::forbidden(
             "Only a system administrator may read another account's calls",
@@ -316,16 +323,16 @@ pub async fn get_active_calls(call: Call) -> Result<Reply, ApiError> {
     let account_sid = call
         .state
         .directory
-        .account(&account_id)
+        .account(&AccountId::new(account_id.as_str()))
         .await?
         .and_then(|account| account.twilio_account_sid);
     // What Twilio knows fills what the sessions lack; Twilio unreachable
     // leaves the answer to the sessions (logged), since they are current.
-    let mut twilio_calls: std::collections::HashMap<String, evo_twilio::rest::CallResource> =
+    let mut twilio_calls: std::collections::HashMap<CallSid, evo_twilio::rest::CallResource> =
         match call
             .state
             .actions
-            .twilio_calls_in_progress(&account_id)
+            .twilio_calls_in_progress(&AccountId::new(account_id.as_str()))
             .await
         {
             Ok(calls) => calls.into_iter().map(|c| (c.sid.clone(), c)).collect(),
@@ -366,7 +373,7 @@ pub async fn get_active_calls(call: Call) -> Result<Reply, ApiError> {
             calls.push(from_twilio(
                 twilio,
                 CallInfo {
-                    account_sid: account_sid.clone(),
+                    account_sid: account_sid.as_ref().map(ToString::to_string),
                     date_created: Some(created.clone()),
                     date_updated: Some(updated.clone()),
                     direction: Some(twilio_direction(is_root, header.direction).to_string()),
@@ -374,9 +381,9 @@ pub async fn get_active_calls(call: Call) -> Result<Reply, ApiError> {
                     parent_call_sid: if is_root {
                         None
                     } else {
-                        header.call_sid.clone()
+                        header.call_sid.as_ref().map(ToString::to_string)
                     },
-                    sid: Some(sid.clone()),
+                    sid: Some(sid.to_string()),
                     start_time: Some(created.clone()),
                     status: Some(status.to_string()),
                     to,
@@ -413,7 +420,7 @@ fn from_twilio(twilio: Option<evo_twilio::rest::CallResource>, known: CallInfo) 
             .map(evo_core::session::iso)
     };
     CallInfo {
-        account_sid: Some(call.account_sid.clone()),
+        account_sid: Some(call.account_sid.to_string()),
         annotation: call.annotation.clone().or(known.annotation),
         answered_by: call
             .answered_by
@@ -436,7 +443,11 @@ fn from_twilio(twilio: Option<evo_twilio::rest::CallResource>, known: CallInfo) 
         forwarded_from: call.forwarded_from.clone().or(known.forwarded_from),
         from: known.from.or(call.from.clone()),
         from_formatted: call.from_formatted.clone().or(known.from_formatted),
-        parent_call_sid: call.parent_call_sid.clone().or(known.parent_call_sid),
+        parent_call_sid: call
+            .parent_call_sid
+            .as_ref()
+            .map(ToString::to_string)
+            .or(known.parent_call_sid),
         phone_number_sid: call.phone_number_sid.clone().or(known.phone_number_sid),
         price: call
             .price
@@ -444,7 +455,7 @@ fn from_twilio(twilio: Option<evo_twilio::rest::CallResource>, known: CallInfo) 
             .and_then(|p| p.trim().parse().ok())
             .unwrap_or(known.price),
         price_unit: call.price_unit.clone().or(known.price_unit),
-        sid: Some(call.sid.clone()),
+        sid: Some(call.sid.to_string()),
         start_time: iso(&call.start_time).or(known.start_time),
         // Twilio's word is newer than a callback not yet received.
         status: Some(call.status.as_str().to_string()),
