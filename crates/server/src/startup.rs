@@ -126,7 +126,9 @@ impl Application {
 /// Hyper starts that timer whenever it waits for a request head, so it is
 /// also the idle timeout of a kept-alive connection. HTTP/1.1, as before.
 /// On `shutdown`, stops accepting and waits for open connections to finish.
-async fn serve_with_limits(
+/// Public so that `evo-voice bench`'s static-bytes server runs on this very
+/// listener (the same HTTP stack as `serve`).
+pub async fn serve_with_limits(
     listener: TcpListener,
     app: axum::Router,
     limits: &crate::app::config::Limits,
