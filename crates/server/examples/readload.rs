@@ -210,6 +210,74 @@ fn load(
     })
 }
 
+/// Nanoseconds this thread has run (`/proc/thread-self/schedstat`).
+fn thread_run_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `READLOAD_LAYERS=1`: the cost of each middleware layer on
+/// `GET /sessions/active`, without the network: the router is called in
+/// process (`tower::ServiceExt::oneshot`, one request at a time, tokens
+/// rotating over every user), with every layer, without each one in turn,
+/// and with none; configurations interleaved over `rounds` rounds, the
+/// median of this thread's CPU time per request reported for each.
+async fn layer_costs(state: evo_server::app::state::AppState, tokens: &[String], rounds: usize) {
+    use evo_server::http::{router_with, Layer};
+    use tower::ServiceExt;
+
+    const PER_RUN: usize = 40_000;
+    let mut configs: Vec<(String, Vec<Layer>)> = vec![("every layer".into(), Vec::new())];
+    for layer in Layer::ALL.into_iter().filter(|l| *l != Layer::Cors) {
+        configs.push((format!("without {layer:?}"), vec![layer]));
+    }
+    configs.push(("no layer".into(), Layer::ALL.to_vec()));
+    let headers: Vec<axum::http::HeaderValue> = tokens
+        .iter()
+        .map(|t| axum::http::HeaderValue::from_str(&format!("Bearer {t}")).expect("token header"))
+        .collect();
+    let peer: SocketAddr = "127.0.0.1:40000".parse().expect("address");
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
+    let mut n = 0usize;
+    for round in 0..=rounds {
+        for (i, (_, omit)) in configs.iter().enumerate() {
+            let router = router_with(state.clone(), omit);
+            let began = thread_run_ns();
+            for _ in 0..PER_RUN {
+                let mut request = axum::http::Request::get("/sessions/active")
+                    .header(axum::http::header::HOST, "127.0.0.1")
+                    .header(axum::http::header::AUTHORIZATION, headers[n % headers.len()].clone())
+                    .body(axum::body::Body::empty())
+                    .expect("request");
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                n += 1;
+                let response = router.clone().oneshot(request).await.expect("infallible");
+                assert_eq!(response.status(), 200);
+                let body = response.into_body().collect().await.expect("body");
+                std::hint::black_box(body);
+            }
+            // Round 0 warms every configuration up (token cache, views).
+            if round > 0 {
+                samples[i].push((thread_run_ns() - began) as f64 / PER_RUN as f64 / 1000.0);
+            }
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let full = median(&mut samples[0].clone());
+    println!("layer cost, CPU µs per request in process (median of {rounds} rounds of {PER_RUN}):");
+    for ((label, _), mut v) in configs.iter().zip(samples) {
+        let m = median(&mut v);
+        println!("{label:<24} {m:>7.2} µs   (every layer minus this: {:>+6.2} µs)", full - m);
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let users = arg(1, 2000) as usize;
     let per_user = arg(2, 3) as usize;
@@ -222,7 +290,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let dir = tempfile::tempdir()?;
-    let (evo, fixed, tokens, rss_empty, rss_full, active, ingest) = server.block_on(async {
+    let (evo, fixed, tokens, rss_empty, rss_full, active, ingest, state) = server.block_on(async {
         let store = evo_store::open_store(&dir.path().display().to_string()).await?;
         let account = evo_server::app::directory::add_account(
             store.as_ref(),
@@ -393,7 +461,7 @@ fn main() -> anyhow::Result<()> {
             }
         });
         tokio::spawn(async move { axum::serve(listener, router).await });
-        anyhow::Ok((address, fixed, tokens, rss_empty, rss_full, active, ingest))
+        anyhow::Ok((address, fixed, tokens, rss_empty, rss_full, active, ingest, state))
     })?;
 
     println!(
@@ -403,6 +471,11 @@ fn main() -> anyhow::Result<()> {
         "resident: {rss_empty} KiB empty, {rss_full} KiB with the sessions: {:.2} KiB per active session",
         (rss_full.saturating_sub(rss_empty)) as f64 / active.max(1) as f64
     );
+    if std::env::var("READLOAD_LAYERS").is_ok() {
+        let rounds = arg(5, 5) as usize;
+        server.block_on(layer_costs(state, &tokens, rounds));
+        return Ok(());
+    }
     let tokens = Arc::new(tokens);
     if std::env::var("READLOAD_ONLY").as_deref() == Ok("evo") {
         // For a profiler: evo-voice alone.

@@ -90,7 +90,7 @@ impl Server {
     async fn start(data_dir: &Path, log: &Path) -> anyhow::Result<Server> {
         let addr = free_port()?;
         let log_file = std::fs::File::create(log)?;
-        let child = Command::new(std::env::current_exe()?)
+        let child = Command::new(serve_binary()?)
             .arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
@@ -237,6 +237,16 @@ async fn static_server(path: &Path, headers: &Path, bind: SocketAddr) -> anyhow:
     };
     evo_server::startup::serve_with_limits(listener, app, &limits, std::future::pending()).await?;
     Ok(())
+}
+
+/// The `evo-voice` binary whose `serve` is measured: this one, or the one
+/// `EVO_BENCH_SERVE_BIN` names (another build, for a before/after
+/// comparison against the same static server and client).
+fn serve_binary() -> anyhow::Result<std::path::PathBuf> {
+    match std::env::var_os("EVO_BENCH_SERVE_BIN") {
+        Some(path) => Ok(path.into()),
+        None => Ok(std::env::current_exe()?),
+    }
 }
 
 fn free_port() -> anyhow::Result<SocketAddr> {
@@ -591,7 +601,10 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     let limit_rate = growth.limit_changes as f64 / growth.limit_commit_time.as_secs_f64().max(1e-9);
     let ingest_figures = Figures::of(&ingest);
     Ok(Report {
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        command: match std::env::var("EVO_BENCH_SERVE_BIN") {
+            Ok(bin) => format!("EVO_BENCH_SERVE_BIN={bin} "),
+            Err(_) => String::new(),
+        } + &std::env::args().collect::<Vec<_>>().join(" "),
         machine: report::Machine::detect(load_at_start),
         plan: plan.clone(),
         method: report::method(&notes),

@@ -216,7 +216,10 @@ async fn run_bytes(
     };
 
     // A renewed token belongs to the sign-in session of its refresh token.
-    let renewed_session = principal.as_ref().and_then(|p| p.auth_session_id.clone());
+    let renewed_session = renewed
+        .as_ref()
+        .and(principal.as_ref())
+        .and_then(|p| p.auth_session_id.clone());
     let call = Call {
         state: state.clone(),
         method,
@@ -586,8 +589,8 @@ fn overlay(primary: Value, fallback: Object) -> Value {
 }
 
 fn content_type_header(format: &Format) -> HeaderValue {
-    HeaderValue::from_str(format.content_type())
-        .unwrap_or(HeaderValue::from_static("application/json"))
+    // Static strings: no copy per response.
+    HeaderValue::from_static(format.content_type())
 }
 
 fn render_reply(format: &Format, route: Resolved, reply: Reply) -> Response {
