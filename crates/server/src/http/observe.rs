@@ -226,13 +226,29 @@ fn acceptable(id: &HeaderValue) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
+/// A new UUID v7 (RFC 9562 §5.7: Unix milliseconds, then random bits) as a
+/// header value. The random bits come from the thread's RNG rather than
+/// `Uuid::now_v7` (a `getrandom` system call and a process-wide lock per
+/// id), and the text is formatted on the stack: one copy, into the header.
+fn new_request_id() -> HeaderValue {
+    use rand::RngCore;
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let mut random = [0u8; 10];
+    rand::thread_rng().fill_bytes(&mut random);
+    let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    HeaderValue::from_str(id.hyphenated().encode_lower(&mut text))
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
+
 /// Gives every request an `X-Request-Id` and returns it on the response;
 /// the request's span (see [`span`]) carries it into every log line.
 pub async fn request_id(mut request: Request, next: Next) -> Response {
     let id = match request.headers().get(&REQUEST_ID) {
         Some(id) if acceptable(id) => id.clone(),
-        _ => HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
-            .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+        _ => new_request_id(),
     };
     request.headers_mut().insert(REQUEST_ID.clone(), id.clone());
     let mut response = next.run(request).await;
@@ -319,4 +335,29 @@ pub async fn html_headers(request: Request, next: Next) -> Response {
             .or_insert(HeaderValue::from_static("DENY"));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_request_ids_are_distinct_uuid_v7_of_now() {
+        let before = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let ids: Vec<uuid::Uuid> = (0..1000)
+            .map(|_| uuid::Uuid::parse_str(new_request_id().to_str().unwrap()).unwrap())
+            .collect();
+        for id in &ids {
+            assert_eq!(id.get_version_num(), 7);
+            assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
+            let (secs, nanos) = id.get_timestamp().unwrap().to_unix();
+            let millis = secs * 1000 + u64::from(nanos) / 1_000_000;
+            assert!(millis >= before && millis < before + 60_000, "{id}");
+        }
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+    }
 }
