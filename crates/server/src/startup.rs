@@ -240,6 +240,10 @@ async fn serve_until_shutdown(
 async fn spawn_ops_tasks(state: &AppState) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let mut tasks = Vec::new();
     crate::http::observe::prometheus();
+    // The exporter keeps every histogram sample until upkeep folds it into
+    // the buckets: without it, memory grows with each request between
+    // scrapes (and forever when nobody scrapes).
+    tasks.push(tokio::spawn(crate::http::observe::run_upkeep()));
     if let Some(address) = state.config.ops.metrics_bind {
         let listener = TcpListener::bind(address)
             .await

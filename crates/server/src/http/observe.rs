@@ -48,6 +48,17 @@ pub fn prometheus() -> &'static PrometheusHandle {
     })
 }
 
+/// Folds the recorded histogram samples into their buckets every 5 s (the
+/// exporter's own default period), for as long as the task runs.
+pub async fn run_upkeep() {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        prometheus().run_upkeep();
+    }
+}
+
 /// `GET /health/live`: the process is up and serving.
 pub async fn live() -> Response {
     json(StatusCode::OK, serde_json::json!({ "status": "live" }))
@@ -156,14 +167,12 @@ pub async fn record(request: Request, next: Next) -> Response {
         Method::POST => metrics::SharedString::const_str("POST"),
         ref other => other.as_str().to_string().into(),
     };
-    let labels = [
-        metrics::Label::new("method", method_label),
-        metrics::Label::new("route", route.clone()),
-        metrics::Label::new("status", status_label(status)),
-    ];
-    metrics::counter!("evo_http_requests_total", labels.to_vec()).increment(1);
-    metrics::histogram!("evo_http_request_duration_seconds", labels.to_vec())
-        .record(started.elapsed().as_secs_f64());
+    RequestHandles::with(method_label, route.clone(), status, |handles| {
+        handles.total.increment(1);
+        handles
+            .duration
+            .record(started.elapsed().as_secs_f64());
+    });
     if route.starts_with("/twilio/") {
         let outcome = response
             .extensions()
@@ -190,6 +199,55 @@ pub async fn record(request: Request, next: Next) -> Response {
         metrics::counter!("evo_login_failures_total").increment(1);
     }
     response
+}
+
+/// The request counter and latency histogram of one (method, route,
+/// status), resolved in the recorder once rather than per request (each
+/// resolution builds a label vector and hashes it into the registry).
+struct RequestHandles {
+    total: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+type HandleKey = (metrics::SharedString, metrics::SharedString, u16);
+
+/// Distinct label sets cached; more (odd methods) are resolved per request.
+const MAX_CACHED_HANDLES: usize = 1024;
+
+impl RequestHandles {
+    fn with(
+        method: metrics::SharedString,
+        route: metrics::SharedString,
+        status: StatusCode,
+        f: impl FnOnce(&RequestHandles),
+    ) {
+        type Cache = std::sync::RwLock<std::collections::HashMap<HandleKey, RequestHandles>>;
+        static CACHE: OnceLock<Cache> = OnceLock::new();
+        let cache = CACHE.get_or_init(|| {
+            // Handles resolved before the recorder is installed would be
+            // no-ops for good.
+            prometheus();
+            Default::default()
+        });
+        let key = (method, route, status.as_u16());
+        if let Some(handles) = cache.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return f(handles);
+        }
+        let labels = [
+            metrics::Label::new("method", key.0.clone()),
+            metrics::Label::new("route", key.1.clone()),
+            metrics::Label::new("status", status_label(status)),
+        ];
+        let handles = RequestHandles {
+            total: metrics::counter!("evo_http_requests_total", labels.to_vec()),
+            duration: metrics::histogram!("evo_http_request_duration_seconds", labels.to_vec()),
+        };
+        f(&handles);
+        let mut cache = cache.write().unwrap_or_else(|e| e.into_inner());
+        if cache.len() < MAX_CACHED_HANDLES {
+            cache.insert(key, handles);
+        }
+    }
 }
 
 /// A status code as a label (`"200"`), borrowed for the usual ones.
