@@ -14,6 +14,12 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, LogFormat};
 
+/// mimalloc rather than glibc's malloc: a request allocates and frees many
+/// small buffers across two worker threads, where glibc spent a sixth of
+/// the read path's CPU (docs/benchmarks.md, "Read path").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(
