@@ -325,6 +325,9 @@ fn resolve(path: &str, method: &str) -> Route {
                 }
             }
         });
+        if !matched {
+            continue;
+        }
         // A route that allows the verb wins over one that does not
         // (`GET`/`PATCH`/`DELETE /sessions/{sessionId}` are three
         // operations), then the one with more literal segments.
@@ -333,7 +336,7 @@ fn resolve(path: &str, method: &str) -> Route {
             .operation()
             .is_some_and(|operation| operation.allows_verb(method));
         let score = (allows, literals);
-        if matched && best.as_ref().is_none_or(|(best, _, _)| score > *best) {
+        if best.as_ref().is_none_or(|(best, _, _)| score > *best) {
             best = Some((
                 score,
                 Resolved {
