@@ -223,7 +223,8 @@ pub enum Pace {
     Flat,
     /// This many requests per second in all (open loop). Request `k` is
     /// due at `start + k / rate`; whichever connection is idle takes the
-    /// next due request (an atomic counter, no dispatcher task), so a
+    /// next due request (a semaphore a pacing thread releases permits on
+    /// every 250 µs, and an atomic counter; no dispatcher task), so a
     /// connection that stalls does not build a backlog of its own while
     /// others idle. Latency is measured from when a request was due, so a
     /// stall counts for every request it delayed (no coordinated omission).
@@ -280,14 +281,42 @@ impl ReadLoad {
                 }
             })
         };
-        // The open loop's shared schedule: the next request number.
+        // The open loop's shared schedule: the next request number, and a
+        // permit per request that is due (released in order by a pacing
+        // thread every 250 µs: tokio's timer rounds each sleep up to the
+        // next whole millisecond, which would add up to 1 ms to every
+        // latency measured from the due time).
         let schedule = Arc::new(AtomicU64::new(0));
+        let due_permits = Arc::new(tokio::sync::Semaphore::new(0));
+        let pacer = match pace {
+            Pace::Flat => None,
+            Pace::Rate(rate) => {
+                let permits = due_permits.clone();
+                Some(tokio::task::spawn_blocking(move || {
+                    let mut released = 0u64;
+                    loop {
+                        let now = Instant::now().min(deadline);
+                        let due = ((now - started).as_secs_f64() * rate).ceil() as u64;
+                        let more = due.saturating_sub(released) as usize;
+                        permits.add_permits(more);
+                        released = due;
+                        if now >= deadline {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_micros(250));
+                    }
+                    // Requests not yet taken are not due before the end.
+                    permits.close();
+                }))
+            }
+        };
         let mut tasks = Vec::new();
         for mut slot in self.conns.drain(..) {
             let tokens = self.tokens.clone();
             let host = self.host.clone();
             let counter = counter.clone();
             let schedule = schedule.clone();
+            let due_permits = due_permits.clone();
             let addr = self.addr;
             tasks.push(tokio::spawn(async move {
                 let mut outcome = Outcome::new();
@@ -305,12 +334,18 @@ impl ReadLoad {
                             now
                         }
                         Some(interval) => {
+                            // Permits are released in order and handed out
+                            // first come, first served: the k-th taken is
+                            // request k, due now or just before.
+                            match due_permits.acquire().await {
+                                Ok(permit) => permit.forget(),
+                                Err(_) => break,
+                            }
                             let k = schedule.fetch_add(1, Ordering::Relaxed);
                             let due = started + Duration::from_secs_f64(k as f64 * interval);
                             if due >= deadline {
                                 break;
                             }
-                            tokio::time::sleep_until(due.into()).await;
                             // How late the generator itself sent it (timer
                             // granularity, its own scheduling): reported
                             // beside the latency, which includes it.
@@ -369,6 +404,9 @@ impl ReadLoad {
                 conn: None,
                 next_token: i,
             });
+        }
+        if let Some(pacer) = pacer {
+            let _ = pacer.await;
         }
         total.elapsed = started.elapsed();
         ticker.abort();
