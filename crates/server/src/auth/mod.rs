@@ -505,7 +505,9 @@ impl Authenticator {
 
     /// Verifies one credential.
     pub async fn verify(&self, credential: Credential) -> Result<Principal, AuthFailure> {
-        self.verify_shared(credential).await.map(Arc::unwrap_or_clone)
+        self.verify_shared(credential)
+            .await
+            .map(Arc::unwrap_or_clone)
     }
 
     /// [`Authenticator::verify`], the principal shared with the token cache.

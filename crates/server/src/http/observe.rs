@@ -169,9 +169,7 @@ pub async fn record(request: Request, next: Next) -> Response {
     };
     RequestHandles::with(method_label, route.clone(), status, |handles| {
         handles.total.increment(1);
-        handles
-            .duration
-            .record(started.elapsed().as_secs_f64());
+        handles.duration.record(started.elapsed().as_secs_f64());
     });
     if route.starts_with("/twilio/") {
         let outcome = response
