@@ -436,6 +436,17 @@ impl Authenticator {
                 renewed_token: None,
             }));
         }
+        // Boxed: the walk awaits the store, and its state would otherwise
+        // make every request's future larger.
+        Box::pin(self.authenticate_walk(headers)).await
+    }
+
+    /// Every credential in order, then `ss-reftok` (see
+    /// [`Authenticator::authenticate_request`]).
+    async fn authenticate_walk(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<Authenticated>, AuthFailure> {
         let found = credentials(headers);
         if found.is_empty() {
             return Ok(None);
