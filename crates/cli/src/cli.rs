@@ -322,9 +322,10 @@ pub struct BenchArgs {
     /// server the read figures are compared with).
     #[arg(long, hide = true)]
     pub static_server: Option<PathBuf>,
-    /// Internal: the static server's Content-Type.
-    #[arg(long, hide = true, default_value = "application/json")]
-    pub static_content_type: String,
+    /// Internal: the static server's response headers (`name: value` lines,
+    /// those `serve` answered).
+    #[arg(long, hide = true)]
+    pub static_headers: Option<PathBuf>,
     /// Internal: the static server's address.
     #[arg(long, hide = true)]
     pub static_bind: Option<SocketAddr>,

@@ -14,6 +14,15 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, LogFormat};
 
+/// With `--features mimalloc`, mimalloc rather than glibc's malloc: glibc
+/// spent a sixth of the read path's CPU, and the read ratio rose from
+/// about 0.37 to 0.6 with mimalloc; but resident memory rose too (empty
+/// server 18 → 51 MiB, 23 → 35 KB per subscriber), so it is not the
+/// default (docs/benchmarks.md, "Read path").
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(

@@ -64,6 +64,31 @@ fn quick_bench_reports_every_phase_without_errors() {
         }
         assert!(number(&report, &format!("/reads/{run}/ratio")) > 0.0);
         assert!(number(&report, &format!("/reads/{run}/response_bytes")) > 0.0);
+        // Interleaved: 6 slices of each server, in ABBA order, each with
+        // requests and the server's CPU time per request.
+        let slices = report
+            .pointer(&format!("/reads/{run}/slices"))
+            .and_then(Value::as_array)
+            .expect("the read run lists its slices");
+        let order: Vec<&str> = slices
+            .iter()
+            .map(|slice| slice["server"].as_str().unwrap())
+            .collect();
+        let abba = ["evo", "static", "static", "evo"];
+        assert_eq!(
+            order,
+            abba.iter().cycle().take(12).copied().collect::<Vec<_>>()
+        );
+        for slice in slices {
+            // A 50 ms slice may see no answer on a loaded machine: only
+            // the totals above must be positive.
+            assert!(slice["per_sec"].as_f64().is_some(), "{slice}");
+            assert!(
+                slice["server_cpu_us_per_request"].as_f64().is_some(),
+                "{slice}"
+            );
+        }
+        assert!(number(&report, &format!("/reads/{run}/cpu_ratio")) >= 0.0);
     }
     assert_eq!(number(&report, "/reads/history_small"), 20.0);
     assert_eq!(number(&report, "/reads/history_large"), 60.0);
@@ -71,6 +96,7 @@ fn quick_bench_reports_every_phase_without_errors() {
     assert!(number(&report, "/reads/half_rate/target_per_sec") > 0.0);
     assert!(number(&report, "/reads/half_rate/figures/ok") > 0.0);
     number(&report, "/reads/half_rate/figures/p99_ms");
+    number(&report, "/reads/half_rate/send_late_p99_ms");
     // Ingest: four status callbacks per call, every one acknowledged.
     assert_eq!(number(&report, "/ingest/callbacks/ok"), 80.0);
     assert!(number(&report, "/ingest/store_batch_limit_per_sec") > 0.0);

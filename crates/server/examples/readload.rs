@@ -210,6 +210,80 @@ fn load(
     })
 }
 
+/// Nanoseconds this thread has run (`/proc/thread-self/schedstat`).
+fn thread_run_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `READLOAD_LAYERS=1`: the cost of each middleware layer on
+/// `GET /sessions/active`, without the network: the router is called in
+/// process (`tower::ServiceExt::oneshot`, one request at a time, tokens
+/// rotating over every user), with every layer, without each one in turn,
+/// and with none; configurations interleaved over `rounds` rounds, the
+/// median of this thread's CPU time per request reported for each.
+async fn layer_costs(state: evo_server::app::state::AppState, tokens: &[String], rounds: usize) {
+    use evo_server::http::{router_with, Layer};
+    use tower::ServiceExt;
+
+    const PER_RUN: usize = 40_000;
+    let mut configs: Vec<(String, Vec<Layer>)> = vec![("every layer".into(), Vec::new())];
+    for layer in Layer::ALL.into_iter().filter(|l| *l != Layer::Cors) {
+        configs.push((format!("without {layer:?}"), vec![layer]));
+    }
+    configs.push(("no layer".into(), Layer::ALL.to_vec()));
+    let headers: Vec<axum::http::HeaderValue> = tokens
+        .iter()
+        .map(|t| axum::http::HeaderValue::from_str(&format!("Bearer {t}")).expect("token header"))
+        .collect();
+    let peer: SocketAddr = "127.0.0.1:40000".parse().expect("address");
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
+    let mut n = 0usize;
+    for round in 0..=rounds {
+        for (i, (_, omit)) in configs.iter().enumerate() {
+            let router = router_with(state.clone(), omit);
+            let began = thread_run_ns();
+            for _ in 0..PER_RUN {
+                let mut request = axum::http::Request::get("/sessions/active")
+                    .header(axum::http::header::HOST, "127.0.0.1")
+                    .header(
+                        axum::http::header::AUTHORIZATION,
+                        headers[n % headers.len()].clone(),
+                    )
+                    .body(axum::body::Body::empty())
+                    .expect("request");
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                n += 1;
+                let response = router.clone().oneshot(request).await.expect("infallible");
+                assert_eq!(response.status(), 200);
+                let body = response.into_body().collect().await.expect("body");
+                std::hint::black_box(body);
+            }
+            // Round 0 warms every configuration up (token cache, views).
+            if round > 0 {
+                samples[i].push((thread_run_ns() - began) as f64 / PER_RUN as f64 / 1000.0);
+            }
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let full = median(&mut samples[0].clone());
+    println!("layer cost, CPU µs per request in process (median of {rounds} rounds of {PER_RUN}):");
+    for ((label, _), mut v) in configs.iter().zip(samples) {
+        let m = median(&mut v);
+        println!(
+            "{label:<24} {m:>7.2} µs   (every layer minus this: {:>+6.2} µs)",
+            full - m
+        );
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let users = arg(1, 2000) as usize;
     let per_user = arg(2, 3) as usize;
@@ -222,186 +296,189 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let dir = tempfile::tempdir()?;
-    let (evo, fixed, tokens, rss_empty, rss_full, active, ingest) = server.block_on(async {
-        let store = evo_store::open_store(&dir.path().display().to_string()).await?;
-        let account = evo_server::app::directory::add_account(
-            store.as_ref(),
-            "Load Telecom",
-            Some("AC00000000000000000000000000000001"),
-            Some("0123456789abcdef0123456789abcdef"),
-        )
-        .await?;
-        // Users straight into the store: no argon2 per user (tokens are
-        // signed below, no password sign-in happens).
-        let mut seeded = Vec::new();
-        for u in 0..users {
-            let user = User {
-                id: format!("usr-load-{u:05}").into(),
-                account_id: account.id.clone(),
-                email: format!("agent{u}@load.example"),
-                display_name: format!("Agent {u}"),
-                password_hash: "unused".into(),
-                roles: vec![Role::User],
-            };
-            let endpoint = Endpoint {
-                id: user.id.clone().into(),
-                account_id: account.id.clone(),
-                customer_id: None,
-                kind: EndpointKind::User,
-                display_name: user.display_name.clone(),
-                address: user.email.clone(),
-                ring_user_ids: Vec::new(),
-                queue_name: None,
-            };
-            store.create_user(&user, &endpoint).await?;
-            let number = Endpoint {
-                id: format!("num-load-{u:05}").into(),
-                account_id: account.id.clone(),
-                customer_id: None,
-                kind: EndpointKind::PhoneNumber,
-                display_name: format!("Line {u}"),
-                address: format!("+1555{u:07}"),
-                ring_user_ids: vec![user.id.clone()],
-                queue_name: None,
-            };
-            store.create_endpoint(&number).await?;
-            let sid = format!("sid-load-{u:05}");
-            let now = chrono::Utc::now();
-            store
-                .create_auth_session(&AuthSession {
-                    id: sid.clone(),
-                    user_id: user.id.clone(),
-                    created_at: now,
-                    expires_at: now + chrono::Duration::hours(2),
-                })
-                .await?;
-            seeded.push((user, number, sid));
-        }
-        let mut config = Config::for_store(
-            "127.0.0.1:0".parse()?,
-            StoreLocation::DataDir(dir.path().to_path_buf()),
-        );
-        config.public_url = Some("http://127.0.0.1".into());
-        let app = Application::build_with_store(config, store).await?;
-        let address = app.local_addr();
-        let state = app.state();
-        tokio::spawn(app.run_until_stopped());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let rss_empty = rss_kib();
+    let (evo, fixed, tokens, rss_empty, rss_full, active, ingest, state) =
+        server.block_on(async {
+            let store = evo_store::open_store(&dir.path().display().to_string()).await?;
+            let account = evo_server::app::directory::add_account(
+                store.as_ref(),
+                "Load Telecom",
+                Some("AC00000000000000000000000000000001"),
+                Some("0123456789abcdef0123456789abcdef"),
+            )
+            .await?;
+            // Users straight into the store: no argon2 per user (tokens are
+            // signed below, no password sign-in happens).
+            let mut seeded = Vec::new();
+            for u in 0..users {
+                let user = User {
+                    id: format!("usr-load-{u:05}").into(),
+                    account_id: account.id.clone(),
+                    email: format!("agent{u}@load.example"),
+                    display_name: format!("Agent {u}"),
+                    password_hash: "unused".into(),
+                    roles: vec![Role::User],
+                };
+                let endpoint = Endpoint {
+                    id: user.id.clone().into(),
+                    account_id: account.id.clone(),
+                    customer_id: None,
+                    kind: EndpointKind::User,
+                    display_name: user.display_name.clone(),
+                    address: user.email.clone(),
+                    ring_user_ids: Vec::new(),
+                    queue_name: None,
+                };
+                store.create_user(&user, &endpoint).await?;
+                let number = Endpoint {
+                    id: format!("num-load-{u:05}").into(),
+                    account_id: account.id.clone(),
+                    customer_id: None,
+                    kind: EndpointKind::PhoneNumber,
+                    display_name: format!("Line {u}"),
+                    address: format!("+1555{u:07}"),
+                    ring_user_ids: vec![user.id.clone()],
+                    queue_name: None,
+                };
+                store.create_endpoint(&number).await?;
+                let sid = format!("sid-load-{u:05}");
+                let now = chrono::Utc::now();
+                store
+                    .create_auth_session(&AuthSession {
+                        id: sid.clone(),
+                        user_id: user.id.clone(),
+                        created_at: now,
+                        expires_at: now + chrono::Duration::hours(2),
+                    })
+                    .await?;
+                seeded.push((user, number, sid));
+            }
+            let mut config = Config::for_store(
+                "127.0.0.1:0".parse()?,
+                StoreLocation::DataDir(dir.path().to_path_buf()),
+            );
+            config.public_url = Some("http://127.0.0.1".into());
+            let app = Application::build_with_store(config, store).await?;
+            let address = app.local_addr();
+            let state = app.state();
+            tokio::spawn(app.run_until_stopped());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let rss_empty = rss_kib();
 
-        let now = chrono::Utc::now().timestamp();
-        let tokens: Vec<String> = seeded
-            .iter()
-            .map(|(user, _, sid)| {
-                state
-                    .auth
-                    .keys()
-                    .sign_access(&access_claims(user, sid, now, 7200))
-            })
-            .collect();
-
-        // Sessions through the app API, a few calls at once.
-        let seeded = Arc::new(seeded);
-        let next = Arc::new(AtomicU64::new(0));
-        let began = Instant::now();
-        let mut writers = Vec::new();
-        for _ in 0..16 {
-            let (state, seeded, next) = (state.clone(), seeded.clone(), next.clone());
-            writers.push(tokio::spawn(async move {
-                let mut events = 0u64;
-                loop {
-                    let n = next.fetch_add(1, Ordering::Relaxed) as usize;
-                    if n >= seeded.len() * per_user {
-                        break;
-                    }
-                    let (user, number, _) = &seeded[n / per_user];
-                    let cast = Cast {
-                        account_id: user.account_id.clone(),
-                        account_name: "Load Telecom".into(),
-                        customer: None,
-                        breadcrumb: Vec::new(),
-                        number: (
-                            number.id.clone(),
-                            number.address.clone(),
-                            number.display_name.clone(),
-                        ),
-                        agents: vec![(
-                            user.id.clone(),
-                            format!("agent{}", n / per_user),
-                            user.display_name.clone(),
-                        )],
-                        caller: format!("+1666{n:07}"),
-                    };
-                    let plan = scenario::build(
-                        Kind::InboundAnswered,
-                        &cast,
-                        &format!("L{n:08}"),
-                        chrono::Utc::now(),
-                    );
-                    let session =
-                        reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
+            let now = chrono::Utc::now().timestamp();
+            let tokens: Vec<String> = seeded
+                .iter()
+                .map(|(user, _, sid)| {
                     state
-                        .sessions
-                        .open(
-                            session,
-                            plan.header
-                                .call_sid
-                                .iter()
-                                .map(ToString::to_string)
-                                .collect(),
-                        )
-                        .await
-                        .expect("open");
-                    events += 1;
-                    // All but the hang-up: the call stays answered and active.
-                    let keep = plan.events.len().saturating_sub(2);
-                    for event in plan.events.into_iter().take(keep) {
+                        .auth
+                        .keys()
+                        .sign_access(&access_claims(user, sid, now, 7200))
+                })
+                .collect();
+
+            // Sessions through the app API, a few calls at once.
+            let seeded = Arc::new(seeded);
+            let next = Arc::new(AtomicU64::new(0));
+            let began = Instant::now();
+            let mut writers = Vec::new();
+            for _ in 0..16 {
+                let (state, seeded, next) = (state.clone(), seeded.clone(), next.clone());
+                writers.push(tokio::spawn(async move {
+                    let mut events = 0u64;
+                    loop {
+                        let n = next.fetch_add(1, Ordering::Relaxed) as usize;
+                        if n >= seeded.len() * per_user {
+                            break;
+                        }
+                        let (user, number, _) = &seeded[n / per_user];
+                        let cast = Cast {
+                            account_id: user.account_id.clone(),
+                            account_name: "Load Telecom".into(),
+                            customer: None,
+                            breadcrumb: Vec::new(),
+                            number: (
+                                number.id.clone(),
+                                number.address.clone(),
+                                number.display_name.clone(),
+                            ),
+                            agents: vec![(
+                                user.id.clone(),
+                                format!("agent{}", n / per_user),
+                                user.display_name.clone(),
+                            )],
+                            caller: format!("+1666{n:07}"),
+                        };
+                        let plan = scenario::build(
+                            Kind::InboundAnswered,
+                            &cast,
+                            &format!("L{n:08}"),
+                            chrono::Utc::now(),
+                        );
+                        let session =
+                            reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
                         state
                             .sessions
-                            .apply(&plan.session_id, event, Vec::new())
+                            .open(
+                                session,
+                                plan.header
+                                    .call_sid
+                                    .iter()
+                                    .map(ToString::to_string)
+                                    .collect(),
+                            )
                             .await
-                            .expect("apply");
+                            .expect("open");
                         events += 1;
+                        // All but the hang-up: the call stays answered and active.
+                        let keep = plan.events.len().saturating_sub(2);
+                        for event in plan.events.into_iter().take(keep) {
+                            state
+                                .sessions
+                                .apply(&plan.session_id, event, Vec::new())
+                                .await
+                                .expect("apply");
+                            events += 1;
+                        }
                     }
-                }
-                events
-            }));
-        }
-        let mut events = 0;
-        for writer in writers {
-            events += writer.await?;
-        }
-        let ingest = events as f64 / began.elapsed().as_secs_f64();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let rss_full = rss_kib();
-        let active = state.sessions.index().len();
-
-        // The static server: the first user's exact response, same stack.
-        let body = reqwest::Client::new()
-            .get(format!("http://{address}/sessions/active"))
-            .bearer_auth(&tokens[0])
-            .send()
-            .await?
-            .bytes()
-            .await?;
-        println!("response body: {} bytes", body.len());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let fixed = listener.local_addr()?;
-        let router = axum::Router::new().fallback(move || {
-            let body = body.clone();
-            async move {
-                (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        "application/json; charset=utf-8",
-                    )],
-                    body,
-                )
+                    events
+                }));
             }
-        });
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        anyhow::Ok((address, fixed, tokens, rss_empty, rss_full, active, ingest))
-    })?;
+            let mut events = 0;
+            for writer in writers {
+                events += writer.await?;
+            }
+            let ingest = events as f64 / began.elapsed().as_secs_f64();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let rss_full = rss_kib();
+            let active = state.sessions.index().len();
+
+            // The static server: the first user's exact response, same stack.
+            let body = reqwest::Client::new()
+                .get(format!("http://{address}/sessions/active"))
+                .bearer_auth(&tokens[0])
+                .send()
+                .await?
+                .bytes()
+                .await?;
+            println!("response body: {} bytes", body.len());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let fixed = listener.local_addr()?;
+            let router = axum::Router::new().fallback(move || {
+                let body = body.clone();
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "application/json; charset=utf-8",
+                        )],
+                        body,
+                    )
+                }
+            });
+            tokio::spawn(async move { axum::serve(listener, router).await });
+            anyhow::Ok((
+                address, fixed, tokens, rss_empty, rss_full, active, ingest, state,
+            ))
+        })?;
 
     println!(
         "{users} users x {per_user} sessions: {active} active; ingest {ingest:.0} commits/s (16 writers)"
@@ -410,6 +487,11 @@ fn main() -> anyhow::Result<()> {
         "resident: {rss_empty} KiB empty, {rss_full} KiB with the sessions: {:.2} KiB per active session",
         (rss_full.saturating_sub(rss_empty)) as f64 / active.max(1) as f64
     );
+    if std::env::var("READLOAD_LAYERS").is_ok() {
+        let rounds = arg(5, 5) as usize;
+        server.block_on(layer_costs(state, &tokens, rounds));
+        return Ok(());
+    }
     let tokens = Arc::new(tokens);
     if std::env::var("READLOAD_ONLY").as_deref() == Ok("evo") {
         // For a profiler: evo-voice alone.

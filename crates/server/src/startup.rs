@@ -126,7 +126,9 @@ impl Application {
 /// Hyper starts that timer whenever it waits for a request head, so it is
 /// also the idle timeout of a kept-alive connection. HTTP/1.1, as before.
 /// On `shutdown`, stops accepting and waits for open connections to finish.
-async fn serve_with_limits(
+/// Public so that `evo-voice bench`'s static-bytes server runs on this very
+/// listener (the same HTTP stack as `serve`).
+pub async fn serve_with_limits(
     listener: TcpListener,
     app: axum::Router,
     limits: &crate::app::config::Limits,
@@ -238,6 +240,10 @@ async fn serve_until_shutdown(
 async fn spawn_ops_tasks(state: &AppState) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let mut tasks = Vec::new();
     crate::http::observe::prometheus();
+    // The exporter keeps every histogram sample until upkeep folds it into
+    // the buckets: without it, memory grows with each request between
+    // scrapes (and forever when nobody scrapes).
+    tasks.push(tokio::spawn(crate::http::observe::run_upkeep()));
     if let Some(address) = state.config.ops.metrics_bind {
         let listener = TcpListener::bind(address)
             .await

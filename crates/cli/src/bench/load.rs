@@ -32,6 +32,9 @@ pub struct Outcome {
     /// The first error, for the report.
     pub first_error: Option<String>,
     pub latency: Histogram<u64>,
+    /// Open loop only: how late the generator sent each request after it
+    /// was due (included in `latency`).
+    pub lateness: Histogram<u64>,
     pub elapsed: Duration,
 }
 
@@ -42,6 +45,7 @@ impl Outcome {
             errors: 0,
             first_error: None,
             latency: histogram(),
+            lateness: histogram(),
             elapsed: Duration::ZERO,
         }
     }
@@ -62,7 +66,8 @@ impl Outcome {
         }
     }
 
-    fn merge(&mut self, other: Outcome) {
+    /// Adds another run's counts and latencies (not its elapsed time).
+    pub fn merge(&mut self, other: Outcome) {
         self.ok += other.ok;
         self.errors += other.errors;
         if self.first_error.is_none() {
@@ -70,6 +75,7 @@ impl Outcome {
         }
         // Both histograms have the same bounds, so adding cannot fail.
         let _ = self.latency.add(&other.latency);
+        let _ = self.lateness.add(&other.lateness);
     }
 }
 
@@ -205,115 +211,198 @@ pub async fn run_scripts(
 pub enum Pace {
     /// As fast as the server answers (closed loop).
     Flat,
-    /// This many requests per second in all, spread over the connections;
-    /// latency is measured from when a request was due, so a stall counts
-    /// for every request it delayed (no coordinated omission).
+    /// This many requests per second in all (open loop). Request `k` is
+    /// due at `start + k / rate`; whichever connection is idle takes the
+    /// next due request (a semaphore a pacing thread releases permits on
+    /// every 250 µs, and an atomic counter; no dispatcher task), so a
+    /// connection that stalls does not build a backlog of its own while
+    /// others idle. Latency is measured from when a request was due, so a
+    /// stall counts for every request it delayed (no coordinated omission).
     Rate(f64),
 }
 
-/// GETs `path` for `duration` over `connections` keep-alive connections,
-/// with bearer tokens rotating over `tokens`. A response other than 200 is
-/// an error.
-pub async fn run_reads(
+/// One client connection of a read load and where its token rotation is.
+struct ReadConn {
+    conn: Option<Conn>,
+    /// The next token index; connection `i` of `c` uses `i, i + c, …`.
+    next_token: usize,
+}
+
+/// Keep-alive connections to one server, reused across the runs (slices)
+/// of one comparison, so that each run measures requests, not handshakes.
+pub struct ReadLoad {
     addr: SocketAddr,
-    connections: usize,
+    host: HeaderValue,
     tokens: Arc<Vec<HeaderValue>>,
-    duration: Duration,
-    pace: Pace,
-    bar: &ProgressBar,
-) -> Outcome {
-    let host = host_header(addr);
-    let connections = connections.max(1);
-    let started = Instant::now();
-    let deadline = started + duration;
-    let counter = Arc::new(AtomicU64::new(0));
-    let ticker = {
-        let bar = bar.clone();
-        let counter = counter.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                bar.set_position(counter.load(Ordering::Relaxed));
-            }
-        })
-    };
-    let mut tasks = Vec::new();
-    for worker in 0..connections {
-        let tokens = tokens.clone();
-        let host = host.clone();
-        let counter = counter.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut outcome = Outcome::new();
-            let mut conn = match Conn::open(addr).await {
-                Ok(conn) => Some(conn),
-                Err(error) => {
-                    outcome.error(format!("{error:#}"));
-                    None
+    conns: Vec<ReadConn>,
+}
+
+impl ReadLoad {
+    /// Prepares `connections` connections to `addr` (opened on first use).
+    pub fn new(addr: SocketAddr, connections: usize, tokens: Arc<Vec<HeaderValue>>) -> ReadLoad {
+        ReadLoad {
+            addr,
+            host: host_header(addr),
+            tokens,
+            conns: (0..connections.max(1))
+                .map(|i| ReadConn {
+                    conn: None,
+                    next_token: i,
+                })
+                .collect(),
+        }
+    }
+
+    /// GETs `/sessions/active` for `duration` over the connections, with
+    /// bearer tokens rotating over all users. A response other than 200 is
+    /// an error.
+    pub async fn run(&mut self, duration: Duration, pace: Pace, bar: &ProgressBar) -> Outcome {
+        let connections = self.conns.len();
+        let started = Instant::now();
+        let deadline = started + duration;
+        let counter = Arc::new(AtomicU64::new(0));
+        let ticker = {
+            let bar = bar.clone();
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    bar.set_position(counter.load(Ordering::Relaxed));
                 }
-            };
-            let interval = match pace {
-                Pace::Flat => None,
-                Pace::Rate(rate) => {
-                    Some(Duration::from_secs_f64(connections as f64 / rate.max(1e-3)))
-                }
-            };
-            // Workers start spread over one interval, not all at once.
-            let mut due = started
-                + interval.map_or(Duration::ZERO, |i| {
-                    i.mul_f64(worker as f64 / connections as f64)
-                });
-            let mut n = worker;
-            while Instant::now() < deadline {
-                if interval.is_some() {
-                    tokio::time::sleep_until(due.into()).await;
-                    if due >= deadline {
-                        break;
+            })
+        };
+        // The open loop's shared schedule: the next request number, and a
+        // permit per request that is due (released in order by a pacing
+        // thread every 250 µs: tokio's timer rounds each sleep up to the
+        // next whole millisecond, which would add up to 1 ms to every
+        // latency measured from the due time).
+        let schedule = Arc::new(AtomicU64::new(0));
+        let due_permits = Arc::new(tokio::sync::Semaphore::new(0));
+        let pacer = match pace {
+            Pace::Flat => None,
+            Pace::Rate(rate) => {
+                let permits = due_permits.clone();
+                Some(tokio::task::spawn_blocking(move || {
+                    let mut released = 0u64;
+                    loop {
+                        let now = Instant::now().min(deadline);
+                        let due = ((now - started).as_secs_f64() * rate).ceil() as u64;
+                        let more = due.saturating_sub(released) as usize;
+                        permits.add_permits(more);
+                        released = due;
+                        if now >= deadline {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_micros(250));
                     }
-                }
-                let begin = if interval.is_some() {
-                    due
-                } else {
-                    Instant::now()
+                    // Requests not yet taken are not due before the end.
+                    permits.close();
+                }))
+            }
+        };
+        let mut tasks = Vec::new();
+        for mut slot in self.conns.drain(..) {
+            let tokens = self.tokens.clone();
+            let host = self.host.clone();
+            let counter = counter.clone();
+            let schedule = schedule.clone();
+            let due_permits = due_permits.clone();
+            let addr = self.addr;
+            tasks.push(tokio::spawn(async move {
+                let mut outcome = Outcome::new();
+                let interval = match pace {
+                    Pace::Flat => None,
+                    Pace::Rate(rate) => Some(1.0 / rate.max(1e-3)),
                 };
-                if conn.is_none() {
-                    match Conn::open(addr).await {
-                        Ok(opened) => conn = Some(opened),
-                        Err(error) => {
-                            outcome.error(format!("{error:#}"));
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                            continue;
+                loop {
+                    let begin = match interval {
+                        None => {
+                            let now = Instant::now();
+                            if now >= deadline {
+                                break;
+                            }
+                            now
+                        }
+                        Some(interval) => {
+                            // Permits are released in order and handed out
+                            // first come, first served: the k-th taken is
+                            // request k, due now or just before.
+                            match due_permits.acquire().await {
+                                Ok(permit) => permit.forget(),
+                                Err(_) => break,
+                            }
+                            let k = schedule.fetch_add(1, Ordering::Relaxed);
+                            let due = started + Duration::from_secs_f64(k as f64 * interval);
+                            if due >= deadline {
+                                break;
+                            }
+                            // How late the generator itself sent it (timer
+                            // granularity, its own scheduling): reported
+                            // beside the latency, which includes it.
+                            let _ = outcome.lateness.record(micros(due.elapsed()));
+                            due
+                        }
+                    };
+                    if slot.conn.is_none() {
+                        match Conn::open(addr).await {
+                            Ok(opened) => slot.conn = Some(opened),
+                            Err(error) => {
+                                outcome.error(format!("{error:#}"));
+                                tokio::time::sleep(Duration::from_millis(10)).await;
+                                continue;
+                            }
                         }
                     }
-                }
-                let Some(open) = conn.as_mut() else { continue };
-                let token = &tokens[n % tokens.len()];
-                n += connections;
-                match open.send(get(&host, "/sessions/active", token)).await {
-                    Ok((StatusCode::OK, _)) => {
-                        outcome.ok += 1;
-                        let _ = outcome.latency.record(micros(begin.elapsed()));
+                    let Some(open) = slot.conn.as_mut() else {
+                        continue;
+                    };
+                    let token = &tokens[slot.next_token % tokens.len()];
+                    slot.next_token += connections;
+                    match open.send(get(&host, "/sessions/active", token)).await {
+                        Ok((StatusCode::OK, _)) => {
+                            outcome.ok += 1;
+                            let _ = outcome.latency.record(micros(begin.elapsed()));
+                        }
+                        Ok((status, body)) => outcome.error(format!(
+                            "GET /sessions/active answered {status}: {}",
+                            String::from_utf8_lossy(&body)
+                        )),
+                        Err(error) => {
+                            outcome.error(format!("GET /sessions/active: {error:#}"));
+                            slot.conn = None;
+                        }
                     }
-                    Ok((status, body)) => outcome.error(format!(
-                        "GET /sessions/active answered {status}: {}",
-                        String::from_utf8_lossy(&body)
-                    )),
-                    Err(error) => {
-                        outcome.error(format!("GET /sessions/active: {error:#}"));
-                        conn = None;
-                    }
+                    counter.fetch_add(1, Ordering::Relaxed);
                 }
-                counter.fetch_add(1, Ordering::Relaxed);
-                if let Some(interval) = interval {
-                    due += interval;
+                (outcome, slot)
+            }));
+        }
+        let mut total = Outcome::new();
+        for task in tasks {
+            match task.await {
+                Ok((outcome, slot)) => {
+                    total.merge(outcome);
+                    self.conns.push(slot);
                 }
+                Err(error) => total.error(format!("a load task failed: {error}")),
             }
-            outcome
-        }));
+        }
+        // A task that failed loses its connection: open a fresh one next run.
+        while self.conns.len() < connections {
+            let i = self.conns.len();
+            self.conns.push(ReadConn {
+                conn: None,
+                next_token: i,
+            });
+        }
+        if let Some(pacer) = pacer {
+            let _ = pacer.await;
+        }
+        total.elapsed = started.elapsed();
+        ticker.abort();
+        bar.set_position(counter.load(Ordering::Relaxed));
+        total
     }
-    let outcome = collect(tasks, started).await;
-    ticker.abort();
-    bar.set_position(counter.load(Ordering::Relaxed));
-    outcome
 }
 
 async fn collect(tasks: Vec<tokio::task::JoinHandle<Outcome>>, started: Instant) -> Outcome {

@@ -45,7 +45,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let bind = args
             .static_bind
             .context("--static-server needs --static-bind")?;
-        return static_server(path, &args.static_content_type, bind).await;
+        let headers = args
+            .static_headers
+            .as_deref()
+            .context("--static-server needs --static-headers")?;
+        return static_server(path, headers, bind).await;
     }
     let plan = Plan::from_args(&args)?;
     let report = measure(&plan).await?;
@@ -89,7 +93,7 @@ impl Server {
     async fn start(data_dir: &Path, log: &Path, steps: bool) -> anyhow::Result<Server> {
         let addr = free_port()?;
         let log_file = std::fs::File::create(log)?;
-        let child = Command::new(std::env::current_exe()?)
+        let child = Command::new(serve_binary()?)
             .arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
@@ -175,15 +179,18 @@ struct StaticServer {
 }
 
 impl StaticServer {
-    async fn start(dir: &Path, body: &Bytes, content_type: &str) -> anyhow::Result<StaticServer> {
+    async fn start(dir: &Path, body: &Bytes, headers: &str) -> anyhow::Result<StaticServer> {
         let file = dir.join("static-body");
         std::fs::write(&file, body)?;
+        let headers_file = dir.join("static-headers");
+        std::fs::write(&headers_file, headers)?;
         let addr = free_port()?;
         let child = Command::new(std::env::current_exe()?)
             .arg("bench")
             .arg("--static-server")
             .arg(&file)
-            .args(["--static-content-type", content_type])
+            .arg("--static-headers")
+            .arg(&headers_file)
             .args(["--static-bind", &addr.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -209,33 +216,46 @@ impl Drop for StaticServer {
     }
 }
 
-/// Serves one file's bytes on every path with the same HTTP stack as
-/// `serve` (hyper's HTTP/1.1 connection builder in front of an axum
-/// router), and nothing else: no authentication, no lookup.
-async fn static_server(path: &Path, content_type: &str, bind: SocketAddr) -> anyhow::Result<()> {
-    use hyper_util::rt::TokioIo;
-    use tower::ServiceExt;
-
+/// Serves one file's bytes, with the headers listed in another (one
+/// `name: value` a line: those evo-voice sent, request id included, so the
+/// responses have the same size), on every path with the same HTTP stack
+/// as `serve`: its listener (`evo_server::startup::serve_with_limits`:
+/// hyper's HTTP/1.1 builder with the same settings, the connection limit,
+/// the client address) in front of an axum router; no authentication, no
+/// lookup, no middleware.
+async fn static_server(path: &Path, headers: &Path, bind: SocketAddr) -> anyhow::Result<()> {
     let body = Bytes::from(std::fs::read(path)?);
-    let content_type = HeaderValue::from_str(content_type)?;
+    let mut header_map = http::HeaderMap::new();
+    for line in std::fs::read_to_string(headers)?.lines() {
+        let Some((name, value)) = line.split_once(": ") else {
+            continue;
+        };
+        header_map.append(
+            http::HeaderName::from_bytes(name.as_bytes())?,
+            HeaderValue::from_str(value)?,
+        );
+    }
     let app = axum::Router::new().fallback(move || {
         let body = body.clone();
-        let content_type = content_type.clone();
-        async move { ([(http::header::CONTENT_TYPE, content_type)], body) }
+        let headers = header_map.clone();
+        async move { (headers, body) }
     });
     let listener = tokio::net::TcpListener::bind(bind).await?;
-    let builder = hyper::server::conn::http1::Builder::new();
-    loop {
-        let (stream, _) = listener.accept().await?;
-        let app = app.clone();
-        let service =
-            hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                app.clone().oneshot(request.map(axum::body::Body::new))
-            });
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+    let limits = evo_server::app::config::Limits {
+        max_connections: 100_000,
+        ..Default::default()
+    };
+    evo_server::startup::serve_with_limits(listener, app, &limits, std::future::pending()).await?;
+    Ok(())
+}
+
+/// The `evo-voice` binary whose `serve` is measured: this one, or the one
+/// `EVO_BENCH_SERVE_BIN` names (another build, for a before/after
+/// comparison against the same static server and client).
+fn serve_binary() -> anyhow::Result<std::path::PathBuf> {
+    match std::env::var_os("EVO_BENCH_SERVE_BIN") {
+        Some(path) => Ok(path.into()),
+        None => Ok(std::env::current_exe()?),
     }
 }
 
@@ -256,7 +276,8 @@ fn rss_of(pid: u32) -> anyhow::Result<u64> {
     Ok(kib * 1024)
 }
 
-/// One user's `GET /sessions/active`: status, body, content type.
+/// One user's `GET /sessions/active`: the body, and the response headers
+/// the static server is to send too (all but those hyper writes itself).
 async fn one_read(addr: SocketAddr, user: &BenchUser) -> anyhow::Result<(Bytes, String)> {
     let response = reqwest::Client::new()
         .get(format!("http://{addr}/sessions/active"))
@@ -268,17 +289,76 @@ async fn one_read(addr: SocketAddr, user: &BenchUser) -> anyhow::Result<(Bytes, 
         "GET /sessions/active answered {}",
         response.status()
     );
-    let content_type = response
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json")
-        .to_string();
-    Ok((response.bytes().await?, content_type))
+    let mut headers = String::new();
+    for (name, value) in response.headers() {
+        let generated = [
+            http::header::DATE,
+            http::header::CONTENT_LENGTH,
+            http::header::TRANSFER_ENCODING,
+            http::header::CONNECTION,
+        ];
+        if generated.contains(name) {
+            continue;
+        }
+        headers.push_str(name.as_str());
+        headers.push_str(": ");
+        headers.push_str(value.to_str()?);
+        headers.push('\n');
+    }
+    Ok((response.bytes().await?, headers))
 }
 
-/// One read comparison: evo-voice, then the static-bytes server with the
-/// bytes evo-voice answered, each after a short warm-up.
+/// Alternating slices per server in one read comparison.
+const READ_SLICES: usize = 6;
+
+/// CPU time (user + system) a process used so far, in seconds, from
+/// `/proc/<pid>/stat` (every thread; clock ticks of 1/100 s, Linux's
+/// `USER_HZ` on every architecture it runs this bench on).
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // After the command name: state is field 3, utime 14, stime 15.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// One slice of a read comparison on one server.
+async fn read_slice(
+    load: &mut load::ReadLoad,
+    server_pid: u32,
+    duration: Duration,
+    server: &'static str,
+    bar: &ProgressBar,
+) -> (Outcome, report::ReadSlice) {
+    let (server_before, client_before) = (cpu_secs(server_pid), cpu_secs(std::process::id()));
+    let outcome = load.run(duration, Pace::Flat, bar).await;
+    let (server_after, client_after) = (cpu_secs(server_pid), cpu_secs(std::process::id()));
+    let per_request = |secs: f64| secs * 1e6 / (outcome.ok.max(1) as f64);
+    let figures = Figures::of(&outcome);
+    let slice = report::ReadSlice {
+        server,
+        per_sec: figures.per_sec,
+        p50_ms: figures.p50_ms,
+        p99_ms: figures.p99_ms,
+        server_cpu_us_per_request: per_request(server_after - server_before),
+        client_cpu_us_per_request: per_request(client_after - client_before),
+        load_average: report::load_average(),
+    };
+    (outcome, slice)
+}
+
+/// One read comparison: evo-voice and the static-bytes server (serving the
+/// bytes and headers evo-voice answered) measured in alternating slices
+/// (evo, static, static, evo, …), each over its own kept-alive
+/// connections, after the same warm-up, by the same client code; so
+/// whatever else runs on the machine weighs on both alike. The ratio is
+/// evo-voice's requests over the static server's, summed over the slices.
 async fn read_pair(
     plan: &Plan,
     server: &Server,
@@ -291,7 +371,8 @@ async fn read_pair(
         Arc::new(set.users.iter().map(|u| u.authorization.clone()).collect());
     let duration = Duration::from_secs_f64(plan.duration_secs);
     let warm = duration.mul_f64(0.2);
-    let (body, content_type) = one_read(server.addr, &set.users[0]).await?;
+    let slice = duration.div_f64(READ_SLICES as f64);
+    let (body, headers) = one_read(server.addr, &set.users[0]).await?;
     let sessions = serde_json::from_slice::<serde_json::Value>(&body)?["sessions"]
         .as_array()
         .map_or(0, Vec::len);
@@ -305,51 +386,43 @@ async fn read_pair(
             )),
         );
     }
+    let limit_server = StaticServer::start(dir, &body, &headers).await?;
+    let mut evo_load = load::ReadLoad::new(server.addr, plan.connections, tokens.clone());
+    let mut limit_load = load::ReadLoad::new(limit_server.addr, plan.connections, tokens);
     let hidden = ProgressBar::hidden();
-    load::run_reads(
-        server.addr,
-        plan.connections,
-        tokens.clone(),
-        warm,
-        Pace::Flat,
-        &hidden,
-    )
-    .await;
+    let warmed = evo_load.run(warm, Pace::Flat, &hidden).await;
+    errors.outcome(&format!("reads {label} (warm-up)"), &warmed);
+    let warmed = limit_load.run(warm, Pace::Flat, &hidden).await;
+    errors.outcome(&format!("static {label} (warm-up)"), &warmed);
+
     let progress = bar(&format!("reads {label}"), 0);
-    let evo = load::run_reads(
-        server.addr,
-        plan.connections,
-        tokens.clone(),
-        duration,
-        Pace::Flat,
-        &progress,
-    )
-    .await;
-    progress.finish();
-    errors.outcome(&format!("reads {label}"), &evo);
-    let limit_server = StaticServer::start(dir, &body, &content_type).await?;
-    load::run_reads(
-        limit_server.addr,
-        plan.connections,
-        tokens.clone(),
-        warm,
-        Pace::Flat,
-        &hidden,
-    )
-    .await;
-    let progress = bar(&format!("static {label}"), 0);
-    let limit = load::run_reads(
-        limit_server.addr,
-        plan.connections,
-        tokens,
-        duration,
-        Pace::Flat,
-        &progress,
-    )
-    .await;
+    let (mut evo, mut limit) = (Outcome::new(), Outcome::new());
+    let mut slices = Vec::with_capacity(2 * READ_SLICES);
+    for i in 0..READ_SLICES {
+        // ABBA order: a drift within the run cancels between the two.
+        let evo_first = i % 2 == 0;
+        for evo_turn in [evo_first, !evo_first] {
+            let (outcome, figures) = if evo_turn {
+                read_slice(&mut evo_load, server.child.id(), slice, "evo", &progress).await
+            } else {
+                let pid = limit_server.child.id();
+                read_slice(&mut limit_load, pid, slice, "static", &progress).await
+            };
+            let total = if evo_turn { &mut evo } else { &mut limit };
+            total.elapsed += outcome.elapsed;
+            total.merge(outcome);
+            slices.push(figures);
+        }
+    }
     progress.finish();
     drop(limit_server);
+    errors.outcome(&format!("reads {label}"), &evo);
     errors.outcome(&format!("static {label}"), &limit);
+    let cpu = |server: &str| {
+        let of: Vec<&report::ReadSlice> = slices.iter().filter(|s| s.server == server).collect();
+        of.iter().map(|s| s.server_cpu_us_per_request).sum::<f64>() / of.len().max(1) as f64
+    };
+    let (evo_cpu, limit_cpu) = (cpu("evo"), cpu("static"));
     let evo = Figures::of(&evo);
     let limit = Figures::of(&limit);
     Ok(report::ReadRun {
@@ -358,6 +431,10 @@ async fn read_pair(
         limit,
         response_bytes: body.len(),
         sessions_per_response: sessions,
+        evo_server_cpu_us_per_request: evo_cpu,
+        limit_server_cpu_us_per_request: limit_cpu,
+        cpu_ratio: limit_cpu / evo_cpu.max(1e-9),
+        slices,
     })
 }
 
@@ -459,15 +536,16 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
         Arc::new(set.users.iter().map(|u| u.authorization.clone()).collect());
     let half_rate = small.evo.per_sec / 2.0;
     let progress = bar("reads at half", 0);
-    let half = load::run_reads(
-        server.addr,
-        plan.connections,
-        tokens,
-        Duration::from_secs_f64(plan.duration_secs),
-        Pace::Rate(half_rate),
-        &progress,
-    )
-    .await;
+    let mut half_load = load::ReadLoad::new(server.addr, plan.connections, tokens);
+    let cpu_before = (cpu_secs(server.child.id()), cpu_secs(std::process::id()));
+    let half = half_load
+        .run(
+            Duration::from_secs_f64(plan.duration_secs),
+            Pace::Rate(half_rate),
+            &progress,
+        )
+        .await;
+    let cpu_after = (cpu_secs(server.child.id()), cpu_secs(std::process::id()));
     progress.finish();
     errors.outcome("reads at half rate", &half);
 
@@ -538,7 +616,10 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     let limit_rate = growth.limit_changes as f64 / growth.limit_commit_time.as_secs_f64().max(1e-9);
     let ingest_figures = Figures::of(&ingest);
     Ok(Report {
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        command: match std::env::var("EVO_BENCH_SERVE_BIN") {
+            Ok(bin) => format!("EVO_BENCH_SERVE_BIN={bin} "),
+            Err(_) => String::new(),
+        } + &std::env::args().collect::<Vec<_>>().join(" "),
         machine: report::Machine::detect(load_at_start),
         plan: plan.clone(),
         method: report::method(&notes),
@@ -553,6 +634,12 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
             half_rate: report::HalfRate {
                 target_per_sec: half_rate,
                 figures: Figures::of(&half),
+                send_late_p50_ms: half.lateness.value_at_quantile(0.5) as f64 / 1000.0,
+                send_late_p99_ms: half.lateness.value_at_quantile(0.99) as f64 / 1000.0,
+                server_cpu_us_per_request: (cpu_after.0 - cpu_before.0) * 1e6
+                    / half.ok.max(1) as f64,
+                client_cpu_us_per_request: (cpu_after.1 - cpu_before.1) * 1e6
+                    / half.ok.max(1) as f64,
             },
             ratio_change: large.ratio / small.ratio.max(1e-9) - 1.0,
             small,

@@ -148,12 +148,40 @@ pub struct ReadRun {
     pub ratio: f64,
     pub response_bytes: usize,
     pub sessions_per_response: usize,
+    /// Server CPU time (user + system, every thread) per request, averaged
+    /// over the slices: what each request costs, whatever the machine's load.
+    pub evo_server_cpu_us_per_request: f64,
+    pub limit_server_cpu_us_per_request: f64,
+    /// `limit_server_cpu_us_per_request / evo_server_cpu_us_per_request`.
+    pub cpu_ratio: f64,
+    /// Every slice, in the order run (evo and static alternating).
+    pub slices: Vec<ReadSlice>,
+}
+
+/// One slice of a read comparison.
+#[derive(Debug, Serialize)]
+pub struct ReadSlice {
+    /// `evo` or `static`.
+    pub server: &'static str,
+    pub per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub server_cpu_us_per_request: f64,
+    /// The bench's own CPU per request (the client shares the cores).
+    pub client_cpu_us_per_request: f64,
+    pub load_average: String,
 }
 
 #[derive(Debug, Serialize)]
 pub struct HalfRate {
     pub target_per_sec: f64,
     pub figures: Figures,
+    /// How late the generator sent requests after they were due (part of
+    /// the latency above): timer granularity and the client's scheduling.
+    pub send_late_p50_ms: f64,
+    pub send_late_p99_ms: f64,
+    pub server_cpu_us_per_request: f64,
+    pub client_cpu_us_per_request: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -269,8 +297,8 @@ pub fn method(notes: &[String]) -> Vec<String> {
             "ingest: the calls are opened by their voice webhooks first; then their signed status callbacks (agent leg ringing, in-progress, completed; root completed) are timed; each acknowledged 2xx is durable",
             "store batch limit: the same rows (each snapshot, event and lookup key the ingest webhooks produced, rebuilt by the same reducer under new call SIDs) for the next 1,000 calls, committed with Store::commit one step of 1,000 calls a commit, server stopped; only the event steps are timed",
             "history: the rest of H is appended with Store::commit, 1,000 sessions a commit, each session as one change: its final snapshot (which carries its event list), its last event and its lookup keys; not through HTTP (1,000,000 calls of 5 webhooks each would take hours on 2 cores), and without the event-log rows of earlier events (6 commits per session would too); the server is then restarted on it",
-            "reads: GET /sessions/active, bearer tokens rotating over all users, closed loop after a warm-up of a fifth of the run; the limit is a child process serving the bytes user 0 got (same hyper HTTP/1.1 server and axum router, no auth, no lookup) to the same load",
-            "half rate: an open-loop generator at half the peak evo-voice rate; latency counts from when each request was due",
+            "reads: GET /sessions/active, bearer tokens rotating over all users, closed loop; the limit is a child process serving the bytes and headers user 0 got (the same listener, `startup::serve_with_limits`, and an axum router; no auth, no lookup, no middleware); each server has its own kept-alive connections (the same count) and a warm-up of a fifth of the run, then they are measured in 6 alternating slices each (ABBA order) within one run; the ratio is the sum of evo's requests over the static server's; server CPU per request from /proc/<pid>/stat",
+            "half rate: an open-loop generator at half the peak evo-voice rate; request k is due at start + k/rate, released by a pacing thread every 250 µs and sent by whichever connection is idle; latency counts from when each request was due (its lateness in being sent is reported too)",
             "fan-out: one /event-stream subscriber per user; each sample is a voice webhook opening a call to one subscriber's user, timed from sending it until that stream carries the new session's id; the call is then ended",
             "memory: VmRSS of the server process before and after the active calls, and before and after the subscribers connected",
         ]
@@ -334,14 +362,31 @@ impl Report {
                 out,
                 &format!("{label} static bytes (H={history})"),
                 &run.limit,
-                format!("ratio {:.2}", run.ratio),
+                format!(
+                    "ratio {:.2}; server CPU/request {:.1} vs {:.1} µs (ratio {:.2})",
+                    run.ratio,
+                    run.evo_server_cpu_us_per_request,
+                    run.limit_server_cpu_us_per_request,
+                    run.cpu_ratio
+                ),
             )?;
+            let slices: Vec<String> = run
+                .slices
+                .iter()
+                .map(|s| format!("{} {:.0}", s.server, s.per_sec))
+                .collect();
+            writeln!(out, "{:<34} {}", "  slices (req/s)", slices.join(", "))?;
         }
         row(
             out,
             "reads at half of the peak rate",
             &r.half_rate.figures,
-            format!("target {:.0}/s", r.half_rate.target_per_sec),
+            format!(
+                "target {:.0}/s; sent late p50 {:.3} / p99 {:.3} ms",
+                r.half_rate.target_per_sec,
+                r.half_rate.send_late_p50_ms,
+                r.half_rate.send_late_p99_ms
+            ),
         )?;
         writeln!(
             out,

@@ -81,10 +81,12 @@ impl Principal {
 }
 
 /// A request's principal, and the user whose access token was renewed
-/// from `ss-reftok` (the caller signs it and sets it as `ss-tok`).
+/// from `ss-reftok` (the caller signs it and sets it as `ss-tok`). The
+/// principal is shared with the verified-token cache: a request with a
+/// cached token copies no string.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
-    pub principal: Principal,
+    pub principal: Arc<Principal>,
     pub renewed_token: Option<User>,
 }
 
@@ -276,7 +278,7 @@ impl moka::Expiry<String, Arc<VerifiedToken>> for UntilStale {
 /// An access token that passed every check, remembered so that the next
 /// request with it neither parses nor verifies it again.
 struct VerifiedToken {
-    principal: Principal,
+    principal: Arc<Principal>,
     /// The token's sign-in session (a sign-out forgets its tokens at once).
     sid: String,
     /// The token's `exp` (seconds since the epoch), checked on every use.
@@ -420,7 +422,7 @@ impl Authenticator {
 
     /// The principal of an access token verified within [`CACHE_TTL`] and
     /// not expired: no parsing, no signature check, no store.
-    fn verified_token(&self, token: &str) -> Option<Principal> {
+    fn verified_token(&self, token: &str) -> Option<Arc<Principal>> {
         let now = Instant::now();
         let unix = unix_now();
         self.tokens
@@ -447,7 +449,7 @@ impl Authenticator {
     ) -> Result<Option<Principal>, AuthFailure> {
         self.authenticate_request(headers)
             .await
-            .map(|found| found.map(|auth| auth.principal))
+            .map(|found| found.map(|auth| Arc::unwrap_or_clone(auth.principal)))
     }
 
     /// Authenticates a request, trying each credential it carries in order
@@ -466,6 +468,17 @@ impl Authenticator {
                 renewed_token: None,
             }));
         }
+        // Boxed: the walk awaits the store, and its state would otherwise
+        // make every request's future larger.
+        Box::pin(self.authenticate_walk(headers)).await
+    }
+
+    /// Every credential in order, then `ss-reftok` (see
+    /// [`Authenticator::authenticate_request`]).
+    async fn authenticate_walk(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<Authenticated>, AuthFailure> {
         let found = credentials(headers);
         if found.is_empty() {
             return Ok(None);
@@ -477,7 +490,7 @@ impl Authenticator {
                 credential,
                 Credential::Bearer(_) | Credential::TokenCookie(_)
             );
-            match self.verify(credential).await {
+            match self.verify_shared(credential).await {
                 Ok(principal) => {
                     return Ok(Some(Authenticated {
                         principal,
@@ -528,14 +541,21 @@ impl Authenticator {
             .await?
             .ok_or(AuthFailure::InvalidSession)?;
         Ok(Authenticated {
-            principal: Principal::of_user(&user, Some(claims.jti)),
+            principal: Arc::new(Principal::of_user(&user, Some(claims.jti))),
             renewed_token: Some(user),
         })
     }
 
     /// Verifies one credential.
     pub async fn verify(&self, credential: Credential) -> Result<Principal, AuthFailure> {
-        match credential {
+        self.verify_shared(credential)
+            .await
+            .map(Arc::unwrap_or_clone)
+    }
+
+    /// [`Authenticator::verify`], the principal shared with the token cache.
+    async fn verify_shared(&self, credential: Credential) -> Result<Arc<Principal>, AuthFailure> {
+        let principal = match credential {
             Credential::Bearer(token) | Credential::TokenCookie(token) => {
                 if let Some(principal) = self.verified_token(&token) {
                     return Ok(principal);
@@ -560,7 +580,7 @@ impl Authenticator {
                     .cached_user_at(&UserId::new(claims.sub.as_str()))
                     .await?;
                 let user = user.ok_or(AuthFailure::InvalidSession)?;
-                let principal = Principal::of_user(&user, Some(sid.clone()));
+                let principal = Arc::new(Principal::of_user(&user, Some(sid.clone())));
                 let fresh_until = session_at.min(user_at) + CACHE_TTL;
                 self.tokens.insert(
                     token,
@@ -571,7 +591,7 @@ impl Authenticator {
                         fresh_until,
                     }),
                 );
-                Ok(principal)
+                return Ok(principal);
             }
             Credential::ApiKey(key) => {
                 let record = self
@@ -584,14 +604,14 @@ impl Authenticator {
                     .cached_user(&record.user_id)
                     .await?
                     .ok_or(AuthFailure::InvalidApiKey)?;
-                Ok(Principal::of_user(&user, None))
+                Principal::of_user(&user, None)
             }
             Credential::Basic {
                 user_name,
                 password,
             } => {
                 let user = self.check_password(&user_name, &password).await?;
-                Ok(Principal::of_user(&user, None))
+                Principal::of_user(&user, None)
             }
             Credential::SessionCookie(id) => {
                 let session = self
@@ -605,9 +625,10 @@ impl Authenticator {
                     .cached_user(&session.user_id)
                     .await?
                     .ok_or(AuthFailure::InvalidSession)?;
-                Ok(Principal::of_user(&user, Some(id)))
+                Principal::of_user(&user, Some(id))
             }
-        }
+        };
+        Ok(Arc::new(principal))
     }
 
     /// Checks a user name (e-mail address) and password: refused without
@@ -660,14 +681,14 @@ mod tests {
         let now = Instant::now();
         let verified = |fresh_for: Duration| {
             Arc::new(VerifiedToken {
-                principal: Principal {
+                principal: Arc::new(Principal {
                     user_id: "usr1".into(),
                     account_id: "acc1".into(),
                     display_name: "Ann".into(),
                     email: "ann@example.com".into(),
                     roles: vec![Role::User],
                     auth_session_id: None,
-                },
+                }),
                 sid: "sid1".into(),
                 exp: u64::MAX,
                 fresh_until: now + fresh_for,

@@ -53,7 +53,8 @@ pub struct Call {
     pub state: AppState,
     pub method: Method,
     pub headers: HeaderMap,
-    pub principal: Option<Principal>,
+    /// Shared with the verified-token cache (no copy per request).
+    pub principal: Option<std::sync::Arc<Principal>>,
     pub request: Value,
     pub format: Format,
 }
@@ -70,7 +71,7 @@ impl Call {
     /// The signed-in user (operations that require auth always have one).
     pub fn principal(&self) -> Result<&Principal, ApiError> {
         self.principal
-            .as_ref()
+            .as_deref()
             .ok_or_else(|| ApiError::unauthorized("Not Authenticated"))
     }
 }

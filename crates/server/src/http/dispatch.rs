@@ -216,7 +216,10 @@ async fn run_bytes(
     };
 
     // A renewed token belongs to the sign-in session of its refresh token.
-    let renewed_session = principal.as_ref().and_then(|p| p.auth_session_id.clone());
+    let renewed_session = renewed
+        .as_ref()
+        .and(principal.as_ref())
+        .and_then(|p| p.auth_session_id.clone());
     let call = Call {
         state: state.clone(),
         method,
@@ -322,6 +325,9 @@ fn resolve(path: &str, method: &str) -> Route {
                 }
             }
         });
+        if !matched {
+            continue;
+        }
         // A route that allows the verb wins over one that does not
         // (`GET`/`PATCH`/`DELETE /sessions/{sessionId}` are three
         // operations), then the one with more literal segments.
@@ -330,7 +336,7 @@ fn resolve(path: &str, method: &str) -> Route {
             .operation()
             .is_some_and(|operation| operation.allows_verb(method));
         let score = (allows, literals);
-        if matched && best.as_ref().is_none_or(|(best, _, _)| score > *best) {
+        if best.as_ref().is_none_or(|(best, _, _)| score > *best) {
             best = Some((
                 score,
                 Resolved {
@@ -586,8 +592,8 @@ fn overlay(primary: Value, fallback: Object) -> Value {
 }
 
 fn content_type_header(format: &Format) -> HeaderValue {
-    HeaderValue::from_str(format.content_type())
-        .unwrap_or(HeaderValue::from_static("application/json"))
+    // Static strings: no copy per response.
+    HeaderValue::from_static(format.content_type())
 }
 
 fn render_reply(format: &Format, route: Resolved, reply: Reply) -> Response {

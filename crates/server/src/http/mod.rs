@@ -23,8 +23,48 @@ use crate::app::state::AppState;
 use crate::http::common::{base_url, query_pairs};
 use crate::http::error::ApiError;
 
+/// The middleware around every route (innermost first). Each can be left
+/// out by [`router_with`], to measure what it costs
+/// (`examples/layercost.rs`, docs/benchmarks.md "Read path").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    /// `limits::enforce`: rate, body size, concurrency, time, client address.
+    Limits,
+    /// `observe::html_headers`: `nosniff` and the HTML pages' headers.
+    HtmlHeaders,
+    /// A panic becomes a 500.
+    CatchPanic,
+    /// `observe::record`: request metrics.
+    Metrics,
+    /// The request's tracing span (`TraceLayer`).
+    Trace,
+    /// `observe::request_id`: `X-Request-Id`.
+    RequestId,
+    /// CORS (only when origins are configured).
+    Cors,
+}
+
+impl Layer {
+    /// Every layer, innermost first.
+    pub const ALL: [Layer; 7] = [
+        Layer::Limits,
+        Layer::HtmlHeaders,
+        Layer::CatchPanic,
+        Layer::Metrics,
+        Layer::Trace,
+        Layer::RequestId,
+        Layer::Cors,
+    ];
+}
+
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
+    router_with(state, &[])
+}
+
+/// The application router without the layers in `omit`: a measurement
+/// tool only; `serve` always runs [`router`].
+pub fn router_with(state: AppState, omit: &[Layer]) -> Router {
     let limits = limits::RequestLimits::new(&state.config.limits, state.config.max_body_bytes);
     let ops = state.config.ops.clone();
     let mut router = Router::new()
@@ -56,17 +96,31 @@ pub fn router(state: AppState) -> Router {
         .merge(twilio::router())
         .merge(console::router())
         .fallback(dispatch::dispatch)
-        .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(
+        .with_state(state);
+    let keep = |layer: Layer| !omit.contains(&layer);
+    let mut router = router;
+    if keep(Layer::Limits) {
+        router = router.layer(axum::middleware::from_fn_with_state(
             limits,
             limits::enforce,
-        ))
-        .layer(axum::middleware::from_fn(observe::html_headers))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(axum::middleware::from_fn(observe::record))
-        .layer(TraceLayer::new_for_http().make_span_with(observe::span))
-        .layer(axum::middleware::from_fn(observe::request_id));
-    match observe::cors(&ops.cors_origins) {
+        ));
+    }
+    if keep(Layer::HtmlHeaders) {
+        router = router.layer(axum::middleware::from_fn(observe::html_headers));
+    }
+    if keep(Layer::CatchPanic) {
+        router = router.layer(CatchPanicLayer::custom(panic_response));
+    }
+    if keep(Layer::Metrics) {
+        router = router.layer(axum::middleware::from_fn(observe::record));
+    }
+    if keep(Layer::Trace) {
+        router = router.layer(TraceLayer::new_for_http().make_span_with(observe::span));
+    }
+    if keep(Layer::RequestId) {
+        router = router.layer(axum::middleware::from_fn(observe::request_id));
+    }
+    match observe::cors(&ops.cors_origins).filter(|_| keep(Layer::Cors)) {
         Some(cors) => router.layer(cors),
         None => router,
     }

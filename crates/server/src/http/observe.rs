@@ -48,6 +48,17 @@ pub fn prometheus() -> &'static PrometheusHandle {
     })
 }
 
+/// Folds the recorded histogram samples into their buckets every 5 s (the
+/// exporter's own default period), for as long as the task runs.
+pub async fn run_upkeep() {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        prometheus().run_upkeep();
+    }
+}
+
 /// `GET /health/live`: the process is up and serving.
 pub async fn live() -> Response {
     json(StatusCode::OK, serde_json::json!({ "status": "live" }))
@@ -156,14 +167,10 @@ pub async fn record(request: Request, next: Next) -> Response {
         Method::POST => metrics::SharedString::const_str("POST"),
         ref other => other.as_str().to_string().into(),
     };
-    let labels = [
-        metrics::Label::new("method", method_label),
-        metrics::Label::new("route", route.clone()),
-        metrics::Label::new("status", status_label(status)),
-    ];
-    metrics::counter!("evo_http_requests_total", labels.to_vec()).increment(1);
-    metrics::histogram!("evo_http_request_duration_seconds", labels.to_vec())
-        .record(started.elapsed().as_secs_f64());
+    RequestHandles::with(method_label, route.clone(), status, |handles| {
+        handles.total.increment(1);
+        handles.duration.record(started.elapsed().as_secs_f64());
+    });
     if route.starts_with("/twilio/") {
         let outcome = response
             .extensions()
@@ -190,6 +197,57 @@ pub async fn record(request: Request, next: Next) -> Response {
         metrics::counter!("evo_login_failures_total").increment(1);
     }
     response
+}
+
+/// The request counter and latency histogram of one (method, route,
+/// status), resolved in the recorder once rather than per request (each
+/// resolution builds a label vector and hashes it into the registry).
+struct RequestHandles {
+    total: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+type HandleKey = (metrics::SharedString, metrics::SharedString, u16);
+
+/// Distinct label sets cached; more (odd methods) are resolved per request.
+const MAX_CACHED_HANDLES: usize = 1024;
+
+impl RequestHandles {
+    fn with(
+        method: metrics::SharedString,
+        route: metrics::SharedString,
+        status: StatusCode,
+        f: impl FnOnce(&RequestHandles),
+    ) {
+        type Cache = std::sync::RwLock<
+            std::collections::HashMap<HandleKey, RequestHandles, foldhash::fast::RandomState>,
+        >;
+        static CACHE: OnceLock<Cache> = OnceLock::new();
+        let cache = CACHE.get_or_init(|| {
+            // Handles resolved before the recorder is installed would be
+            // no-ops for good.
+            prometheus();
+            Default::default()
+        });
+        let key = (method, route, status.as_u16());
+        if let Some(handles) = cache.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return f(handles);
+        }
+        let labels = [
+            metrics::Label::new("method", key.0.clone()),
+            metrics::Label::new("route", key.1.clone()),
+            metrics::Label::new("status", status_label(status)),
+        ];
+        let handles = RequestHandles {
+            total: metrics::counter!("evo_http_requests_total", labels.to_vec()),
+            duration: metrics::histogram!("evo_http_request_duration_seconds", labels.to_vec()),
+        };
+        f(&handles);
+        let mut cache = cache.write().unwrap_or_else(|e| e.into_inner());
+        if cache.len() < MAX_CACHED_HANDLES {
+            cache.insert(key, handles);
+        }
+    }
 }
 
 /// A status code as a label (`"200"`), borrowed for the usual ones.
@@ -226,13 +284,29 @@ fn acceptable(id: &HeaderValue) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
+/// A new UUID v7 (RFC 9562 §5.7: Unix milliseconds, then random bits) as a
+/// header value. The random bits come from the thread's RNG rather than
+/// `Uuid::now_v7` (a `getrandom` system call and a process-wide lock per
+/// id), and the text is formatted on the stack: one copy, into the header.
+fn new_request_id() -> HeaderValue {
+    use rand::RngCore;
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let mut random = [0u8; 10];
+    rand::thread_rng().fill_bytes(&mut random);
+    let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    HeaderValue::from_str(id.hyphenated().encode_lower(&mut text))
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
+
 /// Gives every request an `X-Request-Id` and returns it on the response;
 /// the request's span (see [`span`]) carries it into every log line.
 pub async fn request_id(mut request: Request, next: Next) -> Response {
     let id = match request.headers().get(&REQUEST_ID) {
         Some(id) if acceptable(id) => id.clone(),
-        _ => HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
-            .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+        _ => new_request_id(),
     };
     request.headers_mut().insert(REQUEST_ID.clone(), id.clone());
     let mut response = next.run(request).await;
@@ -243,6 +317,10 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
 /// The span of one request: method, path (never the query, which may hold
 /// a token) and request id.
 pub fn span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    // The usual case in production (`warn`): no span, so no field is read.
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return tracing::Span::none();
+    }
     let id = request
         .headers()
         .get(&REQUEST_ID)
@@ -319,4 +397,29 @@ pub async fn html_headers(request: Request, next: Next) -> Response {
             .or_insert(HeaderValue::from_static("DENY"));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_request_ids_are_distinct_uuid_v7_of_now() {
+        let before = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let ids: Vec<uuid::Uuid> = (0..1000)
+            .map(|_| uuid::Uuid::parse_str(new_request_id().to_str().unwrap()).unwrap())
+            .collect();
+        for id in &ids {
+            assert_eq!(id.get_version_num(), 7);
+            assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
+            let (secs, nanos) = id.get_timestamp().unwrap().to_unix();
+            let millis = secs * 1000 + u64::from(nanos) / 1_000_000;
+            assert!(millis >= before && millis < before + 60_000, "{id}");
+        }
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+    }
 }

@@ -86,23 +86,32 @@ impl Operation {
 /// without an implementation is ServiceStack's `NotImplementedException`
 /// (405).
 pub async fn call(op: &'static TypeInfo, call: Call) -> Result<Reply, ApiError> {
-    match Operation::of(op) {
-        Some(Operation::GetActiveSessions) => sessions::get_active_sessions(call).await,
-        Some(Operation::Authenticate) => auth::authenticate(call).await,
-        Some(Operation::GetAccessToken) => auth::get_access_token(call).await,
-        Some(Operation::GetMySessions) => history::get_my_sessions(call).await,
-        Some(Operation::GetSession) => history::get_session(call).await,
-        Some(Operation::ListSessions) => history::list_sessions(call).await,
-        Some(Operation::GetAuthStatus) => history::get_auth_status(call).await,
-        Some(Operation::GetActiveCalls) => history::get_active_calls(call).await,
-        Some(Operation::HoldSession) => actions::hold_session(call).await,
-        Some(Operation::PatchSession) => actions::patch_session(call).await,
-        Some(Operation::EndSession) => actions::end_session(call).await,
-        Some(Operation::RedirectSession) => actions::redirect_session(call).await,
-        Some(Operation::AddConferenceMember) => actions::add_conference_member(call).await,
-        None => Err(ApiError::method_not_allowed(format!(
-            "The operation '{}' does not exist for this service",
-            op.name
-        ))),
-    }
+    // The read path's operation runs in place; every other one is boxed,
+    // so that each request's future is not as large as the largest
+    // operation's (Twilio REST and store calls): a small future is cheaper
+    // to allocate and to move on the read path.
+    type Boxed =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Reply, ApiError>> + Send>>;
+    let other: Boxed = match Operation::of(op) {
+        Some(Operation::GetActiveSessions) => return sessions::get_active_sessions(call).await,
+        Some(Operation::Authenticate) => Box::pin(auth::authenticate(call)),
+        Some(Operation::GetAccessToken) => Box::pin(auth::get_access_token(call)),
+        Some(Operation::GetMySessions) => Box::pin(history::get_my_sessions(call)),
+        Some(Operation::GetSession) => Box::pin(history::get_session(call)),
+        Some(Operation::ListSessions) => Box::pin(history::list_sessions(call)),
+        Some(Operation::GetAuthStatus) => Box::pin(history::get_auth_status(call)),
+        Some(Operation::GetActiveCalls) => Box::pin(history::get_active_calls(call)),
+        Some(Operation::HoldSession) => Box::pin(actions::hold_session(call)),
+        Some(Operation::PatchSession) => Box::pin(actions::patch_session(call)),
+        Some(Operation::EndSession) => Box::pin(actions::end_session(call)),
+        Some(Operation::RedirectSession) => Box::pin(actions::redirect_session(call)),
+        Some(Operation::AddConferenceMember) => Box::pin(actions::add_conference_member(call)),
+        None => {
+            return Err(ApiError::method_not_allowed(format!(
+                "The operation '{}' does not exist for this service",
+                op.name
+            )))
+        }
+    };
+    other.await
 }
