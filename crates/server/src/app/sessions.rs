@@ -556,3 +556,72 @@ impl SessionService {
         live
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use evo_core::scenario::{build, Cast, Kind};
+
+    #[tokio::test]
+    async fn a_session_opened_with_parked_callbacks_and_its_events_publishes_each_version_in_order()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let store = evo_store::open_store(&dir.path().display().to_string())
+            .await
+            .unwrap();
+        let service = SessionService::new(store.clone(), Arc::new(LiveIndex::default()));
+        let cast = Cast {
+            account_id: "acc1".into(),
+            account_name: "Acme".into(),
+            customer: None,
+            breadcrumb: vec![],
+            number: ("num1".into(), "+15550100".into(), "Main".into()),
+            agents: vec![("usr1".into(), "alice".into(), "Alice".into())],
+            caller: "+15557770000".into(),
+        };
+        let start = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let plan = build(Kind::HoldUnhold, &cast, "ONE", start);
+        let account = plan.header.account_id.clone();
+        let keys = vec!["CAONE".to_string()];
+        // A callback that came before its session.
+        assert!(service
+            .park(&account, &keys, &plan.events[1])
+            .await
+            .unwrap()
+            .is_none());
+        let mut changes = service.subscribe();
+        let opened = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
+        let first = opened.version();
+        let live = service
+            .open_with(opened, keys.clone(), vec![plan.events[0].clone()])
+            .await
+            .unwrap();
+        assert_eq!(live.session().version(), first + 2);
+        // Each version published, in order: the parked callback, then the
+        // request's event.
+        for version in first..=first + 2 {
+            let change = changes.try_recv().unwrap();
+            assert_eq!(change.session().session().version(), version);
+        }
+        assert!(changes.try_recv().is_err());
+        let stored = store.session(&plan.session_id).await.unwrap().unwrap();
+        assert_eq!(stored.version(), first + 2);
+        assert_eq!(
+            store.session_events(&plan.session_id).await.unwrap(),
+            vec![plan.events[1].clone(), plan.events[0].clone()]
+        );
+        assert!(store
+            .parked_callbacks(&account, &keys)
+            .await
+            .unwrap()
+            .is_empty());
+        // A retry of the same request changes nothing.
+        let opened = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
+        let again = service
+            .open_with(opened, keys, vec![plan.events[0].clone()])
+            .await
+            .unwrap();
+        assert_eq!(again.session().version(), first + 2);
+        assert!(changes.try_recv().is_err());
+    }
+}
