@@ -8,7 +8,9 @@
 //! under load the cost of a durable commit is shared. If a batch fails with
 //! a conflict, its changes are retried one by one so that one conflicting
 //! change does not fail unrelated ones; if it fails because the database
-//! cannot be reached, it and everything queued fail at once.
+//! cannot be reached, it and everything queued fail at once. Changes
+//! submitted together ([`GroupCommitter::submit_all`]) stay in one
+//! transaction, also when retried.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,7 +23,8 @@ use crate::{SessionChange, Store, StoreError, StoreResult};
 /// Most changes committed in one transaction.
 pub const MAX_BATCH: usize = 256;
 
-type Job = (SessionChange, oneshot::Sender<StoreResult<()>>);
+/// Changes that commit together, and who waits for them.
+type Job = (Vec<SessionChange>, oneshot::Sender<StoreResult<()>>);
 
 /// Batches commits from concurrent callers.
 #[derive(Clone)]
@@ -58,11 +61,21 @@ impl GroupCommitter {
 
     /// Commits `change`; returns once it is durable (or failed).
     pub async fn submit(&self, change: SessionChange) -> StoreResult<()> {
+        self.submit_all(vec![change]).await
+    }
+
+    /// Commits `changes` in one transaction (all or none, in this order:
+    /// several versions of one session may follow each other); returns
+    /// once they are durable (or failed).
+    pub async fn submit_all(&self, changes: Vec<SessionChange>) -> StoreResult<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
         let (reply, answer) = oneshot::channel();
         self.pending.fetch_add(1, Ordering::SeqCst);
         let _pending = PendingGuard(&self.pending);
         self.sender
-            .send((change, reply))
+            .send((changes, reply))
             .await
             .map_err(|_| StoreError::Corrupt("the commit writer has stopped".to_string()))?;
         answer
@@ -82,14 +95,21 @@ impl Drop for PendingGuard<'_> {
 
 async fn write_loop(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Job>) {
     while let Some(first) = receiver.recv().await {
+        let mut count = first.0.len();
         let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
+        while count < MAX_BATCH {
             match receiver.try_recv() {
-                Ok(job) => jobs.push(job),
+                Ok(job) => {
+                    count += job.0.len();
+                    jobs.push(job);
+                }
                 Err(_) => break,
             }
         }
-        let changes: Vec<SessionChange> = jobs.iter().map(|(change, _)| change.clone()).collect();
+        let changes: Vec<SessionChange> = jobs
+            .iter()
+            .flat_map(|(changes, _)| changes.iter().cloned())
+            .collect();
         // Through the `metrics` facade: a no-op unless the server installs
         // an exporter.
         metrics::histogram!("evo_store_commit_batch_size").record(changes.len() as f64);
@@ -114,9 +134,9 @@ async fn write_loop(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Job>) {
                 }
             }
             Err(_) if jobs.len() > 1 => {
-                // Find the culprit: commit each change alone.
-                for (change, reply) in jobs {
-                    let result = store.commit(std::slice::from_ref(&change)).await;
+                // Find the culprit: commit each job alone.
+                for (changes, reply) in jobs {
+                    let result = store.commit(&changes).await;
                     let _ = reply.send(result);
                 }
             }

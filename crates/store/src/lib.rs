@@ -350,6 +350,7 @@ pub mod lock;
 pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod turns;
 
 /// Applies the migrations the store at `location` lacks, without opening
 /// it for service; returns what it applied. Refuses a newer schema.

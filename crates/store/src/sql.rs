@@ -21,6 +21,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
 use crate::history::{self, SessionInfoPage, SessionQuery, StoredSessionInfo};
+use crate::turns::{Turn, Writer, WriterQueue};
 use crate::{ApiKeyRecord, AuthSession, SessionChange, Store, StoreError, StoreResult};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -53,8 +54,9 @@ pub struct SqlStore {
     /// 5, 10… ms between tries (`busy_timeout`), so a Server Events log
     /// write behind a session commit lost several milliseconds; in this
     /// queue it starts as soon as the commit ends. Other processes still
-    /// meet at `busy_timeout`.
-    writers: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// meet at `busy_timeout`. A Server Events log write may go before
+    /// waiting session commits, once per commit (`crate::turns`).
+    writers: Option<Arc<WriterQueue>>,
     backend: Backend,
     /// PostgreSQL's URL, for the change listener's own connection.
     url: Option<String>,
@@ -99,9 +101,13 @@ fn duplicate(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError 
 impl SqlStore {
     /// This process's turn to write (SQLite; see `writers`). Held until the
     /// write transaction has committed or rolled back.
-    async fn writer_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    async fn writer_turn(&self) -> Option<Turn<'_>> {
+        self.turn_as(Writer::Ordinary).await
+    }
+
+    async fn turn_as(&self, writer: Writer) -> Option<Turn<'_>> {
         match &self.writers {
-            Some(writers) => Some(writers.lock().await),
+            Some(writers) => Some(writers.turn(writer).await),
             None => None,
         }
     }
@@ -167,7 +173,7 @@ impl SqlStore {
         Ok(SqlStore {
             pool,
             events_pool,
-            writers: Some(Arc::new(tokio::sync::Mutex::new(()))),
+            writers: Some(Arc::new(WriterQueue::default())),
             backend: Backend::Sqlite,
             url: None,
         })
@@ -1256,7 +1262,9 @@ impl Store for SqlStore {
         messages: &[crate::events::NewEventMessage],
         at: DateTime<Utc>,
     ) -> StoreResult<Vec<Option<u64>>> {
-        let _turn = self.writer_turn().await;
+        // Short (no fsync on SQLite) and a message waits for it: it may go
+        // before queued session commits.
+        let _turn = self.turn_as(Writer::EventLog).await;
         crate::events::append(&self.events_pool, messages, at).await
     }
 

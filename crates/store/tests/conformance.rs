@@ -774,6 +774,74 @@ async fn writer_lease(store: Arc<dyn Store>) {
     store.event_writer_stop("lease-b").await.unwrap();
 }
 
+/// Changes submitted together commit in one transaction (an opened session
+/// and its first events: several versions of one session), or not at all.
+async fn commits_together(store: Arc<dyn Store>) {
+    seed_directory(store.as_ref()).await;
+    let committer = GroupCommitter::new(store.clone());
+    let start = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
+    let versions = |plan: &evo_core::scenario::Scenario, count: usize| {
+        let opened = open(&plan.session_id, plan.header.clone(), plan.opened_at);
+        let mut changes = vec![SessionChange {
+            session: opened.clone(),
+            event: None,
+            expected_version: None,
+            keys: vec![format!("CA{}", plan.session_id)],
+        }];
+        let mut session = opened;
+        for event in &plan.events[..count] {
+            let next = apply(&session, event);
+            changes.push(SessionChange {
+                session: next.clone(),
+                event: Some(event.clone()),
+                expected_version: Some(session.version()),
+                keys: vec![],
+            });
+            session = next;
+        }
+        changes
+    };
+    let plan = build(Kind::HoldUnhold, &cast(), "T1", start);
+    let changes = versions(&plan, 2);
+    let last = changes.last().unwrap().session.clone();
+    // Beside a single change of another session, in the same batch or not.
+    let other = build(Kind::HoldUnhold, &cast(), "T2", start);
+    let single = versions(&other, 0).remove(0);
+    let (together, alone) = tokio::join!(committer.submit_all(changes), committer.submit(single));
+    together.unwrap();
+    alone.unwrap();
+    let stored = store.session(&plan.session_id).await.unwrap().unwrap();
+    assert_eq!(stored.version(), last.version());
+    assert_eq!(stored.state(), last.state());
+    assert_eq!(
+        store.session_events(&plan.session_id).await.unwrap(),
+        plan.events[..2].to_vec()
+    );
+    assert_eq!(
+        store
+            .session_id_by_key(&format!("CA{}", plan.session_id))
+            .await
+            .unwrap(),
+        Some(plan.session_id.clone())
+    );
+    assert!(store.session(&other.session_id).await.unwrap().is_some());
+
+    // A stale change among them: none of them is written.
+    let refused = build(Kind::HoldUnhold, &cast(), "T3", start);
+    let mut changes = versions(&refused, 2);
+    changes[2].expected_version = Some(changes[2].session.version() + 7);
+    assert!(matches!(
+        committer.submit_all(changes).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.session(&refused.session_id).await.unwrap().is_none());
+    assert!(store
+        .session_events(&refused.session_id)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 #[tokio::test]
 async fn the_sqlite_store_conforms_and_survives_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
@@ -800,6 +868,9 @@ async fn the_sqlite_store_conforms_and_survives_a_reopen() {
         .await
         .unwrap();
     assert_eq!(copy.active_sessions().await.unwrap().len(), 51);
+
+    let dir = tempfile::tempdir().unwrap();
+    commits_together(open_store(&dir.path().display().to_string()).await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -819,4 +890,6 @@ async fn the_postgres_store_conforms() {
             .is_err(),
         "PostgreSQL is backed up with pg_dump"
     );
+    let url = cluster.create_database("evo_together");
+    commits_together(open_store(&url).await.unwrap()).await;
 }

@@ -200,12 +200,21 @@ impl SessionService {
     /// whatever is still parked).
     pub async fn open(
         &self,
-        mut session: Session,
+        session: Session,
         keys: Vec<String>,
+    ) -> Result<Arc<LiveSession>, StoreError> {
+        let _guard = self.lock_for(session.id()).lock().await;
+        self.open_locked(session, &keys).await
+    }
+
+    /// `open` with the session's lock held.
+    async fn open_locked(
+        &self,
+        mut session: Session,
+        keys: &[String],
     ) -> Result<Arc<LiveSession>, StoreError> {
         // Stored and indexed without an event list (the log holds events).
         session.compact();
-        let _guard = self.lock_for(session.id()).lock().await;
         let account_id = session.header().account_id.clone();
         let id = session.id().clone();
         let mut live = match self.load(session.id()).await? {
@@ -220,7 +229,7 @@ impl SessionService {
                         session: session.clone(),
                         event: None,
                         expected_version: None,
-                        keys: scoped_keys(&account_id, &keys),
+                        keys: scoped_keys(&account_id, keys),
                     })
                     .await?;
                 if timing::enabled() {
@@ -229,6 +238,94 @@ impl SessionService {
                 self.publish(session)
             }
         };
+        if let Some(claimed) = self.claim_parked(&account_id, &id, keys).await? {
+            live = claimed;
+        }
+        Ok(live)
+    }
+
+    /// `open`, then `events` (those of the request that opens the session)
+    /// as `apply_as` for the session's account would apply them. A new
+    /// session is committed with the callbacks parked under `keys` and
+    /// `events`, in that order, in one transaction (one fsync for the
+    /// request, not one per event); each version is then published in
+    /// order, so Server Events carry the messages they would if each had
+    /// been committed alone. A session that exists (a retried webhook)
+    /// takes them one by one.
+    pub async fn open_with(
+        &self,
+        session: Session,
+        keys: Vec<String>,
+        events: Vec<SessionEvent>,
+    ) -> Result<Arc<LiveSession>, StoreError> {
+        let _guard = self.lock_for(session.id()).lock().await;
+        let account_id = session.header().account_id.clone();
+        let id = session.id().clone();
+        if self.load(&id).await?.is_some() {
+            let mut live = self.open_locked(session, &keys).await?;
+            for event in events {
+                if let Applied::Changed(next) = self
+                    .apply_locked(&id, event, Vec::new(), Some(&account_id))
+                    .await?
+                {
+                    live = next;
+                }
+            }
+            return Ok(live);
+        }
+        let parked = if keys.is_empty() {
+            Vec::new()
+        } else {
+            self.store.parked_callbacks(&account_id, &keys).await?
+        };
+        let started = Instant::now();
+        // `reducer::open`'s session carries its events: no step needs history.
+        let mut current = session;
+        let mut opened = current.clone();
+        opened.compact();
+        let mut changes = vec![SessionChange {
+            session: opened,
+            event: None,
+            expected_version: None,
+            keys: scoped_keys(&account_id, &keys),
+        }];
+        for event in parked.into_iter().chain(events) {
+            let expected_version = current.version();
+            let new = reducer::try_apply_in_place(&mut current, &event).map_err(|_| {
+                StoreError::Corrupt(format!(
+                    "session {id}: a session that carries its events needed history"
+                ))
+            })?;
+            if new {
+                let mut next = current.clone();
+                next.compact();
+                changes.push(SessionChange {
+                    session: next,
+                    event: Some(event),
+                    expected_version: Some(expected_version),
+                    keys: Vec::new(),
+                });
+            }
+        }
+        if timing::enabled() {
+            timing::step(&id, "reduce", started);
+        }
+        let versions: Vec<Session> = changes.iter().map(|c| c.session.clone()).collect();
+        let started = Instant::now();
+        self.committer.submit_all(changes).await?;
+        if timing::enabled() {
+            timing::step(&id, "commit", started);
+        }
+        let mut live = None;
+        for version in versions {
+            live = Some(self.publish(version));
+        }
+        let mut live =
+            live.ok_or_else(|| StoreError::Corrupt(format!("session {id}: no version")))?;
+        // Read again now that the keys are durable: a callback parked
+        // meanwhile is applied here (`park` looks the keys up after its own
+        // write, so one of the two sees the other); those applied above are
+        // duplicates. Then the parked callbacks are dropped.
         if let Some(claimed) = self.claim_parked(&account_id, &id, &keys).await? {
             live = claimed;
         }
@@ -457,5 +554,74 @@ impl SessionService {
             timing::step(live.session().id().as_str(), "index", started);
         }
         live
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use evo_core::scenario::{build, Cast, Kind};
+
+    #[tokio::test]
+    async fn a_session_opened_with_parked_callbacks_and_its_events_publishes_each_version_in_order()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let store = evo_store::open_store(&dir.path().display().to_string())
+            .await
+            .unwrap();
+        let service = SessionService::new(store.clone(), Arc::new(LiveIndex::default()));
+        let cast = Cast {
+            account_id: "acc1".into(),
+            account_name: "Acme".into(),
+            customer: None,
+            breadcrumb: vec![],
+            number: ("num1".into(), "+15550100".into(), "Main".into()),
+            agents: vec![("usr1".into(), "alice".into(), "Alice".into())],
+            caller: "+15557770000".into(),
+        };
+        let start = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let plan = build(Kind::HoldUnhold, &cast, "ONE", start);
+        let account = plan.header.account_id.clone();
+        let keys = vec!["CAONE".to_string()];
+        // A callback that came before its session.
+        assert!(service
+            .park(&account, &keys, &plan.events[1])
+            .await
+            .unwrap()
+            .is_none());
+        let mut changes = service.subscribe();
+        let opened = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
+        let first = opened.version();
+        let live = service
+            .open_with(opened, keys.clone(), vec![plan.events[0].clone()])
+            .await
+            .unwrap();
+        assert_eq!(live.session().version(), first + 2);
+        // Each version published, in order: the parked callback, then the
+        // request's event.
+        for version in first..=first + 2 {
+            let change = changes.try_recv().unwrap();
+            assert_eq!(change.session().session().version(), version);
+        }
+        assert!(changes.try_recv().is_err());
+        let stored = store.session(&plan.session_id).await.unwrap().unwrap();
+        assert_eq!(stored.version(), first + 2);
+        assert_eq!(
+            store.session_events(&plan.session_id).await.unwrap(),
+            vec![plan.events[1].clone(), plan.events[0].clone()]
+        );
+        assert!(store
+            .parked_callbacks(&account, &keys)
+            .await
+            .unwrap()
+            .is_empty());
+        // A retry of the same request changes nothing.
+        let opened = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
+        let again = service
+            .open_with(opened, keys, vec![plan.events[0].clone()])
+            .await
+            .unwrap();
+        assert_eq!(again.session().version(), first + 2);
+        assert!(changes.try_recv().is_err());
     }
 }

@@ -357,22 +357,6 @@ async fn header_for(
     })
 }
 
-/// Applies events to a session this request just opened.
-async fn apply_all(
-    state: &AppState,
-    hook: &Webhook,
-    session_id: &SessionId,
-    events: impl IntoIterator<Item = SessionEvent>,
-) -> Result<(), WebhookError> {
-    for event in events {
-        state
-            .sessions
-            .apply_as(&hook.account.id, session_id, event, Vec::new(), false)
-            .await?;
-    }
-    Ok(())
-}
-
 /// The prefix of a softphone's `To` that dequeues a caller: `queue:<name>`.
 const QUEUE_PREFIX: &str = "queue:";
 
@@ -419,11 +403,12 @@ async fn voice(State(state): State<AppState>, hook: Webhook) -> Answer {
         header.display_name = Some(to.to_string());
         header.origin = Some(agent);
         let session = reducer::open(&session_id, header, at);
+        // Parked callbacks and the voice request's event: one commit.
+        let events = translate::voice(&request, at).into_iter().collect();
         state
             .sessions
-            .open(session, vec![call_sid.to_string()])
+            .open_with(session, vec![call_sid.to_string()], events)
             .await?;
-        apply_all(&state, &hook, &session_id, translate::voice(&request, at)).await?;
         let status_url = hook.url(&format!("/twilio/status?session={session_id}&party=callee"));
         let action = hook.url(&format!("/twilio/dial?session={session_id}"));
         return twiml(TwiML::new().dial_number(&action, to, &status_url));
@@ -451,20 +436,21 @@ async fn voice(State(state): State<AppState>, hook: Webhook) -> Answer {
         role: SessionMemberRoles::Caller,
     });
     let session = reducer::open(&session_id, header, at);
-    // Callbacks parked under this call are applied inside `open`.
-    state
-        .sessions
-        .open(session, vec![call_sid.to_string()])
-        .await?;
     let mut events: Vec<SessionEvent> = translate::voice(&request, at).into_iter().collect();
     if let Some(queue) = &endpoint.queue_name {
         events.push(translate::enqueued(&request, queue, at));
-        apply_all(&state, &hook, &session_id, events).await?;
+    }
+    // Callbacks parked under this call, then the voice request's events:
+    // one commit, durable before the answer.
+    state
+        .sessions
+        .open_with(session, vec![call_sid.to_string()], events)
+        .await?;
+    if let Some(queue) = &endpoint.queue_name {
         let action = hook.url(&format!("/twilio/queue?session={session_id}"));
         let wait = hook.url(&format!("/twilio/queue?session={session_id}&wait=1"));
         return twiml(TwiML::new().enqueue(queue, &action, &wait));
     }
-    apply_all(&state, &hook, &session_id, events).await?;
     let clients: Vec<Client> = endpoint
         .ring_user_ids
         .iter()
