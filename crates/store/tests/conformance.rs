@@ -179,7 +179,10 @@ async fn auth_batches(store: &dyn Store) {
         ["b1", "b2", "b3"]
     );
     for session in &found {
-        assert_eq!(session, &store.auth_session(&session.id).await.unwrap().unwrap());
+        assert_eq!(
+            session,
+            &store.auth_session(&session.id).await.unwrap().unwrap()
+        );
     }
     store.delete_auth_session("b2").await.unwrap();
     let after: Vec<String> = store
@@ -190,7 +193,10 @@ async fn auth_batches(store: &dyn Store) {
         .map(|s| s.id)
         .collect();
     assert_eq!(after.len(), 2);
-    assert!(!after.contains(&"b2".to_string()), "a deleted session is gone");
+    assert!(
+        !after.contains(&"b2".to_string()),
+        "a deleted session is gone"
+    );
     for id in ["b1", "b3"] {
         store.delete_auth_session(id).await.unwrap();
     }
@@ -199,7 +205,10 @@ async fn auth_batches(store: &dyn Store) {
         (0..1_001).map(|i| format!("nobody{i}").into()).collect();
     user_ids[700] = "usr1".into();
     let users = store.users_by_ids(&user_ids).await.unwrap();
-    assert_eq!(users, vec![store.user(&"usr1".into()).await.unwrap().unwrap()]);
+    assert_eq!(
+        users,
+        vec![store.user(&"usr1".into()).await.unwrap().unwrap()]
+    );
 }
 
 async fn suite(store: Arc<dyn Store>) {
