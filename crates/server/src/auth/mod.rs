@@ -20,7 +20,7 @@ pub mod throttle;
 pub mod tokens;
 
 use evo_core::ids::{AccountId, UserId};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -330,6 +330,8 @@ pub struct Authenticator {
     tokens: moka::sync::Cache<String, Arc<VerifiedToken>>,
     passwords: PasswordChecker,
     throttle: LoginThrottle,
+    /// Totals of the background re-checks since start.
+    refreshed: [AtomicUsize; 2],
 }
 
 impl Authenticator {
@@ -346,6 +348,7 @@ impl Authenticator {
                 .build(),
             passwords: PasswordChecker::new(limits.password_checks),
             throttle: LoginThrottle::new(limits.throttle),
+            refreshed: Default::default(),
         }
     }
 
@@ -358,6 +361,15 @@ impl Authenticator {
     /// users alike).
     pub fn password_checks(&self) -> u64 {
         self.passwords.checks()
+    }
+
+    /// What the background re-checks did since start (tests, diagnostics):
+    /// tokens extended and tokens evicted.
+    pub fn refresh_totals(&self) -> RefreshOutcome {
+        RefreshOutcome {
+            extended: self.refreshed[0].load(Ordering::Relaxed),
+            evicted: self.refreshed[1].load(Ordering::Relaxed),
+        }
     }
 
     fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -510,6 +522,22 @@ impl Authenticator {
             .collect();
         let users: std::collections::HashMap<&UserId, &User> =
             users.iter().map(|user| (&user.id, user)).collect();
+        // The lookup caches learn the same answers, so that a token evicted
+        // here is not verified again from an older cached record.
+        {
+            let mut cache = Self::lock(&self.sessions);
+            for sid in &sids {
+                let owner = sessions.get(sid.as_str()).map(|owner| (*owner).clone());
+                cache.insert(sid.clone(), (checked_at, owner));
+            }
+        }
+        {
+            let mut cache = Self::lock(&self.users);
+            for user_id in &user_ids {
+                let user = users.get(user_id).map(|user| (*user).clone());
+                cache.insert(user_id.clone(), (checked_at, user));
+            }
+        }
         let mut outcome = RefreshOutcome::default();
         for (token, verified) in due {
             let principal = &verified.principal;
@@ -549,6 +577,8 @@ impl Authenticator {
                     _ => moka::ops::compute::Op::Nop,
                 });
         }
+        self.refreshed[0].fetch_add(outcome.extended, Ordering::Relaxed);
+        self.refreshed[1].fetch_add(outcome.evicted, Ordering::Relaxed);
         Ok(outcome)
     }
 
@@ -1022,6 +1052,8 @@ mod tests {
         );
         assert!(f.auth.verified_token(&f.token).is_none());
         assert!(f.fresh_until().is_none(), "evicted by the background check");
+        // The next request checks synchronously and agrees.
+        assert_eq!(f.request().await, Err(AuthFailure::InvalidSession));
     }
 
     #[tokio::test]
