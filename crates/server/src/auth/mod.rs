@@ -20,7 +20,7 @@ pub mod throttle;
 pub mod tokens;
 
 use evo_core::ids::{AccountId, UserId};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -332,6 +332,9 @@ pub struct Authenticator {
     throttle: LoginThrottle,
     /// Totals of the background re-checks since start.
     refreshed: [AtomicUsize; 2],
+    /// Sign-outs on this node so far: a re-check that overlapped one
+    /// extends nothing, so it cannot bring back what the sign-out forgot.
+    signouts: AtomicU64,
 }
 
 impl Authenticator {
@@ -349,6 +352,7 @@ impl Authenticator {
             passwords: PasswordChecker::new(limits.password_checks),
             throttle: LoginThrottle::new(limits.throttle),
             refreshed: Default::default(),
+            signouts: AtomicU64::new(0),
         }
     }
 
@@ -412,6 +416,7 @@ impl Authenticator {
     /// Forgets a cached session, and the tokens verified against it, at
     /// once (this node signed it out).
     async fn forget_session(&self, id: &str) {
+        self.signouts.fetch_add(1, Ordering::SeqCst);
         Self::lock(&self.sessions).remove(id);
         // Rare (a sign-out); a scan, as the old sharded map's retain was.
         for (token, verified) in self.tokens.iter() {
@@ -487,6 +492,7 @@ impl Authenticator {
         }
         // Freshness counts from before the reads, as on the request path.
         let checked_at = Instant::now();
+        let signouts = self.signouts.load(Ordering::SeqCst);
         let sids: Vec<String> = due
             .iter()
             .map(|(_, verified)| verified.sid.clone())
@@ -523,15 +529,22 @@ impl Authenticator {
         let users: std::collections::HashMap<&UserId, &User> =
             users.iter().map(|user| (&user.id, user)).collect();
         // The lookup caches learn the same answers, so that a token evicted
-        // here is not verified again from an older cached record.
-        {
+        // here is not verified again from an older cached record. A sign-out
+        // on this node since the reads began (its session read as valid,
+        // perhaps) makes this pass extend nothing: checked under the lock
+        // `forget_session` takes after counting.
+        let signed_out = {
             let mut cache = Self::lock(&self.sessions);
-            for sid in &sids {
-                let owner = sessions.get(sid.as_str()).map(|owner| (*owner).clone());
-                cache.insert(sid.clone(), (checked_at, owner));
+            let signed_out = self.signouts.load(Ordering::SeqCst) != signouts;
+            if !signed_out {
+                for sid in &sids {
+                    let owner = sessions.get(sid.as_str()).map(|owner| (*owner).clone());
+                    cache.insert(sid.clone(), (checked_at, owner));
+                }
             }
-        }
-        {
+            signed_out
+        };
+        if !signed_out {
             let mut cache = Self::lock(&self.users);
             for user_id in &user_ids {
                 let user = users.get(user_id).map(|user| (*user).clone());
@@ -546,6 +559,8 @@ impl Authenticator {
                 .filter(|owner| ***owner == principal.user_id && verified.exp >= unix)
                 .and_then(|_| users.get(&principal.user_id));
             let op = match user {
+                // Left to go stale; the next pass or the request decides.
+                Some(_) if signed_out => continue,
                 Some(user) => {
                     let current = Principal::of_user(user, Some(verified.sid.clone()));
                     let principal = if current == **principal {
@@ -1053,6 +1068,17 @@ mod tests {
         assert!(f.auth.verified_token(&f.token).is_none());
         assert!(f.fresh_until().is_none(), "evicted by the background check");
         // The next request checks synchronously and agrees.
+        assert_eq!(f.request().await, Err(AuthFailure::InvalidSession));
+    }
+
+    #[tokio::test]
+    async fn a_sign_out_on_this_node_is_not_undone_by_the_background_recheck() {
+        let f = fixture().await;
+        f.request().await.unwrap();
+        f.auth.delete_auth_session("sid1").await.unwrap();
+        assert!(f.fresh_until().is_none(), "forgotten at once");
+        f.auth.refresh_tokens(Fixture::horizon()).await.unwrap();
+        assert!(f.fresh_until().is_none());
         assert_eq!(f.request().await, Err(AuthFailure::InvalidSession));
     }
 
