@@ -261,6 +261,17 @@ async fn spawn_ops_tasks(state: &AppState) -> anyhow::Result<Vec<tokio::task::Jo
             }
         }));
     }
+    // Cached access tokens are re-checked off the request path.
+    tasks.push(tokio::spawn({
+        let state = state.clone();
+        async move {
+            let stop = state.shutdown.clone();
+            state
+                .auth
+                .run_token_refresh(async move { stop.wait().await })
+                .await;
+        }
+    }));
     tasks.push(tokio::spawn(crate::app::ops::run_parked_expiry(
         state.clone(),
     )));

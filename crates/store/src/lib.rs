@@ -200,6 +200,13 @@ pub trait Store: Send + Sync + 'static {
     async fn create_auth_session(&self, session: &AuthSession) -> StoreResult<()>;
     async fn auth_session(&self, id: &str) -> StoreResult<Option<AuthSession>>;
     async fn delete_auth_session(&self, id: &str) -> StoreResult<()>;
+    /// The stored sign-in sessions among `ids` (missing ones left out, in
+    /// no particular order), read in a few queries however many ids: the
+    /// authenticator re-checks its cached tokens' sessions in batches.
+    async fn auth_sessions_by_ids(&self, ids: &[String]) -> StoreResult<Vec<AuthSession>>;
+    /// The stored users among `ids` (missing ones left out, in no
+    /// particular order), read in a few queries however many ids.
+    async fn users_by_ids(&self, ids: &[UserId]) -> StoreResult<Vec<User>>;
 
     /// Returns the setting, first storing `initial` if it has none (used for
     /// the generated JWT signing key, so tokens survive restarts).

@@ -400,6 +400,18 @@ async fn insert_endpoint(
     Ok(())
 }
 
+/// Ids per `in (…)` list: well under SQLite's 32,766 bound parameters and
+/// PostgreSQL's 65,535.
+const IN_LIST_CHUNK: usize = 500;
+
+/// `$1, $2, …, $n`.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 const ENDPOINT_COLUMNS: &str =
     "endpoint_id, account_id, customer_id, kind, display_name, address, queue_name";
 const USER_COLUMNS: &str = "user_id, account_id, email, display_name, password_hash, roles";
@@ -843,6 +855,42 @@ impl Store for SqlStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn auth_sessions_by_ids(&self, ids: &[String]) -> StoreResult<Vec<AuthSession>> {
+        let mut sessions = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
+            let sql = format!(
+                "select auth_session_id, user_id, created_at, expires_at from auth_session where auth_session_id in ({})",
+                placeholders(chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id.as_str());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                sessions.push(auth_session_from_row(&row)?);
+            }
+        }
+        Ok(sessions)
+    }
+
+    async fn users_by_ids(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {
+        let mut users = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
+            let sql = format!(
+                "select {USER_COLUMNS} from app_user where user_id in ({})",
+                placeholders(chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id.as_str());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                users.push(user_from_row(&row)?);
+            }
+        }
+        Ok(users)
     }
 
     async fn setting_or_init(&self, key: &str, initial: &str) -> StoreResult<String> {

@@ -151,6 +151,66 @@ async fn token_rotation(store: &dyn Store) {
     assert_eq!(list().await, ["token"]);
 }
 
+/// The batched reads the authenticator re-checks its cached tokens with:
+/// only stored rows come back, from every chunk of a long id list.
+async fn auth_batches(store: &dyn Store) {
+    assert!(store.auth_sessions_by_ids(&[]).await.unwrap().is_empty());
+    assert!(store.users_by_ids(&[]).await.unwrap().is_empty());
+    let now = Utc::now();
+    // 1,200 ids: more than two chunks of the IN list; the stored ones sit in
+    // the first, second and third chunk.
+    let mut ids: Vec<String> = (0..1_200).map(|i| format!("missing{i}")).collect();
+    for (position, id) in [(3, "b1"), (650, "b2"), (1_150, "b3")] {
+        store
+            .create_auth_session(&AuthSession {
+                id: id.into(),
+                user_id: "usr1".into(),
+                created_at: now,
+                expires_at: now + chrono::Duration::minutes(position),
+            })
+            .await
+            .unwrap();
+        ids[position as usize] = id.to_string();
+    }
+    let mut found = store.auth_sessions_by_ids(&ids).await.unwrap();
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(
+        found.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["b1", "b2", "b3"]
+    );
+    for session in &found {
+        assert_eq!(
+            session,
+            &store.auth_session(&session.id).await.unwrap().unwrap()
+        );
+    }
+    store.delete_auth_session("b2").await.unwrap();
+    let after: Vec<String> = store
+        .auth_sessions_by_ids(&ids)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(after.len(), 2);
+    assert!(
+        !after.contains(&"b2".to_string()),
+        "a deleted session is gone"
+    );
+    for id in ["b1", "b3"] {
+        store.delete_auth_session(id).await.unwrap();
+    }
+
+    let mut user_ids: Vec<evo_core::ids::UserId> =
+        (0..1_001).map(|i| format!("nobody{i}").into()).collect();
+    user_ids[700] = "usr1".into();
+    let users = store.users_by_ids(&user_ids).await.unwrap();
+    assert_eq!(
+        users,
+        vec![store.user(&"usr1".into()).await.unwrap().unwrap()]
+    );
+}
+
 async fn suite(store: Arc<dyn Store>) {
     seed_directory(store.as_ref()).await;
     token_rotation(store.as_ref()).await;
@@ -230,6 +290,7 @@ async fn suite(store: Arc<dyn Store>) {
     );
     store.delete_auth_session("s1").await.unwrap();
     assert!(store.auth_session("s1").await.unwrap().is_none());
+    auth_batches(store.as_ref()).await;
 
     // Sessions: open, events, reload equal; duplicates logged once.
     let start = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();

@@ -20,6 +20,7 @@ pub mod throttle;
 pub mod tokens;
 
 use evo_core::ids::{AccountId, UserId};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -239,6 +240,20 @@ fn cookie<'a>(cookies: &'a [(String, String)], name: &str) -> Option<&'a str> {
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
 const USER_CACHE_TTL: Duration = CACHE_TTL;
 
+/// How often the background re-check of cached tokens runs (half of
+/// [`CACHE_TTL`]): a token in use is re-checked before it goes stale, so
+/// requests find it fresh and never wait on the store for it.
+pub const REFRESH_PERIOD: Duration = Duration::from_millis(CACHE_TTL.as_millis() as u64 / 2);
+
+/// What one background re-check did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RefreshOutcome {
+    /// Tokens whose session and user were still valid: fresh again.
+    pub extended: usize,
+    /// Tokens whose session ended or expired, or whose user is gone.
+    pub evicted: usize,
+}
+
 /// The costly parts of authentication and their limits.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthLimits {
@@ -287,6 +302,9 @@ struct VerifiedToken {
     /// against stops being fresh: the token is checked again then, so a
     /// sign-out or role change reaches it within [`CACHE_TTL`] as before.
     fresh_until: Instant,
+    /// Whether a request used it since it was last checked: only tokens
+    /// in use are re-checked in the background, idle ones go stale.
+    used: AtomicBool,
 }
 
 /// Seconds since the epoch, as jsonwebtoken compares `exp`.
@@ -312,6 +330,11 @@ pub struct Authenticator {
     tokens: moka::sync::Cache<String, Arc<VerifiedToken>>,
     passwords: PasswordChecker,
     throttle: LoginThrottle,
+    /// Totals of the background re-checks since start.
+    refreshed: [AtomicUsize; 2],
+    /// Sign-outs on this node so far: a re-check that overlapped one
+    /// extends nothing, so it cannot bring back what the sign-out forgot.
+    signouts: AtomicU64,
 }
 
 impl Authenticator {
@@ -328,6 +351,8 @@ impl Authenticator {
                 .build(),
             passwords: PasswordChecker::new(limits.password_checks),
             throttle: LoginThrottle::new(limits.throttle),
+            refreshed: Default::default(),
+            signouts: AtomicU64::new(0),
         }
     }
 
@@ -340,6 +365,15 @@ impl Authenticator {
     /// users alike).
     pub fn password_checks(&self) -> u64 {
         self.passwords.checks()
+    }
+
+    /// What the background re-checks did since start (tests, diagnostics):
+    /// tokens extended and tokens evicted.
+    pub fn refresh_totals(&self) -> RefreshOutcome {
+        RefreshOutcome {
+            extended: self.refreshed[0].load(Ordering::Relaxed),
+            evicted: self.refreshed[1].load(Ordering::Relaxed),
+        }
     }
 
     fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -382,6 +416,7 @@ impl Authenticator {
     /// Forgets a cached session, and the tokens verified against it, at
     /// once (this node signed it out).
     async fn forget_session(&self, id: &str) {
+        self.signouts.fetch_add(1, Ordering::SeqCst);
         Self::lock(&self.sessions).remove(id);
         // Rare (a sign-out); a scan, as the old sharded map's retain was.
         for (token, verified) in self.tokens.iter() {
@@ -428,7 +463,164 @@ impl Authenticator {
         self.tokens
             .get(token)
             .filter(|verified| now < verified.fresh_until && verified.exp >= unix)
-            .map(|verified| verified.principal.clone())
+            .map(|verified| {
+                // Read first: a hot token's cache line is not written per request.
+                if !verified.used.load(Ordering::Relaxed) {
+                    verified.used.store(true, Ordering::Relaxed);
+                }
+                verified.principal.clone()
+            })
+    }
+
+    /// Re-checks the cached tokens in use that go stale before `until`, in
+    /// two batched store reads (their sign-in sessions and their users):
+    /// a still valid token is fresh for another [`CACHE_TTL`] from the
+    /// read (its principal rebuilt when the user's roles or names changed),
+    /// any other is evicted. On a store error nothing changes: the tokens
+    /// go stale and requests check them synchronously (503 while the store
+    /// is down), so a token is never served stale.
+    pub async fn refresh_tokens(&self, until: Instant) -> Result<RefreshOutcome, AuthFailure> {
+        let due: Vec<(Arc<String>, Arc<VerifiedToken>)> = self
+            .tokens
+            .iter()
+            .filter(|(_, verified)| {
+                verified.fresh_until < until && verified.used.load(Ordering::Relaxed)
+            })
+            .collect();
+        if due.is_empty() {
+            return Ok(RefreshOutcome::default());
+        }
+        // Freshness counts from before the reads, as on the request path.
+        let checked_at = Instant::now();
+        let signouts = self.signouts.load(Ordering::SeqCst);
+        let sids: Vec<String> = due
+            .iter()
+            .map(|(_, verified)| verified.sid.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let user_ids: Vec<UserId> = due
+            .iter()
+            .map(|(_, verified)| verified.principal.user_id.clone())
+            .collect::<std::collections::HashSet<_>>()
+            .into_iter()
+            .collect();
+        let unavailable = |error: evo_store::StoreError| {
+            tracing::warn!(%error, "re-checking cached access tokens failed");
+            AuthFailure::Unavailable
+        };
+        let sessions = self
+            .store
+            .auth_sessions_by_ids(&sids)
+            .await
+            .map_err(unavailable)?;
+        let users = self
+            .store
+            .users_by_ids(&user_ids)
+            .await
+            .map_err(unavailable)?;
+        let now = chrono::Utc::now();
+        let unix = unix_now();
+        let sessions: std::collections::HashMap<&str, &UserId> = sessions
+            .iter()
+            .filter(|session| session.expires_at > now)
+            .map(|session| (session.id.as_str(), &session.user_id))
+            .collect();
+        let users: std::collections::HashMap<&UserId, &User> =
+            users.iter().map(|user| (&user.id, user)).collect();
+        // The lookup caches learn the same answers, so that a token evicted
+        // here is not verified again from an older cached record. A sign-out
+        // on this node since the reads began (its session read as valid,
+        // perhaps) makes this pass extend nothing: checked under the lock
+        // `forget_session` takes after counting.
+        let signed_out = {
+            let mut cache = Self::lock(&self.sessions);
+            let signed_out = self.signouts.load(Ordering::SeqCst) != signouts;
+            if !signed_out {
+                for sid in &sids {
+                    let owner = sessions.get(sid.as_str()).map(|owner| (*owner).clone());
+                    cache.insert(sid.clone(), (checked_at, owner));
+                }
+            }
+            signed_out
+        };
+        if !signed_out {
+            let mut cache = Self::lock(&self.users);
+            for user_id in &user_ids {
+                let user = users.get(user_id).map(|user| (*user).clone());
+                cache.insert(user_id.clone(), (checked_at, user));
+            }
+        }
+        let mut outcome = RefreshOutcome::default();
+        for (token, verified) in due {
+            let principal = &verified.principal;
+            let user = sessions
+                .get(verified.sid.as_str())
+                .filter(|owner| ***owner == principal.user_id && verified.exp >= unix)
+                .and_then(|_| users.get(&principal.user_id));
+            let op = match user {
+                // Left to go stale; the next pass or the request decides.
+                Some(_) if signed_out => continue,
+                Some(user) => {
+                    let current = Principal::of_user(user, Some(verified.sid.clone()));
+                    let principal = if current == **principal {
+                        principal.clone()
+                    } else {
+                        Arc::new(current)
+                    };
+                    outcome.extended += 1;
+                    moka::ops::compute::Op::Put(Arc::new(VerifiedToken {
+                        principal,
+                        sid: verified.sid.clone(),
+                        exp: verified.exp,
+                        fresh_until: checked_at + CACHE_TTL,
+                        used: AtomicBool::new(false),
+                    }))
+                }
+                None => {
+                    outcome.evicted += 1;
+                    moka::ops::compute::Op::Remove
+                }
+            };
+            // Only the entry that was checked: one replaced meanwhile (a
+            // request verified it again) or removed (signed out on this
+            // node) is left as it is.
+            self.tokens
+                .entry_by_ref(token.as_str())
+                .and_compute_with(|entry| match entry {
+                    Some(entry) if Arc::ptr_eq(entry.value(), &verified) => op,
+                    _ => moka::ops::compute::Op::Nop,
+                });
+        }
+        self.refreshed[0].fetch_add(outcome.extended, Ordering::Relaxed);
+        self.refreshed[1].fetch_add(outcome.evicted, Ordering::Relaxed);
+        Ok(outcome)
+    }
+
+    /// Re-checks cached tokens every [`REFRESH_PERIOD`] until `stop`
+    /// resolves (the server's shutdown).
+    pub async fn run_token_refresh(&self, stop: impl std::future::Future<Output = ()>) {
+        let mut stop = std::pin::pin!(stop);
+        let mut ticks = tokio::time::interval(REFRESH_PERIOD);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = &mut stop => return,
+            }
+            // Everything that would go stale before the next tick, with a
+            // period's margin for a late tick.
+            let until = Instant::now() + 2 * REFRESH_PERIOD;
+            match self.refresh_tokens(until).await {
+                Ok(outcome) => {
+                    metrics::counter!("evo_auth_tokens_rechecked_total")
+                        .increment(outcome.extended as u64);
+                    metrics::counter!("evo_auth_tokens_evicted_total")
+                        .increment(outcome.evicted as u64);
+                }
+                Err(_) => metrics::counter!("evo_auth_token_recheck_failures_total").increment(1),
+            }
+        }
     }
 
     /// The bearer token of `Authorization: Bearer <jwt>`, when the request
@@ -589,6 +781,7 @@ impl Authenticator {
                         sid,
                         exp: u64::try_from(claims.exp).unwrap_or(0),
                         fresh_until,
+                        used: AtomicBool::new(true),
                     }),
                 );
                 return Ok(principal);
@@ -692,6 +885,7 @@ mod tests {
                 sid: "sid1".into(),
                 exp: u64::MAX,
                 fresh_until: now + fresh_for,
+                used: AtomicBool::new(true),
             })
         };
         let token = "a.b.c".to_string();
@@ -716,6 +910,243 @@ mod tests {
             moka::Expiry::expire_after_create(&policy, &token, &verified(Duration::ZERO), now),
             Some(Duration::ZERO)
         );
+    }
+
+    /// An authenticator over a fresh SQLite store holding one user (role
+    /// `User`) with one sign-in session, and an access token for it.
+    struct Fixture {
+        auth: Authenticator,
+        store: Arc<dyn Store>,
+        dir: tempfile::TempDir,
+        token: String,
+    }
+
+    async fn fixture() -> Fixture {
+        use evo_core::domain::{Account, Endpoint, EndpointKind};
+        let dir = tempfile::tempdir().unwrap();
+        let store = evo_store::open_store(&dir.path().display().to_string())
+            .await
+            .unwrap();
+        store
+            .create_account(&Account {
+                id: "acc1".into(),
+                name: "Acme".into(),
+                twilio_account_sid: None,
+                twilio_auth_token: None,
+            })
+            .await
+            .unwrap();
+        let user = User {
+            id: "usr1".into(),
+            account_id: "acc1".into(),
+            email: "ann@acme.test".into(),
+            display_name: "Ann".into(),
+            password_hash: "$argon2id$x".into(),
+            roles: vec![Role::User],
+        };
+        let endpoint = Endpoint {
+            id: "usr1".into(),
+            account_id: "acc1".into(),
+            customer_id: None,
+            kind: EndpointKind::User,
+            display_name: "Ann".into(),
+            address: "ann@acme.test".into(),
+            ring_user_ids: vec![],
+            queue_name: None,
+        };
+        store.create_user(&user, &endpoint).await.unwrap();
+        let now = chrono::Utc::now();
+        store
+            .create_auth_session(&evo_store::AuthSession {
+                id: "sid1".into(),
+                user_id: "usr1".into(),
+                created_at: now,
+                expires_at: now + chrono::Duration::hours(1),
+            })
+            .await
+            .unwrap();
+        let keys = TokenKeys::from_secret(&[7u8; 32]).unwrap();
+        let token = keys.sign_access(&tokens::access_claims(&user, "sid1", now.timestamp(), 3600));
+        let auth = Authenticator::new(
+            store.clone(),
+            keys,
+            AuthLimits {
+                password_checks: 1,
+                throttle: ThrottleLimits {
+                    per_user: 0,
+                    per_address: 0,
+                    window: Duration::from_secs(60),
+                },
+            },
+        );
+        Fixture {
+            auth,
+            store,
+            dir,
+            token,
+        }
+    }
+
+    impl Fixture {
+        async fn request(&self) -> Result<Principal, AuthFailure> {
+            self.auth
+                .verify(Credential::Bearer(self.token.clone()))
+                .await
+        }
+
+        fn fresh_until(&self) -> Option<Instant> {
+            self.auth.tokens.get(&self.token).map(|v| v.fresh_until)
+        }
+
+        /// Runs one statement on the database underneath the store, as
+        /// another node or an administrator would.
+        async fn execute(&self, statement: &str) {
+            use sqlx::Connection;
+            sqlx::any::install_default_drivers();
+            let url = format!(
+                "sqlite://{}",
+                evo_store::sql::sqlite_file(self.dir.path()).display()
+            );
+            let mut connection = sqlx::AnyConnection::connect(&url).await.unwrap();
+            sqlx::query(statement)
+                .execute(&mut connection)
+                .await
+                .unwrap_or_else(|error| panic!("{statement}: {error}"));
+        }
+
+        /// Everything cached would go stale before this.
+        fn horizon() -> Instant {
+            Instant::now() + CACHE_TTL + Duration::from_secs(1)
+        }
+    }
+
+    #[tokio::test]
+    async fn the_background_recheck_extends_a_valid_token_in_use_and_skips_idle_ones() {
+        let f = fixture().await;
+        assert_eq!(f.request().await.unwrap().roles, vec![Role::User]);
+        let first = f.fresh_until().expect("cached");
+        let outcome = f.auth.refresh_tokens(Fixture::horizon()).await.unwrap();
+        assert_eq!(
+            outcome,
+            RefreshOutcome {
+                extended: 1,
+                evicted: 0
+            }
+        );
+        assert!(f.fresh_until().unwrap() >= first);
+        // Not used since: left to go stale rather than re-read forever.
+        let outcome = f.auth.refresh_tokens(Fixture::horizon()).await.unwrap();
+        assert_eq!(outcome, RefreshOutcome::default());
+        // Used again: re-checked again.
+        f.request().await.unwrap();
+        let outcome = f.auth.refresh_tokens(Fixture::horizon()).await.unwrap();
+        assert_eq!(outcome.extended, 1);
+        // Nothing due before the horizon: nothing read.
+        f.request().await.unwrap();
+        let outcome = f.auth.refresh_tokens(Instant::now()).await.unwrap();
+        assert_eq!(outcome, RefreshOutcome::default());
+    }
+
+    #[tokio::test]
+    async fn a_session_ended_in_the_store_evicts_its_cached_token_before_it_goes_stale() {
+        let f = fixture().await;
+        f.request().await.unwrap();
+        // Signed out on another node: only the store knows.
+        f.store.delete_auth_session("sid1").await.unwrap();
+        assert!(
+            f.fresh_until().unwrap() > Instant::now(),
+            "still fresh: a request would be served from the cache"
+        );
+        let outcome = f.auth.refresh_tokens(Fixture::horizon()).await.unwrap();
+        assert_eq!(
+            outcome,
+            RefreshOutcome {
+                extended: 0,
+                evicted: 1
+            }
+        );
+        assert!(f.auth.verified_token(&f.token).is_none());
+        assert!(f.fresh_until().is_none(), "evicted by the background check");
+        // The next request checks synchronously and agrees.
+        assert_eq!(f.request().await, Err(AuthFailure::InvalidSession));
+    }
+
+    #[tokio::test]
+    async fn a_sign_out_on_this_node_is_not_undone_by_the_background_recheck() {
+        let f = fixture().await;
+        f.request().await.unwrap();
+        f.auth.delete_auth_session("sid1").await.unwrap();
+        assert!(f.fresh_until().is_none(), "forgotten at once");
+        f.auth.refresh_tokens(Fixture::horizon()).await.unwrap();
+        assert!(f.fresh_until().is_none());
+        assert_eq!(f.request().await, Err(AuthFailure::InvalidSession));
+    }
+
+    #[tokio::test]
+    async fn an_expired_session_and_a_deleted_user_evict_too() {
+        let f = fixture().await;
+        f.request().await.unwrap();
+        f.execute("update auth_session set expires_at = '2000-01-01T00:00:00Z'")
+            .await;
+        let outcome = f.auth.refresh_tokens(Fixture::horizon()).await.unwrap();
+        assert_eq!(outcome.evicted, 1);
+
+        let f = fixture().await;
+        f.request().await.unwrap();
+        f.execute("delete from auth_session").await;
+        f.execute("delete from app_user").await;
+        let outcome = f.auth.refresh_tokens(Fixture::horizon()).await.unwrap();
+        assert_eq!(outcome.evicted, 1);
+        assert!(f.fresh_until().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_role_change_reaches_the_cached_principal_in_the_background() {
+        let f = fixture().await;
+        assert!(f.request().await.unwrap().has_role(Role::User));
+        f.execute(r#"update app_user set roles = '[]', display_name = 'Ann B'"#)
+            .await;
+        let outcome = f.auth.refresh_tokens(Fixture::horizon()).await.unwrap();
+        assert_eq!(outcome.extended, 1);
+        // Served from the cache, without a store read, with the new roles.
+        let principal = f.auth.verified_token(&f.token).expect("still cached");
+        assert!(principal.roles.is_empty());
+        assert!(!principal.has_role(Role::User));
+        assert_eq!(principal.display_name, "Ann B");
+    }
+
+    #[tokio::test]
+    async fn when_the_store_fails_tokens_go_stale_and_requests_get_unavailable() {
+        let f = fixture().await;
+        f.request().await.unwrap();
+        let before = f.fresh_until().unwrap();
+        f.execute("drop table auth_session").await;
+        assert_eq!(
+            f.auth.refresh_tokens(Fixture::horizon()).await,
+            Err(AuthFailure::Unavailable)
+        );
+        assert_eq!(f.fresh_until(), Some(before), "not extended");
+        // Until it goes stale the token is served as checked.
+        assert!(f.request().await.is_ok());
+        // CACHE_TTL later (simulated: the entry and the lookup caches aged):
+        // the request checks synchronously and the store's failure is a 503.
+        f.auth.tokens.invalidate(&f.token);
+        Authenticator::lock(&f.auth.sessions).clear();
+        Authenticator::lock(&f.auth.users).clear();
+        assert_eq!(f.request().await, Err(AuthFailure::Unavailable));
+    }
+
+    #[tokio::test]
+    async fn the_background_task_stops_with_its_stop_signal() {
+        let f = fixture().await;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let run = f.auth.run_token_refresh(async move {
+            let _ = rx.await;
+        });
+        tx.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .expect("returns once stopped");
     }
 
     #[test]

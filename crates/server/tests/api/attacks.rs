@@ -418,6 +418,42 @@ async fn half_sent_headers_and_idle_connections_are_dropped_after_the_header_tim
     assert!(connected.elapsed() >= Duration::from_millis(900));
 }
 
+/// A sign-in session ended in the store (by another node, or expired) is
+/// found by the authenticator's background re-check: the cached token is
+/// evicted without any request having to find it stale, and the next
+/// request is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_ended_in_the_store_evicts_the_cached_token_in_the_background() {
+    let (app, dir) = own_server(Limits::default()).await;
+    let body = login(&app, &app.fixture.alice.email, PASSWORD)
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let token = body["bearerToken"].as_str().unwrap().to_string();
+    let active = || {
+        reqwest::Client::new()
+            .get(app.url("/sessions/active"))
+            .bearer_auth(&token)
+            .send()
+    };
+    assert_eq!(active().await.unwrap().status(), 200);
+    let before = app.state.auth.refresh_totals();
+
+    dir.execute("delete from auth_session").await;
+    // No request until the background task has evicted it (generous bound:
+    // it runs every 2.5 s; the bound only keeps a broken task from hanging).
+    let started = Instant::now();
+    while app.state.auth.refresh_totals().evicted == before.evicted {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the background re-check never evicted the token"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(active().await.unwrap().status(), 401);
+}
+
 /// Issue 16: "after a user's roles are removed, existing bearer and `ss-tok`
 /// tokens keep working until they expire". The attacker is the user who
 /// keeps a token after an administrator took the `User` role away (there is
