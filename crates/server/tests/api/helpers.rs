@@ -144,6 +144,26 @@ impl TestApp {
     }
 }
 
+/// The shared server's runtime (set by [`shared`]).
+static SHARED_RUNTIME: OnceLock<tokio::runtime::Handle> = OnceLock::new();
+
+/// Runs `work` on the shared server's runtime and waits for it. Setup that
+/// calls the shared server's store directly (not through HTTP) goes through
+/// here: a PostgreSQL connection the pool opens inside a test's own runtime
+/// is registered with that runtime's I/O driver and is dead once that test
+/// ends, and the server would later be handed it (a 503 in another test).
+pub async fn on_shared_runtime<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    shared();
+    SHARED_RUNTIME
+        .get()
+        .expect("shared() sets the runtime")
+        .spawn(work)
+        .await
+        .expect("setup on the shared runtime panicked")
+}
+
 /// The server shared by every test of this binary: started once, on its own
 /// thread and runtime so it outlives each test's runtime.
 pub fn shared() -> &'static TestApp {
@@ -152,6 +172,7 @@ pub fn shared() -> &'static TestApp {
         let (sender, receiver) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().expect("runtime");
+            let _ = SHARED_RUNTIME.set(runtime.handle().clone());
             runtime.block_on(async move {
                 let db = Box::leak(Box::new(TestDb::new()));
                 let app = build(db).await;

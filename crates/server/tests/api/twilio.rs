@@ -23,52 +23,54 @@ struct Tenant {
 /// An account of its own (so that other tests' exact expectations are not
 /// disturbed), with Twilio credentials and a number ringing tina and tom;
 /// created once for all tests of this module.
-async fn tenant(app: &TestApp) -> Tenant {
+async fn tenant(app: &'static TestApp) -> Tenant {
     static CREATED: tokio::sync::OnceCell<Tenant> = tokio::sync::OnceCell::const_new();
     CREATED
-        .get_or_init(|| async {
-            let sid = "AC0123456789abcdef0123456789abcdef".to_string();
-            let account = app
-                .state
-                .directory
-                .add_account("Twilio Co", Some(&sid), Some(TOKEN))
-                .await
-                .unwrap();
-            let mut users = Vec::new();
-            for email in ["tina@twilio-co.test", "tom@twilio-co.test"] {
-                let user = app
+        .get_or_init(|| {
+            crate::helpers::on_shared_runtime(async move {
+                let sid = "AC0123456789abcdef0123456789abcdef".to_string();
+                let account = app
                     .state
                     .directory
-                    .add_user(NewUser {
+                    .add_account("Twilio Co", Some(&sid), Some(TOKEN))
+                    .await
+                    .unwrap();
+                let mut users = Vec::new();
+                for email in ["tina@twilio-co.test", "tom@twilio-co.test"] {
+                    let user = app
+                        .state
+                        .directory
+                        .add_user(NewUser {
+                            account_id: &account.id,
+                            email,
+                            password: crate::helpers::PASSWORD,
+                            display_name: None,
+                            roles: &["User".to_string()],
+                            customer_id: None,
+                        })
+                        .await
+                        .unwrap();
+                    users.push((user.id.to_string(), email.to_string()));
+                }
+                app.state
+                    .directory
+                    .add_number(NewNumber {
                         account_id: &account.id,
-                        email,
-                        password: crate::helpers::PASSWORD,
-                        display_name: None,
-                        roles: &["User".to_string()],
+                        number: "+15558880000",
+                        ring_user_ids: &[users[0].0.clone().into(), users[1].0.clone().into()],
+                        queue_name: None,
+                        display_name: Some("Twilio line"),
                         customer_id: None,
                     })
                     .await
                     .unwrap();
-                users.push((user.id.to_string(), email.to_string()));
-            }
-            app.state
-                .directory
-                .add_number(NewNumber {
-                    account_id: &account.id,
-                    number: "+15558880000",
-                    ring_user_ids: &[users[0].0.clone().into(), users[1].0.clone().into()],
-                    queue_name: None,
-                    display_name: Some("Twilio line"),
-                    customer_id: None,
-                })
-                .await
-                .unwrap();
-            Tenant {
-                account_id: account.id.to_string(),
-                sid,
-                tina: users[0].clone(),
-                tom: users[1].clone(),
-            }
+                Tenant {
+                    account_id: account.id.to_string(),
+                    sid,
+                    tina: users[0].clone(),
+                    tom: users[1].clone(),
+                }
+            })
         })
         .await
         .clone()
@@ -334,31 +336,33 @@ async fn inbound_messages_open_and_extend_a_chat_session() {
 const OTHER_TOKEN: &str = "other-tenant-token";
 
 /// A second tenant with its own Twilio account and token, and one user.
-async fn other_tenant(app: &TestApp) -> (String, String) {
+async fn other_tenant(app: &'static TestApp) -> (String, String) {
     static CREATED: tokio::sync::OnceCell<(String, String)> = tokio::sync::OnceCell::const_new();
     CREATED
-        .get_or_init(|| async {
-            let sid = "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb".to_string();
-            let account = app
-                .state
-                .directory
-                .add_account("Other Co", Some(&sid), Some(OTHER_TOKEN))
-                .await
-                .unwrap();
-            let user = app
-                .state
-                .directory
-                .add_user(NewUser {
-                    account_id: &account.id,
-                    email: "bea@other-co.test",
-                    password: crate::helpers::PASSWORD,
-                    display_name: None,
-                    roles: &["User".to_string()],
-                    customer_id: None,
-                })
-                .await
-                .unwrap();
-            (sid, user.id.to_string())
+        .get_or_init(|| {
+            crate::helpers::on_shared_runtime(async move {
+                let sid = "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb".to_string();
+                let account = app
+                    .state
+                    .directory
+                    .add_account("Other Co", Some(&sid), Some(OTHER_TOKEN))
+                    .await
+                    .unwrap();
+                let user = app
+                    .state
+                    .directory
+                    .add_user(NewUser {
+                        account_id: &account.id,
+                        email: "bea@other-co.test",
+                        password: crate::helpers::PASSWORD,
+                        display_name: None,
+                        roles: &["User".to_string()],
+                        customer_id: None,
+                    })
+                    .await
+                    .unwrap();
+                (sid, user.id.to_string())
+            })
         })
         .await
         .clone()
