@@ -144,12 +144,7 @@ pub async fn account(command: AccountCommand) -> anyhow::Result<()> {
                     token.expose(),
                 )
                 .await?;
-                let count = store
-                    .account_auth_tokens(&AccountId::new(account.as_str()))
-                    .await?
-                    .len();
-                println!("account {account} now accepts {count} auth token(s)");
-                println!("{account}");
+                print_token_count(store.as_ref(), &account).await?;
             }
             TokenCommand::Remove {
                 account,
@@ -163,12 +158,7 @@ pub async fn account(command: AccountCommand) -> anyhow::Result<()> {
                     token.expose(),
                 )
                 .await?;
-                let count = store
-                    .account_auth_tokens(&AccountId::new(account.as_str()))
-                    .await?
-                    .len();
-                println!("account {account} now accepts {count} auth token(s)");
-                println!("{account}");
+                print_token_count(store.as_ref(), &account).await?;
             }
         },
     }
@@ -392,5 +382,16 @@ pub async fn apikey(command: ApikeyCommand) -> anyhow::Result<()> {
             println!("{key}");
         }
     }
+    Ok(())
+}
+
+/// Tells how many auth tokens `account` accepts after a change, then its id.
+async fn print_token_count(store: &dyn Store, account: &str) -> anyhow::Result<()> {
+    let count = store
+        .account_auth_tokens(&AccountId::new(account))
+        .await?
+        .len();
+    println!("account {account} now accepts {count} auth token(s)");
+    println!("{account}");
     Ok(())
 }

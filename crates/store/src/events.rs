@@ -370,7 +370,20 @@ pub(crate) async fn writer_start(
                 .rows_affected()
         }
     };
-    if dead > 0 {
+    hold_lease(tx, dead > 0, node_id, now).await?;
+    Ok(dead > 0)
+}
+
+/// Ends a writer start or renewal: when a writer was found dead, raises
+/// every floor (its messages may be missing: resumes from before get a
+/// snapshot), then writes this node's lease and commits.
+async fn hold_lease(
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    raise_floors: bool,
+    node_id: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    if raise_floors {
         sqlx::query("update event_feed set last_id = last_id + $1, floor = last_id + $1")
             .bind(UNCLEAN_MARGIN)
             .execute(&mut *tx)
@@ -385,7 +398,7 @@ pub(crate) async fn writer_start(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(dead > 0)
+    Ok(())
 }
 
 pub(crate) async fn writer_seen(
@@ -416,22 +429,8 @@ pub(crate) async fn writer_renew(
         .execute(&mut *tx)
         .await?
         .rows_affected();
-    if dead > 0 {
-        sqlx::query("update event_feed set last_id = last_id + $1, floor = last_id + $1")
-            .bind(UNCLEAN_MARGIN)
-            .execute(&mut *tx)
-            .await?;
-    }
     // Its own lease, written again if another node took it for dead.
-    sqlx::query(
-        "insert into event_writer (node_id, started_at, seen_at) values ($1, $2, $2)
-         on conflict (node_id) do update set seen_at = excluded.seen_at",
-    )
-    .bind(node_id)
-    .bind(iso(now))
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    hold_lease(tx, dead > 0, node_id, now).await?;
     Ok(dead > 0)
 }
 

@@ -412,6 +412,29 @@ fn placeholders(n: usize) -> String {
         .join(", ")
 }
 
+/// Rows whose key is one of `keys`: `select` (ending in `in`) run once per
+/// [`IN_LIST_CHUNK`] keys, each row read with `from_row`.
+async fn select_in_chunks<'k, T>(
+    pool: &AnyPool,
+    select: &str,
+    keys: impl ExactSizeIterator<Item = &'k str>,
+    from_row: fn(&AnyRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let keys: Vec<&str> = keys.collect();
+    let mut found = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(IN_LIST_CHUNK) {
+        let sql = format!("{select} ({})", placeholders(chunk.len()));
+        let mut query = sqlx::query(&sql);
+        for key in chunk {
+            query = query.bind(*key);
+        }
+        for row in query.fetch_all(pool).await? {
+            found.push(from_row(&row)?);
+        }
+    }
+    Ok(found)
+}
+
 const ENDPOINT_COLUMNS: &str =
     "endpoint_id, account_id, customer_id, kind, display_name, address, queue_name";
 const USER_COLUMNS: &str = "user_id, account_id, email, display_name, password_hash, roles";
@@ -858,39 +881,23 @@ impl Store for SqlStore {
     }
 
     async fn auth_sessions_by_ids(&self, ids: &[String]) -> StoreResult<Vec<AuthSession>> {
-        let mut sessions = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(IN_LIST_CHUNK) {
-            let sql = format!(
-                "select auth_session_id, user_id, created_at, expires_at from auth_session where auth_session_id in ({})",
-                placeholders(chunk.len())
-            );
-            let mut query = sqlx::query(&sql);
-            for id in chunk {
-                query = query.bind(id.as_str());
-            }
-            for row in query.fetch_all(&self.pool).await? {
-                sessions.push(auth_session_from_row(&row)?);
-            }
-        }
-        Ok(sessions)
+        select_in_chunks(
+            &self.pool,
+            "select auth_session_id, user_id, created_at, expires_at from auth_session where auth_session_id in",
+            ids.iter().map(String::as_str),
+            auth_session_from_row,
+        )
+        .await
     }
 
     async fn users_by_ids(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {
-        let mut users = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(IN_LIST_CHUNK) {
-            let sql = format!(
-                "select {USER_COLUMNS} from app_user where user_id in ({})",
-                placeholders(chunk.len())
-            );
-            let mut query = sqlx::query(&sql);
-            for id in chunk {
-                query = query.bind(id.as_str());
-            }
-            for row in query.fetch_all(&self.pool).await? {
-                users.push(user_from_row(&row)?);
-            }
-        }
-        Ok(users)
+        select_in_chunks(
+            &self.pool,
+            &format!("select {USER_COLUMNS} from app_user where user_id in"),
+            ids.iter().map(UserId::as_str),
+            user_from_row,
+        )
+        .await
     }
 
     async fn setting_or_init(&self, key: &str, initial: &str) -> StoreResult<String> {
