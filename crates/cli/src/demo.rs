@@ -37,20 +37,19 @@ use evo_core::api::auth::Authenticate;
 use evo_core::api::sessions::SessionHoldReasons;
 use evo_core::contract::Contract;
 
-/// An operation's path (from the routes its DTO declares) and body (the
+/// An operation's verb and path (from the routes its DTO declares) and body (the
 /// DTO by the contract's JSON rules, for verbs with a body): field names,
 /// enum spellings and paths come from the contract, not from here.
-fn request<T: Contract>(
-    method: &reqwest::Method,
-    dto: &T,
-) -> anyhow::Result<(String, Option<Vec<u8>>)> {
-    let path = evo_wire::route::url_of(dto, method.as_str())?;
+fn request<T: Contract>(dto: &T) -> anyhow::Result<(reqwest::Method, String, Option<Vec<u8>>)> {
+    let verb = evo_wire::route::verb_of::<T>()?;
+    let method = reqwest::Method::from_bytes(verb.as_bytes())?;
+    let path = evo_wire::route::url_of(dto, verb)?;
     let body = matches!(
-        *method,
+        method,
         reqwest::Method::POST | reqwest::Method::PUT | reqwest::Method::PATCH
     )
     .then(|| evo_wire::json::to_json(dto));
-    Ok((path, body))
+    Ok((method, path, body))
 }
 
 /// The one password of every demo user.
@@ -725,23 +724,44 @@ impl Player<'_> {
     }
 
     /// `user_id` calls an operation over HTTP; then Twilio's callbacks land.
-    async fn act<T: Contract>(
-        &self,
-        user_id: &UserId,
-        method: reqwest::Method,
-        dto: T,
-    ) -> anyhow::Result<()> {
-        let (path, body) = request(&method, &dto)?;
+    async fn act<T: Contract>(&self, user_id: &UserId, dto: T) -> anyhow::Result<()> {
+        let (method, path, body) = request(&dto)?;
         self.world.agents.act(user_id, method, &path, body).await?;
         self.world.twilio.flush().await;
         Ok(())
+    }
+
+    /// An agent holds a leg of the session (`HoldSession`).
+    async fn hold(
+        &self,
+        agent: &UserId,
+        id: &SessionId,
+        leg: &str,
+        reason: SessionHoldReasons,
+    ) -> anyhow::Result<()> {
+        let hold = HoldSession {
+            session_id: Some(id.to_string()),
+            call_sid: Some(leg.to_string()),
+            reason,
+        };
+        self.act(agent, hold).await
+    }
+
+    /// An agent takes the session off hold (`PatchSession`, hold reason
+    /// `None`): Twilio rings the agent again.
+    async fn unhold(&self, agent: &UserId, id: &SessionId) -> anyhow::Result<()> {
+        let unhold = PatchSession {
+            session_id: Some(id.to_string()),
+            hold_reason: Some(SessionHoldReasons::None),
+            ..PatchSession::default()
+        };
+        self.act(agent, unhold).await
     }
 
     /// A call to the main line, through the simulator: Twilio requests the
     /// voice webhook and rings the legs the answer names; agents answer on
     /// their devices and act through the HTTP operations.
     async fn play_live(&self, kind: scenario::Kind, cast: &Cast, tag: &str) -> anyhow::Result<()> {
-        use reqwest::Method;
         let twilio = &self.world.twilio;
         let public = &self.world.public_url;
         let root = format!("CA{tag}");
@@ -774,7 +794,6 @@ impl Player<'_> {
                 // The agent hangs up; Twilio asks the <Dial action>, which ends the call.
                 self.act(
                     &a0,
-                    Method::DELETE,
                     EndSession {
                         session_id: Some(id.to_string()),
                         call_sid: Some(leg.clone()),
@@ -787,28 +806,10 @@ impl Player<'_> {
                 self.pause(3.0).await;
                 self.answer(&root, &a2).await?;
                 self.pause(15.0).await;
-                self.act(
-                    &a2,
-                    Method::POST,
-                    HoldSession {
-                        session_id: Some(id.to_string()),
-                        call_sid: Some(root.clone()),
-                        reason: SessionHoldReasons::None,
-                    },
-                )
-                .await?;
+                self.hold(&a2, &id, &root, SessionHoldReasons::None).await?;
                 self.pause(20.0).await;
                 // Unhold rings the agent again; the agent answers.
-                self.act(
-                    &a2,
-                    Method::PATCH,
-                    PatchSession {
-                        session_id: Some(id.to_string()),
-                        hold_reason: Some(SessionHoldReasons::None),
-                        ..PatchSession::default()
-                    },
-                )
-                .await?;
+                self.unhold(&a2, &id).await?;
                 self.pause(2.0).await;
                 self.answer(&root, &a2).await?;
                 self.pause(30.0).await;
@@ -819,7 +820,6 @@ impl Player<'_> {
                 self.pause(20.0).await;
                 self.act(
                     &a0,
-                    Method::POST,
                     RedirectSession {
                         session_id: Some(id.to_string()),
                         destination: Some(a2.to_string()),
@@ -839,7 +839,6 @@ impl Player<'_> {
                 // back in, then the colleague.
                 self.act(
                     &a0,
-                    Method::POST,
                     AddConferenceMember {
                         session_id: Some(id.to_string()),
                         call_sid: Some(leg.clone()),
@@ -855,35 +854,17 @@ impl Player<'_> {
                 let back = self.leg_to(&root, Some(&conference.sid), &a0)?;
                 twilio.join_participant(DEMO_ACCOUNT_SID, &conference.sid, &back);
                 twilio.flush().await;
-                self.act(
-                    &a0,
-                    Method::POST,
-                    HoldSession {
-                        session_id: Some(id.to_string()),
-                        call_sid: Some(root.clone()),
-                        reason: SessionHoldReasons::Transferring,
-                    },
-                )
-                .await?;
+                self.hold(&a0, &id, &root, SessionHoldReasons::Transferring)
+                    .await?;
                 self.pause(5.0).await;
                 let colleague = self.leg_to(&root, Some(&conference.sid), &a1)?;
                 twilio.join_participant(DEMO_ACCOUNT_SID, &conference.sid, &colleague);
                 twilio.flush().await;
                 self.pause(10.0).await;
-                self.act(
-                    &a0,
-                    Method::PATCH,
-                    PatchSession {
-                        session_id: Some(id.to_string()),
-                        hold_reason: Some(SessionHoldReasons::None),
-                        ..PatchSession::default()
-                    },
-                )
-                .await?;
+                self.unhold(&a0, &id).await?;
                 self.pause(5.0).await;
                 self.act(
                     &a0,
-                    Method::DELETE,
                     EndSession {
                         session_id: Some(id.to_string()),
                         call_sid: Some(back.clone()),

@@ -87,6 +87,26 @@ pub fn url_of<T: Contract>(dto: &T, verb: &str) -> Result<String, WireError> {
     Ok(path)
 }
 
+/// The one verb `T`'s routes declare, as a typed ServiceStack client's
+/// `send(dto)` takes it from the DTO's `IPost`/`IPut`/… marker. An error
+/// when its routes allow any verb or several.
+pub fn verb_of<T: Contract>() -> Result<&'static str, WireError> {
+    let ty = T::type_info();
+    let operation = ty
+        .operation()
+        .ok_or_else(|| route_error(ty.name, "is not an operation"))?;
+    let mut verbs = operation.routes.iter().map(|route| route.verbs);
+    let first = match verbs.next() {
+        Some([verb]) => *verb,
+        _ => return Err(route_error(ty.name, "does not declare exactly one verb")),
+    };
+    if verbs.all(|other| matches!(other, [verb] if verb.eq_ignore_ascii_case(first))) {
+        Ok(first)
+    } else {
+        Err(route_error(ty.name, "declares several verbs"))
+    }
+}
+
 fn route_error(type_name: &str, message: &str) -> WireError {
     WireError::Field {
         field: String::new(),
@@ -157,6 +177,13 @@ mod tests {
         assert_eq!(url_of(&sign_in, "POST").unwrap(), "/auth");
         sign_in.provider = Some("credentials".into());
         assert_eq!(url_of(&sign_in, "POST").unwrap(), "/auth/credentials");
+    }
+
+    #[test]
+    fn the_verb_is_the_one_the_routes_declare() {
+        assert_eq!(verb_of::<HoldSession>().unwrap(), "POST");
+        assert_eq!(verb_of::<EndSession>().unwrap(), "DELETE");
+        assert_eq!(verb_of::<GetSession>().unwrap(), "GET");
     }
 
     #[test]
