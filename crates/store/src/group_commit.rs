@@ -24,7 +24,12 @@ use crate::{SessionChange, Store, StoreError, StoreResult};
 pub const MAX_BATCH: usize = 256;
 
 /// Changes that commit together, and who waits for them.
-type Job = (Vec<SessionChange>, oneshot::Sender<StoreResult<()>>);
+/// A caller's changes and where to answer: on success the changes go back
+/// to the caller (no copy of a session is kept to commit it).
+type Job = (
+    Vec<SessionChange>,
+    oneshot::Sender<StoreResult<Vec<SessionChange>>>,
+);
 
 /// Batches commits from concurrent callers.
 #[derive(Clone)]
@@ -59,17 +64,20 @@ impl GroupCommitter {
         }
     }
 
-    /// Commits `change`; returns once it is durable (or failed).
-    pub async fn submit(&self, change: SessionChange) -> StoreResult<()> {
-        self.submit_all(vec![change]).await
+    /// Commits `change`; returns it once it is durable (or fails).
+    pub async fn submit(&self, change: SessionChange) -> StoreResult<SessionChange> {
+        let mut changes = self.submit_all(vec![change]).await?;
+        changes
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("the commit writer lost a change".to_string()))
     }
 
     /// Commits `changes` in one transaction (all or none, in this order:
     /// several versions of one session may follow each other); returns
-    /// once they are durable (or failed).
-    pub async fn submit_all(&self, changes: Vec<SessionChange>) -> StoreResult<()> {
+    /// them once they are durable (or fails).
+    pub async fn submit_all(&self, changes: Vec<SessionChange>) -> StoreResult<Vec<SessionChange>> {
         if changes.is_empty() {
-            return Ok(());
+            return Ok(changes);
         }
         let (reply, answer) = oneshot::channel();
         self.pending.fetch_add(1, Ordering::SeqCst);
@@ -106,10 +114,15 @@ async fn write_loop(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let changes: Vec<SessionChange> = jobs
-            .iter()
-            .flat_map(|(changes, _)| changes.iter().cloned())
-            .collect();
+        // Moved, not copied, into one batch; split again for the answers.
+        let mut sizes = Vec::with_capacity(jobs.len());
+        let mut replies = Vec::with_capacity(jobs.len());
+        let mut changes = Vec::with_capacity(count);
+        for (job_changes, reply) in jobs {
+            sizes.push(job_changes.len());
+            replies.push(reply);
+            changes.extend(job_changes);
+        }
         // Through the `metrics` facade: a no-op unless the server installs
         // an exporter.
         metrics::histogram!("evo_store_commit_batch_size").record(changes.len() as f64);
@@ -118,35 +131,44 @@ async fn write_loop(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Job>) {
         metrics::histogram!("evo_store_commit_seconds").record(started.elapsed().as_secs_f64());
         match result {
             Ok(()) => {
-                for (_, reply) in jobs {
-                    let _ = reply.send(Ok(()));
+                for (part, reply) in split(changes, &sizes).into_iter().zip(replies) {
+                    let _ = reply.send(Ok(part));
                 }
             }
             Err(error) if error.is_unavailable() => {
                 // The database is away: fail this batch and everything
                 // queued behind it now, rather than let each wait out the
                 // pool's timeout in turn (callers answer 503 quickly).
-                while let Ok(job) = receiver.try_recv() {
-                    jobs.push(job);
+                while let Ok((_, reply)) = receiver.try_recv() {
+                    replies.push(reply);
                 }
-                for (_, reply) in jobs {
+                for reply in replies {
                     let _ = reply.send(Err(clone_error(&error)));
                 }
             }
-            Err(_) if jobs.len() > 1 => {
+            Err(_) if replies.len() > 1 => {
                 // Find the culprit: commit each job alone.
-                for (changes, reply) in jobs {
-                    let result = store.commit(&changes).await;
+                for (part, reply) in split(changes, &sizes).into_iter().zip(replies) {
+                    let result = store.commit(&part).await.map(|()| part);
                     let _ = reply.send(result);
                 }
             }
             Err(error) => {
-                for (_, reply) in jobs {
+                for reply in replies {
                     let _ = reply.send(Err(clone_error(&error)));
                 }
             }
         }
     }
+}
+
+/// `changes` cut back into the jobs' parts, of `sizes` each, in order.
+fn split(changes: Vec<SessionChange>, sizes: &[usize]) -> Vec<Vec<SessionChange>> {
+    let mut rest = changes.into_iter();
+    sizes
+        .iter()
+        .map(|&size| rest.by_ref().take(size).collect())
+        .collect()
 }
 
 fn clone_error(error: &StoreError) -> StoreError {

@@ -868,9 +868,17 @@ async fn commits_together(store: Arc<dyn Store>) {
     // Beside a single change of another session, in the same batch or not.
     let other = build(Kind::HoldUnhold, &cast(), "T2", start);
     let single = versions(&other, 0).remove(0);
+    let sent: Vec<u64> = changes.iter().map(|c| c.session.version()).collect();
     let (together, alone) = tokio::join!(committer.submit_all(changes), committer.submit(single));
-    together.unwrap();
-    alone.unwrap();
+    // Each caller gets its own changes back, in order (they are moved into
+    // the batch, not copied).
+    let returned: Vec<u64> = together
+        .unwrap()
+        .iter()
+        .map(|c| c.session.version())
+        .collect();
+    assert_eq!(returned, sent);
+    assert_eq!(alone.unwrap().session.id(), &other.session_id);
     let stored = store.session(&plan.session_id).await.unwrap().unwrap();
     assert_eq!(stored.version(), last.version());
     assert_eq!(stored.state(), last.state());

@@ -225,7 +225,7 @@ async fn with_postgres_stopped_queued_commits_fail_together_and_fast() {
     for result in &results {
         match result {
             Err(error) => assert!(error.is_unavailable(), "{error}"),
-            Ok(()) => panic!("a commit succeeded with the database stopped"),
+            Ok(_) => panic!("a commit succeeded with the database stopped"),
         }
     }
     assert!(

@@ -224,9 +224,10 @@ impl SessionService {
                 .unwrap_or_else(|| Arc::new(LiveSession::new(existing))),
             None => {
                 let started = Instant::now();
-                self.committer
+                let committed = self
+                    .committer
                     .submit(SessionChange {
-                        session: session.clone(),
+                        session,
                         event: None,
                         expected_version: None,
                         keys: scoped_keys(&account_id, keys),
@@ -235,7 +236,7 @@ impl SessionService {
                 if timing::enabled() {
                     timing::step(&id, "commit", started);
                 }
-                self.publish(session)
+                self.publish(committed.session)
             }
         };
         if let Some(claimed) = self.claim_parked(&account_id, &id, keys).await? {
@@ -310,15 +311,14 @@ impl SessionService {
         if timing::enabled() {
             timing::step(&id, "reduce", started);
         }
-        let versions: Vec<Session> = changes.iter().map(|c| c.session.clone()).collect();
         let started = Instant::now();
-        self.committer.submit_all(changes).await?;
+        let committed = self.committer.submit_all(changes).await?;
         if timing::enabled() {
             timing::step(&id, "commit", started);
         }
         let mut live = None;
-        for version in versions {
-            live = Some(self.publish(version));
+        for version in committed {
+            live = Some(self.publish(version.session));
         }
         let mut live =
             live.ok_or_else(|| StoreError::Corrupt(format!("session {id}: no version")))?;
@@ -444,7 +444,7 @@ impl SessionService {
             let committed = self
                 .committer
                 .submit(SessionChange {
-                    session: next.clone(),
+                    session: next,
                     event: Some(event.clone()),
                     expected_version: Some(expected_version),
                     keys: keys.clone(),
@@ -454,7 +454,7 @@ impl SessionService {
                 timing::step(session_id, "commit", started);
             }
             match committed {
-                Ok(()) => return Ok(Applied::Changed(self.publish(next))),
+                Ok(committed) => return Ok(Applied::Changed(self.publish(committed.session))),
                 Err(StoreError::Conflict(_)) if attempt + 1 < CONFLICT_RETRIES => {
                     tracing::debug!(
                         session = %session_id,
