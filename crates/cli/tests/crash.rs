@@ -18,23 +18,7 @@ const SID: &str = "AC00000000000000000000000000000c4a";
 const TOKEN: &str = "crash-token";
 
 fn evo(data: &std::path::Path, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_evo-voice"))
-        .args(args)
-        .env("EVO_DATA_DIR", data)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_string()
+    common::evo_ok(("EVO_DATA_DIR", data.as_os_str()), args)
 }
 
 fn serve(data: &std::path::Path, port: u16) -> Child {

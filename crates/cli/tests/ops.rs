@@ -30,19 +30,7 @@ fn evo(data: &Path, args: &[&str]) -> std::process::Output {
 }
 
 fn evo_ok(data: &Path, args: &[&str]) -> String {
-    let output = evo(data, args);
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_string()
+    common::evo_ok(("EVO_DATA_DIR", data.as_os_str()), args)
 }
 
 /// An account with a Twilio token, a user and a number ringing the user;

@@ -30,23 +30,7 @@ const EMAIL: &str = "agent@scale.test";
 const PASSWORD: &str = "pw-scale-12";
 
 fn evo(url: &str, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_evo-voice"))
-        .args(args)
-        .env("EVO_DATABASE_URL", url)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap_or("")
-        .trim()
-        .to_string()
+    common::evo_ok(("EVO_DATABASE_URL", url.as_ref()), args)
 }
 
 /// Seeds an account, a user and a number ringing the user; returns the

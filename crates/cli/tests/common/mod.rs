@@ -2,6 +2,8 @@
 //! part of it, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// A port free on 127.0.0.1 right now.
@@ -28,4 +30,27 @@ pub async fn wait_until_ready(http: &reqwest::Client, port: u16) {
         assert!(Instant::now() < deadline, "the server did not become ready");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Runs `evo-voice args` on the store `store` names (`("EVO_DATA_DIR",
+/// dir)` or `("EVO_DATABASE_URL", url)`), asserts it succeeded, and returns
+/// the last line it printed (the id an `add` prints; empty if none).
+pub fn evo_ok(store: (&str, &OsStr), args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_evo-voice"))
+        .args(args)
+        .env(store.0, store.1)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
