@@ -4,7 +4,7 @@
 # 1. Installs what is missing: PostgreSQL server binaries and a JDK (apt;
 #    javac checks the generated Java DTOs), the Node and Python packages of
 #    the real-client tests (pinned versions).
-# 2. Builds once and runs every Rust test (unit, property, integration,
+# 2. Builds once (test profile) and runs every Rust test (unit, property, integration,
 #    PostgreSQL, crash), the API integration tests a second time on
 #    PostgreSQL (EVO_TEST_STORE=postgres), then the real-client tests.
 #
@@ -55,8 +55,17 @@ if [ -d tests/clients ]; then
   fi
 fi
 
+# Build once, in the profile the tests run in: `cargo build --all-targets`
+# builds in the `dev` profile, and `cargo test` would then compile the whole
+# workspace a second time in `test` (twice the time and the disk). This also
+# leaves target/debug/evo-voice for the client tests, and checks that the
+# benchmarks compile.
+if [ "${CI:-}" = true ]; then
+  # A CI checkout is built once: incremental state would only double the disk.
+  export CARGO_INCREMENTAL=0
+fi
 log "building"
-cargo build --workspace --all-targets --locked
+cargo test --workspace --all-targets --locked --no-run
 log "running the Rust tests"
 cargo test --workspace --locked --no-fail-fast
 # The API integration tests again, on PostgreSQL: the binary starts a
