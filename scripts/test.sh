@@ -71,7 +71,10 @@ cargo test --workspace --locked --no-fail-fast
 # The API integration tests again, on PostgreSQL: the binary starts a
 # throwaway cluster (and fails, never skips, when it cannot).
 log "running the API integration tests on PostgreSQL"
-EVO_TEST_STORE=postgres cargo test -p evo-server --test api --locked
+# `--workspace` (not `-p evo-server`) keeps the features the build step
+# resolved, so the binary is reused rather than built again with its
+# dependencies.
+EVO_TEST_STORE=postgres cargo test --workspace --test api --locked
 
 if [ "${CI:-}" = true ]; then
   # Under CI the browser and Node must be there; the tests would fail anyway,
