@@ -354,6 +354,7 @@ pub mod feed;
 pub mod group_commit;
 pub mod history;
 pub mod lock;
+mod log;
 pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
