@@ -283,6 +283,10 @@ impl Seen {
         self.0.insert(Self::hash(key));
     }
 
+    pub(crate) fn from_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Self {
+        Seen(keys.into_iter().map(Self::hash).collect())
+    }
+
     fn contains(&self, key: &str) -> bool {
         self.0.contains(&Self::hash(key))
     }

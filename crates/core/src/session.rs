@@ -173,9 +173,11 @@ impl PartialEq for LogMark {
 
 impl Eq for LogMark {}
 
-/// A session as the store's snapshot keeps it: everything but the log
-/// (see [`Session::snapshot`]). Deserialises as a `Session` with an empty
-/// log, which [`Session::restore_log`] then fills from the rows.
+/// A session as the store's snapshot keeps it: everything but the log and
+/// the dedupe hashes, which grow with every event (see
+/// [`Session::snapshot`]). Deserialises as a `Session` with an empty log
+/// and no hashes, which [`Session::restore_log`] and
+/// [`Session::restore_seen`] then fill from the store's rows.
 #[derive(Serialize)]
 pub struct SnapshotRef<'a> {
     id: &'a SessionId,
@@ -185,8 +187,6 @@ pub struct SnapshotRef<'a> {
     events: &'a Option<BTreeMap<String, SessionEvent>>,
     version: u64,
     state: StateRef<'a>,
-    #[serde(skip_serializing_if = "crate::reducer::Seen::is_empty")]
-    seen: &'a crate::reducer::Seen,
     #[serde(
         rename = "reducer",
         skip_serializing_if = "crate::reducer::Cache::is_unknown"
@@ -265,8 +265,9 @@ impl Session {
     }
 
     /// The snapshot the store writes: the session without its log (the
-    /// store keeps the log as rows), so its size does not grow with the
-    /// log. Serialises like the session, less `state.log`.
+    /// store keeps the log as rows) and without the dedupe hashes (the
+    /// store's event log has the keys), so its size does not grow with
+    /// the events. Serialises like the session, less `state.log` and `seen`.
     pub fn snapshot(&self) -> SnapshotRef<'_> {
         let Session {
             id,
@@ -275,7 +276,9 @@ impl Session {
             events,
             version,
             state,
-            seen,
+            // The store's event log is the set of keys applied: the store
+            // rebuilds it from there (`Session::restore_seen`).
+            seen: _,
             cache,
             log_stored: _,
         } = self;
@@ -328,8 +331,17 @@ impl Session {
                 members,
                 last_event_at,
             },
-            seen,
             cache,
+        }
+    }
+
+    /// Puts back the dedupe keys a compact session applied, from the
+    /// store's event log (a [`Session::snapshot`] leaves them out: they
+    /// grow by one with every event). A session carrying its events keeps
+    /// them as its dedupe set.
+    pub fn restore_seen<'a>(&mut self, keys: impl IntoIterator<Item = &'a str>) {
+        if self.events.is_none() {
+            self.seen = crate::reducer::Seen::from_keys(keys);
         }
     }
 

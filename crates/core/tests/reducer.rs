@@ -505,8 +505,9 @@ proptest! {
     }
 }
 
-/// The store's snapshot is the session less its log; read back and given
-/// its log rows, it is the session again.
+/// The store's snapshot is the session less its log and dedupe hashes;
+/// read back and given its log rows and its event log's keys, it is the
+/// session again.
 #[test]
 fn a_snapshot_is_the_session_without_its_log() {
     for kind in KINDS {
@@ -514,11 +515,21 @@ fn a_snapshot_is_the_session_without_its_log() {
         session.compact();
         let mut whole = serde_json::to_value(&session).unwrap();
         whole["state"].as_object_mut().unwrap().remove("log");
+        whole.as_object_mut().unwrap().remove("seen");
         let snapshot = serde_json::to_value(session.snapshot()).unwrap();
         assert_eq!(snapshot, whole, "{kind:?}");
         let mut back: Session = serde_json::from_value(snapshot).unwrap();
         assert!(back.state().log.is_empty());
         back.restore_log(session.state().log.clone());
+        let s = build(*kind, &cast(), "N1", start());
+        back.restore_seen(
+            s.events
+                .iter()
+                .map(|e| e.dedupe_key())
+                .collect::<Vec<_>>()
+                .iter()
+                .map(String::as_str),
+        );
         assert_eq!(back.log_stored(), session.state().log.len());
         assert_eq!(back, session, "{kind:?}");
     }

@@ -8,7 +8,9 @@
 //!   mid-log (an out-of-order event re-folding its stream) rewrites the
 //!   rows after it.
 //! - the snapshot (`Session::snapshot`) and the history row's `info` leave
-//!   the log out; `session.log_rows = 1` says so, and `info_log_at` is the
+//!   the log out (the snapshot also the dedupe hashes, one per event: a
+//!   load rebuilds them from `session_event`'s keys); `session.log_rows =
+//!   1` says so, and `info_log_at` is the
 //!   byte offset in `info` (inside `"log":[]`) where the rendered lines go.
 //!   Rows written before 0013 (`log_rows = 0`, `info_log_at` null) carry the
 //!   log inline and are read as they are; their session's next commit
@@ -147,7 +149,34 @@ pub(crate) async fn read(
     Ok(logs)
 }
 
-/// A stored snapshot and whether its log is in rows.
+/// The dedupe keys of the events logged for `ids`.
+async fn read_keys(
+    conn: &mut sqlx::AnyConnection,
+    ids: &[&str],
+) -> StoreResult<HashMap<String, Vec<String>>> {
+    let mut keys: HashMap<String, Vec<String>> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "select session_id, dedupe_key from session_event where session_id in ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let session_id: String = row.try_get("session_id")?;
+            keys.entry(session_id)
+                .or_default()
+                .push(row.try_get("dedupe_key")?);
+        }
+    }
+    Ok(keys)
+}
+
+/// A stored snapshot and whether its log is in rows (and its dedupe keys
+/// only in the event log).
 pub(crate) struct StoredSnapshot {
     pub session: Session,
     pub log_rows: bool,
@@ -181,6 +210,18 @@ pub(crate) async fn complete(
     } else {
         read(conn, &ids).await?
     };
+    // A compact session's dedupe keys are its event log's (the snapshot
+    // leaves them out); a session carrying its events has them.
+    let compact: Vec<&str> = snapshots
+        .iter()
+        .filter(|s| s.log_rows && !s.session.carries_events())
+        .map(|s| s.session.id().as_str())
+        .collect();
+    let mut keys = if compact.is_empty() {
+        HashMap::new()
+    } else {
+        read_keys(conn, &compact).await?
+    };
     Ok(snapshots
         .into_iter()
         .map(|stored| {
@@ -188,6 +229,8 @@ pub(crate) async fn complete(
             if stored.log_rows {
                 let log = logs.remove(session.id().as_str()).unwrap_or_default();
                 session.restore_log(log);
+                let keys = keys.remove(session.id().as_str()).unwrap_or_default();
+                session.restore_seen(keys.iter().map(String::as_str));
             }
             session
         })

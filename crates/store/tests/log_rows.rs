@@ -159,6 +159,11 @@ async fn a_long_chat_round_trips(store: Arc<dyn Store>, url: &str) {
     assert_eq!(session.state().log.len(), 601, "the opening line and 600");
     assert_reads(store.as_ref(), &session).await;
     assert_eq!(log_rows_of(url, "ses-acc1-long").await, (1, true, 601));
+    // The dedupe hashes, rebuilt from the event log on load, refuse a
+    // redelivery.
+    let mut loaded = store.session(session.id()).await.unwrap().unwrap();
+    assert_eq!(try_apply_in_place(&mut loaded, &message(10, 10)), Ok(false));
+    assert_eq!(try_apply_in_place(&mut loaded, &message(600, 600)), Ok(true));
     let messages: Vec<&str> = session.state().log[1..]
         .iter()
         .map(|line| line.message.as_str())
