@@ -10,7 +10,9 @@
 //! it again): a clone's vectors have no spare capacity, so the step's first
 //! push copies the stream's events and the log. That copy, not the fold,
 //! is what grows with the prior events here; the snapshot encode grows
-//! with the event map it carries, or, compact, with the log only.
+//! with the event map it carries, or, compact, with the log only; the
+//! snapshot the store writes since migration 0013 (`Session::snapshot`,
+//! without the log and the dedupe hashes) does not grow.
 //!
 //! `cargo bench -p evo-core --bench session`
 
