@@ -282,7 +282,7 @@ impl SqlStore {
             .iter()
             .map(crate::log::snapshot_from_row)
             .collect::<StoreResult<Vec<_>>>()?;
-        let sessions = crate::log::complete(&mut *tx, snapshots).await?;
+        let sessions = crate::log::complete(&mut tx, snapshots).await?;
         tx.commit().await?;
         Ok(sessions)
     }
@@ -1038,7 +1038,7 @@ impl Store for SqlStore {
             return Ok(None);
         };
         let stored = crate::log::snapshot_from_row(&row)?;
-        let session = crate::log::complete(&mut *tx, vec![stored]).await?.pop();
+        let session = crate::log::complete(&mut tx, vec![stored]).await?.pop();
         tx.commit().await?;
         Ok(session)
     }

@@ -163,7 +163,10 @@ async fn a_long_chat_round_trips(store: Arc<dyn Store>, url: &str) {
     // redelivery.
     let mut loaded = store.session(session.id()).await.unwrap().unwrap();
     assert_eq!(try_apply_in_place(&mut loaded, &message(10, 10)), Ok(false));
-    assert_eq!(try_apply_in_place(&mut loaded, &message(600, 600)), Ok(true));
+    assert_eq!(
+        try_apply_in_place(&mut loaded, &message(600, 600)),
+        Ok(true)
+    );
     let messages: Vec<&str> = session.state().log[1..]
         .iter()
         .map(|line| line.message.as_str())
