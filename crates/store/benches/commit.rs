@@ -103,16 +103,17 @@ fn commit_and_undo(
     next: Session,
     event: SessionEvent,
 ) -> Duration {
+    let changes = [SessionChange {
+        session: next,
+        event: Some(event),
+        expected_version: Some(base.version()),
+        keys: Vec::new(),
+    }];
     let started = Instant::now();
-    runtime
-        .block_on(store.commit(&[SessionChange {
-            session: next,
-            event: Some(event),
-            expected_version: Some(base.version()),
-            keys: Vec::new(),
-        }]))
-        .unwrap();
+    runtime.block_on(store.commit(&changes)).unwrap();
     let spent = started.elapsed();
+    // Dropping the session (its n log lines) is the caller's, not timed.
+    drop(changes);
     runtime
         .block_on(store.commit(&[SessionChange {
             session: base.clone(),
@@ -124,6 +125,36 @@ fn commit_and_undo(
     spent
 }
 
+/// `Store::commit` alone, the sizes taken in turn round after round (a
+/// loaded machine's noise then falls on every size alike); prints each
+/// size's median and quartiles.
+fn commit_interleaved(
+    runtime: &tokio::runtime::Runtime,
+    store: &SqlStore,
+    bases: &[(usize, Session)],
+) {
+    const ROUNDS: usize = 41;
+    let mut spent: Vec<Vec<Duration>> = vec![Vec::new(); bases.len()];
+    for round in 0..ROUNDS {
+        for (index, (prior, base)) in bases.iter().enumerate() {
+            let event = message(1_000_000 + prior * 1_000 + round);
+            let mut next = base.clone();
+            try_apply_in_place(&mut next, &event).expect("in order");
+            next.compact();
+            spent[index].push(commit_and_undo(runtime, store, base, next, event));
+        }
+    }
+    for ((prior, _), times) in bases.iter().zip(&mut spent) {
+        times.sort();
+        eprintln!(
+            "commit_interleaved/{prior}: {ROUNDS} commits, median {:.2?} (quartiles {:.2?} .. {:.2?})",
+            times[ROUNDS / 2],
+            times[ROUNDS / 4],
+            times[3 * ROUNDS / 4],
+        );
+    }
+}
+
 fn apply_and_commit(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -131,21 +162,30 @@ fn apply_and_commit(c: &mut Criterion) {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = runtime.block_on(SqlStore::open_sqlite(dir.path())).unwrap();
+    // Every size stored before any is measured: each is measured on the
+    // same database (its tables and indexes hold all three chats).
+    let bases: Vec<(usize, Session)> = PRIOR
+        .into_iter()
+        .map(|prior| {
+            let mut base = chat(&format!("ses-acc1-chat-{prior}"), prior);
+            base.compact();
+            runtime
+                .block_on(store.commit(&[SessionChange {
+                    session: base.clone(),
+                    event: None,
+                    expected_version: None,
+                    keys: Vec::new(),
+                }]))
+                .unwrap();
+            // As the group committer does once a commit succeeded: the
+            // next commit writes only the lines added after.
+            base.mark_log_stored();
+            (prior, base)
+        })
+        .collect();
+    commit_interleaved(&runtime, &store, &bases);
     let mut group = c.benchmark_group("apply_and_commit");
-    for prior in PRIOR {
-        let mut base = chat(&format!("ses-acc1-chat-{prior}"), prior);
-        base.compact();
-        runtime
-            .block_on(store.commit(&[SessionChange {
-                session: base.clone(),
-                event: None,
-                expected_version: None,
-                keys: Vec::new(),
-            }]))
-            .unwrap();
-        // As the group committer does once a commit succeeded: the next
-        // commit writes only the lines added after.
-        base.mark_log_stored();
+    for (prior, base) in bases {
         let (probe, json) = step(&base, &message(prior));
         let fixed = evo_wire::json::to_json(&probe.to_info_without_log());
         let new_lines: usize = probe.state().log[probe.log_stored()..]
