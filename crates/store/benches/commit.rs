@@ -10,7 +10,9 @@
 //!   rewritten without the log, the new log line appended as a row: one
 //!   transaction). The same definition as the `compact` case before
 //!   migration 0013 (run the bench at an earlier commit for it).
-//! - `commit_only/{n}`: `Store::commit` alone (the step done untimed).
+//! - `commit_only/{n}`: `Store::commit` alone (the step done untimed);
+//!   `commit_interleaved/{n}` (printed before criterion's cases): the
+//!   same, the three sizes in turn for 41 rounds, median and quartiles.
 //! - `render_info/{n}`: the `SessionInfo` JSON alone (what the live index
 //!   and a Server Events message carry: the whole log, by contract).
 //! - `load/{n}`: `Store::session`, the session with its whole log read
