@@ -690,7 +690,7 @@ pub(crate) async fn list(
     let few_matches = few_matches(pool, backend, query).await?;
     let (sql, args) = page_sql(backend, query, few_matches);
     // One read transaction: the rows and their log lines agree.
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::log::begin_read(pool).await?;
     let rows = sqlx::query_with(&sql, args).fetch_all(&mut *tx).await?;
     let mut items = Vec::with_capacity(rows.len());
     let mut log_at = Vec::with_capacity(rows.len());
@@ -736,7 +736,7 @@ pub(crate) async fn one(
     pool: &sqlx::AnyPool,
     session_id: &SessionId,
 ) -> StoreResult<Option<StoredSessionInfo>> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::log::begin_read(pool).await?;
     let Some(row) = sqlx::query(
         "select session_id, account_id, info, info_log_at from session where session_id = $1",
     )

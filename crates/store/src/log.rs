@@ -95,6 +95,22 @@ pub(crate) async fn write(
     Ok(())
 }
 
+/// A read transaction in which a snapshot (or history row), its log rows
+/// and its event keys agree: SQLite's reads one database snapshot;
+/// PostgreSQL's default (read committed) takes one per statement, so it is
+/// asked for repeatable read.
+pub(crate) async fn begin_read(
+    pool: &sqlx::AnyPool,
+) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
+    let mut tx = pool.begin().await?;
+    if tx.backend_name() == "PostgreSQL" {
+        sqlx::query("set transaction isolation level repeatable read, read only")
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(tx)
+}
+
 /// Deletes a session's log rows (pruning), in the caller's transaction.
 pub(crate) async fn delete(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,

@@ -271,7 +271,7 @@ impl SqlStore {
     /// text arguments), each with its whole log, read in one transaction
     /// so the snapshots and their log rows agree.
     async fn load_sessions(&self, sql: &str, args: &[String]) -> StoreResult<Vec<Session>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::log::begin_read(&self.pool).await?;
         let mut query = sqlx::query(sql);
         for arg in args {
             query = query.bind(arg.as_str());
@@ -1029,7 +1029,7 @@ impl Store for SqlStore {
 
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
         // One read transaction: the snapshot and its log rows agree.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::log::begin_read(&self.pool).await?;
         let Some(row) = sqlx::query("select snapshot, log_rows from session where session_id = $1")
             .bind(id.as_str())
             .fetch_optional(&mut *tx)
