@@ -10,7 +10,9 @@
 //! it again): a clone's vectors have no spare capacity, so the step's first
 //! push copies the stream's events and the log. That copy, not the fold,
 //! is what grows with the prior events here; the snapshot encode grows
-//! with the event map it carries, or, compact, with the log only.
+//! with the event map it carries, or, compact, with the log only; the
+//! snapshot the store writes since migration 0013 (`Session::snapshot`,
+//! without the log and the dedupe hashes) does not grow.
 //!
 //! `cargo bench -p evo-core --bench session`
 
@@ -126,9 +128,10 @@ fn reducer_step(c: &mut Criterion) {
     group.finish();
 }
 
-/// The step plus the snapshot encode, for both snapshot formats: the
-/// session carrying its event map (`with_events`, the first format) and
-/// compact (what the server stores: no event list, `Session::compact`).
+/// The step plus the snapshot encode, for three snapshot formats: the
+/// session carrying its event map (`with_events`, the first format),
+/// compact (no event list, `Session::compact`) and compact without the log
+/// (`Session::snapshot`, what the store writes since migration 0013).
 fn apply_and_snapshot(c: &mut Criterion) {
     let mut group = c.benchmark_group("apply_and_snapshot");
     for prior in PRIOR {
@@ -136,14 +139,25 @@ fn apply_and_snapshot(c: &mut Criterion) {
         let mut compact = full.clone();
         compact.compact();
         let next = message(prior);
-        for (format, session) in [("with_events", &full), ("compact", &compact)] {
+        for (format, session) in [
+            ("with_events", &full),
+            ("compact", &compact),
+            ("compact_without_log", &compact),
+        ] {
             group.bench_with_input(BenchmarkId::new(format, prior), &prior, |b, _| {
                 b.iter_batched(
                     || session.clone(),
                     |mut s| {
                         try_apply_in_place(&mut s, black_box(&next))
                             .expect("an in-order message needs no history");
-                        (serde_json::to_vec(&s).unwrap(), s)
+                        let snapshot = if format == "compact_without_log" {
+                            // What the store writes since migration 0013:
+                            // the log is rows, appended one line a step.
+                            serde_json::to_vec(&s.snapshot()).unwrap()
+                        } else {
+                            serde_json::to_vec(&s).unwrap()
+                        };
+                        (snapshot, s)
                     },
                     BatchSize::LargeInput,
                 )

@@ -63,6 +63,7 @@ pub fn open(
         state: SessionState::default(),
         seen: Seen::default(),
         cache: Cache::default(),
+        log_stored: crate::session::LogMark::default(),
     };
     session.cache.valid = true;
     session.cache.full = true;
@@ -172,6 +173,15 @@ pub fn try_apply_in_place(
         session.state = state;
     } else {
         state.log = assemble(&session.header, session.opened_at, &session.cache, &derived);
+        // Lines may have been inserted or changed anywhere: the store
+        // rewrites its rows from the first line that differs.
+        let same = state
+            .log
+            .iter()
+            .zip(&session.state.log)
+            .take_while(|(new, old)| new == old)
+            .count();
+        session.log_stored.0 = session.log_stored.0.min(same);
         session.cache.last_line = last_line(&session.cache, &derived, session.opened_at);
         session.cache.derived = derived;
         session.state = state;
@@ -271,6 +281,10 @@ impl Seen {
 
     fn insert(&mut self, key: &str) {
         self.0.insert(Self::hash(key));
+    }
+
+    pub(crate) fn from_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Self {
+        Seen(keys.into_iter().map(Self::hash).collect())
     }
 
     fn contains(&self, key: &str) -> bool {

@@ -70,6 +70,16 @@ pub struct LogEntry {
     pub message: String,
 }
 
+impl LogEntry {
+    /// The line as the contract shows it.
+    pub fn to_info(&self) -> SessionLogInfo {
+        SessionLogInfo {
+            date: Some(iso(self.at)),
+            message: Some(self.message.clone()),
+        }
+    }
+}
+
 /// The state derived from a session's events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct SessionState {
@@ -91,6 +101,9 @@ pub struct SessionState {
     pub most_recent_participant_call_sid: Option<CallSid>,
     pub was_missed: bool,
     pub members: Vec<Member>,
+    /// Absent from snapshots written since migration 0013 (the store keeps
+    /// the log as rows: [`Session::snapshot`]).
+    #[serde(default)]
     pub log: Vec<LogEntry>,
     pub last_event_at: Option<DateTime<Utc>>,
 }
@@ -136,6 +149,74 @@ pub struct Session {
         skip_serializing_if = "crate::reducer::Cache::is_unknown"
     )]
     pub(crate) cache: crate::reducer::Cache,
+    /// How many leading log lines are known to be stored as the store's
+    /// log rows (see [`LogMark`]); never serialised.
+    #[serde(skip)]
+    pub(crate) log_stored: LogMark,
+}
+
+/// How many leading lines of a session's log equal the store's log rows:
+/// the store sets it when it reads a session's log from its rows and after
+/// it commits them; the reducer lowers it to the first line it changes
+/// (an appended line changes none). A commit then rewrites only the lines
+/// from there on, so one more event writes its own lines, not the log.
+/// Zero (rewrite everything) is always safe; it is never above the truth.
+/// Ignored by `==`: it says what the store holds, not what the session is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogMark(pub(crate) usize);
+
+impl PartialEq for LogMark {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for LogMark {}
+
+/// A session as the store's snapshot keeps it: everything but the log and
+/// the dedupe hashes, which grow with every event (see
+/// [`Session::snapshot`]). Deserialises as a `Session` with an empty log
+/// and no hashes, which [`Session::restore_log`] and
+/// [`Session::restore_seen`] then fill from the store's rows.
+#[derive(Serialize)]
+pub struct SnapshotRef<'a> {
+    id: &'a SessionId,
+    opened_at: &'a DateTime<Utc>,
+    header: &'a SessionHeader,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    events: &'a Option<BTreeMap<String, SessionEvent>>,
+    version: u64,
+    state: StateRef<'a>,
+    #[serde(
+        rename = "reducer",
+        skip_serializing_if = "crate::reducer::Cache::is_unknown"
+    )]
+    cache: &'a crate::reducer::Cache,
+}
+
+/// [`SessionState`] without its log, field for field (an exhaustive
+/// destructuring in [`Session::snapshot`] keeps them in step).
+#[derive(Serialize)]
+struct StateRef<'a> {
+    dial_state: &'a SessionDialState,
+    call_state: &'a SessionCallState,
+    queue_state: &'a SessionQueueStates,
+    answered_by_id: &'a Option<EndpointId>,
+    answered_by_name: &'a Option<String>,
+    queue_member_id: &'a Option<EndpointId>,
+    ring_queue_id: &'a Option<String>,
+    ended: bool,
+    outcome: &'a Option<String>,
+    completed_at: &'a Option<DateTime<Utc>>,
+    console_data: &'a Option<String>,
+    hold_queue_name: &'a Option<String>,
+    held_by_user_id: &'a Option<UserId>,
+    hold_reason: &'a SessionHoldReasons,
+    conference_sid: &'a Option<ConferenceSid>,
+    most_recent_participant_call_sid: &'a Option<CallSid>,
+    was_missed: bool,
+    members: &'a [Member],
+    last_event_at: &'a Option<DateTime<Utc>>,
 }
 
 impl Session {
@@ -183,6 +264,106 @@ impl Session {
         crate::reducer::compact(self);
     }
 
+    /// The snapshot the store writes: the session without its log (the
+    /// store keeps the log as rows) and without the dedupe hashes (the
+    /// store's event log has the keys), so its size does not grow with
+    /// the events. Serialises like the session, less `state.log` and `seen`.
+    pub fn snapshot(&self) -> SnapshotRef<'_> {
+        let Session {
+            id,
+            opened_at,
+            header,
+            events,
+            version,
+            state,
+            // The store's event log is the set of keys applied: the store
+            // rebuilds it from there (`Session::restore_seen`).
+            seen: _,
+            cache,
+            log_stored: _,
+        } = self;
+        let SessionState {
+            dial_state,
+            call_state,
+            queue_state,
+            answered_by_id,
+            answered_by_name,
+            queue_member_id,
+            ring_queue_id,
+            ended,
+            outcome,
+            completed_at,
+            console_data,
+            hold_queue_name,
+            held_by_user_id,
+            hold_reason,
+            conference_sid,
+            most_recent_participant_call_sid,
+            was_missed,
+            members,
+            log: _,
+            last_event_at,
+        } = state;
+        SnapshotRef {
+            id,
+            opened_at,
+            header,
+            events,
+            version: *version,
+            state: StateRef {
+                dial_state,
+                call_state,
+                queue_state,
+                answered_by_id,
+                answered_by_name,
+                queue_member_id,
+                ring_queue_id,
+                ended: *ended,
+                outcome,
+                completed_at,
+                console_data,
+                hold_queue_name,
+                held_by_user_id,
+                hold_reason,
+                conference_sid,
+                most_recent_participant_call_sid,
+                was_missed: *was_missed,
+                members,
+                last_event_at,
+            },
+            cache,
+        }
+    }
+
+    /// Puts back the dedupe keys a compact session applied, from the
+    /// store's event log (a [`Session::snapshot`] leaves them out: they
+    /// grow by one with every event). A session carrying its events keeps
+    /// them as its dedupe set.
+    pub fn restore_seen<'a>(&mut self, keys: impl IntoIterator<Item = &'a str>) {
+        if self.events.is_none() {
+            self.seen = crate::reducer::Seen::from_keys(keys);
+        }
+    }
+
+    /// Puts back the log the store kept as rows (for a session read from a
+    /// [`Session::snapshot`]); the lines are then known to be stored.
+    pub fn restore_log(&mut self, log: Vec<LogEntry>) {
+        self.state.log = log;
+        self.log_stored = LogMark(self.state.log.len());
+    }
+
+    /// How many leading log lines are known to equal the store's log rows
+    /// (see [`LogMark`]); a commit writes the lines from there on.
+    pub fn log_stored(&self) -> usize {
+        self.log_stored.0.min(self.state.log.len())
+    }
+
+    /// Records that the whole log is stored (the store calls it once a
+    /// commit writing the log rows succeeded).
+    pub fn mark_log_stored(&mut self) {
+        self.log_stored = LogMark(self.state.log.len());
+    }
+
     /// Whether the session is still live.
     pub fn is_active(&self) -> bool {
         !self.state.ended
@@ -213,6 +394,14 @@ impl Session {
 
     /// The session as the GetActiveSessions contract shows it.
     pub fn to_info(&self) -> SessionInfo {
+        let mut info = self.to_info_without_log();
+        info.log = self.state.log.iter().map(LogEntry::to_info).collect();
+        info
+    }
+
+    /// [`Session::to_info`] with an empty `Log` (the store renders the
+    /// fixed part once per commit and the lines as they are appended).
+    pub fn to_info_without_log(&self) -> SessionInfo {
         let header = &self.header;
         let state = &self.state;
         SessionInfo {
@@ -257,14 +446,7 @@ impl Session {
             hold_reason: state.hold_reason,
             conference_sid: state.conference_sid.as_deref().map(String::from),
             display_name: header.display_name.clone(),
-            log: state
-                .log
-                .iter()
-                .map(|entry| SessionLogInfo {
-                    date: Some(iso(entry.at)),
-                    message: Some(entry.message.clone()),
-                })
-                .collect(),
+            log: Vec::new(),
             members: state
                 .members
                 .iter()

@@ -465,3 +465,72 @@ fn a_compact_chat_takes_messages_in_order_without_its_history_and_a_late_one_wit
     );
     assert_eq!(session.version(), 52);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The store rewrites a session's log rows from `log_stored()` on: in
+    /// any delivery order (compact sessions taking their history when a
+    /// step needs it), the lines before it are the ones last stored.
+    #[test]
+    fn the_log_lines_below_the_stored_mark_are_the_stored_ones(
+        kind in proptest::sample::select(KINDS.to_vec()),
+        order in proptest::collection::vec(0usize..1000, 0..20),
+        duplicates in proptest::collection::vec(0usize..100, 0..8),
+    ) {
+        let s = build(kind, &cast(), "M1", start());
+        let delivered = shuffled_with_duplicates(&s.events, &order, &duplicates);
+        let mut session = open(&s.session_id, s.header.clone(), s.opened_at);
+        prop_assert_eq!(session.log_stored(), 0, "nothing stored yet");
+        session.compact();
+        session.mark_log_stored();
+        let mut stored = session.state().log.clone();
+        let mut applied: Vec<SessionEvent> = Vec::new();
+        for event in &delivered {
+            if try_apply_in_place(&mut session, event).is_err() {
+                with_history(&mut session, applied.clone()).unwrap();
+                try_apply_in_place(&mut session, event).unwrap();
+            }
+            session.compact();
+            applied.push(event.clone());
+            let mark = session.log_stored();
+            prop_assert!(mark <= stored.len());
+            prop_assert_eq!(&session.state().log[..mark], &stored[..mark]);
+            // What a commit does: rows from the mark on rewritten.
+            stored.truncate(mark);
+            stored.extend_from_slice(&session.state().log[mark..]);
+            prop_assert_eq!(&stored, &session.state().log);
+            session.mark_log_stored();
+        }
+    }
+}
+
+/// The store's snapshot is the session less its log and dedupe hashes;
+/// read back and given its log rows and its event log's keys, it is the
+/// session again.
+#[test]
+fn a_snapshot_is_the_session_without_its_log() {
+    for kind in KINDS {
+        let mut session = run_all(&build(*kind, &cast(), "N1", start()));
+        session.compact();
+        let mut whole = serde_json::to_value(&session).unwrap();
+        whole["state"].as_object_mut().unwrap().remove("log");
+        whole.as_object_mut().unwrap().remove("seen");
+        let snapshot = serde_json::to_value(session.snapshot()).unwrap();
+        assert_eq!(snapshot, whole, "{kind:?}");
+        let mut back: Session = serde_json::from_value(snapshot).unwrap();
+        assert!(back.state().log.is_empty());
+        back.restore_log(session.state().log.clone());
+        let s = build(*kind, &cast(), "N1", start());
+        back.restore_seen(
+            s.events
+                .iter()
+                .map(|e| e.dedupe_key())
+                .collect::<Vec<_>>()
+                .iter()
+                .map(String::as_str),
+        );
+        assert_eq!(back.log_stored(), session.state().log.len());
+        assert_eq!(back, session, "{kind:?}");
+    }
+}

@@ -131,6 +131,11 @@ async fn write_loop(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Job>) {
         metrics::histogram!("evo_store_commit_seconds").record(started.elapsed().as_secs_f64());
         match result {
             Ok(()) => {
+                // Their log lines are stored: the next commit of these
+                // sessions writes only lines added after (`crate::log`).
+                for change in &mut changes {
+                    change.session.mark_log_stored();
+                }
                 for (part, reply) in split(changes, &sizes).into_iter().zip(replies) {
                     let _ = reply.send(Ok(part));
                 }
@@ -149,7 +154,13 @@ async fn write_loop(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Job>) {
             Err(_) if replies.len() > 1 => {
                 // Find the culprit: commit each job alone.
                 for (part, reply) in split(changes, &sizes).into_iter().zip(replies) {
-                    let result = store.commit(&part).await.map(|()| part);
+                    let mut part = part;
+                    let result = store.commit(&part).await.map(|()| {
+                        for change in &mut part {
+                            change.session.mark_log_stored();
+                        }
+                        part
+                    });
                     let _ = reply.send(result);
                 }
             }

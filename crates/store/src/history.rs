@@ -122,9 +122,20 @@ pub(crate) async fn write(
     backend: Backend,
     session: &Session,
 ) -> StoreResult<()> {
-    let info = session.to_info();
-    let info_json = String::from_utf8(evo_wire::json::to_json(&info))
+    // The fixed part only: the lines are `session_log` rows (`crate::log`),
+    // put back at `info_log_at` when read.
+    let info = session.to_info_without_log();
+    let fixed = String::from_utf8(evo_wire::json::to_json(&info))
         .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    let (info_json, info_log_at) = match crate::log::split_info(&fixed) {
+        Some(at) => (fixed, Some(at as i64)),
+        // Not expected (the contract has one `Log`): the whole rendering.
+        None => (
+            String::from_utf8(evo_wire::json::to_json(&session.to_info()))
+                .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+            None,
+        ),
+    };
     let started_at = iso(session.opened_at());
     let ended_at = if session.state().ended {
         Some(iso(session
@@ -136,20 +147,16 @@ pub(crate) async fn write(
     };
     let from = session.header().from_address.clone().unwrap_or_default();
     let to = session.header().to_address.clone().unwrap_or_default();
-    let log_text = session
-        .state()
-        .log
-        .iter()
-        .map(|entry| entry.message.as_str())
-        .collect::<Vec<_>>()
-        .join("\n");
+    // Log search reads the `session_log` rows; the per-session text stays
+    // only on rows written before migration 0013.
+    let log_text = "";
     let log_column = match backend {
-        Backend::Postgres => ", log_text = $9",
+        Backend::Postgres => ", log_text = $10",
         Backend::Sqlite => "",
     };
     let update_sql = format!(
         "update session set started_at = $1, ended_at = $2, customer_id = $3, endpoint_id = $4,
-             from_address = $5, to_address = $6, info = $7 {log_column}
+             from_address = $5, to_address = $6, info = $7, info_log_at = $9 {log_column}
          where session_id = $8"
     );
     let mut update = sqlx::query(&update_sql)
@@ -160,9 +167,10 @@ pub(crate) async fn write(
         .bind(&from)
         .bind(&to)
         .bind(&info_json)
-        .bind(session.id().as_str());
+        .bind(session.id().as_str())
+        .bind(info_log_at);
     if backend == Backend::Postgres {
-        update = update.bind(&log_text);
+        update = update.bind(log_text);
     }
     update.execute(&mut **tx).await?;
 
@@ -197,7 +205,7 @@ pub(crate) async fn write(
         )
         .bind(&from)
         .bind(&to)
-        .bind(&log_text)
+        .bind(log_text)
         .bind(session.id().as_str())
         .execute(&mut **tx)
         .await?;
@@ -210,17 +218,25 @@ pub(crate) async fn backfill(pool: &sqlx::AnyPool, backend: Backend) -> StoreRes
     // In batches, so a large store is upgraded without loading it whole;
     // each batch fills every row it read, so the loop ends.
     loop {
-        let rows = sqlx::query("select snapshot from session where info is null limit 500")
-            .fetch_all(pool)
-            .await?;
+        let rows =
+            sqlx::query("select snapshot, log_rows from session where info is null limit 500")
+                .fetch_all(pool)
+                .await?;
         if rows.is_empty() {
             return Ok(());
         }
         let mut tx = pool.begin().await?;
-        for row in rows {
-            let text: String = row.try_get("snapshot")?;
-            let session: Session = serde_json::from_str(&text)
-                .map_err(|error| StoreError::Corrupt(format!("session snapshot: {error}")))?;
+        let snapshots = rows
+            .iter()
+            .map(crate::log::snapshot_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        for session in crate::log::complete(&mut tx, snapshots).await? {
+            // The history row leaves the log to the rows: write them all.
+            crate::log::write(&mut tx, backend, &session).await?;
+            sqlx::query("update session set log_rows = 1 where session_id = $1")
+                .bind(session.id().as_str())
+                .execute(&mut *tx)
+                .await?;
             write(&mut tx, backend, &session).await?;
         }
         tx.commit().await?;
@@ -358,14 +374,16 @@ async fn few_matches(
     backend: Backend,
     query: &SessionQuery,
 ) -> StoreResult<bool> {
-    if backend != Backend::Sqlite || !searching(query) {
+    // Log lines are searched in their own index (`session_log_search`),
+    // as a filter: only the address searches drive.
+    if backend != Backend::Sqlite || (query.from_contains.is_none() && query.to_contains.is_none())
+    {
         return Ok(false);
     }
     let mut f = Filter::new();
     for (column, text) in [
         ("from_address", &query.from_contains),
         ("to_address", &query.to_contains),
-        ("log_text", &query.log_contains),
     ] {
         if let Some(text) = text {
             let pattern = f.arg(contains_pattern(backend, text));
@@ -452,10 +470,36 @@ fn filter(backend: Backend, query: &SessionQuery, driver: &Driver, f: &mut Filte
         let value = f.arg(parent.to_string());
         f.push(format!("s.parent_session_id = {value}"));
     }
+    if let Some(text) = &query.log_contains {
+        // A line (`session_log`, migration 0013) or, for rows written
+        // before it, the session's whole log text.
+        let pattern = f.arg(contains_pattern(backend, text));
+        f.push(match (backend, driver) {
+            (Backend::Sqlite, driver) => {
+                let old = match driver {
+                    Driver::Search => format!("f.log_text like {pattern}"),
+                    _ => format!(
+                        "s.rowid in (select rowid from session_search where log_text like {pattern})"
+                    ),
+                };
+                format!(
+                    "({old} or s.session_id in (select l.session_id from session_log l
+                         where l.rowid in (select rowid from session_log_search where message like {pattern})))"
+                )
+            }
+            // One `in` over a union: each side uses its trigram index (an
+            // `or` of the two would scan the session table).
+            (Backend::Postgres, _) => format!(
+                "s.session_id in (
+                     select o.session_id from session o where o.log_text ilike {pattern} escape '\\'
+                     union
+                     select l.session_id from session_log l where l.message ilike {pattern} escape '\\')"
+            ),
+        });
+    }
     for (column, text) in [
         ("from_address", &query.from_contains),
         ("to_address", &query.to_contains),
-        ("log_text", &query.log_contains),
     ] {
         let Some(text) = text else { continue };
         let pattern = f.arg(contains_pattern(backend, text));
@@ -555,7 +599,7 @@ pub(crate) fn page_sql(
                 let limit_arg = f.arg(limit_value);
                 let offset_arg = f.arg(offset_value);
                 let sql = format!(
-                    "select s.session_id, s.account_id, s.info from (
+                    "select s.session_id, s.account_id, s.info, s.info_log_at from (
                          select started_at, session_id from ({rows}) u
                          order by started_at {direction}, session_id {direction}
                          limit {limit_arg} offset {offset_arg}) e
@@ -566,7 +610,7 @@ pub(crate) fn page_sql(
             }
             filter(backend, query, &driver, &mut f);
             format!(
-                "select s.session_id, s.account_id, s.info from ({rows}) e
+                "select s.session_id, s.account_id, s.info, s.info_log_at from ({rows}) e
                  join session s on s.session_id = e.session_id {}
                  order by e.started_at {direction}, e.session_id {direction}",
                 f.where_clause()
@@ -576,7 +620,7 @@ pub(crate) fn page_sql(
             filter(backend, query, &driver, &mut f);
             // The matches drive (`cross join` fixes the order on SQLite).
             format!(
-                "select s.session_id, s.account_id, s.info from session_search f
+                "select s.session_id, s.account_id, s.info, s.info_log_at from session_search f
                  cross join session s on s.rowid = f.rowid {}
                  order by s.started_at {direction}, s.session_id {direction}",
                 f.where_clause()
@@ -585,7 +629,7 @@ pub(crate) fn page_sql(
         Driver::Sessions => {
             filter(backend, query, &driver, &mut f);
             format!(
-                "select s.session_id, s.account_id, s.info from session s {}
+                "select s.session_id, s.account_id, s.info, s.info_log_at from session s {}
                  order by s.started_at {direction}, s.session_id {direction}",
                 f.where_clause()
             )
@@ -645,11 +689,15 @@ pub(crate) async fn list(
 ) -> StoreResult<SessionInfoPage> {
     let few_matches = few_matches(pool, backend, query).await?;
     let (sql, args) = page_sql(backend, query, few_matches);
-    let rows = sqlx::query_with(&sql, args).fetch_all(pool).await?;
+    // One read transaction: the rows and their log lines agree.
+    let mut tx = crate::log::begin_read(pool).await?;
+    let rows = sqlx::query_with(&sql, args).fetch_all(&mut *tx).await?;
     let mut items = Vec::with_capacity(rows.len());
+    let mut log_at = Vec::with_capacity(rows.len());
     for row in &rows {
         let info_json: Option<String> = row.try_get("info")?;
         let session_id: String = row.try_get("session_id")?;
+        log_at.push(row.try_get::<Option<i64>, _>("info_log_at")?);
         items.push(StoredSessionInfo {
             info_json: info_json.ok_or_else(|| {
                 StoreError::Corrupt(format!("session {session_id} has no rendered SessionInfo"))
@@ -659,6 +707,8 @@ pub(crate) async fn list(
             endpoint_ids: Vec::new(),
         });
     }
+    with_logs(&mut tx, &mut items, &log_at).await?;
+    tx.commit().await?;
     let has_more = match query.limit {
         Some(limit) if items.len() as u64 > limit => {
             items.truncate(limit as usize);
@@ -686,20 +736,23 @@ pub(crate) async fn one(
     pool: &sqlx::AnyPool,
     session_id: &SessionId,
 ) -> StoreResult<Option<StoredSessionInfo>> {
-    let Some(row) =
-        sqlx::query("select session_id, account_id, info from session where session_id = $1")
-            .bind(session_id.as_str())
-            .fetch_optional(pool)
-            .await?
+    let mut tx = crate::log::begin_read(pool).await?;
+    let Some(row) = sqlx::query(
+        "select session_id, account_id, info, info_log_at from session where session_id = $1",
+    )
+    .bind(session_id.as_str())
+    .fetch_optional(&mut *tx)
+    .await?
     else {
         return Ok(None);
     };
     let info_json: Option<String> = row.try_get("info")?;
+    let info_log_at: Option<i64> = row.try_get("info_log_at")?;
     let endpoint_rows = sqlx::query(
         "select endpoint_id from session_endpoint where session_id = $1 order by endpoint_id",
     )
     .bind(session_id.as_str())
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
     let endpoint_ids = endpoint_rows
         .iter()
@@ -708,14 +761,46 @@ pub(crate) async fn one(
                 .map(EndpointId::from)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Some(StoredSessionInfo {
+    let mut items = vec![StoredSessionInfo {
         info_json: info_json.ok_or_else(|| {
             StoreError::Corrupt(format!("session {session_id} has no rendered SessionInfo"))
         })?,
         session_id: row.try_get::<String, _>("session_id").map(Into::into)?,
         account_id: row.try_get::<String, _>("account_id").map(Into::into)?,
         endpoint_ids,
-    }))
+    }];
+    with_logs(&mut tx, &mut items, &[info_log_at]).await?;
+    tx.commit().await?;
+    Ok(items.pop())
+}
+
+/// Puts each item's log lines into its `info` (rows written since
+/// migration 0013, `info_log_at` set); earlier rows carry them already.
+async fn with_logs(
+    conn: &mut sqlx::AnyConnection,
+    items: &mut [StoredSessionInfo],
+    log_at: &[Option<i64>],
+) -> StoreResult<()> {
+    let ids: Vec<&str> = items
+        .iter()
+        .zip(log_at)
+        .filter(|(_, at)| at.is_some())
+        .map(|(item, _)| item.session_id.as_str())
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut logs = crate::log::read(conn, &ids).await?;
+    for (item, at) in items.iter_mut().zip(log_at) {
+        let Some(at) = at else { continue };
+        let at = usize::try_from(*at).map_err(|_| {
+            StoreError::Corrupt(format!("session {}: negative log offset", item.session_id))
+        })?;
+        let log = logs.remove(item.session_id.as_str()).unwrap_or_default();
+        item.info_json =
+            crate::log::splice_info(item.session_id.as_str(), &item.info_json, at, &log)?;
+    }
+    Ok(())
 }
 
 /// The query plan of a history query's page and count statements, one line

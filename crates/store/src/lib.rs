@@ -3,7 +3,8 @@
 //!
 //! What is stored: the directory (accounts, customers, endpoints, users,
 //! API keys, sign-in sessions, settings) and, for call sessions, an
-//! append-only event log plus the current snapshot of each session, written
+//! append-only event log plus the current snapshot of each session and its
+//! log lines as rows (the snapshot leaves them out, migration 0013), written
 //! in one transaction per batch of changes.
 //!
 //! Invariants:
@@ -216,8 +217,14 @@ pub trait Store: Send + Sync + 'static {
     /// Commits a batch of session changes in one transaction: for each, the
     /// event appended to the log (ignored if its dedupe key is already
     /// logged for the session), the snapshot upserted (checked against
-    /// `expected_version`), and the lookup keys recorded.
+    /// `expected_version`), the session's log lines from
+    /// `Session::log_stored()` on rewritten as rows (one row for an
+    /// appended line; see the `log` module), and the lookup keys recorded.
+    /// The caller's sessions are not changed: `GroupCommitter` marks the
+    /// ones it hands back as stored (`Session::mark_log_stored`), so their
+    /// next commit writes only the lines added after.
     async fn commit(&self, changes: &[SessionChange]) -> StoreResult<()>;
+    /// The stored session, complete: its log read back from the rows.
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>>;
     /// The session a lookup key (call SID, conference SID, …) leads to.
     async fn session_id_by_key(&self, key: &str) -> StoreResult<Option<SessionId>>;
@@ -354,6 +361,7 @@ pub mod feed;
 pub mod group_commit;
 pub mod history;
 pub mod lock;
+mod log;
 pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;

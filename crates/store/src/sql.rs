@@ -267,6 +267,26 @@ impl SqlStore {
             .collect()
     }
 
+    /// Sessions selected by `sql` (`select snapshot, log_rows ...` with
+    /// text arguments), each with its whole log, read in one transaction
+    /// so the snapshots and their log rows agree.
+    async fn load_sessions(&self, sql: &str, args: &[String]) -> StoreResult<Vec<Session>> {
+        let mut tx = crate::log::begin_read(&self.pool).await?;
+        let mut query = sqlx::query(sql);
+        for arg in args {
+            query = query.bind(arg.as_str());
+        }
+        let snapshots = query
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(crate::log::snapshot_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let sessions = crate::log::complete(&mut tx, snapshots).await?;
+        tx.commit().await?;
+        Ok(sessions)
+    }
+
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
@@ -348,12 +368,6 @@ fn user_from_row(row: &AnyRow) -> StoreResult<User> {
         roles: serde_json::from_str(&roles)
             .map_err(|error| StoreError::Corrupt(format!("roles: {error}")))?,
     })
-}
-
-fn session_from_row(row: &AnyRow) -> StoreResult<Session> {
-    let snapshot: String = row.try_get("snapshot")?;
-    serde_json::from_str(&snapshot)
-        .map_err(|error| StoreError::Corrupt(format!("session snapshot: {error}")))
 }
 
 fn auth_session_from_row(row: &AnyRow) -> StoreResult<AuthSession> {
@@ -945,12 +959,13 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             }
-            let snapshot = serde_json::to_string(session)
+            // Without the log: its lines are rows (`crate::log`).
+            let snapshot = serde_json::to_string(&session.snapshot())
                 .map_err(|error| StoreError::Corrupt(error.to_string()))?;
             let written = match change.expected_version {
                 None => sqlx::query(
-                    "insert into session (session_id, account_id, ended, version, last_activity, snapshot, written_at)
-                     values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing",
+                    "insert into session (session_id, account_id, ended, version, last_activity, snapshot, written_at, log_rows)
+                     values ($1, $2, $3, $4, $5, $6, $7, 1) on conflict do nothing",
                 )
                 .bind(session.id().as_str())
                 .bind(session.header().account_id.as_str())
@@ -963,7 +978,7 @@ impl Store for SqlStore {
                 .await?
                 .rows_affected(),
                 Some(expected) => sqlx::query(
-                    "update session set ended = $1, version = $2, last_activity = $3, snapshot = $4, written_at = $5
+                    "update session set ended = $1, version = $2, last_activity = $3, snapshot = $4, written_at = $5, log_rows = 1
                      where session_id = $6 and version = $7",
                 )
                 .bind(!session.is_active())
@@ -981,6 +996,7 @@ impl Store for SqlStore {
                 // Dropping the transaction rolls the whole batch back.
                 return Err(StoreError::Conflict(session.id().to_string()));
             }
+            crate::log::write(&mut tx, self.backend, session).await?;
             history::write(&mut tx, self.backend, session).await?;
             for key in &change.keys {
                 // A key leads to the newest session that claimed it (a chat
@@ -1012,13 +1028,19 @@ impl Store for SqlStore {
     }
 
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
-        sqlx::query("select snapshot from session where session_id = $1")
+        // One read transaction: the snapshot and its log rows agree.
+        let mut tx = crate::log::begin_read(&self.pool).await?;
+        let Some(row) = sqlx::query("select snapshot, log_rows from session where session_id = $1")
             .bind(id.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?
-            .as_ref()
-            .map(session_from_row)
-            .transpose()
+        else {
+            return Ok(None);
+        };
+        let stored = crate::log::snapshot_from_row(&row)?;
+        let session = crate::log::complete(&mut tx, vec![stored]).await?.pop();
+        tx.commit().await?;
+        Ok(session)
     }
 
     async fn session_id_by_key(&self, key: &str) -> StoreResult<Option<SessionId>> {
@@ -1038,22 +1060,19 @@ impl Store for SqlStore {
             Backend::Sqlite => "ended = 0",
             Backend::Postgres => "not ended",
         };
-        sqlx::query(&format!("select snapshot from session where {condition}"))
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(session_from_row)
-            .collect()
+        self.load_sessions(
+            &format!("select snapshot, log_rows from session where {condition}"),
+            &[],
+        )
+        .await
     }
 
     async fn sessions_written_since(&self, since: DateTime<Utc>) -> StoreResult<Vec<Session>> {
-        sqlx::query("select snapshot from session where written_at >= $1")
-            .bind(iso(since))
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(session_from_row)
-            .collect()
+        self.load_sessions(
+            "select snapshot, log_rows from session where written_at >= $1",
+            &[iso(since)],
+        )
+        .await
     }
 
     async fn sessions_by_id(&self, ids: &[SessionId]) -> StoreResult<Vec<Session>> {
@@ -1061,16 +1080,11 @@ impl Store for SqlStore {
         for chunk in ids.chunks(500) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
-                "select snapshot from session where session_id in ({})",
+                "select snapshot, log_rows from session where session_id in ({})",
                 placeholders.join(", ")
             );
-            let mut query = sqlx::query(&sql);
-            for id in chunk {
-                query = query.bind(id.as_str());
-            }
-            for row in query.fetch_all(&self.pool).await? {
-                sessions.push(session_from_row(&row)?);
-            }
+            let args: Vec<String> = chunk.iter().map(|id| id.to_string()).collect();
+            sessions.extend(self.load_sessions(&sql, &args).await?);
         }
         Ok(sessions)
     }
@@ -1244,6 +1258,7 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             }
+            crate::log::delete(&mut tx, self.backend, &id).await?;
             for table in ["session_event", "session_key", "session_endpoint"] {
                 sqlx::query(&format!("delete from {table} where session_id = $1"))
                     .bind(&id)

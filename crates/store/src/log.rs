@@ -1,0 +1,327 @@
+//! A session's log as rows (migration `0013_session_log_rows.sql`), so that
+//! one more event writes its own lines instead of the whole log.
+//!
+//! - `session_log (session_id, position, at, message)`: line `position` of
+//!   the session's log (0-based, contiguous). A commit deletes the rows
+//!   from `Session::log_stored()` on and inserts the session's lines from
+//!   there: an appended line is one insert; a line the reducer inserted
+//!   mid-log (an out-of-order event re-folding its stream) rewrites the
+//!   rows after it.
+//! - the snapshot (`Session::snapshot`) and the history row's `info` leave
+//!   the log out (the snapshot also the dedupe hashes, one per event: a
+//!   load rebuilds them from `session_event`'s keys); `session.log_rows =
+//!   1` says so, and `info_log_at` is the
+//!   byte offset in `info` (inside `"log":[]`) where the rendered lines go.
+//!   Rows written before 0013 (`log_rows = 0`, `info_log_at` null) carry the
+//!   log inline and are read as they are; their session's next commit
+//!   writes every line as rows.
+//! - SQLite: `session_log_search` (FTS5 trigram, rowid = the line's rowid)
+//!   serves contains-search over lines; PostgreSQL: a trigram index on
+//!   `session_log.message`.
+
+use std::collections::HashMap;
+
+use evo_core::session::{LogEntry, Session};
+use sqlx::Row;
+
+use crate::sql::{iso, Backend};
+use crate::{StoreError, StoreResult};
+
+/// Rows per insert statement (4 arguments each, under both databases'
+/// argument limits).
+const CHUNK: usize = 200;
+
+/// Writes the session's log lines from `Session::log_stored()` on, in the
+/// commit's transaction.
+pub(crate) async fn write(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    session: &Session,
+) -> StoreResult<()> {
+    let id = session.id().as_str();
+    let log = &session.state().log;
+    let from = session.log_stored();
+    let from_position = from as i64;
+    if backend == Backend::Sqlite {
+        sqlx::query(
+            "delete from session_log_search where rowid in
+                 (select rowid from session_log where session_id = $1 and position >= $2)",
+        )
+        .bind(id)
+        .bind(from_position)
+        .execute(&mut **tx)
+        .await?;
+    }
+    sqlx::query("delete from session_log where session_id = $1 and position >= $2")
+        .bind(id)
+        .bind(from_position)
+        .execute(&mut **tx)
+        .await?;
+    if from == log.len() {
+        return Ok(());
+    }
+    for (chunk_index, chunk) in log[from..].chunks(CHUNK).enumerate() {
+        let first = from + chunk_index * CHUNK;
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let n = i * 4;
+                format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4)
+            })
+            .collect();
+        let sql = format!(
+            "insert into session_log (session_id, position, at, message) values {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (i, entry) in chunk.iter().enumerate() {
+            query = query
+                .bind(id)
+                .bind((first + i) as i64)
+                .bind(iso(entry.at))
+                .bind(entry.message.as_str());
+        }
+        query.execute(&mut **tx).await?;
+    }
+    if backend == Backend::Sqlite {
+        sqlx::query(
+            "insert into session_log_search (rowid, message)
+             select rowid, message from session_log where session_id = $1 and position >= $2",
+        )
+        .bind(id)
+        .bind(from_position)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A read transaction in which a snapshot (or history row), its log rows
+/// and its event keys agree: SQLite's reads one database snapshot;
+/// PostgreSQL's default (read committed) takes one per statement, so it is
+/// asked for repeatable read.
+pub(crate) async fn begin_read(
+    pool: &sqlx::AnyPool,
+) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
+    let mut tx = pool.begin().await?;
+    if tx.backend_name() == "PostgreSQL" {
+        sqlx::query("set transaction isolation level repeatable read, read only")
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(tx)
+}
+
+/// Deletes a session's log rows (pruning), in the caller's transaction.
+pub(crate) async fn delete(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    session_id: &str,
+) -> StoreResult<()> {
+    if backend == Backend::Sqlite {
+        sqlx::query(
+            "delete from session_log_search where rowid in
+                 (select rowid from session_log where session_id = $1)",
+        )
+        .bind(session_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    sqlx::query("delete from session_log where session_id = $1")
+        .bind(session_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The logs of `ids` (sessions without rows left out), each in order.
+pub(crate) async fn read(
+    conn: &mut sqlx::AnyConnection,
+    ids: &[&str],
+) -> StoreResult<HashMap<String, Vec<LogEntry>>> {
+    let mut logs: HashMap<String, Vec<LogEntry>> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "select session_id, at, message from session_log where session_id in ({})
+             order by session_id, position",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let session_id: String = row.try_get("session_id")?;
+            let at: String = row.try_get("at")?;
+            let at = chrono::DateTime::parse_from_rfc3339(&at)
+                .map_err(|error| StoreError::Corrupt(format!("log line time {at:?}: {error}")))?
+                .with_timezone(&chrono::Utc);
+            logs.entry(session_id).or_default().push(LogEntry {
+                at,
+                message: row.try_get("message")?,
+            });
+        }
+    }
+    Ok(logs)
+}
+
+/// The dedupe keys of the events logged for `ids`.
+async fn read_keys(
+    conn: &mut sqlx::AnyConnection,
+    ids: &[&str],
+) -> StoreResult<HashMap<String, Vec<String>>> {
+    let mut keys: HashMap<String, Vec<String>> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "select session_id, dedupe_key from session_event where session_id in ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let session_id: String = row.try_get("session_id")?;
+            keys.entry(session_id)
+                .or_default()
+                .push(row.try_get("dedupe_key")?);
+        }
+    }
+    Ok(keys)
+}
+
+/// A stored snapshot and whether its log is in rows (and its dedupe keys
+/// only in the event log).
+pub(crate) struct StoredSnapshot {
+    pub session: Session,
+    pub log_rows: bool,
+}
+
+/// Parses a `select snapshot, log_rows` row.
+pub(crate) fn snapshot_from_row(row: &sqlx::any::AnyRow) -> StoreResult<StoredSnapshot> {
+    let snapshot: String = row.try_get("snapshot")?;
+    let log_rows: i64 = row.try_get("log_rows")?;
+    let session = serde_json::from_str(&snapshot)
+        .map_err(|error| StoreError::Corrupt(format!("session snapshot: {error}")))?;
+    Ok(StoredSnapshot {
+        session,
+        log_rows: log_rows != 0,
+    })
+}
+
+/// Completes sessions read from snapshots: those whose log is in rows get
+/// it back (a loaded session always carries its whole log).
+pub(crate) async fn complete(
+    conn: &mut sqlx::AnyConnection,
+    snapshots: Vec<StoredSnapshot>,
+) -> StoreResult<Vec<Session>> {
+    let ids: Vec<&str> = snapshots
+        .iter()
+        .filter(|s| s.log_rows)
+        .map(|s| s.session.id().as_str())
+        .collect();
+    let mut logs = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        read(conn, &ids).await?
+    };
+    // A compact session's dedupe keys are its event log's (the snapshot
+    // leaves them out); a session carrying its events has them.
+    let compact: Vec<&str> = snapshots
+        .iter()
+        .filter(|s| s.log_rows && !s.session.carries_events())
+        .map(|s| s.session.id().as_str())
+        .collect();
+    let mut keys = if compact.is_empty() {
+        HashMap::new()
+    } else {
+        read_keys(conn, &compact).await?
+    };
+    Ok(snapshots
+        .into_iter()
+        .map(|stored| {
+            let mut session = stored.session;
+            if stored.log_rows {
+                let log = logs.remove(session.id().as_str()).unwrap_or_default();
+                session.restore_log(log);
+                let keys = keys.remove(session.id().as_str()).unwrap_or_default();
+                session.restore_seen(keys.iter().map(String::as_str));
+            }
+            session
+        })
+        .collect())
+}
+
+/// What a history row's `info` says before the log's lines.
+const LOG_FIELD: &str = "\"log\":[]";
+
+/// The rendered `SessionInfo` without its log lines, and the byte offset
+/// where they go (inside `"log":[]`). `None` when the marker is not found
+/// exactly once (then the caller stores the whole rendering).
+pub(crate) fn split_info(info_json: &str) -> Option<usize> {
+    // A `"` inside a JSON string is escaped, and no object of SessionInfo
+    // but the top level has a `log` member (a map's values are strings), so the marker is the field.
+    let at = info_json.find(LOG_FIELD)?;
+    (info_json.rfind(LOG_FIELD) == Some(at)).then_some(at + LOG_FIELD.len() - 1)
+}
+
+/// Puts the rendered lines into a history row's `info` at `at`.
+pub(crate) fn splice_info(
+    session_id: &str,
+    info_json: &str,
+    at: usize,
+    log: &[LogEntry],
+) -> StoreResult<String> {
+    let (head, tail) = info_json
+        .split_at_checked(at)
+        .filter(|(head, tail)| {
+            head.ends_with(&LOG_FIELD[..LOG_FIELD.len() - 1]) && tail.starts_with(']')
+        })
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "session {session_id}: the history row's log offset {at} is not in its Log field"
+            ))
+        })?;
+    let mut out = Vec::with_capacity(info_json.len() + log.len() * 96);
+    out.extend_from_slice(head.as_bytes());
+    for (index, entry) in log.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&evo_wire::json::to_json(&entry.to_info()));
+    }
+    out.extend_from_slice(tail.as_bytes());
+    String::from_utf8(out).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_marker_is_found_once_and_spliced_back() {
+        let info = r#"{"id":"a","displayName":"\"log\":[]","log":[],"members":[]}"#;
+        let at = split_info(info).unwrap();
+        let at_time = chrono::DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let log = vec![
+            LogEntry {
+                at: at_time,
+                message: "one".into(),
+            },
+            LogEntry {
+                at: at_time,
+                message: "two".into(),
+            },
+        ];
+        let full = splice_info("a", info, at, &log).unwrap();
+        assert_eq!(
+            full,
+            r#"{"id":"a","displayName":"\"log\":[]","log":[{"date":"2026-11-25T10:00:00.000Z","message":"one"},{"date":"2026-11-25T10:00:00.000Z","message":"two"}],"members":[]}"#
+        );
+        assert!(splice_info("a", info, at - 1, &log).is_err());
+        assert_eq!(split_info(r#"{"log":[],"log":[]}"#), None);
+    }
+}
