@@ -108,9 +108,11 @@ impl LiveHead {
 impl LiveSession {
     /// Renders a session for the index (only its JSON and head are kept).
     pub(in crate::app) fn new(session: Session) -> Self {
-        let mut json = evo_wire::json::to_json(&session.to_info());
-        // Kept as long as the session is active: no spare capacity.
-        json.shrink_to_fit();
+        // Kept as long as the session is active: copied into an allocation
+        // of exactly its size, and the rendering buffer freed whole
+        // (shrinking it in place left its tail as a free hole between
+        // long-lived entries).
+        let json = Bytes::copy_from_slice(&evo_wire::json::to_json(&session.to_info()));
         let endpoints: Vec<EndpointId> = session.endpoint_ids().into_iter().collect();
         let last_activity = session.last_activity();
         let header = session.header();
@@ -128,7 +130,7 @@ impl LiveSession {
         };
         LiveSession {
             head,
-            json: Bytes::from(json),
+            json,
             endpoints: endpoints.into_boxed_slice(),
         }
     }
