@@ -156,6 +156,16 @@ impl Server {
         rss_of(self.child.id())
     }
 
+    /// The server's resident memory by kind.
+    fn rss_split(&self) -> anyhow::Result<report::RssSplit> {
+        let field = |name| status_kib(self.child.id(), name).map(|kib| (kib * 1024) as i64);
+        Ok(report::RssSplit {
+            anon: field("RssAnon:")?,
+            file: field("RssFile:")?,
+            shmem: field("RssShmem:")?,
+        })
+    }
+
     /// SIGKILL: every acknowledged write is already durable, which is what
     /// the server promises; a graceful stop would wait for the streams.
     fn stop(mut self) -> anyhow::Result<()> {
@@ -252,6 +262,10 @@ async fn static_server(path: &Path, headers: &Path, bind: SocketAddr) -> anyhow:
 /// The `evo-voice` binary whose `serve` is measured: this one, or the one
 /// `EVO_BENCH_SERVE_BIN` names (another build, for a before/after
 /// comparison against the same static server and client).
+/// Set (to anything), the bench stops after the active calls' memory
+/// figure (printed as one JSON line): for profiling the server's heap.
+const MEMORY_ONLY: &str = "EVO_BENCH_MEMORY_ONLY";
+
 fn serve_binary() -> anyhow::Result<std::path::PathBuf> {
     match std::env::var_os("EVO_BENCH_SERVE_BIN") {
         Some(path) => Ok(path.into()),
@@ -265,15 +279,19 @@ fn free_port() -> anyhow::Result<SocketAddr> {
 }
 
 fn rss_of(pid: u32) -> anyhow::Result<u64> {
+    Ok(status_kib(pid, "VmRSS:")? * 1024)
+}
+
+/// A `kB` field of `/proc/<pid>/status`.
+fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("reading /proc/{pid}/status failed"))?;
-    let kib: u64 = status
+    status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
-        .context("no VmRSS in /proc/<pid>/status")?;
-    Ok(kib * 1024)
+        .with_context(|| format!("no {field} in /proc/<pid>/status"))
 }
 
 /// One user's `GET /sessions/active`: the body, and the response headers
@@ -468,6 +486,7 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
         account_id: set.account_id.clone(),
     };
     let rss_empty = server.rss()?;
+    let split_empty = server.rss_split()?;
 
     // 2. Active calls through the signed webhooks: voice, then the agent's
     //    leg ringing and answered.
@@ -494,6 +513,28 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     errors.outcome("active calls", &active);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_active = server.rss()?;
+    let split_active = server.rss_split()?;
+    if std::env::var_os(MEMORY_ONLY).is_some() {
+        // For a heap profiler attached to the server (docs/benchmarks.md):
+        // stop it while it holds exactly the active calls.
+        println!(
+            "{}",
+            serde_json::json!({
+                "active_sessions": total_active,
+                "rss_empty": rss_empty,
+                "rss_active": rss_active,
+                "bytes_per_active_session": rss_active.saturating_sub(rss_empty) as f64 / total_active.max(1) as f64,
+                "anon": split_active.anon - split_empty.anon,
+                "file": split_active.file - split_empty.file,
+                "shmem": split_active.shmem - split_empty.shmem,
+                "errors": errors.total,
+            })
+        );
+        server.stop()?;
+        return Err(anyhow::anyhow!(
+            "{MEMORY_ONLY} is set: stopped after the active calls"
+        ));
+    }
 
     // 3. Ingest: open the calls (voice webhooks), then time their status
     //    callbacks: the agent's leg ringing, answered, completed, and the
@@ -666,6 +707,11 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
                 / total_active.max(1) as f64,
             bytes_per_subscriber: rss_subscribers.saturating_sub(rss_before_subscribers) as f64
                 / connected.max(1) as f64,
+            active_delta: report::RssSplit {
+                anon: split_active.anon - split_empty.anon,
+                file: split_active.file - split_empty.file,
+                shmem: split_active.shmem - split_empty.shmem,
+            },
         },
         history: report::History {
             sessions_appended: growth.sessions,

@@ -236,6 +236,19 @@ pub struct Memory {
     pub rss_subscribers: u64,
     pub bytes_per_active_session: f64,
     pub bytes_per_subscriber: f64,
+    /// `rss_active - rss_empty` split as the kernel counts it (anonymous:
+    /// the heap; file: mapped files such as the binary and SQLite's shared
+    /// memory index; shmem), so a change of the figure can be attributed.
+    pub active_delta: RssSplit,
+}
+
+/// Resident bytes by kind (`RssAnon`, `RssFile`, `RssShmem` of
+/// `/proc/<pid>/status`).
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct RssSplit {
+    pub anon: i64,
+    pub file: i64,
+    pub shmem: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -300,7 +313,7 @@ pub fn method(notes: &[String]) -> Vec<String> {
             "reads: GET /sessions/active, bearer tokens rotating over all users, closed loop; the limit is a child process serving the bytes and headers user 0 got (the same listener, `startup::serve_with_limits`, and an axum router; no auth, no lookup, no middleware); each server has its own kept-alive connections (the same count) and a warm-up of a fifth of the run, then they are measured in 6 alternating slices each (ABBA order) within one run; the ratio is the sum of evo's requests over the static server's; server CPU per request from /proc/<pid>/stat",
             "half rate: an open-loop generator at half the peak evo-voice rate; request k is due at start + k/rate, released by a pacing thread every 250 µs and sent by whichever connection is idle; latency counts from when each request was due (its lateness in being sent is reported too)",
             "fan-out: one /event-stream subscriber per user; each sample is a voice webhook opening a call to one subscriber's user, timed from sending it until that stream carries the new session's id; the call is then ended",
-            "memory: VmRSS of the server process before and after the active calls, and before and after the subscribers connected",
+            "memory: VmRSS of the server process before and after the active calls (with its split into RssAnon, RssFile and RssShmem), and before and after the subscribers connected",
         ]
         .map(str::to_string),
     );

@@ -142,7 +142,7 @@ impl Actions {
             if !reach.may_see(&live) {
                 return Err(ActionError::NotFound(id.to_string()));
             }
-            if live.session().state().ended {
+            if !live.session().is_active() {
                 return Err(ActionError::Ended(id.to_string()));
             }
             return Ok(live);
@@ -158,6 +158,21 @@ impl Actions {
                 }
             }
             _ => Err(ActionError::NotFound(id.to_string())),
+        }
+    }
+
+    /// [`Actions::session`] and the whole session, read from the store
+    /// (the index keeps only its JSON and head).
+    async fn whole(
+        &self,
+        actor: &Actor<'_>,
+        id: &SessionId,
+    ) -> Result<(Arc<LiveSession>, Session), ActionError> {
+        let live = self.session(actor, id).await?;
+        match self.sessions.stored(id).await? {
+            Some(session) if session.is_active() => Ok((live, session)),
+            Some(_) => Err(ActionError::Ended(id.to_string())),
+            None => Err(ActionError::NotFound(id.to_string())),
         }
     }
 
@@ -227,8 +242,8 @@ impl Actions {
         call_sid: Option<&CallSid>,
         reason: SessionHoldReasons,
     ) -> Result<Arc<LiveSession>, ActionError> {
-        let live = self.session(actor, session_id).await?;
-        let session = live.session();
+        let (live, session) = self.whole(actor, session_id).await?;
+        let session = &session;
         let target = leg_of(session, call_sid)?;
         if held_legs(session, &self.sessions.events(session_id).await?).contains(&target) {
             return Ok(live);
@@ -269,8 +284,8 @@ impl Actions {
         actor: &Actor<'_>,
         session_id: &SessionId,
     ) -> Result<Arc<LiveSession>, ActionError> {
-        let live = self.session(actor, session_id).await?;
-        let session = live.session();
+        let (live, session) = self.whole(actor, session_id).await?;
+        let session = &session;
         let Some(target) = held_legs(session, &self.sessions.events(session_id).await?)
             .into_iter()
             .next()
@@ -316,8 +331,9 @@ impl Actions {
         session_id: &SessionId,
         data: &str,
     ) -> Result<Arc<LiveSession>, ActionError> {
-        let live = self.session(actor, session_id).await?;
-        if live.session().state().console_data.as_deref() == Some(data) {
+        // The index keeps no console data: the stored session has it.
+        let (live, session) = self.whole(actor, session_id).await?;
+        if session.state().console_data.as_deref() == Some(data) {
             return Ok(live);
         }
         self.log(
@@ -337,8 +353,8 @@ impl Actions {
         session_id: &SessionId,
         call_sid: Option<&CallSid>,
     ) -> Result<Arc<LiveSession>, ActionError> {
-        let live = self.session(actor, session_id).await?;
-        let session = live.session();
+        let (live, session) = self.whole(actor, session_id).await?;
+        let session = &session;
         let target = leg_of(session, call_sid)?;
         let asked_before = self
             .sessions
@@ -407,8 +423,8 @@ impl Actions {
         destination: Option<&str>,
         caller_id: Option<&str>,
     ) -> Result<Arc<LiveSession>, ActionError> {
-        let live = self.session(actor, session_id).await?;
-        let session = live.session();
+        let (_, session) = self.whole(actor, session_id).await?;
+        let session = &session;
         let root = leg_of(session, None)?;
         let destination = self
             .destination(&session.header().account_id, destination)
@@ -477,8 +493,8 @@ impl Actions {
         destination: Option<&str>,
         from_number: Option<&str>,
     ) -> Result<Arc<LiveSession>, ActionError> {
-        let live = self.session(actor, session_id).await?;
-        let session = live.session();
+        let (_, session) = self.whole(actor, session_id).await?;
+        let session = &session;
         let root = leg_of(session, None)?;
         let agent_leg = match call_sid.filter(|c| !c.trim().is_empty()) {
             Some(sid) => Some(leg_of(session, Some(sid))?),

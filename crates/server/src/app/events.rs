@@ -422,12 +422,7 @@ impl EventHub {
         let known = index
             .all()
             .iter()
-            .map(|live| {
-                (
-                    live.session().id().to_string(),
-                    live.session().state().call_state,
-                )
-            })
+            .map(|live| (live.session().id().to_string(), live.session().call_state()))
             .collect();
         let mut state = HubState {
             known,
@@ -837,21 +832,23 @@ impl EventHub {
 
     /// Plans one committed change's messages for every followed user.
     fn plan(&self, state: &mut HubState, live: &Arc<LiveSession>, drafts: &mut Vec<Draft>) {
-        // Only the state's call state and end matter here: no SessionInfo built.
-        let info = live.session().state();
-        let session_id = live.session().id().as_str();
-        let previous = if info.ended {
+        // Only the call state and end matter here: no SessionInfo built.
+        let head = live.session();
+        let ended = !head.is_active();
+        let call_state = head.call_state();
+        let session_id = head.id().as_str();
+        let previous = if ended {
             state.known.remove(session_id)
         } else {
-            state.known.insert(session_id.to_string(), info.call_state)
+            state.known.insert(session_id.to_string(), call_state)
         };
         let mut kinds = vec!["SessionInfoChanged"];
-        if info.ended {
+        if ended {
             if previous.is_some() {
                 kinds.push("SessionDisconnected");
             }
         } else {
-            match info.call_state {
+            match call_state {
                 SessionCallState::Ringing if previous != Some(SessionCallState::Ringing) => {
                     kinds.push("SessionInvite")
                 }
@@ -869,7 +866,7 @@ impl EventHub {
                 _ => {}
             }
         }
-        let account_id = &live.session().header().account_id;
+        let account_id = live.session().account_id();
         let version = live.session().version();
         // Built once per change, shared by every user's message.
         let own: Vec<(&str, Arc<str>)> = kinds
@@ -913,7 +910,7 @@ impl EventHub {
             };
             let sees = seers.binary_search(&user_id).is_ok();
             let account_only = !sees && user.manager && user.account_id == *account_id;
-            let membership_changed = if sees && !info.ended {
+            let membership_changed = if sees && !ended {
                 let joined = user.active.insert(session_id.to_string());
                 if joined {
                     holding

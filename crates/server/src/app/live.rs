@@ -1,8 +1,8 @@
 //! The live index: every active session, kept in memory and pre-rendered,
 //! so that `GET /sessions/active` never touches the store or the history.
 //!
-//! The index maps endpoint → active session ids and session id → the
-//! session with its `SessionInfo` JSON rendered once per change. A read is a
+//! The index maps endpoint → its active sessions and session id → the
+//! session's entry, its `SessionInfo` JSON rendered once per change. A read is a
 //! lookup plus a concatenation of bytes. Ended sessions leave the index.
 //! At start the index is rebuilt from `Store::active_sessions`.
 //!
@@ -15,55 +15,143 @@
 //! Only the application layer writes the index (`upsert` and `refresh` are
 //! `pub(in crate::app)`); everyone else gets `&LiveIndex`, a read-only view.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
 use bytes::Bytes;
-use evo_core::api::sessions::SessionInfo;
-use evo_core::ids::{EndpointId, SessionId};
+use chrono::{DateTime, Utc};
+use evo_core::api::sessions::{FlowChannels, SessionCallState, SessionInfo};
+use evo_core::ids::{AccountId, CallSid, EndpointId, SessionId};
 use evo_core::session::Session;
 
 /// How many ended sessions the index remembers, so that an older active
 /// version read from the store cannot bring an ended session back.
 const ENDED_REMEMBERED: usize = 100_000;
 
-/// One active session as the index holds it; read-only outside `app`.
-/// The session is compact (no event list: `Session::compact`) and its
-/// `SessionInfo` is kept only as JSON, rendered once per change; the other
-/// formats project it again when asked (`info`).
+/// One active session as the index holds it; read-only outside `app`:
+/// its `SessionInfo` as JSON (rendered once per change) and the few facts
+/// visibility, lookups, the event hub and the reconciler read. The
+/// `Session` itself is not kept (it was most of an entry's bytes): a
+/// webhook or an action reads it from the store's snapshot, one primary-key
+/// read, under the session's lock (`SessionService`).
 #[derive(Debug)]
 pub struct LiveSession {
-    session: Session,
+    head: LiveHead,
     json: Bytes,
-    endpoints: BTreeSet<EndpointId>,
+    /// Sorted, no duplicates.
+    endpoints: Box<[EndpointId]>,
+}
+
+/// What the index keeps of a session besides its JSON (named like the
+/// `Session` accessors they copy).
+#[derive(Debug)]
+pub struct LiveHead {
+    id: SessionId,
+    account_id: AccountId,
+    version: u64,
+    opened_at: DateTime<Utc>,
+    last_activity: DateTime<Utc>,
+    call_sid: Option<CallSid>,
+    call_state: SessionCallState,
+    channel: FlowChannels,
+    ended: bool,
+}
+
+impl LiveHead {
+    /// The session's id.
+    pub fn id(&self) -> &SessionId {
+        &self.id
+    }
+
+    /// The session's account.
+    pub fn account_id(&self) -> &AccountId {
+        &self.account_id
+    }
+
+    /// The committed version this entry renders.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// When the session was opened.
+    pub fn opened_at(&self) -> DateTime<Utc> {
+        self.opened_at
+    }
+
+    /// When anything last happened to the session.
+    pub fn last_activity(&self) -> DateTime<Utc> {
+        self.last_activity
+    }
+
+    /// The root call's SID (voice sessions).
+    pub fn call_sid(&self) -> Option<&CallSid> {
+        self.call_sid.as_ref()
+    }
+
+    /// The session's call state.
+    pub fn call_state(&self) -> SessionCallState {
+        self.call_state
+    }
+
+    /// Voice, chat…
+    pub fn channel(&self) -> FlowChannels {
+        self.channel
+    }
+
+    /// Whether the session is still live.
+    pub fn is_active(&self) -> bool {
+        !self.ended
+    }
 }
 
 impl LiveSession {
-    /// Renders a session for the index (compacting it first).
-    pub(in crate::app) fn new(mut session: Session) -> Self {
-        session.compact();
-        let mut json = evo_wire::json::to_json(&session.to_info());
-        // Kept as long as the session is active: no spare capacity.
-        json.shrink_to_fit();
-        let json = Bytes::from(json);
-        let endpoints = session.endpoint_ids();
+    /// Renders a session for the index (only its JSON and head are kept).
+    pub(in crate::app) fn new(session: Session) -> Self {
+        // Kept as long as the session is active: copied into an allocation
+        // of exactly its size, and the rendering buffer freed whole
+        // (shrinking it in place left its tail as a free hole between
+        // long-lived entries).
+        let json = Bytes::copy_from_slice(&evo_wire::json::to_json(&session.to_info()));
+        let endpoints: Vec<EndpointId> = session.endpoint_ids().into_iter().collect();
+        let last_activity = session.last_activity();
+        let header = session.header();
+        let state = session.state();
+        let head = LiveHead {
+            id: session.id().clone(),
+            account_id: header.account_id.clone(),
+            version: session.version(),
+            opened_at: session.opened_at(),
+            last_activity,
+            call_sid: header.call_sid.clone(),
+            call_state: state.call_state,
+            channel: header.channel,
+            ended: state.ended,
+        };
         LiveSession {
-            session,
+            head,
             json,
-            endpoints,
+            endpoints: endpoints.into_boxed_slice(),
         }
     }
 
-    /// The session (compact: its events are in the store's log).
-    pub fn session(&self) -> &Session {
-        &self.session
+    /// What the index keeps of the session (the whole session is the
+    /// store's: `SessionService::stored`).
+    pub fn session(&self) -> &LiveHead {
+        &self.head
     }
 
-    /// Its projection for clients, computed from the session (the JSON
-    /// bytes are the kept rendering: [`LiveSession::json`]).
+    /// Its projection for clients, decoded from the kept JSON (the formats
+    /// other than JSON are rare: the JSON is what the index keeps).
     pub fn info(&self) -> SessionInfo {
-        self.session.to_info()
+        match evo_wire::json::from_json(&self.json) {
+            Ok(info) => info,
+            Err(error) => {
+                // Our own rendering always decodes (tested); never a panic.
+                tracing::error!(%error, session = %self.head.id, "a kept SessionInfo did not decode");
+                SessionInfo::default()
+            }
+        }
     }
 
     /// `SessionInfo` as JSON, rendered once when the session changed.
@@ -71,8 +159,8 @@ impl LiveSession {
         &self.json
     }
 
-    /// The endpoints this session is visible to.
-    pub fn endpoints(&self) -> &BTreeSet<EndpointId> {
+    /// The endpoints this session is visible to (sorted).
+    pub fn endpoints(&self) -> &[EndpointId] {
         &self.endpoints
     }
 }
@@ -80,8 +168,10 @@ impl LiveSession {
 /// The active sessions one endpoint sees, and its generation cell.
 #[derive(Default)]
 struct EndpointEntry {
-    ids: BTreeSet<SessionId>,
-    /// The index generation of the last change to `ids` (or to one of
+    /// The entries themselves (shared with `Inner::sessions`), not their
+    /// ids: a few pointers per endpoint, no id copies, no B-tree nodes.
+    sessions: Vec<Arc<LiveSession>>,
+    /// The index generation of the last change to `sessions` (or to one of
     /// their sessions). Entries are never removed, so a watcher's cell
     /// stays the endpoint's; there are as many as endpoints ever seen.
     generation: Arc<AtomicU64>,
@@ -126,36 +216,32 @@ impl Inner {
     fn held_version(&self, id: &str) -> Option<u64> {
         self.sessions
             .get(id)
-            .map(|live| live.session.version())
+            .map(|live| live.head.version)
             .or_else(|| self.ended.get(id).copied())
     }
 
     fn put(&mut self, live: Arc<LiveSession>) {
-        let id = live.session.id().clone();
+        let id = live.head.id.clone();
         self.generation += 1;
         let generation = self.generation;
         if let Some(previous) = self.sessions.remove(&id) {
             for endpoint in &previous.endpoints {
                 if let Some(entry) = self.by_endpoint.get_mut(endpoint) {
-                    entry.ids.remove(&id);
+                    entry.sessions.retain(|held| held.head.id != id);
                     entry.generation.store(generation, Ordering::Release);
                 }
             }
         }
-        if live.session.is_active() {
+        if live.head.is_active() {
             self.ended.remove(&id);
             for endpoint in &live.endpoints {
                 let entry = self.by_endpoint.entry(endpoint.clone()).or_default();
-                entry.ids.insert(id.clone());
+                entry.sessions.push(live.clone());
                 entry.generation.store(generation, Ordering::Release);
             }
             self.sessions.insert(id, live);
         } else {
-            if self
-                .ended
-                .insert(id.clone(), live.session.version())
-                .is_none()
-            {
+            if self.ended.insert(id.clone(), live.head.version).is_none() {
                 self.ended_order.push_back(id);
             }
             while self.ended_order.len() > ENDED_REMEMBERED {
@@ -197,8 +283,8 @@ impl LiveIndex {
         let live = Arc::new(LiveSession::new(session));
         let mut inner = self.write();
         let taken = inner
-            .held_version(live.session.id())
-            .is_none_or(|version| version <= live.session.version());
+            .held_version(&live.head.id)
+            .is_none_or(|version| version <= live.head.version);
         if taken {
             inner.put(live.clone());
         }
@@ -213,11 +299,11 @@ impl LiveIndex {
         // Rendered outside the lock; most refreshes do change the index.
         let live = Arc::new(LiveSession::new(session));
         let mut inner = self.write();
-        let held = inner.held_version(live.session.id());
-        let newer = held.is_none_or(|version| version < live.session.version());
+        let held = inner.held_version(&live.head.id);
+        let newer = held.is_none_or(|version| version < live.head.version);
         // A session this node never held is taken only while active: an
         // ended one it never held changes nothing here.
-        let relevant = held.is_some() || live.session.is_active();
+        let relevant = held.is_some() || live.head.is_active();
         if newer && relevant {
             inner.put(live.clone());
             Some(live)
@@ -299,22 +385,20 @@ impl LiveIndex {
         inner: &Inner,
         endpoints: impl IntoIterator<Item = &'a EndpointId>,
     ) -> Vec<Arc<LiveSession>> {
-        let mut ids = BTreeSet::new();
+        let mut sessions: Vec<Arc<LiveSession>> = Vec::new();
         for endpoint in endpoints {
             if let Some(found) = inner.by_endpoint.get(endpoint) {
-                ids.extend(found.ids.iter());
+                sessions.extend(found.sessions.iter().cloned());
             }
         }
-        let mut sessions: Vec<Arc<LiveSession>> = ids
-            .into_iter()
-            .filter_map(|id| inner.sessions.get(id).cloned())
-            .collect();
         sessions.sort_by(|a, b| {
-            a.session
-                .opened_at()
-                .cmp(&b.session.opened_at())
-                .then_with(|| a.session.id().cmp(b.session.id()))
+            a.head
+                .opened_at
+                .cmp(&b.head.opened_at)
+                .then_with(|| a.head.id.cmp(&b.head.id))
         });
+        // A session visible to several of the endpoints is listed once.
+        sessions.dedup_by(|a, b| a.head.id == b.head.id);
         sessions
     }
 
@@ -440,5 +524,50 @@ mod tests {
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         refresher.join().unwrap();
         assert_eq!(held(&index), Some(COMMITS));
+    }
+
+    #[test]
+    fn an_entry_keeps_the_json_and_head_of_every_scenario_step_and_decodes_it_back() {
+        use evo_core::scenario::{build, Cast, KINDS};
+        let cast = Cast {
+            account_id: "acc1".into(),
+            account_name: "Acme".into(),
+            customer: None,
+            breadcrumb: vec![],
+            number: ("num1".into(), "+15550100".into(), "Main".into()),
+            agents: vec![
+                ("usr1".into(), "alice".into(), "Alice".into()),
+                ("usr2".into(), "bob".into(), "Bob".into()),
+            ],
+            caller: "+15557770000".into(),
+        };
+        let start = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        for (n, kind) in KINDS.iter().enumerate() {
+            let plan = build(*kind, &cast, &format!("K{n}"), start);
+            let mut session = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
+            for event in &plan.events {
+                reducer::apply_in_place(&mut session, event);
+                let live = LiveSession::new(session.clone());
+                // The formats other than JSON decode the kept JSON: the
+                // same SessionInfo the session projects.
+                assert_eq!(live.info(), session.to_info(), "{}", kind.name());
+                assert_eq!(
+                    live.json().as_ref(),
+                    evo_wire::json::to_json(&session.to_info()).as_slice()
+                );
+                let head = live.session();
+                assert_eq!(head.id(), session.id());
+                assert_eq!(head.account_id(), &session.header().account_id);
+                assert_eq!(head.version(), session.version());
+                assert_eq!(head.opened_at(), session.opened_at());
+                assert_eq!(head.last_activity(), session.last_activity());
+                assert_eq!(head.call_sid(), session.header().call_sid.as_ref());
+                assert_eq!(head.call_state(), session.state().call_state);
+                assert_eq!(head.channel(), session.header().channel);
+                assert_eq!(head.is_active(), session.is_active());
+                let endpoints: Vec<EndpointId> = session.endpoint_ids().into_iter().collect();
+                assert_eq!(live.endpoints(), endpoints.as_slice());
+            }
+        }
     }
 }

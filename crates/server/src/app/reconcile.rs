@@ -35,7 +35,7 @@ use chrono::{DateTime, Utc};
 use evo_core::api::sessions::FlowChannels;
 use evo_core::domain::Secret;
 use evo_core::event::{CallProgress, Clock, EventKind, EventSource, SessionEvent};
-use evo_core::ids::{CallSid, TwilioAccountSid};
+use evo_core::ids::{CallSid, SessionId, TwilioAccountSid};
 use evo_core::session::Session;
 use evo_twilio::rest::{CallResource, Credentials, RestError, TwilioClient};
 
@@ -252,16 +252,16 @@ pub async fn reconcile_once(
         // Forget logged unknown calls whose sessions are gone.
         let live: HashSet<&str> = sessions
             .iter()
-            .filter_map(|l| l.session().header().call_sid.as_deref())
+            .filter_map(|l| l.session().call_sid().map(|sid| sid.as_str()))
             .collect();
         lock(&reconciler.unknown_logged).retain(|sid| live.contains(sid.as_str()));
     }
     for live in sessions {
-        let session = live.session();
-        let events = if session.header().channel == FlowChannels::Chat {
-            if stale(session.last_activity(), config.chat_idle_after) {
+        let head = live.session();
+        let events = if head.channel() == FlowChannels::Chat {
+            if stale(head.last_activity(), config.chat_idle_after) {
                 vec![ended(
-                    session,
+                    head.id(),
                     now,
                     Clock::Server,
                     "completed",
@@ -270,14 +270,24 @@ pub async fn reconcile_once(
             } else {
                 Vec::new()
             }
-        } else if stale(session.last_activity(), config.idle_after) {
+        } else if stale(head.last_activity(), config.idle_after) {
             report.checked += 1;
-            let too_old = stale(session.opened_at(), config.max_age);
-            match decide_voice(state, reconciler, session, now, &mut skip, &mut report).await {
+            let too_old = stale(head.opened_at(), config.max_age);
+            // The index keeps only the head: Twilio is asked about the
+            // stored session's calls.
+            let session = match state.sessions.stored(head.id()).await {
+                Ok(Some(session)) if session.is_active() => session,
+                Ok(_) => continue,
+                Err(error) => {
+                    tracing::warn!(%error, session = %head.id(), "reconciler could not read the session");
+                    continue;
+                }
+            };
+            match decide_voice(state, reconciler, &session, now, &mut skip, &mut report).await {
                 Ok(Some(events)) => events,
                 Ok(None) => Vec::new(),
                 Err(why) if too_old => vec![ended(
-                    session,
+                    head.id(),
                     now,
                     Clock::Server,
                     "expired",
@@ -286,7 +296,7 @@ pub async fn reconcile_once(
                     ),
                 )],
                 Err(why) => {
-                    tracing::debug!(session = %session.id(), why, "not reconciled yet");
+                    tracing::debug!(session = %head.id(), why, "not reconciled yet");
                     Vec::new()
                 }
             }
@@ -295,11 +305,11 @@ pub async fn reconcile_once(
         };
         let mut changed = false;
         for event in events {
-            match state.sessions.apply(session.id(), event, Vec::new()).await {
+            match state.sessions.apply(head.id(), event, Vec::new()).await {
                 Ok(Applied::Changed(_)) => changed = true,
                 Ok(Applied::Duplicate | Applied::UnknownSession | Applied::OtherAccount) => {}
                 Err(error) => {
-                    tracing::warn!(%error, session = %session.id(), "ending a stale session failed");
+                    tracing::warn!(%error, session = %head.id(), "ending a stale session failed");
                     break;
                 }
             }
@@ -312,7 +322,7 @@ pub async fn reconcile_once(
 }
 
 fn ended(
-    session: &Session,
+    session_id: &SessionId,
     at: DateTime<Utc>,
     clock: Clock,
     outcome: &str,
@@ -322,7 +332,7 @@ fn ended(
         at,
         clock,
         source: EventSource::Internal {
-            id: format!("reconcile:{}", session.id()),
+            id: format!("reconcile:{session_id}"),
         },
         kind: EventKind::Ended {
             outcome: outcome.to_string(),
@@ -417,6 +427,6 @@ async fn decide_voice(
     };
     Ok(Some(vec![
         leg,
-        ended(session, at, clock, status.as_str(), &reason),
+        ended(session.id(), at, clock, status.as_str(), &reason),
     ]))
 }

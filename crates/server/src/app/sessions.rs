@@ -107,16 +107,37 @@ impl SessionService {
         &self.index
     }
 
-    /// The durable copy of a session (tests and diagnostics; requests read
-    /// the index).
+    /// The durable copy of a session (the whole session: the index keeps
+    /// only its JSON and head).
     pub async fn stored(&self, session_id: &SessionId) -> Result<Option<Session>, StoreError> {
         self.store.session(session_id).await
+    }
+
+    /// The durable copies of these sessions (one query), in no order.
+    pub async fn stored_many(&self, ids: &[SessionId]) -> Result<Vec<Session>, StoreError> {
+        self.store.sessions_by_id(ids).await
     }
 
     /// A session's events, as the store logged them (the live index and
     /// the snapshots keep compact sessions, without their events).
     pub async fn events(&self, session_id: &SessionId) -> Result<Vec<SessionEvent>, StoreError> {
         self.store.session_events(session_id).await
+    }
+
+    /// The whole sessions (members, header) of the account's active
+    /// sessions, oldest first: the index names them, the store has them.
+    pub async fn active_stored(&self, account_id: &AccountId) -> Result<Vec<Session>, StoreError> {
+        let ids: Vec<SessionId> = self
+            .index
+            .all()
+            .iter()
+            .filter(|live| live.session().account_id() == account_id)
+            .map(|live| live.session().id().clone())
+            .collect();
+        let mut sessions = self.stored_many(&ids).await?;
+        sessions.retain(Session::is_active);
+        sessions.sort_by(|a, b| (a.opened_at(), a.id()).cmp(&(b.opened_at(), b.id())));
+        Ok(sessions)
     }
 
     /// The session of `account_id` a lookup key (call SID, conversation…)
@@ -528,15 +549,15 @@ impl SessionService {
         self.store.change_listener().await
     }
 
+    /// The session to change, from the store's snapshot: the index keeps
+    /// only its JSON and head. Called with the session's lock held, after
+    /// the previous change's commit returned, so it reads that change.
     async fn load(&self, session_id: &SessionId) -> Result<Option<Session>, StoreError> {
-        match self.index.get(session_id) {
-            Some(live) => Ok(Some(live.session().clone())),
-            None => Ok(self.store.session(session_id).await?.map(|mut stored| {
-                // A snapshot of the first format carries its events.
-                stored.compact();
-                stored
-            })),
-        }
+        Ok(self.store.session(session_id).await?.map(|mut stored| {
+            // A snapshot of the first format carries its events.
+            stored.compact();
+            stored
+        }))
     }
 
     fn publish(&self, session: Session) -> Arc<LiveSession> {
@@ -623,5 +644,92 @@ mod tests {
             .unwrap();
         assert_eq!(again.session().version(), first + 2);
         assert!(changes.try_recv().is_err());
+    }
+
+    fn console_data(n: usize) -> SessionEvent {
+        SessionEvent {
+            at: chrono::DateTime::from_timestamp(1_700_000_100 + n as i64, 0).unwrap(),
+            clock: evo_core::event::Clock::Server,
+            source: evo_core::event::EventSource::Internal {
+                id: format!("concurrent-{n}"),
+            },
+            kind: evo_core::event::EventKind::ConsoleData {
+                data: format!("update {n}"),
+            },
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_events_on_one_session_each_see_the_previous_commit() {
+        // The index keeps no Session: each event reads the stored snapshot
+        // under the session's lock, after the previous commit returned; a
+        // stale read would be refused by the version check (a conflict) or
+        // lose an update.
+        let dir = tempfile::tempdir().unwrap();
+        let store = evo_store::open_store(&dir.path().display().to_string())
+            .await
+            .unwrap();
+        let service = Arc::new(SessionService::new(
+            store.clone(),
+            Arc::new(LiveIndex::default()),
+        ));
+        let cast = Cast {
+            account_id: "acc1".into(),
+            account_name: "Acme".into(),
+            customer: None,
+            breadcrumb: vec![],
+            number: ("num1".into(), "+15550100".into(), "Main".into()),
+            agents: vec![("usr1".into(), "alice".into(), "Alice".into())],
+            caller: "+15557770000".into(),
+        };
+        let start = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let plan = build(Kind::HoldUnhold, &cast, "MANY", start);
+        let opened = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
+        let first = service
+            .open_with(
+                opened,
+                vec!["CAMANY".to_string()],
+                vec![plan.events[0].clone()],
+            )
+            .await
+            .unwrap()
+            .session()
+            .version();
+        const EVENTS: usize = 40;
+        let tasks: Vec<_> = (0..EVENTS)
+            .map(|n| {
+                let (service, id) = (service.clone(), plan.session_id.clone());
+                tokio::spawn(async move { service.apply(&id, console_data(n), Vec::new()).await })
+            })
+            .collect();
+        let mut versions = Vec::new();
+        for task in tasks {
+            match task.await.unwrap().unwrap() {
+                Applied::Changed(live) => versions.push(live.session().version()),
+                other => panic!("every event is new: {other:?}"),
+            }
+        }
+        versions.sort_unstable();
+        let expected: Vec<u64> = (first + 1..=first + EVENTS as u64).collect();
+        assert_eq!(versions, expected, "one version per event, none lost");
+        let stored = store.session(&plan.session_id).await.unwrap().unwrap();
+        assert_eq!(stored.version(), first + EVENTS as u64);
+        assert_eq!(
+            service
+                .index()
+                .get(&plan.session_id)
+                .unwrap()
+                .session()
+                .version(),
+            stored.version()
+        );
+        // A retry of any of them is a duplicate, seen in the stored snapshot.
+        assert!(matches!(
+            service
+                .apply(&plan.session_id, console_data(7), Vec::new())
+                .await
+                .unwrap(),
+            Applied::Duplicate
+        ));
     }
 }

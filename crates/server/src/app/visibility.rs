@@ -45,7 +45,7 @@ impl Viewer {
     /// Whether this viewer may see the session. Tenants never see each
     /// other, whatever the endpoint ids say.
     pub fn may_see(&self, live: &LiveSession) -> bool {
-        self.may_see_parts(&live.session().header().account_id, live.endpoints())
+        self.may_see_parts(live.session().account_id(), live.endpoints())
     }
 
     /// [`Viewer::may_see`] for a session known by its account and the
@@ -300,7 +300,7 @@ impl Reach {
 
     /// Whether a live session is within reach.
     pub fn may_see(&self, live: &LiveSession) -> bool {
-        self.may_see_parts(&live.session().header().account_id, live.endpoints())
+        self.may_see_parts(live.session().account_id(), live.endpoints())
     }
 
     /// The live session, if within reach.

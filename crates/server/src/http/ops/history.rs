@@ -342,15 +342,13 @@ pub async fn get_active_calls(call: Call) -> Result<Reply, ApiError> {
                 Default::default()
             }
         };
-    let mut sessions = call.state.sessions.index().all();
-    sessions.retain(|live| live.session().header().account_id == account_id);
-    sessions.sort_by(|a, b| {
-        (a.session().opened_at(), a.session().id())
-            .cmp(&(b.session().opened_at(), b.session().id()))
-    });
+    let sessions = call
+        .state
+        .sessions
+        .active_stored(&AccountId::new(account_id.as_str()))
+        .await?;
     let mut calls = Vec::new();
-    for live in &sessions {
-        let session = live.session();
+    for session in &sessions {
         let header = session.header();
         let created = evo_core::session::iso(session.opened_at());
         let updated = evo_core::session::iso(session.last_activity());
