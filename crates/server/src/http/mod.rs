@@ -5,6 +5,7 @@ pub mod call;
 pub mod common;
 pub mod console;
 pub mod dispatch;
+pub mod edge;
 pub mod error;
 pub mod events;
 pub mod limits;
@@ -23,9 +24,11 @@ use crate::app::state::AppState;
 use crate::http::common::{base_url, query_pairs};
 use crate::http::error::ApiError;
 
-/// The middleware around every route (innermost first). Each can be left
-/// out by [`router_with`], to measure what it costs
-/// (`examples/layercost.rs`, docs/benchmarks.md "Read path").
+/// The middleware around every route (innermost first), as separate
+/// layers. `serve` runs them fused into one ([`edge::EdgeLayer`], same
+/// behaviour); [`router_with`] builds the separate stack, each layer of
+/// which can be left out, to measure what it costs
+/// (`examples/readload.rs`, docs/benchmarks.md "Read path").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layer {
     /// `limits::enforce`: rate, body size, concurrency, time, client address.
@@ -57,46 +60,26 @@ impl Layer {
     ];
 }
 
-/// The whole application router.
+/// The whole application router: the routes, the fused per-request layer
+/// ([`edge::EdgeLayer`]: request id, trace, metrics, panic catching,
+/// `nosniff`, limits) and CORS when origins are configured.
 pub fn router(state: AppState) -> Router {
-    router_with(state, &[])
+    let limits = limits::RequestLimits::new(&state.config.limits, state.config.max_body_bytes);
+    let cors = observe::cors(&state.config.ops.cors_origins);
+    let router = routes(state).layer(edge::EdgeLayer::new(limits));
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }
 
-/// The application router without the layers in `omit`: a measurement
-/// tool only; `serve` always runs [`router`].
+/// The application router with the middleware as separate layers, without
+/// those in `omit`: a measurement tool only; `serve` always runs
+/// [`router`].
 pub fn router_with(state: AppState, omit: &[Layer]) -> Router {
     let limits = limits::RequestLimits::new(&state.config.limits, state.config.max_body_bytes);
     let ops = state.config.ops.clone();
-    let mut router = Router::new()
-        .route("/health", get(health))
-        .route("/health/live", get(observe::live))
-        .route("/health/ready", get(observe::ready));
-    if ops.metrics_bind.is_none() {
-        router = router.route("/metrics", get(observe::metrics));
-    }
-    let router = router
-        .route("/types/{lang}", get(types))
-        .route("/openapi.json", get(openapi))
-        .route("/event-stream", get(events::event_stream))
-        .route("/event-heartbeat", axum::routing::post(events::heartbeat))
-        .route("/event-unregister", axum::routing::post(events::unregister))
-        .route("/event-subscribers", get(events::subscribers))
-        .route(
-            "/event-subscribers/{id}",
-            axum::routing::post(events::update_subscriber),
-        )
-        .route("/api/GetEventSubscribers", get(events::subscribers))
-        .route(
-            "/api/UpdateEventSubscriber",
-            axum::routing::post(events::update_event_subscriber),
-        )
-        .route("/metadata", get(metadata_index))
-        .route("/api", get(metadata_index))
-        .route("/{format}/metadata", get(metadata_page))
-        .merge(twilio::router())
-        .merge(console::router())
-        .fallback(dispatch::dispatch)
-        .with_state(state);
+    let router = routes(state);
     let keep = |layer: Layer| !omit.contains(&layer);
     let mut router = router;
     if keep(Layer::Limits) {
@@ -124,6 +107,41 @@ pub fn router_with(state: AppState, omit: &[Layer]) -> Router {
         Some(cors) => router.layer(cors),
         None => router,
     }
+}
+
+/// Every route, without middleware.
+fn routes(state: AppState) -> Router {
+    let ops = state.config.ops.clone();
+    let mut router = Router::new()
+        .route("/health", get(health))
+        .route("/health/live", get(observe::live))
+        .route("/health/ready", get(observe::ready));
+    if ops.metrics_bind.is_none() {
+        router = router.route("/metrics", get(observe::metrics));
+    }
+    router
+        .route("/types/{lang}", get(types))
+        .route("/openapi.json", get(openapi))
+        .route("/event-stream", get(events::event_stream))
+        .route("/event-heartbeat", axum::routing::post(events::heartbeat))
+        .route("/event-unregister", axum::routing::post(events::unregister))
+        .route("/event-subscribers", get(events::subscribers))
+        .route(
+            "/event-subscribers/{id}",
+            axum::routing::post(events::update_subscriber),
+        )
+        .route("/api/GetEventSubscribers", get(events::subscribers))
+        .route(
+            "/api/UpdateEventSubscriber",
+            axum::routing::post(events::update_event_subscriber),
+        )
+        .route("/metadata", get(metadata_index))
+        .route("/api", get(metadata_index))
+        .route("/{format}/metadata", get(metadata_page))
+        .merge(twilio::router())
+        .merge(console::router())
+        .fallback(dispatch::dispatch)
+        .with_state(state)
 }
 
 /// The router of `--metrics-bind`: `/metrics` alone.
@@ -251,7 +269,7 @@ async fn types(
 }
 
 /// A panic is a bug: log it, and answer like any other 500 without details.
-fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+pub(crate) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let detail = panic
         .downcast_ref::<String>()
         .map(String::as_str)
