@@ -274,3 +274,270 @@ impl hyper::body::Body for SpanBody {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use axum::http::{header, HeaderMap, Request, StatusCode};
+    use axum::response::IntoResponse;
+    use axum::routing::{get, post};
+    use axum::Router;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::EdgeLayer;
+    use crate::app::config::Limits;
+    use crate::auth::throttle::CLIENT_ADDR;
+    use crate::http::limits::RequestLimits;
+    use crate::http::observe;
+
+    const MAX_BODY: usize = 64;
+
+    fn routes() -> Router {
+        Router::new()
+            .route("/edge/ok", get(|| async { "ok" }))
+            .route(
+                "/edge/page",
+                get(|| async {
+                    (
+                        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                        "<p>hi</p>",
+                    )
+                        .into_response()
+                }),
+            )
+            .route(
+                "/edge/panic",
+                get(|| async {
+                    if std::hint::black_box(true) {
+                        panic!("edge test panic");
+                    }
+                    "unreachable"
+                }),
+            )
+            .route("/edge/echo", post(|body: String| async move { body }))
+            .route(
+                "/edge/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            )
+            .route(
+                "/edge/addr",
+                get(|| async {
+                    CLIENT_ADDR
+                        .try_with(|addr| addr.to_string())
+                        .unwrap_or_default()
+                }),
+            )
+    }
+
+    fn limits() -> RequestLimits {
+        let limits = Limits {
+            request_timeout: Duration::from_millis(200),
+            rate_limit_per_address: 3,
+            ..Limits::default()
+        };
+        RequestLimits::new(&limits, MAX_BODY)
+    }
+
+    /// The fused layer and the separate layers it replaces, each with its
+    /// own limits (the rate limiter counts per stack).
+    fn stacks() -> (Router, Router) {
+        (
+            routes().layer(EdgeLayer::new(limits())),
+            crate::http::layered_separately(routes(), limits(), &[]),
+        )
+    }
+
+    fn request(method: &str, path: &str, peer: &str) -> Request<Body> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .expect("request");
+        let peer: SocketAddr = peer.parse().expect("address");
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request
+    }
+
+    async fn send(router: &Router, request: Request<Body>) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let response = router.clone().oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.expect("body");
+        (status, headers, body.to_bytes().to_vec())
+    }
+
+    /// Status, body and headers agree; request ids are compared by shape
+    /// (each stack makes its own).
+    fn assert_alike(
+        what: &str,
+        fused: &(StatusCode, HeaderMap, Vec<u8>),
+        separate: &(StatusCode, HeaderMap, Vec<u8>),
+    ) {
+        assert_eq!(fused.0, separate.0, "{what}: status");
+        assert_eq!(fused.2, separate.2, "{what}: body");
+        let names = |headers: &HeaderMap| {
+            let mut names: Vec<String> = headers.keys().map(|n| n.to_string()).collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(&fused.1), names(&separate.1), "{what}: header names");
+        for (name, value) in fused.1.iter() {
+            if name != observe::REQUEST_ID {
+                assert_eq!(Some(value), separate.1.get(name), "{what}: {name}");
+            }
+        }
+    }
+
+    fn is_uuid_v7(value: Option<&axum::http::HeaderValue>) -> bool {
+        value
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| uuid::Uuid::parse_str(v).ok())
+            .is_some_and(|id| id.get_version_num() == 7)
+    }
+
+    #[tokio::test]
+    async fn the_fused_layer_answers_as_the_separate_layers_did() {
+        let (fused, separate) = stacks();
+        let cases: Vec<(&str, Box<dyn Fn() -> Request<Body>>)> = vec![
+            ("ok", Box::new(|| request("GET", "/edge/ok", "10.0.0.1:1"))),
+            (
+                "html page",
+                Box::new(|| request("GET", "/edge/page", "10.0.0.1:1")),
+            ),
+            (
+                "panic",
+                Box::new(|| request("GET", "/edge/panic", "10.0.0.1:1")),
+            ),
+            (
+                "no route",
+                Box::new(|| request("GET", "/edge/none", "10.0.0.2:1")),
+            ),
+            (
+                "time limit",
+                Box::new(|| request("GET", "/edge/slow", "10.0.0.2:1")),
+            ),
+            (
+                "declared body too large",
+                Box::new(|| {
+                    let mut request = request("POST", "/edge/echo", "10.0.0.3:1");
+                    *request.body_mut() = Body::from(vec![b'x'; MAX_BODY + 1]);
+                    request.headers_mut().insert(
+                        header::CONTENT_LENGTH,
+                        (MAX_BODY + 1).to_string().parse().expect("length"),
+                    );
+                    request
+                }),
+            ),
+            (
+                "undeclared body too large",
+                Box::new(|| {
+                    let mut request = request("POST", "/edge/echo", "10.0.0.4:1");
+                    let chunks = futures::stream::iter(
+                        (0..4).map(|_| Ok::<_, std::io::Error>(vec![b'y'; MAX_BODY / 2])),
+                    );
+                    *request.body_mut() = Body::from_stream(chunks);
+                    request
+                }),
+            ),
+            (
+                "client address",
+                Box::new(|| request("GET", "/edge/addr", "10.0.0.5:1")),
+            ),
+        ];
+        for (what, make) in &cases {
+            let a = send(&fused, make()).await;
+            let b = send(&separate, make()).await;
+            assert_alike(what, &a, &b);
+        }
+        // The fourth request in a second from one address: 429 in both.
+        for n in 0..4 {
+            let a = send(&fused, request("GET", "/edge/ok", "10.0.0.9:1")).await;
+            let b = send(&separate, request("GET", "/edge/ok", "10.0.0.9:1")).await;
+            assert_alike("rate", &a, &b);
+            let expected = if n < 3 {
+                StatusCode::OK
+            } else {
+                StatusCode::TOO_MANY_REQUESTS
+            };
+            assert_eq!(a.0, expected, "request {n} from one address");
+        }
+    }
+
+    #[tokio::test]
+    async fn every_answer_has_a_request_id_nosniff_and_a_metric() {
+        let (fused, _) = stacks();
+        let (status, headers, body) = send(&fused, request("GET", "/edge/ok", "10.1.0.1:1")).await;
+        assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"ok"[..]));
+        assert!(is_uuid_v7(headers.get(&observe::REQUEST_ID)), "{headers:?}");
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+
+        // A sane id from the client is kept; an unsafe one is replaced.
+        let mut with_id = request("GET", "/edge/ok", "10.1.0.1:1");
+        with_id.headers_mut().insert(
+            observe::REQUEST_ID.clone(),
+            "proxy-42.a:b".parse().expect("id"),
+        );
+        let (_, headers, _) = send(&fused, with_id).await;
+        assert_eq!(headers[&observe::REQUEST_ID], "proxy-42.a:b");
+        let mut bad_id = request("GET", "/edge/ok", "10.1.0.1:1");
+        bad_id
+            .headers_mut()
+            .insert(observe::REQUEST_ID.clone(), "a b\tc".parse().expect("id"));
+        let (_, headers, _) = send(&fused, bad_id).await;
+        assert!(is_uuid_v7(headers.get(&observe::REQUEST_ID)), "{headers:?}");
+
+        // HTML pages get their security headers.
+        let (_, headers, _) = send(&fused, request("GET", "/edge/page", "10.1.0.1:1")).await;
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+        assert_eq!(
+            headers[header::CONTENT_SECURITY_POLICY],
+            "frame-ancestors 'none'"
+        );
+
+        // Metrics by route template and status.
+        let metrics = observe::prometheus().render();
+        assert!(
+            metrics
+                .lines()
+                .any(|line| line.starts_with("evo_http_requests_total{")
+                    && line.contains(r#"route="/edge/ok""#)
+                    && line.contains(r#"status="200""#)),
+            "{metrics}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_a_500_with_its_request_id_and_is_counted() {
+        let (fused, _) = stacks();
+        let (status, headers, body) =
+            send(&fused, request("GET", "/edge/panic", "10.2.0.1:1")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(is_uuid_v7(headers.get(&observe::REQUEST_ID)), "{headers:?}");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(
+            body["responseStatus"]["errorCode"], "InternalServerError",
+            "{body}"
+        );
+        // The server still serves afterwards.
+        let (status, _, _) = send(&fused, request("GET", "/edge/ok", "10.2.0.1:1")).await;
+        assert_eq!(status, StatusCode::OK);
+        let metrics = observe::prometheus().render();
+        assert!(
+            metrics
+                .lines()
+                .any(|line| line.starts_with("evo_http_requests_total{")
+                    && line.contains(r#"route="/edge/panic""#)
+                    && line.contains(r#"status="500""#)),
+            "{metrics}"
+        );
+    }
+}

@@ -79,7 +79,18 @@ pub fn router(state: AppState) -> Router {
 pub fn router_with(state: AppState, omit: &[Layer]) -> Router {
     let limits = limits::RequestLimits::new(&state.config.limits, state.config.max_body_bytes);
     let ops = state.config.ops.clone();
-    let router = routes(state);
+    let cors = observe::cors(&ops.cors_origins).filter(|_| !omit.contains(&Layer::Cors));
+    let router = layered_separately(routes(state), limits, omit);
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// `router` with the middleware as separate layers (all but CORS), without
+/// those in `omit`: what [`edge::EdgeLayer`] fuses, kept to measure it
+/// against and to test that both answer alike.
+pub fn layered_separately(router: Router, limits: limits::RequestLimits, omit: &[Layer]) -> Router {
     let keep = |layer: Layer| !omit.contains(&layer);
     let mut router = router;
     if keep(Layer::Limits) {
@@ -103,10 +114,7 @@ pub fn router_with(state: AppState, omit: &[Layer]) -> Router {
     if keep(Layer::RequestId) {
         router = router.layer(axum::middleware::from_fn(observe::request_id));
     }
-    match observe::cors(&ops.cors_origins).filter(|_| keep(Layer::Cors)) {
-        Some(cors) => router.layer(cors),
-        None => router,
-    }
+    router
 }
 
 /// Every route, without middleware.
