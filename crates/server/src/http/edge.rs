@@ -495,7 +495,7 @@ mod tests {
         assert!(is_uuid_v7(headers.get(&observe::REQUEST_ID)), "{headers:?}");
 
         // HTML pages get their security headers.
-        let (_, headers, _) = send(&fused, request("GET", "/edge/page", "10.1.0.1:1")).await;
+        let (_, headers, _) = send(&fused, request("GET", "/edge/page", "10.1.0.2:1")).await;
         assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
         assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
         assert_eq!(
