@@ -406,7 +406,8 @@ mod tests {
     #[tokio::test]
     async fn the_fused_layer_answers_as_the_separate_layers_did() {
         let (fused, separate) = stacks();
-        let cases: Vec<(&str, Box<dyn Fn() -> Request<Body>>)> = vec![
+        type MakeRequest = Box<dyn Fn() -> Request<Body>>;
+        let cases: Vec<(&str, MakeRequest)> = vec![
             ("ok", Box::new(|| request("GET", "/edge/ok", "10.0.0.1:1"))),
             (
                 "html page",
