@@ -2,7 +2,7 @@
 //!
 //! It does, in this order (outermost first), exactly what the six separate
 //! layers did (request id, `TraceLayer`, request metrics, `CatchPanicLayer`,
-//! `nosniff`/HTML headers, limits; [`super::router_separate`] still builds
+//! `nosniff`/HTML headers, limits; `http::stack` still builds
 //! that stack, to measure against): one service call, one boxed future and
 //! no inner service clone per request, where the separate stack built a
 //! boxed future, a boxed `Next` and a clone of the service below for each
@@ -155,10 +155,10 @@ where
         let future = async move {
             let response = match stage {
                 Stage::Answer(response) => with_html_headers(response),
-                Stage::Panicked(panic) => crate::http::panic_response(panic),
+                Stage::Panicked(panic) => observe::panic_response(panic),
                 Stage::Run(run) => match AssertUnwindSafe(run.finish()).catch_unwind().await {
                     Ok(response) => with_html_headers(response),
-                    Err(panic) => crate::http::panic_response(panic),
+                    Err(panic) => observe::panic_response(panic),
                 },
             };
             observe::record_request(metrics_started, method, path, route, &response);
@@ -351,7 +351,7 @@ mod tests {
     fn stacks() -> (Router, Router) {
         (
             routes().layer(EdgeLayer::new(limits())),
-            crate::http::layered_separately(routes(), limits(), &[]),
+            crate::http::stack::layered_separately(routes(), limits(), &[]),
         )
     }
 

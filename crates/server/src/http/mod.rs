@@ -11,54 +11,19 @@ pub mod events;
 pub mod limits;
 pub mod observe;
 pub mod ops;
+pub mod stack;
 pub mod twilio;
+
+pub use stack::{layered_separately, Layer};
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::app::state::AppState;
 use crate::http::common::{base_url, query_pairs};
 use crate::http::error::ApiError;
-
-/// The middleware around every route (innermost first), as separate
-/// layers. `serve` runs them fused into one ([`edge::EdgeLayer`], same
-/// behaviour); [`router_with`] builds the separate stack, each layer of
-/// which can be left out, to measure what it costs
-/// (`examples/readload.rs`, docs/benchmarks.md "Read path").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layer {
-    /// `limits::enforce`: rate, body size, concurrency, time, client address.
-    Limits,
-    /// `observe::html_headers`: `nosniff` and the HTML pages' headers.
-    HtmlHeaders,
-    /// A panic becomes a 500.
-    CatchPanic,
-    /// `observe::record`: request metrics.
-    Metrics,
-    /// The request's tracing span (`TraceLayer`).
-    Trace,
-    /// `observe::request_id`: `X-Request-Id`.
-    RequestId,
-    /// CORS (only when origins are configured).
-    Cors,
-}
-
-impl Layer {
-    /// Every layer, innermost first.
-    pub const ALL: [Layer; 7] = [
-        Layer::Limits,
-        Layer::HtmlHeaders,
-        Layer::CatchPanic,
-        Layer::Metrics,
-        Layer::Trace,
-        Layer::RequestId,
-        Layer::Cors,
-    ];
-}
 
 /// The whole application router: the routes, the fused per-request layer
 /// ([`edge::EdgeLayer`]: request id, trace, metrics, panic catching,
@@ -85,36 +50,6 @@ pub fn router_with(state: AppState, omit: &[Layer]) -> Router {
         Some(cors) => router.layer(cors),
         None => router,
     }
-}
-
-/// `router` with the middleware as separate layers (all but CORS), without
-/// those in `omit`: what [`edge::EdgeLayer`] fuses, kept to measure it
-/// against and to test that both answer alike.
-pub fn layered_separately(router: Router, limits: limits::RequestLimits, omit: &[Layer]) -> Router {
-    let keep = |layer: Layer| !omit.contains(&layer);
-    let mut router = router;
-    if keep(Layer::Limits) {
-        router = router.layer(axum::middleware::from_fn_with_state(
-            limits,
-            limits::enforce,
-        ));
-    }
-    if keep(Layer::HtmlHeaders) {
-        router = router.layer(axum::middleware::from_fn(observe::html_headers));
-    }
-    if keep(Layer::CatchPanic) {
-        router = router.layer(CatchPanicLayer::custom(panic_response));
-    }
-    if keep(Layer::Metrics) {
-        router = router.layer(axum::middleware::from_fn(observe::record));
-    }
-    if keep(Layer::Trace) {
-        router = router.layer(TraceLayer::new_for_http().make_span_with(observe::span));
-    }
-    if keep(Layer::RequestId) {
-        router = router.layer(axum::middleware::from_fn(observe::request_id));
-    }
-    router
 }
 
 /// Every route, without middleware.
@@ -274,20 +209,4 @@ async fn types(
         )
         .into_response(),
     }
-}
-
-/// A panic is a bug: log it, and answer like any other 500 without details.
-pub(crate) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let detail = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown panic");
-    tracing::error!(detail, "a request handler panicked");
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "InternalServerError",
-        "An internal error occurred",
-    )
-    .into_response()
 }

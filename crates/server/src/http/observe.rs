@@ -415,6 +415,22 @@ pub(crate) fn add_html_headers(headers: &mut axum::http::HeaderMap, is_html: boo
     }
 }
 
+/// A panic is a bug: log it, and answer like any other 500 without details.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(detail, "a request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalServerError",
+        "An internal error occurred",
+    )
+    .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
