@@ -97,6 +97,25 @@ fn quick_bench_reports_every_phase_without_errors() {
     assert!(number(&report, "/reads/half_rate/figures/ok") > 0.0);
     number(&report, "/reads/half_rate/figures/p99_ms");
     number(&report, "/reads/half_rate/send_late_p99_ms");
+    // Latency from the actual send, beside the latency from due time.
+    assert!(number(&report, "/reads/half_rate/from_send_p50_ms") > 0.0);
+    number(&report, "/reads/half_rate/from_send_p99_ms");
+    // With two CPUs or more, the same rate again with server and bench
+    // pinned apart, saying what was pinned.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus >= 2 {
+        assert!(number(&report, "/reads/half_rate_pinned/figures/ok") > 0.0);
+        number(&report, "/reads/half_rate_pinned/from_send_p99_ms");
+        let pinning = report
+            .pointer("/reads/half_rate_pinned/pinning")
+            .and_then(|v| v.as_str())
+            .expect("pinning is described");
+        assert!(!pinning.is_empty());
+    } else {
+        assert!(report
+            .pointer("/reads/half_rate_pinned")
+            .is_some_and(Value::is_null));
+    }
     // Ingest: four status callbacks per call, every one acknowledged.
     assert_eq!(number(&report, "/ingest/callbacks/ok"), 80.0);
     assert!(number(&report, "/ingest/store_batch_limit_per_sec") > 0.0);

@@ -229,11 +229,15 @@ async fn layer_costs(state: evo_server::app::state::AppState, tokens: &[String],
     use tower::ServiceExt;
 
     const PER_RUN: usize = 40_000;
-    let mut configs: Vec<(String, Vec<Layer>)> = vec![("every layer".into(), Vec::new())];
+    // `None`: `serve`'s router (the fused edge layer); `Some(omit)`: the
+    // separate layers without `omit`.
+    let mut configs: Vec<(String, Option<Vec<Layer>>)> =
+        vec![("every layer".into(), Some(Vec::new()))];
     for layer in Layer::ALL.into_iter().filter(|l| *l != Layer::Cors) {
-        configs.push((format!("without {layer:?}"), vec![layer]));
+        configs.push((format!("without {layer:?}"), Some(vec![layer])));
     }
-    configs.push(("no layer".into(), Layer::ALL.to_vec()));
+    configs.push(("no layer".into(), Some(Layer::ALL.to_vec())));
+    configs.push(("fused (serve)".into(), None));
     let headers: Vec<axum::http::HeaderValue> = tokens
         .iter()
         .map(|t| axum::http::HeaderValue::from_str(&format!("Bearer {t}")).expect("token header"))
@@ -243,7 +247,10 @@ async fn layer_costs(state: evo_server::app::state::AppState, tokens: &[String],
     let mut n = 0usize;
     for round in 0..=rounds {
         for (i, (_, omit)) in configs.iter().enumerate() {
-            let router = router_with(state.clone(), omit);
+            let router = match omit {
+                Some(omit) => router_with(state.clone(), omit),
+                None => evo_server::http::router(state.clone()),
+            };
             let began = thread_run_ns();
             for _ in 0..PER_RUN {
                 let mut request = axum::http::Request::get("/sessions/active")

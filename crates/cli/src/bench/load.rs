@@ -35,6 +35,10 @@ pub struct Outcome {
     /// Open loop only: how late the generator sent each request after it
     /// was due (included in `latency`).
     pub lateness: Histogram<u64>,
+    /// Reads only: from when the request was handed to the connection
+    /// until its whole response was read (the server's time, the network
+    /// and the client reading it, without the generator's lateness).
+    pub from_send: Histogram<u64>,
     pub elapsed: Duration,
 }
 
@@ -46,6 +50,7 @@ impl Outcome {
             first_error: None,
             latency: histogram(),
             lateness: histogram(),
+            from_send: histogram(),
             elapsed: Duration::ZERO,
         }
     }
@@ -76,6 +81,7 @@ impl Outcome {
         // Both histograms have the same bounds, so adding cannot fail.
         let _ = self.latency.add(&other.latency);
         let _ = self.lateness.add(&other.lateness);
+        let _ = self.from_send.add(&other.from_send);
     }
 }
 
@@ -358,10 +364,13 @@ impl ReadLoad {
                     };
                     let token = &tokens[slot.next_token % tokens.len()];
                     slot.next_token += connections;
+                    let sent = Instant::now();
                     match open.send(get(&host, "/sessions/active", token)).await {
                         Ok((StatusCode::OK, _)) => {
                             outcome.ok += 1;
-                            let _ = outcome.latency.record(micros(begin.elapsed()));
+                            let now = Instant::now();
+                            let _ = outcome.latency.record(micros(now - begin));
+                            let _ = outcome.from_send.record(micros(now - sent));
                         }
                         Ok((status, body)) => outcome.error(format!(
                             "GET /sessions/active answered {status}: {}",
@@ -555,4 +564,64 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         && haystack
             .windows(needle.len())
             .any(|window| window == needle)
+}
+
+/// CPU affinity of whole processes (every thread), to give the server and
+/// the load generator their own cores during the half-rate run. With
+/// util-linux's `taskset` (the project forbids `unsafe`, which a direct
+/// `sched_setaffinity` call needs); without it nothing is pinned and the
+/// report says so.
+pub mod affinity {
+    use std::process::{Command, Stdio};
+
+    /// The CPUs this process may run on now (`Cpus_allowed_list`).
+    pub fn allowed() -> Vec<usize> {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
+            .map(|list| parse_list(list.trim()))
+            .unwrap_or_default()
+    }
+
+    /// `0-2,4` → `[0, 1, 2, 4]`.
+    fn parse_list(list: &str) -> Vec<usize> {
+        let mut cpus = Vec::new();
+        for part in list.split(',').filter(|p| !p.is_empty()) {
+            let (from, to) = part.split_once('-').unwrap_or((part, part));
+            if let (Ok(from), Ok(to)) = (from.parse::<usize>(), to.parse::<usize>()) {
+                cpus.extend(from..=to);
+            }
+        }
+        cpus
+    }
+
+    /// Restricts every thread of `pid` to `cpus` (threads it starts later
+    /// inherit it).
+    pub fn pin(pid: u32, cpus: &[usize]) -> std::io::Result<()> {
+        let list: Vec<String> = cpus.iter().map(usize::to_string).collect();
+        let status = Command::new("taskset")
+            .args(["-a", "-p", "-c", &list.join(","), &pid.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(std::io::Error::other(format!(
+                "taskset exited with {status}"
+            )))
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn cpu_lists_parse_as_the_kernel_writes_them() {
+            assert_eq!(super::parse_list("0-1"), vec![0, 1]);
+            assert_eq!(super::parse_list("0-2,4,6-7"), vec![0, 1, 2, 4, 6, 7]);
+            assert_eq!(super::parse_list("3"), vec![3]);
+        }
+    }
 }

@@ -456,6 +456,61 @@ async fn read_pair(
     })
 }
 
+/// One open-loop run at `rate` requests/s; with `pin`, the server's threads
+/// on the first CPUs and the bench's on the second for the run (the caller
+/// restores them).
+async fn half_rate_run(
+    plan: &Plan,
+    server: &Server,
+    tokens: Arc<Vec<HeaderValue>>,
+    rate: f64,
+    pin: Option<(Vec<usize>, Vec<usize>)>,
+) -> (report::HalfRate, Outcome) {
+    let pinning = match &pin {
+        None => "none (server and generator share every CPU)".to_string(),
+        Some((server_cpus, bench_cpus)) => {
+            let pinned = load::affinity::pin(server.child.id(), server_cpus)
+                .and_then(|()| load::affinity::pin(std::process::id(), bench_cpus));
+            match pinned {
+                Ok(()) => format!("server on CPUs {server_cpus:?}, bench on CPUs {bench_cpus:?}"),
+                Err(error) => format!("pinning failed ({error}): none"),
+            }
+        }
+    };
+    let progress = bar(
+        if pin.is_some() {
+            "reads at half, pinned"
+        } else {
+            "reads at half"
+        },
+        0,
+    );
+    let mut half_load = load::ReadLoad::new(server.addr, plan.connections, tokens);
+    let cpu_before = (cpu_secs(server.child.id()), cpu_secs(std::process::id()));
+    let half = half_load
+        .run(
+            Duration::from_secs_f64(plan.duration_secs),
+            Pace::Rate(rate),
+            &progress,
+        )
+        .await;
+    let cpu_after = (cpu_secs(server.child.id()), cpu_secs(std::process::id()));
+    progress.finish();
+    let ms = |h: &hdrhistogram::Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    let figures = report::HalfRate {
+        target_per_sec: rate,
+        figures: Figures::of(&half),
+        send_late_p50_ms: ms(&half.lateness, 0.5),
+        send_late_p99_ms: ms(&half.lateness, 0.99),
+        from_send_p50_ms: ms(&half.from_send, 0.5),
+        from_send_p99_ms: ms(&half.from_send, 0.99),
+        pinning,
+        server_cpu_us_per_request: (cpu_after.0 - cpu_before.0) * 1e6 / half.ok.max(1) as f64,
+        client_cpu_us_per_request: (cpu_after.1 - cpu_before.1) * 1e6 / half.ok.max(1) as f64,
+    };
+    (figures, half)
+}
+
 async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     let dir = tempfile::Builder::new()
         .prefix("evo-voice-bench-")
@@ -576,19 +631,24 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     let tokens: Arc<Vec<HeaderValue>> =
         Arc::new(set.users.iter().map(|u| u.authorization.clone()).collect());
     let half_rate = small.evo.per_sec / 2.0;
-    let progress = bar("reads at half", 0);
-    let mut half_load = load::ReadLoad::new(server.addr, plan.connections, tokens);
-    let cpu_before = (cpu_secs(server.child.id()), cpu_secs(std::process::id()));
-    let half = half_load
-        .run(
-            Duration::from_secs_f64(plan.duration_secs),
-            Pace::Rate(half_rate),
-            &progress,
-        )
-        .await;
-    let cpu_after = (cpu_secs(server.child.id()), cpu_secs(std::process::id()));
-    progress.finish();
-    errors.outcome("reads at half rate", &half);
+    let half = half_rate_run(plan, &server, tokens.clone(), half_rate, None).await;
+    errors.outcome("reads at half rate", &half.1);
+    // The same rate again with the server and the generator on separate
+    // cores: the generator's lateness then no longer comes from waiting
+    // for a core the server holds (see docs/benchmarks.md, "Half rate").
+    let allowed = load::affinity::allowed();
+    let half_pinned = if allowed.len() >= 2 {
+        let (server_cpus, bench_cpus) = allowed.split_at(allowed.len().div_ceil(2));
+        let split = (server_cpus.to_vec(), bench_cpus.to_vec());
+        let pinned = half_rate_run(plan, &server, tokens, half_rate, Some(split)).await;
+        // Both back on every CPU, whatever happened.
+        let _ = load::affinity::pin(server.child.id(), &allowed);
+        let _ = load::affinity::pin(std::process::id(), &allowed);
+        errors.outcome("reads at half rate, pinned", &pinned.1);
+        Some(pinned.0)
+    } else {
+        None
+    };
 
     // 5. Fan-out: one subscriber per user (cycling when there are more),
     //    then webhooks opening a call to one subscriber's user, timed until
@@ -672,16 +732,8 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
         reads: report::Reads {
             history_small: plan.ingest_calls,
             history_large: plan.history,
-            half_rate: report::HalfRate {
-                target_per_sec: half_rate,
-                figures: Figures::of(&half),
-                send_late_p50_ms: half.lateness.value_at_quantile(0.5) as f64 / 1000.0,
-                send_late_p99_ms: half.lateness.value_at_quantile(0.99) as f64 / 1000.0,
-                server_cpu_us_per_request: (cpu_after.0 - cpu_before.0) * 1e6
-                    / half.ok.max(1) as f64,
-                client_cpu_us_per_request: (cpu_after.1 - cpu_before.1) * 1e6
-                    / half.ok.max(1) as f64,
-            },
+            half_rate: half.0,
+            half_rate_pinned: half_pinned,
             ratio_change: large.ratio / small.ratio.max(1e-9) - 1.0,
             small,
             large,

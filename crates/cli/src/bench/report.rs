@@ -180,6 +180,13 @@ pub struct HalfRate {
     /// the latency above): timer granularity and the client's scheduling.
     pub send_late_p50_ms: f64,
     pub send_late_p99_ms: f64,
+    /// Latency from when each request was handed to its connection (not
+    /// from when it was due): the server, the loopback network and the
+    /// client reading the response, without the generator's lateness.
+    pub from_send_p50_ms: f64,
+    pub from_send_p99_ms: f64,
+    /// Which CPUs the server and the generator ran on.
+    pub pinning: String,
     pub server_cpu_us_per_request: f64,
     pub client_cpu_us_per_request: f64,
 }
@@ -194,6 +201,9 @@ pub struct Reads {
     /// read ratio (target: within ±0.10).
     pub ratio_change: f64,
     pub half_rate: HalfRate,
+    /// The same rate with the server and the generator on separate CPUs
+    /// (none on a one-CPU machine).
+    pub half_rate_pinned: Option<HalfRate>,
 }
 
 #[derive(Debug, Serialize)]
@@ -311,7 +321,7 @@ pub fn method(notes: &[String]) -> Vec<String> {
             "store batch limit: the same rows (each snapshot, event and lookup key the ingest webhooks produced, rebuilt by the same reducer under new call SIDs) for the next 1,000 calls, committed with Store::commit one step of 1,000 calls a commit, server stopped; only the event steps are timed",
             "history: the rest of H is appended with Store::commit, 1,000 sessions a commit, each session as one change: its final snapshot (which carries its event list), its last event and its lookup keys; not through HTTP (1,000,000 calls of 5 webhooks each would take hours on 2 cores), and without the event-log rows of earlier events (6 commits per session would too); the server is then restarted on it",
             "reads: GET /sessions/active, bearer tokens rotating over all users, closed loop; the limit is a child process serving the bytes and headers user 0 got (the same listener, `startup::serve_with_limits`, and an axum router; no auth, no lookup, no middleware); each server has its own kept-alive connections (the same count) and a warm-up of a fifth of the run, then they are measured in 6 alternating slices each (ABBA order) within one run; the ratio is the sum of evo's requests over the static server's; server CPU per request from /proc/<pid>/stat",
-            "half rate: an open-loop generator at half the peak evo-voice rate; request k is due at start + k/rate, released by a pacing thread every 250 µs and sent by whichever connection is idle; latency counts from when each request was due (its lateness in being sent is reported too)",
+            "half rate: an open-loop generator at half the peak evo-voice rate; request k is due at start + k/rate, released by a pacing thread every 250 µs and sent by whichever connection is idle; latency counts from when each request was due (its lateness in being sent is reported too, and the latency from when it was actually sent); then the same rate again with the server's threads on one half of the CPUs and the bench's on the other (sched_setaffinity), so that the generator does not wait for a core the server holds",
             "fan-out: one /event-stream subscriber per user; each sample is a voice webhook opening a call to one subscriber's user, timed from sending it until that stream carries the new session's id; the call is then ended",
             "memory: VmRSS of the server process before and after the active calls (with its split into RssAnon, RssFile and RssShmem), and before and after the subscribers connected",
         ]
@@ -390,17 +400,24 @@ impl Report {
                 .collect();
             writeln!(out, "{:<34} {}", "  slices (req/s)", slices.join(", "))?;
         }
-        row(
-            out,
-            "reads at half of the peak rate",
-            &r.half_rate.figures,
-            format!(
-                "target {:.0}/s; sent late p50 {:.3} / p99 {:.3} ms",
-                r.half_rate.target_per_sec,
-                r.half_rate.send_late_p50_ms,
-                r.half_rate.send_late_p99_ms
-            ),
-        )?;
+        for (label, half) in std::iter::once(("reads at half of the peak rate", &r.half_rate))
+            .chain(r.half_rate_pinned.iter().map(|h| ("  the same, pinned", h)))
+        {
+            row(
+                out,
+                label,
+                &half.figures,
+                format!(
+                    "target {:.0}/s; sent late p50 {:.3} / p99 {:.3} ms; from send p50 {:.3} / p99 {:.3} ms; {}",
+                    half.target_per_sec,
+                    half.send_late_p50_ms,
+                    half.send_late_p99_ms,
+                    half.from_send_p50_ms,
+                    half.from_send_p99_ms,
+                    half.pinning
+                ),
+            )?;
+        }
         writeln!(
             out,
             "{:<34} ratio {:.2} (H={}) vs {:.2} (H={}): {:+.1} %",

@@ -327,7 +327,9 @@ pub struct Authenticator {
     /// Sign-in session id → (checked at, still valid for this user id).
     sessions: Mutex<std::collections::HashMap<String, (Instant, Option<UserId>)>>,
     /// Access token → what it was verified to be.
-    tokens: moka::sync::Cache<String, Arc<VerifiedToken>>,
+    /// Hashed with foldhash, not SipHash: the keys are ~300-byte tokens,
+    /// hashed on every request, and only verified ones are inserted.
+    tokens: moka::sync::Cache<String, Arc<VerifiedToken>, foldhash::quality::RandomState>,
     passwords: PasswordChecker,
     throttle: LoginThrottle,
     /// Totals of the background re-checks since start.
@@ -348,7 +350,7 @@ impl Authenticator {
             tokens: moka::sync::Cache::builder()
                 .max_capacity(TOKEN_CACHE_CAPACITY)
                 .expire_after(UntilStale)
-                .build(),
+                .build_with_hasher(foldhash::quality::RandomState::default()),
             passwords: PasswordChecker::new(limits.password_checks),
             throttle: LoginThrottle::new(limits.throttle),
             refreshed: Default::default(),

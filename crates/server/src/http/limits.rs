@@ -16,7 +16,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::app::config::Limits;
 use crate::auth::throttle::CLIENT_ADDR;
@@ -71,6 +71,107 @@ impl RequestLimits {
     }
 }
 
+/// What the limits decide for a request before it runs (the fused layer,
+/// `http::edge`; [`enforce`] is the same as a separate middleware).
+pub enum Admission {
+    /// Answered at once: too many requests from the address, or too many
+    /// at once.
+    Refused(Response),
+    /// A declared body over the limit: read and drop it, then 413
+    /// ([`RequestLimits::drain_too_large`]).
+    TooLarge(Body),
+    /// Runs, holding `permit`, within `timeout` (neither for the
+    /// long-lived `/event-stream`).
+    Admitted {
+        request: Request,
+        permit: Option<OwnedSemaphorePermit>,
+        timeout: Option<Duration>,
+    },
+}
+
+impl RequestLimits {
+    /// The checks [`enforce`] makes before running the request, in the
+    /// same order and with the same answers.
+    pub fn admit(&self, addr: Option<IpAddr>, request: Request) -> Admission {
+        if addr.is_some_and(|addr| self.over_rate(addr)) {
+            return Admission::Refused(
+                ApiError::too_many_requests("Too many requests from this address", 1)
+                    .into_response(),
+            );
+        }
+        let max = self.0.max_body_bytes;
+        if declared_length(&request).is_some_and(|length| length > max as u64) {
+            return Admission::TooLarge(request.into_body());
+        }
+        let request = limit_body(request, max);
+        if request.uri().path() == "/event-stream" {
+            return Admission::Admitted {
+                request,
+                permit: None,
+                timeout: None,
+            };
+        }
+        match self.0.in_flight.clone().try_acquire_owned() {
+            Ok(permit) => Admission::Admitted {
+                request,
+                permit: Some(permit),
+                timeout: Some(self.0.limits.request_timeout),
+            },
+            Err(_) => Admission::Refused(busy().into_response()),
+        }
+    }
+
+    /// Reads and drops up to the limit of an oversized body (bounded in
+    /// bytes and time), then answers 413: a client still writing gets the
+    /// 413 rather than a reset connection.
+    pub async fn drain_too_large(&self, body: Body) -> Response {
+        let max = self.0.max_body_bytes;
+        let timeout = self.0.limits.request_timeout;
+        let _ = tokio::time::timeout(timeout, axum::body::to_bytes(body, max)).await;
+        too_large(max).into_response()
+    }
+}
+
+fn declared_length(request: &Request) -> Option<u64> {
+    request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// A body without (or lying about) Content-Length fails once it passes the
+/// limit, on every route, whoever reads it. A request with no body (most
+/// GETs) needs no wrapper (one allocation fewer per request).
+fn limit_body(request: Request, max: usize) -> Request {
+    if axum::body::HttpBody::is_end_stream(request.body()) {
+        request
+    } else {
+        request.map(|body| Body::new(http_body_util::Limited::new(body, max)))
+    }
+}
+
+fn busy() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ServiceUnavailable",
+        "The server is busy; try again shortly",
+    )
+    .with_retry_after(1)
+}
+
+/// The answer when a request ran out of time.
+pub fn timed_out() -> ApiError {
+    // 503, not 408: RFC 9110 §15.5.9 keeps 408 for a client that did not
+    // finish sending its request; here the server ran out of time.
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "RequestTimeout",
+        "The request took too long",
+    )
+    .with_retry_after(1)
+}
+
 /// The middleware (`axum::middleware::from_fn_with_state`).
 pub async fn enforce(
     State(limits): State<RequestLimits>,
@@ -88,28 +189,10 @@ pub async fn enforce(
         }
     }
     let max = limits.0.max_body_bytes;
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > max as u64) {
-        // Read and drop up to the limit first (bounded in bytes and time),
-        // as the dispatcher does for an undeclared body: a client still
-        // writing then gets the 413 rather than a reset connection.
-        let timeout = limits.0.limits.request_timeout;
-        let body = request.into_body();
-        let _ = tokio::time::timeout(timeout, axum::body::to_bytes(body, max)).await;
-        return too_large(max).into_response();
+    if declared_length(&request).is_some_and(|length| length > max as u64) {
+        return limits.drain_too_large(request.into_body()).await;
     }
-    // A body without (or lying about) Content-Length fails once it passes
-    // the limit, on every route, whoever reads it. A request with no body
-    // (most GETs) needs no wrapper (one allocation fewer per request).
-    let request = if axum::body::HttpBody::is_end_stream(request.body()) {
-        request
-    } else {
-        request.map(|body| Body::new(http_body_util::Limited::new(body, max)))
-    };
+    let request = limit_body(request, max);
 
     let streaming = request.uri().path() == "/event-stream";
     let run = async move {
@@ -117,25 +200,11 @@ pub async fn enforce(
             return next.run(request).await;
         }
         let Ok(_permit) = limits.0.in_flight.clone().try_acquire_owned() else {
-            return ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ServiceUnavailable",
-                "The server is busy; try again shortly",
-            )
-            .with_retry_after(1)
-            .into_response();
+            return busy().into_response();
         };
         match tokio::time::timeout(limits.0.limits.request_timeout, next.run(request)).await {
             Ok(response) => response,
-            // 503, not 408: RFC 9110 §15.5.9 keeps 408 for a client that did
-            // not finish sending its request; here the server ran out of time.
-            Err(_) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "RequestTimeout",
-                "The request took too long",
-            )
-            .with_retry_after(1)
-            .into_response(),
+            Err(_) => timed_out().into_response(),
         }
     };
     match addr {

@@ -5,67 +5,55 @@ pub mod call;
 pub mod common;
 pub mod console;
 pub mod dispatch;
+pub mod edge;
 pub mod error;
 pub mod events;
 pub mod limits;
 pub mod observe;
 pub mod ops;
+pub mod stack;
 pub mod twilio;
+
+pub use stack::{layered_separately, Layer};
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::app::state::AppState;
 use crate::http::common::{base_url, query_pairs};
 use crate::http::error::ApiError;
 
-/// The middleware around every route (innermost first). Each can be left
-/// out by [`router_with`], to measure what it costs
-/// (`examples/layercost.rs`, docs/benchmarks.md "Read path").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layer {
-    /// `limits::enforce`: rate, body size, concurrency, time, client address.
-    Limits,
-    /// `observe::html_headers`: `nosniff` and the HTML pages' headers.
-    HtmlHeaders,
-    /// A panic becomes a 500.
-    CatchPanic,
-    /// `observe::record`: request metrics.
-    Metrics,
-    /// The request's tracing span (`TraceLayer`).
-    Trace,
-    /// `observe::request_id`: `X-Request-Id`.
-    RequestId,
-    /// CORS (only when origins are configured).
-    Cors,
-}
-
-impl Layer {
-    /// Every layer, innermost first.
-    pub const ALL: [Layer; 7] = [
-        Layer::Limits,
-        Layer::HtmlHeaders,
-        Layer::CatchPanic,
-        Layer::Metrics,
-        Layer::Trace,
-        Layer::RequestId,
-        Layer::Cors,
-    ];
-}
-
-/// The whole application router.
+/// The whole application router: the routes, the fused per-request layer
+/// ([`edge::EdgeLayer`]: request id, trace, metrics, panic catching,
+/// `nosniff`, limits) and CORS when origins are configured.
 pub fn router(state: AppState) -> Router {
-    router_with(state, &[])
+    let limits = limits::RequestLimits::new(&state.config.limits, state.config.max_body_bytes);
+    let cors = observe::cors(&state.config.ops.cors_origins);
+    let router = routes(state).layer(edge::EdgeLayer::new(limits));
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }
 
-/// The application router without the layers in `omit`: a measurement
-/// tool only; `serve` always runs [`router`].
+/// The application router with the middleware as separate layers, without
+/// those in `omit`: a measurement tool only; `serve` always runs
+/// [`router`].
 pub fn router_with(state: AppState, omit: &[Layer]) -> Router {
     let limits = limits::RequestLimits::new(&state.config.limits, state.config.max_body_bytes);
+    let ops = state.config.ops.clone();
+    let cors = observe::cors(&ops.cors_origins).filter(|_| !omit.contains(&Layer::Cors));
+    let router = layered_separately(routes(state), limits, omit);
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// Every route, without middleware.
+fn routes(state: AppState) -> Router {
     let ops = state.config.ops.clone();
     let mut router = Router::new()
         .route("/health", get(health))
@@ -74,7 +62,7 @@ pub fn router_with(state: AppState, omit: &[Layer]) -> Router {
     if ops.metrics_bind.is_none() {
         router = router.route("/metrics", get(observe::metrics));
     }
-    let router = router
+    router
         .route("/types/{lang}", get(types))
         .route("/openapi.json", get(openapi))
         .route("/event-stream", get(events::event_stream))
@@ -96,34 +84,7 @@ pub fn router_with(state: AppState, omit: &[Layer]) -> Router {
         .merge(twilio::router())
         .merge(console::router())
         .fallback(dispatch::dispatch)
-        .with_state(state);
-    let keep = |layer: Layer| !omit.contains(&layer);
-    let mut router = router;
-    if keep(Layer::Limits) {
-        router = router.layer(axum::middleware::from_fn_with_state(
-            limits,
-            limits::enforce,
-        ));
-    }
-    if keep(Layer::HtmlHeaders) {
-        router = router.layer(axum::middleware::from_fn(observe::html_headers));
-    }
-    if keep(Layer::CatchPanic) {
-        router = router.layer(CatchPanicLayer::custom(panic_response));
-    }
-    if keep(Layer::Metrics) {
-        router = router.layer(axum::middleware::from_fn(observe::record));
-    }
-    if keep(Layer::Trace) {
-        router = router.layer(TraceLayer::new_for_http().make_span_with(observe::span));
-    }
-    if keep(Layer::RequestId) {
-        router = router.layer(axum::middleware::from_fn(observe::request_id));
-    }
-    match observe::cors(&ops.cors_origins).filter(|_| keep(Layer::Cors)) {
-        Some(cors) => router.layer(cors),
-        None => router,
-    }
+        .with_state(state)
 }
 
 /// The router of `--metrics-bind`: `/metrics` alone.
@@ -248,20 +209,4 @@ async fn types(
         )
         .into_response(),
     }
-}
-
-/// A panic is a bug: log it, and answer like any other 500 without details.
-fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let detail = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown panic");
-    tracing::error!(detail, "a request handler panicked");
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "InternalServerError",
-        "An internal error occurred",
-    )
-    .into_response()
 }

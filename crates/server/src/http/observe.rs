@@ -151,16 +151,30 @@ pub async fn record(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     // Only a sign-in (a POST) needs the path afterwards.
     let path = (method == Method::POST).then(|| request.uri().path().to_string());
-    // Routes the dispatcher serves (the fallback) have no template: they
-    // are labelled by operation family rather than by raw path. Labels are
-    // borrowed where they can be: no allocation for a dispatched request.
-    let route: metrics::SharedString = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(metrics::SharedString::const_str("dispatch"), |matched| {
-            matched.as_str().to_string().into()
-        });
+    let route = route_label(request.extensions().get::<MatchedPath>());
     let response = next.run(request).await;
+    record_request(started, method, path, route, &response);
+    response
+}
+
+/// The metrics label of a request's route. Routes the dispatcher serves
+/// (the fallback) have no template: they are labelled by operation family
+/// rather than by raw path. Borrowed where it can be: no allocation for a
+/// dispatched request.
+pub(crate) fn route_label(matched: Option<&MatchedPath>) -> metrics::SharedString {
+    matched.map_or(metrics::SharedString::const_str("dispatch"), |matched| {
+        matched.as_str().to_string().into()
+    })
+}
+
+/// Records one answered request (see [`record`]): `path` only for a POST.
+pub(crate) fn record_request(
+    started: Instant,
+    method: Method,
+    path: Option<String>,
+    route: metrics::SharedString,
+    response: &Response,
+) {
     let status = response.status();
     let method_label: metrics::SharedString = match method {
         Method::GET => metrics::SharedString::const_str("GET"),
@@ -184,10 +198,8 @@ pub async fn record(request: Request, next: Next) -> Response {
         )
         .increment(1);
     }
-    let auth_path = path
-        .unwrap_or_default()
-        .trim_end_matches('/')
-        .to_ascii_lowercase();
+    let Some(path) = path else { return };
+    let auth_path = path.trim_end_matches('/').to_ascii_lowercase();
     if (auth_path == "/auth"
         || auth_path.starts_with("/auth/")
         || auth_path.ends_with("/reply/authenticate"))
@@ -196,7 +208,6 @@ pub async fn record(request: Request, next: Next) -> Response {
     {
         metrics::counter!("evo_login_failures_total").increment(1);
     }
-    response
 }
 
 /// The request counter and latency histogram of one (method, route,
@@ -275,7 +286,7 @@ fn status_label(status: StatusCode) -> metrics::SharedString {
 
 /// A sane request id from a client or proxy: short and printable, so it
 /// cannot forge log lines.
-fn acceptable(id: &HeaderValue) -> bool {
+pub(crate) fn acceptable(id: &HeaderValue) -> bool {
     let bytes = id.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= 128
@@ -288,7 +299,7 @@ fn acceptable(id: &HeaderValue) -> bool {
 /// header value. The random bits come from the thread's RNG rather than
 /// `Uuid::now_v7` (a `getrandom` system call and a process-wide lock per
 /// id), and the text is formatted on the stack: one copy, into the header.
-fn new_request_id() -> HeaderValue {
+pub(crate) fn new_request_id() -> HeaderValue {
     use rand::RngCore;
     let millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -377,7 +388,13 @@ pub async fn html_headers(request: Request, next: Next) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("text/html"));
-    let headers = response.headers_mut();
+    add_html_headers(response.headers_mut(), is_html);
+    response
+}
+
+/// `nosniff` always; for an HTML page also a CSP (unless it has one), no
+/// referrer and no framing (see [`html_headers`]).
+pub(crate) fn add_html_headers(headers: &mut axum::http::HeaderMap, is_html: bool) {
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -396,7 +413,22 @@ pub async fn html_headers(request: Request, next: Next) -> Response {
             .entry(header::X_FRAME_OPTIONS)
             .or_insert(HeaderValue::from_static("DENY"));
     }
-    response
+}
+
+/// A panic is a bug: log it, and answer like any other 500 without details.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(detail, "a request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalServerError",
+        "An internal error occurred",
+    )
+    .into_response()
 }
 
 #[cfg(test)]
