@@ -614,7 +614,9 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
         .sum();
 
     // 7. Reads again with H ended sessions, the server restarted on them.
+    let restarted = Instant::now();
     let server = Server::start(&data_dir, &log, plan.fanout_steps).await?;
+    let server_start_secs = restarted.elapsed().as_secs_f64();
     let large = read_pair(plan, &server, &set, dir.path(), "H large", &mut errors).await?;
     server.stop()?;
 
@@ -681,6 +683,7 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
             bulk_load_secs: growth.bulk_load_time.as_secs_f64(),
             build_wait_secs: growth.build_wait.as_secs_f64(),
             store_bytes,
+            server_start_secs,
             secs: growth.elapsed.as_secs_f64(),
         },
         errors,

@@ -253,6 +253,8 @@ pub struct History {
     pub secs: f64,
     /// The store's files after the growth (database, WAL).
     pub store_bytes: u64,
+    /// From starting `serve` on the grown store until it answered ready.
+    pub server_start_secs: f64,
 }
 
 /// Errors by phase; any error fails the run.
@@ -453,7 +455,7 @@ impl Report {
         let h = &self.history;
         writeln!(
             out,
-            "{:<34} {} sessions in {:.1} s ({} with every commit, {} loaded in bulk at {:.0}/s; {:.1} s waiting for batches; store {:.2} GB)",
+            "{:<34} {} sessions in {:.1} s ({} with every commit, {} loaded in bulk at {:.0}/s; {:.1} s waiting for batches; store {:.2} GB; serve ready on it in {:.1} s)",
             "setup: history appended",
             h.sessions_appended,
             h.secs,
@@ -461,7 +463,8 @@ impl Report {
             h.bulk_sessions,
             h.bulk_sessions_per_sec,
             h.build_wait_secs,
-            h.store_bytes as f64 / 1e9
+            h.store_bytes as f64 / 1e9,
+            h.server_start_secs
         )?;
         writeln!(out)?;
         writeln!(out, "Method:")?;

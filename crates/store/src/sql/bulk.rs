@@ -15,9 +15,19 @@ use sqlx::Row;
 use super::{iso, Backend, SqlStore};
 use crate::{EndedSession, StoreError, StoreResult};
 
-/// Sessions a statement: a session row binds 15 values, within SQLite's
-/// 32,766 and PostgreSQL's 65,535 parameters.
-const CHUNK: usize = 400;
+/// Parameters a statement, at most. SQLite finds a `$n` parameter's name
+/// by walking the statement's list of them (`sqlite3_bind_parameter_name`,
+/// which sqlx calls for each), so binding costs the square of their
+/// number: 5,600 a statement spent half the load there.
+const PARAMS: usize = 480;
+
+/// Sessions an iteration: the conflict check's statement.
+const CHUNK: usize = PARAMS;
+
+/// Rows of `columns` values a statement.
+fn rows_per_statement(columns: usize) -> usize {
+    (PARAMS / columns).max(1)
+}
 
 /// One session's values, computed as `commit` and `history::write` do.
 struct Rows<'a> {
@@ -128,36 +138,38 @@ impl SqlStore {
 
             let postgres = self.backend == Backend::Postgres;
             let columns = if postgres { 15 } else { 14 };
-            let sql = format!(
-                "insert into session (session_id, account_id, ended, version, last_activity, snapshot, written_at,
-                     started_at, ended_at, customer_id, endpoint_id, from_address, to_address, info{})
-                 values {}",
-                if postgres { ", log_text" } else { "" },
-                values(chunk.len(), columns)
-            );
-            let mut query = sqlx::query(&sql);
-            for row in chunk {
-                let session = &row.ended.session;
-                query = query
-                    .bind(row.id())
-                    .bind(session.header().account_id.as_str())
-                    .bind(!session.is_active())
-                    .bind(session.version() as i64)
-                    .bind(iso(session.last_activity()))
-                    .bind(row.snapshot.as_str())
-                    .bind(now.as_str())
-                    .bind(row.started_at.as_str())
-                    .bind(row.ended_at.as_deref())
-                    .bind(session.header().customer_id.as_deref())
-                    .bind(session.header().endpoint_id.as_str())
-                    .bind(row.from.as_str())
-                    .bind(row.to.as_str())
-                    .bind(row.info.as_str());
-                if postgres {
-                    query = query.bind(row.log_text.as_str());
+            for part in chunk.chunks(rows_per_statement(columns)) {
+                let sql = format!(
+                    "insert into session (session_id, account_id, ended, version, last_activity, snapshot, written_at,
+                         started_at, ended_at, customer_id, endpoint_id, from_address, to_address, info{})
+                     values {}",
+                    if postgres { ", log_text" } else { "" },
+                    values(part.len(), columns)
+                );
+                let mut query = sqlx::query(&sql);
+                for row in part {
+                    let session = &row.ended.session;
+                    query = query
+                        .bind(row.id())
+                        .bind(session.header().account_id.as_str())
+                        .bind(!session.is_active())
+                        .bind(session.version() as i64)
+                        .bind(iso(session.last_activity()))
+                        .bind(row.snapshot.as_str())
+                        .bind(now.as_str())
+                        .bind(row.started_at.as_str())
+                        .bind(row.ended_at.as_deref())
+                        .bind(session.header().customer_id.as_deref())
+                        .bind(session.header().endpoint_id.as_str())
+                        .bind(row.from.as_str())
+                        .bind(row.to.as_str())
+                        .bind(row.info.as_str());
+                    if postgres {
+                        query = query.bind(row.log_text.as_str());
+                    }
                 }
+                query.execute(&mut *tx).await?;
             }
-            query.execute(&mut *tx).await?;
 
             let events: Vec<(&Rows, usize, &(String, String, String))> = chunk
                 .iter()
@@ -168,7 +180,7 @@ impl SqlStore {
                         .map(move |(i, event)| (row, i + 1, event))
                 })
                 .collect();
-            for part in events.chunks(CHUNK * 2) {
+            for part in events.chunks(rows_per_statement(6)) {
                 let sql = format!(
                     "insert into session_event (session_id, position, dedupe_key, at, event, committed_at) values {}",
                     values(part.len(), 6)
@@ -196,7 +208,7 @@ impl SqlStore {
                         .map(move |id| (row, id.to_string()))
                 })
                 .collect();
-            for part in endpoints.chunks(CHUNK * 2) {
+            for part in endpoints.chunks(rows_per_statement(5)) {
                 let sql = format!(
                     "insert into session_endpoint (endpoint_id, started_at, session_id, account_id, ended) values {}",
                     values(part.len(), 5)
@@ -216,22 +228,24 @@ impl SqlStore {
 
             if !postgres {
                 // The search row's rowid is its session row's.
-                let sql = format!(
-                    "with v (session_id, from_address, to_address, log_text) as (values {})
-                     insert into session_search (rowid, from_address, to_address, log_text)
-                     select s.rowid, v.from_address, v.to_address, v.log_text
-                     from v join session s on s.session_id = v.session_id",
-                    values(chunk.len(), 4)
-                );
-                let mut query = sqlx::query(&sql);
-                for row in chunk {
-                    query = query
-                        .bind(row.id())
-                        .bind(row.from.as_str())
-                        .bind(row.to.as_str())
-                        .bind(row.log_text.as_str());
+                for part in chunk.chunks(rows_per_statement(4)) {
+                    let sql = format!(
+                        "with v (session_id, from_address, to_address, log_text) as (values {})
+                         insert into session_search (rowid, from_address, to_address, log_text)
+                         select s.rowid, v.from_address, v.to_address, v.log_text
+                         from v join session s on s.session_id = v.session_id",
+                        values(part.len(), 4)
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for row in part {
+                        query = query
+                            .bind(row.id())
+                            .bind(row.from.as_str())
+                            .bind(row.to.as_str())
+                            .bind(row.log_text.as_str());
+                    }
+                    query.execute(&mut *tx).await?;
                 }
-                query.execute(&mut *tx).await?;
             }
 
             // A key leads to the newest session that claimed it: the last
@@ -243,7 +257,7 @@ impl SqlStore {
                 }
             }
             let keys: Vec<(&str, &str)> = keys.into_iter().collect();
-            for part in keys.chunks(CHUNK * 2) {
+            for part in keys.chunks(rows_per_statement(2)) {
                 let sql = format!(
                     "insert into session_key (key, session_id) values {}
                      on conflict (key) do update set session_id = excluded.session_id",
