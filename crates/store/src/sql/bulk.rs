@@ -13,6 +13,8 @@ use chrono::Utc;
 use sqlx::Row;
 
 use super::{iso, Backend, SqlStore};
+use crate::history::{Columns, LOG_TEXT};
+use crate::log::Line;
 use crate::{EndedSession, StoreError, StoreResult};
 
 /// Parameters a statement, at most. SQLite finds a `$n` parameter's name
@@ -29,16 +31,12 @@ fn rows_per_statement(columns: usize) -> usize {
     (PARAMS / columns).max(1)
 }
 
-/// One session's values, computed as `commit` and `history::write` do.
+/// One session's values, computed as `commit` and `history::write` do
+/// (the snapshot without log and dedupe hashes, `history::Columns`).
 struct Rows<'a> {
     ended: &'a EndedSession,
     snapshot: String,
-    started_at: String,
-    ended_at: Option<String>,
-    from: String,
-    to: String,
-    info: String,
-    log_text: String,
+    history: Columns,
     /// (dedupe key, at, JSON), first of each dedupe key, in order.
     events: Vec<(String, String, String)>,
 }
@@ -47,14 +45,6 @@ impl<'a> Rows<'a> {
     fn of(ended: &'a EndedSession) -> StoreResult<Rows<'a>> {
         let session = &ended.session;
         let corrupt = |error: serde_json::Error| StoreError::Corrupt(error.to_string());
-        let info = String::from_utf8(evo_wire::json::to_json(&session.to_info()))
-            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        let ended_at = session.state().ended.then(|| {
-            iso(session
-                .state()
-                .completed_at
-                .unwrap_or_else(|| session.last_activity()))
-        });
         let mut seen = HashSet::new();
         let mut events = Vec::with_capacity(ended.events.len());
         for event in &ended.events {
@@ -69,19 +59,8 @@ impl<'a> Rows<'a> {
         }
         Ok(Rows {
             ended,
-            snapshot: serde_json::to_string(session).map_err(corrupt)?,
-            started_at: iso(session.opened_at()),
-            ended_at,
-            from: session.header().from_address.clone().unwrap_or_default(),
-            to: session.header().to_address.clone().unwrap_or_default(),
-            info,
-            log_text: session
-                .state()
-                .log
-                .iter()
-                .map(|entry| entry.message.as_str())
-                .collect::<Vec<_>>()
-                .join("\n"),
+            snapshot: serde_json::to_string(&session.snapshot()).map_err(corrupt)?,
+            history: Columns::of(session)?,
             events,
         })
     }
@@ -137,11 +116,12 @@ impl SqlStore {
             }
 
             let postgres = self.backend == Backend::Postgres;
-            let columns = if postgres { 15 } else { 14 };
+            let columns = if postgres { 17 } else { 16 };
             for part in chunk.chunks(rows_per_statement(columns)) {
                 let sql = format!(
                     "insert into session (session_id, account_id, ended, version, last_activity, snapshot, written_at,
-                         started_at, ended_at, customer_id, endpoint_id, from_address, to_address, info{})
+                         log_rows, started_at, ended_at, customer_id, endpoint_id, from_address, to_address, info,
+                         info_log_at{})
                      values {}",
                     if postgres { ", log_text" } else { "" },
                     values(part.len(), columns)
@@ -157,19 +137,46 @@ impl SqlStore {
                         .bind(iso(session.last_activity()))
                         .bind(row.snapshot.as_str())
                         .bind(now.as_str())
-                        .bind(row.started_at.as_str())
-                        .bind(row.ended_at.as_deref())
+                        // The log is in `session_log` rows.
+                        .bind(1_i64)
+                        .bind(row.history.started_at.as_str())
+                        .bind(row.history.ended_at.as_deref())
                         .bind(session.header().customer_id.as_deref())
                         .bind(session.header().endpoint_id.as_str())
-                        .bind(row.from.as_str())
-                        .bind(row.to.as_str())
-                        .bind(row.info.as_str());
+                        .bind(row.history.from.as_str())
+                        .bind(row.history.to.as_str())
+                        .bind(row.history.info_json.as_str())
+                        .bind(row.history.info_log_at);
                     if postgres {
-                        query = query.bind(row.log_text.as_str());
+                        query = query.bind(LOG_TEXT);
                     }
                 }
                 query.execute(&mut *tx).await?;
             }
+
+            // The log lines as `crate::log::write` stores them, from
+            // `log_stored()` on, many sessions a statement.
+            let lines: Vec<Line> = chunk
+                .iter()
+                .flat_map(|row| {
+                    let session = &row.ended.session;
+                    let from = session.log_stored();
+                    session.state().log[from..]
+                        .iter()
+                        .enumerate()
+                        .map(move |(i, entry)| (row.id(), from + i, entry))
+                })
+                .collect();
+            crate::log::insert(&mut tx, &lines, rows_per_statement(4)).await?;
+            let from: Vec<(&str, usize)> = chunk
+                .iter()
+                .filter(|row| {
+                    let session = &row.ended.session;
+                    session.log_stored() < session.state().log.len()
+                })
+                .map(|row| (row.id(), row.ended.session.log_stored()))
+                .collect();
+            crate::log::index(&mut tx, self.backend, &from, rows_per_statement(2)).await?;
 
             let events: Vec<(&Rows, usize, &(String, String, String))> = chunk
                 .iter()
@@ -218,7 +225,7 @@ impl SqlStore {
                     let session = &row.ended.session;
                     query = query
                         .bind(endpoint_id.as_str())
-                        .bind(row.started_at.as_str())
+                        .bind(row.history.started_at.as_str())
                         .bind(row.id())
                         .bind(session.header().account_id.as_str())
                         .bind(session.state().ended);
@@ -240,9 +247,9 @@ impl SqlStore {
                     for row in part {
                         query = query
                             .bind(row.id())
-                            .bind(row.from.as_str())
-                            .bind(row.to.as_str())
-                            .bind(row.log_text.as_str());
+                            .bind(row.history.from.as_str())
+                            .bind(row.history.to.as_str())
+                            .bind(LOG_TEXT);
                     }
                     query.execute(&mut *tx).await?;
                 }
