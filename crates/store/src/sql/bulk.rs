@@ -1,5 +1,6 @@
 //! `Store::load_ended_sessions` on SQL: the rows `commit` leaves after each
-//! session's life (`crate::bulk_changes`), written in multi-row statements,
+//! session's life (`crate::bulk_changes`; since migration 0013 its log
+//! lines are `session_log` rows, see `crate::log`), written in multi-row statements,
 //! hundreds of sessions a statement. `commit` runs about ten statements a
 //! session, and on SQLite each is a round trip to sqlx's worker thread:
 //! that, not SQLite's own work, held `evo-voice bench`'s history growth to
