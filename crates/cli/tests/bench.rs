@@ -130,8 +130,13 @@ fn quick_bench_reports_every_phase_without_errors() {
     assert!(number(&report, "/memory/rss_active") > 0.0);
     number(&report, "/memory/bytes_per_active_session");
     number(&report, "/memory/bytes_per_subscriber");
-    // The history grew to H with the batch path.
+    // The history grew to H: the ingest calls' count through commits (the
+    // store's limit sample), the rest loaded in bulk.
     assert_eq!(number(&report, "/history/sessions_appended"), 40.0);
+    assert_eq!(number(&report, "/history/full_sessions"), 20.0);
+    assert_eq!(number(&report, "/history/bulk_sessions"), 20.0);
+    assert!(number(&report, "/history/bulk_sessions_per_sec") > 0.0);
+    assert!(number(&report, "/history/store_bytes") > 0.0);
     assert_eq!(number(&report, "/setup/active/ok"), 4.0 * 2.0 * 3.0);
     // The table went to stderr with the same verdict.
     assert!(stderr.contains("errors: 0"), "{stderr}");

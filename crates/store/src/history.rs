@@ -116,40 +116,70 @@ pub struct SessionInfoPage {
     pub has_more: bool,
 }
 
+/// Log search reads the `session_log` rows; the per-session text stays
+/// only on rows written before migration 0013.
+pub(crate) const LOG_TEXT: &str = "";
+
+/// A session's history columns, as `write` stores them (and the bulk load).
+pub(crate) struct Columns {
+    /// The rendered `SessionInfo` without its log lines (the whole
+    /// rendering if the marker is not found, then `info_log_at` is null).
+    pub info_json: String,
+    pub info_log_at: Option<i64>,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub from: String,
+    pub to: String,
+}
+
+impl Columns {
+    pub(crate) fn of(session: &Session) -> StoreResult<Self> {
+        // The fixed part only: the lines are `session_log` rows
+        // (`crate::log`), put back at `info_log_at` when read.
+        let info = session.to_info_without_log();
+        let fixed = String::from_utf8(evo_wire::json::to_json(&info))
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let (info_json, info_log_at) = match crate::log::split_info(&fixed) {
+            Some(at) => (fixed, Some(at as i64)),
+            // Not expected (the contract has one `Log`): the whole rendering.
+            None => (
+                String::from_utf8(evo_wire::json::to_json(&session.to_info()))
+                    .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+                None,
+            ),
+        };
+        let ended_at = session.state().ended.then(|| {
+            iso(session
+                .state()
+                .completed_at
+                .unwrap_or_else(|| session.last_activity()))
+        });
+        Ok(Columns {
+            info_json,
+            info_log_at,
+            started_at: iso(session.opened_at()),
+            ended_at,
+            from: session.header().from_address.clone().unwrap_or_default(),
+            to: session.header().to_address.clone().unwrap_or_default(),
+        })
+    }
+}
+
 /// Writes a committed session's history columns, endpoints and search text.
 pub(crate) async fn write(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     backend: Backend,
     session: &Session,
 ) -> StoreResult<()> {
-    // The fixed part only: the lines are `session_log` rows (`crate::log`),
-    // put back at `info_log_at` when read.
-    let info = session.to_info_without_log();
-    let fixed = String::from_utf8(evo_wire::json::to_json(&info))
-        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-    let (info_json, info_log_at) = match crate::log::split_info(&fixed) {
-        Some(at) => (fixed, Some(at as i64)),
-        // Not expected (the contract has one `Log`): the whole rendering.
-        None => (
-            String::from_utf8(evo_wire::json::to_json(&session.to_info()))
-                .map_err(|error| StoreError::Corrupt(error.to_string()))?,
-            None,
-        ),
-    };
-    let started_at = iso(session.opened_at());
-    let ended_at = if session.state().ended {
-        Some(iso(session
-            .state()
-            .completed_at
-            .unwrap_or_else(|| session.last_activity())))
-    } else {
-        None
-    };
-    let from = session.header().from_address.clone().unwrap_or_default();
-    let to = session.header().to_address.clone().unwrap_or_default();
-    // Log search reads the `session_log` rows; the per-session text stays
-    // only on rows written before migration 0013.
-    let log_text = "";
+    let Columns {
+        info_json,
+        info_log_at,
+        started_at,
+        ended_at,
+        from,
+        to,
+    } = Columns::of(session)?;
+    let log_text = LOG_TEXT;
     let log_column = match backend {
         Backend::Postgres => ", log_text = $10",
         Backend::Sqlite => "",

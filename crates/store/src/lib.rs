@@ -354,6 +354,58 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// The node stopped cleanly: everything it numbered is written.
     async fn event_writer_stop(&self, node_id: &str) -> StoreResult<()>;
+
+    // --- bulk loading (benchmarks) -----------------------------------------
+    /// Writes sessions that are not stored yet, in one transaction, with
+    /// the rows `commit` would have left after each one's life: its final
+    /// snapshot and history row, every event of its log, its lookup keys
+    /// ([`bulk_changes`] is that life as commits). For loading many ended
+    /// sessions (`evo-voice bench` grows its history with it); the server
+    /// never calls it and no live index hears of these sessions. `Conflict`
+    /// when one is stored already. This default is the reference: those
+    /// commits. `SqlStore` writes the same rows in multi-row statements
+    /// (`sql::bulk`), which the conformance suite compares with it.
+    async fn load_ended_sessions(&self, sessions: &[EndedSession]) -> StoreResult<()> {
+        self.commit(&bulk_changes(sessions)).await
+    }
+}
+
+/// A session to load with [`Store::load_ended_sessions`].
+#[derive(Debug, Clone)]
+pub struct EndedSession {
+    /// Its final snapshot (as the server stores it: compact).
+    pub session: Session,
+    /// Its event log, in order (an event whose dedupe key came before is
+    /// not logged again, as in `commit`).
+    pub events: Vec<SessionEvent>,
+    /// The lookup keys leading to it (call SIDs, …).
+    pub keys: Vec<String>,
+}
+
+/// The commits that leave the rows [`Store::load_ended_sessions`] writes:
+/// per session, its final snapshot inserted with its first event and its
+/// keys, then each further event with the same snapshot.
+pub fn bulk_changes(sessions: &[EndedSession]) -> Vec<SessionChange> {
+    let mut changes = Vec::new();
+    for ended in sessions {
+        let mut events = ended.events.iter().map(Some);
+        let first = events.next().unwrap_or(None);
+        changes.push(SessionChange {
+            session: ended.session.clone(),
+            event: first.cloned(),
+            expected_version: None,
+            keys: ended.keys.clone(),
+        });
+        for event in events {
+            changes.push(SessionChange {
+                session: ended.session.clone(),
+                event: event.cloned(),
+                expected_version: Some(ended.session.version()),
+                keys: Vec::new(),
+            });
+        }
+    }
+    changes
 }
 
 pub mod events;

@@ -57,11 +57,28 @@ pub(crate) async fn write(
         .bind(from_position)
         .execute(&mut **tx)
         .await?;
-    if from == log.len() {
-        return Ok(());
+    let lines: Vec<Line> = log[from..]
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| (id, from + i, entry))
+        .collect();
+    insert(tx, &lines, CHUNK).await?;
+    if from < log.len() {
+        index(tx, backend, &[(id, from)], 1).await?;
     }
-    for (chunk_index, chunk) in log[from..].chunks(CHUNK).enumerate() {
-        let first = from + chunk_index * CHUNK;
+    Ok(())
+}
+
+/// A log line to store: its session, its position, the line.
+pub(crate) type Line<'a> = (&'a str, usize, &'a LogEntry);
+
+/// Inserts `lines` into `session_log`, `per_statement` rows a statement.
+pub(crate) async fn insert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    lines: &[Line<'_>],
+    per_statement: usize,
+) -> StoreResult<()> {
+    for chunk in lines.chunks(per_statement.max(1)) {
         let values: Vec<String> = (0..chunk.len())
             .map(|i| {
                 let n = i * 4;
@@ -73,24 +90,47 @@ pub(crate) async fn write(
             values.join(", ")
         );
         let mut query = sqlx::query(&sql);
-        for (i, entry) in chunk.iter().enumerate() {
+        for (id, position, entry) in chunk {
             query = query
-                .bind(id)
-                .bind((first + i) as i64)
+                .bind(*id)
+                .bind(*position as i64)
                 .bind(iso(entry.at))
                 .bind(entry.message.as_str());
         }
         query.execute(&mut **tx).await?;
     }
-    if backend == Backend::Sqlite {
-        sqlx::query(
+    Ok(())
+}
+
+/// SQLite: adds the search rows of each session's lines from the given
+/// position on (`per_statement` sessions a statement); PostgreSQL's index
+/// follows the table by itself.
+pub(crate) async fn index(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    from: &[(&str, usize)],
+    per_statement: usize,
+) -> StoreResult<()> {
+    if backend != Backend::Sqlite {
+        return Ok(());
+    }
+    for chunk in from.chunks(per_statement.max(1)) {
+        let conditions: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let n = i * 2;
+                format!("(session_id = ${} and position >= ${})", n + 1, n + 2)
+            })
+            .collect();
+        let sql = format!(
             "insert into session_log_search (rowid, message)
-             select rowid, message from session_log where session_id = $1 and position >= $2",
-        )
-        .bind(id)
-        .bind(from_position)
-        .execute(&mut **tx)
-        .await?;
+             select rowid, message from session_log where {}",
+            conditions.join(" or ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (id, position) in chunk {
+            query = query.bind(*id).bind(*position as i64);
+        }
+        query.execute(&mut **tx).await?;
     }
     Ok(())
 }

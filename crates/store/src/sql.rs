@@ -24,6 +24,8 @@ use crate::history::{self, SessionInfoPage, SessionQuery, StoredSessionInfo};
 use crate::turns::{Turn, Writer, WriterQueue};
 use crate::{ApiKeyRecord, AuthSession, SessionChange, Store, StoreError, StoreResult};
 
+mod bulk;
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -927,6 +929,11 @@ impl Store for SqlStore {
             .fetch_one(&self.pool)
             .await?;
         Ok(row.try_get("value")?)
+    }
+
+    /// Multi-row statements (`bulk`) instead of the reference's commits.
+    async fn load_ended_sessions(&self, sessions: &[crate::EndedSession]) -> StoreResult<()> {
+        self.load_ended(sessions).await
     }
 
     async fn commit(&self, changes: &[SessionChange]) -> StoreResult<()> {

@@ -962,3 +962,267 @@ async fn the_postgres_store_conforms() {
     let url = cluster.create_database("evo_together");
     commits_together(open_store(&url).await.unwrap()).await;
 }
+
+// --- bulk loading (`Store::load_ended_sessions`) ---------------------------
+
+/// `text` with `prefix` (the tag of a set's ids) replaced by `#` and the
+/// value of `seen` (hashes of dedupe keys, which hold the ids) left out.
+fn same(text: &str, prefix: &str) -> String {
+    let text = text.replace(prefix, "#");
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("seen") {
+        out.push_str(&rest[..at + 4]);
+        rest = &rest[at + 4..];
+        let value = rest
+            .find(|c: char| !matches!(c, '\\' | '"' | ':'))
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..value]);
+        rest = &rest[value..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')))
+            .unwrap_or(rest.len());
+        rest = &rest[end..];
+    }
+    out + rest
+}
+
+/// Ended sessions of every scenario kind, tagged `{prefix}{n}` (so two sets
+/// differ only in their ids), each with its whole event log (one event
+/// sent twice, as Twilio retries) and keys; the last two share a key.
+fn ended_sessions(prefix: &str) -> Vec<evo_store::EndedSession> {
+    let start = Utc.with_ymd_and_hms(2026, 3, 4, 9, 0, 0).unwrap();
+    evo_core::scenario::KINDS
+        .iter()
+        .enumerate()
+        .map(|(n, kind)| {
+            let plan = build(*kind, &cast(), &format!("{prefix}{n}"), start);
+            let mut session = open(&plan.session_id, plan.header.clone(), plan.opened_at);
+            for event in &plan.events {
+                session = apply(&session, event);
+            }
+            session.compact();
+            let mut events = plan.events.clone();
+            events.insert(1, plan.events[0].clone());
+            let shared = if n + 2 >= evo_core::scenario::KINDS.len() {
+                vec![format!("shared-{prefix}")]
+            } else {
+                vec![]
+            };
+            evo_store::EndedSession {
+                session,
+                events,
+                keys: [vec![format!("CA{prefix}{n}")], shared].concat(),
+            }
+        })
+        .collect()
+}
+
+/// Every stored row of session `id` (`session_search`'s too on SQLite),
+/// as JSON text without commit times, with `prefix` replaced by `#`.
+async fn raw_rows(url: &str, id: &str, prefix: &str) -> Vec<String> {
+    use sqlx::Row;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let postgres = url.starts_with("postgres");
+    let mut queries = Vec::new();
+    if postgres {
+        let tables = sqlx::query(
+            "select table_name::text as t from information_schema.columns
+             where column_name = 'session_id' and table_schema = current_schema()",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        for table in tables {
+            let table: String = table.get("t");
+            queries.push(format!(
+                "select '{table} ' || (to_jsonb(t) - 'written_at' - 'committed_at')::text as r
+                 from {table} t where session_id = $1"
+            ));
+        }
+    } else {
+        let tables = sqlx::query("select name from sqlite_master where type = 'table'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        for table in tables {
+            let table: String = table.get("name");
+            let columns: Vec<String> =
+                sqlx::query(&format!("select name from pragma_table_info('{table}')"))
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|row| row.get::<String, _>("name"))
+                    .collect();
+            if !columns.iter().any(|c| c == "session_id") {
+                continue;
+            }
+            let kept: Vec<String> = columns
+                .iter()
+                .filter(|c| !["written_at", "committed_at"].contains(&c.as_str()))
+                .map(|c| format!("'{c}', {c}"))
+                .collect();
+            queries.push(format!(
+                "select '{table} ' || json_object({}) as r from {table} where session_id = $1",
+                kept.join(", ")
+            ));
+        }
+        queries.push(
+            "select 'session_search ' || json_array(from_address, to_address, log_text) as r
+             from session_search where rowid = (select rowid from session where session_id = $1)"
+                .to_string(),
+        );
+    }
+    let mut rows = Vec::new();
+    for query in queries {
+        for row in sqlx::query(&query).bind(id).fetch_all(&pool).await.unwrap() {
+            rows.push(same(&row.get::<String, _>("r"), prefix));
+        }
+    }
+    rows.sort();
+    pool.close().await;
+    rows
+}
+
+/// `load_ended_sessions` leaves the rows its reference (the same sessions
+/// through `commit`, `bulk_changes`) leaves, seen through every read and
+/// row by row; a session stored already is a conflict that writes nothing.
+async fn bulk_loads_as_commit_would(store: Arc<dyn Store>, url: &str) {
+    let reference = ended_sessions("REF");
+    let bulk = ended_sessions("BLK");
+    store
+        .commit(&evo_store::bulk_changes(&reference))
+        .await
+        .unwrap();
+    store.load_ended_sessions(&bulk).await.unwrap();
+    for (a, b) in reference.iter().zip(&bulk) {
+        let (a_id, b_id) = (a.session.id(), b.session.id());
+        let a_stored = store.session(a_id).await.unwrap().unwrap();
+        let b_stored = store.session(b_id).await.unwrap().unwrap();
+        assert_eq!(b_stored, b.session);
+        assert_eq!(
+            same(&serde_json::to_string(&b_stored).unwrap(), "BLK"),
+            same(&serde_json::to_string(&a_stored).unwrap(), "REF")
+        );
+        let events = |list: Vec<evo_core::event::SessionEvent>, prefix: &str| {
+            same(&serde_json::to_string(&list).unwrap(), prefix)
+        };
+        assert_eq!(
+            events(store.session_events(b_id).await.unwrap(), "BLK"),
+            events(store.session_events(a_id).await.unwrap(), "REF")
+        );
+        let a_info = store.session_info(a_id).await.unwrap().unwrap();
+        let b_info = store.session_info(b_id).await.unwrap().unwrap();
+        assert_eq!(b_info.endpoint_ids, a_info.endpoint_ids);
+        assert_eq!(
+            same(&b_info.info_json, "BLK"),
+            same(&a_info.info_json, "REF")
+        );
+        assert_eq!(
+            store.session_id_by_key(&b.keys[0]).await.unwrap().as_ref(),
+            Some(b_id)
+        );
+        let rows = raw_rows(url, b_id.as_str(), "BLK").await;
+        for table in [
+            "session ",
+            "session_event ",
+            "session_endpoint ",
+            "session_key ",
+        ] {
+            assert!(rows.iter().any(|row| row.starts_with(table)), "{rows:#?}");
+        }
+        assert_eq!(
+            rows,
+            raw_rows(url, a_id.as_str(), "REF").await,
+            "the rows of {b_id} and {a_id}"
+        );
+    }
+    // The last session claiming a shared key has it.
+    for (set, prefix) in [(&reference, "REF"), (&bulk, "BLK")] {
+        assert_eq!(
+            store
+                .session_id_by_key(&format!("shared-{prefix}"))
+                .await
+                .unwrap()
+                .as_ref(),
+            Some(set[set.len() - 1].session.id())
+        );
+    }
+    // History queries (scope, search over the log, order) find both alike.
+    let page = |prefix: &'static str| {
+        let store = store.clone();
+        async move {
+            let mut query = evo_store::SessionQuery::new(evo_store::SessionScope::Endpoints {
+                account_id: "acc1".into(),
+                endpoint_ids: vec!["num1".into(), "usr1".into()],
+            });
+            query.session_ids = evo_core::scenario::KINDS
+                .iter()
+                .enumerate()
+                .map(|(n, _)| evo_core::ids::SessionId::new(format!("ses-{prefix}{n}")))
+                .collect();
+            query.ended = Some(true);
+            query.count_total = true;
+            let all = store.list_session_infos(&query).await.unwrap();
+            query.log_contains = Some("answer".into());
+            let searched = store.list_session_infos(&query).await.unwrap();
+            [all, searched].map(|page| {
+                (
+                    page.total,
+                    page.items
+                        .into_iter()
+                        .map(|item| same(&item.info_json, prefix))
+                        .collect::<Vec<_>>(),
+                )
+            })
+        }
+    };
+    let (a_pages, b_pages) = (page("REF").await, page("BLK").await);
+    assert!(a_pages[0].0.unwrap() > 0 && a_pages[1].0.unwrap() > 0);
+    assert_eq!(b_pages, a_pages);
+
+    // Loading a stored session again is refused as a whole.
+    let again = vec![ended_sessions("NEW").remove(0), bulk[0].clone()];
+    assert!(matches!(
+        store.load_ended_sessions(&again).await,
+        Err(StoreError::Conflict(id)) if id == bulk[0].session.id().as_str()
+    ));
+    assert!(store
+        .session(again[0].session.id())
+        .await
+        .unwrap()
+        .is_none());
+    let twice = vec![again[0].clone(), again[0].clone()];
+    assert!(matches!(
+        store.load_ended_sessions(&twice).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store
+        .session(again[0].session.id())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn the_sqlite_store_bulk_loads_as_commit_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir.path().display().to_string()).await.unwrap();
+    seed_directory(store.as_ref()).await;
+    let url = format!(
+        "sqlite://{}",
+        evo_store::sql::sqlite_file(dir.path()).display()
+    );
+    bulk_loads_as_commit_would(store, &url).await;
+}
+
+#[tokio::test]
+async fn the_postgres_store_bulk_loads_as_commit_would() {
+    let cluster = PostgresCluster::start();
+    let url = cluster.create_database("evo_bulk");
+    let store = open_store(&url).await.unwrap();
+    seed_directory(store.as_ref()).await;
+    bulk_loads_as_commit_would(store, &url).await;
+}

@@ -13,7 +13,7 @@ use evo_core::ids::{AccountId, CallSid, UserId};
 use evo_server::app::directory::{self, NewNumber};
 use evo_server::app::sessions::{call_session_id, scoped_key};
 use evo_server::auth::tokens::{access_claims, TokenKeys};
-use evo_store::{AuthSession, SessionChange, Store};
+use evo_store::{AuthSession, EndedSession, SessionChange, Store};
 use evo_twilio::params::FormParams;
 use evo_twilio::signature::compute_signature;
 use http::HeaderValue;
@@ -311,42 +311,79 @@ fn replay(
     Ok(changes)
 }
 
-/// What appending ended sessions in batches measured.
+/// The same call ended, as [`Store::load_ended_sessions`] takes it: its
+/// final snapshot (compact, as the server writes it), every event its
+/// webhooks logged and the lookup keys of its call SIDs; rebuilt from a
+/// template under new SIDs by the same reducer.
+fn ended_session(
+    template: &Template,
+    account_id: &str,
+    root: &str,
+    leg: &str,
+) -> anyhow::Result<EndedSession> {
+    let account = AccountId::new(account_id);
+    let show = |json: &str| json.replace(ROOT, root).replace(LEG, leg);
+    let mut session = evo_core::reducer::open(
+        call_session_id(&account, &CallSid::new(root)),
+        serde_json::from_str(&show(&template.header))?,
+        template.opened_at,
+    );
+    let mut keys = std::collections::BTreeSet::from([scoped_key(&account, root)]);
+    let mut events = Vec::with_capacity(template.events.len());
+    for json in &template.events {
+        let event: SessionEvent = serde_json::from_str(&show(json))?;
+        if let EventSource::Call { call_sid, .. } = &event.source {
+            keys.insert(scoped_key(&account, call_sid));
+        }
+        session = evo_core::reducer::apply(&session, &event);
+        events.push(event);
+    }
+    session.compact();
+    Ok(EndedSession {
+        session,
+        events,
+        keys: keys.into_iter().collect(),
+    })
+}
+
+/// What appending ended sessions measured.
 #[derive(Debug, Default)]
 pub struct Growth {
     pub sessions: u64,
-    /// Sessions written with every row the webhooks wrote (the store's
+    /// Sessions written with every commit the webhooks made (the store's
     /// limit sample): their event changes (not openings) and the time
     /// spent in `Store::commit` for them.
     pub limit_sessions: u64,
     pub limit_changes: u64,
     pub limit_commit_time: Duration,
-    /// Sessions written as their final snapshot only, and the commit time.
-    pub final_sessions: u64,
-    pub final_commit_time: Duration,
+    /// Sessions loaded in bulk, and the time spent in
+    /// `Store::load_ended_sessions` for them.
+    pub bulk_sessions: u64,
+    pub bulk_load_time: Duration,
+    /// Time the loader waited for the next batch to be built.
+    pub build_wait: Duration,
     pub elapsed: Duration,
 }
 
-/// Sessions per batch: each commit carries one step of this many calls.
+/// Sessions per commit in the store's limit sample: each commit carries
+/// one step of this many calls.
 pub const BATCH_SESSIONS: usize = 1_000;
 
-/// One batch of calls, ready to commit.
+/// Sessions per bulk load (one transaction).
+pub const LOAD_SESSIONS: usize = 5_000;
+
+/// One batch of calls, ready to write.
 enum Batch {
     /// Every change of each call, grouped by step (openings first).
     Steps(Vec<Vec<SessionChange>>),
-    /// Each call's final snapshot (compact, as the server writes it), with
-    /// its last event and the lookup keys of its call SIDs. Only that event
-    /// is logged: these sessions have ended and take no more events (a
-    /// late one needing the history would be refused as corrupt, not
-    /// misapplied).
-    Finals(Vec<SessionChange>),
+    /// Each call ended, for `Store::load_ended_sessions`.
+    Ended(Vec<EndedSession>),
 }
 
-fn build_batch(
+fn build_steps(
     templates: &[Template],
     account_id: &str,
     range: std::ops::Range<usize>,
-    full: bool,
 ) -> anyhow::Result<Batch> {
     let mut calls = Vec::with_capacity(range.len());
     for i in range {
@@ -359,36 +396,37 @@ fn build_batch(
             &leg,
         )?);
     }
-    if full {
-        let steps = calls.iter().map(Vec::len).max().unwrap_or(0);
-        let mut calls: Vec<_> = calls.into_iter().map(Vec::into_iter).collect();
-        let steps = (0..steps)
-            .map(|_| calls.iter_mut().filter_map(Iterator::next).collect())
-            .collect();
-        return Ok(Batch::Steps(steps));
-    }
-    Ok(Batch::Finals(
-        calls
-            .into_iter()
-            .filter_map(|changes| {
-                let keys: std::collections::BTreeSet<String> =
-                    changes.iter().flat_map(|c| c.keys.clone()).collect();
-                let mut last = changes.into_iter().last()?;
-                last.expected_version = None;
-                last.keys = keys.into_iter().collect();
-                Some(last)
-            })
-            .collect(),
-    ))
+    let steps = calls.iter().map(Vec::len).max().unwrap_or(0);
+    let mut calls: Vec<_> = calls.into_iter().map(Vec::into_iter).collect();
+    let steps = (0..steps)
+        .map(|_| calls.iter_mut().filter_map(Iterator::next).collect())
+        .collect();
+    Ok(Batch::Steps(steps))
 }
 
-/// Appends `count` ended sessions, cycling through `templates`, with
-/// `Store::commit` (the code the group committer calls), [`BATCH_SESSIONS`]
-/// calls a commit. The first `limit_sessions` are written with every row
-/// the webhooks wrote (openings, then one commit per event step: the
-/// store's batch limit for the ingest rows); the rest as one change per
-/// session, its final snapshot, so that a million sessions take minutes
-/// rather than hours. The next batch is built while one commits.
+fn build_ended(
+    templates: &[Template],
+    account_id: &str,
+    range: std::ops::Range<usize>,
+) -> anyhow::Result<Vec<EndedSession>> {
+    range
+        .map(|i| {
+            let root = call_sid(0x40, 0, i as u64);
+            let leg = call_sid(0x40, 1, i as u64);
+            ended_session(&templates[i % templates.len()], account_id, &root, &leg)
+        })
+        .collect()
+}
+
+/// Appends `count` ended sessions, cycling through `templates`. The first
+/// `limit_sessions` are written with `Store::commit` (the code the group
+/// committer calls) as the webhooks wrote them: openings, then one commit
+/// per event step of [`BATCH_SESSIONS`] calls (the store's batch limit for
+/// the ingest rows). The rest are loaded with `Store::load_ended_sessions`,
+/// [`LOAD_SESSIONS`] a transaction: the same rows (each session's final
+/// snapshot, history row, every event and its lookup keys) in multi-row
+/// statements. The next batch is built, on every core, while one is
+/// written.
 pub async fn grow(
     store: &dyn Store,
     account_id: &str,
@@ -403,20 +441,51 @@ pub async fn grow(
     );
     let templates = std::sync::Arc::new(templates);
     let account: std::sync::Arc<str> = account_id.into();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let size_at = |done: usize| {
+        let size = if done < limit_sessions {
+            BATCH_SESSIONS.min(limit_sessions - done)
+        } else {
+            LOAD_SESSIONS
+        };
+        size.min(count - done)
+    };
     let prepare = |done: usize| {
-        let templates = templates.clone();
-        let account = account.clone();
-        let end = (done + BATCH_SESSIONS).min(count);
-        let full = done < limit_sessions;
-        tokio::task::spawn_blocking(move || build_batch(&templates, &account, done..end, full))
+        let end = done + size_at(done);
+        let (templates, account) = (templates.clone(), account.clone());
+        tokio::spawn(async move {
+            if done < limit_sessions {
+                return tokio::task::spawn_blocking(move || {
+                    build_steps(&templates, &account, done..end)
+                })
+                .await?;
+            }
+            // One part per core, built side by side.
+            let part = (end - done).div_ceil(cores).max(1);
+            let parts: Vec<_> = (done..end)
+                .step_by(part)
+                .map(|from| {
+                    let (templates, account) = (templates.clone(), account.clone());
+                    let to = (from + part).min(end);
+                    tokio::task::spawn_blocking(move || build_ended(&templates, &account, from..to))
+                })
+                .collect();
+            let mut sessions = Vec::with_capacity(end - done);
+            for part in parts {
+                sessions.extend(part.await??);
+            }
+            Ok(Batch::Ended(sessions))
+        })
     };
     let started = Instant::now();
     let mut growth = Growth::default();
     let mut done = 0usize;
     let mut next = (count > 0).then(|| prepare(0));
     while let Some(building) = next.take() {
+        let waited = Instant::now();
         let batch = building.await??;
-        let size = BATCH_SESSIONS.min(count - done);
+        growth.build_wait += waited.elapsed();
+        let size = size_at(done);
         let after = done + size;
         if after < count {
             next = Some(prepare(after));
@@ -433,11 +502,11 @@ pub async fn grow(
                 }
                 growth.limit_sessions += size as u64;
             }
-            Batch::Finals(changes) => {
+            Batch::Ended(sessions) => {
                 let begin = Instant::now();
-                store.commit(&changes).await?;
-                growth.final_commit_time += begin.elapsed();
-                growth.final_sessions += size as u64;
+                store.load_ended_sessions(&sessions).await?;
+                growth.bulk_load_time += begin.elapsed();
+                growth.bulk_sessions += size as u64;
             }
         }
         done = after;

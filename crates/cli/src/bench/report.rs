@@ -264,12 +264,20 @@ pub struct RssSplit {
 #[derive(Debug, Serialize)]
 pub struct History {
     pub sessions_appended: u64,
-    /// Written with every row the webhooks wrote (the store limit sample).
+    /// Written with every commit the webhooks made (the store limit sample).
     pub full_sessions: u64,
-    /// Written as one change each: the final snapshot.
-    pub final_snapshot_sessions: u64,
-    pub final_snapshots_per_sec: f64,
+    /// Loaded in bulk (`Store::load_ended_sessions`): the same rows.
+    pub bulk_sessions: u64,
+    pub bulk_sessions_per_sec: f64,
+    /// Seconds spent in `Store::load_ended_sessions`.
+    pub bulk_load_secs: f64,
+    /// Seconds the loader waited for batches to be built.
+    pub build_wait_secs: f64,
     pub secs: f64,
+    /// The store's files after the growth (database, WAL).
+    pub store_bytes: u64,
+    /// From starting `serve` on the grown store until it answered ready.
+    pub server_start_secs: f64,
 }
 
 /// Errors by phase; any error fails the run.
@@ -319,7 +327,7 @@ pub fn method(notes: &[String]) -> Vec<String> {
             "active calls: signed webhooks over HTTP (POST /twilio/voice, then the agent leg's /twilio/status ringing and in-progress)",
             "ingest: the calls are opened by their voice webhooks first; then their signed status callbacks (agent leg ringing, in-progress, completed; root completed) are timed; each acknowledged 2xx is durable",
             "store batch limit: the same rows (each snapshot, event and lookup key the ingest webhooks produced, rebuilt by the same reducer under new call SIDs) for the next 1,000 calls, committed with Store::commit one step of 1,000 calls a commit, server stopped; only the event steps are timed",
-            "history: the rest of H is appended with Store::commit, 1,000 sessions a commit, each session as one change: its final snapshot (which carries its event list), its last event and its lookup keys; not through HTTP (1,000,000 calls of 5 webhooks each would take hours on 2 cores), and without the event-log rows of earlier events (6 commits per session would too); the server is then restarted on it",
+            "history: the rest of H is loaded with Store::load_ended_sessions, 5,000 sessions a transaction: for each, the rows the webhooks' commits left (its final snapshot and history row, every event of its log, the lookup keys of its call SIDs; rebuilt from the ingest calls' stored sessions under new SIDs by the same reducer), written in multi-row statements (the conformance suite checks they equal the rows of the same sessions through Store::commit); not through HTTP (1,000,000 calls of 5 webhooks each would take hours on 2 cores); the server is then restarted on it",
             "reads: GET /sessions/active, bearer tokens rotating over all users, closed loop; the limit is a child process serving the bytes and headers user 0 got (the same listener, `startup::serve_with_limits`, and an axum router; no auth, no lookup, no middleware); each server has its own kept-alive connections (the same count) and a warm-up of a fifth of the run, then they are measured in 6 alternating slices each (ABBA order) within one run; the ratio is the sum of evo's requests over the static server's; server CPU per request from /proc/<pid>/stat",
             "half rate: an open-loop generator at half the peak evo-voice rate; request k is due at start + k/rate, released by a pacing thread every 250 µs and sent by whichever connection is idle; latency counts from when each request was due (its lateness in being sent is reported too, and the latency from when it was actually sent); then the same rate again with the server's threads on one half of the CPUs and the bench's on the other (sched_setaffinity), so that the generator does not wait for a core the server holds",
             "fan-out: one /event-stream subscriber per user; each sample is a voice webhook opening a call to one subscriber's user, timed from sending it until that stream carries the new session's id; the call is then ended",
@@ -477,13 +485,16 @@ impl Report {
         let h = &self.history;
         writeln!(
             out,
-            "{:<34} {} sessions in {:.1} s ({} with every row, {} as final snapshots at {:.0}/s in commits)",
+            "{:<34} {} sessions in {:.1} s ({} with every commit, {} loaded in bulk at {:.0}/s; {:.1} s waiting for batches; store {:.2} GB; serve ready on it in {:.1} s)",
             "setup: history appended",
             h.sessions_appended,
             h.secs,
             h.full_sessions,
-            h.final_snapshot_sessions,
-            h.final_snapshots_per_sec
+            h.bulk_sessions,
+            h.bulk_sessions_per_sec,
+            h.build_wait_secs,
+            h.store_bytes as f64 / 1e9,
+            h.server_start_secs
         )?;
         writeln!(out)?;
         writeln!(out, "Method:")?;
