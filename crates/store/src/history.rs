@@ -870,3 +870,29 @@ pub(crate) async fn explain(
     tx.rollback().await?;
     Ok(lines)
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::{Connection, Row};
+
+    /// Opening a store runs `backfill`'s `where info is null` query; with
+    /// migration 0014's partial index SQLite answers it from the (empty)
+    /// index instead of reading every session ever kept.
+    #[tokio::test]
+    async fn the_backfill_query_reads_the_partial_index_not_the_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(crate::sql::SqlStore::open_sqlite(dir.path()).await.unwrap());
+        let url = format!("sqlite://{}", crate::sql::sqlite_file(dir.path()).display());
+        let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let plan: Vec<String> = sqlx::query(
+            "explain query plan select snapshot, log_rows from session where info is null limit 500",
+        )
+        .fetch_all(&mut connection)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<String, _>("detail"))
+        .collect();
+        assert_eq!(plan, ["SCAN session USING INDEX session_info_missing"]);
+    }
+}
