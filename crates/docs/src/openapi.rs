@@ -115,14 +115,18 @@ pub fn document(server_url: &str) -> Value {
                     }
                 }
                 let mut responses = Map::new();
-                let success = match operation.response {
-                    Some(response) => json!({
-                        "description": "Success",
-                        "content": { "application/json": { "schema": schema_ref(response()) } }
-                    }),
-                    None => json!({ "description": "Success" }),
+                // A void operation (IReturnVoid) answers 204 with no body, as
+                // ServiceStack does for a service that returns nothing.
+                match operation.response {
+                    Some(response) => responses.insert(
+                        "200".into(),
+                        json!({
+                            "description": "Success",
+                            "content": { "application/json": { "schema": schema_ref(response()) } }
+                        }),
+                    ),
+                    None => responses.insert("204".into(), json!({ "description": "No Content" })),
                 };
-                responses.insert("200".into(), success);
                 responses.insert(
                     "400".into(),
                     error_response("The request could not be read or is invalid"),

@@ -80,6 +80,17 @@ async fn the_openapi_document_describes_every_route_and_security_scheme() {
         assert!(document["paths"].get(path).is_some(), "{path}");
     }
     assert!(document["paths"]["/sessions/active"]["get"]["security"].is_array());
+    // EndSession and RedirectSession return nothing (IReturnVoid): the server
+    // answers 204, and the document says so (schemathesis' ST103 caught a
+    // 204 documented as 200).
+    for (path, verb) in [
+        ("/sessions/{sessionId}", "delete"),
+        ("/sessions/{sessionId}/redirect", "post"),
+    ] {
+        let responses = &document["paths"][path][verb]["responses"];
+        assert_eq!(responses["204"]["description"], "No Content", "{path}");
+        assert!(responses.get("200").is_none(), "{path}");
+    }
     assert_eq!(
         document["components"]["schemas"]["SessionInfo"]["properties"]["dialState"]["description"],
         "The state of the session"
