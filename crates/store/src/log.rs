@@ -178,31 +178,40 @@ pub(crate) async fn read(
     conn: &mut sqlx::AnyConnection,
     ids: &[&str],
 ) -> StoreResult<HashMap<String, Vec<LogEntry>>> {
-    let mut logs: HashMap<String, Vec<LogEntry>> = HashMap::new();
-    for chunk in ids.chunks(500) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "select session_id, at, message from session_log where session_id in ({})
-             order by session_id, position",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for id in chunk {
-            query = query.bind(*id);
-        }
-        for row in query.fetch_all(&mut *conn).await? {
-            let session_id: String = row.try_get("session_id")?;
+    let rows = crate::sql::select_in_chunks(
+        conn,
+        "select session_id, position, at, message from session_log where session_id in",
+        ids.iter().copied(),
+        |row| {
             let at: String = row.try_get("at")?;
             let at = chrono::DateTime::parse_from_rfc3339(&at)
                 .map_err(|error| StoreError::Corrupt(format!("log line time {at:?}: {error}")))?
                 .with_timezone(&chrono::Utc);
-            logs.entry(session_id).or_default().push(LogEntry {
-                at,
-                message: row.try_get("message")?,
-            });
-        }
+            Ok((
+                row.try_get::<String, _>("session_id")?,
+                row.try_get::<i64, _>("position")?,
+                LogEntry {
+                    at,
+                    message: row.try_get("message")?,
+                },
+            ))
+        },
+    )
+    .await?;
+    let mut lines: HashMap<String, Vec<(i64, LogEntry)>> = HashMap::new();
+    for (session_id, position, entry) in rows {
+        lines.entry(session_id).or_default().push((position, entry));
     }
-    Ok(logs)
+    Ok(lines
+        .into_iter()
+        .map(|(session_id, mut lines)| {
+            lines.sort_unstable_by_key(|(position, _)| *position);
+            (
+                session_id,
+                lines.into_iter().map(|(_, entry)| entry).collect(),
+            )
+        })
+        .collect())
 }
 
 /// The dedupe keys of the events logged for `ids`.
@@ -210,23 +219,21 @@ async fn read_keys(
     conn: &mut sqlx::AnyConnection,
     ids: &[&str],
 ) -> StoreResult<HashMap<String, Vec<String>>> {
+    let rows = crate::sql::select_in_chunks(
+        conn,
+        "select session_id, dedupe_key from session_event where session_id in",
+        ids.iter().copied(),
+        |row| {
+            Ok((
+                row.try_get::<String, _>("session_id")?,
+                row.try_get("dedupe_key")?,
+            ))
+        },
+    )
+    .await?;
     let mut keys: HashMap<String, Vec<String>> = HashMap::new();
-    for chunk in ids.chunks(500) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "select session_id, dedupe_key from session_event where session_id in ({})",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for id in chunk {
-            query = query.bind(*id);
-        }
-        for row in query.fetch_all(&mut *conn).await? {
-            let session_id: String = row.try_get("session_id")?;
-            keys.entry(session_id)
-                .or_default()
-                .push(row.try_get("dedupe_key")?);
-        }
+    for (session_id, key) in rows {
+        keys.entry(session_id).or_default().push(key);
     }
     Ok(keys)
 }

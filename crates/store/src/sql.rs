@@ -418,10 +418,10 @@ async fn insert_endpoint(
 
 /// Ids per `in (…)` list: well under SQLite's 32,766 bound parameters and
 /// PostgreSQL's 65,535.
-const IN_LIST_CHUNK: usize = 500;
+pub(crate) const IN_LIST_CHUNK: usize = 500;
 
 /// `$1, $2, …, $n`.
-fn placeholders(n: usize) -> String {
+pub(crate) fn placeholders(n: usize) -> String {
     (1..=n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -430,8 +430,8 @@ fn placeholders(n: usize) -> String {
 
 /// Rows whose key is one of `keys`: `select` (ending in `in`) run once per
 /// [`IN_LIST_CHUNK`] keys, each row read with `from_row`.
-async fn select_in_chunks<'k, T>(
-    pool: &AnyPool,
+pub(crate) async fn select_in_chunks<'k, T>(
+    conn: &mut sqlx::AnyConnection,
     select: &str,
     keys: impl ExactSizeIterator<Item = &'k str>,
     from_row: fn(&AnyRow) -> StoreResult<T>,
@@ -444,7 +444,7 @@ async fn select_in_chunks<'k, T>(
         for key in chunk {
             query = query.bind(*key);
         }
-        for row in query.fetch_all(pool).await? {
+        for row in query.fetch_all(&mut *conn).await? {
             found.push(from_row(&row)?);
         }
     }
@@ -898,7 +898,7 @@ impl Store for SqlStore {
 
     async fn auth_sessions_by_ids(&self, ids: &[String]) -> StoreResult<Vec<AuthSession>> {
         select_in_chunks(
-            &self.pool,
+            &mut *self.pool.acquire().await?,
             "select auth_session_id, user_id, created_at, expires_at from auth_session where auth_session_id in",
             ids.iter().map(String::as_str),
             auth_session_from_row,
@@ -908,7 +908,7 @@ impl Store for SqlStore {
 
     async fn users_by_ids(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {
         select_in_chunks(
-            &self.pool,
+            &mut *self.pool.acquire().await?,
             &format!("select {USER_COLUMNS} from app_user where user_id in"),
             ids.iter().map(UserId::as_str),
             user_from_row,
@@ -1084,11 +1084,10 @@ impl Store for SqlStore {
 
     async fn sessions_by_id(&self, ids: &[SessionId]) -> StoreResult<Vec<Session>> {
         let mut sessions = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
             let sql = format!(
                 "select snapshot, log_rows from session where session_id in ({})",
-                placeholders.join(", ")
+                placeholders(chunk.len())
             );
             let args: Vec<String> = chunk.iter().map(|id| id.to_string()).collect();
             sessions.extend(self.load_sessions(&sql, &args).await?);
