@@ -583,6 +583,19 @@ mod tests {
     use super::*;
     use evo_core::scenario::{build, Cast, Kind};
 
+    /// Account acc1, number num1 ringing one agent (usr1, alice).
+    fn one_agent_cast() -> Cast {
+        Cast {
+            account_id: "acc1".into(),
+            account_name: "Acme".into(),
+            customer: None,
+            breadcrumb: vec![],
+            number: ("num1".into(), "+15550100".into(), "Main".into()),
+            agents: vec![("usr1".into(), "alice".into(), "Alice".into())],
+            caller: "+15557770000".into(),
+        }
+    }
+
     #[tokio::test]
     async fn a_session_opened_with_parked_callbacks_and_its_events_publishes_each_version_in_order()
     {
@@ -591,15 +604,7 @@ mod tests {
             .await
             .unwrap();
         let service = SessionService::new(store.clone(), Arc::new(LiveIndex::default()));
-        let cast = Cast {
-            account_id: "acc1".into(),
-            account_name: "Acme".into(),
-            customer: None,
-            breadcrumb: vec![],
-            number: ("num1".into(), "+15550100".into(), "Main".into()),
-            agents: vec![("usr1".into(), "alice".into(), "Alice".into())],
-            caller: "+15557770000".into(),
-        };
+        let cast = one_agent_cast();
         let start = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let plan = build(Kind::HoldUnhold, &cast, "ONE", start);
         let account = plan.header.account_id.clone();
@@ -673,15 +678,7 @@ mod tests {
             store.clone(),
             Arc::new(LiveIndex::default()),
         ));
-        let cast = Cast {
-            account_id: "acc1".into(),
-            account_name: "Acme".into(),
-            customer: None,
-            breadcrumb: vec![],
-            number: ("num1".into(), "+15550100".into(), "Main".into()),
-            agents: vec![("usr1".into(), "alice".into(), "Alice".into())],
-            caller: "+15557770000".into(),
-        };
+        let cast = one_agent_cast();
         let start = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let plan = build(Kind::HoldUnhold, &cast, "MANY", start);
         let opened = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
