@@ -63,6 +63,31 @@ fn chat(id: &str) -> Session {
     session
 }
 
+/// One in-order event (it must change the session) applied to `session` as the server does (in place,
+/// compacted) and committed through the group committer; the stored session.
+async fn commit_in_order(
+    committer: &GroupCommitter,
+    session: Session,
+    event: SessionEvent,
+) -> Session {
+    let mut next = session.clone();
+    assert!(
+        try_apply_in_place(&mut next, &event).expect("in order"),
+        "a new line"
+    );
+    next.compact();
+    committer
+        .submit(SessionChange {
+            expected_version: Some(session.version()),
+            session: next,
+            event: Some(event),
+            keys: vec![],
+        })
+        .await
+        .unwrap()
+        .session
+}
+
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap()
 }
@@ -139,19 +164,7 @@ async fn a_long_chat_round_trips(store: Arc<dyn Store>, url: &str) {
         .session;
     for n in 0..600 {
         let event = message(n, n as i64);
-        let mut next = session.clone();
-        assert!(try_apply_in_place(&mut next, &event).expect("in order"));
-        next.compact();
-        session = committer
-            .submit(SessionChange {
-                expected_version: Some(session.version()),
-                session: next,
-                event: Some(event),
-                keys: vec![],
-            })
-            .await
-            .unwrap()
-            .session;
+        session = commit_in_order(&committer, session, event).await;
         if n % 150 == 0 {
             assert_reads(store.as_ref(), &session).await;
         }
@@ -196,19 +209,7 @@ async fn a_line_inserted_mid_log_lands_in_place(store: Arc<dyn Store>) {
         .session;
     for n in 0..10 {
         let event = message(n, 10 * n as i64);
-        let mut next = session.clone();
-        try_apply_in_place(&mut next, &event).expect("in order");
-        next.compact();
-        session = committer
-            .submit(SessionChange {
-                expected_version: Some(session.version()),
-                session: next,
-                event: Some(event),
-                keys: vec![],
-            })
-            .await
-            .unwrap()
-            .session;
+        session = commit_in_order(&committer, session, event).await;
     }
     // Sent at 45 s, delivered after the one sent at 90 s.
     let late = message(100, 45);
@@ -248,19 +249,7 @@ async fn a_line_inserted_mid_log_lands_in_place(store: Arc<dyn Store>) {
     assert_reads(store.as_ref(), &session).await;
 
     let after = message(11, 200);
-    let mut next = session.clone();
-    try_apply_in_place(&mut next, &after).expect("in order");
-    next.compact();
-    session = committer
-        .submit(SessionChange {
-            expected_version: Some(session.version()),
-            session: next,
-            event: Some(after),
-            keys: vec![],
-        })
-        .await
-        .unwrap()
-        .session;
+    session = commit_in_order(&committer, session, after).await;
     assert!(session
         .state()
         .log
