@@ -115,8 +115,10 @@ pub fn document(server_url: &str) -> Value {
                     }
                 }
                 let mut responses = Map::new();
-                // A void operation (IReturnVoid) answers 204 with no body, as
-                // ServiceStack does for a service that returns nothing.
+                // A void operation (IReturnVoid) answers 204 with no body, and
+                // ServiceStack documents it so: OpenApiService.cs (GetMethodResponseCodes,
+                // "schema is null when return type is IReturnVoid") picks 204 when
+                // HostConfig.Return204NoContentForEmptyResponse, true by default.
                 match operation.response {
                     Some(response) => responses.insert(
                         "200".into(),
@@ -125,7 +127,7 @@ pub fn document(server_url: &str) -> Value {
                             "content": { "application/json": { "schema": schema_ref(response()) } }
                         }),
                     ),
-                    None => responses.insert("204".into(), json!({ "description": "No Content" })),
+                    None => responses.insert("204".into(), json!({ "description": "Success" })),
                 };
                 responses.insert(
                     "400".into(),
