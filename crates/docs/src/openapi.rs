@@ -145,6 +145,22 @@ pub fn document(server_url: &str) -> Value {
                 }
                 responses.insert("404".into(), error_response("Not found"));
                 responses.insert("405".into(), error_response("The verb is not allowed"));
+                // A change to one session (the agent actions: every verb but
+                // GET on /sessions/{sessionId}…) acts on a live call through
+                // Twilio: refused once the session has ended, and a Twilio
+                // failure is passed on (`From<ActionError> for ApiError`).
+                if verb != "GET" && template.starts_with("/sessions/{sessionId}") {
+                    responses.insert(
+                        "409".into(),
+                        error_response(
+                            "The session has ended, or its account has no Twilio account",
+                        ),
+                    );
+                    responses.insert(
+                        "502".into(),
+                        error_response("Twilio refused or did not answer the request"),
+                    );
+                }
                 let suffix = if operation.routes.len() > 1 {
                     format!("_{route_index}")
                 } else {
