@@ -64,6 +64,7 @@ pub fn open(
         seen: Seen::default(),
         cache: Cache::default(),
         log_stored: crate::session::LogMark::default(),
+        elided: crate::session::Elided::default(),
     };
     session.cache.valid = true;
     session.cache.full = true;
@@ -197,11 +198,15 @@ pub fn try_apply_in_place(
 }
 
 /// Whether applying `event` would change the session (it is not a duplicate).
+/// A session loaded for one event (`Session::elide_log`) knows only the
+/// keys applied since its load: the store checked the event it was loaded
+/// for against its event log, whose unique key refuses a duplicate.
 pub fn is_new(session: &Session, event: &SessionEvent) -> bool {
     is_new_key(session, &event.dedupe_key())
 }
 
-fn is_new_key(session: &Session, key: &str) -> bool {
+/// [`is_new`] for an event known by its dedupe key.
+pub fn is_new_key(session: &Session, key: &str) -> bool {
     match &session.events {
         Some(events) => !events.contains_key(key),
         None => !session.seen.contains(key),
@@ -218,6 +223,15 @@ pub fn with_history(
 ) -> Result<(), HistoryMismatch> {
     if session.events.is_some() {
         return Ok(());
+    }
+    if !session.is_whole() {
+        // Loaded for one event: its dedupe set and lines are the store's.
+        // The whole session is read to re-fold (the reference path).
+        return Err(HistoryMismatch {
+            session: session.id.to_string(),
+            expected: session.seen.len(),
+            found: 0,
+        });
     }
     let mut distinct = BTreeMap::new();
     for event in events {

@@ -153,6 +153,27 @@ pub struct Session {
     /// log rows (see [`LogMark`]); never serialised.
     #[serde(skip)]
     pub(crate) log_stored: LogMark,
+    /// What a session loaded for one event leaves in the store (see
+    /// [`Elided`]); never serialised.
+    #[serde(skip)]
+    pub(crate) elided: Elided,
+}
+
+/// What a session loaded for one event does not hold (the store's
+/// `Store::session_for_event`, so that one more event does not read the
+/// whole log): `lines` leading log lines (`state.log` holds the lines from
+/// there on; the log rows have the others), and, when `keys`, the dedupe
+/// keys applied before the load (the store's event log has them; it
+/// checked the one event the session was loaded for, and its unique key
+/// refuses a duplicate at commit). Such a session takes in-order events,
+/// and is committed and indexed (the live index appends its new lines to
+/// the lines it rendered); anything needing the whole session (a re-fold,
+/// `to_info`) reads it complete from the store. Zero for every other
+/// session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Elided {
+    pub(crate) lines: usize,
+    pub(crate) keys: bool,
 }
 
 /// How many leading lines of a session's log equal the store's log rows:
@@ -281,6 +302,8 @@ impl Session {
             seen: _,
             cache,
             log_stored: _,
+            // The log's rows and the event log are the store's already.
+            elided: _,
         } = self;
         let SessionState {
             dial_state,
@@ -349,19 +372,58 @@ impl Session {
     /// [`Session::snapshot`]); the lines are then known to be stored.
     pub fn restore_log(&mut self, log: Vec<LogEntry>) {
         self.state.log = log;
+        self.elided.lines = 0;
         self.log_stored = LogMark(self.state.log.len());
     }
 
+    /// Makes a session read from a [`Session::snapshot`] one loaded for a
+    /// single event (see [`Elided`]): its first `lines` log lines stay in
+    /// the store's rows (they are stored), and so do the dedupe keys it
+    /// applied, whose set the store checks instead.
+    pub fn elide_log(&mut self, lines: usize) {
+        self.state.log = Vec::new();
+        self.elided = Elided { lines, keys: true };
+        self.seen = crate::reducer::Seen::default();
+        self.log_stored = LogMark(lines);
+    }
+
+    /// How many leading log lines the session does not hold (see
+    /// [`Elided`]); `state().log` holds the lines from there on. Zero
+    /// unless loaded for one event.
+    pub fn log_elided(&self) -> usize {
+        self.elided.lines
+    }
+
+    /// Whether the session holds its whole log and its dedupe set (is not
+    /// one loaded for a single event).
+    pub fn is_whole(&self) -> bool {
+        self.elided == Elided::default()
+    }
+
+    /// How many lines the session's log has, held or not.
+    pub fn log_len(&self) -> usize {
+        self.elided.lines + self.state.log.len()
+    }
+
+    /// The log lines from `position` on (0-based in the whole log), when
+    /// the session holds them all.
+    pub fn log_from(&self, position: usize) -> Option<&[LogEntry]> {
+        self.state
+            .log
+            .get(position.checked_sub(self.elided.lines)?..)
+    }
+
     /// How many leading log lines are known to equal the store's log rows
-    /// (see [`LogMark`]); a commit writes the lines from there on.
+    /// (see [`LogMark`]); a commit writes the lines from there on (never
+    /// below [`Session::log_elided`]: those are the rows themselves).
     pub fn log_stored(&self) -> usize {
-        self.log_stored.0.min(self.state.log.len())
+        self.log_stored.0.min(self.log_len())
     }
 
     /// Records that the whole log is stored (the store calls it once a
     /// commit writing the log rows succeeded).
     pub fn mark_log_stored(&mut self) {
-        self.log_stored = LogMark(self.state.log.len());
+        self.log_stored = LogMark(self.log_len());
     }
 
     /// Whether the session is still live.
@@ -392,8 +454,11 @@ impl Session {
             .map_or(self.opened_at, |at| at.max(self.opened_at))
     }
 
-    /// The session as the GetActiveSessions contract shows it.
+    /// The session as the GetActiveSessions contract shows it. A session
+    /// loaded for one event ([`Elided`]) holds only its newest lines: its
+    /// `SessionInfo` is the store's or the live index's, never this.
     pub fn to_info(&self) -> SessionInfo {
+        debug_assert_eq!(self.elided.lines, 0, "to_info of a session without its log");
         let mut info = self.to_info_without_log();
         info.log = self.state.log.iter().map(LogEntry::to_info).collect();
         info

@@ -142,6 +142,12 @@ impl Columns {
         let (info_json, info_log_at) = match crate::log::split_info(&fixed) {
             Some(at) => (fixed, Some(at as i64)),
             // Not expected (the contract has one `Log`): the whole rendering.
+            None if session.log_elided() > 0 => {
+                return Err(StoreError::Corrupt(format!(
+                    "session {}: no log field to splice and the log is not held",
+                    session.id()
+                )))
+            }
             None => (
                 String::from_utf8(evo_wire::json::to_json(&session.to_info()))
                     .map_err(|error| StoreError::Corrupt(error.to_string()))?,

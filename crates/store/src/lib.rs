@@ -48,6 +48,16 @@ pub struct AuthSession {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A session read for one event (`Store::session_for_event`).
+#[derive(Debug)]
+pub struct ForEvent {
+    /// The session, without its log lines and dedupe keys unless it is
+    /// stored in an older shape (then complete).
+    pub session: Session,
+    /// Whether the event log holds the event already (a duplicate).
+    pub applied: bool,
+}
+
 /// One change to one call session: its new snapshot, the event that produced
 /// it (none when the session is opened), and lookup keys (call SIDs,
 /// conference SIDs, conversation keys) that lead to it.
@@ -226,6 +236,18 @@ pub trait Store: Send + Sync + 'static {
     async fn commit(&self, changes: &[SessionChange]) -> StoreResult<()>;
     /// The stored session, complete: its log read back from the rows.
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>>;
+    /// The stored session to apply one event to, without reading what
+    /// grows with its events: its log lines and dedupe keys stay in the
+    /// rows (`Session::elide_log`; the number of lines is the last row's
+    /// position, one index seek), and whether the event log already holds
+    /// `dedupe_key` (one unique-key lookup), in one read transaction. A
+    /// session stored before migration 0013 or carrying its events is
+    /// returned complete (`Session::is_whole`).
+    async fn session_for_event(
+        &self,
+        id: &SessionId,
+        dedupe_key: &str,
+    ) -> StoreResult<Option<ForEvent>>;
     /// The session a lookup key (call SID, conference SID, …) leads to.
     async fn session_id_by_key(&self, key: &str) -> StoreResult<Option<SessionId>>;
     /// Every session that has not ended (for rebuilding the live index).

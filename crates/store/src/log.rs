@@ -39,8 +39,14 @@ pub(crate) async fn write(
     session: &Session,
 ) -> StoreResult<()> {
     let id = session.id().as_str();
-    let log = &session.state().log;
     let from = session.log_stored();
+    // Lines below the mark are stored; a session loaded for one event
+    // holds every line from its mark on (`Session::elide_log`).
+    let log = session.log_from(from).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "session {id}: the lines from {from} on are not held to be written"
+        ))
+    })?;
     let from_position = from as i64;
     if backend == Backend::Sqlite {
         sqlx::query(
@@ -57,13 +63,13 @@ pub(crate) async fn write(
         .bind(from_position)
         .execute(&mut **tx)
         .await?;
-    let lines: Vec<Line> = log[from..]
+    let lines: Vec<Line> = log
         .iter()
         .enumerate()
         .map(|(i, entry)| (id, from + i, entry))
         .collect();
     insert(tx, &lines, CHUNK).await?;
-    if from < log.len() {
+    if !log.is_empty() {
         index(tx, backend, &[(id, from)], 1).await?;
     }
     Ok(())
@@ -171,6 +177,20 @@ pub(crate) async fn delete(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// How many log rows a session has: the last row's position plus one (one
+/// seek on the primary key; positions are contiguous from 0).
+pub(crate) async fn count(conn: &mut sqlx::AnyConnection, id: &str) -> StoreResult<usize> {
+    let last: Option<i64> = sqlx::query(
+        "select position from session_log where session_id = $1 order by position desc limit 1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .map(|row| row.try_get("position"))
+    .transpose()?;
+    Ok(last.map_or(0, |last| last as usize + 1))
 }
 
 /// The logs of `ids` (sessions without rows left out), each in order.

@@ -1050,6 +1050,48 @@ impl Store for SqlStore {
         Ok(session)
     }
 
+    async fn session_for_event(
+        &self,
+        id: &SessionId,
+        dedupe_key: &str,
+    ) -> StoreResult<Option<crate::ForEvent>> {
+        // One read transaction: the snapshot, its last log row and the
+        // event log agree.
+        let mut tx = crate::log::begin_read(&self.pool).await?;
+        let Some(row) = sqlx::query("select snapshot, log_rows from session where session_id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let stored = crate::log::snapshot_from_row(&row)?;
+        let found = if stored.log_rows && !stored.session.carries_events() {
+            let mut session = stored.session;
+            let lines = crate::log::count(&mut tx, id.as_str()).await?;
+            session.elide_log(lines);
+            let applied = sqlx::query(
+                "select 1 as found from session_event where session_id = $1 and dedupe_key = $2",
+            )
+            .bind(id.as_str())
+            .bind(dedupe_key)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+            crate::ForEvent { session, applied }
+        } else {
+            // An older shape (log inline, or the events carried): whole.
+            let session = crate::log::complete(&mut tx, vec![stored])
+                .await?
+                .pop()
+                .ok_or_else(|| StoreError::Corrupt(format!("session {id}: not completed")))?;
+            let applied = !evo_core::reducer::is_new_key(&session, dedupe_key);
+            crate::ForEvent { session, applied }
+        };
+        tx.commit().await?;
+        Ok(Some(found))
+    }
+
     async fn session_id_by_key(&self, key: &str) -> StoreResult<Option<SessionId>> {
         let row = sqlx::query("select session_id from session_key where key = $1")
             .bind(key)

@@ -882,7 +882,7 @@ impl EventHub {
                 )
             })
             .collect();
-        let json = live.json().clone();
+        let json = live.json();
         state.audience.sync(&self.0.directory);
         let HubState {
             users,
@@ -1278,7 +1278,7 @@ fn active_sessions_json(viewer: &Viewer, index: &LiveIndex) -> Bytes {
         if i > 0 {
             json.push(b',');
         }
-        json.extend_from_slice(live.json());
+        live.write_json(&mut json);
     }
     json.extend_from_slice(b"]}");
     Bytes::from(json)

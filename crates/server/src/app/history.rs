@@ -47,7 +47,7 @@ impl History {
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let reach = self.reach_of(principal);
         if let Some(live) = self.index.get(session_id) {
-            return Ok(reach.may_see(&live).then(|| live.json().to_vec()));
+            return Ok(reach.may_see(&live).then(|| Vec::from(live.json())));
         }
         let Some(stored) = self.store.session_info(session_id).await? else {
             return Ok(None);

@@ -23,7 +23,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use evo_core::api::sessions::{FlowChannels, SessionCallState, SessionInfo};
 use evo_core::ids::{AccountId, CallSid, EndpointId, SessionId};
-use evo_core::session::Session;
+use evo_core::session::{LogEntry, Session};
 
 /// How many ended sessions the index remembers, so that an older active
 /// version read from the store cannot bring an ended session back.
@@ -38,9 +38,92 @@ const ENDED_REMEMBERED: usize = 100_000;
 #[derive(Debug)]
 pub struct LiveSession {
     head: LiveHead,
-    json: Bytes,
+    /// `SessionInfo` rendered with an empty log (`"log":[]`), re-rendered
+    /// per change; its lines go at `log_at` (see [`LiveSession::json`]).
+    fixed: Bytes,
+    log_at: u32,
+    /// The rendered log lines, appended to per change (never re-rendered
+    /// while the reducer only appends), shared with earlier versions.
+    lines: Lines,
     /// Sorted, no duplicates.
     endpoints: Box<[EndpointId]>,
+}
+
+/// How many bytes of rendered lines a sealed chunk holds at least: an
+/// appended line copies the open chunk (at most about this), and sealing
+/// one copies the list of sealed chunks (one pointer each; a 10,000-line
+/// chat has about 150), once every few dozen lines.
+const CHUNK: usize = 8 * 1024;
+
+/// A session's rendered log lines, as the contract's JSON writes them
+/// inside `"log":[…]` (`{"date":…,"message":…}` joined by commas), in
+/// immutable chunks: the sealed ones shared by every later version of the
+/// entry, the open one copied and extended when lines are appended. So an
+/// event renders its own lines only, and a response copies the chunks.
+#[derive(Debug, Clone, Default)]
+struct Lines {
+    sealed: Option<Arc<[Bytes]>>,
+    open: Bytes,
+    /// Lines in all chunks.
+    count: usize,
+    /// Bytes in all chunks.
+    len: usize,
+}
+
+impl Lines {
+    /// `self` followed by `new` (rendered here, one by one).
+    fn append<'a>(&self, new: impl IntoIterator<Item = &'a LogEntry>) -> Lines {
+        let mut sealed: Option<Vec<Bytes>> = None;
+        let mut open = Vec::with_capacity(self.open.len() + 256);
+        open.extend_from_slice(&self.open);
+        let (mut count, mut len) = (self.count, self.len - self.open.len());
+        for entry in new {
+            if count > 0 {
+                open.push(b',');
+            }
+            open.extend_from_slice(&evo_wire::json::to_json(&entry.to_info()));
+            count += 1;
+            if open.len() >= CHUNK {
+                len += open.len();
+                sealed
+                    .get_or_insert_with(|| self.sealed.as_deref().unwrap_or_default().to_vec())
+                    .push(Bytes::from(std::mem::take(&mut open)));
+            }
+        }
+        len += open.len();
+        Lines {
+            sealed: match sealed {
+                Some(sealed) => Some(sealed.into()),
+                None => self.sealed.clone(),
+            },
+            // Kept until the next change: an allocation of exactly its size.
+            open: Bytes::copy_from_slice(&open),
+            count,
+            len,
+        }
+    }
+
+    fn write_to(&self, out: &mut Vec<u8>) {
+        for chunk in self.sealed.iter().flat_map(|sealed| sealed.iter()) {
+            out.extend_from_slice(chunk);
+        }
+        out.extend_from_slice(&self.open);
+    }
+}
+
+/// Where a `SessionInfo` rendered with an empty log takes its lines: just
+/// inside `"log":[]` (a `"` inside a JSON string is escaped, and no other
+/// object of `SessionInfo` has a `log` array, so the marker is the field;
+/// `None` unless found exactly once).
+fn log_offset(fixed: &[u8]) -> Option<usize> {
+    const FIELD: &[u8] = b"\"log\":[]";
+    let mut found = fixed
+        .windows(FIELD.len())
+        .enumerate()
+        .filter(|(_, window)| *window == FIELD)
+        .map(|(at, _)| at + FIELD.len() - 1);
+    let at = found.next()?;
+    found.next().is_none().then_some(at)
 }
 
 /// What the index keeps of a session besides its JSON (named like the
@@ -106,13 +189,36 @@ impl LiveHead {
 }
 
 impl LiveSession {
-    /// Renders a session for the index (only its JSON and head are kept).
+    /// Renders a whole session for the index (only its JSON and head are
+    /// kept): every log line.
     pub(in crate::app) fn new(session: Session) -> Self {
-        // Kept as long as the session is active: copied into an allocation
-        // of exactly its size, and the rendering buffer freed whole
-        // (shrinking it in place left its tail as a free hole between
-        // long-lived entries).
-        let json = Bytes::copy_from_slice(&evo_wire::json::to_json(&session.to_info()));
+        debug_assert!(session.is_whole(), "a session loaded for one event");
+        Self::next(session, None).unwrap_or_else(|| {
+            unreachable!("a whole session renders without an earlier entry")
+        })
+    }
+
+    /// Renders the next version of an entry: the fixed part again, and the
+    /// lines `session` holds appended to those `base` rendered, when the
+    /// session holds only its newest lines (loaded for one event:
+    /// `Session::log_elided`), which then must be exactly the lines after
+    /// `base`'s; `None` otherwise. A whole session renders every line.
+    pub(in crate::app) fn next(session: Session, base: Option<&LiveSession>) -> Option<Self> {
+        let rendered = evo_wire::json::to_json(&session.to_info_without_log());
+        let (fixed, log_at, lines) = match (log_offset(&rendered), session.log_elided()) {
+            (Some(at), 0) => (rendered, at, Lines::default().append(&session.state().log)),
+            (Some(at), elided) => {
+                let base = base.filter(|base| base.lines.count == elided)?;
+                (rendered, at, base.lines.append(&session.state().log))
+            }
+            // Not expected (the contract has one `Log`): the whole rendering.
+            (None, 0) => {
+                let whole = evo_wire::json::to_json(&session.to_info());
+                let at = whole.len();
+                (whole, at, Lines::default())
+            }
+            (None, _) => return None,
+        };
         let endpoints: Vec<EndpointId> = session.endpoint_ids().into_iter().collect();
         let last_activity = session.last_activity();
         let header = session.header();
@@ -128,11 +234,22 @@ impl LiveSession {
             channel: header.channel,
             ended: state.ended,
         };
-        LiveSession {
+        Some(LiveSession {
             head,
-            json,
+            // Kept as long as the session is active: copied into an
+            // allocation of exactly its size, and the rendering buffer
+            // freed whole (shrinking it in place left its tail as a free
+            // hole between long-lived entries).
+            fixed: Bytes::copy_from_slice(&fixed),
+            log_at: u32::try_from(log_at).ok()?,
+            lines,
             endpoints: endpoints.into_boxed_slice(),
-        }
+        })
+    }
+
+    /// How many log lines the entry renders.
+    pub fn log_lines(&self) -> usize {
+        self.lines.count
     }
 
     /// What the index keeps of the session (the whole session is the
@@ -144,7 +261,7 @@ impl LiveSession {
     /// Its projection for clients, decoded from the kept JSON (the formats
     /// other than JSON are rare: the JSON is what the index keeps).
     pub fn info(&self) -> SessionInfo {
-        match evo_wire::json::from_json(&self.json) {
+        match evo_wire::json::from_json(&self.json()) {
             Ok(info) => info,
             Err(error) => {
                 // Our own rendering always decodes (tested); never a panic.
@@ -154,9 +271,29 @@ impl LiveSession {
         }
     }
 
-    /// `SessionInfo` as JSON, rendered once when the session changed.
-    pub fn json(&self) -> &Bytes {
-        &self.json
+    /// `SessionInfo` as JSON: the fixed part with the log's lines put in,
+    /// each rendered once, when its event came (no copy when the log is
+    /// empty; otherwise one copy of the parts, see [`LiveSession::write_json`]).
+    pub fn json(&self) -> Bytes {
+        if self.lines.count == 0 {
+            return self.fixed.clone();
+        }
+        let mut out = Vec::with_capacity(self.json_len());
+        self.write_json(&mut out);
+        Bytes::from(out)
+    }
+
+    /// The length of [`LiveSession::json`].
+    pub fn json_len(&self) -> usize {
+        self.fixed.len() + self.lines.len
+    }
+
+    /// Appends [`LiveSession::json`] to `out`, copying the parts.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let (head, tail) = self.fixed.split_at(self.log_at as usize);
+        out.extend_from_slice(head);
+        self.lines.write_to(out);
+        out.extend_from_slice(tail);
     }
 
     /// The endpoints this session is visible to (sorted).
@@ -280,7 +417,13 @@ impl LiveIndex {
     /// (taken from another node meanwhile). Returns the entry, and whether
     /// the index took it (only then is it published).
     pub(in crate::app) fn upsert(&self, session: Session) -> (Arc<LiveSession>, bool) {
-        let live = Arc::new(LiveSession::new(session));
+        self.upsert_live(LiveSession::new(session))
+    }
+
+    /// [`LiveIndex::upsert`] of an entry rendered already
+    /// ([`LiveSession::next`]).
+    pub(in crate::app) fn upsert_live(&self, live: LiveSession) -> (Arc<LiveSession>, bool) {
+        let live = Arc::new(live);
         let mut inner = self.write();
         let taken = inner
             .held_version(&live.head.id)

@@ -417,6 +417,16 @@ impl SessionService {
     }
 
     /// `apply` with the session's lock held.
+    ///
+    /// The session is read for this one event (`Store::session_for_event`:
+    /// no log line, no dedupe key, the duplicate check is the event log's),
+    /// stepped in place and committed; the index entry then appends the
+    /// new lines to those it rendered. So one more event costs the same
+    /// whatever the session's length. The whole session is read instead
+    /// when the entry does not render exactly the lines the session leaves
+    /// out (no entry, another node's version), when the reducer needs the
+    /// history (an out-of-order event re-folding its stream), or after a
+    /// conflict.
     async fn apply_locked(
         &self,
         session_id: &SessionId,
@@ -424,14 +434,39 @@ impl SessionService {
         keys: Vec<String>,
         account_id: Option<&AccountId>,
     ) -> Result<Applied, StoreError> {
-        let mut current = match self.load(session_id).await? {
-            Some(current) => current,
+        // Read before the store: an entry newer than the stored session
+        // (another node's, refreshed meanwhile) does not match it below.
+        let entry = self.index.get(session_id);
+        let loaded = match self
+            .store
+            .session_for_event(session_id, &event.dedupe_key())
+            .await?
+        {
+            Some(loaded) => loaded,
             None => return Ok(Applied::UnknownSession),
         };
+        let mut current = loaded.session;
+        // A snapshot of the first format carries its events.
+        current.compact();
         if account_id.is_some_and(|account| *account != current.header().account_id) {
             return Ok(Applied::OtherAccount);
         }
+        if loaded.applied {
+            return Ok(Applied::Duplicate);
+        }
         let keys = scoped_keys(&current.header().account_id, &keys);
+        // The entry renders the lines the session leaves out only if it is
+        // of the version read and holds exactly those lines.
+        let mut base = entry.filter(|entry| {
+            entry.session().version() == current.version()
+                && entry.log_lines() == current.log_elided()
+        });
+        if base.is_none() && !current.is_whole() {
+            current = match self.load(session_id).await? {
+                Some(whole) => whole,
+                None => return Ok(Applied::UnknownSession),
+            };
+        }
         // Another node sharing the store may have changed the session since
         // this node last saw it; the version check refuses the stale write,
         // and the event is applied again to the stored session.
@@ -441,21 +476,38 @@ impl SessionService {
             }
             // `current` is already this task's own copy: change it in place
             // rather than clone the whole session once more.
-            let expected_version = current.version();
+            let mut expected_version = current.version();
             let mut next = current;
             let started = Instant::now();
             if let Err(reducer::HistoryNeeded) = reducer::try_apply_in_place(&mut next, &event) {
-                // An out-of-order event re-folds its stream: the compact
-                // session needs its events, read from the log (whose events
-                // were committed with the snapshot `next` came from).
-                let history = self.store.session_events(session_id).await?;
-                reducer::with_history(&mut next, history)
-                    .map_err(|mismatch| StoreError::Corrupt(mismatch.to_string()))?;
-                reducer::try_apply_in_place(&mut next, &event).map_err(|_| {
-                    StoreError::Corrupt(format!(
-                        "session {session_id}: the reducer still needs history after it was loaded"
-                    ))
-                })?;
+                if !next.is_whole() {
+                    // The re-fold needs every line and the dedupe set: the
+                    // whole session (the reference path).
+                    next = match self.load(session_id).await? {
+                        Some(whole) => whole,
+                        None => return Ok(Applied::UnknownSession),
+                    };
+                    if !reducer::is_new(&next, &event) {
+                        return Ok(Applied::Duplicate);
+                    }
+                    expected_version = next.version();
+                    base = None;
+                }
+                if let Err(reducer::HistoryNeeded) = reducer::try_apply_in_place(&mut next, &event)
+                {
+                    // An out-of-order event re-folds its stream: the compact
+                    // session needs its events, read from the log (whose
+                    // events were committed with the snapshot `next` came
+                    // from).
+                    let history = self.store.session_events(session_id).await?;
+                    reducer::with_history(&mut next, history)
+                        .map_err(|mismatch| StoreError::Corrupt(mismatch.to_string()))?;
+                    reducer::try_apply_in_place(&mut next, &event).map_err(|_| {
+                        StoreError::Corrupt(format!(
+                            "session {session_id}: the reducer still needs history after it was loaded"
+                        ))
+                    })?;
+                }
             }
             next.compact();
             if timing::enabled() {
@@ -475,19 +527,22 @@ impl SessionService {
                 timing::step(session_id, "commit", started);
             }
             match committed {
-                Ok(committed) => return Ok(Applied::Changed(self.publish(committed.session))),
+                Ok(committed) => {
+                    let live = self
+                        .publish_next(committed.session, base.as_deref())
+                        .await?;
+                    return Ok(Applied::Changed(live));
+                }
                 Err(StoreError::Conflict(_)) if attempt + 1 < CONFLICT_RETRIES => {
                     tracing::debug!(
                         session = %session_id,
                         "session changed elsewhere; applying again"
                     );
-                    current = match self.store.session(session_id).await? {
-                        Some(mut stored) => {
-                            stored.compact();
-                            stored
-                        }
+                    current = match self.load(session_id).await? {
+                        Some(whole) => whole,
                         None => return Ok(Applied::UnknownSession),
                     };
+                    base = None;
                 }
                 Err(error) => return Err(error),
             }
@@ -560,9 +615,34 @@ impl SessionService {
         }))
     }
 
+    /// Publishes a committed session that may hold only its newest lines
+    /// (`Session::log_elided`): its entry appends them to `base`'s.
+    async fn publish_next(
+        &self,
+        session: Session,
+        base: Option<&LiveSession>,
+    ) -> Result<Arc<LiveSession>, StoreError> {
+        let id = session.id().clone();
+        let started = Instant::now();
+        let live = match LiveSession::next(session, base) {
+            Some(live) => live,
+            // Not expected (`apply_locked` checked the entry before the
+            // step): the committed session, whole, from the store.
+            None => match self.load(&id).await? {
+                Some(whole) => LiveSession::new(whole),
+                None => return Err(StoreError::Corrupt(format!("session {id}: gone"))),
+            },
+        };
+        Ok(self.publish_live(live, started))
+    }
+
     fn publish(&self, session: Session) -> Arc<LiveSession> {
         let started = Instant::now();
-        let (live, taken) = self.index.upsert(session);
+        self.publish_live(LiveSession::new(session), started)
+    }
+
+    fn publish_live(&self, live: LiveSession, started: Instant) -> Arc<LiveSession> {
+        let (live, taken) = self.index.upsert_live(live);
         // A newer version taken from another node meanwhile was published
         // already; this older one must not follow it. No subscribers is fine.
         if taken {

@@ -164,14 +164,14 @@ pub struct ActiveView {
 
 impl ActiveView {
     fn new(sessions: Vec<Arc<LiveSession>>) -> Self {
-        let size = sessions.iter().map(|s| s.json().len() + 1).sum::<usize>() + 16;
+        let size = sessions.iter().map(|s| s.json_len() + 1).sum::<usize>() + 16;
         let mut out = Vec::with_capacity(size);
         out.extend_from_slice(b"{\"sessions\":[");
         for (index, session) in sessions.iter().enumerate() {
             if index > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(session.json());
+            session.write_json(&mut out);
         }
         out.extend_from_slice(b"]}");
         ActiveView {
