@@ -455,6 +455,100 @@ async fn a_store_from_before_0013_reads_the_same(location: &str, url: &str, sqli
     );
 }
 
+/// A session read for one event (`Store::session_for_event`) holds none of
+/// its lines and dedupe keys, knows whether the event is logged already,
+/// and, stepped and committed as the server does, leaves exactly the rows
+/// and the session the whole session's step leaves; an out-of-order event
+/// needs the whole session (the reference path).
+async fn a_session_read_for_one_event_steps_like_the_whole_one(store: Arc<dyn Store>) {
+    let committer = GroupCommitter::new(store.clone());
+    let mut whole = committer
+        .submit(SessionChange {
+            session: chat("ses-acc1-oneevent"),
+            event: None,
+            expected_version: None,
+            keys: vec![],
+        })
+        .await
+        .unwrap()
+        .session;
+    for n in 0..40 {
+        whole = commit_in_order(&committer, whole, message(n, 10 * n as i64)).await;
+    }
+    let id = whole.id().clone();
+    for n in 40..70 {
+        let event = message(n, 10 * n as i64);
+        let read = store
+            .session_for_event(&id, &event.dedupe_key())
+            .await
+            .unwrap()
+            .expect("stored");
+        assert!(!read.applied, "message {n} is new");
+        let mut elided = read.session;
+        assert!(!elided.is_whole());
+        assert_eq!(elided.log_elided(), whole.state().log.len());
+        assert!(elided.state().log.is_empty(), "no line read");
+        assert_eq!(elided.version(), whole.version());
+        assert!(try_apply_in_place(&mut elided, &event).expect("in order"));
+        elided.compact();
+        assert_eq!(elided.log_len(), whole.state().log.len() + 1);
+        let committed = committer
+            .submit(SessionChange {
+                expected_version: Some(whole.version()),
+                session: elided,
+                event: Some(event.clone()),
+                keys: vec![],
+            })
+            .await
+            .unwrap()
+            .session;
+        // The whole session's step, the reference.
+        whole = apply(&whole, &event);
+        whole.compact();
+        let lines = whole.state().log.len();
+        assert_eq!(committed.log_elided(), lines - 1);
+        assert_eq!(committed.state().log, whole.state().log[lines - 1..]);
+        assert_eq!(committed.log_len(), whole.state().log.len());
+        assert_reads(store.as_ref(), &whole).await;
+    }
+    // Duplicates: every logged event is known, an unknown one is not.
+    for n in [0, 39, 40, 69] {
+        let key = message(n, 10 * n as i64).dedupe_key();
+        let read = store.session_for_event(&id, &key).await.unwrap().unwrap();
+        assert!(read.applied, "message {n} is logged");
+    }
+    let late = message(70, 5);
+    let read = store
+        .session_for_event(&id, &late.dedupe_key())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!read.applied);
+    // An out-of-order message re-folds its stream: not without the whole
+    // session, which is then read and stepped as before.
+    let mut elided = read.session;
+    assert!(try_apply_in_place(&mut elided, &late).is_err());
+    assert!(with_history(&mut elided, store.session_events(&id).await.unwrap()).is_err());
+    let mut reread = store.session(&id).await.unwrap().unwrap();
+    assert!(reread.is_whole());
+    if try_apply_in_place(&mut reread, &late).is_err() {
+        with_history(&mut reread, store.session_events(&id).await.unwrap()).unwrap();
+        assert!(try_apply_in_place(&mut reread, &late).unwrap());
+    }
+    let events = store.session_events(&id).await.unwrap();
+    let reference = reduce_all(
+        whole.header(),
+        whole.opened_at(),
+        events.iter().chain(std::iter::once(&late)),
+    );
+    assert_eq!(reread.state(), &reference, "the late line lands mid-log");
+    assert!(store
+        .session_for_event(&"ses-acc1-none".into(), &late.dedupe_key())
+        .await
+        .unwrap()
+        .is_none());
+}
+
 #[tokio::test]
 async fn sqlite_keeps_the_log_as_rows() {
     let dir = tempfile::tempdir().unwrap();
@@ -465,6 +559,8 @@ async fn sqlite_keeps_the_log_as_rows() {
     );
     a_long_chat_round_trips(open_store(&location).await.unwrap(), &file).await;
     a_line_inserted_mid_log_lands_in_place(open_store(&location).await.unwrap()).await;
+    a_session_read_for_one_event_steps_like_the_whole_one(open_store(&location).await.unwrap())
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let url = format!(
         "sqlite://{}",
@@ -479,6 +575,7 @@ async fn postgres_keeps_the_log_as_rows() {
     let url = cluster.create_database("evo_log_rows");
     a_long_chat_round_trips(open_store(&url).await.unwrap(), &url).await;
     a_line_inserted_mid_log_lands_in_place(open_store(&url).await.unwrap()).await;
+    a_session_read_for_one_event_steps_like_the_whole_one(open_store(&url).await.unwrap()).await;
     let url = cluster.create_database("evo_log_rows_old");
     a_store_from_before_0013_reads_the_same(&url, &url, false).await;
 }

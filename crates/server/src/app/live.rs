@@ -713,4 +713,62 @@ mod tests {
             }
         }
     }
+
+    /// Inbound SMS `n` of a long chat (Twilio's MessageSid shape), with a
+    /// body that needs escaping in JSON.
+    fn sms(n: usize) -> evo_core::event::SessionEvent {
+        evo_core::event::SessionEvent {
+            at: chrono::DateTime::from_timestamp(1_700_000_000 + n as i64, 0).unwrap(),
+            clock: evo_core::event::Clock::Server,
+            source: evo_core::event::EventSource::Message {
+                message_sid: format!("SM{n:032x}").into(),
+            },
+            kind: evo_core::event::EventKind::MessageReceived {
+                from: "+15557770000".into(),
+                body: format!("message {n}: \"quoted\", \\ and \"log\":[] é"),
+                media: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn an_entry_appending_lines_renders_the_bytes_of_the_whole_session() {
+        let header = SessionHeader {
+            account_id: "acc1".into(),
+            endpoint_id: "num1".into(),
+            channel: evo_core::api::sessions::FlowChannels::Chat,
+            display_name: Some("\"log\":[]".into()),
+            ..SessionHeader::default()
+        };
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let mut whole = reducer::open("ses-chat", header, at);
+        whole.compact();
+        let mut entry = LiveSession::new(whole.clone());
+        // Past several sealed chunks (a line is about 150 bytes).
+        for n in 0..300 {
+            // What the store hands the service: the session without the
+            // lines the entry renders already.
+            let mut elided = whole.clone();
+            elided.elide_log(whole.state().log.len());
+            assert!(LiveSession::next(elided.clone(), None).is_none());
+            assert!(reducer::try_apply_in_place(&mut elided, &sms(n)).unwrap());
+            reducer::apply_in_place(&mut whole, &sms(n));
+            let next = LiveSession::next(elided, Some(&entry)).expect("the base fits");
+            let expected = evo_wire::json::to_json(&whole.to_info());
+            assert_eq!(next.json().as_ref(), expected.as_slice(), "line {n}");
+            assert_eq!(next.json_len(), expected.len());
+            assert_eq!(
+                LiveSession::new(whole.clone()).json().as_ref(),
+                expected.as_slice()
+            );
+            assert_eq!(next.log_lines(), whole.state().log.len());
+            assert_eq!(next.info(), whole.to_info());
+            entry = next;
+        }
+        assert!(entry.lines.sealed.as_ref().is_some_and(|s| s.len() > 3));
+        // The previous entry is still whole and unchanged (chunks shared).
+        let mut before = whole.clone();
+        before.elide_log(whole.state().log.len());
+        assert!(LiveSession::next(before, Some(&entry)).is_some());
+    }
 }

@@ -809,4 +809,85 @@ mod tests {
             Applied::Duplicate
         ));
     }
+
+    /// Inbound SMS `n` of a chat, `seconds` after the start (Twilio's
+    /// MessageSid shape).
+    fn sms(n: usize, seconds: i64) -> SessionEvent {
+        SessionEvent {
+            at: chrono::DateTime::from_timestamp(1_700_000_000 + seconds, 0).unwrap(),
+            clock: evo_core::event::Clock::Server,
+            source: evo_core::event::EventSource::Message {
+                message_sid: format!("SM{n:032x}").into(),
+            },
+            kind: evo_core::event::EventKind::MessageReceived {
+                from: "+15557770000".into(),
+                body: format!("message {n}: when can someone call me back?"),
+                media: Vec::new(),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn events_read_without_the_log_index_the_bytes_of_the_whole_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = evo_store::open_store(&dir.path().display().to_string())
+            .await
+            .unwrap();
+        let service = SessionService::new(store.clone(), Arc::new(LiveIndex::default()));
+        let header = evo_core::session::SessionHeader {
+            account_id: "acc1".into(),
+            endpoint_id: "num1".into(),
+            channel: evo_core::api::sessions::FlowChannels::Chat,
+            ..Default::default()
+        };
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let id = SessionId::new("ses-acc1-chat");
+        service
+            .open(reducer::open(&id, header.clone(), at), Vec::new())
+            .await
+            .unwrap();
+        let mut reference = reducer::open(&id, header, at);
+        let check = |live: &LiveSession, reference: &Session| {
+            assert_eq!(live.session().version(), reference.version());
+            assert_eq!(
+                live.json().as_ref(),
+                evo_wire::json::to_json(&reference.to_info()).as_slice()
+            );
+        };
+        // In order (read without the log), then a late one (the whole
+        // session, a re-fold), then in order again, and redeliveries.
+        let mut events: Vec<SessionEvent> = (0..80).map(|n| sms(n, 10 * n as i64)).collect();
+        events.push(sms(80, 15));
+        events.extend((81..100).map(|n| sms(n, 10 * n as i64)));
+        for (n, event) in events.iter().enumerate() {
+            let Applied::Changed(live) = service.apply(&id, event.clone(), Vec::new()).await.unwrap()
+            else {
+                panic!("event {n} is new");
+            };
+            reducer::apply_in_place(&mut reference, event);
+            check(&live, &reference);
+            let stored = store.session(&id).await.unwrap().unwrap();
+            assert_eq!(stored.state(), reference.state(), "event {n}");
+        }
+        for event in [&events[3], &events[80], &events[99]] {
+            assert!(matches!(
+                service.apply(&id, event.clone(), Vec::new()).await.unwrap(),
+                Applied::Duplicate
+            ));
+        }
+        check(&service.index().get(&id).unwrap(), &reference);
+        assert_eq!(
+            reference.state(),
+            &reducer::reduce_all(reference.header(), reference.opened_at(), &events)
+        );
+        // A node that lost its entry (restart) reads the whole session once.
+        let fresh = SessionService::new(store.clone(), Arc::new(LiveIndex::default()));
+        let event = sms(100, 1000);
+        let Applied::Changed(live) = fresh.apply(&id, event.clone(), Vec::new()).await.unwrap()
+        else {
+            panic!("new");
+        };
+        reducer::apply_in_place(&mut reference, &event);
+        check(&live, &reference);
+    }
 }
