@@ -87,6 +87,9 @@ pub struct SessionService {
     index: Arc<LiveIndex>,
     changes: broadcast::Sender<SessionChanged>,
     locks: Vec<Mutex<()>>,
+    /// How many times a whole session (every log line and dedupe key) was
+    /// read to change it: what `apply` avoids in the common case.
+    whole_reads: std::sync::atomic::AtomicU64,
 }
 
 impl SessionService {
@@ -99,7 +102,14 @@ impl SessionService {
             index,
             changes,
             locks: (0..LOCK_SHARDS).map(|_| Mutex::new(())).collect(),
+            whole_reads: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// How many times a session was read whole to be changed (see
+    /// `apply_locked`; for tests and benchmarks).
+    pub fn whole_reads(&self) -> u64 {
+        self.whole_reads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The live index, read-only: its writers are private to `app`.
@@ -608,6 +618,8 @@ impl SessionService {
     /// only its JSON and head. Called with the session's lock held, after
     /// the previous change's commit returned, so it reads that change.
     async fn load(&self, session_id: &SessionId) -> Result<Option<Session>, StoreError> {
+        self.whole_reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(self.store.session(session_id).await?.map(|mut stored| {
             // A snapshot of the first format carries its events.
             stored.compact();
@@ -856,6 +868,7 @@ mod tests {
         };
         // In order (read without the log), then a late one (the whole
         // session, a re-fold), then in order again, and redeliveries.
+        let opened = service.whole_reads();
         let mut events: Vec<SessionEvent> = (0..80).map(|n| sms(n, 10 * n as i64)).collect();
         events.push(sms(80, 15));
         events.extend((81..100).map(|n| sms(n, 10 * n as i64)));
@@ -868,6 +881,9 @@ mod tests {
             check(&live, &reference);
             let stored = store.session(&id).await.unwrap().unwrap();
             assert_eq!(stored.state(), reference.state(), "event {n}");
+            // Only the late message (a re-fold) read the whole session.
+            let whole = u64::from(n >= 80);
+            assert_eq!(service.whole_reads() - opened, whole, "event {n}");
         }
         for event in [&events[3], &events[80], &events[99]] {
             assert!(matches!(
@@ -889,5 +905,6 @@ mod tests {
         };
         reducer::apply_in_place(&mut reference, &event);
         check(&live, &reference);
+        assert_eq!(fresh.whole_reads(), 1);
     }
 }
