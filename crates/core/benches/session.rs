@@ -14,6 +14,10 @@
 //! snapshot the store writes since migration 0013 (`Session::snapshot`,
 //! without the log and the dedupe hashes) does not grow.
 //!
+//! `step_without_log` is the step the server takes since issue 12's
+//! session 6: in place on a session read for one event (no log line, no
+//! dedupe key), no clone of anything that grows.
+//!
 //! `cargo bench -p evo-core --bench session`
 
 use std::hint::black_box;
@@ -167,6 +171,33 @@ fn apply_and_snapshot(c: &mut Criterion) {
     group.finish();
 }
 
+/// One step in place on the session the server steps since issue 12's
+/// session 6: compact and read for one event (`Session::elide_log`: no log
+/// line, no dedupe key held), so nothing in it grows with the prior
+/// events; plus the snapshot encode the store writes.
+fn step_without_log(c: &mut Criterion) {
+    let mut group = c.benchmark_group("step_without_log");
+    for prior in PRIOR {
+        let mut session = chat(prior);
+        session.compact();
+        let lines = session.state().log.len();
+        session.elide_log(lines);
+        let next = message(prior);
+        group.bench_with_input(BenchmarkId::from_parameter(prior), &prior, |b, _| {
+            b.iter_batched(
+                || session.clone(),
+                |mut s| {
+                    try_apply_in_place(&mut s, black_box(&next))
+                        .expect("an in-order message needs no history");
+                    (serde_json::to_vec(&s.snapshot()).unwrap(), s)
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(20)
@@ -177,6 +208,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = session_info, reducer_step, apply_and_snapshot
+    targets = session_info, reducer_step, apply_and_snapshot, step_without_log
 }
 criterion_main!(benches);

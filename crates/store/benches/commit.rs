@@ -17,6 +17,9 @@
 //!   and a Server Events message carry: the whole log, by contract).
 //! - `load/{n}`: `Store::session`, the session with its whole log read
 //!   back (snapshot plus `n` log rows).
+//! - `load_for_event/{n}`: `Store::session_for_event`, what the server
+//!   reads per event since issue 12's session 6: the snapshot, the last log
+//!   row's position and whether the event is logged (no line, no key).
 //!
 //! The bytes each commit writes are printed once per size.
 //!
@@ -240,6 +243,15 @@ fn apply_and_commit(c: &mut Criterion) {
         });
         group.bench_with_input(BenchmarkId::new("render_info", prior), &prior, |b, _| {
             b.iter(|| evo_wire::json::to_json(&black_box(&probe).to_info()))
+        });
+        group.bench_with_input(BenchmarkId::new("load_for_event", prior), &prior, |b, _| {
+            let key = message(prior).dedupe_key();
+            b.iter(|| {
+                runtime
+                    .block_on(store.session_for_event(black_box(base.id()), &key))
+                    .unwrap()
+                    .unwrap()
+            })
         });
         group.bench_with_input(BenchmarkId::new("load", prior), &prior, |b, _| {
             b.iter(|| {

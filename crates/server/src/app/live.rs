@@ -193,9 +193,8 @@ impl LiveSession {
     /// kept): every log line.
     pub(in crate::app) fn new(session: Session) -> Self {
         debug_assert!(session.is_whole(), "a session loaded for one event");
-        Self::next(session, None).unwrap_or_else(|| {
-            unreachable!("a whole session renders without an earlier entry")
-        })
+        Self::next(session, None)
+            .unwrap_or_else(|| unreachable!("a whole session renders without an earlier entry"))
     }
 
     /// Renders the next version of an entry: the fixed part again, and the

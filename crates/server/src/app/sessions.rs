@@ -873,7 +873,8 @@ mod tests {
         events.push(sms(80, 15));
         events.extend((81..100).map(|n| sms(n, 10 * n as i64)));
         for (n, event) in events.iter().enumerate() {
-            let Applied::Changed(live) = service.apply(&id, event.clone(), Vec::new()).await.unwrap()
+            let Applied::Changed(live) =
+                service.apply(&id, event.clone(), Vec::new()).await.unwrap()
             else {
                 panic!("event {n} is new");
             };
