@@ -17,8 +17,8 @@
 //!   same store.
 //!
 //! The sizes and both paths are taken in turn, round after round (a loaded
-//! machine's noise then falls on all alike); each round adds one message to
-//! each chat. Prints the median and quartiles of each.
+//! machine's noise then falls on all alike), every other round in reverse
+//! order; each round adds one message to each chat. Prints the median and quartiles of each.
 //!
 //! `cargo bench -p evo-server --bench event`; in a debug build:
 //! `cargo test -p evo-server --bench event -- --bench`. It uses only APIs
@@ -42,6 +42,7 @@ use evo_store::group_commit::GroupCommitter;
 use evo_store::{SessionChange, Store};
 
 const PRIOR: [usize; 3] = [10, 1_000, 10_000];
+/// Rounds (`EVENT_BENCH_ROUNDS` to change).
 const ROUNDS: usize = 31;
 
 fn start() -> DateTime<Utc> {
@@ -89,10 +90,15 @@ fn chat(id: &str, prior: usize) -> Session {
     session
 }
 
-/// The webhook path as `SessionService` takes it, plus the message bytes.
-async fn service(state: &AppState, id: &SessionId, event: SessionEvent) -> Bytes {
+/// The webhook path as `SessionService` takes it, plus the message bytes
+/// (and the time their assembly took).
+async fn service(state: &AppState, id: &SessionId, event: SessionEvent) -> (Bytes, Duration) {
     match state.sessions.apply(id, event, Vec::new()).await.unwrap() {
-        Applied::Changed(live) => Bytes::clone(&live.json()),
+        Applied::Changed(live) => {
+            let started = Instant::now();
+            let json = Bytes::clone(&live.json());
+            (json, started.elapsed())
+        }
         other => panic!("a new message changes the session: {other:?}"),
     }
 }
@@ -138,9 +144,14 @@ fn main() {
             .await
             .unwrap();
         // Every chat stored before anything is measured.
+        // `EVENT_BENCH_PATHS=service` (or `replica`) measures one alone.
+        let only = std::env::var("EVENT_BENCH_PATHS").ok();
         let mut chats = Vec::new();
         for prior in PRIOR {
             for path in ["service", "replica"] {
+                if only.as_deref().is_some_and(|only| only != path) {
+                    continue;
+                }
                 let session = chat(&format!("ses-acc1-{path}-{prior}"), prior);
                 store
                     .commit(&[SessionChange {
@@ -161,27 +172,49 @@ fn main() {
         // The live index is rebuilt from the stored chats, as at start.
         let state = AppState::build(config, store.clone()).await.unwrap();
         let committer = GroupCommitter::new(store.clone());
+        let rounds: usize = std::env::var("EVENT_BENCH_ROUNDS")
+            .ok()
+            .and_then(|rounds| rounds.parse().ok())
+            .unwrap_or(ROUNDS);
         let mut spent: Vec<Vec<Duration>> = vec![Vec::new(); chats.len()];
+        let mut assembly: Vec<Vec<Duration>> = vec![Vec::new(); chats.len()];
         let mut sizes: Vec<usize> = vec![0; chats.len()];
-        for round in 0..ROUNDS {
-            for (index, (path, prior, id)) in chats.iter().enumerate() {
+        for round in 0..rounds {
+            // Every other round backwards: no case always follows the same.
+            let mut order: Vec<usize> = (0..chats.len()).collect();
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for index in order {
+                let (path, prior, id) = &chats[index];
                 let event = message(prior + round);
                 let started = Instant::now();
                 let json = match *path {
-                    "service" => service(&state, id, event).await,
+                    "service" => {
+                        let (json, spent) = service(&state, id, event).await;
+                        assembly[index].push(spent);
+                        json
+                    }
                     _ => replica(store.as_ref(), &committer, id, event).await,
                 };
                 spent[index].push(started.elapsed());
                 sizes[index] = json.len();
             }
         }
-        for (((path, prior, _), times), size) in chats.iter().zip(&mut spent).zip(&sizes) {
+        for ((((path, prior, _), times), size), assembly) in
+            chats.iter().zip(&mut spent).zip(&sizes).zip(&mut assembly)
+        {
             times.sort();
+            assembly.sort();
+            let assembled = assembly
+                .get(rounds / 2)
+                .map(|median| format!(", of which the message's JSON assembled {median:.2?}"))
+                .unwrap_or_default();
             println!(
-                "{path}/{prior}: {ROUNDS} events, median {:.2?} (quartiles {:.2?} .. {:.2?}); SessionInfo JSON {size} bytes",
-                times[ROUNDS / 2],
-                times[ROUNDS / 4],
-                times[3 * ROUNDS / 4],
+                "{path}/{prior}: {rounds} events, median {:.2?} (quartiles {:.2?} .. {:.2?}){assembled}; SessionInfo JSON {size} bytes",
+                times[rounds / 2],
+                times[rounds / 4],
+                times[3 * rounds / 4],
             );
         }
     });
