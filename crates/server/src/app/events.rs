@@ -882,7 +882,9 @@ impl EventHub {
                 )
             })
             .collect();
-        let json = live.json();
+        // Assembled from the entry's parts once, for the first user it
+        // concerns (none: no copy), shared by every user's message.
+        let mut json: Option<Bytes> = None;
         state.audience.sync(&self.0.directory);
         let HubState {
             users,
@@ -935,7 +937,7 @@ impl EventHub {
                         session: Some((session_id.to_string(), version)),
                         dedupe: dedupe(kind),
                         selector: selector.clone(),
-                        json: json.clone(),
+                        json: json.get_or_insert_with(|| live.json()).clone(),
                         account_only,
                         origin: None,
                     });
