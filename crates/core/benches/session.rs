@@ -5,9 +5,9 @@
 //! carrying its event map and for a compact one. The store's commit is in
 //! `crates/store/benches/commit.rs`.
 //!
-//! Each step runs on a fresh clone of the session, as the server does
-//! (`SessionService` clones the indexed session and `reducer::apply` clones
-//! it again): a clone's vectors have no spare capacity, so the step's first
+//! Each step in `reducer_step` and `apply_and_snapshot` runs on a fresh
+//! clone of the session, as the server did before issue 12's session 6
+//! (it stepped a copy of the whole session): a clone's vectors have no spare capacity, so the step's first
 //! push copies the stream's events and the log. That copy, not the fold,
 //! is what grows with the prior events here; the snapshot encode grows
 //! with the event map it carries, or, compact, with the log only; the
