@@ -366,6 +366,8 @@ impl Session {
         if self.events.is_none() {
             self.seen = crate::reducer::Seen::from_keys(keys);
         }
+        // Every key applied: the set is whole again.
+        self.elided.keys = false;
     }
 
     /// Puts back the log the store kept as rows (for a session read from a

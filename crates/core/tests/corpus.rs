@@ -373,6 +373,74 @@ fn deliver_compact<'a>(
     (session, loads)
 }
 
+/// [`deliver_compact`] as the server takes each event since issue 12's
+/// session 6: the session read for that one event (`Session::elide_log`:
+/// none of its stored lines, no dedupe key; the duplicate check is the
+/// event log's), stepped in place; when the reducer asks for more, the
+/// whole session (and then its events) as before. After every event the
+/// stored lines plus the lines the step added, and the rest of the state,
+/// equal the reference fold. Returns the session and how many events
+/// needed the whole session.
+fn deliver_elided<'a>(
+    p: &Prepared,
+    events: impl IntoIterator<Item = &'a SessionEvent>,
+) -> (Session, usize) {
+    let mut stored = open(&p.id, p.header.clone(), p.opened_at);
+    stored.compact();
+    let mut log: Vec<SessionEvent> = Vec::new();
+    let mut wholes = 0;
+    for event in events {
+        if log
+            .iter()
+            .any(|logged| logged.dedupe_key() == event.dedupe_key())
+        {
+            continue;
+        }
+        let mut elided = stored.clone();
+        elided.elide_log(stored.state().log.len());
+        let next = match try_apply_in_place(&mut elided, event) {
+            Ok(new) => {
+                assert!(new, "{}: not logged, so new", p.name);
+                assert_eq!(elided.log_elided(), stored.state().log.len());
+                let mut whole = elided.clone();
+                let mut lines = stored.state().log.clone();
+                lines.extend(elided.state().log.iter().cloned());
+                whole.restore_log(lines);
+                // As `Store::session` reads it back: every key logged.
+                let keys: Vec<String> = log
+                    .iter()
+                    .chain(std::iter::once(event))
+                    .map(SessionEvent::dedupe_key)
+                    .collect();
+                whole.restore_seen(keys.iter().map(String::as_str));
+                assert!(whole.is_whole());
+                whole
+            }
+            Err(HistoryNeeded) => {
+                wholes += 1;
+                let mut whole = stored.clone();
+                if try_apply_in_place(&mut whole, event).is_err() {
+                    with_history(&mut whole, log.clone()).unwrap();
+                    assert!(try_apply_in_place(&mut whole, event).unwrap());
+                }
+                whole
+            }
+        };
+        log.push(event.clone());
+        stored = next;
+        stored.compact();
+        let reference = reduce_all(stored.header(), stored.opened_at(), &log);
+        assert_eq!(
+            *stored.state(),
+            reference,
+            "{}: a step read for one event equals the reference fold",
+            p.name
+        );
+        assert_eq!(stored.version(), log.len() as u64 + 1, "{}", p.name);
+    }
+    (stored, wholes)
+}
+
 fn opt(value: &Value) -> Option<String> {
     value.as_str().map(str::to_string)
 }
@@ -731,5 +799,34 @@ proptest! {
         let (in_order, loads) = deliver_compact(p, &events);
         prop_assert_eq!(in_order.state(), full.state());
         prop_assert!(loads < events.len().max(1), "{}: {} loads", p.name, loads);
+    }
+
+    /// The same deliveries, each event applied to the session read without
+    /// its log and dedupe keys (the server's path), give the full reducer's
+    /// session; in order, the whole session is read no more often than the
+    /// compact session asks for its log.
+    #[test]
+    fn a_session_read_for_one_event_takes_any_delivery_like_the_full_reducer(
+        case in 0usize..19,
+        order in proptest::collection::vec(0usize..1000, 0..40),
+        duplicates in proptest::collection::vec(0usize..100, 0..10),
+        clocks in 0u8..3,
+    ) {
+        let all = prepared();
+        let p = &all[case % all.len()];
+        let events = match clocks {
+            0 => p.events.clone(),
+            1 => tied(&p.events),
+            _ => unstamped(p, &p.events),
+        };
+        let full = deliver(p, &events);
+        let delivered = shuffled(&events, &order, &duplicates);
+        let (elided, _) = deliver_elided(p, &delivered);
+        prop_assert_eq!(elided.state(), full.state());
+        prop_assert_eq!(elided.version(), full.version());
+        let (in_order, wholes) = deliver_elided(p, &events);
+        prop_assert_eq!(in_order.state(), full.state());
+        let (_, loads) = deliver_compact(p, &events);
+        prop_assert!(wholes <= loads, "{}: {} whole reads, {} loads", p.name, wholes, loads);
     }
 }
