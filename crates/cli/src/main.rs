@@ -2,6 +2,7 @@
 //! to an exit code (0 success, 1 runtime failure, 2 bad usage from clap).
 
 mod admin;
+mod allocator;
 mod backup;
 mod bench;
 mod cli;
@@ -23,7 +24,16 @@ use crate::cli::{Cli, Command, LogFormat};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// With `--features jemalloc`, jemalloc (see `allocator`).
+#[cfg(all(feature = "jemalloc", not(feature = "mimalloc")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+#[cfg(all(feature = "jemalloc", feature = "mimalloc"))]
+compile_error!("choose one allocator: the features `jemalloc` and `mimalloc` exclude each other");
+
 fn main() -> ExitCode {
+    allocator::configure();
     let cli = Cli::parse();
     init_tracing(
         matches!(cli.command, Command::Serve(_) | Command::Demo(_)),
