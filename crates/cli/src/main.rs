@@ -15,22 +15,30 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, LogFormat};
 
-/// With `--features mimalloc`, mimalloc rather than glibc's malloc: glibc
-/// spent a sixth of the read path's CPU, and the read ratio rose from
-/// about 0.37 to 0.6 with mimalloc; but resident memory rose too (empty
-/// server 18 → 51 MiB, 23 → 35 KB per subscriber), so it is not the
-/// default (docs/benchmarks.md, "Read path").
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// With `--features jemalloc`, jemalloc (see `allocator`).
+/// jemalloc is the allocator by default, for memory (issue 12: under 4 KiB
+/// resident per active session). glibc's malloc kept about 3.4 KB per
+/// session of freed memory in its per-thread arenas (one per SQLite
+/// connection thread), and never gave it back; jemalloc, answering
+/// `malloc` for SQLite too and returning freed pages at once (`allocator`),
+/// measured 3.8 KB per session against glibc's 4.9 KB (6.2 KB before the
+/// pool was sized to the cores), 21 KB per subscriber against 25 KB, with
+/// read CPU per request no higher (20–21 µs against 23–24 µs), for 2 MiB
+/// more when empty (docs/benchmarks.md, "Allocator and memory per session").
+/// `--no-default-features` builds with glibc's; mimalloc
+/// (`--no-default-features --features mimalloc`) reads fastest but holds
+/// 34 MiB more when empty and 35–40 KB per subscriber.
 #[cfg(all(feature = "jemalloc", not(feature = "mimalloc")))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[cfg(all(feature = "jemalloc", feature = "mimalloc"))]
-compile_error!("choose one allocator: the features `jemalloc` and `mimalloc` exclude each other");
+compile_error!(
+    "choose one allocator: build mimalloc with `--no-default-features --features mimalloc`"
+);
 
 fn main() -> ExitCode {
     allocator::configure();
