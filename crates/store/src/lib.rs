@@ -501,3 +501,23 @@ impl PoolOptions {
             .max(Self::MIN)
     }
 }
+
+#[cfg(test)]
+mod pool_tests {
+    use super::PoolOptions;
+
+    #[test]
+    fn the_pool_is_sized_from_the_cores_within_bounds_unless_set() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+        let default = PoolOptions::default();
+        assert_eq!(default.sqlite_connections(), (cores * 2).clamp(2, 8));
+        assert_eq!(default.postgres_connections(), 16);
+        let set = |n| PoolOptions {
+            connections: Some(n),
+        };
+        assert_eq!(set(5).sqlite_connections(), 5);
+        assert_eq!(set(5).postgres_connections(), 5);
+        assert_eq!(set(0).sqlite_connections(), PoolOptions::MIN);
+        assert_eq!(set(1).postgres_connections(), PoolOptions::MIN);
+    }
+}
