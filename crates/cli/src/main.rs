@@ -22,10 +22,11 @@ use crate::cli::{Cli, Command, LogFormat};
 /// `malloc` for SQLite too and returning freed pages at once (`allocator`),
 /// measured 3.8 KB per session against glibc's 4.9 KB (6.2 KB before the
 /// pool was sized to the cores), 21 KB per subscriber against 25 KB, with
-/// read CPU per request no higher (20–21 µs against 23–24 µs), for 2 MiB
-/// more when empty (docs/benchmarks.md, "Allocator and memory per session").
+/// read CPU per request no higher (20.3–21.3 µs against 22.6–24.3 µs, one
+/// run after the other), for 2–3 MiB more when empty (docs/benchmarks.md,
+/// "Allocator and memory per session").
 /// `--no-default-features` builds with glibc's; mimalloc
-/// (`--no-default-features --features mimalloc`) reads fastest but holds
+/// (`--no-default-features --features mimalloc`) read faster in session 4 but holds
 /// 34 MiB more when empty and 35–40 KB per subscriber.
 #[cfg(all(feature = "jemalloc", not(feature = "mimalloc")))]
 #[global_allocator]
