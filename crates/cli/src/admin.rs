@@ -64,6 +64,7 @@ pub fn config(server: &ServerArgs, store: StoreLocation) -> Config {
         .map(|url| url.trim_end_matches('/').to_string());
     config.max_body_bytes = server.max_body_bytes;
     config.debug = server.debug;
+    config.store_connections = server.store_connections;
     config.limits = server.limits.to_limits();
     let shared_store = matches!(config.store, StoreLocation::Postgres(_));
     config.index_refresh = match server.index_refresh_ms {

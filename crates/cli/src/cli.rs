@@ -196,6 +196,14 @@ pub struct ServerArgs {
         value_parser = clap::value_parser!(u64).range(1_u64..)
     )]
     pub sse_max_streams_per_user: u64,
+    /// Connections of the store's pool (at least 2). Default: two per core
+    /// (2 to 8) for the embedded store, 16 for PostgreSQL.
+    #[arg(
+        long,
+        env = "EVO_STORE_CONNECTIONS",
+        value_parser = clap::value_parser!(u32).range(i64::from(evo_store::PoolOptions::MIN)..)
+    )]
+    pub store_connections: Option<u32>,
     /// This node's stable name in the Server Events log (e.g. the host or
     /// pod name); restarted under it after a crash, the node knows at once
     /// and resumes from before the crash get a snapshot. Default: random.

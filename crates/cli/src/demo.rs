@@ -79,9 +79,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
     };
     let location = StoreLocation::DataDir(data_dir.clone());
-    let store = evo_store::open_store(&location.as_store_url()).await?;
+    let mut config = crate::admin::config(&args.server, location.clone());
+    let store = evo_store::open_store_with(&location.as_store_url(), config.store_pool()).await?;
     let seeded = seed(store.as_ref()).await?;
-    let mut config = crate::admin::config(&args.server, location);
     // The driver (and anyone trying the demo) signs webhooks over the public
     // URL the server checks; without EVO_PUBLIC_URL the demo uses its own
     // address, so a port of 0 is made concrete first.

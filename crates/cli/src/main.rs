@@ -2,6 +2,7 @@
 //! to an exit code (0 success, 1 runtime failure, 2 bad usage from clap).
 
 mod admin;
+mod allocator;
 mod backup;
 mod bench;
 mod cli;
@@ -14,16 +15,34 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, LogFormat};
 
-/// With `--features mimalloc`, mimalloc rather than glibc's malloc: glibc
-/// spent a sixth of the read path's CPU, and the read ratio rose from
-/// about 0.37 to 0.6 with mimalloc; but resident memory rose too (empty
-/// server 18 → 51 MiB, 23 → 35 KB per subscriber), so it is not the
-/// default (docs/benchmarks.md, "Read path").
+/// jemalloc is the allocator by default, for memory (issue 12: under 4 KiB
+/// resident per active session). glibc's malloc kept about 3.4 KB per
+/// session of freed memory in its per-thread arenas (one per SQLite
+/// connection thread), and never gave it back; jemalloc, answering
+/// `malloc` for SQLite too and returning freed pages at once (`allocator`),
+/// measured 3.8 KB per session against glibc's 4.9 KB (6.2 KB before the
+/// pool was sized to the cores), 21 KB per subscriber against 25 KB, with
+/// read CPU per request no higher (20.3–21.3 µs against 22.6–24.3 µs, one
+/// run after the other), for 2–3 MiB more when empty (docs/benchmarks.md,
+/// "Allocator and memory per session").
+/// `--no-default-features` builds with glibc's; mimalloc
+/// (`--no-default-features --features mimalloc`) read faster in session 4 but holds
+/// 34 MiB more when empty and 35–40 KB per subscriber.
+#[cfg(all(feature = "jemalloc", not(feature = "mimalloc")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[cfg(all(feature = "jemalloc", feature = "mimalloc"))]
+compile_error!(
+    "choose one allocator: build mimalloc with `--no-default-features --features mimalloc`"
+);
+
 fn main() -> ExitCode {
+    allocator::configure();
     let cli = Cli::parse();
     init_tracing(
         matches!(cli.command, Command::Serve(_) | Command::Demo(_)),

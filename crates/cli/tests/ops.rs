@@ -774,3 +774,15 @@ fn readme_lists_every_serve_flag() {
     }
     assert!(flags >= 19, "read the flags from --help ({flags})");
 }
+
+/// A pool of one connection could deadlock a read inside a write; clap
+/// refuses it before anything starts (exit 2, the flag named).
+#[test]
+fn a_store_pool_below_two_connections_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let refused = evo(data.path(), &["serve", "--store-connections", "1"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("--store-connections"), "{stderr}");
+    assert!(!data.path().join("evo-voice.db").exists());
+}

@@ -30,7 +30,7 @@ impl Application {
             ),
             crate::app::config::StoreLocation::Postgres(_) => None,
         };
-        let store = evo_store::open_store(&config.store.as_store_url())
+        let store = evo_store::open_store_with(&config.store.as_store_url(), config.store_pool())
             .await
             .context("opening the store failed")?;
         let mut app = Self::build_with_store(config, store).await?;

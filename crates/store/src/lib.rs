@@ -462,14 +462,84 @@ pub async fn migrate(location: &str) -> StoreResult<Vec<sql::AppliedMigration>> 
 /// selects PostgreSQL; anything else is a data directory (optionally
 /// `sqlite://dir`) for the embedded SQLite store.
 pub async fn open_store(location: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
+    open_store_with(location, PoolOptions::default()).await
+}
+
+/// [`open_store`] with the pool sized by `options`.
+pub async fn open_store_with(
+    location: &str,
+    options: PoolOptions,
+) -> StoreResult<std::sync::Arc<dyn Store>> {
     if location.starts_with("postgres://") || location.starts_with("postgresql://") {
         Ok(std::sync::Arc::new(
-            sql::SqlStore::connect_postgres(location).await?,
+            sql::SqlStore::connect_postgres_with(location, options).await?,
         ))
     } else {
         let dir = location.strip_prefix("sqlite://").unwrap_or(location);
         Ok(std::sync::Arc::new(
-            sql::SqlStore::open_sqlite(std::path::Path::new(dir)).await?,
+            sql::SqlStore::open_sqlite_with(std::path::Path::new(dir), options).await?,
         ))
+    }
+}
+
+/// How large the store's connection pool may grow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// Connections of the main pool (sessions, directory, history; the
+    /// Server Events log has its own two on SQLite). `None`: the backend's
+    /// default, [`PoolOptions::sqlite_default`] or
+    /// [`PoolOptions::POSTGRES_DEFAULT`]. At least [`PoolOptions::MIN`].
+    pub connections: Option<u32>,
+}
+
+impl PoolOptions {
+    /// The fewest connections a pool is given: one may be writing while
+    /// another reads.
+    pub const MIN: u32 = 2;
+    /// PostgreSQL's default: the database server does the work, so a node
+    /// keeps more requests in flight than it has cores.
+    pub const POSTGRES_DEFAULT: u32 = 16;
+
+    /// SQLite's default: two connections per core, between 2 and 8. Each
+    /// SQLite connection has its own thread (sqlx), so its own malloc
+    /// arena and page cache (up to 2 MB); SQLite writes one at a time and
+    /// its reads are CPU work, so more connections than that only add
+    /// memory (docs/benchmarks.md, "Allocator and memory per session").
+    pub fn sqlite_default() -> u32 {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        u32::try_from(cores * 2)
+            .unwrap_or(u32::MAX)
+            .clamp(Self::MIN, 8)
+    }
+
+    pub(crate) fn sqlite_connections(&self) -> u32 {
+        self.connections
+            .map_or_else(Self::sqlite_default, |n| n.max(Self::MIN))
+    }
+
+    pub(crate) fn postgres_connections(&self) -> u32 {
+        self.connections
+            .unwrap_or(Self::POSTGRES_DEFAULT)
+            .max(Self::MIN)
+    }
+}
+
+#[cfg(test)]
+mod pool_tests {
+    use super::PoolOptions;
+
+    #[test]
+    fn the_pool_is_sized_from_the_cores_within_bounds_unless_set() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+        let default = PoolOptions::default();
+        assert_eq!(default.sqlite_connections(), (cores * 2).clamp(2, 8));
+        assert_eq!(default.postgres_connections(), 16);
+        let set = |n| PoolOptions {
+            connections: Some(n),
+        };
+        assert_eq!(set(5).sqlite_connections(), 5);
+        assert_eq!(set(5).postgres_connections(), 5);
+        assert_eq!(set(0).sqlite_connections(), PoolOptions::MIN);
+        assert_eq!(set(1).postgres_connections(), PoolOptions::MIN);
     }
 }

@@ -22,7 +22,9 @@ use sqlx::{AnyPool, Executor, Row};
 
 use crate::history::{self, SessionInfoPage, SessionQuery, StoredSessionInfo};
 use crate::turns::{Turn, Writer, WriterQueue};
-use crate::{ApiKeyRecord, AuthSession, SessionChange, Store, StoreError, StoreResult};
+use crate::{
+    ApiKeyRecord, AuthSession, PoolOptions, SessionChange, Store, StoreError, StoreResult,
+};
 
 mod bulk;
 
@@ -128,7 +130,12 @@ impl SqlStore {
     /// Opens (creating if needed) the embedded store in `data_dir` and
     /// applies pending migrations.
     pub async fn open_sqlite(data_dir: &Path) -> StoreResult<Self> {
-        let store = Self::open_sqlite_unmigrated(data_dir).await?;
+        Self::open_sqlite_with(data_dir, PoolOptions::default()).await
+    }
+
+    /// [`SqlStore::open_sqlite`] with the pool sized by `options`.
+    pub async fn open_sqlite_with(data_dir: &Path, options: PoolOptions) -> StoreResult<Self> {
+        let store = Self::open_sqlite_unmigrated_with(data_dir, options).await?;
         store.migrate().await?;
         Ok(store)
     }
@@ -136,6 +143,13 @@ impl SqlStore {
     /// Opens the embedded store without touching its schema (`migrate`
     /// does that).
     pub async fn open_sqlite_unmigrated(data_dir: &Path) -> StoreResult<Self> {
+        Self::open_sqlite_unmigrated_with(data_dir, PoolOptions::default()).await
+    }
+
+    async fn open_sqlite_unmigrated_with(
+        data_dir: &Path,
+        pool_options: PoolOptions,
+    ) -> StoreResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(|error| {
             StoreError::Corrupt(format!("cannot create {}: {error}", data_dir.display()))
         })?;
@@ -144,7 +158,7 @@ impl SqlStore {
         sqlx::any::install_default_drivers();
         let options = AnyConnectOptions::from_str(&url)?;
         let pool = AnyPoolOptions::new()
-            .max_connections(8)
+            .max_connections(pool_options.sqlite_connections())
             .acquire_timeout(Duration::from_secs(30))
             .after_connect(|connection, _| {
                 Box::pin(async move {
@@ -183,17 +197,29 @@ impl SqlStore {
 
     /// Connects to PostgreSQL and applies pending migrations.
     pub async fn connect_postgres(url: &str) -> StoreResult<Self> {
-        let store = Self::connect_postgres_unmigrated(url).await?;
+        Self::connect_postgres_with(url, PoolOptions::default()).await
+    }
+
+    /// [`SqlStore::connect_postgres`] with the pool sized by `options`.
+    pub async fn connect_postgres_with(url: &str, options: PoolOptions) -> StoreResult<Self> {
+        let store = Self::connect_postgres_unmigrated_with(url, options).await?;
         store.migrate().await?;
         Ok(store)
     }
 
     /// Connects to PostgreSQL without touching its schema.
     pub async fn connect_postgres_unmigrated(url: &str) -> StoreResult<Self> {
+        Self::connect_postgres_unmigrated_with(url, PoolOptions::default()).await
+    }
+
+    async fn connect_postgres_unmigrated_with(
+        url: &str,
+        pool_options: PoolOptions,
+    ) -> StoreResult<Self> {
         sqlx::any::install_default_drivers();
         let options = AnyConnectOptions::from_str(url)?;
         let pool = AnyPoolOptions::new()
-            .max_connections(16)
+            .max_connections(pool_options.postgres_connections())
             // The database gone must not hold requests for long: they fail
             // (503, Twilio retries) once no connection comes within this.
             .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)

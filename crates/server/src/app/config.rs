@@ -86,6 +86,9 @@ pub struct Config {
     /// Where the store lives: a directory for the embedded SQLite store, or a
     /// `postgres://` URL.
     pub store: StoreLocation,
+    /// The store pool's connections (`--store-connections`); `None`: the
+    /// backend's default (`evo_store::PoolOptions`).
+    pub store_connections: Option<u32>,
     /// The HMAC key for JWTs. `None`: a key is generated once and kept in the
     /// store, so tokens survive restarts.
     pub jwt_secret: Option<Secret>,
@@ -229,6 +232,15 @@ pub enum StoreLocation {
     Postgres(String),
 }
 
+impl Config {
+    /// How the store's pool is sized.
+    pub fn store_pool(&self) -> evo_store::PoolOptions {
+        evo_store::PoolOptions {
+            connections: self.store_connections,
+        }
+    }
+}
+
 impl StoreLocation {
     /// Reads `--store`/`EVO_DATABASE_URL` or a data directory.
     pub fn parse(text: &str) -> Self {
@@ -257,6 +269,7 @@ impl Config {
         Config {
             bind,
             store,
+            store_connections: None,
             jwt_secret: None,
             access_token_ttl: Duration::from_secs(defaults::ACCESS_TOKEN_TTL_SECS),
             refresh_token_ttl: Duration::from_secs(defaults::REFRESH_TOKEN_TTL_SECS),
