@@ -296,15 +296,25 @@ struct VerifiedToken {
     principal: Arc<Principal>,
     /// The token's sign-in session (a sign-out forgets its tokens at once).
     sid: String,
-    /// The token's `exp` (seconds since the epoch), checked on every use.
+    /// The last second (since the epoch) the token is good for: its `exp`,
+    /// or its sign-in session's end when that comes first. Checked on
+    /// every use, so a session that runs out needs no re-check.
     exp: u64,
     /// When the older of the session and user records it was checked
-    /// against stops being fresh: the token is checked again then, so a
+    /// against was read (or last known to be current).
+    checked_at: Instant,
+    /// `checked_at` + [`CACHE_TTL`]: the token is checked again then, so a
     /// sign-out or role change reaches it within [`CACHE_TTL`] as before.
     fresh_until: Instant,
     /// Whether a request used it since it was last checked: only tokens
     /// in use are re-checked in the background, idle ones go stale.
     used: AtomicBool,
+}
+
+/// The last whole second (since the epoch) before a sign-in session ends,
+/// the form `exp` is compared in (`exp >= now`); up to a second early.
+fn last_second_before(expires_at: chrono::DateTime<chrono::Utc>) -> u64 {
+    u64::try_from(expires_at.timestamp() - 1).unwrap_or(0)
 }
 
 /// Seconds since the epoch, as jsonwebtoken compares `exp`.
@@ -324,8 +334,9 @@ pub struct Authenticator {
     keys: TokenKeys,
     /// User id → (checked at, the user).
     users: Mutex<std::collections::HashMap<UserId, (Instant, Option<User>)>>,
-    /// Sign-in session id → (checked at, still valid for this user id).
-    sessions: Mutex<std::collections::HashMap<String, (Instant, Option<UserId>)>>,
+    /// Sign-in session id → (checked at, the user id and the session's
+    /// last second, while it has not ended).
+    sessions: Mutex<std::collections::HashMap<String, (Instant, Option<(UserId, u64)>)>>,
     /// Access token → what it was verified to be.
     /// Hashed with foldhash, not SipHash: the keys are ~300-byte tokens,
     /// hashed on every request, and only verified ones are inserted.
@@ -337,6 +348,10 @@ pub struct Authenticator {
     /// Sign-outs on this node so far: a re-check that overlapped one
     /// extends nothing, so it cannot bring back what the sign-out forgot.
     signouts: AtomicU64,
+    /// The store's auth generation as the last re-check read it, and an
+    /// instant at which it already had that value: while it has not moved,
+    /// no user or sign-in session changed since that instant.
+    generation: Mutex<Option<(i64, Instant)>>,
 }
 
 impl Authenticator {
@@ -355,6 +370,7 @@ impl Authenticator {
             throttle: LoginThrottle::new(limits.throttle),
             refreshed: Default::default(),
             signouts: AtomicU64::new(0),
+            generation: Mutex::new(None),
         }
     }
 
@@ -384,9 +400,13 @@ impl Authenticator {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The user id of a sign-in session that has not ended, read from the
-    /// store at most every [`CACHE_TTL`], and when it was read.
-    async fn live_session_user(&self, id: &str) -> Result<(Option<UserId>, Instant), AuthFailure> {
+    /// The user id and last second of a sign-in session that has not
+    /// ended, read from the store at most every [`CACHE_TTL`], and when it
+    /// was read.
+    async fn live_session_user(
+        &self,
+        id: &str,
+    ) -> Result<(Option<(UserId, u64)>, Instant), AuthFailure> {
         let now = Instant::now();
         let cached = Self::lock(&self.sessions).get(id).cloned();
         if let Some((at, user)) = cached {
@@ -403,7 +423,7 @@ impl Authenticator {
                 AuthFailure::Unavailable
             })?
             .filter(|session| session.expires_at > chrono::Utc::now())
-            .map(|session| session.user_id);
+            .map(|session| (session.user_id, last_second_before(session.expires_at)));
         let mut cache = Self::lock(&self.sessions);
         if cache.len() > 10_000 {
             cache.retain(|_, (at, _)| now.duration_since(*at) < CACHE_TTL);
@@ -474,13 +494,21 @@ impl Authenticator {
             })
     }
 
-    /// Re-checks the cached tokens in use that go stale before `until`, in
-    /// two batched store reads (their sign-in sessions and their users):
-    /// a still valid token is fresh for another [`CACHE_TTL`] from the
-    /// read (its principal rebuilt when the user's roles or names changed),
-    /// any other is evicted. On a store error nothing changes: the tokens
-    /// go stale and requests check them synchronously (503 while the store
-    /// is down), so a token is never served stale.
+    /// Re-checks the cached tokens in use that go stale before `until`.
+    ///
+    /// First one row: the store's auth generation ([`Store::auth_generation`],
+    /// moved by every change or deletion of a user or sign-in session, on
+    /// any node). While it has not moved since an instant at or before a
+    /// token's records were read, those records are still what the store
+    /// holds, and the token is fresh for another [`CACHE_TTL`] without
+    /// reading them. Otherwise (it moved, or the token's records are older
+    /// than what the pass knows) its sign-in session and user are read in
+    /// two batched queries: a still valid token is fresh for another
+    /// [`CACHE_TTL`] from the read (its principal rebuilt when the user's
+    /// roles or names changed), any other is evicted. On a store error
+    /// nothing changes: the tokens go stale and requests check them
+    /// synchronously (503 while the store is down), so a token is never
+    /// served stale.
     pub async fn refresh_tokens(&self, until: Instant) -> Result<RefreshOutcome, AuthFailure> {
         let due: Vec<(Arc<String>, Arc<VerifiedToken>)> = self
             .tokens
@@ -492,9 +520,105 @@ impl Authenticator {
         if due.is_empty() {
             return Ok(RefreshOutcome::default());
         }
-        // Freshness counts from before the reads, as on the request path.
-        let checked_at = Instant::now();
+        let unavailable = |error: evo_store::StoreError| {
+            tracing::warn!(%error, "re-checking cached access tokens failed");
+            AuthFailure::Unavailable
+        };
         let signouts = self.signouts.load(Ordering::SeqCst);
+        // The generation held at some instant of its query: `asked_at` is
+        // before that instant, `read_at` after it.
+        let asked_at = Instant::now();
+        let generation = self
+            .store
+            .auth_generation()
+            .await
+            .map_err(unavailable)?;
+        let read_at = Instant::now();
+        let since = Self::lock(&self.generation)
+            .filter(|(known, _)| *known == generation)
+            .map(|(_, since)| since);
+        let (current, changed): (Vec<_>, Vec<_>) = due
+            .into_iter()
+            .partition(|(_, verified)| since.is_some_and(|since| verified.checked_at >= since));
+        let mut outcome = RefreshOutcome::default();
+        // Unchanged since their records were read: as current at
+        // `asked_at` as the store's generation was.
+        if !current.is_empty() && !self.signed_out_since(signouts) {
+            for (token, verified) in current {
+                outcome.extended += 1;
+                self.replace_checked(
+                    &token,
+                    &verified,
+                    Some(VerifiedToken {
+                        principal: verified.principal.clone(),
+                        sid: verified.sid.clone(),
+                        exp: verified.exp,
+                        checked_at: asked_at,
+                        fresh_until: asked_at + CACHE_TTL,
+                        used: AtomicBool::new(false),
+                    }),
+                );
+            }
+        }
+        if !changed.is_empty() {
+            // Read after the generation: they hold at least what it counts.
+            self.recheck_from_store(changed, read_at, signouts, &mut outcome)
+                .await
+                .map_err(unavailable)?;
+        }
+        {
+            // The older instant stays: the generation has not moved since.
+            let mut known = Self::lock(&self.generation);
+            if since.is_none() {
+                *known = Some((generation, read_at));
+            }
+        }
+        self.refreshed[0].fetch_add(outcome.extended, Ordering::Relaxed);
+        self.refreshed[1].fetch_add(outcome.evicted, Ordering::Relaxed);
+        Ok(outcome)
+    }
+
+    /// Whether this node signed a session out since `signouts` was
+    /// counted: then a re-check extends nothing, as its reads may predate
+    /// the sign-out. Asked under the lock [`Authenticator::forget_session`]
+    /// takes after counting.
+    fn signed_out_since(&self, signouts: u64) -> bool {
+        let _sessions = Self::lock(&self.sessions);
+        self.signouts.load(Ordering::SeqCst) != signouts
+    }
+
+    /// Replaces a token's entry by `next` (or removes it), only when it is
+    /// still the entry that was checked: one replaced meanwhile (a request
+    /// verified it again) or removed (signed out on this node) is left as
+    /// it is.
+    fn replace_checked(
+        &self,
+        token: &str,
+        checked: &Arc<VerifiedToken>,
+        next: Option<VerifiedToken>,
+    ) {
+        let op = match next {
+            Some(next) => moka::ops::compute::Op::Put(Arc::new(next)),
+            None => moka::ops::compute::Op::Remove,
+        };
+        self.tokens
+            .entry_by_ref(token)
+            .and_compute_with(|entry| match entry {
+                Some(entry) if Arc::ptr_eq(entry.value(), checked) => op,
+                _ => moka::ops::compute::Op::Nop,
+            });
+    }
+
+    /// Reads the sign-in sessions and users of `due` (two batched queries)
+    /// and extends or evicts each token by what they say, fresh from
+    /// `read_at` (an instant before the reads).
+    async fn recheck_from_store(
+        &self,
+        due: Vec<(Arc<String>, Arc<VerifiedToken>)>,
+        read_at: Instant,
+        signouts: u64,
+        outcome: &mut RefreshOutcome,
+    ) -> Result<(), evo_store::StoreError> {
         let sids: Vec<String> = due
             .iter()
             .map(|(_, verified)| verified.sid.clone())
@@ -507,26 +631,19 @@ impl Authenticator {
             .collect::<std::collections::HashSet<_>>()
             .into_iter()
             .collect();
-        let unavailable = |error: evo_store::StoreError| {
-            tracing::warn!(%error, "re-checking cached access tokens failed");
-            AuthFailure::Unavailable
-        };
-        let sessions = self
-            .store
-            .auth_sessions_by_ids(&sids)
-            .await
-            .map_err(unavailable)?;
-        let users = self
-            .store
-            .users_by_ids(&user_ids)
-            .await
-            .map_err(unavailable)?;
+        let sessions = self.store.auth_sessions_by_ids(&sids).await?;
+        let users = self.store.users_by_ids(&user_ids).await?;
         let now = chrono::Utc::now();
         let unix = unix_now();
-        let sessions: std::collections::HashMap<&str, &UserId> = sessions
+        let sessions: std::collections::HashMap<&str, (&UserId, u64)> = sessions
             .iter()
             .filter(|session| session.expires_at > now)
-            .map(|session| (session.id.as_str(), &session.user_id))
+            .map(|session| {
+                (
+                    session.id.as_str(),
+                    (&session.user_id, last_second_before(session.expires_at)),
+                )
+            })
             .collect();
         let users: std::collections::HashMap<&UserId, &User> =
             users.iter().map(|user| (&user.id, user)).collect();
@@ -540,8 +657,10 @@ impl Authenticator {
             let signed_out = self.signouts.load(Ordering::SeqCst) != signouts;
             if !signed_out {
                 for sid in &sids {
-                    let owner = sessions.get(sid.as_str()).map(|owner| (*owner).clone());
-                    cache.insert(sid.clone(), (checked_at, owner));
+                    let owner = sessions
+                        .get(sid.as_str())
+                        .map(|(owner, exp)| ((*owner).clone(), *exp));
+                    cache.insert(sid.clone(), (read_at, owner));
                 }
             }
             signed_out
@@ -550,20 +669,20 @@ impl Authenticator {
             let mut cache = Self::lock(&self.users);
             for user_id in &user_ids {
                 let user = users.get(user_id).map(|user| (*user).clone());
-                cache.insert(user_id.clone(), (checked_at, user));
+                cache.insert(user_id.clone(), (read_at, user));
             }
         }
-        let mut outcome = RefreshOutcome::default();
         for (token, verified) in due {
             let principal = &verified.principal;
-            let user = sessions
+            let found = sessions
                 .get(verified.sid.as_str())
-                .filter(|owner| ***owner == principal.user_id && verified.exp >= unix)
-                .and_then(|_| users.get(&principal.user_id));
-            let op = match user {
+                .map(|(owner, session_exp)| (owner, verified.exp.min(*session_exp)))
+                .filter(|(owner, exp)| ***owner == principal.user_id && *exp >= unix)
+                .and_then(|(_, exp)| Some((users.get(&principal.user_id)?, exp)));
+            let next = match found {
                 // Left to go stale; the next pass or the request decides.
                 Some(_) if signed_out => continue,
-                Some(user) => {
+                Some((user, exp)) => {
                     let current = Principal::of_user(user, Some(verified.sid.clone()));
                     let principal = if current == **principal {
                         principal.clone()
@@ -571,32 +690,23 @@ impl Authenticator {
                         Arc::new(current)
                     };
                     outcome.extended += 1;
-                    moka::ops::compute::Op::Put(Arc::new(VerifiedToken {
+                    Some(VerifiedToken {
                         principal,
                         sid: verified.sid.clone(),
-                        exp: verified.exp,
-                        fresh_until: checked_at + CACHE_TTL,
+                        exp,
+                        checked_at: read_at,
+                        fresh_until: read_at + CACHE_TTL,
                         used: AtomicBool::new(false),
-                    }))
+                    })
                 }
                 None => {
                     outcome.evicted += 1;
-                    moka::ops::compute::Op::Remove
+                    None
                 }
             };
-            // Only the entry that was checked: one replaced meanwhile (a
-            // request verified it again) or removed (signed out on this
-            // node) is left as it is.
-            self.tokens
-                .entry_by_ref(token.as_str())
-                .and_compute_with(|entry| match entry {
-                    Some(entry) if Arc::ptr_eq(entry.value(), &verified) => op,
-                    _ => moka::ops::compute::Op::Nop,
-                });
+            self.replace_checked(&token, &verified, next);
         }
-        self.refreshed[0].fetch_add(outcome.extended, Ordering::Relaxed);
-        self.refreshed[1].fetch_add(outcome.evicted, Ordering::Relaxed);
-        Ok(outcome)
+        Ok(())
     }
 
     /// Re-checks cached tokens every [`REFRESH_PERIOD`] until `stop`
@@ -765,8 +875,8 @@ impl Authenticator {
                 // user, both re-read at most every CACHE_TTL: a sign-out, a
                 // role change or a deleted user reaches tokens in seconds.
                 let sid = claims.sid.ok_or(AuthFailure::InvalidToken)?;
-                let (session_user, session_at) = self.live_session_user(&sid).await?;
-                let session_user = session_user.ok_or(AuthFailure::InvalidSession)?;
+                let (session, session_at) = self.live_session_user(&sid).await?;
+                let (session_user, session_exp) = session.ok_or(AuthFailure::InvalidSession)?;
                 if session_user != claims.sub {
                     return Err(AuthFailure::InvalidToken);
                 }
@@ -775,14 +885,15 @@ impl Authenticator {
                     .await?;
                 let user = user.ok_or(AuthFailure::InvalidSession)?;
                 let principal = Arc::new(Principal::of_user(&user, Some(sid.clone())));
-                let fresh_until = session_at.min(user_at) + CACHE_TTL;
+                let checked_at = session_at.min(user_at);
                 self.tokens.insert(
                     token,
                     Arc::new(VerifiedToken {
                         principal: principal.clone(),
                         sid,
-                        exp: u64::try_from(claims.exp).unwrap_or(0),
-                        fresh_until,
+                        exp: u64::try_from(claims.exp).unwrap_or(0).min(session_exp),
+                        checked_at,
+                        fresh_until: checked_at + CACHE_TTL,
                         used: AtomicBool::new(true),
                     }),
                 );
@@ -886,6 +997,7 @@ mod tests {
                 }),
                 sid: "sid1".into(),
                 exp: u64::MAX,
+                checked_at: now,
                 fresh_until: now + fresh_for,
                 used: AtomicBool::new(true),
             })
@@ -1136,6 +1248,119 @@ mod tests {
         Authenticator::lock(&f.auth.sessions).clear();
         Authenticator::lock(&f.auth.users).clear();
         assert_eq!(f.request().await, Err(AuthFailure::Unavailable));
+    }
+
+    /// An idle pass (nothing changed in the store) reads one row, the
+    /// auth generation, and neither users nor sign-in sessions: shown with
+    /// both tables renamed away underneath it (a rename changes no row, so
+    /// the generation stays), which any read of them would fail on.
+    #[tokio::test]
+    async fn an_idle_pass_reads_the_generation_but_no_user_or_session() {
+        let f = fixture().await;
+        f.request().await.unwrap();
+        // The first pass knows no generation yet: it reads the records.
+        assert_eq!(
+            f.auth.refresh_tokens(Fixture::horizon()).await.unwrap(),
+            RefreshOutcome {
+                extended: 1,
+                evicted: 0
+            }
+        );
+        f.execute("alter table app_user rename to app_user_away").await;
+        f.execute("alter table auth_session rename to auth_session_away")
+            .await;
+        for _ in 0..3 {
+            f.request().await.unwrap();
+            let before = f.fresh_until().unwrap();
+            let outcome = f.auth.refresh_tokens(Fixture::horizon()).await.unwrap();
+            assert_eq!(outcome.extended, 1, "extended without reading the tables");
+            assert!(f.fresh_until().unwrap() >= before);
+        }
+        // Once the generation moves, the pass reads them (and here fails).
+        f.execute("update auth_generation set value = value + 1").await;
+        f.request().await.unwrap();
+        assert_eq!(
+            f.auth.refresh_tokens(Fixture::horizon()).await,
+            Err(AuthFailure::Unavailable)
+        );
+    }
+
+    /// After idle passes (the token extended from the generation alone), a
+    /// sign-out or role change made in the store by another node is still
+    /// found by the next pass.
+    #[tokio::test]
+    async fn a_change_after_idle_passes_is_found_by_the_next_pass() {
+        let f = fixture().await;
+        for _ in 0..3 {
+            f.request().await.unwrap();
+            let outcome = f.auth.refresh_tokens(Fixture::horizon()).await.unwrap();
+            assert_eq!(outcome.extended, 1);
+        }
+        f.execute(r#"update app_user set roles = '[]'"#).await;
+        f.request().await.unwrap();
+        assert_eq!(
+            f.auth.refresh_tokens(Fixture::horizon()).await.unwrap(),
+            RefreshOutcome {
+                extended: 1,
+                evicted: 0
+            }
+        );
+        let principal = f.auth.verified_token(&f.token).expect("still cached");
+        assert!(principal.roles.is_empty(), "the new roles, from the store");
+        // Idle again, then signed out on another node.
+        f.request().await.unwrap();
+        f.auth.refresh_tokens(Fixture::horizon()).await.unwrap();
+        f.request().await.unwrap();
+        f.execute("delete from auth_session").await;
+        assert_eq!(
+            f.auth.refresh_tokens(Fixture::horizon()).await.unwrap(),
+            RefreshOutcome {
+                extended: 0,
+                evicted: 1
+            }
+        );
+        assert!(f.auth.verified_token(&f.token).is_none());
+        assert_eq!(f.request().await, Err(AuthFailure::InvalidSession));
+    }
+
+    /// A sign-in session that runs out ends its cached tokens by then,
+    /// with no store change (the generation stays) and no re-check.
+    #[tokio::test]
+    async fn a_cached_token_is_not_served_past_its_sign_in_session() {
+        let f = fixture().await;
+        let now = chrono::Utc::now();
+        let ends = now + chrono::Duration::milliseconds(1500);
+        f.store
+            .create_auth_session(&evo_store::AuthSession {
+                id: "sid2".into(),
+                user_id: "usr1".into(),
+                created_at: now,
+                expires_at: ends,
+            })
+            .await
+            .unwrap();
+        let user = f.store.user(&"usr1".into()).await.unwrap().unwrap();
+        let token =
+            f.auth
+                .keys()
+                .sign_access(&tokens::access_claims(&user, "sid2", now.timestamp(), 3600));
+        f.auth
+            .verify(Credential::Bearer(token.clone()))
+            .await
+            .unwrap();
+        assert!(f.auth.verified_token(&token).is_some());
+        let wait = (ends - chrono::Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(wait + Duration::from_millis(50)).await;
+        assert!(
+            f.auth.verified_token(&token).is_none(),
+            "its session ended: not served from the cache"
+        );
+        // Whole seconds, never late: a session ending at 00:00:00 is good
+        // through 23:59:59.
+        assert_eq!(
+            last_second_before("2000-01-01T00:00:00Z".parse().unwrap()),
+            946_684_799
+        );
     }
 
     #[tokio::test]
