@@ -30,6 +30,7 @@ use evo_core::domain::{Role, User};
 use evo_store::Store;
 use sha2::{Digest, Sha256};
 
+use crate::cache::BoundedMap;
 use password::PasswordChecker;
 use throttle::{LoginThrottle, ThrottleLimits};
 use tokens::{TokenError, TokenKeys};
@@ -264,31 +265,7 @@ pub struct AuthLimits {
 }
 
 /// How many verified access tokens are remembered.
-const TOKEN_CACHE_CAPACITY: u64 = 100_000;
-
-/// A verified token leaves the cache when it stops being fresh.
-struct UntilStale;
-
-impl moka::Expiry<String, Arc<VerifiedToken>> for UntilStale {
-    fn expire_after_create(
-        &self,
-        _token: &String,
-        verified: &Arc<VerifiedToken>,
-        created_at: Instant,
-    ) -> Option<Duration> {
-        Some(verified.fresh_until.saturating_duration_since(created_at))
-    }
-
-    fn expire_after_update(
-        &self,
-        token: &String,
-        verified: &Arc<VerifiedToken>,
-        updated_at: Instant,
-        _remaining: Option<Duration>,
-    ) -> Option<Duration> {
-        self.expire_after_create(token, verified, updated_at)
-    }
-}
+const TOKEN_CACHE_CAPACITY: usize = 100_000;
 
 /// An access token that passed every check, remembered so that the next
 /// request with it neither parses nor verifies it again.
@@ -327,8 +304,9 @@ fn unix_now() -> u64 {
 /// Turns credentials into principals.
 ///
 /// The caches are `std` mutexes, held only for a lookup or an insert (never
-/// across an `.await`), and a `moka` cache of verified tokens: a request
-/// whose bearer token was verified in the last [`CACHE_TTL`] takes no lock.
+/// across an `.await`), and a [`BoundedMap`] of verified tokens: a request
+/// whose bearer token was verified in the last [`CACHE_TTL`] takes no lock
+/// and writes nothing shared.
 pub struct Authenticator {
     store: Arc<dyn Store>,
     keys: TokenKeys,
@@ -337,10 +315,9 @@ pub struct Authenticator {
     /// Sign-in session id → (checked at, the user id and the session's
     /// last second, while it has not ended).
     sessions: Mutex<std::collections::HashMap<String, (Instant, Option<(UserId, u64)>)>>,
-    /// Access token → what it was verified to be.
-    /// Hashed with foldhash, not SipHash: the keys are ~300-byte tokens,
-    /// hashed on every request, and only verified ones are inserted.
-    tokens: moka::sync::Cache<String, Arc<VerifiedToken>, foldhash::quality::RandomState>,
+    /// Access token → what it was verified to be. Bounded; an entry is
+    /// served only while fresh, and the re-check pass drops stale ones.
+    tokens: BoundedMap<String, Arc<VerifiedToken>>,
     passwords: PasswordChecker,
     throttle: LoginThrottle,
     /// Totals of the background re-checks since start.
@@ -362,10 +339,7 @@ impl Authenticator {
             keys,
             users: Mutex::new(Default::default()),
             sessions: Mutex::new(Default::default()),
-            tokens: moka::sync::Cache::builder()
-                .max_capacity(TOKEN_CACHE_CAPACITY)
-                .expire_after(UntilStale)
-                .build_with_hasher(foldhash::quality::RandomState::default()),
+            tokens: BoundedMap::new(TOKEN_CACHE_CAPACITY),
             passwords: PasswordChecker::new(limits.password_checks),
             throttle: LoginThrottle::new(limits.throttle),
             refreshed: Default::default(),
@@ -441,11 +415,7 @@ impl Authenticator {
         self.signouts.fetch_add(1, Ordering::SeqCst);
         Self::lock(&self.sessions).remove(id);
         // Rare (a sign-out); a scan, as the old sharded map's retain was.
-        for (token, verified) in self.tokens.iter() {
-            if verified.sid == id {
-                self.tokens.invalidate(token.as_str());
-            }
-        }
+        self.tokens.retain(|_, verified| verified.sid != id);
     }
 
     async fn cached_user(&self, user_id: &UserId) -> Result<Option<User>, AuthFailure> {
@@ -483,15 +453,17 @@ impl Authenticator {
         let now = Instant::now();
         let unix = unix_now();
         self.tokens
-            .get(token)
-            .filter(|verified| now < verified.fresh_until && verified.exp >= unix)
-            .map(|verified| {
+            .read(token, |verified| {
+                if !(now < verified.fresh_until && verified.exp >= unix) {
+                    return None;
+                }
                 // Read first: a hot token's cache line is not written per request.
                 if !verified.used.load(Ordering::Relaxed) {
                     verified.used.store(true, Ordering::Relaxed);
                 }
-                verified.principal.clone()
+                Some(verified.principal.clone())
             })
+            .flatten()
     }
 
     /// Re-checks the cached tokens in use that go stale before `until`.
@@ -510,13 +482,14 @@ impl Authenticator {
     /// synchronously (503 while the store is down), so a token is never
     /// served stale.
     pub async fn refresh_tokens(&self, until: Instant) -> Result<RefreshOutcome, AuthFailure> {
-        let due: Vec<(Arc<String>, Arc<VerifiedToken>)> = self
-            .tokens
-            .iter()
-            .filter(|(_, verified)| {
-                verified.fresh_until < until && verified.used.load(Ordering::Relaxed)
-            })
-            .collect();
+        // Stale entries are never served; dropped here so that idle tokens
+        // leave the cache.
+        let now = Instant::now();
+        self.tokens.retain(|_, verified| verified.fresh_until > now);
+        let due: Vec<(String, Arc<VerifiedToken>)> = self.tokens.collect(|token, verified| {
+            (verified.fresh_until < until && verified.used.load(Ordering::Relaxed))
+                .then(|| (token.clone(), verified.clone()))
+        });
         if due.is_empty() {
             return Ok(RefreshOutcome::default());
         }
@@ -547,7 +520,7 @@ impl Authenticator {
             for (token, verified) in current {
                 outcome.extended += 1;
                 self.replace_checked(
-                    &token,
+                    token,
                     &verified,
                     Some(VerifiedToken {
                         principal: verified.principal.clone(),
@@ -593,20 +566,15 @@ impl Authenticator {
     /// it is.
     fn replace_checked(
         &self,
-        token: &str,
+        token: String,
         checked: &Arc<VerifiedToken>,
         next: Option<VerifiedToken>,
     ) {
-        let op = match next {
-            Some(next) => moka::ops::compute::Op::Put(Arc::new(next)),
-            None => moka::ops::compute::Op::Remove,
-        };
-        self.tokens
-            .entry_by_ref(token)
-            .and_compute_with(|entry| match entry {
-                Some(entry) if Arc::ptr_eq(entry.value(), checked) => op,
-                _ => moka::ops::compute::Op::Nop,
-            });
+        self.tokens.replace_if(
+            token,
+            |current| Arc::ptr_eq(current, checked),
+            next.map(Arc::new),
+        );
     }
 
     /// Reads the sign-in sessions and users of `due` (two batched queries)
@@ -614,7 +582,7 @@ impl Authenticator {
     /// `read_at` (an instant before the reads).
     async fn recheck_from_store(
         &self,
-        due: Vec<(Arc<String>, Arc<VerifiedToken>)>,
+        due: Vec<(String, Arc<VerifiedToken>)>,
         read_at: Instant,
         signouts: u64,
         outcome: &mut RefreshOutcome,
@@ -704,7 +672,7 @@ impl Authenticator {
                     None
                 }
             };
-            self.replace_checked(&token, &verified, next);
+            self.replace_checked(token, &verified, next);
         }
         Ok(())
     }
@@ -886,6 +854,7 @@ impl Authenticator {
                 let user = user.ok_or(AuthFailure::InvalidSession)?;
                 let principal = Arc::new(Principal::of_user(&user, Some(sid.clone())));
                 let checked_at = session_at.min(user_at);
+                let now = Instant::now();
                 self.tokens.insert(
                     token,
                     Arc::new(VerifiedToken {
@@ -896,6 +865,8 @@ impl Authenticator {
                         fresh_until: checked_at + CACHE_TTL,
                         used: AtomicBool::new(true),
                     }),
+                    // Making room: stale entries first.
+                    |verified| verified.fresh_until > now,
                 );
                 return Ok(principal);
             }
@@ -982,8 +953,9 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
-    #[test]
-    fn a_verified_token_leaves_the_cache_when_it_stops_being_fresh() {
+    #[tokio::test]
+    async fn a_verified_token_leaves_the_cache_when_it_stops_being_fresh() {
+        let f = fixture().await;
         let now = Instant::now();
         let verified = |fresh_for: Duration| {
             Arc::new(VerifiedToken {
@@ -1003,27 +975,24 @@ mod tests {
             })
         };
         let token = "a.b.c".to_string();
-        let policy = UntilStale;
-        assert_eq!(
-            moka::Expiry::expire_after_create(&policy, &token, &verified(CACHE_TTL), now),
-            Some(CACHE_TTL)
-        );
+        let fresh_until = || f.auth.tokens.read(token.as_str(), |v| v.fresh_until);
+        f.auth
+            .tokens
+            .insert(token.clone(), verified(CACHE_TTL), |_| true);
+        assert_eq!(fresh_until(), Some(now + CACHE_TTL));
+        assert!(f.auth.verified_token(&token).is_some());
         // A re-verification replaces the entry's expiry rather than keeping the old one.
-        assert_eq!(
-            moka::Expiry::expire_after_update(
-                &policy,
-                &token,
-                &verified(Duration::from_secs(1)),
-                now,
-                Some(CACHE_TTL)
-            ),
-            Some(Duration::from_secs(1))
-        );
-        // Already stale: expires at once.
-        assert_eq!(
-            moka::Expiry::expire_after_create(&policy, &token, &verified(Duration::ZERO), now),
-            Some(Duration::ZERO)
-        );
+        f.auth
+            .tokens
+            .insert(token.clone(), verified(Duration::from_secs(1)), |_| true);
+        assert_eq!(fresh_until(), Some(now + Duration::from_secs(1)));
+        // Already stale: never served, and dropped by the next pass.
+        f.auth
+            .tokens
+            .insert(token.clone(), verified(Duration::ZERO), |_| true);
+        assert!(f.auth.verified_token(&token).is_none());
+        f.auth.refresh_tokens(Fixture::horizon()).await.unwrap();
+        assert_eq!(fresh_until(), None);
     }
 
     /// An authenticator over a fresh SQLite store holding one user (role
@@ -1109,7 +1078,7 @@ mod tests {
         }
 
         fn fresh_until(&self) -> Option<Instant> {
-            self.auth.tokens.get(&self.token).map(|v| v.fresh_until)
+            self.auth.tokens.read(&self.token, |v| v.fresh_until)
         }
 
         /// Runs one statement on the database underneath the store, as
@@ -1244,7 +1213,7 @@ mod tests {
         assert!(f.request().await.is_ok());
         // CACHE_TTL later (simulated: the entry and the lookup caches aged):
         // the request checks synchronously and the store's failure is a 503.
-        f.auth.tokens.invalidate(&f.token);
+        f.auth.tokens.remove(&f.token);
         Authenticator::lock(&f.auth.sessions).clear();
         Authenticator::lock(&f.auth.users).clear();
         assert_eq!(f.request().await, Err(AuthFailure::Unavailable));
