@@ -208,12 +208,12 @@ fn from_accept(
 mod tests {
     use super::*;
 
-    fn pick(
-        path: &str,
+    fn pick<'a>(
+        path: &'a str,
         format: Option<&str>,
         callback: Option<&str>,
         accept: Option<&str>,
-    ) -> Result<Negotiated, UnknownFormat> {
+    ) -> Result<Negotiated<'a>, UnknownFormat> {
         negotiate(path, format, callback, accept, None, Format::Json)
     }
 
