@@ -142,7 +142,11 @@ mod tests {
             map.insert(i, i, |_| true);
             assert!(map.len() <= 16);
         }
-        assert_eq!(map.read(&9_999, |v| *v), Some(9_999), "the new entry is kept");
+        assert_eq!(
+            map.read(&9_999, |v| *v),
+            Some(9_999),
+            "the new entry is kept"
+        );
     }
 
     #[test]

@@ -501,11 +501,7 @@ impl Authenticator {
         // The generation held at some instant of its query: `asked_at` is
         // before that instant, `read_at` after it.
         let asked_at = Instant::now();
-        let generation = self
-            .store
-            .auth_generation()
-            .await
-            .map_err(unavailable)?;
+        let generation = self.store.auth_generation().await.map_err(unavailable)?;
         let read_at = Instant::now();
         let since = Self::lock(&self.generation)
             .filter(|(known, _)| *known == generation)
@@ -1235,7 +1231,8 @@ mod tests {
                 evicted: 0
             }
         );
-        f.execute("alter table app_user rename to app_user_away").await;
+        f.execute("alter table app_user rename to app_user_away")
+            .await;
         f.execute("alter table auth_session rename to auth_session_away")
             .await;
         for _ in 0..3 {
@@ -1246,7 +1243,8 @@ mod tests {
             assert!(f.fresh_until().unwrap() >= before);
         }
         // Once the generation moves, the pass reads them (and here fails).
-        f.execute("update auth_generation set value = value + 1").await;
+        f.execute("update auth_generation set value = value + 1")
+            .await;
         f.request().await.unwrap();
         assert_eq!(
             f.auth.refresh_tokens(Fixture::horizon()).await,
