@@ -294,6 +294,9 @@ fn last_second_before(expires_at: chrono::DateTime<chrono::Utc>) -> u64 {
     u64::try_from(expires_at.timestamp() - 1).unwrap_or(0)
 }
 
+/// A sign-in session that has not ended: its user and its last second.
+type LiveSession = (UserId, u64);
+
 /// Seconds since the epoch, as jsonwebtoken compares `exp`.
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
@@ -314,7 +317,7 @@ pub struct Authenticator {
     users: Mutex<std::collections::HashMap<UserId, (Instant, Option<User>)>>,
     /// Sign-in session id → (checked at, the user id and the session's
     /// last second, while it has not ended).
-    sessions: Mutex<std::collections::HashMap<String, (Instant, Option<(UserId, u64)>)>>,
+    sessions: Mutex<std::collections::HashMap<String, (Instant, Option<LiveSession>)>>,
     /// Access token → what it was verified to be. Bounded; an entry is
     /// served only while fresh, and the re-check pass drops stale ones.
     tokens: BoundedMap<String, Arc<VerifiedToken>>,
@@ -380,7 +383,7 @@ impl Authenticator {
     async fn live_session_user(
         &self,
         id: &str,
-    ) -> Result<(Option<(UserId, u64)>, Instant), AuthFailure> {
+    ) -> Result<(Option<LiveSession>, Instant), AuthFailure> {
         let now = Instant::now();
         let cached = Self::lock(&self.sessions).get(id).cloned();
         if let Some((at, user)) = cached {

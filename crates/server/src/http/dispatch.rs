@@ -60,7 +60,7 @@ pub async fn dispatch(State(state): State<AppState>, request: Request<Body>) -> 
         }
     };
 
-    let (op, path_params) = match resolve(&path, parts.method.as_str()) {
+    let (op, path_params) = match resolve(path, parts.method.as_str()) {
         Route::Found(op, params) => (op, params),
         Route::UnknownOperation => {
             // A predefined route naming no operation: ServiceStack's
