@@ -8,10 +8,13 @@
 //!   visibility rule. Knows nothing of HTTP.
 //!
 //! Beside them: [`auth`] (credentials → `Principal`; imports neither layer)
-//! and [`startup`] (builds the state, binds, runs background tasks).
+//! and [`startup`] (builds the state, binds, runs background tasks), and
+//! [`cache`] (the bounded concurrent map both layers' per-request caches
+//! use; it imports neither layer).
 //! `tests/layers.rs` checks the direction and that no module circle exists.
 
 pub mod app;
 pub mod auth;
+pub mod cache;
 pub mod http;
 pub mod startup;

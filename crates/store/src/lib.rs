@@ -218,6 +218,12 @@ pub trait Store: Send + Sync + 'static {
     /// The stored users among `ids` (missing ones left out, in no
     /// particular order), read in a few queries however many ids.
     async fn users_by_ids(&self, ids: &[UserId]) -> StoreResult<Vec<User>>;
+    /// A counter that moves whenever a user or a sign-in session is
+    /// changed or deleted, by this node, another node or plain SQL
+    /// (triggers, migration 0015), in the changing transaction: one row,
+    /// read by the authenticator's re-check pass, which re-reads its
+    /// tokens' users and sessions only when the value moved.
+    async fn auth_generation(&self) -> StoreResult<i64>;
 
     /// Returns the setting, first storing `initial` if it has none (used for
     /// the generated JWT signing key, so tokens survive restarts).

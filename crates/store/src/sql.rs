@@ -942,6 +942,15 @@ impl Store for SqlStore {
         .await
     }
 
+    async fn auth_generation(&self) -> StoreResult<i64> {
+        Ok(
+            sqlx::query("select value from auth_generation where id = 1")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("value")?,
+        )
+    }
+
     async fn setting_or_init(&self, key: &str, initial: &str) -> StoreResult<String> {
         sqlx::query(
             "insert into setting (key, value) values ($1, $2) on conflict (key) do nothing",

@@ -160,6 +160,7 @@ async fn auth_batches(store: &dyn Store) {
     // 1,200 ids: more than two chunks of the IN list; the stored ones sit in
     // the first, second and third chunk.
     let mut ids: Vec<String> = (0..1_200).map(|i| format!("missing{i}")).collect();
+    let generation = store.auth_generation().await.unwrap();
     for (position, id) in [(3, "b1"), (650, "b2"), (1_150, "b3")] {
         store
             .create_auth_session(&AuthSession {
@@ -184,7 +185,11 @@ async fn auth_batches(store: &dyn Store) {
             &store.auth_session(&session.id).await.unwrap().unwrap()
         );
     }
+    // New sessions invalidate no verified token: the generation stays.
+    assert_eq!(store.auth_generation().await.unwrap(), generation);
     store.delete_auth_session("b2").await.unwrap();
+    let moved = store.auth_generation().await.unwrap();
+    assert!(moved > generation, "a sign-out moves the auth generation");
     let after: Vec<String> = store
         .auth_sessions_by_ids(&ids)
         .await

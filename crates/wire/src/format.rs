@@ -31,10 +31,11 @@ pub enum UnknownFormat {
 
 /// The outcome of negotiation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Negotiated {
+pub struct Negotiated<'a> {
     pub format: Format,
-    /// The request path with a format suffix removed.
-    pub path_without_extension: String,
+    /// The request path with a format suffix removed (borrowed from the
+    /// path: negotiating allocates nothing for the usual request).
+    pub path_without_extension: &'a str,
 }
 
 impl Format {
@@ -95,18 +96,18 @@ fn is_callback_name(name: &str) -> bool {
 }
 
 /// Negotiates the response format of a request.
-pub fn negotiate(
-    path: &str,
+pub fn negotiate<'a>(
+    path: &'a str,
     query_format: Option<&str>,
     callback: Option<&str>,
     accept: Option<&str>,
     request_content_type: Option<&str>,
     default: Format,
-) -> Result<Negotiated, UnknownFormat> {
+) -> Result<Negotiated<'a>, UnknownFormat> {
     let (path_without_extension, suffix) = split_extension(path);
     let negotiated = |format| Negotiated {
         format,
-        path_without_extension: path_without_extension.clone(),
+        path_without_extension,
     };
     if let Some(callback) = callback.filter(|c| !c.is_empty()) {
         if !is_callback_name(callback) {
@@ -122,8 +123,8 @@ pub fn negotiate(
             return Ok(negotiated(format));
         }
     }
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    if let [first, kind, ..] = segments.as_slice() {
+    let mut segments = path.trim_start_matches('/').split('/');
+    if let (Some(first), Some(kind)) = (segments.next(), segments.next()) {
         if kind.eq_ignore_ascii_case("reply") || kind.eq_ignore_ascii_case("oneway") {
             if let Some(format) = Format::from_name(first) {
                 return Ok(negotiated(format));
@@ -142,17 +143,17 @@ pub fn negotiate(
 }
 
 /// Splits a known format suffix off the last path segment.
-fn split_extension(path: &str) -> (String, Option<Format>) {
+fn split_extension(path: &str) -> (&str, Option<Format>) {
     let last = path.rsplit('/').next().unwrap_or("");
     if let Some((stem, extension)) = last.rsplit_once('.') {
         if !stem.is_empty() {
             if let Some(format) = Format::from_name(extension) {
                 let cut = path.len() - extension.len() - 1;
-                return (path[..cut].to_string(), Some(format));
+                return (&path[..cut], Some(format));
             }
         }
     }
-    (path.to_string(), None)
+    (path, None)
 }
 
 fn from_accept(
@@ -207,12 +208,12 @@ fn from_accept(
 mod tests {
     use super::*;
 
-    fn pick(
-        path: &str,
+    fn pick<'a>(
+        path: &'a str,
         format: Option<&str>,
         callback: Option<&str>,
         accept: Option<&str>,
-    ) -> Result<Negotiated, UnknownFormat> {
+    ) -> Result<Negotiated<'a>, UnknownFormat> {
         negotiate(path, format, callback, accept, None, Format::Json)
     }
 

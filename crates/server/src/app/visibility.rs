@@ -13,6 +13,7 @@ use evo_store::SessionScope;
 use crate::app::directory::Directory;
 use crate::app::live::{LiveIndex, LiveSession, Watched};
 use crate::auth::Principal;
+use crate::cache::BoundedMap;
 
 /// What a user sees: sessions of the user's account that one of the user's
 /// endpoints (the user itself, or a number that rings the user) is the
@@ -201,27 +202,24 @@ struct CachedView {
 }
 
 /// How many users' views are kept.
-const VIEWS_CAPACITY: u64 = 100_000;
+const VIEWS_CAPACITY: usize = 100_000;
 
 /// Each user's [`ActiveView`], rendered once per change of what the user
 /// sees and reused by every request until then. A view is current while
 /// the directory's generation (the user's endpoints) and the generation
 /// cells of the user's endpoints in the index are what they were when it
 /// was rendered: checking that is a few atomic loads after one lock-free
-/// `moka` lookup (bounded; the least used views are evicted). The rule is still
-/// [`Viewer::may_see`]: a view is only ever rendered through it.
+/// lookup in a [`BoundedMap`] (at capacity, views no longer current go
+/// first). The rule is still [`Viewer::may_see`]: a view is only ever
+/// rendered through it.
 pub struct ActiveViews {
-    /// foldhash rather than SipHash: looked up on every read (a tenth of
-    /// the moka lookup's cost in the read path's profile).
-    views: moka::sync::Cache<String, Arc<CachedView>, foldhash::quality::RandomState>,
+    views: BoundedMap<String, Arc<CachedView>>,
 }
 
 impl Default for ActiveViews {
     fn default() -> Self {
         ActiveViews {
-            views: moka::sync::Cache::builder()
-                .max_capacity(VIEWS_CAPACITY)
-                .build_with_hasher(foldhash::quality::RandomState::default()),
+            views: BoundedMap::new(VIEWS_CAPACITY),
         }
     }
 }
@@ -238,13 +236,13 @@ impl ActiveViews {
         let directory_generation = directory.generation();
         let cached = self
             .views
-            .get(principal.user_id.as_str())
-            .filter(|cached| {
-                cached.directory_generation == directory_generation
+            .read(principal.user_id.as_str(), |cached| {
+                (cached.directory_generation == directory_generation
                     && cached.account_id == principal.account_id
-                    && Watched::is_current(cached.stamp, &cached.cells)
+                    && Watched::is_current(cached.stamp, &cached.cells))
+                .then(|| cached.view.clone())
             })
-            .map(|cached| cached.view.clone());
+            .flatten();
         if let Some(view) = cached {
             return view;
         }
@@ -262,6 +260,10 @@ impl ActiveViews {
                 stamp: watched.stamp,
                 cells: watched.cells,
             }),
+            |cached| {
+                cached.directory_generation == directory_generation
+                    && Watched::is_current(cached.stamp, &cached.cells)
+            },
         );
         view
     }

@@ -30,6 +30,7 @@ use evo_core::domain::{Role, User};
 use evo_store::Store;
 use sha2::{Digest, Sha256};
 
+use crate::cache::BoundedMap;
 use password::PasswordChecker;
 use throttle::{LoginThrottle, ThrottleLimits};
 use tokens::{TokenError, TokenKeys};
@@ -264,31 +265,7 @@ pub struct AuthLimits {
 }
 
 /// How many verified access tokens are remembered.
-const TOKEN_CACHE_CAPACITY: u64 = 100_000;
-
-/// A verified token leaves the cache when it stops being fresh.
-struct UntilStale;
-
-impl moka::Expiry<String, Arc<VerifiedToken>> for UntilStale {
-    fn expire_after_create(
-        &self,
-        _token: &String,
-        verified: &Arc<VerifiedToken>,
-        created_at: Instant,
-    ) -> Option<Duration> {
-        Some(verified.fresh_until.saturating_duration_since(created_at))
-    }
-
-    fn expire_after_update(
-        &self,
-        token: &String,
-        verified: &Arc<VerifiedToken>,
-        updated_at: Instant,
-        _remaining: Option<Duration>,
-    ) -> Option<Duration> {
-        self.expire_after_create(token, verified, updated_at)
-    }
-}
+const TOKEN_CACHE_CAPACITY: usize = 100_000;
 
 /// An access token that passed every check, remembered so that the next
 /// request with it neither parses nor verifies it again.
@@ -296,16 +273,29 @@ struct VerifiedToken {
     principal: Arc<Principal>,
     /// The token's sign-in session (a sign-out forgets its tokens at once).
     sid: String,
-    /// The token's `exp` (seconds since the epoch), checked on every use.
+    /// The last second (since the epoch) the token is good for: its `exp`,
+    /// or its sign-in session's end when that comes first. Checked on
+    /// every use, so a session that runs out needs no re-check.
     exp: u64,
     /// When the older of the session and user records it was checked
-    /// against stops being fresh: the token is checked again then, so a
+    /// against was read (or last known to be current).
+    checked_at: Instant,
+    /// `checked_at` + [`CACHE_TTL`]: the token is checked again then, so a
     /// sign-out or role change reaches it within [`CACHE_TTL`] as before.
     fresh_until: Instant,
     /// Whether a request used it since it was last checked: only tokens
     /// in use are re-checked in the background, idle ones go stale.
     used: AtomicBool,
 }
+
+/// The last whole second (since the epoch) before a sign-in session ends,
+/// the form `exp` is compared in (`exp >= now`); up to a second early.
+fn last_second_before(expires_at: chrono::DateTime<chrono::Utc>) -> u64 {
+    u64::try_from(expires_at.timestamp() - 1).unwrap_or(0)
+}
+
+/// A sign-in session that has not ended: its user and its last second.
+type LiveSession = (UserId, u64);
 
 /// Seconds since the epoch, as jsonwebtoken compares `exp`.
 fn unix_now() -> u64 {
@@ -317,19 +307,20 @@ fn unix_now() -> u64 {
 /// Turns credentials into principals.
 ///
 /// The caches are `std` mutexes, held only for a lookup or an insert (never
-/// across an `.await`), and a `moka` cache of verified tokens: a request
-/// whose bearer token was verified in the last [`CACHE_TTL`] takes no lock.
+/// across an `.await`), and a [`BoundedMap`] of verified tokens: a request
+/// whose bearer token was verified in the last [`CACHE_TTL`] takes no lock
+/// and writes nothing shared.
 pub struct Authenticator {
     store: Arc<dyn Store>,
     keys: TokenKeys,
     /// User id → (checked at, the user).
     users: Mutex<std::collections::HashMap<UserId, (Instant, Option<User>)>>,
-    /// Sign-in session id → (checked at, still valid for this user id).
-    sessions: Mutex<std::collections::HashMap<String, (Instant, Option<UserId>)>>,
-    /// Access token → what it was verified to be.
-    /// Hashed with foldhash, not SipHash: the keys are ~300-byte tokens,
-    /// hashed on every request, and only verified ones are inserted.
-    tokens: moka::sync::Cache<String, Arc<VerifiedToken>, foldhash::quality::RandomState>,
+    /// Sign-in session id → (checked at, the user id and the session's
+    /// last second, while it has not ended).
+    sessions: Mutex<std::collections::HashMap<String, (Instant, Option<LiveSession>)>>,
+    /// Access token → what it was verified to be. Bounded; an entry is
+    /// served only while fresh, and the re-check pass drops stale ones.
+    tokens: BoundedMap<String, Arc<VerifiedToken>>,
     passwords: PasswordChecker,
     throttle: LoginThrottle,
     /// Totals of the background re-checks since start.
@@ -337,6 +328,10 @@ pub struct Authenticator {
     /// Sign-outs on this node so far: a re-check that overlapped one
     /// extends nothing, so it cannot bring back what the sign-out forgot.
     signouts: AtomicU64,
+    /// The store's auth generation as the last re-check read it, and an
+    /// instant at which it already had that value: while it has not moved,
+    /// no user or sign-in session changed since that instant.
+    generation: Mutex<Option<(i64, Instant)>>,
 }
 
 impl Authenticator {
@@ -347,14 +342,12 @@ impl Authenticator {
             keys,
             users: Mutex::new(Default::default()),
             sessions: Mutex::new(Default::default()),
-            tokens: moka::sync::Cache::builder()
-                .max_capacity(TOKEN_CACHE_CAPACITY)
-                .expire_after(UntilStale)
-                .build_with_hasher(foldhash::quality::RandomState::default()),
+            tokens: BoundedMap::new(TOKEN_CACHE_CAPACITY),
             passwords: PasswordChecker::new(limits.password_checks),
             throttle: LoginThrottle::new(limits.throttle),
             refreshed: Default::default(),
             signouts: AtomicU64::new(0),
+            generation: Mutex::new(None),
         }
     }
 
@@ -384,9 +377,13 @@ impl Authenticator {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The user id of a sign-in session that has not ended, read from the
-    /// store at most every [`CACHE_TTL`], and when it was read.
-    async fn live_session_user(&self, id: &str) -> Result<(Option<UserId>, Instant), AuthFailure> {
+    /// The user id and last second of a sign-in session that has not
+    /// ended, read from the store at most every [`CACHE_TTL`], and when it
+    /// was read.
+    async fn live_session_user(
+        &self,
+        id: &str,
+    ) -> Result<(Option<LiveSession>, Instant), AuthFailure> {
         let now = Instant::now();
         let cached = Self::lock(&self.sessions).get(id).cloned();
         if let Some((at, user)) = cached {
@@ -403,7 +400,7 @@ impl Authenticator {
                 AuthFailure::Unavailable
             })?
             .filter(|session| session.expires_at > chrono::Utc::now())
-            .map(|session| session.user_id);
+            .map(|session| (session.user_id, last_second_before(session.expires_at)));
         let mut cache = Self::lock(&self.sessions);
         if cache.len() > 10_000 {
             cache.retain(|_, (at, _)| now.duration_since(*at) < CACHE_TTL);
@@ -421,11 +418,7 @@ impl Authenticator {
         self.signouts.fetch_add(1, Ordering::SeqCst);
         Self::lock(&self.sessions).remove(id);
         // Rare (a sign-out); a scan, as the old sharded map's retain was.
-        for (token, verified) in self.tokens.iter() {
-            if verified.sid == id {
-                self.tokens.invalidate(token.as_str());
-            }
-        }
+        self.tokens.retain(|_, verified| verified.sid != id);
     }
 
     async fn cached_user(&self, user_id: &UserId) -> Result<Option<User>, AuthFailure> {
@@ -463,38 +456,136 @@ impl Authenticator {
         let now = Instant::now();
         let unix = unix_now();
         self.tokens
-            .get(token)
-            .filter(|verified| now < verified.fresh_until && verified.exp >= unix)
-            .map(|verified| {
+            .read(token, |verified| {
+                if !(now < verified.fresh_until && verified.exp >= unix) {
+                    return None;
+                }
                 // Read first: a hot token's cache line is not written per request.
                 if !verified.used.load(Ordering::Relaxed) {
                     verified.used.store(true, Ordering::Relaxed);
                 }
-                verified.principal.clone()
+                Some(verified.principal.clone())
             })
+            .flatten()
     }
 
-    /// Re-checks the cached tokens in use that go stale before `until`, in
-    /// two batched store reads (their sign-in sessions and their users):
-    /// a still valid token is fresh for another [`CACHE_TTL`] from the
-    /// read (its principal rebuilt when the user's roles or names changed),
-    /// any other is evicted. On a store error nothing changes: the tokens
-    /// go stale and requests check them synchronously (503 while the store
-    /// is down), so a token is never served stale.
+    /// Re-checks the cached tokens in use that go stale before `until`.
+    ///
+    /// First one row: the store's auth generation ([`Store::auth_generation`],
+    /// moved by every change or deletion of a user or sign-in session, on
+    /// any node). While it has not moved since an instant at or before a
+    /// token's records were read, those records are still what the store
+    /// holds, and the token is fresh for another [`CACHE_TTL`] without
+    /// reading them. Otherwise (it moved, or the token's records are older
+    /// than what the pass knows) its sign-in session and user are read in
+    /// two batched queries: a still valid token is fresh for another
+    /// [`CACHE_TTL`] from the read (its principal rebuilt when the user's
+    /// roles or names changed), any other is evicted. On a store error
+    /// nothing changes: the tokens go stale and requests check them
+    /// synchronously (503 while the store is down), so a token is never
+    /// served stale.
     pub async fn refresh_tokens(&self, until: Instant) -> Result<RefreshOutcome, AuthFailure> {
-        let due: Vec<(Arc<String>, Arc<VerifiedToken>)> = self
-            .tokens
-            .iter()
-            .filter(|(_, verified)| {
-                verified.fresh_until < until && verified.used.load(Ordering::Relaxed)
-            })
-            .collect();
+        // Stale entries are never served; dropped here so that idle tokens
+        // leave the cache.
+        let now = Instant::now();
+        self.tokens.retain(|_, verified| verified.fresh_until > now);
+        let due: Vec<(String, Arc<VerifiedToken>)> = self.tokens.collect(|token, verified| {
+            (verified.fresh_until < until && verified.used.load(Ordering::Relaxed))
+                .then(|| (token.clone(), verified.clone()))
+        });
         if due.is_empty() {
             return Ok(RefreshOutcome::default());
         }
-        // Freshness counts from before the reads, as on the request path.
-        let checked_at = Instant::now();
+        let unavailable = |error: evo_store::StoreError| {
+            tracing::warn!(%error, "re-checking cached access tokens failed");
+            AuthFailure::Unavailable
+        };
         let signouts = self.signouts.load(Ordering::SeqCst);
+        // The generation held at some instant of its query: `asked_at` is
+        // before that instant, `read_at` after it.
+        let asked_at = Instant::now();
+        let generation = self.store.auth_generation().await.map_err(unavailable)?;
+        let read_at = Instant::now();
+        let since = Self::lock(&self.generation)
+            .filter(|(known, _)| *known == generation)
+            .map(|(_, since)| since);
+        let (current, changed): (Vec<_>, Vec<_>) = due
+            .into_iter()
+            .partition(|(_, verified)| since.is_some_and(|since| verified.checked_at >= since));
+        let mut outcome = RefreshOutcome::default();
+        // Unchanged since their records were read: as current at
+        // `asked_at` as the store's generation was.
+        if !current.is_empty() && !self.signed_out_since(signouts) {
+            for (token, verified) in current {
+                outcome.extended += 1;
+                self.replace_checked(
+                    token,
+                    &verified,
+                    Some(VerifiedToken {
+                        principal: verified.principal.clone(),
+                        sid: verified.sid.clone(),
+                        exp: verified.exp,
+                        checked_at: asked_at,
+                        fresh_until: asked_at + CACHE_TTL,
+                        used: AtomicBool::new(false),
+                    }),
+                );
+            }
+        }
+        if !changed.is_empty() {
+            // Read after the generation: they hold at least what it counts.
+            self.recheck_from_store(changed, read_at, signouts, &mut outcome)
+                .await
+                .map_err(unavailable)?;
+        }
+        {
+            // The older instant stays: the generation has not moved since.
+            let mut known = Self::lock(&self.generation);
+            if since.is_none() {
+                *known = Some((generation, read_at));
+            }
+        }
+        self.refreshed[0].fetch_add(outcome.extended, Ordering::Relaxed);
+        self.refreshed[1].fetch_add(outcome.evicted, Ordering::Relaxed);
+        Ok(outcome)
+    }
+
+    /// Whether this node signed a session out since `signouts` was
+    /// counted: then a re-check extends nothing, as its reads may predate
+    /// the sign-out. Asked under the lock [`Authenticator::forget_session`]
+    /// takes after counting.
+    fn signed_out_since(&self, signouts: u64) -> bool {
+        let _sessions = Self::lock(&self.sessions);
+        self.signouts.load(Ordering::SeqCst) != signouts
+    }
+
+    /// Replaces a token's entry by `next` (or removes it), only when it is
+    /// still the entry that was checked: one replaced meanwhile (a request
+    /// verified it again) or removed (signed out on this node) is left as
+    /// it is.
+    fn replace_checked(
+        &self,
+        token: String,
+        checked: &Arc<VerifiedToken>,
+        next: Option<VerifiedToken>,
+    ) {
+        self.tokens.replace_if(
+            token,
+            |current| Arc::ptr_eq(current, checked),
+            next.map(Arc::new),
+        );
+    }
+
+    /// Reads the sign-in sessions and users of `due` (two batched queries)
+    /// and extends or evicts each token by what they say, fresh from
+    /// `read_at` (an instant before the reads).
+    async fn recheck_from_store(
+        &self,
+        due: Vec<(String, Arc<VerifiedToken>)>,
+        read_at: Instant,
+        signouts: u64,
+        outcome: &mut RefreshOutcome,
+    ) -> Result<(), evo_store::StoreError> {
         let sids: Vec<String> = due
             .iter()
             .map(|(_, verified)| verified.sid.clone())
@@ -507,26 +598,19 @@ impl Authenticator {
             .collect::<std::collections::HashSet<_>>()
             .into_iter()
             .collect();
-        let unavailable = |error: evo_store::StoreError| {
-            tracing::warn!(%error, "re-checking cached access tokens failed");
-            AuthFailure::Unavailable
-        };
-        let sessions = self
-            .store
-            .auth_sessions_by_ids(&sids)
-            .await
-            .map_err(unavailable)?;
-        let users = self
-            .store
-            .users_by_ids(&user_ids)
-            .await
-            .map_err(unavailable)?;
+        let sessions = self.store.auth_sessions_by_ids(&sids).await?;
+        let users = self.store.users_by_ids(&user_ids).await?;
         let now = chrono::Utc::now();
         let unix = unix_now();
-        let sessions: std::collections::HashMap<&str, &UserId> = sessions
+        let sessions: std::collections::HashMap<&str, (&UserId, u64)> = sessions
             .iter()
             .filter(|session| session.expires_at > now)
-            .map(|session| (session.id.as_str(), &session.user_id))
+            .map(|session| {
+                (
+                    session.id.as_str(),
+                    (&session.user_id, last_second_before(session.expires_at)),
+                )
+            })
             .collect();
         let users: std::collections::HashMap<&UserId, &User> =
             users.iter().map(|user| (&user.id, user)).collect();
@@ -540,8 +624,10 @@ impl Authenticator {
             let signed_out = self.signouts.load(Ordering::SeqCst) != signouts;
             if !signed_out {
                 for sid in &sids {
-                    let owner = sessions.get(sid.as_str()).map(|owner| (*owner).clone());
-                    cache.insert(sid.clone(), (checked_at, owner));
+                    let owner = sessions
+                        .get(sid.as_str())
+                        .map(|(owner, exp)| ((*owner).clone(), *exp));
+                    cache.insert(sid.clone(), (read_at, owner));
                 }
             }
             signed_out
@@ -550,20 +636,20 @@ impl Authenticator {
             let mut cache = Self::lock(&self.users);
             for user_id in &user_ids {
                 let user = users.get(user_id).map(|user| (*user).clone());
-                cache.insert(user_id.clone(), (checked_at, user));
+                cache.insert(user_id.clone(), (read_at, user));
             }
         }
-        let mut outcome = RefreshOutcome::default();
         for (token, verified) in due {
             let principal = &verified.principal;
-            let user = sessions
+            let found = sessions
                 .get(verified.sid.as_str())
-                .filter(|owner| ***owner == principal.user_id && verified.exp >= unix)
-                .and_then(|_| users.get(&principal.user_id));
-            let op = match user {
+                .map(|(owner, session_exp)| (owner, verified.exp.min(*session_exp)))
+                .filter(|(owner, exp)| ***owner == principal.user_id && *exp >= unix)
+                .and_then(|(_, exp)| Some((users.get(&principal.user_id)?, exp)));
+            let next = match found {
                 // Left to go stale; the next pass or the request decides.
                 Some(_) if signed_out => continue,
-                Some(user) => {
+                Some((user, exp)) => {
                     let current = Principal::of_user(user, Some(verified.sid.clone()));
                     let principal = if current == **principal {
                         principal.clone()
@@ -571,32 +657,23 @@ impl Authenticator {
                         Arc::new(current)
                     };
                     outcome.extended += 1;
-                    moka::ops::compute::Op::Put(Arc::new(VerifiedToken {
+                    Some(VerifiedToken {
                         principal,
                         sid: verified.sid.clone(),
-                        exp: verified.exp,
-                        fresh_until: checked_at + CACHE_TTL,
+                        exp,
+                        checked_at: read_at,
+                        fresh_until: read_at + CACHE_TTL,
                         used: AtomicBool::new(false),
-                    }))
+                    })
                 }
                 None => {
                     outcome.evicted += 1;
-                    moka::ops::compute::Op::Remove
+                    None
                 }
             };
-            // Only the entry that was checked: one replaced meanwhile (a
-            // request verified it again) or removed (signed out on this
-            // node) is left as it is.
-            self.tokens
-                .entry_by_ref(token.as_str())
-                .and_compute_with(|entry| match entry {
-                    Some(entry) if Arc::ptr_eq(entry.value(), &verified) => op,
-                    _ => moka::ops::compute::Op::Nop,
-                });
+            self.replace_checked(token, &verified, next);
         }
-        self.refreshed[0].fetch_add(outcome.extended, Ordering::Relaxed);
-        self.refreshed[1].fetch_add(outcome.evicted, Ordering::Relaxed);
-        Ok(outcome)
+        Ok(())
     }
 
     /// Re-checks cached tokens every [`REFRESH_PERIOD`] until `stop`
@@ -765,8 +842,8 @@ impl Authenticator {
                 // user, both re-read at most every CACHE_TTL: a sign-out, a
                 // role change or a deleted user reaches tokens in seconds.
                 let sid = claims.sid.ok_or(AuthFailure::InvalidToken)?;
-                let (session_user, session_at) = self.live_session_user(&sid).await?;
-                let session_user = session_user.ok_or(AuthFailure::InvalidSession)?;
+                let (session, session_at) = self.live_session_user(&sid).await?;
+                let (session_user, session_exp) = session.ok_or(AuthFailure::InvalidSession)?;
                 if session_user != claims.sub {
                     return Err(AuthFailure::InvalidToken);
                 }
@@ -775,16 +852,20 @@ impl Authenticator {
                     .await?;
                 let user = user.ok_or(AuthFailure::InvalidSession)?;
                 let principal = Arc::new(Principal::of_user(&user, Some(sid.clone())));
-                let fresh_until = session_at.min(user_at) + CACHE_TTL;
+                let checked_at = session_at.min(user_at);
+                let now = Instant::now();
                 self.tokens.insert(
                     token,
                     Arc::new(VerifiedToken {
                         principal: principal.clone(),
                         sid,
-                        exp: u64::try_from(claims.exp).unwrap_or(0),
-                        fresh_until,
+                        exp: u64::try_from(claims.exp).unwrap_or(0).min(session_exp),
+                        checked_at,
+                        fresh_until: checked_at + CACHE_TTL,
                         used: AtomicBool::new(true),
                     }),
+                    // Making room: stale entries first.
+                    |verified| verified.fresh_until > now,
                 );
                 return Ok(principal);
             }
@@ -871,8 +952,9 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
-    #[test]
-    fn a_verified_token_leaves_the_cache_when_it_stops_being_fresh() {
+    #[tokio::test]
+    async fn a_verified_token_leaves_the_cache_when_it_stops_being_fresh() {
+        let f = fixture().await;
         let now = Instant::now();
         let verified = |fresh_for: Duration| {
             Arc::new(VerifiedToken {
@@ -886,32 +968,30 @@ mod tests {
                 }),
                 sid: "sid1".into(),
                 exp: u64::MAX,
+                checked_at: now,
                 fresh_until: now + fresh_for,
                 used: AtomicBool::new(true),
             })
         };
         let token = "a.b.c".to_string();
-        let policy = UntilStale;
-        assert_eq!(
-            moka::Expiry::expire_after_create(&policy, &token, &verified(CACHE_TTL), now),
-            Some(CACHE_TTL)
-        );
+        let fresh_until = || f.auth.tokens.read(token.as_str(), |v| v.fresh_until);
+        f.auth
+            .tokens
+            .insert(token.clone(), verified(CACHE_TTL), |_| true);
+        assert_eq!(fresh_until(), Some(now + CACHE_TTL));
+        assert!(f.auth.verified_token(&token).is_some());
         // A re-verification replaces the entry's expiry rather than keeping the old one.
-        assert_eq!(
-            moka::Expiry::expire_after_update(
-                &policy,
-                &token,
-                &verified(Duration::from_secs(1)),
-                now,
-                Some(CACHE_TTL)
-            ),
-            Some(Duration::from_secs(1))
-        );
-        // Already stale: expires at once.
-        assert_eq!(
-            moka::Expiry::expire_after_create(&policy, &token, &verified(Duration::ZERO), now),
-            Some(Duration::ZERO)
-        );
+        f.auth
+            .tokens
+            .insert(token.clone(), verified(Duration::from_secs(1)), |_| true);
+        assert_eq!(fresh_until(), Some(now + Duration::from_secs(1)));
+        // Already stale: never served, and dropped by the next pass.
+        f.auth
+            .tokens
+            .insert(token.clone(), verified(Duration::ZERO), |_| true);
+        assert!(f.auth.verified_token(&token).is_none());
+        f.auth.refresh_tokens(Fixture::horizon()).await.unwrap();
+        assert_eq!(fresh_until(), None);
     }
 
     /// An authenticator over a fresh SQLite store holding one user (role
@@ -997,7 +1077,7 @@ mod tests {
         }
 
         fn fresh_until(&self) -> Option<Instant> {
-            self.auth.tokens.get(&self.token).map(|v| v.fresh_until)
+            self.auth.tokens.read(&self.token, |v| v.fresh_until)
         }
 
         /// Runs one statement on the database underneath the store, as
@@ -1132,10 +1212,125 @@ mod tests {
         assert!(f.request().await.is_ok());
         // CACHE_TTL later (simulated: the entry and the lookup caches aged):
         // the request checks synchronously and the store's failure is a 503.
-        f.auth.tokens.invalidate(&f.token);
+        f.auth.tokens.remove(&f.token);
         Authenticator::lock(&f.auth.sessions).clear();
         Authenticator::lock(&f.auth.users).clear();
         assert_eq!(f.request().await, Err(AuthFailure::Unavailable));
+    }
+
+    /// An idle pass (nothing changed in the store) reads one row, the
+    /// auth generation, and neither users nor sign-in sessions: shown with
+    /// both tables renamed away underneath it (a rename changes no row, so
+    /// the generation stays), which any read of them would fail on.
+    #[tokio::test]
+    async fn an_idle_pass_reads_the_generation_but_no_user_or_session() {
+        let f = fixture().await;
+        f.request().await.unwrap();
+        // The first pass knows no generation yet: it reads the records.
+        assert_eq!(
+            f.auth.refresh_tokens(Fixture::horizon()).await.unwrap(),
+            RefreshOutcome {
+                extended: 1,
+                evicted: 0
+            }
+        );
+        f.execute("alter table app_user rename to app_user_away")
+            .await;
+        f.execute("alter table auth_session rename to auth_session_away")
+            .await;
+        for _ in 0..3 {
+            f.request().await.unwrap();
+            let before = f.fresh_until().unwrap();
+            let outcome = f.auth.refresh_tokens(Fixture::horizon()).await.unwrap();
+            assert_eq!(outcome.extended, 1, "extended without reading the tables");
+            assert!(f.fresh_until().unwrap() >= before);
+        }
+        // Once the generation moves, the pass reads them (and here fails).
+        f.execute("update auth_generation set value = value + 1")
+            .await;
+        f.request().await.unwrap();
+        assert_eq!(
+            f.auth.refresh_tokens(Fixture::horizon()).await,
+            Err(AuthFailure::Unavailable)
+        );
+    }
+
+    /// After idle passes (the token extended from the generation alone), a
+    /// sign-out or role change made in the store by another node is still
+    /// found by the next pass.
+    #[tokio::test]
+    async fn a_change_after_idle_passes_is_found_by_the_next_pass() {
+        let f = fixture().await;
+        for _ in 0..3 {
+            f.request().await.unwrap();
+            let outcome = f.auth.refresh_tokens(Fixture::horizon()).await.unwrap();
+            assert_eq!(outcome.extended, 1);
+        }
+        f.execute(r#"update app_user set roles = '[]'"#).await;
+        f.request().await.unwrap();
+        assert_eq!(
+            f.auth.refresh_tokens(Fixture::horizon()).await.unwrap(),
+            RefreshOutcome {
+                extended: 1,
+                evicted: 0
+            }
+        );
+        let principal = f.auth.verified_token(&f.token).expect("still cached");
+        assert!(principal.roles.is_empty(), "the new roles, from the store");
+        // Idle again, then signed out on another node.
+        f.request().await.unwrap();
+        f.auth.refresh_tokens(Fixture::horizon()).await.unwrap();
+        f.request().await.unwrap();
+        f.execute("delete from auth_session").await;
+        assert_eq!(
+            f.auth.refresh_tokens(Fixture::horizon()).await.unwrap(),
+            RefreshOutcome {
+                extended: 0,
+                evicted: 1
+            }
+        );
+        assert!(f.auth.verified_token(&f.token).is_none());
+        assert_eq!(f.request().await, Err(AuthFailure::InvalidSession));
+    }
+
+    /// A sign-in session that runs out ends its cached tokens by then,
+    /// with no store change (the generation stays) and no re-check.
+    #[tokio::test]
+    async fn a_cached_token_is_not_served_past_its_sign_in_session() {
+        let f = fixture().await;
+        let now = chrono::Utc::now();
+        let ends = now + chrono::Duration::milliseconds(1500);
+        f.store
+            .create_auth_session(&evo_store::AuthSession {
+                id: "sid2".into(),
+                user_id: "usr1".into(),
+                created_at: now,
+                expires_at: ends,
+            })
+            .await
+            .unwrap();
+        let user = f.store.user(&"usr1".into()).await.unwrap().unwrap();
+        let token =
+            f.auth
+                .keys()
+                .sign_access(&tokens::access_claims(&user, "sid2", now.timestamp(), 3600));
+        f.auth
+            .verify(Credential::Bearer(token.clone()))
+            .await
+            .unwrap();
+        assert!(f.auth.verified_token(&token).is_some());
+        let wait = (ends - chrono::Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(wait + Duration::from_millis(50)).await;
+        assert!(
+            f.auth.verified_token(&token).is_none(),
+            "its session ended: not served from the cache"
+        );
+        // Whole seconds, never late: a session ending at 00:00:00 is good
+        // through 23:59:59.
+        assert_eq!(
+            last_second_before("2000-01-01T00:00:00Z".parse().unwrap()),
+            946_684_799
+        );
     }
 
     #[tokio::test]

@@ -22,13 +22,27 @@ pub enum ReplyBody {
     /// A response DTO.
     Dto(Value),
     /// Pre-rendered JSON for the JSON format, with the DTO for every other
-    /// format built only when asked.
+    /// format built only when asked (`None`: served as JSON only).
     Prerendered {
         json: bytes::Bytes,
-        value: Box<dyn FnOnce() -> Value + Send>,
+        value: Option<std::sync::Arc<dyn LateValue>>,
     },
     /// No body.
     Empty,
+}
+
+/// What a pre-rendered body is as a DTO, for the formats other than JSON:
+/// implemented by what an operation already holds in an `Arc` (a user's
+/// view, a live session), so a reply costs no allocation for it.
+pub trait LateValue: Send + Sync {
+    fn value(&self) -> Value;
+}
+
+impl ReplyBody {
+    /// The DTO of a pre-rendered body.
+    pub fn late_value(value: Option<std::sync::Arc<dyn LateValue>>) -> Value {
+        value.map_or(Value::Null, |value| value.value())
+    }
 }
 
 impl Reply {

@@ -60,7 +60,7 @@ pub async fn dispatch(State(state): State<AppState>, request: Request<Body>) -> 
         }
     };
 
-    let (op, path_params) = match resolve(&path, parts.method.as_str()) {
+    let (op, path_params) = match resolve(path, parts.method.as_str()) {
         Route::Found(op, params) => (op, params),
         Route::UnknownOperation => {
             // A predefined route naming no operation: ServiceStack's
@@ -265,12 +265,17 @@ enum Route {
 
 /// Whether `path` is `/api/{Op}` (ServiceStack's JSON API route).
 fn is_api_route(path: &str) -> bool {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    matches!(segments.as_slice(), [api, name] if api.eq_ignore_ascii_case("api") && !name.is_empty())
+    let mut segments = path.trim_matches('/').split('/');
+    matches!(
+        (segments.next(), segments.next(), segments.next()),
+        (Some(api), Some(name), None) if api.eq_ignore_ascii_case("api") && !name.is_empty()
+    )
 }
 
 fn resolve(path: &str, method: &str) -> Route {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    // Iterated, not collected: no allocation per request.
+    let segments = path.trim_matches('/').split('/');
+    let count = segments.clone().count();
     // Predefined routes: /{format}/reply|oneway/{Op} and /api/{Op}; a name
     // ending in `[]` is the auto-batched form of the operation
     // (ServiceMetadata.cs:288-301 `GetOperationType`).
@@ -295,14 +300,15 @@ fn resolve(path: &str, method: &str) -> Route {
             None => Route::UnknownOperation,
         }
     };
-    match segments.as_slice() {
-        [fmt, kind, name]
+    let mut first = segments.clone();
+    match (first.next(), first.next(), first.next(), count) {
+        (Some(fmt), Some(kind), Some(name), 3)
             if Format::from_name(fmt).is_some()
                 && (kind.eq_ignore_ascii_case("reply") || kind.eq_ignore_ascii_case("oneway")) =>
         {
             return predefined(name);
         }
-        [api, name] if api.eq_ignore_ascii_case("api") && !name.is_empty() => {
+        (Some(api), Some(name), _, 2) if api.eq_ignore_ascii_case("api") && !name.is_empty() => {
             return predefined(name);
         }
         _ => {}
@@ -312,11 +318,11 @@ fn resolve(path: &str, method: &str) -> Route {
     // route that wins.
     let mut best: Option<((bool, usize), Resolved, &[&'static str])> = None;
     for route in custom_routes() {
-        if route.template.len() != segments.len() {
+        if route.template.len() != count {
             continue;
         }
         let mut literals = 0;
-        let matched = route.template.iter().zip(segments.iter()).all(|(t, s)| {
+        let matched = route.template.iter().zip(segments.clone()).all(|(t, s)| {
             match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
                 Some(_) => !s.is_empty(),
                 None => {
@@ -351,7 +357,7 @@ fn resolve(path: &str, method: &str) -> Route {
     let best: Option<RouteMatch> = best.map(|(score, resolved, template)| {
         let params = template
             .iter()
-            .zip(segments.iter())
+            .zip(segments)
             .filter_map(|(t, s)| {
                 let name = t.strip_prefix('{').and_then(|t| t.strip_suffix('}'))?;
                 Some((name.to_string(), percent_decode(s)))
@@ -491,7 +497,7 @@ async fn run_batch(
                     match reply.body {
                         ReplyBody::Empty => Value::Null,
                         ReplyBody::Dto(value) => value,
-                        ReplyBody::Prerendered { value, .. } => value(),
+                        ReplyBody::Prerendered { value, .. } => ReplyBody::late_value(value),
                     }
                 })
                 .collect();
@@ -603,7 +609,7 @@ fn render_reply(format: &Format, route: Resolved, reply: Reply) -> Response {
         ReplyBody::Dto(value) => evo_wire::render_value(format, &value, op_name).into(),
         ReplyBody::Prerendered { json, value } => match format {
             Format::Json => json,
-            other => evo_wire::render_value(other, &value(), op_name).into(),
+            other => evo_wire::render_value(other, &ReplyBody::late_value(value), op_name).into(),
         },
     };
     let mut response = (reply.status, bytes).into_response();

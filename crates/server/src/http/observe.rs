@@ -298,7 +298,10 @@ pub(crate) fn acceptable(id: &HeaderValue) -> bool {
 /// A new UUID v7 (RFC 9562 §5.7: Unix milliseconds, then random bits) as a
 /// header value. The random bits come from the thread's RNG rather than
 /// `Uuid::now_v7` (a `getrandom` system call and a process-wide lock per
-/// id), and the text is formatted on the stack: one copy, into the header.
+/// id), and the text is formatted on the stack and moved into one shared
+/// allocation (`Bytes::from_owner`), so that the copies on the request and
+/// the response share it (a `Vec`-backed header value allocates again on
+/// its first clone).
 pub(crate) fn new_request_id() -> HeaderValue {
     use rand::RngCore;
     let millis = std::time::SystemTime::now()
@@ -308,7 +311,8 @@ pub(crate) fn new_request_id() -> HeaderValue {
     rand::thread_rng().fill_bytes(&mut random);
     let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
     let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    HeaderValue::from_str(id.hyphenated().encode_lower(&mut text))
+    id.hyphenated().encode_lower(&mut text);
+    HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(text))
         .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
 }
 

@@ -56,10 +56,7 @@ fn session_reply(live: Arc<LiveSession>) -> Reply {
         status: StatusCode::OK,
         body: ReplyBody::Prerendered {
             json,
-            value: Box::new(move || {
-                use evo_core::contract::Field;
-                live.info().to_value()
-            }),
+            value: Some(live),
         },
         headers: Vec::new(),
     }

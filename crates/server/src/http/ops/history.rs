@@ -13,7 +13,7 @@ use evo_core::api::history::{
     ListResponseOfSessionInfo, ListSessions, SortOrders, UserInfo,
 };
 use evo_core::api::sessions::{SessionDirections, SessionInfo, SessionMemberCallState};
-use evo_core::contract::{Field, Value};
+use evo_core::contract::Field;
 use evo_core::domain::Role;
 use evo_core::ids::{AccountId, CallSid, SessionId};
 use evo_store::{SessionQuery, SessionScope};
@@ -63,7 +63,7 @@ fn stored_json_reply<T: Field + evo_core::contract::Contract>(
         ReplyBody::Prerendered {
             json: json.into(),
             // Only the JSON format is served from this body.
-            value: Box::new(|| Value::Null),
+            value: None,
         }
     } else {
         let dto: T = evo_wire::json::from_json(&json).map_err(ApiError::internal)?;
@@ -218,7 +218,7 @@ pub async fn list_sessions(call: Call) -> Result<Reply, ApiError> {
         ReplyBody::Prerendered {
             json: json.into(),
             // Only the JSON format is served from this body.
-            value: Box::new(|| Value::Null),
+            value: None,
         }
     } else {
         let items = page

@@ -1,10 +1,31 @@
 //! `GET /sessions/active`: the caller's live sessions, from the live index.
 
 use evo_core::api::sessions::{GetActiveSessions, GetActiveSessionsResponse};
-use evo_core::contract::Field;
+use evo_core::contract::{Field, Value};
 
-use crate::http::call::{Call, Reply, ReplyBody};
+use crate::app::live::LiveSession;
+use crate::app::visibility::ActiveView;
+use crate::http::call::{Call, LateValue, Reply, ReplyBody};
 use crate::http::error::ApiError;
+
+impl LateValue for ActiveView {
+    fn value(&self) -> Value {
+        GetActiveSessionsResponse {
+            sessions: self
+                .sessions()
+                .iter()
+                .map(|live| live.info().clone())
+                .collect(),
+        }
+        .to_value()
+    }
+}
+
+impl LateValue for LiveSession {
+    fn value(&self) -> Value {
+        self.info().to_value()
+    }
+}
 
 /// GetActiveSessions: the sessions the caller may see
 /// (`crate::app::visibility`), oldest first.
@@ -14,21 +35,11 @@ pub async fn get_active_sessions(call: Call) -> Result<Reply, ApiError> {
     let view = call.state.active_sessions_for(principal);
     // The user's list, rendered once per change: shared, not copied.
     let json = view.json().clone();
-    let value = move || {
-        GetActiveSessionsResponse {
-            sessions: view
-                .sessions()
-                .iter()
-                .map(|live| live.info().clone())
-                .collect(),
-        }
-        .to_value()
-    };
     Ok(Reply {
         status: axum::http::StatusCode::OK,
         body: ReplyBody::Prerendered {
             json,
-            value: Box::new(value),
+            value: Some(view),
         },
         headers: Vec::new(),
     })

@@ -1,0 +1,202 @@
+//! Heap allocations per authenticated `GET /sessions/active` (issue 12):
+//! `serve`'s router called in process (`tower::ServiceExt::oneshot`, no
+//! network, no hyper), tokens rotating over every user, counted by DHAT's
+//! allocator (`dhat`, a heap profiler; only in this example).
+//!
+//! ```sh
+//! cargo run -p evo-server --release --example readallocs -- [users] [requests]
+//! ```
+//!
+//! Seeds `users` users (default 200), each with a phone number ringing
+//! them and three answered calls, through `SessionService` (as
+//! `readload` does); warms every user's token and view up; then counts
+//! the allocations of `requests` (default 20,000) requests and prints
+//! allocations and bytes per request. `dhat-heap.json` (written on exit,
+//! read with DHAT's viewer or any JSON tool) names each allocation site.
+//! Hyper's own allocations (request head, response encoding) are not in
+//! the count: they are the same for the static-bytes server.
+
+use std::net::SocketAddr;
+
+use evo_core::domain::{Endpoint, EndpointKind, Role, User};
+use evo_core::reducer;
+use evo_core::scenario::{self, Cast, Kind};
+use evo_server::app::config::{Config, StoreLocation};
+use evo_server::auth::tokens::access_claims;
+use evo_server::startup::Application;
+use evo_store::AuthSession;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+fn arg(n: usize, default: u64) -> u64 {
+    std::env::args()
+        .nth(n)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() -> anyhow::Result<()> {
+    let users = arg(1, 200) as usize;
+    let requests = arg(2, 20_000) as usize;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let dir = tempfile::tempdir()?;
+    runtime.block_on(async {
+        let store = evo_store::open_store(&dir.path().display().to_string()).await?;
+        let account = evo_server::app::directory::add_account(
+            store.as_ref(),
+            "Load Telecom",
+            Some("AC00000000000000000000000000000001"),
+            Some("0123456789abcdef0123456789abcdef"),
+        )
+        .await?;
+        let mut seeded = Vec::new();
+        for u in 0..users {
+            let user = User {
+                id: format!("usr-load-{u:05}").into(),
+                account_id: account.id.clone(),
+                email: format!("agent{u}@load.example"),
+                display_name: format!("Agent {u}"),
+                password_hash: "unused".into(),
+                roles: vec![Role::User],
+            };
+            let endpoint = Endpoint {
+                id: user.id.clone().into(),
+                account_id: account.id.clone(),
+                customer_id: None,
+                kind: EndpointKind::User,
+                display_name: user.display_name.clone(),
+                address: user.email.clone(),
+                ring_user_ids: Vec::new(),
+                queue_name: None,
+            };
+            store.create_user(&user, &endpoint).await?;
+            let number = Endpoint {
+                id: format!("num-load-{u:05}").into(),
+                account_id: account.id.clone(),
+                customer_id: None,
+                kind: EndpointKind::PhoneNumber,
+                display_name: format!("Line {u}"),
+                address: format!("+1555{u:07}"),
+                ring_user_ids: vec![user.id.clone()],
+                queue_name: None,
+            };
+            store.create_endpoint(&number).await?;
+            let sid = format!("sid-load-{u:05}");
+            let now = chrono::Utc::now();
+            store
+                .create_auth_session(&AuthSession {
+                    id: sid.clone(),
+                    user_id: user.id.clone(),
+                    created_at: now,
+                    expires_at: now + chrono::Duration::hours(2),
+                })
+                .await?;
+            seeded.push((user, number, sid));
+        }
+        let mut config = Config::for_store(
+            "127.0.0.1:0".parse()?,
+            StoreLocation::DataDir(dir.path().to_path_buf()),
+        );
+        config.public_url = Some("http://127.0.0.1".into());
+        let app = Application::build_with_store(config, store).await?;
+        let state = app.state();
+        let now = chrono::Utc::now().timestamp();
+        let mut headers = Vec::new();
+        for (n, (user, number, sid)) in seeded.iter().enumerate() {
+            let token = state
+                .auth
+                .keys()
+                .sign_access(&access_claims(user, sid, now, 7200));
+            headers.push(axum::http::HeaderValue::from_str(&format!(
+                "Bearer {token}"
+            ))?);
+            for k in 0..3 {
+                let cast = Cast {
+                    account_id: user.account_id.clone(),
+                    account_name: "Load Telecom".into(),
+                    customer: None,
+                    breadcrumb: Vec::new(),
+                    number: (
+                        number.id.clone(),
+                        number.address.clone(),
+                        number.display_name.clone(),
+                    ),
+                    agents: vec![(
+                        user.id.clone(),
+                        format!("agent{n}"),
+                        user.display_name.clone(),
+                    )],
+                    caller: format!("+1666{n:05}{k:02}"),
+                };
+                let plan = scenario::build(
+                    Kind::InboundAnswered,
+                    &cast,
+                    &format!("L{n:06}{k}"),
+                    chrono::Utc::now(),
+                );
+                let session = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
+                let keys = plan.header.call_sid.iter().map(ToString::to_string);
+                state.sessions.open(session, keys.collect()).await?;
+                // All but the hang-up: the call stays answered and active.
+                let keep = plan.events.len().saturating_sub(2);
+                for event in plan.events.into_iter().take(keep) {
+                    state
+                        .sessions
+                        .apply(&plan.session_id, event, Vec::new())
+                        .await?;
+                }
+            }
+        }
+        let router = evo_server::http::router(state.clone());
+        let peer: SocketAddr = "127.0.0.1:40000".parse()?;
+        let mut body_len = 0;
+        let send = |n: usize| {
+            let mut request = axum::http::Request::get("/sessions/active")
+                .header(axum::http::header::HOST, "127.0.0.1")
+                .header(
+                    axum::http::header::AUTHORIZATION,
+                    headers[n % headers.len()].clone(),
+                )
+                .body(axum::body::Body::empty())
+                .expect("request");
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            router.clone().oneshot(request)
+        };
+        // Warm up: every token verified, every view rendered.
+        for n in 0..headers.len() * 2 {
+            let response = send(n).await?;
+            assert_eq!(response.status(), 200);
+            body_len = response.into_body().collect().await?.to_bytes().len();
+        }
+        // The request itself is built outside the count.
+        let mut prepared = Vec::with_capacity(requests);
+        for n in 0..requests {
+            prepared.push(send(n));
+        }
+        let profiler = dhat::Profiler::builder().build();
+        let before = dhat::HeapStats::get();
+        for future in prepared {
+            let response = future.await?;
+            assert_eq!(response.status(), 200);
+            let body = response.into_body().collect().await?;
+            std::hint::black_box(body);
+        }
+        let after = dhat::HeapStats::get();
+        println!(
+            "{users} users x 3 sessions, {requests} requests, {body_len}-byte body: \
+             {:.2} allocations and {:.0} bytes per request (in process: router, edge layer, \
+             dispatcher, authentication, view)",
+            (after.total_blocks - before.total_blocks) as f64 / requests as f64,
+            (after.total_bytes - before.total_bytes) as f64 / requests as f64,
+        );
+        drop(profiler);
+        anyhow::Ok(())
+    })
+}

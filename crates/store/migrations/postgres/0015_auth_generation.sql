@@ -1,0 +1,29 @@
+-- One counter that moves with every change that can make a verified
+-- access token invalid: a user changed or deleted (roles, names, the row
+-- gone), a sign-in session changed or deleted (sign-out, expiry moved).
+-- The authenticator reads this one row every re-check pass and re-reads
+-- its tokens' users and sessions only when it moved, so an idle pass costs
+-- one query. Triggers, not the store's code, move it: a change made by
+-- another node or by an administrator's SQL counts too. The counter is a
+-- row updated in the changing transaction (not a sequence, which moves
+-- before the change commits), so a reader that sees the new value also
+-- sees the change. A new user or session does not move it (no verified
+-- token depends on a row that did not exist).
+create table auth_generation (
+    id integer primary key check (id = 1),
+    value bigint not null
+);
+insert into auth_generation (id, value) values (1, 0);
+
+create function auth_generation_bump() returns trigger language plpgsql as $$
+begin
+    update auth_generation set value = value + 1 where id = 1;
+    return null;
+end
+$$;
+
+create trigger auth_generation_user after update or delete on app_user
+    for each statement execute function auth_generation_bump();
+
+create trigger auth_generation_session after update or delete on auth_session
+    for each statement execute function auth_generation_bump();
