@@ -536,10 +536,13 @@ async fn history_pair(
     let pids = [small.child.id(), large.child.id(), limit_server.child.id()];
     let mut loads = [small.addr, large.addr, limit_server.addr]
         .map(|addr| load::ReadLoad::new(addr, plan.connections, tokens.clone()));
+    // The same warm-up for each, interleaved: two turns each.
     let hidden = ProgressBar::hidden();
-    for (i, load) in loads.iter_mut().enumerate() {
-        let warmed = load.run(warm, &hidden).await;
-        errors.outcome(&format!("history {} (warm-up)", LABELS[i]), &warmed);
+    for turn in 0..2 {
+        for i in paired::round_order(turn, 3) {
+            let warmed = loads[i].run(warm / 2, &hidden).await;
+            errors.outcome(&format!("history {} (warm-up)", LABELS[i]), &warmed);
+        }
     }
     let progress = bar("reads H pair", 0);
     let mut totals = [Outcome::new(), Outcome::new(), Outcome::new()];
@@ -548,6 +551,10 @@ async fn history_pair(
     for r in 0..HISTORY_ROUNDS {
         let mut rates = [0.0; 3];
         for i in paired::round_order(r, 3) {
+            // An unmeasured lead-in first: the server just sat idle while
+            // the others ran (parked threads, cold caches).
+            let lead = loads[i].run(slice / 10, &hidden).await;
+            errors.outcome(&format!("history {} (lead-in)", LABELS[i]), &lead);
             let (outcome, figures) =
                 read_slice(&mut loads[i], pids[i], slice, LABELS[i], &progress).await;
             rates[i] = figures.per_sec;
@@ -623,7 +630,10 @@ async fn half_rate_run(
     rate: f64,
     pin: Option<(Vec<usize>, Vec<usize>)>,
 ) -> (report::HalfRate, Outcome) {
-    let mut options = open_loop::Options::default();
+    let mut options = open_loop::Options {
+        cpus: None,
+        realtime: true,
+    };
     let mut pinning = match &pin {
         None => "none (server and generator share every CPU)".to_string(),
         Some((server_cpus, bench_cpus)) => {
@@ -648,10 +658,25 @@ async fn half_rate_run(
     progress.set_length(schedule.total());
     let cpu_before = (cpu_secs(server.child.id()), cpu_secs(std::process::id()));
     let (addr, connections, bar) = (server.addr, plan.connections, progress.clone());
-    let run = tokio::task::spawn_blocking(move || {
-        open_loop::run(addr, connections, &tokens, schedule, &options, &bar)
-    })
-    .await;
+    // A thread of its own (not tokio's blocking pool, whose threads are
+    // reused): its priority and CPUs end with it.
+    let (done, finished) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("bench-generator".into())
+        .spawn(move || {
+            let _ = done.send(open_loop::run(
+                addr,
+                connections,
+                &tokens,
+                schedule,
+                &options,
+                &bar,
+            ));
+        });
+    let run = match spawned {
+        Ok(_) => finished.await.map_err(|e| e.to_string()),
+        Err(error) => Err(error.to_string()),
+    };
     let cpu_after = (cpu_secs(server.child.id()), cpu_secs(std::process::id()));
     progress.finish();
     let half = match run {

@@ -5,32 +5,33 @@
 //!
 //! Why it is built this way (docs/benchmarks.md, "Half-rate latency and
 //! paired history comparison"): the first generator ran its 64 connections
-//! as tasks of the bench's multi-threaded runtime, woken by a semaphore a
-//! pacing thread filled every 250 µs, each request going through hyper's
-//! client (a request, a header map, a channel to the connection's task and
-//! back). That cost about 44 µs of client CPU per request (twice the
-//! server's) and a cross-thread wake-up per request, so at half of the peak
-//! rate the bench needed more than a core of the two it shares with the
-//! server, and its tasks waited milliseconds for one.
+//! as tasks of the bench's multi-threaded runtime, woken through a
+//! semaphore that a pacing thread filled every 250 µs, each request going
+//! through hyper's client. At half rate every request then cost several
+//! thread wake-ups (pacer, a runtime worker, the connection's task, the
+//! response), and on this VM a wake-up from idle costs about 10 µs of CPU:
+//! about 40 µs of client CPU per request, more than the server's, on the
+//! two cores they share.
 //!
-//! This one runs on a thread of its own with a current-thread runtime (every
-//! connection's task and I/O on that thread: no cross-thread wake-up per
-//! request), sends each request as pre-rendered bytes (one `write` per
-//! request, `httparse` reads the response head), and is paced by a thread
-//! that sleeps until the next request is due (`nanosleep`: microseconds,
-//! where tokio's timer rounds up to the next millisecond) and then spins
-//! for the last few microseconds, releasing every request due by then.
+//! This one is one thread with no async runtime: an `epoll` set of
+//! non-blocking connections (opened before the start), waited on with a
+//! nanosecond timeout until the next request is due (`epoll_pwait2`; the
+//! thread's timer slack is 1 ns instead of 50 µs; tokio's timer would round
+//! up to the next millisecond). When it wakes it writes every due request
+//! (pre-rendered bytes, one `write`) to an idle connection and reads every
+//! response that arrived (`httparse` reads the head). So a request costs
+//! the wake-up for its due time, one for its response, and three system
+//! calls; a request due while every connection is busy waits in a queue,
+//! and its wait counts.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use http::HeaderValue;
 use indicatif::ProgressBar;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::bench::load::{micros, Outcome};
 
@@ -75,36 +76,39 @@ impl Schedule {
     }
 }
 
-/// The pacing thread spins (instead of sleeping) once the next request is
-/// due within this: a wake-up from a sleep costs a few microseconds more
-/// (timer slack set to 1 ns, then the scheduler). Short, because at tens of
-/// thousands of requests a second the next one is always this close: a
-/// longer spin would take one of the two cores from the server.
-const SPIN: Duration = Duration::from_micros(5);
-
-/// How long the generator waits for one response before counting it as an
-/// error (a stalled server must not hang the bench).
+/// How long the generator waits for a response before counting every
+/// request in flight as failed (a stalled server must not hang the bench).
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A wait shorter than this is not slept: the request is sent now (a
+/// wake-up costs more than this).
+const NO_SLEEP_BELOW: Duration = Duration::from_micros(2);
 
 /// One open-loop run's result.
 pub struct Run {
     pub outcome: Outcome,
-    /// The thread ids of the generator (connections) and the pacer, for
-    /// pinning or priorities (see `Options`).
+    /// Where the generator's thread ran.
     pub threads: String,
 }
 
-/// How the generator's threads are placed.
+/// How the generator's thread is placed.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Pin the generator's two threads to these CPUs (`taskset`).
+    /// Pin the generator's thread to these CPUs.
     pub cpus: Option<Vec<usize>>,
+    /// Run the generator's thread at real-time priority (`SCHED_FIFO` 1,
+    /// through util-linux's `chrt`; allowed for root or with
+    /// `CAP_SYS_NICE`, else the report says it was not), so that it is not
+    /// late because other processes hold both cores. It only takes a core
+    /// while it sends or reads, the same work at any priority; the server
+    /// keeps its ordinary priority, so its latency is what it is.
+    pub realtime: bool,
 }
 
-/// `GET /sessions/active` at `rate` requests/s for `duration` over
-/// `connections` kept-alive connections to `addr` (opened before the start),
-/// bearer tokens rotating over all users. Blocking: it runs on threads of
-/// its own and returns when every due request was answered (or failed).
+/// `GET /sessions/active` at the schedule's rate over `connections`
+/// kept-alive connections to `addr` (opened before the start), bearer
+/// tokens rotating over all users. Blocking: it runs on the calling thread
+/// and returns when every due request was answered (or failed).
 pub fn run(
     addr: SocketAddr,
     connections: usize,
@@ -113,200 +117,30 @@ pub fn run(
     options: &Options,
     bar: &ProgressBar,
 ) -> Run {
-    let requests: Arc<Vec<Vec<u8>>> = Arc::new(
-        tokens
-            .iter()
-            .map(|token| request_bytes(addr, "/sessions/active", token))
-            .collect(),
-    );
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            let mut outcome = Outcome::new();
-            outcome.error(format!("starting the generator's runtime failed: {error}"));
-            return Run {
-                outcome,
-                threads: String::new(),
-            };
-        }
-    };
-    let mut threads = Vec::new();
+    let mut placed = Vec::new();
     if let Some(cpus) = &options.cpus {
-        threads.push(pin_this_thread(cpus));
+        placed.push(pin_this_thread(cpus));
     }
-    runtime.block_on(generate(
+    if options.realtime {
+        placed.push(realtime_this_thread());
+    }
+    let threads = placed.join("; ");
+    let requests: Vec<Vec<u8>> = tokens
+        .iter()
+        .map(|token| request_bytes(addr, "/sessions/active", token))
+        .collect();
+    let mut outcome = Outcome::new();
+    if let Err(error) = generate(
         addr,
         connections.max(1),
-        requests,
+        &requests,
         schedule,
-        options.clone(),
-        bar.clone(),
-        threads,
-    ))
-}
-
-async fn generate(
-    addr: SocketAddr,
-    connections: usize,
-    requests: Arc<Vec<Vec<u8>>>,
-    schedule: Schedule,
-    options: Options,
-    bar: ProgressBar,
-    mut threads: Vec<String>,
-) -> Run {
-    let mut outcome = Outcome::new();
-    // Every connection is open before the first request is due, so no
-    // handshake is in the figures.
-    let mut conns = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        match RawConn::open(addr).await {
-            Ok(conn) => conns.push(Some(conn)),
-            Err(error) => {
-                outcome.error(format!("{error:#}"));
-                conns.push(None);
-            }
-        }
+        bar,
+        &mut outcome,
+    ) {
+        outcome.error(format!("the open-loop generator failed: {error:#}"));
     }
-    let permits = Arc::new(tokio::sync::Semaphore::new(0));
-    let next = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let pacer = {
-        let permits = permits.clone();
-        let cpus = options.cpus.clone();
-        std::thread::Builder::new()
-            .name("bench-pacer".into())
-            .spawn(move || {
-                let pinned = cpus.as_deref().map(pin_this_thread);
-                precise_sleeps();
-                pace(started, schedule, &permits, connections);
-                pinned
-            })
-    };
-    let pacer = match pacer {
-        Ok(pacer) => pacer,
-        Err(error) => {
-            outcome.error(format!("starting the pacing thread failed: {error}"));
-            return Run {
-                outcome,
-                threads: String::new(),
-            };
-        }
-    };
-    let mut tasks = Vec::with_capacity(connections);
-    for (i, conn) in conns.into_iter().enumerate() {
-        let permits = permits.clone();
-        let next = next.clone();
-        let requests = requests.clone();
-        let bar = bar.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut outcome = Outcome::new();
-            let mut conn = conn;
-            let mut token = i;
-            loop {
-                match permits.acquire().await {
-                    Ok(permit) => permit.forget(),
-                    Err(_) => break,
-                }
-                // Permits are released in order and handed out first come,
-                // first served: the k-th taken is request k, due by now.
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                if k >= schedule.total() {
-                    break;
-                }
-                let due = started + schedule.due(k);
-                let sent = Instant::now();
-                let _ = outcome
-                    .lateness
-                    .record(micros(sent.saturating_duration_since(due)));
-                if conn.is_none() {
-                    match RawConn::open(addr).await {
-                        Ok(opened) => conn = Some(opened),
-                        Err(error) => {
-                            outcome.error(format!("{error:#}"));
-                            continue;
-                        }
-                    }
-                }
-                let Some(open) = conn.as_mut() else { continue };
-                let request = &requests[token % requests.len()];
-                token += connections;
-                match tokio::time::timeout(RESPONSE_TIMEOUT, open.exchange(request)).await {
-                    Ok(Ok(200)) => {
-                        outcome.ok += 1;
-                        let now = Instant::now();
-                        let _ = outcome.latency.record(micros(now - due));
-                        let _ = outcome.from_send.record(micros(now - sent));
-                    }
-                    Ok(Ok(status)) => {
-                        outcome.error(format!("GET /sessions/active answered {status}"));
-                    }
-                    Ok(Err(error)) => {
-                        outcome.error(format!("GET /sessions/active: {error:#}"));
-                        conn = None;
-                    }
-                    Err(_) => {
-                        outcome.error(format!(
-                            "GET /sessions/active: no response within {RESPONSE_TIMEOUT:?}"
-                        ));
-                        conn = None;
-                    }
-                }
-                if k % 1024 == 0 {
-                    bar.set_position(k);
-                }
-            }
-            outcome
-        }));
-    }
-    for task in tasks {
-        match task.await {
-            Ok(one) => outcome.merge(one),
-            Err(error) => outcome.error(format!("a generator task failed: {error}")),
-        }
-    }
-    outcome.elapsed = started.elapsed();
-    bar.set_position(outcome.ok + outcome.errors);
-    match pacer.join() {
-        Ok(Some(pinned)) => threads.push(pinned),
-        Ok(None) => {}
-        Err(_) => outcome.error("the pacing thread panicked".into()),
-    }
-    Run {
-        outcome,
-        threads: threads.join("; "),
-    }
-}
-
-/// Releases a permit for each request when it is due, then one more per
-/// connection so that every connection's task sees the end.
-fn pace(
-    started: Instant,
-    schedule: Schedule,
-    permits: &tokio::sync::Semaphore,
-    connections: usize,
-) {
-    let total = schedule.total();
-    let mut released = 0u64;
-    while released < total {
-        let now = Instant::now();
-        let due = schedule.due_by(now - started);
-        if due > released {
-            permits.add_permits((due - released) as usize);
-            released = due;
-            continue;
-        }
-        let next = started + schedule.due(released);
-        let wait = next.saturating_duration_since(now);
-        if wait > SPIN {
-            std::thread::sleep(wait - SPIN);
-        } else {
-            std::hint::spin_loop();
-        }
-    }
-    permits.add_permits(connections);
+    Run { outcome, threads }
 }
 
 /// A GET as the bytes sent on the wire (HTTP/1.1, keep-alive by default).
@@ -350,74 +184,275 @@ pub fn response_end(buf: &[u8]) -> anyhow::Result<Option<(u16, usize)>> {
     Ok((buf.len() >= end).then_some((status, end)))
 }
 
-/// One kept-alive connection that sends pre-rendered requests.
-struct RawConn {
+/// One connection: its socket, its response buffer, and the request in
+/// flight (when it was due and when it was written).
+struct Slot {
     stream: TcpStream,
     buf: Vec<u8>,
+    filled: usize,
+    busy: Option<(Instant, Instant)>,
+    token: usize,
 }
 
-impl RawConn {
-    async fn open(addr: SocketAddr) -> anyhow::Result<RawConn> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .with_context(|| format!("connecting to {addr} failed"))?;
-        stream.set_nodelay(true)?;
-        Ok(RawConn {
-            stream,
-            buf: Vec::with_capacity(16 * 1024),
-        })
-    }
+fn connect(addr: SocketAddr) -> anyhow::Result<TcpStream> {
+    let stream =
+        TcpStream::connect(addr).with_context(|| format!("connecting to {addr} failed"))?;
+    stream.set_nodelay(true)?;
+    stream.set_nonblocking(true)?;
+    Ok(stream)
+}
 
-    /// Sends one request and reads its whole response; its status.
-    async fn exchange(&mut self, request: &[u8]) -> anyhow::Result<u16> {
-        self.stream.write_all(request).await?;
-        self.buf.clear();
-        loop {
-            if self.buf.capacity() - self.buf.len() < 4096 {
-                self.buf.reserve(16 * 1024);
+/// Writes all of `bytes` to a non-blocking socket with nothing else in
+/// flight (its send buffer is empty, so a short request goes at once).
+fn write_now(stream: &mut TcpStream, bytes: &[u8]) -> std::io::Result<()> {
+    let mut written = 0;
+    while written < bytes.len() {
+        match stream.write(&bytes[written..]) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(target_os = "linux")]
+fn generate(
+    addr: SocketAddr,
+    connections: usize,
+    requests: &[Vec<u8>],
+    schedule: Schedule,
+    bar: &ProgressBar,
+    outcome: &mut Outcome,
+) -> anyhow::Result<()> {
+    use rustix::event::epoll;
+
+    precise_sleeps();
+    let poll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+    let open = |i: usize| -> anyhow::Result<TcpStream> {
+        let stream = connect(addr)?;
+        epoll::add(
+            &poll,
+            &stream,
+            epoll::EventData::new_u64(i as u64),
+            epoll::EventFlags::IN,
+        )?;
+        Ok(stream)
+    };
+    let mut slots = Vec::with_capacity(connections);
+    for i in 0..connections {
+        slots.push(Slot {
+            stream: open(i)?,
+            buf: vec![0; 16 * 1024],
+            filled: 0,
+            busy: None,
+            token: i,
+        });
+    }
+    let mut idle: Vec<usize> = (0..connections).rev().collect();
+    let mut waiting: VecDeque<u64> = VecDeque::new();
+    let mut events: Vec<epoll::Event> = Vec::with_capacity(connections);
+    let (total, mut next, mut in_flight) = (schedule.total(), 0u64, 0usize);
+    let started = Instant::now();
+    loop {
+        // Every request due by now is queued, then sent on an idle
+        // connection (first due, first sent).
+        let due_now = schedule.due_by(started.elapsed() + NO_SLEEP_BELOW);
+        waiting.extend(next..due_now);
+        next = next.max(due_now);
+        while !waiting.is_empty() {
+            let Some(i) = idle.pop() else { break };
+            let Some(k) = waiting.pop_front() else { break };
+            let slot = &mut slots[i];
+            let due = started + schedule.due(k);
+            let sent = Instant::now();
+            let _ = outcome
+                .lateness
+                .record(micros(sent.saturating_duration_since(due)));
+            let request = &requests[slot.token % requests.len()];
+            slot.token += connections;
+            match write_now(&mut slot.stream, request) {
+                Ok(()) => {
+                    slot.busy = Some((due, sent));
+                    in_flight += 1;
+                }
+                Err(error) => {
+                    outcome.error(format!("GET /sessions/active: {error}"));
+                    slot.stream = open(i)?;
+                    slot.filled = 0;
+                    idle.push(i);
+                }
             }
-            let read = self.stream.read_buf(&mut self.buf).await?;
-            anyhow::ensure!(read > 0, "the server closed the connection");
-            if let Some((status, end)) = response_end(&self.buf)? {
-                // One request at a time: nothing may follow the response.
-                anyhow::ensure!(end == self.buf.len(), "bytes after the response");
-                return Ok(status);
+        }
+        if next >= total && waiting.is_empty() && in_flight == 0 {
+            break;
+        }
+        // Sleep until the next request is due, unless it cannot be sent
+        // then anyway (every connection busy): then until a response.
+        let wait = if next < total && !idle.is_empty() {
+            (started + schedule.due(next)).saturating_duration_since(Instant::now())
+        } else {
+            RESPONSE_TIMEOUT
+        };
+        events.clear();
+        let timeout = rustix::event::Timespec {
+            tv_sec: wait.as_secs() as _,
+            tv_nsec: wait.subsec_nanos() as _,
+        };
+        match epoll::wait(
+            &poll,
+            rustix::buffer::spare_capacity(&mut events),
+            Some(&timeout),
+        ) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(error) => return Err(error.into()),
+        }
+        if events.is_empty() && wait == RESPONSE_TIMEOUT && in_flight > 0 {
+            anyhow::bail!(
+                "{in_flight} requests had no response within {RESPONSE_TIMEOUT:?} ({} answered)",
+                outcome.ok
+            );
+        }
+        for event in &events {
+            let i = event.data.u64() as usize;
+            let Some(slot) = slots.get_mut(i) else {
+                continue;
+            };
+            // Read what arrived; a complete response frees the connection.
+            loop {
+                if slot.filled == slot.buf.len() {
+                    slot.buf.resize(slot.buf.len() * 2, 0);
+                }
+                match slot.stream.read(&mut slot.buf[slot.filled..]) {
+                    Ok(0) => {
+                        outcome
+                            .error("GET /sessions/active: the server closed the connection".into());
+                        if slot.busy.take().is_some() {
+                            in_flight -= 1;
+                        }
+                        slot.stream = open(i)?;
+                        slot.filled = 0;
+                        idle.push(i);
+                        break;
+                    }
+                    Ok(n) => slot.filled += n,
+                    Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(error) => {
+                        outcome.error(format!("GET /sessions/active: {error}"));
+                        if slot.busy.take().is_some() {
+                            in_flight -= 1;
+                        }
+                        slot.stream = open(i)?;
+                        slot.filled = 0;
+                        idle.push(i);
+                        break;
+                    }
+                }
+                let complete = match response_end(&slot.buf[..slot.filled]) {
+                    Ok(None) => continue,
+                    Ok(Some((status, end))) if end == slot.filled => Ok(status),
+                    Ok(Some(_)) => Err(anyhow::anyhow!("bytes after the response")),
+                    Err(error) => Err(error),
+                };
+                let now = Instant::now();
+                let Some((due, sent)) = slot.busy.take() else {
+                    outcome.error("GET /sessions/active: a response to no request".into());
+                    slot.filled = 0;
+                    break;
+                };
+                in_flight -= 1;
+                slot.filled = 0;
+                match complete {
+                    Ok(200) => {
+                        outcome.ok += 1;
+                        let _ = outcome.latency.record(micros(now - due));
+                        let _ = outcome.from_send.record(micros(now - sent));
+                        idle.push(i);
+                    }
+                    Ok(status) => {
+                        outcome.error(format!("GET /sessions/active answered {status}"));
+                        idle.push(i);
+                    }
+                    Err(error) => {
+                        outcome.error(format!("GET /sessions/active: {error:#}"));
+                        slot.stream = open(i)?;
+                        idle.push(i);
+                    }
+                }
+                if (outcome.ok + outcome.errors) % 1024 == 0 {
+                    bar.set_position(outcome.ok + outcome.errors);
+                }
+                break;
             }
         }
     }
+    outcome.elapsed = started.elapsed();
+    bar.set_position(outcome.ok + outcome.errors);
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn generate(
+    _addr: SocketAddr,
+    _connections: usize,
+    _requests: &[Vec<u8>],
+    _schedule: Schedule,
+    _bar: &ProgressBar,
+    _outcome: &mut Outcome,
+) -> anyhow::Result<()> {
+    anyhow::bail!("the open-loop generator needs Linux (epoll_pwait2)")
 }
 
 /// Restricts the calling thread to `cpus`; what was done, for the report.
 #[cfg(target_os = "linux")]
 fn pin_this_thread(cpus: &[usize]) -> String {
-    let name = std::thread::current()
-        .name()
-        .unwrap_or("generator")
-        .to_string();
     let mut set = rustix::thread::CpuSet::new();
     for &cpu in cpus {
         set.set(cpu);
     }
     match rustix::thread::sched_setaffinity(None, &set) {
-        Ok(()) => format!("{name} on CPUs {cpus:?}"),
-        Err(error) => format!("{name}: pinning failed ({error})"),
+        Ok(()) => format!("generator on CPUs {cpus:?}"),
+        Err(error) => format!("generator: pinning failed ({error})"),
+    }
+}
+
+/// Puts the calling thread in `SCHED_FIFO` at priority 1 (`chrt`: the
+/// project forbids `unsafe`, and rustix has no `sched_setscheduler`).
+#[cfg(target_os = "linux")]
+fn realtime_this_thread() -> String {
+    let tid = rustix::thread::gettid().as_raw_nonzero().get().to_string();
+    let status = std::process::Command::new("chrt")
+        .args(["-f", "-p", "1", &tid])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    match status {
+        Ok(status) if status.success() => "generator at SCHED_FIFO 1".to_string(),
+        Ok(status) => format!("generator at normal priority (chrt exited with {status})"),
+        Err(error) => format!("generator at normal priority (chrt: {error})"),
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn pin_this_thread(_cpus: &[usize]) -> String {
-    "not pinned (Linux only)".to_string()
+fn realtime_this_thread() -> String {
+    "generator at normal priority (Linux only)".to_string()
 }
 
-/// Sleeps of the calling thread end when asked, not up to 50 µs later (the
-/// kernel's default timer slack for an ordinary thread).
+#[cfg(not(target_os = "linux"))]
+fn pin_this_thread(_cpus: &[usize]) -> String {
+    "generator not pinned (Linux only)".to_string()
+}
+
+/// Timed waits of the calling thread end when asked, not up to 50 µs later
+/// (the kernel's default timer slack for an ordinary thread).
 #[cfg(target_os = "linux")]
 fn precise_sleeps() {
     let _ = rustix::thread::set_current_timer_slack(std::num::NonZeroU64::new(1));
 }
-
-#[cfg(not(target_os = "linux"))]
-fn precise_sleeps() {}
 
 #[cfg(test)]
 mod tests {
@@ -455,6 +490,79 @@ mod tests {
                 assert!(schedule.due(due) > elapsed, "at {micros} µs");
             }
         }
+    }
+
+    /// A loopback server answering every request with the same response.
+    fn answering_server(response: &'static [u8]) -> SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                std::thread::spawn(move || {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while let Ok(n) = stream.read(&mut chunk) {
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            buf.drain(..end + 4);
+                            if stream.write_all(response).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn every_due_request_is_sent_and_answered_once() {
+        let addr = answering_server(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}");
+        let tokens: Vec<HeaderValue> = (0..5)
+            .map(|i| HeaderValue::from_str(&format!("Bearer {i}")).unwrap())
+            .collect();
+        // 40 requests over 3 connections.
+        let schedule = Schedule::new(400.0, Duration::from_millis(100));
+        let run = run(
+            addr,
+            3,
+            &tokens,
+            schedule,
+            &Options::default(),
+            &ProgressBar::hidden(),
+        );
+        let outcome = run.outcome;
+        assert_eq!(outcome.first_error, None);
+        assert_eq!((outcome.ok, outcome.errors), (40, 0));
+        assert_eq!(outcome.latency.len(), 40);
+        assert_eq!(outcome.lateness.len(), 40);
+        assert_eq!(outcome.from_send.len(), 40);
+    }
+
+    #[test]
+    fn an_answer_other_than_200_is_an_error() {
+        let addr = answering_server(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n");
+        let tokens = [HeaderValue::from_static("Bearer x")];
+        let schedule = Schedule::new(100.0, Duration::from_millis(50));
+        let outcome = run(
+            addr,
+            2,
+            &tokens,
+            schedule,
+            &Options::default(),
+            &ProgressBar::hidden(),
+        )
+        .outcome;
+        assert_eq!((outcome.ok, outcome.errors), (0, 5));
+        assert_eq!(
+            outcome.first_error.as_deref(),
+            Some("GET /sessions/active answered 401")
+        );
     }
 
     #[test]
