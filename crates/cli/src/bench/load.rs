@@ -35,6 +35,10 @@ pub struct Outcome {
     /// Open loop only: how late the generator sent each request after it
     /// was due (included in `latency`).
     pub lateness: Histogram<u64>,
+    /// Open loop only: how late the generator noticed each request was
+    /// due (its pacing; part of `lateness`, which adds the wait for an
+    /// idle connection).
+    pub pacing: Histogram<u64>,
     /// Open loop only: from when the request was written to its connection
     /// until its whole response was read (the server's time, the network
     /// and the client reading it, without the generator's lateness).
@@ -50,6 +54,7 @@ impl Outcome {
             first_error: None,
             latency: histogram(),
             lateness: histogram(),
+            pacing: histogram(),
             from_send: histogram(),
             elapsed: Duration::ZERO,
         }
@@ -81,6 +86,7 @@ impl Outcome {
         // Both histograms have the same bounds, so adding cannot fail.
         let _ = self.latency.add(&other.latency);
         let _ = self.lateness.add(&other.lateness);
+        let _ = self.pacing.add(&other.pacing);
         let _ = self.from_send.add(&other.from_send);
     }
 }

@@ -182,6 +182,12 @@ pub struct HalfRate {
     pub send_late_p50_ms: f64,
     pub send_late_p99_ms: f64,
     pub send_late_max_ms: f64,
+    /// The generator's own part of that lateness: how late it noticed a
+    /// request was due (its tick and its scheduling), before any wait for
+    /// a connection the server still held.
+    pub pacing_late_p50_ms: f64,
+    pub pacing_late_p99_ms: f64,
+    pub pacing_late_max_ms: f64,
     /// Latency from when each request was handed to its connection (not
     /// from when it was due): the server, the loopback network and the
     /// client reading the response, without the generator's lateness.
@@ -364,7 +370,7 @@ pub fn method(notes: &[String]) -> Vec<String> {
             "history: the rest of H is loaded with Store::load_ended_sessions, 5,000 sessions a transaction: for each, the rows the webhooks' commits left (its final snapshot and history row, every event of its log, the lookup keys of its call SIDs; rebuilt from the ingest calls' stored sessions under new SIDs by the same reducer), written in multi-row statements (the conformance suite checks they equal the rows of the same sessions through Store::commit); not through HTTP (1,000,000 calls of 5 webhooks each would take hours on 2 cores); a copy of the store is kept before the growth (H = the ingest calls)",
             "reads: GET /sessions/active, bearer tokens rotating over all users, closed loop; the limit is a child process serving the bytes and headers user 0 got (the same listener, `startup::serve_with_limits`, and an axum router; no auth, no lookup, no middleware); each server has its own kept-alive connections (the same count) and a warm-up of a fifth of the run, then they are measured in 6 alternating slices each (ABBA order) within one run; the ratio is the sum of evo's requests over the static server's; server CPU per request from /proc/<pid>/stat",
             "history independence, paired: two servers started at once, one on the grown store (H) and one on the copy kept before the growth, and the static server with the grown store's bytes; the same warm-up each (interleaved, two turns each), then 6 rounds of one slice each in rotating order (every order of the three once), each slice after an unmeasured lead-in of a tenth of its length; the figure is the median of the rounds' H-large ratio over the median of the H-small ratio, minus 1 (also the median of each round's large/small, and the server CPU per request of each)",
-            "half rate: an open-loop generator at half the peak evo-voice rate, in one thread with no async runtime, at real-time priority (SCHED_FIFO 1, where allowed) so that other processes do not make it late: an epoll set of non-blocking connections (opened before the start; pre-rendered request bytes, one write each, response heads parsed with httparse) waited on with a nanosecond timeout until the next request is due (epoll_pwait2, timer slack 1 ns); each due request goes to an idle connection, or waits in a queue while all are busy; request k is due at start + k/rate and its latency counts from then (coordinated omission corrected); how late it was sent is reported too, and the latency from when it was sent; then the same rate again with the server's threads on one half of the CPUs and the generator's on the other",
+            "half rate: an open-loop generator at half the peak evo-voice rate, in one thread with no async runtime, at real-time priority (SCHED_FIFO 1, where allowed) so that other processes do not make it late: an epoll set of non-blocking connections (opened before the start; pre-rendered request bytes, one write each, response heads parsed with httparse) polled once a tick (100 µs, timer slack 1 ns) or when the next request is due if none is in flight: each due request goes to an idle connection, or waits in a queue while all are busy, and each response is timed when read (up to a tick after it arrived: an upper bound); request k is due at start + k/rate and its latency counts from then (coordinated omission corrected); how late it was sent is reported too, and the latency from when it was sent; then the same rate again with the server's threads on one half of the CPUs and the generator's on the other",
             "fan-out: one /event-stream subscriber per user; each sample is a voice webhook opening a call to one subscriber's user, timed from sending it until that stream carries the new session's id; the call is then ended",
             "memory: VmRSS of the server process before and after the active calls (with its split into RssAnon, RssFile and RssShmem), and before and after the subscribers connected",
         ]
@@ -468,11 +474,13 @@ impl Report {
                 label,
                 &half.figures,
                 format!(
-                    "target {:.0}/s; sent late p50 {:.3} / p99 {:.3} / max {:.3} ms; from send p50 {:.3} / p99 {:.3} ms; client CPU/request {:.1} µs; load {}; {}",
+                    "target {:.0}/s; sent late p50 {:.3} / p99 {:.3} / max {:.3} ms (pacing p99 {:.3} / max {:.3} ms); from send p50 {:.3} / p99 {:.3} ms; client CPU/request {:.1} µs; load {}; {}",
                     half.target_per_sec,
                     half.send_late_p50_ms,
                     half.send_late_p99_ms,
                     half.send_late_max_ms,
+                    half.pacing_late_p99_ms,
+                    half.pacing_late_max_ms,
                     half.from_send_p50_ms,
                     half.from_send_p99_ms,
                     half.client_cpu_us_per_request,
