@@ -74,11 +74,18 @@ fn quick_bench_reports_every_phase_without_errors() {
             .iter()
             .map(|slice| slice["server"].as_str().unwrap())
             .collect();
-        let abba = ["evo", "static", "static", "evo"];
-        assert_eq!(
-            order,
-            abba.iter().cycle().take(12).copied().collect::<Vec<_>>()
-        );
+        if run == "small" {
+            let abba = ["evo", "static", "static", "evo"];
+            assert_eq!(
+                order,
+                abba.iter().cycle().take(12).copied().collect::<Vec<_>>()
+            );
+        } else {
+            // The paired history comparison's rounds (evo-small, evo-large
+            // and static in rotating order), less the other evo server's.
+            let (l, s) = ("evo-large", "static");
+            assert_eq!(order, [l, s, l, s, s, l, s, l, s, l, l, s]);
+        }
         for slice in slices {
             // A 50 ms slice may see no answer on a loaded machine: only
             // the totals above must be positive.
@@ -90,6 +97,42 @@ fn quick_bench_reports_every_phase_without_errors() {
         }
         assert!(number(&report, &format!("/reads/{run}/cpu_ratio")) >= 0.0);
     }
+    // The paired history comparison: both evo-voice servers and the
+    // static one, one slice each in every round, every order once.
+    assert_eq!(number(&report, "/reads/history/rounds"), 6.0);
+    let order: Vec<&str> = report
+        .pointer("/reads/history/order")
+        .and_then(Value::as_array)
+        .expect("the rounds' order")
+        .iter()
+        .map(|round| round.as_str().unwrap())
+        .collect();
+    let mut distinct = order.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 6, "{order:?}");
+    for side in ["small", "large"] {
+        assert_eq!(
+            number(
+                &report,
+                &format!("/reads/history/{side}/sessions_per_response")
+            ),
+            2.0
+        );
+        assert!(number(&report, &format!("/reads/history/{side}/evo/ok")) > 0.0);
+        let ratios = report
+            .pointer(&format!("/reads/history/{side}_ratios"))
+            .and_then(Value::as_array)
+            .expect("each round's ratio");
+        assert_eq!(ratios.len(), 6);
+        number(&report, &format!("/reads/history/{side}_ratio_median"));
+    }
+    assert_eq!(
+        number(&report, "/reads/ratio_change"),
+        number(&report, "/reads/history/ratio_change")
+    );
+    number(&report, "/reads/history/paired_change");
+    number(&report, "/reads/history/cpu_change");
     assert_eq!(number(&report, "/reads/history_small"), 20.0);
     assert_eq!(number(&report, "/reads/history_large"), 60.0);
     number(&report, "/reads/ratio_change");
@@ -97,6 +140,7 @@ fn quick_bench_reports_every_phase_without_errors() {
     assert!(number(&report, "/reads/half_rate/figures/ok") > 0.0);
     number(&report, "/reads/half_rate/figures/p99_ms");
     number(&report, "/reads/half_rate/send_late_p99_ms");
+    number(&report, "/reads/half_rate/send_late_max_ms");
     // Latency from the actual send, beside the latency from due time.
     assert!(number(&report, "/reads/half_rate/from_send_p50_ms") > 0.0);
     number(&report, "/reads/half_rate/from_send_p99_ms");

@@ -35,7 +35,11 @@ pub struct Outcome {
     /// Open loop only: how late the generator sent each request after it
     /// was due (included in `latency`).
     pub lateness: Histogram<u64>,
-    /// Reads only: from when the request was handed to the connection
+    /// Open loop only: how late the generator noticed each request was
+    /// due (its pacing; part of `lateness`, which adds the wait for an
+    /// idle connection).
+    pub pacing: Histogram<u64>,
+    /// Open loop only: from when the request was written to its connection
     /// until its whole response was read (the server's time, the network
     /// and the client reading it, without the generator's lateness).
     pub from_send: Histogram<u64>,
@@ -50,6 +54,7 @@ impl Outcome {
             first_error: None,
             latency: histogram(),
             lateness: histogram(),
+            pacing: histogram(),
             from_send: histogram(),
             elapsed: Duration::ZERO,
         }
@@ -81,6 +86,7 @@ impl Outcome {
         // Both histograms have the same bounds, so adding cannot fail.
         let _ = self.latency.add(&other.latency);
         let _ = self.lateness.add(&other.lateness);
+        let _ = self.pacing.add(&other.pacing);
         let _ = self.from_send.add(&other.from_send);
     }
 }
@@ -212,21 +218,6 @@ pub async fn run_scripts(
     collect(tasks, started).await
 }
 
-/// How a read run paces itself.
-#[derive(Debug, Clone, Copy)]
-pub enum Pace {
-    /// As fast as the server answers (closed loop).
-    Flat,
-    /// This many requests per second in all (open loop). Request `k` is
-    /// due at `start + k / rate`; whichever connection is idle takes the
-    /// next due request (a semaphore a pacing thread releases permits on
-    /// every 250 µs, and an atomic counter; no dispatcher task), so a
-    /// connection that stalls does not build a backlog of its own while
-    /// others idle. Latency is measured from when a request was due, so a
-    /// stall counts for every request it delayed (no coordinated omission).
-    Rate(f64),
-}
-
 /// One client connection of a read load and where its token rotation is.
 struct ReadConn {
     conn: Option<Conn>,
@@ -259,10 +250,11 @@ impl ReadLoad {
         }
     }
 
-    /// GETs `/sessions/active` for `duration` over the connections, with
-    /// bearer tokens rotating over all users. A response other than 200 is
-    /// an error.
-    pub async fn run(&mut self, duration: Duration, pace: Pace, bar: &ProgressBar) -> Outcome {
+    /// GETs `/sessions/active` for `duration` over the connections, as fast
+    /// as the server answers (closed loop; the open loop is
+    /// `open_loop::run`), with bearer tokens rotating over all users. A
+    /// response other than 200 is an error.
+    pub async fn run(&mut self, duration: Duration, bar: &ProgressBar) -> Outcome {
         let connections = self.conns.len();
         let started = Instant::now();
         let deadline = started + duration;
@@ -277,78 +269,19 @@ impl ReadLoad {
                 }
             })
         };
-        // The open loop's shared schedule: the next request number, and a
-        // permit per request that is due (released in order by a pacing
-        // thread every 250 µs: tokio's timer rounds each sleep up to the
-        // next whole millisecond, which would add up to 1 ms to every
-        // latency measured from the due time).
-        let schedule = Arc::new(AtomicU64::new(0));
-        let due_permits = Arc::new(tokio::sync::Semaphore::new(0));
-        let pacer = match pace {
-            Pace::Flat => None,
-            Pace::Rate(rate) => {
-                let permits = due_permits.clone();
-                Some(tokio::task::spawn_blocking(move || {
-                    let mut released = 0u64;
-                    loop {
-                        let now = Instant::now().min(deadline);
-                        let due = ((now - started).as_secs_f64() * rate).ceil() as u64;
-                        let more = due.saturating_sub(released) as usize;
-                        permits.add_permits(more);
-                        released = due;
-                        if now >= deadline {
-                            break;
-                        }
-                        std::thread::sleep(Duration::from_micros(250));
-                    }
-                    // Requests not yet taken are not due before the end.
-                    permits.close();
-                }))
-            }
-        };
         let mut tasks = Vec::new();
         for mut slot in self.conns.drain(..) {
             let tokens = self.tokens.clone();
             let host = self.host.clone();
             let counter = counter.clone();
-            let schedule = schedule.clone();
-            let due_permits = due_permits.clone();
             let addr = self.addr;
             tasks.push(tokio::spawn(async move {
                 let mut outcome = Outcome::new();
-                let interval = match pace {
-                    Pace::Flat => None,
-                    Pace::Rate(rate) => Some(1.0 / rate.max(1e-3)),
-                };
                 loop {
-                    let begin = match interval {
-                        None => {
-                            let now = Instant::now();
-                            if now >= deadline {
-                                break;
-                            }
-                            now
-                        }
-                        Some(interval) => {
-                            // Permits are released in order and handed out
-                            // first come, first served: the k-th taken is
-                            // request k, due now or just before.
-                            match due_permits.acquire().await {
-                                Ok(permit) => permit.forget(),
-                                Err(_) => break,
-                            }
-                            let k = schedule.fetch_add(1, Ordering::Relaxed);
-                            let due = started + Duration::from_secs_f64(k as f64 * interval);
-                            if due >= deadline {
-                                break;
-                            }
-                            // How late the generator itself sent it (timer
-                            // granularity, its own scheduling): reported
-                            // beside the latency, which includes it.
-                            let _ = outcome.lateness.record(micros(due.elapsed()));
-                            due
-                        }
-                    };
+                    let begin = Instant::now();
+                    if begin >= deadline {
+                        break;
+                    }
                     if slot.conn.is_none() {
                         match Conn::open(addr).await {
                             Ok(opened) => slot.conn = Some(opened),
@@ -364,13 +297,10 @@ impl ReadLoad {
                     };
                     let token = &tokens[slot.next_token % tokens.len()];
                     slot.next_token += connections;
-                    let sent = Instant::now();
                     match open.send(get(&host, "/sessions/active", token)).await {
                         Ok((StatusCode::OK, _)) => {
                             outcome.ok += 1;
-                            let now = Instant::now();
-                            let _ = outcome.latency.record(micros(now - begin));
-                            let _ = outcome.from_send.record(micros(now - sent));
+                            let _ = outcome.latency.record(micros(begin.elapsed()));
                         }
                         Ok((status, body)) => outcome.error(format!(
                             "GET /sessions/active answered {status}: {}",
@@ -403,9 +333,6 @@ impl ReadLoad {
                 conn: None,
                 next_token: i,
             });
-        }
-        if let Some(pacer) = pacer {
-            let _ = pacer.await;
         }
         total.elapsed = started.elapsed();
         ticker.abort();

@@ -20,6 +20,8 @@
 
 pub mod data;
 pub mod load;
+pub mod open_loop;
+pub mod paired;
 pub mod report;
 
 use evo_core::ids::{AccountId, CallSid};
@@ -36,7 +38,7 @@ use http::HeaderValue;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::bench::data::{BenchUser, DataSet, Signer};
-use crate::bench::load::{Conn, Outcome, Pace, Subscriber, Subscribers, Waiter};
+use crate::bench::load::{Conn, Outcome, Subscriber, Subscribers, Waiter};
 use crate::bench::report::{Figures, Plan, Report};
 use crate::cli::BenchArgs;
 
@@ -273,6 +275,20 @@ fn serve_binary() -> anyhow::Result<std::path::PathBuf> {
     }
 }
 
+/// Copies the regular files of `from` into a new directory `to` (a
+/// store's directory: the database, its WAL and shared-memory index).
+fn copy_files(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name()))
+                .with_context(|| format!("copying {} failed", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
 fn free_port() -> anyhow::Result<SocketAddr> {
     let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(probe.local_addr()?)
@@ -355,7 +371,7 @@ async fn read_slice(
     bar: &ProgressBar,
 ) -> (Outcome, report::ReadSlice) {
     let (server_before, client_before) = (cpu_secs(server_pid), cpu_secs(std::process::id()));
-    let outcome = load.run(duration, Pace::Flat, bar).await;
+    let outcome = load.run(duration, bar).await;
     let (server_after, client_after) = (cpu_secs(server_pid), cpu_secs(std::process::id()));
     let per_request = |secs: f64| secs * 1e6 / (outcome.ok.max(1) as f64);
     let figures = Figures::of(&outcome);
@@ -408,9 +424,9 @@ async fn read_pair(
     let mut evo_load = load::ReadLoad::new(server.addr, plan.connections, tokens.clone());
     let mut limit_load = load::ReadLoad::new(limit_server.addr, plan.connections, tokens);
     let hidden = ProgressBar::hidden();
-    let warmed = evo_load.run(warm, Pace::Flat, &hidden).await;
+    let warmed = evo_load.run(warm, &hidden).await;
     errors.outcome(&format!("reads {label} (warm-up)"), &warmed);
-    let warmed = limit_load.run(warm, Pace::Flat, &hidden).await;
+    let warmed = limit_load.run(warm, &hidden).await;
     errors.outcome(&format!("static {label} (warm-up)"), &warmed);
 
     let progress = bar(&format!("reads {label}"), 0);
@@ -436,29 +452,177 @@ async fn read_pair(
     drop(limit_server);
     errors.outcome(&format!("reads {label}"), &evo);
     errors.outcome(&format!("static {label}"), &limit);
+    Ok(read_run(&evo, &limit, "evo", slices, body.len(), sessions))
+}
+
+/// A comparison's figures: `evo` against `limit`, the slices of both
+/// (`evo_label` names the evo-voice server's in `slices`).
+fn read_run(
+    evo: &Outcome,
+    limit: &Outcome,
+    evo_label: &str,
+    slices: Vec<report::ReadSlice>,
+    response_bytes: usize,
+    sessions: usize,
+) -> report::ReadRun {
     let cpu = |server: &str| {
         let of: Vec<&report::ReadSlice> = slices.iter().filter(|s| s.server == server).collect();
         of.iter().map(|s| s.server_cpu_us_per_request).sum::<f64>() / of.len().max(1) as f64
     };
-    let (evo_cpu, limit_cpu) = (cpu("evo"), cpu("static"));
-    let evo = Figures::of(&evo);
-    let limit = Figures::of(&limit);
-    Ok(report::ReadRun {
+    let (evo_cpu, limit_cpu) = (cpu(evo_label), cpu("static"));
+    let evo = Figures::of(evo);
+    let limit = Figures::of(limit);
+    report::ReadRun {
         ratio: evo.per_sec / limit.per_sec.max(1e-9),
         evo,
         limit,
-        response_bytes: body.len(),
+        response_bytes,
         sessions_per_response: sessions,
         evo_server_cpu_us_per_request: evo_cpu,
         limit_server_cpu_us_per_request: limit_cpu,
         cpu_ratio: limit_cpu / evo_cpu.max(1e-9),
         slices,
+    }
+}
+
+/// Rounds of the history comparison (one slice of each server a round).
+const HISTORY_ROUNDS: usize = 6;
+
+/// The history comparison, paired: evo-voice on a copy of the store taken
+/// before the growth (H = the ingest calls) and on the grown store (H),
+/// both started afresh for it and running at once, and the static-bytes
+/// server serving the grown store's bytes. Each gets its own kept-alive
+/// connections and the same warm-up; then `HISTORY_ROUNDS` rounds of one
+/// slice each, in rotating order (`paired::round_order`), so that the
+/// machine's drift and a neighbour's bursts weigh on all three alike. The
+/// figure is the median of each round's ratio to the static server.
+async fn history_pair(
+    plan: &Plan,
+    small: &Server,
+    large: &Server,
+    set: &DataSet,
+    dir: &Path,
+    errors: &mut report::Errors,
+) -> anyhow::Result<report::HistoryPair> {
+    let tokens: Arc<Vec<HeaderValue>> =
+        Arc::new(set.users.iter().map(|u| u.authorization.clone()).collect());
+    let duration = Duration::from_secs_f64(plan.duration_secs);
+    let warm = duration.mul_f64(0.2);
+    let slice = duration.div_f64(HISTORY_ROUNDS as f64);
+    let mut sessions = 0;
+    let mut body_bytes = Vec::new();
+    let mut large_read = None;
+    for (label, server) in [("H small (paired)", small), ("H large (paired)", large)] {
+        let (body, headers) = one_read(server.addr, &set.users[0]).await?;
+        sessions = serde_json::from_slice::<serde_json::Value>(&body)?["sessions"]
+            .as_array()
+            .map_or(0, Vec::len);
+        if sessions != plan.sessions_per_user {
+            errors.add(
+                label,
+                1,
+                Some(format!(
+                    "user 0 sees {sessions} active sessions, not {}",
+                    plan.sessions_per_user
+                )),
+            );
+        }
+        body_bytes.push(body.len());
+        large_read = Some((body, headers));
+    }
+    let (body, headers) = large_read.context("no read")?;
+    let limit_server = StaticServer::start(dir, &body, &headers).await?;
+    const LABELS: [&str; 3] = ["evo-small", "evo-large", "static"];
+    let pids = [small.child.id(), large.child.id(), limit_server.child.id()];
+    let mut loads = [small.addr, large.addr, limit_server.addr]
+        .map(|addr| load::ReadLoad::new(addr, plan.connections, tokens.clone()));
+    // The same warm-up for each, interleaved: two turns each.
+    let hidden = ProgressBar::hidden();
+    for turn in 0..2 {
+        for i in paired::round_order(turn, 3) {
+            let warmed = loads[i].run(warm / 2, &hidden).await;
+            errors.outcome(&format!("history {} (warm-up)", LABELS[i]), &warmed);
+        }
+    }
+    let progress = bar("reads H pair", 0);
+    let mut totals = [Outcome::new(), Outcome::new(), Outcome::new()];
+    let mut rounds = Vec::with_capacity(HISTORY_ROUNDS);
+    let mut slices = Vec::with_capacity(3 * HISTORY_ROUNDS);
+    for r in 0..HISTORY_ROUNDS {
+        let mut rates = [0.0; 3];
+        for i in paired::round_order(r, 3) {
+            // An unmeasured lead-in first: the server just sat idle while
+            // the others ran (parked threads, cold caches).
+            let lead = loads[i].run(slice / 10, &hidden).await;
+            errors.outcome(&format!("history {} (lead-in)", LABELS[i]), &lead);
+            let (outcome, figures) =
+                read_slice(&mut loads[i], pids[i], slice, LABELS[i], &progress).await;
+            rates[i] = figures.per_sec;
+            totals[i].elapsed += outcome.elapsed;
+            totals[i].merge(outcome);
+            slices.push(figures);
+        }
+        rounds.push(paired::Round {
+            small: rates[0],
+            large: rates[1],
+            limit: rates[2],
+        });
+    }
+    progress.finish();
+    drop(limit_server);
+    let [small_total, large_total, limit_total] = totals;
+    errors.outcome("history evo-small", &small_total);
+    errors.outcome("history evo-large", &large_total);
+    errors.outcome("history static", &limit_total);
+    let subset = |label: &str| -> Vec<report::ReadSlice> {
+        slices
+            .iter()
+            .filter(|s| s.server == label || s.server == "static")
+            .cloned()
+            .collect()
+    };
+    let small_run = read_run(
+        &small_total,
+        &limit_total,
+        "evo-small",
+        subset("evo-small"),
+        body_bytes[0],
+        sessions,
+    );
+    let large_run = read_run(
+        &large_total,
+        &limit_total,
+        "evo-large",
+        subset("evo-large"),
+        body_bytes[1],
+        sessions,
+    );
+    let cpu_change = large_run.evo_server_cpu_us_per_request
+        / small_run.evo_server_cpu_us_per_request.max(1e-9)
+        - 1.0;
+    Ok(report::HistoryPair {
+        rounds: HISTORY_ROUNDS,
+        history_small: plan.ingest_calls,
+        history_large: plan.history,
+        summary: paired::summarize(&rounds),
+        cpu_change,
+        small: small_run,
+        large: large_run,
+        order: (0..HISTORY_ROUNDS)
+            .map(|r| {
+                paired::round_order(r, 3)
+                    .into_iter()
+                    .map(|i| LABELS[i])
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect(),
     })
 }
 
-/// One open-loop run at `rate` requests/s; with `pin`, the server's threads
-/// on the first CPUs and the bench's on the second for the run (the caller
-/// restores them).
+/// One open-loop run at `rate` requests/s (`open_loop`: its own threads);
+/// with `pin`, the server's threads on the first CPUs and the generator's
+/// on the second for the run (the caller restores the server's).
 async fn half_rate_run(
     plan: &Plan,
     server: &Server,
@@ -466,14 +630,19 @@ async fn half_rate_run(
     rate: f64,
     pin: Option<(Vec<usize>, Vec<usize>)>,
 ) -> (report::HalfRate, Outcome) {
-    let pinning = match &pin {
+    let mut options = open_loop::Options {
+        cpus: None,
+        realtime: true,
+    };
+    let mut pinning = match &pin {
         None => "none (server and generator share every CPU)".to_string(),
         Some((server_cpus, bench_cpus)) => {
-            let pinned = load::affinity::pin(server.child.id(), server_cpus)
-                .and_then(|()| load::affinity::pin(std::process::id(), bench_cpus));
-            match pinned {
-                Ok(()) => format!("server on CPUs {server_cpus:?}, bench on CPUs {bench_cpus:?}"),
-                Err(error) => format!("pinning failed ({error}): none"),
+            match load::affinity::pin(server.child.id(), server_cpus) {
+                Ok(()) => {
+                    options.cpus = Some(bench_cpus.clone());
+                    format!("server on CPUs {server_cpus:?}")
+                }
+                Err(error) => format!("pinning the server failed ({error}): none"),
             }
         }
     };
@@ -485,28 +654,66 @@ async fn half_rate_run(
         },
         0,
     );
-    let mut half_load = load::ReadLoad::new(server.addr, plan.connections, tokens);
+    let schedule = open_loop::Schedule::new(rate, Duration::from_secs_f64(plan.duration_secs));
+    progress.set_length(schedule.total());
     let cpu_before = (cpu_secs(server.child.id()), cpu_secs(std::process::id()));
-    let half = half_load
-        .run(
-            Duration::from_secs_f64(plan.duration_secs),
-            Pace::Rate(rate),
-            &progress,
-        )
-        .await;
+    let (addr, connections, bar) = (server.addr, plan.connections, progress.clone());
+    // A thread of its own (not tokio's blocking pool, whose threads are
+    // reused): its priority and CPUs end with it.
+    let (done, finished) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("bench-generator".into())
+        .spawn(move || {
+            let _ = done.send(open_loop::run(
+                addr,
+                connections,
+                &tokens,
+                schedule,
+                &options,
+                &bar,
+            ));
+        });
+    let run = match spawned {
+        Ok(_) => finished.await.map_err(|e| e.to_string()),
+        Err(error) => Err(error.to_string()),
+    };
     let cpu_after = (cpu_secs(server.child.id()), cpu_secs(std::process::id()));
     progress.finish();
-    let ms = |h: &hdrhistogram::Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    let half = match run {
+        Ok(run) => {
+            if !run.threads.is_empty() {
+                pinning = format!("{pinning}; {}", run.threads);
+            }
+            run.outcome
+        }
+        Err(error) => {
+            let mut outcome = Outcome::new();
+            outcome.error(format!("the open-loop generator failed: {error}"));
+            outcome
+        }
+    };
+    let ms = |h: &hdrhistogram::Histogram<u64>, q: f64| {
+        if h.is_empty() {
+            0.0
+        } else {
+            h.value_at_quantile(q) as f64 / 1000.0
+        }
+    };
     let figures = report::HalfRate {
         target_per_sec: rate,
         figures: Figures::of(&half),
         send_late_p50_ms: ms(&half.lateness, 0.5),
         send_late_p99_ms: ms(&half.lateness, 0.99),
+        send_late_max_ms: ms(&half.lateness, 1.0),
+        pacing_late_p50_ms: ms(&half.pacing, 0.5),
+        pacing_late_p99_ms: ms(&half.pacing, 0.99),
+        pacing_late_max_ms: ms(&half.pacing, 1.0),
         from_send_p50_ms: ms(&half.from_send, 0.5),
         from_send_p99_ms: ms(&half.from_send, 0.99),
         pinning,
         server_cpu_us_per_request: (cpu_after.0 - cpu_before.0) * 1e6 / half.ok.max(1) as f64,
         client_cpu_us_per_request: (cpu_after.1 - cpu_before.1) * 1e6 / half.ok.max(1) as f64,
+        load_average: report::load_average(),
     };
     (figures, half)
 }
@@ -641,9 +848,9 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
         let (server_cpus, bench_cpus) = allowed.split_at(allowed.len().div_ceil(2));
         let split = (server_cpus.to_vec(), bench_cpus.to_vec());
         let pinned = half_rate_run(plan, &server, tokens, half_rate, Some(split)).await;
-        // Both back on every CPU, whatever happened.
+        // The server back on every CPU, whatever happened (the generator's
+        // threads are gone).
         let _ = load::affinity::pin(server.child.id(), &allowed);
-        let _ = load::affinity::pin(std::process::id(), &allowed);
         errors.outcome("reads at half rate, pinned", &pinned.1);
         Some(pinned.0)
     } else {
@@ -683,6 +890,12 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
         Vec::new()
     };
 
+    // A copy of the store with H = the ingest calls (a few MB: the
+    // directory, the active calls, the ended ones so far), for the paired
+    // history comparison; the server is stopped, so its files are at rest.
+    let small_dir = dir.path().join("data-small");
+    copy_files(&data_dir, &small_dir)?;
+
     // 6. Grow the history to H with the rows the ingest webhooks wrote:
     //    the first batch through the store's commit (the store's limit),
     //    the rest loaded in bulk (`data::grow`).
@@ -714,12 +927,17 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
         .map(|metadata| metadata.len())
         .sum();
 
-    // 7. Reads again with H ended sessions, the server restarted on them.
+    // 7. The paired history comparison: a server on the grown store and
+    //    one on the copy kept before the growth, both started now.
     let restarted = Instant::now();
     let server = Server::start(&data_dir, &log, plan.fanout_steps).await?;
     let server_start_secs = restarted.elapsed().as_secs_f64();
-    let large = read_pair(plan, &server, &set, dir.path(), "H large", &mut errors).await?;
+    let small_server =
+        Server::start(&small_dir, &dir.path().join("serve-small.log"), false).await?;
+    let history_reads =
+        history_pair(plan, &small_server, &server, &set, dir.path(), &mut errors).await?;
     server.stop()?;
+    small_server.stop()?;
 
     let limit_rate = growth.limit_changes as f64 / growth.limit_commit_time.as_secs_f64().max(1e-9);
     let ingest_figures = Figures::of(&ingest);
@@ -741,9 +959,10 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
             history_large: plan.history,
             half_rate: half.0,
             half_rate_pinned: half_pinned,
-            ratio_change: large.ratio / small.ratio.max(1e-9) - 1.0,
+            ratio_change: history_reads.summary.ratio_change,
             small,
-            large,
+            large: history_reads.large.clone(),
+            history: history_reads,
         },
         ingest: report::Ingest {
             ratio: ingest_figures.per_sec / limit_rate.max(1e-9),

@@ -140,7 +140,7 @@ pub struct Setup {
     pub ingest_opens: Figures,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ReadRun {
     pub evo: Figures,
     /// The static-bytes server: the stack's limit.
@@ -159,9 +159,10 @@ pub struct ReadRun {
 }
 
 /// One slice of a read comparison.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ReadSlice {
-    /// `evo` or `static`.
+    /// `evo` or `static` (in the history comparison: `evo-small`,
+    /// `evo-large` or `static`).
     pub server: &'static str,
     pub per_sec: f64,
     pub p50_ms: f64,
@@ -180,6 +181,13 @@ pub struct HalfRate {
     /// the latency above): timer granularity and the client's scheduling.
     pub send_late_p50_ms: f64,
     pub send_late_p99_ms: f64,
+    pub send_late_max_ms: f64,
+    /// The generator's own part of that lateness: how late it noticed a
+    /// request was due (its tick and its scheduling), before any wait for
+    /// a connection the server still held.
+    pub pacing_late_p50_ms: f64,
+    pub pacing_late_p99_ms: f64,
+    pub pacing_late_max_ms: f64,
     /// Latency from when each request was handed to its connection (not
     /// from when it was due): the server, the loopback network and the
     /// client reading the response, without the generator's lateness.
@@ -189,17 +197,49 @@ pub struct HalfRate {
     pub pinning: String,
     pub server_cpu_us_per_request: f64,
     pub client_cpu_us_per_request: f64,
+    /// `/proc/loadavg` when the run ended.
+    pub load_average: String,
+}
+
+/// The paired history comparison (`bench::history_pair`): evo-voice on a
+/// copy of the store with H = the ingest calls and on the grown store,
+/// both at once, and the static server, in rounds of one slice each.
+#[derive(Debug, Serialize)]
+pub struct HistoryPair {
+    pub rounds: usize,
+    pub history_small: usize,
+    pub history_large: usize,
+    /// Per-round ratios, their medians, `ratio_change` (the target figure)
+    /// and `paired_change`.
+    #[serde(flatten)]
+    pub summary: crate::bench::paired::HistorySummary,
+    /// Server CPU per request, H large over H small, minus 1.
+    pub cpu_change: f64,
+    /// Each evo-voice server against the static one, summed over the
+    /// rounds (the slices of both).
+    pub small: ReadRun,
+    pub large: ReadRun,
+    /// Each round's order of slices.
+    pub order: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Reads {
     pub history_small: usize,
     pub history_large: usize,
+    /// The first read comparison (evo-voice and the static server), before
+    /// the growth; its peak sets the half rate.
     pub small: ReadRun,
+    /// The grown store's server against the static one, from the paired
+    /// history comparison (`history.large`).
     pub large: ReadRun,
-    /// `large.ratio / small.ratio - 1`: how much more history changed the
-    /// read ratio (target: within ±0.10).
+    /// How much more history changed the read ratio (target: within
+    /// ±0.10): `history.ratio_change`, the medians of the paired rounds.
+    /// (Before session 6, `large.ratio / small.ratio - 1` of two runs
+    /// minutes apart, the server restarted between them.)
     pub ratio_change: f64,
+    /// The paired history comparison.
+    pub history: HistoryPair,
     pub half_rate: HalfRate,
     /// The same rate with the server and the generator on separate CPUs
     /// (none on a one-CPU machine).
@@ -327,9 +367,10 @@ pub fn method(notes: &[String]) -> Vec<String> {
             "active calls: signed webhooks over HTTP (POST /twilio/voice, then the agent leg's /twilio/status ringing and in-progress)",
             "ingest: the calls are opened by their voice webhooks first; then their signed status callbacks (agent leg ringing, in-progress, completed; root completed) are timed; each acknowledged 2xx is durable",
             "store batch limit: the same rows (each snapshot, event and lookup key the ingest webhooks produced, rebuilt by the same reducer under new call SIDs) for the next 1,000 calls, committed with Store::commit one step of 1,000 calls a commit, server stopped; only the event steps are timed",
-            "history: the rest of H is loaded with Store::load_ended_sessions, 5,000 sessions a transaction: for each, the rows the webhooks' commits left (its final snapshot and history row, every event of its log, the lookup keys of its call SIDs; rebuilt from the ingest calls' stored sessions under new SIDs by the same reducer), written in multi-row statements (the conformance suite checks they equal the rows of the same sessions through Store::commit); not through HTTP (1,000,000 calls of 5 webhooks each would take hours on 2 cores); the server is then restarted on it",
+            "history: the rest of H is loaded with Store::load_ended_sessions, 5,000 sessions a transaction: for each, the rows the webhooks' commits left (its final snapshot and history row, every event of its log, the lookup keys of its call SIDs; rebuilt from the ingest calls' stored sessions under new SIDs by the same reducer), written in multi-row statements (the conformance suite checks they equal the rows of the same sessions through Store::commit); not through HTTP (1,000,000 calls of 5 webhooks each would take hours on 2 cores); a copy of the store is kept before the growth (H = the ingest calls)",
             "reads: GET /sessions/active, bearer tokens rotating over all users, closed loop; the limit is a child process serving the bytes and headers user 0 got (the same listener, `startup::serve_with_limits`, and an axum router; no auth, no lookup, no middleware); each server has its own kept-alive connections (the same count) and a warm-up of a fifth of the run, then they are measured in 6 alternating slices each (ABBA order) within one run; the ratio is the sum of evo's requests over the static server's; server CPU per request from /proc/<pid>/stat",
-            "half rate: an open-loop generator at half the peak evo-voice rate; request k is due at start + k/rate, released by a pacing thread every 250 µs and sent by whichever connection is idle; latency counts from when each request was due (its lateness in being sent is reported too, and the latency from when it was actually sent); then the same rate again with the server's threads on one half of the CPUs and the bench's on the other (sched_setaffinity), so that the generator does not wait for a core the server holds",
+            "history independence, paired: two servers started at once, one on the grown store (H) and one on the copy kept before the growth, and the static server with the grown store's bytes; the same warm-up each (interleaved, two turns each), then 6 rounds of one slice each in rotating order (every order of the three once), each slice after an unmeasured lead-in of a tenth of its length; the figure is the median of the rounds' H-large ratio over the median of the H-small ratio, minus 1 (also the median of each round's large/small, and the server CPU per request of each)",
+            "half rate: an open-loop generator at half the peak evo-voice rate, in one thread with no async runtime, at real-time priority (SCHED_FIFO 1, where allowed) so that other processes do not make it late: an epoll set of non-blocking connections (opened before the start; pre-rendered request bytes, one write each, response heads parsed with httparse) polled once a tick (100 µs, timer slack 1 ns) or when the next request is due if none is in flight: each due request goes to an idle connection, or waits in a queue while all are busy, and each response is timed when read (up to a tick after it arrived: an upper bound); request k is due at start + k/rate and its latency counts from then (coordinated omission corrected); how late it was sent is reported too, and the latency from when it was sent; then the same rate again with the server's threads on one half of the CPUs and the generator's on the other",
             "fan-out: one /event-stream subscriber per user; each sample is a voice webhook opening a call to one subscriber's user, timed from sending it until that stream carries the new session's id; the call is then ended",
             "memory: VmRSS of the server process before and after the active calls (with its split into RssAnon, RssFile and RssShmem), and before and after the subscribers connected",
         ]
@@ -376,9 +417,11 @@ impl Report {
             )
         };
         let r = &self.reads;
+        let h = &r.history;
         for (label, run, history) in [
             ("reads", &r.small, r.history_small),
-            ("reads", &r.large, r.history_large),
+            ("paired: reads", &h.small, h.history_small),
+            ("paired: reads", &h.large, h.history_large),
         ] {
             row(
                 out,
@@ -401,13 +444,28 @@ impl Report {
                     run.cpu_ratio
                 ),
             )?;
-            let slices: Vec<String> = run
-                .slices
-                .iter()
-                .map(|s| format!("{} {:.0}", s.server, s.per_sec))
-                .collect();
-            writeln!(out, "{:<34} {}", "  slices (req/s)", slices.join(", "))?;
+            if label == "reads" {
+                let slices: Vec<String> = run
+                    .slices
+                    .iter()
+                    .map(|s| format!("{} {:.0}", s.server, s.per_sec))
+                    .collect();
+                writeln!(out, "{:<34} {}", "  slices (req/s)", slices.join(", "))?;
+            }
         }
+        let rounds: Vec<String> = h
+            .summary
+            .small_ratios
+            .iter()
+            .zip(&h.summary.large_ratios)
+            .map(|(small, large)| format!("{small:.2}/{large:.2}"))
+            .collect();
+        writeln!(
+            out,
+            "{:<34} {}",
+            "  paired rounds (ratio small/large)",
+            rounds.join(", ")
+        )?;
         for (label, half) in std::iter::once(("reads at half of the peak rate", &r.half_rate))
             .chain(r.half_rate_pinned.iter().map(|h| ("  the same, pinned", h)))
         {
@@ -416,25 +474,33 @@ impl Report {
                 label,
                 &half.figures,
                 format!(
-                    "target {:.0}/s; sent late p50 {:.3} / p99 {:.3} ms; from send p50 {:.3} / p99 {:.3} ms; {}",
+                    "target {:.0}/s; sent late p50 {:.3} / p99 {:.3} / max {:.3} ms (pacing p99 {:.3} / max {:.3} ms); from send p50 {:.3} / p99 {:.3} ms; client CPU/request {:.1} µs; load {}; {}",
                     half.target_per_sec,
                     half.send_late_p50_ms,
                     half.send_late_p99_ms,
+                    half.send_late_max_ms,
+                    half.pacing_late_p99_ms,
+                    half.pacing_late_max_ms,
                     half.from_send_p50_ms,
                     half.from_send_p99_ms,
+                    half.client_cpu_us_per_request,
+                    half.load_average,
                     half.pinning
                 ),
             )?;
         }
         writeln!(
             out,
-            "{:<34} ratio {:.2} (H={}) vs {:.2} (H={}): {:+.1} %",
+            "{:<34} median ratio {:.2} (H={}) vs {:.2} (H={}): {:+.1} % (paired, {} rounds; median of large/small {:+.1} %; server CPU/request {:+.1} %)",
             "history independence",
-            r.small.ratio,
-            r.history_small,
-            r.large.ratio,
-            r.history_large,
-            r.ratio_change * 100.0
+            h.summary.small_ratio_median,
+            h.history_small,
+            h.summary.large_ratio_median,
+            h.history_large,
+            r.ratio_change * 100.0,
+            h.rounds,
+            h.summary.paired_change * 100.0,
+            h.cpu_change * 100.0
         )?;
         let i = &self.ingest;
         row(

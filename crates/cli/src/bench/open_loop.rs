@@ -1,0 +1,628 @@
+//! The open-loop generator of the half-rate run: request `k` is due at
+//! `start + k / rate`, and its latency counts from then (coordinated
+//! omission corrected, as wrk2 does), so the generator's own lateness is
+//! part of the figure and must be far below the server's latency.
+//!
+//! Why it is built this way (docs/benchmarks.md, "Half-rate latency and
+//! paired history comparison"): the first generator ran its 64 connections
+//! as tasks of the bench's multi-threaded runtime, woken through a
+//! semaphore that a pacing thread filled every 250 µs, each request going
+//! through hyper's client. At half rate every request then cost several
+//! thread wake-ups (pacer, a runtime worker, the connection's task, the
+//! response), and on this VM a wake-up from idle costs about 10 µs of CPU:
+//! about 40 µs of client CPU per request, more than the server's, on the
+//! two cores they share.
+//!
+//! This one is one thread with no async runtime (at real-time priority
+//! where allowed, so other processes do not make it late): an `epoll` set
+//! of non-blocking connections opened before the start, which it polls
+//! once a tick (`TICK`, 100 µs; the thread's timer slack is 1 ns instead of
+//! 50 µs; tokio's timer would round up to the next millisecond), or sleeps
+//! until the next request is due when none is in flight. At each wake it
+//! reads every response that arrived (`httparse` reads the head) and writes
+//! every due request (pre-rendered bytes, one `write`) to an idle
+//! connection; a request due while every connection is busy waits in a
+//! queue, and its wait counts. So the wake-ups are at most 10,000 a second
+//! whatever the rate, and the generator's own lateness and the timing of
+//! a response are each late by at most a tick (plus its scheduling), which
+//! the report shows (`pacing_late_*`).
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use http::HeaderValue;
+use indicatif::ProgressBar;
+
+use crate::bench::load::{micros, Outcome};
+
+/// When each request of an open-loop run is due: request `k` (0-based) at
+/// `k / rate` seconds after the start, for the requests due before the end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Schedule {
+    rate: f64,
+    duration: Duration,
+}
+
+impl Schedule {
+    pub fn new(rate: f64, duration: Duration) -> Schedule {
+        Schedule {
+            rate: rate.max(1e-3),
+            duration,
+        }
+    }
+
+    /// How many requests are due within the run.
+    pub fn total(&self) -> u64 {
+        // Due at 0, 1/rate, …: those strictly before the end.
+        (self.duration.as_secs_f64() * self.rate).ceil() as u64
+    }
+
+    /// When request `k` is due, from the start.
+    pub fn due(&self, k: u64) -> Duration {
+        Duration::from_secs_f64(k as f64 / self.rate)
+    }
+
+    /// How many requests are due at `elapsed` after the start (those due
+    /// at or before it), at most `total()`.
+    pub fn due_by(&self, elapsed: Duration) -> u64 {
+        let due = (elapsed.as_secs_f64() * self.rate).floor() as u64 + 1;
+        // Float rounding must never release a request before its time.
+        let due = if due > 0 && self.due(due - 1) > elapsed {
+            due - 1
+        } else {
+            due
+        };
+        due.min(self.total())
+    }
+}
+
+/// How long the generator waits for a response before counting every
+/// request in flight as failed (a stalled server must not hang the bench).
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The generator wakes at most once a tick (when a request is due, or to
+/// read the responses that arrived while requests are in flight), and does
+/// not wait on the sockets: a wake-up costs about 10-20 µs of CPU on this
+/// VM, so waking for each due time and each response cost more CPU than
+/// the server's work per request. The price: a request is sent up to a
+/// tick late, and a response is timed up to a tick after it arrived, both
+/// counted in the latency (an upper bound, never a flattering one).
+pub const TICK: Duration = Duration::from_micros(100);
+
+/// A wait shorter than this is not slept: the request is sent now (a
+/// wake-up costs more than this).
+const NO_SLEEP_BELOW: Duration = Duration::from_micros(2);
+
+/// One open-loop run's result.
+pub struct Run {
+    pub outcome: Outcome,
+    /// Where the generator's thread ran.
+    pub threads: String,
+}
+
+/// How the generator's thread is placed.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Pin the generator's thread to these CPUs.
+    pub cpus: Option<Vec<usize>>,
+    /// Run the generator's thread at real-time priority (`SCHED_FIFO` 1,
+    /// through util-linux's `chrt`; allowed for root or with
+    /// `CAP_SYS_NICE`, else the report says it was not), so that it is not
+    /// late because other processes hold both cores. It only takes a core
+    /// while it sends or reads, the same work at any priority; the server
+    /// keeps its ordinary priority, so its latency is what it is.
+    pub realtime: bool,
+}
+
+/// `GET /sessions/active` at the schedule's rate over `connections`
+/// kept-alive connections to `addr` (opened before the start), bearer
+/// tokens rotating over all users. Blocking: it runs on the calling thread
+/// and returns when every due request was answered (or failed).
+pub fn run(
+    addr: SocketAddr,
+    connections: usize,
+    tokens: &[HeaderValue],
+    schedule: Schedule,
+    options: &Options,
+    bar: &ProgressBar,
+) -> Run {
+    let mut placed = Vec::new();
+    if let Some(cpus) = &options.cpus {
+        placed.push(pin_this_thread(cpus));
+    }
+    if options.realtime {
+        placed.push(realtime_this_thread());
+    }
+    let threads = placed.join("; ");
+    let requests: Vec<Vec<u8>> = tokens
+        .iter()
+        .map(|token| request_bytes(addr, "/sessions/active", token))
+        .collect();
+    let mut outcome = Outcome::new();
+    if let Err(error) = generate(
+        addr,
+        connections.max(1),
+        &requests,
+        schedule,
+        bar,
+        &mut outcome,
+    ) {
+        outcome.error(format!("the open-loop generator failed: {error:#}"));
+    }
+    Run { outcome, threads }
+}
+
+/// A GET as the bytes sent on the wire (HTTP/1.1, keep-alive by default).
+pub fn request_bytes(addr: SocketAddr, path: &str, authorization: &HeaderValue) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(64 + authorization.len());
+    bytes.extend_from_slice(b"GET ");
+    bytes.extend_from_slice(path.as_bytes());
+    bytes.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    bytes.extend_from_slice(addr.to_string().as_bytes());
+    bytes.extend_from_slice(b"\r\nauthorization: ");
+    bytes.extend_from_slice(authorization.as_bytes());
+    bytes.extend_from_slice(b"\r\n\r\n");
+    bytes
+}
+
+/// Where a complete response ends in `buf`, and its status: `None` while
+/// the head or the body is still incomplete. Only `content-length` bodies
+/// (what both servers send for these responses).
+pub fn response_end(buf: &[u8]) -> anyhow::Result<Option<(u16, usize)>> {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut response = httparse::Response::new(&mut headers);
+    let head = match response.parse(buf).context("a malformed response head")? {
+        httparse::Status::Partial => return Ok(None),
+        httparse::Status::Complete(head) => head,
+    };
+    let status = response.code.unwrap_or(0);
+    let mut length = None;
+    for header in response.headers.iter() {
+        if header.name.eq_ignore_ascii_case("content-length") {
+            let value = std::str::from_utf8(header.value).ok();
+            length = Some(
+                value
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .context("a malformed content-length")?,
+            );
+        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            anyhow::bail!("a response without content-length (transfer-encoding)");
+        }
+    }
+    let end = head + length.context("a response without content-length")?;
+    Ok((buf.len() >= end).then_some((status, end)))
+}
+
+/// One connection: its socket, its response buffer, and the request in
+/// flight (when it was due and when it was written).
+struct Slot {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    filled: usize,
+    busy: Option<(Instant, Instant)>,
+    token: usize,
+}
+
+fn connect(addr: SocketAddr) -> anyhow::Result<TcpStream> {
+    let stream =
+        TcpStream::connect(addr).with_context(|| format!("connecting to {addr} failed"))?;
+    stream.set_nodelay(true)?;
+    stream.set_nonblocking(true)?;
+    Ok(stream)
+}
+
+/// Writes all of `bytes` to a non-blocking socket with nothing else in
+/// flight (its send buffer is empty, so a short request goes at once).
+fn write_now(stream: &mut TcpStream, bytes: &[u8]) -> std::io::Result<()> {
+    let mut written = 0;
+    while written < bytes.len() {
+        match stream.write(&bytes[written..]) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(target_os = "linux")]
+fn generate(
+    addr: SocketAddr,
+    connections: usize,
+    requests: &[Vec<u8>],
+    schedule: Schedule,
+    bar: &ProgressBar,
+    outcome: &mut Outcome,
+) -> anyhow::Result<()> {
+    use rustix::event::epoll;
+
+    precise_sleeps();
+    let poll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+    let open = |i: usize| -> anyhow::Result<TcpStream> {
+        let stream = connect(addr)?;
+        epoll::add(
+            &poll,
+            &stream,
+            epoll::EventData::new_u64(i as u64),
+            epoll::EventFlags::IN,
+        )?;
+        Ok(stream)
+    };
+    let mut slots = Vec::with_capacity(connections);
+    for i in 0..connections {
+        slots.push(Slot {
+            stream: open(i)?,
+            buf: vec![0; 16 * 1024],
+            filled: 0,
+            busy: None,
+            token: i,
+        });
+    }
+    let mut idle: Vec<usize> = (0..connections).rev().collect();
+    let mut waiting: VecDeque<u64> = VecDeque::new();
+    let mut events: Vec<epoll::Event> = Vec::with_capacity(connections);
+    let (total, mut next, mut in_flight) = (schedule.total(), 0u64, 0usize);
+    let started = Instant::now();
+    let (mut woke, mut last_progress) = (started, started);
+    loop {
+        // Every request due by now is queued, then sent on an idle
+        // connection (first due, first sent). How late the generator
+        // noticed each is its pacing; what it waits after that is for a
+        // connection the server still holds.
+        let noticed = Instant::now();
+        let due_now = schedule.due_by(noticed - started + NO_SLEEP_BELOW);
+        for k in next..due_now {
+            let due = started + schedule.due(k);
+            let _ = outcome
+                .pacing
+                .record(micros(noticed.saturating_duration_since(due)));
+            waiting.push_back(k);
+        }
+        next = next.max(due_now);
+        while !waiting.is_empty() {
+            let Some(i) = idle.pop() else { break };
+            let Some(k) = waiting.pop_front() else { break };
+            let slot = &mut slots[i];
+            let due = started + schedule.due(k);
+            let sent = Instant::now();
+            let _ = outcome
+                .lateness
+                .record(micros(sent.saturating_duration_since(due)));
+            let request = &requests[slot.token % requests.len()];
+            slot.token += connections;
+            match write_now(&mut slot.stream, request) {
+                Ok(()) => {
+                    slot.busy = Some((due, sent));
+                    in_flight += 1;
+                }
+                Err(error) => {
+                    outcome.error(format!("GET /sessions/active: {error}"));
+                    slot.stream = open(i)?;
+                    slot.filled = 0;
+                    idle.push(i);
+                }
+            }
+        }
+        if next >= total && waiting.is_empty() && in_flight == 0 {
+            break;
+        }
+        if in_flight > 0 && last_progress.elapsed() > RESPONSE_TIMEOUT {
+            anyhow::bail!(
+                "{in_flight} requests had no response within {RESPONSE_TIMEOUT:?} ({} answered)",
+                outcome.ok
+            );
+        }
+        // Sleep a tick, or until the next request is due when none is in
+        // flight; then take every response that arrived meanwhile.
+        let tick_end = woke + TICK;
+        let wake_at = if in_flight == 0 && waiting.is_empty() {
+            tick_end.max(started + schedule.due(next))
+        } else {
+            tick_end
+        };
+        let now = Instant::now();
+        if wake_at > now {
+            std::thread::sleep(wake_at - now);
+        }
+        woke = Instant::now();
+        events.clear();
+        let no_wait = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        match epoll::wait(
+            &poll,
+            rustix::buffer::spare_capacity(&mut events),
+            Some(&no_wait),
+        ) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(error) => return Err(error.into()),
+        }
+        if !events.is_empty() {
+            last_progress = woke;
+        }
+        for event in &events {
+            let i = event.data.u64() as usize;
+            let Some(slot) = slots.get_mut(i) else {
+                continue;
+            };
+            // Read what arrived; a complete response frees the connection.
+            loop {
+                if slot.filled == slot.buf.len() {
+                    slot.buf.resize(slot.buf.len() * 2, 0);
+                }
+                match slot.stream.read(&mut slot.buf[slot.filled..]) {
+                    Ok(0) => {
+                        outcome
+                            .error("GET /sessions/active: the server closed the connection".into());
+                        if slot.busy.take().is_some() {
+                            in_flight -= 1;
+                        }
+                        slot.stream = open(i)?;
+                        slot.filled = 0;
+                        idle.push(i);
+                        break;
+                    }
+                    Ok(n) => slot.filled += n,
+                    Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(error) => {
+                        outcome.error(format!("GET /sessions/active: {error}"));
+                        if slot.busy.take().is_some() {
+                            in_flight -= 1;
+                        }
+                        slot.stream = open(i)?;
+                        slot.filled = 0;
+                        idle.push(i);
+                        break;
+                    }
+                }
+                let complete = match response_end(&slot.buf[..slot.filled]) {
+                    Ok(None) => continue,
+                    Ok(Some((status, end))) if end == slot.filled => Ok(status),
+                    Ok(Some(_)) => Err(anyhow::anyhow!("bytes after the response")),
+                    Err(error) => Err(error),
+                };
+                let now = Instant::now();
+                let Some((due, sent)) = slot.busy.take() else {
+                    outcome.error("GET /sessions/active: a response to no request".into());
+                    slot.filled = 0;
+                    break;
+                };
+                in_flight -= 1;
+                slot.filled = 0;
+                match complete {
+                    Ok(200) => {
+                        outcome.ok += 1;
+                        let _ = outcome.latency.record(micros(now - due));
+                        let _ = outcome.from_send.record(micros(now - sent));
+                        idle.push(i);
+                    }
+                    Ok(status) => {
+                        outcome.error(format!("GET /sessions/active answered {status}"));
+                        idle.push(i);
+                    }
+                    Err(error) => {
+                        outcome.error(format!("GET /sessions/active: {error:#}"));
+                        slot.stream = open(i)?;
+                        idle.push(i);
+                    }
+                }
+                if (outcome.ok + outcome.errors) % 1024 == 0 {
+                    bar.set_position(outcome.ok + outcome.errors);
+                }
+                break;
+            }
+        }
+    }
+    outcome.elapsed = started.elapsed();
+    bar.set_position(outcome.ok + outcome.errors);
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn generate(
+    _addr: SocketAddr,
+    _connections: usize,
+    _requests: &[Vec<u8>],
+    _schedule: Schedule,
+    _bar: &ProgressBar,
+    _outcome: &mut Outcome,
+) -> anyhow::Result<()> {
+    anyhow::bail!("the open-loop generator needs Linux (epoll_pwait2)")
+}
+
+/// Restricts the calling thread to `cpus`; what was done, for the report.
+#[cfg(target_os = "linux")]
+fn pin_this_thread(cpus: &[usize]) -> String {
+    let mut set = rustix::thread::CpuSet::new();
+    for &cpu in cpus {
+        set.set(cpu);
+    }
+    match rustix::thread::sched_setaffinity(None, &set) {
+        Ok(()) => format!("generator on CPUs {cpus:?}"),
+        Err(error) => format!("generator: pinning failed ({error})"),
+    }
+}
+
+/// Puts the calling thread in `SCHED_FIFO` at priority 1 (`chrt`: the
+/// project forbids `unsafe`, and rustix has no `sched_setscheduler`).
+#[cfg(target_os = "linux")]
+fn realtime_this_thread() -> String {
+    let tid = rustix::thread::gettid().as_raw_nonzero().get().to_string();
+    let status = std::process::Command::new("chrt")
+        .args(["-f", "-p", "1", &tid])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    match status {
+        Ok(status) if status.success() => "generator at SCHED_FIFO 1".to_string(),
+        Ok(status) => format!("generator at normal priority (chrt exited with {status})"),
+        Err(error) => format!("generator at normal priority (chrt: {error})"),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn realtime_this_thread() -> String {
+    "generator at normal priority (Linux only)".to_string()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pin_this_thread(_cpus: &[usize]) -> String {
+    "generator not pinned (Linux only)".to_string()
+}
+
+/// Timed waits of the calling thread end when asked, not up to 50 µs later
+/// (the kernel's default timer slack for an ordinary thread).
+#[cfg(target_os = "linux")]
+fn precise_sleeps() {
+    let _ = rustix::thread::set_current_timer_slack(std::num::NonZeroU64::new(1));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_releases_each_request_at_its_due_time_and_none_after_the_end() {
+        // 1,000/s for 10 ms: requests 0..10, due at 0, 1, …, 9 ms.
+        let schedule = Schedule::new(1000.0, Duration::from_millis(10));
+        assert_eq!(schedule.total(), 10);
+        assert_eq!(schedule.due(0), Duration::ZERO);
+        assert_eq!(schedule.due(3), Duration::from_millis(3));
+        assert_eq!(schedule.due_by(Duration::ZERO), 1);
+        assert_eq!(schedule.due_by(Duration::from_micros(999)), 1);
+        assert_eq!(schedule.due_by(Duration::from_millis(1)), 2);
+        assert_eq!(schedule.due_by(Duration::from_micros(9_500)), 10);
+        assert_eq!(schedule.due_by(Duration::from_secs(5)), 10);
+        // A rate that does not divide the run: 3/s for 1 s → due at 0,
+        // 1/3 and 2/3 s.
+        let thirds = Schedule::new(3.0, Duration::from_secs(1));
+        assert_eq!(thirds.total(), 3);
+        assert_eq!(thirds.due_by(Duration::from_millis(333)), 1);
+        assert_eq!(thirds.due_by(Duration::from_millis(334)), 2);
+    }
+
+    #[test]
+    fn due_by_never_counts_a_request_whose_time_has_not_come() {
+        let schedule = Schedule::new(29_123.7, Duration::from_secs(2));
+        for micros in (0..2_000_000u64).step_by(997) {
+            let elapsed = Duration::from_micros(micros);
+            let due = schedule.due_by(elapsed);
+            assert!(due >= 1);
+            assert!(schedule.due(due - 1) <= elapsed, "at {micros} µs");
+            if due < schedule.total() {
+                assert!(schedule.due(due) > elapsed, "at {micros} µs");
+            }
+        }
+    }
+
+    /// A loopback server answering every request with the same response.
+    fn answering_server(response: &'static [u8]) -> SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                std::thread::spawn(move || {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while let Ok(n) = stream.read(&mut chunk) {
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            buf.drain(..end + 4);
+                            if stream.write_all(response).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn every_due_request_is_sent_and_answered_once() {
+        let addr = answering_server(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}");
+        let tokens: Vec<HeaderValue> = (0..5)
+            .map(|i| HeaderValue::from_str(&format!("Bearer {i}")).unwrap())
+            .collect();
+        // 40 requests over 3 connections.
+        let schedule = Schedule::new(400.0, Duration::from_millis(100));
+        let run = run(
+            addr,
+            3,
+            &tokens,
+            schedule,
+            &Options::default(),
+            &ProgressBar::hidden(),
+        );
+        let outcome = run.outcome;
+        assert_eq!(outcome.first_error, None);
+        assert_eq!((outcome.ok, outcome.errors), (40, 0));
+        assert_eq!(outcome.latency.len(), 40);
+        assert_eq!(outcome.lateness.len(), 40);
+        assert_eq!(outcome.pacing.len(), 40);
+        assert_eq!(outcome.from_send.len(), 40);
+    }
+
+    #[test]
+    fn an_answer_other_than_200_is_an_error() {
+        let addr = answering_server(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n");
+        let tokens = [HeaderValue::from_static("Bearer x")];
+        let schedule = Schedule::new(100.0, Duration::from_millis(50));
+        let outcome = run(
+            addr,
+            2,
+            &tokens,
+            schedule,
+            &Options::default(),
+            &ProgressBar::hidden(),
+        )
+        .outcome;
+        assert_eq!((outcome.ok, outcome.errors), (0, 5));
+        assert_eq!(
+            outcome.first_error.as_deref(),
+            Some("GET /sessions/active answered 401")
+        );
+    }
+
+    #[test]
+    fn a_request_is_the_bytes_a_client_would_send() {
+        let addr: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let token = HeaderValue::from_static("Bearer abc");
+        assert_eq!(
+            request_bytes(addr, "/sessions/active", &token),
+            b"GET /sessions/active HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nauthorization: Bearer abc\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn a_response_ends_after_its_content_length() {
+        let whole =
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nContent-Length: 4\r\n\r\n{\"a\"";
+        let head = whole.len() - 4;
+        assert_eq!(response_end(&whole[..10]).unwrap(), None);
+        assert_eq!(response_end(&whole[..head]).unwrap(), None);
+        assert_eq!(response_end(&whole[..head + 3]).unwrap(), None);
+        assert_eq!(response_end(whole).unwrap(), Some((200, whole.len())));
+        let unauthorized = b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n";
+        assert_eq!(
+            response_end(unauthorized).unwrap(),
+            Some((401, unauthorized.len()))
+        );
+        assert!(response_end(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").is_err());
+        assert!(response_end(b"HTTP/1.1 200 OK\r\n\r\n").is_err());
+        assert!(response_end(b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n").is_err());
+    }
+}
