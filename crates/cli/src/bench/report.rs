@@ -249,10 +249,11 @@ pub struct Reads {
 #[derive(Debug, Serialize)]
 pub struct Ingest {
     pub callbacks: Figures,
-    /// Event rows per second the store commits in batches of 1,000.
-    pub store_batch_limit_per_sec: f64,
+    /// Event rows per second the store commits in batches of 1,000; none
+    /// when H is no larger than the ingest calls (nothing to commit).
+    pub store_batch_limit_per_sec: Option<f64>,
     pub store_batch_rows: u64,
-    pub ratio: f64,
+    pub ratio: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -377,6 +378,19 @@ pub fn method(notes: &[String]) -> Vec<String> {
         .map(str::to_string),
     );
     method
+}
+
+/// The ingest row's note: the store's batch limit and the ratio to it, or
+/// why there is none.
+fn ingest_note(ingest: &Ingest, ingest_calls: usize) -> String {
+    match (ingest.store_batch_limit_per_sec, ingest.ratio) {
+        (Some(limit), Some(ratio)) => {
+            format!("store batch limit {limit:.0} rows/s, ratio {ratio:.2}")
+        }
+        _ => format!(
+            "store batch limit not measured: --history must exceed the {ingest_calls} ingest calls"
+        ),
+    }
 }
 
 impl Report {
@@ -507,10 +521,7 @@ impl Report {
             out,
             "ingest (signed status callbacks)",
             &i.callbacks,
-            format!(
-                "store batch limit {:.0} rows/s, ratio {:.2}",
-                i.store_batch_limit_per_sec, i.ratio
-            ),
+            ingest_note(i, self.reads.history_small),
         )?;
         let f = &self.fanout;
         row(
@@ -581,5 +592,46 @@ impl Report {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ingest(limit: Option<f64>, ratio: Option<f64>) -> Ingest {
+        Ingest {
+            callbacks: Figures {
+                ok: 4_000,
+                errors: 0,
+                secs: 5.0,
+                per_sec: 800.0,
+                p50_ms: 60.0,
+                p99_ms: 200.0,
+                max_ms: 250.0,
+            },
+            store_batch_limit_per_sec: limit,
+            store_batch_rows: if limit.is_some() { 5_000 } else { 0 },
+            ratio,
+        }
+    }
+
+    #[test]
+    fn an_ingest_run_without_a_batch_limit_says_why_instead_of_a_ratio() {
+        // `--history 1000` with 1,000 ingest calls commits nothing in
+        // batches: a ratio over a zero limit once printed as 7.8e11.
+        let note = ingest_note(&ingest(None, None), 1_000);
+        assert_eq!(
+            note,
+            "store batch limit not measured: --history must exceed the 1000 ingest calls"
+        );
+        let json = serde_json::to_value(ingest(None, None)).unwrap();
+        assert!(json["ratio"].is_null() && json["store_batch_limit_per_sec"].is_null());
+    }
+
+    #[test]
+    fn an_ingest_run_with_a_batch_limit_reports_the_ratio() {
+        let note = ingest_note(&ingest(Some(651.0), Some(1.09)), 1_000);
+        assert_eq!(note, "store batch limit 651 rows/s, ratio 1.09");
     }
 }
