@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole evo-voice test suite, on a fresh machine or an old one.
 #
-# 1. Installs what is missing: PostgreSQL server binaries and a JDK (apt;
+# 1. Installs what is missing: PostgreSQL server binaries, a JDK and, for
+#    jemalloc, make and a C compiler (apt;
 #    javac checks the generated Java DTOs), the Node and Python packages of
 #    the real-client tests (pinned versions).
 # 2. Builds once (test profile) and runs every Rust test (unit, property, integration,
@@ -26,6 +27,11 @@ fi
 # pinned npm playwright-core (never a downloaded browser).
 if [ ! -x /usr/bin/chromium ]; then
   need_apt+=(chromium)
+fi
+# jemalloc, the default allocator (tikv-jemalloc-sys), is built from C
+# source with make and a C compiler.
+if ! command -v make >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1; then
+  need_apt+=(make gcc libc6-dev)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
