@@ -22,15 +22,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use evo_core::domain::{Endpoint, EndpointKind, Role, User};
 use evo_core::reducer;
-use evo_core::scenario::{self, Cast, Kind};
+use evo_core::scenario::{self, Kind};
 use evo_server::app::config::{Config, StoreLocation};
 use evo_server::auth::tokens::access_claims;
 use evo_server::startup::Application;
-use evo_store::AuthSession;
 use http_body_util::{BodyExt, Empty};
 use hyper::Request;
+
+#[path = "support/load_users.rs"]
+mod load_users;
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -306,59 +307,7 @@ fn main() -> anyhow::Result<()> {
     let (evo, fixed, tokens, rss_empty, rss_full, active, ingest, state) =
         server.block_on(async {
             let store = evo_store::open_store(&dir.path().display().to_string()).await?;
-            let account = evo_server::app::directory::add_account(
-                store.as_ref(),
-                "Load Telecom",
-                Some("AC00000000000000000000000000000001"),
-                Some("0123456789abcdef0123456789abcdef"),
-            )
-            .await?;
-            // Users straight into the store: no argon2 per user (tokens are
-            // signed below, no password sign-in happens).
-            let mut seeded = Vec::new();
-            for u in 0..users {
-                let user = User {
-                    id: format!("usr-load-{u:05}").into(),
-                    account_id: account.id.clone(),
-                    email: format!("agent{u}@load.example"),
-                    display_name: format!("Agent {u}"),
-                    password_hash: "unused".into(),
-                    roles: vec![Role::User],
-                };
-                let endpoint = Endpoint {
-                    id: user.id.clone().into(),
-                    account_id: account.id.clone(),
-                    customer_id: None,
-                    kind: EndpointKind::User,
-                    display_name: user.display_name.clone(),
-                    address: user.email.clone(),
-                    ring_user_ids: Vec::new(),
-                    queue_name: None,
-                };
-                store.create_user(&user, &endpoint).await?;
-                let number = Endpoint {
-                    id: format!("num-load-{u:05}").into(),
-                    account_id: account.id.clone(),
-                    customer_id: None,
-                    kind: EndpointKind::PhoneNumber,
-                    display_name: format!("Line {u}"),
-                    address: format!("+1555{u:07}"),
-                    ring_user_ids: vec![user.id.clone()],
-                    queue_name: None,
-                };
-                store.create_endpoint(&number).await?;
-                let sid = format!("sid-load-{u:05}");
-                let now = chrono::Utc::now();
-                store
-                    .create_auth_session(&AuthSession {
-                        id: sid.clone(),
-                        user_id: user.id.clone(),
-                        created_at: now,
-                        expires_at: now + chrono::Duration::hours(2),
-                    })
-                    .await?;
-                seeded.push((user, number, sid));
-            }
+            let seeded = load_users::seed_users(store.as_ref(), users).await?;
             let mut config = Config::for_store(
                 "127.0.0.1:0".parse()?,
                 StoreLocation::DataDir(dir.path().to_path_buf()),
@@ -397,23 +346,8 @@ fn main() -> anyhow::Result<()> {
                             break;
                         }
                         let (user, number, _) = &seeded[n / per_user];
-                        let cast = Cast {
-                            account_id: user.account_id.clone(),
-                            account_name: "Load Telecom".into(),
-                            customer: None,
-                            breadcrumb: Vec::new(),
-                            number: (
-                                number.id.clone(),
-                                number.address.clone(),
-                                number.display_name.clone(),
-                            ),
-                            agents: vec![(
-                                user.id.clone(),
-                                format!("agent{}", n / per_user),
-                                user.display_name.clone(),
-                            )],
-                            caller: format!("+1666{n:07}"),
-                        };
+                        let cast =
+                            load_users::cast(user, number, n / per_user, format!("+1666{n:07}"));
                         let plan = scenario::build(
                             Kind::InboundAnswered,
                             &cast,
