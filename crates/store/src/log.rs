@@ -266,6 +266,20 @@ pub(crate) struct StoredSnapshot {
 }
 
 /// Parses a `select snapshot, log_rows` row.
+/// One session's stored snapshot, read on `conn` (a read transaction, so
+/// that what the caller reads next agrees with it); none when unknown.
+pub(crate) async fn read_snapshot(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+) -> StoreResult<Option<StoredSnapshot>> {
+    sqlx::query("select snapshot, log_rows from session where session_id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .map(|row| snapshot_from_row(&row))
+        .transpose()
+}
+
 pub(crate) fn snapshot_from_row(row: &sqlx::any::AnyRow) -> StoreResult<StoredSnapshot> {
     let snapshot: String = row.try_get("snapshot")?;
     let log_rows: i64 = row.try_get("log_rows")?;

@@ -1072,14 +1072,9 @@ impl Store for SqlStore {
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
         // One read transaction: the snapshot and its log rows agree.
         let mut tx = crate::log::begin_read(&self.pool).await?;
-        let Some(row) = sqlx::query("select snapshot, log_rows from session where session_id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
+        let Some(stored) = crate::log::read_snapshot(&mut tx, id.as_str()).await? else {
             return Ok(None);
         };
-        let stored = crate::log::snapshot_from_row(&row)?;
         let session = crate::log::complete(&mut tx, vec![stored]).await?.pop();
         tx.commit().await?;
         Ok(session)
@@ -1093,14 +1088,9 @@ impl Store for SqlStore {
         // One read transaction: the snapshot, its last log row and the
         // event log agree.
         let mut tx = crate::log::begin_read(&self.pool).await?;
-        let Some(row) = sqlx::query("select snapshot, log_rows from session where session_id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
+        let Some(stored) = crate::log::read_snapshot(&mut tx, id.as_str()).await? else {
             return Ok(None);
         };
-        let stored = crate::log::snapshot_from_row(&row)?;
         let found = if stored.log_rows && !stored.session.carries_events() {
             let mut session = stored.session;
             let lines = crate::log::count(&mut tx, id.as_str()).await?;
