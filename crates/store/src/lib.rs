@@ -197,6 +197,13 @@ pub trait Store: Send + Sync + 'static {
     /// Every (phone number endpoint, user it rings) pair: the server keeps
     /// the whole relation in memory so that reads never ask the store.
     async fn ring_assignments(&self) -> StoreResult<Vec<(EndpointId, UserId)>>;
+    /// A counter that moves whenever a ring assignment (what
+    /// [`Store::ring_assignments`] returns) is inserted, changed or
+    /// deleted, by this node, another node or plain SQL (triggers,
+    /// migration 0016), in the changing transaction: one row, read by the
+    /// server's directory reload, which re-reads the assignments only when
+    /// the value moved.
+    async fn ring_generation(&self) -> StoreResult<i64>;
 
     /// Creates a user together with its user endpoint (same id), atomically.
     async fn create_user(&self, user: &User, endpoint: &Endpoint) -> StoreResult<()>;

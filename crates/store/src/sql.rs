@@ -942,6 +942,15 @@ impl Store for SqlStore {
         .await
     }
 
+    async fn ring_generation(&self) -> StoreResult<i64> {
+        Ok(
+            sqlx::query("select value from ring_generation where id = 1")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("value")?,
+        )
+    }
+
     async fn auth_generation(&self) -> StoreResult<i64> {
         Ok(
             sqlx::query("select value from auth_generation where id = 1")

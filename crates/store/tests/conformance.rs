@@ -968,6 +968,125 @@ async fn the_postgres_store_conforms() {
     commits_together(open_store(&url).await.unwrap()).await;
 }
 
+// --- the ring generation (migration 0016) -----------------------------------
+
+/// `ring_generation` moves with every insert, update and delete of a ring
+/// assignment, made through the store or by plain SQL on another
+/// connection, in the changing transaction (a rolled-back change leaves
+/// it), and stays when nothing the directory reads changed.
+async fn ring_generation_moves(store: Arc<dyn Store>, url: &str) {
+    sqlx::any::install_default_drivers();
+    let sql = sqlx::AnyPool::connect(url).await.unwrap();
+    let execute = |statement: &'static str| {
+        let sql = sql.clone();
+        async move {
+            sqlx::query(statement)
+                .execute(&sql)
+                .await
+                .unwrap_or_else(|error| panic!("{statement}: {error}"));
+        }
+    };
+    seed_directory(store.as_ref()).await;
+    let mut last = store.ring_generation().await.unwrap();
+    let moved = |last: &mut i64, now: i64, what: &str| {
+        assert!(now > *last, "{what} moves the ring generation");
+        *last = now;
+    };
+    // Other directory changes leave it: nothing the directory holds moved.
+    execute("update app_user set display_name = 'Alice B'").await;
+    execute("update endpoint set display_name = 'Main line' where endpoint_id = 'num1'").await;
+    store
+        .create_auth_session(&AuthSession {
+            id: "s-rings".into(),
+            user_id: "usr1".into(),
+            created_at: Utc::now(),
+            expires_at: Utc::now() + chrono::Duration::minutes(5),
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.ring_generation().await.unwrap(), last);
+
+    execute("insert into endpoint_ring_user (endpoint_id, user_id, position) values ('num1', 'usr9', 1)")
+        .await;
+    moved(
+        &mut last,
+        store.ring_generation().await.unwrap(),
+        "an insert by plain SQL",
+    );
+    assert_eq!(store.ring_assignments().await.unwrap().len(), 2);
+    execute("update endpoint_ring_user set position = 7 where user_id = 'usr9'").await;
+    moved(
+        &mut last,
+        store.ring_generation().await.unwrap(),
+        "an update by plain SQL",
+    );
+    execute("delete from endpoint_ring_user where user_id = 'usr9'").await;
+    moved(
+        &mut last,
+        store.ring_generation().await.unwrap(),
+        "a delete by plain SQL",
+    );
+    store
+        .create_endpoint(&Endpoint {
+            id: "num2".into(),
+            account_id: "acc1".into(),
+            customer_id: None,
+            kind: EndpointKind::PhoneNumber,
+            display_name: "Second".into(),
+            address: "+15550102".into(),
+            ring_user_ids: vec!["usr1".into()],
+            queue_name: None,
+        })
+        .await
+        .unwrap();
+    moved(
+        &mut last,
+        store.ring_generation().await.unwrap(),
+        "a number added through the store",
+    );
+
+    // In the changing transaction: rolled back, neither moved.
+    let mut tx = sql.begin().await.unwrap();
+    sqlx::query("delete from endpoint_ring_user")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(store.ring_generation().await.unwrap(), last);
+    assert_eq!(store.ring_assignments().await.unwrap().len(), 2);
+    // Every row at once (PostgreSQL: `truncate`, which fires no row trigger).
+    if url.starts_with("postgres") {
+        execute("truncate endpoint_ring_user").await;
+    } else {
+        execute("delete from endpoint_ring_user").await;
+    }
+    moved(
+        &mut last,
+        store.ring_generation().await.unwrap(),
+        "removing every row",
+    );
+    assert!(store.ring_assignments().await.unwrap().is_empty());
+    sql.close().await;
+}
+
+#[tokio::test]
+async fn the_sqlite_ring_generation_moves_with_every_ring_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir.path().display().to_string()).await.unwrap();
+    let url = format!(
+        "sqlite://{}",
+        evo_store::sql::sqlite_file(dir.path()).display()
+    );
+    ring_generation_moves(store, &url).await;
+}
+
+#[tokio::test]
+async fn the_postgres_ring_generation_moves_with_every_ring_change() {
+    let cluster = PostgresCluster::start();
+    let url = cluster.create_database("evo_rings");
+    ring_generation_moves(open_store(&url).await.unwrap(), &url).await;
+}
+
 // --- bulk loading (`Store::load_ended_sessions`) ---------------------------
 
 /// `text` with `prefix` (the tag of a set's ids) replaced by `#` and the

@@ -28,6 +28,10 @@ pub struct Directory {
     /// Bumped whenever `rings` changes, so that readers holding a user's
     /// endpoints know when to ask again.
     generation: AtomicU64,
+    /// The store's ring generation ([`Store::ring_generation`]) read before
+    /// the relation `rings` was last read whole; held across a reload, so
+    /// reloads run one at a time.
+    stored: tokio::sync::Mutex<i64>,
 }
 
 fn rings_of(pairs: Vec<(EndpointId, UserId)>) -> Rings {
@@ -41,26 +45,45 @@ fn rings_of(pairs: Vec<(EndpointId, UserId)>) -> Rings {
 impl Directory {
     /// The directory over the store, with the ring relation loaded.
     pub(in crate::app) async fn load(store: Arc<dyn Store>) -> Result<Self, StoreError> {
+        // The generation first: the relation read after it holds at least
+        // the changes it counts.
+        let stored = store.ring_generation().await?;
         let rings = rings_of(store.ring_assignments().await?);
         Ok(Directory {
             store,
             rings: RwLock::new(rings),
             generation: AtomicU64::new(0),
+            stored: tokio::sync::Mutex::new(stored),
         })
     }
 
-    /// Reloads the ring relation (numbers assigned by other processes).
-    pub async fn reload(&self) -> Result<(), StoreError> {
+    /// Reloads the ring relation (numbers assigned by other processes) when
+    /// the store's ring generation moved since it was last read; otherwise
+    /// reads that one row only (it runs every few seconds, beside the
+    /// reads it serves). Returns whether the relation was read.
+    pub async fn reload(&self) -> Result<bool, StoreError> {
+        let mut stored = self.stored.lock().await;
+        let generation = self.store.ring_generation().await?;
+        if generation == *stored {
+            return Ok(false);
+        }
         let rings = rings_of(self.store.ring_assignments().await?);
-        let mut held = self
+        // Compared under the read lock: requests reading a user's
+        // endpoints wait only for the swap.
+        let changed = *self
             .rings
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if *held != rings {
-            *held = rings;
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            != rings;
+        if changed {
+            *self
+                .rings
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = rings;
             self.generation.fetch_add(1, Ordering::AcqRel);
         }
-        Ok(())
+        *stored = generation;
+        Ok(true)
     }
 
     /// Changes whenever any user's endpoints may have changed.
@@ -476,4 +499,165 @@ pub async fn add_api_key(store: &dyn Store, user_id: &UserId) -> anyhow::Result<
         })
         .await?;
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use evo_core::domain::{Account, Endpoint, EndpointKind, Role, User};
+
+    struct Fixture {
+        directory: Directory,
+        dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        /// Plain SQL on a connection of its own (another process's write).
+        async fn execute(&self, statement: &str) {
+            use sqlx::Connection;
+            sqlx::any::install_default_drivers();
+            let url = format!(
+                "sqlite://{}",
+                evo_store::sql::sqlite_file(self.dir.path()).display()
+            );
+            let mut connection = sqlx::AnyConnection::connect(&url).await.unwrap();
+            sqlx::query(statement)
+                .execute(&mut connection)
+                .await
+                .unwrap_or_else(|error| panic!("{statement}: {error}"));
+        }
+
+        fn endpoints(&self) -> Vec<String> {
+            self.directory
+                .endpoint_ids_of_user(&"usr1".into())
+                .iter()
+                .map(|id| id.to_string())
+                .collect()
+        }
+    }
+
+    /// A store with one user, rung by one number, and its directory.
+    async fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let store = evo_store::open_store(&dir.path().display().to_string())
+            .await
+            .unwrap();
+        store
+            .create_account(&Account {
+                id: "acc1".into(),
+                name: "Acme".into(),
+                twilio_account_sid: None,
+                twilio_auth_token: None,
+            })
+            .await
+            .unwrap();
+        let endpoint = |id: &str, kind, rings: Vec<UserId>| Endpoint {
+            id: id.into(),
+            account_id: "acc1".into(),
+            customer_id: None,
+            kind,
+            display_name: id.into(),
+            address: format!("+1555010{}", id.len()),
+            ring_user_ids: rings,
+            queue_name: None,
+        };
+        store
+            .create_user(
+                &User {
+                    id: "usr1".into(),
+                    account_id: "acc1".into(),
+                    email: "ann@acme.test".into(),
+                    display_name: "Ann".into(),
+                    password_hash: "$argon2id$x".into(),
+                    roles: vec![Role::User],
+                },
+                &endpoint("usr1", EndpointKind::User, vec![]),
+            )
+            .await
+            .unwrap();
+        store
+            .create_endpoint(&endpoint(
+                "num1",
+                EndpointKind::PhoneNumber,
+                vec!["usr1".into()],
+            ))
+            .await
+            .unwrap();
+        let directory = Directory::load(store).await.unwrap();
+        Fixture { directory, dir }
+    }
+
+    /// An idle reload (no ring assignment changed) reads one row, the ring
+    /// generation, and not the assignments: shown with their table renamed
+    /// away underneath it (a rename changes no row), which a read of them
+    /// would fail on. Once the generation moves, the reload reads them.
+    #[tokio::test]
+    async fn an_idle_reload_reads_the_generation_but_not_the_assignments() {
+        let f = fixture().await;
+        f.execute("alter table endpoint_ring_user rename to endpoint_ring_user_away")
+            .await;
+        for _ in 0..3 {
+            assert!(!f.directory.reload().await.unwrap(), "nothing read");
+        }
+        assert_eq!(f.endpoints(), ["usr1", "num1"]);
+        f.execute("update ring_generation set value = value + 1")
+            .await;
+        assert!(f.directory.reload().await.is_err(), "the table is read");
+    }
+
+    /// A number assigned or unassigned by another process (plain SQL) is
+    /// seen after the next reload, which moves the in-memory generation;
+    /// a reload after that reads nothing.
+    #[tokio::test]
+    async fn a_ring_change_by_another_process_is_found_by_the_next_reload() {
+        let f = fixture().await;
+        let before = f.directory.generation();
+        assert!(!f.directory.reload().await.unwrap());
+        f.execute(
+            "insert into endpoint (endpoint_id, account_id, kind, display_name, address) \
+             values ('num2', 'acc1', 'PhoneNumber', 'Second', '+15550199')",
+        )
+        .await;
+        assert!(!f.directory.reload().await.unwrap(), "no ring row yet");
+        f.execute(
+            "insert into endpoint_ring_user (endpoint_id, user_id, position) \
+             values ('num2', 'usr1', 0)",
+        )
+        .await;
+        assert!(f.directory.reload().await.unwrap());
+        assert_eq!(f.endpoints(), ["usr1", "num1", "num2"]);
+        let assigned = f.directory.generation();
+        assert!(assigned > before);
+        assert!(!f.directory.reload().await.unwrap());
+        f.execute("delete from endpoint_ring_user where endpoint_id = 'num1'")
+            .await;
+        assert!(f.directory.reload().await.unwrap());
+        assert_eq!(f.endpoints(), ["usr1", "num2"]);
+        assert!(f.directory.generation() > assigned);
+    }
+
+    /// A number added through this directory is seen at once; the store's
+    /// generation moved with it, so the next reload reads the assignments
+    /// once (finding what memory holds already: the generation stays).
+    #[tokio::test]
+    async fn a_number_added_here_is_seen_at_once_and_reloaded_once() {
+        let f = fixture().await;
+        f.directory
+            .add_number(NewNumber {
+                account_id: &"acc1".into(),
+                number: "+15550177",
+                ring_user_ids: &["usr1".into()],
+                queue_name: None,
+                display_name: None,
+                customer_id: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(f.endpoints().len(), 3);
+        let generation = f.directory.generation();
+        assert!(f.directory.reload().await.unwrap());
+        assert_eq!(f.directory.generation(), generation, "nothing new");
+        assert!(!f.directory.reload().await.unwrap());
+        assert_eq!(f.endpoints().len(), 3);
+    }
 }
