@@ -7,6 +7,7 @@ mod actions;
 mod attacks;
 mod auth;
 mod console;
+mod directory;
 mod docs;
 mod errors;
 mod events;
