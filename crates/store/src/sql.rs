@@ -976,7 +976,13 @@ impl Store for SqlStore {
             return Ok(());
         }
         let now = iso(Utc::now());
+        let timed = crate::timing::enabled();
+        let started = std::time::Instant::now();
         let _turn = self.writer_turn().await;
+        if timed {
+            crate::timing::each(changes, "commit_turn", started);
+        }
+        let started = std::time::Instant::now();
         let mut tx = self.begin_write().await?;
         for change in changes {
             let session = &change.session;
@@ -1065,7 +1071,14 @@ impl Store for SqlStore {
                     .await?;
             }
         }
+        if timed {
+            crate::timing::each(changes, "commit_write", started);
+        }
+        let started = std::time::Instant::now();
         tx.commit().await?;
+        if timed {
+            crate::timing::each(changes, "commit_sync", started);
+        }
         Ok(())
     }
 
@@ -1407,8 +1420,18 @@ impl Store for SqlStore {
     ) -> StoreResult<Vec<Option<u64>>> {
         // Short (no fsync on SQLite) and a message waits for it: it may go
         // before queued session commits.
+        let timed = crate::timing::enabled();
+        let started = std::time::Instant::now();
         let _turn = self.turn_as(Writer::EventLog).await;
-        crate::events::append(&self.events_pool, messages, at).await
+        if timed {
+            crate::timing::messages(messages, "log_turn", started);
+        }
+        let started = std::time::Instant::now();
+        let appended = crate::events::append(&self.events_pool, messages, at).await;
+        if timed {
+            crate::timing::messages(messages, "log_write", started);
+        }
+        appended
     }
 
     async fn event_messages_after(
