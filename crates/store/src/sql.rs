@@ -90,6 +90,121 @@ fn parse_time(text: &str) -> StoreResult<DateTime<Utc>> {
         .map_err(|error| StoreError::Corrupt(format!("bad timestamp '{text}': {error}")))
 }
 
+/// The message of the `raise` in `session_commit_write` (migration 0017):
+/// the stored version is not the one the change was computed from.
+const SESSION_CONFLICT: &str = "evo_session_conflict";
+
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+/// The arguments of one change's row in `session_commit` (SQLite).
+struct CommitRow {
+    session_id: String,
+    account_id: String,
+    expected_version: Option<i64>,
+    dedupe_key: Option<String>,
+    event_at: Option<String>,
+    event: Option<String>,
+    ended: bool,
+    version: i64,
+    last_activity: String,
+    snapshot: String,
+    columns: history::Columns,
+    customer_id: Option<String>,
+    endpoint_id: String,
+    log_from: i64,
+    log_lines: String,
+    endpoint_ids: String,
+    endpoints_ended: bool,
+    keys: String,
+}
+
+impl CommitRow {
+    fn of(change: &SessionChange) -> StoreResult<Self> {
+        let session = &change.session;
+        let id = session.id().as_str();
+        let from = session.log_stored();
+        // Lines below the mark are stored; a session loaded for one event
+        // holds every line from its mark on (`Session::elide_log`).
+        let log = session.log_from(from).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "session {id}: the lines from {from} on are not held to be written"
+            ))
+        })?;
+        let lines: Vec<(String, &str)> = log
+            .iter()
+            .map(|entry| (iso(entry.at), entry.message.as_str()))
+            .collect();
+        Ok(CommitRow {
+            session_id: id.to_string(),
+            account_id: session.header().account_id.to_string(),
+            expected_version: change.expected_version.map(|v| v as i64),
+            dedupe_key: change.event.as_ref().map(|e| e.dedupe_key()),
+            event_at: change.event.as_ref().map(|e| iso(e.at)),
+            event: change.event.as_ref().map(json).transpose()?,
+            ended: !session.is_active(),
+            version: session.version() as i64,
+            last_activity: iso(session.last_activity()),
+            // Without the log: its lines are rows (`crate::log`).
+            snapshot: json(&session.snapshot())?,
+            columns: history::Columns::of(session)?,
+            customer_id: session.header().customer_id.as_deref().map(str::to_string),
+            endpoint_id: session.header().endpoint_id.to_string(),
+            log_from: from as i64,
+            log_lines: json(&lines)?,
+            endpoint_ids: json(&session.endpoint_ids())?,
+            endpoints_ended: session.state().ended,
+            keys: json(&change.keys)?,
+        })
+    }
+
+    fn query(self, now: &str) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments<'static>> {
+        let history::Columns {
+            info_json,
+            info_log_at,
+            started_at,
+            ended_at,
+            from,
+            to,
+        } = self.columns;
+        sqlx::query(
+            "insert into session_commit (session_id, account_id, expected_version, written_at,
+                 dedupe_key, event_at, event, ended, version, last_activity, snapshot,
+                 started_at, ended_at, customer_id, endpoint_id, from_address, to_address,
+                 info, info_log_at, log_text, log_from, log_lines, endpoint_ids,
+                 endpoints_ended, keys)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                 $17, $18, $19, $20, $21, $22, $23, $24, $25)",
+        )
+        .bind(self.session_id)
+        .bind(self.account_id)
+        .bind(self.expected_version)
+        .bind(now.to_string())
+        .bind(self.dedupe_key)
+        .bind(self.event_at)
+        .bind(self.event)
+        .bind(self.ended)
+        .bind(self.version)
+        .bind(self.last_activity)
+        .bind(self.snapshot)
+        .bind(started_at)
+        .bind(ended_at)
+        .bind(self.customer_id)
+        .bind(self.endpoint_id)
+        .bind(from)
+        .bind(to)
+        .bind(info_json)
+        .bind(info_log_at)
+        .bind(history::LOG_TEXT)
+        .bind(self.log_from)
+        .bind(self.log_lines)
+        .bind(self.endpoint_ids)
+        .bind(self.endpoints_ended)
+        .bind(self.keys)
+    }
+}
+
 /// Maps a unique-constraint violation to `Duplicate(what)`.
 fn duplicate(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
     let what = what.into();
@@ -103,6 +218,48 @@ fn duplicate(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError 
 }
 
 impl SqlStore {
+    /// `Store::commit` on SQLite: one statement per change (the view
+    /// `session_commit` and its trigger, migration 0017), its arguments
+    /// computed before the writers' turn, so the write lock is held for
+    /// BEGIN, one round trip to the connection's worker thread per change,
+    /// and COMMIT (the fsync). PostgreSQL runs the statements one by one.
+    async fn commit_sqlite(&self, changes: &[SessionChange]) -> StoreResult<()> {
+        let now = iso(Utc::now());
+        let rows = changes
+            .iter()
+            .map(CommitRow::of)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let timed = crate::timing::enabled();
+        let started = std::time::Instant::now();
+        let _turn = self.writer_turn().await;
+        if timed {
+            crate::timing::each(changes, "commit_turn", started);
+        }
+        let started = std::time::Instant::now();
+        let mut tx = self.begin_write().await?;
+        for (change, row) in changes.iter().zip(rows) {
+            row.query(&now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|error| match &error {
+                    // Dropping the transaction rolls the whole batch back.
+                    sqlx::Error::Database(db) if db.message().contains(SESSION_CONFLICT) => {
+                        StoreError::Conflict(change.session.id().to_string())
+                    }
+                    _ => StoreError::Database(error),
+                })?;
+        }
+        if timed {
+            crate::timing::each(changes, "commit_write", started);
+        }
+        let started = std::time::Instant::now();
+        tx.commit().await?;
+        if timed {
+            crate::timing::each(changes, "commit_sync", started);
+        }
+        Ok(())
+    }
+
     /// This process's turn to write (SQLite; see `writers`). Held until the
     /// write transaction has committed or rolled back.
     async fn writer_turn(&self) -> Option<Turn<'_>> {
@@ -974,6 +1131,9 @@ impl Store for SqlStore {
     async fn commit(&self, changes: &[SessionChange]) -> StoreResult<()> {
         if changes.is_empty() {
             return Ok(());
+        }
+        if self.backend == Backend::Sqlite {
+            return self.commit_sqlite(changes).await;
         }
         let now = iso(Utc::now());
         let timed = crate::timing::enabled();
