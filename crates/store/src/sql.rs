@@ -64,6 +64,49 @@ pub struct SqlStore {
     backend: Backend,
     /// PostgreSQL's URL, for the change listener's own connection.
     url: Option<String>,
+    /// SQLite only: the task that checkpoints the WAL (see [`checkpoints`]),
+    /// stopped with the store.
+    _checkpointer: Option<AbortOnDrop>,
+}
+
+/// Stops a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// WAL pages (8,000: about 32 MB) after which a SQLite connection
+/// checkpoints inline, at the end of its own commit (SQLite's default is
+/// 1,000). [`checkpoints`] keeps the WAL well below it, so this is only a
+/// backstop should it fall behind.
+const AUTOCHECKPOINT: &str = "pragma wal_autocheckpoint = 8000";
+
+/// How often [`checkpoints`] runs.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Copies the WAL into the database file every [`CHECKPOINT_EVERY`], off the
+/// commit path: with SQLite's automatic checkpoint the commit (or Server
+/// Events log write) that filled the WAL to 1,000 pages copied them and
+/// fsynced the database file before it returned (a few milliseconds, every
+/// few dozen commits). `PASSIVE` neither waits for nor blocks writers.
+fn checkpoints(pool: AnyPool) -> AbortOnDrop {
+    AbortOnDrop(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(error) = sqlx::query("pragma wal_checkpoint(passive)")
+                .fetch_optional(&pool)
+                .await
+            {
+                // The next tick tries again; past the backstop, commits do it.
+                tracing::warn!(%error, "checkpointing the SQLite WAL failed");
+            }
+        }
+    }))
 }
 
 /// How long a PostgreSQL request waits for a pooled connection before it
@@ -325,6 +368,7 @@ impl SqlStore {
                     connection
                         .execute("pragma journal_mode = wal; pragma synchronous = full; pragma foreign_keys = on; pragma busy_timeout = 10000;")
                         .await?;
+                    connection.execute(AUTOCHECKPOINT).await?;
                     Ok(())
                 })
             })
@@ -338,17 +382,20 @@ impl SqlStore {
                     connection
                         .execute("pragma journal_mode = wal; pragma synchronous = normal; pragma foreign_keys = on; pragma busy_timeout = 10000;")
                         .await?;
+                    connection.execute(AUTOCHECKPOINT).await?;
                     Ok(())
                 })
             })
             .connect_with(AnyConnectOptions::from_str(&url)?)
             .await?;
+        let checkpointer = Some(checkpoints(pool.clone()));
         Ok(SqlStore {
             pool,
             events_pool,
             writers: Some(Arc::new(WriterQueue::default())),
             backend: Backend::Sqlite,
             url: None,
+            _checkpointer: checkpointer,
         })
     }
 
@@ -388,6 +435,7 @@ impl SqlStore {
             writers: None,
             backend: Backend::Postgres,
             url: Some(url.to_string()),
+            _checkpointer: None,
         })
     }
 
@@ -1587,7 +1635,10 @@ impl Store for SqlStore {
             crate::timing::messages(messages, "log_turn", started);
         }
         let started = std::time::Instant::now();
-        let appended = crate::events::append(&self.events_pool, messages, at).await;
+        let appended = match self.backend {
+            Backend::Sqlite => crate::events::append_sqlite(&self.events_pool, messages, at).await,
+            Backend::Postgres => crate::events::append(&self.events_pool, messages, at).await,
+        };
         if timed {
             crate::timing::messages(messages, "log_write", started);
         }

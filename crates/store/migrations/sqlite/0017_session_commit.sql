@@ -106,3 +106,44 @@ begin
         select value, new.session_id from json_each(new.keys) where true
         on conflict (key) do update set session_id = excluded.session_id;
 end;
+
+-- The Server Events log's write (`events::append`) the same way: one
+-- statement for a whole batch of messages (one row per message, from a
+-- JSON array), then one read of their ids, instead of 2 statements per
+-- message and 2 per user. Per message, in order: written already (same
+-- user and dedupe) keeps its id; a later version of its session written
+-- already makes it stale (not written); else it takes the user's next id.
+create view event_message_append as select
+    null as user_id,
+    null as dedupe,
+    null as selector,
+    null as account_only,
+    null as body,
+    null as created_at,
+    null as session_id,
+    null as session_version;
+
+create trigger event_message_append_write instead of insert on event_message_append
+begin
+    select raise(abort, 'evo_no_event_feed')
+     where not exists (select 1 from event_feed where user_id = new.user_id);
+    update event_feed set last_id = last_id + 1
+     where user_id = new.user_id
+       and not exists (select 1 from event_message
+                        where user_id = new.user_id and dedupe = new.dedupe)
+       and not exists (select 1 from event_message
+                        where user_id = new.user_id and session_id = new.session_id
+                          and session_version > new.session_version);
+    -- The same conditions (nothing was written in between): the id just taken.
+    insert into event_message (user_id, id, dedupe, selector, account_only, body, created_at,
+                               session_id, session_version)
+        select new.user_id, last_id, new.dedupe, new.selector, new.account_only, new.body,
+               new.created_at, new.session_id, new.session_version
+          from event_feed
+         where user_id = new.user_id
+           and not exists (select 1 from event_message
+                            where user_id = new.user_id and dedupe = new.dedupe)
+           and not exists (select 1 from event_message
+                            where user_id = new.user_id and session_id = new.session_id
+                              and session_version > new.session_version);
+end;
