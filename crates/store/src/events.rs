@@ -272,13 +272,13 @@ pub(crate) async fn append(
     Ok(ids)
 }
 
-/// [`append`] on SQLite: one statement writes the batch (the view
+/// [`append`] on SQLite, in `tx` (begun by the caller): one statement writes the batch (the view
 /// `event_message_append` and its trigger, migration 0017: the same rules,
 /// message by message in order) and one reads the ids back, so a batch is
 /// four round trips to the connection's worker thread (with BEGIN and
 /// COMMIT) whatever its size.
 pub(crate) async fn append_sqlite(
-    pool: &AnyPool,
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
     messages: &[NewEventMessage],
     at: DateTime<Utc>,
 ) -> StoreResult<Vec<Option<u64>>> {
@@ -307,7 +307,6 @@ pub(crate) async fn append_sqlite(
         .collect();
     let rows =
         serde_json::to_string(&rows).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-    let mut tx = pool.begin().await?;
     sqlx::query(
         "insert into event_message_append (user_id, dedupe, selector, account_only, body,
              created_at, session_id, session_version)
