@@ -227,7 +227,10 @@ impl CommitRow {
         })
     }
 
-    fn query(self, now: &str) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments<'static>> {
+    fn query(
+        self,
+        now: &str,
+    ) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments<'static>> {
         let history::Columns {
             info_json,
             info_log_at,
