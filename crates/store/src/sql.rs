@@ -429,6 +429,12 @@ impl SqlStore {
                         .execute("pragma journal_mode = wal; pragma synchronous = full; pragma foreign_keys = on; pragma busy_timeout = 10000;")
                         .await?;
                     connection.execute(CONNECTION_PRAGMAS).await?;
+                    // Its cache is never dropped (no other connection
+                    // writes), so it stays full: 1 MiB (SQLite's default is
+                    // 2 MiB), which holds the B-trees' upper pages and the
+                    // recent leaves, and keeps resident memory per active
+                    // session near where it was.
+                    connection.execute("pragma cache_size = -1024").await?;
                     Ok(())
                 })
             })
