@@ -272,6 +272,82 @@ pub(crate) async fn append(
     Ok(ids)
 }
 
+/// [`append`] on SQLite, in `tx` (begun by the caller): one statement writes the batch (the view
+/// `event_message_append` and its trigger, migration 0017: the same rules,
+/// message by message in order) and one reads the ids back, so a batch is
+/// four round trips to the connection's worker thread (with BEGIN and
+/// COMMIT) whatever its size.
+pub(crate) async fn append_sqlite(
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    messages: &[NewEventMessage],
+    at: DateTime<Utc>,
+) -> StoreResult<Vec<Option<u64>>> {
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let at = iso(at);
+    let rows: Vec<_> = messages
+        .iter()
+        .map(|m| {
+            let (session_id, version) = match &m.session {
+                Some((id, version)) => (Some(id.as_str()), i64::try_from(*version).ok()),
+                None => (None, None),
+            };
+            (
+                m.user_id.as_str(),
+                m.dedupe.as_str(),
+                m.selector.as_str(),
+                i64::from(m.account_only),
+                m.body.as_str(),
+                at.as_str(),
+                session_id,
+                version,
+            )
+        })
+        .collect();
+    let rows =
+        serde_json::to_string(&rows).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    sqlx::query(
+        "insert into event_message_append (user_id, dedupe, selector, account_only, body,
+             created_at, session_id, session_version)
+         select value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+                value ->> 6, value ->> 7
+           from json_each($1)",
+    )
+    .bind(&rows)
+    .execute(&mut *tx)
+    .await
+    .map_err(|error| match &error {
+        sqlx::Error::Database(db) if db.message().contains("evo_no_event_feed") => {
+            StoreError::NotFound("an event feed of the batch's users".to_string())
+        }
+        _ => StoreError::Database(error),
+    })?;
+    // Each message's id: its own, or the one written before under its
+    // dedupe; none when it was stale.
+    let found = sqlx::query(
+        "select m.id as id from json_each($1) j
+           left join event_message m
+             on m.user_id = j.value ->> 0 and m.dedupe = j.value ->> 1
+          order by j.key",
+    )
+    .bind(&rows)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    if found.len() != messages.len() {
+        return Err(StoreError::Corrupt(format!(
+            "the event log answered {} ids for {} messages",
+            found.len(),
+            messages.len()
+        )));
+    }
+    found
+        .iter()
+        .map(|row| Ok(row.try_get::<Option<i64>, _>("id")?.map(id_of)))
+        .collect()
+}
+
 pub(crate) async fn after(
     pool: &AnyPool,
     user_id: &UserId,

@@ -29,6 +29,7 @@ pub const MAX_BATCH: usize = 256;
 type Job = (
     Vec<SessionChange>,
     oneshot::Sender<StoreResult<Vec<SessionChange>>>,
+    Instant,
 );
 
 /// Batches commits from concurrent callers.
@@ -83,7 +84,7 @@ impl GroupCommitter {
         self.pending.fetch_add(1, Ordering::SeqCst);
         let _pending = PendingGuard(&self.pending);
         self.sender
-            .send((changes, reply))
+            .send((changes, reply, Instant::now()))
             .await
             .map_err(|_| StoreError::Corrupt("the commit writer has stopped".to_string()))?;
         answer
@@ -118,7 +119,12 @@ async fn write_loop(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Job>) {
         let mut sizes = Vec::with_capacity(jobs.len());
         let mut replies = Vec::with_capacity(jobs.len());
         let mut changes = Vec::with_capacity(count);
-        for (job_changes, reply) in jobs {
+        let timed = crate::timing::enabled();
+        for (job_changes, reply, submitted) in jobs {
+            if timed {
+                // Waiting for the writer task (the commits before it).
+                crate::timing::each(&job_changes, "commit_queue", submitted);
+            }
             sizes.push(job_changes.len());
             replies.push(reply);
             changes.extend(job_changes);
@@ -144,7 +150,7 @@ async fn write_loop(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Job>) {
                 // The database is away: fail this batch and everything
                 // queued behind it now, rather than let each wait out the
                 // pool's timeout in turn (callers answer 503 quickly).
-                while let Ok((_, reply)) = receiver.try_recv() {
+                while let Ok((_, reply, _)) = receiver.try_recv() {
                     replies.push(reply);
                 }
                 for reply in replies {

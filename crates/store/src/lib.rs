@@ -452,6 +452,7 @@ mod log;
 pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod timing;
 mod turns;
 
 /// Applies the migrations the store at `location` lacks, without opening

@@ -1097,14 +1097,23 @@ async fn fan_out(
 const SUBSCRIBER_READERS: usize = 4;
 
 /// The steps of the fan-out path in the order a change takes them.
-const STEPS: [&str; 9] = [
+/// `commit_*` and `log_*` split `commit` and `log` (evo-store's
+/// `timing`): waiting for the commit writer task, for the writers' turn,
+/// the statements, the COMMIT (fsync).
+const STEPS: [&str; 15] = [
     "signature",
     "reduce",
     "commit",
+    "commit_queue",
+    "commit_turn",
+    "commit_write",
+    "commit_sync",
     "index",
     "hub_wait",
     "plan",
     "log",
+    "log_turn",
+    "log_write",
     "deliver",
     "written",
 ];

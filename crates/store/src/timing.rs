@@ -1,0 +1,57 @@
+//! Step timings inside the store's write path, as `debug` events of the
+//! tracing target `evo_fanout` (the server's `app::timing` target, off
+//! unless `RUST_LOG` names it), so `evo-voice bench --fanout-steps` can
+//! split the server's `commit` and `log` steps (docs/benchmarks.md, "Commit
+//! path (issue 12, session 7, `commitpath`)").
+
+use std::time::Instant;
+
+use crate::SessionChange;
+
+/// The tracing target (the same string as `evo_server::app::timing::TARGET`).
+pub const TARGET: &str = "evo_fanout";
+
+/// Whether step timings are recorded (so callers skip reading clocks).
+pub fn enabled() -> bool {
+    tracing::enabled!(target: TARGET, tracing::Level::DEBUG)
+}
+
+/// Records that `step` of `subject` took from `since` until now.
+pub fn step(subject: &str, step: &'static str, since: Instant) {
+    tracing::debug!(
+        target: TARGET,
+        subject,
+        step,
+        us = since.elapsed().as_micros() as u64
+    );
+}
+
+/// [`step`] once for each session of a batch (several versions of one
+/// session count once).
+pub(crate) fn each(changes: &[SessionChange], name: &'static str, since: Instant) {
+    let mut last: Option<&str> = None;
+    for change in changes {
+        let id = change.session.id().as_str();
+        if last != Some(id) {
+            step(id, name, since);
+            last = Some(id);
+        }
+    }
+}
+
+/// [`step`] once for each session the messages tell of.
+pub(crate) fn messages(
+    messages: &[crate::events::NewEventMessage],
+    name: &'static str,
+    since: Instant,
+) {
+    let mut seen: Vec<&str> = Vec::new();
+    for message in messages {
+        if let Some((id, _)) = &message.session {
+            if !seen.contains(&id.as_str()) {
+                step(id, name, since);
+                seen.push(id);
+            }
+        }
+    }
+}
