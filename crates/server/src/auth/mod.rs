@@ -20,8 +20,9 @@ pub mod throttle;
 pub mod tokens;
 
 use evo_core::ids::{AccountId, UserId};
+use std::any::Any;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
@@ -90,6 +91,39 @@ impl Principal {
 pub struct Authenticated {
     pub principal: Arc<Principal>,
     pub renewed_token: Option<User>,
+    /// The slot beside the verified token, when a cached token was used.
+    pub slot: Option<Arc<TokenSlot>>,
+}
+
+/// A place beside a verified access token for what a layer above derives
+/// from its principal (the application keeps the user's active-sessions
+/// view cell there), so that a request with a cached token reads one cache
+/// entry instead of two. Filled once, by the first request that needs it,
+/// and carried over when the re-check renews the token; `auth` never looks
+/// inside, and whoever fills it validates what it finds on every read (the
+/// slot lives no longer than the token's entry, which is never served
+/// stale).
+#[derive(Default)]
+pub struct TokenSlot(OnceLock<Arc<dyn Any + Send + Sync>>);
+
+impl TokenSlot {
+    /// What the slot holds, when it holds a `T`.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.get()?.downcast_ref()
+    }
+
+    /// Fills the slot, unless it already holds something.
+    pub fn fill(&self, value: Arc<dyn Any + Send + Sync>) {
+        let _ = self.0.set(value);
+    }
+}
+
+impl std::fmt::Debug for TokenSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSlot")
+            .field("filled", &self.0.get().is_some())
+            .finish()
+    }
 }
 
 /// Why a presented credential was refused.
@@ -286,6 +320,8 @@ struct VerifiedToken {
     /// Whether a request used it since it was last checked: only tokens
     /// in use are re-checked in the background, idle ones go stale.
     used: AtomicBool,
+    /// What the application keeps beside the token ([`TokenSlot`]).
+    slot: Arc<TokenSlot>,
 }
 
 /// The last whole second (since the epoch) before a sign-in session ends,
@@ -453,6 +489,11 @@ impl Authenticator {
     /// The principal of an access token verified within [`CACHE_TTL`] and
     /// not expired: no parsing, no signature check, no store.
     fn verified_token(&self, token: &str) -> Option<Arc<Principal>> {
+        self.verified_entry(token).map(|(principal, _)| principal)
+    }
+
+    /// [`Authenticator::verified_token`] with the token's slot.
+    fn verified_entry(&self, token: &str) -> Option<(Arc<Principal>, Arc<TokenSlot>)> {
         let now = Instant::now();
         let unix = unix_now();
         self.tokens
@@ -464,7 +505,7 @@ impl Authenticator {
                 if !verified.used.load(Ordering::Relaxed) {
                     verified.used.store(true, Ordering::Relaxed);
                 }
-                Some(verified.principal.clone())
+                Some((verified.principal.clone(), verified.slot.clone()))
             })
             .flatten()
     }
@@ -528,6 +569,7 @@ impl Authenticator {
                         checked_at: asked_at,
                         fresh_until: asked_at + CACHE_TTL,
                         used: AtomicBool::new(false),
+                        slot: verified.slot.clone(),
                     }),
                 );
             }
@@ -664,6 +706,9 @@ impl Authenticator {
                         checked_at: read_at,
                         fresh_until: read_at + CACHE_TTL,
                         used: AtomicBool::new(false),
+                        // The same user (checked above); what the slot
+                        // holds is validated on each read.
+                        slot: verified.slot.clone(),
                     })
                 }
                 None => {
@@ -723,6 +768,19 @@ impl Authenticator {
             .map(|found| found.map(|auth| Arc::unwrap_or_clone(auth.principal)))
     }
 
+    /// The common case of [`Authenticator::authenticate_request`], without
+    /// awaiting: a bearer token verified moments ago. It is the first
+    /// credential and valid, so the full walk would answer the same; `None`
+    /// means the walk must decide.
+    pub fn authenticate_cached(&self, headers: &HeaderMap) -> Option<Authenticated> {
+        let (principal, slot) = self.verified_entry(Self::bearer_jwt(headers)?)?;
+        Some(Authenticated {
+            principal,
+            renewed_token: None,
+            slot: Some(slot),
+        })
+    }
+
     /// Authenticates a request, trying each credential it carries in order
     /// until one is valid; a JWT that fails is followed by the `ss-reftok`
     /// cookie when there is one. When every credential fails, the first
@@ -731,13 +789,8 @@ impl Authenticator {
         &self,
         headers: &HeaderMap,
     ) -> Result<Option<Authenticated>, AuthFailure> {
-        // The common case: a bearer token verified moments ago. It is the
-        // first credential and valid, so the full walk would answer the same.
-        if let Some(principal) = Self::bearer_jwt(headers).and_then(|t| self.verified_token(t)) {
-            return Ok(Some(Authenticated {
-                principal,
-                renewed_token: None,
-            }));
+        if let Some(found) = self.authenticate_cached(headers) {
+            return Ok(Some(found));
         }
         // Boxed: the walk awaits the store, and its state would otherwise
         // make every request's future larger.
@@ -766,6 +819,7 @@ impl Authenticator {
                     return Ok(Some(Authenticated {
                         principal,
                         renewed_token: None,
+                        slot: None,
                     }))
                 }
                 // A store outage is not a wrong credential: never hide it.
@@ -814,6 +868,7 @@ impl Authenticator {
         Ok(Authenticated {
             principal: Arc::new(Principal::of_user(&user, Some(claims.jti))),
             renewed_token: Some(user),
+            slot: None,
         })
     }
 
@@ -863,6 +918,7 @@ impl Authenticator {
                         checked_at,
                         fresh_until: checked_at + CACHE_TTL,
                         used: AtomicBool::new(true),
+                        slot: Arc::default(),
                     }),
                     // Making room: stale entries first.
                     |verified| verified.fresh_until > now,
@@ -971,6 +1027,7 @@ mod tests {
                 checked_at: now,
                 fresh_until: now + fresh_for,
                 used: AtomicBool::new(true),
+                slot: Arc::default(),
             })
         };
         let token = "a.b.c".to_string();

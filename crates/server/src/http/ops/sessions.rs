@@ -30,9 +30,17 @@ impl LateValue for LiveSession {
 /// GetActiveSessions: the sessions the caller may see
 /// (`crate::app::visibility`), oldest first.
 pub async fn get_active_sessions(call: Call) -> Result<Reply, ApiError> {
+    get_active_sessions_now(call)
+}
+
+/// [`get_active_sessions`] without a future: it reads only memory, so the
+/// dispatcher's read path answers it before its `call` returns.
+pub fn get_active_sessions_now(call: Call) -> Result<Reply, ApiError> {
     let _request: GetActiveSessions = call.dto()?;
     let principal = call.principal()?;
-    let view = call.state.active_sessions_for(principal);
+    let view = call
+        .state
+        .active_sessions_with_slot(principal, call.slot.as_deref());
     // The user's list, rendered once per change: shared, not copied.
     let json = view.json().clone();
     Ok(Reply {
