@@ -223,7 +223,11 @@ pub struct ViewCell {
 
 impl ViewCell {
     /// The view, when it is still current (see [`CachedView::is_current`]).
-    fn current(&self, account_id: &AccountId, directory_generation: u64) -> Option<Arc<ActiveView>> {
+    fn current(
+        &self,
+        account_id: &AccountId,
+        directory_generation: u64,
+    ) -> Option<Arc<ActiveView>> {
         let latest = self.latest.read().unwrap_or_else(|e| e.into_inner());
         latest
             .as_ref()
@@ -319,9 +323,10 @@ impl ActiveViews {
             return cell;
         }
         let cell = Arc::new(ViewCell::default());
-        self.views.insert(user_id.to_string(), cell.clone(), |cell| {
-            cell.holds_current(directory_generation)
-        });
+        self.views
+            .insert(user_id.to_string(), cell.clone(), |cell| {
+                cell.holds_current(directory_generation)
+            });
         cell
     }
 }

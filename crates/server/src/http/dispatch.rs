@@ -48,9 +48,13 @@ type SlowFuture = std::pin::Pin<Box<dyn Future<Output = Result<Response, Infalli
 impl tower::Service<Request<Body>> for Dispatcher {
     type Response = Response;
     type Error = Infallible;
-    type Future = futures::future::Either<std::future::Ready<Result<Response, Infallible>>, SlowFuture>;
+    type Future =
+        futures::future::Either<std::future::Ready<Result<Response, Infallible>>, SlowFuture>;
 
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
         std::task::Poll::Ready(Ok(()))
     }
 
