@@ -1051,6 +1051,84 @@ mod tests {
         assert_eq!(fresh_until(), None);
     }
 
+    /// The slot beside a cached token is reached only through a fresh
+    /// entry: `authenticate_cached` (the dispatcher's read path) answers
+    /// nothing for a token past its `fresh_until` or its end, and the
+    /// re-check keeps the slot when it extends the token, so what the
+    /// application keeps there lives exactly as long as a servable token.
+    #[tokio::test]
+    async fn the_slot_beside_a_token_is_served_only_with_a_fresh_token_and_kept_by_the_recheck() {
+        let f = fixture().await;
+        let headers = || {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                axum::http::header::AUTHORIZATION,
+                HeaderValue::from_str(&format!("Bearer {}", f.token)).unwrap(),
+            );
+            headers
+        };
+        assert!(
+            f.auth.authenticate_cached(&headers()).is_none(),
+            "not verified yet: the walk decides"
+        );
+        f.request().await.unwrap();
+        let found = f.auth.authenticate_cached(&headers()).expect("cached");
+        let slot = found.slot.expect("a cached token has a slot");
+        assert_eq!(found.principal.user_id.as_str(), "usr1");
+        slot.fill(Arc::new(42u32));
+        slot.fill(Arc::new(7u32));
+        assert_eq!(slot.get::<u32>(), Some(&42), "filled once");
+        assert_eq!(slot.get::<u64>(), None, "only as what it holds");
+        // Extended by the re-check: the same slot.
+        f.auth.refresh_tokens(Fixture::horizon()).await.unwrap();
+        let again = f
+            .auth
+            .authenticate_cached(&headers())
+            .unwrap()
+            .slot
+            .unwrap();
+        assert!(Arc::ptr_eq(&slot, &again));
+        // Past its freshness: neither the principal nor the slot.
+        let stale = |fresh_until: Instant, exp: u64| {
+            let current = f.auth.tokens.read(f.token.as_str(), Arc::clone).unwrap();
+            f.auth.tokens.insert(
+                f.token.clone(),
+                Arc::new(VerifiedToken {
+                    principal: current.principal.clone(),
+                    sid: current.sid.clone(),
+                    exp,
+                    checked_at: current.checked_at,
+                    fresh_until,
+                    used: AtomicBool::new(true),
+                    slot: current.slot.clone(),
+                }),
+                |_| true,
+            );
+        };
+        stale(Instant::now(), u64::MAX);
+        assert!(f.auth.authenticate_cached(&headers()).is_none());
+        // Fresh, but past its end (`exp` or its sign-in session's).
+        stale(Instant::now() + CACHE_TTL, unix_now() - 1);
+        assert!(f.auth.authenticate_cached(&headers()).is_none());
+        // The walk verifies it from the store again: a new entry, a new slot.
+        f.auth.tokens.remove(f.token.as_str());
+        let walked = f
+            .auth
+            .authenticate_request(&headers())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(walked.slot.is_none());
+        let fresh = f
+            .auth
+            .authenticate_cached(&headers())
+            .unwrap()
+            .slot
+            .unwrap();
+        assert!(!Arc::ptr_eq(&slot, &fresh));
+        assert_eq!(fresh.get::<u32>(), None);
+    }
+
     /// An authenticator over a fresh SQLite store holding one user (role
     /// `User`) with one sign-in session, and an access token for it.
     struct Fixture {
