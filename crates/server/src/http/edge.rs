@@ -3,10 +3,11 @@
 //! It does, in this order (outermost first), exactly what the six separate
 //! layers did (request id, `TraceLayer`, request metrics, `CatchPanicLayer`,
 //! `nosniff`/HTML headers, limits; `http::stack` still builds
-//! that stack, to measure against): one service call, one boxed future and
-//! no inner service clone per request, where the separate stack built a
-//! boxed future, a boxed `Next` and a clone of the service below for each
-//! `from_fn` layer (docs/benchmarks.md, "Fused edge layer").
+//! that stack, to measure against): one service call, one future of its
+//! own that is not boxed ([`EdgeFuture`]) and no inner service clone per
+//! request, where the separate stack built a boxed future, a boxed `Next`
+//! and a clone of the service below for each `from_fn` layer
+//! (docs/benchmarks.md, "Fused edge layer" and "Read path: one lookup").
 //!
 //! What each part does is unchanged: a panic response (500) carries the
 //! request id but not `nosniff` (the HTML headers were inside the panic
