@@ -123,7 +123,7 @@ impl AppState {
     /// The active sessions `principal` may see, oldest first, from the live
     /// index and the in-memory directory: never the store. Rendered once
     /// per change of what the user sees (`ActiveViews`).
-    pub fn active_sessions_for(&self, principal: &Principal) -> Arc<ActiveView> {
+    pub fn active_sessions_for(&self, principal: &Arc<Principal>) -> Arc<ActiveView> {
         self.views
             .of(&self.directory, self.sessions.index(), principal, None)
     }
@@ -132,7 +132,7 @@ impl AppState {
     /// cached token: the user's view cell is kept in the token's slot.
     pub fn active_sessions_with_slot(
         &self,
-        principal: &Principal,
+        principal: &Arc<Principal>,
         slot: Option<&TokenSlot>,
     ) -> Arc<ActiveView> {
         self.views

@@ -195,20 +195,34 @@ impl ActiveView {
 /// A rendered view and what it was computed from.
 struct CachedView {
     view: Arc<ActiveView>,
-    account_id: AccountId,
+    /// The principal it was rendered for (its account is checked).
+    principal: Arc<Principal>,
     directory_generation: u64,
+    /// The index's generation when it was rendered.
+    index_generation: u64,
     stamp: u64,
     cells: Vec<Arc<AtomicU64>>,
 }
 
 impl CachedView {
-    /// Whether the view is still what `account_id` sees at
-    /// `directory_generation`: the directory has not moved and no session
-    /// visible to the user's endpoints changed since it was rendered.
-    fn is_current(&self, account_id: &AccountId, directory_generation: u64) -> bool {
+    /// Whether the view is still what `principal` sees at
+    /// `directory_generation` and `index_generation`: the directory has not
+    /// moved, the principal is of the same account, and no session visible
+    /// to the user's endpoints changed since it was rendered (certainly
+    /// not when the index has not changed at all; otherwise the cells say).
+    /// Cheapest first: the same principal needs no string compared, an
+    /// unchanged index no cell read.
+    fn is_current(
+        &self,
+        principal: &Arc<Principal>,
+        directory_generation: u64,
+        index_generation: u64,
+    ) -> bool {
         self.directory_generation == directory_generation
-            && self.account_id == *account_id
-            && Watched::is_current(self.stamp, &self.cells)
+            && (Arc::ptr_eq(&self.principal, principal)
+                || self.principal.account_id == principal.account_id)
+            && (self.index_generation == index_generation
+                || Watched::is_current(self.stamp, &self.cells))
     }
 }
 
@@ -225,13 +239,14 @@ impl ViewCell {
     /// The view, when it is still current (see [`CachedView::is_current`]).
     fn current(
         &self,
-        account_id: &AccountId,
+        principal: &Arc<Principal>,
         directory_generation: u64,
+        index_generation: u64,
     ) -> Option<Arc<ActiveView>> {
         let latest = self.latest.read().unwrap_or_else(|e| e.into_inner());
         latest
             .as_ref()
-            .filter(|cached| cached.is_current(account_id, directory_generation))
+            .filter(|cached| cached.is_current(principal, directory_generation, index_generation))
             .map(|cached| cached.view.clone())
     }
 
@@ -283,11 +298,12 @@ impl ActiveViews {
         &self,
         directory: &Directory,
         index: &LiveIndex,
-        principal: &Principal,
+        principal: &Arc<Principal>,
         slot: Option<&TokenSlot>,
     ) -> Arc<ActiveView> {
         // Read before the endpoints: a change after this is seen next time.
         let directory_generation = directory.generation();
+        let index_generation = index.generation();
         let looked_up;
         let cell = match slot.and_then(|slot| slot.get::<ViewCell>()) {
             Some(cell) => cell,
@@ -299,7 +315,7 @@ impl ActiveViews {
                 &*looked_up
             }
         };
-        if let Some(view) = cell.current(&principal.account_id, directory_generation) {
+        if let Some(view) = cell.current(principal, directory_generation, index_generation) {
             return view;
         }
         let viewer = Viewer::of(directory, principal);
@@ -309,8 +325,9 @@ impl ActiveViews {
         let view = Arc::new(ActiveView::new(sessions));
         cell.store(Arc::new(CachedView {
             view: view.clone(),
-            account_id: viewer.account_id,
+            principal: principal.clone(),
             directory_generation,
+            index_generation: watched.index_generation,
             stamp: watched.stamp,
             cells: watched.cells,
         }));

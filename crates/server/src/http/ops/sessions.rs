@@ -37,7 +37,10 @@ pub async fn get_active_sessions(call: Call) -> Result<Reply, ApiError> {
 /// dispatcher's read path answers it before its `call` returns.
 pub fn get_active_sessions_now(call: Call) -> Result<Reply, ApiError> {
     let _request: GetActiveSessions = call.dto()?;
-    let principal = call.principal()?;
+    let principal = call
+        .principal
+        .as_ref()
+        .ok_or_else(|| ApiError::unauthorized("Not Authenticated"))?;
     let view = call
         .state
         .active_sessions_with_slot(principal, call.slot.as_deref());
