@@ -141,7 +141,10 @@ where
             .insert(observe::REQUEST_ID.clone(), id.clone());
 
         // Trace: the span (none when INFO is off) and `tower_http`'s event.
-        let trace_started = Instant::now();
+        // One clock read for the trace's and the metrics' start (they were
+        // microseconds apart).
+        let started = Instant::now();
+        let trace_started = started;
         let span = observe::span(&request);
         // Kept for the response body only when there is a span.
         let body_span = (!span.is_none()).then(|| span.clone());
@@ -149,7 +152,7 @@ where
         DefaultOnRequest::new().on_request(&request, &span);
 
         // Metrics: what the labels need, read before the request moves on.
-        let metrics_started = Instant::now();
+        let metrics_started = started;
         let method = request.method().clone();
         let path = (method == Method::POST).then(|| request.uri().path().to_string());
         let route = observe::route_label(request.extensions().get::<MatchedPath>());
@@ -174,6 +177,7 @@ where
             } => {
                 // The deadline counts from here, as `timeout` counted from
                 // when it was made.
+                // Tokio's clock (it may be paused in tests).
                 let deadline = timeout.map(|limit| tokio::time::Instant::now() + limit);
                 let called = std::panic::catch_unwind(AssertUnwindSafe(|| match addr {
                     Some(addr) => CLIENT_ADDR.sync_scope(addr, || inner.call(request)),
