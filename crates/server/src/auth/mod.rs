@@ -91,8 +91,8 @@ impl Principal {
 pub struct Authenticated {
     pub principal: Arc<Principal>,
     pub renewed_token: Option<User>,
-    /// The slot beside the verified token, when a cached token was used.
-    pub slot: Option<Arc<TokenSlot>>,
+    /// The cached token's entry (for its slot), when a cached token was used.
+    pub slot: Option<TokenEntry>,
 }
 
 /// A place beside a verified access token for what a layer above derives
@@ -115,6 +115,34 @@ impl TokenSlot {
     /// Fills the slot, unless it already holds something.
     pub fn fill(&self, value: Arc<dyn Any + Send + Sync>) {
         let _ = self.0.set(value);
+    }
+
+    /// A slot holding what this one holds (for the entry that replaces
+    /// this one's when the token is extended).
+    fn carried(&self) -> TokenSlot {
+        match self.0.get() {
+            Some(value) => TokenSlot(OnceLock::from(value.clone())),
+            None => TokenSlot::default(),
+        }
+    }
+}
+
+/// A cached token's entry, as a request holds it: its slot, in the entry
+/// itself (one allocation, so a request reaches the slot with no further
+/// pointer to follow).
+#[derive(Clone)]
+pub struct TokenEntry(Arc<VerifiedToken>);
+
+impl TokenEntry {
+    /// The slot beside the token.
+    pub fn slot(&self) -> &TokenSlot {
+        &self.0.slot
+    }
+}
+
+impl std::fmt::Debug for TokenEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("TokenEntry").field(&self.0.slot).finish()
     }
 }
 
@@ -321,7 +349,7 @@ struct VerifiedToken {
     /// in use are re-checked in the background, idle ones go stale.
     used: AtomicBool,
     /// What the application keeps beside the token ([`TokenSlot`]).
-    slot: Arc<TokenSlot>,
+    slot: TokenSlot,
 }
 
 /// The last whole second (since the epoch) before a sign-in session ends,
@@ -493,7 +521,7 @@ impl Authenticator {
     }
 
     /// [`Authenticator::verified_token`] with the token's slot.
-    fn verified_entry(&self, token: &str) -> Option<(Arc<Principal>, Arc<TokenSlot>)> {
+    fn verified_entry(&self, token: &str) -> Option<(Arc<Principal>, TokenEntry)> {
         let now = Instant::now();
         let unix = unix_now();
         self.tokens
@@ -505,7 +533,7 @@ impl Authenticator {
                 if !verified.used.load(Ordering::Relaxed) {
                     verified.used.store(true, Ordering::Relaxed);
                 }
-                Some((verified.principal.clone(), verified.slot.clone()))
+                Some((verified.principal.clone(), TokenEntry(verified.clone())))
             })
             .flatten()
     }
@@ -569,7 +597,7 @@ impl Authenticator {
                         checked_at: asked_at,
                         fresh_until: asked_at + CACHE_TTL,
                         used: AtomicBool::new(false),
-                        slot: verified.slot.clone(),
+                        slot: verified.slot.carried(),
                     }),
                 );
             }
@@ -708,7 +736,7 @@ impl Authenticator {
                         used: AtomicBool::new(false),
                         // The same user (checked above); what the slot
                         // holds is validated on each read.
-                        slot: verified.slot.clone(),
+                        slot: verified.slot.carried(),
                     })
                 }
                 None => {
@@ -918,7 +946,7 @@ impl Authenticator {
                         checked_at,
                         fresh_until: checked_at + CACHE_TTL,
                         used: AtomicBool::new(true),
-                        slot: Arc::default(),
+                        slot: TokenSlot::default(),
                     }),
                     // Making room: stale entries first.
                     |verified| verified.fresh_until > now,
@@ -1027,7 +1055,7 @@ mod tests {
                 checked_at: now,
                 fresh_until: now + fresh_for,
                 used: AtomicBool::new(true),
-                slot: Arc::default(),
+                slot: TokenSlot::default(),
             })
         };
         let token = "a.b.c".to_string();
@@ -1073,7 +1101,8 @@ mod tests {
         );
         f.request().await.unwrap();
         let found = f.auth.authenticate_cached(&headers()).expect("cached");
-        let slot = found.slot.expect("a cached token has a slot");
+        let entry = found.slot.expect("a cached token has a slot");
+        let slot = entry.slot();
         assert_eq!(found.principal.user_id.as_str(), "usr1");
         slot.fill(Arc::new(42u32));
         slot.fill(Arc::new(7u32));
@@ -1087,7 +1116,10 @@ mod tests {
             .unwrap()
             .slot
             .unwrap();
-        assert!(Arc::ptr_eq(&slot, &again));
+        assert!(std::ptr::eq(
+            again.slot().get::<u32>().unwrap(),
+            slot.get::<u32>().unwrap()
+        ));
         // Past its freshness: neither the principal nor the slot.
         let stale = |fresh_until: Instant, exp: u64| {
             let current = f.auth.tokens.read(f.token.as_str(), Arc::clone).unwrap();
@@ -1100,7 +1132,7 @@ mod tests {
                     checked_at: current.checked_at,
                     fresh_until,
                     used: AtomicBool::new(true),
-                    slot: current.slot.clone(),
+                    slot: current.slot.carried(),
                 }),
                 |_| true,
             );
@@ -1125,8 +1157,7 @@ mod tests {
             .unwrap()
             .slot
             .unwrap();
-        assert!(!Arc::ptr_eq(&slot, &fresh));
-        assert_eq!(fresh.get::<u32>(), None);
+        assert_eq!(fresh.slot().get::<u32>(), None);
     }
 
     /// An authenticator over a fresh SQLite store holding one user (role

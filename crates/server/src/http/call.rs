@@ -6,7 +6,7 @@ use evo_core::contract::{Contract, Value};
 use evo_wire::format::Format;
 
 use crate::app::state::AppState;
-use crate::auth::{Principal, TokenSlot};
+use crate::auth::{Principal, TokenEntry};
 use crate::http::error::ApiError;
 
 /// What an operation returns.
@@ -70,8 +70,8 @@ pub struct Call {
     /// Shared with the verified-token cache (no copy per request).
     pub principal: Option<std::sync::Arc<Principal>>,
     /// The verified token's slot, when a cached token authenticated the
-    /// request (`auth::TokenSlot`: the user's view cell is kept there).
-    pub slot: Option<std::sync::Arc<TokenSlot>>,
+    /// request (its `auth::TokenSlot`: the user's view cell is kept there).
+    pub slot: Option<TokenEntry>,
     pub request: Value,
     pub format: Format,
 }

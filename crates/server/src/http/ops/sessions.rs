@@ -5,6 +5,7 @@ use evo_core::contract::{Field, Value};
 
 use crate::app::live::LiveSession;
 use crate::app::visibility::ActiveView;
+use crate::auth::TokenEntry;
 use crate::http::call::{Call, LateValue, Reply, ReplyBody};
 use crate::http::error::ApiError;
 
@@ -43,7 +44,7 @@ pub fn get_active_sessions_now(call: Call) -> Result<Reply, ApiError> {
         .ok_or_else(|| ApiError::unauthorized("Not Authenticated"))?;
     let view = call
         .state
-        .active_sessions_with_slot(principal, call.slot.as_deref());
+        .active_sessions_with_slot(principal, call.slot.as_ref().map(TokenEntry::slot));
     // The user's list, rendered once per change: shared, not copied.
     let json = view.json().clone();
     Ok(Reply {
