@@ -232,7 +232,9 @@ impl CachedView {
 /// cached token finds its view without a second map lookup.
 #[derive(Default)]
 pub struct ViewCell {
-    latest: RwLock<Option<Arc<CachedView>>>,
+    /// Inline, beside the lock: what a read checks is on the lock's cache
+    /// lines (a separate allocation was one more miss per request).
+    latest: RwLock<Option<CachedView>>,
 }
 
 impl ViewCell {
@@ -260,7 +262,7 @@ impl ViewCell {
         })
     }
 
-    fn store(&self, cached: Arc<CachedView>) {
+    fn store(&self, cached: CachedView) {
         *self.latest.write().unwrap_or_else(|e| e.into_inner()) = Some(cached);
     }
 }
@@ -323,14 +325,14 @@ impl ActiveViews {
         let mut sessions = watched.sessions;
         sessions.retain(|live| viewer.may_see(live));
         let view = Arc::new(ActiveView::new(sessions));
-        cell.store(Arc::new(CachedView {
+        cell.store(CachedView {
             view: view.clone(),
             principal: principal.clone(),
             directory_generation,
             index_generation: watched.index_generation,
             stamp: watched.stamp,
             cells: watched.cells,
-        }));
+        });
         view
     }
 
