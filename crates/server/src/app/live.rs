@@ -322,6 +322,9 @@ pub struct Watched {
     pub stamp: u64,
     /// The endpoints' generation cells.
     pub cells: Vec<Arc<AtomicU64>>,
+    /// The index's generation ([`LiveIndex::generation`]) when `sessions`
+    /// was read: while it has not moved, no cell has either.
+    pub index_generation: u64,
 }
 
 impl Watched {
@@ -393,6 +396,10 @@ impl Inner {
 #[derive(Default)]
 pub struct LiveIndex {
     inner: RwLock<Inner>,
+    /// `Inner::generation`, stored under the write lock after each change:
+    /// one load tells a reader that nothing changed since (the view
+    /// cache's first check, before the cells).
+    changed: AtomicU64,
 }
 
 impl LiveIndex {
@@ -403,6 +410,11 @@ impl LiveIndex {
             index.upsert(session);
         }
         index
+    }
+
+    /// Moves with every change of the index (strictly increasing).
+    pub fn generation(&self) -> u64 {
+        self.changed.load(Ordering::Acquire)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Inner> {
@@ -429,6 +441,7 @@ impl LiveIndex {
             .is_none_or(|version| version <= live.head.version);
         if taken {
             inner.put(live.clone());
+            self.changed.store(inner.generation, Ordering::Release);
         }
         (live, taken)
     }
@@ -448,6 +461,7 @@ impl LiveIndex {
         let relevant = held.is_some() || live.head.is_active();
         if newer && relevant {
             inner.put(live.clone());
+            self.changed.store(inner.generation, Ordering::Release);
             Some(live)
         } else {
             None
@@ -490,6 +504,7 @@ impl LiveIndex {
                 })
                 .collect();
             cells.map(|cells| Watched {
+                index_generation: inner.generation,
                 stamp: cells
                     .iter()
                     .map(|cell| cell.load(Ordering::Acquire))
@@ -520,6 +535,7 @@ impl LiveIndex {
             sessions: Vec::new(),
             stamp: 0,
             cells: Vec::new(),
+            index_generation: inner.generation,
         })
     }
 
@@ -638,6 +654,32 @@ mod tests {
         index.upsert(version(3, true));
         assert!(!Watched::is_current(again.stamp, &again.cells));
         assert!(index.watch(&["num".to_string().into()]).sessions.is_empty());
+    }
+
+    /// The index's generation (the view cache's first check) is the one a
+    /// watch read, and moves with every change the index takes, a local
+    /// commit or a refresh, and with nothing else: while it holds, no cell
+    /// can have moved.
+    #[test]
+    fn the_index_generation_moves_with_every_change_and_only_then() {
+        let index = LiveIndex::rebuild(vec![version(1, false)]);
+        let watched = index.watch(&["num".to_string().into()]);
+        assert_eq!(watched.index_generation, index.generation());
+        let before = index.generation();
+        // Refused (older than held): no change, no move.
+        assert!(index.refresh(version(1, false)).is_none());
+        assert_eq!(index.generation(), before);
+        assert!(Watched::is_current(watched.stamp, &watched.cells));
+        index.upsert(version(2, false));
+        let after_commit = index.generation();
+        assert!(after_commit > before);
+        assert!(!Watched::is_current(watched.stamp, &watched.cells));
+        assert!(index.refresh(version(3, false)).is_some());
+        assert!(index.generation() > after_commit);
+        assert_eq!(
+            index.watch(&["num".to_string().into()]).index_generation,
+            index.generation()
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::app::sessions::SessionService;
 use crate::app::visibility::{ActiveView, ActiveViews};
 use crate::auth::throttle::ThrottleLimits;
 use crate::auth::tokens::TokenKeys;
-use crate::auth::{AuthLimits, Authenticator, Principal};
+use crate::auth::{AuthLimits, Authenticator, Principal, TokenSlot};
 
 /// The settings key of the generated JWT signing key.
 const JWT_SECRET_SETTING: &str = "jwt_secret";
@@ -123,9 +123,20 @@ impl AppState {
     /// The active sessions `principal` may see, oldest first, from the live
     /// index and the in-memory directory: never the store. Rendered once
     /// per change of what the user sees (`ActiveViews`).
-    pub fn active_sessions_for(&self, principal: &Principal) -> Arc<ActiveView> {
+    pub fn active_sessions_for(&self, principal: &Arc<Principal>) -> Arc<ActiveView> {
         self.views
-            .of(&self.directory, self.sessions.index(), principal)
+            .of(&self.directory, self.sessions.index(), principal, None)
+    }
+
+    /// [`AppState::active_sessions_for`] for a request authenticated by a
+    /// cached token: the user's view cell is kept in the token's slot.
+    pub fn active_sessions_with_slot(
+        &self,
+        principal: &Arc<Principal>,
+        slot: Option<&TokenSlot>,
+    ) -> Arc<ActiveView> {
+        self.views
+            .of(&self.directory, self.sessions.index(), principal, slot)
     }
 }
 

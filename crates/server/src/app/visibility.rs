@@ -4,7 +4,7 @@
 use evo_core::ids::{AccountId, EndpointId, UserId};
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use evo_core::domain::Role;
@@ -12,7 +12,7 @@ use evo_store::SessionScope;
 
 use crate::app::directory::Directory;
 use crate::app::live::{LiveIndex, LiveSession, Watched};
-use crate::auth::Principal;
+use crate::auth::{Principal, TokenSlot};
 use crate::cache::BoundedMap;
 
 /// What a user sees: sessions of the user's account that one of the user's
@@ -195,10 +195,76 @@ impl ActiveView {
 /// A rendered view and what it was computed from.
 struct CachedView {
     view: Arc<ActiveView>,
-    account_id: AccountId,
+    /// The principal it was rendered for (its account is checked).
+    principal: Arc<Principal>,
     directory_generation: u64,
+    /// The index's generation when it was rendered.
+    index_generation: u64,
     stamp: u64,
     cells: Vec<Arc<AtomicU64>>,
+}
+
+impl CachedView {
+    /// Whether the view is still what `principal` sees at
+    /// `directory_generation` and `index_generation`: the directory has not
+    /// moved, the principal is of the same account, and no session visible
+    /// to the user's endpoints changed since it was rendered (certainly
+    /// not when the index has not changed at all; otherwise the cells say).
+    /// Cheapest first: the same principal needs no string compared, an
+    /// unchanged index no cell read.
+    fn is_current(
+        &self,
+        principal: &Arc<Principal>,
+        directory_generation: u64,
+        index_generation: u64,
+    ) -> bool {
+        self.directory_generation == directory_generation
+            && (Arc::ptr_eq(&self.principal, principal)
+                || self.principal.account_id == principal.account_id)
+            && (self.index_generation == index_generation
+                || Watched::is_current(self.stamp, &self.cells))
+    }
+}
+
+/// One user's latest rendered view, replaced when it is rendered again.
+/// The user's entry in [`ActiveViews`] and the slots of the user's
+/// verified tokens ([`TokenSlot`]) share it, so that a request with a
+/// cached token finds its view without a second map lookup.
+#[derive(Default)]
+pub struct ViewCell {
+    /// Inline, beside the lock: what a read checks is on the lock's cache
+    /// lines (a separate allocation was one more miss per request).
+    latest: RwLock<Option<CachedView>>,
+}
+
+impl ViewCell {
+    /// The view, when it is still current (see [`CachedView::is_current`]).
+    fn current(
+        &self,
+        principal: &Arc<Principal>,
+        directory_generation: u64,
+        index_generation: u64,
+    ) -> Option<Arc<ActiveView>> {
+        let latest = self.latest.read().unwrap_or_else(|e| e.into_inner());
+        latest
+            .as_ref()
+            .filter(|cached| cached.is_current(principal, directory_generation, index_generation))
+            .map(|cached| cached.view.clone())
+    }
+
+    /// Whether the cell still holds a current view (what the map keeps
+    /// first when full).
+    fn holds_current(&self, directory_generation: u64) -> bool {
+        let latest = self.latest.read().unwrap_or_else(|e| e.into_inner());
+        latest.as_ref().is_some_and(|cached| {
+            cached.directory_generation == directory_generation
+                && Watched::is_current(cached.stamp, &cached.cells)
+        })
+    }
+
+    fn store(&self, cached: CachedView) {
+        *self.latest.write().unwrap_or_else(|e| e.into_inner()) = Some(cached);
+    }
 }
 
 /// How many users' views are kept.
@@ -209,11 +275,12 @@ const VIEWS_CAPACITY: usize = 100_000;
 /// the directory's generation (the user's endpoints) and the generation
 /// cells of the user's endpoints in the index are what they were when it
 /// was rendered: checking that is a few atomic loads after one lock-free
-/// lookup in a [`BoundedMap`] (at capacity, views no longer current go
-/// first). The rule is still [`Viewer::may_see`]: a view is only ever
-/// rendered through it.
+/// lookup in a [`BoundedMap`] (at capacity, users whose views are no
+/// longer current go first), or none when the request's verified token
+/// already holds the user's [`ViewCell`] in its slot. The rule is still
+/// [`Viewer::may_see`]: a view is only ever rendered through it.
 pub struct ActiveViews {
-    views: BoundedMap<String, Arc<CachedView>>,
+    views: BoundedMap<String, Arc<ViewCell>>,
 }
 
 impl Default for ActiveViews {
@@ -225,25 +292,32 @@ impl Default for ActiveViews {
 }
 
 impl ActiveViews {
-    /// The active sessions `principal` may see, oldest first.
+    /// The active sessions `principal` may see, oldest first. `slot` is
+    /// the request's verified-token slot, when it has one: the user's
+    /// cell is kept there, so the next request with that token skips the
+    /// lookup by user id (the view is validated the same way either way).
     pub fn of(
         &self,
         directory: &Directory,
         index: &LiveIndex,
-        principal: &Principal,
+        principal: &Arc<Principal>,
+        slot: Option<&TokenSlot>,
     ) -> Arc<ActiveView> {
         // Read before the endpoints: a change after this is seen next time.
         let directory_generation = directory.generation();
-        let cached = self
-            .views
-            .read(principal.user_id.as_str(), |cached| {
-                (cached.directory_generation == directory_generation
-                    && cached.account_id == principal.account_id
-                    && Watched::is_current(cached.stamp, &cached.cells))
-                .then(|| cached.view.clone())
-            })
-            .flatten();
-        if let Some(view) = cached {
+        let index_generation = index.generation();
+        let looked_up;
+        let cell = match slot.and_then(|slot| slot.get::<ViewCell>()) {
+            Some(cell) => cell,
+            None => {
+                looked_up = self.cell_of(&principal.user_id, directory_generation);
+                if let Some(slot) = slot {
+                    slot.fill(looked_up.clone());
+                }
+                &*looked_up
+            }
+        };
+        if let Some(view) = cell.current(principal, directory_generation, index_generation) {
             return view;
         }
         let viewer = Viewer::of(directory, principal);
@@ -251,21 +325,28 @@ impl ActiveViews {
         let mut sessions = watched.sessions;
         sessions.retain(|live| viewer.may_see(live));
         let view = Arc::new(ActiveView::new(sessions));
-        self.views.insert(
-            principal.user_id.to_string(),
-            Arc::new(CachedView {
-                view: view.clone(),
-                account_id: viewer.account_id,
-                directory_generation,
-                stamp: watched.stamp,
-                cells: watched.cells,
-            }),
-            |cached| {
-                cached.directory_generation == directory_generation
-                    && Watched::is_current(cached.stamp, &cached.cells)
-            },
-        );
+        cell.store(CachedView {
+            view: view.clone(),
+            principal: principal.clone(),
+            directory_generation,
+            index_generation: watched.index_generation,
+            stamp: watched.stamp,
+            cells: watched.cells,
+        });
         view
+    }
+
+    /// The user's cell, made (empty) when the user has none.
+    fn cell_of(&self, user_id: &UserId, directory_generation: u64) -> Arc<ViewCell> {
+        if let Some(cell) = self.views.read(user_id.as_str(), Arc::clone) {
+            return cell;
+        }
+        let cell = Arc::new(ViewCell::default());
+        self.views
+            .insert(user_id.to_string(), cell.clone(), |cell| {
+                cell.holds_current(directory_generation)
+            });
+        cell
     }
 }
 

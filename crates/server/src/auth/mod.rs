@@ -20,8 +20,9 @@ pub mod throttle;
 pub mod tokens;
 
 use evo_core::ids::{AccountId, UserId};
+use std::any::Any;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
@@ -90,6 +91,67 @@ impl Principal {
 pub struct Authenticated {
     pub principal: Arc<Principal>,
     pub renewed_token: Option<User>,
+    /// The cached token's entry (for its slot), when a cached token was used.
+    pub slot: Option<TokenEntry>,
+}
+
+/// A place beside a verified access token for what a layer above derives
+/// from its principal (the application keeps the user's active-sessions
+/// view cell there), so that a request with a cached token reads one cache
+/// entry instead of two. Filled once, by the first request that needs it,
+/// and carried over when the re-check renews the token; `auth` never looks
+/// inside, and whoever fills it validates what it finds on every read (the
+/// slot lives no longer than the token's entry, which is never served
+/// stale).
+#[derive(Default)]
+pub struct TokenSlot(OnceLock<Arc<dyn Any + Send + Sync>>);
+
+impl TokenSlot {
+    /// What the slot holds, when it holds a `T`.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.get()?.downcast_ref()
+    }
+
+    /// Fills the slot, unless it already holds something.
+    pub fn fill(&self, value: Arc<dyn Any + Send + Sync>) {
+        let _ = self.0.set(value);
+    }
+
+    /// A slot holding what this one holds (for the entry that replaces
+    /// this one's when the token is extended).
+    fn carried(&self) -> TokenSlot {
+        match self.0.get() {
+            Some(value) => TokenSlot(OnceLock::from(value.clone())),
+            None => TokenSlot::default(),
+        }
+    }
+}
+
+/// A cached token's entry, as a request holds it: its slot, in the entry
+/// itself (one allocation, so a request reaches the slot with no further
+/// pointer to follow).
+#[derive(Clone)]
+pub struct TokenEntry(Arc<VerifiedToken>);
+
+impl TokenEntry {
+    /// The slot beside the token.
+    pub fn slot(&self) -> &TokenSlot {
+        &self.0.slot
+    }
+}
+
+impl std::fmt::Debug for TokenEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("TokenEntry").field(&self.0.slot).finish()
+    }
+}
+
+impl std::fmt::Debug for TokenSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSlot")
+            .field("filled", &self.0.get().is_some())
+            .finish()
+    }
 }
 
 /// Why a presented credential was refused.
@@ -291,6 +353,8 @@ struct VerifiedToken {
     /// Whether a request used it since it was last checked: only tokens
     /// in use are re-checked in the background, idle ones go stale.
     used: AtomicBool,
+    /// What the application keeps beside the token ([`TokenSlot`]).
+    slot: TokenSlot,
 }
 
 /// The last whole second (since the epoch) before a sign-in session ends,
@@ -458,6 +522,11 @@ impl Authenticator {
     /// The principal of an access token verified within [`CACHE_TTL`] and
     /// not expired: no parsing, no signature check, no store.
     fn verified_token(&self, token: &str) -> Option<Arc<Principal>> {
+        self.verified_entry(token).map(|(principal, _)| principal)
+    }
+
+    /// [`Authenticator::verified_token`] with the token's slot.
+    fn verified_entry(&self, token: &str) -> Option<(Arc<Principal>, TokenEntry)> {
         let now = Instant::now();
         let unix = unix_now();
         self.tokens
@@ -469,7 +538,7 @@ impl Authenticator {
                 if !verified.used.load(Ordering::Relaxed) {
                     verified.used.store(true, Ordering::Relaxed);
                 }
-                Some(verified.principal.clone())
+                Some((verified.principal.clone(), TokenEntry(verified.clone())))
             })
             .flatten()
     }
@@ -541,6 +610,7 @@ impl Authenticator {
                         checked_at: asked_at,
                         fresh_until: asked_at + CACHE_TTL,
                         used: AtomicBool::new(false),
+                        slot: verified.slot.carried(),
                     }),
                 );
             }
@@ -677,6 +747,9 @@ impl Authenticator {
                         checked_at: read_at,
                         fresh_until: read_at + CACHE_TTL,
                         used: AtomicBool::new(false),
+                        // The same user (checked above); what the slot
+                        // holds is validated on each read.
+                        slot: verified.slot.carried(),
                     })
                 }
                 None => {
@@ -736,6 +809,19 @@ impl Authenticator {
             .map(|found| found.map(|auth| Arc::unwrap_or_clone(auth.principal)))
     }
 
+    /// The common case of [`Authenticator::authenticate_request`], without
+    /// awaiting: a bearer token verified moments ago. It is the first
+    /// credential and valid, so the full walk would answer the same; `None`
+    /// means the walk must decide.
+    pub fn authenticate_cached(&self, headers: &HeaderMap) -> Option<Authenticated> {
+        let (principal, slot) = self.verified_entry(Self::bearer_jwt(headers)?)?;
+        Some(Authenticated {
+            principal,
+            renewed_token: None,
+            slot: Some(slot),
+        })
+    }
+
     /// Authenticates a request, trying each credential it carries in order
     /// until one is valid; a JWT that fails is followed by the `ss-reftok`
     /// cookie when there is one. When every credential fails, the first
@@ -744,13 +830,8 @@ impl Authenticator {
         &self,
         headers: &HeaderMap,
     ) -> Result<Option<Authenticated>, AuthFailure> {
-        // The common case: a bearer token verified moments ago. It is the
-        // first credential and valid, so the full walk would answer the same.
-        if let Some(principal) = Self::bearer_jwt(headers).and_then(|t| self.verified_token(t)) {
-            return Ok(Some(Authenticated {
-                principal,
-                renewed_token: None,
-            }));
+        if let Some(found) = self.authenticate_cached(headers) {
+            return Ok(Some(found));
         }
         // Boxed: the walk awaits the store, and its state would otherwise
         // make every request's future larger.
@@ -779,6 +860,7 @@ impl Authenticator {
                     return Ok(Some(Authenticated {
                         principal,
                         renewed_token: None,
+                        slot: None,
                     }))
                 }
                 // A store outage is not a wrong credential: never hide it.
@@ -827,6 +909,7 @@ impl Authenticator {
         Ok(Authenticated {
             principal: Arc::new(Principal::of_user(&user, Some(claims.jti))),
             renewed_token: Some(user),
+            slot: None,
         })
     }
 
@@ -876,6 +959,7 @@ impl Authenticator {
                         checked_at,
                         fresh_until: checked_at + CACHE_TTL,
                         used: AtomicBool::new(true),
+                        slot: TokenSlot::default(),
                     }),
                     // Making room: stale entries first.
                     |verified| verified.fresh_until > now,
@@ -984,6 +1068,7 @@ mod tests {
                 checked_at: now,
                 fresh_until: now + fresh_for,
                 used: AtomicBool::new(true),
+                slot: TokenSlot::default(),
             })
         };
         let token = "a.b.c".to_string();
@@ -1005,6 +1090,87 @@ mod tests {
         assert!(f.auth.verified_token(&token).is_none());
         f.auth.refresh_tokens(Fixture::horizon()).await.unwrap();
         assert_eq!(fresh_until(), None);
+    }
+
+    /// The slot beside a cached token is reached only through a fresh
+    /// entry: `authenticate_cached` (the dispatcher's read path) answers
+    /// nothing for a token past its `fresh_until` or its end, and the
+    /// re-check keeps the slot when it extends the token, so what the
+    /// application keeps there lives exactly as long as a servable token.
+    #[tokio::test]
+    async fn the_slot_beside_a_token_is_served_only_with_a_fresh_token_and_kept_by_the_recheck() {
+        let f = fixture().await;
+        let headers = || {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                axum::http::header::AUTHORIZATION,
+                HeaderValue::from_str(&format!("Bearer {}", f.token)).unwrap(),
+            );
+            headers
+        };
+        assert!(
+            f.auth.authenticate_cached(&headers()).is_none(),
+            "not verified yet: the walk decides"
+        );
+        f.request().await.unwrap();
+        let found = f.auth.authenticate_cached(&headers()).expect("cached");
+        let entry = found.slot.expect("a cached token has a slot");
+        let slot = entry.slot();
+        assert_eq!(found.principal.user_id.as_str(), "usr1");
+        slot.fill(Arc::new(42u32));
+        slot.fill(Arc::new(7u32));
+        assert_eq!(slot.get::<u32>(), Some(&42), "filled once");
+        assert_eq!(slot.get::<u64>(), None, "only as what it holds");
+        // Extended by the re-check: the same slot.
+        f.auth.refresh_tokens(Fixture::horizon()).await.unwrap();
+        let again = f
+            .auth
+            .authenticate_cached(&headers())
+            .unwrap()
+            .slot
+            .unwrap();
+        assert!(std::ptr::eq(
+            again.slot().get::<u32>().unwrap(),
+            slot.get::<u32>().unwrap()
+        ));
+        // Past its freshness: neither the principal nor the slot.
+        let stale = |fresh_until: Instant, exp: u64| {
+            let current = f.auth.tokens.read(f.token.as_str(), Arc::clone).unwrap();
+            f.auth.tokens.insert(
+                f.token.clone(),
+                Arc::new(VerifiedToken {
+                    principal: current.principal.clone(),
+                    sid: current.sid.clone(),
+                    exp,
+                    checked_at: current.checked_at,
+                    fresh_until,
+                    used: AtomicBool::new(true),
+                    slot: current.slot.carried(),
+                }),
+                |_| true,
+            );
+        };
+        stale(Instant::now(), u64::MAX);
+        assert!(f.auth.authenticate_cached(&headers()).is_none());
+        // Fresh, but past its end (`exp` or its sign-in session's).
+        stale(Instant::now() + CACHE_TTL, unix_now() - 1);
+        assert!(f.auth.authenticate_cached(&headers()).is_none());
+        // The walk verifies it from the store again: a new entry, a new slot.
+        f.auth.tokens.remove(f.token.as_str());
+        let walked = f
+            .auth
+            .authenticate_request(&headers())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(walked.slot.is_none());
+        let fresh = f
+            .auth
+            .authenticate_cached(&headers())
+            .unwrap()
+            .slot
+            .unwrap();
+        assert_eq!(fresh.slot().get::<u32>(), None);
     }
 
     /// An authenticator over a fresh SQLite store holding one user (role

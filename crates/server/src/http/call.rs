@@ -6,7 +6,7 @@ use evo_core::contract::{Contract, Value};
 use evo_wire::format::Format;
 
 use crate::app::state::AppState;
-use crate::auth::Principal;
+use crate::auth::{Principal, TokenEntry};
 use crate::http::error::ApiError;
 
 /// What an operation returns.
@@ -69,6 +69,9 @@ pub struct Call {
     pub headers: HeaderMap,
     /// Shared with the verified-token cache (no copy per request).
     pub principal: Option<std::sync::Arc<Principal>>,
+    /// The verified token's slot, when a cached token authenticated the
+    /// request (its `auth::TokenSlot`: the user's view cell is kept there).
+    pub slot: Option<TokenEntry>,
     pub request: Value,
     pub format: Format,
 }

@@ -3,10 +3,11 @@
 //! It does, in this order (outermost first), exactly what the six separate
 //! layers did (request id, `TraceLayer`, request metrics, `CatchPanicLayer`,
 //! `nosniff`/HTML headers, limits; `http::stack` still builds
-//! that stack, to measure against): one service call, one boxed future and
-//! no inner service clone per request, where the separate stack built a
-//! boxed future, a boxed `Next` and a clone of the service below for each
-//! `from_fn` layer (docs/benchmarks.md, "Fused edge layer").
+//! that stack, to measure against): one service call, one future of its
+//! own that is not boxed ([`EdgeFuture`]) and no inner service clone per
+//! request, where the separate stack built a boxed future, a boxed `Next`
+//! and a clone of the service below for each `from_fn` layer
+//! (docs/benchmarks.md, "Fused edge layer" and "Read path: one lookup").
 //!
 //! What each part does is unchanged: a panic response (500) carries the
 //! request id but not `nosniff` (the HTML headers were inside the panic
@@ -24,15 +25,13 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request};
-use axum::http::{header, Method};
+use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
-use futures::FutureExt;
 use tower::{Layer, Service};
 use tower_http::classify::{ClassifiedResponse, ClassifyResponse, ServerErrorsAsFailures};
 use tower_http::trace::{
     DefaultOnFailure, DefaultOnRequest, DefaultOnResponse, OnFailure, OnRequest, OnResponse,
 };
-use tracing::Instrument;
 
 use crate::auth::throttle::CLIENT_ADDR;
 use crate::http::limits::{Admission, RequestLimits};
@@ -68,29 +67,70 @@ pub struct Edge<S> {
     limits: RequestLimits,
 }
 
-type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+/// What a request does once its response is known: metrics, trace events,
+/// the response body's span and the request id.
+struct Finish {
+    id: HeaderValue,
+    trace_started: Instant,
+    metrics_started: Instant,
+    method: Method,
+    path: Option<String>,
+    route: metrics::SharedString,
+    /// The request's span, kept for the response body only when there is one.
+    body_span: Option<tracing::Span>,
+}
 
-/// What the limits decided, and the route's future when they let it run.
-enum Stage<F> {
+/// How an admitted request runs.
+enum Run<F> {
+    /// Answered by the limits.
     Answer(Response),
-    Run(F),
+    /// The route's `call` panicked.
     Panicked(Box<dyn std::any::Any + Send + 'static>),
+    /// Read and drop an oversized body, then 413.
+    Drain(Pin<Box<dyn Future<Output = Response> + Send>>),
+    /// The route, under the concurrency permit, the time limit and the
+    /// client address.
+    Route {
+        future: F,
+        /// Held until the response is ready.
+        _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+        deadline: Option<tokio::time::Instant>,
+        /// Made when the route first waits (most reads never do).
+        sleep: Option<Pin<Box<tokio::task::Unconstrained<tokio::time::Sleep>>>>,
+        addr: Option<std::net::IpAddr>,
+    },
+    /// Answered.
+    Done,
+}
+
+/// The fused layer's future: a plain state machine rather than nested
+/// `async` blocks, so that the route's future is held once (the async
+/// version, about 2.2 KB, was boxed per request) and nothing is boxed for
+/// a request the route answers at once (docs/benchmarks.md, "Read path:
+/// one lookup"). Each poll runs inside the request's span (as
+/// `Instrument` did), with the client address set (as the task-local
+/// scope did) and panics caught; the time limit is `tokio::time::timeout`'s
+/// (route first, then the deadline, unconstrained by the task's budget).
+pub struct EdgeFuture<F> {
+    run: Run<F>,
+    finish: Option<Finish>,
+    span: tracing::Span,
 }
 
 impl<S> Service<Request> for Edge<S>
 where
     S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
-    S::Future: Send + 'static,
+    S::Future: Send + Unpin + 'static,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture;
+    type Future = EdgeFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request) -> BoxFuture {
+    fn call(&mut self, mut request: Request) -> EdgeFuture<S::Future> {
         // Request id (outermost): the client's when sane, else a new one.
         let id = match request.headers().get(&observe::REQUEST_ID) {
             Some(id) if observe::acceptable(id) => id.clone(),
@@ -101,15 +141,18 @@ where
             .insert(observe::REQUEST_ID.clone(), id.clone());
 
         // Trace: the span (none when INFO is off) and `tower_http`'s event.
-        let trace_started = Instant::now();
+        // One clock read for the trace's and the metrics' start (they were
+        // microseconds apart).
+        let started = Instant::now();
+        let trace_started = started;
         let span = observe::span(&request);
         // Kept for the response body only when there is a span.
         let body_span = (!span.is_none()).then(|| span.clone());
-        let _entered = span.enter();
+        let entered = span.enter();
         DefaultOnRequest::new().on_request(&request, &span);
 
         // Metrics: what the labels need, read before the request moves on.
-        let metrics_started = Instant::now();
+        let metrics_started = started;
         let method = request.method().clone();
         let path = (method == Method::POST).then(|| request.uri().path().to_string());
         let route = observe::route_label(request.extensions().get::<MatchedPath>());
@@ -120,119 +163,149 @@ where
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0.ip());
-        let limits = self.limits.clone();
         let inner = &mut self.inner;
-        let stage = match limits.admit(addr, request) {
-            Admission::Refused(response) => Stage::Answer(response),
+        let run = match self.limits.admit(addr, request) {
+            Admission::Refused(response) => Run::Answer(response),
             Admission::TooLarge(body) => {
-                let limits = limits.clone();
-                Stage::Run(Either::Drain(Box::pin(async move {
-                    limits.drain_too_large(body).await
-                })))
+                let limits = self.limits.clone();
+                Run::Drain(Box::pin(async move { limits.drain_too_large(body).await }))
             }
             Admission::Admitted {
                 request,
                 permit,
                 timeout,
             } => {
+                // The deadline counts from here, as `timeout` counted from
+                // when it was made.
+                // Tokio's clock (it may be paused in tests).
+                let deadline = timeout.map(|limit| tokio::time::Instant::now() + limit);
                 let called = std::panic::catch_unwind(AssertUnwindSafe(|| match addr {
                     Some(addr) => CLIENT_ADDR.sync_scope(addr, || inner.call(request)),
                     None => inner.call(request),
                 }));
                 match called {
-                    Ok(future) => Stage::Run(Either::Route {
+                    Ok(future) => Run::Route {
                         future,
-                        permit,
-                        timeout,
+                        _permit: permit,
+                        deadline,
+                        sleep: None,
                         addr,
-                    }),
-                    Err(panic) => Stage::Panicked(panic),
+                    },
+                    Err(panic) => Run::Panicked(panic),
                 }
             }
         };
-        drop(_entered);
-
-        let future = async move {
-            let response = match stage {
-                Stage::Answer(response) => with_html_headers(response),
-                Stage::Panicked(panic) => observe::panic_response(panic),
-                Stage::Run(run) => match AssertUnwindSafe(run.finish()).catch_unwind().await {
-                    Ok(response) => with_html_headers(response),
-                    Err(panic) => observe::panic_response(panic),
-                },
-            };
-            observe::record_request(metrics_started, method, path, route, &response);
-
-            let latency = trace_started.elapsed();
-            let span = tracing::Span::current();
-            DefaultOnResponse::new().on_response(&response, latency, &span);
-            if let ClassifiedResponse::Ready(Err(failure)) =
-                ServerErrorsAsFailures::new().classify_response(&response)
-            {
-                DefaultOnFailure::new().on_failure(failure, latency, &span);
-            }
-            let mut response = match body_span {
-                // The body is polled inside the request's span, as
-                // `TraceLayer`'s response body was.
-                Some(span) => response.map(|body| Body::new(SpanBody { inner: body, span })),
-                None => response,
-            };
-            response
-                .headers_mut()
-                .insert(observe::REQUEST_ID.clone(), id);
-            Ok(response)
-        };
-        Box::pin(future.instrument(span))
+        drop(entered);
+        EdgeFuture {
+            run,
+            finish: Some(Finish {
+                id,
+                trace_started,
+                metrics_started,
+                method,
+                path,
+                route,
+                body_span,
+            }),
+            span,
+        }
     }
 }
 
-/// The two ways an admitted request runs.
-enum Either<F> {
-    /// Read and drop an oversized body, then 413.
-    Drain(Pin<Box<dyn Future<Output = Response> + Send>>),
-    /// The route, under the concurrency permit, the time limit and the
-    /// client address.
-    Route {
-        future: F,
-        permit: Option<tokio::sync::OwnedSemaphorePermit>,
-        timeout: Option<std::time::Duration>,
-        addr: Option<std::net::IpAddr>,
-    },
-}
-
-impl<F> Either<F>
+impl<F> Future for EdgeFuture<F>
 where
-    F: Future<Output = Result<Response, Infallible>> + Send,
+    F: Future<Output = Result<Response, Infallible>> + Unpin,
 {
-    async fn finish(self) -> Response {
-        match self {
-            Either::Drain(drain) => drain.await,
-            Either::Route {
-                future,
-                permit,
-                timeout,
-                addr,
-            } => {
-                let run = async move {
-                    let _permit = permit;
-                    let future = future.map(|result| match result {
-                        Ok(response) => response,
-                        Err(never) => match never {},
-                    });
-                    match timeout {
-                        None => future.await,
-                        Some(limit) => match tokio::time::timeout(limit, future).await {
-                            Ok(response) => response,
-                            Err(_) => crate::http::limits::timed_out().into_response(),
-                        },
-                    }
-                };
-                match addr {
-                    Some(addr) => CLIENT_ADDR.scope(addr, run).await,
-                    None => run.await,
+    type Output = Result<Response, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let _entered = this.span.enter();
+        let response = match &mut this.run {
+            Run::Answer(_) | Run::Panicked(_) => {
+                match std::mem::replace(&mut this.run, Run::Done) {
+                    Run::Answer(response) => with_html_headers(response),
+                    Run::Panicked(panic) => observe::panic_response(panic),
+                    _ => unreachable!("matched above"),
                 }
             }
+            Run::Drain(drain) => {
+                match std::panic::catch_unwind(AssertUnwindSafe(|| drain.as_mut().poll(cx))) {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(response)) => with_html_headers(response),
+                    Err(panic) => observe::panic_response(panic),
+                }
+            }
+            Run::Route {
+                future,
+                deadline,
+                sleep,
+                addr,
+                ..
+            } => {
+                let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    let route = match addr {
+                        Some(addr) => {
+                            CLIENT_ADDR.sync_scope(*addr, || Pin::new(&mut *future).poll(cx))
+                        }
+                        None => Pin::new(&mut *future).poll(cx),
+                    };
+                    match (route, deadline) {
+                        (Poll::Ready(Ok(response)), _) => Poll::Ready(response),
+                        (Poll::Ready(Err(never)), _) => match never {},
+                        (Poll::Pending, None) => Poll::Pending,
+                        (Poll::Pending, Some(deadline)) => {
+                            let sleep = sleep.get_or_insert_with(|| {
+                                Box::pin(tokio::task::unconstrained(tokio::time::sleep_until(
+                                    *deadline,
+                                )))
+                            });
+                            sleep
+                                .as_mut()
+                                .poll(cx)
+                                .map(|()| crate::http::limits::timed_out().into_response())
+                        }
+                    }
+                }));
+                match polled {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(response)) => with_html_headers(response),
+                    Err(panic) => observe::panic_response(panic),
+                }
+            }
+            Run::Done => panic!("the edge layer's future was polled after it completed"),
+        };
+        // The route's future and the permit go now, as they did when the
+        // response was ready.
+        this.run = Run::Done;
+        let Some(finish) = this.finish.take() else {
+            panic!("the edge layer's future was polled after it completed")
+        };
+        observe::record_request(
+            finish.metrics_started,
+            finish.method,
+            finish.path,
+            finish.route,
+            &response,
+        );
+
+        let latency = finish.trace_started.elapsed();
+        DefaultOnResponse::new().on_response(&response, latency, &this.span);
+        if let ClassifiedResponse::Ready(Err(failure)) =
+            ServerErrorsAsFailures::new().classify_response(&response)
+        {
+            DefaultOnFailure::new().on_failure(failure, latency, &this.span);
         }
+        let mut response = match finish.body_span {
+            // The body is polled inside the request's span, as
+            // `TraceLayer`'s response body was.
+            Some(span) => response.map(|body| Body::new(SpanBody { inner: body, span })),
+            None => response,
+        };
+        response
+            .headers_mut()
+            .insert(observe::REQUEST_ID.clone(), finish.id);
+        Poll::Ready(Ok(response))
     }
 }
 

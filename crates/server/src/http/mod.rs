@@ -83,7 +83,7 @@ fn routes(state: AppState) -> Router {
         .route("/{format}/metadata", get(metadata_page))
         .merge(twilio::router())
         .merge(console::router())
-        .fallback(dispatch::dispatch)
+        .fallback_service(dispatch::Dispatcher::new(state.clone()))
         .with_state(state)
 }
 

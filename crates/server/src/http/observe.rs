@@ -241,8 +241,42 @@ impl RequestHandles {
             Default::default()
         });
         let key = (method, route, status.as_u16());
-        if let Some(handles) = cache.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return f(handles);
+        // Each worker thread keeps the handles it used (clones of the
+        // shared ones): a request takes no lock whose cache line the other
+        // workers write (the shared map's read lock did, every request).
+        thread_local! {
+            static LOCAL: std::cell::RefCell<
+                std::collections::HashMap<HandleKey, RequestHandles, foldhash::fast::RandomState>,
+            > = Default::default();
+        }
+        let mut f = Some(f);
+        let found = LOCAL.with(|local| match (local.borrow().get(&key), f.take()) {
+            (Some(handles), Some(f)) => {
+                f(handles);
+                None
+            }
+            (_, f) => f,
+        });
+        let Some(f) = found else {
+            return;
+        };
+        let shared = cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .map(|handles| RequestHandles {
+                total: handles.total.clone(),
+                duration: handles.duration.clone(),
+            });
+        if let Some(handles) = shared {
+            f(&handles);
+            LOCAL.with(|local| {
+                let mut local = local.borrow_mut();
+                if local.len() < MAX_CACHED_HANDLES {
+                    local.insert(key, handles);
+                }
+            });
+            return;
         }
         let labels = [
             metrics::Label::new("method", key.0.clone()),

@@ -18,7 +18,7 @@
 //! yet is parked durably and applied when the session opens.
 
 use axum::body::Bytes;
-use axum::extract::{OriginalUri, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -232,10 +232,9 @@ impl axum::extract::FromRequest<AppState> for Webhook {
         state: &AppState,
     ) -> Result<Self, WebhookError> {
         let (parts, body) = request.into_parts();
-        let uri = parts
-            .extensions
-            .get::<OriginalUri>()
-            .map_or_else(|| parts.uri.clone(), |original| original.0.clone());
+        // The URI the request was sent to: no router is nested (axum's
+        // `original-uri` feature is off), so nothing stripped a prefix.
+        let uri = parts.uri.clone();
         let limit = ParamLimits::TWILIO_WEBHOOK.max_body_bytes;
         // Over the cap: refused unread; `len` is a lower bound.
         let body = axum::body::to_bytes(body, limit).await.map_err(|_| {

@@ -201,3 +201,115 @@ async fn two_nodes_sharing_a_store_never_lose_each_others_events() {
     assert_eq!(stored.state(), expected.state());
     assert_eq!(stored.version(), expected.version());
 }
+
+/// One bearer token, many reads: the token's cached entry keeps the
+/// user's view cell beside it (`auth::TokenSlot`), and what it holds is
+/// never served stale. A change of a session on one of the user's
+/// endpoints (the endpoint's generation cell), and then a number assigned
+/// to the user with no session changing (the directory's generation
+/// alone), each show in the very next read with the same token.
+#[tokio::test]
+async fn the_view_kept_beside_a_token_follows_session_and_directory_changes() {
+    use evo_core::domain::{Endpoint, EndpointKind};
+    use evo_core::event::{Clock, EventKind, EventSource, SessionEvent};
+    use evo_core::ids::SessionId;
+    let dir = crate::helpers::TestDb::new();
+    let built = build(&dir).await;
+    let fixture = seed(&built.state()).await;
+    let app = crate::helpers::TestApp {
+        address: built.local_addr(),
+        state: built.state(),
+        fixture: fixture.clone(),
+    };
+    let server = tokio::spawn(built.run_until_stopped());
+    let token = bearer(&app, &fixture.bob.email).await;
+    let first = active_sessions(&app, &token).await;
+    // The second read goes through the slot the first one filled.
+    assert_eq!(active_sessions(&app, &token).await, first);
+    let console_of = |body: &serde_json::Value, id: &str| {
+        body["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .map(|s| s["consoleData"].clone())
+    };
+
+    // A session on bob's number changes: the directory does not move.
+    let generation = app.state.directory.generation();
+    app.state
+        .sessions
+        .apply(
+            &SessionId::new(fixture.bob_session.as_str()),
+            SessionEvent {
+                at: chrono::Utc::now(),
+                clock: Clock::Server,
+                source: EventSource::Internal {
+                    id: "slot-console-1".into(),
+                },
+                kind: EventKind::ConsoleData {
+                    data: "after the slot".into(),
+                },
+            },
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(app.state.directory.generation(), generation);
+    let second = active_sessions(&app, &token).await;
+    assert_eq!(
+        console_of(&second, &fixture.bob_session),
+        Some(serde_json::json!("after the slot")),
+        "{second}"
+    );
+
+    // A session on a number nobody has yet: not bob's, no change of his
+    // endpoints' cells.
+    let later = "num-slot-later";
+    let plan = evo_core::scenario::build(
+        evo_core::scenario::Kind::InboundMissed,
+        &evo_core::scenario::Cast {
+            account_id: fixture.account_id.as_str().into(),
+            account_name: "Acme".into(),
+            customer: None,
+            breadcrumb: vec![],
+            number: (later.into(), "+15550199".into(), "Later".into()),
+            agents: vec![(
+                fixture.nora.id.as_str().into(),
+                "nora".into(),
+                "Nora".into(),
+            )],
+            caller: "+15557770002".into(),
+        },
+        "SLOTLATER",
+        chrono::Utc::now(),
+    );
+    let session = evo_core::reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
+    app.state.sessions.open(session, vec![]).await.unwrap();
+    let third = active_sessions(&app, &token).await;
+    assert_eq!(session_ids(&third), session_ids(&second));
+    // The number is assigned to bob in the store (as an administration
+    // command would) and the directory reloaded: only its generation moves.
+    let store = evo_store::open_store(&dir.store_url()).await.unwrap();
+    store
+        .create_endpoint(&Endpoint {
+            id: later.into(),
+            account_id: fixture.account_id.as_str().into(),
+            customer_id: None,
+            kind: EndpointKind::PhoneNumber,
+            display_name: "Later".into(),
+            address: "+15550199".into(),
+            ring_user_ids: vec![fixture.bob.id.as_str().into()],
+            queue_name: None,
+        })
+        .await
+        .unwrap();
+    app.state.directory.reload().await.unwrap();
+    assert_ne!(app.state.directory.generation(), generation);
+    let fourth = session_ids(&active_sessions(&app, &token).await);
+    assert!(
+        fourth.contains(&plan.session_id.to_string()),
+        "the number's session shows at once: {fourth:?}"
+    );
+    server.abort();
+}

@@ -5,6 +5,7 @@ use evo_core::contract::{Field, Value};
 
 use crate::app::live::LiveSession;
 use crate::app::visibility::ActiveView;
+use crate::auth::TokenEntry;
 use crate::http::call::{Call, LateValue, Reply, ReplyBody};
 use crate::http::error::ApiError;
 
@@ -30,9 +31,20 @@ impl LateValue for LiveSession {
 /// GetActiveSessions: the sessions the caller may see
 /// (`crate::app::visibility`), oldest first.
 pub async fn get_active_sessions(call: Call) -> Result<Reply, ApiError> {
+    get_active_sessions_now(call)
+}
+
+/// [`get_active_sessions`] without a future: it reads only memory, so the
+/// dispatcher's read path answers it before its `call` returns.
+pub fn get_active_sessions_now(call: Call) -> Result<Reply, ApiError> {
     let _request: GetActiveSessions = call.dto()?;
-    let principal = call.principal()?;
-    let view = call.state.active_sessions_for(principal);
+    let principal = call
+        .principal
+        .as_ref()
+        .ok_or_else(|| ApiError::unauthorized("Not Authenticated"))?;
+    let view = call
+        .state
+        .active_sessions_with_slot(principal, call.slot.as_ref().map(TokenEntry::slot));
     // The user's list, rendered once per change: shared, not copied.
     let json = view.json().clone();
     Ok(Reply {
