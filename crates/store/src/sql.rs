@@ -101,6 +101,27 @@ impl Drop for AbortOnDrop {
 /// matter: the transaction's own journal is the WAL.
 const CONNECTION_PRAGMAS: &str = "pragma wal_autocheckpoint = 8000; pragma temp_store = memory;";
 
+/// A pool of `connections` to the SQLite file at `url`, each set up with
+/// WAL, foreign keys, the busy timeout, [`CONNECTION_PRAGMAS`] and then
+/// `pragmas` (what differs between the store's three pools).
+async fn sqlite_pool(url: &str, connections: u32, pragmas: &'static str) -> StoreResult<AnyPool> {
+    Ok(AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |connection, _| {
+            Box::pin(async move {
+                connection
+                    .execute("pragma journal_mode = wal; pragma foreign_keys = on; pragma busy_timeout = 10000;")
+                    .await?;
+                connection.execute(CONNECTION_PRAGMAS).await?;
+                connection.execute(pragmas).await?;
+                Ok(())
+            })
+        })
+        .connect_with(AnyConnectOptions::from_str(url)?)
+        .await?)
+}
+
 /// Begins a session commit on `SqlStore::writer`: on disk before COMMIT
 /// returns.
 const WRITE_FULL: &str = "pragma synchronous = full; begin immediate";
@@ -384,62 +405,30 @@ impl SqlStore {
         let file = sqlite_file(data_dir);
         let url = format!("sqlite://{}?mode=rwc", file.display());
         sqlx::any::install_default_drivers();
-        let options = AnyConnectOptions::from_str(&url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(pool_options.sqlite_connections())
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(|connection, _| {
-                Box::pin(async move {
-                    // FULL: a commit is on disk before it returns, so an
-                    // acknowledged webhook survives a power cut. WAL lets
-                    // readers run beside the single writer.
-                    connection
-                        .execute("pragma journal_mode = wal; pragma synchronous = full; pragma foreign_keys = on; pragma busy_timeout = 10000;")
-                        .await?;
-                    connection.execute(CONNECTION_PRAGMAS).await?;
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await?;
+        // FULL: a commit is on disk before it returns, so an acknowledged
+        // webhook survives a power cut. WAL lets readers run beside the
+        // single writer.
+        let pool = sqlite_pool(
+            &url,
+            pool_options.sqlite_connections(),
+            "pragma synchronous = full;",
+        )
+        .await?;
         // One connection: the log's messages are written through `writer`
         // now; this one serves resumes and the feeds' bookkeeping.
-        let events_pool = AnyPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(|connection, _| {
-                Box::pin(async move {
-                    connection
-                        .execute("pragma journal_mode = wal; pragma synchronous = normal; pragma foreign_keys = on; pragma busy_timeout = 10000;")
-                        .await?;
-                    connection.execute(CONNECTION_PRAGMAS).await?;
-                    Ok(())
-                })
-            })
-            .connect_with(AnyConnectOptions::from_str(&url)?)
-            .await?;
-        let writer = AnyPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(|connection, _| {
-                Box::pin(async move {
-                    // Each transaction sets `synchronous` (`WRITE_FULL`,
-                    // `WRITE_NORMAL`); FULL until then.
-                    connection
-                        .execute("pragma journal_mode = wal; pragma synchronous = full; pragma foreign_keys = on; pragma busy_timeout = 10000;")
-                        .await?;
-                    connection.execute(CONNECTION_PRAGMAS).await?;
-                    // Its cache is never dropped (no other connection
-                    // writes), so it stays full: 1 MiB (SQLite's default is
-                    // 2 MiB), which holds the B-trees' upper pages and the
-                    // recent leaves, and keeps resident memory per active
-                    // session near where it was.
-                    connection.execute("pragma cache_size = -1024").await?;
-                    Ok(())
-                })
-            })
-            .connect_with(AnyConnectOptions::from_str(&url)?)
-            .await?;
+        let events_pool = sqlite_pool(&url, 1, "pragma synchronous = normal;").await?;
+        // Each transaction sets `synchronous` (`WRITE_FULL`,
+        // `WRITE_NORMAL`); FULL until then. Its cache is never dropped (no
+        // other connection writes), so it stays full: 1 MiB (SQLite's
+        // default is 2 MiB), which holds the B-trees' upper pages and the
+        // recent leaves, and keeps resident memory per active session near
+        // where it was.
+        let writer = sqlite_pool(
+            &url,
+            1,
+            "pragma synchronous = full; pragma cache_size = -1024;",
+        )
+        .await?;
         let checkpointer = Some(checkpoints(pool.clone()));
         Ok(SqlStore {
             pool,
