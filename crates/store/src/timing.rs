@@ -1,14 +1,17 @@
-//! Step timings inside the store's write path, as `debug` events of the
-//! tracing target `evo_fanout` (the server's `app::timing` target, off
-//! unless `RUST_LOG` names it), so `evo-voice bench --fanout-steps` can
-//! split the server's `commit` and `log` steps (docs/benchmarks.md, "Commit
+//! Step timings of the webhook → Server Events path, as `debug` events of
+//! the tracing target `evo_fanout` (off unless `RUST_LOG` names it): each
+//! names the step, the session (or call) it timed and its duration in
+//! microseconds. The server's steps use these functions too
+//! (`evo_server::app::timing` re-exports them); inside the store they
+//! split the server's `commit` and `log` steps, so `evo-voice bench
+//! --fanout-steps` can report them (docs/benchmarks.md, "Commit
 //! path (issue 12, session 7, `commitpath`)").
 
 use std::time::Instant;
 
 use crate::SessionChange;
 
-/// The tracing target (the same string as `evo_server::app::timing::TARGET`).
+/// The tracing target of the step timings.
 pub const TARGET: &str = "evo_fanout";
 
 /// Whether step timings are recorded (so callers skip reading clocks).

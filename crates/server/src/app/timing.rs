@@ -4,23 +4,6 @@
 //! microseconds. `scripts/fanout-steps.py` turns a server log into a
 //! per-step p50/p99 table (docs/benchmarks.md, "Server Events fan-out").
 
-use std::time::Instant;
-
-/// The tracing target of the step timings.
-pub const TARGET: &str = "evo_fanout";
-
-/// Whether step timings are recorded (so callers skip reading clocks).
-pub fn enabled() -> bool {
-    tracing::enabled!(target: TARGET, tracing::Level::DEBUG)
-}
-
-/// Records that `step` of `subject` (a session id or a call SID) took
-/// from `since` until now.
-pub fn step(subject: &str, step: &'static str, since: Instant) {
-    tracing::debug!(
-        target: TARGET,
-        subject,
-        step,
-        us = since.elapsed().as_micros() as u64
-    );
-}
+// Defined once in the store (the lowest crate that times steps), so the
+// server's steps and the store's share one target and one record shape.
+pub use evo_store::timing::{enabled, step, TARGET};
