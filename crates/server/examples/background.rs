@@ -21,34 +21,12 @@
 
 use std::time::{Duration, Instant};
 
-use evo_server::app::config::{Config, StoreLocation};
 use evo_server::auth::tokens::access_claims;
-use evo_server::startup::Application;
 
-// Its `cast` is for the examples that open calls.
+// Each example uses part of it.
 #[allow(dead_code)]
 #[path = "support/load_users.rs"]
 mod load_users;
-
-/// CPU seconds of this process's threads whose name starts with `prefix`.
-fn cpu_secs(prefix: &str) -> f64 {
-    let ticks: u64 = std::fs::read_dir("/proc/self/task")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("stat")).ok())
-        .filter_map(|stat| {
-            let open = stat.find('(')?;
-            let close = stat.rfind(')')?;
-            if !stat[open + 1..close].starts_with(prefix) {
-                return None;
-            }
-            let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-        })
-        .sum();
-    ticks as f64 / 100.0
-}
 
 /// The CPU time of the calling thread (the current-thread runtime); the
 /// yield brings the kernel's account of the running thread up to date.
@@ -94,38 +72,24 @@ where
         sqlite: 0.0,
     };
     for _ in 0..passes {
-        let (sqlite, cpu, started) = (cpu_secs("sqlx"), thread_cpu(), Instant::now());
+        let (sqlite, cpu, started) = (load_users::cpu_secs("sqlx"), thread_cpu(), Instant::now());
         pass().await;
         timings.wall.push(started.elapsed());
         timings.cpu += thread_cpu().saturating_sub(cpu);
-        timings.sqlite += cpu_secs("sqlx") - sqlite;
+        timings.sqlite += load_users::cpu_secs("sqlx") - sqlite;
     }
     timings
 }
 
-fn arg(n: usize, default: u64) -> u64 {
-    std::env::args()
-        .nth(n)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() -> anyhow::Result<()> {
-    let users = arg(1, 2_000) as usize;
-    let passes = arg(2, 40) as usize;
+    let users = load_users::arg(1, 2_000) as usize;
+    let passes = load_users::arg(2, 40) as usize;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let dir = tempfile::tempdir()?;
     runtime.block_on(async {
-        let store = evo_store::open_store(&dir.path().display().to_string()).await?;
-        let seeded = load_users::seed_users(store.as_ref(), users).await?;
-        let mut config = Config::for_store(
-            "127.0.0.1:0".parse()?,
-            StoreLocation::DataDir(dir.path().to_path_buf()),
-        );
-        config.public_url = Some("http://127.0.0.1".into());
-        let app = Application::build_with_store(config, store).await?;
+        let (app, seeded) = load_users::seeded_app(dir.path(), users).await?;
         let state = app.state();
 
         // Another process's write, as plain SQL: moves the ring generation.

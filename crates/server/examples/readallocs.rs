@@ -20,41 +20,27 @@ use std::net::SocketAddr;
 
 use evo_core::reducer;
 use evo_core::scenario::{self, Kind};
-use evo_server::app::config::{Config, StoreLocation};
 use evo_server::auth::tokens::access_claims;
-use evo_server::startup::Application;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+// Each example uses part of it.
+#[allow(dead_code)]
 #[path = "support/load_users.rs"]
 mod load_users;
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
 
-fn arg(n: usize, default: u64) -> u64 {
-    std::env::args()
-        .nth(n)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() -> anyhow::Result<()> {
-    let users = arg(1, 200) as usize;
-    let requests = arg(2, 20_000) as usize;
+    let users = load_users::arg(1, 200) as usize;
+    let requests = load_users::arg(2, 20_000) as usize;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let dir = tempfile::tempdir()?;
     runtime.block_on(async {
-        let store = evo_store::open_store(&dir.path().display().to_string()).await?;
-        let seeded = load_users::seed_users(store.as_ref(), users).await?;
-        let mut config = Config::for_store(
-            "127.0.0.1:0".parse()?,
-            StoreLocation::DataDir(dir.path().to_path_buf()),
-        );
-        config.public_url = Some("http://127.0.0.1".into());
-        let app = Application::build_with_store(config, store).await?;
+        let (app, seeded) = load_users::seeded_app(dir.path(), users).await?;
         let state = app.state();
         let now = chrono::Utc::now().timestamp();
         let mut headers = Vec::new();

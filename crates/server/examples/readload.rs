@@ -24,12 +24,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use evo_core::reducer;
 use evo_core::scenario::{self, Kind};
-use evo_server::app::config::{Config, StoreLocation};
 use evo_server::auth::tokens::access_claims;
-use evo_server::startup::Application;
 use http_body_util::{BodyExt, Empty};
 use hyper::Request;
 
+// Each example uses part of it.
+#[allow(dead_code)]
 #[path = "support/load_users.rs"]
 mod load_users;
 
@@ -43,35 +43,6 @@ fn rss_kib() -> u64 {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
-}
-
-/// CPU time (user + system) of this process's threads whose name starts
-/// with `prefix`, in seconds: the cost of a phase on a machine shared with
-/// other work, where wall-clock rates move with the neighbours' load.
-fn cpu_secs(prefix: &str) -> f64 {
-    let ticks: u64 = std::fs::read_dir("/proc/self/task")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("stat")).ok())
-        .filter_map(|stat| {
-            let open = stat.find('(')?;
-            let close = stat.rfind(')')?;
-            if !stat[open + 1..close].starts_with(prefix) {
-                return None;
-            }
-            let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-        })
-        .sum();
-    ticks as f64 / 100.0
-}
-
-fn arg(n: usize, default: u64) -> u64 {
-    std::env::args()
-        .nth(n)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(default)
 }
 
 struct Outcome {
@@ -190,11 +161,14 @@ fn load(
             }));
         }
         tokio::time::sleep(warmup).await;
-        let (server_cpu, client_cpu) = (cpu_secs("srv"), cpu_secs("cli"));
+        let (server_cpu, client_cpu) = (load_users::cpu_secs("srv"), load_users::cpu_secs("cli"));
         tokio::time::sleep(Duration::from_secs_f64(secs)).await;
         stop.store(true, Ordering::Relaxed);
         let elapsed = started.elapsed().as_secs_f64();
-        let (server_cpu, client_cpu) = (cpu_secs("srv") - server_cpu, cpu_secs("cli") - client_cpu);
+        let (server_cpu, client_cpu) = (
+            load_users::cpu_secs("srv") - server_cpu,
+            load_users::cpu_secs("cli") - client_cpu,
+        );
         let mut latencies = Vec::new();
         for task in tasks {
             latencies.extend(task.await.unwrap_or_default());
@@ -293,10 +267,10 @@ async fn layer_costs(state: evo_server::app::state::AppState, tokens: &[String],
 }
 
 fn main() -> anyhow::Result<()> {
-    let users = arg(1, 2000) as usize;
-    let per_user = arg(2, 3) as usize;
-    let connections = arg(3, 64) as usize;
-    let secs = arg(4, 5) as f64;
+    let users = load_users::arg(1, 2000) as usize;
+    let per_user = load_users::arg(2, 3) as usize;
+    let connections = load_users::arg(3, 64) as usize;
+    let secs = load_users::arg(4, 5) as f64;
 
     let server = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -306,14 +280,7 @@ fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let (evo, fixed, tokens, rss_empty, rss_full, active, ingest, state) =
         server.block_on(async {
-            let store = evo_store::open_store(&dir.path().display().to_string()).await?;
-            let seeded = load_users::seed_users(store.as_ref(), users).await?;
-            let mut config = Config::for_store(
-                "127.0.0.1:0".parse()?,
-                StoreLocation::DataDir(dir.path().to_path_buf()),
-            );
-            config.public_url = Some("http://127.0.0.1".into());
-            let app = Application::build_with_store(config, store).await?;
+            let (app, seeded) = load_users::seeded_app(dir.path(), users).await?;
             let address = app.local_addr();
             let state = app.state();
             tokio::spawn(app.run_until_stopped());
@@ -429,7 +396,7 @@ fn main() -> anyhow::Result<()> {
         (rss_full.saturating_sub(rss_empty)) as f64 / active.max(1) as f64
     );
     if std::env::var("READLOAD_LAYERS").is_ok() {
-        let rounds = arg(5, 5) as usize;
+        let rounds = load_users::arg(5, 5) as usize;
         server.block_on(layer_costs(state, &tokens, rounds));
         return Ok(());
     }

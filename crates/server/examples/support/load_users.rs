@@ -1,10 +1,16 @@
-//! The data set the read-path examples (`readload`, `readallocs`) share:
+//! What the server's examples (`readload`, `readallocs`, `background`)
+//! share: their command-line numbers, the CPU count of named threads, and
+//! the data set:
 //! one account, users written straight into the store (no argon2 per
 //! user: their tokens are signed by the example, nobody signs in), each
 //! with a phone number ringing only them and a stored sign-in session.
 
 use evo_core::domain::{Endpoint, EndpointKind, Role, User};
 use evo_core::scenario::Cast;
+use std::path::Path;
+
+use evo_server::app::config::{Config, StoreLocation};
+use evo_server::startup::Application;
 use evo_store::{AuthSession, Store};
 
 /// A seeded user: the user, the number ringing them, their sign-in
@@ -90,4 +96,48 @@ pub fn cast(user: &User, number: &Endpoint, agent: usize, caller: String) -> Cas
         )],
         caller,
     }
+}
+
+/// The `n`th command-line argument as a number, or `default`.
+pub fn arg(n: usize, default: u64) -> u64 {
+    std::env::args()
+        .nth(n)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default)
+}
+
+/// CPU time (user + system) of this process's threads whose name starts
+/// with `prefix`, in seconds: the cost of a phase on a machine shared with
+/// other work, where wall-clock rates move with the neighbours' load.
+pub fn cpu_secs(prefix: &str) -> f64 {
+    let ticks: u64 = std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("stat")).ok())
+        .filter_map(|stat| {
+            let open = stat.find('(')?;
+            let close = stat.rfind(')')?;
+            if !stat[open + 1..close].starts_with(prefix) {
+                return None;
+            }
+            let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .sum();
+    ticks as f64 / 100.0
+}
+
+/// An embedded store in `dir` seeded with `users` users ([`seed_users`])
+/// and the server built on it (not yet listening to requests).
+pub async fn seeded_app(dir: &Path, users: usize) -> anyhow::Result<(Application, Vec<Seeded>)> {
+    let store = evo_store::open_store(&dir.display().to_string()).await?;
+    let seeded = seed_users(store.as_ref(), users).await?;
+    let mut config = Config::for_store(
+        "127.0.0.1:0".parse()?,
+        StoreLocation::DataDir(dir.to_path_buf()),
+    );
+    config.public_url = Some("http://127.0.0.1".into());
+    let app = Application::build_with_store(config, store).await?;
+    Ok((app, seeded))
 }
