@@ -272,6 +272,10 @@ pub(crate) async fn append(
     Ok(ids)
 }
 
+/// The message of the `raise` in `event_message_append_write` (migration
+/// 0017): a message's user has no event feed row.
+const NO_EVENT_FEED: &str = "evo_no_event_feed";
+
 /// [`append`] on SQLite, in `tx` (begun by the caller): one statement writes the batch (the view
 /// `event_message_append` and its trigger, migration 0017: the same rules,
 /// message by message in order) and one reads the ids back, so a batch is
@@ -318,7 +322,7 @@ pub(crate) async fn append_sqlite(
     .execute(&mut *tx)
     .await
     .map_err(|error| match &error {
-        sqlx::Error::Database(db) if db.message().contains("evo_no_event_feed") => {
+        sqlx::Error::Database(db) if db.message().contains(NO_EVENT_FEED) => {
             StoreError::NotFound("an event feed of the batch's users".to_string())
         }
         _ => StoreError::Database(error),
