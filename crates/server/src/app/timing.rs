@@ -1,7 +1,7 @@
 //! Step timings of the webhook → Server Events path, as `debug` events of
 //! the target `evo_fanout` (off unless `RUST_LOG` names it): each names
 //! the step, the session (or call) it timed and its duration in
-//! microseconds. `scripts/fanout-steps.py` turns a server log into a
+//! microseconds. `evo-voice bench --fanout-steps` turns them into a
 //! per-step p50/p99 table (docs/benchmarks.md, "Server Events fan-out").
 
 // Defined once in the store (the lowest crate that times steps), so the
