@@ -31,6 +31,21 @@ use crate::{StoreError, StoreResult};
 /// argument limits).
 const CHUNK: usize = 200;
 
+/// The log lines a commit writes: those from the session's stored mark
+/// on, with the mark. Lines below the mark are stored; a session loaded
+/// for one event holds every line from its mark on (`Session::elide_log`),
+/// so a session that does not is corrupt, not written short.
+pub(crate) fn unstored(session: &Session) -> StoreResult<(usize, &[LogEntry])> {
+    let from = session.log_stored();
+    let log = session.log_from(from).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "session {}: the lines from {from} on are not held to be written",
+            session.id()
+        ))
+    })?;
+    Ok((from, log))
+}
+
 /// Writes the session's log lines from `Session::log_stored()` on, in the
 /// commit's transaction.
 pub(crate) async fn write(
@@ -39,14 +54,7 @@ pub(crate) async fn write(
     session: &Session,
 ) -> StoreResult<()> {
     let id = session.id().as_str();
-    let from = session.log_stored();
-    // Lines below the mark are stored; a session loaded for one event
-    // holds every line from its mark on (`Session::elide_log`).
-    let log = session.log_from(from).ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "session {id}: the lines from {from} on are not held to be written"
-        ))
-    })?;
+    let (from, log) = unstored(session)?;
     let from_position = from as i64;
     if backend == Backend::Sqlite {
         sqlx::query(

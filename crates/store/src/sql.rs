@@ -213,14 +213,7 @@ impl CommitRow {
     fn of(change: &SessionChange) -> StoreResult<Self> {
         let session = &change.session;
         let id = session.id().as_str();
-        let from = session.log_stored();
-        // Lines below the mark are stored; a session loaded for one event
-        // holds every line from its mark on (`Session::elide_log`).
-        let log = session.log_from(from).ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "session {id}: the lines from {from} on are not held to be written"
-            ))
-        })?;
+        let (from, log) = crate::log::unstored(session)?;
         let lines: Vec<(String, &str)> = log
             .iter()
             .map(|entry| (iso(entry.at), entry.message.as_str()))
