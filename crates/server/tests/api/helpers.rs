@@ -334,7 +334,13 @@ pub async fn seed(state: &AppState) -> Fixture {
             .collect(),
         caller: "+15557770000".into(),
     };
-    let start = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
+    // Recent, not a fixed date: the reconciler ends sessions older than the
+    // maximum age (24 h) that Twilio cannot confirm, so a fixed date turned
+    // the fixture's active sessions into ended ones a day later, on the
+    // reconciler's first pass, in any suite that ran longer than its interval.
+    // Five minutes ago is also under the idle time (15 min), so the
+    // reconciler leaves them alone.
+    let start = fixture_start();
     // (scenario kind, cast, how many of its events to apply)
     let plans = [
         (
@@ -478,4 +484,10 @@ pub async fn active_sessions(app: &TestApp, token: &str) -> serde_json::Value {
         .unwrap();
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
+}
+
+/// When the fixture's scenarios begin: five minutes ago, to the second.
+pub fn fixture_start() -> chrono::DateTime<Utc> {
+    let now = Utc::now() - chrono::Duration::minutes(5);
+    Utc.timestamp_opt(now.timestamp(), 0).unwrap()
 }

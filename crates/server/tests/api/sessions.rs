@@ -113,7 +113,6 @@ async fn a_restart_keeps_every_session_and_rebuilds_the_index() {
 
 #[tokio::test]
 async fn two_nodes_sharing_a_store_never_lose_each_others_events() {
-    use chrono::TimeZone;
     let dir = crate::helpers::TestDb::new();
     let node_a = build(&dir).await.state();
     let fixture = seed(&node_a).await;
@@ -135,7 +134,7 @@ async fn two_nodes_sharing_a_store_never_lose_each_others_events() {
             caller: "+15557770000".into(),
         },
         "NODES",
-        chrono::Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap(),
+        crate::helpers::fixture_start(),
     );
     let session = evo_core::reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
     node_a.sessions.open(session.clone(), vec![]).await.unwrap();
