@@ -1785,3 +1785,98 @@ impl Store for SqlStore {
         crate::events::writer_stop(&self.pool, node_id).await
     }
 }
+
+#[cfg(test)]
+mod one_change_tests {
+    use super::one_change_per_session;
+    use crate::SessionChange;
+    use chrono::{TimeZone, Utc};
+    use evo_core::reducer::{apply, open};
+    use evo_core::scenario::{build, Cast, Kind, Scenario};
+
+    fn plan(tag: &str) -> Scenario {
+        let cast = Cast {
+            account_id: "acc1".into(),
+            account_name: "Acme".into(),
+            customer: None,
+            breadcrumb: vec![],
+            number: ("num1".into(), "+15550100".into(), "Main".into()),
+            agents: vec![("usr1".into(), "alice".into(), "Alice".into())],
+            caller: "+15557770000".into(),
+        };
+        build(
+            Kind::HoldUnhold,
+            &cast,
+            tag,
+            Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap(),
+        )
+    }
+
+    /// The open and `count` events of `plan`, each version from the last.
+    fn versions(plan: &Scenario, count: usize) -> Vec<SessionChange> {
+        let mut session = open(&plan.session_id, plan.header.clone(), plan.opened_at);
+        let mut changes = vec![SessionChange {
+            session: session.clone(),
+            event: None,
+            expected_version: None,
+            keys: vec!["CA1".into()],
+        }];
+        for event in &plan.events[..count] {
+            let next = apply(&session, event);
+            changes.push(SessionChange {
+                session: next.clone(),
+                event: Some(event.clone()),
+                expected_version: Some(session.version()),
+                keys: vec![],
+            });
+            session = next;
+        }
+        changes
+    }
+
+    fn sizes(changes: &[SessionChange]) -> Vec<usize> {
+        one_change_per_session(changes)
+            .iter()
+            .map(|unit| unit.len())
+            .collect()
+    }
+
+    #[test]
+    fn consecutive_versions_of_one_session_are_one_change() {
+        let a = versions(&plan("A"), 3);
+        assert_eq!(sizes(&a), vec![4]);
+        assert_eq!(sizes(&[]), Vec::<usize>::new());
+        // Another session between them, or after: its own change.
+        let b = versions(&plan("B"), 1);
+        let mut mixed = a[..2].to_vec();
+        mixed.extend(b.clone());
+        mixed.extend(a[2..].to_vec());
+        assert_eq!(sizes(&mixed), vec![2, 2, 2]);
+    }
+
+    #[test]
+    fn a_version_not_computed_from_the_one_before_is_its_own_change() {
+        let mut stale = versions(&plan("A"), 3);
+        stale[2].expected_version = Some(stale[1].session.version() + 7);
+        assert_eq!(sizes(&stale), vec![2, 2]);
+        // The same session opened twice (a retried open): two changes, the
+        // second refused by the store.
+        let twice = [versions(&plan("A"), 1), versions(&plan("A"), 1)].concat();
+        assert_eq!(sizes(&twice), vec![2, 2]);
+    }
+
+    #[test]
+    fn a_version_whose_lines_start_later_than_an_earlier_ones_is_its_own_change() {
+        let mut changes = versions(&plan("A"), 3);
+        // Stored up to its end: its lines start after those of the
+        // versions before, which it would not rewrite.
+        changes[2].session.mark_log_stored();
+        assert!(changes[2].session.log_stored() > changes[1].session.log_stored());
+        assert_eq!(sizes(&changes), vec![2, 2]);
+        // Lines starting earlier (or at the same place) are rewritten: one.
+        let mut changes = versions(&plan("A"), 3);
+        changes[0].session.mark_log_stored();
+        changes[2].session.mark_log_stored();
+        assert_eq!(sizes(&changes), vec![2, 2]);
+    }
+}
