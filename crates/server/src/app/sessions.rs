@@ -761,6 +761,69 @@ mod tests {
         assert!(changes.try_recv().is_err());
     }
 
+    #[tokio::test]
+    async fn a_voice_webhooks_versions_are_stored_as_one_change_the_next_event_builds_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = evo_store::open_store(&dir.path().display().to_string())
+            .await
+            .unwrap();
+        let service = SessionService::new(store.clone(), Arc::new(LiveIndex::default()));
+        let start = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let plan = build(Kind::HoldUnhold, &one_agent_cast(), "TWO", start);
+        let opened = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
+        let mut changes = service.subscribe();
+        let live = service
+            .open_with(
+                opened.clone(),
+                vec!["CATWO".into()],
+                plan.events[..2].to_vec(),
+            )
+            .await
+            .unwrap();
+        // Three versions published, one change stored: the last version,
+        // with both events, as the reducer makes it event by event.
+        for version in opened.version()..=opened.version() + 2 {
+            assert_eq!(
+                changes.try_recv().unwrap().session().session().version(),
+                version
+            );
+        }
+        let mut reference = opened;
+        for event in &plan.events[..2] {
+            reference = reducer::apply(&reference, event);
+        }
+        reference.compact();
+        let stored = store.session(&plan.session_id).await.unwrap().unwrap();
+        assert_eq!(stored.version(), live.session().version());
+        assert_eq!(
+            evo_wire::json::to_json(&stored.to_info()),
+            evo_wire::json::to_json(&reference.to_info())
+        );
+        assert_eq!(
+            store.session_events(&plan.session_id).await.unwrap(),
+            plan.events[..2].to_vec()
+        );
+        // The next event reads the stored change without its lines and
+        // appends to the entry's: the entry and the rows agree.
+        let whole = service.whole_reads();
+        let applied = service
+            .apply(&plan.session_id, plan.events[2].clone(), Vec::new())
+            .await
+            .unwrap();
+        assert!(matches!(applied, Applied::Changed(_)));
+        assert_eq!(service.whole_reads(), whole);
+        let reference = reducer::apply(&reference, &plan.events[2]);
+        let stored = store.session(&plan.session_id).await.unwrap().unwrap();
+        assert_eq!(
+            evo_wire::json::to_json(&stored.to_info()),
+            evo_wire::json::to_json(&reference.to_info())
+        );
+        assert_eq!(
+            store.session_events(&plan.session_id).await.unwrap(),
+            plan.events[..3].to_vec()
+        );
+    }
+
     fn console_data(n: usize) -> SessionEvent {
         SessionEvent {
             at: chrono::DateTime::from_timestamp(1_700_000_100 + n as i64, 0).unwrap(),
