@@ -179,7 +179,7 @@ fn parse_time(text: &str) -> StoreResult<DateTime<Utc>> {
         .map_err(|error| StoreError::Corrupt(format!("bad timestamp '{text}': {error}")))
 }
 
-/// The message of the `raise` in `session_commit_write` (migration 0017):
+/// The message of the `raise` in `session_commit_write` (migrations 0017, 0019):
 /// the stored version is not the one the change was computed from.
 const SESSION_CONFLICT: &str = "evo_session_conflict";
 
@@ -344,10 +344,12 @@ fn duplicate(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError 
 
 impl SqlStore {
     /// `Store::commit` on SQLite: one statement per change (the view
-    /// `session_commit` and its trigger, migration 0017), its arguments
-    /// computed before the writers' turn, so the write lock is held for
-    /// BEGIN, one round trip to the connection's worker thread per change,
-    /// and COMMIT (the fsync). PostgreSQL runs the statements one by one.
+    /// `session_commit` and its trigger, migrations 0017 and 0019; a
+    /// session's consecutive versions are one change,
+    /// [`one_change_per_session`]), its arguments computed before the
+    /// writers' turn, so the write lock is held for BEGIN, one round trip
+    /// to the connection's worker thread per change, and COMMIT (the
+    /// fsync). PostgreSQL runs the statements one by one.
     async fn commit_sqlite(&self, changes: &[SessionChange]) -> StoreResult<()> {
         let now = iso(Utc::now());
         let units = one_change_per_session(changes);
