@@ -1463,7 +1463,9 @@ async fn versions_commit_as_one_change(store: Arc<dyn Store>, url: &str) {
         );
         let rows = raw_rows(url, one.session_id.as_str(), "JNT").await;
         assert!(
-            rows.iter().filter(|row| row.starts_with("session_event ")).count()
+            rows.iter()
+                .filter(|row| row.starts_with("session_event "))
+                .count()
                 == one.events.len()
         );
         assert_eq!(
