@@ -10,9 +10,12 @@
 //! change does not fail unrelated ones; if it fails because the database
 //! cannot be reached, it and everything queued fail at once. Changes
 //! submitted together ([`GroupCommitter::submit_all`]) stay in one
-//! transaction, also when retried.
+//! transaction, also when retried. A caller that finds no commit under way
+//! commits on its own task instead (the same transaction, without the
+//! hand-offs to the writer task and back); whoever comes meanwhile queues
+//! for the writer task, so commits still group under load.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,16 +41,23 @@ pub struct GroupCommitter {
     sender: mpsc::Sender<Job>,
     /// Changes submitted and not yet answered (for [`GroupCommitter::drain`]).
     pending: Arc<AtomicUsize>,
+    store: Arc<dyn Store>,
+    /// Whether a commit is under way (the writer task's batch or a
+    /// caller's own, [`GroupCommitter::submit_all`]).
+    busy: Arc<AtomicBool>,
 }
 
 impl GroupCommitter {
     /// Starts the writer task over `store`. Needs a Tokio runtime.
     pub fn new(store: Arc<dyn Store>) -> Self {
         let (sender, receiver) = mpsc::channel::<Job>(MAX_BATCH * 4);
-        tokio::spawn(write_loop(store, receiver));
+        let busy = Arc::new(AtomicBool::new(false));
+        tokio::spawn(write_loop(store.clone(), receiver, busy.clone()));
         GroupCommitter {
             sender,
             pending: Arc::new(AtomicUsize::new(0)),
+            store,
+            busy,
         }
     }
 
@@ -80,9 +90,24 @@ impl GroupCommitter {
         if changes.is_empty() {
             return Ok(changes);
         }
-        let (reply, answer) = oneshot::channel();
         self.pending.fetch_add(1, Ordering::SeqCst);
         let _pending = PendingGuard(&self.pending);
+        if self
+            .busy
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            // Nothing is committing: commit on this task, without the two
+            // hand-offs (to the writer task and back), each a wake-up that
+            // waits for a worker when the machine is busy. Callers arriving
+            // meanwhile queue for the writer task and commit as one batch.
+            let _busy = BusyGuard(&self.busy);
+            if crate::timing::enabled() {
+                crate::timing::each(&changes, "commit_queue", Instant::now());
+            }
+            return commit_alone(self.store.as_ref(), changes).await;
+        }
+        let (reply, answer) = oneshot::channel();
         self.sender
             .send((changes, reply, Instant::now()))
             .await
@@ -102,8 +127,40 @@ impl Drop for PendingGuard<'_> {
     }
 }
 
-async fn write_loop(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Job>) {
+/// Marks the commit under way as done (also when its caller gave up).
+struct BusyGuard<'a>(&'a AtomicBool);
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// One caller's changes in one transaction, marked stored on success.
+async fn commit_alone(
+    store: &dyn Store,
+    mut changes: Vec<SessionChange>,
+) -> StoreResult<Vec<SessionChange>> {
+    metrics::histogram!("evo_store_commit_batch_size").record(changes.len() as f64);
+    let started = Instant::now();
+    let result = store.commit(&changes).await;
+    metrics::histogram!("evo_store_commit_seconds").record(started.elapsed().as_secs_f64());
+    result?;
+    for change in &mut changes {
+        change.session.mark_log_stored();
+    }
+    Ok(changes)
+}
+
+async fn write_loop(
+    store: Arc<dyn Store>,
+    mut receiver: mpsc::Receiver<Job>,
+    busy: Arc<AtomicBool>,
+) {
     while let Some(first) = receiver.recv().await {
+        // Callers that find it set queue here rather than commit alone.
+        busy.store(true, Ordering::Release);
+        let _busy = BusyGuard(&busy);
         let mut count = first.0.len();
         let mut jobs = vec![first];
         while count < MAX_BATCH {
@@ -203,5 +260,64 @@ fn clone_error(error: &StoreError) -> StoreError {
             StoreError::Unavailable(error.to_string())
         }
         StoreError::Database(error) => StoreError::Corrupt(format!("database error: {error}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use evo_core::reducer::open;
+    use evo_core::scenario::{build, Cast, Kind};
+
+    fn opened(tag: &str) -> SessionChange {
+        let cast = Cast {
+            account_id: "acc1".into(),
+            account_name: "Acme".into(),
+            customer: None,
+            breadcrumb: vec![],
+            number: ("num1".into(), "+15550100".into(), "Main".into()),
+            agents: vec![("usr1".into(), "alice".into(), "Alice".into())],
+            caller: "+15557770000".into(),
+        };
+        let start = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
+        let plan = build(Kind::InboundAnswered, &cast, tag, start);
+        SessionChange {
+            session: open(&plan.session_id, plan.header.clone(), plan.opened_at),
+            event: None,
+            expected_version: None,
+            keys: vec![],
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn callers_commit_alone_or_queued_and_one_that_gives_up_blocks_nobody() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::open_store(&dir.path().display().to_string())
+            .await
+            .unwrap();
+        let committer = GroupCommitter::new(store.clone());
+        // Given up at its first wait: committed or not, it leaves no
+        // commit marked under way, and nothing pending.
+        let _ = tokio::time::timeout(Duration::ZERO, committer.submit(opened("GONE"))).await;
+        assert!(!committer.busy.load(Ordering::Acquire));
+        assert_eq!(committer.drain(Duration::from_secs(5)).await, 0);
+        // Many at once: some commit alone, the rest queue; all durable.
+        let tasks: Vec<_> = (0..20)
+            .map(|n| {
+                let committer = committer.clone();
+                tokio::spawn(async move { committer.submit(opened(&format!("C{n}"))).await })
+            })
+            .collect();
+        for task in tasks {
+            let change = task.await.unwrap().unwrap();
+            assert!(store.session(change.session.id()).await.unwrap().is_some());
+        }
+        // A conflict is the caller's alone.
+        assert!(matches!(
+            committer.submit(opened("C3")).await,
+            Err(StoreError::Conflict(_))
+        ));
+        committer.submit(opened("AFTER")).await.unwrap();
     }
 }

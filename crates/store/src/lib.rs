@@ -245,7 +245,11 @@ pub trait Store: Send + Sync + 'static {
     /// appended line; see the `log` module), and the lookup keys recorded.
     /// The caller's sessions are not changed: `GroupCommitter` marks the
     /// ones it hands back as stored (`Session::mark_log_stored`), so their
-    /// next commit writes only the lines added after.
+    /// next commit writes only the lines added after. Consecutive
+    /// versions of one session, each computed from the one before, are
+    /// written as one change (their events, the last one's rows:
+    /// `sql::one_change_per_session`), leaving the rows they would leave
+    /// one by one.
     async fn commit(&self, changes: &[SessionChange]) -> StoreResult<()>;
     /// The stored session, complete: its log read back from the rows.
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>>;

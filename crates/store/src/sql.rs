@@ -179,7 +179,7 @@ fn parse_time(text: &str) -> StoreResult<DateTime<Utc>> {
         .map_err(|error| StoreError::Corrupt(format!("bad timestamp '{text}': {error}")))
 }
 
-/// The message of the `raise` in `session_commit_write` (migration 0017):
+/// The message of the `raise` in `session_commit_write` (migrations 0017, 0019):
 /// the stored version is not the one the change was computed from.
 const SESSION_CONFLICT: &str = "evo_session_conflict";
 
@@ -187,14 +187,47 @@ fn json<T: serde::Serialize + ?Sized>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
-/// The arguments of one change's row in `session_commit` (SQLite).
+/// A batch's changes as they are written: consecutive versions of one
+/// session, each computed from the one before (a voice webhook's opened
+/// session and its events, `SessionService::open_with`), are one change:
+/// the events of all of them, the keys of all of them, the snapshot,
+/// history row, log lines and endpoints of the last, checked against the
+/// first's expected version. The rows left are those the versions would
+/// leave written one by one (the last one's rewrite every row the others
+/// write), so a version is merged only when its log lines start no later
+/// than those of the versions before it (its rewrite covers theirs).
+pub(crate) fn one_change_per_session(changes: &[SessionChange]) -> Vec<&[SessionChange]> {
+    let mut units = Vec::new();
+    let mut start = 0;
+    let mut lowest_mark = usize::MAX;
+    for (i, next) in changes.iter().enumerate() {
+        if i > start {
+            let previous = &changes[i - 1];
+            let chained = next.session.id() == previous.session.id()
+                && next.expected_version == Some(previous.session.version())
+                && next.session.log_stored() <= lowest_mark;
+            if !chained {
+                units.push(&changes[start..i]);
+                start = i;
+                lowest_mark = usize::MAX;
+            }
+        }
+        lowest_mark = lowest_mark.min(next.session.log_stored());
+    }
+    if start < changes.len() {
+        units.push(&changes[start..]);
+    }
+    units
+}
+
+/// The arguments of one change's row in `session_commit` (SQLite): one
+/// unit of [`one_change_per_session`].
 struct CommitRow {
     session_id: String,
     account_id: String,
     expected_version: Option<i64>,
-    dedupe_key: Option<String>,
-    event_at: Option<String>,
-    event: Option<String>,
+    /// The events, a JSON array of `[dedupe_key, at, event JSON]`.
+    events: String,
     ended: bool,
     version: i64,
     last_activity: String,
@@ -210,21 +243,30 @@ struct CommitRow {
 }
 
 impl CommitRow {
-    fn of(change: &SessionChange) -> StoreResult<Self> {
-        let session = &change.session;
+    /// `unit`: versions of one session, as [`one_change_per_session`]
+    /// groups them (not empty).
+    fn of(unit: &[SessionChange]) -> StoreResult<Self> {
+        let (Some(first), Some(last)) = (unit.first(), unit.last()) else {
+            return Err(StoreError::Corrupt("an empty change".to_string()));
+        };
+        let session = &last.session;
         let id = session.id().as_str();
         let (from, log) = crate::log::unstored(session)?;
         let lines: Vec<(String, &str)> = log
             .iter()
             .map(|entry| (iso(entry.at), entry.message.as_str()))
             .collect();
+        let events = unit
+            .iter()
+            .filter_map(|change| change.event.as_ref())
+            .map(|event| Ok((event.dedupe_key(), iso(event.at), json(event)?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let keys: Vec<&String> = unit.iter().flat_map(|change| &change.keys).collect();
         Ok(CommitRow {
             session_id: id.to_string(),
             account_id: session.header().account_id.to_string(),
-            expected_version: change.expected_version.map(|v| v as i64),
-            dedupe_key: change.event.as_ref().map(|e| e.dedupe_key()),
-            event_at: change.event.as_ref().map(|e| iso(e.at)),
-            event: change.event.as_ref().map(json).transpose()?,
+            expected_version: first.expected_version.map(|v| v as i64),
+            events: json(&events)?,
             ended: !session.is_active(),
             version: session.version() as i64,
             last_activity: iso(session.last_activity()),
@@ -237,7 +279,7 @@ impl CommitRow {
             log_lines: json(&lines)?,
             endpoint_ids: json(&session.endpoint_ids())?,
             endpoints_ended: session.state().ended,
-            keys: json(&change.keys)?,
+            keys: json(&keys)?,
         })
     }
 
@@ -255,20 +297,18 @@ impl CommitRow {
         } = self.columns;
         sqlx::query(
             "insert into session_commit (session_id, account_id, expected_version, written_at,
-                 dedupe_key, event_at, event, ended, version, last_activity, snapshot,
+                 events, ended, version, last_activity, snapshot,
                  started_at, ended_at, customer_id, endpoint_id, from_address, to_address,
                  info, info_log_at, log_text, log_from, log_lines, endpoint_ids,
                  endpoints_ended, keys)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                 $17, $18, $19, $20, $21, $22, $23, $24, $25)",
+                 $17, $18, $19, $20, $21, $22, $23)",
         )
         .bind(self.session_id)
         .bind(self.account_id)
         .bind(self.expected_version)
         .bind(now.to_string())
-        .bind(self.dedupe_key)
-        .bind(self.event_at)
-        .bind(self.event)
+        .bind(self.events)
         .bind(self.ended)
         .bind(self.version)
         .bind(self.last_activity)
@@ -304,15 +344,18 @@ fn duplicate(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError 
 
 impl SqlStore {
     /// `Store::commit` on SQLite: one statement per change (the view
-    /// `session_commit` and its trigger, migration 0017), its arguments
-    /// computed before the writers' turn, so the write lock is held for
-    /// BEGIN, one round trip to the connection's worker thread per change,
-    /// and COMMIT (the fsync). PostgreSQL runs the statements one by one.
+    /// `session_commit` and its trigger, migrations 0017 and 0019; a
+    /// session's consecutive versions are one change,
+    /// [`one_change_per_session`]), its arguments computed before the
+    /// writers' turn, so the write lock is held for BEGIN, one round trip
+    /// to the connection's worker thread per change, and COMMIT (the
+    /// fsync). PostgreSQL runs the statements one by one.
     async fn commit_sqlite(&self, changes: &[SessionChange]) -> StoreResult<()> {
         let now = iso(Utc::now());
-        let rows = changes
+        let units = one_change_per_session(changes);
+        let rows = units
             .iter()
-            .map(CommitRow::of)
+            .map(|unit| CommitRow::of(unit))
             .collect::<StoreResult<Vec<_>>>()?;
         let timed = crate::timing::enabled();
         let started = std::time::Instant::now();
@@ -322,14 +365,15 @@ impl SqlStore {
         }
         let started = std::time::Instant::now();
         let mut tx = self.writer.begin_with(WRITE_FULL).await?;
-        for (change, row) in changes.iter().zip(rows) {
+        for row in rows {
+            let id = row.session_id.clone();
             row.query(&now)
                 .execute(&mut *tx)
                 .await
                 .map_err(|error| match &error {
                     // Dropping the transaction rolls the whole batch back.
                     sqlx::Error::Database(db) if db.message().contains(SESSION_CONFLICT) => {
-                        StoreError::Conflict(change.session.id().to_string())
+                        StoreError::Conflict(id)
                     }
                     _ => StoreError::Database(error),
                 })?;
@@ -1237,9 +1281,12 @@ impl Store for SqlStore {
         }
         let started = std::time::Instant::now();
         let mut tx = self.begin_write().await?;
-        for change in changes {
-            let session = &change.session;
-            if let Some(event) = &change.event {
+        for unit in one_change_per_session(changes) {
+            let (Some(first), Some(last)) = (unit.first(), unit.last()) else {
+                continue;
+            };
+            let session = &last.session;
+            for event in unit.iter().filter_map(|change| change.event.as_ref()) {
                 let json = serde_json::to_string(event)
                     .map_err(|error| StoreError::Corrupt(error.to_string()))?;
                 // One write statement (no read first): in SQLite a
@@ -1263,7 +1310,7 @@ impl Store for SqlStore {
             // Without the log: its lines are rows (`crate::log`).
             let snapshot = serde_json::to_string(&session.snapshot())
                 .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-            let written = match change.expected_version {
+            let written = match first.expected_version {
                 None => sqlx::query(
                     "insert into session (session_id, account_id, ended, version, last_activity, snapshot, written_at, log_rows)
                      values ($1, $2, $3, $4, $5, $6, $7, 1) on conflict do nothing",
@@ -1299,7 +1346,7 @@ impl Store for SqlStore {
             }
             crate::log::write(&mut tx, self.backend, session).await?;
             history::write(&mut tx, self.backend, session).await?;
-            for key in &change.keys {
+            for key in unit.iter().flat_map(|change| &change.keys) {
                 // A key leads to the newest session that claimed it (a chat
                 // conversation reopened after its session ended).
                 sqlx::query(
@@ -1738,5 +1785,100 @@ impl Store for SqlStore {
     async fn event_writer_stop(&self, node_id: &str) -> StoreResult<()> {
         let _turn = self.writer_turn().await;
         crate::events::writer_stop(&self.pool, node_id).await
+    }
+}
+
+#[cfg(test)]
+mod one_change_tests {
+    use super::one_change_per_session;
+    use crate::SessionChange;
+    use chrono::{TimeZone, Utc};
+    use evo_core::reducer::{apply, open};
+    use evo_core::scenario::{build, Cast, Kind, Scenario};
+
+    fn plan(tag: &str) -> Scenario {
+        let cast = Cast {
+            account_id: "acc1".into(),
+            account_name: "Acme".into(),
+            customer: None,
+            breadcrumb: vec![],
+            number: ("num1".into(), "+15550100".into(), "Main".into()),
+            agents: vec![("usr1".into(), "alice".into(), "Alice".into())],
+            caller: "+15557770000".into(),
+        };
+        build(
+            Kind::HoldUnhold,
+            &cast,
+            tag,
+            Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap(),
+        )
+    }
+
+    /// The open and `count` events of `plan`, each version from the last.
+    fn versions(plan: &Scenario, count: usize) -> Vec<SessionChange> {
+        let mut session = open(&plan.session_id, plan.header.clone(), plan.opened_at);
+        let mut changes = vec![SessionChange {
+            session: session.clone(),
+            event: None,
+            expected_version: None,
+            keys: vec!["CA1".into()],
+        }];
+        for event in &plan.events[..count] {
+            let next = apply(&session, event);
+            changes.push(SessionChange {
+                session: next.clone(),
+                event: Some(event.clone()),
+                expected_version: Some(session.version()),
+                keys: vec![],
+            });
+            session = next;
+        }
+        changes
+    }
+
+    fn sizes(changes: &[SessionChange]) -> Vec<usize> {
+        one_change_per_session(changes)
+            .iter()
+            .map(|unit| unit.len())
+            .collect()
+    }
+
+    #[test]
+    fn consecutive_versions_of_one_session_are_one_change() {
+        let a = versions(&plan("A"), 3);
+        assert_eq!(sizes(&a), vec![4]);
+        assert_eq!(sizes(&[]), Vec::<usize>::new());
+        // Another session between them, or after: its own change.
+        let b = versions(&plan("B"), 1);
+        let mut mixed = a[..2].to_vec();
+        mixed.extend(b.clone());
+        mixed.extend(a[2..].to_vec());
+        assert_eq!(sizes(&mixed), vec![2, 2, 2]);
+    }
+
+    #[test]
+    fn a_version_not_computed_from_the_one_before_is_its_own_change() {
+        let mut stale = versions(&plan("A"), 3);
+        stale[2].expected_version = Some(stale[1].session.version() + 7);
+        assert_eq!(sizes(&stale), vec![2, 2]);
+        // The same session opened twice (a retried open): two changes, the
+        // second refused by the store.
+        let twice = [versions(&plan("A"), 1), versions(&plan("A"), 1)].concat();
+        assert_eq!(sizes(&twice), vec![2, 2]);
+    }
+
+    #[test]
+    fn a_version_whose_lines_start_later_than_an_earlier_ones_is_its_own_change() {
+        let mut changes = versions(&plan("A"), 3);
+        // Stored up to its end: its lines start after those of the
+        // versions before, which it would not rewrite.
+        changes[2].session.mark_log_stored();
+        assert!(changes[2].session.log_stored() > changes[1].session.log_stored());
+        assert_eq!(sizes(&changes), vec![2, 2]);
+        // Lines starting earlier (or at the same place) are rewritten: one.
+        let mut changes = versions(&plan("A"), 3);
+        changes[0].session.mark_log_stored();
+        changes[2].session.mark_log_stored();
+        assert_eq!(sizes(&changes), vec![2, 2]);
     }
 }

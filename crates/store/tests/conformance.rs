@@ -1350,3 +1350,199 @@ async fn the_postgres_store_bulk_loads_as_commit_would() {
     seed_directory(store.as_ref()).await;
     bulk_loads_as_commit_would(store, &url).await;
 }
+
+// --- one change per session per commit (migration 0019) ---------------------
+
+/// The changes a voice webhook hands to one commit: the opened session
+/// (with `keys`), then one version per event of `events`, each computed
+/// from the one before; compact, as the server stores them.
+fn chain(
+    opened: &evo_core::session::Session,
+    expected: Option<u64>,
+    events: &[evo_core::event::SessionEvent],
+    keys: Vec<String>,
+) -> Vec<SessionChange> {
+    let mut changes = Vec::new();
+    let mut session = opened.clone();
+    let mut expected_version = expected;
+    if expected.is_none() {
+        let mut first = opened.clone();
+        first.compact();
+        changes.push(SessionChange {
+            session: first,
+            event: None,
+            expected_version: None,
+            keys: keys.clone(),
+        });
+        expected_version = Some(opened.version());
+    }
+    for event in events {
+        let next = apply(&session, event);
+        let mut stored = next.clone();
+        stored.compact();
+        changes.push(SessionChange {
+            session: stored,
+            event: Some(event.clone()),
+            expected_version,
+            keys: if changes.is_empty() {
+                keys.clone()
+            } else {
+                vec![]
+            },
+        });
+        expected_version = Some(next.version());
+        session = next;
+    }
+    changes
+}
+
+/// A session's consecutive versions committed together (a voice webhook's
+/// open and its events) are written as one change: the rows they leave are
+/// those of the same versions committed one per transaction, row by row,
+/// also when the chain starts from a stored version and holds an event
+/// twice; a retried chain, a stale first version and a stale version in
+/// the middle are conflicts that write nothing.
+async fn versions_commit_as_one_change(store: Arc<dyn Store>, url: &str) {
+    let start = Utc.with_ymd_and_hms(2026, 3, 5, 9, 0, 0).unwrap();
+    for (n, kind) in [Kind::InboundAnswered, Kind::HoldUnhold, Kind::WarmTransfer]
+        .into_iter()
+        .enumerate()
+    {
+        let one = build(kind, &cast(), &format!("JNT{n}"), start);
+        let seq = build(kind, &cast(), &format!("SEP{n}"), start);
+        let opened = |plan: &evo_core::scenario::Scenario| {
+            open(&plan.session_id, plan.header.clone(), plan.opened_at)
+        };
+        // The open and the first two events (one of them sent twice, as
+        // Twilio retries) together; the rest together, from the stored
+        // version.
+        let mut head: Vec<_> = one.events[..2].to_vec();
+        head.insert(1, one.events[0].clone());
+        let first = chain(&opened(&one), None, &head, vec![format!("CA-JNT{n}")]);
+        let stored_version = first.last().unwrap().session.version();
+        store.commit(&first).await.unwrap();
+        let mut session = opened(&one);
+        for event in &head {
+            session = apply(&session, event);
+        }
+        let rest = chain(
+            &session,
+            Some(stored_version),
+            &one.events[2..],
+            vec![format!("CF-JNT{n}")],
+        );
+        store.commit(&rest).await.unwrap();
+
+        // The reference: each version alone.
+        let mut head: Vec<_> = seq.events[..2].to_vec();
+        head.insert(1, seq.events[0].clone());
+        let mut changes = chain(&opened(&seq), None, &head, vec![format!("CA-SEP{n}")]);
+        let mut session = opened(&seq);
+        for event in &head {
+            session = apply(&session, event);
+        }
+        changes.extend(chain(
+            &session,
+            Some(changes.last().unwrap().session.version()),
+            &seq.events[2..],
+            vec![format!("CF-SEP{n}")],
+        ));
+        for change in changes {
+            store.commit(&[change]).await.unwrap();
+        }
+
+        let a = store.session(&seq.session_id).await.unwrap().unwrap();
+        let b = store.session(&one.session_id).await.unwrap().unwrap();
+        assert_eq!(
+            same(&serde_json::to_string(&b).unwrap(), "JNT"),
+            same(&serde_json::to_string(&a).unwrap(), "SEP")
+        );
+        assert_eq!(
+            store.session_events(&one.session_id).await.unwrap().len(),
+            one.events.len()
+        );
+        let rows = raw_rows(url, one.session_id.as_str(), "JNT").await;
+        assert!(
+            rows.iter()
+                .filter(|row| row.starts_with("session_event "))
+                .count()
+                == one.events.len()
+        );
+        assert_eq!(
+            rows,
+            raw_rows(url, seq.session_id.as_str(), "SEP").await,
+            "the rows of {} and {}",
+            one.session_id,
+            seq.session_id
+        );
+        for key in [format!("CA-JNT{n}"), format!("CF-JNT{n}")] {
+            assert_eq!(
+                store.session_id_by_key(&key).await.unwrap().as_ref(),
+                Some(&one.session_id)
+            );
+        }
+
+        // A retried webhook's chain: the session exists.
+        let before = raw_rows(url, one.session_id.as_str(), "JNT").await;
+        assert!(matches!(
+            store.commit(&first).await,
+            Err(StoreError::Conflict(id)) if id == one.session_id.as_str()
+        ));
+        // A chain from a stale version.
+        assert!(matches!(
+            store.commit(&rest).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(raw_rows(url, one.session_id.as_str(), "JNT").await, before);
+    }
+
+    // A stale version in the middle of a new session's chain: nothing of
+    // it is written, nor the other session's change beside it.
+    let plan = build(Kind::HoldUnhold, &cast(), "MID", start);
+    let other = build(Kind::HoldUnhold, &cast(), "BESIDE", start);
+    let mut changes = chain(
+        &open(&other.session_id, other.header.clone(), other.opened_at),
+        None,
+        &other.events[..1],
+        vec![],
+    );
+    let mut broken = chain(
+        &open(&plan.session_id, plan.header.clone(), plan.opened_at),
+        None,
+        &plan.events[..3],
+        vec!["CA-MID".into()],
+    );
+    broken[2].expected_version = Some(broken[1].session.version() + 7);
+    changes.extend(broken);
+    assert!(matches!(
+        store.commit(&changes).await,
+        Err(StoreError::Conflict(id)) if id == plan.session_id.as_str()
+    ));
+    for id in [&plan.session_id, &other.session_id] {
+        assert!(store.session(id).await.unwrap().is_none());
+        assert!(store.session_events(id).await.unwrap().is_empty());
+        assert!(raw_rows(url, id.as_str(), "MID").await.is_empty());
+    }
+    assert_eq!(store.session_id_by_key("CA-MID").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn the_sqlite_store_commits_versions_as_one_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir.path().display().to_string()).await.unwrap();
+    seed_directory(store.as_ref()).await;
+    let url = format!(
+        "sqlite://{}",
+        evo_store::sql::sqlite_file(dir.path()).display()
+    );
+    versions_commit_as_one_change(store, &url).await;
+}
+
+#[tokio::test]
+async fn the_postgres_store_commits_versions_as_one_change() {
+    let cluster = PostgresCluster::start();
+    let url = cluster.create_database("evo_one_change");
+    let store = open_store(&url).await.unwrap();
+    seed_directory(store.as_ref()).await;
+    versions_commit_as_one_change(store, &url).await;
+}

@@ -290,9 +290,11 @@ impl SessionService {
         keys: Vec<String>,
         events: Vec<SessionEvent>,
     ) -> Result<Arc<LiveSession>, StoreError> {
+        let entered = Instant::now();
         let _guard = self.lock_for(session.id()).lock().await;
         let account_id = session.header().account_id.clone();
         let id = session.id().clone();
+        let started = Instant::now();
         if self.load(&id).await?.is_some() {
             let mut live = self.open_locked(session, &keys).await?;
             for event in events {
@@ -310,6 +312,9 @@ impl SessionService {
         } else {
             self.store.parked_callbacks(&account_id, &keys).await?
         };
+        if timing::enabled() {
+            timing::step(&id, "open_read", started);
+        }
         let started = Instant::now();
         // `reducer::open`'s session carries its events: no step needs history.
         let mut current = session;
@@ -357,8 +362,13 @@ impl SessionService {
         // meanwhile is applied here (`park` looks the keys up after its own
         // write, so one of the two sees the other); those applied above are
         // duplicates. Then the parked callbacks are dropped.
+        let started = Instant::now();
         if let Some(claimed) = self.claim_parked(&account_id, &id, &keys).await? {
             live = claimed;
+        }
+        if timing::enabled() {
+            timing::step(&id, "claim", started);
+            timing::step(&id, "open_with", entered);
         }
         Ok(live)
     }
@@ -414,14 +424,18 @@ impl SessionService {
         keys: Vec<String>,
         claim: bool,
     ) -> Result<Applied, StoreError> {
+        let entered = Instant::now();
         let _guard = self.lock_for(session_id).lock().await;
-        let applied = self
+        let mut applied = self
             .apply_locked(session_id, event, keys.clone(), Some(account_id))
             .await?;
         if claim && matches!(applied, Applied::Changed(_) | Applied::Duplicate) {
             if let Some(live) = self.claim_parked(account_id, session_id, &keys).await? {
-                return Ok(Applied::Changed(live));
+                applied = Applied::Changed(live);
             }
+        }
+        if timing::enabled() {
+            timing::step(session_id, "apply_as", entered);
         }
         Ok(applied)
     }
@@ -447,6 +461,7 @@ impl SessionService {
         // Read before the store: an entry newer than the stored session
         // (another node's, refreshed meanwhile) does not match it below.
         let entry = self.index.get(session_id);
+        let started = Instant::now();
         let loaded = match self
             .store
             .session_for_event(session_id, &event.dedupe_key())
@@ -455,6 +470,9 @@ impl SessionService {
             Some(loaded) => loaded,
             None => return Ok(Applied::UnknownSession),
         };
+        if timing::enabled() {
+            timing::step(session_id, "read", started);
+        }
         let mut current = loaded.session;
         // A snapshot of the first format carries its events.
         current.compact();
@@ -741,6 +759,69 @@ mod tests {
             .unwrap();
         assert_eq!(again.session().version(), first + 2);
         assert!(changes.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_voice_webhooks_versions_are_stored_as_one_change_the_next_event_builds_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = evo_store::open_store(&dir.path().display().to_string())
+            .await
+            .unwrap();
+        let service = SessionService::new(store.clone(), Arc::new(LiveIndex::default()));
+        let start = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let plan = build(Kind::HoldUnhold, &one_agent_cast(), "TWO", start);
+        let opened = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
+        let mut changes = service.subscribe();
+        let live = service
+            .open_with(
+                opened.clone(),
+                vec!["CATWO".into()],
+                plan.events[..2].to_vec(),
+            )
+            .await
+            .unwrap();
+        // Three versions published, one change stored: the last version,
+        // with both events, as the reducer makes it event by event.
+        for version in opened.version()..=opened.version() + 2 {
+            assert_eq!(
+                changes.try_recv().unwrap().session().session().version(),
+                version
+            );
+        }
+        let mut reference = opened;
+        for event in &plan.events[..2] {
+            reference = reducer::apply(&reference, event);
+        }
+        reference.compact();
+        let stored = store.session(&plan.session_id).await.unwrap().unwrap();
+        assert_eq!(stored.version(), live.session().version());
+        assert_eq!(
+            evo_wire::json::to_json(&stored.to_info()),
+            evo_wire::json::to_json(&reference.to_info())
+        );
+        assert_eq!(
+            store.session_events(&plan.session_id).await.unwrap(),
+            plan.events[..2].to_vec()
+        );
+        // The next event reads the stored change without its lines and
+        // appends to the entry's: the entry and the rows agree.
+        let whole = service.whole_reads();
+        let applied = service
+            .apply(&plan.session_id, plan.events[2].clone(), Vec::new())
+            .await
+            .unwrap();
+        assert!(matches!(applied, Applied::Changed(_)));
+        assert_eq!(service.whole_reads(), whole);
+        let reference = reducer::apply(&reference, &plan.events[2]);
+        let stored = store.session(&plan.session_id).await.unwrap().unwrap();
+        assert_eq!(
+            evo_wire::json::to_json(&stored.to_info()),
+            evo_wire::json::to_json(&reference.to_info())
+        );
+        assert_eq!(
+            store.session_events(&plan.session_id).await.unwrap(),
+            plan.events[..3].to_vec()
+        );
     }
 
     fn console_data(n: usize) -> SessionEvent {
