@@ -16,7 +16,12 @@ pub mod twilio;
 
 pub use stack::{layered_separately, Layer};
 
-use axum::http::{header, StatusCode};
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -30,11 +35,127 @@ use crate::http::error::ApiError;
 /// `nosniff`, limits) and CORS when origins are configured.
 pub fn router(state: AppState) -> Router {
     let limits = limits::RequestLimits::new(&state.config.limits, state.config.max_body_bytes);
+    router_with_limits(state, limits)
+}
+
+fn router_with_limits(state: AppState, limits: limits::RequestLimits) -> Router {
     let cors = observe::cors(&state.config.ops.cors_origins);
     let router = routes(state).layer(edge::EdgeLayer::new(limits));
     match cors {
         Some(cors) => router.layer(cors),
         None => router,
+    }
+}
+
+/// What the listener serves (`startup::serve_with_limits`): a service
+/// called through a shared reference, once per request.
+pub trait Served: Clone + Send + Sync + 'static {
+    type Future: Future<Output = Result<Response, Infallible>> + Send + 'static;
+    fn serve(&self, request: Request<Body>) -> Self::Future;
+}
+
+impl Served for Router {
+    type Future = tower::util::Oneshot<Router, Request<Body>>;
+
+    fn serve(&self, request: Request<Body>) -> Self::Future {
+        use tower::ServiceExt;
+        self.clone().oneshot(request)
+    }
+}
+
+/// What `serve` serves: [`router`], with `GET /sessions/active` (the read
+/// every client repeats) taken before it. That path is no route of the
+/// router, so the router would hand it to its fallback, the dispatcher,
+/// under the edge layer; here it goes to the same edge steps
+/// ([`edge::edge_call`], with the router's own [`limits::RequestLimits`])
+/// and the same dispatcher function ([`dispatch::respond`]), with what
+/// axum's route future adds (`Content-Length`), but without the router's
+/// per-request work: two path lookups, the URL parameters' allocation,
+/// three boxed services cloned, two boxed futures, and the state's shared
+/// reference counts written by both workers (docs/benchmarks.md, "Read
+/// path … (issue 12, session 8, `readfast`)"). With CORS configured
+/// (a layer of the router) every request goes to the router.
+#[derive(Clone)]
+pub struct App {
+    router: Router,
+    read: Option<Arc<ReadPath>>,
+}
+
+struct ReadPath {
+    state: AppState,
+    limits: limits::RequestLimits,
+}
+
+/// The path [`App`] answers before the router.
+const READ_PATH: &str = "/sessions/active";
+
+/// The application as `serve` serves it (see [`App`]).
+pub fn app(state: AppState) -> App {
+    let limits = limits::RequestLimits::new(&state.config.limits, state.config.max_body_bytes);
+    let read = observe::cors(&state.config.ops.cors_origins)
+        .is_none()
+        .then(|| {
+            Arc::new(ReadPath {
+                state: state.clone(),
+                limits: limits.clone(),
+            })
+        });
+    App {
+        router: router_with_limits(state, limits),
+        read,
+    }
+}
+
+/// [`App`]'s future: the read path's, or the router's.
+pub type AppFuture = futures::future::Either<
+    TopLevel<edge::EdgeFuture<TopLevel<dispatch::DispatchFuture>>>,
+    tower::util::Oneshot<Router, Request<Body>>,
+>;
+
+impl Served for App {
+    type Future = AppFuture;
+
+    fn serve(&self, request: Request<Body>) -> AppFuture {
+        use futures::future::Either;
+        use tower::ServiceExt;
+        match &self.read {
+            Some(read) if request.method() == Method::GET && request.uri().path() == READ_PATH => {
+                Either::Left(TopLevel(edge::edge_call(
+                    &read.limits,
+                    request,
+                    |request| TopLevel(dispatch::respond(&read.state, request)),
+                )))
+            }
+            _ => Either::Right(self.router.clone().oneshot(request)),
+        }
+    }
+}
+
+/// What axum's route future does to a response of a `GET` (a route's
+/// and, outside the edge layer, the router's): `Content-Length` from an
+/// exact body size when the response has none.
+pub struct TopLevel<F>(F);
+
+impl<F> Future for TopLevel<F>
+where
+    F: Future<Output = Result<Response, Infallible>> + Unpin,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        use axum::body::HttpBody;
+        let Ok(mut response) = std::task::ready!(std::pin::Pin::new(&mut self.0).poll(cx));
+        if !response.headers().contains_key(header::CONTENT_LENGTH) {
+            if let Some(size) = response.body().size_hint().exact() {
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+            }
+        }
+        std::task::Poll::Ready(Ok(response))
     }
 }
 
