@@ -21,7 +21,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{header, HeaderValue, Method, Request, StatusCode};
+use axum::http::{header, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -68,8 +68,8 @@ impl Served for Router {
 /// router, so the router would hand it to its fallback, the dispatcher,
 /// under the edge layer; here it goes to the same edge steps
 /// ([`edge::edge_call`], with the router's own [`limits::RequestLimits`])
-/// and the same dispatcher function ([`dispatch::respond`]), with what
-/// axum's route future adds (`Content-Length`), but without the router's
+/// and the same dispatcher function ([`dispatch::respond`]), but without
+/// the router's
 /// per-request work: two path lookups, the URL parameters' allocation,
 /// three boxed services cloned, two boxed futures, and the state's shared
 /// reference counts written by both workers (docs/benchmarks.md, "Read
@@ -108,7 +108,7 @@ pub fn app(state: AppState) -> App {
 
 /// [`App`]'s future: the read path's, or the router's.
 pub type AppFuture = futures::future::Either<
-    TopLevel<edge::EdgeFuture<TopLevel<dispatch::DispatchFuture>>>,
+    edge::EdgeFuture<dispatch::DispatchFuture>,
     tower::util::Oneshot<Router, Request<Body>>,
 >;
 
@@ -120,56 +120,12 @@ impl Served for App {
         use tower::ServiceExt;
         match &self.read {
             Some(read) if request.method() == Method::GET && request.uri().path() == READ_PATH => {
-                Either::Left(TopLevel(edge::edge_call(
-                    &read.limits,
-                    request,
-                    |request| TopLevel(dispatch::respond(&read.state, request)),
-                )))
+                Either::Left(edge::edge_call(&read.limits, request, |request| {
+                    dispatch::respond(&read.state, request)
+                }))
             }
             _ => Either::Right(self.router.clone().oneshot(request)),
         }
-    }
-}
-
-/// What axum's route future does to a response of a `GET` (a route's
-/// and, outside the edge layer, the router's): `Content-Length` from an
-/// exact body size when the response has none.
-pub struct TopLevel<F>(F);
-
-impl<F> Future for TopLevel<F>
-where
-    F: Future<Output = Result<Response, Infallible>> + Unpin,
-{
-    type Output = Result<Response, Infallible>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        use axum::body::HttpBody;
-        let Ok(mut response) = std::task::ready!(std::pin::Pin::new(&mut self.0).poll(cx));
-        if !response.headers().contains_key(header::CONTENT_LENGTH) {
-            if let Some(size) = response.body().size_hint().exact() {
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_LENGTH, HeaderValue::from(size));
-            }
-        }
-        std::task::Poll::Ready(Ok(response))
-    }
-}
-
-/// The application router with the middleware as separate layers, without
-/// those in `omit`: a measurement tool only; `serve` always runs
-/// [`router`].
-pub fn router_with(state: AppState, omit: &[Layer]) -> Router {
-    let limits = limits::RequestLimits::new(&state.config.limits, state.config.max_body_bytes);
-    let ops = state.config.ops.clone();
-    let cors = observe::cors(&ops.cors_origins).filter(|_| !omit.contains(&Layer::Cors));
-    let router = layered_separately(routes(state), limits, omit);
-    match cors {
-        Some(cors) => router.layer(cors),
-        None => router,
     }
 }
 

@@ -407,15 +407,18 @@ async fn the_read_answered_before_the_router_is_what_the_router_answers() {
     })
     .await;
     for (path, pair) in &answers {
-        assert_eq!(pair[0], pair[1], "{path}: before the router / the router");
+        assert_eq!(pair[0].0, pair[1].0, "{path}: status");
+        assert_eq!(pair[0].1, pair[1].1, "{path}: headers");
+        assert_eq!(
+            String::from_utf8_lossy(&pair[0].2),
+            String::from_utf8_lossy(&pair[1].2),
+            "{path}: body"
+        );
     }
     // The cases did reach what they meant to.
     let statuses: Vec<u16> = answers.iter().map(|(_, p)| p[0].0.as_u16()).collect();
     assert_eq!(statuses, [200, 200, 200, 200, 200, 200, 401, 401, 400]);
     let (_, headers, body) = &answers[0].1[0];
-    assert!(headers
-        .iter()
-        .any(|(n, v)| n == "content-length" && v.as_slice() == body.len().to_string().as_bytes()));
     assert!(headers
         .iter()
         .any(|(n, v)| n == "x-request-id" && v.as_slice() == b"same-id-1"));
