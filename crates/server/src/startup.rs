@@ -242,7 +242,7 @@ async fn spawn_ops_tasks(state: &AppState) -> anyhow::Result<Vec<tokio::task::Jo
     // The exporter keeps every histogram sample until upkeep folds it into
     // the buckets: without it, memory grows with each request between
     // scrapes (and forever when nobody scrapes).
-    tasks.push(tokio::spawn(crate::http::observe::run_upkeep()));
+    crate::http::observe::start_upkeep();
     if let Some(address) = state.config.ops.metrics_bind {
         let listener = TcpListener::bind(address)
             .await
