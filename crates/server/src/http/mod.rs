@@ -129,6 +129,20 @@ impl Served for App {
     }
 }
 
+/// The application router with the middleware as separate layers, without
+/// those in `omit`: a measurement tool only; `serve` always runs
+/// [`app`].
+pub fn router_with(state: AppState, omit: &[Layer]) -> Router {
+    let limits = limits::RequestLimits::new(&state.config.limits, state.config.max_body_bytes);
+    let ops = state.config.ops.clone();
+    let cors = observe::cors(&ops.cors_origins).filter(|_| !omit.contains(&Layer::Cors));
+    let router = layered_separately(routes(state), limits, omit);
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
 /// Every route, without middleware.
 fn routes(state: AppState) -> Router {
     let ops = state.config.ops.clone();
