@@ -116,6 +116,18 @@ fn main() -> anyhow::Result<()> {
         for n in 0..requests {
             prepared.push(request(n));
         }
+        // `READALLOCS_COUNT_ONLY=1`: the requests without the heap
+        // profiler (DHAT's allocator then passes through), for an
+        // instruction count under `valgrind --tool=cachegrind` (two
+        // request counts; the difference over the extra requests).
+        if std::env::var_os("READALLOCS_COUNT_ONLY").is_some() {
+            for request in prepared {
+                let response = send(request).await?;
+                assert_eq!(response.status(), 200);
+                std::hint::black_box(response.into_body().collect().await?);
+            }
+            return anyhow::Ok(());
+        }
         let profiler = dhat::Profiler::builder().build();
         let before = dhat::HeapStats::get();
         for request in prepared {
