@@ -1,10 +1,11 @@
 //! Heap allocations per authenticated `GET /sessions/active` (issue 12):
-//! `serve`'s router called in process (`tower::ServiceExt::oneshot`, no
+//! what `serve` serves called in process (`evo_server::http::App`; `router`
+//! as a third argument: the router alone, with `oneshot`; no
 //! network, no hyper), tokens rotating over every user, counted by DHAT's
 //! allocator (`dhat`, a heap profiler; only in this example).
 //!
 //! ```sh
-//! cargo run -p evo-server --release --example readallocs -- [users] [requests]
+//! cargo run -p evo-server --release --example readallocs -- [users] [requests] [router]
 //! ```
 //!
 //! Seeds `users` users (default 200), each with a phone number ringing
@@ -21,8 +22,8 @@ use std::net::SocketAddr;
 use evo_core::reducer;
 use evo_core::scenario::{self, Kind};
 use evo_server::auth::tokens::access_claims;
+use evo_server::http::Served;
 use http_body_util::BodyExt;
-use tower::ServiceExt;
 
 // Each example uses part of it.
 #[allow(dead_code)]
@@ -73,10 +74,15 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        // What `serve` serves (the read answered before the router), or,
+        // with `router` as the third argument, the router alone (as
+        // before session 8).
+        let served = evo_server::http::app(state.clone());
         let router = evo_server::http::router(state.clone());
+        let through_router = std::env::args().nth(3).as_deref() == Some("router");
         let peer: SocketAddr = "127.0.0.1:40000".parse()?;
         let mut body_len = 0;
-        let send = |n: usize| {
+        let request = |n: usize| {
             let mut request = axum::http::Request::get("/sessions/active")
                 .header(axum::http::header::HOST, "127.0.0.1")
                 .header(
@@ -88,23 +94,44 @@ fn main() -> anyhow::Result<()> {
             request
                 .extensions_mut()
                 .insert(axum::extract::ConnectInfo(peer));
-            router.clone().oneshot(request)
+            request
+        };
+        let send = |request| {
+            use futures::future::Either;
+            if through_router {
+                Either::Right(Served::serve(&router, request))
+            } else {
+                Either::Left(served.serve(request))
+            }
         };
         // Warm up: every token verified, every view rendered.
         for n in 0..headers.len() * 2 {
-            let response = send(n).await?;
+            let response = send(request(n)).await?;
             assert_eq!(response.status(), 200);
             body_len = response.into_body().collect().await?.to_bytes().len();
         }
-        // The request itself is built outside the count.
+        // The request itself is built outside the count (`serve` is
+        // called inside it: `App` answers the read in `serve`).
         let mut prepared = Vec::with_capacity(requests);
         for n in 0..requests {
-            prepared.push(send(n));
+            prepared.push(request(n));
+        }
+        // `READALLOCS_COUNT_ONLY=1`: the requests without the heap
+        // profiler (DHAT's allocator then passes through), for an
+        // instruction count under `valgrind --tool=cachegrind` (two
+        // request counts; the difference over the extra requests).
+        if std::env::var_os("READALLOCS_COUNT_ONLY").is_some() {
+            for request in prepared {
+                let response = send(request).await?;
+                assert_eq!(response.status(), 200);
+                std::hint::black_box(response.into_body().collect().await?);
+            }
+            return anyhow::Ok(());
         }
         let profiler = dhat::Profiler::builder().build();
         let before = dhat::HeapStats::get();
-        for future in prepared {
-            let response = future.await?;
+        for request in prepared {
+            let response = send(request).await?;
             assert_eq!(response.status(), 200);
             let body = response.into_body().collect().await?;
             std::hint::black_box(body);

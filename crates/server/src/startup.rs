@@ -106,7 +106,7 @@ impl Application {
                 state.shutdown.trigger();
             }
         });
-        let app = crate::http::router(self.state.clone());
+        let app = crate::http::app(self.state.clone());
         let served = serve_until_shutdown(&state, self.listener, app).await;
         signals.abort();
         for task in extras {
@@ -130,12 +130,11 @@ impl Application {
 /// listener (the same HTTP stack as `serve`).
 pub async fn serve_with_limits(
     listener: TcpListener,
-    app: axum::Router,
+    app: impl crate::http::Served,
     limits: &crate::app::config::Limits,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
-    use tower::ServiceExt;
 
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -170,7 +169,7 @@ pub async fn serve_with_limits(
                 request
                     .extensions_mut()
                     .insert(axum::extract::ConnectInfo(remote));
-                app.clone().oneshot(request.map(axum::body::Body::new))
+                app.serve(request.map(axum::body::Body::new))
             },
         );
         let connection = builder.serve_connection(TokioIo::new(stream), service);
@@ -194,7 +193,7 @@ pub async fn serve_with_limits(
 async fn serve_until_shutdown(
     state: &AppState,
     listener: TcpListener,
-    app: axum::Router,
+    app: crate::http::App,
 ) -> anyhow::Result<()> {
     let grace = state.config.ops.shutdown_grace;
     let serving = serve_with_limits(listener, app, &state.config.limits, {
@@ -243,7 +242,7 @@ async fn spawn_ops_tasks(state: &AppState) -> anyhow::Result<Vec<tokio::task::Jo
     // The exporter keeps every histogram sample until upkeep folds it into
     // the buckets: without it, memory grows with each request between
     // scrapes (and forever when nobody scrapes).
-    tasks.push(tokio::spawn(crate::http::observe::run_upkeep()));
+    crate::http::observe::start_upkeep();
     if let Some(address) = state.config.ops.metrics_bind {
         let listener = TcpListener::bind(address)
             .await

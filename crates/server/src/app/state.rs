@@ -138,6 +138,23 @@ impl AppState {
         self.views
             .of(&self.directory, self.sessions.index(), principal, slot)
     }
+
+    /// What `read` makes of the view [`AppState::active_sessions_with_slot`]
+    /// finds, read where it is kept.
+    pub fn active_sessions_with<R>(
+        &self,
+        principal: &Arc<Principal>,
+        slot: Option<&TokenSlot>,
+        read: impl FnOnce(&Arc<ActiveView>) -> R,
+    ) -> R {
+        self.views.of_with(
+            &self.directory,
+            self.sessions.index(),
+            principal,
+            slot,
+            read,
+        )
+    }
 }
 
 impl Deref for AppState {

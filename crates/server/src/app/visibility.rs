@@ -238,18 +238,25 @@ pub struct ViewCell {
 }
 
 impl ViewCell {
-    /// The view, when it is still current (see [`CachedView::is_current`]).
-    fn current(
+    /// What `read` makes of the view, when it is still current (see
+    /// [`CachedView::is_current`]); `read` gets it back otherwise. Read
+    /// under the lock: no reference count written for it.
+    fn current<R, F: FnOnce(&Arc<ActiveView>) -> R>(
         &self,
         principal: &Arc<Principal>,
         directory_generation: u64,
         index_generation: u64,
-    ) -> Option<Arc<ActiveView>> {
+        read: F,
+    ) -> Result<R, F> {
         let latest = self.latest.read().unwrap_or_else(|e| e.into_inner());
-        latest
-            .as_ref()
-            .filter(|cached| cached.is_current(principal, directory_generation, index_generation))
-            .map(|cached| cached.view.clone())
+        match latest.as_ref() {
+            Some(cached)
+                if cached.is_current(principal, directory_generation, index_generation) =>
+            {
+                Ok(read(&cached.view))
+            }
+            _ => Err(read),
+        }
     }
 
     /// Whether the cell still holds a current view (what the map keeps
@@ -303,6 +310,20 @@ impl ActiveViews {
         principal: &Arc<Principal>,
         slot: Option<&TokenSlot>,
     ) -> Arc<ActiveView> {
+        self.of_with(directory, index, principal, slot, Arc::clone)
+    }
+
+    /// What `read` makes of the view [`ActiveViews::of`] finds: a current
+    /// view is read where it is kept (the read path takes its bytes
+    /// alone, so it writes no reference count of the view).
+    pub fn of_with<R>(
+        &self,
+        directory: &Directory,
+        index: &LiveIndex,
+        principal: &Arc<Principal>,
+        slot: Option<&TokenSlot>,
+        read: impl FnOnce(&Arc<ActiveView>) -> R,
+    ) -> R {
         // Read before the endpoints: a change after this is seen next time.
         let directory_generation = directory.generation();
         let index_generation = index.generation();
@@ -317,9 +338,10 @@ impl ActiveViews {
                 &*looked_up
             }
         };
-        if let Some(view) = cell.current(principal, directory_generation, index_generation) {
-            return view;
-        }
+        let read = match cell.current(principal, directory_generation, index_generation, read) {
+            Ok(read) => return read,
+            Err(read) => read,
+        };
         let viewer = Viewer::of(directory, principal);
         let watched = index.watch(&viewer.endpoints);
         let mut sessions = watched.sessions;
@@ -333,7 +355,7 @@ impl ActiveViews {
             stamp: watched.stamp,
             cells: watched.cells,
         });
-        view
+        read(&view)
     }
 
     /// The user's cell, made (empty) when the user has none.

@@ -95,6 +95,14 @@ pub struct Authenticated {
     pub slot: Option<TokenEntry>,
 }
 
+/// A bearer token verified moments ago, as the cache holds it
+/// ([`Authenticator::with_cached`]).
+#[derive(Clone, Copy)]
+pub struct CachedToken<'a> {
+    pub principal: &'a Arc<Principal>,
+    pub slot: &'a TokenSlot,
+}
+
 /// A place beside a verified access token for what a layer above derives
 /// from its principal (the application keeps the user's active-sessions
 /// view cell there), so that a request with a cached token reads one cache
@@ -527,6 +535,19 @@ impl Authenticator {
 
     /// [`Authenticator::verified_token`] with the token's slot.
     fn verified_entry(&self, token: &str) -> Option<(Arc<Principal>, TokenEntry)> {
+        self.with_verified(token, |verified| {
+            (verified.principal.clone(), TokenEntry(verified.clone()))
+        })
+    }
+
+    /// What `read` makes of the cache entry of `token`, when it is
+    /// servable: before its `fresh_until` and its end (`exp` or the sign-in
+    /// session's). Marks it used.
+    fn with_verified<R>(
+        &self,
+        token: &str,
+        read: impl FnOnce(&Arc<VerifiedToken>) -> R,
+    ) -> Option<R> {
         let now = Instant::now();
         let unix = unix_now();
         self.tokens
@@ -538,7 +559,7 @@ impl Authenticator {
                 if !verified.used.load(Ordering::Relaxed) {
                     verified.used.store(true, Ordering::Relaxed);
                 }
-                Some((verified.principal.clone(), TokenEntry(verified.clone())))
+                Some(read(verified))
             })
             .flatten()
     }
@@ -819,6 +840,24 @@ impl Authenticator {
             principal,
             renewed_token: None,
             slot: Some(slot),
+        })
+    }
+
+    /// [`Authenticator::authenticate_cached`] borrowed: what `read` makes
+    /// of the cached token's principal and slot, read in the cache (no
+    /// reference count of the entry or the principal is written; the
+    /// entry stays valid while `read` runs). `None` means the walk must
+    /// decide.
+    pub fn with_cached<R>(
+        &self,
+        headers: &HeaderMap,
+        read: impl FnOnce(CachedToken<'_>) -> R,
+    ) -> Option<R> {
+        self.with_verified(Self::bearer_jwt(headers)?, |verified| {
+            read(CachedToken {
+                principal: &verified.principal,
+                slot: &verified.slot,
+            })
         })
     }
 

@@ -79,10 +79,7 @@ pub struct Call {
 impl Call {
     /// The bound request DTO.
     pub fn dto<T: Contract>(&self) -> Result<T, ApiError> {
-        T::from_value(&self.request).map_err(|error| {
-            let field = error.field_name();
-            ApiError::serialization(error.to_string(), field)
-        })
+        dto_of(&self.request)
     }
 
     /// The signed-in user (operations that require auth always have one).
@@ -91,4 +88,12 @@ impl Call {
             .as_deref()
             .ok_or_else(|| ApiError::unauthorized("Not Authenticated"))
     }
+}
+
+/// A bound request DTO as the operation's type.
+pub fn dto_of<T: Contract>(request: &Value) -> Result<T, ApiError> {
+    T::from_value(request).map_err(|error| {
+        let field = error.field_name();
+        ApiError::serialization(error.to_string(), field)
+    })
 }

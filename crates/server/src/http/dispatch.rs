@@ -10,7 +10,7 @@
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use evo_core::contract::{operations, Object, TypeInfo, Value};
+use evo_core::contract::{operations, Object, OperationInfo, TypeInfo, Value};
 use evo_wire::format::{negotiate, Format};
 
 use std::convert::Infallible;
@@ -19,7 +19,7 @@ use std::future::Future;
 use evo_core::domain::User;
 
 use crate::app::state::AppState;
-use crate::auth::{AuthFailure, Authenticated};
+use crate::auth::{AuthFailure, Authenticated, Principal};
 use crate::http::call::{Call, Reply, ReplyBody};
 use crate::http::error::ApiError;
 use crate::http::ops;
@@ -45,11 +45,14 @@ impl Dispatcher {
 
 type SlowFuture = std::pin::Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
+/// The dispatcher's future: ready for the read path, boxed otherwise.
+pub type DispatchFuture =
+    futures::future::Either<std::future::Ready<Result<Response, Infallible>>, SlowFuture>;
+
 impl tower::Service<Request<Body>> for Dispatcher {
     type Response = Response;
     type Error = Infallible;
-    type Future =
-        futures::future::Either<std::future::Ready<Result<Response, Infallible>>, SlowFuture>;
+    type Future = DispatchFuture;
 
     fn poll_ready(
         &mut self,
@@ -59,13 +62,19 @@ impl tower::Service<Request<Body>> for Dispatcher {
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        use futures::future::Either;
-        match answer_now(&self.state, request) {
-            Ok(response) => Either::Left(std::future::ready(Ok(response))),
-            Err(request) => {
-                let state = self.state.clone();
-                Either::Right(Box::pin(async move { Ok(dispatch(state, request).await) }))
-            }
+        respond(&self.state, request)
+    }
+}
+
+/// What the dispatcher does with a request (also called by
+/// [`crate::http::App`], which answers the read before the router).
+pub fn respond(state: &AppState, request: Request<Body>) -> DispatchFuture {
+    use futures::future::Either;
+    match answer_now(state, request) {
+        Ok(response) => Either::Left(std::future::ready(Ok(response))),
+        Err(request) => {
+            let state = state.clone();
+            Either::Right(Box::pin(async move { Ok(dispatch(state, request).await) }))
         }
     }
 }
@@ -75,7 +84,9 @@ impl tower::Service<Request<Body>> for Dispatcher {
 /// bearer token verified moments ago, through the same steps and helpers
 /// as [`dispatch`] (negotiation, route, verb, binding, roles, the
 /// operation, rendering), so it answers exactly what [`dispatch`] would.
-/// Any other request is handed back untouched.
+/// The token's cache entry is borrowed while the operation runs (no
+/// reference count written; the `Call` the other operations get is not
+/// built). Any other request is handed back untouched.
 // The request is handed back as it came (moved, not copied); boxing it
 // would cost the slow path an allocation.
 #[allow(clippy::result_large_err)]
@@ -85,44 +96,61 @@ fn answer_now(state: &AppState, request: Request<Body>) -> Result<Response, Requ
         return Err(request);
     }
     let query = query_of(request.uri());
-    let (format, route, path_params) = {
+    let answered = {
         let Ok((format, path)) = negotiated(request.uri(), request.headers(), &query) else {
             return Err(request);
         };
-        match resolve(path, Method::GET.as_str()) {
+        let (route, path_params) = match resolve_get(path) {
             Route::Found(route, params)
                 if !route.batched
                     && ops::Operation::of(route.op) == Some(ops::Operation::GetActiveSessions) =>
             {
-                (format, route, params)
+                (route, params)
             }
             _ => return Err(request),
+        };
+        let (method, headers) = (request.method(), request.headers());
+        // As `run` and `run_bytes` do, with an empty body and the cached
+        // token's answer (no renewal: a cached token is valid).
+        state
+            .auth
+            .with_cached(headers, |found| {
+                check_verb(route, method)
+                    .and_then(|()| bind_request(route, &path_params, &query, headers, &[]))
+                    .and_then(|request| {
+                        authorize(route, found.principal)?;
+                        ops::sessions::active_sessions_reply(
+                            state,
+                            &request,
+                            found.principal,
+                            Some(found.slot),
+                            &format,
+                        )
+                    })
+            })
+            .map(|result| match result {
+                Ok(reply) => render_reply(&format, route, reply),
+                Err(error) => render_error(state, &format, Some(route), error),
+            })
+    };
+    answered.ok_or(request)
+}
+
+/// [`resolve`] for `GET`, with the read path's answer (`/sessions/active`)
+/// worked out once: the routes are static, so it is the same every time.
+fn resolve_get(path: &str) -> Route {
+    const READ: &str = "/sessions/active";
+    static READ_ROUTE: std::sync::OnceLock<Option<Resolved>> = std::sync::OnceLock::new();
+    if path == READ {
+        let found = READ_ROUTE.get_or_init(|| match resolve(READ, Method::GET.as_str()) {
+            Route::Found(route, params) if params.is_empty() => Some(route),
+            _ => None,
+        });
+        if let Some(route) = found {
+            return Route::Found(*route, Vec::new());
         }
-    };
-    let Some(found) = state.auth.authenticate_cached(request.headers()) else {
-        return Err(request);
-    };
-    let (parts, _empty) = request.into_parts();
-    // As `run` and `run_bytes` do, with an empty body and the cached
-    // token's answer (no renewal: a cached token is valid).
-    let result = check_verb(route, &parts.method)
-        .and_then(|()| bind_request(route, &path_params, &query, &parts.headers, &[]))
-        .and_then(|request| {
-            prepare_call(
-                state,
-                route,
-                request,
-                parts.method,
-                parts.headers,
-                format.clone(),
-                Ok(Some(found)),
-            )
-        })
-        .and_then(|(call, _)| ops::sessions::get_active_sessions_now(call));
-    Ok(match result {
-        Ok(reply) => render_reply(&format, route, reply),
-        Err(error) => render_error(state, &format, Some(route), error),
-    })
+    }
+    resolve(path, Method::GET.as_str())
 }
 
 /// The query string's pairs, decoded.
@@ -303,14 +331,7 @@ fn prepare_call(
         .ok_or_else(|| ApiError::not_found("not an operation"))?;
     let (principal, renewed, slot) = if operation.requires_auth {
         let found = found?.ok_or_else(|| ApiError::unauthorized("Not Authenticated"))?;
-        if let Some(role) = operation
-            .required_roles
-            .iter()
-            .find(|role| !found.principal.has_role_named(role))
-        {
-            tracing::debug!(user = %found.principal.user_id, %role, "role check failed");
-            return Err(ApiError::forbidden("Invalid Role"));
-        }
+        check_roles(operation, &found.principal)?;
         (Some(found.principal), found.renewed_token, found.slot)
     } else {
         // Optional: operations like GET /auth show the current session.
@@ -329,6 +350,32 @@ fn prepare_call(
         format,
     };
     Ok((call, renewed))
+}
+
+/// The roles an operation requires, checked against its principal.
+fn check_roles(operation: &OperationInfo, principal: &Principal) -> Result<(), ApiError> {
+    if let Some(role) = operation
+        .required_roles
+        .iter()
+        .find(|role| !principal.has_role_named(role))
+    {
+        tracing::debug!(user = %principal.user_id, %role, "role check failed");
+        return Err(ApiError::forbidden("Invalid Role"));
+    }
+    Ok(())
+}
+
+/// What [`prepare_call`] checks for a request authenticated as
+/// `principal`: the operation's roles when it requires authentication.
+fn authorize(route: Resolved, principal: &Principal) -> Result<(), ApiError> {
+    let operation = route
+        .op
+        .operation()
+        .ok_or_else(|| ApiError::not_found("not an operation"))?;
+    if operation.requires_auth {
+        check_roles(operation, principal)?;
+    }
+    Ok(())
 }
 
 /// Binds the request DTO from path, query string and body.

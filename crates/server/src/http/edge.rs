@@ -130,85 +130,96 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request) -> EdgeFuture<S::Future> {
-        // Request id (outermost): the client's when sane, else a new one.
-        let id = match request.headers().get(&observe::REQUEST_ID) {
-            Some(id) if observe::acceptable(id) => id.clone(),
-            _ => observe::new_request_id(),
-        };
-        request
-            .headers_mut()
-            .insert(observe::REQUEST_ID.clone(), id.clone());
-
-        // Trace: the span (none when INFO is off) and `tower_http`'s event.
-        // One clock read for the trace's and the metrics' start (they were
-        // microseconds apart).
-        let started = Instant::now();
-        let trace_started = started;
-        let span = observe::span(&request);
-        // Kept for the response body only when there is a span.
-        let body_span = (!span.is_none()).then(|| span.clone());
-        let entered = span.enter();
-        DefaultOnRequest::new().on_request(&request, &span);
-
-        // Metrics: what the labels need, read before the request moves on.
-        let metrics_started = started;
-        let method = request.method().clone();
-        let path = (method == Method::POST).then(|| request.uri().path().to_string());
-        let route = observe::route_label(request.extensions().get::<MatchedPath>());
-
-        // Panic catching around the HTML headers, the limits and the route:
-        // a panic in the route's `call` as well as in its future.
-        let addr = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip());
+    fn call(&mut self, request: Request) -> EdgeFuture<S::Future> {
         let inner = &mut self.inner;
-        let run = match self.limits.admit(addr, request) {
-            Admission::Refused(response) => Run::Answer(response),
-            Admission::TooLarge(body) => {
-                let limits = self.limits.clone();
-                Run::Drain(Box::pin(async move { limits.drain_too_large(body).await }))
-            }
-            Admission::Admitted {
-                request,
-                permit,
-                timeout,
-            } => {
-                // The deadline counts from here, as `timeout` counted from
-                // when it was made.
-                // Tokio's clock (it may be paused in tests).
-                let deadline = timeout.map(|limit| tokio::time::Instant::now() + limit);
-                let called = std::panic::catch_unwind(AssertUnwindSafe(|| match addr {
-                    Some(addr) => CLIENT_ADDR.sync_scope(addr, || inner.call(request)),
-                    None => inner.call(request),
-                }));
-                match called {
-                    Ok(future) => Run::Route {
-                        future,
-                        _permit: permit,
-                        deadline,
-                        sleep: None,
-                        addr,
-                    },
-                    Err(panic) => Run::Panicked(panic),
-                }
-            }
-        };
-        drop(entered);
-        EdgeFuture {
-            run,
-            finish: Some(Finish {
-                id,
-                trace_started,
-                metrics_started,
-                method,
-                path,
-                route,
-                body_span,
-            }),
-            span,
+        edge_call(&self.limits, request, |request| inner.call(request))
+    }
+}
+
+/// What [`Edge::call`] does, with the route given as the function that
+/// calls it: also used by [`crate::http::App`] for the read it answers
+/// before the router (the same steps, with no service to clone).
+pub(crate) fn edge_call<F>(
+    limits: &RequestLimits,
+    mut request: Request,
+    call_route: impl FnOnce(Request) -> F,
+) -> EdgeFuture<F> {
+    // Request id (outermost): the client's when sane, else a new one.
+    let id = match request.headers().get(&observe::REQUEST_ID) {
+        Some(id) if observe::acceptable(id) => id.clone(),
+        _ => observe::new_request_id(),
+    };
+    request
+        .headers_mut()
+        .insert(observe::REQUEST_ID.clone(), id.clone());
+
+    // Trace: the span (none when INFO is off) and `tower_http`'s event.
+    // One clock read for the trace's and the metrics' start (they were
+    // microseconds apart).
+    let started = Instant::now();
+    let trace_started = started;
+    let span = observe::span(&request);
+    // Kept for the response body only when there is a span.
+    let body_span = (!span.is_none()).then(|| span.clone());
+    let entered = span.enter();
+    DefaultOnRequest::new().on_request(&request, &span);
+
+    // Metrics: what the labels need, read before the request moves on.
+    let metrics_started = started;
+    let method = request.method().clone();
+    let path = (method == Method::POST).then(|| request.uri().path().to_string());
+    let route = observe::route_label(request.extensions().get::<MatchedPath>());
+
+    // Panic catching around the HTML headers, the limits and the route:
+    // a panic in the route's `call` as well as in its future.
+    let addr = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    let run = match limits.admit(addr, request) {
+        Admission::Refused(response) => Run::Answer(response),
+        Admission::TooLarge(body) => {
+            let limits = limits.clone();
+            Run::Drain(Box::pin(async move { limits.drain_too_large(body).await }))
         }
+        Admission::Admitted {
+            request,
+            permit,
+            timeout,
+        } => {
+            // The deadline counts from here, as `timeout` counted from
+            // when it was made.
+            // Tokio's clock (it may be paused in tests).
+            let deadline = timeout.map(|limit| tokio::time::Instant::now() + limit);
+            let called = std::panic::catch_unwind(AssertUnwindSafe(|| match addr {
+                Some(addr) => CLIENT_ADDR.sync_scope(addr, || call_route(request)),
+                None => call_route(request),
+            }));
+            match called {
+                Ok(future) => Run::Route {
+                    future,
+                    _permit: permit,
+                    deadline,
+                    sleep: None,
+                    addr,
+                },
+                Err(panic) => Run::Panicked(panic),
+            }
+        }
+    };
+    drop(entered);
+    EdgeFuture {
+        run,
+        finish: Some(Finish {
+            id,
+            trace_started,
+            metrics_started,
+            method,
+            path,
+            route,
+            body_span,
+        }),
+        span,
     }
 }
 

@@ -16,7 +16,12 @@ pub mod twilio;
 
 pub use stack::{layered_separately, Layer};
 
-use axum::http::{header, StatusCode};
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -30,6 +35,10 @@ use crate::http::error::ApiError;
 /// `nosniff`, limits) and CORS when origins are configured.
 pub fn router(state: AppState) -> Router {
     let limits = limits::RequestLimits::new(&state.config.limits, state.config.max_body_bytes);
+    router_with_limits(state, limits)
+}
+
+fn router_with_limits(state: AppState, limits: limits::RequestLimits) -> Router {
     let cors = observe::cors(&state.config.ops.cors_origins);
     let router = routes(state).layer(edge::EdgeLayer::new(limits));
     match cors {
@@ -38,9 +47,91 @@ pub fn router(state: AppState) -> Router {
     }
 }
 
+/// What the listener serves (`startup::serve_with_limits`): a service
+/// called through a shared reference, once per request.
+pub trait Served: Clone + Send + Sync + 'static {
+    type Future: Future<Output = Result<Response, Infallible>> + Send + 'static;
+    fn serve(&self, request: Request<Body>) -> Self::Future;
+}
+
+impl Served for Router {
+    type Future = tower::util::Oneshot<Router, Request<Body>>;
+
+    fn serve(&self, request: Request<Body>) -> Self::Future {
+        use tower::ServiceExt;
+        self.clone().oneshot(request)
+    }
+}
+
+/// What `serve` serves: [`router`], with `GET /sessions/active` (the read
+/// every client repeats) taken before it. That path is no route of the
+/// router, so the router would hand it to its fallback, the dispatcher,
+/// under the edge layer; here it goes to the same edge steps
+/// ([`edge::edge_call`], with the router's own [`limits::RequestLimits`])
+/// and the same dispatcher function ([`dispatch::respond`]), but without
+/// the router's
+/// per-request work: two path lookups, the URL parameters' allocation,
+/// three boxed services cloned, two boxed futures, and the state's shared
+/// reference counts written by both workers (docs/benchmarks.md, "Read
+/// path … (issue 12, session 8, `readfast`)"). With CORS configured
+/// (a layer of the router) every request goes to the router.
+#[derive(Clone)]
+pub struct App {
+    router: Router,
+    read: Option<Arc<ReadPath>>,
+}
+
+struct ReadPath {
+    state: AppState,
+    limits: limits::RequestLimits,
+}
+
+/// The path [`App`] answers before the router.
+const READ_PATH: &str = "/sessions/active";
+
+/// The application as `serve` serves it (see [`App`]).
+pub fn app(state: AppState) -> App {
+    let limits = limits::RequestLimits::new(&state.config.limits, state.config.max_body_bytes);
+    let read = observe::cors(&state.config.ops.cors_origins)
+        .is_none()
+        .then(|| {
+            Arc::new(ReadPath {
+                state: state.clone(),
+                limits: limits.clone(),
+            })
+        });
+    App {
+        router: router_with_limits(state, limits),
+        read,
+    }
+}
+
+/// [`App`]'s future: the read path's, or the router's.
+pub type AppFuture = futures::future::Either<
+    edge::EdgeFuture<dispatch::DispatchFuture>,
+    tower::util::Oneshot<Router, Request<Body>>,
+>;
+
+impl Served for App {
+    type Future = AppFuture;
+
+    fn serve(&self, request: Request<Body>) -> AppFuture {
+        use futures::future::Either;
+        use tower::ServiceExt;
+        match &self.read {
+            Some(read) if request.method() == Method::GET && request.uri().path() == READ_PATH => {
+                Either::Left(edge::edge_call(&read.limits, request, |request| {
+                    dispatch::respond(&read.state, request)
+                }))
+            }
+            _ => Either::Right(self.router.clone().oneshot(request)),
+        }
+    }
+}
+
 /// The application router with the middleware as separate layers, without
 /// those in `omit`: a measurement tool only; `serve` always runs
-/// [`router`].
+/// [`app`].
 pub fn router_with(state: AppState, omit: &[Layer]) -> Router {
     let limits = limits::RequestLimits::new(&state.config.limits, state.config.max_body_bytes);
     let ops = state.config.ops.clone();

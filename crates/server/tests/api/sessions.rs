@@ -312,3 +312,114 @@ async fn the_view_kept_beside_a_token_follows_session_and_directory_changes() {
     );
     server.abort();
 }
+
+/// `serve` answers `GET /sessions/active` before the router
+/// (`evo_server::http::App`); the answer must be byte for byte what the
+/// router gives (its fallback, the dispatcher, under the edge layer and
+/// axum's route futures): status, every header in order (the request id
+/// is the client's, so it is the same), body. Each case is asked of both
+/// in turn with the same token (cached after the first read: the path
+/// that borrows it) or credential, in each format.
+#[tokio::test]
+async fn the_read_answered_before_the_router_is_what_the_router_answers() {
+    use axum::body::Body;
+    use evo_server::http::Served;
+    use http_body_util::BodyExt;
+
+    let app = shared();
+    let token = bearer(app, &app.fixture.alice.email).await;
+    // Cached: the read path borrows the verified token from here on.
+    active_sessions(app, &token).await;
+    let api_key = app.fixture.alice_api_key.clone();
+    let cases: Vec<(&str, Option<String>, Option<&str>)> = vec![
+        ("/sessions/active", Some(format!("Bearer {token}")), None),
+        (
+            "/sessions/active",
+            Some(format!("Bearer {token}")),
+            Some("application/xml"),
+        ),
+        (
+            "/sessions/active?format=csv",
+            Some(format!("Bearer {token}")),
+            None,
+        ),
+        (
+            "/sessions/active?format=jsv",
+            Some(format!("Bearer {token}")),
+            None,
+        ),
+        (
+            "/sessions/active?callback=show",
+            Some(format!("Bearer {token}")),
+            None,
+        ),
+        ("/sessions/active", Some(format!("Bearer {api_key}")), None),
+        ("/sessions/active", None, None),
+        ("/sessions/active", Some("Bearer a.b.c".to_string()), None),
+        (
+            "/sessions/active?callback=a%3Cb",
+            Some(format!("Bearer {token}")),
+            None,
+        ),
+    ];
+    let state = app.state.clone();
+    let answers = crate::helpers::on_shared_runtime(async move {
+        let router = evo_server::http::router(state.clone());
+        let served = evo_server::http::app(state);
+        let request = |path: &str, auth: &Option<String>, accept: Option<&str>| {
+            let mut request = axum::http::Request::get(path).header("x-request-id", "same-id-1");
+            if let Some(auth) = auth {
+                request = request.header("authorization", auth);
+            }
+            if let Some(accept) = accept {
+                request = request.header("accept", accept);
+            }
+            let mut request = request.body(Body::empty()).unwrap();
+            let remote: std::net::SocketAddr = "127.0.0.1:40000".parse().unwrap();
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(remote));
+            request
+        };
+        let mut answers = Vec::new();
+        for (path, auth, accept) in cases {
+            let mut pair = Vec::new();
+            for before_router in [true, false] {
+                let response = if before_router {
+                    served.serve(request(path, &auth, accept)).await
+                } else {
+                    Served::serve(&router, request(path, &auth, accept)).await
+                }
+                .unwrap();
+                let status = response.status();
+                let headers: Vec<(String, Vec<u8>)> = response
+                    .headers()
+                    .iter()
+                    .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+                    .collect();
+                let body = response.into_body().collect().await.unwrap().to_bytes();
+                pair.push((status, headers, body));
+            }
+            answers.push((path, pair));
+        }
+        answers
+    })
+    .await;
+    for (path, pair) in &answers {
+        assert_eq!(pair[0].0, pair[1].0, "{path}: status");
+        assert_eq!(pair[0].1, pair[1].1, "{path}: headers");
+        assert_eq!(
+            String::from_utf8_lossy(&pair[0].2),
+            String::from_utf8_lossy(&pair[1].2),
+            "{path}: body"
+        );
+    }
+    // The cases did reach what they meant to.
+    let statuses: Vec<u16> = answers.iter().map(|(_, p)| p[0].0.as_u16()).collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 200, 401, 401, 400]);
+    let (_, headers, body) = &answers[0].1[0];
+    assert!(headers
+        .iter()
+        .any(|(n, v)| n == "x-request-id" && v.as_slice() == b"same-id-1"));
+    assert!(body.starts_with(b"{\"sessions\":["));
+}
