@@ -759,7 +759,7 @@ async fn half_rate_run(
 pub const INGEST_ROUNDS: usize = 6;
 
 /// Ingest against the store's batch limit, measured side by side: a fresh
-/// `serve` on one copy of the store (`data`, at rest) and the bench's own
+/// `serve` on one copy of the store (taken at rest) and the bench's own
 /// `Store::commit` on another, in `INGEST_ROUNDS` alternating rounds. In
 /// each, the server gets `ingest_calls` new calls (voice webhooks, not
 /// timed) and then their signed status callbacks, timed; the store gets
@@ -771,15 +771,12 @@ pub const INGEST_ROUNDS: usize = 6;
 /// (while the next bulk batch was being built on every core).
 async fn ingest_rounds(
     plan: &Plan,
-    data_dir: &Path,
+    (server_dir, store_dir): &(std::path::PathBuf, std::path::PathBuf),
     dir: &Path,
     set: &DataSet,
     templates: &[data::Template],
     errors: &mut report::Errors,
 ) -> anyhow::Result<report::Ingest> {
-    let (server_dir, store_dir) = (dir.join("ingest-server"), dir.join("ingest-store"));
-    copy_files(data_dir, &server_dir)?;
-    copy_files(data_dir, &store_dir)?;
     let server = Server::start(&server_dir, &dir.join("serve-ingest.log"), false).await?;
     let signer = Signer {
         public_url: format!("http://{}", server.addr),
@@ -1053,6 +1050,20 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
         Vec::new()
     };
 
+    // Copies of the store while it is at rest (before any store is opened
+    // on it again: closing one removes its WAL file in the background):
+    // with H = the ingest calls (a few MB: the directory, the active calls,
+    // the ended ones so far) for the paired history comparison, and two for
+    // the interleaved ingest rounds.
+    let small_dir = dir.path().join("data-small");
+    copy_files(&data_dir, &small_dir)?;
+    let ingest_dirs = (
+        dir.path().join("ingest-server"),
+        dir.path().join("ingest-store"),
+    );
+    copy_files(&data_dir, &ingest_dirs.0)?;
+    copy_files(&data_dir, &ingest_dirs.1)?;
+
     // The ingest calls as the webhooks left them: the rows of the store's
     // batch limit and of the history are rebuilt from them.
     let store = evo_store::open_store(&data_dir.display().to_string()).await?;
@@ -1071,13 +1082,7 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     //     one copy of the store and the bench's own `Store::commit` on
     //     another, in alternating rounds (`ingest_rounds`).
     let ingest_rounds =
-        ingest_rounds(plan, &data_dir, dir.path(), &set, &templates, &mut errors).await?;
-
-    // A copy of the store with H = the ingest calls (a few MB: the
-    // directory, the active calls, the ended ones so far), for the paired
-    // history comparison; the server is stopped, so its files are at rest.
-    let small_dir = dir.path().join("data-small");
-    copy_files(&data_dir, &small_dir)?;
+        ingest_rounds(plan, &ingest_dirs, dir.path(), &set, &templates, &mut errors).await?;
 
     // 6. Grow the history to H with the rows the ingest webhooks wrote:
     //    the first batch through the store's commit, the rest loaded in
