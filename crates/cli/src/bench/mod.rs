@@ -282,8 +282,13 @@ fn copy_files(from: &Path, to: &Path) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         if entry.file_type()?.is_file() {
-            std::fs::copy(entry.path(), to.join(entry.file_name()))
+            let copy = to.join(entry.file_name());
+            std::fs::copy(entry.path(), &copy)
                 .with_context(|| format!("copying {} failed", entry.path().display()))?;
+            // On disk before a server or store uses the copy: else the first
+            // checkpoint's fsync writes the whole file back, in a measured
+            // round.
+            std::fs::File::open(&copy)?.sync_all()?;
         }
     }
     Ok(())
