@@ -691,10 +691,14 @@ async fn half_rate_run(
     progress.set_length(schedule.total());
     let cpu_before = (cpu_secs(server.child.id()), cpu_secs(std::process::id()));
     let steal_before = steal_ms();
-    let (addr, connections, bar) = (server.addr, plan.connections, progress.clone());
+    let (addr, connections) = (server.addr, plan.connections);
+    // The generator only counts; this task draws the bar (since session 8:
+    // drawing from the real-time thread could block it on a slow terminal).
+    let answered = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = answered.clone();
     // A thread of its own (not tokio's blocking pool, whose threads are
     // reused): its priority and CPUs end with it.
-    let (done, finished) = tokio::sync::oneshot::channel();
+    let (done, mut finished) = tokio::sync::oneshot::channel();
     let spawned = std::thread::Builder::new()
         .name("bench-generator".into())
         .spawn(move || {
@@ -704,11 +708,18 @@ async fn half_rate_run(
                 &tokens,
                 schedule,
                 &options,
-                &bar,
+                &counter,
             ));
         });
     let run = match spawned {
-        Ok(_) => finished.await.map_err(|e| e.to_string()),
+        Ok(_) => loop {
+            tokio::select! {
+                run = &mut finished => break run.map_err(|e| e.to_string()),
+                () = tokio::time::sleep(Duration::from_millis(200)) => {
+                    progress.set_position(answered.load(std::sync::atomic::Ordering::Relaxed));
+                }
+            }
+        },
         Err(error) => Err(error.to_string()),
     };
     let cpu_after = (cpu_secs(server.child.id()), cpu_secs(std::process::id()));
@@ -1086,8 +1097,15 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     // 5b. Ingest against the store's batch limit, interleaved: a server on
     //     one copy of the store and the bench's own `Store::commit` on
     //     another, in alternating rounds (`ingest_rounds`).
-    let ingest_rounds =
-        ingest_rounds(plan, &ingest_dirs, dir.path(), &set, &templates, &mut errors).await?;
+    let ingest_rounds = ingest_rounds(
+        plan,
+        &ingest_dirs,
+        dir.path(),
+        &set,
+        &templates,
+        &mut errors,
+    )
+    .await?;
 
     // 6. Grow the history to H with the rows the ingest webhooks wrote:
     //    the first batch through the store's commit, the rest loaded in

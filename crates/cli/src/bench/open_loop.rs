@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use http::HeaderValue;
-use indicatif::ProgressBar;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::bench::load::{micros, Outcome};
 
@@ -171,7 +171,7 @@ pub fn run(
     tokens: &[HeaderValue],
     schedule: Schedule,
     options: &Options,
-    bar: &ProgressBar,
+    progress: &AtomicU64,
 ) -> Run {
     let mut placed = Vec::new();
     if let Some(cpus) = &options.cpus {
@@ -192,7 +192,7 @@ pub fn run(
         connections.max(1),
         &requests,
         schedule,
-        bar,
+        progress,
         &mut outcome,
     ) {
         outcome.error(format!("the open-loop generator failed: {error:#}"));
@@ -284,7 +284,7 @@ fn generate(
     connections: usize,
     requests: &[Vec<u8>],
     schedule: Schedule,
-    bar: &ProgressBar,
+    progress: &AtomicU64,
     outcome: &mut Outcome,
 ) -> anyhow::Result<()> {
     use rustix::event::epoll;
@@ -463,14 +463,14 @@ fn generate(
                     }
                 }
                 if (outcome.ok + outcome.errors) % 1024 == 0 {
-                    bar.set_position(outcome.ok + outcome.errors);
+                    progress.store(outcome.ok + outcome.errors, Ordering::Relaxed);
                 }
                 break;
             }
         }
     }
     outcome.elapsed = started.elapsed();
-    bar.set_position(outcome.ok + outcome.errors);
+    progress.store(outcome.ok + outcome.errors, Ordering::Relaxed);
     Ok(())
 }
 
@@ -480,7 +480,7 @@ fn generate(
     _connections: usize,
     _requests: &[Vec<u8>],
     _schedule: Schedule,
-    _bar: &ProgressBar,
+    _progress: &AtomicU64,
     _outcome: &mut Outcome,
 ) -> anyhow::Result<()> {
     anyhow::bail!("the open-loop generator needs Linux (epoll_pwait2)")
@@ -614,7 +614,7 @@ mod tests {
             &tokens,
             schedule,
             &Options::default(),
-            &ProgressBar::hidden(),
+            &AtomicU64::new(0),
         );
         let outcome = run.outcome;
         assert_eq!(outcome.first_error, None);
@@ -636,7 +636,7 @@ mod tests {
             &tokens,
             schedule,
             &Options::default(),
-            &ProgressBar::hidden(),
+            &AtomicU64::new(0),
         )
         .outcome;
         assert_eq!((outcome.ok, outcome.errors), (0, 5));
