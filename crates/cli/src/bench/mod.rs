@@ -793,7 +793,7 @@ async fn ingest_rounds(
     templates: &[data::Template],
     errors: &mut report::Errors,
 ) -> anyhow::Result<report::Ingest> {
-    let server = Server::start(&server_dir, &dir.join("serve-ingest.log"), false).await?;
+    let server = Server::start(server_dir, &dir.join("serve-ingest.log"), false).await?;
     let signer = Signer {
         public_url: format!("http://{}", server.addr),
         account_id: set.account_id.clone(),
@@ -877,8 +877,8 @@ async fn ingest_rounds(
     errors.outcome("ingest rounds", &callbacks);
     server.stop()?;
     drop(store);
-    let _ = std::fs::remove_dir_all(&server_dir);
-    let _ = std::fs::remove_dir_all(&store_dir);
+    let _ = std::fs::remove_dir_all(server_dir);
+    let _ = std::fs::remove_dir_all(store_dir);
     let ratios: Vec<f64> = rounds.iter().map(|r| r.ratio).collect();
     let limits: Vec<f64> = rounds.iter().map(|r| r.limit_rows_per_sec).collect();
     let spread = paired::Spread::quantile(&ratios, 0.5);
