@@ -1247,6 +1247,13 @@ async fn fan_out(
             &AccountId::new(set.account_id.as_str()),
             &CallSid::new(root.as_str()),
         );
+        if subscribers[target]
+            .closed
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            seen.error(format!("the stream of user {target} had closed"));
+            continue;
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
         *subscribers[target]
             .waiter
