@@ -358,9 +358,9 @@ async fn one_read(addr: SocketAddr, user: &BenchUser) -> anyhow::Result<(Bytes, 
 }
 
 /// Alternating slices per server in one read comparison (ABBA pairs; each
-/// pair gives a ratio). Session 6-7: 6 slices of a sixth of the run; since
-/// session 8, 12 of a twelfth, each after a lead-in.
-const READ_SLICES: usize = 12;
+/// pair gives a ratio). 12 shorter slices with lead-ins were tried in
+/// session 8 and were not steadier (docs/benchmarks.md, "Bench precision").
+const READ_SLICES: usize = 6;
 
 /// CPU time (user + system) a process used so far, in seconds, from
 /// `/proc/<pid>/stat` (every thread; clock ticks of 1/100 s, Linux's
@@ -453,15 +453,11 @@ async fn read_pair(
         // ABBA order: a drift within the run cancels between the two.
         let evo_first = i % 2 == 0;
         for evo_turn in [evo_first, !evo_first] {
-            // An unmeasured lead-in first, for both alike: the server just
-            // sat idle while the other ran (parked threads).
             let (load, pid, name) = if evo_turn {
                 (&mut evo_load, server.child.id(), "evo")
             } else {
                 (&mut limit_load, limit_server.child.id(), "static")
             };
-            let lead = load.run(slice / 10, &hidden).await;
-            errors.outcome(&format!("{name} {label} (lead-in)"), &lead);
             let (outcome, figures) = read_slice(load, pid, slice, name, &progress).await;
             let total = if evo_turn { &mut evo } else { &mut limit };
             total.elapsed += outcome.elapsed;
@@ -1155,7 +1151,8 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
             ingest_opens: Figures::of(&opened),
         },
         reads: report::Reads {
-            ratio: small.pair_ratio.clone(),
+            ratio: small.ratio,
+            ratio_pairs: small.pair_ratio.clone(),
             history_small: plan.ingest_calls,
             history_large: plan.history,
             half_rate: half.0,
