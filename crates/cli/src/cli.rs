@@ -315,7 +315,10 @@ pub struct BenchArgs {
     /// Connected /event-stream subscribers during fan-out [one per user].
     #[arg(long)]
     pub subscribers: Option<usize>,
-    /// Webhooks whose Server Events message is timed [500].
+    /// Webhooks whose Server Events message is timed [500; the report
+    /// gives the p99's 95 % interval]. The phase must end within the
+    /// server's Server Events idle timeout (3 heartbeats): the bench's
+    /// subscribers send no heartbeats.
     #[arg(long)]
     pub fanout_samples: Option<usize>,
     /// Also time each step of the fan-out path inside the server (it logs

@@ -96,7 +96,28 @@ fn quick_bench_reports_every_phase_without_errors() {
             );
         }
         assert!(number(&report, &format!("/reads/{run}/cpu_ratio")) >= 0.0);
+        // One ratio per pair of adjacent slices, and their median.
+        let pairs = report
+            .pointer(&format!("/reads/{run}/pair_ratios"))
+            .and_then(Value::as_array)
+            .expect("each pair's ratio");
+        assert_eq!(pairs.len(), slices.len() / 2);
+        assert!(number(&report, &format!("/reads/{run}/pair_ratio/value")) > 0.0);
+        assert_eq!(
+            number(&report, &format!("/reads/{run}/pair_ratio/samples")),
+            pairs.len() as f64
+        );
     }
+    // The read target's figure is the first comparison's summed ratio, with
+    // its pairs' spread beside it.
+    assert_eq!(
+        number(&report, "/reads/ratio"),
+        number(&report, "/reads/small/ratio")
+    );
+    assert_eq!(
+        number(&report, "/reads/ratio_pairs/value"),
+        number(&report, "/reads/small/pair_ratio/value")
+    );
     // The paired history comparison: both evo-voice servers and the
     // static one, one slice each in every round, every order once.
     assert_eq!(number(&report, "/reads/history/rounds"), 6.0);
@@ -144,6 +165,13 @@ fn quick_bench_reports_every_phase_without_errors() {
     // Latency from the actual send, beside the latency from due time.
     assert!(number(&report, "/reads/half_rate/from_send_p50_ms") > 0.0);
     number(&report, "/reads/half_rate/from_send_p99_ms");
+    number(&report, "/reads/half_rate/pacing_late_p99_ms");
+    number(&report, "/reads/half_rate/generator_wait_ms");
+    number(&report, "/reads/half_rate/generator_involuntary_switches");
+    number(&report, "/reads/half_rate/steal_ms");
+    assert!(report
+        .pointer("/reads/half_rate/generator_late")
+        .is_some_and(Value::is_boolean));
     // With two CPUs or more, the same rate again with server and bench
     // pinned apart, saying what was pinned.
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -160,15 +188,35 @@ fn quick_bench_reports_every_phase_without_errors() {
             .pointer("/reads/half_rate_pinned")
             .is_some_and(Value::is_null));
     }
-    // Ingest: four status callbacks per call, every one acknowledged.
-    assert_eq!(number(&report, "/ingest/callbacks/ok"), 80.0);
+    // Ingest: four status callbacks per call, every one acknowledged: the
+    // first phase's 20 calls, then 6 interleaved rounds of 20 calls beside
+    // the store's batch commits of 20 other calls' rows.
+    assert_eq!(number(&report, "/ingest/first_phase/ok"), 80.0);
+    assert_eq!(number(&report, "/ingest/callbacks/ok"), 6.0 * 80.0);
     assert!(number(&report, "/ingest/store_batch_limit_per_sec") > 0.0);
-    assert!(number(&report, "/ingest/store_batch_rows") > 0.0);
+    assert!(number(&report, "/ingest/store_batch_rows") >= 6.0 * 80.0);
     assert!(number(&report, "/ingest/ratio") > 0.0);
+    let rounds = report
+        .pointer("/ingest/rounds")
+        .and_then(Value::as_array)
+        .expect("the ingest rounds");
+    assert_eq!(rounds.len(), 6);
+    for round in rounds {
+        assert!(round["callbacks_per_sec"].as_f64().is_some_and(|r| r > 0.0));
+        assert!(round["limit_rows_per_sec"]
+            .as_f64()
+            .is_some_and(|r| r > 0.0));
+    }
+    assert_eq!(
+        number(&report, "/ingest/ratio"),
+        number(&report, "/ingest/ratio_spread/value")
+    );
     // Fan-out: one subscriber per user, every sample's message seen.
     assert_eq!(number(&report, "/fanout/subscribers"), 4.0);
     assert_eq!(number(&report, "/fanout/message/ok"), 5.0);
     assert!(number(&report, "/fanout/message/p99_ms") > 0.0);
+    assert_eq!(number(&report, "/fanout/message_p99/samples"), 5.0);
+    assert!(number(&report, "/fanout/message_p99/value") > 0.0);
     // Memory read from the server process.
     assert!(number(&report, "/memory/rss_empty") > 0.0);
     assert!(number(&report, "/memory/rss_active") > 0.0);

@@ -385,10 +385,22 @@ fn build_steps(
     account_id: &str,
     range: std::ops::Range<usize>,
 ) -> anyhow::Result<Batch> {
+    Ok(Batch::Steps(steps(templates, account_id, 0x40, range)?))
+}
+
+/// Every change of calls `range` (call SIDs of `phase`), rebuilt from
+/// `templates`, grouped by step: the openings, then each event step.
+pub fn steps(
+    templates: &[Template],
+    account_id: &str,
+    phase: u8,
+    range: std::ops::Range<usize>,
+) -> anyhow::Result<Vec<Vec<SessionChange>>> {
+    anyhow::ensure!(!templates.is_empty(), "no template session");
     let mut calls = Vec::with_capacity(range.len());
     for i in range {
-        let root = call_sid(0x40, 0, i as u64);
-        let leg = call_sid(0x40, 1, i as u64);
+        let root = call_sid(phase, 0, i as u64);
+        let leg = call_sid(phase, 1, i as u64);
         calls.push(replay(
             &templates[i % templates.len()],
             account_id,
@@ -398,10 +410,29 @@ fn build_steps(
     }
     let steps = calls.iter().map(Vec::len).max().unwrap_or(0);
     let mut calls: Vec<_> = calls.into_iter().map(Vec::into_iter).collect();
-    let steps = (0..steps)
+    Ok((0..steps)
         .map(|_| calls.iter_mut().filter_map(Iterator::next).collect())
-        .collect();
-    Ok(Batch::Steps(steps))
+        .collect())
+}
+
+/// Commits `steps` (from [`steps`]) with `Store::commit`, one commit a
+/// step, as the store's batch limit is measured: the openings untimed,
+/// then the event steps timed. Returns the event changes committed and
+/// the time spent committing them.
+pub async fn commit_steps(
+    store: &dyn Store,
+    steps: Vec<Vec<SessionChange>>,
+) -> anyhow::Result<(u64, Duration)> {
+    let (mut rows, mut time) = (0u64, Duration::ZERO);
+    for (step, changes) in steps.into_iter().enumerate() {
+        let begin = Instant::now();
+        store.commit(&changes).await?;
+        if step > 0 {
+            rows += changes.len() as u64;
+            time += begin.elapsed();
+        }
+    }
+    Ok((rows, time))
 }
 
 fn build_ended(

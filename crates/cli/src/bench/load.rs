@@ -365,6 +365,9 @@ pub fn micros(elapsed: Duration) -> u64 {
 /// first bytes of the stream containing its needle complete it.
 pub struct Subscriber {
     pub waiter: Arc<Mutex<Option<Waiter>>>,
+    /// Set when the stream ended: a sample for it fails at once instead of
+    /// waiting out its timeout (2,000 of them took hours once).
+    pub closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub struct Waiter {
@@ -444,6 +447,8 @@ impl Subscribers {
         );
         let waiter: Arc<Mutex<Option<Waiter>>> = Arc::new(Mutex::new(None));
         let shared = waiter.clone();
+        let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let ended = closed.clone();
         let read = async move {
             let _sender = sender;
             let mut body = response.into_body();
@@ -471,6 +476,9 @@ impl Subscribers {
                     carry.clear();
                 }
             }
+            ended.store(true, std::sync::atomic::Ordering::SeqCst);
+            // A waiter already set learns it at once (its sender dropped).
+            drop(shared.lock().unwrap_or_else(|e| e.into_inner()).take());
         };
         let both = async move {
             // The body ends when the connection does; the connection future
@@ -481,7 +489,7 @@ impl Subscribers {
         reader
             .send(Box::pin(both))
             .map_err(|_| anyhow::anyhow!("the subscribers' reader stopped"))?;
-        self.list.push(Subscriber { waiter });
+        self.list.push(Subscriber { waiter, closed });
         Ok(())
     }
 }

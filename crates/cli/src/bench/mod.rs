@@ -282,8 +282,13 @@ fn copy_files(from: &Path, to: &Path) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         if entry.file_type()?.is_file() {
-            std::fs::copy(entry.path(), to.join(entry.file_name()))
+            let copy = to.join(entry.file_name());
+            std::fs::copy(entry.path(), &copy)
                 .with_context(|| format!("copying {} failed", entry.path().display()))?;
+            // On disk before a server or store uses the copy: else the first
+            // checkpoint's fsync writes the whole file back, in a measured
+            // round.
+            std::fs::File::open(&copy)?.sync_all()?;
         }
     }
     Ok(())
@@ -308,6 +313,16 @@ fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .with_context(|| format!("no {field} in /proc/<pid>/status"))
+}
+
+/// CPU time the hypervisor stole from this VM so far, every CPU, in ms
+/// (`/proc/stat`'s `cpu` line, 8th value; ticks of 1/100 s).
+fn steal_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    stat.lines()
+        .find_map(|line| line.strip_prefix("cpu "))
+        .and_then(|rest| rest.split_whitespace().nth(7)?.parse::<f64>().ok())
+        .map_or(0.0, |ticks| ticks * 10.0)
 }
 
 /// One user's `GET /sessions/active`: the body, and the response headers
@@ -342,7 +357,9 @@ async fn one_read(addr: SocketAddr, user: &BenchUser) -> anyhow::Result<(Bytes, 
     Ok((response.bytes().await?, headers))
 }
 
-/// Alternating slices per server in one read comparison.
+/// Alternating slices per server in one read comparison (ABBA pairs; each
+/// pair gives a ratio). 12 shorter slices with lead-ins were tried in
+/// session 8 and were not steadier (docs/benchmarks.md, "Bench precision").
 const READ_SLICES: usize = 6;
 
 /// CPU time (user + system) a process used so far, in seconds, from
@@ -436,12 +453,12 @@ async fn read_pair(
         // ABBA order: a drift within the run cancels between the two.
         let evo_first = i % 2 == 0;
         for evo_turn in [evo_first, !evo_first] {
-            let (outcome, figures) = if evo_turn {
-                read_slice(&mut evo_load, server.child.id(), slice, "evo", &progress).await
+            let (load, pid, name) = if evo_turn {
+                (&mut evo_load, server.child.id(), "evo")
             } else {
-                let pid = limit_server.child.id();
-                read_slice(&mut limit_load, pid, slice, "static", &progress).await
+                (&mut limit_load, limit_server.child.id(), "static")
             };
+            let (outcome, figures) = read_slice(load, pid, slice, name, &progress).await;
             let total = if evo_turn { &mut evo } else { &mut limit };
             total.elapsed += outcome.elapsed;
             total.merge(outcome);
@@ -472,7 +489,19 @@ fn read_run(
     let (evo_cpu, limit_cpu) = (cpu(evo_label), cpu("static"));
     let evo = Figures::of(evo);
     let limit = Figures::of(limit);
+    // Slices come in adjacent pairs (ABBA here; one round of each server
+    // in the history comparison, whose subset keeps one of each a round).
+    let pair_ratios: Vec<f64> = slices
+        .chunks_exact(2)
+        .filter_map(|pair| {
+            let evo = pair.iter().find(|s| s.server == evo_label)?;
+            let limit = pair.iter().find(|s| s.server == "static")?;
+            Some(evo.per_sec / limit.per_sec.max(1e-9))
+        })
+        .collect();
     report::ReadRun {
+        pair_ratio: paired::Spread::quantile(&pair_ratios, 0.5),
+        pair_ratios,
         ratio: evo.per_sec / limit.per_sec.max(1e-9),
         evo,
         limit,
@@ -657,10 +686,15 @@ async fn half_rate_run(
     let schedule = open_loop::Schedule::new(rate, Duration::from_secs_f64(plan.duration_secs));
     progress.set_length(schedule.total());
     let cpu_before = (cpu_secs(server.child.id()), cpu_secs(std::process::id()));
-    let (addr, connections, bar) = (server.addr, plan.connections, progress.clone());
+    let steal_before = steal_ms();
+    let (addr, connections) = (server.addr, plan.connections);
+    // The generator only counts; this task draws the bar (since session 8:
+    // drawing from the real-time thread could block it on a slow terminal).
+    let answered = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = answered.clone();
     // A thread of its own (not tokio's blocking pool, whose threads are
     // reused): its priority and CPUs end with it.
-    let (done, finished) = tokio::sync::oneshot::channel();
+    let (done, mut finished) = tokio::sync::oneshot::channel();
     let spawned = std::thread::Builder::new()
         .name("bench-generator".into())
         .spawn(move || {
@@ -670,20 +704,30 @@ async fn half_rate_run(
                 &tokens,
                 schedule,
                 &options,
-                &bar,
+                &counter,
             ));
         });
     let run = match spawned {
-        Ok(_) => finished.await.map_err(|e| e.to_string()),
+        Ok(_) => loop {
+            tokio::select! {
+                run = &mut finished => break run.map_err(|e| e.to_string()),
+                () = tokio::time::sleep(Duration::from_millis(200)) => {
+                    progress.set_position(answered.load(std::sync::atomic::Ordering::Relaxed));
+                }
+            }
+        },
         Err(error) => Err(error.to_string()),
     };
     let cpu_after = (cpu_secs(server.child.id()), cpu_secs(std::process::id()));
+    let steal = steal_ms() - steal_before;
     progress.finish();
+    let mut sched = open_loop::ThreadSched::default();
     let half = match run {
         Ok(run) => {
             if !run.threads.is_empty() {
                 pinning = format!("{pinning}; {}", run.threads);
             }
+            sched = run.sched;
             run.outcome
         }
         Err(error) => {
@@ -711,11 +755,139 @@ async fn half_rate_run(
         from_send_p50_ms: ms(&half.from_send, 0.5),
         from_send_p99_ms: ms(&half.from_send, 0.99),
         pinning,
+        generator_late: ms(&half.pacing, 0.99) > report::GENERATOR_LATE_MS,
+        generator_wait_ms: sched.wait_ms,
+        generator_involuntary_switches: sched.involuntary_switches,
+        steal_ms: steal,
         server_cpu_us_per_request: (cpu_after.0 - cpu_before.0) * 1e6 / half.ok.max(1) as f64,
         client_cpu_us_per_request: (cpu_after.1 - cpu_before.1) * 1e6 / half.ok.max(1) as f64,
         load_average: report::load_average(),
     };
     (figures, half)
+}
+
+/// Rounds of the interleaved ingest comparison (ABBA: server, store,
+/// store, server, …).
+pub const INGEST_ROUNDS: usize = 6;
+
+/// Ingest against the store's batch limit, measured side by side: a fresh
+/// `serve` on one copy of the store (taken at rest) and the bench's own
+/// `Store::commit` on another, in `INGEST_ROUNDS` alternating rounds. In
+/// each, the server gets `ingest_calls` new calls (voice webhooks, not
+/// timed) and then their signed status callbacks, timed; the store gets
+/// the rows of as many other calls (rebuilt from `templates` by the same
+/// reducer), one commit a step of `ingest_calls` calls, the event steps
+/// timed. Each round gives a ratio (callbacks/s over rows/s, a minute
+/// apart at most); the figure is their median. Until session 8 the limit
+/// was timed minutes after the callbacks, during the history's growth
+/// (while the next bulk batch was being built on every core).
+async fn ingest_rounds(
+    plan: &Plan,
+    (server_dir, store_dir): &(std::path::PathBuf, std::path::PathBuf),
+    dir: &Path,
+    set: &DataSet,
+    templates: &[data::Template],
+    errors: &mut report::Errors,
+) -> anyhow::Result<report::Ingest> {
+    let server = Server::start(server_dir, &dir.join("serve-ingest.log"), false).await?;
+    let signer = Signer {
+        public_url: format!("http://{}", server.addr),
+        account_id: set.account_id.clone(),
+    };
+    let store = evo_store::open_store(&store_dir.display().to_string()).await?;
+    let calls = plan.ingest_calls;
+    let progress = bar("ingest rounds", (INGEST_ROUNDS * calls * 8) as u64);
+    let mut callbacks = Outcome::new();
+    let mut total_rows = 0;
+    let mut rounds = Vec::with_capacity(INGEST_ROUNDS);
+    for r in 0..INGEST_ROUNDS {
+        let range = r * calls..(r + 1) * calls;
+        let user = |n: usize| &set.users[n % plan.users];
+        // Everything either side sends or writes is built before either is
+        // timed.
+        let opens: Vec<Vec<load::Hook>> = range
+            .clone()
+            .map(|n| {
+                let root = data::call_sid(0x50, 0, n as u64);
+                vec![signer.voice(&root, &data::caller(n as u64), user(n))]
+            })
+            .collect();
+        let now = Utc::now();
+        let hooks: Vec<Vec<load::Hook>> = range
+            .clone()
+            .map(|n| {
+                let (root, leg) = (
+                    data::call_sid(0x50, 0, n as u64),
+                    data::call_sid(0x50, 1, n as u64),
+                );
+                vec![
+                    signer.agent_leg(&root, &leg, user(n), "ringing", 0, now),
+                    signer.agent_leg(&root, &leg, user(n), "in-progress", 1, now),
+                    signer.agent_leg(&root, &leg, user(n), "completed", 2, now),
+                    signer.root_completed(&root, &data::caller(n as u64), user(n), now),
+                ]
+            })
+            .collect();
+        let mut steps = Some(data::steps(
+            templates,
+            &set.account_id,
+            0x60,
+            range.clone(),
+        )?);
+        let (mut opens, mut hooks) = (Some(opens), Some(hooks));
+        let (mut rate, mut limit) = (0.0, 0.0);
+        let order = paired::round_order(r, 2);
+        for &side in &order {
+            if side == 0 {
+                let opens = opens.take().unwrap_or_default();
+                let opened =
+                    load::run_scripts(server.addr, plan.connections, opens, &progress).await;
+                errors.outcome("ingest rounds: open", &opened);
+                let hooks = hooks.take().unwrap_or_default();
+                let round =
+                    load::run_scripts(server.addr, plan.connections, hooks, &progress).await;
+                rate = round.per_second();
+                callbacks.elapsed += round.elapsed;
+                callbacks.merge(round);
+            } else {
+                let steps = steps.take().unwrap_or_default();
+                let (rows, time) = data::commit_steps(store.as_ref(), steps).await?;
+                progress.inc(rows);
+                total_rows += rows;
+                limit = rows as f64 / time.as_secs_f64().max(1e-9);
+            }
+        }
+        rounds.push(report::IngestRound {
+            callbacks_per_sec: rate,
+            limit_rows_per_sec: limit,
+            ratio: rate / limit.max(1e-9),
+            order: if order[0] == 0 {
+                "server,store"
+            } else {
+                "store,server"
+            },
+            load_average: report::load_average(),
+        });
+    }
+    progress.finish();
+    errors.outcome("ingest rounds", &callbacks);
+    server.stop()?;
+    drop(store);
+    let _ = std::fs::remove_dir_all(server_dir);
+    let _ = std::fs::remove_dir_all(store_dir);
+    let ratios: Vec<f64> = rounds.iter().map(|r| r.ratio).collect();
+    let limits: Vec<f64> = rounds.iter().map(|r| r.limit_rows_per_sec).collect();
+    let spread = paired::Spread::quantile(&ratios, 0.5);
+    let limit = paired::median(&limits);
+    Ok(report::Ingest {
+        ratio: (limit > 0.0).then_some(spread.value),
+        ratio_spread: spread,
+        callbacks: Figures::of(&callbacks),
+        store_batch_limit_per_sec: (limit > 0.0).then_some(limit),
+        store_batch_rows: total_rows,
+        rounds,
+        first_phase: Figures::of(&Outcome::new()),
+    })
 }
 
 async fn measure(plan: &Plan) -> anyhow::Result<Report> {
@@ -890,15 +1062,22 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
         Vec::new()
     };
 
-    // A copy of the store with H = the ingest calls (a few MB: the
-    // directory, the active calls, the ended ones so far), for the paired
-    // history comparison; the server is stopped, so its files are at rest.
+    // Copies of the store while it is at rest (before any store is opened
+    // on it again: closing one removes its WAL file in the background):
+    // with H = the ingest calls (a few MB: the directory, the active calls,
+    // the ended ones so far) for the paired history comparison, and two for
+    // the interleaved ingest rounds.
     let small_dir = dir.path().join("data-small");
     copy_files(&data_dir, &small_dir)?;
+    let ingest_dirs = (
+        dir.path().join("ingest-server"),
+        dir.path().join("ingest-store"),
+    );
+    copy_files(&data_dir, &ingest_dirs.0)?;
+    copy_files(&data_dir, &ingest_dirs.1)?;
 
-    // 6. Grow the history to H with the rows the ingest webhooks wrote:
-    //    the first batch through the store's commit (the store's limit),
-    //    the rest loaded in bulk (`data::grow`).
+    // The ingest calls as the webhooks left them: the rows of the store's
+    // batch limit and of the history are rebuilt from them.
     let store = evo_store::open_store(&data_dir.display().to_string()).await?;
     let mut templates = Vec::new();
     for n in 0..plan.ingest_calls.min(data::BATCH_SESSIONS) {
@@ -909,6 +1088,25 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
             Err(error) => errors.add("history", 1, Some(format!("{error:#}"))),
         }
     }
+    drop(store);
+
+    // 5b. Ingest against the store's batch limit, interleaved: a server on
+    //     one copy of the store and the bench's own `Store::commit` on
+    //     another, in alternating rounds (`ingest_rounds`).
+    let ingest_rounds = ingest_rounds(
+        plan,
+        &ingest_dirs,
+        dir.path(),
+        &set,
+        &templates,
+        &mut errors,
+    )
+    .await?;
+
+    // 6. Grow the history to H with the rows the ingest webhooks wrote:
+    //    the first batch through the store's commit, the rest loaded in
+    //    bulk (`data::grow`).
+    let store = evo_store::open_store(&data_dir.display().to_string()).await?;
     let more = plan.history - plan.ingest_calls;
     let progress = bar("history", more as u64);
     let growth = data::grow(
@@ -939,12 +1137,6 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     server.stop()?;
     small_server.stop()?;
 
-    // With H no larger than the ingest calls nothing is committed in
-    // batches, so the store's limit is not measured: no ratio rather than
-    // a ratio over zero.
-    let limit_rate = (growth.limit_changes > 0)
-        .then(|| growth.limit_changes as f64 / growth.limit_commit_time.as_secs_f64().max(1e-9));
-    let ingest_figures = Figures::of(&ingest);
     Ok(Report {
         command: match std::env::var("EVO_BENCH_SERVE_BIN") {
             Ok(bin) => format!("EVO_BENCH_SERVE_BIN={bin} "),
@@ -959,6 +1151,8 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
             ingest_opens: Figures::of(&opened),
         },
         reads: report::Reads {
+            ratio: small.ratio,
+            ratio_pairs: small.pair_ratio.clone(),
             history_small: plan.ingest_calls,
             history_large: plan.history,
             half_rate: half.0,
@@ -969,14 +1163,13 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
             history: history_reads,
         },
         ingest: report::Ingest {
-            ratio: limit_rate.map(|limit| ingest_figures.per_sec / limit),
-            callbacks: ingest_figures,
-            store_batch_limit_per_sec: limit_rate,
-            store_batch_rows: growth.limit_changes,
+            first_phase: Figures::of(&ingest),
+            ..ingest_rounds
         },
         fanout: report::FanOut {
             subscribers: connected,
             message: Figures::of(&fanout.seen),
+            message_p99: paired::Spread::quantile(&fanout.samples, 0.99),
             webhook_ack: Figures::of(&fanout.acked),
             steps: fanout_steps,
         },
@@ -1014,6 +1207,8 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
 struct FanOutOutcome {
     /// Webhook sent → message containing the session id read.
     seen: Outcome,
+    /// The same, each sample in ms (for the p99's interval).
+    samples: Vec<f64>,
     /// Webhook sent → acknowledged.
     acked: Outcome,
 }
@@ -1029,6 +1224,7 @@ async fn fan_out(
 ) -> FanOutOutcome {
     let mut seen = Outcome::new();
     let mut acked = Outcome::new();
+    let mut samples = Vec::with_capacity(plan.fanout_samples);
     let progress = bar("fan-out", plan.fanout_samples as u64);
     let host = load::host_header(server.addr);
     let started = Instant::now();
@@ -1048,6 +1244,13 @@ async fn fan_out(
             &AccountId::new(set.account_id.as_str()),
             &CallSid::new(root.as_str()),
         );
+        if subscribers[target]
+            .closed
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            seen.error(format!("the stream of user {target} had closed"));
+            continue;
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
         *subscribers[target]
             .waiter
@@ -1068,9 +1271,9 @@ async fn fan_out(
         match tokio::time::timeout(Duration::from_secs(5), rx).await {
             Ok(Ok(at)) => {
                 seen.ok += 1;
-                let _ = seen
-                    .latency
-                    .record(load::micros(at.saturating_duration_since(begin)));
+                let micros = load::micros(at.saturating_duration_since(begin));
+                let _ = seen.latency.record(micros);
+                samples.push(micros as f64 / 1000.0);
             }
             Ok(Err(_)) => seen.error(format!("the stream of user {target} closed")),
             Err(_) => {
@@ -1089,7 +1292,11 @@ async fn fan_out(
     progress.finish();
     seen.elapsed = started.elapsed();
     acked.elapsed = started.elapsed();
-    FanOutOutcome { seen, acked }
+    FanOutOutcome {
+        seen,
+        samples,
+        acked,
+    }
 }
 
 /// Tasks reading the subscribers' streams (the bench's runtime has one

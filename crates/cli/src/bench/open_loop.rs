@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use http::HeaderValue;
-use indicatif::ProgressBar;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::bench::load::{micros, Outcome};
 
@@ -101,6 +101,50 @@ pub struct Run {
     pub outcome: Outcome,
     /// Where the generator's thread ran.
     pub threads: String,
+    /// The generator thread's scheduling during the run.
+    pub sched: ThreadSched,
+}
+
+/// How the scheduler treated the generator's thread: time runnable but
+/// waiting for a CPU (`/proc/thread-self/schedstat`, 2nd value) and
+/// involuntary context switches (`status`): nonzero means another task
+/// held its core, the bench's or a neighbour's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreadSched {
+    pub wait_ms: f64,
+    pub involuntary_switches: u64,
+}
+
+impl ThreadSched {
+    /// This thread's totals so far (zero where `/proc` does not say).
+    pub fn now() -> ThreadSched {
+        let read = |file: &str| {
+            std::fs::read_to_string(format!("/proc/thread-self/{file}")).unwrap_or_default()
+        };
+        let wait_ns = read("schedstat")
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        let switches = read("status")
+            .lines()
+            .find_map(|line| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        ThreadSched {
+            wait_ms: wait_ns / 1e6,
+            involuntary_switches: switches,
+        }
+    }
+
+    fn since(self, before: ThreadSched) -> ThreadSched {
+        ThreadSched {
+            wait_ms: self.wait_ms - before.wait_ms,
+            involuntary_switches: self
+                .involuntary_switches
+                .saturating_sub(before.involuntary_switches),
+        }
+    }
 }
 
 /// How the generator's thread is placed.
@@ -127,7 +171,7 @@ pub fn run(
     tokens: &[HeaderValue],
     schedule: Schedule,
     options: &Options,
-    bar: &ProgressBar,
+    progress: &AtomicU64,
 ) -> Run {
     let mut placed = Vec::new();
     if let Some(cpus) = &options.cpus {
@@ -142,17 +186,22 @@ pub fn run(
         .map(|token| request_bytes(addr, "/sessions/active", token))
         .collect();
     let mut outcome = Outcome::new();
+    let before = ThreadSched::now();
     if let Err(error) = generate(
         addr,
         connections.max(1),
         &requests,
         schedule,
-        bar,
+        progress,
         &mut outcome,
     ) {
         outcome.error(format!("the open-loop generator failed: {error:#}"));
     }
-    Run { outcome, threads }
+    Run {
+        outcome,
+        threads,
+        sched: ThreadSched::now().since(before),
+    }
 }
 
 /// A GET as the bytes sent on the wire (HTTP/1.1, keep-alive by default).
@@ -235,7 +284,7 @@ fn generate(
     connections: usize,
     requests: &[Vec<u8>],
     schedule: Schedule,
-    bar: &ProgressBar,
+    progress: &AtomicU64,
     outcome: &mut Outcome,
 ) -> anyhow::Result<()> {
     use rustix::event::epoll;
@@ -414,14 +463,14 @@ fn generate(
                     }
                 }
                 if (outcome.ok + outcome.errors) % 1024 == 0 {
-                    bar.set_position(outcome.ok + outcome.errors);
+                    progress.store(outcome.ok + outcome.errors, Ordering::Relaxed);
                 }
                 break;
             }
         }
     }
     outcome.elapsed = started.elapsed();
-    bar.set_position(outcome.ok + outcome.errors);
+    progress.store(outcome.ok + outcome.errors, Ordering::Relaxed);
     Ok(())
 }
 
@@ -431,7 +480,7 @@ fn generate(
     _connections: usize,
     _requests: &[Vec<u8>],
     _schedule: Schedule,
-    _bar: &ProgressBar,
+    _progress: &AtomicU64,
     _outcome: &mut Outcome,
 ) -> anyhow::Result<()> {
     anyhow::bail!("the open-loop generator needs Linux (epoll_pwait2)")
@@ -565,7 +614,7 @@ mod tests {
             &tokens,
             schedule,
             &Options::default(),
-            &ProgressBar::hidden(),
+            &AtomicU64::new(0),
         );
         let outcome = run.outcome;
         assert_eq!(outcome.first_error, None);
@@ -587,7 +636,7 @@ mod tests {
             &tokens,
             schedule,
             &Options::default(),
-            &ProgressBar::hidden(),
+            &AtomicU64::new(0),
         )
         .outcome;
         assert_eq!((outcome.ok, outcome.errors), (0, 5));

@@ -17,6 +17,91 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// The 1-based ranks `(l, u)` of `n` sorted samples whose values bound the
+/// population's `q`-quantile with at least `confidence`, distribution-free:
+/// the number of samples below the quantile is Binomial(n, q), so
+/// P(x(l) > ξ) = P(B ≤ l − 1) and P(x(u) < ξ) = P(B ≥ u), each kept at or
+/// under (1 − confidence) / 2. `None` when no sample is far enough out
+/// (e.g. the p99's upper bound from 300 samples: 0.99^300 = 0.049).
+pub fn quantile_ranks(n: usize, q: f64, confidence: f64) -> (Option<usize>, Option<usize>) {
+    if n == 0 || !(0.0..1.0).contains(&q) || q == 0.0 {
+        return (None, None);
+    }
+    let tail = (1.0 - confidence) / 2.0;
+    // P(B = k) in log space: (1 − q)^n underflows for n in the thousands.
+    let (ln_q, ln_p) = (q.ln(), (1.0 - q).ln());
+    let mut ln_pmf = n as f64 * ln_p;
+    let mut cdf = Vec::with_capacity(n + 1);
+    let mut sum = 0.0;
+    for k in 0..=n {
+        sum += ln_pmf.exp();
+        cdf.push(sum.min(1.0));
+        if k < n {
+            ln_pmf += ((n - k) as f64).ln() - ((k + 1) as f64).ln() + ln_q - ln_p;
+        }
+    }
+    // Largest l with P(B ≤ l − 1) ≤ tail.
+    let low = (1..=n).rev().find(|&l| cdf[l - 1] <= tail);
+    // Smallest u with P(B ≥ u) = 1 − P(B ≤ u − 1) ≤ tail.
+    let high = (1..=n).find(|&u| 1.0 - cdf[u - 1] <= tail);
+    (low, high)
+}
+
+/// An estimate with its spread: the value, a 95 % confidence interval
+/// (order statistics, [`quantile_ranks`]; `None` where the samples cannot
+/// bound it) and the range of the samples.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Spread {
+    pub value: f64,
+    pub samples: usize,
+    pub ci95_low: Option<f64>,
+    pub ci95_high: Option<f64>,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    /// The `q`-quantile of `values` (the median for 0.5, as [`median`]),
+    /// with its interval.
+    pub fn quantile(values: &[f64], q: f64) -> Spread {
+        let mut sorted: Vec<f64> = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        let value = if q == 0.5 {
+            median(&sorted)
+        } else if n == 0 {
+            0.0
+        } else {
+            // The nearest rank, as HDR histograms report it.
+            sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1]
+        };
+        let (low, high) = quantile_ranks(n, q, 0.95);
+        Spread {
+            value,
+            samples: n,
+            ci95_low: low.map(|l| sorted[l - 1]),
+            ci95_high: high.map(|u| sorted[u - 1]),
+            min: sorted.first().copied().unwrap_or(0.0),
+            max: sorted.last().copied().unwrap_or(0.0),
+        }
+    }
+
+    /// `value [low, high]`, for the table.
+    pub fn show(&self, digits: usize) -> String {
+        let bound = |b: Option<f64>, none: &str| match b {
+            Some(b) => format!("{b:.digits$}"),
+            None => none.to_string(),
+        };
+        format!(
+            "{:.digits$} (95 % CI {} – {}, n {})",
+            self.value,
+            bound(self.ci95_low, "< min"),
+            bound(self.ci95_high, "> max"),
+            self.samples
+        )
+    }
+}
+
 /// The order in which `servers` servers take their slices in round
 /// `round`: rotations, then the same rotations reversed. For 3 servers 6
 /// rounds run every order once (each server twice in each position); for
@@ -88,6 +173,30 @@ mod tests {
         assert_eq!(median(&[3.0]), 3.0);
         assert_eq!(median(&[5.0, 1.0, 3.0]), 3.0);
         assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+    }
+
+    #[test]
+    fn order_statistic_intervals_match_the_binomial() {
+        // The median of 12: ranks 3 and 10 (coverage 96.1 %), as in
+        // tables of the sign test.
+        assert_eq!(quantile_ranks(12, 0.5, 0.95), (Some(3), Some(10)));
+        // p99 of 300: 0.99^300 = 0.049 > 0.025, so no sample bounds it above.
+        let (low, high) = quantile_ranks(300, 0.99, 0.95);
+        assert_eq!(high, None);
+        assert!(low.is_some_and(|l| l < 297), "{low:?}");
+        // p99 of 2,000 (the 20th largest is the estimate): both bounds.
+        let (low, high) = quantile_ranks(2_000, 0.99, 0.95);
+        let (low, high) = (low.unwrap(), high.unwrap());
+        assert!(low < 1_980 && high > 1_980 && high <= 2_000, "{low} {high}");
+    }
+
+    #[test]
+    fn a_spread_gives_the_median_and_its_interval() {
+        let values: Vec<f64> = (1..=12).map(f64::from).collect();
+        let spread = Spread::quantile(&values, 0.5);
+        assert_eq!(spread.value, 6.5);
+        assert_eq!((spread.ci95_low, spread.ci95_high), (Some(3.0), Some(10.0)));
+        assert_eq!((spread.min, spread.max, spread.samples), (1.0, 12.0, 12));
     }
 
     #[test]

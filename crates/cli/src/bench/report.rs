@@ -40,6 +40,9 @@ impl Plan {
                 .unwrap_or(if quick { 1.0 } else { 10.0 })
                 .max(0.1),
             subscribers: pick(args.subscribers, users, users),
+            // 2,000 would bound the p99 better, but the bench's subscribers
+            // send no heartbeats and the server closes them after 3 missed
+            // ones: the phase must end within that (docs/benchmarks.md).
             fanout_samples: pick(args.fanout_samples, 50, 500),
             fanout_steps: args.fanout_steps,
         };
@@ -156,6 +159,11 @@ pub struct ReadRun {
     pub cpu_ratio: f64,
     /// Every slice, in the order run (evo and static alternating).
     pub slices: Vec<ReadSlice>,
+    /// Each pair of adjacent slices' ratio (evo-voice's requests/s over
+    /// the static server's), in the order run.
+    pub pair_ratios: Vec<f64>,
+    /// Their median, its 95 % interval and range: the comparison's figure.
+    pub pair_ratio: crate::bench::paired::Spread,
 }
 
 /// One slice of a read comparison.
@@ -172,6 +180,10 @@ pub struct ReadSlice {
     pub client_cpu_us_per_request: f64,
     pub load_average: String,
 }
+
+/// Pacing p99 above which the half-rate figure is flagged as the
+/// generator's (its tick is 0.1 ms; at rest its p99 is 0.14-0.18 ms).
+pub const GENERATOR_LATE_MS: f64 = 0.5;
 
 #[derive(Debug, Serialize)]
 pub struct HalfRate {
@@ -195,6 +207,18 @@ pub struct HalfRate {
     pub from_send_p99_ms: f64,
     /// Which CPUs the server and the generator ran on.
     pub pinning: String,
+    /// Whether the generator's own pacing was late enough to spoil the
+    /// figure (pacing p99 over [`GENERATOR_LATE_MS`]): the p99 from the
+    /// due time is then not the server's alone.
+    pub generator_late: bool,
+    /// The generator thread's time runnable but waiting for a CPU, and its
+    /// involuntary context switches (`/proc/<tid>/schedstat`, `status`):
+    /// another task held its core.
+    pub generator_wait_ms: f64,
+    pub generator_involuntary_switches: u64,
+    /// Time the VM's CPUs were stolen by the hypervisor during the run
+    /// (`/proc/stat` steal, every CPU): the generator cannot prevent it.
+    pub steal_ms: f64,
     pub server_cpu_us_per_request: f64,
     pub client_cpu_us_per_request: f64,
     /// `/proc/loadavg` when the run ended.
@@ -225,6 +249,13 @@ pub struct HistoryPair {
 
 #[derive(Debug, Serialize)]
 pub struct Reads {
+    /// The read target's figure: the first comparison's ratio of summed
+    /// requests (`small.ratio`).
+    pub ratio: f64,
+    /// How far one run's figure can be trusted: the median of the same
+    /// comparison's ABBA pair ratios, its 95 % interval and range
+    /// (`small.pair_ratio`).
+    pub ratio_pairs: crate::bench::paired::Spread,
     pub history_small: usize,
     pub history_large: usize,
     /// The first read comparison (evo-voice and the static server), before
@@ -248,12 +279,33 @@ pub struct Reads {
 
 #[derive(Debug, Serialize)]
 pub struct Ingest {
+    /// The interleaved rounds' callbacks, pooled (`bench::ingest_rounds`).
     pub callbacks: Figures,
-    /// Event rows per second the store commits in batches of 1,000; none
-    /// when H is no larger than the ingest calls (nothing to commit).
+    /// The median over the rounds of the event rows per second the store
+    /// commits in batches of `ingest_calls`; none if nothing was committed.
     pub store_batch_limit_per_sec: Option<f64>,
     pub store_batch_rows: u64,
+    /// The target figure: the median of the rounds' ratios (callbacks/s
+    /// over the same round's rows/s).
     pub ratio: Option<f64>,
+    /// That median with its 95 % interval and the rounds' range.
+    pub ratio_spread: crate::bench::paired::Spread,
+    pub rounds: Vec<IngestRound>,
+    /// The first ingest phase (before the reads, on the server under
+    /// test), with no limit measured beside it; its calls are the first
+    /// ended sessions and the templates of the limit's rows.
+    pub first_phase: Figures,
+}
+
+/// One round of the interleaved ingest comparison.
+#[derive(Debug, Serialize)]
+pub struct IngestRound {
+    pub callbacks_per_sec: f64,
+    pub limit_rows_per_sec: f64,
+    pub ratio: f64,
+    /// Which side ran first.
+    pub order: &'static str,
+    pub load_average: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -262,6 +314,9 @@ pub struct FanOut {
     /// Voice webhook sent → the message naming the new session read on the
     /// user's stream.
     pub message: Figures,
+    /// The message's p99 with its 95 % interval (order statistics of the
+    /// samples), in ms.
+    pub message_p99: crate::bench::paired::Spread,
     pub webhook_ack: Figures,
     /// Each step of the path inside the server, for the fan-out samples'
     /// sessions (`--fanout-steps`; empty without it).
@@ -367,12 +422,12 @@ pub fn method(notes: &[String]) -> Vec<String> {
             "server: `evo-voice serve` as a child process on a fresh embedded store; the bench is only its client (raw hyper HTTP/1.1 connections, keep-alive)",
             "active calls: signed webhooks over HTTP (POST /twilio/voice, then the agent leg's /twilio/status ringing and in-progress)",
             "ingest: the calls are opened by their voice webhooks first; then their signed status callbacks (agent leg ringing, in-progress, completed; root completed) are timed; each acknowledged 2xx is durable",
-            "store batch limit: the same rows (each snapshot, event and lookup key the ingest webhooks produced, rebuilt by the same reducer under new call SIDs) for the next 1,000 calls, committed with Store::commit one step of 1,000 calls a commit, server stopped; only the event steps are timed",
+            "ingest against the store's batch limit, interleaved (since session 8): after the fan-out, the store (at rest) is copied twice; a fresh server on one copy and the bench's own Store::commit on the other take 6 alternating rounds (ABBA); in each, the server gets as many new calls as the ingest phase (voice webhooks, untimed) and then their 4 signed status callbacks each, timed, and the store the rows those webhooks produce (each snapshot, event and lookup key, rebuilt by the same reducer from the ingest calls' stored sessions under new call SIDs) for as many other calls, one Store::commit a step of all the calls, the event steps timed; each round's ratio is callbacks/s over rows/s; the figure is the median of the 6, with a 95 % order-statistic interval",
             "history: the rest of H is loaded with Store::load_ended_sessions, 5,000 sessions a transaction: for each, the rows the webhooks' commits left (its final snapshot and history row, every event of its log, the lookup keys of its call SIDs; rebuilt from the ingest calls' stored sessions under new SIDs by the same reducer), written in multi-row statements (the conformance suite checks they equal the rows of the same sessions through Store::commit); not through HTTP (1,000,000 calls of 5 webhooks each would take hours on 2 cores); a copy of the store is kept before the growth (H = the ingest calls)",
-            "reads: GET /sessions/active, bearer tokens rotating over all users, closed loop; the limit is a child process serving the bytes and headers user 0 got (the same listener, `startup::serve_with_limits`, and an axum router; no auth, no lookup, no middleware); each server has its own kept-alive connections (the same count) and a warm-up of a fifth of the run, then they are measured in 6 alternating slices each (ABBA order) within one run; the ratio is the sum of evo's requests over the static server's; server CPU per request from /proc/<pid>/stat",
+            "reads: GET /sessions/active, bearer tokens rotating over all users, closed loop; the limit is a child process serving the bytes and headers user 0 got (the same listener, `startup::serve_with_limits`, and an axum router; no auth, no lookup, no middleware); each server has its own kept-alive connections (the same count) and a warm-up of a fifth of the run, then they are measured in 6 alternating slices each (ABBA order) within one run; the ratio is the sum of evo's requests over the static server's; each adjacent pair of slices also gives a ratio, reported with their median and its 95 % order-statistic interval (how far the run can be trusted); server CPU per request from /proc/<pid>/stat",
             "history independence, paired: two servers started at once, one on the grown store (H) and one on the copy kept before the growth, and the static server with the grown store's bytes; the same warm-up each (interleaved, two turns each), then 6 rounds of one slice each in rotating order (every order of the three once), each slice after an unmeasured lead-in of a tenth of its length; the figure is the median of the rounds' H-large ratio over the median of the H-small ratio, minus 1 (also the median of each round's large/small, and the server CPU per request of each)",
-            "half rate: an open-loop generator at half the peak evo-voice rate, in one thread with no async runtime, at real-time priority (SCHED_FIFO 1, where allowed) so that other processes do not make it late: an epoll set of non-blocking connections (opened before the start; pre-rendered request bytes, one write each, response heads parsed with httparse) polled once a tick (100 µs, timer slack 1 ns) or when the next request is due if none is in flight: each due request goes to an idle connection, or waits in a queue while all are busy, and each response is timed when read (up to a tick after it arrived: an upper bound); request k is due at start + k/rate and its latency counts from then (coordinated omission corrected); how late it was sent is reported too, and the latency from when it was sent; then the same rate again with the server's threads on one half of the CPUs and the generator's on the other",
-            "fan-out: one /event-stream subscriber per user; each sample is a voice webhook opening a call to one subscriber's user, timed from sending it until that stream carries the new session's id; the call is then ended",
+            "half rate: an open-loop generator at half the peak evo-voice rate, in one thread with no async runtime, at real-time priority (SCHED_FIFO 1, where allowed) so that other processes do not make it late: an epoll set of non-blocking connections (opened before the start; pre-rendered request bytes, one write each, response heads parsed with httparse) polled once a tick (100 µs, timer slack 1 ns) or when the next request is due if none is in flight: each due request goes to an idle connection, or waits in a queue while all are busy, and each response is timed when read (up to a tick after it arrived: an upper bound); request k is due at start + k/rate and its latency counts from then (coordinated omission corrected); how late it was sent is reported too, and the latency from when it was sent; the generator thread's wait for a CPU (schedstat), its involuntary switches and the VM's steal time are reported, and a pacing p99 over 0.5 ms flags the run (GENERATOR LATE: not the server's figure); then the same rate again with the server's threads on one half of the CPUs and the generator's on the other",
+            "fan-out: one /event-stream subscriber per user; each sample is a voice webhook opening a call to one subscriber's user, timed from sending it until that stream carries the new session's id; the call is then ended; the p99 comes with a 95 % order-statistic interval (from 300 samples the p99 has no upper bound: 0.99^300 = 0.049); the subscribers send no heartbeats, so the phase must end within the server's idle timeout (3 heartbeats)",
             "memory: VmRSS of the server process before and after the active calls (with its split into RssAnon, RssFile and RssShmem), and before and after the subscribers connected",
         ]
         .map(str::to_string),
@@ -388,7 +443,7 @@ fn ingest_note(ingest: &Ingest, ingest_calls: usize) -> String {
             format!("store batch limit {limit:.0} rows/s, ratio {ratio:.2}")
         }
         _ => format!(
-            "store batch limit not measured: --history must exceed the {ingest_calls} ingest calls"
+            "store batch limit not measured: no event rows of the {ingest_calls} calls a round were committed"
         ),
     }
 }
@@ -432,6 +487,13 @@ impl Report {
         };
         let r = &self.reads;
         let h = &r.history;
+        writeln!(
+            out,
+            "{:<34} {:.2} (the target's figure: the first comparison's summed requests; its 6 ABBA pairs' ratios: median {})",
+            "reads vs. the static server",
+            r.ratio,
+            r.ratio_pairs.show(2)
+        )?;
         for (label, run, history) in [
             ("reads", &r.small, r.history_small),
             ("paired: reads", &h.small, h.history_small),
@@ -451,7 +513,8 @@ impl Report {
                 &format!("{label} static bytes (H={history})"),
                 &run.limit,
                 format!(
-                    "ratio {:.2}; server CPU/request {:.1} vs {:.1} µs (ratio {:.2})",
+                    "ratio {} (median of pairs; of sums {:.2}); server CPU/request {:.1} vs {:.1} µs (ratio {:.2})",
+                    run.pair_ratio.show(2),
                     run.ratio,
                     run.evo_server_cpu_us_per_request,
                     run.limit_server_cpu_us_per_request,
@@ -488,13 +551,21 @@ impl Report {
                 label,
                 &half.figures,
                 format!(
-                    "target {:.0}/s; sent late p50 {:.3} / p99 {:.3} / max {:.3} ms (pacing p99 {:.3} / max {:.3} ms); from send p50 {:.3} / p99 {:.3} ms; client CPU/request {:.1} µs; load {}; {}",
+                    "{}target {:.0}/s; sent late p50 {:.3} / p99 {:.3} / max {:.3} ms (pacing p99 {:.3} / max {:.3} ms; generator waited for a CPU {:.1} ms, {} involuntary switches; steal {:.1} ms); from send p50 {:.3} / p99 {:.3} ms; client CPU/request {:.1} µs; load {}; {}",
+                    if half.generator_late {
+                        "GENERATOR LATE (pacing p99 over 0.5 ms: not the server's figure); "
+                    } else {
+                        ""
+                    },
                     half.target_per_sec,
                     half.send_late_p50_ms,
                     half.send_late_p99_ms,
                     half.send_late_max_ms,
                     half.pacing_late_p99_ms,
                     half.pacing_late_max_ms,
+                    half.generator_wait_ms,
+                    half.generator_involuntary_switches,
+                    half.steal_ms,
                     half.from_send_p50_ms,
                     half.from_send_p99_ms,
                     half.client_cpu_us_per_request,
@@ -521,14 +592,41 @@ impl Report {
             out,
             "ingest (signed status callbacks)",
             &i.callbacks,
-            ingest_note(i, self.reads.history_small),
+            ingest_note(i, self.plan.ingest_calls),
+        )?;
+        let rounds: Vec<String> = i
+            .rounds
+            .iter()
+            .map(|r| {
+                format!(
+                    "{:.0}/{:.0} = {:.2}",
+                    r.callbacks_per_sec, r.limit_rows_per_sec, r.ratio
+                )
+            })
+            .collect();
+        writeln!(
+            out,
+            "{:<34} median {}; rounds (callbacks/s / rows/s): {}",
+            "  ingest ratio, interleaved",
+            i.ratio_spread.show(2),
+            rounds.join(", ")
+        )?;
+        row(
+            out,
+            "  first ingest phase (no limit)",
+            &i.first_phase,
+            String::new(),
         )?;
         let f = &self.fanout;
         row(
             out,
             "fan-out webhook → message",
             &f.message,
-            format!("{} subscribers", f.subscribers),
+            format!(
+                "{} subscribers; p99 {} ms",
+                f.subscribers,
+                f.message_p99.show(2)
+            ),
         )?;
         for step in &f.steps {
             writeln!(
@@ -613,17 +711,20 @@ mod tests {
             store_batch_limit_per_sec: limit,
             store_batch_rows: if limit.is_some() { 5_000 } else { 0 },
             ratio,
+            ratio_spread: crate::bench::paired::Spread::quantile(&[], 0.5),
+            rounds: Vec::new(),
+            first_phase: Figures::of(&Outcome::new()),
         }
     }
 
     #[test]
     fn an_ingest_run_without_a_batch_limit_says_why_instead_of_a_ratio() {
-        // `--history 1000` with 1,000 ingest calls commits nothing in
-        // batches: a ratio over a zero limit once printed as 7.8e11.
+        // A limit of zero rows (e.g. calls without events) once printed a
+        // ratio over zero as 7.8e11.
         let note = ingest_note(&ingest(None, None), 1_000);
         assert_eq!(
             note,
-            "store batch limit not measured: --history must exceed the 1000 ingest calls"
+            "store batch limit not measured: no event rows of the 1000 calls a round were committed"
         );
         let json = serde_json::to_value(ingest(None, None)).unwrap();
         assert!(json["ratio"].is_null() && json["store_batch_limit_per_sec"].is_null());
