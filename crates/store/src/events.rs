@@ -208,6 +208,31 @@ fn assemble(
     Ok(out)
 }
 
+/// Writes the batch's parts (one statement for up to 100; each bound as
+/// a parameter, not escaped into JSON). Every part of the batch, also one
+/// only a stale message or one written already carries: such a part is
+/// pruned by its minute like the rest.
+async fn write_parts(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    parts: &[(String, &str)],
+) -> StoreResult<()> {
+    for chunk in parts.chunks(100) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let sql = format!(
+            "insert into event_body (key, body) values {} on conflict (key) do nothing",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (key, body) in chunk {
+            query = query.bind(key.as_str()).bind(*body);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 /// Reads the parts named by `keys` (a few statements of at most 100).
 async fn read_parts(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -362,11 +387,6 @@ pub(crate) async fn append(
         return Ok(Vec::new());
     }
     let (forms, bodies) = shape(messages, at);
-    let bodies: HashMap<&str, &str> = bodies
-        .iter()
-        .map(|(key, body)| (key.as_str(), *body))
-        .collect();
-    let mut stored_parts: HashSet<&str> = HashSet::new();
     let at = iso(at);
     let mut tx = pool.begin().await?;
     // Each user's feed row first, in one order (sorted): the row locks order
@@ -387,6 +407,7 @@ pub(crate) async fn append(
         let last: i64 = row.try_get("last_id")?;
         last_ids.insert(user_id, (last, last));
     }
+    write_parts(&mut tx, &bodies).await?;
     let mut ids = Vec::with_capacity(messages.len());
     for (message, form) in messages.iter().zip(&forms) {
         // Under the feed's lock: written already (by another node, or
@@ -425,23 +446,6 @@ pub(crate) async fn append(
         };
         *next += 1;
         let id = *next;
-        // Its parts not written yet in this batch (another message's
-        // write, or another node's, leaves the row as it is).
-        for key in form.keys.iter().flat_map(|keys| keys.split(' ')) {
-            if stored_parts.insert(key) {
-                let body = bodies.get(key).copied().ok_or_else(|| {
-                    StoreError::Corrupt(format!("event body {key} not in its batch"))
-                })?;
-                sqlx::query(
-                    "insert into event_body (key, body) values ($1, $2)
-                     on conflict (key) do nothing",
-                )
-                .bind(key)
-                .bind(body)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
         sqlx::query(
             "insert into event_message
                (user_id, id, dedupe, selector, account_only, body, body_keys, created_at,
@@ -480,7 +484,7 @@ pub(crate) async fn append(
 const NO_EVENT_FEED: &str = "evo_no_event_feed";
 
 /// [`append`] on SQLite, in `tx` (begun by the caller): one statement writes
-/// the batch's shared parts (migration 0018), one the messages (the view
+/// the batch's shared parts (migration 0018, [`write_parts`]), one the messages (the view
 /// `event_message_append` and its trigger, migrations 0017 and 0018: the
 /// same rules, message by message in order) and one reads the ids back, so
 /// a batch is five round trips to the connection's worker thread (with
@@ -518,20 +522,7 @@ pub(crate) async fn append_sqlite(
         .collect();
     let rows =
         serde_json::to_string(&rows).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-    if !bodies.is_empty() {
-        // Every part of the batch (written by a message that turns out
-        // stale or written already too: pruned by its minute like the rest).
-        let bodies = serde_json::to_string(&bodies)
-            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        sqlx::query(
-            "insert into event_body (key, body)
-             select value ->> 0, value ->> 1 from json_each($1) where true
-             on conflict (key) do nothing",
-        )
-        .bind(&bodies)
-        .execute(&mut *tx)
-        .await?;
-    }
+    write_parts(&mut tx, &bodies).await?;
     sqlx::query(
         "insert into event_message_append (user_id, dedupe, selector, account_only, body,
              body_keys, created_at, session_id, session_version)
