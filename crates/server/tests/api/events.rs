@@ -357,7 +357,7 @@ async fn replayed_frames_are_the_live_frames_byte_for_byte() {
     let plan = scenario::build(
         scenario::Kind::InboundMissed,
         &cast,
-        "SHARED",
+        "PARTS",
         chrono::Utc::now(),
     );
     // A session joins bob's list (its JSON in three of bob's messages and
@@ -396,7 +396,7 @@ async fn replayed_frames_are_the_live_frames_byte_for_byte() {
         .collect();
     assert!(
         selectors.contains(&"cmd.ActiveSessionsChanged"),
-        "{selectors:?}"
+        "{bob_frames:?}"
     );
     let mut boss_frames = Vec::new();
     loop {
