@@ -483,12 +483,16 @@ pub(crate) async fn append(
 /// 0017, 0018): a message's user has no event feed row.
 const NO_EVENT_FEED: &str = "evo_no_event_feed";
 
+/// Parts bound inline in [`append_sqlite`]'s one round trip (two
+/// parameters each, far below SQLite's 32,766).
+const INLINE_PARTS: usize = 1_000;
+
 /// [`append`] on SQLite, in `tx` (begun by the caller): one statement writes
-/// the batch's shared parts (migration 0018, [`write_parts`]), one the messages (the view
+/// the batch's shared parts (migration 0018), one the messages (the view
 /// `event_message_append` and its trigger, migrations 0017 and 0018: the
-/// same rules, message by message in order) and one reads the ids back, so
-/// a batch is five round trips to the connection's worker thread (with
-/// BEGIN and COMMIT) whatever its size.
+/// same rules, message by message in order) and one reads the ids back,
+/// all three sent as one query, so a batch is three round trips to the
+/// connection's worker thread (with BEGIN and COMMIT) whatever its size.
 pub(crate) async fn append_sqlite(
     mut tx: sqlx::Transaction<'static, sqlx::Any>,
     messages: &[NewEventMessage],
@@ -522,34 +526,48 @@ pub(crate) async fn append_sqlite(
         .collect();
     let rows =
         serde_json::to_string(&rows).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-    write_parts(&mut tx, &bodies).await?;
-    sqlx::query(
+    // The parts (bound as parameters after the rows), the messages and the
+    // read of their ids in one round trip: sqlx runs the statements in
+    // order, each binding the parameters it names. A batch with very many
+    // parts writes the rest first.
+    let (inline, rest) = bodies.split_at(bodies.len().min(INLINE_PARTS));
+    write_parts(&mut tx, rest).await?;
+    let mut sql = String::new();
+    if !inline.is_empty() {
+        let values: Vec<String> = (0..inline.len())
+            .map(|i| format!("(${}, ${})", 2 * i + 2, 2 * i + 3))
+            .collect();
+        sql.push_str(&format!(
+            "insert into event_body (key, body) values {} on conflict (key) do nothing;\n",
+            values.join(", ")
+        ));
+    }
+    sql.push_str(
         "insert into event_message_append (user_id, dedupe, selector, account_only, body,
              body_keys, created_at, session_id, session_version)
          select value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
                 value ->> 6, value ->> 7, value ->> 8
-           from json_each($1)",
-    )
-    .bind(&rows)
-    .execute(&mut *tx)
-    .await
-    .map_err(|error| match &error {
-        sqlx::Error::Database(db) if db.message().contains(NO_EVENT_FEED) => {
-            StoreError::NotFound("an event feed of the batch's users".to_string())
-        }
-        _ => StoreError::Database(error),
-    })?;
-    // Each message's id: its own, or the one written before under its
-    // dedupe; none when it was stale.
-    let found = sqlx::query(
-        "select m.id as id from json_each($1) j
+           from json_each($1);
+         select m.id as id from json_each($1) j
            left join event_message m
              on m.user_id = j.value ->> 0 and m.dedupe = j.value ->> 1
           order by j.key",
-    )
-    .bind(&rows)
-    .fetch_all(&mut *tx)
-    .await?;
+    );
+    let mut query = sqlx::query(&sql).bind(&rows);
+    for (key, body) in inline {
+        query = query.bind(key.as_str()).bind(*body);
+    }
+    // Each message's id: its own, or the one written before under its
+    // dedupe; none when it was stale.
+    let found = query
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|error| match &error {
+            sqlx::Error::Database(db) if db.message().contains(NO_EVENT_FEED) => {
+                StoreError::NotFound("an event feed of the batch's users".to_string())
+            }
+            _ => StoreError::Database(error),
+        })?;
     tx.commit().await?;
     if found.len() != messages.len() {
         return Err(StoreError::Corrupt(format!(
