@@ -11,7 +11,8 @@
 //! of 2,000 (all followed). Prints p50/p90/p99 of each batch's write and
 //! the database's pages after the run.
 //!
-//! `cargo bench -p evo-store --bench event_log`.
+//! `cargo bench -p evo-store --bench event_log` (`cargo test -p evo-store
+//! --bench event_log` runs a few rounds only).
 
 use std::time::{Duration, Instant};
 
@@ -20,8 +21,15 @@ use chrono::Utc;
 use evo_store::events::{EventFeed, NewEventMessage, SharedParts};
 use evo_store::{open_store, Store};
 
-const USERS: usize = 2_000;
-const ROUNDS: usize = 1_000;
+/// Users and rounds under `cargo bench` (which passes `--bench`); a few
+/// otherwise (`cargo test --benches` only checks that it runs).
+fn sizes() -> (usize, usize) {
+    if std::env::args().any(|arg| arg == "--bench") {
+        (2_000, 1_000)
+    } else {
+        (20, 10)
+    }
+}
 
 /// A session's JSON of the bench's size (its reads return 4,385 bytes for
 /// three sessions): the shape of `SessionInfo`, `n` making it unique.
@@ -137,6 +145,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let (users, rounds) = sizes();
     runtime.block_on(async {
         let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
         let mut stores: Vec<std::sync::Arc<dyn Store>> = Vec::new();
@@ -145,7 +154,7 @@ fn main() {
         }
         let now = Utc::now();
         for store in &stores {
-            for u in 0..USERS {
+            for u in 0..users {
                 let feed = EventFeed {
                     user_id: format!("usr-{u}").into(),
                     account_id: "acc_0001".into(),
@@ -159,8 +168,8 @@ fn main() {
         }
         // [shape][batch]: whole bodies, shared parts.
         let mut times: [[Vec<Duration>; 2]; 2] = Default::default();
-        for r in 0..ROUNDS {
-            let u = (r * 7919) % USERS;
+        for r in 0..rounds {
+            let u = (r * 7919) % users;
             let user = format!("usr-{u}");
             let [open, end] = batches(u, r);
             let order = if r % 2 == 0 { [0, 1] } else { [1, 0] };
