@@ -14,8 +14,12 @@
 //!   without an fsync per commit and a power cut may lose ids already
 //!   delivered (never reissued: they stay below the new floor).
 
+use std::collections::{HashMap, HashSet};
+
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use evo_core::ids::{AccountId, UserId};
+use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 
 use crate::sql::{iso, Backend};
@@ -47,10 +51,209 @@ pub struct NewEventMessage {
     pub dedupe: String,
     pub selector: String,
     pub account_only: bool,
+    /// The body, or with `shared` the text around the shared parts.
     pub body: String,
     /// The session and version it tells of, if any: it is not written when
     /// a message of a later version of that session is already there.
     pub session: Option<(String, u64)>,
+    /// Parts of the body stored once for every message that carries them
+    /// (migration 0018): the body is `body[..at]`, the parts joined by
+    /// `,`, then `body[at..]`.
+    pub shared: Option<SharedParts>,
+}
+
+/// Parts of a message's body that other messages carry too (a session's
+/// JSON at one version: its `SessionInfoChanged`, the call-state message
+/// beside it, every user's copy, each `ActiveSessionsChanged` holding it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedParts {
+    /// The byte offset in `body` where the parts go.
+    pub at: usize,
+    pub parts: Vec<Bytes>,
+}
+
+impl NewEventMessage {
+    /// The body as a client receives it.
+    pub fn full_body(&self) -> String {
+        match &self.shared {
+            None => self.body.clone(),
+            Some(shared) => {
+                let at = shared.at.min(self.body.len());
+                let (head, tail) = self.body.as_bytes().split_at(at);
+                let mut out = Vec::with_capacity(
+                    self.body.len() + shared.parts.iter().map(|p| p.len() + 1).sum::<usize>(),
+                );
+                out.extend_from_slice(head);
+                for (i, part) in shared.parts.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(part);
+                }
+                out.extend_from_slice(tail);
+                String::from_utf8_lossy(&out).into_owned()
+            }
+        }
+    }
+}
+
+/// Where a stored message's shared parts go in its `body` (migration
+/// 0018): JSON never holds a raw U+0001.
+const PART_MARK: char = '\u{1}';
+
+/// A message as stored: its `body` column and its `body_keys`.
+struct StoredForm<'a> {
+    body: std::borrow::Cow<'a, str>,
+    keys: Option<String>,
+}
+
+/// The batch's messages as stored, and the parts to write into
+/// `event_body` (each once, in first use order).
+type Shaped<'a> = (Vec<StoredForm<'a>>, Vec<(String, &'a str)>);
+
+/// A part's key: the minute it is written (pruning goes by it) and 128
+/// bits of the SHA-256 of its bytes.
+fn body_key(minute: i64, part: &[u8]) -> String {
+    use std::fmt::Write;
+    let digest = Sha256::digest(part);
+    let mut key = format!("{minute:010}");
+    for byte in &digest[..16] {
+        let _ = write!(key, "{byte:02x}");
+    }
+    key
+}
+
+/// The first key of a minute: bodies below it were written before it.
+fn minute_floor(minute: i64) -> String {
+    format!("{minute:010}")
+}
+
+fn minute_of(at: DateTime<Utc>) -> i64 {
+    at.timestamp().div_euclid(60)
+}
+
+fn shape(messages: &[NewEventMessage], at: DateTime<Utc>) -> Shaped<'_> {
+    let minute = minute_of(at);
+    // One hash per part however many messages share its bytes.
+    let mut keyed: HashMap<(*const u8, usize), String> = HashMap::new();
+    let mut written: HashSet<String> = HashSet::new();
+    let mut bodies = Vec::new();
+    let mut forms = Vec::with_capacity(messages.len());
+    for message in messages {
+        let shareable = message.shared.as_ref().filter(|shared| {
+            !shared.parts.is_empty()
+                && message.body.is_char_boundary(shared.at)
+                && !message.body.contains(PART_MARK)
+                && shared.parts.iter().all(|p| std::str::from_utf8(p).is_ok())
+        });
+        let Some(shared) = shareable else {
+            forms.push(StoredForm {
+                body: match message.shared {
+                    None => std::borrow::Cow::Borrowed(message.body.as_str()),
+                    Some(_) => std::borrow::Cow::Owned(message.full_body()),
+                },
+                keys: None,
+            });
+            continue;
+        };
+        let mut keys = String::new();
+        for part in &shared.parts {
+            let key = keyed
+                .entry((part.as_ptr(), part.len()))
+                .or_insert_with(|| body_key(minute, part))
+                .clone();
+            if written.insert(key.clone()) {
+                // Checked UTF-8 above.
+                bodies.push((key.clone(), std::str::from_utf8(part).unwrap_or_default()));
+            }
+            if !keys.is_empty() {
+                keys.push(' ');
+            }
+            keys.push_str(&key);
+        }
+        let (head, tail) = message.body.split_at(shared.at);
+        forms.push(StoredForm {
+            body: std::borrow::Cow::Owned(format!("{head}{PART_MARK}{tail}")),
+            keys: Some(keys),
+        });
+    }
+    (forms, bodies)
+}
+
+/// A stored message's body as written: `body` itself, or its parts (read
+/// into `parts`) put in at the mark.
+fn assemble(
+    body: String,
+    keys: Option<&str>,
+    parts: &HashMap<String, String>,
+) -> StoreResult<String> {
+    let Some(keys) = keys else {
+        return Ok(body);
+    };
+    let (head, tail) = body
+        .split_once(PART_MARK)
+        .ok_or_else(|| StoreError::Corrupt("an event message without its parts' mark".into()))?;
+    let mut out = String::with_capacity(body.len() + 4096);
+    out.push_str(head);
+    for (i, key) in keys.split(' ').enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let part = parts
+            .get(key)
+            .ok_or_else(|| StoreError::Corrupt(format!("event body {key} is missing")))?;
+        out.push_str(part);
+    }
+    out.push_str(tail);
+    Ok(out)
+}
+
+/// Writes the batch's parts (one statement for up to 100; each bound as
+/// a parameter, not escaped into JSON). Every part of the batch, also one
+/// only a stale message or one written already carries: such a part is
+/// pruned by its minute like the rest.
+async fn write_parts(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    parts: &[(String, &str)],
+) -> StoreResult<()> {
+    for chunk in parts.chunks(100) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let sql = format!(
+            "insert into event_body (key, body) values {} on conflict (key) do nothing",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (key, body) in chunk {
+            query = query.bind(key.as_str()).bind(*body);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Reads the parts named by `keys` (a few statements of at most 100).
+async fn read_parts(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    keys: &[&str],
+) -> StoreResult<HashMap<String, String>> {
+    let mut parts = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(100) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "select key, body from event_body where key in ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for key in chunk {
+            query = query.bind(*key);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            parts.insert(row.try_get("key")?, row.try_get("body")?);
+        }
+    }
+    Ok(parts)
 }
 
 /// A numbered message as stored.
@@ -183,6 +386,7 @@ pub(crate) async fn append(
     if messages.is_empty() {
         return Ok(Vec::new());
     }
+    let (forms, bodies) = shape(messages, at);
     let at = iso(at);
     let mut tx = pool.begin().await?;
     // Each user's feed row first, in one order (sorted): the row locks order
@@ -203,8 +407,9 @@ pub(crate) async fn append(
         let last: i64 = row.try_get("last_id")?;
         last_ids.insert(user_id, (last, last));
     }
+    write_parts(&mut tx, &bodies).await?;
     let mut ids = Vec::with_capacity(messages.len());
-    for message in messages {
+    for (message, form) in messages.iter().zip(&forms) {
         // Under the feed's lock: written already (by another node, or
         // earlier in this batch) keeps its id; a later version of the same
         // session told already makes this one stale.
@@ -243,15 +448,17 @@ pub(crate) async fn append(
         let id = *next;
         sqlx::query(
             "insert into event_message
-               (user_id, id, dedupe, selector, account_only, body, created_at, session_id, session_version)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+               (user_id, id, dedupe, selector, account_only, body, body_keys, created_at,
+                session_id, session_version)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(message.user_id.as_str())
         .bind(id)
         .bind(&message.dedupe)
         .bind(&message.selector)
         .bind(i64::from(message.account_only))
-        .bind(&message.body)
+        .bind(form.body.as_ref())
+        .bind(form.keys.as_deref())
         .bind(&at)
         .bind(session_id)
         .bind(version)
@@ -272,15 +479,20 @@ pub(crate) async fn append(
     Ok(ids)
 }
 
-/// The message of the `raise` in `event_message_append_write` (migration
-/// 0017): a message's user has no event feed row.
+/// The message of the `raise` in `event_message_append_write` (migrations
+/// 0017, 0018): a message's user has no event feed row.
 const NO_EVENT_FEED: &str = "evo_no_event_feed";
 
-/// [`append`] on SQLite, in `tx` (begun by the caller): one statement writes the batch (the view
-/// `event_message_append` and its trigger, migration 0017: the same rules,
-/// message by message in order) and one reads the ids back, so a batch is
-/// four round trips to the connection's worker thread (with BEGIN and
-/// COMMIT) whatever its size.
+/// Parts bound inline in [`append_sqlite`]'s one round trip (two
+/// parameters each, far below SQLite's 32,766).
+const INLINE_PARTS: usize = 1_000;
+
+/// [`append`] on SQLite, in `tx` (begun by the caller): one statement writes
+/// the batch's shared parts (migration 0018), one the messages (the view
+/// `event_message_append` and its trigger, migrations 0017 and 0018: the
+/// same rules, message by message in order) and one reads the ids back,
+/// all three sent as one query, so a batch is three round trips to the
+/// connection's worker thread (with BEGIN and COMMIT) whatever its size.
 pub(crate) async fn append_sqlite(
     mut tx: sqlx::Transaction<'static, sqlx::Any>,
     messages: &[NewEventMessage],
@@ -289,10 +501,12 @@ pub(crate) async fn append_sqlite(
     if messages.is_empty() {
         return Ok(Vec::new());
     }
+    let (forms, bodies) = shape(messages, at);
     let at = iso(at);
     let rows: Vec<_> = messages
         .iter()
-        .map(|m| {
+        .zip(&forms)
+        .map(|(m, form)| {
             let (session_id, version) = match &m.session {
                 Some((id, version)) => (Some(id.as_str()), i64::try_from(*version).ok()),
                 None => (None, None),
@@ -302,7 +516,8 @@ pub(crate) async fn append_sqlite(
                 m.dedupe.as_str(),
                 m.selector.as_str(),
                 i64::from(m.account_only),
-                m.body.as_str(),
+                form.body.as_ref(),
+                form.keys.as_deref(),
                 at.as_str(),
                 session_id,
                 version,
@@ -311,33 +526,48 @@ pub(crate) async fn append_sqlite(
         .collect();
     let rows =
         serde_json::to_string(&rows).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-    sqlx::query(
+    // The parts (bound as parameters after the rows), the messages and the
+    // read of their ids in one round trip: sqlx runs the statements in
+    // order, each binding the parameters it names. A batch with very many
+    // parts writes the rest first.
+    let (inline, rest) = bodies.split_at(bodies.len().min(INLINE_PARTS));
+    write_parts(&mut tx, rest).await?;
+    let mut sql = String::new();
+    if !inline.is_empty() {
+        let values: Vec<String> = (0..inline.len())
+            .map(|i| format!("(${}, ${})", 2 * i + 2, 2 * i + 3))
+            .collect();
+        sql.push_str(&format!(
+            "insert into event_body (key, body) values {} on conflict (key) do nothing;\n",
+            values.join(", ")
+        ));
+    }
+    sql.push_str(
         "insert into event_message_append (user_id, dedupe, selector, account_only, body,
-             created_at, session_id, session_version)
+             body_keys, created_at, session_id, session_version)
          select value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
-                value ->> 6, value ->> 7
-           from json_each($1)",
-    )
-    .bind(&rows)
-    .execute(&mut *tx)
-    .await
-    .map_err(|error| match &error {
-        sqlx::Error::Database(db) if db.message().contains(NO_EVENT_FEED) => {
-            StoreError::NotFound("an event feed of the batch's users".to_string())
-        }
-        _ => StoreError::Database(error),
-    })?;
-    // Each message's id: its own, or the one written before under its
-    // dedupe; none when it was stale.
-    let found = sqlx::query(
-        "select m.id as id from json_each($1) j
+                value ->> 6, value ->> 7, value ->> 8
+           from json_each($1);
+         select m.id as id from json_each($1) j
            left join event_message m
              on m.user_id = j.value ->> 0 and m.dedupe = j.value ->> 1
           order by j.key",
-    )
-    .bind(&rows)
-    .fetch_all(&mut *tx)
-    .await?;
+    );
+    let mut query = sqlx::query(&sql).bind(&rows);
+    for (key, body) in inline {
+        query = query.bind(key.as_str()).bind(*body);
+    }
+    // Each message's id: its own, or the one written before under its
+    // dedupe; none when it was stale.
+    let found = query
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|error| match &error {
+            sqlx::Error::Database(db) if db.message().contains(NO_EVENT_FEED) => {
+                StoreError::NotFound("an event feed of the batch's users".to_string())
+            }
+            _ => StoreError::Database(error),
+        })?;
     tx.commit().await?;
     if found.len() != messages.len() {
         return Err(StoreError::Corrupt(format!(
@@ -371,7 +601,7 @@ pub(crate) async fn after(
         },
     };
     let rows = sqlx::query(
-        "select id, selector, account_only, body from event_message
+        "select id, selector, account_only, body, body_keys from event_message
          where user_id = $1 and id > $2 order by id limit $3",
     )
     .bind(user_id.as_str())
@@ -379,15 +609,28 @@ pub(crate) async fn after(
     .bind(i64::from(limit))
     .fetch_all(&mut *tx)
     .await?;
+    let keys: Vec<Option<String>> = rows
+        .iter()
+        .map(|row| row.try_get("body_keys"))
+        .collect::<Result<_, _>>()?;
+    let mut wanted: Vec<&str> = keys
+        .iter()
+        .flatten()
+        .flat_map(|keys| keys.split(' '))
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let parts = read_parts(&mut tx, &wanted).await?;
     tx.commit().await?;
     let messages = rows
         .iter()
-        .map(|row| {
+        .zip(&keys)
+        .map(|(row, keys)| {
             Ok(StoredEventMessage {
                 id: id_of(row.try_get("id")?),
                 selector: row.try_get("selector")?,
                 account_only: row.try_get::<i64, _>("account_only")? != 0,
-                body: row.try_get("body")?,
+                body: assemble(row.try_get("body")?, keys.as_deref(), &parts)?,
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
@@ -396,6 +639,7 @@ pub(crate) async fn after(
 
 pub(crate) async fn prune(pool: &AnyPool, keep: u64, before: DateTime<Utc>) -> StoreResult<u64> {
     let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+    let parts_cut = minute_floor(minute_of(before) - 1);
     let before = iso(before);
     let mut tx = pool.begin().await?;
     // Raise each floor past what goes, then delete below the floors.
@@ -419,6 +663,14 @@ pub(crate) async fn prune(pool: &AnyPool, keep: u64, before: DateTime<Utc>) -> S
     .execute(&mut *tx)
     .await?
     .rows_affected();
+    // What is left was written at or after `before`: its parts are of
+    // `before`'s minute or later. One minute more is kept for a replay
+    // that read its messages before this commit and reads their parts
+    // after it (PostgreSQL reads committed data statement by statement).
+    sqlx::query("delete from event_body where key < $1")
+        .bind(&parts_cut)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(deleted)
 }

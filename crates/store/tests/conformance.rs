@@ -583,6 +583,7 @@ async fn event_log(store: Arc<dyn Store>) {
         account_only: false,
         body: format!("{{\"id\":\"{dedupe}\"}}"),
         session: None,
+        shared: None,
     };
     // Not followed before: nothing below the floor can be replayed.
     let first = store.follow_event_feed(&feed, now, later).await.unwrap();
@@ -774,6 +775,202 @@ async fn event_log(store: Arc<dyn Store>) {
         .unwrap());
 }
 
+/// Bodies shared by several messages (migration 0018): a session's JSON
+/// is stored once for its `SessionInfoChanged`, the call-state message
+/// beside it, every user's copy and each `ActiveSessionsChanged` list
+/// holding it; every replay gives back each message's body byte for byte,
+/// also after a second write of the same messages (another node), a prune
+/// that keeps them, and a later write of the same parts after a prune
+/// that took them. `raw` reads the tables directly (how many parts).
+async fn shared_bodies(store: Arc<dyn Store>, raw: sqlx::AnyPool) {
+    use bytes::Bytes;
+    use evo_store::events::{EventFeed, NewEventMessage, SharedParts};
+    let now = Utc::now();
+    let until = now + chrono::Duration::hours(1);
+    for user in ["sb-u1", "sb-u2"] {
+        let feed = EventFeed {
+            user_id: user.into(),
+            account_id: "sb-acc".into(),
+            manager: user == "sb-u2",
+        };
+        store.follow_event_feed(&feed, now, until).await.unwrap();
+    }
+    let ringing = Bytes::from_static(
+        br#"{"id":"ses-sb-1","callState":"Ringing","note":"\u0001 caf\u00e9 \u00e9"}"#,
+    );
+    let other = Bytes::from_static(br#"{"id":"ses-sb-0","callState":"Connected"}"#);
+    let message =
+        |user: &str, dedupe: &str, selector: &str, body: &str, shared: Option<SharedParts>| {
+            NewEventMessage {
+                user_id: user.into(),
+                dedupe: dedupe.into(),
+                selector: selector.into(),
+                account_only: user == "sb-u2",
+                body: body.into(),
+                session: Some(("ses-sb-1".to_string(), 1)),
+                shared,
+            }
+        };
+    let session = |part: &Bytes| {
+        Some(SharedParts {
+            at: 0,
+            parts: vec![part.clone()],
+        })
+    };
+    let list = Some(SharedParts {
+        at: "{\"sessions\":[".len(),
+        parts: vec![other.clone(), ringing.clone()],
+    });
+    let batch = vec![
+        message(
+            "sb-u1",
+            "1:info",
+            "cmd.SessionInfoChanged",
+            "",
+            session(&ringing),
+        ),
+        message(
+            "sb-u1",
+            "1:invite",
+            "cmd.SessionInvite",
+            "",
+            session(&ringing),
+        ),
+        message(
+            "sb-u1",
+            "1:list",
+            "cmd.ActiveSessionsChanged",
+            "{\"sessions\":[]}",
+            list.clone(),
+        ),
+        message(
+            "sb-u2",
+            "1:info",
+            "account:sb-acc@cmd.SessionInfoChanged",
+            "",
+            session(&ringing),
+        ),
+        // Not shareable (the text around holds the mark): stored whole.
+        message(
+            "sb-u2",
+            "1:odd",
+            "cmd.Odd",
+            "[\u{1}]",
+            Some(SharedParts {
+                at: 1,
+                parts: vec![other.clone()],
+            }),
+        ),
+        message("sb-u2", "1:plain", "cmd.Plain", "{\"plain\":true}", None),
+    ];
+    let expected: Vec<(&str, String)> = batch
+        .iter()
+        .map(|m| (m.user_id.as_str(), m.full_body()))
+        .collect();
+    assert_eq!(
+        expected[2].1,
+        format!(
+            "{{\"sessions\":[{},{}]}}",
+            std::str::from_utf8(&other).unwrap(),
+            std::str::from_utf8(&ringing).unwrap()
+        )
+    );
+    let replayed = |user: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .event_messages_after(&user.into(), 0, 100)
+                .await
+                .unwrap()
+                .messages
+                .into_iter()
+                .map(|m| m.body)
+                .collect::<Vec<String>>()
+        }
+    };
+    let bodies_of = |user: &str| -> Vec<String> {
+        expected
+            .iter()
+            .filter(|(u, _)| *u == user)
+            .map(|(_, body)| body.clone())
+            .collect()
+    };
+    let ids = store.append_event_messages(&batch, now).await.unwrap();
+    assert!(ids.iter().all(Option::is_some));
+    assert_eq!(replayed("sb-u1").await, bodies_of("sb-u1"));
+    assert_eq!(replayed("sb-u2").await, bodies_of("sb-u2"));
+    // Each shared part once, however many messages carry it.
+    let parts: i64 = sqlx::query_scalar("select count(*) from event_body")
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+    assert_eq!(parts, 2);
+    // Written again (another node): the same ids, nothing stored twice.
+    assert_eq!(store.append_event_messages(&batch, now).await.unwrap(), ids);
+    let again: i64 = sqlx::query_scalar("select count(*) from event_body")
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+    assert_eq!(again, 2);
+    // A batch whose first carrier of a new part was written already: the
+    // part still reaches the message that is new.
+    let ended = Bytes::from_static(br#"{"id":"ses-sb-1","callState":"Disconnected"}"#);
+    let mut repeat = message(
+        "sb-u1",
+        "1:info",
+        "cmd.SessionInfoChanged",
+        "",
+        session(&ended),
+    );
+    repeat.session = Some(("ses-sb-1".to_string(), 2));
+    let mut fresh = message(
+        "sb-u1",
+        "2:info",
+        "cmd.SessionInfoChanged",
+        "",
+        session(&ended),
+    );
+    fresh.session = Some(("ses-sb-1".to_string(), 2));
+    let ids = store
+        .append_event_messages(&[repeat, fresh], now)
+        .await
+        .unwrap();
+    let mut u1 = bodies_of("sb-u1");
+    u1.push(std::str::from_utf8(&ended).unwrap().to_string());
+    assert_eq!(ids.len(), 2);
+    assert_eq!(replayed("sb-u1").await, u1);
+    // A prune that keeps the messages keeps their parts.
+    store
+        .prune_event_messages(100, now - chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(replayed("sb-u1").await, u1);
+    assert_eq!(replayed("sb-u2").await, bodies_of("sb-u2"));
+    // A prune past them takes messages and parts; the same part written
+    // later is stored again (under its new minute) and replays.
+    let later = now + chrono::Duration::minutes(30);
+    store.prune_event_messages(100, later).await.unwrap();
+    assert!(replayed("sb-u1").await.is_empty());
+    let left: i64 = sqlx::query_scalar("select count(*) from event_body")
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    let mut info = message(
+        "sb-u1",
+        "3:info",
+        "cmd.SessionInfoChanged",
+        "",
+        session(&ringing),
+    );
+    info.session = Some(("ses-sb-1".to_string(), 3));
+    store.append_event_messages(&[info], later).await.unwrap();
+    assert_eq!(
+        replayed("sb-u1").await,
+        vec![std::str::from_utf8(&ringing).unwrap().to_string()]
+    );
+}
+
 /// Writers hold a lease they renew: one not renewed since `stale_before`
 /// is expired by the next renewal of another, which raises every floor (a
 /// crash is found within the lease even when no node starts).
@@ -916,6 +1113,16 @@ async fn commits_together(store: Arc<dyn Store>) {
         .is_empty());
 }
 
+/// A connection of its own to the store's database (to read its tables).
+async fn raw_pool(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::pool::PoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_sqlite_store_conforms_and_survives_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
@@ -923,6 +1130,15 @@ async fn the_sqlite_store_conforms_and_survives_a_reopen() {
     suite(open_store(&location).await.unwrap()).await;
     retention_in_batches(open_store(&location).await.unwrap()).await;
     event_log(open_store(&location).await.unwrap()).await;
+    shared_bodies(
+        open_store(&location).await.unwrap(),
+        raw_pool(&format!(
+            "sqlite://{}",
+            evo_store::sql::sqlite_file(dir.path()).display()
+        ))
+        .await,
+    )
+    .await;
     writer_lease(open_store(&location).await.unwrap()).await;
     let reopened = open_store(&location).await.unwrap();
     assert_eq!(reopened.active_sessions().await.unwrap().len(), 51);
@@ -954,6 +1170,7 @@ async fn the_postgres_store_conforms() {
     suite(open_store(&url).await.unwrap()).await;
     retention_in_batches(open_store(&url).await.unwrap()).await;
     event_log(open_store(&url).await.unwrap()).await;
+    shared_bodies(open_store(&url).await.unwrap(), raw_pool(&url).await).await;
     writer_lease(open_store(&url).await.unwrap()).await;
     let reconnected = open_store(&url).await.unwrap();
     assert_eq!(reconnected.active_sessions().await.unwrap().len(), 51);

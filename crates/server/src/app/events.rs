@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use evo_core::api::sessions::SessionCallState;
 use evo_core::domain::Role;
-use evo_store::events::{EventFeed, NewEventMessage};
+use evo_store::events::{EventFeed, NewEventMessage, SharedParts};
 use evo_store::{Store, StoreError};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -381,8 +381,56 @@ struct Draft {
     dedupe: String,
     selector: Arc<str>,
     json: Bytes,
+    /// How the log stores `json`: the sessions' JSON it is made of, each
+    /// stored once for every message that carries it (migration 0018).
+    parts: Parts,
     account_only: bool,
     origin: Option<(Arc<str>, Instant)>,
+}
+
+/// What a message's body is made of.
+enum Parts {
+    /// One session's JSON (`SessionInfoChanged` and the call-state
+    /// messages): the body is the part.
+    Session,
+    /// `ActiveSessionsChanged`: `{"sessions":[…]}` around the sessions'
+    /// JSON.
+    List(Vec<Bytes>),
+}
+
+const LIST_HEAD: &str = "{\"sessions\":[";
+const LIST_TAIL: &str = "]}";
+
+impl Draft {
+    /// The message as the log takes it: the text around the shared parts.
+    fn to_new(&self) -> NewEventMessage {
+        let (body, shared) = match &self.parts {
+            Parts::Session => (
+                String::new(),
+                SharedParts {
+                    at: 0,
+                    parts: vec![self.json.clone()],
+                },
+            ),
+            Parts::List(parts) => (
+                format!("{LIST_HEAD}{LIST_TAIL}"),
+                SharedParts {
+                    at: LIST_HEAD.len(),
+                    parts: parts.clone(),
+                },
+            ),
+        };
+        NewEventMessage {
+            user_id: self.user_id.clone(),
+            dedupe: self.dedupe.clone(),
+            selector: self.selector.to_string(),
+            account_only: self.account_only,
+            body,
+            session: self.session.clone(),
+            // An empty list has no part: stored whole.
+            shared: Some(shared).filter(|shared| !shared.parts.is_empty()),
+        }
+    }
 }
 
 fn feed_of(principal: &Principal) -> EventFeed {
@@ -688,17 +736,7 @@ impl EventHub {
                 Err(error) => tracing::warn!(%error, "raising event log floors failed"),
             }
         }
-        let new: Vec<NewEventMessage> = drafts
-            .iter()
-            .map(|d| NewEventMessage {
-                user_id: d.user_id.clone(),
-                dedupe: d.dedupe.clone(),
-                selector: d.selector.to_string(),
-                account_only: d.account_only,
-                body: String::from_utf8_lossy(&d.json).into_owned(),
-                session: d.session.clone(),
-            })
-            .collect();
+        let new: Vec<NewEventMessage> = drafts.iter().map(Draft::to_new).collect();
         let appended = store.append_event_messages(&new, chrono::Utc::now()).await;
         each("log", started);
         let started = Instant::now();
@@ -938,18 +976,33 @@ impl EventHub {
                         dedupe: dedupe(kind),
                         selector: selector.clone(),
                         json: json.get_or_insert_with(|| live.json()).clone(),
+                        parts: Parts::Session,
                         account_only,
                         origin: None,
                     });
                 }
             }
             if membership_changed {
+                // The session's own JSON is the one its other messages
+                // carry (the same bytes: one part in the log).
+                let sessions: Vec<Bytes> = viewer
+                    .active_sessions(&self.0.index)
+                    .iter()
+                    .map(|other| {
+                        if Arc::ptr_eq(other, live) {
+                            json.get_or_insert_with(|| live.json()).clone()
+                        } else {
+                            other.json()
+                        }
+                    })
+                    .collect();
                 drafts.push(Draft {
                     user_id: user_id.clone(),
                     session: Some((session_id.to_string(), version)),
                     dedupe: dedupe("ActiveSessionsChanged"),
                     selector: Arc::from("cmd.ActiveSessionsChanged"),
-                    json: active_sessions_json(viewer, &self.0.index),
+                    json: list_json(&sessions),
+                    parts: Parts::List(sessions),
                     account_only: false,
                     origin: None,
                 });
@@ -1271,6 +1324,21 @@ fn unhold(holding: &mut HashMap<SessionId, HashSet<UserId>>, session: &str, user
             holding.remove(session);
         }
     }
+}
+
+/// `{"sessions":[…]}` of the sessions' JSON.
+fn list_json(sessions: &[Bytes]) -> Bytes {
+    let len = sessions.iter().map(|s| s.len() + 1).sum::<usize>();
+    let mut json = Vec::with_capacity(LIST_HEAD.len() + len + LIST_TAIL.len());
+    json.extend_from_slice(LIST_HEAD.as_bytes());
+    for (i, session) in sessions.iter().enumerate() {
+        if i > 0 {
+            json.push(b',');
+        }
+        json.extend_from_slice(session);
+    }
+    json.extend_from_slice(LIST_TAIL.as_bytes());
+    Bytes::from(json)
 }
 
 fn active_sessions_json(viewer: &Viewer, index: &LiveIndex) -> Bytes {

@@ -15,6 +15,8 @@ struct Frame {
     id: u64,
     selector: String,
     json: serde_json::Value,
+    /// The `data:` line as sent.
+    raw: String,
 }
 
 struct Reader {
@@ -60,6 +62,7 @@ impl Reader {
                         id,
                         selector: selector.to_string(),
                         json: serde_json::from_str(json).expect("JSON body"),
+                        raw: data.to_string(),
                     };
                 }
                 let chunk = self
@@ -285,6 +288,151 @@ async fn a_number_assigned_after_the_stream_opened_brings_its_sessions() {
         .collect();
     assert!(ids.contains(&plan.session_id.as_str()), "{ids:?}");
     assert!(!ids.contains(&app.fixture.main_session.as_str()), "{ids:?}");
+    server.abort();
+}
+
+/// The log stores a session's JSON once for every message carrying it
+/// (migration 0018: `SessionInfoChanged`, the call-state message beside it,
+/// each user's and channel's copy, each `ActiveSessionsChanged` list); a
+/// resume must replay exactly the frames the live streams carried, byte
+/// for byte, for a user and for a manager on the account channel.
+#[tokio::test]
+async fn replayed_frames_are_the_live_frames_byte_for_byte() {
+    use evo_core::reducer;
+    use evo_core::scenario::{self, Cast};
+    use evo_server::app::directory::NewNumber;
+    let dir = crate::helpers::TestDb::new();
+    let (app, server) = private_app(&dir, None).await;
+    let manager = app
+        .state
+        .directory
+        .add_user(evo_server::app::directory::NewUser {
+            account_id: &AccountId::new(app.fixture.account_id.as_str()),
+            email: "manager@acme.example",
+            password: crate::helpers::PASSWORD,
+            display_name: None,
+            roles: &["Manager".to_string(), "User".to_string()],
+            customer_id: None,
+        })
+        .await
+        .unwrap();
+    let bob = bearer(&app, &app.fixture.bob.email).await;
+    let boss = bearer(&app, &manager.email).await;
+    let channel = format!("account:{}", app.fixture.account_id);
+    let query = format!("?channels={channel}");
+    let mut bob_live = Reader::open(&app, &bob, "", None).await;
+    let bob_connect = bob_live.next().await;
+    let mut boss_live = Reader::open(&app, &boss, &query, None).await;
+    let boss_connect = boss_live.next().await;
+    let number = app
+        .state
+        .directory
+        .add_number(NewNumber {
+            account_id: &app.fixture.account_id.as_str().into(),
+            number: "+15550178",
+            ring_user_ids: &[app.fixture.bob.id.as_str().into()],
+            queue_name: None,
+            display_name: Some("Shared line"),
+            customer_id: None,
+        })
+        .await
+        .unwrap();
+    let cast = Cast {
+        account_id: app.fixture.account_id.as_str().into(),
+        account_name: "Acme".into(),
+        customer: None,
+        breadcrumb: Vec::new(),
+        number: (
+            number.id.clone(),
+            number.address.clone(),
+            number.display_name.clone(),
+        ),
+        agents: vec![(
+            app.fixture.bob.id.as_str().into(),
+            "bob".into(),
+            "Bob".into(),
+        )],
+        caller: "+15557770002".into(),
+    };
+    let plan = scenario::build(
+        scenario::Kind::InboundMissed,
+        &cast,
+        "PARTS",
+        chrono::Utc::now(),
+    );
+    // A session joins bob's list (its JSON in three of bob's messages and
+    // the manager's), changes, and bob's other session changes.
+    let session = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
+    app.state
+        .sessions
+        .open(
+            session,
+            plan.header
+                .call_sid
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        )
+        .await
+        .unwrap();
+    change(&app, plan.session_id.as_str(), "twice told").await;
+    change(&app, &app.fixture.bob_session, "last").await;
+    let is_data = |frame: &Frame| !frame.selector.contains("cmd.on");
+    let mut bob_frames = Vec::new();
+    loop {
+        let frame = bob_live.next().await;
+        if !is_data(&frame) {
+            continue;
+        }
+        let last = frame.json["consoleData"] == "last";
+        bob_frames.push((frame.id, frame.raw));
+        if last {
+            break;
+        }
+    }
+    let selectors: Vec<&str> = bob_frames
+        .iter()
+        .map(|(_, raw)| raw.split_once(' ').unwrap().0)
+        .collect();
+    assert!(
+        selectors.contains(&"cmd.ActiveSessionsChanged"),
+        "{bob_frames:?}"
+    );
+    let mut boss_frames = Vec::new();
+    loop {
+        let frame = boss_live.next().await;
+        if !is_data(&frame) {
+            continue;
+        }
+        let last = frame.json["consoleData"] == "last";
+        boss_frames.push((frame.id, frame.raw));
+        if last {
+            break;
+        }
+    }
+    assert!(boss_frames.len() >= 3, "{boss_frames:?}");
+    drop((bob_live, boss_live));
+
+    // Resumed from before all of them, and on a node started again on the
+    // same store (nothing in memory): the same frames, byte for byte.
+    app.state.shutdown.trigger();
+    server.await.unwrap().unwrap();
+    let (app, server) = private_app(&dir, Some(app.fixture.clone())).await;
+    for (email, query, connect, live) in [
+        (&app.fixture.bob.email, "", &bob_connect, &bob_frames),
+        (&manager.email, query.as_str(), &boss_connect, &boss_frames),
+    ] {
+        let token = bearer(&app, email).await;
+        let mut resumed = Reader::open(&app, &token, query, Some(connect.id)).await;
+        let mut replayed = Vec::new();
+        while replayed.len() < live.len() {
+            let frame = resumed.next().await;
+            if is_data(&frame) {
+                replayed.push((frame.id, frame.raw));
+            }
+        }
+        assert_eq!(&replayed, live);
+    }
     server.abort();
 }
 
