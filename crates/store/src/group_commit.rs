@@ -15,7 +15,7 @@
 //! hand-offs to the writer task and back); whoever comes meanwhile queues
 //! for the writer task, so commits still group under load.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,16 +42,17 @@ pub struct GroupCommitter {
     /// Changes submitted and not yet answered (for [`GroupCommitter::drain`]).
     pending: Arc<AtomicUsize>,
     store: Arc<dyn Store>,
-    /// Whether a commit is under way (the writer task's batch or a
-    /// caller's own, [`GroupCommitter::submit_all`]).
-    busy: Arc<AtomicBool>,
+    /// Commits under way (the writer task's batch and a caller's own,
+    /// [`GroupCommitter::submit_all`]): a count, not a flag, so that the
+    /// writer finishing its batch does not mark a caller's own commit done.
+    busy: Arc<AtomicUsize>,
 }
 
 impl GroupCommitter {
     /// Starts the writer task over `store`. Needs a Tokio runtime.
     pub fn new(store: Arc<dyn Store>) -> Self {
         let (sender, receiver) = mpsc::channel::<Job>(MAX_BATCH * 4);
-        let busy = Arc::new(AtomicBool::new(false));
+        let busy = Arc::new(AtomicUsize::new(0));
         tokio::spawn(write_loop(store.clone(), receiver, busy.clone()));
         GroupCommitter {
             sender,
@@ -94,7 +95,7 @@ impl GroupCommitter {
         let _pending = PendingGuard(&self.pending);
         if self
             .busy
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
             // Nothing is committing: commit on this task, without the two
@@ -127,12 +128,12 @@ impl Drop for PendingGuard<'_> {
     }
 }
 
-/// Marks the commit under way as done (also when its caller gave up).
-struct BusyGuard<'a>(&'a AtomicBool);
+/// Counts a commit under way as done (also when its caller gave up).
+struct BusyGuard<'a>(&'a AtomicUsize);
 
 impl Drop for BusyGuard<'_> {
     fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -155,11 +156,11 @@ async fn commit_alone(
 async fn write_loop(
     store: Arc<dyn Store>,
     mut receiver: mpsc::Receiver<Job>,
-    busy: Arc<AtomicBool>,
+    busy: Arc<AtomicUsize>,
 ) {
     while let Some(first) = receiver.recv().await {
-        // Callers that find it set queue here rather than commit alone.
-        busy.store(true, Ordering::Release);
+        // Callers that find a commit under way queue here rather than commit alone.
+        busy.fetch_add(1, Ordering::AcqRel);
         let _busy = BusyGuard(&busy);
         let mut count = first.0.len();
         let mut jobs = vec![first];
@@ -300,7 +301,7 @@ mod tests {
         // Given up at its first wait: committed or not, it leaves no
         // commit marked under way, and nothing pending.
         let _ = tokio::time::timeout(Duration::ZERO, committer.submit(opened("GONE"))).await;
-        assert!(!committer.busy.load(Ordering::Acquire));
+        assert_eq!(committer.busy.load(Ordering::Acquire), 0);
         assert_eq!(committer.drain(Duration::from_secs(5)).await, 0);
         // Many at once: some commit alone, the rest queue; all durable.
         let tasks: Vec<_> = (0..20)
