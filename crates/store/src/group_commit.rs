@@ -269,18 +269,10 @@ mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
     use evo_core::reducer::open;
-    use evo_core::scenario::{build, Cast, Kind};
+    use evo_core::scenario::{build, Kind};
 
     fn opened(tag: &str) -> SessionChange {
-        let cast = Cast {
-            account_id: "acc1".into(),
-            account_name: "Acme".into(),
-            customer: None,
-            breadcrumb: vec![],
-            number: ("num1".into(), "+15550100".into(), "Main".into()),
-            agents: vec![("usr1".into(), "alice".into(), "Alice".into())],
-            caller: "+15557770000".into(),
-        };
+        let cast = crate::testing::one_agent_cast();
         let start = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
         let plan = build(Kind::InboundAnswered, &cast, tag, start);
         SessionChange {

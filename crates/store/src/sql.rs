@@ -1793,22 +1793,12 @@ mod one_change_tests {
     use super::one_change_per_session;
     use crate::SessionChange;
     use chrono::{TimeZone, Utc};
-    use evo_core::reducer::{apply, open};
-    use evo_core::scenario::{build, Cast, Kind, Scenario};
+    use evo_core::scenario::{build, Kind, Scenario};
 
     fn plan(tag: &str) -> Scenario {
-        let cast = Cast {
-            account_id: "acc1".into(),
-            account_name: "Acme".into(),
-            customer: None,
-            breadcrumb: vec![],
-            number: ("num1".into(), "+15550100".into(), "Main".into()),
-            agents: vec![("usr1".into(), "alice".into(), "Alice".into())],
-            caller: "+15557770000".into(),
-        };
         build(
             Kind::HoldUnhold,
-            &cast,
+            &crate::testing::one_agent_cast(),
             tag,
             Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap(),
         )
@@ -1816,24 +1806,7 @@ mod one_change_tests {
 
     /// The open and `count` events of `plan`, each version from the last.
     fn versions(plan: &Scenario, count: usize) -> Vec<SessionChange> {
-        let mut session = open(&plan.session_id, plan.header.clone(), plan.opened_at);
-        let mut changes = vec![SessionChange {
-            session: session.clone(),
-            event: None,
-            expected_version: None,
-            keys: vec!["CA1".into()],
-        }];
-        for event in &plan.events[..count] {
-            let next = apply(&session, event);
-            changes.push(SessionChange {
-                session: next.clone(),
-                event: Some(event.clone()),
-                expected_version: Some(session.version()),
-                keys: vec![],
-            });
-            session = next;
-        }
-        changes
+        crate::testing::consecutive_versions(plan, count, "CA1".into())
     }
 
     fn sizes(changes: &[SessionChange]) -> Vec<usize> {

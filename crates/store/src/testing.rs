@@ -248,3 +248,46 @@ impl Drop for PostgresCluster {
             .output();
     }
 }
+
+/// The cast the store's own tests use: account `acc1` ("Acme"), number
+/// `num1` ("Main") ringing one agent, `usr1` (alice).
+pub fn one_agent_cast() -> evo_core::scenario::Cast {
+    evo_core::scenario::Cast {
+        account_id: "acc1".into(),
+        account_name: "Acme".into(),
+        customer: None,
+        breadcrumb: vec![],
+        number: ("num1".into(), "+15550100".into(), "Main".into()),
+        agents: vec![("usr1".into(), "alice".into(), "Alice".into())],
+        caller: "+15557770000".into(),
+    }
+}
+
+/// `plan`'s open (with the lookup key `key`) and its first `count` events
+/// as consecutive changes, each version computed from the one before: the
+/// chain a voice webhook submits, which the store writes as one change.
+pub fn consecutive_versions(
+    plan: &evo_core::scenario::Scenario,
+    count: usize,
+    key: String,
+) -> Vec<crate::SessionChange> {
+    let mut session =
+        evo_core::reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
+    let mut changes = vec![crate::SessionChange {
+        session: session.clone(),
+        event: None,
+        expected_version: None,
+        keys: vec![key],
+    }];
+    for event in &plan.events[..count] {
+        let next = evo_core::reducer::apply(&session, event);
+        changes.push(crate::SessionChange {
+            session: next.clone(),
+            event: Some(event.clone()),
+            expected_version: Some(session.version()),
+            keys: vec![],
+        });
+        session = next;
+    }
+    changes
+}

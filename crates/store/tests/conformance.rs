@@ -13,15 +13,7 @@ use evo_store::testing::PostgresCluster;
 use evo_store::{open_store, AuthSession, SessionChange, Store, StoreError};
 
 fn cast() -> Cast {
-    Cast {
-        account_id: "acc1".into(),
-        account_name: "Acme".into(),
-        customer: None,
-        breadcrumb: vec![],
-        number: ("num1".into(), "+15550100".into(), "Main".into()),
-        agents: vec![("usr1".into(), "alice".into(), "Alice".into())],
-        caller: "+15557770000".into(),
-    }
+    evo_store::testing::one_agent_cast()
 }
 
 async fn seed_directory(store: &dyn Store) {
@@ -1044,25 +1036,7 @@ async fn commits_together(store: Arc<dyn Store>) {
     let committer = GroupCommitter::new(store.clone());
     let start = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
     let versions = |plan: &evo_core::scenario::Scenario, count: usize| {
-        let opened = open(&plan.session_id, plan.header.clone(), plan.opened_at);
-        let mut changes = vec![SessionChange {
-            session: opened.clone(),
-            event: None,
-            expected_version: None,
-            keys: vec![format!("CA{}", plan.session_id)],
-        }];
-        let mut session = opened;
-        for event in &plan.events[..count] {
-            let next = apply(&session, event);
-            changes.push(SessionChange {
-                session: next.clone(),
-                event: Some(event.clone()),
-                expected_version: Some(session.version()),
-                keys: vec![],
-            });
-            session = next;
-        }
-        changes
+        evo_store::testing::consecutive_versions(plan, count, format!("CA{}", plan.session_id))
     };
     let plan = build(Kind::HoldUnhold, &cast(), "T1", start);
     let changes = versions(&plan, 2);
