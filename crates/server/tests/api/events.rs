@@ -217,8 +217,7 @@ async fn a_subscriber_gets_on_connect_then_changes_of_its_own_sessions_only() {
 /// the directory), and another user's session still must not.
 #[tokio::test]
 async fn a_number_assigned_after_the_stream_opened_brings_its_sessions() {
-    use evo_core::reducer;
-    use evo_core::scenario::{self, Cast};
+    use evo_core::scenario;
     use evo_server::app::directory::NewNumber;
     let dir = crate::helpers::TestDb::new();
     let (app, server) = private_app(&dir, None).await;
@@ -241,42 +240,14 @@ async fn a_number_assigned_after_the_stream_opened_brings_its_sessions() {
     // Alice's session changes first: not bob's, so his next message must be
     // the new line's session.
     change(&app, &app.fixture.main_session, "not for bob").await;
-    let cast = Cast {
-        account_id: app.fixture.account_id.as_str().into(),
-        account_name: "Acme".into(),
-        customer: None,
-        breadcrumb: Vec::new(),
-        number: (
-            number.id.clone(),
-            number.address.clone(),
-            number.display_name.clone(),
-        ),
-        agents: vec![(
-            app.fixture.bob.id.as_str().into(),
-            "bob".into(),
-            "Bob".into(),
-        )],
-        caller: "+15557770001".into(),
-    };
+    let cast = crate::helpers::bob_on(&app, &number, "+15557770001");
     let plan = scenario::build(
         scenario::Kind::InboundMissed,
         &cast,
         "LATE",
         chrono::Utc::now(),
     );
-    let session = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
-    app.state
-        .sessions
-        .open(
-            session,
-            plan.header
-                .call_sid
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-        )
-        .await
-        .unwrap();
+    crate::helpers::play(&app.state, &plan, 0).await;
     let changed = stream.next_named("cmd.SessionInfoChanged").await;
     assert_eq!(changed.json["id"], plan.session_id.as_str());
     let active = stream.next_named("cmd.ActiveSessionsChanged").await;
@@ -298,8 +269,7 @@ async fn a_number_assigned_after_the_stream_opened_brings_its_sessions() {
 /// for byte, for a user and for a manager on the account channel.
 #[tokio::test]
 async fn replayed_frames_are_the_live_frames_byte_for_byte() {
-    use evo_core::reducer;
-    use evo_core::scenario::{self, Cast};
+    use evo_core::scenario;
     use evo_server::app::directory::NewNumber;
     let dir = crate::helpers::TestDb::new();
     let (app, server) = private_app(&dir, None).await;
@@ -337,23 +307,7 @@ async fn replayed_frames_are_the_live_frames_byte_for_byte() {
         })
         .await
         .unwrap();
-    let cast = Cast {
-        account_id: app.fixture.account_id.as_str().into(),
-        account_name: "Acme".into(),
-        customer: None,
-        breadcrumb: Vec::new(),
-        number: (
-            number.id.clone(),
-            number.address.clone(),
-            number.display_name.clone(),
-        ),
-        agents: vec![(
-            app.fixture.bob.id.as_str().into(),
-            "bob".into(),
-            "Bob".into(),
-        )],
-        caller: "+15557770002".into(),
-    };
+    let cast = crate::helpers::bob_on(&app, &number, "+15557770002");
     let plan = scenario::build(
         scenario::Kind::InboundMissed,
         &cast,
@@ -362,19 +316,7 @@ async fn replayed_frames_are_the_live_frames_byte_for_byte() {
     );
     // A session joins bob's list (its JSON in three of bob's messages and
     // the manager's), changes, and bob's other session changes.
-    let session = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
-    app.state
-        .sessions
-        .open(
-            session,
-            plan.header
-                .call_sid
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-        )
-        .await
-        .unwrap();
+    crate::helpers::play(&app.state, &plan, 0).await;
     change(&app, plan.session_id.as_str(), "twice told").await;
     change(&app, &app.fixture.bob_session, "last").await;
     let is_data = |frame: &Frame| !frame.selector.contains("cmd.on");

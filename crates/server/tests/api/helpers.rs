@@ -396,26 +396,7 @@ pub async fn seed(state: &AppState) -> Fixture {
     ];
     let mut ids = std::collections::HashMap::new();
     for (name, plan, count) in plans {
-        let session = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
-        state
-            .sessions
-            .open(
-                session,
-                plan.header
-                    .call_sid
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect(),
-            )
-            .await
-            .unwrap();
-        for event in plan.events.iter().take(count) {
-            state
-                .sessions
-                .apply(&plan.session_id, event.clone(), Vec::new())
-                .await
-                .unwrap();
-        }
+        play(state, &plan, count).await;
         ids.insert(name, plan.session_id.clone());
     }
     Fixture {
@@ -490,4 +471,45 @@ pub async fn active_sessions(app: &TestApp, token: &str) -> serde_json::Value {
 pub fn fixture_start() -> chrono::DateTime<Utc> {
     let now = Utc::now() - chrono::Duration::minutes(5);
     Utc.timestamp_opt(now.timestamp(), 0).unwrap()
+}
+
+/// Opens `plan`'s session in `state` (found by its call SIDs) and applies
+/// its first `count` events, as its webhooks would.
+pub async fn play(state: &AppState, plan: &scenario::Scenario, count: usize) {
+    let session = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
+    let keys = plan
+        .header
+        .call_sid
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    state.sessions.open(session, keys).await.unwrap();
+    for event in plan.events.iter().take(count) {
+        state
+            .sessions
+            .apply(&plan.session_id, event.clone(), Vec::new())
+            .await
+            .unwrap();
+    }
+}
+
+/// One agent, bob, on `number` of the fixture's account, called from `caller`.
+pub fn bob_on(app: &TestApp, number: &evo_core::domain::Endpoint, caller: &str) -> scenario::Cast {
+    scenario::Cast {
+        account_id: app.fixture.account_id.as_str().into(),
+        account_name: "Acme".into(),
+        customer: None,
+        breadcrumb: Vec::new(),
+        number: (
+            number.id.clone(),
+            number.address.clone(),
+            number.display_name.clone(),
+        ),
+        agents: vec![(
+            app.fixture.bob.id.as_str().into(),
+            "bob".into(),
+            "Bob".into(),
+        )],
+        caller: caller.into(),
+    }
 }

@@ -8,7 +8,6 @@ use std::sync::OnceLock;
 use chrono::{Duration, TimeZone, Utc};
 use evo_core::domain::{Account, Crumb, Endpoint};
 use evo_core::ids::{AccountId, CustomerId};
-use evo_core::reducer;
 use evo_core::scenario::{self, Cast};
 use evo_server::app::directory::{NewNumber, NewUser};
 use evo_server::app::state::AppState;
@@ -259,26 +258,7 @@ async fn seed(state: &AppState, address: std::net::SocketAddr) -> History {
     for (name, kind, cast, start, count) in plans {
         let kind: scenario::Kind = kind.parse().unwrap();
         let plan = scenario::build(kind, &cast, &name.to_uppercase(), start);
-        let session = reducer::open(&plan.session_id, plan.header.clone(), plan.opened_at);
-        state
-            .sessions
-            .open(
-                session,
-                plan.header
-                    .call_sid
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect(),
-            )
-            .await
-            .unwrap();
-        for event in plan.events.iter().take(count) {
-            state
-                .sessions
-                .apply(&plan.session_id, event.clone(), Vec::new())
-                .await
-                .unwrap();
-        }
+        crate::helpers::play(state, &plan, count).await;
         s.insert(name, plan.session_id.to_string());
     }
     History {
