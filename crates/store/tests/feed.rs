@@ -13,15 +13,7 @@ use evo_store::{migrate, open_store, SessionChange, Store, StoreError};
 use sqlx::Executor;
 
 fn cast() -> Cast {
-    Cast {
-        account_id: "acc1".into(),
-        account_name: "Acme".into(),
-        customer: None,
-        breadcrumb: vec![],
-        number: ("num1".into(), "+15550100".into(), "Main".into()),
-        agents: vec![("usr1".into(), "alice".into(), "Alice".into())],
-        caller: "+15557770000".into(),
-    }
+    evo_store::testing::one_agent_cast()
 }
 
 /// Opens two sessions in one commit, then changes one: returns their ids.

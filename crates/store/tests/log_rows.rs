@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use evo_core::api::sessions::{FlowChannels, SessionDirections, SessionMemberRoles};
 use evo_core::event::{Clock, EventKind, EventSource, Party, SessionEvent};
 use evo_core::reducer::{apply, open, reduce_all, try_apply_in_place, with_history};
-use evo_core::scenario::{build, Cast, Kind};
+use evo_core::scenario::{build, Kind};
 use evo_core::session::{Session, SessionHeader};
 use evo_store::group_commit::GroupCommitter;
 use evo_store::testing::PostgresCluster;
@@ -349,15 +349,7 @@ async fn log_rows_of(url: &str, id: &str) -> (i64, bool, i64) {
 /// rows.
 async fn a_store_from_before_0013_reads_the_same(location: &str, url: &str, sqlite: bool) {
     let store = open_store(location).await.unwrap();
-    let cast = Cast {
-        account_id: "acc1".into(),
-        account_name: "Acme".into(),
-        customer: None,
-        breadcrumb: vec![],
-        number: ("num1".into(), "+15550100".into(), "Main".into()),
-        agents: vec![("usr1".into(), "alice".into(), "Alice".into())],
-        caller: "+15557770000".into(),
-    };
+    let cast = evo_store::testing::one_agent_cast();
     let plan = build(Kind::InboundAnswered, &cast, "OLD", start());
     let mut call = open(&plan.session_id, plan.header.clone(), plan.opened_at);
     store
