@@ -136,13 +136,29 @@ fn answer_now(state: &AppState, request: Request<Body>) -> Result<Response, Requ
     answered.ok_or(request)
 }
 
-/// [`resolve`] for `GET`, with the read path's answer (`/sessions/active`)
+/// The path of `GetActiveSessions`' `GET` route, as its contract declares
+/// it (the read every client repeats; [`super::App`] takes it before the
+/// router).
+pub(crate) fn read_path() -> Option<&'static str> {
+    use evo_core::api::sessions::GetActiveSessions;
+    use evo_core::contract::Contract;
+    static PATH: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
+    *PATH.get_or_init(|| {
+        let operation = GetActiveSessions::type_info().operation()?;
+        operation
+            .routes
+            .iter()
+            .find(|route| route.verbs.is_empty() || route.verbs.contains(&"GET"))
+            .map(|route| route.path)
+    })
+}
+
+/// [`resolve`] for `GET`, with the read path's answer
 /// worked out once: the routes are static, so it is the same every time.
 fn resolve_get(path: &str) -> Route {
-    const READ: &str = "/sessions/active";
     static READ_ROUTE: std::sync::OnceLock<Option<Resolved>> = std::sync::OnceLock::new();
-    if path == READ {
-        let found = READ_ROUTE.get_or_init(|| match resolve(READ, Method::GET.as_str()) {
+    if Some(path) == read_path() {
+        let found = READ_ROUTE.get_or_init(|| match resolve(path, Method::GET.as_str()) {
             Route::Found(route, params) if params.is_empty() => Some(route),
             _ => None,
         });
@@ -846,4 +862,16 @@ fn render_error(
         .insert(header::CONTENT_TYPE, content_type_header(format));
     error.add_headers(&mut response);
     response
+}
+
+#[cfg(test)]
+mod tests {
+    /// The read path comes from the contract; the spec's page
+    /// (`../shared/spec/GetActiveSessions.txt`) gives it as
+    /// `GET /sessions/active`. Without it `App` would send every read
+    /// through the router.
+    #[test]
+    fn the_read_path_is_get_active_sessions_route() {
+        assert_eq!(super::read_path(), Some("/sessions/active"));
+    }
 }

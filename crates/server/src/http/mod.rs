@@ -86,9 +86,6 @@ struct ReadPath {
     limits: limits::RequestLimits,
 }
 
-/// The path [`App`] answers before the router.
-const READ_PATH: &str = "/sessions/active";
-
 /// The application as `serve` serves it (see [`App`]).
 pub fn app(state: AppState) -> App {
     let limits = limits::RequestLimits::new(&state.config.limits, state.config.max_body_bytes);
@@ -119,7 +116,10 @@ impl Served for App {
         use futures::future::Either;
         use tower::ServiceExt;
         match &self.read {
-            Some(read) if request.method() == Method::GET && request.uri().path() == READ_PATH => {
+            Some(read)
+                if request.method() == Method::GET
+                    && Some(request.uri().path()) == dispatch::read_path() =>
+            {
                 Either::Left(edge::edge_call(&read.limits, request, |request| {
                     dispatch::respond(&read.state, request)
                 }))
