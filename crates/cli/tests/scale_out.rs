@@ -1,331 +1,29 @@
 //! Two `evo-voice serve` processes on one PostgreSQL database (issue 13):
 //! signed webhooks alternate between the nodes, and both nodes' Server
 //! Events streams and `/sessions/active` agree, in order, within 200 ms of
-//! each commit; cross-node latency under load is measured; and PostgreSQL
-//! stopped in the middle of a webhook burst loses nothing acknowledged.
+//! each commit, and still in order and complete under a load of concurrent
+//! writers; PostgreSQL stopped in the middle of a webhook burst loses
+//! nothing acknowledged. How fast changes cross nodes under load is a
+//! figure, not a test: `cargo bench -p evo-voice --bench cross_node`.
 
 mod common;
 
-use common::{free_port, wait_until_ready};
+use common::two_nodes::{
+    active_ids, arrival, assert_in_order, bearer, hang_up, load, percentile, ring, seed, Node,
+    Watched,
+};
+use common::wait_until_ready;
 use evo_core::ids::SessionId;
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use evo_store::testing::PostgresCluster;
-use evo_twilio::params::FormParams;
-use evo_twilio::signature::compute_signature;
-use tokio::sync::mpsc;
-
-const SID: &str = "AC00000000000000000000000000005ca1";
-const TOKEN: &str = "scale-token";
-const NUMBER: &str = "+15550400";
 
 /// The two tests here run one after the other: each measures latencies that
 /// the other's four processes would disturb.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-const EMAIL: &str = "agent@scale.test";
-const PASSWORD: &str = "pw-scale-12";
-
-fn evo(url: &str, args: &[&str]) -> String {
-    common::evo_ok(("EVO_DATABASE_URL", url.as_ref()), args)
-}
-
-/// Seeds an account, a user and a number ringing the user; returns the
-/// account id.
-fn seed(url: &str) -> String {
-    let account = evo(
-        url,
-        &[
-            "account",
-            "add",
-            "Scale",
-            "--twilio-account-sid",
-            SID,
-            "--twilio-auth-token",
-            TOKEN,
-        ],
-    );
-    let user = evo(
-        url,
-        &[
-            "user",
-            "add",
-            "--account",
-            &account,
-            "--email",
-            EMAIL,
-            "--password",
-            PASSWORD,
-            "--role",
-            "User",
-        ],
-    );
-    evo(
-        url,
-        &[
-            "number",
-            "add",
-            "--account",
-            &account,
-            "--number",
-            NUMBER,
-            "--ring",
-            &user,
-        ],
-    );
-    account
-}
-
-/// A running node.
-struct Node {
-    port: u16,
-    child: Child,
-}
-
-impl Node {
-    fn start(url: &str) -> Node {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_evo-voice"))
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .env("EVO_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-            .env("EVO_DATABASE_URL", url)
-            .env("EVO_JWT_SECRET", "scale-out-test-secret-0123456789abcdef")
-            .stdout(Stdio::null())
-            .stderr(match std::env::var_os("EVO_SCALE_LOG") {
-                Some(dir) => Stdio::from(
-                    std::fs::File::create(std::path::Path::new(&dir).join(format!("{port}.log")))
-                        .unwrap(),
-                ),
-                None => Stdio::null(),
-            })
-            .spawn()
-            .unwrap();
-        Node { port, child }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn bearer(http: &reqwest::Client, node: &Node) -> String {
-    let response = http
-        .post(node.url("/auth/credentials"))
-        .json(&serde_json::json!({"userName": EMAIL, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: serde_json::Value = response.json().await.unwrap();
-    body["bearerToken"].as_str().unwrap().to_string()
-}
-
-/// A `SessionInfoChanged` frame as a node's stream delivered it.
-#[derive(Debug, Clone)]
-struct Seen {
-    at: Instant,
-    id: String,
-    state: String,
-}
-
-/// Reads a node's Server Events stream into a channel of
-/// `SessionInfoChanged` frames (other messages are skipped).
-async fn watch(node: &Node, token: &str) -> mpsc::UnboundedReceiver<Seen> {
-    // No overall timeout: it would cut the stream.
-    let mut response = reqwest::Client::new()
-        .get(node.url("/event-stream"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let (sender, receiver) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        // Frames can be large (`ActiveSessionsChanged` carries the whole
-        // list): search only the bytes not searched yet, so that reading
-        // keeps up and the server never drops this stream as too slow.
-        let mut buffer: Vec<u8> = Vec::new();
-        let mut searched: usize = 0;
-        while let Ok(Some(chunk)) = response.chunk().await {
-            let at = Instant::now();
-            buffer.extend_from_slice(&chunk);
-            loop {
-                let from = searched.saturating_sub(1);
-                let Some(end) = buffer[from..]
-                    .windows(2)
-                    .position(|w| w == b"\n\n")
-                    .map(|i| from + i)
-                else {
-                    searched = buffer.len();
-                    break;
-                };
-                let frame = String::from_utf8_lossy(&buffer[..end + 2]).to_string();
-                buffer.drain(..end + 2);
-                searched = 0;
-                let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: ")) else {
-                    continue;
-                };
-                let Some(json) = data.strip_prefix("cmd.SessionInfoChanged ") else {
-                    continue;
-                };
-                let json: serde_json::Value = serde_json::from_str(json).unwrap();
-                let seen = Seen {
-                    at,
-                    id: json["id"].as_str().unwrap_or_default().to_string(),
-                    state: json["callState"].as_str().unwrap_or_default().to_string(),
-                };
-                if sender.send(seen).is_err() {
-                    return;
-                }
-            }
-        }
-    });
-    receiver
-}
-
-/// Sends one signed webhook; the status, or `None` when no answer came.
-async fn webhook(
-    http: &reqwest::Client,
-    node: &Node,
-    path: &str,
-    pairs: &[(&str, &str)],
-) -> Option<u16> {
-    let url = node.url(path);
-    let params = FormParams::from_pairs(pairs.iter().copied());
-    let signature = compute_signature(TOKEN, &url, &params);
-    http.post(&url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("X-Twilio-Signature", signature)
-        .body(params.encode())
-        .send()
-        .await
-        .ok()
-        .map(|r| r.status().as_u16())
-}
-
-/// The voice webhook of a new inbound call (Twilio's parameters,
-/// https://www.twilio.com/docs/voice/twiml#request-parameters).
-async fn ring(http: &reqwest::Client, node: &Node, call: &str) -> Option<u16> {
-    webhook(
-        http,
-        node,
-        "/twilio/voice",
-        &[
-            ("AccountSid", SID),
-            ("CallSid", call),
-            ("From", "+15557770000"),
-            ("To", NUMBER),
-            ("CallStatus", "ringing"),
-            ("Direction", "inbound"),
-        ],
-    )
-    .await
-}
-
-/// The root call's final status callback
-/// (https://www.twilio.com/docs/voice/api/call-resource#statuscallback).
-async fn hang_up(http: &reqwest::Client, node: &Node, call: &str) -> Option<u16> {
-    webhook(
-        http,
-        node,
-        "/twilio/status",
-        &[
-            ("AccountSid", SID),
-            ("CallSid", call),
-            ("CallStatus", "completed"),
-            ("SequenceNumber", "1"),
-            ("CallDuration", "0"),
-        ],
-    )
-    .await
-}
-
-async fn active_ids(http: &reqwest::Client, node: &Node, token: &str) -> Option<BTreeSet<String>> {
-    let response = http
-        .get(node.url("/sessions/active"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .ok()?;
-    if response.status() != 200 {
-        return None;
-    }
-    let body: serde_json::Value = response.json().await.ok()?;
-    Some(
-        body["sessions"]
-            .as_array()?
-            .iter()
-            .filter_map(|s| s["id"].as_str().map(String::from))
-            .collect(),
-    )
-}
-
-/// Whether a frame in `shown` shows a session at least as far as `wanted`:
-/// a node that reads a session after two commits shows only the later
-/// state (the index takes the newest version).
-fn reached(shown: &str, wanted: &str) -> bool {
-    let rank = |state: &str| usize::from(state == "Disconnected");
-    shown == wanted || rank(shown) > rank(wanted)
-}
-
-/// Waits for the frame showing `id` in `state` (or later) on a stream; its
-/// arrival time.
-async fn arrival(
-    stream: &mut mpsc::UnboundedReceiver<Seen>,
-    log: &mut Vec<Seen>,
-    id: &str,
-    state: &str,
-    wait: Duration,
-) -> Instant {
-    if let Some(seen) = log.iter().find(|s| s.id == id && reached(&s.state, state)) {
-        return seen.at;
-    }
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        let seen = tokio::time::timeout_at(deadline, stream.recv())
-            .await
-            .unwrap_or_else(|_| panic!("{id} never reached {state} within {wait:?}"))
-            .expect("the stream stays open");
-        log.push(seen.clone());
-        if seen.id == id && reached(&seen.state, state) {
-            return seen.at;
-        }
-    }
-}
-
-/// The order in which a stream showed each session's states must be the
-/// order they happened in: never `Disconnected` before `Ringing`.
-fn assert_in_order(log: &[Seen], node: &str) {
-    let mut ended: BTreeSet<&str> = BTreeSet::new();
-    for seen in log {
-        if seen.state == "Disconnected" {
-            ended.insert(&seen.id);
-        } else {
-            assert!(
-                !ended.contains(seen.id.as_str()),
-                "{node} showed {} as {} after it ended",
-                seen.id,
-                seen.state
-            );
-        }
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_on_one_database_agree_within_200_ms_of_each_commit() {
     let _serial = ONE_AT_A_TIME.lock().await;
@@ -341,11 +39,7 @@ async fn two_nodes_on_one_database_agree_within_200_ms_of_each_commit() {
         wait_until_ready(&http, node.port).await;
     }
     let token = bearer(&http, &nodes[0]).await;
-    let mut streams = [
-        watch(&nodes[0], &token).await,
-        watch(&nodes[1], &token).await,
-    ];
-    let mut logs = [Vec::new(), Vec::new()];
+    let mut watched = Watched::open(&nodes, &token).await;
     let session = |call: &str| format!("ses-{account}-{call}");
 
     // One commit at a time, alternating nodes: every commit reaches both
@@ -375,6 +69,7 @@ async fn two_nodes_on_one_database_agree_within_200_ms_of_each_commit() {
         };
         let answered = Instant::now();
         order.push((id.clone(), wanted));
+        let Watched { streams, logs } = &mut watched;
         for (n, stream) in streams.iter_mut().enumerate() {
             let at = arrival(stream, &mut logs[n], &id, wanted, Duration::from_secs(2)).await;
             let latency = at.saturating_duration_since(answered);
@@ -395,7 +90,7 @@ async fn two_nodes_on_one_database_agree_within_200_ms_of_each_commit() {
         }
     }
     // Both streams showed the commits in the order they happened.
-    for (n, log) in logs.iter().enumerate() {
+    for (n, log) in watched.logs.iter().enumerate() {
         let mut shown: Vec<(String, &str)> = Vec::new();
         for seen in log {
             let entry = (seen.id.clone(), seen.state.as_str());
@@ -412,79 +107,24 @@ async fn two_nodes_on_one_database_agree_within_200_ms_of_each_commit() {
     );
 
     // Under load: 8 writers, each call rung on one node and hung up on the
-    // other (so lists stay short, as in a real contact centre); how long
-    // until the other node's stream shows each commit.
-    type Sent = (String, &'static str, Instant, usize);
-    let sent_at: Arc<Mutex<Vec<Sent>>> = Arc::default();
-    let mut writers = Vec::new();
+    // other; every commit must reach both streams (within 10 s: lost, not
+    // slow, is what fails here) and each stream must show each session's
+    // states in order. The latencies are printed for a look; the figure is
+    // the benchmark's.
     let nodes = Arc::new(nodes);
-    for writer in 0..8u32 {
-        let http = http.clone();
-        let nodes = nodes.clone();
-        let sent_at = sent_at.clone();
-        let account = account.clone();
-        writers.push(tokio::spawn(async move {
-            for n in 0..30u32 {
-                let call = format!("CAff{writer:02}{n:028}");
-                let id = format!("ses-{account}-{call}");
-                let target = ((writer + n) % 2) as usize;
-                let sent = Instant::now();
-                assert_eq!(ring(&http, &nodes[target], &call).await, Some(200));
-                sent_at
-                    .lock()
-                    .unwrap()
-                    .push((id.clone(), "Ringing", sent, 1 - target));
-                let sent = Instant::now();
-                assert_eq!(hang_up(&http, &nodes[1 - target], &call).await, Some(204));
-                sent_at
-                    .lock()
-                    .unwrap()
-                    .push((id, "Disconnected", sent, target));
-            }
-        }));
-    }
-    for writer in writers {
-        writer.await.unwrap();
-    }
-    let sent_at = sent_at.lock().unwrap().clone();
-    // From the webhook being sent to the other node's stream, and from the
-    // node that committed it showing it to the other node showing it.
-    let mut latencies = Vec::new();
-    let mut hops = Vec::new();
-    for (id, state, sent, other) in &sent_at {
-        let remote = arrival(
-            &mut streams[*other],
-            &mut logs[*other],
-            id,
-            state,
-            Duration::from_secs(10),
-        )
-        .await;
-        let local = arrival(
-            &mut streams[1 - *other],
-            &mut logs[1 - *other],
-            id,
-            state,
-            Duration::from_secs(10),
-        )
-        .await;
-        latencies.push(remote.saturating_duration_since(*sent));
-        hops.push(remote.saturating_duration_since(local));
-    }
-    for (n, log) in logs.iter().enumerate() {
+    let run = load(&http, &nodes, &account, &mut watched, 0xff, 8, 30).await;
+    assert_eq!(run.latencies.len(), 8 * 30 * 2);
+    for (n, log) in watched.logs.iter().enumerate() {
         assert_in_order(log, &format!("node {n}"));
     }
-    latencies.sort();
-    hops.sort();
-    let (p50, p99) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99));
     eprintln!(
-        "cross-node propagation under load ({} commits, 8 writers): webhook sent -> other node's stream p50 {p50:?}, p99 {p99:?}, max {:?}; committing node's stream -> other node's stream p50 {:?}, p99 {:?}",
-        latencies.len(),
-        latencies.last().unwrap(),
-        percentile(&hops, 0.5),
-        percentile(&hops, 0.99),
+        "cross-node propagation under load ({} commits, 8 writers; debug build): webhook sent -> other node's stream p50 {:?}, p99 {:?}; committing node's stream -> other node's stream p50 {:?}, p99 {:?}",
+        run.latencies.len(),
+        percentile(&run.latencies, 0.5),
+        percentile(&run.latencies, 0.99),
+        percentile(&run.hops, 0.5),
+        percentile(&run.hops, 0.99),
     );
-    assert!(p99 < Duration::from_secs(1), "p99 {p99:?}");
     for node in nodes.iter() {
         let active = active_ids(&http, node, &token).await.unwrap();
         assert!(

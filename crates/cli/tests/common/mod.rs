@@ -2,6 +2,8 @@
 //! part of it, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod two_nodes;
+
 use std::ffi::OsStr;
 use std::process::Command;
 use std::time::{Duration, Instant};
