@@ -24,6 +24,7 @@ use crate::history::{self, SessionInfoPage, SessionQuery, StoredSessionInfo};
 use crate::turns::{Turn, Writer, WriterQueue};
 use crate::{
     ApiKeyRecord, AuthSession, PoolOptions, SessionChange, Store, StoreError, StoreResult,
+    TwilioAccounts, TwilioCredentials,
 };
 
 mod bulk;
@@ -858,6 +859,62 @@ impl Store for SqlStore {
             tokens.push(Secret::from(row.try_get::<String, _>("token")?));
         }
         Ok(tokens)
+    }
+
+    async fn twilio_accounts(&self) -> StoreResult<TwilioAccounts> {
+        // One statement, one snapshot: the generation row joined with every
+        // account that has an AccountSid and its added tokens (none: one
+        // row of nulls beside the generation).
+        let rows = sqlx::query(
+            "select g.value as generation, a.account_id, a.name, a.twilio_account_sid, \
+             a.twilio_auth_token, t.token \
+             from twilio_generation g \
+             left join account a on a.twilio_account_sid is not null \
+             left join account_auth_token t on t.account_id = a.account_id \
+             where g.id = 1 \
+             order by a.account_id, t.added_at, t.token",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(first) = rows.first() else {
+            return Err(StoreError::Corrupt("no twilio_generation row".into()));
+        };
+        let generation: i64 = first.try_get("generation")?;
+        let mut accounts: Vec<TwilioCredentials> = Vec::new();
+        for row in &rows {
+            let Some(account_id) = row.try_get::<Option<String>, _>("account_id")? else {
+                continue;
+            };
+            if accounts
+                .last()
+                .is_none_or(|last| last.account.id.as_str() != account_id)
+            {
+                let account = account_from_row(row)?;
+                let auth_tokens = account.twilio_auth_token.iter().cloned().collect();
+                accounts.push(TwilioCredentials {
+                    account,
+                    auth_tokens,
+                });
+            }
+            if let Some(token) = row.try_get::<Option<String>, _>("token")? {
+                if let Some(last) = accounts.last_mut() {
+                    last.auth_tokens.push(Secret::from(token));
+                }
+            }
+        }
+        Ok(TwilioAccounts {
+            generation,
+            accounts,
+        })
+    }
+
+    async fn twilio_generation(&self) -> StoreResult<i64> {
+        Ok(
+            sqlx::query("select value from twilio_generation where id = 1")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("value")?,
+        )
     }
 
     async fn add_account_auth_token(
