@@ -328,6 +328,16 @@ pub trait Store: Send + Sync + 'static {
         account_id: &AccountId,
         keys: &[String],
     ) -> StoreResult<Vec<SessionEvent>>;
+    /// What opening session `id` needs to read before its commit, in one
+    /// statement (one round trip, one snapshot): `None` when a session
+    /// with that id is stored already; else the events parked under any of
+    /// `keys` for `account_id`, as [`Store::parked_callbacks`] returns them.
+    async fn parked_unless_stored(
+        &self,
+        id: &SessionId,
+        account_id: &AccountId,
+        keys: &[String],
+    ) -> StoreResult<Option<Vec<SessionEvent>>>;
     /// Forgets the events parked under `keys` (after they were applied),
     /// and the same events parked under other keys.
     async fn drop_parked_callbacks(

@@ -728,6 +728,33 @@ async fn insert_endpoint(
     Ok(())
 }
 
+/// Parked callbacks as rows of `pending_callback` give them: each event
+/// once (by dedupe key), oldest first.
+#[derive(Default)]
+struct Parked {
+    seen: std::collections::BTreeSet<String>,
+    found: Vec<(String, SessionEvent)>,
+}
+
+impl Parked {
+    fn add(&mut self, row: &AnyRow) -> StoreResult<()> {
+        let dedupe: String = row.try_get("dedupe_key")?;
+        if !self.seen.insert(dedupe) {
+            return Ok(());
+        }
+        let text: String = row.try_get("event")?;
+        let event = serde_json::from_str(&text)
+            .map_err(|error| StoreError::Corrupt(format!("parked callback: {error}")))?;
+        self.found.push((row.try_get("received_at")?, event));
+        Ok(())
+    }
+
+    fn events(mut self) -> Vec<SessionEvent> {
+        self.found.sort_by(|a, b| a.0.cmp(&b.0));
+        self.found.into_iter().map(|(_, event)| event).collect()
+    }
+}
+
 /// Ids per `in (…)` list: well under SQLite's 32,766 bound parameters and
 /// PostgreSQL's 65,535.
 pub(crate) const IN_LIST_CHUNK: usize = 500;
@@ -1589,8 +1616,7 @@ impl Store for SqlStore {
         account_id: &AccountId,
         keys: &[String],
     ) -> StoreResult<Vec<SessionEvent>> {
-        let mut seen = std::collections::BTreeSet::new();
-        let mut found: Vec<(String, SessionEvent)> = Vec::new();
+        let mut parked = Parked::default();
         for key in keys {
             let rows = sqlx::query(
                 "select dedupe_key, received_at, event from pending_callback
@@ -1600,19 +1626,71 @@ impl Store for SqlStore {
             .bind(key)
             .fetch_all(&self.pool)
             .await?;
-            for row in rows {
-                let dedupe: String = row.try_get("dedupe_key")?;
-                if !seen.insert(dedupe) {
-                    continue;
-                }
-                let text: String = row.try_get("event")?;
-                let event = serde_json::from_str(&text)
-                    .map_err(|error| StoreError::Corrupt(format!("parked callback: {error}")))?;
-                found.push((row.try_get("received_at")?, event));
+            for row in &rows {
+                parked.add(row)?;
             }
         }
-        found.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(found.into_iter().map(|(_, event)| event).collect())
+        Ok(parked.events())
+    }
+
+    async fn parked_unless_stored(
+        &self,
+        id: &SessionId,
+        account_id: &AccountId,
+        keys: &[String],
+    ) -> StoreResult<Option<Vec<SessionEvent>>> {
+        if keys.len() > IN_LIST_CHUNK {
+            if self.session(id).await?.is_some() {
+                return Ok(None);
+            }
+            return self.parked_callbacks(account_id, keys).await.map(Some);
+        }
+        // One statement: whether the session is stored, beside every row
+        // parked under the keys (none: one row of nulls).
+        let parked = if keys.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " left join pending_callback p on p.account_id = $2 and p.lookup_key in ({}) \
+                 order by p.received_at",
+                (3..3 + keys.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let columns = if keys.is_empty() {
+            ""
+        } else {
+            ", p.dedupe_key, p.received_at, p.event"
+        };
+        let statement = format!(
+            "select (select count(*) from session where session_id = $1) as stored{columns} \
+             from (select 1 as one) one{parked}"
+        );
+        let mut query = sqlx::query(&statement).bind(id.as_str());
+        if !keys.is_empty() {
+            query = query.bind(account_id.as_str());
+            for key in keys {
+                query = query.bind(key.as_str());
+            }
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let Some(first) = rows.first() else {
+            return Err(StoreError::Corrupt("open read: no row".into()));
+        };
+        if first.try_get::<i64, _>("stored")? != 0 {
+            return Ok(None);
+        }
+        let mut parked = Parked::default();
+        if !keys.is_empty() {
+            for row in &rows {
+                if row.try_get::<Option<String>, _>("dedupe_key")?.is_some() {
+                    parked.add(row)?;
+                }
+            }
+        }
+        Ok(Some(parked.events()))
     }
 
     async fn drop_parked_callbacks(

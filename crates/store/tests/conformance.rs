@@ -435,6 +435,51 @@ async fn suite(store: Arc<dyn Store>) {
             .is_empty(),
         "another account's key leads nowhere"
     );
+    // Opening a new session reads the same in one statement; a session
+    // stored already reads `None` (whatever is parked).
+    assert_eq!(
+        store
+            .parked_unless_stored(&parking.session_id, &"acc1".into(), &keys)
+            .await
+            .unwrap(),
+        Some(parked.clone())
+    );
+    assert_eq!(
+        store
+            .parked_unless_stored(&parking.session_id, &"acc1".into(), &keys[1..])
+            .await
+            .unwrap(),
+        Some(parked.clone()),
+        "parked under each key, read once"
+    );
+    assert_eq!(
+        store
+            .parked_unless_stored(&parking.session_id, &"acc2".into(), &keys)
+            .await
+            .unwrap(),
+        Some(Vec::new())
+    );
+    assert_eq!(
+        store
+            .parked_unless_stored(&parking.session_id, &"acc1".into(), &[])
+            .await
+            .unwrap(),
+        Some(Vec::new())
+    );
+    assert_eq!(
+        store
+            .parked_unless_stored(&plan.session_id, &"acc1".into(), &keys)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .parked_unless_stored(&plan.session_id, &"acc1".into(), &[])
+            .await
+            .unwrap(),
+        None
+    );
     store
         .drop_parked_callbacks(&"acc1".into(), &keys)
         .await
