@@ -48,6 +48,25 @@ pub struct AuthSession {
     pub expires_at: DateTime<Utc>,
 }
 
+/// An account whose webhooks Twilio signs, with every auth token they may
+/// be signed with: the primary first, then the added ones, oldest first
+/// (what [`Store::account_auth_tokens`] returns).
+#[derive(Debug, Clone)]
+pub struct TwilioCredentials {
+    pub account: Account,
+    pub auth_tokens: Vec<Secret>,
+}
+
+/// Every account with a Twilio `AccountSid` and its tokens, read in one
+/// statement together with the twilio generation they reflect
+/// ([`Store::twilio_accounts`]).
+#[derive(Debug, Clone)]
+pub struct TwilioAccounts {
+    /// [`Store::twilio_generation`] as the same statement saw it.
+    pub generation: i64,
+    pub accounts: Vec<TwilioCredentials>,
+}
+
 /// A session read for one event (`Store::session_for_event`).
 #[derive(Debug)]
 pub struct ForEvent {
@@ -175,6 +194,17 @@ pub trait Store: Send + Sync + 'static {
         account_id: &AccountId,
         token: &str,
     ) -> StoreResult<()>;
+    /// Every account with a Twilio `AccountSid` and its auth tokens, with
+    /// the twilio generation, in one statement (one snapshot: the accounts
+    /// are exactly those of that generation). The server's webhook
+    /// verifier holds them in memory.
+    async fn twilio_accounts(&self) -> StoreResult<TwilioAccounts>;
+    /// A counter that moves whenever an account or an auth token is
+    /// inserted, changed or deleted, by this node, another node or plain
+    /// SQL (triggers, migration 0020), in the changing transaction: one
+    /// row, read by the server's directory reload, which re-reads
+    /// [`Store::twilio_accounts`] only when the value moved.
+    async fn twilio_generation(&self) -> StoreResult<i64>;
 
     async fn create_customer(&self, customer: &Customer) -> StoreResult<()>;
     async fn customer(&self, id: &CustomerId) -> StoreResult<Option<Customer>>;
@@ -298,6 +328,16 @@ pub trait Store: Send + Sync + 'static {
         account_id: &AccountId,
         keys: &[String],
     ) -> StoreResult<Vec<SessionEvent>>;
+    /// What opening session `id` needs to read before its commit, in one
+    /// statement (one round trip, one snapshot): `None` when a session
+    /// with that id is stored already; else the events parked under any of
+    /// `keys` for `account_id`, as [`Store::parked_callbacks`] returns them.
+    async fn parked_unless_stored(
+        &self,
+        id: &SessionId,
+        account_id: &AccountId,
+        keys: &[String],
+    ) -> StoreResult<Option<Vec<SessionEvent>>>;
     /// Forgets the events parked under `keys` (after they were applied),
     /// and the same events parked under other keys.
     async fn drop_parked_callbacks(

@@ -24,6 +24,7 @@ use crate::history::{self, SessionInfoPage, SessionQuery, StoredSessionInfo};
 use crate::turns::{Turn, Writer, WriterQueue};
 use crate::{
     ApiKeyRecord, AuthSession, PoolOptions, SessionChange, Store, StoreError, StoreResult,
+    TwilioAccounts, TwilioCredentials,
 };
 
 mod bulk;
@@ -727,6 +728,33 @@ async fn insert_endpoint(
     Ok(())
 }
 
+/// Parked callbacks as rows of `pending_callback` give them: each event
+/// once (by dedupe key), oldest first.
+#[derive(Default)]
+struct Parked {
+    seen: std::collections::BTreeSet<String>,
+    found: Vec<(String, SessionEvent)>,
+}
+
+impl Parked {
+    fn add(&mut self, row: &AnyRow) -> StoreResult<()> {
+        let dedupe: String = row.try_get("dedupe_key")?;
+        if !self.seen.insert(dedupe) {
+            return Ok(());
+        }
+        let text: String = row.try_get("event")?;
+        let event = serde_json::from_str(&text)
+            .map_err(|error| StoreError::Corrupt(format!("parked callback: {error}")))?;
+        self.found.push((row.try_get("received_at")?, event));
+        Ok(())
+    }
+
+    fn events(mut self) -> Vec<SessionEvent> {
+        self.found.sort_by(|a, b| a.0.cmp(&b.0));
+        self.found.into_iter().map(|(_, event)| event).collect()
+    }
+}
+
 /// Ids per `in (…)` list: well under SQLite's 32,766 bound parameters and
 /// PostgreSQL's 65,535.
 pub(crate) const IN_LIST_CHUNK: usize = 500;
@@ -858,6 +886,62 @@ impl Store for SqlStore {
             tokens.push(Secret::from(row.try_get::<String, _>("token")?));
         }
         Ok(tokens)
+    }
+
+    async fn twilio_accounts(&self) -> StoreResult<TwilioAccounts> {
+        // One statement, one snapshot: the generation row joined with every
+        // account that has an AccountSid and its added tokens (none: one
+        // row of nulls beside the generation).
+        let rows = sqlx::query(
+            "select g.value as generation, a.account_id, a.name, a.twilio_account_sid, \
+             a.twilio_auth_token, t.token \
+             from twilio_generation g \
+             left join account a on a.twilio_account_sid is not null \
+             left join account_auth_token t on t.account_id = a.account_id \
+             where g.id = 1 \
+             order by a.account_id, t.added_at, t.token",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(first) = rows.first() else {
+            return Err(StoreError::Corrupt("no twilio_generation row".into()));
+        };
+        let generation: i64 = first.try_get("generation")?;
+        let mut accounts: Vec<TwilioCredentials> = Vec::new();
+        for row in &rows {
+            let Some(account_id) = row.try_get::<Option<String>, _>("account_id")? else {
+                continue;
+            };
+            if accounts
+                .last()
+                .is_none_or(|last| last.account.id.as_str() != account_id)
+            {
+                let account = account_from_row(row)?;
+                let auth_tokens = account.twilio_auth_token.iter().cloned().collect();
+                accounts.push(TwilioCredentials {
+                    account,
+                    auth_tokens,
+                });
+            }
+            if let Some(token) = row.try_get::<Option<String>, _>("token")? {
+                if let Some(last) = accounts.last_mut() {
+                    last.auth_tokens.push(Secret::from(token));
+                }
+            }
+        }
+        Ok(TwilioAccounts {
+            generation,
+            accounts,
+        })
+    }
+
+    async fn twilio_generation(&self) -> StoreResult<i64> {
+        Ok(
+            sqlx::query("select value from twilio_generation where id = 1")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("value")?,
+        )
     }
 
     async fn add_account_auth_token(
@@ -1532,8 +1616,7 @@ impl Store for SqlStore {
         account_id: &AccountId,
         keys: &[String],
     ) -> StoreResult<Vec<SessionEvent>> {
-        let mut seen = std::collections::BTreeSet::new();
-        let mut found: Vec<(String, SessionEvent)> = Vec::new();
+        let mut parked = Parked::default();
         for key in keys {
             let rows = sqlx::query(
                 "select dedupe_key, received_at, event from pending_callback
@@ -1543,19 +1626,71 @@ impl Store for SqlStore {
             .bind(key)
             .fetch_all(&self.pool)
             .await?;
-            for row in rows {
-                let dedupe: String = row.try_get("dedupe_key")?;
-                if !seen.insert(dedupe) {
-                    continue;
-                }
-                let text: String = row.try_get("event")?;
-                let event = serde_json::from_str(&text)
-                    .map_err(|error| StoreError::Corrupt(format!("parked callback: {error}")))?;
-                found.push((row.try_get("received_at")?, event));
+            for row in &rows {
+                parked.add(row)?;
             }
         }
-        found.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(found.into_iter().map(|(_, event)| event).collect())
+        Ok(parked.events())
+    }
+
+    async fn parked_unless_stored(
+        &self,
+        id: &SessionId,
+        account_id: &AccountId,
+        keys: &[String],
+    ) -> StoreResult<Option<Vec<SessionEvent>>> {
+        if keys.len() > IN_LIST_CHUNK {
+            if self.session(id).await?.is_some() {
+                return Ok(None);
+            }
+            return self.parked_callbacks(account_id, keys).await.map(Some);
+        }
+        // One statement: whether the session is stored, beside every row
+        // parked under the keys (none: one row of nulls).
+        let parked = if keys.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " left join pending_callback p on p.account_id = $2 and p.lookup_key in ({}) \
+                 order by p.received_at",
+                (3..3 + keys.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let columns = if keys.is_empty() {
+            ""
+        } else {
+            ", p.dedupe_key, p.received_at, p.event"
+        };
+        let statement = format!(
+            "select (select count(*) from session where session_id = $1) as stored{columns} \
+             from (select 1 as one) one{parked}"
+        );
+        let mut query = sqlx::query(&statement).bind(id.as_str());
+        if !keys.is_empty() {
+            query = query.bind(account_id.as_str());
+            for key in keys {
+                query = query.bind(key.as_str());
+            }
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let Some(first) = rows.first() else {
+            return Err(StoreError::Corrupt("open read: no row".into()));
+        };
+        if first.try_get::<i64, _>("stored")? != 0 {
+            return Ok(None);
+        }
+        let mut parked = Parked::default();
+        if !keys.is_empty() {
+            for row in &rows {
+                if row.try_get::<Option<String>, _>("dedupe_key")?.is_some() {
+                    parked.add(row)?;
+                }
+            }
+        }
+        Ok(Some(parked.events()))
     }
 
     async fn drop_parked_callbacks(

@@ -435,6 +435,51 @@ async fn suite(store: Arc<dyn Store>) {
             .is_empty(),
         "another account's key leads nowhere"
     );
+    // Opening a new session reads the same in one statement; a session
+    // stored already reads `None` (whatever is parked).
+    assert_eq!(
+        store
+            .parked_unless_stored(&parking.session_id, &"acc1".into(), &keys)
+            .await
+            .unwrap(),
+        Some(parked.clone())
+    );
+    assert_eq!(
+        store
+            .parked_unless_stored(&parking.session_id, &"acc1".into(), &keys[1..])
+            .await
+            .unwrap(),
+        Some(parked.clone()),
+        "parked under each key, read once"
+    );
+    assert_eq!(
+        store
+            .parked_unless_stored(&parking.session_id, &"acc2".into(), &keys)
+            .await
+            .unwrap(),
+        Some(Vec::new())
+    );
+    assert_eq!(
+        store
+            .parked_unless_stored(&parking.session_id, &"acc1".into(), &[])
+            .await
+            .unwrap(),
+        Some(Vec::new())
+    );
+    assert_eq!(
+        store
+            .parked_unless_stored(&plan.session_id, &"acc1".into(), &keys)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .parked_unless_stored(&plan.session_id, &"acc1".into(), &[])
+            .await
+            .unwrap(),
+        None
+    );
     store
         .drop_parked_callbacks(&"acc1".into(), &keys)
         .await
@@ -1276,6 +1321,193 @@ async fn the_postgres_ring_generation_moves_with_every_ring_change() {
     let cluster = PostgresCluster::start();
     let url = cluster.create_database("evo_rings");
     ring_generation_moves(open_store(&url).await.unwrap(), &url).await;
+}
+
+// --- the twilio generation (migration 0020) ---------------------------------
+
+/// The accounts with an AccountSid and their tokens, as
+/// `Store::twilio_accounts` reads them: (account id, tokens).
+async fn twilio_accounts_of(store: &dyn Store) -> (i64, Vec<(String, Vec<String>)>) {
+    let read = store.twilio_accounts().await.unwrap();
+    let accounts = read
+        .accounts
+        .iter()
+        .map(|held| {
+            (
+                held.account.id.to_string(),
+                held.auth_tokens
+                    .iter()
+                    .map(|t| t.expose().to_string())
+                    .collect(),
+            )
+        })
+        .collect();
+    (read.generation, accounts)
+}
+
+/// `twilio_generation` moves with every insert, update and delete of an
+/// account or an auth token, made through the store or by plain SQL on
+/// another connection, in the changing transaction (a rolled-back change
+/// leaves it), and stays when nothing the webhook verifier holds changed;
+/// `twilio_accounts` returns every account with an AccountSid, its tokens
+/// primary first, with the generation it reflects.
+async fn twilio_generation_moves(store: Arc<dyn Store>, url: &str) {
+    sqlx::any::install_default_drivers();
+    let sql = sqlx::AnyPool::connect(url).await.unwrap();
+    let execute = |statement: &'static str| {
+        let sql = sql.clone();
+        async move {
+            sqlx::query(statement)
+                .execute(&sql)
+                .await
+                .unwrap_or_else(|error| panic!("{statement}: {error}"));
+        }
+    };
+    let (empty_generation, empty) = twilio_accounts_of(store.as_ref()).await;
+    assert!(empty.is_empty(), "no account yet");
+    assert_eq!(empty_generation, store.twilio_generation().await.unwrap());
+    seed_directory(store.as_ref()).await;
+    let mut last = store.twilio_generation().await.unwrap();
+    assert!(last > empty_generation, "an account added moves it");
+    let moved = |last: &mut i64, now: i64, what: &str| {
+        assert!(now > *last, "{what} moves the twilio generation");
+        *last = now;
+    };
+    // Other directory changes leave it.
+    execute("update app_user set display_name = 'Alice B'").await;
+    execute("insert into endpoint_ring_user (endpoint_id, user_id, position) values ('num1', 'usr9', 1)")
+        .await;
+    assert_eq!(store.twilio_generation().await.unwrap(), last);
+    assert_eq!(
+        twilio_accounts_of(store.as_ref()).await,
+        (last, vec![("acc1".to_string(), vec!["token".to_string()])])
+    );
+
+    store
+        .add_account_auth_token(&"acc1".into(), "token-2", Utc::now())
+        .await
+        .unwrap();
+    moved(
+        &mut last,
+        store.twilio_generation().await.unwrap(),
+        "a token added through the store",
+    );
+    execute("insert into account (account_id, name) values ('acc2', 'No Twilio')").await;
+    moved(
+        &mut last,
+        store.twilio_generation().await.unwrap(),
+        "an account inserted by plain SQL",
+    );
+    execute(
+        "insert into account (account_id, name, twilio_account_sid, twilio_auth_token) \
+         values ('acc3', 'Other', 'AC00000000000000000000000000000003', 'token-3')",
+    )
+    .await;
+    execute(
+        "insert into account_auth_token (account_id, token, added_at) \
+         values ('acc1', 'token-1b', '2026-01-01T00:00:00.000000Z')",
+    )
+    .await;
+    moved(
+        &mut last,
+        store.twilio_generation().await.unwrap(),
+        "a token inserted by plain SQL",
+    );
+    // The added tokens oldest first, each with its own account only; an
+    // account without an AccountSid left out.
+    assert_eq!(
+        twilio_accounts_of(store.as_ref()).await,
+        (
+            last,
+            vec![
+                (
+                    "acc1".to_string(),
+                    vec!["token".into(), "token-1b".into(), "token-2".into()]
+                ),
+                ("acc3".to_string(), vec!["token-3".to_string()]),
+            ]
+        )
+    );
+    execute("update account set name = 'Acme Inc' where account_id = 'acc1'").await;
+    moved(
+        &mut last,
+        store.twilio_generation().await.unwrap(),
+        "an account updated by plain SQL",
+    );
+    execute("update account_auth_token set added_at = '2027-01-01T00:00:00.000000Z' where token = 'token-1b'")
+        .await;
+    moved(
+        &mut last,
+        store.twilio_generation().await.unwrap(),
+        "a token updated by plain SQL",
+    );
+    store
+        .remove_account_auth_token(&"acc1".into(), "token")
+        .await
+        .unwrap();
+    moved(
+        &mut last,
+        store.twilio_generation().await.unwrap(),
+        "the primary removed through the store",
+    );
+    assert_eq!(
+        twilio_accounts_of(store.as_ref()).await.1[0],
+        ("acc1".to_string(), vec!["token-1b".to_string(), "token-2".to_string()]),
+        "the newest added token promoted"
+    );
+
+    // In the changing transaction: rolled back, it stays.
+    let mut tx = sql.begin().await.unwrap();
+    sqlx::query("delete from account_auth_token")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("update account set twilio_auth_token = null")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(store.twilio_generation().await.unwrap(), last);
+    // Every token at once (PostgreSQL: `truncate`, which fires no row trigger).
+    if url.starts_with("postgres") {
+        execute("truncate account_auth_token").await;
+    } else {
+        execute("delete from account_auth_token").await;
+    }
+    moved(
+        &mut last,
+        store.twilio_generation().await.unwrap(),
+        "removing every token",
+    );
+    execute("delete from account where account_id = 'acc3'").await;
+    moved(
+        &mut last,
+        store.twilio_generation().await.unwrap(),
+        "an account deleted by plain SQL",
+    );
+    assert_eq!(
+        twilio_accounts_of(store.as_ref()).await,
+        (last, vec![("acc1".to_string(), vec!["token-1b".to_string()])])
+    );
+    sql.close().await;
+}
+
+#[tokio::test]
+async fn the_sqlite_twilio_generation_moves_with_every_account_or_token_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir.path().display().to_string()).await.unwrap();
+    let url = format!(
+        "sqlite://{}",
+        evo_store::sql::sqlite_file(dir.path()).display()
+    );
+    twilio_generation_moves(store, &url).await;
+}
+
+#[tokio::test]
+async fn the_postgres_twilio_generation_moves_with_every_account_or_token_change() {
+    let cluster = PostgresCluster::start();
+    let url = cluster.create_database("evo_twilio_generation");
+    twilio_generation_moves(open_store(&url).await.unwrap(), &url).await;
 }
 
 // --- bulk loading (`Store::load_ended_sessions`) ---------------------------

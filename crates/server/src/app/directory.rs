@@ -10,6 +10,7 @@ use evo_core::domain::{Account, Customer, Endpoint, EndpointKind, Role, Secret, 
 use evo_core::ids::{AccountId, CustomerId, EndpointId, TwilioAccountSid, UserId};
 use evo_store::{ApiKeyRecord, Store, StoreError};
 
+use crate::app::twilio_accounts::TwilioAccounts;
 use crate::auth::{generate_api_key, hash_api_key, password::hash_password};
 
 /// User id → the phone numbers that ring the user.
@@ -32,6 +33,9 @@ pub struct Directory {
     /// the relation `rings` was last read whole; held across a reload, so
     /// reloads run one at a time.
     stored: tokio::sync::Mutex<i64>,
+    /// The accounts whose webhooks Twilio signs and their tokens, in
+    /// memory for the webhook verifier; reloaded with the rings.
+    twilio: TwilioAccounts,
 }
 
 fn rings_of(pairs: Vec<(EndpointId, UserId)>) -> Rings {
@@ -43,18 +47,31 @@ fn rings_of(pairs: Vec<(EndpointId, UserId)>) -> Rings {
 }
 
 impl Directory {
-    /// The directory over the store, with the ring relation loaded.
-    pub(in crate::app) async fn load(store: Arc<dyn Store>) -> Result<Self, StoreError> {
+    /// The directory over the store, with the ring relation and the
+    /// Twilio accounts loaded; `refresh` is how often [`Directory::reload`]
+    /// runs: the accounts in memory are used while a reload confirmed them
+    /// less than two periods ago (`TwilioAccounts`' bound).
+    pub(in crate::app) async fn load(
+        store: Arc<dyn Store>,
+        refresh: std::time::Duration,
+    ) -> Result<Self, StoreError> {
         // The generation first: the relation read after it holds at least
         // the changes it counts.
         let stored = store.ring_generation().await?;
         let rings = rings_of(store.ring_assignments().await?);
+        let twilio = TwilioAccounts::load(store.clone(), refresh.saturating_mul(2)).await?;
         Ok(Directory {
             store,
             rings: RwLock::new(rings),
             generation: AtomicU64::new(0),
             stored: tokio::sync::Mutex::new(stored),
+            twilio,
         })
+    }
+
+    /// The Twilio accounts and tokens held for the webhook verifier.
+    pub fn twilio_accounts(&self) -> &TwilioAccounts {
+        &self.twilio
     }
 
     /// Reloads the ring relation (numbers assigned by other processes) when
@@ -62,6 +79,15 @@ impl Directory {
     /// reads that one row only (it runs every few seconds, beside the
     /// reads it serves). Returns whether the relation was read.
     pub async fn reload(&self) -> Result<bool, StoreError> {
+        // The Twilio accounts too (their own generation, one row when idle);
+        // a failure there does not hold the rings back.
+        let twilio = self.twilio.reload().await;
+        let rings = self.reload_rings().await;
+        twilio?;
+        rings
+    }
+
+    async fn reload_rings(&self) -> Result<bool, StoreError> {
         let mut stored = self.stored.lock().await;
         let generation = self.store.ring_generation().await?;
         if generation == *stored {
@@ -128,7 +154,9 @@ impl Directory {
 
     /// Adds an auth token to an account ([`add_auth_token`]).
     pub async fn add_auth_token(&self, account_id: &AccountId, token: &str) -> anyhow::Result<()> {
-        add_auth_token(self.store.as_ref(), account_id, token).await
+        add_auth_token(self.store.as_ref(), account_id, token).await?;
+        self.twilio.reload_after_write().await;
+        Ok(())
     }
 
     /// Removes an auth token from an account ([`remove_auth_token`]).
@@ -137,7 +165,9 @@ impl Directory {
         account_id: &AccountId,
         token: &str,
     ) -> anyhow::Result<()> {
-        remove_auth_token(self.store.as_ref(), account_id, token).await
+        remove_auth_token(self.store.as_ref(), account_id, token).await?;
+        self.twilio.reload_after_write().await;
+        Ok(())
     }
 
     /// The user with this id.
@@ -179,13 +209,15 @@ impl Directory {
         twilio_account_sid: Option<&str>,
         twilio_auth_token: Option<&str>,
     ) -> anyhow::Result<Account> {
-        add_account(
+        let account = add_account(
             self.store.as_ref(),
             name,
             twilio_account_sid,
             twilio_auth_token,
         )
-        .await
+        .await?;
+        self.twilio.reload_after_write().await;
+        Ok(account)
     }
 
     /// Adds a customer ([`add_customer`]).
@@ -583,7 +615,9 @@ mod tests {
             ))
             .await
             .unwrap();
-        let directory = Directory::load(store).await.unwrap();
+        let directory = Directory::load(store, std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
         Fixture { directory, dir }
     }
 

@@ -19,4 +19,5 @@ pub mod sessions;
 pub mod shutdown;
 pub mod state;
 pub mod timing;
+pub mod twilio_accounts;
 pub mod visibility;

@@ -295,7 +295,13 @@ impl SessionService {
         let account_id = session.header().account_id.clone();
         let id = session.id().clone();
         let started = Instant::now();
-        if self.load(&id).await?.is_some() {
+        // Whether it is stored and what is parked for it: one read.
+        let Some(parked) = self
+            .store
+            .parked_unless_stored(&id, &account_id, &keys)
+            .await?
+        else {
+            // Stored already (a retried voice webhook): as before.
             let mut live = self.open_locked(session, &keys).await?;
             for event in events {
                 if let Applied::Changed(next) = self
@@ -306,11 +312,6 @@ impl SessionService {
                 }
             }
             return Ok(live);
-        }
-        let parked = if keys.is_empty() {
-            Vec::new()
-        } else {
-            self.store.parked_callbacks(&account_id, &keys).await?
         };
         if timing::enabled() {
             timing::step(&id, "open_read", started);

@@ -71,7 +71,7 @@ impl AppState {
         tracing::info!(active = active.len(), "live index rebuilt from the store");
         let index = Arc::new(LiveIndex::rebuild(active));
         let directory = Arc::new(
-            Directory::load(store.clone())
+            Directory::load(store.clone(), config.directory_refresh)
                 .await
                 .context("loading the directory failed")?,
         );

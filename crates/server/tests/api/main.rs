@@ -22,3 +22,4 @@ mod replay;
 mod sessions;
 mod token_rotation;
 mod twilio;
+mod webhook_accounts;
