@@ -217,6 +217,13 @@ fn quick_bench_reports_every_phase_without_errors() {
     assert!(number(&report, "/fanout/message/p99_ms") > 0.0);
     assert_eq!(number(&report, "/fanout/message_p99/samples"), 5.0);
     assert!(number(&report, "/fanout/message_p99/value") > 0.0);
+    // The subscribers read the server's heartbeat interval from their
+    // `cmd.onConnect` (ServiceStack's 10 s, idle timeout 30 s) and every
+    // heartbeat they sent was answered.
+    assert_eq!(number(&report, "/fanout/heartbeat_interval_ms"), 10_000.0);
+    assert_eq!(number(&report, "/fanout/idle_timeout_ms"), 30_000.0);
+    assert_eq!(number(&report, "/fanout/heartbeats/errors"), 0.0);
+    assert!(number(&report, "/fanout/phase_secs") > 0.0);
     // Memory read from the server process.
     assert!(number(&report, "/memory/rss_empty") > 0.0);
     assert!(number(&report, "/memory/rss_active") > 0.0);

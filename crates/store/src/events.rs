@@ -487,17 +487,25 @@ const NO_EVENT_FEED: &str = "evo_no_event_feed";
 /// parameters each, far below SQLite's 32,766).
 const INLINE_PARTS: usize = 1_000;
 
-/// [`append`] on SQLite, in `tx` (begun by the caller): one statement writes
-/// the batch's shared parts (migration 0018), one the messages (the view
+/// [`append`] on SQLite, on the writer's connection `conn`, in one round
+/// trip to its worker thread: `begin` (`BEGIN IMMEDIATE` and the
+/// transaction's `synchronous`), one statement writing the batch's shared
+/// parts (migration 0018), one the messages (the view
 /// `event_message_append` and its trigger, migrations 0017 and 0018: the
-/// same rules, message by message in order) and one reads the ids back,
-/// all three sent as one query, so a batch is three round trips to the
-/// connection's worker thread (with BEGIN and COMMIT) whatever its size.
+/// same rules, message by message in order), one reading the ids back, and
+/// COMMIT, all sent as one query (sqlx runs the statements in order, each
+/// binding the parameters it names). A BEGIN, the statements and a COMMIT
+/// each sent on their own were three round trips, each two wake-ups of a
+/// thread (issue 12, session 9, `fanbeat`). A failure rolls back; the
+/// caller drops the connection if the query never finished (cancelled:
+/// the transaction may still be open).
 pub(crate) async fn append_sqlite(
-    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    conn: &mut sqlx::AnyConnection,
+    begin: &'static str,
     messages: &[NewEventMessage],
     at: DateTime<Utc>,
 ) -> StoreResult<Vec<Option<u64>>> {
+    use sqlx::{Connection, Executor};
     if messages.is_empty() {
         return Ok(Vec::new());
     }
@@ -526,12 +534,10 @@ pub(crate) async fn append_sqlite(
         .collect();
     let rows =
         serde_json::to_string(&rows).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-    // The parts (bound as parameters after the rows), the messages and the
-    // read of their ids in one round trip: sqlx runs the statements in
-    // order, each binding the parameters it names. A batch with very many
-    // parts writes the rest first.
+    // The parts are bound as parameters after the rows. A batch with very
+    // many parts writes the rest first, in a transaction of several round
+    // trips.
     let (inline, rest) = bodies.split_at(bodies.len().min(INLINE_PARTS));
-    write_parts(&mut tx, rest).await?;
     let mut sql = String::new();
     if !inline.is_empty() {
         let values: Vec<String> = (0..inline.len())
@@ -553,22 +559,41 @@ pub(crate) async fn append_sqlite(
              on m.user_id = j.value ->> 0 and m.dedupe = j.value ->> 1
           order by j.key",
     );
-    let mut query = sqlx::query(&sql).bind(&rows);
-    for (key, body) in inline {
-        query = query.bind(key.as_str()).bind(*body);
-    }
+    let no_feed = |error: sqlx::Error| match &error {
+        sqlx::Error::Database(db) if db.message().contains(NO_EVENT_FEED) => {
+            StoreError::NotFound("an event feed of the batch's users".to_string())
+        }
+        _ => StoreError::Database(error),
+    };
     // Each message's id: its own, or the one written before under its
     // dedupe; none when it was stale.
-    let found = query
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(|error| match &error {
-            sqlx::Error::Database(db) if db.message().contains(NO_EVENT_FEED) => {
-                StoreError::NotFound("an event feed of the batch's users".to_string())
+    let found = if rest.is_empty() {
+        let sql = format!("{begin};\n{sql};\ncommit");
+        let mut query = sqlx::query(&sql).bind(&rows);
+        for (key, body) in inline {
+            query = query.bind(key.as_str()).bind(*body);
+        }
+        match query.fetch_all(&mut *conn).await {
+            Ok(found) => found,
+            Err(error) => {
+                // Whatever ran of it, nothing stays: a failure before the
+                // BEGIN or after the COMMIT leaves no transaction, and then
+                // this ROLLBACK fails harmlessly.
+                let _ = conn.execute("rollback").await;
+                return Err(no_feed(error));
             }
-            _ => StoreError::Database(error),
-        })?;
-    tx.commit().await?;
+        }
+    } else {
+        let mut tx = conn.begin_with(begin).await?;
+        write_parts(&mut tx, rest).await?;
+        let mut query = sqlx::query(&sql).bind(&rows);
+        for (key, body) in inline {
+            query = query.bind(key.as_str()).bind(*body);
+        }
+        let found = query.fetch_all(&mut *tx).await.map_err(no_feed)?;
+        tx.commit().await?;
+        found
+    };
     if found.len() != messages.len() {
         return Err(StoreError::Corrupt(format!(
             "the event log answered {} ids for {} messages",

@@ -18,7 +18,7 @@ use evo_core::event::SessionEvent;
 use evo_core::ids::{AccountId, CustomerId, EndpointId, SessionId, TwilioAccountSid, UserId};
 use evo_core::session::Session;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::{AnyPool, Connection, Executor, Row};
 
 use crate::history::{self, SessionInfoPage, SessionQuery, StoredSessionInfo};
 use crate::turns::{Turn, Writer, WriterQueue};
@@ -63,6 +63,16 @@ pub struct SqlStore {
     /// each B-tree page it touched again; one connection keeps them warm.
     /// On PostgreSQL, `pool`.
     writer: AnyPool,
+    /// SQLite only: `writer`'s connection, held here between writes rather
+    /// than returned to the pool after each. sqlx returns a connection from
+    /// a task it spawns, after a ping to the connection's worker thread, and
+    /// pings it again when it is next acquired: a Server Events log write
+    /// right after a session commit waited for that spawned task and both
+    /// pings before its BEGIN (issue 12, session 9, `fanbeat`). Only a
+    /// writer holding its turn (`writers`) takes it, so it is never
+    /// contended; a write that fails other than in SQL drops it (the pool
+    /// checks it and opens another when needed).
+    held: tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Any>>>,
     /// SQLite only: this process's writers (`pool`'s and `events_pool`'s)
     /// take turns here before they take SQLite's write lock. SQLite itself
     /// makes a writer that finds the lock taken poll for it, sleeping 1, 2,
@@ -78,6 +88,52 @@ pub struct SqlStore {
     /// SQLite only: the task that checkpoints the WAL (see [`checkpoints`]),
     /// stopped with the store.
     _checkpointer: Option<AbortOnDrop>,
+}
+
+/// `SqlStore::held` for one write. Dropped before
+/// [`HeldWriter::keep_unless_broken`] (the write was cancelled), it closes
+/// the connection: a transaction sent as one query may still be open on it.
+pub(crate) struct HeldWriter<'a> {
+    slot: tokio::sync::MutexGuard<'a, Option<sqlx::pool::PoolConnection<sqlx::Any>>>,
+    finished: bool,
+}
+
+impl Drop for HeldWriter<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            if let Some(mut conn) = self.slot.take() {
+                // Closed (in a task sqlx spawns) after the commands already
+                // sent: SQLite rolls back what is still open.
+                conn.close_on_drop();
+            }
+        }
+    }
+}
+
+impl HeldWriter<'_> {
+    /// The connection.
+    pub(crate) fn conn(&mut self) -> StoreResult<&mut sqlx::AnyConnection> {
+        self.slot
+            .as_mut()
+            .map(|conn| &mut **conn)
+            .ok_or_else(|| StoreError::Corrupt("the writer's connection is gone".to_string()))
+    }
+
+    /// After the write: a failure that was not SQL's own (the connection's
+    /// worker, I/O) drops the connection, so the next write takes a checked
+    /// one from the pool. A failed transaction was rolled back when it
+    /// dropped (sqlx queues the ROLLBACK before any later command).
+    pub(crate) fn keep_unless_broken<T>(&mut self, written: &StoreResult<T>) {
+        self.finished = true;
+        let broken = match written {
+            Err(StoreError::Database(sqlx::Error::Database(_))) => false,
+            Err(StoreError::Database(_)) => true,
+            _ => false,
+        };
+        if broken {
+            self.slot.take();
+        }
+    }
 }
 
 /// Stops a task when dropped.
@@ -109,6 +165,11 @@ async fn sqlite_pool(url: &str, connections: u32, pragmas: &'static str) -> Stor
     Ok(AnyPoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(Duration::from_secs(30))
+        // No ping to the connection's worker thread at each acquire (one
+        // more round trip before every query): a SQLite connection is a
+        // file, nothing hangs up on it, and sqlx pings each connection as
+        // it returns to the pool anyway.
+        .test_before_acquire(false)
         .after_connect(move |connection, _| {
             Box::pin(async move {
                 connection
@@ -365,29 +426,48 @@ impl SqlStore {
             crate::timing::each(changes, "commit_turn", started);
         }
         let started = std::time::Instant::now();
-        let mut tx = self.writer.begin_with(WRITE_FULL).await?;
-        for row in rows {
-            let id = row.session_id.clone();
-            row.query(&now)
-                .execute(&mut *tx)
-                .await
-                .map_err(|error| match &error {
-                    // Dropping the transaction rolls the whole batch back.
-                    sqlx::Error::Database(db) if db.message().contains(SESSION_CONFLICT) => {
-                        StoreError::Conflict(id)
-                    }
-                    _ => StoreError::Database(error),
-                })?;
+        let mut held = self.held_writer().await?;
+        let written = async {
+            let mut tx = held.conn()?.begin_with(WRITE_FULL).await?;
+            for row in rows {
+                let id = row.session_id.clone();
+                row.query(&now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|error| match &error {
+                        // Dropping the transaction rolls the whole batch back.
+                        sqlx::Error::Database(db) if db.message().contains(SESSION_CONFLICT) => {
+                            StoreError::Conflict(id)
+                        }
+                        _ => StoreError::Database(error),
+                    })?;
+            }
+            if timed {
+                crate::timing::each(changes, "commit_write", started);
+            }
+            let started = std::time::Instant::now();
+            tx.commit().await?;
+            if timed {
+                crate::timing::each(changes, "commit_sync", started);
+            }
+            Ok(())
         }
-        if timed {
-            crate::timing::each(changes, "commit_write", started);
+        .await;
+        held.keep_unless_broken(&written);
+        written
+    }
+
+    /// `writer`'s connection (SQLite), held between writes (`held`); the
+    /// caller holds its writers' turn.
+    async fn held_writer(&self) -> StoreResult<HeldWriter<'_>> {
+        let mut slot = self.held.lock().await;
+        if slot.is_none() {
+            *slot = Some(self.writer.acquire().await?);
         }
-        let started = std::time::Instant::now();
-        tx.commit().await?;
-        if timed {
-            crate::timing::each(changes, "commit_sync", started);
-        }
-        Ok(())
+        Ok(HeldWriter {
+            slot,
+            finished: false,
+        })
     }
 
     /// This process's turn to write (SQLite; see `writers`). Held until the
@@ -472,6 +552,7 @@ impl SqlStore {
             pool,
             events_pool,
             writer,
+            held: tokio::sync::Mutex::new(None),
             writers: Some(Arc::new(WriterQueue::default())),
             backend: Backend::Sqlite,
             url: None,
@@ -512,6 +593,7 @@ impl SqlStore {
         Ok(SqlStore {
             events_pool: pool.clone(),
             writer: pool.clone(),
+            held: tokio::sync::Mutex::new(None),
             pool,
             writers: None,
             backend: Backend::Postgres,
@@ -1867,8 +1949,13 @@ impl Store for SqlStore {
         }
         let appended = match self.backend {
             Backend::Sqlite => {
-                let tx = self.writer.begin_with(WRITE_NORMAL).await?;
-                crate::events::append_sqlite(tx, messages, at).await
+                let mut held = self.held_writer().await?;
+                let appended = async {
+                    crate::events::append_sqlite(held.conn()?, WRITE_NORMAL, messages, at).await
+                }
+                .await;
+                held.keep_unless_broken(&appended);
+                appended
             }
             Backend::Postgres => crate::events::append(&self.events_pool, messages, at).await,
         };

@@ -23,6 +23,7 @@ pub mod load;
 pub mod open_loop;
 pub mod paired;
 pub mod report;
+pub mod subscribers;
 
 use evo_core::ids::{AccountId, CallSid};
 use std::net::SocketAddr;
@@ -38,8 +39,9 @@ use http::HeaderValue;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::bench::data::{BenchUser, DataSet, Signer};
-use crate::bench::load::{Conn, Outcome, Subscriber, Subscribers, Waiter};
+use crate::bench::load::{Conn, Outcome};
 use crate::bench::report::{Figures, Plan, Report};
+use crate::bench::subscribers::{Subscriber, Subscribers, Waiter};
 use crate::cli::BenchArgs;
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -1031,10 +1033,13 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
 
     // 5. Fan-out: one subscriber per user (cycling when there are more),
     //    then webhooks opening a call to one subscriber's user, timed until
-    //    that stream carries the new session's id.
+    //    that stream carries the new session's id. The subscribers send
+    //    heartbeats as ServiceStack's clients do (`subscribers`), so the
+    //    phase may outlast the server's idle timeout.
     let rss_before_subscribers = server.rss()?;
     let progress = bar("subscribers", plan.subscribers as u64);
-    let mut subscribers = Subscribers::new(SUBSCRIBER_READERS);
+    let fanout_started = Instant::now();
+    let mut subscribers = Subscribers::new(SUBSCRIBER_READERS, Some(server.addr));
     let mut subscribe_errors = Outcome::new();
     for i in 0..plan.subscribers {
         match subscribers
@@ -1053,7 +1058,17 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     let fanout = fan_out(plan, &server, &set, &signer, &subscribers.list).await;
     errors.outcome("fan-out", &fanout.seen);
     errors.outcome("fan-out webhooks", &fanout.acked);
+    let fanout_secs = fanout_started.elapsed();
+    let mut heartbeats = subscribers.heartbeats();
+    heartbeats.elapsed = fanout_secs;
+    errors.outcome("fan-out heartbeats", &heartbeats);
     let connected = subscribers.list.len();
+    let intervals = subscribers.list.first().map(|s| {
+        (
+            s.connected.heartbeat_interval.as_millis() as u64,
+            s.connected.idle_timeout.as_millis() as u64,
+        )
+    });
     drop(subscribers);
     server.stop()?;
     let fanout_steps = if plan.fanout_steps {
@@ -1172,6 +1187,10 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
             message_p99: paired::Spread::quantile(&fanout.samples, 0.99),
             webhook_ack: Figures::of(&fanout.acked),
             steps: fanout_steps,
+            phase_secs: fanout_secs.as_secs_f64(),
+            heartbeats: Figures::of(&heartbeats),
+            heartbeat_interval_ms: intervals.map(|i| i.0),
+            idle_timeout_ms: intervals.map(|i| i.1),
         },
         memory: report::Memory {
             rss_empty,
