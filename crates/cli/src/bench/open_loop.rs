@@ -150,7 +150,12 @@ impl SlowWindows {
         let worst: Vec<String> = self
             .worst
             .iter()
-            .map(|w| format!("{:.0} ms: {} (max {:.2} ms)", w.start_ms, w.slow, w.max_latency_ms))
+            .map(|w| {
+                format!(
+                    "{:.0} ms: {} (max {:.2} ms)",
+                    w.start_ms, w.slow, w.max_latency_ms
+                )
+            })
             .collect();
         format!(
             "{} requests over {:.3} ms in {} of {} windows of {:.0} ms; {:.0} % in the worst {}: {}",

@@ -583,7 +583,12 @@ impl Report {
                 ),
             )?;
             if let Some(w) = &half.slow_windows {
-                writeln!(out, "{:<34} {}", "  where the slowest 1 % fell", w.summary())?;
+                writeln!(
+                    out,
+                    "{:<34} {}",
+                    "  where the slowest 1 % fell",
+                    w.summary()
+                )?;
             }
         }
         writeln!(
