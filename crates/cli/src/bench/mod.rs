@@ -1019,7 +1019,7 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     progress.finish();
     errors.outcome("ingest", &ingest);
 
-    if let Some(rate) = std::env::var(HALF_ONLY).ok() {
+    if let Ok(rate) = std::env::var(HALF_ONLY) {
         let rate: f64 = rate
             .parse()
             .map_err(|_| anyhow::anyhow!("{HALF_ONLY} must be a rate in requests/s"))?;

@@ -212,7 +212,7 @@ pub fn slow_windows(
     let windows_with_slow = windows.iter().filter(|w| w.slow > 0).count() as u64;
     let total_windows = windows.len() as u64;
     // Stable: equal counts keep their time order.
-    windows.sort_by(|a, b| b.slow.cmp(&a.slow));
+    windows.sort_by_key(|w| std::cmp::Reverse(w.slow));
     windows.truncate(keep);
     windows.retain(|w| w.slow > 0);
     let in_worst: u64 = windows.iter().map(|w| w.slow).sum();
