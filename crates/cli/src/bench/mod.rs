@@ -269,6 +269,12 @@ async fn static_server(path: &Path, headers: &Path, bind: SocketAddr) -> anyhow:
 /// Set (to anything), the bench stops after the active calls' memory
 /// figure (printed as one JSON line): for profiling the server's heap.
 const MEMORY_ONLY: &str = "EVO_BENCH_MEMORY_ONLY";
+/// Set to a rate (requests/s), the bench runs the half-rate phase at that
+/// fixed rate right after the ingest, `EVO_BENCH_HALF_RUNS` times (default
+/// 1, unpinned), prints those runs' figures as one JSON line and stops: a
+/// one-minute loop for the half-rate tail (docs/benchmarks.md, "Half-rate
+/// tail, again"), at the same rate for every binary compared.
+const HALF_ONLY: &str = "EVO_BENCH_HALF_ONLY";
 
 fn serve_binary() -> anyhow::Result<std::path::PathBuf> {
     match std::env::var_os("EVO_BENCH_SERVE_BIN") {
@@ -724,12 +730,19 @@ async fn half_rate_run(
     let steal = steal_ms() - steal_before;
     progress.finish();
     let mut sched = open_loop::ThreadSched::default();
+    let mut slow_windows = None;
     let half = match run {
         Ok(run) => {
             if !run.threads.is_empty() {
                 pinning = format!("{pinning}; {}", run.threads);
             }
             sched = run.sched;
+            slow_windows = open_loop::slow_windows(
+                &run.samples,
+                0.99,
+                report::SLOW_WINDOW,
+                report::SLOW_WINDOWS_KEPT,
+            );
             run.outcome
         }
         Err(error) => {
@@ -764,6 +777,7 @@ async fn half_rate_run(
         server_cpu_us_per_request: (cpu_after.0 - cpu_before.0) * 1e6 / half.ok.max(1) as f64,
         client_cpu_us_per_request: (cpu_after.1 - cpu_before.1) * 1e6 / half.ok.max(1) as f64,
         load_average: report::load_average(),
+        slow_windows,
     };
     (figures, half)
 }
@@ -1006,6 +1020,32 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     let ingest = load::run_scripts(server.addr, plan.connections, callbacks, &progress).await;
     progress.finish();
     errors.outcome("ingest", &ingest);
+
+    if let Ok(rate) = std::env::var(HALF_ONLY) {
+        let rate: f64 = rate
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{HALF_ONLY} must be a rate in requests/s"))?;
+        let runs: usize = std::env::var("EVO_BENCH_HALF_RUNS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        let tokens: Arc<Vec<HeaderValue>> =
+            Arc::new(set.users.iter().map(|u| u.authorization.clone()).collect());
+        let mut figures = Vec::new();
+        for _ in 0..runs {
+            let (half, outcome) = half_rate_run(plan, &server, tokens.clone(), rate, None).await;
+            errors.outcome("reads at half rate", &outcome);
+            figures.push(half);
+        }
+        println!(
+            "{}",
+            serde_json::json!({ "half_rate": figures, "errors": errors.total })
+        );
+        server.stop()?;
+        return Err(anyhow::anyhow!(
+            "{HALF_ONLY} is set: stopped after the half-rate runs"
+        ));
+    }
 
     // 4. Reads with H = the ingest calls, and at half of the peak rate.
     let small = read_pair(plan, &server, &set, dir.path(), "H small", &mut errors).await?;

@@ -103,6 +103,128 @@ pub struct Run {
     pub threads: String,
     /// The generator thread's scheduling during the run.
     pub sched: ThreadSched,
+    /// Each answered request's due time from the start and latency from
+    /// the due time, both in µs (for [`slow_windows`]).
+    pub samples: Vec<Sample>,
+}
+
+/// One answered request: when it was due (µs from the start) and its
+/// latency from then (µs). 8 bytes, so a run's worth (~350,000) is cheap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    pub due_us: u32,
+    pub latency_us: u32,
+}
+
+/// Where the slow requests of a run fell in time: whether the tail is a
+/// few bursts (periodic work, a stall) or spread over the run
+/// (contention on every request).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SlowWindows {
+    /// A request is slow when its latency (from the due time) is over
+    /// this: the run's p99 (so the slow ones are the run's slowest 1 %).
+    pub threshold_ms: f64,
+    pub window_ms: f64,
+    pub slow: u64,
+    /// Windows holding at least one slow request, of all the run's.
+    pub windows_with_slow: u64,
+    pub windows: u64,
+    /// Share of the slow requests in the `worst.len()` windows with most.
+    pub share_in_worst: f64,
+    /// The windows with most slow requests, most first (ties: earlier).
+    pub worst: Vec<Window>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Window {
+    /// Start of the window, ms from the run's start (due times).
+    pub start_ms: f64,
+    pub slow: u64,
+    pub requests: u64,
+    pub max_latency_ms: f64,
+}
+
+impl SlowWindows {
+    /// One line for the text report.
+    pub fn summary(&self) -> String {
+        let worst: Vec<String> = self
+            .worst
+            .iter()
+            .map(|w| {
+                format!(
+                    "{:.0} ms: {} (max {:.2} ms)",
+                    w.start_ms, w.slow, w.max_latency_ms
+                )
+            })
+            .collect();
+        format!(
+            "{} requests over {:.3} ms in {} of {} windows of {:.0} ms; {:.0} % in the worst {}: {}",
+            self.slow,
+            self.threshold_ms,
+            self.windows_with_slow,
+            self.windows,
+            self.window_ms,
+            self.share_in_worst * 100.0,
+            self.worst.len(),
+            worst.join(", ")
+        )
+    }
+}
+
+/// Groups `samples` by due time into windows of `window`, counts in each
+/// those over the samples' `quantile` latency, and keeps the
+/// `keep` windows with most. `None` for no samples.
+pub fn slow_windows(
+    samples: &[Sample],
+    quantile: f64,
+    window: Duration,
+    keep: usize,
+) -> Option<SlowWindows> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut latencies: Vec<u32> = samples.iter().map(|s| s.latency_us).collect();
+    latencies.sort_unstable();
+    // The nearest-rank quantile, as hdrhistogram's `value_at_quantile`.
+    let rank = ((quantile * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
+    let threshold = latencies[rank - 1];
+    let width = (window.as_micros() as u64).max(1);
+    let last = samples.iter().map(|s| s.due_us).max().unwrap_or(0) as u64;
+    let count = (last / width + 1) as usize;
+    let mut windows: Vec<Window> = (0..count)
+        .map(|i| Window {
+            start_ms: (i as u64 * width) as f64 / 1000.0,
+            slow: 0,
+            requests: 0,
+            max_latency_ms: 0.0,
+        })
+        .collect();
+    let mut slow = 0;
+    for sample in samples {
+        let w = &mut windows[(sample.due_us as u64 / width) as usize];
+        w.requests += 1;
+        w.max_latency_ms = w.max_latency_ms.max(sample.latency_us as f64 / 1000.0);
+        if sample.latency_us > threshold {
+            w.slow += 1;
+            slow += 1;
+        }
+    }
+    let windows_with_slow = windows.iter().filter(|w| w.slow > 0).count() as u64;
+    let total_windows = windows.len() as u64;
+    // Stable: equal counts keep their time order.
+    windows.sort_by_key(|w| std::cmp::Reverse(w.slow));
+    windows.truncate(keep);
+    windows.retain(|w| w.slow > 0);
+    let in_worst: u64 = windows.iter().map(|w| w.slow).sum();
+    Some(SlowWindows {
+        threshold_ms: threshold as f64 / 1000.0,
+        window_ms: width as f64 / 1000.0,
+        slow,
+        windows_with_slow,
+        windows: total_windows,
+        share_in_worst: in_worst as f64 / slow.max(1) as f64,
+        worst: windows,
+    })
 }
 
 /// How the scheduler treated the generator's thread: time runnable but
@@ -186,6 +308,7 @@ pub fn run(
         .map(|token| request_bytes(addr, "/sessions/active", token))
         .collect();
     let mut outcome = Outcome::new();
+    let mut samples = Vec::with_capacity(schedule.total().min(1 << 24) as usize);
     let before = ThreadSched::now();
     if let Err(error) = generate(
         addr,
@@ -194,6 +317,7 @@ pub fn run(
         schedule,
         progress,
         &mut outcome,
+        &mut samples,
     ) {
         outcome.error(format!("the open-loop generator failed: {error:#}"));
     }
@@ -201,6 +325,7 @@ pub fn run(
         outcome,
         threads,
         sched: ThreadSched::now().since(before),
+        samples,
     }
 }
 
@@ -286,6 +411,7 @@ fn generate(
     schedule: Schedule,
     progress: &AtomicU64,
     outcome: &mut Outcome,
+    samples: &mut Vec<Sample>,
 ) -> anyhow::Result<()> {
     use rustix::event::epoll;
 
@@ -450,6 +576,11 @@ fn generate(
                         outcome.ok += 1;
                         let _ = outcome.latency.record(micros(now - due));
                         let _ = outcome.from_send.record(micros(now - sent));
+                        let clamp = |d: Duration| d.as_micros().min(u32::MAX as u128) as u32;
+                        samples.push(Sample {
+                            due_us: clamp(due - started),
+                            latency_us: clamp(now - due),
+                        });
                         idle.push(i);
                     }
                     Ok(status) => {
@@ -482,6 +613,7 @@ fn generate(
     _schedule: Schedule,
     _progress: &AtomicU64,
     _outcome: &mut Outcome,
+    _samples: &mut Vec<Sample>,
 ) -> anyhow::Result<()> {
     anyhow::bail!("the open-loop generator needs Linux (epoll_pwait2)")
 }
@@ -644,6 +776,63 @@ mod tests {
             outcome.first_error.as_deref(),
             Some("GET /sessions/active answered 401")
         );
+    }
+
+    fn sample(due_ms: u32, latency_us: u32) -> Sample {
+        Sample {
+            due_us: due_ms * 1000,
+            latency_us,
+        }
+    }
+
+    #[test]
+    fn slow_requests_in_one_burst_are_one_window() {
+        // 1,000 requests, one a millisecond; ten of them (the slowest 1 %)
+        // due in 20-29 ms, all in the window starting at 20 ms.
+        let samples: Vec<Sample> = (0..1000)
+            .map(|ms| sample(ms, if (20..30).contains(&ms) { 5_000 } else { 100 }))
+            .collect();
+        let w = slow_windows(&samples, 0.99, Duration::from_millis(10), 3).unwrap();
+        assert_eq!(w.threshold_ms, 0.1);
+        assert_eq!((w.slow, w.windows_with_slow, w.windows), (10, 1, 100));
+        assert_eq!(w.share_in_worst, 1.0);
+        assert_eq!(
+            w.worst,
+            vec![Window {
+                start_ms: 20.0,
+                slow: 10,
+                requests: 10,
+                max_latency_ms: 5.0
+            }]
+        );
+    }
+
+    #[test]
+    fn slow_requests_spread_over_the_run_are_many_windows() {
+        // Every 100th request is slow: one in each of ten windows, so the
+        // worst three hold 3 of 10, the earliest first among equals.
+        let samples: Vec<Sample> = (0..1000)
+            .map(|ms| sample(ms, if ms % 100 == 50 { 2_000 } else { 100 }))
+            .collect();
+        let w = slow_windows(&samples, 0.99, Duration::from_millis(10), 3).unwrap();
+        assert_eq!((w.slow, w.windows_with_slow), (10, 10));
+        assert!((w.share_in_worst - 0.3).abs() < 1e-9);
+        let starts: Vec<f64> = w.worst.iter().map(|w| w.start_ms).collect();
+        assert_eq!(starts, vec![50.0, 150.0, 250.0]);
+        assert!(w.worst.iter().all(|w| w.requests == 10 && w.slow == 1));
+    }
+
+    #[test]
+    fn the_threshold_is_the_nearest_rank_quantile_and_only_those_over_it_are_slow() {
+        // 200 requests: latencies 1..=200 µs; p99 is the 198th (198 µs),
+        // so 199 and 200 are slow.
+        let samples: Vec<Sample> = (0..200).map(|i| sample(i, i + 1)).collect();
+        let w = slow_windows(&samples, 0.99, Duration::from_millis(100), 10).unwrap();
+        assert_eq!(w.threshold_ms, 0.198);
+        assert_eq!((w.slow, w.windows), (2, 2));
+        assert_eq!(w.worst.len(), 1);
+        assert_eq!((w.worst[0].start_ms, w.worst[0].requests), (100.0, 100));
+        assert!(slow_windows(&[], 0.99, Duration::from_millis(10), 10).is_none());
     }
 
     #[test]

@@ -226,7 +226,16 @@ pub struct HalfRate {
     pub client_cpu_us_per_request: f64,
     /// `/proc/loadavg` when the run ended.
     pub load_average: String,
+    /// Where the slowest 1 % fell in time (windows of [`SLOW_WINDOW`] by
+    /// due time): a few full windows mean periodic work or a stall, many
+    /// windows with one or two each mean contention on every request.
+    pub slow_windows: Option<crate::bench::open_loop::SlowWindows>,
 }
+
+/// The width of the half-rate run's windows for `slow_windows`.
+pub const SLOW_WINDOW: std::time::Duration = std::time::Duration::from_millis(10);
+/// How many of the worst windows the report keeps.
+pub const SLOW_WINDOWS_KEPT: usize = 10;
 
 /// The paired history comparison (`bench::history_pair`): evo-voice on a
 /// copy of the store with H = the ingest calls and on the grown store,
@@ -584,6 +593,14 @@ impl Report {
                     half.pinning
                 ),
             )?;
+            if let Some(w) = &half.slow_windows {
+                writeln!(
+                    out,
+                    "{:<34} {}",
+                    "  where the slowest 1 % fell",
+                    w.summary()
+                )?;
+            }
         }
         writeln!(
             out,

@@ -311,10 +311,38 @@ fn cookie<'a>(cookies: &'a [(String, String)], name: &str) -> Option<&'a str> {
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
 const USER_CACHE_TTL: Duration = CACHE_TTL;
 
-/// How often the background re-check of cached tokens runs (half of
-/// [`CACHE_TTL`]): a token in use is re-checked before it goes stale, so
-/// requests find it fresh and never wait on the store for it.
+/// Half of [`CACHE_TTL`]: the range over which the re-check spreads the
+/// tokens' deadlines ([`spread_of`]), so that a token in use is re-checked
+/// before it goes stale (requests find it fresh and never wait on the
+/// store for it) and not all at once.
 pub const REFRESH_PERIOD: Duration = Duration::from_millis(CACHE_TTL.as_millis() as u64 / 2);
+
+/// How often the background re-check runs: a quarter of
+/// [`REFRESH_PERIOD`]. Each pass re-checks the tokens in use that would go
+/// stale before the next pass (with a pass's margin for a late one); as
+/// their deadlines are spread over [`REFRESH_PERIOD`], a pass handles
+/// about a quarter of them. Before (session 8), every token was extended
+/// from the same instant by each pass every 2.5 s: 2,000 tokens at once.
+pub const RECHECK_TICK: Duration = Duration::from_millis(REFRESH_PERIOD.as_millis() as u64 / 4);
+
+/// How much sooner than [`CACHE_TTL`] after its check a re-checked token
+/// goes stale: a share of [`REFRESH_PERIOD`] fixed by the token (a hash of
+/// it), so that tokens verified together (a cohort of clients signing in
+/// at once) are re-checked in different passes from their first re-check
+/// on. Shorter only: the revocation bound stays [`CACHE_TTL`].
+fn spread_of(token: &str) -> Duration {
+    use std::hash::BuildHasher;
+    let hash = foldhash::fast::FixedState::with_seed(0x7e57).hash_one(token);
+    Duration::from_millis(hash % REFRESH_PERIOD.as_millis() as u64)
+}
+
+/// The `fresh_until` of a token re-checked at `checked_at`: [`CACHE_TTL`]
+/// after it less the token's [`spread_of`], and never sooner than it was
+/// (a re-check does not shorten what an earlier check allowed, which was
+/// itself at most [`CACHE_TTL`] after that check).
+fn fresh_after_recheck(token: &str, checked_at: Instant, current: Instant) -> Instant {
+    (checked_at + CACHE_TTL - spread_of(token)).max(current)
+}
 
 /// How many cached tokens a re-check pass extends between two yields to
 /// the runtime (about 0.1-0.2 ms of a worker's time each, measured with
@@ -582,11 +610,17 @@ impl Authenticator {
     pub async fn refresh_tokens(&self, until: Instant) -> Result<RefreshOutcome, AuthFailure> {
         // Stale entries are never served; dropped here so that idle tokens
         // leave the cache.
+        // One walk over the cache: stale entries go, due ones are taken.
         let now = Instant::now();
-        self.tokens.retain(|_, verified| verified.fresh_until > now);
-        let due: Vec<(String, Arc<VerifiedToken>)> = self.tokens.collect(|token, verified| {
-            (verified.fresh_until < until && verified.used.load(Ordering::Relaxed))
-                .then(|| (token.clone(), verified.clone()))
+        let mut due: Vec<(String, Arc<VerifiedToken>)> = Vec::new();
+        self.tokens.retain(|token, verified| {
+            if verified.fresh_until <= now {
+                return false;
+            }
+            if verified.fresh_until < until && verified.used.load(Ordering::Relaxed) {
+                due.push((token.clone(), verified.clone()));
+            }
+            true
         });
         if due.is_empty() {
             return Ok(RefreshOutcome::default());
@@ -621,6 +655,7 @@ impl Authenticator {
                     tokio::task::yield_now().await;
                 }
                 outcome.extended += 1;
+                let fresh_until = fresh_after_recheck(&token, asked_at, verified.fresh_until);
                 self.replace_checked(
                     token,
                     &verified,
@@ -629,7 +664,7 @@ impl Authenticator {
                         sid: verified.sid.clone(),
                         exp: verified.exp,
                         checked_at: asked_at,
-                        fresh_until: asked_at + CACHE_TTL,
+                        fresh_until,
                         used: AtomicBool::new(false),
                         slot: verified.slot.carried(),
                     }),
@@ -766,7 +801,7 @@ impl Authenticator {
                         sid: verified.sid.clone(),
                         exp,
                         checked_at: read_at,
-                        fresh_until: read_at + CACHE_TTL,
+                        fresh_until: fresh_after_recheck(&token, read_at, verified.fresh_until),
                         used: AtomicBool::new(false),
                         // The same user (checked above); what the slot
                         // holds is validated on each read.
@@ -783,11 +818,11 @@ impl Authenticator {
         Ok(())
     }
 
-    /// Re-checks cached tokens every [`REFRESH_PERIOD`] until `stop`
+    /// Re-checks cached tokens every [`RECHECK_TICK`] until `stop`
     /// resolves (the server's shutdown).
     pub async fn run_token_refresh(&self, stop: impl std::future::Future<Output = ()>) {
         let mut stop = std::pin::pin!(stop);
-        let mut ticks = tokio::time::interval(REFRESH_PERIOD);
+        let mut ticks = tokio::time::interval(RECHECK_TICK);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -795,8 +830,8 @@ impl Authenticator {
                 () = &mut stop => return,
             }
             // Everything that would go stale before the next tick, with a
-            // period's margin for a late tick.
-            let until = Instant::now() + 2 * REFRESH_PERIOD;
+            // tick's margin for a late one.
+            let until = Instant::now() + 2 * RECHECK_TICK;
             match self.refresh_tokens(until).await {
                 Ok(outcome) => {
                     metrics::counter!("evo_auth_tokens_rechecked_total")
@@ -1645,5 +1680,103 @@ mod tests {
                 }
             );
         }
+    }
+
+    /// Tokens verified together (a cohort) have the same deadline; the
+    /// re-check spreads them over [`REFRESH_PERIOD`] (each stale up to
+    /// that much sooner, never later than [`CACHE_TTL`] after its check),
+    /// so that a pass, whose window is two ticks, finds only part of them
+    /// due, where every pass used to extend all of them.
+    #[tokio::test]
+    async fn a_recheck_spreads_a_cohort_of_tokens_over_the_refresh_period() {
+        let f = fixture().await;
+        let user = f.store.user(&"usr1".into()).await.unwrap().unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let issued: Vec<String> = (0..400)
+            .map(|n| {
+                f.auth
+                    .keys()
+                    .sign_access(&tokens::access_claims(&user, "sid1", now, 3600 + n))
+            })
+            .collect();
+        for token in &issued {
+            f.auth
+                .verify(Credential::Bearer(token.clone()))
+                .await
+                .unwrap();
+        }
+        // The cohort close to its deadline, as a pass finds it.
+        let cohort_deadline = Instant::now() + RECHECK_TICK;
+        for token in &issued {
+            let current = f.auth.tokens.read(token.as_str(), Arc::clone).unwrap();
+            f.auth.tokens.insert(
+                token.clone(),
+                Arc::new(VerifiedToken {
+                    principal: current.principal.clone(),
+                    sid: current.sid.clone(),
+                    exp: current.exp,
+                    checked_at: current.checked_at,
+                    fresh_until: cohort_deadline,
+                    used: AtomicBool::new(true),
+                    slot: current.slot.carried(),
+                }),
+                |_| true,
+            );
+        }
+        let asked = Instant::now();
+        let outcome = f
+            .auth
+            .refresh_tokens(asked + 2 * RECHECK_TICK)
+            .await
+            .unwrap();
+        let checked = Instant::now();
+        assert_eq!(outcome.extended, issued.len());
+        let deadlines: Vec<Instant> = issued
+            .iter()
+            .map(|token| {
+                f.auth
+                    .tokens
+                    .read(token.as_str(), |v| v.fresh_until)
+                    .unwrap()
+            })
+            .collect();
+        for deadline in &deadlines {
+            assert!(
+                *deadline <= checked + CACHE_TTL,
+                "never past its check + CACHE_TTL"
+            );
+            assert!(*deadline >= asked + CACHE_TTL - REFRESH_PERIOD);
+            assert!(*deadline > cohort_deadline, "extended");
+        }
+        let first = *deadlines.iter().min().unwrap();
+        let last = *deadlines.iter().max().unwrap();
+        assert!(
+            last - first >= REFRESH_PERIOD / 2,
+            "spread over {:?} only",
+            last - first
+        );
+        // The next pass (two ticks' window) finds none due; one whose
+        // window ends midway through the spread finds some, not all.
+        for token in &issued {
+            f.auth
+                .verify(Credential::Bearer(token.clone()))
+                .await
+                .unwrap();
+        }
+        let next = f
+            .auth
+            .refresh_tokens(Instant::now() + 2 * RECHECK_TICK)
+            .await
+            .unwrap();
+        assert_eq!(next.extended, 0);
+        let midway = f
+            .auth
+            .refresh_tokens(first + (last - first) / 2)
+            .await
+            .unwrap();
+        assert!(
+            midway.extended > 0 && midway.extended < issued.len(),
+            "{midway:?}"
+        );
     }
 }

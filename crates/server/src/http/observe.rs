@@ -52,22 +52,42 @@ pub fn prometheus() -> &'static PrometheusHandle {
 /// exporter's own default period), on a thread of its own started once
 /// per process (the recorder is the process's): at 30k requests/s that is
 /// about 0.5 ms of CPU in one go (docs/benchmarks.md, "Half-rate tail"),
-/// which on a runtime worker held the requests queued behind it.
+/// which on a runtime worker held the requests queued behind it. The thread
+/// runs at the lowest priority (nice 19): its work can wait for a moment
+/// when no worker wants the CPU, and at half the peak read rate a pass at
+/// nice 0 took a core from a worker in the middle of a burst
+/// (docs/benchmarks.md, "Half-rate tail, again").
 pub fn start_upkeep() {
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {
         let handle = prometheus();
         let started = std::thread::Builder::new()
             .name("evo-metrics-upkeep".to_string())
-            .spawn(move || loop {
-                std::thread::sleep(std::time::Duration::from_secs(5));
-                handle.run_upkeep();
+            .spawn(move || {
+                lowest_priority_for_this_thread();
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(5));
+                    handle.run_upkeep();
+                }
             });
         if let Err(error) = started {
             tracing::warn!(%error, "starting the metrics upkeep thread failed");
         }
     });
 }
+
+/// Nice 19 for the calling thread only (Linux: `setpriority` on a thread
+/// id). Best effort: a failure leaves it at the process's priority.
+#[cfg(target_os = "linux")]
+fn lowest_priority_for_this_thread() {
+    let tid = rustix::thread::gettid();
+    if let Err(error) = rustix::process::setpriority_process(Some(tid), 19) {
+        tracing::debug!(%error, "lowering the metrics upkeep thread's priority failed");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lowest_priority_for_this_thread() {}
 
 /// `GET /health/live`: the process is up and serving.
 pub async fn live() -> Response {
@@ -482,6 +502,23 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The upkeep thread's priority is its own: the thread that lowers it
+    /// is at nice 19 afterwards, the thread that started it is not.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_upkeep_priority_applies_to_the_calling_thread_only() {
+        let before = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        let lowered = std::thread::spawn(|| {
+            lowest_priority_for_this_thread();
+            rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(lowered, 19);
+        let after = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        assert_eq!(after, before);
+    }
 
     #[test]
     fn generated_request_ids_are_distinct_uuid_v7_of_now() {
