@@ -185,7 +185,8 @@ async fn a_removed_account_is_refused_and_no_account_signs_for_another() {
     assert_eq!(node.callback(GLOBEX_SID, OLD).await, 403, "acme's token");
     assert_eq!(node.callback(ACME_SID, GLOBEX_TOKEN).await, 403);
     assert_eq!(
-        node.callback("AC0123456789abcdef0123456789abc999", OLD).await,
+        node.callback("AC0123456789abcdef0123456789abc999", OLD)
+            .await,
         403,
         "an AccountSid nobody has"
     );
