@@ -1452,7 +1452,10 @@ async fn twilio_generation_moves(store: Arc<dyn Store>, url: &str) {
     );
     assert_eq!(
         twilio_accounts_of(store.as_ref()).await.1[0],
-        ("acc1".to_string(), vec!["token-1b".to_string(), "token-2".to_string()]),
+        (
+            "acc1".to_string(),
+            vec!["token-1b".to_string(), "token-2".to_string()]
+        ),
         "the newest added token promoted"
     );
 
@@ -1487,7 +1490,10 @@ async fn twilio_generation_moves(store: Arc<dyn Store>, url: &str) {
     );
     assert_eq!(
         twilio_accounts_of(store.as_ref()).await,
-        (last, vec![("acc1".to_string(), vec!["token-1b".to_string()])])
+        (
+            last,
+            vec![("acc1".to_string(), vec!["token-1b".to_string()])]
+        )
     );
     sql.close().await;
 }

@@ -143,8 +143,9 @@ impl Directory {
     }
 
     /// Every Twilio auth token the account's webhooks may be signed with:
-    /// the primary and, while rotating, the others. The webhook verifier
-    /// passes them all to `evo_twilio::signature::validate`.
+    /// the primary and, while rotating, the others, read from the store
+    /// (the reconciler; the webhook verifier reads them from memory,
+    /// [`Directory::twilio_accounts`]).
     pub async fn twilio_auth_tokens(&self, account: &Account) -> Result<Vec<Secret>, StoreError> {
         if account.twilio_account_sid.is_none() {
             return Ok(Vec::new());

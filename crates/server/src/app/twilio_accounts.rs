@@ -266,7 +266,10 @@ mod tests {
         let two = f.accounts.cached(OTHER_SID).expect("held");
         assert_eq!(two.account.id.as_str(), "acc2");
         assert_eq!(two.tokens(), ["token-two"]);
-        assert!(f.accounts.cached("AC00000000000000000000000000000000").is_none());
+        assert!(f
+            .accounts
+            .cached("AC00000000000000000000000000000000")
+            .is_none());
         assert_eq!(f.accounts.by_sid.read().unwrap().len(), 2);
     }
 

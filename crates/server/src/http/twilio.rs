@@ -10,7 +10,8 @@
 //! header: without `EVO_PUBLIC_URL` every webhook is a 403). The account
 //! and its tokens come from the directory's memory (`app::twilio_accounts`:
 //! reloaded by a generation counter, used only within its bound), else from
-//! the store; the HMAC runs on the request's task (microseconds).
+//! the store; the HMAC runs on the request's task (microseconds) for a
+//! webhook-sized body, on the blocking pool for a larger one.
 //!
 //! Tenancy: a webhook only changes sessions of its own account (lookup keys
 //! and session ids are scoped by account; a `session=` naming another
@@ -35,7 +36,7 @@ use evo_core::ids::{CallSid, SessionId, UserId};
 use evo_core::reducer;
 use evo_core::session::SessionHeader;
 use evo_twilio::params::{FormParams, ParamLimits, ParamsError};
-use evo_twilio::signature::validate;
+use evo_twilio::signature::{validate, SignatureError};
 use evo_twilio::translate;
 use evo_twilio::twiml::{Client, TwiML};
 use evo_twilio::webhook;
@@ -155,6 +156,38 @@ fn bounded_params(
     Ok((query, params))
 }
 
+/// Bodies up to this size are verified on the request's task: a Twilio
+/// webhook is 1-3 KiB, an HMAC of it microseconds, less than the two thread
+/// hand-offs the blocking pool costs. Larger ones (up to the 64 KiB cap,
+/// hundreds of microseconds) go to the blocking pool, off the async workers.
+const INLINE_SIGNATURE_BYTES: usize = 8 * 1024;
+
+/// `validate` with the held tokens: here, or on the blocking pool for a
+/// large body. The outer error is the check failing to run (a 5xx).
+async fn check_signature(
+    held: &WebhookAccount,
+    url: &str,
+    signed: &FormParams,
+    body: &Bytes,
+    signature: Option<&str>,
+) -> Result<Result<(), SignatureError>, WebhookError> {
+    if body.len() <= INLINE_SIGNATURE_BYTES {
+        return Ok(validate(&held.tokens(), url, signed, body, signature));
+    }
+    let tokens: Vec<String> = held.tokens().iter().map(|t| t.to_string()).collect();
+    let (url, signed, body) = (url.to_string(), signed.clone(), body.clone());
+    let signature = signature.map(str::to_string);
+    tokio::task::spawn_blocking(move || {
+        let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        validate(&tokens, &url, &signed, &body, signature.as_deref())
+    })
+    .await
+    .map_err(|error| {
+        tracing::error!(%error, "the signature check failed to run");
+        WebhookError::Unavailable
+    })
+}
+
 async fn verify(
     state: &AppState,
     method: &Method,
@@ -187,21 +220,27 @@ async fn verify(
     } else {
         &params
     };
-    // The HMAC runs here, on the request's task: microseconds for a body
-    // within the webhook cap, against two thread hand-offs to the blocking
-    // pool and back. Every current token of the account (rotation).
-    let check = |held: &WebhookAccount| validate(&held.tokens(), &url, signed, &body, signature);
+    // Every current token of the account (rotation).
     let accounts = state.directory.twilio_accounts();
-    let account = match accounts.cached(account_sid) {
-        Some(held) if check(&held).is_ok() => held.account.clone(),
+    let mut verified = None;
+    if let Some(held) = accounts.cached(account_sid) {
+        if check_signature(&held, &url, signed, &body, signature)
+            .await?
+            .is_ok()
+        {
+            verified = Some(held.account.clone());
+        }
+    }
+    let account = match verified {
+        Some(account) => account,
         // Not held, held too long ago, or not verified by the held tokens:
         // the store decides (an account or token added elsewhere is in
         // force at once; a store failure is a 5xx).
-        _ => {
+        None => {
             let Some(held) = accounts.from_store(account_sid).await? else {
                 return Err(forbidden("unknown AccountSid", path));
             };
-            if let Err(error) = check(&held) {
+            if let Err(error) = check_signature(&held, &url, signed, &body, signature).await? {
                 return Err(forbidden(&error.to_string(), path));
             }
             held.account
