@@ -72,7 +72,7 @@ pub struct SqlStore {
     /// writer holding its turn (`writers`) takes it, so it is never
     /// contended; a write that fails other than in SQL drops it (the pool
     /// checks it and opens another when needed).
-    held: tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Any>>>,
+    held: HeldSlot,
     /// SQLite only: this process's writers (`pool`'s and `events_pool`'s)
     /// take turns here before they take SQLite's write lock. SQLite itself
     /// makes a writer that finds the lock taken poll for it, sleeping 1, 2,
@@ -88,6 +88,20 @@ pub struct SqlStore {
     /// SQLite only: the task that checkpoints the WAL (see [`checkpoints`]),
     /// stopped with the store.
     _checkpointer: Option<AbortOnDrop>,
+}
+
+/// Where `SqlStore::held` keeps the connection.
+#[derive(Default)]
+struct HeldSlot(tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Any>>>);
+
+impl Drop for HeldSlot {
+    fn drop(&mut self) {
+        // Closed with the store, without the task sqlx would spawn to put
+        // it back in the pool (a store may be dropped outside a runtime).
+        if let Some(conn) = self.0.get_mut().take() {
+            drop(conn.detach());
+        }
+    }
 }
 
 /// `SqlStore::held` for one write. Dropped before
@@ -460,7 +474,7 @@ impl SqlStore {
     /// `writer`'s connection (SQLite), held between writes (`held`); the
     /// caller holds its writers' turn.
     async fn held_writer(&self) -> StoreResult<HeldWriter<'_>> {
-        let mut slot = self.held.lock().await;
+        let mut slot = self.held.0.lock().await;
         if slot.is_none() {
             *slot = Some(self.writer.acquire().await?);
         }
@@ -552,7 +566,7 @@ impl SqlStore {
             pool,
             events_pool,
             writer,
-            held: tokio::sync::Mutex::new(None),
+            held: HeldSlot::default(),
             writers: Some(Arc::new(WriterQueue::default())),
             backend: Backend::Sqlite,
             url: None,
@@ -593,7 +607,7 @@ impl SqlStore {
         Ok(SqlStore {
             events_pool: pool.clone(),
             writer: pool.clone(),
-            held: tokio::sync::Mutex::new(None),
+            held: HeldSlot::default(),
             pool,
             writers: None,
             backend: Backend::Postgres,
