@@ -17,10 +17,6 @@ use evo_twilio::signature::compute_signature;
 const SID: &str = "AC00000000000000000000000000000c4a";
 const TOKEN: &str = "crash-token";
 
-fn evo(data: &std::path::Path, args: &[&str]) -> String {
-    common::evo_ok(("EVO_DATA_DIR", data.as_os_str()), args)
-}
-
 fn serve(data: &std::path::Path, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_evo-voice"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
@@ -37,45 +33,16 @@ fn serve(data: &std::path::Path, port: u16) -> Child {
 async fn every_acknowledged_webhook_survives_a_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let account = evo(
-        data,
-        &[
-            "account",
-            "add",
-            "Crash",
-            "--twilio-account-sid",
-            SID,
-            "--twilio-auth-token",
-            TOKEN,
-        ],
-    );
-    let user = evo(
-        data,
-        &[
-            "user",
-            "add",
-            "--account",
-            &account,
-            "--email",
-            "crash@test.test",
-            "--password",
-            "pw12",
-            "--role",
-            "User",
-        ],
-    );
-    evo(
-        data,
-        &[
-            "number",
-            "add",
-            "--account",
-            &account,
-            "--number",
-            "+15550300",
-            "--ring",
-            &user,
-        ],
+    let account = common::seed_agent(
+        ("EVO_DATA_DIR", data.as_os_str()),
+        &common::Agent {
+            account: "Crash",
+            twilio_sid: SID,
+            twilio_token: TOKEN,
+            email: "crash@test.test",
+            password: "pw12",
+            number: "+15550300",
+        },
     );
 
     let port = free_port();

@@ -36,47 +36,17 @@ fn evo_ok(data: &Path, args: &[&str]) -> String {
 /// An account with a Twilio token, a user and a number ringing the user;
 /// returns the account's id.
 fn seed(data: &Path) -> String {
-    let account = evo_ok(
-        data,
-        &[
-            "account",
-            "add",
-            "Ops",
-            "--twilio-account-sid",
-            SID,
-            "--twilio-auth-token",
-            TOKEN,
-        ],
-    );
-    let user = evo_ok(
-        data,
-        &[
-            "user",
-            "add",
-            "--account",
-            &account,
-            "--email",
-            EMAIL,
-            "--password",
-            PASSWORD,
-            "--role",
-            "User",
-        ],
-    );
-    evo_ok(
-        data,
-        &[
-            "number",
-            "add",
-            "--account",
-            &account,
-            "--number",
-            "+15550400",
-            "--ring",
-            &user,
-        ],
-    );
-    account
+    common::seed_agent(
+        ("EVO_DATA_DIR", data.as_os_str()),
+        &common::Agent {
+            account: "Ops",
+            twilio_sid: SID,
+            twilio_token: TOKEN,
+            email: EMAIL,
+            password: PASSWORD,
+            number: "+15550400",
+        },
+    )
 }
 
 fn serve(data: &Path, port: u16, extra: &[&str], env: &[(&str, &str)], log: &Path) -> Child {

@@ -18,3 +18,5 @@ pub mod auth;
 pub mod cache;
 pub mod http;
 pub mod startup;
+#[cfg(test)]
+mod test_support;

@@ -172,6 +172,26 @@ impl Drop for AbortOnDrop {
 /// matter: the transaction's own journal is the WAL.
 const CONNECTION_PRAGMAS: &str = "pragma wal_autocheckpoint = 8000; pragma temp_store = memory;";
 
+/// Commits a session commit's transaction; with timing on (`timing`),
+/// records its statements' time since `started` (`commit_write`) and the
+/// COMMIT's, which is the WAL write and fsync (`commit_sync`).
+async fn commit_timed(
+    tx: sqlx::Transaction<'_, sqlx::Any>,
+    changes: &[SessionChange],
+    timed: bool,
+    started: std::time::Instant,
+) -> StoreResult<()> {
+    if timed {
+        crate::timing::each(changes, "commit_write", started);
+    }
+    let started = std::time::Instant::now();
+    tx.commit().await?;
+    if timed {
+        crate::timing::each(changes, "commit_sync", started);
+    }
+    Ok(())
+}
+
 /// A pool of `connections` to the SQLite file at `url`, each set up with
 /// WAL, foreign keys, the busy timeout, [`CONNECTION_PRAGMAS`] and then
 /// `pragmas` (what differs between the store's three pools).
@@ -456,15 +476,7 @@ impl SqlStore {
                         _ => StoreError::Database(error),
                     })?;
             }
-            if timed {
-                crate::timing::each(changes, "commit_write", started);
-            }
-            let started = std::time::Instant::now();
-            tx.commit().await?;
-            if timed {
-                crate::timing::each(changes, "commit_sync", started);
-            }
-            Ok(())
+            commit_timed(tx, changes, timed, started).await
         }
         .await;
         held.keep_unless_broken(&written);
@@ -1551,15 +1563,7 @@ impl Store for SqlStore {
                     .await?;
             }
         }
-        if timed {
-            crate::timing::each(changes, "commit_write", started);
-        }
-        let started = std::time::Instant::now();
-        tx.commit().await?;
-        if timed {
-            crate::timing::each(changes, "commit_sync", started);
-        }
-        Ok(())
+        commit_timed(tx, changes, timed, started).await
     }
 
     async fn session(&self, id: &SessionId) -> StoreResult<Option<Session>> {

@@ -56,3 +56,60 @@ pub fn evo_ok(store: (&str, &OsStr), args: &[&str]) -> String {
         .trim()
         .to_string()
 }
+
+/// What [`seed_agent`] adds: an account with a Twilio account SID and auth
+/// token, a user with the `User` role, and a number ringing that user.
+pub struct Agent<'a> {
+    pub account: &'a str,
+    pub twilio_sid: &'a str,
+    pub twilio_token: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+    pub number: &'a str,
+}
+
+/// Adds `agent` to the store `store` names (as [`evo_ok`]) through the
+/// administration commands; the account's id.
+pub fn seed_agent(store: (&str, &OsStr), agent: &Agent) -> String {
+    let account = evo_ok(
+        store,
+        &[
+            "account",
+            "add",
+            agent.account,
+            "--twilio-account-sid",
+            agent.twilio_sid,
+            "--twilio-auth-token",
+            agent.twilio_token,
+        ],
+    );
+    let user = evo_ok(
+        store,
+        &[
+            "user",
+            "add",
+            "--account",
+            &account,
+            "--email",
+            agent.email,
+            "--password",
+            agent.password,
+            "--role",
+            "User",
+        ],
+    );
+    evo_ok(
+        store,
+        &[
+            "number",
+            "add",
+            "--account",
+            &account,
+            "--number",
+            agent.number,
+            "--ring",
+            &user,
+        ],
+    );
+    account
+}

@@ -21,54 +21,20 @@ pub const NUMBER: &str = "+15550400";
 pub const EMAIL: &str = "agent@scale.test";
 pub const PASSWORD: &str = "pw-scale-12";
 
-fn evo(url: &str, args: &[&str]) -> String {
-    super::evo_ok(("EVO_DATABASE_URL", url.as_ref()), args)
-}
-
 /// Seeds an account, a user and a number ringing the user; returns the
 /// account id.
 pub fn seed(url: &str) -> String {
-    let account = evo(
-        url,
-        &[
-            "account",
-            "add",
-            "Scale",
-            "--twilio-account-sid",
-            SID,
-            "--twilio-auth-token",
-            TOKEN,
-        ],
-    );
-    let user = evo(
-        url,
-        &[
-            "user",
-            "add",
-            "--account",
-            &account,
-            "--email",
-            EMAIL,
-            "--password",
-            PASSWORD,
-            "--role",
-            "User",
-        ],
-    );
-    evo(
-        url,
-        &[
-            "number",
-            "add",
-            "--account",
-            &account,
-            "--number",
-            NUMBER,
-            "--ring",
-            &user,
-        ],
-    );
-    account
+    super::seed_agent(
+        ("EVO_DATABASE_URL", url.as_ref()),
+        &super::Agent {
+            account: "Scale",
+            twilio_sid: SID,
+            twilio_token: TOKEN,
+            email: EMAIL,
+            password: PASSWORD,
+            number: NUMBER,
+        },
+    )
 }
 
 /// A running node.

@@ -207,17 +207,7 @@ mod tests {
     impl Fixture {
         /// Plain SQL on a connection of its own (another process's write).
         async fn execute(&self, statement: &str) {
-            use sqlx::Connection;
-            sqlx::any::install_default_drivers();
-            let url = format!(
-                "sqlite://{}",
-                evo_store::sql::sqlite_file(self.dir.path()).display()
-            );
-            let mut connection = sqlx::AnyConnection::connect(&url).await.unwrap();
-            sqlx::query(statement)
-                .execute(&mut connection)
-                .await
-                .unwrap_or_else(|error| panic!("{statement}: {error}"));
+            crate::test_support::execute_beside_store(self.dir.path(), statement).await;
         }
 
         fn tokens(&self, sid: &str) -> Option<Vec<String>> {

@@ -1336,17 +1336,7 @@ mod tests {
         /// Runs one statement on the database underneath the store, as
         /// another node or an administrator would.
         async fn execute(&self, statement: &str) {
-            use sqlx::Connection;
-            sqlx::any::install_default_drivers();
-            let url = format!(
-                "sqlite://{}",
-                evo_store::sql::sqlite_file(self.dir.path()).display()
-            );
-            let mut connection = sqlx::AnyConnection::connect(&url).await.unwrap();
-            sqlx::query(statement)
-                .execute(&mut connection)
-                .await
-                .unwrap_or_else(|error| panic!("{statement}: {error}"));
+            crate::test_support::execute_beside_store(self.dir.path(), statement).await;
         }
 
         /// Everything cached would go stale before this.

@@ -11,7 +11,6 @@ use evo_server::app::directory::{NewNumber, NewUser};
 use evo_server::startup::Application;
 use evo_twilio::fake::{FakeCall, FakeConference, FakeParticipant, FakeTwilio, Fault};
 use evo_twilio::params::FormParams;
-use evo_twilio::signature::compute_signature;
 use serde_json::Value;
 
 use crate::helpers::PASSWORD;
@@ -116,15 +115,8 @@ async fn world() -> World {
 async fn webhook(w: &World, path: &str, pairs: &[(&str, &str)]) -> u16 {
     let params = FormParams::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let url = w.url(path);
-    let signature = compute_signature(TOKEN, &url, &params);
-    reqwest::Client::new()
-        .post(url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("X-Twilio-Signature", signature)
-        .body(params.encode())
-        .send()
+    crate::helpers::post_signed(&url, TOKEN, &params)
         .await
-        .unwrap()
         .status()
         .as_u16()
 }

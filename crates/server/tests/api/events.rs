@@ -821,7 +821,6 @@ async fn a_subscriber_that_never_reads_is_dropped_without_delaying_others() {
 async fn fan_out_to_2000_subscribers() {
     use evo_server::app::directory::{NewNumber, NewUser};
     use evo_twilio::params::FormParams;
-    use evo_twilio::signature::compute_signature;
     const SUBSCRIBERS: usize = 2000;
     const WEBHOOKS: usize = 20;
     const SID: &str = "AC00000000000000000000000000fa0001";
@@ -946,17 +945,8 @@ async fn fan_out_to_2000_subscribers() {
         ];
         let params =
             FormParams::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let url = app.url("/twilio/voice");
-        let signature = compute_signature(TOKEN, &url, &params);
         let sent = std::time::Instant::now();
-        let response = reqwest::Client::new()
-            .post(url)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .header("X-Twilio-Signature", signature)
-            .body(params.encode())
-            .send()
-            .await
-            .unwrap();
+        let response = crate::helpers::post_signed(&app.url("/twilio/voice"), TOKEN, &params).await;
         assert_eq!(response.status(), 200);
         loop {
             let message = queued.receiver.recv().await.unwrap();

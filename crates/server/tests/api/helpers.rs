@@ -13,6 +13,8 @@ use evo_server::app::config::{Config, StoreLocation};
 use evo_server::app::directory::{NewNumber, NewUser};
 use evo_server::app::state::AppState;
 use evo_server::startup::Application;
+use evo_twilio::params::FormParams;
+use evo_twilio::signature::compute_signature;
 
 pub const PASSWORD: &str = "correct horse";
 
@@ -413,6 +415,21 @@ pub async fn seed(state: &AppState) -> Fixture {
         ended_session: ids["ended"].to_string(),
         other_tenant_session: ids["other"].to_string(),
     }
+}
+
+/// POSTs `params` as a form to `url`, signed as Twilio signs a webhook
+/// (https://www.twilio.com/docs/usage/security#validating-requests) with
+/// `auth_token` over `url`.
+pub async fn post_signed(url: &str, auth_token: &str, params: &FormParams) -> reqwest::Response {
+    let signature = compute_signature(auth_token, url, params);
+    reqwest::Client::new()
+        .post(url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("X-Twilio-Signature", signature)
+        .body(params.encode())
+        .send()
+        .await
+        .unwrap()
 }
 
 /// A client that keeps cookies.

@@ -84,15 +84,7 @@ async fn post(
     token: &str,
 ) -> reqwest::Response {
     let params = FormParams::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let signature = compute_signature(token, &app.url(path_and_query), &params);
-    reqwest::Client::new()
-        .post(app.url(path_and_query))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("X-Twilio-Signature", signature)
-        .body(params.encode())
-        .send()
-        .await
-        .unwrap()
+    crate::helpers::post_signed(&app.url(path_and_query), token, &params).await
 }
 
 fn find<'a>(body: &'a serde_json::Value, call_sid: &str) -> Option<&'a serde_json::Value> {
@@ -674,15 +666,8 @@ async fn a_store_failure_on_any_webhook_path_is_a_5xx_never_a_2xx() {
         .unwrap();
     let send = |path: &'static str, pairs: Vec<(&'static str, &'static str)>| async move {
         let params = FormParams::from_pairs(pairs);
-        let signature = compute_signature(TOKEN, &format!("http://{address}{path}"), &params);
-        reqwest::Client::new()
-            .post(format!("http://{address}{path}"))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .header("X-Twilio-Signature", signature)
-            .body(params.encode())
-            .send()
+        crate::helpers::post_signed(&format!("http://{address}{path}"), TOKEN, &params)
             .await
-            .unwrap()
             .status()
     };
     let early_leg = vec![

@@ -64,17 +64,8 @@ impl Node {
             .map(|(k, v)| (k.to_string(), v.to_string())),
         );
         let url = format!("http://{}/twilio/status", self.address);
-        reqwest::Client::new()
-            .post(&url)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .header(
-                "X-Twilio-Signature",
-                compute_signature(token, &url, &params),
-            )
-            .body(params.encode())
-            .send()
+        crate::helpers::post_signed(&url, token, &params)
             .await
-            .unwrap()
             .status()
             .as_u16()
     }
