@@ -133,10 +133,12 @@ fn body_hash_of(url: &str) -> Option<String> {
 /// The parameter string is built once, whatever the number of tokens; the
 /// work is then at most `2 × tokens` HMACs over `url + parameters`.
 ///
-/// This is a plain, CPU-bound function: an async server should call it off
-/// its runtime workers, e.g. inside `tokio::task::spawn_blocking` with owned
-/// copies of its arguments, after parsing the body with
-/// [`FormParams::parse_bounded`] so that the work is capped too:
+/// This is a plain, CPU-bound function, microseconds for a webhook-sized
+/// body: evo-voice calls it on the request's task for a body up to 8 KiB
+/// and inside `tokio::task::spawn_blocking` for a larger one (so a worker
+/// is never held long), always after parsing the body with
+/// [`FormParams::parse_bounded`] so that the work is capped too. Off the
+/// workers it looks like this:
 ///
 /// ```text
 /// let params = FormParams::parse_bounded(&body, ParamLimits::TWILIO_WEBHOOK)?; // 413
