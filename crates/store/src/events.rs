@@ -140,13 +140,22 @@ fn shape(messages: &[NewEventMessage], at: DateTime<Utc>) -> Shaped<'_> {
     let mut bodies = Vec::new();
     let mut forms = Vec::with_capacity(messages.len());
     for message in messages {
-        let shareable = message.shared.as_ref().filter(|shared| {
-            !shared.parts.is_empty()
+        // Shared only when every part is text: each part's `&str` is taken
+        // here, once, so what is written is exactly what was checked.
+        let shareable = message.shared.as_ref().and_then(|shared| {
+            let fits = !shared.parts.is_empty()
                 && message.body.is_char_boundary(shared.at)
-                && !message.body.contains(PART_MARK)
-                && shared.parts.iter().all(|p| std::str::from_utf8(p).is_ok())
+                && !message.body.contains(PART_MARK);
+            let texts = fits.then(|| {
+                shared
+                    .parts
+                    .iter()
+                    .map(|p| std::str::from_utf8(p).ok())
+                    .collect::<Option<Vec<&str>>>()
+            })??;
+            Some((shared, texts))
         });
-        let Some(shared) = shareable else {
+        let Some((shared, texts)) = shareable else {
             forms.push(StoredForm {
                 body: match message.shared {
                     None => std::borrow::Cow::Borrowed(message.body.as_str()),
@@ -157,14 +166,13 @@ fn shape(messages: &[NewEventMessage], at: DateTime<Utc>) -> Shaped<'_> {
             continue;
         };
         let mut keys = String::new();
-        for part in &shared.parts {
+        for (part, text) in shared.parts.iter().zip(texts) {
             let key = keyed
                 .entry((part.as_ptr(), part.len()))
                 .or_insert_with(|| body_key(minute, part))
                 .clone();
             if written.insert(key.clone()) {
-                // Checked UTF-8 above.
-                bodies.push((key.clone(), std::str::from_utf8(part).unwrap_or_default()));
+                bodies.push((key.clone(), text));
             }
             if !keys.is_empty() {
                 keys.push(' ');
