@@ -18,5 +18,3 @@ pub mod auth;
 pub mod cache;
 pub mod http;
 pub mod startup;
-#[cfg(test)]
-mod test_support;

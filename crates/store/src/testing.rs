@@ -249,6 +249,20 @@ impl Drop for PostgresCluster {
     }
 }
 
+/// Runs `statement` on the SQLite store in `data_dir` over a connection of
+/// its own, as another process, node or administrator would: a write the
+/// store's own pools did not make. Panics (the test fails) if it fails.
+pub async fn execute_in_sqlite(data_dir: &Path, statement: &str) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}", crate::sql::sqlite_file(data_dir).display());
+    let mut connection = sqlx::AnyConnection::connect(&url).await.unwrap();
+    sqlx::query(statement)
+        .execute(&mut connection)
+        .await
+        .unwrap_or_else(|error| panic!("{statement}: {error}"));
+}
+
 /// The cast the store's own tests use: account `acc1` ("Acme"), number
 /// `num1` ("Main") ringing one agent, `usr1` (alice).
 pub fn one_agent_cast() -> evo_core::scenario::Cast {

@@ -692,20 +692,9 @@ impl SessionService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use evo_core::scenario::{build, Cast, Kind};
+    use evo_core::scenario::{build, Kind};
 
-    /// Account acc1, number num1 ringing one agent (usr1, alice).
-    fn one_agent_cast() -> Cast {
-        Cast {
-            account_id: "acc1".into(),
-            account_name: "Acme".into(),
-            customer: None,
-            breadcrumb: vec![],
-            number: ("num1".into(), "+15550100".into(), "Main".into()),
-            agents: vec![("usr1".into(), "alice".into(), "Alice".into())],
-            caller: "+15557770000".into(),
-        }
-    }
+    use evo_store::testing::one_agent_cast;
 
     #[tokio::test]
     async fn a_session_opened_with_parked_callbacks_and_its_events_publishes_each_version_in_order()

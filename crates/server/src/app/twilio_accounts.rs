@@ -207,7 +207,7 @@ mod tests {
     impl Fixture {
         /// Plain SQL on a connection of its own (another process's write).
         async fn execute(&self, statement: &str) {
-            crate::test_support::execute_beside_store(self.dir.path(), statement).await;
+            evo_store::testing::execute_in_sqlite(self.dir.path(), statement).await;
         }
 
         fn tokens(&self, sid: &str) -> Option<Vec<String>> {

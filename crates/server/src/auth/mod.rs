@@ -1336,7 +1336,7 @@ mod tests {
         /// Runs one statement on the database underneath the store, as
         /// another node or an administrator would.
         async fn execute(&self, statement: &str) {
-            crate::test_support::execute_beside_store(self.dir.path(), statement).await;
+            evo_store::testing::execute_in_sqlite(self.dir.path(), statement).await;
         }
 
         /// Everything cached would go stale before this.

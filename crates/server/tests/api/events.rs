@@ -273,19 +273,7 @@ async fn replayed_frames_are_the_live_frames_byte_for_byte() {
     use evo_server::app::directory::NewNumber;
     let dir = crate::helpers::TestDb::new();
     let (app, server) = private_app(&dir, None).await;
-    let manager = app
-        .state
-        .directory
-        .add_user(evo_server::app::directory::NewUser {
-            account_id: &AccountId::new(app.fixture.account_id.as_str()),
-            email: "manager@acme.example",
-            password: crate::helpers::PASSWORD,
-            display_name: None,
-            roles: &["Manager".to_string(), "User".to_string()],
-            customer_id: None,
-        })
-        .await
-        .unwrap();
+    let manager = add_manager(&app).await;
     let bob = bearer(&app, &app.fixture.bob.email).await;
     let boss = bearer(&app, &manager.email).await;
     let channel = format!("account:{}", app.fixture.account_id);
@@ -565,19 +553,7 @@ async fn channels_can_be_joined_and_listed_within_the_account_only() {
 async fn a_manager_on_the_account_channel_gets_the_accounts_sessions() {
     let dir = crate::helpers::TestDb::new();
     let (app, server) = private_app(&dir, None).await;
-    let manager = app
-        .state
-        .directory
-        .add_user(evo_server::app::directory::NewUser {
-            account_id: &AccountId::new(app.fixture.account_id.as_str()),
-            email: "manager@acme.example",
-            password: crate::helpers::PASSWORD,
-            display_name: None,
-            roles: &["Manager".to_string(), "User".to_string()],
-            customer_id: None,
-        })
-        .await
-        .unwrap();
+    let manager = add_manager(&app).await;
     let token = bearer(&app, &manager.email).await;
     let channel = format!("account:{}", app.fixture.account_id);
     let mut stream = Reader::open(&app, &token, &format!("?channels={channel}"), None).await;
@@ -1031,4 +1007,21 @@ async fn a_stream_closes_once_its_bearer_token_expires() {
     );
     assert!(app.state.events.is_empty());
     server.abort();
+}
+
+/// A manager of the fixture's account (roles Manager and User), who may
+/// subscribe to the account's channel.
+async fn add_manager(app: &crate::helpers::TestApp) -> evo_core::domain::User {
+    app.state
+        .directory
+        .add_user(evo_server::app::directory::NewUser {
+            account_id: &AccountId::new(app.fixture.account_id.as_str()),
+            email: "manager@acme.example",
+            password: crate::helpers::PASSWORD,
+            display_name: None,
+            roles: &["Manager".to_string(), "User".to_string()],
+            customer_id: None,
+        })
+        .await
+        .unwrap()
 }

@@ -417,6 +417,27 @@ pub async fn seed(state: &AppState) -> Fixture {
     }
 }
 
+/// The form parameters Twilio sends in a call's final status callback for
+/// `call_sid` of `account_sid` (the request parameters of
+/// https://www.twilio.com/docs/voice/twiml#request-parameters plus
+/// `CallStatus` and `CallDuration`,
+/// https://www.twilio.com/docs/voice/api/call-resource#statuscallback).
+pub fn completed_call_callback(account_sid: &str, call_sid: &str) -> Vec<(String, String)> {
+    [
+        ("AccountSid", account_sid),
+        ("ApiVersion", "2010-04-01"),
+        ("CallSid", call_sid),
+        ("CallStatus", "completed"),
+        ("Direction", "inbound"),
+        ("From", "+14158675308"),
+        ("To", "+14158675309"),
+        ("CallDuration", "0"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
 /// POSTs `params` as a form to `url`, signed as Twilio signs a webhook
 /// (https://www.twilio.com/docs/usage/security#validating-requests) with
 /// `auth_token` over `url`.

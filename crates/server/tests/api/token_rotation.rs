@@ -23,22 +23,8 @@ async fn webhooks_signed_with_any_current_token_are_accepted_and_removed_ones_re
         .add_account("Rotating Co", Some(sid), Some(OLD))
         .await
         .unwrap();
-    // A status callback (the parameter set of
-    // https://www.twilio.com/docs/voice/twiml#request-parameters plus
-    // CallStatus) for a call evo-voice does not track.
-    let pairs: Vec<(String, String)> = [
-        ("AccountSid", sid),
-        ("ApiVersion", "2010-04-01"),
-        ("CallSid", "CA0123456789abcdef0123456789ab7777"),
-        ("CallStatus", "completed"),
-        ("Direction", "inbound"),
-        ("From", "+14158675308"),
-        ("To", "+14158675309"),
-        ("CallDuration", "0"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    // A status callback for a call evo-voice does not track.
+    let pairs = crate::helpers::completed_call_callback(sid, "CA0123456789abcdef0123456789ab7777");
     let params = FormParams::from_pairs(pairs);
     // Twilio signs over the public URL (EVO_PUBLIC_URL): the test server's
     // own address.

@@ -49,20 +49,10 @@ impl Node {
     /// The HTTP status of a status callback for `account_sid`, signed
     /// with `token` over this server's public URL.
     async fn callback(&self, account_sid: &str, token: &str) -> u16 {
-        let params = FormParams::from_pairs(
-            [
-                ("AccountSid", account_sid),
-                ("ApiVersion", "2010-04-01"),
-                ("CallSid", "CA0123456789abcdef0123456789ab9001"),
-                ("CallStatus", "completed"),
-                ("Direction", "inbound"),
-                ("From", "+14158675308"),
-                ("To", "+14158675309"),
-                ("CallDuration", "0"),
-            ]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
+        let params = FormParams::from_pairs(crate::helpers::completed_call_callback(
+            account_sid,
+            "CA0123456789abcdef0123456789ab9001",
+        ));
         let url = format!("http://{}/twilio/status", self.address);
         crate::helpers::post_signed(&url, token, &params)
             .await
@@ -81,17 +71,10 @@ impl Node {
         extra: usize,
         tamper: bool,
     ) -> u16 {
-        let mut pairs: Vec<(String, String)> = [
-            ("AccountSid", account_sid),
-            ("ApiVersion", "2010-04-01"),
-            ("CallSid", "CA0123456789abcdef0123456789ab9002"),
-            ("CallStatus", "completed"),
-            ("From", "+14158675308"),
-            ("To", "+14158675309"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let mut pairs = crate::helpers::completed_call_callback(
+            account_sid,
+            "CA0123456789abcdef0123456789ab9002",
+        );
         pairs.extend((0..extra).map(|n| (format!("Extra{n}"), "x".repeat(40))));
         let params = FormParams::from_pairs(pairs);
         let url = format!("http://{}/twilio/status", self.address);
