@@ -73,7 +73,7 @@ async fn check(store: &[(&str, String)], raw_url: &str, checksum: &str) {
 async fn migrate_and_a_newer_schema_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let raw = format!("sqlite://{}", evo_store::sql::sqlite_file(&data).display());
+    let raw = evo_store::sql::sqlite_url(&data);
     check(
         &[("EVO_DATA_DIR", data.display().to_string())],
         &raw,

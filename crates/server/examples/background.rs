@@ -94,10 +94,7 @@ fn main() -> anyhow::Result<()> {
 
         // Another process's write, as plain SQL: moves the ring generation.
         sqlx::any::install_default_drivers();
-        let url = format!(
-            "sqlite://{}",
-            evo_store::sql::sqlite_file(dir.path()).display()
-        );
+        let url = evo_store::sql::sqlite_url(dir.path());
         let sql = sqlx::AnyPool::connect(&url).await?;
         let directory = state.directory.clone();
         time(passes, || async {

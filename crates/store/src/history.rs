@@ -888,7 +888,7 @@ mod tests {
     async fn the_backfill_query_reads_the_partial_index_not_the_sessions() {
         let dir = tempfile::tempdir().unwrap();
         drop(crate::sql::SqlStore::open_sqlite(dir.path()).await.unwrap());
-        let url = format!("sqlite://{}", crate::sql::sqlite_file(dir.path()).display());
+        let url = crate::sql::sqlite_url(dir.path());
         let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
         let plan: Vec<String> = sqlx::query(
             "explain query plan select snapshot, log_rows from session where info is null limit 500",

@@ -37,6 +37,12 @@ pub fn sqlite_file(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("evo-voice.db")
 }
 
+/// The sqlx URL of the embedded store's database file (for tools and
+/// tests that open it beside the store).
+pub fn sqlite_url(data_dir: &Path) -> String {
+    format!("sqlite://{}", sqlite_file(data_dir).display())
+}
+
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -546,8 +552,7 @@ impl SqlStore {
         std::fs::create_dir_all(data_dir).map_err(|error| {
             StoreError::Corrupt(format!("cannot create {}: {error}", data_dir.display()))
         })?;
-        let file = sqlite_file(data_dir);
-        let url = format!("sqlite://{}?mode=rwc", file.display());
+        let url = format!("{}?mode=rwc", sqlite_url(data_dir));
         sqlx::any::install_default_drivers();
         // FULL: a commit is on disk before it returns, so an acknowledged
         // webhook survives a power cut. WAL lets readers run beside the

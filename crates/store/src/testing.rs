@@ -255,7 +255,7 @@ impl Drop for PostgresCluster {
 pub async fn execute_in_sqlite(data_dir: &Path, statement: &str) {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
-    let url = format!("sqlite://{}", crate::sql::sqlite_file(data_dir).display());
+    let url = crate::sql::sqlite_url(data_dir);
     let mut connection = sqlx::AnyConnection::connect(&url).await.unwrap();
     sqlx::query(statement)
         .execute(&mut connection)

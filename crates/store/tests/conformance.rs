@@ -1151,11 +1151,7 @@ async fn the_sqlite_store_conforms_and_survives_a_reopen() {
     event_log(open_store(&location).await.unwrap()).await;
     shared_bodies(
         open_store(&location).await.unwrap(),
-        raw_pool(&format!(
-            "sqlite://{}",
-            evo_store::sql::sqlite_file(dir.path()).display()
-        ))
-        .await,
+        raw_pool(&evo_store::sql::sqlite_url(dir.path())).await,
     )
     .await;
     writer_lease(open_store(&location).await.unwrap()).await;
@@ -1309,10 +1305,7 @@ async fn ring_generation_moves(store: Arc<dyn Store>, url: &str) {
 async fn the_sqlite_ring_generation_moves_with_every_ring_change() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(&dir.path().display().to_string()).await.unwrap();
-    let url = format!(
-        "sqlite://{}",
-        evo_store::sql::sqlite_file(dir.path()).display()
-    );
+    let url = evo_store::sql::sqlite_url(dir.path());
     ring_generation_moves(store, &url).await;
 }
 
@@ -1502,10 +1495,7 @@ async fn twilio_generation_moves(store: Arc<dyn Store>, url: &str) {
 async fn the_sqlite_twilio_generation_moves_with_every_account_or_token_change() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(&dir.path().display().to_string()).await.unwrap();
-    let url = format!(
-        "sqlite://{}",
-        evo_store::sql::sqlite_file(dir.path()).display()
-    );
+    let url = evo_store::sql::sqlite_url(dir.path());
     twilio_generation_moves(store, &url).await;
 }
 
@@ -1764,10 +1754,7 @@ async fn the_sqlite_store_bulk_loads_as_commit_would() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(&dir.path().display().to_string()).await.unwrap();
     seed_directory(store.as_ref()).await;
-    let url = format!(
-        "sqlite://{}",
-        evo_store::sql::sqlite_file(dir.path()).display()
-    );
+    let url = evo_store::sql::sqlite_url(dir.path());
     bulk_loads_as_commit_would(store, &url).await;
 }
 
@@ -1960,10 +1947,7 @@ async fn the_sqlite_store_commits_versions_as_one_change() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(&dir.path().display().to_string()).await.unwrap();
     seed_directory(store.as_ref()).await;
-    let url = format!(
-        "sqlite://{}",
-        evo_store::sql::sqlite_file(dir.path()).display()
-    );
+    let url = evo_store::sql::sqlite_url(dir.path());
     versions_commit_as_one_change(store, &url).await;
 }
 

@@ -167,10 +167,7 @@ async fn migrations(location: &str, raw_url: &str, bytes: &str) {
 #[tokio::test]
 async fn migrate_applies_once_and_a_newer_schema_is_refused_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let raw = format!(
-        "sqlite://{}",
-        evo_store::sql::sqlite_file(dir.path()).display()
-    );
+    let raw = evo_store::sql::sqlite_url(dir.path());
     migrations(&dir.path().display().to_string(), &raw, "x'00'").await;
 }
 

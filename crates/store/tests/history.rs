@@ -446,7 +446,7 @@ async fn sessions_stored_before_the_history_columns_are_filled_on_open() {
     }
     // What a store written before migration 0003 looks like after it ran.
     {
-        let url = format!("sqlite://{}", dir.path().join("evo-voice.db").display());
+        let url = evo_store::sql::sqlite_url(dir.path());
         let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
         sqlx::query("update session set info = null, started_at = ''")
             .execute(&pool)

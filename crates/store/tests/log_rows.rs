@@ -545,19 +545,13 @@ async fn a_session_read_for_one_event_steps_like_the_whole_one(store: Arc<dyn St
 async fn sqlite_keeps_the_log_as_rows() {
     let dir = tempfile::tempdir().unwrap();
     let location = dir.path().display().to_string();
-    let file = format!(
-        "sqlite://{}",
-        evo_store::sql::sqlite_file(dir.path()).display()
-    );
+    let file = evo_store::sql::sqlite_url(dir.path());
     a_long_chat_round_trips(open_store(&location).await.unwrap(), &file).await;
     a_line_inserted_mid_log_lands_in_place(open_store(&location).await.unwrap()).await;
     a_session_read_for_one_event_steps_like_the_whole_one(open_store(&location).await.unwrap())
         .await;
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}",
-        evo_store::sql::sqlite_file(dir.path()).display()
-    );
+    let url = evo_store::sql::sqlite_url(dir.path());
     a_store_from_before_0013_reads_the_same(&dir.path().display().to_string(), &url, true).await;
 }
 

@@ -115,9 +115,7 @@ impl TestDb {
         use sqlx::Connection;
         sqlx::any::install_default_drivers();
         let url = match &self.location {
-            StoreLocation::DataDir(dir) => {
-                format!("sqlite://{}", evo_store::sql::sqlite_file(dir).display())
-            }
+            StoreLocation::DataDir(dir) => evo_store::sql::sqlite_url(dir),
             StoreLocation::Postgres(url) => url.clone(),
         };
         sqlx::AnyConnection::connect(&url).await.unwrap()
