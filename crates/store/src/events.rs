@@ -217,13 +217,11 @@ fn assemble(
 }
 
 /// Writes the batch's parts (one statement for up to 100; each bound as
-/// a parameter, not escaped into JSON). Every part of the batch, also one
-/// only a stale message or one written already carries: such a part is
-/// pruned by its minute like the rest.
-async fn write_parts(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    parts: &[(String, &str)],
-) -> StoreResult<()> {
+/// a parameter, not escaped into JSON), on `conn` (in the caller's
+/// transaction, if any). Every part of the batch, also one only a stale
+/// message or one written already carries: such a part is pruned by its
+/// minute like the rest.
+async fn write_parts(conn: &mut sqlx::AnyConnection, parts: &[(String, &str)]) -> StoreResult<()> {
     for chunk in parts.chunks(100) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
@@ -236,7 +234,7 @@ async fn write_parts(
         for (key, body) in chunk {
             query = query.bind(key.as_str()).bind(*body);
         }
-        query.execute(&mut **tx).await?;
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -386,6 +384,14 @@ pub(crate) async fn unfollow(pool: &AnyPool, user_ids: &[UserId]) -> StoreResult
     Ok(())
 }
 
+/// [`append`] on PostgreSQL: the batch's shared parts (their own
+/// statements, sorted by key, committed at once: a part no message names
+/// is pruned by its minute like any other), then one statement,
+/// `event_log_append` (migration 0024), which takes the batch's users' feed
+/// rows in user-id order and applies the rules message by message inside
+/// the database. It was two round trips per message with the feed rows
+/// locked throughout, so one user's burst of changes, written by two
+/// nodes' hubs, queued behind that lock (issue 12, session 10).
 pub(crate) async fn append(
     pool: &AnyPool,
     messages: &[NewEventMessage],
@@ -394,97 +400,76 @@ pub(crate) async fn append(
     if messages.is_empty() {
         return Ok(Vec::new());
     }
-    let (forms, bodies) = shape(messages, at);
-    let at = iso(at);
-    let mut tx = pool.begin().await?;
-    // Each user's feed row first, in one order (sorted): the row locks order
-    // writers of the same user on PostgreSQL, and taking them in the same
-    // order on every node rules out a deadlock between two batches.
-    let mut users: Vec<&str> = messages.iter().map(|m| m.user_id.as_str()).collect();
-    users.sort_unstable();
-    users.dedup();
-    let mut last_ids: std::collections::HashMap<&str, (i64, i64)> = Default::default();
-    for user_id in users {
-        let row = sqlx::query(
-            "update event_feed set last_id = last_id where user_id = $1 returning last_id",
-        )
-        .bind(user_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("event feed of {user_id}")))?;
-        let last: i64 = row.try_get("last_id")?;
-        last_ids.insert(user_id, (last, last));
+    let (forms, mut bodies) = shape(messages, at);
+    let rows = rows_json(messages, &forms, &iso(at))?;
+    let mut conn = pool.acquire().await?;
+    bodies.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    write_parts(&mut conn, &bodies).await?;
+    let found = sqlx::query("select ordinal, id from event_log_append($1::jsonb) order by ordinal")
+        .bind(&rows)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(no_feed)?;
+    ids_found(&found, messages.len())
+}
+
+/// The batch's messages as the JSON array the database's batch append
+/// reads (SQLite's `event_message_append` view, PostgreSQL's
+/// `event_log_append`): one array per message, in the columns' order.
+fn rows_json(
+    messages: &[NewEventMessage],
+    forms: &[StoredForm<'_>],
+    at: &str,
+) -> StoreResult<String> {
+    let rows: Vec<_> = messages
+        .iter()
+        .zip(forms)
+        .map(|(m, form)| {
+            let (session_id, version) = match &m.session {
+                Some((id, version)) => (Some(id.as_str()), i64::try_from(*version).ok()),
+                None => (None, None),
+            };
+            (
+                m.user_id.as_str(),
+                m.dedupe.as_str(),
+                m.selector.as_str(),
+                i64::from(m.account_only),
+                form.body.as_ref(),
+                form.keys.as_deref(),
+                at,
+                session_id,
+                version,
+            )
+        })
+        .collect();
+    serde_json::to_string(&rows).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+/// Each message's id from the batch append's rows (one per message, in
+/// order): its own, or the one written before under its dedupe; none when
+/// it was stale.
+fn ids_found(found: &[sqlx::any::AnyRow], messages: usize) -> StoreResult<Vec<Option<u64>>> {
+    if found.len() != messages {
+        return Err(StoreError::Corrupt(format!(
+            "the event log answered {} ids for {messages} messages",
+            found.len(),
+        )));
     }
-    write_parts(&mut tx, &bodies).await?;
-    let mut ids = Vec::with_capacity(messages.len());
-    for (message, form) in messages.iter().zip(&forms) {
-        // Under the feed's lock: written already (by another node, or
-        // earlier in this batch) keeps its id; a later version of the same
-        // session told already makes this one stale.
-        let (session_id, version) = match &message.session {
-            Some((id, version)) => (Some(id.as_str()), i64::try_from(*version).ok()),
-            None => (None, None),
-        };
-        let row = sqlx::query(
-            "select (select id from event_message where user_id = $1 and dedupe = $2) as existing,
-                    (select id from event_message
-                      where user_id = $3 and session_id = $4 and session_version > $5
-                      limit 1) as later",
-        )
-        .bind(message.user_id.as_str())
-        .bind(&message.dedupe)
-        .bind(message.user_id.as_str())
-        .bind(session_id)
-        .bind(version)
-        .fetch_one(&mut *tx)
-        .await?;
-        if let Some(existing) = row.try_get::<Option<i64>, _>("existing")? {
-            ids.push(Some(id_of(existing)));
-            continue;
+    found
+        .iter()
+        .map(|row| Ok(row.try_get::<Option<i64>, _>("id")?.map(id_of)))
+        .collect()
+}
+
+/// The batch append's error when a message's user has no feed row (the
+/// database raises [`NO_EVENT_FEED`]).
+fn no_feed(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.message().contains(NO_EVENT_FEED) => {
+            StoreError::NotFound("an event feed of the batch's users".to_string())
         }
-        if row.try_get::<Option<i64>, _>("later")?.is_some() {
-            ids.push(None);
-            continue;
-        }
-        let Some((_, next)) = last_ids.get_mut(message.user_id.as_str()) else {
-            return Err(StoreError::NotFound(format!(
-                "event feed of {}",
-                message.user_id
-            )));
-        };
-        *next += 1;
-        let id = *next;
-        sqlx::query(
-            "insert into event_message
-               (user_id, id, dedupe, selector, account_only, body, body_keys, created_at,
-                session_id, session_version)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(message.user_id.as_str())
-        .bind(id)
-        .bind(&message.dedupe)
-        .bind(&message.selector)
-        .bind(i64::from(message.account_only))
-        .bind(form.body.as_ref())
-        .bind(form.keys.as_deref())
-        .bind(&at)
-        .bind(session_id)
-        .bind(version)
-        .execute(&mut *tx)
-        .await?;
-        ids.push(Some(id_of(id)));
+        _ => StoreError::Database(error),
     }
-    for (user_id, (before, last)) in &last_ids {
-        if last != before {
-            sqlx::query("update event_feed set last_id = $1 where user_id = $2")
-                .bind(*last)
-                .bind(*user_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-    }
-    tx.commit().await?;
-    Ok(ids)
 }
 
 /// The message of the `raise` in `event_message_append_write` (migrations
@@ -518,30 +503,7 @@ pub(crate) async fn append_sqlite(
         return Ok(Vec::new());
     }
     let (forms, bodies) = shape(messages, at);
-    let at = iso(at);
-    let rows: Vec<_> = messages
-        .iter()
-        .zip(&forms)
-        .map(|(m, form)| {
-            let (session_id, version) = match &m.session {
-                Some((id, version)) => (Some(id.as_str()), i64::try_from(*version).ok()),
-                None => (None, None),
-            };
-            (
-                m.user_id.as_str(),
-                m.dedupe.as_str(),
-                m.selector.as_str(),
-                i64::from(m.account_only),
-                form.body.as_ref(),
-                form.keys.as_deref(),
-                at.as_str(),
-                session_id,
-                version,
-            )
-        })
-        .collect();
-    let rows =
-        serde_json::to_string(&rows).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    let rows = rows_json(messages, &forms, &iso(at))?;
     // The parts are bound as parameters after the rows. A batch with very
     // many parts writes the rest first, in a transaction of several round
     // trips.
@@ -567,14 +529,6 @@ pub(crate) async fn append_sqlite(
              on m.user_id = j.value ->> 0 and m.dedupe = j.value ->> 1
           order by j.key",
     );
-    let no_feed = |error: sqlx::Error| match &error {
-        sqlx::Error::Database(db) if db.message().contains(NO_EVENT_FEED) => {
-            StoreError::NotFound("an event feed of the batch's users".to_string())
-        }
-        _ => StoreError::Database(error),
-    };
-    // Each message's id: its own, or the one written before under its
-    // dedupe; none when it was stale.
     let found = if rest.is_empty() {
         let sql = format!("{begin};\n{sql};\ncommit");
         let mut query = sqlx::query(&sql).bind(&rows);
@@ -602,17 +556,7 @@ pub(crate) async fn append_sqlite(
         tx.commit().await?;
         found
     };
-    if found.len() != messages.len() {
-        return Err(StoreError::Corrupt(format!(
-            "the event log answered {} ids for {} messages",
-            found.len(),
-            messages.len()
-        )));
-    }
-    found
-        .iter()
-        .map(|row| Ok(row.try_get::<Option<i64>, _>("id")?.map(id_of)))
-        .collect()
+    ids_found(&found, messages.len())
 }
 
 pub(crate) async fn after(

@@ -795,6 +795,37 @@ async fn event_log(store: Arc<dyn Store>) {
         vec!["{\"id\":\"v2\"}", "{\"id\":\"v3\"}"]
     );
 
+    // A batch naming a user with no feed is refused whole: nothing of it is
+    // written, not even the messages of the user who has one.
+    let unfollowed = NewEventMessage {
+        user_id: "ev-nobody".into(),
+        ..message("n1")
+    };
+    let refused = store
+        .append_event_messages(&[message("n0"), unfollowed], later)
+        .await;
+    assert!(
+        matches!(refused, Err(evo_store::StoreError::NotFound(_))),
+        "{refused:?}"
+    );
+    let after_refusal = store
+        .event_messages_after(&"ev-u1".into(), base, 10)
+        .await
+        .unwrap();
+    assert_eq!(after_refusal.position.last_id, base + 2);
+
+    // Two nodes' hubs write the same messages at once (each plans every
+    // change it learns of): each message gets one id, both writers are
+    // told the same ids, and the ids follow on without a gap.
+    let batch: Vec<NewEventMessage> = (0..40).map(|i| message(&format!("both-{i}"))).collect();
+    let (one, other) = tokio::join!(
+        store.append_event_messages(&batch, later),
+        store.append_event_messages(&batch, later)
+    );
+    let (one, other) = (one.unwrap(), other.unwrap());
+    assert_eq!(one, other);
+    assert_eq!(one, (base + 3..=base + 42).map(Some).collect::<Vec<_>>());
+
     // A node restarted under its own name (`--node-id`) without a clean
     // stop is known at once, on PostgreSQL as on SQLite.
     assert!(!store
