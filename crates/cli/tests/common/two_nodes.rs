@@ -5,7 +5,7 @@
 //! whose latencies the benchmark reports and whose order the test checks.
 
 use super::free_port;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -240,17 +240,52 @@ pub fn reached(shown: &str, wanted: &str) -> bool {
     shown == wanted || rank(shown) > rank(wanted)
 }
 
+/// What one stream showed, in order, with each session's frames indexed:
+/// looking a commit up must not scan everything the stream showed before
+/// (over the bench's 2,400 commits a scan per commit held a runtime worker
+/// for seconds, beside the tasks stamping the frames' arrival).
+#[derive(Default)]
+pub struct Log {
+    seen: Vec<Seen>,
+    by_session: HashMap<String, Vec<usize>>,
+}
+
+impl Log {
+    pub fn push(&mut self, seen: Seen) {
+        self.by_session
+            .entry(seen.id.clone())
+            .or_default()
+            .push(self.seen.len());
+        self.seen.push(seen);
+    }
+
+    /// When the stream first showed `id` in `state` (or later).
+    pub fn shown(&self, id: &str, state: &str) -> Option<Instant> {
+        self.by_session
+            .get(id)?
+            .iter()
+            .map(|&i| &self.seen[i])
+            .find(|s| reached(&s.state, state))
+            .map(|s| s.at)
+    }
+
+    /// Every frame, in the order shown.
+    pub fn seen(&self) -> &[Seen] {
+        &self.seen
+    }
+}
+
 /// Waits for the frame showing `id` in `state` (or later) on a stream; its
 /// arrival time.
 pub async fn arrival(
     stream: &mut mpsc::UnboundedReceiver<Seen>,
-    log: &mut Vec<Seen>,
+    log: &mut Log,
     id: &str,
     state: &str,
     wait: Duration,
 ) -> Instant {
-    if let Some(seen) = log.iter().find(|s| s.id == id && reached(&s.state, state)) {
-        return seen.at;
+    if let Some(at) = log.shown(id, state) {
+        return at;
     }
     let deadline = tokio::time::Instant::now() + wait;
     loop {
@@ -258,9 +293,11 @@ pub async fn arrival(
             .await
             .unwrap_or_else(|_| panic!("{id} never reached {state} within {wait:?}"))
             .expect("the stream stays open");
-        log.push(seen.clone());
-        if seen.id == id && reached(&seen.state, state) {
-            return seen.at;
+        let found = seen.id == id && reached(&seen.state, state);
+        let at = seen.at;
+        log.push(seen);
+        if found {
+            return at;
         }
     }
 }
@@ -291,14 +328,14 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// Each node's stream and what it has shown so far.
 pub struct Watched {
     pub streams: [mpsc::UnboundedReceiver<Seen>; 2],
-    pub logs: [Vec<Seen>; 2],
+    pub logs: [Log; 2],
 }
 
 impl Watched {
     pub async fn open(nodes: &[Node; 2], token: &str) -> Watched {
         Watched {
             streams: [watch(&nodes[0], token).await, watch(&nodes[1], token).await],
-            logs: [Vec::new(), Vec::new()],
+            logs: [Log::default(), Log::default()],
         }
     }
 }
