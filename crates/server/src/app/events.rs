@@ -47,6 +47,17 @@ use crate::app::timing;
 use crate::app::visibility::{Audience, Viewer};
 use crate::auth::Principal;
 
+/// Messages queued for one subscription before it counts as too slow: a
+/// client reading as fast as the messages come must never be closed for
+/// it. One delivery holds up to `MAX_BATCH` changes' messages (128) plus,
+/// with several nodes, the messages other nodes numbered in between, which
+/// the hub fills in from the log (`EventHub::fill_gaps`): under a burst of
+/// one user's changes written on two nodes (docs/benchmarks.md,
+/// "Cross-node propagation", 300 changes a second) such a fill held more
+/// than 256 messages and closed streams that were keeping up. Clones of a
+/// shared `Message`, allocated as they queue: nothing at rest.
+const SUBSCRIPTION_QUEUE: usize = 1024;
+
 /// Limits and intervals of the hub.
 #[derive(Debug, Clone)]
 pub struct EventsSettings {
@@ -80,7 +91,7 @@ impl EventsSettings {
         EventsSettings {
             heartbeat: config.heartbeat,
             idle_timeout: config.heartbeat * 3,
-            queue: 256,
+            queue: SUBSCRIPTION_QUEUE,
             replay: 256,
             max_streams_per_user: config.max_streams_per_user,
             node_id: config.node_id.clone(),
@@ -217,8 +228,9 @@ const RECENTLY_CLOSED_MAX: usize = 10_000;
 /// Most changes planned and written in one log transaction. A change gives
 /// a user at most four messages (`SessionInfoChanged`, one call-state
 /// message, `ActiveSessionsChanged`, and the account channel's copy), so a
-/// batch always fits in an empty subscription queue (`queue`, 256): a burst
-/// of commits must not look like a slow client.
+/// batch always fits in an empty subscription queue
+/// ([`SUBSCRIPTION_QUEUE`]): a burst of commits must not look like a slow
+/// client.
 const MAX_BATCH: usize = 32;
 /// How often followed users are extended, idle ones dropped and the log
 /// pruned.
