@@ -248,3 +248,59 @@ fn a_history_smaller_than_the_ingest_calls_is_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--history"), "{stderr}");
 }
+
+/// `EVO_BENCH_FANOUT_TRACE` keeps each fan-out sample and the server's
+/// step log, WAL checkpoints included, for `scripts/fanout-tail.py`.
+#[test]
+fn the_fan_out_trace_keeps_each_sample_and_the_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace");
+    let output = Command::new(env!("CARGO_BIN_EXE_evo-voice"))
+        .arg("bench")
+        .args([
+            "--quick",
+            "--users",
+            "4",
+            "--sessions-per-user",
+            "2",
+            "--history",
+            "60",
+            "--ingest-calls",
+            "20",
+            "--connections",
+            "4",
+            "--duration-secs",
+            "0.3",
+            "--fanout-samples",
+            "5",
+            "--fanout-steps",
+            "--json",
+        ])
+        .env_remove("EVO_DATABASE_URL")
+        .env_remove("EVO_DATA_DIR")
+        .env("EVO_BENCH_FANOUT_TRACE", &trace)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "bench failed: {stderr}");
+    let samples = std::fs::read_to_string(trace.join("samples.tsv")).unwrap();
+    let rows: Vec<Vec<&str>> = samples.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 5, "{samples}");
+    for (n, row) in rows.iter().enumerate() {
+        assert_eq!(row.len(), 5, "{samples}");
+        assert_eq!(row[0], n.to_string());
+        assert!(row[1].starts_with("CA"), "{samples}");
+        for number in &row[2..] {
+            assert!(number.parse::<u64>().unwrap() > 0, "{samples}");
+        }
+    }
+    let log = std::fs::read_to_string(trace.join("server.log")).unwrap();
+    for step in ["signature", "commit_sync", "log", "written", "checkpoint"] {
+        assert!(
+            log.contains(&format!("step=\"{step}\"")),
+            "no {step} step in the server's log"
+        );
+    }
+    // The samples' calls are the ones the log times.
+    assert!(log.contains(rows[0][1]), "{}", rows[0][1]);
+}

@@ -246,12 +246,23 @@ fn checkpoints(pool: AnyPool) -> AbortOnDrop {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(error) = sqlx::query("pragma wal_checkpoint(passive)")
+            let started = std::time::Instant::now();
+            match sqlx::query("pragma wal_checkpoint(passive)")
                 .fetch_optional(&pool)
                 .await
             {
+                Ok(row) => {
+                    if crate::timing::enabled() {
+                        // Frames copied this time, for `--fanout-steps`'
+                        // correlation of the tail with the checkpoints.
+                        let frames = row
+                            .and_then(|row| row.try_get::<i64, _>(2).ok())
+                            .unwrap_or(0);
+                        crate::timing::checkpoint(frames, started);
+                    }
+                }
                 // The next tick tries again; past the backstop, commits do it.
-                tracing::warn!(%error, "checkpointing the SQLite WAL failed");
+                Err(error) => tracing::warn!(%error, "checkpointing the SQLite WAL failed"),
             }
         }
     }))

@@ -29,6 +29,20 @@ pub fn step(subject: &str, step: &'static str, since: Instant) {
     );
 }
 
+/// Records a WAL checkpoint (SQLite) started at `since`, as the step
+/// `checkpoint` of the subject `wal`, with `frames`: the WAL's frames
+/// checkpointed so far (the pragma's third column; it restarts with the
+/// WAL).
+pub fn checkpoint(frames: i64, since: Instant) {
+    tracing::debug!(
+        target: TARGET,
+        subject = "wal",
+        step = "checkpoint",
+        us = since.elapsed().as_micros() as u64,
+        frames
+    );
+}
+
 /// [`step`] once for each session of a batch (several versions of one
 /// session count once).
 pub(crate) fn each(changes: &[SessionChange], name: &'static str, since: Instant) {

@@ -26,8 +26,9 @@ pub mod report;
 pub mod subscribers;
 
 use evo_core::ids::{AccountId, CallSid};
+use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -1111,6 +1112,9 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     });
     drop(subscribers);
     server.stop()?;
+    if let Some(dir) = trace_dir() {
+        let _ = std::fs::copy(&log, dir.join("server.log"));
+    }
     let fanout_steps = if plan.fanout_steps {
         fan_out_steps(&log)?
     } else {
@@ -1288,6 +1292,17 @@ async fn fan_out(
     let host = load::host_header(server.addr);
     let started = Instant::now();
     let mut conn: Option<Conn> = None;
+    // Diagnostics: `EVO_BENCH_FANOUT_TRACE=<dir>` keeps each sample (index,
+    // call SID, sent at in µs since the epoch, acknowledged and seen after,
+    // µs) in `<dir>/samples.tsv`, and the server's log beside it, to tell
+    // which step made a slow sample slow (docs/benchmarks.md, "Fan-out
+    // tail (issue 12, session 10, `fantail`)").
+    let mut trace = trace_dir().and_then(|dir| {
+        std::fs::create_dir_all(&dir).ok()?;
+        std::fs::File::create(dir.join("samples.tsv"))
+            .ok()
+            .map(std::io::BufWriter::new)
+    });
     let usable = subscribers.len().min(plan.users);
     for n in 0..plan.fanout_samples {
         progress.inc(1);
@@ -1319,6 +1334,7 @@ async fn fan_out(
             seen: tx,
         });
         let begin = Instant::now();
+        let wall = std::time::SystemTime::now();
         send_hook(
             &mut conn,
             server.addr,
@@ -1327,12 +1343,24 @@ async fn fan_out(
             &mut acked,
         )
         .await;
+        let acked_after = begin.elapsed();
         match tokio::time::timeout(Duration::from_secs(5), rx).await {
             Ok(Ok(at)) => {
                 seen.ok += 1;
                 let micros = load::micros(at.saturating_duration_since(begin));
                 let _ = seen.latency.record(micros);
                 samples.push(micros as f64 / 1000.0);
+                if let Some(trace) = trace.as_mut() {
+                    let sent = wall
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default()
+                        .as_micros();
+                    let _ = writeln!(
+                        trace,
+                        "{n}\t{root}\t{sent}\t{}\t{micros}",
+                        acked_after.as_micros()
+                    );
+                }
             }
             Ok(Err(_)) => seen.error(format!("the stream of user {target} closed")),
             Err(_) => {
@@ -1356,6 +1384,12 @@ async fn fan_out(
         samples,
         acked,
     }
+}
+
+/// Where `EVO_BENCH_FANOUT_TRACE` asks the fan-out phase's samples and the
+/// server's log to be kept, if it does.
+fn trace_dir() -> Option<PathBuf> {
+    std::env::var_os("EVO_BENCH_FANOUT_TRACE").map(PathBuf::from)
 }
 
 /// Tasks reading the subscribers' streams (the bench's runtime has one
