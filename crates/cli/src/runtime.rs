@@ -50,11 +50,9 @@ pub fn build(pin: bool) -> std::io::Result<Runtime> {
             let keeper = placement.clone();
             std::thread::Builder::new()
                 .name("evo-affinity".to_string())
-                .spawn(move || {
-                    loop {
-                        std::thread::sleep(KEEP_EVERY);
-                        keep(&keeper);
-                    }
+                .spawn(move || loop {
+                    std::thread::sleep(KEEP_EVERY);
+                    keep(&keeper);
                 })?;
         }
     }
@@ -63,7 +61,10 @@ pub fn build(pin: bool) -> std::io::Result<Runtime> {
 
 fn pinning_enabled(variable: Option<&str>) -> bool {
     !matches!(
-        variable.map(str::trim).map(str::to_ascii_lowercase).as_deref(),
+        variable
+            .map(str::trim)
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
         Some("0" | "false" | "no" | "off")
     )
 }
@@ -123,9 +124,9 @@ impl Placement {
 /// of them while each worker can have its own, every other thread all.
 fn wanted(process: &[usize], worker: Option<usize>, workers: usize) -> Vec<usize> {
     match worker {
-        Some(index) if workers >= 2 && process.len() >= workers => {
-            process.get(index).map_or_else(|| process.to_vec(), |&cpu| vec![cpu])
-        }
+        Some(index) if workers >= 2 && process.len() >= workers => process
+            .get(index)
+            .map_or_else(|| process.to_vec(), |&cpu| vec![cpu]),
         _ => process.to_vec(),
     }
 }
@@ -227,7 +228,10 @@ mod tests {
     fn pinning_needs_a_cpu_for_each_of_at_least_two_workers() {
         assert!(Placement::new(2, vec![0, 1]).is_some());
         assert!(Placement::new(2, vec![1, 3, 5]).is_some());
-        assert!(Placement::new(3, vec![0, 1]).is_none(), "more workers than CPUs");
+        assert!(
+            Placement::new(3, vec![0, 1]).is_none(),
+            "more workers than CPUs"
+        );
         assert!(Placement::new(1, vec![0, 1]).is_none(), "one worker");
         assert!(Placement::new(2, vec![]).is_none(), "affinity unknown");
     }
@@ -290,12 +294,11 @@ mod tests {
                 assert_eq!(cpus, wanted(&process, index, 2));
             }
             // Started from a worker, which is pinned.
-            let blocking = tokio::spawn(async {
-                tokio::task::spawn_blocking(|| cpus_of(None)).await
-            })
-            .await
-            .expect("task")
-            .expect("blocking task");
+            let blocking =
+                tokio::spawn(async { tokio::task::spawn_blocking(|| cpus_of(None)).await })
+                    .await
+                    .expect("task")
+                    .expect("blocking task");
             assert_eq!(blocking, process);
         });
     }
@@ -319,7 +322,11 @@ mod tests {
             .expect("inner thread")
         });
         let (inner, inherited) = tid.recv().expect("started");
-        assert_eq!(inherited, vec![first], "threads inherit their starter's CPUs");
+        assert_eq!(
+            inherited,
+            vec![first],
+            "threads inherit their starter's CPUs"
+        );
         let placement = Placement {
             workers: 2,
             tids: Mutex::new(Vec::new()),
