@@ -7,6 +7,7 @@ mod backup;
 mod bench;
 mod cli;
 mod demo;
+mod runtime;
 
 use std::process::ExitCode;
 
@@ -48,7 +49,15 @@ fn main() -> ExitCode {
         matches!(cli.command, Command::Serve(_) | Command::Demo(_)),
         cli.log_format,
     );
-    let runtime = match tokio::runtime::Runtime::new() {
+    // The servers' workers each on a CPU of their own (`runtime`); the
+    // bench's static-bytes server is measured against `serve`, so it runs
+    // on the same runtime.
+    let serves = match &cli.command {
+        Command::Serve(_) | Command::Demo(_) => true,
+        Command::Bench(args) => args.static_server.is_some(),
+        _ => false,
+    };
+    let runtime = match runtime::build(serves) {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("evo-voice: starting the async runtime failed: {error}");
