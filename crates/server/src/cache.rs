@@ -16,6 +16,76 @@ use std::hash::Hash;
 
 use papaya::{Equivalent, Operation, ResizeMode};
 
+/// A string key held in the map's entry itself when it is at most `N`
+/// bytes, else on the heap. The map allocates each entry (key and value)
+/// as one block, so an inline key is compared on the entry's own cache
+/// lines: a `String` key's separate buffer was one more cache miss on
+/// every lookup of a cold entry (a ~300-byte bearer token, 2,000 users
+/// rotating; docs/benchmarks.md, "Read path CPU, again (issue 12, session
+/// 10, `readcpu`)"). Looked up with [`KeyBytes`].
+#[derive(Clone)]
+pub enum InlineKey<const N: usize> {
+    Inline { len: u16, bytes: [u8; N] },
+    Heap(Box<[u8]>),
+}
+
+impl<const N: usize> InlineKey<N> {
+    /// The key `key`.
+    pub fn new(key: &str) -> Self {
+        match u16::try_from(key.len()) {
+            Ok(len) if key.len() <= N => {
+                let mut bytes = [0u8; N];
+                bytes[..key.len()].copy_from_slice(key.as_bytes());
+                InlineKey::Inline { len, bytes }
+            }
+            _ => InlineKey::Heap(key.as_bytes().into()),
+        }
+    }
+
+    /// The key's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            InlineKey::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            InlineKey::Heap(bytes) => bytes,
+        }
+    }
+
+    /// Whether the key is held inline.
+    pub fn is_inline(&self) -> bool {
+        matches!(self, InlineKey::Inline { .. })
+    }
+}
+
+impl<const N: usize> PartialEq for InlineKey<N> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl<const N: usize> Eq for InlineKey<N> {}
+
+impl<const N: usize> Hash for InlineKey<N> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        KeyBytes(self.as_bytes()).hash(state);
+    }
+}
+
+/// An [`InlineKey`] to look up, by its bytes (hashed as the key hashes).
+pub struct KeyBytes<'a>(pub &'a [u8]);
+
+impl Hash for KeyBytes<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write(self.0);
+        state.write_u8(0xff);
+    }
+}
+
+impl<const N: usize> Equivalent<InlineKey<N>> for KeyBytes<'_> {
+    fn equivalent(&self, key: &InlineKey<N>) -> bool {
+        self.0 == key.as_bytes()
+    }
+}
+
 /// A concurrent map that never holds more than its capacity.
 pub struct BoundedMap<K, V> {
     map: papaya::HashMap<K, V, foldhash::quality::RandomState>,
@@ -147,6 +217,27 @@ mod tests {
             Some(9_999),
             "the new entry is kept"
         );
+    }
+
+    #[test]
+    fn an_inline_key_is_found_by_its_bytes_inline_or_on_the_heap() {
+        let map: BoundedMap<InlineKey<8>, u32> = BoundedMap::new(16);
+        let short = InlineKey::<8>::new("abcdefgh");
+        let long = InlineKey::<8>::new("abcdefghi");
+        assert!(short.is_inline() && !long.is_inline());
+        map.insert(short, 1, |_| true);
+        map.insert(long, 2, |_| true);
+        map.insert(InlineKey::new(""), 3, |_| true);
+        assert_eq!(map.read(&KeyBytes(b"abcdefgh"), |v| *v), Some(1));
+        assert_eq!(map.read(&KeyBytes(b"abcdefghi"), |v| *v), Some(2));
+        assert_eq!(map.read(&KeyBytes(b""), |v| *v), Some(3));
+        // A prefix, or the bytes after the key's end, are other keys.
+        assert_eq!(map.read(&KeyBytes(b"abcdefg"), |v| *v), None);
+        assert_eq!(map.read(&KeyBytes(b"abcdefgh\0"), |v| *v), None);
+        assert!(InlineKey::<8>::new("ab") == InlineKey::<8>::new("ab"));
+        assert!(InlineKey::<8>::new("ab") != InlineKey::<8>::new("abc"));
+        map.remove(&KeyBytes(b"abcdefghi"));
+        assert_eq!(map.read(&KeyBytes(b"abcdefghi"), |v| *v), None);
     }
 
     #[test]

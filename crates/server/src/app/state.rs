@@ -145,7 +145,7 @@ impl AppState {
         &self,
         principal: &Arc<Principal>,
         slot: Option<&TokenSlot>,
-        read: impl FnOnce(&Arc<ActiveView>) -> R,
+        read: impl FnOnce(&bytes::Bytes, &Arc<ActiveView>) -> R,
     ) -> R {
         self.views.of_with(
             &self.directory,

@@ -195,6 +195,10 @@ impl ActiveView {
 /// A rendered view and what it was computed from.
 struct CachedView {
     view: Arc<ActiveView>,
+    /// The view's JSON (a clone of `view.json`, sharing its bytes), here
+    /// on the cell's lines: a JSON read takes it without reaching the
+    /// view's own allocation, one cache miss fewer per request.
+    json: Bytes,
     /// The principal it was rendered for (its account is checked).
     principal: Arc<Principal>,
     directory_generation: u64,
@@ -238,10 +242,10 @@ pub struct ViewCell {
 }
 
 impl ViewCell {
-    /// What `read` makes of the view, when it is still current (see
-    /// [`CachedView::is_current`]); `read` gets it back otherwise. Read
-    /// under the lock: no reference count written for it.
-    fn current<R, F: FnOnce(&Arc<ActiveView>) -> R>(
+    /// What `read` makes of the view (its JSON and the view), when it is
+    /// still current (see [`CachedView::is_current`]); `read` gets it back
+    /// otherwise. Read under the lock: no reference count written for it.
+    fn current<R, F: FnOnce(&Bytes, &Arc<ActiveView>) -> R>(
         &self,
         principal: &Arc<Principal>,
         directory_generation: u64,
@@ -253,7 +257,7 @@ impl ViewCell {
             Some(cached)
                 if cached.is_current(principal, directory_generation, index_generation) =>
             {
-                Ok(read(&cached.view))
+                Ok(read(&cached.json, &cached.view))
             }
             _ => Err(read),
         }
@@ -310,19 +314,20 @@ impl ActiveViews {
         principal: &Arc<Principal>,
         slot: Option<&TokenSlot>,
     ) -> Arc<ActiveView> {
-        self.of_with(directory, index, principal, slot, Arc::clone)
+        self.of_with(directory, index, principal, slot, |_, view| view.clone())
     }
 
-    /// What `read` makes of the view [`ActiveViews::of`] finds: a current
-    /// view is read where it is kept (the read path takes its bytes
-    /// alone, so it writes no reference count of the view).
+    /// What `read` makes of the view [`ActiveViews::of`] finds (its JSON,
+    /// and the view): a current view is read where it is kept (the read
+    /// path takes its JSON alone, kept in the user's cell, so it neither
+    /// writes the view's reference count nor reads the view).
     pub fn of_with<R>(
         &self,
         directory: &Directory,
         index: &LiveIndex,
         principal: &Arc<Principal>,
         slot: Option<&TokenSlot>,
-        read: impl FnOnce(&Arc<ActiveView>) -> R,
+        read: impl FnOnce(&Bytes, &Arc<ActiveView>) -> R,
     ) -> R {
         // Read before the endpoints: a change after this is seen next time.
         let directory_generation = directory.generation();
@@ -349,13 +354,14 @@ impl ActiveViews {
         let view = Arc::new(ActiveView::new(sessions));
         cell.store(CachedView {
             view: view.clone(),
+            json: view.json.clone(),
             principal: principal.clone(),
             directory_generation,
             index_generation: watched.index_generation,
             stamp: watched.stamp,
             cells: watched.cells,
         });
-        read(&view)
+        read(&view.json, &view)
     }
 
     /// The user's cell, made (empty) when the user has none.

@@ -19,7 +19,7 @@ use std::future::Future;
 use evo_core::domain::User;
 
 use crate::app::state::AppState;
-use crate::auth::{AuthFailure, Authenticated, Principal};
+use crate::auth::{AuthFailure, Authenticated, Principal, RoleSet};
 use crate::http::call::{Call, Reply, ReplyBody};
 use crate::http::error::ApiError;
 use crate::http::ops;
@@ -118,7 +118,7 @@ fn answer_now(state: &AppState, request: Request<Body>) -> Result<Response, Requ
                 check_verb(route, method)
                     .and_then(|()| bind_request(route, &path_params, &query, headers, &[]))
                     .and_then(|request| {
-                        authorize(route, found.principal)?;
+                        authorize(route, found.principal, found.roles)?;
                         ops::sessions::active_sessions_reply(
                             state,
                             &request,
@@ -370,11 +370,17 @@ fn prepare_call(
 
 /// The roles an operation requires, checked against its principal.
 fn check_roles(operation: &OperationInfo, principal: &Principal) -> Result<(), ApiError> {
-    if let Some(role) = operation
-        .required_roles
-        .iter()
-        .find(|role| !principal.has_role_named(role))
-    {
+    check_roles_with(operation, principal, |role| principal.has_role_named(role))
+}
+
+/// [`check_roles`] with the principal's roles answered by `has_role`
+/// (the cached token's [`RoleSet`], on the read path).
+fn check_roles_with(
+    operation: &OperationInfo,
+    principal: &Principal,
+    has_role: impl Fn(&str) -> bool,
+) -> Result<(), ApiError> {
+    if let Some(role) = operation.required_roles.iter().find(|role| !has_role(role)) {
         tracing::debug!(user = %principal.user_id, %role, "role check failed");
         return Err(ApiError::forbidden("Invalid Role"));
     }
@@ -382,14 +388,15 @@ fn check_roles(operation: &OperationInfo, principal: &Principal) -> Result<(), A
 }
 
 /// What [`prepare_call`] checks for a request authenticated as
-/// `principal`: the operation's roles when it requires authentication.
-fn authorize(route: Resolved, principal: &Principal) -> Result<(), ApiError> {
+/// `principal`, whose roles are `roles`: the operation's roles when it
+/// requires authentication.
+fn authorize(route: Resolved, principal: &Principal, roles: RoleSet) -> Result<(), ApiError> {
     let operation = route
         .op
         .operation()
         .ok_or_else(|| ApiError::not_found("not an operation"))?;
     if operation.requires_auth {
-        check_roles(operation, principal)?;
+        check_roles_with(operation, principal, |role| roles.has_role_named(role))?;
     }
     Ok(())
 }

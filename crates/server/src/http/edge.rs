@@ -71,8 +71,8 @@ pub struct Edge<S> {
 /// the response body's span and the request id.
 struct Finish {
     id: HeaderValue,
-    trace_started: Instant,
-    metrics_started: Instant,
+    /// When the request came in: the trace's and the metrics' start.
+    started: Instant,
     method: Method,
     path: Option<String>,
     route: metrics::SharedString,
@@ -93,8 +93,10 @@ enum Run<F> {
     Route {
         future: F,
         /// Held until the response is ready.
-        _permit: Option<tokio::sync::OwnedSemaphorePermit>,
-        deadline: Option<tokio::time::Instant>,
+        _permit: Option<crate::http::limits::Permit>,
+        /// The time limit, counted from when the route first waits (a
+        /// route answering at once reads no clock for it).
+        timeout: Option<std::time::Duration>,
         /// Made when the route first waits (most reads never do).
         sleep: Option<Pin<Box<tokio::task::Unconstrained<tokio::time::Sleep>>>>,
         addr: Option<std::net::IpAddr>,
@@ -157,7 +159,6 @@ pub(crate) fn edge_call<F>(
     // One clock read for the trace's and the metrics' start (they were
     // microseconds apart).
     let started = Instant::now();
-    let trace_started = started;
     let span = observe::span(&request);
     // Kept for the response body only when there is a span.
     let body_span = (!span.is_none()).then(|| span.clone());
@@ -165,7 +166,6 @@ pub(crate) fn edge_call<F>(
     DefaultOnRequest::new().on_request(&request, &span);
 
     // Metrics: what the labels need, read before the request moves on.
-    let metrics_started = started;
     let method = request.method().clone();
     let path = (method == Method::POST).then(|| request.uri().path().to_string());
     let route = observe::route_label(request.extensions().get::<MatchedPath>());
@@ -187,10 +187,6 @@ pub(crate) fn edge_call<F>(
             permit,
             timeout,
         } => {
-            // The deadline counts from here, as `timeout` counted from
-            // when it was made.
-            // Tokio's clock (it may be paused in tests).
-            let deadline = timeout.map(|limit| tokio::time::Instant::now() + limit);
             let called = std::panic::catch_unwind(AssertUnwindSafe(|| match addr {
                 Some(addr) => CLIENT_ADDR.sync_scope(addr, || call_route(request)),
                 None => call_route(request),
@@ -199,7 +195,7 @@ pub(crate) fn edge_call<F>(
                 Ok(future) => Run::Route {
                     future,
                     _permit: permit,
-                    deadline,
+                    timeout,
                     sleep: None,
                     addr,
                 },
@@ -212,8 +208,7 @@ pub(crate) fn edge_call<F>(
         run,
         finish: Some(Finish {
             id,
-            trace_started,
-            metrics_started,
+            started,
             method,
             path,
             route,
@@ -249,7 +244,7 @@ where
             }
             Run::Route {
                 future,
-                deadline,
+                timeout,
                 sleep,
                 addr,
                 ..
@@ -261,15 +256,17 @@ where
                         }
                         None => Pin::new(&mut *future).poll(cx),
                     };
-                    match (route, deadline) {
+                    match (route, timeout) {
                         (Poll::Ready(Ok(response)), _) => Poll::Ready(response),
                         (Poll::Ready(Err(never)), _) => match never {},
                         (Poll::Pending, None) => Poll::Pending,
-                        (Poll::Pending, Some(deadline)) => {
+                        (Poll::Pending, Some(limit)) => {
+                            // Tokio's clock (it may be paused in tests),
+                            // read when the route first waits: the limit
+                            // counts from then, microseconds after
+                            // admission, in the same poll.
                             let sleep = sleep.get_or_insert_with(|| {
-                                Box::pin(tokio::task::unconstrained(tokio::time::sleep_until(
-                                    *deadline,
-                                )))
+                                Box::pin(tokio::task::unconstrained(tokio::time::sleep(*limit)))
                             });
                             sleep
                                 .as_mut()
@@ -292,15 +289,10 @@ where
         let Some(finish) = this.finish.take() else {
             panic!("the edge layer's future was polled after it completed")
         };
-        observe::record_request(
-            finish.metrics_started,
-            finish.method,
-            finish.path,
-            finish.route,
-            &response,
-        );
+        // One clock read for the metrics' duration and the trace's latency.
+        let latency = finish.started.elapsed();
+        observe::record_request_took(latency, finish.method, finish.path, finish.route, &response);
 
-        let latency = finish.trace_started.elapsed();
         DefaultOnResponse::new().on_response(&response, latency, &this.span);
         if let ClassifiedResponse::Ready(Err(failure)) =
             ServerErrorsAsFailures::new().classify_response(&response)

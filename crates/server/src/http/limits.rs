@@ -16,7 +16,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::app::config::Limits;
 use crate::auth::throttle::CLIENT_ADDR;
@@ -29,7 +29,7 @@ pub struct RequestLimits(Arc<Inner>);
 struct Inner {
     limits: Limits,
     max_body_bytes: usize,
-    in_flight: Arc<Semaphore>,
+    in_flight: Arc<InFlight>,
     rates: Mutex<HashMap<IpAddr, (Instant, u32)>>,
 }
 
@@ -39,7 +39,10 @@ const MAX_TRACKED_ADDRESSES: usize = 100_000;
 impl RequestLimits {
     pub fn new(limits: &Limits, max_body_bytes: usize) -> Self {
         RequestLimits(Arc::new(Inner {
-            in_flight: Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1))),
+            in_flight: Arc::new(InFlight {
+                count: AtomicUsize::new(0),
+                max: limits.max_concurrent_requests.max(1),
+            }),
             limits: limits.clone(),
             max_body_bytes,
             rates: Mutex::new(HashMap::new()),
@@ -71,6 +74,43 @@ impl RequestLimits {
     }
 }
 
+/// The requests running now, against the concurrency limit. A counter
+/// rather than tokio's `Semaphore`, whose permit, for a request that never
+/// waits for one, wrote four shared cache lines per request (the
+/// semaphore's count, its waiters' lock twice, and its `Arc`'s count):
+/// here a permit is one add and one subtract on one line, plus the `Arc`'s
+/// count beside it (docs/benchmarks.md, "Read path CPU, again (issue 12,
+/// session 10, `readcpu`)"). Nothing ever waits for a permit: a request
+/// over the limit is refused at once, as before.
+struct InFlight {
+    count: AtomicUsize,
+    max: usize,
+}
+
+/// A running request's place under the concurrency limit, given back
+/// when dropped.
+pub struct Permit(Arc<InFlight>);
+
+impl Permit {
+    fn try_acquire(in_flight: &Arc<InFlight>) -> Option<Permit> {
+        // Checked and counted in one step: never more than `max` at once,
+        // and no request refused while fewer run.
+        in_flight
+            .count
+            .fetch_update(Ordering::Acquire, Ordering::Relaxed, |count| {
+                (count < in_flight.max).then_some(count + 1)
+            })
+            .ok()?;
+        Some(Permit(in_flight.clone()))
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0.count.fetch_sub(1, Ordering::Release);
+    }
+}
+
 /// What the limits decide for a request before it runs (the fused layer,
 /// `http::edge`; [`enforce`] is the same as a separate middleware).
 pub enum Admission {
@@ -84,7 +124,7 @@ pub enum Admission {
     /// long-lived `/event-stream`).
     Admitted {
         request: Request,
-        permit: Option<OwnedSemaphorePermit>,
+        permit: Option<Permit>,
         timeout: Option<Duration>,
     },
 }
@@ -111,13 +151,13 @@ impl RequestLimits {
                 timeout: None,
             };
         }
-        match self.0.in_flight.clone().try_acquire_owned() {
-            Ok(permit) => Admission::Admitted {
+        match Permit::try_acquire(&self.0.in_flight) {
+            Some(permit) => Admission::Admitted {
                 request,
                 permit: Some(permit),
                 timeout: Some(self.0.limits.request_timeout),
             },
-            Err(_) => Admission::Refused(busy().into_response()),
+            None => Admission::Refused(busy().into_response()),
         }
     }
 
@@ -199,7 +239,7 @@ pub async fn enforce(
         if streaming {
             return next.run(request).await;
         }
-        let Ok(_permit) = limits.0.in_flight.clone().try_acquire_owned() else {
+        let Some(_permit) = Permit::try_acquire(&limits.0.in_flight) else {
             return busy().into_response();
         };
         match tokio::time::timeout(limits.0.limits.request_timeout, next.run(request)).await {
@@ -220,4 +260,29 @@ fn too_large(max: usize) -> ApiError {
         "RequestEntityTooLarge",
         format!("The request body exceeds {max} bytes"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_most_the_limit_runs_at_once_and_a_finished_request_frees_its_place() {
+        let in_flight = Arc::new(InFlight {
+            count: AtomicUsize::new(0),
+            max: 2,
+        });
+        let first = Permit::try_acquire(&in_flight).expect("first");
+        let second = Permit::try_acquire(&in_flight).expect("second");
+        assert!(Permit::try_acquire(&in_flight).is_none(), "over the limit");
+        assert_eq!(
+            in_flight.count.load(Ordering::Relaxed),
+            2,
+            "a refusal counts nothing"
+        );
+        drop(first);
+        let third = Permit::try_acquire(&in_flight).expect("a place was freed");
+        drop((second, third));
+        assert_eq!(in_flight.count.load(Ordering::Relaxed), 0);
+    }
 }

@@ -205,6 +205,17 @@ pub(crate) fn record_request(
     route: metrics::SharedString,
     response: &Response,
 ) {
+    record_request_took(started.elapsed(), method, path, route, response);
+}
+
+/// [`record_request`] with the request's duration already measured.
+pub(crate) fn record_request_took(
+    took: std::time::Duration,
+    method: Method,
+    path: Option<String>,
+    route: metrics::SharedString,
+    response: &Response,
+) {
     let status = response.status();
     let method_label: metrics::SharedString = match method {
         Method::GET => metrics::SharedString::const_str("GET"),
@@ -213,7 +224,7 @@ pub(crate) fn record_request(
     };
     RequestHandles::with(method_label, route.clone(), status, |handles| {
         handles.total.increment(1);
-        handles.duration.record(started.elapsed().as_secs_f64());
+        handles.duration.record(took.as_secs_f64());
     });
     if route.starts_with("/twilio/") {
         let outcome = response

@@ -70,9 +70,9 @@ pub fn active_sessions_reply(
     let _request: GetActiveSessions = dto_of(request)?;
     let json_only = matches!(format, Format::Json);
     // The user's list, rendered once per change: shared, not copied.
-    let (json, view) = state.active_sessions_with(principal, slot, |view| {
+    let (json, view) = state.active_sessions_with(principal, slot, |json, view| {
         let value: Option<Arc<dyn LateValue>> = (!json_only).then(|| view.clone() as _);
-        (view.json().clone(), value)
+        (json.clone(), value)
     });
     Ok(Reply {
         status: axum::http::StatusCode::OK,
