@@ -7,14 +7,42 @@ use std::process::Command;
 use serde_json::Value;
 
 fn bench(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_evo-voice"))
+    bench_with_env(args, &[])
+}
+
+/// `evo-voice bench` with `args`, on a store of its own, with `env` set.
+fn bench_with_env(args: &[&str], env: &[(&str, &std::path::Path)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_evo-voice"));
+    command
         .arg("bench")
         .args(args)
         .env_remove("EVO_DATABASE_URL")
-        .env_remove("EVO_DATA_DIR")
-        .output()
-        .unwrap()
+        .env_remove("EVO_DATA_DIR");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().unwrap()
 }
+
+/// The tiniest run of every phase (a few seconds).
+const TINY: [&str; 16] = [
+    "--quick",
+    "--users",
+    "4",
+    "--sessions-per-user",
+    "2",
+    "--history",
+    "60",
+    "--ingest-calls",
+    "20",
+    "--connections",
+    "4",
+    "--duration-secs",
+    "0.3",
+    "--fanout-samples",
+    "5",
+    "--json",
+];
 
 fn number(report: &Value, pointer: &str) -> f64 {
     report
@@ -25,24 +53,7 @@ fn number(report: &Value, pointer: &str) -> f64 {
 
 #[test]
 fn quick_bench_reports_every_phase_without_errors() {
-    let output = bench(&[
-        "--quick",
-        "--users",
-        "4",
-        "--sessions-per-user",
-        "2",
-        "--history",
-        "60",
-        "--ingest-calls",
-        "20",
-        "--connections",
-        "4",
-        "--duration-secs",
-        "0.3",
-        "--fanout-samples",
-        "5",
-        "--json",
-    ]);
+    let output = bench(&TINY);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "bench failed: {stderr}");
     let report: Value = serde_json::from_slice(&output.stdout)
@@ -255,32 +266,8 @@ fn a_history_smaller_than_the_ingest_calls_is_refused() {
 fn the_fan_out_trace_keeps_each_sample_and_the_steps() {
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("trace");
-    let output = Command::new(env!("CARGO_BIN_EXE_evo-voice"))
-        .arg("bench")
-        .args([
-            "--quick",
-            "--users",
-            "4",
-            "--sessions-per-user",
-            "2",
-            "--history",
-            "60",
-            "--ingest-calls",
-            "20",
-            "--connections",
-            "4",
-            "--duration-secs",
-            "0.3",
-            "--fanout-samples",
-            "5",
-            "--fanout-steps",
-            "--json",
-        ])
-        .env_remove("EVO_DATABASE_URL")
-        .env_remove("EVO_DATA_DIR")
-        .env("EVO_BENCH_FANOUT_TRACE", &trace)
-        .output()
-        .unwrap();
+    let args: Vec<&str> = TINY.iter().copied().chain(["--fanout-steps"]).collect();
+    let output = bench_with_env(&args, &[("EVO_BENCH_FANOUT_TRACE", &trace)]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "bench failed: {stderr}");
     let samples = std::fs::read_to_string(trace.join("samples.tsv")).unwrap();
