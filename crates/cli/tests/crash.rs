@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{free_port, wait_until_ready};
+use common::{free_port, post_signed, wait_until_ready};
 use evo_core::ids::{AccountId, CallSid};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,13 +73,7 @@ async fn every_acknowledged_webhook_survives_a_sigkill() {
                     ("CallStatus", "ringing"),
                 ]);
                 let signature = compute_signature(TOKEN, &url, &params);
-                let sent = http
-                    .post(&url)
-                    .header("Content-Type", "application/x-www-form-urlencoded")
-                    .header("X-Twilio-Signature", signature)
-                    .body(params.encode())
-                    .send()
-                    .await;
+                let sent = post_signed(&http, &url, &params, &signature).await;
                 match sent {
                     Ok(response) if response.status().is_success() => {
                         acknowledged.lock().unwrap().push(call)

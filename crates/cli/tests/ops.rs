@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{free_port, wait_until_ready};
+use common::{free_port, post_signed, wait_until_ready};
 use evo_core::ids::{AccountId, CallSid};
 use std::fs::File;
 use std::path::Path;
@@ -107,12 +107,7 @@ async fn send_webhook(
     call: &str,
 ) -> reqwest::Result<reqwest::Response> {
     let (url, params, signature) = ringing(port, call);
-    http.post(&url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("X-Twilio-Signature", signature)
-        .body(params.encode())
-        .send()
-        .await
+    post_signed(http, &url, &params, &signature).await
 }
 
 /// Writers sending signed webhooks until stopped or the server is gone;
@@ -331,24 +326,12 @@ async fn no_secret_reaches_the_debug_log() {
     // A signed webhook, and one with a bad signature.
     let call = "CA0000000000000000000000000000d3b6";
     let (url, params, signature) = ringing(port, call);
-    let hook = plain
-        .post(&url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("X-Twilio-Signature", &signature)
-        .body(params.encode())
-        .send()
+    let hook = post_signed(&plain, &url, &params, &signature)
         .await
         .unwrap();
     assert!(hook.status().is_success());
     let forged = compute_signature("another-token-Qx0", &url, &params);
-    let bad = plain
-        .post(&url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("X-Twilio-Signature", &forged)
-        .body(params.encode())
-        .send()
-        .await
-        .unwrap();
+    let bad = post_signed(&plain, &url, &params, &forged).await.unwrap();
     assert_eq!(bad.status(), 403);
 
     sigterm(&server);

@@ -17,6 +17,23 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// POSTs a Twilio webhook: `params` form-encoded, with `signature` in
+/// `X-Twilio-Signature` (as Twilio sends it,
+/// https://www.twilio.com/docs/usage/security#validating-requests).
+pub async fn post_signed(
+    http: &reqwest::Client,
+    url: &str,
+    params: &evo_twilio::params::FormParams,
+    signature: &str,
+) -> reqwest::Result<reqwest::Response> {
+    http.post(url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("X-Twilio-Signature", signature)
+        .body(params.encode())
+        .send()
+        .await
+}
+
 /// Waits (at most 30 s) until the server on `port` answers
 /// `/health/ready` with a 2xx.
 pub async fn wait_until_ready(http: &reqwest::Client, port: u16) {

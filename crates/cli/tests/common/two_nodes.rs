@@ -161,11 +161,7 @@ pub async fn webhook(
     let url = node.url(path);
     let params = FormParams::from_pairs(pairs.iter().copied());
     let signature = compute_signature(TOKEN, &url, &params);
-    http.post(&url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("X-Twilio-Signature", signature)
-        .body(params.encode())
-        .send()
+    super::post_signed(http, &url, &params, &signature)
         .await
         .ok()
         .map(|r| r.status().as_u16())
