@@ -1096,7 +1096,35 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     errors.outcome("subscribe", &subscribe_errors);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_subscribers = server.rss()?;
-    let fanout = fan_out(plan, &server, &set, &signer, &subscribers.list).await;
+    // Diagnostics: `EVO_BENCH_FANOUT_TRACE=<dir>` keeps each sample (index,
+    // call SID, sent at in µs since the epoch, acknowledged and seen after,
+    // µs) in `<dir>/samples.tsv`, and the server's log beside it, to tell
+    // which step made a slow sample slow (docs/benchmarks.md, "Fan-out
+    // tail (issue 12, session 10, `fantail`)"). Asked for and not
+    // writable is an error, not a run without it.
+    let mut trace = match trace_dir() {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("creating {} failed", dir.display()))?;
+            let file = dir.join("samples.tsv");
+            let created = std::fs::File::create(&file)
+                .with_context(|| format!("creating {} failed", file.display()))?;
+            Some(std::io::BufWriter::new(created))
+        }
+        None => None,
+    };
+    let fanout = fan_out(
+        plan,
+        &server,
+        &set,
+        &signer,
+        &subscribers.list,
+        trace.as_mut(),
+    )
+    .await;
+    if let Some(trace) = trace.as_mut() {
+        trace.flush().context("writing the fan-out trace failed")?;
+    }
     errors.outcome("fan-out", &fanout.seen);
     errors.outcome("fan-out webhooks", &fanout.acked);
     let fanout_secs = fanout_started.elapsed();
@@ -1113,7 +1141,8 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     drop(subscribers);
     server.stop()?;
     if let Some(dir) = trace_dir() {
-        let _ = std::fs::copy(&log, dir.join("server.log"));
+        std::fs::copy(&log, dir.join("server.log"))
+            .with_context(|| format!("copying the server's log into {} failed", dir.display()))?;
     }
     let fanout_steps = if plan.fanout_steps {
         fan_out_steps(&log)?
@@ -1284,6 +1313,7 @@ async fn fan_out(
     set: &DataSet,
     signer: &Signer,
     subscribers: &[Subscriber],
+    mut trace: Option<&mut std::io::BufWriter<std::fs::File>>,
 ) -> FanOutOutcome {
     let mut seen = Outcome::new();
     let mut acked = Outcome::new();
@@ -1292,17 +1322,6 @@ async fn fan_out(
     let host = load::host_header(server.addr);
     let started = Instant::now();
     let mut conn: Option<Conn> = None;
-    // Diagnostics: `EVO_BENCH_FANOUT_TRACE=<dir>` keeps each sample (index,
-    // call SID, sent at in µs since the epoch, acknowledged and seen after,
-    // µs) in `<dir>/samples.tsv`, and the server's log beside it, to tell
-    // which step made a slow sample slow (docs/benchmarks.md, "Fan-out
-    // tail (issue 12, session 10, `fantail`)").
-    let mut trace = trace_dir().and_then(|dir| {
-        std::fs::create_dir_all(&dir).ok()?;
-        std::fs::File::create(dir.join("samples.tsv"))
-            .ok()
-            .map(std::io::BufWriter::new)
-    });
     let usable = subscribers.len().min(plan.users);
     for n in 0..plan.fanout_samples {
         progress.inc(1);
@@ -1355,11 +1374,13 @@ async fn fan_out(
                         .duration_since(std::time::UNIX_EPOCH)
                         .unwrap_or_default()
                         .as_micros();
-                    let _ = writeln!(
+                    if let Err(error) = writeln!(
                         trace,
                         "{n}\t{root}\t{sent}\t{}\t{micros}",
                         acked_after.as_micros()
-                    );
+                    ) {
+                        seen.error(format!("writing the fan-out trace failed: {error}"));
+                    }
                 }
             }
             Ok(Err(_)) => seen.error(format!("the stream of user {target} closed")),
