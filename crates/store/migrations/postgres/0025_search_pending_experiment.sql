@@ -1,0 +1,2 @@
+-- The experiment of SQLite's 0025; nothing here.
+select 1;
