@@ -394,7 +394,7 @@ fn driver(backend: Backend, query: &SessionQuery, few_matches: bool) -> Driver {
     }
 }
 
-fn searching(query: &SessionQuery) -> bool {
+pub(crate) fn searching(query: &SessionQuery) -> bool {
     query.from_contains.is_some() || query.to_contains.is_some() || query.log_contains.is_some()
 }
 

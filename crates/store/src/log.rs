@@ -179,6 +179,14 @@ pub(crate) async fn delete(
         .bind(session_id)
         .execute(&mut **tx)
         .await?;
+        // Lines not indexed yet (migration 0025).
+        sqlx::query(
+            "delete from session_log_search_pending where row_id in
+                 (select rowid from session_log where session_id = $1)",
+        )
+        .bind(session_id)
+        .execute(&mut **tx)
+        .await?;
     }
     sqlx::query("delete from session_log where session_id = $1")
         .bind(session_id)

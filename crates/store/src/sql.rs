@@ -78,7 +78,7 @@ pub struct SqlStore {
     /// writer holding its turn (`writers`) takes it, so it is never
     /// contended; a write that fails other than in SQL drops it (the pool
     /// checks it and opens another when needed).
-    held: HeldSlot,
+    held: Arc<HeldSlot>,
     /// SQLite only: this process's writers (`pool`'s and `events_pool`'s)
     /// take turns here before they take SQLite's write lock. SQLite itself
     /// makes a writer that finds the lock taken poll for it, sleeping 1, 2,
@@ -94,6 +94,10 @@ pub struct SqlStore {
     /// SQLite only: the task that checkpoints the WAL (see [`checkpoints`]),
     /// stopped with the store.
     _checkpointer: Option<AbortOnDrop>,
+    /// SQLite only: the task that indexes the search text the commits
+    /// queued (see [`search_indexer`]), started once the schema is
+    /// migrated, stopped with the store.
+    _search_indexer: Option<AbortOnDrop>,
 }
 
 /// Where `SqlStore::held` keeps the connection.
@@ -263,6 +267,128 @@ fn checkpoints(pool: AnyPool) -> AbortOnDrop {
                 }
                 // The next tick tries again; past the backstop, commits do it.
                 Err(error) => tracing::warn!(%error, "checkpointing the SQLite WAL failed"),
+            }
+        }
+    }))
+}
+
+/// `writer`'s connection, held between writes in `slot` (see
+/// `SqlStore::held`); the caller holds its writers' turn.
+async fn held_writer<'a>(slot: &'a HeldSlot, writer: &AnyPool) -> StoreResult<HeldWriter<'a>> {
+    let mut slot = slot.0.lock().await;
+    if slot.is_none() {
+        *slot = Some(writer.acquire().await?);
+    }
+    Ok(HeldWriter {
+        slot,
+        finished: false,
+    })
+}
+
+/// How often [`search_indexer`] indexes the queued search rows: often
+/// enough that a batch is small (at the fan-out bench's rate, about 40 new
+/// sessions and their lines), so the writers it makes wait, wait little.
+const INDEX_SEARCH_EVERY: Duration = Duration::from_millis(200);
+
+/// Queued search rows indexed per table and transaction: a bounded write,
+/// so a session commit never waits long behind one.
+const INDEX_SEARCH_BATCH: i64 = 1_000;
+
+/// Indexes queued search rows (migration 0025): the session commit's
+/// trigger queues the ids of the rows whose search text is new
+/// (`session_search_pending`: a new session's From and To;
+/// `session_log_search_pending`: its new log lines) instead of writing the
+/// FTS5 indexes in its own transaction, where they were about a third of
+/// its pages (an FTS5 write is its content, size and index rows, a new
+/// segment and the structure record, and every so often an automatic merge
+/// of hundreds of pages; docs/benchmarks.md, "Pages per transaction (issue
+/// 12, session 11, `pages`)"). Here they go in batches, as one
+/// transaction, with `synchronous = normal` (the index is derived: a power
+/// cut that loses the batch loses its dequeuing too).
+struct SearchIndexer {
+    pool: AnyPool,
+    writer: AnyPool,
+    held: Arc<HeldSlot>,
+    writers: Arc<WriterQueue>,
+}
+
+impl SearchIndexer {
+    /// Indexes up to [`INDEX_SEARCH_BATCH`] queued rows of each table;
+    /// whether more are queued.
+    async fn index_some(&self) -> StoreResult<bool> {
+        let queued: i64 = sqlx::query(
+            "select (select count(*) from (select 1 from session_search_pending limit $1))
+                  + (select count(*) from (select 1 from session_log_search_pending limit $1)) as n",
+        )
+        .bind(INDEX_SEARCH_BATCH + 1)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
+        if queued == 0 {
+            return Ok(false);
+        }
+        let _turn = self.writers.turn(Writer::Ordinary).await;
+        let mut held = held_writer(&self.held, &self.writer).await?;
+        // The same ids in every statement: nothing else writes meanwhile.
+        // A row indexed already (a rowid reused) is written again.
+        let sql = format!(
+            "{WRITE_NORMAL};
+             delete from session_search where rowid in
+                 (select row_id from session_search_pending order by row_id limit $1);
+             insert into session_search (rowid, from_address, to_address, log_text)
+                 select rowid, from_address, to_address, $2 from session where rowid in
+                     (select row_id from session_search_pending order by row_id limit $1);
+             delete from session_search_pending where row_id in
+                 (select row_id from session_search_pending order by row_id limit $1);
+             delete from session_log_search where rowid in
+                 (select row_id from session_log_search_pending order by row_id limit $1);
+             insert into session_log_search (rowid, message)
+                 select rowid, message from session_log where rowid in
+                     (select row_id from session_log_search_pending order by row_id limit $1);
+             delete from session_log_search_pending where row_id in
+                 (select row_id from session_log_search_pending order by row_id limit $1);
+             commit"
+        );
+        let written = async {
+            let conn = held.conn()?;
+            let done = sqlx::query(&sql)
+                .bind(INDEX_SEARCH_BATCH)
+                .bind(history::LOG_TEXT)
+                .execute(&mut *conn)
+                .await;
+            if done.is_err() {
+                // The query stopped at the failed statement: end the
+                // transaction it may have left open.
+                let _ = sqlx::query("rollback").execute(&mut *conn).await;
+            }
+            done?;
+            Ok(())
+        }
+        .await;
+        held.keep_unless_broken(&written);
+        written?;
+        Ok(queued > INDEX_SEARCH_BATCH)
+    }
+}
+
+/// Runs [`SearchIndexer`] every [`INDEX_SEARCH_EVERY`], and again at once
+/// while more is queued.
+fn search_indexer(indexer: SearchIndexer) -> AbortOnDrop {
+    AbortOnDrop(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(INDEX_SEARCH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            loop {
+                match indexer.index_some().await {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    Err(error) => {
+                        // The rows stay queued; the next tick tries again.
+                        tracing::warn!(%error, "indexing the queued search text failed");
+                        break;
+                    }
+                }
             }
         }
     }))
@@ -503,14 +629,22 @@ impl SqlStore {
     /// `writer`'s connection (SQLite), held between writes (`held`); the
     /// caller holds its writers' turn.
     async fn held_writer(&self) -> StoreResult<HeldWriter<'_>> {
-        let mut slot = self.held.0.lock().await;
-        if slot.is_none() {
-            *slot = Some(self.writer.acquire().await?);
+        held_writer(&self.held, &self.writer).await
+    }
+
+    /// Indexes every search row the commits queued (SQLite), so that a
+    /// contains-search that follows reads them from the FTS5 indexes.
+    async fn index_queued_search(&self) -> StoreResult<()> {
+        if let Some(writers) = &self.writers {
+            let indexer = SearchIndexer {
+                pool: self.pool.clone(),
+                writer: self.writer.clone(),
+                held: self.held.clone(),
+                writers: writers.clone(),
+            };
+            while indexer.index_some().await? {}
         }
-        Ok(HeldWriter {
-            slot,
-            finished: false,
-        })
+        Ok(())
     }
 
     /// This process's turn to write (SQLite; see `writers`). Held until the
@@ -545,8 +679,16 @@ impl SqlStore {
 
     /// [`SqlStore::open_sqlite`] with the pool sized by `options`.
     pub async fn open_sqlite_with(data_dir: &Path, options: PoolOptions) -> StoreResult<Self> {
-        let store = Self::open_sqlite_unmigrated_with(data_dir, options).await?;
+        let mut store = Self::open_sqlite_unmigrated_with(data_dir, options).await?;
         store.migrate().await?;
+        if let Some(writers) = &store.writers {
+            store._search_indexer = Some(search_indexer(SearchIndexer {
+                pool: store.pool.clone(),
+                writer: store.writer.clone(),
+                held: store.held.clone(),
+                writers: writers.clone(),
+            }));
+        }
         Ok(store)
     }
 
@@ -594,11 +736,12 @@ impl SqlStore {
             pool,
             events_pool,
             writer,
-            held: HeldSlot::default(),
+            held: Arc::default(),
             writers: Some(Arc::new(WriterQueue::default())),
             backend: Backend::Sqlite,
             url: None,
             _checkpointer: checkpointer,
+            _search_indexer: None,
         })
     }
 
@@ -635,12 +778,13 @@ impl SqlStore {
         Ok(SqlStore {
             events_pool: pool.clone(),
             writer: pool.clone(),
-            held: HeldSlot::default(),
+            held: Arc::default(),
             pool,
             writers: None,
             backend: Backend::Postgres,
             url: Some(url.to_string()),
             _checkpointer: None,
+            _search_indexer: None,
         })
     }
 
@@ -1845,6 +1989,11 @@ impl Store for SqlStore {
     }
 
     async fn list_session_infos(&self, query: &SessionQuery) -> StoreResult<SessionInfoPage> {
+        // A search reads the FTS5 indexes: what the commits before it
+        // queued is indexed first (the indexer's batch, at once).
+        if self.backend == Backend::Sqlite && history::searching(query) {
+            self.index_queued_search().await?;
+        }
         history::list(&self.pool, self.backend, query).await
     }
 
@@ -1888,12 +2037,19 @@ impl Store for SqlStore {
             // The history rows too (migration 0003): the search index is
             // keyed by the session row's rowid on SQLite, so it goes first.
             if self.backend == Backend::Sqlite {
-                sqlx::query(
-                    "delete from session_search where rowid = (select rowid from session where session_id = $1)",
-                )
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
+                for table in ["session_search", "session_search_pending"] {
+                    let key = if table == "session_search" {
+                        "rowid"
+                    } else {
+                        "row_id"
+                    };
+                    sqlx::query(&format!(
+                        "delete from {table} where {key} = (select rowid from session where session_id = $1)"
+                    ))
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
             crate::log::delete(&mut tx, self.backend, &id).await?;
             for table in ["session_event", "session_key", "session_endpoint"] {

@@ -1643,9 +1643,15 @@ async fn raw_rows(url: &str, id: &str, prefix: &str) -> Vec<String> {
                 kept.join(", ")
             ));
         }
+        // The search row as a search reads it: indexed, or queued for the
+        // indexer (migration 0025) with the session row's From and To.
         queries.push(
             "select 'session_search ' || json_array(from_address, to_address, log_text) as r
-             from session_search where rowid = (select rowid from session where session_id = $1)"
+             from session_search where rowid = (select rowid from session where session_id = $1)
+             union all
+             select 'session_search ' || json_array(s.from_address, s.to_address, '') as r
+             from session_search_pending p join session s on s.rowid = p.row_id
+             where s.session_id = $1"
                 .to_string(),
         );
     }

@@ -552,3 +552,129 @@ async fn a_broad_contains_search_pages_like_a_narrow_one() {
         .join("\n");
     assert!(plan.contains("session_history_account"), "{plan}");
 }
+
+/// SQLite: a commit queues its search rows (migration 0025) instead of
+/// writing the FTS5 indexes in its transaction; a search indexes what is
+/// queued first, so it finds every session committed before it, exactly as
+/// a LIKE over the rows does; pruning takes the queued rows of the sessions
+/// it deletes.
+#[tokio::test]
+async fn sqlite_search_finds_what_the_commits_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    // Without `open_sqlite`'s indexer task, so that the queue stays put.
+    let store = SqlStore::open_sqlite_unmigrated(dir.path()).await.unwrap();
+    store.migrate().await.unwrap();
+    seed(&store).await;
+    let pool = sqlx::SqlitePool::connect(&evo_store::sql::sqlite_url(dir.path()))
+        .await
+        .unwrap();
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let sessions = count("select count(*) from session").await;
+    let lines = count("select count(*) from session_log").await;
+    assert!(sessions > 0 && lines > 0);
+    assert_eq!(count("select count(*) from session_search").await, 0);
+    assert_eq!(count("select count(*) from session_log_search").await, 0);
+    assert_eq!(
+        count("select count(*) from session_search_pending").await,
+        sessions
+    );
+    assert_eq!(
+        count("select count(*) from session_log_search_pending").await,
+        lines
+    );
+
+    // What a LIKE over the rows finds, by From and by a log line's text.
+    let line: String = sqlx::query_scalar("select message from session_log order by rowid limit 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let text: String = line.chars().skip(2).take(6).collect();
+    let like = |sql: &'static str, pattern: String| {
+        let pool = pool.clone();
+        async move {
+            let mut found: Vec<String> = sqlx::query_scalar(sql)
+                .bind(pattern)
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            found.sort();
+            found.dedup();
+            found
+        }
+    };
+    let by_from = like(
+        "select session_id from session where from_address like $1",
+        "%777u2%".to_string(),
+    )
+    .await;
+    let by_log = like(
+        "select session_id from session_log where message like $1",
+        format!("%{text}%"),
+    )
+    .await;
+    assert!(!by_from.is_empty() && !by_log.is_empty());
+    let sorted = |mut ids: Vec<String>| {
+        ids.sort();
+        ids
+    };
+    let from_query = SessionQuery {
+        from_contains: Some("777u2".into()),
+        ..all()
+    };
+    assert_eq!(sorted(ids(&store, &from_query).await), by_from);
+    // Indexed now: nothing queued, every row in the indexes.
+    assert_eq!(
+        count("select count(*) from session_search_pending").await,
+        0
+    );
+    assert_eq!(
+        count("select count(*) from session_log_search_pending").await,
+        0
+    );
+    assert_eq!(count("select count(*) from session_search").await, sessions);
+    assert_eq!(
+        count("select count(*) from session_log_search").await,
+        lines
+    );
+    let log_query = SessionQuery {
+        log_contains: Some(text.clone()),
+        ..all()
+    };
+    assert_eq!(sorted(ids(&store, &log_query).await), by_log);
+
+    // One more session, queued; a search finds it at once.
+    let late = cast("acc1", None, "n1", "u2");
+    commit(&store, "inbound-missed", &late, "Q0", 6, true).await;
+    assert_eq!(
+        count("select count(*) from session_search_pending").await,
+        1
+    );
+    assert!(sorted(ids(&store, &from_query).await).contains(&"ses-Q0".to_string()));
+
+    // Pruning a session takes its queued rows too.
+    commit(&store, "inbound-missed", &late, "Q1", 6, true).await;
+    assert!(count("select count(*) from session_log_search_pending").await > 0);
+    let cutoff = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+    assert!(store.prune_ended_sessions(cutoff, 500).await.unwrap() > 0);
+    assert_eq!(
+        count("select count(*) from session where session_id = 'ses-Q1'").await,
+        0
+    );
+    assert_eq!(
+        count("select count(*) from session_search_pending").await,
+        0
+    );
+    assert_eq!(
+        count("select count(*) from session_log_search_pending").await,
+        0
+    );
+    pool.close().await;
+}

@@ -295,15 +295,32 @@ async fn rewrite_as_before_0013(url: &str, sqlite: bool, sessions: &[&Session]) 
             .execute(&pool)
             .await
             .unwrap();
+            // Its search row written at commit, whole (before 0025 no
+            // row waited in `session_search_pending`), in one transaction
+            // beside the store's indexer.
+            let mut tx = pool.begin().await.unwrap();
+            for statement in [
+                "delete from session_search where rowid = (select rowid from session where session_id = $1)",
+                "delete from session_search_pending where row_id = (select rowid from session where session_id = $1)",
+                "delete from session_log_search_pending where row_id in
+                     (select rowid from session_log where session_id = $1)",
+            ] {
+                sqlx::query(statement)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+            }
             sqlx::query(
-                "update session_search set log_text = $1
-                 where rowid = (select rowid from session where session_id = $2)",
+                "insert into session_search (rowid, from_address, to_address, log_text)
+                 select rowid, from_address, to_address, $1 from session where session_id = $2",
             )
             .bind(text)
             .bind(id)
-            .execute(&pool)
+            .execute(&mut *tx)
             .await
             .unwrap();
+            tx.commit().await.unwrap();
         } else {
             sqlx::query("update session set log_text = $1 where session_id = $2")
                 .bind(text)

@@ -1,7 +1,18 @@
--- EXPERIMENT (issue 12, session 11, `pages`; reverted, not for main): the
--- upper bound of indexing the search text off the commit's transaction.
--- The commit appends the new rows' ids to two queues instead of writing
--- FTS5 (nothing indexes them here: search misses them).
+-- The search text indexed off the session commit's transaction (issue 12,
+-- session 11, `pages`). The FTS5 writes of a commit (`session_search` for a
+-- new session's From and To, `session_log_search` for its new log lines)
+-- were about a third of its pages: each is a content row, a size row, an
+-- index row, a new segment and the structure record, and every so often an
+-- automatic merge of hundreds of pages, all flushed by the commit's fsync.
+-- The trigger now queues the ids of those rows (one appended row each) and
+-- `sql::SearchIndexer` indexes them in batches, on its own; a search first
+-- indexes whatever is queued (`Store::list_session_infos`), so it finds
+-- every session committed before it, as before.
+--
+-- `row_id`: the session row's rowid (session_search's key), or the log
+-- row's (session_log_search's key). Whoever deletes a row before it is
+-- indexed deletes its entry too (the trigger's rewrite of a session's lines
+-- from a position on, pruning); the indexer skips an id whose row is gone.
 create table session_search_pending (row_id integer primary key);
 create table session_log_search_pending (row_id integer primary key);
 
