@@ -363,10 +363,13 @@ def analyse(out_dir, json_file=None, last=None):
         touched = {tables.get(n, n) for n in names}
         if "event_message" in touched:
             kind = "log"
-        elif "session_search_content" in names:
-            kind = "voice"
         elif "session" in touched:
-            kind = "end"
+            # A new session: its search row, written (before migration
+            # 0025) or queued.
+            new = "session_search_content" in names or "session_search_pending" in names
+            kind = "voice" if new else "end"
+        elif "session_log_search_content" in names or "session_search_content" in names:
+            kind = "index"  # SearchIndexer's batch (migration 0025)
         else:
             kind = "other"
         kinds[kind].append({"frames": nframes, "pages": len(own),
@@ -374,7 +377,7 @@ def analyse(out_dir, json_file=None, last=None):
     page_size = db.ps
     txs = [0] * sum(len(v) for v in kinds.values())
     report = {"page_size": page_size, "transactions": len(txs), "kinds": {}}
-    for kind in ("voice", "end", "log", "other"):
+    for kind in ("voice", "end", "log", "index", "other"):
         rows = kinds.get(kind, [])
         if not rows:
             continue
