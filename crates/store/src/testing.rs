@@ -94,11 +94,18 @@ impl PostgresCluster {
     }
 
     fn pg_start(&self) {
-        let options = format!(
+        let mut options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
             self.port,
             self.socket_dir().display()
         );
+        // Diagnostics for a run (e.g. `-c shared_preload_libraries=pg_stat_statements
+        // -c pg_stat_statements.track=all`): server settings that cannot be
+        // set per connection (`PGOPTIONS` does those).
+        if let Ok(extra) = std::env::var("EVO_TEST_PG_SETTINGS") {
+            options.push(' ');
+            options.push_str(&extra);
+        }
         self.run(
             "pg_ctl",
             &[

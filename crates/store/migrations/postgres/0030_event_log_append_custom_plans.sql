@@ -1,0 +1,15 @@
+-- `event_log_append` (migration 0024) plans its statements at every call
+-- (issue 12, session 11). PL/pgSQL kept one generic plan per statement for
+-- the connection's life, made when the connection first ran the function;
+-- on a log that had not been analyzed yet (a new database, the first
+-- minute of a burst), every index led by `user_id` was costed at one row,
+-- and the plan kept for the dedupe lookup (`user_id = ... and dedupe =
+-- ...`) read the primary key (user_id, id), or before migration 0029 the
+-- index by session, with `dedupe` as a filter: every message of the user,
+-- per message written. Measured in the cross-node bench (docs/benchmarks.md,
+-- "Cross-node propagation", session 11, pg_stat_statements): 190-600 buffers
+-- per lookup after 0029 on some connections, 3 with the unique index. A
+-- plan made per call costs about 30 µs per message more than a good cached
+-- one and sees the log's current size, so it takes the unique index
+-- (user_id, dedupe) as soon as a scan would cost more.
+alter function event_log_append(jsonb) set plan_cache_mode = force_custom_plan;
