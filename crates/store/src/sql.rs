@@ -242,7 +242,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// ([`checkpoint_run`]). That turn holds the writers for a few milliseconds
 /// (3 ms median, up to 13 ms in the fan-out bench), so it is taken once per
 /// this many frames rather than at every run: about once a second at the
-/// fan-out bench's 25,000 frames a second, where the WAL used to start over
+/// fan-out bench's 24,000 frames a second, where the WAL used to start over
 /// only at the old 8,000-page backstop, three times a second, each time in
 /// a commit or log write checkpointing inline.
 const RESTART_WAL_AT: i64 = 16_000;
