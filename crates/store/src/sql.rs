@@ -2216,6 +2216,17 @@ mod checkpoint_tests {
     use evo_core::scenario::{build, Kind};
     use std::sync::atomic::{AtomicBool, Ordering};
 
+    /// How many times the WAL has started over: its header's checkpoint
+    /// sequence number (bytes 12-15, big-endian), which SQLite counts up
+    /// each time.
+    fn wal_restarts(data_dir: &Path) -> u32 {
+        let header = std::fs::read(data_dir.join("evo-voice.db-wal")).unwrap_or_default();
+        header
+            .get(12..16)
+            .map(|bytes| u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+            .unwrap_or(0)
+    }
+
     /// Session commits, one after another, until `stop`; returns how many.
     async fn commit_until(store: Arc<SqlStore>, stop: Arc<AtomicBool>) -> usize {
         let at = DateTime::parse_from_rfc3339("2026-03-01T09:00:00Z")
@@ -2251,6 +2262,7 @@ mod checkpoint_tests {
         let database = Arc::new(std::fs::File::open(sqlite_file(dir.path())).unwrap());
         let stop = Arc::new(AtomicBool::new(false));
         let committing = tokio::spawn(commit_until(store.clone(), stop.clone()));
+        let restarts_before = wal_restarts(dir.path());
         let (mut written, mut longest) = (0, 0);
         for _ in 0..40 {
             tokio::time::sleep(Duration::from_millis(25)).await;
@@ -2272,6 +2284,13 @@ mod checkpoint_tests {
         // run's frames (two should a reader have kept it from starting
         // over once), a small part of what was written through it.
         assert!(commits >= 40, "{commits} commits");
+        // SQLite started the WAL over after (nearly) every run, where a
+        // checkpoint beside the commits alone never reached its end.
+        let restarts = wal_restarts(dir.path()) - restarts_before;
+        assert!(
+            restarts >= 30,
+            "the WAL started over {restarts} times in 40 runs"
+        );
         assert!(
             wal_frames <= 2 * longest && 4 * wal_frames < written,
             "{wal_frames} frames in the WAL file, {longest} at most in one run, {written} written"
