@@ -169,10 +169,12 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// WAL pages (8,000: about 32 MB) after which a SQLite connection
+/// WAL pages (32,000: about 130 MB) after which a SQLite connection
 /// checkpoints inline, at the end of its own commit (SQLite's default is
-/// 1,000). [`checkpoints`] keeps the WAL well below it, so this is only a
-/// backstop should it fall behind.
+/// 1,000). [`checkpoints`] starts the WAL over at [`RESTART_WAL_AT`], so
+/// this is only a backstop should it fall behind (or readers keep the WAL
+/// from starting over several times in a row): the commit or log write
+/// that crosses it copies what is left and fsyncs twice more (7-19 ms).
 ///
 /// `temp_store = memory`: a statement that writes several rows (a change's
 /// row in `session_commit`, the log's batch) keeps its statement journal,
@@ -180,7 +182,7 @@ impl Drop for AbortOnDrop {
 /// temporary file (a `pwrite` per page; 18 % of SQLite's time on the
 /// commit path in a profile of the fan-out bench). Not a durability
 /// matter: the transaction's own journal is the WAL.
-const CONNECTION_PRAGMAS: &str = "pragma wal_autocheckpoint = 8000; pragma temp_store = memory;";
+const CONNECTION_PRAGMAS: &str = "pragma wal_autocheckpoint = 32000; pragma temp_store = memory;";
 
 /// Commits a session commit's transaction; with timing on (`timing`),
 /// records its statements' time since `started` (`commit_write`) and the
@@ -239,32 +241,34 @@ const WRITE_NORMAL: &str = "pragma synchronous = normal; begin immediate";
 /// How often [`checkpoints`] runs.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
-/// Copies the WAL into the database file every [`CHECKPOINT_EVERY`], off the
-/// commit path: with SQLite's automatic checkpoint the commit (or Server
-/// Events log write) that filled the WAL to 1,000 pages copied them and
-/// fsynced the database file before it returned (a few milliseconds, every
-/// few dozen commits). `PASSIVE` neither waits for nor blocks writers.
-fn checkpoints(pool: AnyPool) -> AbortOnDrop {
+/// WAL frames (16,000: about 65 MB) from which a run of [`checkpoints`]
+/// finishes its checkpoint in the writers' turn so the WAL starts over
+/// ([`checkpoint_run`]). That turn holds the writers for a few milliseconds
+/// (3 ms median, up to 13 ms in the fan-out bench), so it is taken once per
+/// this many frames rather than at every run: about once a second at the
+/// fan-out bench's 24,000 frames a second, where the WAL used to start over
+/// only at the old 8,000-page backstop, three times a second, each time in
+/// a commit or log write checkpointing inline.
+const RESTART_WAL_AT: i64 = 16_000;
+
+/// Runs [`checkpoint_run`] every [`CHECKPOINT_EVERY`], off the commit path:
+/// with SQLite's automatic checkpoint the commit (or Server Events log
+/// write) that filled the WAL to 1,000 pages copied them and fsynced the
+/// database file before it returned (a few milliseconds, every few dozen
+/// commits).
+fn checkpoints(
+    pool: AnyPool,
+    writers: Arc<WriterQueue>,
+    database: Arc<std::fs::File>,
+) -> AbortOnDrop {
     AbortOnDrop(tokio::spawn(async move {
         let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last = None;
         loop {
             tick.tick().await;
-            let started = std::time::Instant::now();
-            match sqlx::query("pragma wal_checkpoint(passive)")
-                .fetch_optional(&pool)
-                .await
-            {
-                Ok(row) => {
-                    if crate::timing::enabled() {
-                        // Frames copied this time, for `--fanout-steps`'
-                        // correlation of the tail with the checkpoints.
-                        let frames = row
-                            .and_then(|row| row.try_get::<i64, _>(2).ok())
-                            .unwrap_or(0);
-                        crate::timing::checkpoint(frames, started);
-                    }
-                }
+            match checkpoint_run(&pool, &writers, &database, last, RESTART_WAL_AT).await {
+                Ok(run) => last = Some(run),
                 // The next tick tries again; past the backstop, commits do it.
                 Err(error) => tracing::warn!(%error, "checkpointing the SQLite WAL failed"),
             }
@@ -392,6 +396,88 @@ fn search_indexer(indexer: SearchIndexer) -> AbortOnDrop {
             }
         }
     }))
+}
+
+/// A WAL checkpoint's outcome: the WAL's frames, and how many of them are
+/// in the database file now (`pragma wal_checkpoint`'s second and third
+/// columns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct WalCheckpoint {
+    frames: i64,
+    copied: i64,
+}
+
+/// One run of the checkpointer. First a `PASSIVE` checkpoint beside the
+/// writers: it copies the WAL's frames (up to those written when it
+/// started) while commits go on. SQLite fsyncs the database file only in a
+/// checkpoint that reaches the WAL's end and lets the WAL start over from
+/// its beginning only after one; under steady writes this one never does,
+/// so the WAL grew to the backstop ([`CONNECTION_PRAGMAS`]) and the commit
+/// or Server Events log write that crossed it checkpointed inline (two
+/// more fsyncs, 7-19 ms, three times a second in the fan-out bench;
+/// docs/benchmarks.md, "Checkpoints and the log write's stalls"). So once
+/// the WAL holds `restart_at` frames or more, the run fsyncs the database
+/// file beside the writers, then checkpoints again in the writers' turn
+/// (`writers`): that copies only the frames written meanwhile, with no
+/// writer between, and reaches the WAL's end, so the next write starts the
+/// WAL over (unless a reader is still on its frames; the next run tries
+/// again). `last` is the previous run's outcome: the same again means
+/// nothing was written since, and the second checkpoint is skipped.
+async fn checkpoint_run(
+    pool: &AnyPool,
+    writers: &WriterQueue,
+    database: &Arc<std::fs::File>,
+    last: Option<WalCheckpoint>,
+    restart_at: i64,
+) -> StoreResult<WalCheckpoint> {
+    let timed = crate::timing::enabled();
+    let started = std::time::Instant::now();
+    let beside = checkpoint(pool).await?;
+    if timed {
+        crate::timing::checkpoint("checkpoint", beside.copied, started);
+    }
+    if beside.frames <= 0 || beside.frames < restart_at || Some(beside) == last {
+        return Ok(beside);
+    }
+    // Else the turn's checkpoint, the first to reach the WAL's end, would
+    // fsync every page the runs beside the writers copied since the last
+    // one (12 ms median in the turn); flushed here, beside the writers, the
+    // turn's fsync covers only the pages it copies itself (3 ms).
+    let started = std::time::Instant::now();
+    let file = database.clone();
+    tokio::task::spawn_blocking(move || file.sync_data())
+        .await
+        .map_err(|error| StoreError::Unavailable(error.to_string()))?
+        .map_err(|error| StoreError::Unavailable(format!("syncing the database file: {error}")))?;
+    if timed {
+        crate::timing::checkpoint("checkpoint_flush", beside.copied, started);
+    }
+    let started = std::time::Instant::now();
+    let _turn = writers.turn(Writer::Ordinary).await;
+    let rest = checkpoint(pool).await?;
+    if timed {
+        crate::timing::checkpoint("checkpoint_turn", rest.copied, started);
+    }
+    Ok(rest)
+}
+
+/// One `PASSIVE` checkpoint, which neither waits for nor blocks writers.
+async fn checkpoint(pool: &AnyPool) -> StoreResult<WalCheckpoint> {
+    let row = sqlx::query("pragma wal_checkpoint(passive)")
+        .fetch_optional(pool)
+        .await?;
+    // No row: not in WAL mode (nothing to checkpoint). A row it cannot
+    // read is an error, not "an empty WAL": the run's next step depends on it.
+    let Some(row) = row else {
+        return Ok(WalCheckpoint {
+            frames: 0,
+            copied: 0,
+        });
+    };
+    Ok(WalCheckpoint {
+        frames: row.try_get::<i64, _>(1)?,
+        copied: row.try_get::<i64, _>(2)?,
+    })
 }
 
 /// How long a PostgreSQL request waits for a pooled connection before it
@@ -731,13 +817,27 @@ impl SqlStore {
             "pragma synchronous = full; pragma cache_size = -1024;",
         )
         .await?;
-        let checkpointer = Some(checkpoints(pool.clone()));
+        let writers = Arc::new(WriterQueue::default());
+        // Open for as long as the store: closing a descriptor of the
+        // database file drops every POSIX lock this process holds on it,
+        // SQLite's included, so it is closed only with the store.
+        let database = std::fs::File::open(sqlite_file(data_dir)).map_err(|error| {
+            StoreError::Corrupt(format!(
+                "cannot open {}: {error}",
+                sqlite_file(data_dir).display()
+            ))
+        })?;
+        let checkpointer = Some(checkpoints(
+            pool.clone(),
+            writers.clone(),
+            Arc::new(database),
+        ));
         Ok(SqlStore {
             pool,
             events_pool,
             writer,
             held: Arc::default(),
-            writers: Some(Arc::new(WriterQueue::default())),
+            writers: Some(writers),
             backend: Backend::Sqlite,
             url: None,
             _checkpointer: checkpointer,
@@ -2265,5 +2365,94 @@ mod one_change_tests {
         changes[0].session.mark_log_stored();
         changes[2].session.mark_log_stored();
         assert_eq!(sizes(&changes), vec![2, 2]);
+    }
+}
+
+#[cfg(test)]
+mod checkpoint_tests {
+    use super::*;
+    use crate::Store;
+    use evo_core::scenario::{build, Kind};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// How many times the WAL has started over: its header's checkpoint
+    /// sequence number (bytes 12-15, big-endian), which SQLite counts up
+    /// each time.
+    fn wal_restarts(data_dir: &Path) -> u32 {
+        let header = std::fs::read(data_dir.join("evo-voice.db-wal")).unwrap_or_default();
+        header
+            .get(12..16)
+            .map(|bytes| u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+            .unwrap_or(0)
+    }
+
+    /// Session commits, one after another, until `stop`; returns how many.
+    async fn commit_until(store: Arc<SqlStore>, stop: Arc<AtomicBool>) -> usize {
+        let at = DateTime::parse_from_rfc3339("2026-03-01T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut commits = 0;
+        while !stop.load(Ordering::Relaxed) {
+            let tag = format!("W{commits}");
+            let plan = build(
+                Kind::HoldUnhold,
+                &crate::testing::one_agent_cast(),
+                &tag,
+                at,
+            );
+            let changes = crate::testing::consecutive_versions(&plan, 2, format!("CA{tag}"));
+            store.commit(&changes).await.unwrap();
+            commits += 1;
+        }
+        commits
+    }
+
+    /// While session commits go on, each run of the checkpointer ends with
+    /// the whole WAL in the database file (the second checkpoint, in the
+    /// writers' turn, copies what the commits added during the first), so
+    /// the next commit starts the WAL over from its beginning and the WAL
+    /// file stays a few runs' worth long, far below the 8,000-page backstop
+    /// it used to reach.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_checkpoint_run_copies_the_whole_wal_while_commits_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqlStore::open_sqlite(dir.path()).await.unwrap());
+        let writers = store.writers.clone().unwrap();
+        let database = Arc::new(std::fs::File::open(sqlite_file(dir.path())).unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let committing = tokio::spawn(commit_until(store.clone(), stop.clone()));
+        let restarts_before = wal_restarts(dir.path());
+        let (mut written, mut longest) = (0, 0);
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            let run = checkpoint_run(&store.pool, &writers, &database, None, 0)
+                .await
+                .unwrap();
+            assert_eq!(run.copied, run.frames, "{run:?}");
+            written += run.frames;
+            longest = longest.max(run.frames);
+        }
+        stop.store(true, Ordering::Relaxed);
+        let commits = committing.await.unwrap();
+        let wal = std::fs::metadata(dir.path().join("evo-voice.db-wal"))
+            .unwrap()
+            .len();
+        // A frame is a 24-byte header and a 4 KiB page.
+        let wal_frames = (wal as i64 - 32) / (24 + 4096);
+        // The WAL started over after each run: the file holds about one
+        // run's frames (two should a reader have kept it from starting
+        // over once), a small part of what was written through it.
+        assert!(commits >= 40, "{commits} commits");
+        // SQLite started the WAL over after (nearly) every run, where a
+        // checkpoint beside the commits alone never reached its end.
+        let restarts = wal_restarts(dir.path()) - restarts_before;
+        assert!(
+            restarts >= 30,
+            "the WAL started over {restarts} times in 40 runs"
+        );
+        assert!(
+            wal_frames <= 2 * longest && 4 * wal_frames < written,
+            "{wal_frames} frames in the WAL file, {longest} at most in one run, {written} written"
+        );
     }
 }

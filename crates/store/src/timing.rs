@@ -29,15 +29,15 @@ pub fn step(subject: &str, step: &'static str, since: Instant) {
     );
 }
 
-/// Records a WAL checkpoint (SQLite) started at `since`, as the step
-/// `checkpoint` of the subject `wal`, with `frames`: the WAL's frames
-/// checkpointed so far (the pragma's third column; it restarts with the
-/// WAL).
-pub fn checkpoint(frames: i64, since: Instant) {
+/// Records a WAL checkpoint (SQLite) started at `since`, as the step `step`
+/// (`checkpoint` beside the writers, `checkpoint_turn` in their turn) of
+/// the subject `wal`, with `frames`: the WAL's frames checkpointed so far
+/// (the pragma's third column; it restarts with the WAL).
+pub fn checkpoint(step: &'static str, frames: i64, since: Instant) {
     tracing::debug!(
         target: TARGET,
         subject = "wal",
-        step = "checkpoint",
+        step,
         us = since.elapsed().as_micros() as u64,
         frames
     );
