@@ -172,21 +172,18 @@ pub(crate) async fn delete(
     session_id: &str,
 ) -> StoreResult<()> {
     if backend == Backend::Sqlite {
-        sqlx::query(
+        // The lines' search rows, indexed or still queued (migration 0025).
+        for statement in [
             "delete from session_log_search where rowid in
                  (select rowid from session_log where session_id = $1)",
-        )
-        .bind(session_id)
-        .execute(&mut **tx)
-        .await?;
-        // Lines not indexed yet (migration 0025).
-        sqlx::query(
             "delete from session_log_search_pending where row_id in
                  (select rowid from session_log where session_id = $1)",
-        )
-        .bind(session_id)
-        .execute(&mut **tx)
-        .await?;
+        ] {
+            sqlx::query(statement)
+                .bind(session_id)
+                .execute(&mut **tx)
+                .await?;
+        }
     }
     sqlx::query("delete from session_log where session_id = $1")
         .bind(session_id)
