@@ -335,8 +335,7 @@ impl SearchIndexer {
         let mut held = held_writer(&self.held, &self.writer).await?;
         // The same ids in every statement: nothing else writes meanwhile.
         // A row indexed already (a rowid reused) is written again.
-        let sql = format!(
-            "{WRITE_NORMAL};
+        const INDEX_QUEUED: &str = "
              delete from session_search where rowid in
                  (select row_id from session_search_pending order by row_id limit $1);
              insert into session_search (rowid, from_address, to_address, log_text)
@@ -350,23 +349,17 @@ impl SearchIndexer {
                  select rowid, message from session_log where rowid in
                      (select row_id from session_log_search_pending order by row_id limit $1);
              delete from session_log_search_pending where row_id in
-                 (select row_id from session_log_search_pending order by row_id limit $1);
-             commit"
-        );
+                 (select row_id from session_log_search_pending order by row_id limit $1);";
         let written = async {
-            let conn = held.conn()?;
-            let done = sqlx::query(&sql)
+            // A failed statement drops the transaction, which rolls it back.
+            let mut tx = held.conn()?.begin_with(WRITE_NORMAL).await?;
+            sqlx::query(INDEX_QUEUED)
                 .bind(INDEX_SEARCH_BATCH)
                 .bind(history::LOG_TEXT)
-                .execute(&mut *conn)
-                .await;
-            if done.is_err() {
-                // The query stopped at the failed statement: end the
-                // transaction it may have left open.
-                let _ = sqlx::query("rollback").execute(&mut *conn).await;
-            }
-            done?;
-            Ok(())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            StoreResult::Ok(())
         }
         .await;
         held.keep_unless_broken(&written);
@@ -721,16 +714,21 @@ impl SqlStore {
     /// Indexes every search row the commits queued (SQLite), so that a
     /// contains-search that follows reads them from the FTS5 indexes.
     async fn index_queued_search(&self) -> StoreResult<()> {
-        if let Some(writers) = &self.writers {
-            let indexer = SearchIndexer {
-                pool: self.pool.clone(),
-                writer: self.writer.clone(),
-                held: self.held.clone(),
-                writers: writers.clone(),
-            };
+        if let Some(indexer) = self.search_indexer() {
             while indexer.index_some().await? {}
         }
         Ok(())
+    }
+
+    /// The indexer of the queued search rows, sharing this store's writer
+    /// connection and turns (SQLite only: `None` on PostgreSQL).
+    fn search_indexer(&self) -> Option<SearchIndexer> {
+        Some(SearchIndexer {
+            pool: self.pool.clone(),
+            writer: self.writer.clone(),
+            held: self.held.clone(),
+            writers: self.writers.clone()?,
+        })
     }
 
     /// This process's turn to write (SQLite; see `writers`). Held until the
@@ -767,14 +765,7 @@ impl SqlStore {
     pub async fn open_sqlite_with(data_dir: &Path, options: PoolOptions) -> StoreResult<Self> {
         let mut store = Self::open_sqlite_unmigrated_with(data_dir, options).await?;
         store.migrate().await?;
-        if let Some(writers) = &store.writers {
-            store._search_indexer = Some(search_indexer(SearchIndexer {
-                pool: store.pool.clone(),
-                writer: store.writer.clone(),
-                held: store.held.clone(),
-                writers: writers.clone(),
-            }));
-        }
+        store._search_indexer = store.search_indexer().map(search_indexer);
         Ok(store)
     }
 
@@ -2137,18 +2128,14 @@ impl Store for SqlStore {
             // The history rows too (migration 0003): the search index is
             // keyed by the session row's rowid on SQLite, so it goes first.
             if self.backend == Backend::Sqlite {
-                for table in ["session_search", "session_search_pending"] {
-                    let key = if table == "session_search" {
-                        "rowid"
-                    } else {
-                        "row_id"
-                    };
-                    sqlx::query(&format!(
-                        "delete from {table} where {key} = (select rowid from session where session_id = $1)"
-                    ))
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await?;
+                // Its search row, indexed or still queued (migration 0025).
+                for statement in [
+                    "delete from session_search where rowid =
+                         (select rowid from session where session_id = $1)",
+                    "delete from session_search_pending where row_id =
+                         (select rowid from session where session_id = $1)",
+                ] {
+                    sqlx::query(statement).bind(&id).execute(&mut *tx).await?;
                 }
             }
             crate::log::delete(&mut tx, self.backend, &id).await?;
@@ -2379,11 +2366,9 @@ mod checkpoint_tests {
     /// sequence number (bytes 12-15, big-endian), which SQLite counts up
     /// each time.
     fn wal_restarts(data_dir: &Path) -> u32 {
-        let header = std::fs::read(data_dir.join("evo-voice.db-wal")).unwrap_or_default();
-        header
-            .get(12..16)
-            .map(|bytes| u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
-            .unwrap_or(0)
+        let header = std::fs::read(data_dir.join("evo-voice.db-wal")).expect("the WAL file");
+        let sequence: [u8; 4] = header[12..16].try_into().expect("a WAL header");
+        u32::from_be_bytes(sequence)
     }
 
     /// Session commits, one after another, until `stop`; returns how many.
