@@ -75,8 +75,8 @@ fn quick_bench_reports_every_phase_without_errors() {
         }
         assert!(number(&report, &format!("/reads/{run}/ratio")) > 0.0);
         assert!(number(&report, &format!("/reads/{run}/response_bytes")) > 0.0);
-        // Interleaved: 6 slices of each server, in ABBA order, each with
-        // requests and the server's CPU time per request.
+        // Interleaved: 12 slices of each server, in ABBA order, each with
+        // requests, the server's CPU time per request and where it went.
         let slices = report
             .pointer(&format!("/reads/{run}/slices"))
             .and_then(Value::as_array)
@@ -89,7 +89,7 @@ fn quick_bench_reports_every_phase_without_errors() {
             let abba = ["evo", "static", "static", "evo"];
             assert_eq!(
                 order,
-                abba.iter().cycle().take(12).copied().collect::<Vec<_>>()
+                abba.iter().cycle().take(24).copied().collect::<Vec<_>>()
             );
         } else {
             // The paired history comparison's rounds (evo-small, evo-large
@@ -105,6 +105,17 @@ fn quick_bench_reports_every_phase_without_errors() {
                 slice["server_cpu_us_per_request"].as_f64().is_some(),
                 "{slice}"
             );
+            let used = &slice["server_use"];
+            for field in [
+                "user_us_per_request",
+                "system_us_per_request",
+                "minor_faults_per_request",
+                "others_cpu_ms",
+                "steal_ms",
+            ] {
+                assert!(used[field].as_f64().is_some(), "{field}: {slice}");
+            }
+            assert!(used["threads"].is_array(), "{slice}");
         }
         assert!(number(&report, &format!("/reads/{run}/cpu_ratio")) >= 0.0);
         // One ratio per pair of adjacent slices, and their median.

@@ -22,6 +22,7 @@ pub mod data;
 pub mod load;
 pub mod open_loop;
 pub mod paired;
+pub mod procstat;
 pub mod report;
 pub mod subscribers;
 
@@ -276,6 +277,12 @@ const MEMORY_ONLY: &str = "EVO_BENCH_MEMORY_ONLY";
 /// one-minute loop for the half-rate tail (docs/benchmarks.md, "Half-rate
 /// tail, again"), at the same rate for every binary compared.
 const HALF_ONLY: &str = "EVO_BENCH_HALF_ONLY";
+/// Set to slice counts (`6,12,12,6`), the bench runs one read comparison
+/// per count right after the ingest, each with that many slices of each
+/// server, prints their figures as one JSON line and stops: to compare
+/// methods against the same server and machine, alternately
+/// (docs/benchmarks.md, "Read ratio and the machine's slow spells").
+const READS_ONLY: &str = "EVO_BENCH_READS_ONLY";
 
 fn serve_binary() -> anyhow::Result<std::path::PathBuf> {
     match std::env::var_os("EVO_BENCH_SERVE_BIN") {
@@ -367,9 +374,19 @@ async fn one_read(addr: SocketAddr, user: &BenchUser) -> anyhow::Result<(Bytes, 
 }
 
 /// Alternating slices per server in one read comparison (ABBA pairs; each
-/// pair gives a ratio). 12 shorter slices with lead-ins were tried in
-/// session 8 and were not steadier (docs/benchmarks.md, "Bench precision").
-const READ_SLICES: usize = 6;
+/// pair gives a ratio): 12, each a sixth of the run's duration long, so
+/// each server is measured for twice the duration. The machine has slow
+/// spells of a few seconds that raise either server's CPU per request by
+/// a third; with 6 slices one spell on two of evo-voice's adjacent slices
+/// and none of the static server's took a run's ratio to 0.770 (session
+/// 11). Twice the slices halve what one spell can take; shorter slices
+/// would split it between the servers too, but measured the switch
+/// between them more than either server (docs/benchmarks.md, "Read ratio
+/// and the machine's slow spells").
+const READ_SLICES: usize = 12;
+
+/// A read comparison's slice is the run's duration over this.
+const READ_SLICE_FRACTION: f64 = 6.0;
 
 /// CPU time (user + system) a process used so far, in seconds, from
 /// `/proc/<pid>/stat` (every thread; clock ticks of 1/100 s, Linux's
@@ -397,7 +414,9 @@ async fn read_slice(
     bar: &ProgressBar,
 ) -> (Outcome, report::ReadSlice) {
     let (server_before, client_before) = (cpu_secs(server_pid), cpu_secs(std::process::id()));
+    let use_before = procstat::Sample::take(server_pid);
     let outcome = load.run(duration, bar).await;
+    let use_after = procstat::Sample::take(server_pid);
     let (server_after, client_after) = (cpu_secs(server_pid), cpu_secs(std::process::id()));
     let per_request = |secs: f64| secs * 1e6 / (outcome.ok.max(1) as f64);
     let figures = Figures::of(&outcome);
@@ -409,6 +428,7 @@ async fn read_slice(
         server_cpu_us_per_request: per_request(server_after - server_before),
         client_cpu_us_per_request: per_request(client_after - client_before),
         load_average: report::load_average(),
+        server_use: procstat::ProcessUse::between(&use_before, &use_after, outcome.ok),
     };
     (outcome, slice)
 }
@@ -425,13 +445,14 @@ async fn read_pair(
     set: &DataSet,
     dir: &Path,
     label: &str,
+    slice_count: usize,
     errors: &mut report::Errors,
 ) -> anyhow::Result<report::ReadRun> {
     let tokens: Arc<Vec<HeaderValue>> =
         Arc::new(set.users.iter().map(|u| u.authorization.clone()).collect());
     let duration = Duration::from_secs_f64(plan.duration_secs);
     let warm = duration.mul_f64(0.2);
-    let slice = duration.div_f64(READ_SLICES as f64);
+    let slice = duration.div_f64(READ_SLICE_FRACTION);
     let (body, headers) = one_read(server.addr, &set.users[0]).await?;
     let sessions = serde_json::from_slice::<serde_json::Value>(&body)?["sessions"]
         .as_array()
@@ -457,8 +478,8 @@ async fn read_pair(
 
     let progress = bar(&format!("reads {label}"), 0);
     let (mut evo, mut limit) = (Outcome::new(), Outcome::new());
-    let mut slices = Vec::with_capacity(2 * READ_SLICES);
-    for i in 0..READ_SLICES {
+    let mut slices = Vec::with_capacity(2 * slice_count);
+    for i in 0..slice_count {
         // ABBA order: a drift within the run cancels between the two.
         let evo_first = i % 2 == 0;
         for evo_turn in [evo_first, !evo_first] {
@@ -1022,6 +1043,37 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     progress.finish();
     errors.outcome("ingest", &ingest);
 
+    if let Ok(counts) = std::env::var(READS_ONLY) {
+        let counts = counts
+            .split(',')
+            .map(|n| n.trim().parse::<usize>().ok().filter(|&n| n > 0))
+            .collect::<Option<Vec<usize>>>()
+            .with_context(|| format!("{READS_ONLY} must be slice counts, e.g. 6,24"))?;
+        let mut runs = Vec::new();
+        for slices in counts {
+            let label = format!("{slices} slices");
+            let run =
+                read_pair(plan, &server, &set, dir.path(), &label, slices, &mut errors).await?;
+            runs.push(serde_json::json!({
+                "slices": slices,
+                "ratio": run.ratio,
+                "pair_ratio": run.pair_ratio,
+                "evo_per_sec": run.evo.per_sec,
+                "static_per_sec": run.limit.per_sec,
+                "evo_server_cpu_us_per_request": run.evo_server_cpu_us_per_request,
+                "limit_server_cpu_us_per_request": run.limit_server_cpu_us_per_request,
+            }));
+        }
+        println!(
+            "{}",
+            serde_json::json!({ "reads": runs, "errors": errors.total })
+        );
+        server.stop()?;
+        return Err(anyhow::anyhow!(
+            "{READS_ONLY} is set: stopped after the read comparisons"
+        ));
+    }
+
     if let Ok(rate) = std::env::var(HALF_ONLY) {
         let rate: f64 = rate
             .parse()
@@ -1049,7 +1101,16 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     }
 
     // 4. Reads with H = the ingest calls, and at half of the peak rate.
-    let small = read_pair(plan, &server, &set, dir.path(), "H small", &mut errors).await?;
+    let small = read_pair(
+        plan,
+        &server,
+        &set,
+        dir.path(),
+        "H small",
+        READ_SLICES,
+        &mut errors,
+    )
+    .await?;
     let tokens: Arc<Vec<HeaderValue>> =
         Arc::new(set.users.iter().map(|u| u.authorization.clone()).collect());
     let half_rate = small.evo.per_sec / 2.0;
