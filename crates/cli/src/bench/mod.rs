@@ -1048,7 +1048,7 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
             .split(',')
             .map(|n| n.trim().parse::<usize>().ok().filter(|&n| n > 0))
             .collect::<Option<Vec<usize>>>()
-            .with_context(|| format!("{READS_ONLY} must be slice counts, e.g. 6,24"))?;
+            .with_context(|| format!("{READS_ONLY} must be slice counts, e.g. 6,12"))?;
         let mut runs = Vec::new();
         for slices in counts {
             let label = format!("{slices} slices");
