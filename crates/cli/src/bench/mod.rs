@@ -284,6 +284,15 @@ const HALF_ONLY: &str = "EVO_BENCH_HALF_ONLY";
 /// (docs/benchmarks.md, "Read ratio and the machine's slow spells").
 const READS_ONLY: &str = "EVO_BENCH_READS_ONLY";
 
+/// How a diagnostic run (`EVO_BENCH_MEMORY_ONLY`, `…_READS_ONLY`,
+/// `…_HALF_ONLY`) ends: its figures as one JSON line on stdout, the server
+/// stopped, and an error saying why the run is not a whole one.
+fn stopped_early(server: Server, figures: serde_json::Value, why: &str) -> anyhow::Result<Report> {
+    println!("{figures}");
+    server.stop()?;
+    Err(anyhow::anyhow!("{why}"))
+}
+
 fn serve_binary() -> anyhow::Result<std::path::PathBuf> {
     match std::env::var_os("EVO_BENCH_SERVE_BIN") {
         Some(path) => Ok(path.into()),
@@ -989,8 +998,8 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
     if std::env::var_os(MEMORY_ONLY).is_some() {
         // For a heap profiler attached to the server (docs/benchmarks.md):
         // stop it while it holds exactly the active calls.
-        println!(
-            "{}",
+        return stopped_early(
+            server,
             serde_json::json!({
                 "active_sessions": total_active,
                 "rss_empty": rss_empty,
@@ -1000,12 +1009,9 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
                 "file": split_active.file - split_empty.file,
                 "shmem": split_active.shmem - split_empty.shmem,
                 "errors": errors.total,
-            })
+            }),
+            &format!("{MEMORY_ONLY} is set: stopped after the active calls"),
         );
-        server.stop()?;
-        return Err(anyhow::anyhow!(
-            "{MEMORY_ONLY} is set: stopped after the active calls"
-        ));
     }
 
     // 3. Ingest: open the calls (voice webhooks), then time their status
@@ -1064,14 +1070,11 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
                 "limit_server_cpu_us_per_request": run.limit_server_cpu_us_per_request,
             }));
         }
-        println!(
-            "{}",
-            serde_json::json!({ "reads": runs, "errors": errors.total })
+        return stopped_early(
+            server,
+            serde_json::json!({ "reads": runs, "errors": errors.total }),
+            &format!("{READS_ONLY} is set: stopped after the read comparisons"),
         );
-        server.stop()?;
-        return Err(anyhow::anyhow!(
-            "{READS_ONLY} is set: stopped after the read comparisons"
-        ));
     }
 
     if let Ok(rate) = std::env::var(HALF_ONLY) {
@@ -1090,14 +1093,11 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
             errors.outcome("reads at half rate", &outcome);
             figures.push(half);
         }
-        println!(
-            "{}",
-            serde_json::json!({ "half_rate": figures, "errors": errors.total })
+        return stopped_early(
+            server,
+            serde_json::json!({ "half_rate": figures, "errors": errors.total }),
+            &format!("{HALF_ONLY} is set: stopped after the half-rate runs"),
         );
-        server.stop()?;
-        return Err(anyhow::anyhow!(
-            "{HALF_ONLY} is set: stopped after the half-rate runs"
-        ));
     }
 
     // 4. Reads with H = the ingest calls, and at half of the peak rate.
