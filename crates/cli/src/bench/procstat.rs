@@ -47,9 +47,11 @@ fn stat_fields(stat: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Field `number` as `proc(5)` numbers it (3 or more; 0 where absent).
 fn field(fields: &[&str], number: usize) -> f64 {
-    fields
-        .get(number - 3)
+    number
+        .checked_sub(3)
+        .and_then(|index| fields.get(index))
         .and_then(|f| f.parse::<f64>().ok())
         .unwrap_or(0.0)
 }
