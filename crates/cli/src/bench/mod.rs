@@ -340,16 +340,6 @@ fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
         .with_context(|| format!("no {field} in /proc/<pid>/status"))
 }
 
-/// CPU time the hypervisor stole from this VM so far, every CPU, in ms
-/// (`/proc/stat`'s `cpu` line, 8th value; ticks of 1/100 s).
-fn steal_ms() -> f64 {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    stat.lines()
-        .find_map(|line| line.strip_prefix("cpu "))
-        .and_then(|rest| rest.split_whitespace().nth(7)?.parse::<f64>().ok())
-        .map_or(0.0, |ticks| ticks * 10.0)
-}
-
 /// One user's `GET /sessions/active`: the body, and the response headers
 /// the static server is to send too (all but those hyper writes itself).
 async fn one_read(addr: SocketAddr, user: &BenchUser) -> anyhow::Result<(Bytes, String)> {
@@ -397,23 +387,6 @@ const READ_SLICES: usize = 12;
 /// A read comparison's slice is the run's duration over this.
 const READ_SLICE_FRACTION: f64 = 6.0;
 
-/// CPU time (user + system) a process used so far, in seconds, from
-/// `/proc/<pid>/stat` (every thread; clock ticks of 1/100 s, Linux's
-/// `USER_HZ` on every architecture it runs this bench on).
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // After the command name: state is field 3, utime 14, stime 15.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 /// One slice of a read comparison on one server.
 async fn read_slice(
     load: &mut load::ReadLoad,
@@ -422,22 +395,28 @@ async fn read_slice(
     server: &'static str,
     bar: &ProgressBar,
 ) -> (Outcome, report::ReadSlice) {
-    let (server_before, client_before) = (cpu_secs(server_pid), cpu_secs(std::process::id()));
-    let use_before = procstat::Sample::take(server_pid);
+    let (server_before, client_before) = (
+        procstat::Sample::take(server_pid),
+        procstat::cpu_secs(std::process::id()),
+    );
     let outcome = load.run(duration, bar).await;
-    let use_after = procstat::Sample::take(server_pid);
-    let (server_after, client_after) = (cpu_secs(server_pid), cpu_secs(std::process::id()));
-    let per_request = |secs: f64| secs * 1e6 / (outcome.ok.max(1) as f64);
+    let (server_after, client_after) = (
+        procstat::Sample::take(server_pid),
+        procstat::cpu_secs(std::process::id()),
+    );
+    let server_use = procstat::ProcessUse::between(&server_before, &server_after, outcome.ok);
     let figures = Figures::of(&outcome);
     let slice = report::ReadSlice {
         server,
         per_sec: figures.per_sec,
         p50_ms: figures.p50_ms,
         p99_ms: figures.p99_ms,
-        server_cpu_us_per_request: per_request(server_after - server_before),
-        client_cpu_us_per_request: per_request(client_after - client_before),
+        server_cpu_us_per_request: server_use.user_us_per_request
+            + server_use.system_us_per_request,
+        client_cpu_us_per_request: (client_after - client_before) * 1e6
+            / (outcome.ok.max(1) as f64),
         load_average: report::load_average(),
-        server_use: procstat::ProcessUse::between(&use_before, &use_after, outcome.ok),
+        server_use,
     };
     (outcome, slice)
 }
@@ -724,8 +703,11 @@ async fn half_rate_run(
     );
     let schedule = open_loop::Schedule::new(rate, Duration::from_secs_f64(plan.duration_secs));
     progress.set_length(schedule.total());
-    let cpu_before = (cpu_secs(server.child.id()), cpu_secs(std::process::id()));
-    let steal_before = steal_ms();
+    let cpu_before = (
+        procstat::cpu_secs(server.child.id()),
+        procstat::cpu_secs(std::process::id()),
+    );
+    let steal_before = procstat::steal_ms();
     let (addr, connections) = (server.addr, plan.connections);
     // The generator only counts; this task draws the bar (since session 8:
     // drawing from the real-time thread could block it on a slow terminal).
@@ -757,8 +739,11 @@ async fn half_rate_run(
         },
         Err(error) => Err(error.to_string()),
     };
-    let cpu_after = (cpu_secs(server.child.id()), cpu_secs(std::process::id()));
-    let steal = steal_ms() - steal_before;
+    let cpu_after = (
+        procstat::cpu_secs(server.child.id()),
+        procstat::cpu_secs(std::process::id()),
+    );
+    let steal = procstat::steal_ms() - steal_before;
     progress.finish();
     let mut sched = open_loop::ThreadSched::default();
     let mut slow_windows = None;
@@ -1060,15 +1045,7 @@ async fn measure(plan: &Plan) -> anyhow::Result<Report> {
             let label = format!("{slices} slices");
             let run =
                 read_pair(plan, &server, &set, dir.path(), &label, slices, &mut errors).await?;
-            runs.push(serde_json::json!({
-                "slices": slices,
-                "ratio": run.ratio,
-                "pair_ratio": run.pair_ratio,
-                "evo_per_sec": run.evo.per_sec,
-                "static_per_sec": run.limit.per_sec,
-                "evo_server_cpu_us_per_request": run.evo_server_cpu_us_per_request,
-                "limit_server_cpu_us_per_request": run.limit_server_cpu_us_per_request,
-            }));
+            runs.push(serde_json::json!({ "slices": slices, "run": run }));
         }
         return stopped_early(
             server,

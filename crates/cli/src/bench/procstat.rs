@@ -32,8 +32,7 @@ pub struct Sample {
     system_ticks: f64,
     minor_faults: f64,
     threads: BTreeMap<i32, ThreadTotals>,
-    /// `/proc/stat`'s `cpu` line: every CPU's busy ticks (all but idle
-    /// and iowait) and steal ticks.
+    /// The machine's busy and steal ticks ([`machine_ticks`]).
     machine_busy_ticks: f64,
     machine_steal_ticks: f64,
 }
@@ -56,11 +55,45 @@ fn field(fields: &[&str], number: usize) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// `/proc/<pid>/stat` (empty when unreadable).
+fn process_stat(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default()
+}
+
+/// `/proc/stat`'s `cpu` line: every CPU's busy ticks (user, nice, system,
+/// irq, softirq: all but idle and iowait) and steal ticks.
+fn machine_ticks() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = stat.lines().find_map(|l| l.strip_prefix("cpu ")) else {
+        return (0.0, 0.0);
+    };
+    // user nice system idle iowait irq softirq steal …
+    let ticks: Vec<f64> = line
+        .split_whitespace()
+        .map(|t| t.parse().unwrap_or(0.0))
+        .collect();
+    let at = |i: usize| ticks.get(i).copied().unwrap_or(0.0);
+    (at(0) + at(1) + at(2) + at(5) + at(6), at(7))
+}
+
+/// CPU time (user + system, every thread) process `pid` used so far, in
+/// seconds.
+pub fn cpu_secs(pid: u32) -> f64 {
+    let stat = process_stat(pid);
+    let fields = stat_fields(&stat);
+    // proc(5): utime 14, stime 15.
+    (field(&fields, 14) + field(&fields, 15)) / TICKS_PER_SEC
+}
+
+/// CPU time the hypervisor stole from this VM so far, every CPU, in ms.
+pub fn steal_ms() -> f64 {
+    machine_ticks().1 / TICKS_PER_SEC * 1e3
+}
+
 impl Sample {
     /// `pid`'s totals and the machine's, now.
     pub fn take(pid: u32) -> Sample {
-        let read = |path: String| std::fs::read_to_string(path).unwrap_or_default();
-        let stat = read(format!("/proc/{pid}/stat"));
+        let stat = process_stat(pid);
         let fields = stat_fields(&stat);
         let mut sample = Sample {
             // proc(5): minflt 10, utime 14, stime 15.
@@ -100,17 +133,7 @@ impl Sample {
                 );
             }
         }
-        let machine = read("/proc/stat".to_string());
-        if let Some(line) = machine.lines().find_map(|l| l.strip_prefix("cpu ")) {
-            // user nice system idle iowait irq softirq steal …
-            let ticks: Vec<f64> = line
-                .split_whitespace()
-                .map(|t| t.parse().unwrap_or(0.0))
-                .collect();
-            let at = |i: usize| ticks.get(i).copied().unwrap_or(0.0);
-            sample.machine_busy_ticks = at(0) + at(1) + at(2) + at(5) + at(6);
-            sample.machine_steal_ticks = at(7);
-        }
+        (sample.machine_busy_ticks, sample.machine_steal_ticks) = machine_ticks();
         sample
     }
 }
