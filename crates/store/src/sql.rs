@@ -2396,8 +2396,8 @@ mod checkpoint_tests {
     /// the whole WAL in the database file (the second checkpoint, in the
     /// writers' turn, copies what the commits added during the first), so
     /// the next commit starts the WAL over from its beginning and the WAL
-    /// file stays a few runs' worth long, far below the 8,000-page backstop
-    /// it used to reach.
+    /// file stays a run or two long, far below the backstop
+    /// ([`CONNECTION_PRAGMAS`]) it used to reach.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn each_checkpoint_run_copies_the_whole_wal_while_commits_go_on() {
         let dir = tempfile::tempdir().unwrap();
@@ -2424,9 +2424,6 @@ mod checkpoint_tests {
             .len();
         // A frame is a 24-byte header and a 4 KiB page.
         let wal_frames = (wal as i64 - 32) / (24 + 4096);
-        // The WAL started over after each run: the file holds about one
-        // run's frames (two should a reader have kept it from starting
-        // over once), a small part of what was written through it.
         assert!(commits >= 40, "{commits} commits");
         // SQLite started the WAL over after (nearly) every run, where a
         // checkpoint beside the commits alone never reached its end.
@@ -2435,6 +2432,9 @@ mod checkpoint_tests {
             restarts >= 30,
             "the WAL started over {restarts} times in 40 runs"
         );
+        // So the file holds about one run's frames (two should a reader
+        // have kept it from starting over once), a small part of what was
+        // written through it.
         assert!(
             wal_frames <= 2 * longest && 4 * wal_frames < written,
             "{wal_frames} frames in the WAL file, {longest} at most in one run, {written} written"

@@ -29,10 +29,12 @@ pub fn step(subject: &str, step: &'static str, since: Instant) {
     );
 }
 
-/// Records a WAL checkpoint (SQLite) started at `since`, as the step `step`
-/// (`checkpoint` beside the writers, `checkpoint_turn` in their turn) of
-/// the subject `wal`, with `frames`: the WAL's frames checkpointed so far
-/// (the pragma's third column; it restarts with the WAL).
+/// Records a step of a WAL checkpoint run (SQLite) started at `since`, as
+/// the step `step` (`checkpoint` beside the writers, `checkpoint_flush`
+/// the database file's fsync before the turn, `checkpoint_turn` in the
+/// writers' turn) of the subject `wal`, with `frames`: the WAL's frames
+/// checkpointed so far (the pragma's third column; it restarts with the
+/// WAL).
 pub fn checkpoint(step: &'static str, frames: i64, since: Instant) {
     tracing::debug!(
         target: TARGET,
