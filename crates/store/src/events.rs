@@ -754,17 +754,7 @@ pub(crate) async fn writer_stop(pool: &AnyPool, node_id: &str) -> StoreResult<()
 #[cfg(test)]
 mod postgres_lookup_tests {
     use super::*;
-    use crate::testing::PostgresCluster;
-
-    /// A pool of one connection: the plans PL/pgSQL keeps are per connection.
-    async fn one_connection(url: &str) -> AnyPool {
-        sqlx::any::install_default_drivers();
-        sqlx::pool::PoolOptions::new()
-            .max_connections(1)
-            .connect(url)
-            .await
-            .unwrap()
-    }
+    use crate::testing::{one_connection, PostgresCluster};
 
     /// `count` messages of `user` from the `first`-th: three versions of
     /// each session, deduplicated as `<session>@<version>:<kind>`.

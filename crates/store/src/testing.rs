@@ -11,6 +11,18 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// One connection of its own to a store's database (`url`), outside the
+/// store's pools: to read its tables, or to run statements on a connection
+/// the test chooses (PostgreSQL keeps plans per connection).
+pub async fn one_connection(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::pool::PoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap()
+}
+
 /// A running throwaway cluster.
 pub struct PostgresCluster {
     bin: PathBuf,

@@ -9,7 +9,7 @@ use evo_core::domain::{Account, Crumb, Customer, Endpoint, EndpointKind, Role, U
 use evo_core::reducer::{apply, open};
 use evo_core::scenario::{build, Cast, Kind};
 use evo_store::group_commit::GroupCommitter;
-use evo_store::testing::PostgresCluster;
+use evo_store::testing::{one_connection, PostgresCluster};
 use evo_store::{open_store, AuthSession, SessionChange, Store, StoreError};
 
 fn cast() -> Cast {
@@ -1163,16 +1163,6 @@ async fn commits_together(store: Arc<dyn Store>) {
         .is_empty());
 }
 
-/// A connection of its own to the store's database (to read its tables).
-async fn raw_pool(url: &str) -> sqlx::AnyPool {
-    sqlx::any::install_default_drivers();
-    sqlx::pool::PoolOptions::new()
-        .max_connections(1)
-        .connect(url)
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn the_sqlite_store_conforms_and_survives_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
@@ -1182,7 +1172,7 @@ async fn the_sqlite_store_conforms_and_survives_a_reopen() {
     event_log(open_store(&location).await.unwrap()).await;
     shared_bodies(
         open_store(&location).await.unwrap(),
-        raw_pool(&evo_store::sql::sqlite_url(dir.path())).await,
+        one_connection(&evo_store::sql::sqlite_url(dir.path())).await,
     )
     .await;
     writer_lease(open_store(&location).await.unwrap()).await;
@@ -1216,7 +1206,7 @@ async fn the_postgres_store_conforms() {
     suite(open_store(&url).await.unwrap()).await;
     retention_in_batches(open_store(&url).await.unwrap()).await;
     event_log(open_store(&url).await.unwrap()).await;
-    shared_bodies(open_store(&url).await.unwrap(), raw_pool(&url).await).await;
+    shared_bodies(open_store(&url).await.unwrap(), one_connection(&url).await).await;
     writer_lease(open_store(&url).await.unwrap()).await;
     let reconnected = open_store(&url).await.unwrap();
     assert_eq!(reconnected.active_sessions().await.unwrap().len(), 51);
